@@ -1,0 +1,96 @@
+/**
+ * One error tree for rolegate. Every error a caller may see carries a stable
+ * code; the HTTP layer maps codes to status codes in one place
+ * (src/handlers/http/errors.ts). Anything that is not a RolegateError is
+ * treated as unexpected and becomes an opaque 500.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
+  | 'CONFIG_INVALID'
+  | 'PROVISIONING_FAILED';
+
+export interface ErrorDetail {
+  field?: string;
+  reason: string;
+}
+
+export class RolegateError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends RolegateError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('VALIDATION_FAILED', message, details);
+  }
+}
+
+export class ForbiddenError extends RolegateError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('FORBIDDEN', message, details);
+  }
+}
+
+export class NotFoundError extends RolegateError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class ConflictError extends RolegateError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('CONFLICT', message, details);
+  }
+}
+
+export class UnauthenticatedError extends RolegateError {
+  constructor(message = 'The request carries no authenticated AWS principal.') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ConfigError extends RolegateError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('CONFIG_INVALID', message, details);
+  }
+}
+
+/**
+ * A provisioning step failed. `awsCode` is the AWS error code when there is
+ * one; `retryable` tells whether the same step may succeed later without a
+ * change by an administrator (throttling, 5xx, a held lock).
+ */
+export class ProvisioningError extends RolegateError {
+  constructor(
+    message: string,
+    readonly awsCode: string | undefined,
+    readonly retryable: boolean,
+  ) {
+    super('PROVISIONING_FAILED', message);
+  }
+}
+
+/**
+ * The store refused a write because the item changed since it was read
+ * (optimistic concurrency). Use-cases re-read and decide again.
+ */
+export class StaleWriteError extends ConflictError {
+  constructor(message = 'The request changed while this decision was being recorded.') {
+    super(message);
+  }
+}

@@ -1,0 +1,148 @@
+/** The lifecycle of a request; see DESIGN.md and src/domain/state-machine.ts. */
+export const REQUEST_STATUSES = [
+  'PENDING',
+  'APPROVED',
+  'ACTIVE',
+  'DENIED',
+  'CANCELLED',
+  'TIMED_OUT',
+  'FAILED',
+  'EXPIRED',
+  'REVOKED',
+] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+/** What a requester needs to use a grant. */
+export interface AccessDetails {
+  roleArn: string;
+  accountId: string;
+  roleName: string;
+  switchRoleUrl: string;
+  cliProfile: string;
+  endsAt: string;
+  note: string;
+}
+
+/** One call rolegate would send to AWS, recorded by the dry-run provisioner. */
+export interface PlannedCall {
+  service: 'sts' | 'iam';
+  command: string;
+  input: Record<string, unknown>;
+}
+
+export interface FailureInfo {
+  code: string;
+  message: string;
+  at: string;
+  retryable: boolean;
+}
+
+export interface AccessRequest {
+  id: string;
+  /** Incremented by every write; the store's optimistic-concurrency guard. */
+  version: number;
+  status: RequestStatus;
+  /** Canonical ARN of the caller who asked. */
+  requester: string;
+  /** Canonical ARN of the principal that receives access (the requester, or a workload role). */
+  principalArn: string;
+  accountId: string;
+  accountAlias: string;
+  profile: string;
+  ruleId: string;
+  durationMinutes: number;
+  reason: string;
+  ticket?: string;
+  approvalsRequired: number;
+  /** Canonical ARNs of the approvers so far (the decision items are the record). */
+  approvals: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** A pending request times out at this instant. */
+  decisionDeadline: string;
+  approvedAt?: string;
+  /** Set on approval: access ends here (and IAM refuses the role after it). */
+  endsAt?: string;
+  /** Target-account role this request's access lives in (account#roleName). */
+  grantKey?: string;
+  access?: AccessDetails;
+  failure?: FailureInfo;
+  /** An approver asked the sweeper to try provisioning again. */
+  retryRequested?: boolean;
+  /** The request this one extends (POST /requests/{id}/extend). */
+  extendsRequestId?: string;
+  /** Dry-run provisioning: the calls that would have been sent. */
+  plan?: PlannedCall[];
+  /** Attempts made by the provisioning worker for the current approval. */
+  provisioningAttempts?: number;
+  endedAt?: string;
+}
+
+export type DecisionKind = 'APPROVE' | 'DENY';
+
+export interface Decision {
+  requestId: string;
+  approver: string;
+  decision: DecisionKind;
+  comment?: string;
+  at: string;
+  via: 'api' | 'slack';
+}
+
+export type AuditAction =
+  | 'REQUESTED'
+  | 'APPROVAL_RECORDED'
+  | 'APPROVED'
+  | 'AUTO_APPROVED'
+  | 'DENIED'
+  | 'CANCELLED'
+  | 'TIMED_OUT'
+  | 'PROVISIONED'
+  | 'PROVISIONING_FAILED'
+  | 'RETRY_REQUESTED'
+  | 'REVOKED'
+  | 'EXPIRED'
+  | 'ACCESS_REMOVED'
+  | 'DRIFT_DETECTED'
+  | 'DRIFT_REPAIRED'
+  | 'NOTIFICATION_FAILED'
+  | 'EXTENSION_REQUESTED';
+
+/** An immutable audit record: who did what, when, from which state to which, and why. */
+export interface AuditEvent {
+  id: string;
+  requestId: string;
+  at: string;
+  actor: string;
+  action: AuditAction;
+  from?: RequestStatus;
+  to?: RequestStatus;
+  comment?: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * The live access for one grant key (target account × role derived from
+ * profile and principal). Several requests may cover it at once; access ends
+ * only when none does (reference counting).
+ */
+export interface Grant {
+  grantKey: string;
+  accountId: string;
+  roleName: string;
+  principalArn: string;
+  profile: string;
+  /** requestId → end of that request's access. */
+  members: Record<string, string>;
+  roleArn?: string;
+  version: number;
+  updatedAt: string;
+}
+
+/** The caller of a use-case, taken from the authenticated request context. */
+export interface Actor {
+  arn: string;
+  via: 'api' | 'slack' | 'system';
+}
+
+export const SYSTEM_ACTOR: Actor = { arn: 'rolegate', via: 'system' };

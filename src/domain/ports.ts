@@ -1,0 +1,174 @@
+import type { AccountSettings, Profile } from './settings';
+import type { AccessRequest, AuditEvent, Decision, Grant, PlannedCall, RequestStatus } from './model';
+import type { Principal } from './principal';
+
+/* Ports: what the domain needs from the outside world. Adapters in
+ * src/adapters implement them; src/compose.ts wires them once per cold start. */
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Ids {
+  /** A new, unique, time-ordered id. */
+  next(): string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+/** One atomic write of a request: its next state, the audit events that explain it, and at most one decision. */
+export interface RequestWrite {
+  /** The next state. Its `version` must be `expectedVersion + 1` (or 1 on create). */
+  request: AccessRequest;
+  /** The version read before deciding; absent when the request is created. */
+  expectedVersion?: number;
+  /** A decision to record; refused (ConflictError) if this approver already decided. */
+  decision?: Decision;
+  events: AuditEvent[];
+}
+
+export type DueKind = 'TIMEOUT' | 'EXPIRE' | 'PROVISION';
+
+export interface ListQuery {
+  status?: RequestStatus;
+  /** Only requests made by this canonical ARN. */
+  requester?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface RequestDetail {
+  request: AccessRequest;
+  decisions: Decision[];
+  events: AuditEvent[];
+}
+
+export interface RequestStore {
+  /**
+   * Writes the request, its events and decision in one transaction, under a
+   * condition on the expected version (or on absence when creating).
+   * Throws StaleWriteError when the request changed since it was read, and
+   * ConflictError when the approver already decided.
+   */
+  commit(write: RequestWrite): Promise<void>;
+  get(id: string): Promise<AccessRequest | undefined>;
+  getDetail(id: string): Promise<RequestDetail | undefined>;
+  /** Newest first. */
+  list(query: ListQuery): Promise<Page<AccessRequest>>;
+  /**
+   * Requests with due work before `before`, oldest due first, read from the
+   * due index (never a scan): PENDING past their deadline (TIMEOUT), ACTIVE
+   * past their end (EXPIRE), APPROVED or retry-requested FAILED awaiting
+   * provisioning (PROVISION).
+   */
+  listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
+  /** Audit events that change no state (a failed notification, drift found). */
+  appendEvents(events: AuditEvent[]): Promise<void>;
+}
+
+/** A held lease on one grant key; changes to a grant key are serialised through it. */
+export interface GrantLease {
+  grantKey: string;
+  owner: string;
+  /** The grant as stored when the lease was taken (undefined: no grant yet). */
+  grant: Grant | undefined;
+}
+
+export interface GrantStore {
+  /**
+   * Takes the lease on a grant key until `until`, if nobody else holds an
+   * unexpired one. Returns undefined when another owner holds it.
+   */
+  acquire(grantKey: string, owner: string, until: string, now: string): Promise<GrantLease | undefined>;
+  /** Saves the grant; refused (ConflictError) unless the caller still holds the lease. */
+  save(lease: GrantLease, grant: Grant): Promise<void>;
+  /** Deletes the grant; refused (ConflictError) unless the caller still holds the lease. */
+  remove(lease: GrantLease): Promise<void>;
+  /** Gives the lease back (no error if it already expired). */
+  release(lease: GrantLease): Promise<void>;
+  get(grantKey: string): Promise<Grant | undefined>;
+  /** Every grant in a target account (reconciliation). */
+  listByAccount(accountId: string): Promise<Grant[]>;
+}
+
+/** The desired state of one grant's role in a target account. */
+export interface GrantSpec {
+  grantKey: string;
+  account: AccountSettings;
+  profile: Profile;
+  principal: Principal;
+  roleName: string;
+  /** Latest end over the live requests covering the grant. */
+  endsAt: string;
+  /** Live requests covering the grant (tags and audit). */
+  requestIds: string[];
+  /** Adds an sts:ExternalId condition to the trust (workload principals). */
+  externalId?: string;
+  partition: string;
+}
+
+export interface ProvisionOutcome {
+  roleArn: string;
+  /** Calls made (or, dry-run, that would be made). */
+  calls: PlannedCall[];
+}
+
+/** Target-account side: the cross-account role, its permissions and its trust. */
+export interface Provisioner {
+  /** Brings the grant's role to the desired state; idempotent. Throws ProvisioningError. */
+  apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome>;
+  /** Detaches and deletes the role's policies and the role; idempotent (absent role is fine). */
+  remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]>;
+  /** Roles under rolegate's path in an account, for reconciliation. */
+  listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
+}
+
+export interface ManagedRoleState {
+  roleName: string;
+  roleArn: string;
+  managedByRolegate: boolean;
+  trustPolicy: unknown;
+  attachedPolicyArns: string[];
+  inlinePolicyNames: string[];
+}
+
+/** Identity-account side: sts:AssumeRole for the principal on exactly the grant's role. */
+export interface IdentityGranter {
+  grant(principal: Principal, roleArn: string, endsAt: string, grantKey: string): Promise<PlannedCall[]>;
+  revoke(principal: Principal, grantKey: string): Promise<PlannedCall[]>;
+}
+
+/** Hands an APPROVED request to the provisioning worker (a stream in AWS, in-process locally). */
+export interface ProvisioningQueue {
+  enqueue(requestId: string): Promise<void>;
+}
+
+export type NotificationKind =
+  | 'request.created'
+  | 'request.approval_recorded'
+  | 'request.approved'
+  | 'request.denied'
+  | 'request.cancelled'
+  | 'request.timed_out'
+  | 'request.active'
+  | 'request.failed'
+  | 'request.revoked'
+  | 'request.expired'
+  | 'drift.detected';
+
+export interface Notification {
+  kind: NotificationKind;
+  request: AccessRequest;
+  actor: string;
+  comment?: string;
+  at: string;
+}
+
+/** Slack, webhooks. A failure is logged and audited by the caller, never rolled back into state. */
+export interface Notifier {
+  notify(notification: Notification): Promise<void>;
+}

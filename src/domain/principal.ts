@@ -1,0 +1,104 @@
+import { ValidationError } from './errors';
+
+/** An IAM user or role, the only kinds of principal rolegate grants access to. */
+export interface Principal {
+  /** Canonical ARN: `arn:<partition>:iam::<account>:<type>/<path><name>`. */
+  arn: string;
+  partition: string;
+  accountId: string;
+  type: 'user' | 'role';
+  /** `/` or `/segment/…/`. Unknown (`/`) for a role seen through an assumed-role session. */
+  path: string;
+  name: string;
+}
+
+const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov'] as const;
+const ACCOUNT_ID = /^\d{12}$/;
+// IAM user and role names: letters, digits and +=,.@_- (1–64). Paths use the same
+// characters between slashes. Anything else (quotes, wildcards, spaces, newlines,
+// look-alike Unicode) is refused here, so it can never reach a policy document.
+const NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+const PATH = /^\/(?:[A-Za-z0-9+=,.@_-]+\/)*$/;
+const IAM_ARN = /^arn:([a-z-]+):iam::(\d{12}):(user|role)(\/.*)$/;
+const ASSUMED_ROLE_ARN = /^arn:([a-z-]+):sts::(\d{12}):assumed-role\/([^/]+)\/([^/]+)$/;
+
+export function isAccountId(value: string): boolean {
+  return ACCOUNT_ID.test(value);
+}
+
+export function isPartition(value: string): boolean {
+  return (PARTITIONS as readonly string[]).includes(value);
+}
+
+function invalid(arn: string, reason: string, field: string): ValidationError {
+  return new ValidationError(`Not a valid IAM user or role ARN: ${reason}.`, [{ field, reason }]);
+}
+
+/**
+ * Parses an IAM user or role ARN. Accepts nothing else: no root, no wildcard,
+ * no federated user, no service principal.
+ */
+export function parsePrincipalArn(arn: string, field = 'principalArn'): Principal {
+  if (typeof arn !== 'string' || arn.length > 2048) throw invalid(String(arn), 'expected a string of at most 2048 characters', field);
+  const m = IAM_ARN.exec(arn);
+  if (!m) throw invalid(arn, 'expected arn:<partition>:iam::<12-digit account>:user/<name> or :role/<name>', field);
+  const [, partition, accountId, type, rest] = m as unknown as [string, string, string, 'user' | 'role', string];
+  if (!isPartition(partition)) throw invalid(arn, `unknown partition "${partition}"`, field);
+  const slash = rest.lastIndexOf('/');
+  const path = rest.slice(0, slash + 1);
+  const name = rest.slice(slash + 1);
+  if (!PATH.test(path) || path.length > 512) throw invalid(arn, 'the path holds characters IAM does not allow', field);
+  if (!NAME.test(name)) throw invalid(arn, 'the name must be 1–64 letters, digits or +=,.@_-', field);
+  return { arn: `arn:${partition}:iam::${accountId}:${type}${path}${name}`, partition, accountId, type, path, name };
+}
+
+/**
+ * Turns the caller ARN from the authenticated request context into the
+ * principal it stands for: a user ARN as it is, an assumed-role session ARN
+ * as the role it belongs to (the session name is dropped).
+ */
+export function principalFromCallerArn(callerArn: string): Principal {
+  const m = ASSUMED_ROLE_ARN.exec(callerArn);
+  if (m) {
+    const [, partition, accountId, roleName] = m as unknown as [string, string, string, string];
+    return parsePrincipalArn(`arn:${partition}:iam::${accountId}:role/${roleName}`, 'caller');
+  }
+  return parsePrincipalArn(callerArn, 'caller');
+}
+
+/**
+ * The identity of a principal as IAM sees it. IAM names are unique per
+ * account regardless of case and path, so two ARNs that differ only in the
+ * case of the name or in the path are the same user or role.
+ */
+export function principalKey(p: Principal): string {
+  return `${p.partition}:${p.accountId}:${p.type}:${p.name.toLowerCase()}`;
+}
+
+export function samePrincipal(a: Principal, b: Principal): boolean {
+  return principalKey(a) === principalKey(b);
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/**
+ * Matches an ARN against a configuration pattern where `*` matches any run of
+ * characters and `?` one character. Case-insensitive, as IAM names are.
+ */
+export function arnMatches(arn: string, pattern: string): boolean {
+  let re = patternCache.get(pattern);
+  if (!re) {
+    const body = pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    re = new RegExp(`^${body}$`, 'i');
+    patternCache.set(pattern, re);
+  }
+  return re.test(arn);
+}
+
+/** True when the principal's ARN matches any of the patterns. */
+export function matchesAny(p: Principal, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => arnMatches(p.arn, pattern));
+}
