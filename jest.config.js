@@ -10,4 +10,5 @@ module.exports = {
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
   setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
   testTimeout: 20000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

@@ -74,6 +74,8 @@ export interface RequestStore {
 export interface GrantLease {
   grantKey: string;
   owner: string;
+  /** The lease lapses at this instant unless released or renewed. */
+  until: string;
   /** The grant as stored when the lease was taken (undefined: no grant yet). */
   grant: Grant | undefined;
 }
@@ -171,4 +173,11 @@ export interface Notification {
 /** Slack, webhooks. A failure is logged and audited by the caller, never rolled back into state. */
 export interface Notifier {
   notify(notification: Notification): Promise<void>;
+}
+
+/** Structured logging. User-supplied text goes in fields, never spliced into the message. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
 }

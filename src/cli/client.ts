@@ -1,0 +1,82 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+export interface ClientOptions {
+  api: string;
+  /** Local run only: the caller named by the x-rolegate-principal header instead of SigV4. */
+  localPrincipal?: string;
+  region?: string;
+  profile?: string;
+  /** Injected in tests. */
+  fetch?: typeof fetch;
+  credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: { field?: string; reason: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/** Calls the rolegate HTTP API, signed with SigV4 from the standard AWS credential chain. */
+export class RolegateClient {
+  private readonly signer?: SignatureV4;
+  private readonly doFetch: typeof fetch;
+  constructor(private readonly options: ClientOptions) {
+    this.doFetch = options.fetch ?? fetch;
+    if (!options.localPrincipal) {
+      const region = options.region ?? regionFromUrl(options.api) ?? 'us-east-1';
+      this.signer = new SignatureV4({
+        service: 'execute-api',
+        region,
+        sha256: Sha256,
+        credentials: options.credentials ?? fromNodeProviderChain(options.profile ? { profile: options.profile } : {}),
+      });
+    }
+  }
+
+  async send<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+    const url = new URL(path.replace(/^\//, ''), this.options.api.endsWith('/') ? this.options.api : `${this.options.api}/`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    let headers: Record<string, string> = { host: url.host, accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}) };
+    if (this.signer) {
+      const signed = await this.signer.sign({
+        method,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port ? { port: Number(url.port) } : {}),
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams.entries()),
+        headers,
+        ...(text !== undefined ? { body: text } : {}),
+      });
+      headers = signed.headers as Record<string, string>;
+    } else {
+      headers['x-rolegate-principal'] = this.options.localPrincipal!;
+    }
+    const res = await this.doFetch(url, { method, headers, ...(text !== undefined ? { body: text } : {}) });
+    const raw = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `The API answered ${res.status} with a body that is not JSON.`);
+    }
+    if (!res.ok) {
+      const e = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; reason: string }[]; correlationId?: string };
+      throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, `${e.message ?? res.statusText}${e.correlationId ? ` (correlation id ${e.correlationId})` : ''}`, e.details);
+    }
+    return parsed as T;
+  }
+}
+
+function regionFromUrl(api: string): string | undefined {
+  return /execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(api)?.[1];
+}

@@ -1,0 +1,274 @@
+import { parseArgs } from 'node:util';
+import { ApiError, RolegateClient } from './client';
+
+/*
+ * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
+ * with SigV4 (standard AWS credential chain), or to the local run with
+ * --as <ARN> (the local identity header).
+ */
+
+const USAGE = `rolegate <command> [options]
+
+Commands
+  request <account> <profile> <minutes> <reason…> [--ticket T] [--principal ARN] [--wait]
+  list [--view mine|awaiting|all] [--status S] [--limit N] [--cursor C]
+  show <id>
+  approve <id> [comment…]        deny <id> <reason…>
+  cancel <id>                    revoke <id> [comment…]
+  extend <id> <minutes> <reason…>
+  retry <id> [comment…]
+  catalog
+  validate-config [FILE]         (local, no API)
+  plan <account> <profile> <minutes> --as ARN [--principal ARN] [--config FILE]   (local dry run, no API)
+
+Options
+  --api URL        API base URL (default $ROLEGATE_API or http://127.0.0.1:3000)
+  --as ARN         local run only: act as this principal (x-rolegate-principal header)
+  --profile NAME   AWS profile for SigV4 signing; --region REGION
+  --json           machine-readable output
+`;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  env: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// API responses are printed as they come; their shapes are the API's, checked by its own tests.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Req = Record<string, any>;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        api: { type: 'string' },
+        as: { type: 'string' },
+        profile: { type: 'string' },
+        region: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        ticket: { type: 'string' },
+        principal: { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        view: { type: 'string' },
+        status: { type: 'string' },
+        limit: { type: 'string' },
+        cursor: { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: o, positionals: [command, ...args] } = parsed;
+  if (!command || o.help || command === 'help') {
+    io.out(USAGE);
+    return command || o.help ? 0 : 2;
+  }
+  const print = (value: unknown, human: () => string) => io.out(o.json ? JSON.stringify(value, null, 2) : human());
+
+  try {
+    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config, io);
+    if (command === 'plan') return await plan(args, o, io, print);
+
+    const client = new RolegateClient({
+      api: o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000',
+      ...(o.as ? { localPrincipal: o.as } : {}),
+      ...(o.region ? { region: o.region } : {}),
+      ...(o.profile ? { profile: o.profile } : {}),
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
+    const need = (n: number, what: string) => {
+      if (args.length < n) throw new UsageError(`${command} needs ${what}.`);
+    };
+    switch (command) {
+      case 'request': {
+        need(4, '<account> <profile> <minutes> <reason…>');
+        const [account, profile, minutes, ...reason] = args as [string, string, string, ...string[]];
+        const body = {
+          ...(/^\d{12}$/.test(account) ? { accountId: account } : { account }),
+          profile,
+          durationMinutes: minutesOf(minutes),
+          reason: reason.join(' '),
+          ...(o.ticket ? { ticket: o.ticket } : {}),
+          ...(o.principal ? { principalArn: o.principal } : {}),
+        };
+        const { request } = await client.send<{ request: Req }>('POST', '/requests', body);
+        print(request, () => `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : ''));
+        if (o.wait) return await waitForAccess(client, request.id, io, o.json ?? false);
+        return 0;
+      }
+      case 'list': {
+        const page = await client.send<{ items: Req[]; cursor?: string }>('GET', '/requests', undefined, {
+          view: o.view,
+          status: o.status,
+          limit: o.limit,
+          cursor: o.cursor,
+        });
+        print(page, () =>
+          table(
+            ['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'MIN', 'CREATED'],
+            page.items.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, String(r.durationMinutes), r.createdAt]),
+          ) + (page.cursor ? `\nmore: --cursor ${page.cursor}` : ''),
+        );
+        return 0;
+      }
+      case 'show': {
+        need(1, '<id>');
+        const detail = await client.send<{ request: Req; decisions: Req[]; events: Req[] }>('GET', `/requests/${encodeURIComponent(args[0]!)}`);
+        print(detail, () => showText(detail));
+        return 0;
+      }
+      case 'approve':
+      case 'deny':
+      case 'cancel':
+      case 'revoke':
+      case 'retry': {
+        need(command === 'deny' ? 2 : 1, command === 'deny' ? '<id> <reason…>' : '<id>');
+        const comment = args.slice(1).join(' ');
+        const body = command === 'cancel' ? {} : comment ? { comment } : {};
+        const { request } = await client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body);
+        print(request, () => `${request.id}: ${request.status}${request.status === 'PENDING' ? ` (${request.approvals.length} of ${request.approvalsRequired} approvals)` : ''}`);
+        return 0;
+      }
+      case 'extend': {
+        need(3, '<id> <minutes> <reason…>');
+        const { request } = await client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/extend`, {
+          durationMinutes: minutesOf(args[1]!),
+          reason: args.slice(2).join(' '),
+        });
+        print(request, () => `Extension requested: ${request.id} (${request.status})`);
+        return 0;
+      }
+      case 'catalog': {
+        const { entries } = await client.send<{ entries: Req[] }>('GET', '/catalog');
+        print(entries, () =>
+          table(
+            ['ACCOUNT', 'ID', 'PROFILE', 'MAX MIN', 'APPROVALS', 'APPROVERS'],
+            entries.map((e) => [e.accountAlias, e.accountId, e.profile, String(e.maxDurationMinutes), e.autoApprove ? 'auto' : String(e.approvalsRequired), e.approvers.join(', ')]),
+          ),
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(`Unknown command "${command}".`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof ApiError) {
+      if (o.json) io.err(JSON.stringify({ error: e.code, status: e.status, message: e.message, details: e.details }));
+      else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
+      return 1;
+    }
+    io.err(`Error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+class UsageError extends Error {}
+
+/** Minutes from `90`, `90m`, `2h` or `1h30m`. */
+export function minutesOf(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m?)?$/.exec(text.trim());
+  if (!m || (!m[1] && !m[2])) throw new UsageError(`"${text}" is not a duration (use 90, 90m, 2h or 1h30m).`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+}
+
+export function table(head: string[], rows: string[][]): string {
+  if (!rows.length) return '(none)';
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
+  const r = d.request;
+  const lines = [
+    `${r.id}  ${r.status}`,
+    `  ${r.principalArn} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
+    `  requested by ${r.requester} at ${r.createdAt}: ${r.reason}${r.ticket ? ` [${r.ticket}]` : ''}`,
+    ...(r.endsAt ? [`  access ends ${r.endsAt}`] : []),
+    ...(r.failure ? [`  FAILED: ${r.failure.code}: ${r.failure.message}`] : []),
+    '  decisions:',
+    ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
+    '  audit:',
+    ...d.events.map((e) => `    ${e.at}  ${e.action.padEnd(18)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
+  ];
+  if (r.access) lines.push('', accessText(r.access));
+  return lines.join('\n');
+}
+
+function accessText(a: Req): string {
+  return [`Role: ${a.roleArn}`, `Console: ${a.switchRoleUrl}`, `Until: ${a.endsAt}`, '', '~/.aws/config:', a.cliProfile, '', a.note].join('\n');
+}
+
+const FINAL = ['ACTIVE', 'DENIED', 'CANCELLED', 'TIMED_OUT', 'FAILED', 'EXPIRED', 'REVOKED'];
+
+async function waitForAccess(client: RolegateClient, id: string, io: Io, json: boolean): Promise<number> {
+  const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  let last = '';
+  for (;;) {
+    const { request } = await client.send<{ request: Req }>('GET', `/requests/${encodeURIComponent(id)}`);
+    const progress = request.status === 'PENDING' ? `PENDING (${request.approvals.length} of ${request.approvalsRequired} approvals)` : request.status;
+    if (progress !== last && !json) io.out(`… ${progress}`);
+    last = progress;
+    if (FINAL.includes(request.status)) {
+      if (request.status === 'ACTIVE') {
+        io.out(json ? JSON.stringify(request.access, null, 2) : `\n${accessText(request.access)}`);
+        return 0;
+      }
+      io.err(`Request ${id} ended ${request.status}${request.failure ? `: ${request.failure.message}` : ''}`);
+      return 1;
+    }
+    await sleep(2000);
+  }
+}
+
+async function validateConfig(file: string | undefined, io: Io): Promise<number> {
+  const { loadSettings, DEFAULT_CONFIG_PATH } = await import('../config');
+  const path = file ?? DEFAULT_CONFIG_PATH;
+  try {
+    const s = loadSettings(path);
+    io.out(`${path}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
+    return 0;
+  } catch (e) {
+    io.err((e as Error).message);
+    return 1;
+  }
+}
+
+async function plan(args: string[], o: Record<string, unknown>, io: Io, print: (v: unknown, h: () => string) => void): Promise<number> {
+  if (args.length < 3 || typeof o.as !== 'string') throw new UsageError('plan needs <account> <profile> <minutes> and --as <requester ARN>.');
+  const { planRequest } = await import('./plan');
+  const result = await planRequest({
+    configPath: (o.config as string | undefined) ?? io.env.ROLEGATE_CONFIG,
+    account: args[0]!,
+    profile: args[1]!,
+    durationMinutes: minutesOf(args[2]!),
+    requester: o.as,
+    ...(typeof o.principal === 'string' ? { principalArn: o.principal } : {}),
+  });
+  print(result, () =>
+    [
+      `Rule ${result.rule}: ${result.approvalsRequired === 0 ? 'approved at once' : `${result.approvalsRequired} approval(s) by ${result.approvers.join(', ')}`}`,
+      `Role ${result.roleArn}`,
+      '',
+      ...result.calls.map((c, i) => `${String(i + 1).padStart(2)}. ${c.service}:${c.command} ${JSON.stringify(c.input)}`),
+    ].join('\n'),
+  );
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => process.exit(code));
+}

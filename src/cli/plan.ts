@@ -1,0 +1,58 @@
+import { DryRunIdentityGranter, DryRunProvisioner } from '../adapters/aws/dry-run';
+import { DEFAULT_CONFIG_PATH, loadSettings } from '../config';
+import { grantTargetFor, specFor } from '../domain/grants';
+import type { AccessRequest, PlannedCall } from '../domain/model';
+import { principalFromCallerArn } from '../domain/principal';
+import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../domain/rules';
+
+export interface PlanInput {
+  configPath?: string;
+  account: string;
+  profile: string;
+  durationMinutes: number;
+  requester: string;
+  principalArn?: string;
+}
+
+export interface PlanResult {
+  rule: string;
+  approvalsRequired: number;
+  approvers: string[];
+  roleArn: string;
+  calls: PlannedCall[];
+}
+
+/**
+ * The IAM changes a request would make, computed from the configuration
+ * alone with the dry-run provisioner: same rules, same documents, same
+ * validation, nothing sent to AWS and nothing stored.
+ */
+export async function planRequest(input: PlanInput): Promise<PlanResult> {
+  const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH);
+  const caller = principalFromCallerArn(input.requester);
+  const account = findAccount(settings, input.account);
+  const profile = findProfile(settings, input.profile);
+  const rule = ruleFor(settings, caller, account, profile.name);
+  const grantee = resolveGrantee(rule, caller, input.principalArn);
+  checkDuration(settings, rule, input.durationMinutes);
+  const now = new Date().toISOString();
+  const request = {
+    id: 'PLAN',
+    requester: caller.arn,
+    principalArn: grantee.arn,
+    accountId: account.id,
+    profile: profile.name,
+    ruleId: rule.id,
+  } as AccessRequest;
+  const target = grantTargetFor(settings, request);
+  const spec = specFor(settings, target, { PLAN: new Date(Date.parse(now) + input.durationMinutes * 60_000).toISOString() });
+  const outcome = await new DryRunProvisioner(settings).apply(spec, 'PLAN');
+  const identity = settings.provisioner.identityGrants ? await new DryRunIdentityGranter(settings).grant(grantee, outcome.roleArn, spec.endsAt, target.grantKey) : [];
+  return {
+    rule: rule.id,
+    approvalsRequired: rule.autoApprove ? 0 : rule.approvalsRequired,
+    approvers: rule.autoApprove ? [] : rule.approvers,
+    roleArn: outcome.roleArn,
+    calls: [...outcome.calls, ...identity],
+  };
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ErrorDetail } from './domain/errors';
+import { settingsSchema, type Settings } from './domain/settings';
+
+/*
+ * The only module that reads process.env. Everything else receives values.
+ */
+
+export const DEFAULT_CONFIG_PATH = 'config/rolegate.example.yaml';
+
+export interface RuntimeEnv {
+  tableName: string;
+  configPath: string;
+  stage: string;
+  /** True only outside Lambda with ROLEGATE_LOCAL=true: then the x-rolegate-principal header names the caller. */
+  localIdentity: boolean;
+  /** DynamoDB endpoint override (DynamoDB Local). The SDK's AWS_ENDPOINT_URL_* variables work as well. */
+  dynamodbEndpoint?: string;
+  region: string;
+  logLevel: string;
+  /** The worker is fed by the table's stream when deployed, in-process when local. */
+  inProcessWorker: boolean;
+}
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
+  const inLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+  const local = env.ROLEGATE_LOCAL === 'true' && !inLambda;
+  return {
+    tableName: env.ROLEGATE_TABLE ?? 'rolegate',
+    configPath: env.ROLEGATE_CONFIG ?? DEFAULT_CONFIG_PATH,
+    stage: env.ROLEGATE_STAGE ?? 'local',
+    // A deployed function never trusts the header, whatever its environment says.
+    localIdentity: local,
+    ...(env.ROLEGATE_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.ROLEGATE_DYNAMODB_ENDPOINT } : {}),
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    inProcessWorker: local,
+  };
+}
+
+/** Turns zod issues into details that name the bad field by its path and say why. */
+export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: path ? `${path}.${k}` : k, reason: 'is not a known field' }));
+    }
+    return [{ field: path || '(root)', reason: issue.message }];
+  });
+}
+
+/** Validates an already parsed configuration document. */
+export function parseSettings(doc: unknown, source = 'configuration'): Settings {
+  const result = settingsSchema.safeParse(doc);
+  if (!result.success) {
+    const details = issuesToDetails(result.error.issues);
+    throw new ConfigError(`${source} is not valid:\n${details.map((d) => `  - ${d.field}: ${d.reason}`).join('\n')}`, details);
+  }
+  return result.data;
+}
+
+/** Reads and validates a YAML or JSON configuration file. */
+export function loadSettings(path: string): Settings {
+  const full = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`Cannot read the configuration file ${full}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = extname(full) === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  return parseSettings(doc, full);
+}

@@ -1,0 +1,48 @@
+import type { AccessRequest, AuditAction, AuditEvent, RequestStatus } from './model';
+
+/*
+ * Named constructors for audit events. Events are written once, in the same
+ * transaction as the state they explain, and never updated.
+ */
+
+interface EventInput {
+  id: string;
+  at: string;
+  actor: string;
+  comment?: string;
+  data?: Record<string, unknown>;
+}
+
+function event(action: AuditAction, request: AccessRequest, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {
+  return {
+    id: input.id,
+    requestId: request.id,
+    at: input.at,
+    actor: input.actor,
+    action,
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    ...(input.comment !== undefined ? { comment: input.comment } : {}),
+    ...(input.data ? { data: input.data } : {}),
+  };
+}
+
+export const audit = {
+  requested: (r: AccessRequest, i: EventInput) => event('REQUESTED', r, i, undefined, 'PENDING'),
+  approvalRecorded: (r: AccessRequest, i: EventInput) => event('APPROVAL_RECORDED', r, i, 'PENDING', 'PENDING'),
+  approved: (r: AccessRequest, i: EventInput) => event('APPROVED', r, i, 'PENDING', 'APPROVED'),
+  autoApproved: (r: AccessRequest, i: EventInput) => event('AUTO_APPROVED', r, i, 'PENDING', 'APPROVED'),
+  denied: (r: AccessRequest, i: EventInput) => event('DENIED', r, i, 'PENDING', 'DENIED'),
+  cancelled: (r: AccessRequest, i: EventInput) => event('CANCELLED', r, i, 'PENDING', 'CANCELLED'),
+  timedOut: (r: AccessRequest, i: EventInput) => event('TIMED_OUT', r, i, 'PENDING', 'TIMED_OUT'),
+  provisioned: (r: AccessRequest, i: EventInput) => event('PROVISIONED', r, i, r.status, 'ACTIVE'),
+  provisioningFailed: (r: AccessRequest, i: EventInput) => event('PROVISIONING_FAILED', r, i, r.status, 'FAILED'),
+  retryRequested: (r: AccessRequest, i: EventInput) => event('RETRY_REQUESTED', r, i, 'FAILED', 'APPROVED'),
+  revoked: (r: AccessRequest, i: EventInput) => event('REVOKED', r, i, r.status, 'REVOKED'),
+  expired: (r: AccessRequest, i: EventInput) => event('EXPIRED', r, i, r.status, 'EXPIRED'),
+  accessRemoved: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVED', r, i),
+  driftDetected: (r: AccessRequest, i: EventInput) => event('DRIFT_DETECTED', r, i),
+  driftRepaired: (r: AccessRequest, i: EventInput) => event('DRIFT_REPAIRED', r, i),
+  notificationFailed: (r: AccessRequest, i: EventInput) => event('NOTIFICATION_FAILED', r, i),
+  extensionRequested: (r: AccessRequest, i: EventInput) => event('EXTENSION_REQUESTED', r, i),
+};

@@ -1,0 +1,107 @@
+import { ProvisioningError } from './errors';
+import type { AccessRequest, Grant } from './model';
+import type { GrantLease, GrantSpec, GrantStore, Ids } from './ports';
+import { parsePrincipalArn, type Principal } from './principal';
+import { roleNameFor } from './provisioning/role-name';
+import { findAccount, findProfile } from './rules';
+import type { AccountSettings, Profile, Settings } from './settings';
+
+/** Where a request's access lives: the target account and the role derived from profile and principal. */
+export interface GrantTarget {
+  grantKey: string;
+  account: AccountSettings;
+  profile: Profile;
+  principal: Principal;
+  roleName: string;
+  externalId?: string;
+}
+
+/** The grant key is deterministic, so a re-run after a crash always finds the same role. */
+export function grantTargetFor(settings: Settings, request: AccessRequest): GrantTarget {
+  const account = findAccount(settings, request.accountId);
+  const profile = findProfile(settings, request.profile);
+  const principal = parsePrincipalArn(request.principalArn);
+  const roleName = roleNameFor(profile.name, principal);
+  const rule = settings.rules.find((r) => r.id === request.ruleId);
+  const isWorkload = request.principalArn !== request.requester;
+  const externalId = isWorkload ? rule?.workloadExternalId : undefined;
+  return { grantKey: `${account.id}#${roleName}`, account, profile, principal, roleName, ...(externalId ? { externalId } : {}) };
+}
+
+/** Members whose access has not ended yet: they keep the grant alive. */
+export function liveMembers(members: Record<string, string>, now: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(members).filter(([, end]) => end > now));
+}
+
+/** The grant's end is the latest end of the requests covering it (later end wins). */
+export function grantEnd(members: Record<string, string>): string | undefined {
+  return Object.values(members).sort().at(-1);
+}
+
+export function specFor(settings: Settings, target: GrantTarget, members: Record<string, string>): GrantSpec {
+  const endsAt = grantEnd(members);
+  if (!endsAt) throw new Error('a grant spec needs at least one live member');
+  return {
+    grantKey: target.grantKey,
+    account: target.account,
+    profile: target.profile,
+    principal: target.principal,
+    roleName: target.roleName,
+    endsAt,
+    requestIds: Object.keys(members).sort(),
+    partition: settings.partition,
+    ...(target.externalId ? { externalId: target.externalId } : {}),
+  };
+}
+
+export function nextGrant(target: GrantTarget, previous: Grant | undefined, members: Record<string, string>, roleArn: string, now: string): Grant {
+  return {
+    grantKey: target.grantKey,
+    accountId: target.account.id,
+    roleName: target.roleName,
+    principalArn: target.principal.arn,
+    profile: target.profile.name,
+    members,
+    roleArn,
+    version: (previous?.version ?? 0) + 1,
+    updatedAt: now,
+  };
+}
+
+export interface LeaseOptions {
+  grants: GrantStore;
+  ids: Ids;
+  now: () => Date;
+  /** How long a lease lasts if its holder dies (it is released normally). */
+  leaseSeconds?: number;
+  /** Attempts to take a lease held by someone else before giving up (retryable). */
+  attempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs `work` while holding the lease on a grant key, so changes to one
+ * grant key never interleave. A lease that stays held by another worker
+ * ends in a retryable ProvisioningError.
+ */
+export async function withGrantLease<T>(options: LeaseOptions, grantKey: string, work: (lease: GrantLease) => Promise<T>): Promise<T> {
+  const { grants, ids, now } = options;
+  const leaseMs = (options.leaseSeconds ?? 120) * 1000;
+  const attempts = options.attempts ?? 40;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const owner = ids.next();
+  let lease: GrantLease | undefined;
+  for (let i = 0; i < attempts && !lease; i++) {
+    if (i > 0) await sleep(Math.min(25 * 2 ** Math.min(i, 5), 500) * (0.5 + Math.random()));
+    const t = now();
+    lease = await grants.acquire(grantKey, owner, new Date(t.getTime() + leaseMs).toISOString(), t.toISOString());
+  }
+  if (!lease) {
+    throw new ProvisioningError(`Another change to grant ${grantKey} is in progress; it will be retried.`, 'GrantBusy', true);
+  }
+  try {
+    return await work(lease);
+  } finally {
+    await grants.release(lease);
+  }
+}

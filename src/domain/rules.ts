@@ -1,0 +1,137 @@
+import { ForbiddenError, NotFoundError, ValidationError } from './errors';
+import type { AccessRequest } from './model';
+import { isAccountId, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
+import type { AccountSettings, Profile, Rule, Settings } from './settings';
+
+/** Finds an account by 12-digit id or by alias; unknown → NotFoundError. */
+export function findAccount(settings: Settings, idOrAlias: string): AccountSettings {
+  const account = settings.accounts.find((a) => a.id === idOrAlias || a.alias === idOrAlias);
+  if (!account) {
+    throw new NotFoundError(
+      isAccountId(idOrAlias) ? `Account ${idOrAlias} is not managed by rolegate.` : `No account has the alias "${idOrAlias}".`,
+    );
+  }
+  return account;
+}
+
+export function findProfile(settings: Settings, name: string): Profile {
+  const profile = settings.profiles.find((p) => p.name === name);
+  if (!profile) throw new NotFoundError(`No access profile is named "${name}".`);
+  return profile;
+}
+
+function ruleCovers(rule: Rule, account: AccountSettings, profile: string): boolean {
+  const accountOk = rule.accounts.some((a) => a === '*' || a === account.id || a === account.alias);
+  const profileOk = rule.profiles.some((p) => p === '*' || p === profile);
+  return accountOk && profileOk;
+}
+
+/**
+ * The rule that governs a caller asking for a profile in an account: the
+ * first rule, in file order, that names the caller as a requester and covers
+ * the account and profile. None → the caller may not request it (403).
+ */
+export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string): Rule {
+  const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile));
+  if (!rule) {
+    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${account.alias} (${account.id}).`);
+  }
+  return rule;
+}
+
+export function ruleById(settings: Settings, id: string): Rule {
+  const rule = settings.rules.find((r) => r.id === id);
+  // A request whose rule was removed from the configuration can no longer be decided.
+  if (!rule) throw new ForbiddenError(`The rule "${id}" that governed this request is no longer configured.`);
+  return rule;
+}
+
+/**
+ * Who receives access. By default the caller; another principal only when
+ * the rule lists it under workloadPrincipals (an application owner asking
+ * for a workload role), and never an account root or a wildcard.
+ */
+export function resolveGrantee(rule: Rule, caller: Principal, principalArn: string | undefined): Principal {
+  if (principalArn === undefined) return caller;
+  const target = parsePrincipalArn(principalArn, 'principalArn');
+  if (samePrincipal(target, caller)) return caller;
+  if (!matchesAny(target, rule.workloadPrincipals)) {
+    throw new ForbiddenError(`Rule "${rule.id}" does not let ${caller.arn} request access for ${target.arn}.`, [
+      { field: 'principalArn', reason: 'not one of the rule\'s workloadPrincipals' },
+    ]);
+  }
+  return target;
+}
+
+/** The duration must lie between the minimum (15 minutes by default) and the rule's maximum. */
+export function checkDuration(settings: Settings, rule: Rule, minutes: number): void {
+  if (minutes < settings.minDurationMinutes) {
+    throw new ValidationError(`The duration must be at least ${settings.minDurationMinutes} minutes.`, [
+      { field: 'durationMinutes', reason: `below the minimum of ${settings.minDurationMinutes}` },
+    ]);
+  }
+  if (minutes > rule.maxDurationMinutes) {
+    throw new ForbiddenError(`Rule "${rule.id}" allows at most ${rule.maxDurationMinutes} minutes.`, [
+      { field: 'durationMinutes', reason: `above the rule's maximum of ${rule.maxDurationMinutes}` },
+    ]);
+  }
+}
+
+/** True when the principal is an approver under the rule (patterns only; self-approval is refused separately). */
+export function isApproverFor(rule: Rule, who: Principal): boolean {
+  return matchesAny(who, rule.approvers);
+}
+
+/**
+ * An approver may decide only under the request's rule, never on their own
+ * request (requester or grantee), compared as IAM compares identities.
+ */
+export function assertMayDecide(rule: Rule, request: AccessRequest, who: Principal): void {
+  const requester = parsePrincipalArn(request.requester, 'requester');
+  const grantee = parsePrincipalArn(request.principalArn, 'principalArn');
+  if (samePrincipal(who, requester) || samePrincipal(who, grantee)) {
+    throw new ForbiddenError('Nobody may decide on their own request.');
+  }
+  if (!isApproverFor(rule, who)) {
+    throw new ForbiddenError(`${who.arn} is not an approver under rule "${rule.id}".`);
+  }
+}
+
+export interface CatalogEntry {
+  accountId: string;
+  accountAlias: string;
+  accountName?: string;
+  profile: string;
+  description: string;
+  maxDurationMinutes: number;
+  approvers: string[];
+  approvalsRequired: number;
+  autoApprove: boolean;
+  requireMfa: boolean;
+  rule: string;
+}
+
+/** Every account × profile the caller may request, with the governing rule's limits and approvers. */
+export function catalogFor(settings: Settings, caller: Principal): CatalogEntry[] {
+  const entries: CatalogEntry[] = [];
+  for (const account of settings.accounts) {
+    for (const profile of settings.profiles) {
+      const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile.name));
+      if (!rule) continue;
+      entries.push({
+        accountId: account.id,
+        accountAlias: account.alias,
+        ...(account.name ? { accountName: account.name } : {}),
+        profile: profile.name,
+        description: profile.description,
+        maxDurationMinutes: rule.maxDurationMinutes,
+        approvers: rule.autoApprove ? [] : rule.approvers,
+        approvalsRequired: rule.autoApprove ? 0 : rule.approvalsRequired,
+        autoApprove: rule.autoApprove,
+        requireMfa: profile.requireMfa,
+        rule: rule.id,
+      });
+    }
+  }
+  return entries;
+}

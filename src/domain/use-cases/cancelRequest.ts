@@ -1,0 +1,32 @@
+import { audit } from '../audit';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import type { AccessRequest, Actor } from '../model';
+import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
+import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+
+/** Only the requester may cancel, and only while the request is pending. */
+export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: string): Promise<AccessRequest> {
+  const caller = principalFromCallerArn(actor.arn);
+  const next = await withOptimisticRetry(async () => {
+    const current = await deps.requests.get(requestId);
+    if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
+    if (!samePrincipal(caller, parsePrincipalArn(current.requester))) {
+      throw new ForbiddenError('Only the requester may cancel a request.');
+    }
+    if (current.status !== 'PENDING') {
+      throw new ConflictError(`Request ${current.id} can no longer be cancelled: it is ${current.status}.`, [
+        { field: 'status', reason: `is ${current.status}` },
+      ]);
+    }
+    const now = isoNow(deps.clock);
+    const updated: AccessRequest = { ...current, version: current.version + 1, status: 'CANCELLED', updatedAt: now, endedAt: now };
+    await deps.requests.commit({
+      request: updated,
+      expectedVersion: current.version,
+      events: [audit.cancelled(updated, { id: deps.ids.next(), at: now, actor: caller.arn })],
+    });
+    return updated;
+  });
+  await notifySafely(deps, 'request.cancelled', next, caller.arn);
+  return next;
+}

@@ -1,0 +1,79 @@
+import { audit } from '../audit';
+import { ConflictError, NotFoundError } from '../errors';
+import type { AccessRequest, Actor, Decision, DecisionKind } from '../model';
+import { principalFromCallerArn, principalKey, parsePrincipalArn } from '../principal';
+import { assertMayDecide, ruleById } from '../rules';
+import { accessEndFor } from './extendRequest';
+import { enqueueSafely, isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+
+export interface DecideInput {
+  requestId: string;
+  decision: DecisionKind;
+  comment?: string;
+}
+
+/**
+ * Records an approver's decision. An eligible approver (never the requester
+ * or grantee) counts once; the request is APPROVED when the rule's number of
+ * distinct approvals is reached, and DENIED by any single deny.
+ */
+export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideInput): Promise<AccessRequest> {
+  const approver = principalFromCallerArn(actor.arn);
+  const result = await withOptimisticRetry(async () => {
+    const current = await deps.requests.get(input.requestId);
+    if (!current) throw new NotFoundError(`Request ${input.requestId} does not exist.`);
+    const rule = ruleById(deps.settings, current.ruleId);
+    assertMayDecide(rule, current, approver);
+    if (current.status !== 'PENDING') {
+      throw new ConflictError(`Request ${current.id} is no longer pending: it is ${current.status}.`, [
+        { field: 'status', reason: `is ${current.status}` },
+      ]);
+    }
+    const mine = principalKey(approver);
+    if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
+      throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
+    }
+
+    const now = isoNow(deps.clock);
+    const decision: Decision = {
+      requestId: current.id,
+      approver: approver.arn,
+      decision: input.decision,
+      at: now,
+      via: actor.via === 'slack' ? 'slack' : 'api',
+      ...(input.comment !== undefined ? { comment: input.comment } : {}),
+    };
+    const base = { ...current, version: current.version + 1, updatedAt: now };
+    const eventInput = { id: deps.ids.next(), at: now, actor: approver.arn, ...(input.comment !== undefined ? { comment: input.comment } : {}) };
+
+    let next: AccessRequest;
+    if (input.decision === 'DENY') {
+      next = { ...base, status: 'DENIED', endedAt: now };
+      await deps.requests.commit({ request: next, expectedVersion: current.version, decision, events: [audit.denied(next, eventInput)] });
+      return { next, kind: 'request.denied' as const };
+    }
+    const approvals = [...current.approvals, approver.arn];
+    if (approvals.length >= current.approvalsRequired) {
+      next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now), provisioningAttempts: 0 };
+      await deps.requests.commit({
+        request: next,
+        expectedVersion: current.version,
+        decision,
+        events: [audit.approved(next, { ...eventInput, data: { approvals: approvals.length, required: current.approvalsRequired } })],
+      });
+      return { next, kind: 'request.approved' as const };
+    }
+    next = { ...base, approvals };
+    await deps.requests.commit({
+      request: next,
+      expectedVersion: current.version,
+      decision,
+      events: [audit.approvalRecorded(next, { ...eventInput, data: { approvals: approvals.length, required: current.approvalsRequired } })],
+    });
+    return { next, kind: 'request.approval_recorded' as const };
+  });
+
+  if (result.next.status === 'APPROVED') await enqueueSafely(deps, result.next.id);
+  await notifySafely(deps, result.kind, result.next, approver.arn, input.comment);
+  return result.next;
+}

@@ -1,0 +1,104 @@
+import { audit } from '../audit';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease } from '../grants';
+import type { AccessRequest, Actor, PlannedCall } from '../model';
+import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
+import { isApproverFor, ruleById } from '../rules';
+import { assertTransition, TERMINAL } from '../state-machine';
+import { isoNow, notifySafely, withOptimisticRetry } from './context';
+import type { ProvisioningDeps } from './provisionRequest';
+
+export type EndReason = 'EXPIRED' | 'REVOKED';
+
+/**
+ * Ends one request's access. Under the grant's lease the request leaves the
+ * grant; when no other live request covers it, the role (with its policies)
+ * and the identity-side policy are deleted, so sessions already issued lose
+ * their permissions too; otherwise the role's trust is narrowed to the
+ * remaining end. IAM changes come first and the state change last, so a
+ * crash at any point leaves the request live and a re-run converges.
+ */
+export async function endAccess(
+  deps: ProvisioningDeps,
+  requestId: string,
+  to: EndReason,
+  actor: string,
+  comment?: string,
+  /** The request as just read (the sweeper's due query); saves a read on the first attempt. */
+  known?: AccessRequest,
+): Promise<AccessRequest> {
+  let preread = known;
+  const ended = await withOptimisticRetry(async () => {
+    const request = preread ?? (await deps.requests.get(requestId));
+    preread = undefined;
+    if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
+    // A concurrent sweep or revoke ended it first: nothing left to do.
+    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false };
+    assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
+    const target = grantTargetFor(deps.settings, request);
+
+    return withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async (lease) => {
+      const now = isoNow(deps.clock);
+      const others = { ...(lease.grant?.members ?? {}) };
+      delete others[request.id];
+      const remaining = liveMembers(others, now);
+      let calls: PlannedCall[];
+      let roleDeleted: boolean;
+      if (Object.keys(remaining).length === 0) {
+        calls = await deps.provisioner.remove(target.account, target.roleName, request.id);
+        if (deps.identity && deps.settings.provisioner.identityGrants) calls.push(...(await deps.identity.revoke(target.principal, target.grantKey)));
+        if (lease.grant) await deps.grants.remove(lease);
+        roleDeleted = true;
+      } else {
+        const spec = specFor(deps.settings, target, remaining);
+        const outcome = await deps.provisioner.apply(spec, request.id);
+        calls = outcome.calls;
+        if (deps.identity && deps.settings.provisioner.identityGrants) {
+          calls.push(...(await deps.identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
+        }
+        await deps.grants.save(lease, nextGrant(target, lease.grant, remaining, outcome.roleArn, now));
+        roleDeleted = false;
+      }
+
+      const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
+      const input = { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) };
+      await deps.requests.commit({
+        request: next,
+        expectedVersion: request.version,
+        events: [
+          to === 'REVOKED' ? audit.revoked(request, input) : audit.expired(request, input),
+          audit.accessRemoved(request, {
+            id: deps.ids.next(),
+            at: now,
+            actor: 'rolegate',
+            data: { roleDeleted, stillCoveredBy: Object.keys(remaining), calls: calls.map((c) => c.command) },
+          }),
+        ],
+      });
+      return { request: next, changed: true };
+    });
+  });
+  if (ended.changed) await notifySafely(deps, to === 'REVOKED' ? 'request.revoked' : 'request.expired', ended.request, actor, comment);
+  return ended.request;
+}
+
+/**
+ * Revocation: an approver under the request's rule, or the requester or
+ * grantee saying they are done. A pending request is cancelled or denied
+ * instead.
+ */
+export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, requestId: string, comment?: string): Promise<AccessRequest> {
+  const caller = principalFromCallerArn(actor.arn);
+  const request = await deps.requests.get(requestId);
+  if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
+  const own = samePrincipal(caller, parsePrincipalArn(request.requester)) || samePrincipal(caller, parsePrincipalArn(request.principalArn));
+  if (!own && !isApproverFor(ruleById(deps.settings, request.ruleId), caller)) {
+    throw new ForbiddenError('Only an approver of its rule, the requester or the grantee may revoke a request.');
+  }
+  if (request.status === 'PENDING') {
+    throw new ConflictError(`Request ${request.id} is still pending: cancel it (requester) or deny it (approver) instead.`, [
+      { field: 'status', reason: 'is PENDING' },
+    ]);
+  }
+  return endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
+}

@@ -1,0 +1,53 @@
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import type { AccessRequest, Actor } from '../model';
+import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
+import type { RequestStore } from '../ports';
+import { addMinutes, type CoreDeps } from './context';
+import { createRequest } from './createRequest';
+
+/**
+ * Asks to prolong live access: a new request, linked to the original,
+ * decided under the same rules. Once approved its access starts where the
+ * original's ends, so the grant's end moves without a gap.
+ */
+export async function extendRequest(
+  deps: CoreDeps,
+  actor: Actor,
+  requestId: string,
+  input: { durationMinutes: number; reason: string },
+): Promise<AccessRequest> {
+  const caller = principalFromCallerArn(actor.arn);
+  const original = await deps.requests.get(requestId);
+  if (!original) throw new NotFoundError(`Request ${requestId} does not exist.`);
+  if (!samePrincipal(caller, parsePrincipalArn(original.requester))) {
+    throw new ForbiddenError('Only the requester may extend a request.');
+  }
+  if (original.status !== 'ACTIVE' && original.status !== 'APPROVED') {
+    throw new ConflictError(`Only live access can be extended; request ${original.id} is ${original.status}.`, [
+      { field: 'status', reason: `is ${original.status}` },
+    ]);
+  }
+  return createRequest(deps, actor, {
+    account: original.accountId,
+    profile: original.profile,
+    durationMinutes: input.durationMinutes,
+    reason: input.reason,
+    ...(original.ticket ? { ticket: original.ticket } : {}),
+    ...(original.principalArn !== original.requester ? { principalArn: original.principalArn } : {}),
+    extendsRequestId: original.id,
+  });
+}
+
+/**
+ * When approved access ends: the duration from now, or, for an extension of
+ * access that is still live, the duration from the original's end.
+ */
+export async function accessEndFor(requests: RequestStore, request: AccessRequest, now: string): Promise<string> {
+  if (request.extendsRequestId) {
+    const original = await requests.get(request.extendsRequestId);
+    if (original?.endsAt && (original.status === 'ACTIVE' || original.status === 'APPROVED') && original.endsAt > now) {
+      return addMinutes(original.endsAt, request.durationMinutes);
+    }
+  }
+  return addMinutes(now, request.durationMinutes);
+}

@@ -1,0 +1,25 @@
+import { ForbiddenError, NotFoundError } from '../errors';
+import type { AccessRequest, Actor } from '../model';
+import type { RequestDetail } from '../ports';
+import { parsePrincipalArn, principalFromCallerArn, samePrincipal, type Principal } from '../principal';
+import { isApproverFor } from '../rules';
+import type { Settings } from '../settings';
+import type { CoreDeps } from './context';
+
+/** A request is visible to its requester, its grantee and the approvers of its rule. */
+export function canView(settings: Settings, request: AccessRequest, who: Principal): boolean {
+  if (samePrincipal(who, parsePrincipalArn(request.requester)) || samePrincipal(who, parsePrincipalArn(request.principalArn))) return true;
+  const rule = settings.rules.find((r) => r.id === request.ruleId);
+  return rule !== undefined && isApproverFor(rule, who);
+}
+
+/** The request with its decisions and audit timeline (and access details once active). */
+export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, actor: Actor, requestId: string): Promise<RequestDetail> {
+  const caller = principalFromCallerArn(actor.arn);
+  const detail = await deps.requests.getDetail(requestId);
+  if (!detail) throw new NotFoundError(`Request ${requestId} does not exist.`);
+  if (!canView(deps.settings, detail.request, caller)) {
+    throw new ForbiddenError('Only the requester, the grantee and the approvers of its rule may see this request.');
+  }
+  return detail;
+}

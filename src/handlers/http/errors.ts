@@ -1,0 +1,53 @@
+import type { ErrorCode } from '../../domain/errors';
+import { RolegateError } from '../../domain/errors';
+import type { Logger } from '../../domain/ports';
+import type { HttpResult } from './types';
+
+/** The one place where error codes become HTTP status codes. */
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  CONFIG_INVALID: 500,
+  PROVISIONING_FAILED: 502,
+};
+
+export function json(statusCode: number, body: unknown, correlationId: string, extra: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'x-correlation-id': correlationId,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...extra,
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+/**
+ * A known error becomes `{error, message, details?}` with its status code;
+ * anything else an opaque 500 that names only the correlation id, while the
+ * details go to the log.
+ */
+export function errorResponse(error: unknown, correlationId: string, logger: Logger): HttpResult {
+  if (error instanceof RolegateError && error.code !== 'CONFIG_INVALID') {
+    const status = STATUS_BY_CODE[error.code];
+    if (status >= 500) logger.error('request failed', { code: error.code, error: error.message, correlationId });
+    else logger.info('request refused', { code: error.code, status, correlationId });
+    return json(status, { error: error.code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId);
+  }
+  logger.error('unexpected error', {
+    correlationId,
+    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+  });
+  return json(500, { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);
+}

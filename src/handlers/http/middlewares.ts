@@ -1,0 +1,187 @@
+import type middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { issuesToDetails } from '../../config';
+import { ForbiddenError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
+import type { Actor } from '../../domain/model';
+import type { Logger } from '../../domain/ports';
+import { principalFromCallerArn } from '../../domain/principal';
+import { errorResponse } from './errors';
+import type { HttpEvent, HttpResult } from './types';
+import type { RouteDef } from './route';
+
+/** What the middlewares hand the route handler, on the Lambda context. */
+export interface RolegateContext extends Context {
+  correlationId: string;
+  route: RouteDef;
+  params: Record<string, string>;
+  actor?: Actor;
+  body?: unknown;
+  query?: unknown;
+}
+
+type Mw = middy.MiddlewareObj<HttpEvent, HttpResult, Error, RolegateContext>;
+
+export const LOCAL_IDENTITY_HEADER = 'x-rolegate-principal';
+export const MAX_BODY_BYTES = 16 * 1024;
+
+function header(event: HttpEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key ? headers[key] : undefined;
+}
+
+/** Tags every log line and response with a correlation id (the caller's, if well-formed). */
+export function correlation(): Mw {
+  return {
+    before: (request) => {
+      const given = header(request.event, 'x-correlation-id');
+      request.context.correlationId = given && /^[A-Za-z0-9-]{8,64}$/.test(given) ? given : request.event.requestContext?.requestId || randomUUID();
+    },
+  };
+}
+
+/** The one place that turns errors into HTTP responses. */
+export function httpErrors(logger: Logger): Mw {
+  return {
+    onError: (request) => {
+      request.response = errorResponse(request.error, request.context.correlationId ?? randomUUID(), logger);
+    },
+  };
+}
+
+/** Finds the route for the event: by API Gateway's routeKey, or by method and path (local run). */
+export function routing(routes: readonly RouteDef[]): Mw {
+  return {
+    before: (request) => {
+      const event = request.event;
+      const method = event.requestContext?.http?.method ?? '';
+      const byKey = routes.find((r) => `${r.method} ${r.path}` === event.routeKey);
+      if (byKey) {
+        request.context.route = byKey;
+        request.context.params = Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
+        return;
+      }
+      const path = event.rawPath ?? event.requestContext?.http?.path ?? '';
+      const matches = routes.map((r) => ({ r, params: matchPath(r.path, path) })).filter((m) => m.params);
+      const match = matches.find((m) => m.r.method === method);
+      if (!match) {
+        if (matches.length) throw new RolegateError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}.`);
+        throw new RolegateError('ROUTE_NOT_FOUND', `No route ${method} ${path}.`);
+      }
+      request.context.route = match.r;
+      request.context.params = match.params!;
+    },
+  };
+}
+
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const t = template.split('/');
+  const p = path.split('/');
+  if (t.length !== p.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < t.length; i++) {
+    const seg = t[i]!;
+    const actual = p[i]!;
+    if (seg.startsWith('{') && seg.endsWith('}')) {
+      if (!actual) return undefined;
+      try {
+        params[seg.slice(1, -1)] = decodeURIComponent(actual);
+      } catch {
+        return undefined;
+      }
+    } else if (seg !== actual) return undefined;
+  }
+  return params;
+}
+
+export interface IdentityOptions {
+  /** Honour the x-rolegate-principal header (local runs only; never in Lambda). */
+  localIdentity: boolean;
+}
+
+/**
+ * The caller, from the authenticated request context only: the IAM
+ * authorizer's caller ARN (an assumed-role session counts as its role). A
+ * body, query or header field never names the caller, except the local-run
+ * header, which a deployed function ignores.
+ */
+export function authenticate(options: IdentityOptions): Mw {
+  return {
+    before: (request) => {
+      if (request.context.route.public) return;
+      const iamArn = request.event.requestContext?.authorizer?.iam?.userArn;
+      const localArn = options.localIdentity ? header(request.event, LOCAL_IDENTITY_HEADER) : undefined;
+      const callerArn = iamArn ?? localArn;
+      if (!callerArn) {
+        throw new UnauthenticatedError(
+          options.localIdentity
+            ? `Name the caller with the ${LOCAL_IDENTITY_HEADER} header (local run).`
+            : 'Sign the request with AWS SigV4 (IAM authorization).',
+        );
+      }
+      try {
+        request.context.actor = { arn: principalFromCallerArn(callerArn).arn, via: 'api' };
+      } catch {
+        throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
+      }
+    },
+  };
+}
+
+/** Parses a JSON body: JSON content type, at most 16 KiB, an object. */
+export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
+  return {
+    before: (request) => {
+      const { event, context } = request;
+      if (!context.route.body) return;
+      const raw = event.body ?? '';
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      if (Buffer.byteLength(text, 'utf8') > maxBytes) {
+        throw new RolegateError('PAYLOAD_TOO_LARGE', `The body must be at most ${maxBytes} bytes.`);
+      }
+      if (text.trim() === '') {
+        context.body = undefined;
+        return;
+      }
+      const type = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') {
+        throw new RolegateError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+      }
+      try {
+        context.body = JSON.parse(text);
+      } catch (e) {
+        throw new RolegateError('INVALID_JSON', `The body is not valid JSON: ${(e as Error).message}`);
+      }
+    },
+  };
+}
+
+function check<T>(schema: z.ZodType<T> | undefined, value: unknown, what: string): T | undefined {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const details = issuesToDetails(result.error.issues);
+    throw new ValidationError(`The ${what} is not valid: ${details.map((d) => `${d.field} ${d.reason}`).join('; ')}.`, details);
+  }
+  return result.data;
+}
+
+/** Validates path parameters, query string and body against the route's schemas. */
+export function validateInput(): Mw {
+  return {
+    before: (request) => {
+      const { context, event } = request;
+      const route = context.route;
+      if (route.params) context.params = check(route.params, context.params, 'path') as Record<string, string>;
+      const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}));
+      if (route.query) context.query = check(route.query, query, 'query string');
+      else if (Object.keys(query).length) throw new ValidationError('This route takes no query string.', Object.keys(query).map((k) => ({ field: k, reason: 'is not a known parameter' })));
+      if (route.body) {
+        if (context.body === undefined && route.bodyRequired) throw new ValidationError('A JSON body is required.', [{ field: '(body)', reason: 'is missing' }]);
+        context.body = check(route.body, context.body ?? {}, 'body');
+      }
+    },
+  };
+}

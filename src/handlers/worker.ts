@@ -1,0 +1,26 @@
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { getApp } from '../compose';
+import { provisionRequest } from '../domain/use-cases/provisionRequest';
+
+/**
+ * Provisioning worker, fed by the table's stream (filtered in serverless.yml
+ * to requests entering APPROVED). Each record is independent; an unexpected
+ * error reports only that record for retry. Transient AWS errors are counted
+ * on the request and re-driven by the sweeper with its own backoff.
+ */
+export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
+  const app = getApp();
+  const failures: DynamoDBBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    const id = record.dynamodb?.NewImage?.id?.S;
+    if (!id) continue;
+    try {
+      const result = await provisionRequest(app.deps, id);
+      app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
+    } catch (e) {
+      app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: String(e) });
+      if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
+    }
+  }
+  return { batchItemFailures: failures };
+}

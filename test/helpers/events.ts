@@ -1,0 +1,86 @@
+import type { Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import type { HttpEvent } from "../../src/handlers/http/types";
+import type { HttpHandler } from "../../src/handlers/http/app";
+import { routes } from '../../src/handlers/http/routes';
+import { matchPath } from '../../src/handlers/http/middlewares';
+
+export interface EventInput {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** Caller ARN as API Gateway's IAM authorizer reports it; omit for an unsigned call. */
+  caller?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+/**
+ * An API Gateway HTTP API (payload 2.0) event as AWS delivers it with IAM
+ * authorization: routeKey and pathParameters filled for a declared route.
+ */
+export function apiEvent(input: EventInput): HttpEvent {
+  const route = routes.map((r) => ({ r, params: matchPath(r.path, input.path) })).find((m) => m.params && m.r.method === input.method);
+  const body = input.rawBody ?? (input.body === undefined ? undefined : JSON.stringify(input.body));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'aws-cli/2.15',
+    host: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    ...input.headers,
+  };
+  return {
+    version: '2.0',
+    routeKey: route ? `${route.r.method} ${route.r.path}` : '$default',
+    rawPath: input.path,
+    rawQueryString: new URLSearchParams(input.query ?? {}).toString(),
+    headers,
+    ...(input.query ? { queryStringParameters: input.query } : {}),
+    ...(route && Object.keys(route.params!).length ? { pathParameters: route.params } : {}),
+    requestContext: {
+      accountId: '999999999999',
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      requestId: randomUUID(),
+      routeKey: route ? `${route.r.method} ${route.r.path}` : '$default',
+      stage: '$default',
+      time: '02/Mar/2026:09:00:00 +0000',
+      timeEpoch: 1772442000000,
+      http: { method: input.method, path: input.path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'aws-cli/2.15' },
+      ...(input.caller
+        ? { authorizer: { iam: { accessKey: 'ASIAEXAMPLE', accountId: input.caller.split(':')[4] ?? '', callerId: 'AIDAEXAMPLE', userArn: input.caller, userId: 'AIDAEXAMPLE' } } }
+        : {}),
+    },
+    ...(body !== undefined ? { body } : {}),
+    isBase64Encoded: false,
+  } as unknown as HttpEvent;
+}
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'rolegate-test-api',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:999999999999:function:rolegate-test-api',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/rolegate-test-api',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export interface Reply {
+  status: number;
+  body: any;
+  headers: Record<string, string>;
+}
+
+export async function call(api: HttpHandler, input: EventInput): Promise<Reply> {
+  const result = await api(apiEvent(input), lambdaContext());
+  return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined, headers: result.headers };
+}

@@ -1,0 +1,45 @@
+import type { AccountSettings } from '../../src/domain/settings';
+import type { GrantSpec, IdentityGranter, ProvisionOutcome, Provisioner } from '../../src/domain/ports';
+import type { PlannedCall } from '../../src/domain/model';
+import type { Principal } from '../../src/domain/principal';
+
+/**
+ * A Provisioner double for use-case tests: keeps the roles it was asked to
+ * hold, as IAM would, so tests can assert the resulting state. IAM command
+ * sequences are tested separately, against aws-sdk-client-mock.
+ */
+export class RecordingProvisioner implements Provisioner {
+  readonly roles = new Map<string, GrantSpec>();
+  readonly log: string[] = [];
+  /** Throw this from the next apply/remove calls (fault injection). */
+  failNext: Error[] = [];
+
+  async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
+    const failure = this.failNext.shift();
+    if (failure) throw failure;
+    this.roles.set(`${spec.account.id}#${spec.roleName}`, spec);
+    this.log.push(`apply ${spec.roleName} until ${spec.endsAt} for ${requestId}`);
+    const roleArn = `arn:${spec.partition}:iam::${spec.account.id}:role/rolegate/${spec.roleName}`;
+    return { roleArn, calls: [{ service: 'iam', command: 'UpsertRole', input: { RoleName: spec.roleName } }] };
+  }
+
+  async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
+    const failure = this.failNext.shift();
+    if (failure) throw failure;
+    this.roles.delete(`${account.id}#${roleName}`);
+    this.log.push(`remove ${roleName} for ${requestId}`);
+    return [{ service: 'iam', command: 'DeleteRole', input: { RoleName: roleName } }];
+  }
+}
+
+export class RecordingIdentityGranter implements IdentityGranter {
+  readonly policies = new Map<string, { principal: string; roleArn: string; endsAt: string }>();
+  async grant(principal: Principal, roleArn: string, endsAt: string, grantKey: string): Promise<PlannedCall[]> {
+    this.policies.set(grantKey, { principal: principal.arn, roleArn, endsAt });
+    return [{ service: 'iam', command: principal.type === 'user' ? 'PutUserPolicy' : 'PutRolePolicy', input: { grantKey } }];
+  }
+  async revoke(principal: Principal, grantKey: string): Promise<PlannedCall[]> {
+    this.policies.delete(grantKey);
+    return [{ service: 'iam', command: principal.type === 'user' ? 'DeleteUserPolicy' : 'DeleteRolePolicy', input: { grantKey } }];
+  }
+}

@@ -1,0 +1,91 @@
+import { ARN } from '../../helpers/settings';
+import { apiEvent, call, lambdaContext, type EventInput } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { allItems } from '../../helpers/table';
+import { httpApp } from '../../../src/handlers/http/app';
+import type { RouteDef } from '../../../src/handlers/http/route';
+
+const good = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate' };
+
+describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
+  let h: Harness;
+  let pendingId: string;
+  beforeAll(async () => {
+    h = await harness();
+    pendingId = (await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: good })).body.request.id;
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const cases: [string, EventInput, number, string, { field: string; reason: string }?][] = [
+    ['unknown account', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, account: 'nope' } }, 404, 'NOT_FOUND'],
+    ['unknown account id', { method: 'POST', path: '/requests', caller: ARN.alice, body: { profile: 'ReadOnly', durationMinutes: 60, reason: 'x', accountId: '999999999999' } }, 404, 'NOT_FOUND'],
+    ['unknown profile', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, profile: 'Admin' } }, 404, 'NOT_FOUND'],
+    ['duration above the rule maximum', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 241 } }, 403, 'FORBIDDEN', { field: 'durationMinutes', reason: "above the rule's maximum of 240" }],
+    ['duration below 15 minutes', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 14 } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'below the minimum of 15' }],
+    ['fractional duration', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 30.5 } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'must be a whole number of minutes' }],
+    ['duration as a string', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: '60' } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'must be a number of minutes' }],
+    ['missing reason', { method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'production', profile: 'ReadOnly', durationMinutes: 60 } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'Invalid input: expected string, received undefined' }],
+    ['blank reason', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: '   ' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not be empty' }],
+    ['reason with control characters', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'a\u0000b' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control characters' }],
+    ['principal that is not an IAM user or role', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, principalArn: 'arn:aws:iam::111111111111:root' } }, 400, 'VALIDATION_FAILED'],
+    ['wildcard principal', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, principalArn: 'arn:aws:iam::111111111111:role/*' } }, 400, 'VALIDATION_FAILED'],
+    ['account id of 11 digits', { method: 'POST', path: '/requests', caller: ARN.alice, body: { profile: 'ReadOnly', durationMinutes: 60, reason: 'x', accountId: '33333333333' } }, 400, 'VALIDATION_FAILED', { field: 'accountId', reason: 'must be a 12-digit AWS account id' }],
+    ['both accountId and account', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, accountId: '333333333333' } }, 400, 'VALIDATION_FAILED', { field: 'accountId', reason: 'give exactly one of accountId or account' }],
+    ['unknown field', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, admin: true } }, 400, 'VALIDATION_FAILED', { field: 'admin', reason: 'is not a known field' }],
+    ['requester named in the body', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, requester: ARN.leadAnna } }, 400, 'VALIDATION_FAILED', { field: 'requester', reason: 'is not a known field' }],
+    ['invalid JSON', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '{"account": "production",' }, 400, 'INVALID_JSON'],
+    ['a JSON array', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '[1,2]' }, 400, 'VALIDATION_FAILED'],
+    ['wrong content type', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: 'account=production', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['oversized body', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'x'.repeat(17 * 1024) } }, 413, 'PAYLOAD_TOO_LARGE'],
+    ['empty body', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'is missing' }],
+    ['malformed request id', { method: 'GET', path: '/requests/not-an-id', caller: ARN.alice }, 400, 'VALIDATION_FAILED', { field: 'id', reason: 'must be a request id (26-character ULID)' }],
+    ['unknown request', { method: 'POST', path: '/requests/01J0000000000000000000000Z/approve', caller: ARN.leadAnna }, 404, 'NOT_FOUND'],
+    ['unknown query parameter', { method: 'GET', path: '/requests', caller: ARN.alice, query: { owner: ARN.leadAnna } }, 400, 'VALIDATION_FAILED', { field: 'owner', reason: 'is not a known field' }],
+    ['limit out of range', { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '1000' } }, 400, 'VALIDATION_FAILED'],
+    ['forged cursor', { method: 'GET', path: '/requests', caller: ARN.alice, query: { cursor: 'eyJwayI6IlJFUSMxIn0' } }, 400, 'VALIDATION_FAILED'],
+    ['unknown route', { method: 'GET', path: '/admin', caller: ARN.alice }, 404, 'ROUTE_NOT_FOUND'],
+    ['wrong method', { method: 'DELETE', path: '/requests', caller: ARN.alice }, 405, 'METHOD_NOT_ALLOWED'],
+    ['unsigned call', { method: 'POST', path: '/requests', body: good }, 401, 'UNAUTHENTICATED'],
+    ['account root caller', { method: 'POST', path: '/requests', caller: 'arn:aws:iam::111111111111:root', body: good }, 403, 'FORBIDDEN'],
+    ['caller with no rule', { method: 'POST', path: '/requests', caller: 'arn:aws:iam::999999999999:user/mallory', body: good }, 403, 'FORBIDDEN'],
+    ['approval by a non-approver', { method: 'POST', path: '/requests/PENDING/approve', caller: ARN.bob, body: {} }, 403, 'FORBIDDEN'],
+    ['deny with an unknown field', { method: 'POST', path: '/requests/PENDING/deny', caller: ARN.leadAnna, body: { comment: 'no', approve: true } }, 400, 'VALIDATION_FAILED'],
+  ];
+
+  const rows = cases.map(([name, input, status, code, detail]) => ({ name, input, status, code, detail }));
+  it.each(rows)('$name → $status $code', async ({ input, status, code, detail }) => {
+    const before = await allItems(h);
+    const res = await call(h.api, { ...input, path: input.path.replace('PENDING', pendingId) });
+    expect(res.status).toBe(status);
+    expect(res.body.error).toBe(code);
+    expect(typeof res.body.message).toBe('string');
+    expect(res.body.message.length).toBeGreaterThan(10);
+    if (detail) expect(res.body.details).toContainEqual(detail);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('answers an unexpected error with an opaque 500 naming only the correlation id', async () => {
+    const boom: RouteDef = {
+      method: 'GET',
+      path: '/boom',
+      summary: 'fails',
+      status: 200,
+      handle: () => {
+        throw new Error('connect ECONNREFUSED 10.0.0.1:5432 secret=hunter2');
+      },
+    };
+    const api = httpApp([boom], () => h.deps, h.logger, { localIdentity: false });
+    const result = await api(apiEvent({ method: 'GET', path: '/boom', caller: ARN.alice, headers: { 'x-correlation-id': 'corr-12345678' } }), lambdaContext());
+    expect(result.statusCode).toBe(500);
+    expect(JSON.parse(result.body)).toEqual({
+      error: 'INTERNAL',
+      message: 'Something went wrong on our side. Quote the correlation id when you report it.',
+      correlationId: 'corr-12345678',
+    });
+    expect(result.body).not.toContain('hunter2');
+    expect(h.logger.lines.some((l) => l.level === 'error' && JSON.stringify(l.fields).includes('ECONNREFUSED'))).toBe(true);
+  });
+});

@@ -1,0 +1,49 @@
+import { ARN } from '../../helpers/settings';
+import { call } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { readEnv } from '../../../src/config';
+
+const body = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate' };
+
+describe('identity comes only from the authenticated request context', () => {
+  let deployed: Harness;
+  let local: Harness;
+  beforeAll(async () => {
+    deployed = await harness({ localIdentity: false });
+    local = await harness({ localIdentity: true });
+  });
+  afterAll(async () => {
+    await deployed.close();
+    await local.close();
+  });
+
+  it('ignores the local identity header in a deployed function', async () => {
+    const res = await call(deployed.api, { method: 'POST', path: '/requests', headers: { 'x-rolegate-principal': ARN.alice }, body });
+    expect(res.status).toBe(401);
+  });
+
+  it('takes the IAM authorizer caller over any header, even locally', async () => {
+    const res = await call(local.api, { method: 'POST', path: '/requests', caller: ARN.bob, headers: { 'x-rolegate-principal': ARN.leadAnna }, body });
+    expect(res.status).toBe(201);
+    expect(res.body.request.requester).toBe(ARN.bob);
+  });
+
+  it('honours the header in the local run', async () => {
+    const res = await call(local.api, { method: 'POST', path: '/requests', headers: { 'x-rolegate-principal': ARN.alice }, body });
+    expect(res.status).toBe(201);
+    expect(res.body.request.requester).toBe(ARN.alice);
+  });
+
+  it('never turns on local identity inside Lambda, whatever the environment says', () => {
+    expect(readEnv({ ROLEGATE_LOCAL: 'true', AWS_LAMBDA_FUNCTION_NAME: 'rolegate-prod-api' }).localIdentity).toBe(false);
+    expect(readEnv({ ROLEGATE_LOCAL: 'true' }).localIdentity).toBe(true);
+    expect(readEnv({}).localIdentity).toBe(false);
+  });
+
+  it('records an assumed-role caller as its role, without the session name', async () => {
+    const res = await call(deployed.api, { method: 'POST', path: '/requests', caller: 'arn:aws:sts::111111111111:assumed-role/lead-anna/laptop', body });
+    // lead-anna is a role here, which no rule names as a requester.
+    expect(res.status).toBe(403);
+    expect(res.body.message).toContain('arn:aws:iam::111111111111:role/lead-anna');
+  });
+});

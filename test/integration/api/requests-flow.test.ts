@@ -1,0 +1,140 @@
+import { ARN } from '../../helpers/settings';
+import { call } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+
+describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole middy chain)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const ask = (caller: string, body: Record<string, unknown>) => call(h.api, { method: 'POST', path: '/requests', caller, body });
+
+  it('needs two distinct approvers for the two-approval rule, refusing self-approval and double approval', async () => {
+    const created = await ask(ARN.alice, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'Resize the fleet', ticket: 'OPS-42' });
+    expect(created.status).toBe(201);
+    expect(created.body.request).toMatchObject({
+      status: 'PENDING',
+      requester: ARN.alice,
+      principalArn: ARN.alice,
+      accountId: '333333333333',
+      accountAlias: 'production',
+      profile: 'EC2Admin',
+      ruleId: 'admin-two-approvals',
+      approvalsRequired: 2,
+      approvals: [],
+      decisionDeadline: '2026-03-02T10:00:00.000Z',
+    });
+    const id = created.body.request.id as string;
+
+    const first = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: { comment: 'ok' } });
+    expect(first.status).toBe(200);
+    expect(first.body.request).toMatchObject({ status: 'PENDING', approvals: [ARN.leadAnna] });
+
+    const self = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: 'arn:aws:sts::111111111111:assumed-role/ALICE/x', body: {} });
+    expect(self.status).toBe(403);
+    const selfUser = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.alice, body: {} });
+    expect(selfUser).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: 'Nobody may decide on their own request.' } });
+
+    const again = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual({ error: 'CONFLICT', message: `${ARN.leadAnna} has already approved request ${id}.` });
+
+    h.clock.advance(60_000);
+    const second = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.sreSam, body: {} });
+    expect(second.status).toBe(200);
+    expect(second.body.request).toMatchObject({ status: 'APPROVED', approvals: [ARN.leadAnna, ARN.sreSam], approvedAt: '2026-03-02T09:01:00.000Z', endsAt: '2026-03-02T10:01:00.000Z' });
+    expect(h.queue.ids).toEqual([id]);
+
+    const late = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadBen, body: {} });
+    expect(late).toMatchObject({ status: 409, body: { error: 'CONFLICT', message: `Request ${id} is no longer pending: it is APPROVED.` } });
+
+    const shown = await call(h.api, { method: 'GET', path: `/requests/${id}`, caller: ARN.alice });
+    expect(shown.status).toBe(200);
+    expect(shown.body.request.status).toBe('APPROVED');
+    expect(shown.body.decisions.map((d: { approver: string; decision: string }) => [d.approver, d.decision]).sort()).toEqual([
+      [ARN.leadAnna, 'APPROVE'],
+      [ARN.sreSam, 'APPROVE'],
+    ]);
+    expect(shown.body.events.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([
+      ['REQUESTED', ARN.alice],
+      ['APPROVAL_RECORDED', ARN.leadAnna],
+      ['APPROVED', ARN.sreSam],
+    ]);
+    expect(h.notifier.sent.map((n) => n.kind)).toEqual(['request.created', 'request.approval_recorded', 'request.approved']);
+  });
+
+  it('ends the request on a single deny, which needs a reason', async () => {
+    const { body } = await ask(ARN.alice, { accountId: '333333333333', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+
+    const noReason = await call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ARN.leadAnna, body: {} });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.details).toContainEqual({ field: 'comment', reason: 'Invalid input: expected string, received undefined' });
+
+    const denied = await call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ARN.leadAnna, body: { comment: 'Use staging' } });
+    expect(denied.body.request).toMatchObject({ status: 'DENIED' });
+    const after = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadBen, body: {} });
+    expect(after.status).toBe(409);
+  });
+
+  it('lets only the requester cancel, and only while pending', async () => {
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+    expect((await call(h.api, { method: 'POST', path: `/requests/${id}/cancel`, caller: ARN.bob })).status).toBe(403);
+    const cancelled = await call(h.api, { method: 'POST', path: `/requests/${id}/cancel`, caller: ARN.alice });
+    expect(cancelled.body.request.status).toBe('CANCELLED');
+    expect((await call(h.api, { method: 'POST', path: `/requests/${id}/cancel`, caller: ARN.alice })).status).toBe(409);
+  });
+
+  it('approves at once where the rule says so and hands the request to provisioning', async () => {
+    const created = await ask(ARN.bob, { account: 'staging', profile: 'ReadOnly', durationMinutes: 120, reason: 'Check a deploy' });
+    expect(created.status).toBe(201);
+    expect(created.body.request).toMatchObject({ status: 'APPROVED', approvalsRequired: 0, endsAt: '2026-03-02T11:00:00.000Z' });
+    expect(h.queue.ids).toEqual([created.body.request.id]);
+    const detail = await call(h.api, { method: 'GET', path: `/requests/${created.body.request.id}`, caller: ARN.bob });
+    expect(detail.body.events.map((e: { action: string }) => e.action)).toEqual(['REQUESTED', 'AUTO_APPROVED']);
+  });
+
+  it('lets an application owner request for a workload role only where the rule allows it', async () => {
+    const ok = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Billing job', principalArn: ARN.appRole });
+    expect(ok.status).toBe(201);
+    expect(ok.body.request).toMatchObject({ requester: ARN.alice, principalArn: ARN.appRole });
+    const refused = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', principalArn: ARN.otherRole });
+    expect(refused.status).toBe(403);
+  });
+
+  it('lists mine and awaiting-my-decision newest first with a cursor', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      ids.push((await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: `r${i}` })).body.request.id);
+    }
+    const page1 = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '2' } });
+    expect(page1.status).toBe(200);
+    expect(page1.body.items.map((r: { id: string }) => r.id)).toEqual([ids[4], ids[3]]);
+    const page2 = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '2', cursor: page1.body.cursor } });
+    expect(page2.body.items.map((r: { id: string }) => r.id)).toEqual([ids[2], ids[1]]);
+
+    await call(h.api, { method: 'POST', path: `/requests/${ids[4]}/approve`, caller: ARN.leadAnna });
+    const awaiting = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting', limit: '10' } });
+    expect(awaiting.body.items.map((r: { id: string }) => r.id)).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+    const bobSees = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.bob, query: { view: 'all' } });
+    expect(bobSees.body.items).toEqual([]);
+  });
+
+  it('shows the catalog of what the caller may request', async () => {
+    const res = await call(h.api, { method: 'GET', path: '/catalog', caller: ARN.alice });
+    expect(res.status).toBe(200);
+    expect(res.body.entries).toContainEqual(expect.objectContaining({ accountAlias: 'production', profile: 'EC2Admin', approvalsRequired: 2, maxDurationMinutes: 120 }));
+  });
+
+  it('hides a request from principals who are neither party nor approver', async () => {
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    const res = await call(h.api, { method: 'GET', path: `/requests/${body.request.id}`, caller: ARN.bob });
+    expect(res.status).toBe(403);
+  });
+});

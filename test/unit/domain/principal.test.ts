@@ -1,0 +1,45 @@
+import { arnMatches, parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
+import { ValidationError } from '../../../src/domain/errors';
+
+describe('principal ARNs', () => {
+  it('parses a user ARN with a path', () => {
+    const p = parsePrincipalArn('arn:aws:iam::111111111111:user/engineering/alice');
+    expect(p).toEqual({ arn: 'arn:aws:iam::111111111111:user/engineering/alice', partition: 'aws', accountId: '111111111111', type: 'user', path: '/engineering/', name: 'alice' });
+  });
+
+  it('normalises an assumed-role session ARN to its role', () => {
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/app-billing/i-0abc').arn).toBe('arn:aws:iam::111111111111:role/app-billing');
+  });
+
+  it.each([
+    ['arn:aws:iam::111111111111:root', 'an account root'],
+    ['arn:aws:iam::*:root', 'a wildcard account root'],
+    ['arn:aws:iam::111111111111:user/*', 'a wildcard name'],
+    ['arn:aws:iam::11111111111:user/alice', 'an 11-digit account'],
+    ['arn:aws:iam::111111111111:user/al"ice', 'a quote'],
+    ['arn:aws:iam::111111111111:user/alice\n', 'a newline'],
+    ['arn:aws:iam::111111111111:user/аlice', 'a Cyrillic look-alike letter'],
+    ['arn:aws:sts::111111111111:federated-user/alice', 'a federated user'],
+    ['arn:aws:iam::111111111111:group/admins', 'a group'],
+    ['arn:evil:iam::111111111111:user/alice', 'an unknown partition'],
+    ['arn:aws:iam::111111111111:user/' + 'a'.repeat(65), 'a 65-character name'],
+  ])('refuses %s (%s)', (arn) => {
+    expect(() => parsePrincipalArn(arn)).toThrow(ValidationError);
+  });
+
+  it('treats case and path variants of a name as the same IAM identity', () => {
+    const a = parsePrincipalArn('arn:aws:iam::111111111111:user/alice');
+    expect(samePrincipal(a, parsePrincipalArn('arn:aws:iam::111111111111:user/ALICE'))).toBe(true);
+    expect(samePrincipal(a, parsePrincipalArn('arn:aws:iam::111111111111:user/team/alice'))).toBe(true);
+    expect(samePrincipal(a, parsePrincipalArn('arn:aws:iam::111111111111:role/alice'))).toBe(false);
+    expect(samePrincipal(a, parsePrincipalArn('arn:aws:iam::222222222222:user/alice'))).toBe(false);
+  });
+
+  it('matches configuration patterns with * and ? only, case-insensitively', () => {
+    expect(arnMatches('arn:aws:iam::111111111111:user/lead-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(true);
+    expect(arnMatches('arn:aws:iam::111111111111:user/LEAD-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(true);
+    expect(arnMatches('arn:aws:iam::111111111111:user/leadXanna', 'arn:aws:iam::111111111111:user/lead.anna')).toBe(false);
+    expect(arnMatches('arn:aws:iam::111111111111:user/bob', 'arn:aws:iam::111111111111:user/lead-*')).toBe(false);
+    expect(arnMatches('arn:aws:iam::111111111111:user/ab', 'arn:aws:iam::111111111111:user/a?')).toBe(true);
+  });
+});

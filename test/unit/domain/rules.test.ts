@@ -1,0 +1,76 @@
+import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/domain/errors';
+import type { AccessRequest } from '../../../src/domain/model';
+import { parsePrincipalArn } from '../../../src/domain/principal';
+import { assertMayDecide, catalogFor, checkDuration, findAccount, resolveGrantee, ruleById, ruleFor } from '../../../src/domain/rules';
+import { ARN, exampleSettings } from '../../helpers/settings';
+
+const settings = exampleSettings();
+const alice = parsePrincipalArn(ARN.alice);
+
+function pendingFor(requester: string, principal = requester): AccessRequest {
+  return {
+    id: '01J00000000000000000000000', version: 1, status: 'PENDING', requester, principalArn: principal, accountId: '333333333333',
+    accountAlias: 'production', profile: 'EC2Admin', ruleId: 'admin-two-approvals', durationMinutes: 60, reason: 'x',
+    approvalsRequired: 2, approvals: [], createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+    decisionDeadline: '2026-01-01T01:00:00.000Z',
+  };
+}
+
+describe('access rules', () => {
+  it('finds accounts by id or alias and names the unknown one', () => {
+    expect(findAccount(settings, 'production').id).toBe('333333333333');
+    expect(findAccount(settings, '222222222222').alias).toBe('staging');
+    expect(() => findAccount(settings, '999999999999')).toThrow(new NotFoundError('Account 999999999999 is not managed by rolegate.'));
+  });
+
+  it('picks the first rule covering caller, account and profile', () => {
+    const prod = findAccount(settings, 'production');
+    expect(ruleFor(settings, alice, prod, 'ReadOnly').id).toBe('production-read');
+    expect(ruleFor(settings, alice, prod, 'EC2Admin').id).toBe('admin-two-approvals');
+  });
+
+  it('refuses a caller no rule names as a requester', () => {
+    const outsider = parsePrincipalArn('arn:aws:iam::999999999999:user/mallory');
+    expect(() => ruleFor(settings, outsider, findAccount(settings, 'staging'), 'ReadOnly')).toThrow(ForbiddenError);
+  });
+
+  it('grants the caller unless the rule lets them name a workload role', () => {
+    const rule = ruleById(settings, 'production-read');
+    expect(resolveGrantee(rule, alice, undefined).arn).toBe(ARN.alice);
+    expect(resolveGrantee(rule, alice, ARN.appRole).arn).toBe(ARN.appRole);
+    expect(() => resolveGrantee(rule, alice, ARN.otherRole)).toThrow(ForbiddenError);
+    expect(() => resolveGrantee(rule, alice, 'arn:aws:iam::111111111111:root')).toThrow(ValidationError);
+    expect(() => resolveGrantee(ruleById(settings, 'admin-two-approvals'), alice, ARN.appRole)).toThrow(ForbiddenError);
+  });
+
+  it('bounds the duration between the minimum and the rule maximum', () => {
+    const rule = ruleById(settings, 'production-read');
+    expect(() => checkDuration(settings, rule, 14)).toThrow(ValidationError);
+    expect(() => checkDuration(settings, rule, 15)).not.toThrow();
+    expect(() => checkDuration(settings, rule, 240)).not.toThrow();
+    expect(() => checkDuration(settings, rule, 241)).toThrow(ForbiddenError);
+  });
+
+  it('refuses self-approval through case and path variants of the requester ARN', () => {
+    const rule = ruleById(settings, 'admin-two-approvals');
+    const request = pendingFor(ARN.leadAnna);
+    for (const variant of [ARN.leadAnna, 'arn:aws:iam::111111111111:user/LEAD-ANNA', 'arn:aws:iam::111111111111:user/x/lead-anna']) {
+      expect(() => assertMayDecide(rule, request, parsePrincipalArn(variant))).toThrow(new ForbiddenError('Nobody may decide on their own request.'));
+    }
+    expect(() => assertMayDecide(rule, request, parsePrincipalArn(ARN.leadBen))).not.toThrow();
+    expect(() => assertMayDecide(rule, request, parsePrincipalArn(ARN.bob))).toThrow(ForbiddenError);
+  });
+
+  it('refuses a workload role approving the request made for it', () => {
+    const rule = { ...ruleById(settings, 'admin-two-approvals'), approvers: ['arn:aws:iam::111111111111:role/app-*'] };
+    expect(() => assertMayDecide(rule, pendingFor(ARN.alice, ARN.appRole), parsePrincipalArn(ARN.appRole))).toThrow(ForbiddenError);
+  });
+
+  it('lists the catalog of what a caller may request with approvers and limits', () => {
+    const entries = catalogFor(settings, alice);
+    expect(entries).toHaveLength(2 + 2 + 2);
+    expect(entries.find((e) => e.accountAlias === 'staging' && e.profile === 'ReadOnly')).toMatchObject({ autoApprove: true, approvalsRequired: 0, approvers: [], maxDurationMinutes: 480 });
+    expect(entries.find((e) => e.accountAlias === 'production' && e.profile === 'EC2Admin')).toMatchObject({ approvalsRequired: 2, maxDurationMinutes: 120, requireMfa: true });
+    expect(catalogFor(settings, parsePrincipalArn('arn:aws:iam::999999999999:user/x'))).toEqual([]);
+  });
+});

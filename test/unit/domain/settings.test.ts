@@ -1,0 +1,37 @@
+import { ConfigError } from '../../../src/domain/errors';
+import { parseSettings } from '../../../src/config';
+import { exampleSettings } from '../../helpers/settings';
+
+function invalid(patch: (d: Record<string, any>) => void): ConfigError {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()));
+  patch(doc);
+  try {
+    parseSettings(doc);
+  } catch (e) {
+    return e as ConfigError;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration validation', () => {
+  it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
+    const s = exampleSettings();
+    expect(s.accounts).toHaveLength(2);
+    expect(s.profiles).toHaveLength(3);
+    expect(s.rules.some((r) => r.approvalsRequired === 2)).toBe(true);
+  });
+
+  it.each([
+    ['an 11-digit account id', (d: any) => (d.accounts[0].id = '12345678901'), 'accounts.0.id', 'must be a 12-digit AWS account id'],
+    ['an unknown field', (d: any) => (d.rules[0].aprovers = []), 'rules.0.aprovers', 'is not a known field'],
+    ['a rule naming an unknown profile', (d: any) => (d.rules[1].profiles = ['Nope']), 'rules.1.profiles.0', 'unknown profile "Nope"'],
+    ['a rule naming an unknown account', (d: any) => (d.rules[1].accounts = ['dev']), 'rules.1.accounts.0', 'unknown account "dev" (not an id or alias under accounts)'],
+    ['a manual rule without approvers', (d: any) => (d.rules[1].approvers = []), 'rules.1.approvers', 'a rule that is not autoApprove needs at least one approver'],
+    ['a duplicated alias', (d: any) => (d.accounts[1].alias = 'staging'), 'accounts.1.alias', 'alias "staging" is used twice'],
+    ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
+  ])('names the field and the reason for %s', (_what, patch, field, reason) => {
+    const error = invalid(patch);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.details).toContainEqual({ field, reason });
+  });
+});
