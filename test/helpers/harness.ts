@@ -78,7 +78,8 @@ export async function harness(options: { settings?: Settings; provisioner?: Prov
     logger,
     provisioner: options.provisioner ?? new RecordingProvisioner(),
     identity: options.identity ?? new RecordingIdentityGranter(),
-    lease: { sleep: async () => undefined },
+    // Real but short waits, so contenders for a lease take turns quickly.
+    lease: { attempts: 400, sleep: (ms: number) => new Promise((r) => setTimeout(r, Math.min(ms, 10))) },
   };
   const api = httpApp(routes, () => deps, logger, { localIdentity: options.localIdentity ?? false });
   return { deps, clock, notifier, queue, logger, tableName: table.tableName, requests, grants, api, close: table.drop };

@@ -1,0 +1,211 @@
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { sweep } from '../../../src/domain/use-cases/sweep';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
+import { ProvisioningError } from '../../../src/domain/errors';
+import type { AccessRequest } from '../../../src/domain/model';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN } from '../../helpers/settings';
+
+const api = (arn: string) => ({ arn, via: 'api' as const });
+
+describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded IAM)', () => {
+  let h: Harness;
+  let iam: RecordingProvisioner;
+  let identity: RecordingIdentityGranter;
+  beforeEach(async () => {
+    iam = new RecordingProvisioner();
+    identity = new RecordingIdentityGranter();
+    h = await harness({ provisioner: iam, identity });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Staging ReadOnly is auto-approved: the request is APPROVED on creation. */
+  async function approvedStaging(minutes: number, who: string = ARN.alice): Promise<AccessRequest> {
+    return createRequest(h.deps, api(who), { account: 'staging', profile: 'ReadOnly', durationMinutes: minutes, reason: 'work' });
+  }
+
+  it('makes an approved request ACTIVE with its role, access details and identity-side policy', async () => {
+    const request = await approvedStaging(60);
+    const result = await provisionRequest(h.deps, request.id);
+    expect(result.outcome).toBe('active');
+    const active = (await h.requests.get(request.id))!;
+    expect(active.status).toBe('ACTIVE');
+    expect(active.grantKey).toMatch(/^222222222222#rg-ReadOnly-alice-[0-9a-f]{8}$/);
+    expect(active.access).toMatchObject({
+      accountId: '222222222222',
+      endsAt: '2026-03-02T10:00:00.000Z',
+      roleArn: expect.stringMatching(/^arn:aws:iam::222222222222:role\/rolegate\/rg-ReadOnly-alice-[0-9a-f]{8}$/),
+    });
+    expect(active.access!.switchRoleUrl).toMatch(/^https:\/\/signin\.aws\.amazon\.com\/switchrole\?roleName=rolegate%2Frg-ReadOnly-alice-[0-9a-f]{8}&account=222222222222&displayName=staging-ReadOnly$/);
+    expect([...iam.roles.values()].map((s) => [s.principal.arn, s.endsAt, s.requestIds])).toEqual([[ARN.alice, '2026-03-02T10:00:00.000Z', [request.id]]]);
+    expect([...identity.policies.values()]).toEqual([{ principal: ARN.alice, roleArn: active.access!.roleArn, endsAt: '2026-03-02T10:00:00.000Z' }]);
+    const grant = await h.grants.get(active.grantKey!);
+    expect(grant).toMatchObject({ members: { [request.id]: '2026-03-02T10:00:00.000Z' }, principalArn: ARN.alice, version: 1 });
+    const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
+    expect(events).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED']);
+  });
+
+  it('is idempotent: a second run of the worker changes nothing', async () => {
+    const request = await approvedStaging(60);
+    await provisionRequest(h.deps, request.id);
+    const again = await provisionRequest(h.deps, request.id);
+    expect(again.outcome).toBe('skipped');
+    expect(iam.log).toHaveLength(1);
+  });
+
+  it('shares one role between overlapping requests; the later end wins, and ending one keeps the other', async () => {
+    const first = await approvedStaging(60);
+    await provisionRequest(h.deps, first.id);
+    h.clock.advance(10 * 60_000);
+    const second = await approvedStaging(120);
+    await provisionRequest(h.deps, second.id);
+
+    expect(iam.roles.size).toBe(1);
+    const spec = [...iam.roles.values()][0]!;
+    expect(spec.endsAt).toBe('2026-03-02T11:10:00.000Z');
+    expect(spec.requestIds).toEqual([first.id, second.id].sort());
+
+    // One second before the first ends: nothing is due.
+    h.clock.set('2026-03-02T09:59:59.000Z');
+    expect((await sweep(h.deps)).expired).toBe(0);
+    // One second after: the first expires, the role stays for the second.
+    h.clock.set('2026-03-02T10:00:01.000Z');
+    const report = await sweep(h.deps);
+    expect(report.expired).toBe(1);
+    expect((await h.requests.get(first.id))!.status).toBe('EXPIRED');
+    expect((await h.requests.get(second.id))!.status).toBe('ACTIVE');
+    expect(iam.roles.size).toBe(1);
+    expect([...iam.roles.values()][0]!.requestIds).toEqual([second.id]);
+
+    h.clock.set('2026-03-02T11:10:01.000Z');
+    await sweep(h.deps);
+    expect((await h.requests.get(second.id))!.status).toBe('EXPIRED');
+    expect(iam.roles.size).toBe(0);
+    expect(identity.policies.size).toBe(0);
+    expect(await h.grants.get((await h.requests.get(second.id))!.grantKey!)).toBeUndefined();
+    const actions = (await h.requests.getDetail(second.id))!.events.map((e) => e.action);
+    expect(actions.slice(-2)).toEqual(['EXPIRED', 'ACCESS_REMOVED']);
+  });
+
+  it('revoking one of two overlapping requests keeps the access the other covers, narrowing the trust to its end', async () => {
+    const short = await approvedStaging(60);
+    const long = await approvedStaging(240);
+    await provisionRequest(h.deps, short.id);
+    await provisionRequest(h.deps, long.id);
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T13:00:00.000Z');
+
+    await revokeRequest(h.deps, api(ARN.alice), long.id, 'done early');
+    expect((await h.requests.get(long.id))!.status).toBe('REVOKED');
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T10:00:00.000Z');
+    await revokeRequest(h.deps, api(ARN.alice), short.id);
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('refuses revocation by someone who is neither party nor approver', async () => {
+    const request = await approvedStaging(60);
+    await provisionRequest(h.deps, request.id);
+    await expect(revokeRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow('Only an approver of its rule, the requester or the grantee may revoke a request.');
+    expect(iam.roles.size).toBe(1);
+  });
+
+  it('times out pending requests past their deadline, not before', async () => {
+    const pending = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    h.clock.set('2026-03-02T10:59:59.000Z');
+    expect((await sweep(h.deps)).timedOut).toBe(0);
+    h.clock.set('2026-03-02T11:00:01.000Z');
+    expect((await sweep(h.deps)).timedOut).toBe(1);
+    expect((await h.requests.get(pending.id))!.status).toBe('TIMED_OUT');
+    expect(h.notifier.sent.map((n) => n.kind)).toContain('request.timed_out');
+  });
+
+  it('converges after a crash half-way through a revocation', async () => {
+    const request = await approvedStaging(60);
+    await provisionRequest(h.deps, request.id);
+    iam.failNext = [new ProvisioningError('connection reset while deleting the role', 'NetworkingError', true)];
+    await expect(revokeRequest(h.deps, api(ARN.alice), request.id)).rejects.toThrow('connection reset');
+    expect((await h.requests.get(request.id))!.status).toBe('ACTIVE');
+
+    await revokeRequest(h.deps, api(ARN.alice), request.id);
+    expect((await h.requests.get(request.id))!.status).toBe('REVOKED');
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('marks a request FAILED with the AWS code on a permanent error, and an approver can retry it', async () => {
+    const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE' });
+    iam.failNext = [new ProvisioningError('AccessDenied: the provisioner role may not create roles in 333333333333.', 'AccessDenied', false)];
+    const result = await provisionRequest(h.deps, request.id);
+    expect(result.outcome).toBe('failed');
+    const failed = (await h.requests.get(request.id))!;
+    expect(failed).toMatchObject({ status: 'FAILED', failure: { code: 'AccessDenied', retryable: false } });
+    expect(h.notifier.sent.at(-1)!.kind).toBe('request.failed');
+
+    const { retryRequest } = await import('../../../src/domain/use-cases/retryRequest');
+    await retryRequest(h.deps, api(ARN.leadAnna), request.id, 'role quota fixed');
+    expect((await provisionRequest(h.deps, request.id)).outcome).toBe('active');
+    const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
+    expect(events).toEqual(['REQUESTED', 'APPROVED', 'PROVISIONING_FAILED', 'RETRY_REQUESTED', 'PROVISIONED']);
+  });
+
+  it('counts transient errors and leaves the request APPROVED until the attempt budget is spent', async () => {
+    const request = await approvedStaging(60);
+    const throttled = () => new ProvisioningError('Rate exceeded', 'Throttling', true);
+    iam.failNext = [throttled(), throttled()];
+    expect((await provisionRequest(h.deps, request.id)).outcome).toBe('retry-later');
+    expect((await provisionRequest(h.deps, request.id)).outcome).toBe('retry-later');
+    expect((await h.requests.get(request.id))!).toMatchObject({ status: 'APPROVED', provisioningAttempts: 2 });
+    // The sweeper re-drives it once it has been stuck for two minutes.
+    h.clock.advance(3 * 60_000);
+    expect((await sweep(h.deps)).provisioned).toBe(1);
+    expect((await h.requests.get(request.id))!.status).toBe('ACTIVE');
+  });
+
+  it('serialises 20 concurrent grants on one grant key without losing a member or an end time', async () => {
+    const requests: AccessRequest[] = [];
+    for (let i = 0; i < 20; i++) requests.push(await approvedStaging(30 + i * 10));
+    const results = await Promise.all(requests.map((r) => provisionRequest(h.deps, r.id)));
+    expect(results.map((r) => r.outcome)).toEqual(Array(20).fill('active'));
+    const grant = (await h.grants.get(results[0]!.request!.grantKey!))!;
+    expect(Object.keys(grant.members).sort()).toEqual(requests.map((r) => r.id).sort());
+    expect(grant.version).toBe(20);
+    // The role's end is the latest of the 20 (30 + 19 × 10 minutes).
+    const spec = [...iam.roles.values()][0]!;
+    expect(spec.endsAt).toBe('2026-03-02T12:40:00.000Z');
+  });
+
+  it('two sweeps at once expire each due request exactly once, without failing the batch', async () => {
+    const requests: AccessRequest[] = [];
+    for (const who of [ARN.alice, ARN.bob, ARN.leadAnna]) requests.push(await approvedStaging(60, who));
+    for (const r of requests) await provisionRequest(h.deps, r.id);
+    h.clock.set('2026-03-02T10:00:01.000Z');
+    const [a, b] = await Promise.all([sweep(h.deps), sweep(h.deps)]);
+    expect(a.expired + b.expired).toBeGreaterThanOrEqual(3);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    for (const r of requests) {
+      const detail = (await h.requests.getDetail(r.id))!;
+      expect(detail.request.status).toBe('EXPIRED');
+      expect(detail.events.filter((e) => e.action === 'EXPIRED')).toHaveLength(1);
+    }
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('extends live access without a gap: the extension starts where the original ends', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    h.clock.advance(30 * 60_000);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'incident still open' });
+    expect(extension).toMatchObject({ status: 'APPROVED', extendsRequestId: original.id, endsAt: '2026-03-02T11:00:00.000Z' });
+    await provisionRequest(h.deps, extension.id);
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T11:00:00.000Z');
+    h.clock.set('2026-03-02T10:00:01.000Z');
+    await sweep(h.deps);
+    expect(iam.roles.size).toBe(1);
+    expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+  });
+});
