@@ -1,0 +1,33 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * Counts the items DynamoDB returns to reads (GetItem, Query, Scan,
+ * BatchGetItem) through a client middleware, the way a bill would.
+ */
+export function countReads(doc: DynamoDBDocumentClient): { items: number; calls: Record<string, number>; reset(): void } {
+  const counter = {
+    items: 0,
+    calls: {} as Record<string, number>,
+    reset() {
+      counter.items = 0;
+      counter.calls = {};
+    },
+  };
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const command = String(context.commandName ?? '');
+      const out = result.output as { Item?: unknown; Items?: unknown[]; Responses?: Record<string, unknown[]> };
+      let n = 0;
+      if (command.startsWith('GetItem')) n = out.Item ? 1 : 0;
+      else if (command.startsWith('Query') || command.startsWith('Scan')) n = out.Items?.length ?? 0;
+      else if (command.startsWith('BatchGetItem')) n = Object.values(out.Responses ?? {}).reduce((s, items) => s + items.length, 0);
+      else return result;
+      counter.items += n;
+      counter.calls[command] = (counter.calls[command] ?? 0) + 1;
+      return result;
+    },
+    { step: 'initialize', name: 'rolegateReadCounter' },
+  );
+  return counter;
+}
