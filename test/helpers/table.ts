@@ -1,9 +1,14 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Harness } from './harness';
 
 /** Every item in the test table (a test-side check only; the product never scans). */
 export async function allItems(h: Harness): Promise<Record<string, unknown>[]> {
-  const client = (h.requests as unknown as { doc: { send: (c: unknown) => Promise<{ Items?: Record<string, unknown>[] }> } }).doc;
-  const out = await client.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true }));
-  return out.Items ?? [];
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await h.requests.doc.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
