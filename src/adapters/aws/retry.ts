@@ -1,7 +1,7 @@
 import { ProvisioningError } from '../../domain/errors';
 
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown']);
-const TRANSIENT = new Set(['ServiceFailure', 'ServiceFailureException', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'NetworkingError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN']);
+const THROTTLING = new Set(['Throttling', 'RequestLimitExceeded', 'TooManyRequests', 'RequestThrottled', 'SlowDown']);
+const TRANSIENT = new Set(['ServiceFailure', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'TimeoutError', 'RequestTimeout', 'NetworkingError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN']);
 
 interface AwsLikeError {
   name?: string;
@@ -10,9 +10,14 @@ interface AwsLikeError {
   $metadata?: { httpStatusCode?: number };
 }
 
+/**
+ * The AWS error code as the API documents it: SDK v3 names IAM's
+ * `NoSuchEntity` error `NoSuchEntityException`, so the suffix is dropped.
+ */
 export function awsCode(e: unknown): string {
   const err = e as AwsLikeError;
-  return err?.name && err.name !== 'Error' ? err.name : (err?.code ?? 'UnknownError');
+  const raw = err?.name && err.name !== 'Error' ? err.name : (err?.code ?? 'UnknownError');
+  return raw.endsWith('Exception') && raw !== 'Exception' ? raw.slice(0, -'Exception'.length) : raw;
 }
 
 /** Throttling, 5xx, timeouts and network errors may succeed later unchanged. */
@@ -24,18 +29,15 @@ export function isTransient(e: unknown): boolean {
 
 const PLAIN: Record<string, string> = {
   AccessDenied: 'rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml',
-  AccessDeniedException: 'rolegate is not allowed to do this: check the provisioner role and its ExternalId',
   MalformedPolicyDocument: 'IAM rejected a policy document as malformed: check the profile\'s policies',
-  MalformedPolicyDocumentException: 'IAM rejected a policy document as malformed: check the profile\'s policies',
   LimitExceeded: 'an IAM quota was reached in the target account (roles, policies per role or policy size)',
-  LimitExceededException: 'an IAM quota was reached in the target account',
   InvalidInput: 'IAM refused an input value',
   PolicyNotAttachable: 'a managed policy of the profile cannot be attached to a role',
   UnmodifiableEntity: 'the role is protected and cannot be changed',
   EntityAlreadyExists: 'a role with this name already exists',
   NoSuchEntity: 'an IAM entity named by the profile does not exist (a managed policy or boundary ARN?)',
   ExpiredToken: 'rolegate\'s own credentials expired',
-  RegionDisabledException: 'STS is disabled in this region for the target account',
+  RegionDisabled: 'STS is disabled in this region for the target account',
 };
 
 /** Turns an AWS error into a ProvisioningError with its code and a reason a person can act on. */
