@@ -126,9 +126,18 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** Escaped and bounded: Slack refuses a section text over 3,000 characters. */
-function userText(text: string, max = FREE_TEXT_MAX): string {
-  return esc(truncate(text, max));
+/** Cuts escaped text to `max` characters without splitting an entity such as `&amp;`. */
+function clip(escaped: string, max: number): string {
+  if (escaped.length <= max) return escaped;
+  return `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
+}
+
+/**
+ * Escaped, then bounded (escaping may grow the text fivefold): Slack refuses
+ * a section text over 3,000 characters and a field over 2,000.
+ */
+function userText(text: string, max = 2800): string {
+  return clip(esc(text), max);
 }
 
 function plain(text: string, max = 75): PlainText {
@@ -181,7 +190,7 @@ export function accessSummary(profile: Profile): AccessSummary {
 
 function summaryText(s: AccessSummary): string {
   const lines: string[] = [];
-  if (s.description) lines.push(userText(s.description, 300));
+  if (s.description) lines.push(userText(s.description, 1000));
   const policies = [...s.managedPolicyNames.map((p) => `\`${esc(p)}\``), ...(s.hasInlinePolicy ? ['an inline policy'] : [])];
   if (policies.length) lines.push(`Policies: ${policies.join(', ')}`);
   if (s.permissionsBoundaryName) lines.push(`Bounded by \`${esc(s.permissionsBoundaryName)}\``);
@@ -213,7 +222,7 @@ function requestFields(r: AccessRequest, slackUserOf?: Mention): Block[] {
     md(`*Duration*\n${formatDuration(r.durationMinutes)}`),
   ];
   if (r.principalArn !== r.requester) fields.push(md(`*For principal*\n\`${esc(r.principalArn)}\``));
-  if (r.ticket) fields.push(md(`*Ticket*\n${userText(r.ticket, 64)}`));
+  if (r.ticket) fields.push(md(`*Ticket*\n${userText(r.ticket, 400)}`));
   return [
     { type: 'section', fields },
     { type: 'section', text: md(`*Reason*\n${userText(r.reason)}`) },
@@ -289,14 +298,14 @@ export function statusMessage(request: AccessRequest, options: RenderOptions = {
       break;
     case 'FAILED':
       outcome.push(STATUS_LINE.FAILED);
-      if (r.failure) outcome.push(`> ${userText(r.failure.message, 500)}${r.failure.retryable ? ' (an approver can retry)' : ''}`);
+      if (r.failure) outcome.push(`> ${userText(r.failure.message, 600)}${r.failure.retryable ? ' (an approver can retry)' : ''}`);
       break;
     default:
       outcome.push(STATUS_LINE[r.status]);
   }
   const approvals = approvalsLine(r, options.slackUserOf);
   if (approvals && r.status !== 'DENIED') outcome.push(approvals);
-  if (options.comment && r.status !== 'FAILED') outcome.push(`> ${userText(options.comment)}`);
+  if (options.comment && r.status !== 'FAILED') outcome.push(`> ${userText(options.comment, 1500)}`);
 
   return {
     text: `Access request ${esc(r.id)}: ${STATUS_LINE[r.status].replace(/^:[a-z_]+: /, '')}`,
@@ -325,7 +334,7 @@ export function accessReadyMessage(request: AccessRequest): SlackMessage {
     },
     { type: 'section', text: md(`*~/.aws/config*\n\`\`\`${esc(a.cliProfile)}\`\`\``) },
   ];
-  if (a.note) blocks.push({ type: 'context', elements: [md(esc(truncate(a.note, 2000)))] });
+  if (a.note) blocks.push({ type: 'context', elements: [md(userText(a.note, 2000))] });
   blocks.push(idContext(r));
   return { text: `Your ${esc(r.profile)} access to ${esc(r.accountAlias)} is ready.`, blocks };
 }
@@ -367,5 +376,5 @@ export function helpText(command = '/access'): SlackReply {
  * the user typed), so it can carry *bold* and `code` but no mention or link.
  */
 export function commandReply(text: string): SlackReply {
-  return { response_type: 'ephemeral', text: esc(truncate(text, 3000)) };
+  return { response_type: 'ephemeral', text: userText(text, 3000) };
 }

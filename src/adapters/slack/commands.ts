@@ -341,6 +341,11 @@ export function parseInteraction(body: string): SlackInteraction {
   return { type: 'ignored', reason: `interaction type ${type}` };
 }
 
+/** The workspace: `team.id`, or the user's `team_id` where Slack sends `team: null` (org-wide installs). */
+function teamIdOf(payload: Json, user: Json): string {
+  return str(optionalObj(payload.team)?.id ?? user.team_id, 'payload.team.id', TEAM_ID);
+}
+
 function parseBlockActions(payload: Json): SlackInteraction {
   const actions = payload.actions;
   if (!Array.isArray(actions) || actions.length === 0) throw new SlackPayloadError('payload.actions', 'is empty');
@@ -356,7 +361,7 @@ function parseBlockActions(payload: Json): SlackInteraction {
     type: 'block_action',
     action: {
       userId: str(user.id, 'payload.user.id', USER_ID),
-      teamId: str(obj(payload.team, 'payload.team').id, 'payload.team.id', TEAM_ID),
+      teamId: teamIdOf(payload, user),
       actionId,
       value: str(action.value, 'payload.actions[0].value', REQUEST_ID),
       responseUrl: responseUrl(payload.response_url, 'payload.response_url'),
@@ -398,7 +403,7 @@ function parseViewSubmission(payload: Json): SlackInteraction {
     type: 'deny_reason',
     submission: {
       userId: str(user.id, 'payload.user.id', USER_ID),
-      teamId: str(obj(payload.team, 'payload.team').id, 'payload.team.id', TEAM_ID),
+      teamId: teamIdOf(payload, user),
       requestId,
       reason,
       ...(origin ? { origin } : {}),

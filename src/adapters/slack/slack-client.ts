@@ -98,7 +98,7 @@ export class SlackClient implements SlackApi {
     const text = await res.text().catch(() => '');
     if (!res.ok) throw new SlackApiError('response_url', errorCode(text) ?? `http_${res.status}`, res.status);
     // Slack answers "ok" or {"ok":true}; {"ok":false,"error":…} is a failure even with 200.
-    const code = errorCode(text);
+    const code = text.startsWith('{') ? errorCode(text) : undefined;
     if (code) throw new SlackApiError('response_url', code, res.status);
   }
 

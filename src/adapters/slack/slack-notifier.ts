@@ -1,0 +1,123 @@
+import type { Notification, Notifier } from '../../domain/ports';
+import { parsePrincipalArn, principalKey } from '../../domain/principal';
+import type { Settings } from '../../domain/settings';
+import { accessReadyMessage, accessSummary, approvalMessage, statusMessage, type AccessSummary, type Mention } from './blocks';
+import type { SlackApi, SlackMessageRef } from './slack-client';
+
+/** Where a request's approval message lives, and the request version it last showed. */
+export interface StoredSlackMessage extends SlackMessageRef {
+  version?: number;
+}
+
+/**
+ * Remembers the approval message of each request so later changes update it
+ * in place. Backed by DynamoDB in AWS; a conditional put on `version` there
+ * closes the last window for out-of-order updates.
+ */
+export interface SlackMessageStore {
+  get(requestId: string): Promise<StoredSlackMessage | undefined>;
+  put(requestId: string, message: StoredSlackMessage): Promise<void>;
+}
+
+/** A SlackMessageStore in memory (tests, local runs). */
+export class InMemorySlackMessageStore implements SlackMessageStore {
+  readonly items = new Map<string, StoredSlackMessage>();
+  async get(requestId: string): Promise<StoredSlackMessage | undefined> {
+    return this.items.get(requestId);
+  }
+  async put(requestId: string, message: StoredSlackMessage): Promise<void> {
+    this.items.set(requestId, { ...message });
+  }
+}
+
+export interface SlackNotifierDeps {
+  slack: SlackApi;
+  settings: Settings;
+  messages: SlackMessageStore;
+}
+
+/** Slack user id for each mapped principal (the reverse of settings.slack.users). */
+export function slackUserIndex(settings: Settings): Mention {
+  const index = new Map<string, string>();
+  for (const [userId, arn] of Object.entries(settings.slack?.users ?? {})) {
+    const key = keyOf(arn);
+    if (key && !index.has(key)) index.set(key, userId);
+  }
+  return (arn) => {
+    const key = keyOf(arn);
+    return key ? index.get(key) : undefined;
+  };
+}
+
+function keyOf(arn: string): string | undefined {
+  try {
+    return principalKey(parsePrincipalArn(arn));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Slack side of notifications: posts the approval message in the rule's
+ * channel when a request is created, updates it in place on every later
+ * change, and sends the requester a direct message when access is ready.
+ * Throws when a Slack call fails; the caller audits it and never rolls back.
+ */
+export class SlackNotifier implements Notifier {
+  private readonly slackUserOf: Mention;
+
+  constructor(private readonly deps: SlackNotifierDeps) {
+    this.slackUserOf = slackUserIndex(deps.settings);
+  }
+
+  async notify(n: Notification): Promise<void> {
+    if (n.kind === 'drift.detected') return;
+    const tasks: Promise<unknown>[] = [n.kind === 'request.created' ? this.postApproval(n) : this.updateInPlace(n)];
+    if (n.kind === 'request.active') tasks.push(this.sendAccessReady(n));
+    const failures = (await Promise.allSettled(tasks)).filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw new AggregateError(failures, `Slack notification failed: ${failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ')}`);
+    }
+  }
+
+  private summary(profileName: string): AccessSummary | undefined {
+    const profile = this.deps.settings.profiles.find((p) => p.name === profileName);
+    return profile ? accessSummary(profile) : undefined;
+  }
+
+  private async postApproval(n: Notification): Promise<void> {
+    const r = n.request;
+    const channel = this.deps.settings.rules.find((rule) => rule.id === r.ruleId)?.slackChannel;
+    if (!channel) return; // This rule's approvals are not announced in Slack.
+    const existing = await this.deps.messages.get(r.id);
+    // A retried notification must not post a second message with live buttons.
+    if (existing) return this.updateInPlace(n, existing);
+    const message = approvalMessage(r, this.summary(r.profile), { slackUserOf: this.slackUserOf });
+    const ref = await this.deps.slack.postMessage(channel, message);
+    await this.deps.messages.put(r.id, { channel: ref.channel, ts: ref.ts, version: r.version });
+  }
+
+  private async updateInPlace(n: Notification, known?: StoredSlackMessage): Promise<void> {
+    const r = n.request;
+    const stored = known ?? (await this.deps.messages.get(r.id));
+    if (!stored) return; // No approval message (auto-approved, or no channel for the rule).
+    // Notifications may arrive out of order (the worker vs. the approver's click): never show an older state.
+    if (stored.version !== undefined && r.version < stored.version) return;
+    const message = statusMessage(r, {
+      slackUserOf: this.slackUserOf,
+      actor: n.actor,
+      ...(n.comment !== undefined ? { comment: n.comment } : {}),
+      ...(r.status === 'PENDING' ? { summary: this.summary(r.profile) } : {}),
+    });
+    const ref = await this.deps.slack.updateMessage({ channel: stored.channel, ts: stored.ts }, message);
+    await this.deps.messages.put(r.id, { channel: ref.channel, ts: ref.ts, version: r.version });
+  }
+
+  private async sendAccessReady(n: Notification): Promise<void> {
+    const userId = this.slackUserOf(n.request.requester);
+    if (!userId) return; // The requester has no Slack identity in the configuration.
+    const channel = await this.deps.slack.openDirectMessage(userId);
+    await this.deps.slack.postMessage(channel, accessReadyMessage(n.request));
+  }
+}

@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { routes } from '../../../src/handlers/http/routes';
+import { openApiDocument } from '../../../src/handlers/http/openapi';
+import { version } from '../../../package.json';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+type Resource = { Type: string; Properties: Record<string, any> };
+
+/** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
+function packageTemplate(): Record<string, Resource> {
+  const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
+  try {
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir], { cwd: ROOT, env, stdio: 'pipe' });
+    return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the deployment template (serverless package)', () => {
+  let resources: Record<string, Resource>;
+  beforeAll(() => {
+    resources = packageTemplate();
+  }, 120_000);
+  const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+
+  it('declares exactly the routes of the route table, all IAM-authorized but health and the OpenAPI document', () => {
+    const declared = ofType('AWS::ApiGatewayV2::Route').map((r) => `${r.Properties.RouteKey} ${r.Properties.AuthorizationType ?? 'NONE'}`).sort();
+    const expected = routes.map((r) => `${r.method} ${r.path} ${r.public ? 'NONE' : 'AWS_IAM'}`).sort();
+    expect(declared).toEqual(expected);
+  });
+
+  it('has the table with its keys, three GSIs, stream, point-in-time recovery and deletion protection', () => {
+    const table = resources.RolegateTable!;
+    expect((table as unknown as { DeletionPolicy: string }).DeletionPolicy).toBe('Retain');
+    expect(table.Properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.Properties.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName)).toEqual(['byStatus', 'byPrincipal', 'byDue']);
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+  });
+
+  it('runs the sweeper every minute and feeds the worker only fresh approvals from the stream', () => {
+    expect(ofType('AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    expect(JSON.parse(mapping!.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
+      dynamodb: { NewImage: { type: { S: ['request'] }, status: { S: ['APPROVED'] }, provisioningAttempts: { N: ['0'] } } },
+    });
+    expect(mapping!.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
+  });
+
+  it('gives each function its own role, with no wildcard action and no bare wildcard resource', () => {
+    const fns = ofType('AWS::Lambda::Function');
+    expect(fns.map((f) => f.Properties.Runtime)).toEqual(['nodejs22.x', 'nodejs22.x', 'nodejs22.x']);
+    expect(fns.map((f) => JSON.stringify(f.Properties.Role)).sort()).toEqual(['{"Fn::GetAtt":["ApiRole","Arn"]}', '{"Fn::GetAtt":["WorkerRole","Arn"]}', '{"Fn::GetAtt":["WorkerRole","Arn"]}']);
+    for (const role of [resources.ApiRole!, resources.WorkerRole!]) {
+      for (const statement of role.Properties.Policies[0].PolicyDocument.Statement) {
+        const actions = [statement.Action].flat();
+        expect(actions.every((a: string) => !a.includes('*'))).toBe(true);
+        expect([statement.Resource].flat()).not.toContain('*');
+      }
+    }
+    const apiActions = resources.ApiRole!.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat());
+    expect(apiActions).not.toContain('dynamodb:Scan');
+    expect(apiActions.some((a: string) => a.startsWith('iam:'))).toBe(false);
+  });
+
+  it('ships the configuration file inside the functions and points them at it', () => {
+    for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_CONFIG).toBe('./config/rolegate.example.yaml');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('is committed as generated from the route table (npm run openapi)', () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8'));
+    expect(committed).toEqual(JSON.parse(JSON.stringify(openApiDocument(routes, version))));
+  });
+
+  it('documents every route and only existing routes, as OpenAPI 3.1 with resolvable references', () => {
+    const doc = openApiDocument(routes, version) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    expect(doc.openapi).toBe('3.1.0');
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+    expect(documented).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
+    for (const ref of refs) expect(doc.components.schemas[ref]).toBeDefined();
+    const create = doc.paths['/requests']!.post as { requestBody: { content: { 'application/json': { schema: { additionalProperties: boolean; required: string[] } } } } };
+    expect(create.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    expect(create.requestBody.content['application/json'].schema.required.sort()).toEqual(['durationMinutes', 'profile', 'reason']);
+  });
+});

@@ -1,0 +1,137 @@
+import { approvalMessage, accessReadyMessage, accessSummary, statusMessage } from '../../../src/adapters/slack/blocks';
+import { SlackApiError, SlackClient } from '../../../src/adapters/slack/slack-client';
+import { InMemorySlackMessageStore, SlackNotifier } from '../../../src/adapters/slack/slack-notifier';
+import type { AccessRequest } from '../../../src/domain/model';
+import type { Notification, NotificationKind } from '../../../src/domain/ports';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { activeRequest, pendingRequest, REQUEST_ID } from './fixtures';
+import { fakeSlack } from './fake-slack';
+
+const settings = settingsWith((doc) => {
+  const rules = doc.rules as { id: string; slackChannel?: string }[];
+  rules.find((r) => r.id === 'production-read')!.slackChannel = 'C0APPROVERS';
+  // Mapped with another case and a path: still the same IAM user.
+  doc.slack = { users: { U0ALICE: 'arn:aws:iam::111111111111:user/people/Alice', U0LEADANNA: ARN.leadAnna } };
+});
+const slackUserOf = (arn: string) => (arn === ARN.alice ? 'U0ALICE' : arn === ARN.leadAnna ? 'U0LEADANNA' : undefined);
+const summary = accessSummary(settings.profiles.find((p) => p.name === 'ReadOnly')!);
+const AT = '2026-01-01T10:00:00.000Z';
+
+function note(kind: NotificationKind, request: AccessRequest, actor: string = ARN.alice, comment?: string): Notification {
+  return { kind, request, actor, at: AT, ...(comment ? { comment } : {}) };
+}
+
+function setup(override?: Parameters<typeof fakeSlack>[0]) {
+  const slack = fakeSlack(override);
+  const messages = new InMemorySlackMessageStore();
+  const notifier = new SlackNotifier({ slack: new SlackClient({ token: 'xoxb-test', fetch: slack.fetch }), settings, messages });
+  const sent = () => slack.calls.map((c) => ({ api: c.url.replace('https://slack.com/api/', ''), body: c.body }));
+  return { slack, messages, notifier, sent };
+}
+
+describe('SlackNotifier', () => {
+  it("posts the approval message in the rule's channel and remembers it", async () => {
+    const { notifier, messages, sent } = setup();
+    const request = pendingRequest();
+
+    await notifier.notify(note('request.created', request));
+
+    const expected = approvalMessage(request, summary, { slackUserOf });
+    expect(sent()).toEqual([
+      { api: 'chat.postMessage', body: { channel: 'C0APPROVERS', text: expected.text, blocks: expected.blocks, unfurl_links: false, unfurl_media: false } },
+    ]);
+    expect(await messages.get(REQUEST_ID)).toEqual({ channel: 'C0APPROVERS', ts: '1767261600.000100', version: 1 });
+  });
+
+  it('updates the same message when the notification is delivered twice, never posting a second one', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest()));
+    await notifier.notify(note('request.created', pendingRequest()));
+    expect(sent().map((c) => c.api)).toEqual(['chat.postMessage', 'chat.update']);
+  });
+
+  it('updates the message in place as the request moves on', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest()));
+    const approved = pendingRequest({ status: 'APPROVED', version: 2, approvals: [ARN.leadAnna], approvedAt: AT, endsAt: '2026-01-01T11:30:00.000Z' });
+
+    await notifier.notify(note('request.approved', approved, ARN.leadAnna, 'go'));
+
+    const expected = statusMessage(approved, { slackUserOf, actor: ARN.leadAnna, comment: 'go' });
+    expect(sent()[1]).toEqual({ api: 'chat.update', body: { channel: 'C0APPROVERS', ts: '1767261600.000100', text: expected.text, blocks: expected.blocks } });
+    expect(JSON.stringify(expected.blocks)).not.toContain('rolegate_approve');
+  });
+
+  it('keeps the buttons while more approvals are needed', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest({ approvalsRequired: 2 })));
+    await notifier.notify(note('request.approval_recorded', pendingRequest({ approvalsRequired: 2, approvals: [ARN.leadAnna], version: 2 }), ARN.leadAnna));
+    const update = sent()[1]!;
+    expect(update.api).toBe('chat.update');
+    expect(JSON.stringify(update.body.blocks)).toContain('"action_id":"rolegate_approve"');
+    expect(JSON.stringify(update.body.blocks)).toContain('(1 of 2) · Approved by <@U0LEADANNA>');
+  });
+
+  it('updates the message and sends the requester a direct message when access is active', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest()));
+    const active = activeRequest();
+
+    await notifier.notify(note('request.active', active, 'rolegate'));
+
+    const ready = accessReadyMessage(active);
+    const status = statusMessage(active, { slackUserOf, actor: 'rolegate' });
+    expect(sent().slice(1)).toEqual(
+      expect.arrayContaining([
+        { api: 'chat.update', body: { channel: 'C0APPROVERS', ts: '1767261600.000100', text: status.text, blocks: status.blocks } },
+        { api: 'conversations.open', body: { users: 'U0ALICE' } },
+        { api: 'chat.postMessage', body: { channel: 'D0U0ALICE', text: ready.text, blocks: ready.blocks, unfurl_links: false, unfurl_media: false } },
+      ]),
+    );
+    expect(sent()).toHaveLength(4);
+  });
+
+  it('does not message a requester who has no Slack identity', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.active', activeRequest({ requester: ARN.bob, principalArn: ARN.bob })));
+    expect(sent()).toEqual([]);
+  });
+
+  it('stays silent for rules without a channel and for auto-approved requests', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest({ ruleId: 'admin-two-approvals' })));
+    await notifier.notify(note('request.approved', pendingRequest({ ruleId: 'staging-self-service', status: 'APPROVED', approvalsRequired: 0 })));
+    await notifier.notify(note('drift.detected', activeRequest()));
+    expect(sent()).toEqual([]);
+  });
+
+  it('never shows an older state over a newer one when notifications arrive out of order', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest()));
+    await notifier.notify(note('request.active', activeRequest({ requester: ARN.bob, version: 4 })));
+    await notifier.notify(note('request.approved', pendingRequest({ status: 'APPROVED', version: 2, approvals: [ARN.leadAnna] })));
+    expect(sent().map((c) => c.api)).toEqual(['chat.postMessage', 'chat.update']);
+  });
+
+  it('throws when Slack refuses, so the caller can audit it', async () => {
+    const { notifier, messages } = setup(() => ({ json: { ok: false, error: 'not_in_channel' } }));
+    await expect(notifier.notify(note('request.created', pendingRequest()))).rejects.toEqual(new SlackApiError('chat.postMessage', 'not_in_channel', 200));
+    expect(await messages.get(REQUEST_ID)).toBeUndefined();
+  });
+
+  it('still sends the direct message when the channel update fails, then reports the failure', async () => {
+    const { notifier, messages, sent } = setup((call) => (call.url.endsWith('chat.update') ? { json: { ok: false, error: 'message_not_found' } } : undefined));
+    await messages.put(REQUEST_ID, { channel: 'C0APPROVERS', ts: '1.1', version: 1 });
+
+    await expect(notifier.notify(note('request.active', activeRequest()))).rejects.toMatchObject({ code: 'message_not_found' });
+    expect(sent().map((c) => c.api).sort()).toEqual(['chat.postMessage', 'chat.update', 'conversations.open']);
+  });
+
+  it('reports both failures together when everything fails', async () => {
+    const { notifier, messages } = setup(() => ({ json: { ok: false, error: 'invalid_auth' } }));
+    await messages.put(REQUEST_ID, { channel: 'C0APPROVERS', ts: '1.1', version: 1 });
+    await expect(notifier.notify(note('request.active', activeRequest()))).rejects.toThrow(
+      'Slack notification failed: Slack chat.update failed: invalid_auth; Slack conversations.open failed: invalid_auth',
+    );
+  });
+});

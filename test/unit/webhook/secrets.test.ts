@@ -1,0 +1,51 @@
+import 'aws-sdk-client-mock-jest';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SsmSecretSource, StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
+import { ConfigError } from '../../../src/domain/errors';
+
+const ssmMock = mockClient(SSMClient);
+
+beforeEach(() => ssmMock.reset());
+
+describe('SsmSecretSource', () => {
+  it('reads a parameter with decryption once for the life of the instance', async () => {
+    ssmMock.on(GetParameterCommand, { Name: '/rolegate/slack/signing-secret' }).resolves({ Parameter: { Name: '/rolegate/slack/signing-secret', Value: 's3cr3t' } });
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }));
+
+    const values = await Promise.all([source.get('/rolegate/slack/signing-secret'), source.get('/rolegate/slack/signing-secret')]);
+    await source.get('/rolegate/slack/signing-secret');
+
+    expect(values).toEqual(['s3cr3t', 's3cr3t']);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(ssmMock).toHaveReceivedCommandWith(GetParameterCommand, { Name: '/rolegate/slack/signing-secret', WithDecryption: true });
+  });
+
+  it('does not cache a failure: the next call tries again', async () => {
+    ssmMock
+      .on(GetParameterCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .resolves({ Parameter: { Value: 'xoxb-token' } });
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }));
+
+    await expect(source.get('/rolegate/slack/bot-token')).rejects.toThrow(new ConfigError('Cannot read the secret parameter /rolegate/slack/bot-token from SSM (ThrottlingException).'));
+    await expect(source.get('/rolegate/slack/bot-token')).resolves.toBe('xoxb-token');
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
+  it('refuses an empty parameter', async () => {
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: '' } });
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }));
+    await expect(source.get('/rolegate/empty')).rejects.toThrow('The secret parameter /rolegate/empty in SSM is empty.');
+  });
+});
+
+describe('StaticSecretSource', () => {
+  it('returns configured values and names a missing one without revealing others', async () => {
+    const source = new StaticSecretSource({ a: 'value-a' });
+    await expect(source.get('a')).resolves.toBe('value-a');
+    const error = await source.get('b').catch((e: unknown) => e);
+    expect(error).toEqual(new ConfigError('No secret named b is configured.'));
+    expect(String(error)).not.toContain('value-a');
+  });
+});
