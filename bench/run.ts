@@ -1,0 +1,81 @@
+/*
+ * npm run bench — prints a table and writes bench/results.md with the machine
+ * and the date. Goals are ratios measured in the same run; nothing here is a
+ * pass/fail in the test suite. Sizes: BENCH_N (calls per route, default 2000),
+ * BENCH_LIVE (comma-separated live-grant counts, default 1000,10000,100000).
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { startDynamoDbLocal } from '../src/local/dynamodb-local';
+import { coldStart } from './cold-start';
+import { iamCalls } from './iam-calls';
+import { latency } from './latency';
+import { ms, ratio } from './stats';
+import { sweepScaling } from './sweep-scaling';
+
+async function main(): Promise<void> {
+  const n = Number(process.env.BENCH_N ?? 2000);
+  const liveCounts = (process.env.BENCH_LIVE ?? '1000,10000,100000').split(',').map(Number);
+  const out: string[] = [];
+  const say = (line = '') => {
+    console.log(line);
+    out.push(line);
+  };
+
+  say('# rolegate benchmarks');
+  say();
+  say(`- date: ${new Date().toISOString()}`);
+  say(`- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`);
+  say('- engine: DynamoDB Local (in memory) on loopback; IAM/STS mocked or recorded (no network)');
+  say();
+
+  const dynamo = await startDynamoDbLocal();
+  try {
+    say(`## Handler latency (${n} calls each, whole middy chain vs one raw TransactWriteItems of the same items)`);
+    say();
+    say('| route | handler p50 | raw p50 | ratio p50 (goal ≤ 1.15×) | handler p99 | raw p99 | ratio p99 (goal ≤ 1.3×) |');
+    say('|---|---|---|---|---|---|---|');
+    for (const r of await latency(dynamo, n)) {
+      say(`| ${r.name} | ${ms(r.handler.p50)} | ${ms(r.raw.p50)} | ${ratio(r.handler.p50, r.raw.p50)} | ${ms(r.handler.p99)} | ${ms(r.raw.p99)} | ${ratio(r.handler.p99, r.raw.p99)} |`);
+    }
+    say();
+
+    say('## Sweep scaling (100 due)');
+    say();
+    say('| live grants | items read | reads per due grant (goal ≤ 1.1) | sweep time |');
+    say('|---|---|---|---|');
+    for (const r of await sweepScaling(dynamo, liveCounts)) {
+      say(`| ${r.live.toLocaleString('en')} | ${r.itemsRead} | ${r.readsPerDue.toFixed(2)} | ${ms(r.sweepMs)} |`);
+    }
+    say();
+  } finally {
+    await dynamo.stop();
+  }
+
+  say('## Cold start (esbuild --bundle --minify; median module load of 10 fresh node processes)');
+  say();
+  const cold = await coldStart(10);
+  say('| bundle | size | load | vs bare SDK clients (goal ≤ 1.2×) |');
+  say('|---|---|---|---|');
+  say(`| ${cold.baseline.name} | ${(cold.baseline.bytes / 1024).toFixed(0)} KiB | ${ms(cold.baseline.loadMs)} | 1.00× |`);
+  for (const r of cold.rows) say(`| ${r.name} | ${(r.bytes / 1024).toFixed(0)} KiB | ${ms(r.loadMs)} | ${ratio(r.loadMs, cold.baseline.loadMs)} |`);
+  say();
+
+  say('## IAM and STS calls per grant');
+  say();
+  const calls = await iamCalls();
+  say('| case | IAM calls | lower bound | STS AssumeRole |');
+  say('|---|---|---|---|');
+  for (const r of calls.rows) say(`| ${r.name} | ${r.iam} | ${r.lowerBound} | ${r.sts} |`);
+  say();
+  say(`AssumeRole calls for ${calls.grants} grants across ${calls.accounts} accounts: ${calls.assumeRoleCalls} (one per account per credential lifetime).`);
+
+  writeFileSync(join(__dirname, 'results.md'), `${out.join('\n')}\n`);
+  console.log(`\nwrote bench/results.md`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
