@@ -27,7 +27,7 @@ import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
 import type { ProvisionerCredentials } from './credentials';
 import { creationCalls } from './iam-commands';
-import { awsCode, defaultSleep, withRetry, type RetryOptions } from './retry';
+import { defaultSleep, withRetry, type RetryOptions } from './retry';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const COMMANDS: Record<string, new (input: any) => any> = {
