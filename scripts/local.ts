@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const { httpApp } = await import('../src/handlers/http/app');
   const { routes } = await import('../src/handlers/http/routes');
   const { sweep } = await import('../src/domain/use-cases/sweep');
+  const { reconcile } = await import('../src/domain/use-cases/reconcile');
   const app = getApp();
   const handler = httpApp(routes, () => app.deps, app.logger, { localIdentity: app.env.localIdentity });
 
@@ -43,6 +44,9 @@ async function main(): Promise<void> {
   const timer = setInterval(() => {
     void sweep(app.deps).catch((e) => app.logger.error('sweep failed', { error: String(e) }));
   }, sweepSeconds * 1000);
+  const reconcileTimer = setInterval(() => {
+    void reconcile(app.deps).catch((e) => app.logger.error('reconciliation failed', { error: String(e) }));
+  }, 15 * 60_000);
 
   console.log(
     [
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
 
   const shutdown = async () => {
     clearInterval(timer);
+    clearInterval(reconcileTimer);
     server.close();
     await app.drain?.();
     await dynamo.stop();

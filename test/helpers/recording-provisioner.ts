@@ -1,5 +1,6 @@
 import type { AccountSettings } from '../../src/domain/settings';
-import type { GrantSpec, IdentityGranter, ProvisionOutcome, Provisioner } from '../../src/domain/ports';
+import type { GrantSpec, IdentityGranter, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../src/domain/ports';
+import { desiredRole } from '../../src/domain/provisioning/documents';
 import type { PlannedCall } from '../../src/domain/model';
 import type { Principal } from '../../src/domain/principal';
 
@@ -18,15 +19,34 @@ export class RecordingProvisioner implements Provisioner {
     const failure = this.failNext.shift();
     if (failure) throw failure;
     this.roles.set(`${spec.account.id}#${spec.roleName}`, spec);
+    this.tampered.delete(`${spec.account.id}#${spec.roleName}`);
     this.log.push(`apply ${spec.roleName} until ${spec.endsAt} for ${requestId}`);
     const roleArn = `arn:${spec.partition}:iam::${spec.account.id}:role/rolegate/${spec.roleName}`;
     return { roleArn, calls: [{ service: 'iam', command: 'UpsertRole', input: { RoleName: spec.roleName } }] };
+  }
+
+  /** Roles found in IAM that no grant made (drift), keyed account#roleName. */
+  readonly foreign = new Map<string, ManagedRoleState>();
+  /** Tamper with a held role's IAM state, as someone in the console would. */
+  readonly tampered = new Map<string, Partial<ManagedRoleState>>();
+
+  async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
+    const held = [...this.roles.entries()]
+      .filter(([key]) => key.startsWith(`${account.id}#`))
+      .map(([key, spec]) => {
+        const d = desiredRole(spec);
+        return { roleName: spec.roleName, roleArn: d.roleArn, managedByRolegate: true, trustPolicy: d.trustPolicy, attachedPolicyArns: d.managedPolicyArns, inlinePolicyNames: d.inlinePolicy ? [d.inlinePolicyName] : [], ...this.tampered.get(key) };
+      });
+    const foreign = [...this.foreign.entries()].filter(([key]) => key.startsWith(`${account.id}#`)).map(([, state]) => state);
+    return [...held, ...foreign];
   }
 
   async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
     const failure = this.failNext.shift();
     if (failure) throw failure;
     this.roles.delete(`${account.id}#${roleName}`);
+    this.foreign.delete(`${account.id}#${roleName}`);
+    this.tampered.delete(`${account.id}#${roleName}`);
     this.log.push(`remove ${roleName} for ${requestId}`);
     return [{ service: 'iam', command: 'DeleteRole', input: { RoleName: roleName } }];
   }

@@ -1,0 +1,109 @@
+import { audit } from '../audit';
+import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
+import type { AccessRequest, AuditEvent } from '../model';
+import type { ManagedRoleState } from '../ports';
+import { desiredRole, samePolicy } from '../provisioning/documents';
+import type { AccountSettings } from '../settings';
+import { isoNow, notifySafely } from './context';
+import type { ProvisioningDeps } from './provisionRequest';
+
+export type DriftKind = 'unknown-role' | 'missing-role' | 'trust-changed' | 'permissions-changed';
+
+export interface Drift {
+  accountId: string;
+  roleName: string;
+  kind: DriftKind;
+  detail: string;
+  repaired: boolean;
+}
+
+/**
+ * Compares every role under rolegate's path in each target account with the
+ * live grants. A role no live grant accounts for, or a trust or permission
+ * that differs from the desired state, is drift: audited, logged, notified,
+ * and repaired when the configuration says `driftAction: repair`.
+ */
+export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
+  if (!deps.provisioner.listManagedRoles) return [];
+  const found: Drift[] = [];
+  for (const account of deps.settings.accounts) {
+    try {
+      found.push(...(await reconcileAccount(deps, account)));
+    } catch (e) {
+      deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return found;
+}
+
+async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings): Promise<Drift[]> {
+  const repair = deps.settings.provisioner.driftAction === 'repair';
+  const now = isoNow(deps.clock);
+  const roles = new Map((await deps.provisioner.listManagedRoles!(account)).map((r) => [r.roleName, r]));
+  const drifts: Drift[] = [];
+
+  for (const grant of await deps.grants.listByAccount(account.id)) {
+    const members = liveMembers(grant.members, now);
+    const anyMember = Object.keys(members)[0];
+    const role = roles.get(grant.roleName);
+    roles.delete(grant.roleName);
+    if (!anyMember) {
+      // Every member has ended: the sweeper removes it; if the role lingers, it is orphaned.
+      if (role) roles.set(grant.roleName, role);
+      continue;
+    }
+    const request = await deps.requests.get(anyMember);
+    if (!request) continue;
+    const target = grantTargetFor(deps.settings, request);
+    const desired = desiredRole(specFor(deps.settings, target, members));
+    const problem = compare(role, desired.trustPolicy, desired.managedPolicyArns, desired.inlinePolicy ? [desired.inlinePolicyName] : []);
+    if (!problem) continue;
+    let repaired = false;
+    if (repair) {
+      await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async () => {
+        await deps.provisioner.apply(specFor(deps.settings, target, members), request.id);
+      });
+      repaired = true;
+    }
+    const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: problem.kind, detail: problem.detail, repaired };
+    drifts.push(drift);
+    await record(deps, drift, request);
+  }
+
+  for (const role of roles.values()) {
+    // Under our path but never rolegate's (no managed-by tag): report, never touch.
+    const mayRemove = role.managedByRolegate && repair;
+    if (mayRemove) await deps.provisioner.remove(account, role.roleName, 'reconcile');
+    const drift: Drift = {
+      accountId: account.id,
+      roleName: role.roleName,
+      kind: 'unknown-role',
+      detail: role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
+      repaired: mayRemove,
+    };
+    drifts.push(drift);
+    await record(deps, drift);
+  }
+  return drifts;
+}
+
+function compare(role: ManagedRoleState | undefined, trust: unknown, managed: string[], inline: string[]): { kind: DriftKind; detail: string } | undefined {
+  if (!role) return { kind: 'missing-role', detail: 'the role of a live grant is missing' };
+  if (!samePolicy(role.trustPolicy, trust)) return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one' };
+  const attached = [...role.attachedPolicyArns].sort();
+  if (JSON.stringify(attached) !== JSON.stringify([...managed].sort()) || JSON.stringify([...role.inlinePolicyNames].sort()) !== JSON.stringify(inline)) {
+    return { kind: 'permissions-changed', detail: `attached ${attached.join(', ') || 'nothing'}; inline ${role.inlinePolicyNames.join(', ') || 'nothing'}` };
+  }
+  return undefined;
+}
+
+/** Drift on a grant is audited on one of its requests; a role with no request is audited under `account:<id>`. */
+async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequest): Promise<void> {
+  deps.logger.warn('drift found', { ...drift });
+  const at = isoNow(deps.clock);
+  const subject = request ?? ({ id: `account:${drift.accountId}` } as AccessRequest);
+  const events: AuditEvent[] = [audit.driftDetected(subject, { id: deps.ids.next(), at, actor: 'rolegate', comment: drift.detail, data: { ...drift } })];
+  if (drift.repaired) events.push(audit.driftRepaired(subject, { id: deps.ids.next(), at, actor: 'rolegate', data: { roleName: drift.roleName, kind: drift.kind } }));
+  await deps.requests.appendEvents(events);
+  if (request) await notifySafely(deps, 'drift.detected', request, 'rolegate', `${drift.kind}: ${drift.detail}${drift.repaired ? ' (repaired)' : ''}`);
+}

@@ -1,0 +1,7 @@
+import { getApp } from '../compose';
+import { reconcile, type Drift } from '../domain/use-cases/reconcile';
+
+/** Every 15 minutes: compare the roles in each target account with the live grants. */
+export async function handler(): Promise<{ drift: Drift[] }> {
+  return { drift: await reconcile(getApp().deps) };
+}

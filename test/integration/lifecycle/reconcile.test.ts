@@ -1,0 +1,84 @@
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { reconcile } from '../../../src/domain/use-cases/reconcile';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN, settingsWith } from '../../helpers/settings';
+import type { Settings } from '../../../src/domain/settings';
+
+describe('reconciliation: IAM compared with the live grants', () => {
+  let h: Harness;
+  let iam: RecordingProvisioner;
+  const start = async (driftAction: 'report' | 'repair') => {
+    iam = new RecordingProvisioner();
+    const settings: Settings = settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = driftAction));
+    h = await harness({ settings, provisioner: iam, identity: new RecordingIdentityGranter() });
+  };
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const unknownRole = {
+    roleName: 'rg-ReadOnly-mallory-deadbeef',
+    roleArn: 'arn:aws:iam::222222222222:role/rolegate/rg-ReadOnly-mallory-deadbeef',
+    managedByRolegate: true,
+    trustPolicy: { Version: '2012-10-17', Statement: [] },
+    attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+    inlinePolicyNames: [],
+  };
+
+  async function liveGrant() {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    await provisionRequest(h.deps, request.id);
+    return (await h.requests.get(request.id))!;
+  }
+
+  it('finds nothing when IAM matches the grants', async () => {
+    await start('report');
+    await liveGrant();
+    expect(await reconcile(h.deps)).toEqual([]);
+  });
+
+  it('reports an unknown rolegate role without touching it in report mode, and audits it', async () => {
+    await start('report');
+    iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);
+    const drift = await reconcile(h.deps);
+    expect(drift).toEqual([{ accountId: '222222222222', roleName: unknownRole.roleName, kind: 'unknown-role', detail: 'a rolegate role that no live grant accounts for', repaired: false }]);
+    expect(iam.foreign.size).toBe(1);
+    expect(h.logger.lines.some((l) => l.message === 'drift found' && l.fields.roleName === unknownRole.roleName)).toBe(true);
+  });
+
+  it('removes an unknown rolegate role in repair mode, but never a role rolegate did not create', async () => {
+    await start('repair');
+    iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);
+    iam.foreign.set('222222222222#someone-elses', { ...unknownRole, roleName: 'someone-elses', managedByRolegate: false });
+    const drift = await reconcile(h.deps);
+    expect(drift.map((d) => [d.roleName, d.repaired])).toEqual([
+      [unknownRole.roleName, true],
+      ['someone-elses', false],
+    ]);
+    expect([...iam.foreign.keys()]).toEqual(['222222222222#someone-elses']);
+  });
+
+  it('repairs a tampered trust policy and records drift on the grant\'s request', async () => {
+    await start('repair');
+    const request = await liveGrant();
+    iam.tampered.set(request.grantKey!, { trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] } });
+
+    const drift = await reconcile(h.deps);
+
+    expect(drift).toEqual([expect.objectContaining({ kind: 'trust-changed', repaired: true })]);
+    expect(iam.tampered.size).toBe(0);
+    expect(await reconcile(h.deps)).toEqual([]);
+    const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
+    expect(events.slice(-2)).toEqual(['DRIFT_DETECTED', 'DRIFT_REPAIRED']);
+    expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
+  });
+
+  it('reports an extra attached policy as a permissions change', async () => {
+    await start('report');
+    const request = await liveGrant();
+    iam.tampered.set(request.grantKey!, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess', 'arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'permissions-changed', repaired: false })]);
+  });
+});
