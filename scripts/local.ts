@@ -30,7 +30,13 @@ async function main(): Promise<void> {
   const { sweep } = await import('../src/domain/use-cases/sweep');
   const { reconcile } = await import('../src/domain/use-cases/reconcile');
   const app = getApp();
-  const handler = httpApp(routes, () => app.deps, app.logger, { localIdentity: app.env.localIdentity });
+  const api = httpApp(routes, () => app.deps, app.logger, { localIdentity: app.env.localIdentity });
+  const { slackApp } = await import('../src/handlers/slack/app');
+  const slack = app.slack
+    ? slackApp({ settings: app.deps.settings, ...app.slack, slack: app.slack.api, logger: app.logger, now: () => new Date(), ...(app.runSlackJobInProcess ? { runInProcess: app.runSlackJobInProcess } : {}) })
+    : undefined;
+  const handler = (event: never, context: never) =>
+    slack && (event as { rawPath: string }).rawPath.startsWith('/slack/') ? slack(event) : api(event, context);
 
   const server = createServer((req, res) => {
     void serve(req, res, handler).catch((e) => {

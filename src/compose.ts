@@ -12,6 +12,12 @@ import { ProvisionerCredentials } from './adapters/aws/credentials';
 import { DryRunIdentityGranter, DryRunProvisioner } from './adapters/aws/dry-run';
 import { IamIdentityGranter } from './adapters/aws/identity-granter';
 import { IamProvisioner } from './adapters/aws/iam-provisioner';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
+import { SsmSecretSource, StaticSecretSource, type SecretSource } from './adapters/secrets/ssm-secrets';
+import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
+import { SlackNotifier } from './adapters/slack/slack-notifier';
+import { WebhookNotifier } from './adapters/webhook/webhook-notifier';
 import { loadSettings, readEnv, type RuntimeEnv } from './config';
 import type { Clock, Logger, Notifier } from './domain/ports';
 import type { Settings } from './domain/settings';
@@ -26,6 +32,10 @@ export interface App {
   env: RuntimeEnv;
   logger: Logger;
   deps: ProvisioningDeps;
+  /** Present when the configuration has a slack section. */
+  slack?: { api: SlackApi; store: DynamoSlackStore; signingSecret: () => Promise<string> };
+  /** Local run: Slack jobs run in-process (deployed: the table's stream feeds the worker). */
+  runSlackJobInProcess?: (job: SlackJob) => void;
   /** Local run: wait for in-process provisioning to finish. */
   drain?: () => Promise<void>;
 }
@@ -55,7 +65,22 @@ export function composeApp(options: ComposeOptions = {}): App {
   const doc = createDocumentClient(dynamodb);
 
   const { provisioner, identity } = provisioning(settings, env, clock);
-  const notifier = options.notifier ?? new CompositeNotifier([new LogNotifier(logger)]);
+  const secrets = secretSource(env);
+  const slackStore = new DynamoSlackStore(doc, env.tableName, () => clock.now());
+  const slack = settings.slack
+    ? {
+        api: new SlackClient({ token: () => secrets.get(settings.slack!.botTokenParameter ?? 'rolegate/slack/bot-token') }) as SlackApi,
+        store: slackStore,
+        signingSecret: () => secrets.get(settings.slack!.signingSecretParameter ?? 'rolegate/slack/signing-secret'),
+      }
+    : undefined;
+  const notifier =
+    options.notifier ??
+    new CompositeNotifier([
+      new LogNotifier(logger),
+      ...(slack ? [new SlackNotifier({ slack: slack.api, settings, messages: slackStore })] : []),
+      ...(settings.webhooks.length ? [new WebhookNotifier({ webhooks: settings.webhooks, secrets, clock, logger })] : []),
+    ]);
 
   let queue: InProcessQueue | undefined;
   const deps: ProvisioningDeps = {
@@ -70,7 +95,25 @@ export function composeApp(options: ComposeOptions = {}): App {
     ...(identity ? { identity } : {}),
     queue: env.inProcessWorker ? (queue = new InProcessQueue((id) => provisionRequest(deps, id), logger)) : streamQueue,
   };
-  return { env, logger, deps, ...(queue ? { drain: () => queue!.drain() } : {}) };
+  const app: App = { env, logger, deps, ...(slack ? { slack } : {}), ...(queue ? { drain: () => queue!.drain() } : {}) };
+  if (env.inProcessWorker && slack) {
+    app.runSlackJobInProcess = (job) => {
+      setImmediate(() => {
+        void import('./handlers/slack/run-job').then(({ runSlackJob }) => runSlackJob(deps, slack.api, job)).catch((e) => logger.error('slack job failed', { error: String(e) }));
+      });
+    };
+  }
+  return app;
+}
+
+/**
+ * Secrets (Slack signing secret, bot token, webhook secrets) come from SSM
+ * Parameter Store, loaded once per cold start. The local run may take them
+ * from ROLEGATE_LOCAL_SECRETS (JSON name → value) instead.
+ */
+function secretSource(env: RuntimeEnv): SecretSource {
+  if (env.localSecrets) return new StaticSecretSource(env.localSecrets);
+  return new SsmSecretSource(new SSMClient({ region: env.region }));
 }
 
 function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<ProvisioningDeps, 'provisioner' | 'identity'> {

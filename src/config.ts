@@ -23,6 +23,8 @@ export interface RuntimeEnv {
   logLevel: string;
   /** The worker is fed by the table's stream when deployed, in-process when local. */
   inProcessWorker: boolean;
+  /** Local run only: secrets by name (ROLEGATE_LOCAL_SECRETS, JSON), instead of SSM. */
+  localSecrets?: Record<string, string>;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
@@ -38,7 +40,18 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     inProcessWorker: local,
+    ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
   };
+}
+
+function parseLocalSecrets(text: string): Record<string, string> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) return value as Record<string, string>;
+  } catch {
+    // fall through
+  }
+  throw new ConfigError('ROLEGATE_LOCAL_SECRETS must be a JSON object of secret name → string value.');
 }
 
 /** Turns zod issues into details that name the bad field by its path and say why. */

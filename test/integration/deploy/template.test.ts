@@ -32,7 +32,8 @@ describe('the deployment template (serverless package)', () => {
 
   it('declares exactly the routes of the route table, all IAM-authorized but health and the OpenAPI document', () => {
     const declared = ofType('AWS::ApiGatewayV2::Route').map((r) => `${r.Properties.RouteKey} ${r.Properties.AuthorizationType ?? 'NONE'}`).sort();
-    const expected = routes.map((r) => `${r.method} ${r.path} ${r.public ? 'NONE' : 'AWS_IAM'}`).sort();
+    // Slack's two endpoints carry no IAM auth: Slack signs every call and the function verifies it.
+    const expected = [...routes.map((r) => `${r.method} ${r.path} ${r.public ? 'NONE' : 'AWS_IAM'}`), 'POST /slack/commands NONE', 'POST /slack/interactions NONE'].sort();
     expect(declared).toEqual(expected);
   });
 
@@ -52,9 +53,10 @@ describe('the deployment template (serverless package)', () => {
   it('runs the sweeper every minute and feeds the worker only fresh approvals from the stream', () => {
     expect(ofType('AWS::Events::Rule').map((r) => r.Properties.ScheduleExpression).sort()).toEqual(['rate(1 minute)', 'rate(15 minutes)']);
     const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
-    expect(JSON.parse(mapping!.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
-      dynamodb: { NewImage: { type: { S: ['request'] }, status: { S: ['APPROVED'] }, provisioningAttempts: { N: ['0'] } } },
-    });
+    expect(mapping!.Properties.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual([
+      { dynamodb: { NewImage: { type: { S: ['request'] }, status: { S: ['APPROVED'] }, provisioningAttempts: { N: ['0'] } } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: ['slack-job'] } } } },
+    ]);
     expect(mapping!.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
   });
 
@@ -63,6 +65,7 @@ describe('the deployment template (serverless package)', () => {
     expect(fns.map((f) => f.Properties.Runtime)).toEqual(Array(fns.length).fill('nodejs22.x'));
     // The HTTP API never gets the worker's stream and queue permissions.
     expect(resources.ApiLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
+    expect(resources.SlackLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
     for (const name of ['WorkerLambdaFunction', 'SweeperLambdaFunction', 'ReconcilerLambdaFunction']) expect(resources[name]!.Properties.Role).toEqual({ 'Fn::GetAtt': ['WorkerRole', 'Arn'] });
     for (const role of [resources.ApiRole!, resources.WorkerRole!]) {
       for (const statement of role.Properties.Policies[0].PolicyDocument.Statement) {

@@ -1,0 +1,15 @@
+import { getApp } from '../compose';
+import { errorResponse } from './http/errors';
+import type { HttpEvent, HttpResult } from './http/types';
+import { slackApp } from './slack/app';
+
+/** Lambda entry point of Slack's slash command and interactivity endpoints (no IAM auth: Slack signs). */
+const app = getApp();
+const slack = app.slack
+  ? slackApp({ settings: app.deps.settings, ...app.slack, slack: app.slack.api, logger: app.logger, now: () => app.deps.clock.now(), ...(app.runSlackJobInProcess ? { runInProcess: app.runSlackJobInProcess } : {}) })
+  : undefined;
+
+export async function handler(event: HttpEvent): Promise<HttpResult> {
+  if (!slack) return errorResponse(new (await import('../domain/errors')).NotFoundError('Slack is not configured (no slack section in the configuration).'), event.requestContext?.requestId ?? 'slack', app.logger);
+  return slack(event);
+}

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { SlackJob, DynamoSlackStore } from '../../adapters/dynamodb/slack-store';
+import { commandReply, denyReasonModal, helpText } from '../../adapters/slack/blocks';
+import { parseAccessCommand, parseInteraction, parseSlashCommand } from '../../adapters/slack/commands';
+import { APPROVE_ACTION_ID } from '../../adapters/slack/constants';
+import type { SlackApi } from '../../adapters/slack/slack-client';
+import { verifySlackRequest } from '../../adapters/slack/signature';
+import { RolegateError } from '../../domain/errors';
+import type { Logger } from '../../domain/ports';
+import type { Settings } from '../../domain/settings';
+import { errorResponse, json } from '../http/errors';
+import type { HttpEvent, HttpResult } from '../http/types';
+
+export const MAX_SLACK_BODY_BYTES = 64 * 1024;
+
+export interface SlackAppDeps {
+  settings: Settings;
+  slack: SlackApi;
+  store: DynamoSlackStore;
+  signingSecret: () => Promise<string>;
+  logger: Logger;
+  now: () => Date;
+  /** Local run: do the job in-process after acknowledging (deployed: the table's stream does). */
+  runInProcess?: (job: SlackJob) => void;
+}
+
+const ok = (correlationId: string, body?: unknown): HttpResult =>
+  body === undefined ? { statusCode: 200, headers: { 'x-correlation-id': correlationId }, body: '' } : json(200, body, correlationId);
+
+/**
+ * Slack's two endpoints. Every request is verified (v0 signature over the raw
+ * body, five-minute window) before anything is parsed; a failure is a 401
+ * that changes nothing. The answer comes at once; the work is a job, taken
+ * once per trigger (a replay or a double click does nothing twice).
+ */
+export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpResult> {
+  const users = d.settings.slack?.users ?? {};
+  return async (event) => {
+    const correlationId = event.requestContext?.requestId || randomUUID();
+    try {
+      const raw = event.body ?? '';
+      if (Buffer.byteLength(raw, event.isBase64Encoded ? 'base64' : 'utf8') > MAX_SLACK_BODY_BYTES) {
+        throw new RolegateError('PAYLOAD_TOO_LARGE', 'The Slack payload is too large.');
+      }
+      const body = verifySlackRequest({
+        headers: (event.headers ?? {}) as Record<string, string | undefined>,
+        rawBody: raw,
+        isBase64Encoded: event.isBase64Encoded ?? false,
+        signingSecret: await d.signingSecret(),
+        now: d.now(),
+      });
+      const path = event.rawPath ?? event.requestContext?.http?.path ?? '';
+      const principalOf = (userId: string) => users[userId];
+      const unmapped = (userId: string) =>
+        commandReply(`Your Slack user (${userId}) is not linked to an AWS identity in rolegate's configuration, so you cannot act here. Ask an administrator to add it under slack.users.`);
+
+      const enqueue = async (job: SlackJob): Promise<boolean> => {
+        const fresh = await d.store.putJob(job);
+        if (fresh) d.runInProcess?.(job);
+        else d.logger.info('duplicate slack job ignored', { jobId: job.id });
+        return fresh;
+      };
+
+      if (path.endsWith('/commands')) {
+        const payload = parseSlashCommand(body);
+        const principalArn = principalOf(payload.user_id);
+        if (!principalArn) return ok(correlationId, unmapped(payload.user_id));
+        const command = parseAccessCommand(payload.text, payload.command);
+        if (command.kind === 'help') return ok(correlationId, helpText(payload.command));
+        if (command.kind === 'invalid') return ok(correlationId, commandReply(`${command.message}\n${command.usage}`));
+        const fresh = await enqueue({ id: `cmd:${payload.trigger_id}`, slackUserId: payload.user_id, principalArn, responseUrl: payload.response_url, work: { kind: 'command', command } });
+        return ok(correlationId, fresh ? commandReply('Working on it…') : undefined);
+      }
+
+      if (path.endsWith('/interactions')) {
+        const interaction = parseInteraction(body);
+        if (interaction.type === 'ignored') return ok(correlationId);
+        if (interaction.type === 'deny_reason_invalid') return ok(correlationId, interaction.response);
+        if (interaction.type === 'block_action') {
+          const a = interaction.action;
+          const principalArn = principalOf(a.userId);
+          if (!principalArn) {
+            await d.slack.postToResponseUrl(a.responseUrl, unmapped(a.userId));
+            return ok(correlationId);
+          }
+          if (a.actionId === APPROVE_ACTION_ID) {
+            await enqueue({ id: `approve:${a.userId}:${a.value}`, slackUserId: a.userId, principalArn, responseUrl: a.responseUrl, work: { kind: 'approve', requestId: a.value } });
+          } else {
+            // The trigger id lives three seconds: the modal must open now.
+            await d.slack.openView(a.triggerId, denyReasonModal(a.value, { responseUrl: a.responseUrl, channelId: a.channelId, messageTs: a.messageTs }));
+          }
+          return ok(correlationId);
+        }
+        const s = interaction.submission;
+        const principalArn = principalOf(s.userId);
+        if (!principalArn || !s.origin?.responseUrl) return ok(correlationId);
+        await enqueue({ id: `deny:${s.userId}:${s.requestId}`, slackUserId: s.userId, principalArn, responseUrl: s.origin.responseUrl, work: { kind: 'deny', requestId: s.requestId, reason: s.reason } });
+        return ok(correlationId);
+      }
+      throw new RolegateError('ROUTE_NOT_FOUND', `No Slack route ${path}.`);
+    } catch (e) {
+      return errorResponse(e, correlationId, d.logger);
+    }
+  };
+}

@@ -1,0 +1,158 @@
+import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/slack-store';
+import type { SlackApi } from '../../../src/adapters/slack/slack-client';
+import type { ModalView, SlackReply } from '../../../src/adapters/slack/blocks';
+import { signSlackRequest } from '../../../src/adapters/slack/signature';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { slackApp } from '../../../src/handlers/slack/app';
+import { runSlackJob } from '../../../src/handlers/slack/run-job';
+import type { HttpEvent } from '../../../src/handlers/http/types';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+import { blockActionsPayload, interactionBody, slashCommandBody } from '../../unit/slack/fixtures';
+
+const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
+
+/** Records what rolegate sends to Slack; no network. */
+class RecordingSlack implements SlackApi {
+  readonly replies: { url: string; reply: SlackReply }[] = [];
+  readonly views: { triggerId: string; view: ModalView }[] = [];
+  async postMessage() {
+    return { channel: 'C0APPROVERS', ts: '1.1' };
+  }
+  async updateMessage(ref: { channel: string; ts: string }) {
+    return ref;
+  }
+  async openView(triggerId: string, view: ModalView) {
+    this.views.push({ triggerId, view });
+    return { viewId: 'V1' };
+  }
+  async openDirectMessage() {
+    return 'D1';
+  }
+  async postToResponseUrl(url: string, reply: SlackReply) {
+    this.replies.push({ url, reply });
+  }
+}
+
+describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
+  let h: Harness;
+  let slack: RecordingSlack;
+  let app: ReturnType<typeof slackApp>;
+  let jobs: Promise<unknown>[];
+  const now = new Date('2026-03-02T09:00:00.000Z');
+  const ts = Math.floor(now.getTime() / 1000);
+
+  beforeEach(async () => {
+    const settings = settingsWith((d) => {
+      d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna, U0LEADBEN: ARN.leadBen }, signingSecretParameter: 'rolegate/slack/signing-secret' };
+    });
+    h = await harness({ settings });
+    slack = new RecordingSlack();
+    jobs = [];
+    const store = new DynamoSlackStore(h.requests.doc, h.tableName, () => now);
+    app = slackApp({
+      settings,
+      slack,
+      store,
+      signingSecret: async () => SECRET,
+      logger: h.logger,
+      now: () => now,
+      runInProcess: (job: SlackJob) => jobs.push(runSlackJob(h.deps, slack, job)),
+    });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  function event(path: string, body: string, headers: Record<string, string> = {}, base64 = false): HttpEvent {
+    return {
+      version: '2.0',
+      routeKey: `POST ${path}`,
+      rawPath: path,
+      rawQueryString: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SECRET, ts, body), ...headers },
+      requestContext: { requestId: 'r1', routeKey: `POST ${path}`, http: { method: 'POST', path } },
+      body: base64 ? Buffer.from(body).toString('base64') : body,
+      isBase64Encoded: base64,
+    } as unknown as HttpEvent;
+  }
+  const settle = async () => {
+    await Promise.all(jobs);
+  };
+
+  it('acknowledges a slash command at once and creates the request through the same use-case', async () => {
+    const body = slashCommandBody('request production ReadOnly 90m Investigating INC-42', { user_id: 'U0ALICE' });
+    const res = await app(event('/slack/commands', body, {}, true));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ response_type: 'ephemeral', text: 'Working on it…' });
+    await settle();
+    const [reply] = slack.replies;
+    expect(reply!.reply.text).toMatch(/^Requested `[0-9A-Z]{26}`: waiting for 1 approval\(s\)/);
+    const mine = await h.requests.list({ requester: ARN.alice, limit: 10 });
+    expect(mine.items).toHaveLength(1);
+    expect(mine.items[0]).toMatchObject({ profile: 'ReadOnly', durationMinutes: 90, reason: 'Investigating INC-42', requester: ARN.alice });
+  });
+
+  it.each([
+    ['a tampered body', (b: string) => event('/slack/commands', b.replace('ReadOnly', 'EC2Admin'), { 'x-slack-signature': signSlackRequest(SECRET, ts, b) })],
+    ['a wrong secret', (b: string) => event('/slack/commands', b, { 'x-slack-signature': signSlackRequest('not-the-secret', ts, b) })],
+    ['a stale timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts - 301), 'x-slack-signature': signSlackRequest(SECRET, ts - 301, b) })],
+    ['a future timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts + 301), 'x-slack-signature': signSlackRequest(SECRET, ts + 301, b) })],
+    ['no signature header', (b: string) => event('/slack/commands', b, { 'x-slack-signature': '' })],
+  ])('refuses %s with 401 and changes nothing', async (_what, make) => {
+    const before = await allItems(h);
+    const body = slashCommandBody('request production ReadOnly 90m x', { user_id: 'U0ALICE' });
+    const res = await app(make(body));
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body).error).toBe('UNAUTHENTICATED');
+    await settle();
+    expect(await allItems(h)).toEqual(before);
+    expect(slack.replies).toEqual([]);
+  });
+
+  it('tells an unmapped Slack user why they cannot act, and changes nothing', async () => {
+    const before = await allItems(h);
+    const res = await app(event('/slack/commands', slashCommandBody('list', { user_id: 'U0STRANGER' })));
+    expect(JSON.parse(res.body).text).toContain('is not linked to an AWS identity');
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('refuses self-approval by button with a friendly message', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id))));
+    expect(res.statusCode).toBe(200);
+    await settle();
+    expect(slack.replies.map((r) => r.reply.text)).toEqual(['Not done: Nobody may decide on their own request.']);
+    expect((await h.requests.getDetail(request.id))!.decisions).toEqual([]);
+  });
+
+  it('records one decision for a double click (and for a replayed payload)', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const click = event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id)));
+    const [a, b] = await Promise.all([app(click), app(click)]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    await settle();
+    const detail = (await h.requests.getDetail(request.id))!;
+    expect(detail.decisions.map((d) => [d.approver, d.via])).toEqual([[ARN.leadAnna, 'slack']]);
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([`Your approval of \`${request.id}\` is recorded (1 of 2).`]);
+  });
+
+  it('opens the deny-reason modal at once on Deny', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_deny', request.id))));
+    expect(res.statusCode).toBe(200);
+    expect(slack.views).toHaveLength(1);
+    expect(slack.views[0]!.view.callback_id).toBe('rolegate_deny_reason');
+  });
+
+  it('keeps the state when a notifier fails, and audits the failure', async () => {
+    h.notifier.failure = new Error('slack is down');
+    const res = await app(event('/slack/commands', slashCommandBody('request production ReadOnly 90m x', { user_id: 'U0ALICE' })));
+    expect(res.statusCode).toBe(200);
+    await settle();
+    const [r] = (await h.requests.list({ requester: ARN.alice, limit: 1 })).items;
+    expect(r!.status).toBe('PENDING');
+    expect((await h.requests.getDetail(r!.id))!.events.map((e) => e.action)).toEqual(['REQUESTED', 'NOTIFICATION_FAILED']);
+  });
+});
