@@ -1,6 +1,6 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './stats';
@@ -13,8 +13,10 @@ export interface ColdStartRow {
 
 const ROOT = join(__dirname, '..');
 
-async function bundle(entry: string, outfile: string): Promise<number> {
-  await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile, logLevel: 'silent' });
+async function bundle(entry: string | { contents: string }, outfile: string): Promise<number> {
+  const common = { bundle: true, minify: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, outfile, logLevel: 'silent' as const };
+  // The bare bundle is built from text resolved against the project, so it finds the same node_modules.
+  await build(typeof entry === 'string' ? { ...common, entryPoints: [entry] } : { ...common, stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts' } });
   return statSync(outfile).size;
 }
 
@@ -35,21 +37,19 @@ function loadTime(file: string, runs: number): number {
 /** Each bundled function against a bare bundle importing only the same SDK clients. */
 export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; baseline: ColdStartRow }> {
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-cold-'));
-  const bare = join(dir, 'bare.ts');
-  writeFileSync(
-    bare,
-    [
+  const bare = {
+    contents: [
       "import * as a from '@aws-sdk/client-dynamodb';",
       "import * as b from '@aws-sdk/lib-dynamodb';",
       "import * as c from '@aws-sdk/client-sts';",
       "import * as d from '@aws-sdk/client-iam';",
       '(globalThis as Record<string, unknown>).keep = [a, b, c, d];',
     ].join('\n'),
-  );
+  };
   const bareOut = join(dir, 'bare.js');
   const baseline = { name: 'bare SDK clients', bytes: await bundle(bare, bareOut), loadMs: 0 };
   const rows: ColdStartRow[] = [];
-  for (const name of ['api', 'worker', 'sweeper']) {
+  for (const name of ['api', 'slack', 'worker', 'sweeper', 'reconciler']) {
     const out = join(dir, `${name}.js`);
     rows.push({ name, bytes: await bundle(join(ROOT, 'src', 'handlers', `${name}.ts`), out), loadMs: 0 });
   }

@@ -1,0 +1,69 @@
+import fc from 'fast-check';
+import { DynamoSlackStore } from '../../../src/adapters/dynamodb/slack-store';
+import { signSlackRequest } from '../../../src/adapters/slack/signature';
+import { slackApp } from '../../../src/handlers/slack/app';
+import type { HttpEvent } from '../../../src/handlers/http/types';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+
+/*
+ * Property: any body to either Slack endpoint, signed or not, gets a
+ * non-5xx answer with a stable code on refusal, and the only thing a signed
+ * valid command may write is its job.
+ */
+
+const RUNS = Number(process.env.ROLEGATE_FUZZ_SLACK_RUNS ?? 3000);
+const SECRET = 'fuzz-signing-secret-0123456789';
+const hostile = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('<!channel>', '&amp;', '%', '\u0000', 'a'.repeat(3000), '{"type":"block_actions"}', 'payload=%7B', 'approve 01J0000000000000000000000Z'));
+const form = fc.dictionary(fc.constantFrom('user_id', 'team_id', 'command', 'text', 'response_url', 'trigger_id', 'channel_id', 'payload', 'token'), hostile).map((d) => new URLSearchParams(d).toString());
+const commandForm = fc.record({ text: hostile, user_id: fc.constantFrom('U0ALICE', 'U0NOBODY', 'x') }).map(
+  ({ text, user_id }) => new URLSearchParams({ user_id, team_id: 'T0001', command: '/access', text, response_url: 'https://hooks.slack.com/commands/T/1/x', trigger_id: `t.${text.length}`, channel_id: 'C0001' }).toString(),
+);
+
+describe('fuzzing the Slack endpoints', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const settings = settingsWith((d) => {
+      d.slack = { users: { U0ALICE: ARN.alice } };
+    });
+    h = await harness({ settings });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it(`answers ${RUNS} signed and unsigned hostile payloads without a 5xx`, async () => {
+    const noop = async () => undefined;
+    const app = slackApp({
+      settings: h.deps.settings,
+      slack: { postMessage: async () => ({ channel: 'C', ts: '1' }), updateMessage: async (r) => r, openView: async () => ({ viewId: 'V' }), openDirectMessage: async () => 'D', postToResponseUrl: noop },
+      store: new DynamoSlackStore(h.requests.doc, h.tableName),
+      signingSecret: async () => SECRET,
+      logger: h.logger,
+      now: () => new Date('2026-03-02T09:00:00.000Z'),
+    });
+    const ts = 1772442000;
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/slack/commands', '/slack/interactions', '/slack/other'), fc.oneof(form, commandForm, hostile), fc.boolean(), async (path, body, signed) => {
+        const event = {
+          rawPath: path,
+          headers: { 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signed ? signSlackRequest(SECRET, ts, body) : 'v0=00' },
+          requestContext: { requestId: 'fuzz', http: { method: 'POST', path } },
+          body,
+          isBase64Encoded: false,
+        } as unknown as HttpEvent;
+        const res = await app(event);
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        expect(res.statusCode).toBeLessThan(500);
+        if (!signed) expect(res.statusCode).toBe(401);
+        if (res.statusCode >= 400) expect(['UNAUTHENTICATED', 'VALIDATION_FAILED', 'ROUTE_NOT_FOUND', 'PAYLOAD_TOO_LARGE']).toContain(JSON.parse(res.body).error);
+      }),
+      { numRuns: RUNS, seed: 20261123 },
+    );
+    const kinds = new Set((await allItems(h)).map((i) => i.type));
+    for (const k of kinds) expect(['slack-job']).toContain(k);
+    if (process.env.ROLEGATE_FUZZ_REPORT) console.log(`slack fuzz: ${RUNS} cases, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  }, 300_000);
+});
