@@ -1,6 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { STSClient } from '@aws-sdk/client-sts';
 import { createDocumentClient } from './adapters/dynamodb/client';
 import { DynamoGrantStore } from './adapters/dynamodb/grant-store';
 import { DynamoRequestStore } from './adapters/dynamodb/request-store';
@@ -8,13 +6,9 @@ import { createLogger } from './adapters/logger';
 import { CompositeNotifier, LogNotifier } from './adapters/notifiers';
 import { InProcessQueue, streamQueue } from './adapters/queues';
 import { systemClock, ulidIds } from './adapters/system';
-import { ProvisionerCredentials } from './adapters/aws/credentials';
 import { DryRunIdentityGranter, DryRunProvisioner } from './adapters/aws/dry-run';
-import { IamIdentityGranter } from './adapters/aws/identity-granter';
-import { IamProvisioner } from './adapters/aws/iam-provisioner';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
-import { SsmSecretSource, StaticSecretSource, type SecretSource } from './adapters/secrets/ssm-secrets';
+import { StaticSecretSource, type SecretSource } from './adapters/secrets/ssm-secrets';
 import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
 import { SlackNotifier } from './adapters/slack/slack-notifier';
 import { WebhookNotifier } from './adapters/webhook/webhook-notifier';
@@ -113,27 +107,41 @@ export function composeApp(options: ComposeOptions = {}): App {
  */
 function secretSource(env: RuntimeEnv): SecretSource {
   if (env.localSecrets) return new StaticSecretSource(env.localSecrets);
-  return new SsmSecretSource(new SSMClient({ region: env.region }));
+  // The SSM client loads on the first secret read, not at cold start.
+  const ssm = once(() =>
+    Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region }))),
+  );
+  return { get: async (name) => (await ssm()).get(name) };
 }
 
 function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<ProvisioningDeps, 'provisioner' | 'identity'> {
   if (settings.provisioner.mode === 'dry-run') {
     return { provisioner: new DryRunProvisioner(settings), identity: new DryRunIdentityGranter(settings) };
   }
-  // The standard SDK environment applies: credential chain, AWS_REGION, AWS_ENDPOINT_URL_*.
-  const sts = new STSClient({ region: env.region });
-  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region: env.region, credentials: creds }));
-  const p = settings.provisioner;
-  let identityIam: () => Promise<IAMClient>;
-  if (p.identityRoleArn) {
-    const target = { key: 'identity-account', roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
-    identityIam = () => credentials.iamFor(target, 'identity');
-  } else {
-    // rolegate runs in the identity account: its own role grants (see templates/identity-granter-role.yaml).
-    const own = new IAMClient({ region: env.region });
-    identityIam = async () => own;
-  }
-  return { provisioner: new IamProvisioner(credentials), identity: new IamIdentityGranter(identityIam) };
+  const real = once(() => import('./adapters/aws/factory').then((m) => m.createAwsProvisioning(settings, env.region, clock)));
+  return {
+    provisioner: {
+      apply: async (spec, requestId) => (await real()).provisioner.apply(spec, requestId),
+      remove: async (account, roleName, requestId) => (await real()).provisioner.remove(account, roleName, requestId),
+      listManagedRoles: async (account) => (await real()).provisioner.listManagedRoles!(account),
+    },
+    identity: {
+      grant: async (...args) => (await real()).identity.grant(...args),
+      revoke: async (...args) => (await real()).identity.revoke(...args),
+    },
+  };
+}
+
+/** Runs a loader once and shares its promise (a failed load is retried next time). */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= load().catch((e) => {
+      pending = undefined;
+      throw e;
+    });
+    return pending;
+  };
 }
 
 let cached: App | undefined;

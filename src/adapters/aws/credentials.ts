@@ -2,6 +2,9 @@ import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { Clock } from '../../domain/ports';
 import { withRetry, type RetryOptions } from './retry';
+import { sessionName } from './session-name';
+
+export { sessionName };
 
 export interface AssumableRole {
   /** Cache key: one set of credentials per target. */
@@ -80,7 +83,3 @@ export class ProvisionerCredentials {
   }
 }
 
-/** `rolegate-<request id>`, within STS's 2–64 characters of [\w+=,.@-]. */
-export function sessionName(requestId: string): string {
-  return `rolegate-${requestId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
-}

@@ -3,9 +3,8 @@ import type { GrantSpec, IdentityGranter, ProvisionOutcome, Provisioner } from '
 import type { Principal } from '../../domain/principal';
 import { desiredRole } from '../../domain/provisioning/documents';
 import type { AccountSettings, Settings } from '../../domain/settings';
-import { sessionName } from './credentials';
-import { creationCalls } from './iam-commands';
-import { identityGrantCall, identityRevokeCall } from './identity-granter';
+import { sessionName } from './session-name';
+import { creationCalls, identityGrantCall, identityRevokeCall } from './iam-commands';
 
 /**
  * Records the exact calls a new grant would send (the plan), after the same

@@ -1,4 +1,6 @@
-import type { DesiredRole } from '../../domain/provisioning/documents';
+import { createHash } from 'node:crypto';
+import type { Principal } from '../../domain/principal';
+import { identityPolicy, type DesiredRole } from '../../domain/provisioning/documents';
 import type { PlannedCall } from '../../domain/model';
 
 /**
@@ -28,3 +30,24 @@ export function creationCalls(d: DesiredRole): PlannedCall[] {
   }
   return calls;
 }
+
+/** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>`. */
+export function identityPolicyName(grantKey: string): string {
+  return `rolegate-${createHash('sha256').update(grantKey).digest('hex').slice(0, 16)}`;
+}
+
+/** Calls that give or take the principal's sts:AssumeRole on the grant's role (shared with the dry run). */
+export function identityGrantCall(principal: Principal, roleArn: string, endsAt: string, grantKey: string): PlannedCall {
+  const base = { PolicyName: identityPolicyName(grantKey), PolicyDocument: JSON.stringify(identityPolicy(roleArn, endsAt)) };
+  return principal.type === 'user'
+    ? { service: 'iam', command: 'PutUserPolicy', input: { UserName: principal.name, ...base } }
+    : { service: 'iam', command: 'PutRolePolicy', input: { RoleName: principal.name, ...base } };
+}
+
+export function identityRevokeCall(principal: Principal, grantKey: string): PlannedCall {
+  const base = { PolicyName: identityPolicyName(grantKey) };
+  return principal.type === 'user'
+    ? { service: 'iam', command: 'DeleteUserPolicy', input: { UserName: principal.name, ...base } }
+    : { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: principal.name, ...base } };
+}
+

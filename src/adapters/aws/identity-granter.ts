@@ -1,31 +1,10 @@
 import { DeleteRolePolicyCommand, DeleteUserPolicyCommand, PutRolePolicyCommand, PutUserPolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { createHash } from 'node:crypto';
 import type { ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { IdentityGranter } from '../../domain/ports';
 import type { Principal } from '../../domain/principal';
-import { identityPolicy } from '../../domain/provisioning/documents';
+import { identityGrantCall, identityPolicyName, identityRevokeCall } from './iam-commands';
 import { withRetry, type RetryOptions } from './retry';
-
-/** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>`. */
-export function identityPolicyName(grantKey: string): string {
-  return `rolegate-${createHash('sha256').update(grantKey).digest('hex').slice(0, 16)}`;
-}
-
-/** Calls that give or take the principal's sts:AssumeRole on the grant's role (shared with the dry run). */
-export function identityGrantCall(principal: Principal, roleArn: string, endsAt: string, grantKey: string): PlannedCall {
-  const base = { PolicyName: identityPolicyName(grantKey), PolicyDocument: JSON.stringify(identityPolicy(roleArn, endsAt)) };
-  return principal.type === 'user'
-    ? { service: 'iam', command: 'PutUserPolicy', input: { UserName: principal.name, ...base } }
-    : { service: 'iam', command: 'PutRolePolicy', input: { RoleName: principal.name, ...base } };
-}
-
-export function identityRevokeCall(principal: Principal, grantKey: string): PlannedCall {
-  const base = { PolicyName: identityPolicyName(grantKey) };
-  return principal.type === 'user'
-    ? { service: 'iam', command: 'DeleteUserPolicy', input: { UserName: principal.name, ...base } }
-    : { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: principal.name, ...base } };
-}
 
 /**
  * The identity-account side: an inline policy on the requester's user or
@@ -68,3 +47,5 @@ export class IamIdentityGranter implements IdentityGranter {
     return [call];
   }
 }
+
+export { identityPolicyName };

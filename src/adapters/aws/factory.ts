@@ -1,0 +1,29 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { Clock, IdentityGranter, Provisioner } from '../../domain/ports';
+import type { Settings } from '../../domain/settings';
+import { ProvisionerCredentials } from './credentials';
+import { IamIdentityGranter } from './identity-granter';
+import { IamProvisioner } from './iam-provisioner';
+
+/**
+ * The real provisioner and identity granter with their SDK clients. Loaded
+ * on first use (src/compose.ts), so functions that never touch IAM do not
+ * pay for the IAM and STS clients at cold start.
+ */
+export function createAwsProvisioning(settings: Settings, region: string, clock: Clock): { provisioner: Provisioner; identity: IdentityGranter } {
+  // The standard SDK environment applies: credential chain, AWS_REGION, AWS_ENDPOINT_URL_*.
+  const sts = new STSClient({ region });
+  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds }));
+  const p = settings.provisioner;
+  let identityIam: () => Promise<IAMClient>;
+  if (p.identityRoleArn) {
+    const target = { key: 'identity-account', roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
+    identityIam = () => credentials.iamFor(target, 'identity');
+  } else {
+    // rolegate runs in the identity account: its own role grants (see templates/identity-granter-role.yaml).
+    const own = new IAMClient({ region });
+    identityIam = async () => own;
+  }
+  return { provisioner: new IamProvisioner(credentials), identity: new IamIdentityGranter(identityIam) };
+}
