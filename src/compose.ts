@@ -3,6 +3,7 @@ import { createDocumentClient } from './adapters/dynamodb/client';
 import { DynamoGrantStore } from './adapters/dynamodb/grant-store';
 import { DynamoRequestStore } from './adapters/dynamodb/request-store';
 import { createLogger } from './adapters/logger';
+import { createMetrics, type EmfMetrics } from './adapters/metrics';
 import { CompositeNotifier, LogNotifier } from './adapters/notifiers';
 import { InProcessQueue, streamQueue } from './adapters/queues';
 import { systemClock, ulidIds } from './adapters/system';
@@ -30,6 +31,8 @@ export interface App {
   slack?: { api: SlackApi; store: DynamoSlackStore; signingSecret: () => Promise<string> };
   /** Local run: Slack jobs run in-process (deployed: the table's stream feeds the worker). */
   runSlackJobInProcess?: (job: SlackJob) => void;
+  /** Writes this invocation's metrics (one EMF line); call at the end of every invocation. */
+  flushMetrics: () => void;
   /** Local run: wait for in-process provisioning to finish. */
   drain?: () => Promise<void>;
 }
@@ -76,6 +79,8 @@ export function composeApp(options: ComposeOptions = {}): App {
       ...(settings.webhooks.length ? [new WebhookNotifier({ webhooks: settings.webhooks, secrets, clock, logger })] : []),
     ]);
 
+  // Deployed only: the local run has no CloudWatch to read EMF lines.
+  const metrics: EmfMetrics | undefined = env.inProcessWorker ? undefined : createMetrics(env.stage);
   let queue: InProcessQueue | undefined;
   const deps: ProvisioningDeps = {
     settings,
@@ -87,9 +92,10 @@ export function composeApp(options: ComposeOptions = {}): App {
     notifier,
     provisioner,
     ...(identity ? { identity } : {}),
+    ...(metrics ? { metrics } : {}),
     queue: env.inProcessWorker ? (queue = new InProcessQueue((id) => provisionRequest(deps, id), logger)) : streamQueue,
   };
-  const app: App = { env, logger, deps, ...(slack ? { slack } : {}), ...(queue ? { drain: () => queue!.drain() } : {}) };
+  const app: App = { env, logger, deps, flushMetrics: () => metrics?.flush(), ...(slack ? { slack } : {}), ...(queue ? { drain: () => queue!.drain() } : {}) };
   if (env.inProcessWorker && slack) {
     app.runSlackJobInProcess = (job) => {
       setImmediate(() => {

@@ -26,6 +26,12 @@ export class PowertoolsLoggerAdapter implements Logger {
   error(message: string, fields: Record<string, unknown> = {}): void {
     this.powertools.error(message, redact(fields) as Record<string, unknown>);
   }
+  private correlationKeys: string[] = [];
+  setCorrelation(fields: Record<string, string> | undefined): void {
+    if (this.correlationKeys.length) this.powertools.removeKeys(this.correlationKeys);
+    this.correlationKeys = Object.keys(fields ?? {});
+    if (fields) this.powertools.appendKeys(fields);
+  }
 }
 
 export function createLogger(serviceName: string, logLevel: string): PowertoolsLoggerAdapter {

@@ -180,4 +180,24 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Keys added to every line until cleared (correlation id, request id). */
+  setCorrelation?(fields: Record<string, string> | undefined): void;
+}
+
+export type MetricName =
+  | 'RequestCreated'
+  | 'ApprovalRecorded'
+  | 'RequestApproved'
+  | 'RequestDenied'
+  | 'GrantActivated'
+  | 'ProvisioningFailed'
+  | 'AccessEnded'
+  | 'SweepDuration'
+  | 'SweepItems'
+  | 'DriftFound';
+
+/** Operational metrics (CloudWatch embedded metric format in AWS). */
+export interface Metrics {
+  count(name: MetricName, value?: number): void;
+  milliseconds(name: MetricName, value: number): void;
 }

@@ -11,5 +11,9 @@ const slack = app.slack
 
 export async function handler(event: HttpEvent): Promise<HttpResult> {
   if (!slack) return errorResponse(new (await import('../domain/errors')).NotFoundError('Slack is not configured (no slack section in the configuration).'), event.requestContext?.requestId ?? 'slack', app.logger);
-  return slack(event);
+  try {
+    return await slack(event);
+  } finally {
+    app.flushMetrics();
+  }
 }

@@ -6,5 +6,9 @@ import { sweep, type SweepReport } from '../domain/use-cases/sweep';
 export async function handler(_event: unknown, context: Context): Promise<SweepReport> {
   const app = getApp();
   // Leave room to finish the item in hand; the rest continues at the next tick.
-  return sweep(app.deps, { shouldStop: () => context.getRemainingTimeInMillis() < 20_000 });
+  try {
+    return await sweep(app.deps, { shouldStop: () => context.getRemainingTimeInMillis() < 20_000 });
+  } finally {
+    app.flushMetrics();
+  }
 }

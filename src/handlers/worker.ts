@@ -36,5 +36,6 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
     }
   }
+  app.flushMetrics();
   return { batchItemFailures: failures };
 }

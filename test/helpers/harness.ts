@@ -2,6 +2,7 @@ import { createDocumentClient } from '../../src/adapters/dynamodb/client';
 import { DynamoGrantStore } from '../../src/adapters/dynamodb/grant-store';
 import { DynamoRequestStore } from '../../src/adapters/dynamodb/request-store';
 import { MemoryLogger } from '../../src/adapters/logger';
+import { MemoryMetrics } from '../../src/adapters/metrics';
 import { ulidIds } from '../../src/adapters/system';
 import { RecordingIdentityGranter, RecordingProvisioner } from './recording-provisioner';
 import type { Clock, IdentityGranter, Notification, Notifier, Provisioner, ProvisioningQueue } from '../../src/domain/ports';
@@ -48,6 +49,7 @@ export interface Harness {
   notifier: RecordingNotifier;
   queue: RecordingQueue;
   logger: MemoryLogger;
+  metrics: MemoryMetrics;
   tableName: string;
   requests: DynamoRequestStore;
   grants: DynamoGrantStore;
@@ -65,6 +67,7 @@ export async function harness(options: { settings?: Settings; provisioner?: Prov
   const notifier = new RecordingNotifier();
   const queue = new RecordingQueue();
   const logger = new MemoryLogger();
+  const metrics = new MemoryMetrics();
   const requests = new DynamoRequestStore(doc, table.tableName);
   const grants = new DynamoGrantStore(doc, table.tableName);
   const deps: ProvisioningDeps = {
@@ -76,11 +79,12 @@ export async function harness(options: { settings?: Settings; provisioner?: Prov
     notifier,
     queue,
     logger,
+    metrics,
     provisioner: options.provisioner ?? new RecordingProvisioner(),
     identity: options.identity ?? new RecordingIdentityGranter(),
     // Real but short waits, so contenders for a lease take turns quickly.
     lease: { attempts: 400, sleep: (ms: number) => new Promise((r) => setTimeout(r, Math.min(ms, 10))) },
   };
   const api = httpApp(routes, () => deps, logger, { localIdentity: options.localIdentity ?? false });
-  return { deps, clock, notifier, queue, logger, tableName: table.tableName, requests, grants, api, close: table.drop };
+  return { deps, clock, notifier, queue, logger, metrics, tableName: table.tableName, requests, grants, api, close: table.drop };
 }

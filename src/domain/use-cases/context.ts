@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import { StaleWriteError } from '../errors';
 import type { AccessRequest } from '../model';
-import type { Clock, Ids, Logger, Notification, NotificationKind, Notifier, ProvisioningQueue, RequestStore } from '../ports';
+import type { Clock, Ids, Logger, Metrics, Notification, NotificationKind, Notifier, ProvisioningQueue, RequestStore } from '../ports';
 import type { Settings } from '../settings';
 
 /** What the request use-cases need; built once per cold start in src/compose.ts. */
@@ -13,6 +13,8 @@ export interface CoreDeps {
   notifier: Notifier;
   queue: ProvisioningQueue;
   logger: Logger;
+  /** Absent in tests that do not look at metrics. */
+  metrics?: Metrics;
 }
 
 export function isoNow(clock: Clock): string {

@@ -66,12 +66,15 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
       request: approved,
       events: [requested, audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id } })],
     });
+    deps.metrics?.count('RequestCreated');
+    deps.metrics?.count('RequestApproved');
     await enqueueSafely(deps, approved.id);
     await notifySafely(deps, 'request.approved', approved, 'rolegate');
     return approved;
   }
 
   await deps.requests.commit({ request: pending, events: [requested] });
+  deps.metrics?.count('RequestCreated');
   await notifySafely(deps, 'request.created', pending, caller.arn);
   return pending;
 }

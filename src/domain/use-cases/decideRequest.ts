@@ -73,6 +73,7 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
     return { next, kind: 'request.approval_recorded' as const };
   });
 
+  deps.metrics?.count(result.kind === 'request.denied' ? 'RequestDenied' : result.kind === 'request.approved' ? 'RequestApproved' : 'ApprovalRecorded');
   if (result.next.status === 'APPROVED') await enqueueSafely(deps, result.next.id);
   await notifySafely(deps, result.kind, result.next, approver.arn, input.comment);
   return result.next;

@@ -78,6 +78,7 @@ export async function endAccess(
       return { request: next, changed: true };
     });
   });
+  if (ended.changed) deps.metrics?.count('AccessEnded');
   if (ended.changed) await notifySafely(deps, to === 'REVOKED' ? 'request.revoked' : 'request.expired', ended.request, actor, comment);
   return ended.request;
 }

@@ -74,7 +74,10 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       });
       return { outcome: 'active' as const, request: active };
     }).then(async (result) => {
-      if (result.outcome === 'active' && result.request) await notifySafely(deps, 'request.active', result.request, 'rolegate');
+      if (result.outcome === 'active' && result.request) {
+        deps.metrics?.count('GrantActivated');
+        await notifySafely(deps, 'request.active', result.request, 'rolegate');
+      }
       return result;
     });
   } catch (e) {
@@ -129,6 +132,9 @@ async function recordProvisioningError(deps: ProvisioningDeps, requestId: string
     deps.logger.error('provisioning failed', { requestId, awsCode: failure.code, reason: error.message });
     return { outcome: 'failed', request: failed };
   });
-  if (result.outcome === 'failed' && result.request) await notifySafely(deps, 'request.failed', result.request, 'rolegate', error.message);
+  if (result.outcome === 'failed' && result.request) {
+    deps.metrics?.count('ProvisioningFailed');
+    await notifySafely(deps, 'request.failed', result.request, 'rolegate', error.message);
+  }
   return result;
 }

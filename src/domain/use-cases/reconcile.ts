@@ -100,6 +100,7 @@ function compare(role: ManagedRoleState | undefined, trust: unknown, managed: st
 /** Drift on a grant is audited on one of its requests; a role with no request is audited under `account:<id>`. */
 async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequest): Promise<void> {
   deps.logger.warn('drift found', { ...drift });
+  deps.metrics?.count('DriftFound');
   const at = isoNow(deps.clock);
   const subject = request ?? ({ id: `account:${drift.accountId}` } as AccessRequest);
   const events: AuditEvent[] = [audit.driftDetected(subject, { id: deps.ids.next(), at, actor: 'rolegate', comment: drift.detail, data: { ...drift } })];

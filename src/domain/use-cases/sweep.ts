@@ -36,6 +36,7 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
   const stop = options.shouldStop ?? (() => false);
   const report: SweepReport = { timedOut: 0, expired: 0, provisioned: 0, failed: 0, errors: [], more: false };
   const now = isoNow(deps.clock);
+  const started = Date.now();
 
   const run = async (kind: DueKind, before: string, step: (r: AccessRequest) => Promise<void>) => {
     const page = await deps.requests.listDue(kind, before, batch);
@@ -68,6 +69,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
     if (result.outcome === 'active') report.provisioned++;
     if (result.outcome === 'failed') report.failed++;
   });
+  deps.metrics?.milliseconds('SweepDuration', Date.now() - started);
+  deps.metrics?.count('SweepItems', report.expired + report.timedOut + report.provisioned + report.failed);
   deps.logger.info('sweep finished', { ...report, errors: report.errors.length });
   return report;
 }

@@ -14,7 +14,7 @@ export type HttpHandler = (event: HttpEvent, context: Context) => Promise<HttpRe
 
 export function httpApp<D>(routes: readonly RouteDef<D>[], deps: () => Promise<D> | D, logger: Logger, identity: IdentityOptions): HttpHandler {
   const chain = middy<HttpEvent, HttpResult, Error, RolegateContext>()
-    .use(correlation())
+    .use(correlation(logger))
     .use(httpErrors(logger))
     .use(routing(routes as readonly RouteDef[]))
     .use(authenticate(identity))

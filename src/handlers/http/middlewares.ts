@@ -33,12 +33,15 @@ function header(event: HttpEvent, name: string): string | undefined {
 }
 
 /** Tags every log line and response with a correlation id (the caller's, if well-formed). */
-export function correlation(): Mw {
+export function correlation(logger?: Logger): Mw {
   return {
     before: (request) => {
       const given = header(request.event, 'x-correlation-id');
       request.context.correlationId = given && /^[A-Za-z0-9-]{8,64}$/.test(given) ? given : request.event.requestContext?.requestId || randomUUID();
+      logger?.setCorrelation?.({ correlationId: request.context.correlationId, awsRequestId: request.context.awsRequestId ?? '' });
     },
+    after: () => logger?.setCorrelation?.(undefined),
+    onError: () => logger?.setCorrelation?.(undefined),
   };
 }
 

@@ -79,6 +79,19 @@ describe('the deployment template (serverless package)', () => {
     expect(apiActions.some((a: string) => a.startsWith('iam:'))).toBe(false);
   });
 
+  it('alarms on worker, sweeper and API errors, dead letters, provisioning failures and drift, to one topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
+      'AWS/Lambda/Errors',
+      'AWS/Lambda/Errors',
+      'AWS/Lambda/Errors',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible',
+      'rolegate/DriftFound',
+      'rolegate/ProvisioningFailed',
+    ]);
+    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
   it('ships the configuration file inside the functions and points them at it', () => {
     for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_CONFIG).toBe('./config/rolegate.example.yaml');
   });

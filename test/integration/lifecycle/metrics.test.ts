@@ -1,0 +1,76 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import { PowertoolsLoggerAdapter } from '../../../src/adapters/logger';
+import { EmfMetrics } from '../../../src/adapters/metrics';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { sweep } from '../../../src/domain/use-cases/sweep';
+import { httpApp } from '../../../src/handlers/http/app';
+import { routes } from '../../../src/handlers/http/routes';
+import { apiEvent, lambdaContext } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN } from '../../helpers/settings';
+
+describe('metrics and structured logs', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('counts requests, approvals, activations, expiries and sweep work', async () => {
+    const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { requestId: r.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, r.id);
+    h.clock.advance(31 * 60_000);
+    await sweep(h.deps);
+    expect(Object.fromEntries(h.metrics.counts)).toEqual({ RequestCreated: 1, RequestApproved: 1, GrantActivated: 1, AccessEnded: 1, SweepItems: 1 });
+    expect(h.metrics.timings.map((t) => t.name)).toEqual(['SweepDuration']);
+  });
+
+  it('writes metrics as one CloudWatch EMF line per flush', () => {
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const m = new EmfMetrics(new PowertoolsMetrics({ namespace: 'rolegate', serviceName: 'rolegate', defaultDimensions: { stage: 'test' } }));
+      m.count('RequestCreated');
+      m.count('RequestCreated');
+      m.milliseconds('SweepDuration', 12);
+      m.flush();
+    } finally {
+      spy.mockRestore();
+    }
+    const emf = lines.map((l) => JSON.parse(l)).find((l) => l._aws);
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('rolegate');
+    // EMF keeps each value; CloudWatch sums them.
+    expect(emf.RequestCreated).toEqual([1, 1]);
+    expect(emf.SweepDuration).toBe(12);
+    expect(emf.stage).toBe('test');
+  });
+
+  it('puts the correlation id on every log line of a request and keeps user text in fields', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(JSON.parse(String(chunk)));
+      return true;
+    });
+    try {
+      const logger = new PowertoolsLoggerAdapter(new PowertoolsLogger({ serviceName: 'rolegate', logLevel: 'INFO' }));
+      const api = httpApp(routes, () => h.deps, logger, { localIdentity: false });
+      await api(apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'nope', profile: 'ReadOnly', durationMinutes: 30, reason: '"}\n{"level":"ERROR"' }, headers: { 'x-correlation-id': 'corr-abcdef12' } }), lambdaContext());
+      logger.info('after the request');
+    } finally {
+      spy.mockRestore();
+    }
+    const during = lines.filter((l) => l.message !== 'after the request');
+    expect(during.length).toBeGreaterThan(0);
+    for (const l of during) expect(l.correlationId).toBe('corr-abcdef12');
+    expect(lines.find((l) => l.message === 'after the request')!.correlationId).toBeUndefined();
+  });
+});
