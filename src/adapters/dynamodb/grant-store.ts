@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryPartition } from './client';
 import { ConflictError } from '../../domain/errors';
 import type { Grant } from '../../domain/model';
 import type { GrantLease, GrantStore } from '../../domain/ports';
@@ -104,22 +105,9 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   async listByAccount(accountId: string): Promise<Grant[]> {
-    const grants: Grant[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `GRANT#${accountId}` },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) if (item.version !== undefined) grants.push(strip<Grant>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return grants;
+    const items = await queryPartition(this.doc, this.tableName, `GRANT#${accountId}`);
+    // A lease-only item (no version) is a grant being created: not a grant yet.
+    return items.filter((item) => item.version !== undefined).map((item) => strip<Grant>(item));
   }
 
   private lost(e: unknown, lease: GrantLease): unknown {

@@ -3,6 +3,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentCl
 import { ConflictError, StaleWriteError, ValidationError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import type { DueKind, ListQuery, Page, RequestDetail, RequestStore, RequestWrite } from '../../domain/ports';
+import { queryPartition } from './client';
 import { decisionItem, decodeCursor, encodeCursor, eventItem, requestItem, requestKey, strip } from './keys';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
@@ -60,25 +61,12 @@ export class DynamoRequestStore implements RequestStore {
     let request: AccessRequest | undefined;
     const decisions: Decision[] = [];
     const events: AuditEvent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `REQ#${id}` },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const sk = String(item.sk);
-        if (sk === '#REQUEST') request = strip<AccessRequest>(item);
-        else if (sk.startsWith('DECISION#')) decisions.push(strip<Decision>(item));
-        else if (sk.startsWith('EVENT#')) events.push(strip<AuditEvent>(item));
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for (const item of await queryPartition(this.doc, this.tableName, `REQ#${id}`)) {
+      const sk = String(item.sk);
+      if (sk === '#REQUEST') request = strip<AccessRequest>(item);
+      else if (sk.startsWith('DECISION#')) decisions.push(strip<Decision>(item));
+      else if (sk.startsWith('EVENT#')) events.push(strip<AuditEvent>(item));
+    }
     if (!request) return undefined;
     decisions.sort((a, b) => a.at.localeCompare(b.at));
     return { request, decisions, events };

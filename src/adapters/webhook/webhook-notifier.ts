@@ -15,32 +15,16 @@ import { signWebhook, WEBHOOK_HEADERS } from './signer';
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export type WebhookSettings = Settings['webhooks'][number];
 
+type PublicField =
+  | 'id' | 'version' | 'status' | 'requester' | 'principalArn' | 'accountId' | 'accountAlias' | 'profile' | 'ruleId'
+  | 'durationMinutes' | 'reason' | 'ticket' | 'approvalsRequired' | 'approvals' | 'createdAt' | 'updatedAt'
+  | 'decisionDeadline' | 'approvedAt' | 'endsAt' | 'endedAt' | 'extendsRequestId';
+
 /** The request fields a subscriber sees: no provisioning plan, lease keys or internal counters. */
-export interface PublicRequest {
-  id: string;
-  version: number;
-  status: AccessRequest['status'];
-  requester: string;
-  principalArn: string;
-  accountId: string;
-  accountAlias: string;
-  profile: string;
-  ruleId: string;
-  durationMinutes: number;
-  reason: string;
-  ticket?: string;
-  approvalsRequired: number;
-  approvals: string[];
-  createdAt: string;
-  updatedAt: string;
-  decisionDeadline: string;
-  approvedAt?: string;
-  endsAt?: string;
-  endedAt?: string;
-  extendsRequestId?: string;
+export type PublicRequest = Pick<AccessRequest, PublicField> & {
   roleArn?: string;
   failure?: { code: string; message: string; retryable: boolean };
-}
+};
 
 export interface WebhookEvent {
   id: string;
