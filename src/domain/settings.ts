@@ -113,6 +113,19 @@ export const settingsSchema = z
         botTokenParameter: z.string().optional(),
       })
       .optional(),
+    /**
+     * Optional OIDC sign-in (API Gateway JWT authorizer, e.g. Cognito or Okta):
+     * the value of `claim` in a verified token names the person, and
+     * `principals` maps it to the IAM principal whose rules apply.
+     */
+    oidc: z
+      .strictObject({
+        issuer: z.url({ protocol: /^https$/ }),
+        audience: z.array(z.string().min(1)).min(1),
+        claim: z.string().min(1).default('email'),
+        principals: z.record(z.string().min(1), z.string()).default({}),
+      })
+      .optional(),
     webhooks: z
       .array(
         z.strictObject({
@@ -155,6 +168,13 @@ export const settingsSchema = z
       });
       if (!r.autoApprove && r.approvers.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'a rule that is not autoApprove needs at least one approver' });
+      }
+    });
+    Object.entries(s.oidc?.principals ?? {}).forEach(([subject, arn]) => {
+      try {
+        parsePrincipalArn(arn);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: 'must be an IAM user or role ARN' });
       }
     });
     Object.entries(s.slack?.users ?? {}).forEach(([user, arn]) => {

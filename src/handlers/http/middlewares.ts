@@ -102,6 +102,8 @@ export function matchPath(template: string, path: string): Record<string, string
 export interface IdentityOptions {
   /** Honour the x-rolegate-principal header (local runs only; never in Lambda). */
   localIdentity: boolean;
+  /** OIDC: the verified token claim that names the person, and its mapping to IAM principals. */
+  oidc?: { claim: string; principals: Record<string, string> };
 }
 
 /**
@@ -115,8 +117,16 @@ export function authenticate(options: IdentityOptions): Mw {
     before: (request) => {
       if (request.context.route.public) return;
       const iamArn = request.event.requestContext?.authorizer?.iam?.userArn;
+      const claims = request.event.requestContext?.authorizer?.jwt?.claims;
+      let jwtArn: string | undefined;
+      if (!iamArn && claims && options.oidc) {
+        // API Gateway verified the token (issuer, audience, expiry); the claim names the person.
+        const subject = claims[options.oidc.claim];
+        jwtArn = typeof subject === 'string' ? (options.oidc.principals[subject] ?? options.oidc.principals[subject.toLowerCase()]) : undefined;
+        if (!jwtArn) throw new ForbiddenError(`Your sign-in (${options.oidc.claim}) is not mapped to an AWS principal in rolegate's configuration (oidc.principals).`);
+      }
       const localArn = options.localIdentity ? header(request.event, LOCAL_IDENTITY_HEADER) : undefined;
-      const callerArn = iamArn ?? localArn;
+      const callerArn = iamArn ?? jwtArn ?? localArn;
       if (!callerArn) {
         throw new UnauthenticatedError(
           options.localIdentity

@@ -2,6 +2,9 @@ import { ARN } from '../../helpers/settings';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { readEnv } from '../../../src/config';
+import { httpApp } from '../../../src/handlers/http/app';
+import { routes } from '../../../src/handlers/http/routes';
+import { apiEvent, lambdaContext } from '../../helpers/events';
 
 const body = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate' };
 
@@ -45,5 +48,26 @@ describe('identity comes only from the authenticated request context', () => {
     // lead-anna is a role here, which no rule names as a requester.
     expect(res.status).toBe(403);
     expect(res.body.message).toContain('arn:aws:iam::111111111111:role/lead-anna');
+  });
+
+  describe('OIDC sign-in (JWT authorizer)', () => {
+    const jwtEvent = (claims: Record<string, string>, extra: Record<string, string> = {}) => {
+      const e = apiEvent({ method: 'POST', path: '/requests', body, headers: extra });
+      (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims, scopes: null } };
+      return e;
+    };
+    const oidcApi = () => httpApp(routes, () => deployed.deps, deployed.logger, { localIdentity: false, oidc: { claim: 'email', principals: { 'alice@example.com': ARN.alice } } });
+
+    it('maps the verified claim to the configured principal', async () => {
+      const res = await oidcApi()(jwtEvent({ email: 'alice@example.com', sub: 'x' }), lambdaContext());
+      expect(res.statusCode).toBe(201);
+      expect(JSON.parse(res.body).request.requester).toBe(ARN.alice);
+    });
+
+    it('refuses an unmapped sign-in with 403, and ignores the local header', async () => {
+      const res = await oidcApi()(jwtEvent({ email: 'mallory@example.com' }, { 'x-rolegate-principal': ARN.alice }), lambdaContext());
+      expect(res.statusCode).toBe(403);
+      expect(JSON.parse(res.body).message).toContain('not mapped');
+    });
   });
 });

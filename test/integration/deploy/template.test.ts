@@ -11,12 +11,12 @@ const ROOT = join(__dirname, '..', '..', '..');
 type Resource = { Type: string; Properties: Record<string, any> };
 
 /** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
-function packageTemplate(): Record<string, Resource> {
+function packageTemplate(params: string[] = []): Record<string, Resource> {
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
   try {
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir], { cwd: ROOT, env, stdio: 'pipe' });
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir, ...params], { cwd: ROOT, env, stdio: 'pipe' });
     return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -95,6 +95,20 @@ describe('the deployment template (serverless package)', () => {
   it('ships the configuration file inside the functions and points them at it', () => {
     for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_CONFIG).toBe('./config/rolegate.example.yaml');
   });
+});
+
+describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
+  it('puts a JWT authorizer with the issuer and audience on every route but the public and Slack ones', () => {
+    const resources = packageTemplate(['--param=auth=jwt', '--param=oidcIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', '--param=oidcAudience=client123']);
+    const authorizers = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers.map((a) => a.Properties)).toEqual([
+      expect.objectContaining({ AuthorizerType: 'JWT', IdentitySource: ['$request.header.Authorization'], JwtConfiguration: { Audience: ['client123'], Issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc' } }),
+    ]);
+    const types = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => `${r.Properties.RouteKey} ${r.Properties.AuthorizationType ?? 'NONE'}`);
+    for (const route of routes) expect(types).toContain(`${route.method} ${route.path} ${route.public ? 'NONE' : 'JWT'}`);
+  }, 120_000);
 });
 
 describe('the OpenAPI document', () => {
