@@ -1,13 +1,16 @@
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type AssumeRoleCommandInput, type STSClient } from '@aws-sdk/client-sts';
 import type { IAMClient } from '@aws-sdk/client-iam';
+import { ProvisioningError } from '../../domain/errors';
 import type { Clock } from '../../domain/ports';
+import type { AccountSettings } from '../../domain/settings';
 import { withRetry, type RetryOptions } from './retry';
 import { sessionName } from './session-name';
 
 export { sessionName };
 
+/** A role rolegate assumes: a target account's provisioner role, or the identity-granter role. */
 export interface AssumableRole {
-  /** Cache key: one set of credentials per target. */
+  /** Cache key: one set of credentials per key (the account id for provisioner roles). */
   key: string;
   roleArn: string;
   externalId?: string;
@@ -20,23 +23,54 @@ export interface TemporaryCredentials {
   expiration: Date;
 }
 
+/** Builds the IAM client that uses one set of assumed credentials (compose: `new IAMClient({ region, credentials })`). */
 export type IamClientFactory = (credentials: TemporaryCredentials) => IAMClient;
 
-interface Entry {
-  client: IAMClient;
-  expiresAt: number;
+/** STS's default and the provisioner role's MaxSessionDuration in templates/provisioner-role.yaml. */
+export const ASSUME_DURATION_SECONDS = 3600;
+/** Credentials are renewed this long before they expire, so no IAM call starts with a dying session. */
+export const REFRESH_BEFORE_MS = 5 * 60_000;
+
+/** The account's provisioner role, as configured. */
+export function provisionerRole(account: AccountSettings): AssumableRole {
+  return { key: account.id, roleArn: account.provisionerRoleArn, externalId: account.externalId };
 }
 
-const REFRESH_BEFORE_MS = 5 * 60_000;
+/** The AssumeRole input for a role and the request that needs it (shared with the dry run's plan). */
+export function assumeRoleInput(target: AssumableRole, requestId: string): AssumeRoleCommandInput {
+  return {
+    RoleArn: target.roleArn,
+    RoleSessionName: sessionName(requestId),
+    DurationSeconds: ASSUME_DURATION_SECONDS,
+    ...(target.externalId ? { ExternalId: target.externalId } : {}),
+  };
+}
+
+interface Entry {
+  credentials: TemporaryCredentials;
+  client: IAMClient;
+}
+
+const STS_HINTS = {
+  AccessDenied:
+    'rolegate may not assume this role: check that it exists (templates/provisioner-role.yaml), that its trust names rolegate\'s execution role, and that the ExternalId in the configuration matches the stack\'s',
+};
 
 /**
- * Credentials for a provisioner role, by STS AssumeRole with the account's
- * ExternalId, cached until five minutes before they expire: one AssumeRole
- * per account per credential lifetime, shared by concurrent callers.
+ * Credentials for the roles rolegate assumes, by STS AssumeRole with the
+ * ExternalId, cached per key until five minutes before they expire: one
+ * AssumeRole per account per credential lifetime, however many grants, and
+ * concurrent callers for one account share a single in-flight call.
+ *
+ * The session is named after the request that opened it (`rolegate-<id>`);
+ * later requests served by the same cached session appear in CloudTrail
+ * under that first name.
  */
 export class ProvisionerCredentials {
   private readonly cache = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<Entry>>();
+  /** Replaced clients, destroyed one refresh later: a caller may still be using one when it is replaced. */
+  private readonly retired = new Map<string, IAMClient>();
 
   constructor(
     private readonly sts: STSClient,
@@ -45,41 +79,52 @@ export class ProvisionerCredentials {
     private readonly retry: RetryOptions = {},
   ) {}
 
+  /** An IAM client acting as the target role, from cache while its credentials are fresh. */
   async iamFor(target: AssumableRole, requestId: string): Promise<IAMClient> {
+    return (await this.entry(target, requestId)).client;
+  }
+
+  /** The assumed credentials themselves (for a client of another service). */
+  async credentialsFor(target: AssumableRole, requestId: string): Promise<TemporaryCredentials> {
+    return (await this.entry(target, requestId)).credentials;
+  }
+
+  /** Forget an account's credentials (after AWS rejected them as expired or invalid). */
+  invalidate(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.retire(key, entry.client);
+    this.cache.delete(key);
+  }
+
+  private retire(key: string, client: IAMClient): void {
+    this.retired.get(key)?.destroy();
+    this.retired.set(key, client);
+  }
+
+  private async entry(target: AssumableRole, requestId: string): Promise<Entry> {
     const cached = this.cache.get(target.key);
-    if (cached && this.clock.now().getTime() < cached.expiresAt - REFRESH_BEFORE_MS) return cached.client;
+    if (cached && this.clock.now().getTime() < cached.credentials.expiration.getTime() - REFRESH_BEFORE_MS) return cached;
     let pending = this.inFlight.get(target.key);
     if (!pending) {
       pending = this.assume(target, requestId).finally(() => this.inFlight.delete(target.key));
       this.inFlight.set(target.key, pending);
     }
-    return (await pending).client;
+    return pending;
   }
 
   private async assume(target: AssumableRole, requestId: string): Promise<Entry> {
-    const out = await withRetry(
-      `Assuming ${target.roleArn}`,
-      () =>
-        this.sts.send(
-          new AssumeRoleCommand({
-            RoleArn: target.roleArn,
-            RoleSessionName: sessionName(requestId),
-            DurationSeconds: 3600,
-            ...(target.externalId ? { ExternalId: target.externalId } : {}),
-          }),
-        ),
-      this.retry,
-    );
+    const input = assumeRoleInput(target, requestId);
+    const out = await withRetry(`AssumeRole into ${target.roleArn}`, () => this.sts.send(new AssumeRoleCommand(input)), this.retry, STS_HINTS);
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error(`STS returned no credentials for ${target.roleArn}`);
-    const expiration = new Date(c.Expiration);
-    const entry = {
-      client: this.iamFactory({ accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration }),
-      expiresAt: expiration.getTime(),
-    };
-    this.cache.get(target.key)?.client.destroy();
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
+      throw new ProvisioningError(`AssumeRole into ${target.roleArn} returned no credentials; it will be retried.`, 'NoCredentials', true);
+    }
+    const credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: new Date(c.Expiration) };
+    const entry = { credentials, client: this.iamFactory(credentials) };
+    const previous = this.cache.get(target.key);
+    if (previous) this.retire(target.key, previous.client);
     this.cache.set(target.key, entry);
     return entry;
   }
 }
-

@@ -3,47 +3,56 @@ import type { GrantSpec, IdentityGranter, ProvisionOutcome, Provisioner } from '
 import type { Principal } from '../../domain/principal';
 import { desiredRole } from '../../domain/provisioning/documents';
 import type { AccountSettings, Settings } from '../../domain/settings';
-import { sessionName } from './session-name';
-import { creationCalls, identityGrantCall, identityRevokeCall } from './iam-commands';
+import { assumeRoleInput, provisionerRole } from './credentials';
+import { creationCalls, deleteInlineCall, deleteRoleCall, detachCall, identityGrantCall, identityRevokeCall } from './iam-commands';
+
+/** Shown in a plan instead of the account's ExternalId: plans are stored on requests that requesters read. */
+export const EXTERNAL_ID_PLACEHOLDER = '(accounts[].externalId)';
+
+/** The AssumeRole a real run would send, ExternalId withheld. */
+export function assumeCall(account: AccountSettings, requestId: string): PlannedCall {
+  const input: Record<string, unknown> = { ...assumeRoleInput(provisionerRole(account), requestId) };
+  if (input.ExternalId) input.ExternalId = EXTERNAL_ID_PLACEHOLDER;
+  return { service: 'sts', command: 'AssumeRole', input };
+}
 
 /**
- * Records the exact calls a new grant would send (the plan), after the same
- * document validation, and changes nothing in AWS. The default of the local run.
+ * Records the calls a new grant would send (the plan) — the same builders
+ * and the same document validation as IamProvisioner — and changes nothing
+ * in AWS. The plan assumes the role does not exist yet; AWS is never read.
+ * The default of the local run.
  */
 export class DryRunProvisioner implements Provisioner {
-  constructor(private readonly settings: Settings) {}
+  /** @param settings unused; kept so every provisioner is built the same way in src/compose.ts. */
+  constructor(private readonly settings?: Settings) {}
 
   async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
     const desired = desiredRole(spec);
     return { roleArn: desired.roleArn, calls: [assumeCall(spec.account, requestId), ...creationCalls(desired)] };
   }
 
+  /** What removal sends; the policies are listed in AWS at run time, so the plan names them by placeholder. */
   async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
     return [
       assumeCall(account, requestId),
       { service: 'iam', command: 'ListAttachedRolePolicies', input: { RoleName: roleName } },
-      { service: 'iam', command: 'DetachRolePolicy', input: { RoleName: roleName, PolicyArn: '(each attached policy)' } },
+      detachCall(roleName, '(each attached policy)'),
       { service: 'iam', command: 'ListRolePolicies', input: { RoleName: roleName } },
-      { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: roleName, PolicyName: '(each inline policy)' } },
-      { service: 'iam', command: 'DeleteRole', input: { RoleName: roleName } },
+      deleteInlineCall(roleName, '(each inline policy)'),
+      deleteRoleCall(roleName),
     ];
   }
-
-  get partition(): string {
-    return this.settings.partition;
-  }
 }
 
-function assumeCall(account: AccountSettings, requestId: string): PlannedCall {
-  // The ExternalId guards against the confused deputy; it is not a secret, but a plan need not repeat it.
-  return { service: 'sts', command: 'AssumeRole', input: { RoleArn: account.provisionerRoleArn, RoleSessionName: sessionName(requestId), ExternalId: '(from configuration)' } };
-}
-
+/** The identity-account calls a grant would send, recorded and not sent. */
 export class DryRunIdentityGranter implements IdentityGranter {
-  constructor(private readonly settings: Settings) {}
+  /** @param settings unused; kept for symmetry with the real granter's construction. */
+  constructor(private readonly settings?: Settings) {}
+
   async grant(principal: Principal, roleArn: string, endsAt: string, grantKey: string): Promise<PlannedCall[]> {
     return [identityGrantCall(principal, roleArn, endsAt, grantKey)];
   }
+
   async revoke(principal: Principal, grantKey: string): Promise<PlannedCall[]> {
     return [identityRevokeCall(principal, grantKey)];
   }

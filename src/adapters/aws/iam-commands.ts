@@ -1,53 +1,72 @@
 import { createHash } from 'node:crypto';
-import type { Principal } from '../../domain/principal';
-import { identityPolicy, type DesiredRole } from '../../domain/provisioning/documents';
 import type { PlannedCall } from '../../domain/model';
+import type { Principal } from '../../domain/principal';
+import { identityPolicy, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 
-/**
- * The calls that create a grant's role from nothing. The IAM provisioner
- * sends them; the dry-run provisioner records them as the plan. One list, so
- * the plan is exactly what would be sent.
+/*
+ * The IAM calls rolegate makes, as data. The IAM provisioner and identity
+ * granter send them; the dry run records them as the plan. One builder per
+ * call, so the plan is exactly what would be sent.
  */
-export function creationCalls(d: DesiredRole): PlannedCall[] {
-  const calls: PlannedCall[] = [
-    {
-      service: 'iam',
-      command: 'CreateRole',
-      input: {
-        Path: d.path,
-        RoleName: d.roleName,
-        AssumeRolePolicyDocument: JSON.stringify(d.trustPolicy),
-        MaxSessionDuration: d.maxSessionDuration,
-        Description: d.description,
-        ...(d.permissionsBoundaryArn ? { PermissionsBoundary: d.permissionsBoundaryArn } : {}),
-        Tags: d.tags,
-      },
-    },
-  ];
-  for (const arn of d.managedPolicyArns) calls.push({ service: 'iam', command: 'AttachRolePolicy', input: { RoleName: d.roleName, PolicyArn: arn } });
-  if (d.inlinePolicy) {
-    calls.push({ service: 'iam', command: 'PutRolePolicy', input: { RoleName: d.roleName, PolicyName: d.inlinePolicyName, PolicyDocument: JSON.stringify(d.inlinePolicy) } });
-  }
-  return calls;
+
+const iam = (command: string, input: Record<string, unknown>): PlannedCall => ({ service: 'iam', command, input });
+
+/** IAM takes policy documents as JSON text. */
+export function policyText(doc: PolicyDocument | Record<string, unknown>): string {
+  return JSON.stringify(doc);
 }
 
-/** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>`. */
+export function createRoleCall(d: DesiredRole): PlannedCall {
+  return iam('CreateRole', {
+    Path: d.path,
+    RoleName: d.roleName,
+    AssumeRolePolicyDocument: policyText(d.trustPolicy),
+    MaxSessionDuration: d.maxSessionDuration,
+    Description: d.description,
+    ...(d.permissionsBoundaryArn ? { PermissionsBoundary: d.permissionsBoundaryArn } : {}),
+    // Tagged at creation: a crash right after CreateRole still leaves a role rolegate recognises as its own.
+    Tags: d.tags,
+  });
+}
+
+export const attachCall = (roleName: string, policyArn: string) => iam('AttachRolePolicy', { RoleName: roleName, PolicyArn: policyArn });
+export const detachCall = (roleName: string, policyArn: string) => iam('DetachRolePolicy', { RoleName: roleName, PolicyArn: policyArn });
+export const deleteInlineCall = (roleName: string, policyName: string) => iam('DeleteRolePolicy', { RoleName: roleName, PolicyName: policyName });
+export const deleteRoleCall = (roleName: string) => iam('DeleteRole', { RoleName: roleName });
+
+export function putInlineCall(d: DesiredRole): PlannedCall {
+  return iam('PutRolePolicy', { RoleName: d.roleName, PolicyName: d.inlinePolicyName, PolicyDocument: policyText(d.inlinePolicy!) });
+}
+
+export const updateTrustCall = (d: DesiredRole) => iam('UpdateAssumeRolePolicy', { RoleName: d.roleName, PolicyDocument: policyText(d.trustPolicy) });
+export const updateRoleCall = (d: DesiredRole) => iam('UpdateRole', { RoleName: d.roleName, MaxSessionDuration: d.maxSessionDuration, Description: d.description });
+export const putBoundaryCall = (d: DesiredRole) => iam('PutRolePermissionsBoundary', { RoleName: d.roleName, PermissionsBoundary: d.permissionsBoundaryArn });
+export const deleteBoundaryCall = (roleName: string) => iam('DeleteRolePermissionsBoundary', { RoleName: roleName });
+export const tagRoleCall = (roleName: string, tags: { Key: string; Value: string }[]) => iam('TagRole', { RoleName: roleName, Tags: tags });
+
+/**
+ * The writes that create a grant's role from nothing: the role with its
+ * trust, boundary and tags, then its managed policies, then its inline
+ * policy. IamProvisioner sends exactly these for a new role; the dry run
+ * records them.
+ */
+export function creationCalls(d: DesiredRole): PlannedCall[] {
+  return [createRoleCall(d), ...d.managedPolicyArns.map((arn) => attachCall(d.roleName, arn)), ...(d.inlinePolicy ? [putInlineCall(d)] : [])];
+}
+
+/** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>` (25 characters; IAM allows 128). */
 export function identityPolicyName(grantKey: string): string {
   return `rolegate-${createHash('sha256').update(grantKey).digest('hex').slice(0, 16)}`;
 }
 
-/** Calls that give or take the principal's sts:AssumeRole on the grant's role (shared with the dry run). */
+/** The call that gives the principal sts:AssumeRole on the grant's role until the end (shared with the dry run). */
 export function identityGrantCall(principal: Principal, roleArn: string, endsAt: string, grantKey: string): PlannedCall {
-  const base = { PolicyName: identityPolicyName(grantKey), PolicyDocument: JSON.stringify(identityPolicy(roleArn, endsAt)) };
-  return principal.type === 'user'
-    ? { service: 'iam', command: 'PutUserPolicy', input: { UserName: principal.name, ...base } }
-    : { service: 'iam', command: 'PutRolePolicy', input: { RoleName: principal.name, ...base } };
+  const base = { PolicyName: identityPolicyName(grantKey), PolicyDocument: policyText(identityPolicy(roleArn, endsAt)) };
+  return principal.type === 'user' ? iam('PutUserPolicy', { UserName: principal.name, ...base }) : iam('PutRolePolicy', { RoleName: principal.name, ...base });
 }
 
+/** The call that takes it away again. */
 export function identityRevokeCall(principal: Principal, grantKey: string): PlannedCall {
   const base = { PolicyName: identityPolicyName(grantKey) };
-  return principal.type === 'user'
-    ? { service: 'iam', command: 'DeleteUserPolicy', input: { UserName: principal.name, ...base } }
-    : { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: principal.name, ...base } };
+  return principal.type === 'user' ? iam('DeleteUserPolicy', { UserName: principal.name, ...base }) : iam('DeleteRolePolicy', { RoleName: principal.name, ...base });
 }
-

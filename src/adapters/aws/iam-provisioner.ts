@@ -1,8 +1,8 @@
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
-  DeleteRolePermissionsBoundaryCommand,
   DeleteRoleCommand,
+  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
   GetRoleCommand,
@@ -18,6 +18,7 @@ import {
   UpdateRoleCommand,
   type IAMClient,
   type Role,
+  type Tag,
 } from '@aws-sdk/client-iam';
 import { ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
@@ -25,212 +26,290 @@ import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from 
 import { desiredRole, MANAGED_TAG, parsePolicy, samePolicy, type DesiredRole } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
-import type { ProvisionerCredentials } from './credentials';
-import { creationCalls } from './iam-commands';
+import { provisionerRole, type ProvisionerCredentials } from './credentials';
+import {
+  attachCall,
+  creationCalls,
+  deleteBoundaryCall,
+  deleteInlineCall,
+  deleteRoleCall,
+  detachCall,
+  putBoundaryCall,
+  putInlineCall,
+  tagRoleCall,
+  updateRoleCall,
+  updateTrustCall,
+} from './iam-commands';
 import { defaultSleep, withRetry, type RetryOptions } from './retry';
 
+/**
+ * The IAM writes the provisioner sends, by name. Reads are sent directly.
+ * templates/provisioner-role.yaml allows exactly the IAM commands imported
+ * in this file (test/unit/provisioning/templates.test.ts keeps them equal).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: Record<string, new (input: any) => any> = {
+const WRITES: Record<string, new (input: any) => any> = {
   CreateRole: CreateRoleCommand,
   AttachRolePolicy: AttachRolePolicyCommand,
+  DetachRolePolicy: DetachRolePolicyCommand,
   PutRolePolicy: PutRolePolicyCommand,
+  DeleteRolePolicy: DeleteRolePolicyCommand,
+  UpdateAssumeRolePolicy: UpdateAssumeRolePolicyCommand,
+  UpdateRole: UpdateRoleCommand,
+  PutRolePermissionsBoundary: PutRolePermissionsBoundaryCommand,
+  DeleteRolePermissionsBoundary: DeleteRolePermissionsBoundaryCommand,
+  TagRole: TagRoleCommand,
+  DeleteRole: DeleteRoleCommand,
 };
 
-function isManaged(role: Role | undefined): boolean {
-  return (role?.Tags ?? []).some((t) => t.Key === MANAGED_TAG.Key && t.Value === MANAGED_TAG.Value);
+/** Credentials IAM refused as stale: the next attempt assumes the role again. */
+const STALE_CREDENTIALS = new Set(['ExpiredToken', 'InvalidClientTokenId']);
+
+/** rolegate's own: under its path and tagged managed-by=rolegate. Anything else is never changed or deleted. */
+export function isManagedRole(role: Pick<Role, 'Path' | 'Tags'> | undefined): boolean {
+  return role?.Path === ROLE_PATH && hasManagedTag(role.Tags);
+}
+
+function hasManagedTag(tags: Tag[] | undefined): boolean {
+  return (tags ?? []).some((t) => t.Key === MANAGED_TAG.Key && t.Value === MANAGED_TAG.Value);
+}
+
+const isNoSuchEntity = (e: unknown) => e instanceof ProvisioningError && e.awsCode === 'NoSuchEntity';
+
+/** One account's IAM, and the writes made through it for one apply/remove. */
+interface Session {
+  iam: IAMClient;
+  account: AccountSettings;
+  calls: PlannedCall[];
 }
 
 /**
  * The target-account side of a grant, through the account's provisioner
- * role. apply() brings a rolegate-managed role to the desired state, adding
- * what is missing and removing what the profile no longer has; it never
- * touches a role rolegate did not create.
+ * role (templates/provisioner-role.yaml). apply() creates the grant's role
+ * or brings a rolegate-managed one to the desired state — adding what is
+ * missing, removing what the profile no longer has — and never touches a
+ * role rolegate did not create. Every step is idempotent, so a re-run after
+ * a crash at any point converges. ProvisionOutcome.calls lists the writes
+ * sent, in order (reads are not listed).
  */
 export class IamProvisioner implements Provisioner {
   constructor(
     private readonly credentials: ProvisionerCredentials,
     private readonly retry: RetryOptions = {},
-    /** Reads of the trust policy after writing it, while IAM propagates. */
+    /** Reads of the trust policy after writing it, while IAM propagates (250 ms, 500 ms, 1 s… apart). */
     private readonly readBackAttempts = 4,
   ) {}
 
-  private async session(account: AccountSettings, requestId: string) {
-    const iam = await this.credentials.iamFor({ key: account.id, roleArn: account.provisionerRoleArn, externalId: account.externalId }, requestId);
-    const calls: PlannedCall[] = [];
-    const send = async <T>(command: string, input: Record<string, unknown>, make: () => { input: unknown }): Promise<T> => {
-      calls.push({ service: 'iam', command, input });
-      return withRetry(`${command} in account ${account.id}`, () => iam.send(make() as never) as Promise<T>, this.retry);
-    };
-    const getRole = async (roleName: string): Promise<Role | undefined> => {
-      try {
-        const out = await withRetry(`GetRole in account ${account.id}`, () => iam.send(new GetRoleCommand({ RoleName: roleName })), this.retry);
-        return out.Role;
-      } catch (e) {
-        if ((e as ProvisioningError).awsCode === 'NoSuchEntity') return undefined;
-        throw e;
-      }
-    };
-    return { iam, calls, send, getRole };
-  }
-
   async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
-    const desired = desiredRole(spec);
-    const s = await this.session(spec.account, requestId);
-    const role = await s.getRole(desired.roleName);
+    // Validation first: a bad document fails the request before any AWS call.
+    const d = desiredRole(spec);
+    const s = await this.open(spec.account, requestId);
+    let role = await this.getRole(s, d.roleName);
+    let trustWritten = false;
     if (!role) {
-      for (const call of creationCalls(desired)) await s.send(call.command, call.input, () => new COMMANDS[call.command]!(call.input));
-    } else {
-      if (!isManaged(role)) {
-        throw new ProvisioningError(
-          `Role ${desired.roleName} exists in account ${spec.account.id} and is not managed by rolegate; rolegate never takes over a role it did not create. Remove or rename that role.`,
-          'RoleNotManaged',
-          false,
-        );
-      }
-      await this.converge(s, role, desired);
-    }
-    await this.readBack(s, desired, spec.account.id);
-    return { roleArn: role?.Arn ?? desired.roleArn, calls: s.calls };
-  }
-
-  private async converge(s: Awaited<ReturnType<IamProvisioner['session']>>, role: Role, d: DesiredRole): Promise<void> {
-    const name = d.roleName;
-    if (!samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy)) {
-      const input = { RoleName: name, PolicyDocument: JSON.stringify(d.trustPolicy) };
-      await s.send('UpdateAssumeRolePolicy', input, () => new UpdateAssumeRolePolicyCommand(input));
-    }
-    if (role.MaxSessionDuration !== d.maxSessionDuration || role.Description !== d.description) {
-      const input = { RoleName: name, MaxSessionDuration: d.maxSessionDuration, Description: d.description };
-      await s.send('UpdateRole', input, () => new UpdateRoleCommand(input));
-    }
-    const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
-    if (d.permissionsBoundaryArn && boundary !== d.permissionsBoundaryArn) {
-      const input = { RoleName: name, PermissionsBoundary: d.permissionsBoundaryArn };
-      await s.send('PutRolePermissionsBoundary', input, () => new PutRolePermissionsBoundaryCommand(input));
-    } else if (!d.permissionsBoundaryArn && boundary) {
-      const input = { RoleName: name };
-      await s.send('DeleteRolePermissionsBoundary', input, () => new DeleteRolePermissionsBoundaryCommand(input));
-    }
-    const current = new Map((role.Tags ?? []).map((t) => [t.Key, t.Value]));
-    const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
-    if (changedTags.length) {
-      const input = { RoleName: name, Tags: changedTags };
-      await s.send('TagRole', input, () => new TagRoleCommand(input));
-    }
-
-    const attached = await this.attachedPolicies(s.iam, name);
-    for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) {
-      const input = { RoleName: name, PolicyArn: arn };
-      await s.send('AttachRolePolicy', input, () => new AttachRolePolicyCommand(input));
-    }
-    for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) {
-      const input = { RoleName: name, PolicyArn: arn };
-      await s.send('DetachRolePolicy', input, () => new DetachRolePolicyCommand(input));
-    }
-
-    const inline = await this.inlinePolicies(s.iam, name);
-    for (const policyName of inline.filter((p) => !(d.inlinePolicy && p === d.inlinePolicyName))) {
-      const input = { RoleName: name, PolicyName: policyName };
-      await s.send('DeleteRolePolicy', input, () => new DeleteRolePolicyCommand(input));
-    }
-    if (d.inlinePolicy) {
-      let same = false;
-      if (inline.includes(d.inlinePolicyName)) {
-        const got = await withRetry('GetRolePolicy', () => s.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: d.inlinePolicyName })), this.retry);
-        same = samePolicy(parsePolicy(got.PolicyDocument), d.inlinePolicy);
-      }
-      if (!same) {
-        const input = { RoleName: name, PolicyName: d.inlinePolicyName, PolicyDocument: JSON.stringify(d.inlinePolicy) };
-        await s.send('PutRolePolicy', input, () => new PutRolePolicyCommand(input));
+      const [create, ...rest] = creationCalls(d);
+      if (await this.createRole(s, create!)) {
+        for (const call of rest) await this.write(s, call);
+        trustWritten = true;
+      } else {
+        // Created meanwhile by another worker (its lease lapsed) or just now by us before a lost response.
+        role = await this.getRole(s, d.roleName);
+        if (!role) throw new ProvisioningError(`Role ${d.roleName} in account ${s.account.id} exists but cannot be read yet; it will be retried.`, 'NotYetConsistent', true);
       }
     }
-  }
-
-  /** IAM is eventually consistent: the trust written must be the trust read before access is handed out. */
-  private async readBack(s: Awaited<ReturnType<IamProvisioner['session']>>, d: DesiredRole, accountId: string): Promise<void> {
-    const sleep = this.retry.sleep ?? defaultSleep;
-    for (let i = 0; i < this.readBackAttempts; i++) {
-      const role = await s.getRole(d.roleName);
-      if (role && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy)) return;
-      await sleep(250 * 2 ** i);
+    if (role) {
+      this.assertManaged(role, d.roleName, s.account.id, 'take over');
+      trustWritten = await this.converge(s, role, d);
     }
-    throw new ProvisioningError(`IAM in account ${accountId} does not yet show the trust policy written for ${d.roleName}; it will be retried.`, 'NotYetConsistent', true);
+    if (trustWritten) await this.readBack(s, d);
+    return { roleArn: role?.Arn ?? d.roleArn, calls: s.calls };
   }
 
-  private async attachedPolicies(iam: IAMClient, roleName: string): Promise<string[]> {
-    const arns: string[] = [];
-    let marker: string | undefined;
-    do {
-      const out = await withRetry('ListAttachedRolePolicies', () => iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) })), this.retry);
-      arns.push(...(out.AttachedPolicies ?? []).map((p) => p.PolicyArn!).filter(Boolean));
-      marker = out.IsTruncated ? out.Marker : undefined;
-    } while (marker);
-    return arns.sort();
-  }
-
-  private async inlinePolicies(iam: IAMClient, roleName: string): Promise<string[]> {
-    const names: string[] = [];
-    let marker: string | undefined;
-    do {
-      const out = await withRetry('ListRolePolicies', () => iam.send(new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) })), this.retry);
-      names.push(...(out.PolicyNames ?? []));
-      marker = out.IsTruncated ? out.Marker : undefined;
-    } while (marker);
-    return names;
-  }
-
-  /** Detaches and deletes every policy, then the role. An absent role is already removed. */
+  /** Detaches and deletes the role's policies, then the role. An absent role is already removed. */
   async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
-    const s = await this.session(account, requestId);
-    const role = await s.getRole(roleName);
+    const s = await this.open(account, requestId);
+    const role = await this.getRole(s, roleName);
     if (!role) return s.calls;
-    if (!isManaged(role)) {
-      throw new ProvisioningError(`Role ${roleName} in account ${account.id} is not managed by rolegate; rolegate will not delete it.`, 'RoleNotManaged', false);
+    this.assertManaged(role, roleName, account.id, 'delete');
+    try {
+      for (const arn of await this.attachedPolicies(s, roleName)) await this.writeTolerant(s, detachCall(roleName, arn));
+      for (const name of await this.inlinePolicies(s, roleName)) await this.writeTolerant(s, deleteInlineCall(roleName, name));
+      await this.write(s, deleteRoleCall(roleName));
+    } catch (e) {
+      // Gone meanwhile (another worker, an administrator): the goal holds.
+      if (!isNoSuchEntity(e)) throw e;
     }
-    const tolerate = async (p: Promise<unknown>) => {
-      try {
-        await p;
-      } catch (e) {
-        if ((e as ProvisioningError).awsCode !== 'NoSuchEntity') throw e;
-      }
-    };
-    for (const arn of await this.attachedPolicies(s.iam, roleName)) {
-      const input = { RoleName: roleName, PolicyArn: arn };
-      await tolerate(s.send('DetachRolePolicy', input, () => new DetachRolePolicyCommand(input)));
-    }
-    for (const policyName of await this.inlinePolicies(s.iam, roleName)) {
-      const input = { RoleName: roleName, PolicyName: policyName };
-      await tolerate(s.send('DeleteRolePolicy', input, () => new DeleteRolePolicyCommand(input)));
-    }
-    const input = { RoleName: roleName };
-    await tolerate(s.send('DeleteRole', input, () => new DeleteRoleCommand(input)));
     return s.calls;
   }
 
   /** Every role under rolegate's path in an account, with what reconciliation compares. */
   async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
-    const s = await this.session(account, 'reconcile');
+    const s = await this.open(account, 'reconcile');
     const roles: Role[] = [];
     let marker: string | undefined;
     do {
-      const out = await withRetry('ListRoles', () => s.iam.send(new ListRolesCommand({ PathPrefix: ROLE_PATH, ...(marker ? { Marker: marker } : {}) })), this.retry);
+      const out = await this.call(s, 'ListRoles', () => s.iam.send(new ListRolesCommand({ PathPrefix: ROLE_PATH, ...(marker ? { Marker: marker } : {}) })));
       roles.push(...(out.Roles ?? []));
       marker = out.IsTruncated ? out.Marker : undefined;
     } while (marker);
     const states: ManagedRoleState[] = [];
     for (const role of roles) {
       const name = role.RoleName!;
-      const tags = await withRetry('ListRoleTags', () => s.iam.send(new ListRoleTagsCommand({ RoleName: name })), this.retry);
+      // ListRoles returns no tags; a role has at most 50, within one page of ListRoleTags.
+      const tags = await this.call(s, 'ListRoleTags', () => s.iam.send(new ListRoleTagsCommand({ RoleName: name })));
       states.push({
         roleName: name,
         roleArn: role.Arn!,
-        managedByRolegate: isManaged({ Tags: tags.Tags } as Role),
+        managedByRolegate: isManagedRole({ Path: role.Path, Tags: tags.Tags }),
         trustPolicy: parsePolicy(role.AssumeRolePolicyDocument),
-        attachedPolicyArns: await this.attachedPolicies(s.iam, name),
-        inlinePolicyNames: await this.inlinePolicies(s.iam, name),
+        attachedPolicyArns: await this.attachedPolicies(s, name),
+        inlinePolicyNames: await this.inlinePolicies(s, name),
       });
     }
     return states;
   }
-}
 
+  private async open(account: AccountSettings, requestId: string): Promise<Session> {
+    return { iam: await this.credentials.iamFor(provisionerRole(account), requestId), account, calls: [] };
+  }
+
+  /** Sends one call with retries; stale credentials are dropped so that the next attempt assumes afresh. */
+  private async call<T>(s: Session, command: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(`${command} in account ${s.account.id}`, send, this.retry);
+    } catch (e) {
+      if (e instanceof ProvisioningError && e.awsCode && STALE_CREDENTIALS.has(e.awsCode)) {
+        this.credentials.invalidate(s.account.id);
+        throw new ProvisioningError(e.message, e.awsCode, true);
+      }
+      throw e;
+    }
+  }
+
+  /** Sends a write and records it in the session's calls. */
+  private async write(s: Session, call: PlannedCall): Promise<void> {
+    const Command = WRITES[call.command];
+    if (!Command) throw new Error(`IamProvisioner cannot send ${call.command}`);
+    await this.call(s, call.command, () => s.iam.send(new Command(call.input)));
+    s.calls.push(call);
+  }
+
+  /** A write whose target may already be gone (a policy detached meanwhile): NoSuchEntity is success. */
+  private async writeTolerant(s: Session, call: PlannedCall): Promise<void> {
+    try {
+      await this.write(s, call);
+    } catch (e) {
+      if (!isNoSuchEntity(e)) throw e;
+    }
+  }
+
+  /** CreateRole; false when a role with that name already exists. */
+  private async createRole(s: Session, call: PlannedCall): Promise<boolean> {
+    try {
+      await this.write(s, call);
+      return true;
+    } catch (e) {
+      if (e instanceof ProvisioningError && e.awsCode === 'EntityAlreadyExists') return false;
+      throw e;
+    }
+  }
+
+  private async getRole(s: Session, roleName: string): Promise<Role | undefined> {
+    try {
+      return (await this.call(s, 'GetRole', () => s.iam.send(new GetRoleCommand({ RoleName: roleName })))).Role;
+    } catch (e) {
+      if (isNoSuchEntity(e)) return undefined;
+      throw e;
+    }
+  }
+
+  private assertManaged(role: Role, roleName: string, accountId: string, verb: 'take over' | 'delete'): void {
+    if (isManagedRole(role)) return;
+    const where = role.Path === ROLE_PATH ? '' : ` (at path ${role.Path ?? '/'}, not ${ROLE_PATH})`;
+    throw new ProvisioningError(
+      verb === 'take over'
+        ? `Role ${roleName} exists in account ${accountId}${where} and is not managed by rolegate; rolegate never takes over a role it did not create. Delete or rename that role, then retry.`
+        : `Role ${roleName} in account ${accountId}${where} is not managed by rolegate; rolegate never deletes a role it did not create.`,
+      'RoleNotManaged',
+      false,
+    );
+  }
+
+  /**
+   * Brings an existing managed role to the desired state. Extra policies go
+   * before missing ones are added: the role never holds more than either
+   * state allows, and a swap never trips the managed-policies-per-role quota.
+   * Returns whether the trust was rewritten.
+   */
+  private async converge(s: Session, role: Role, d: DesiredRole): Promise<boolean> {
+    const name = d.roleName;
+    const trustChanged = !samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy);
+    if (trustChanged) await this.write(s, updateTrustCall(d));
+    if (role.MaxSessionDuration !== d.maxSessionDuration || (role.Description ?? '') !== d.description) await this.write(s, updateRoleCall(d));
+    const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
+    if (d.permissionsBoundaryArn && boundary !== d.permissionsBoundaryArn) await this.write(s, putBoundaryCall(d));
+    else if (!d.permissionsBoundaryArn && boundary) await this.write(s, deleteBoundaryCall(name));
+    const current = new Map((role.Tags ?? []).map((t) => [t.Key, t.Value]));
+    const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
+    if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
+
+    const attached = await this.attachedPolicies(s, name);
+    for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) await this.writeTolerant(s, detachCall(name, arn));
+    for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
+
+    const inline = await this.inlinePolicies(s, name);
+    const wanted = d.inlinePolicy ? d.inlinePolicyName : undefined;
+    for (const policyName of inline.filter((p) => p !== wanted)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    if (d.inlinePolicy && !(inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d)))) await this.write(s, putInlineCall(d));
+    return trustChanged;
+  }
+
+  private async inlinePolicyIs(s: Session, d: DesiredRole): Promise<boolean> {
+    try {
+      const got = await this.call(s, 'GetRolePolicy', () => s.iam.send(new GetRolePolicyCommand({ RoleName: d.roleName, PolicyName: d.inlinePolicyName })));
+      return samePolicy(parsePolicy(got.PolicyDocument), d.inlinePolicy);
+    } catch (e) {
+      if (isNoSuchEntity(e)) return false;
+      throw e;
+    }
+  }
+
+  /** IAM is eventually consistent: the trust written must be the trust read before access is handed out. */
+  private async readBack(s: Session, d: DesiredRole): Promise<void> {
+    const sleep = this.retry.sleep ?? defaultSleep;
+    for (let i = 0; i < this.readBackAttempts; i++) {
+      if (i > 0) await sleep(250 * 2 ** (i - 1));
+      const role = await this.getRole(s, d.roleName);
+      if (role && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy)) return;
+    }
+    throw new ProvisioningError(
+      `IAM in account ${s.account.id} does not yet show the trust policy written for ${d.roleName} after ${this.readBackAttempts} reads; it will be retried.`,
+      'NotYetConsistent',
+      true,
+    );
+  }
+
+  private async attachedPolicies(s: Session, roleName: string): Promise<string[]> {
+    const arns: string[] = [];
+    let marker: string | undefined;
+    do {
+      const out = await this.call(s, 'ListAttachedRolePolicies', () =>
+        s.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) })),
+      );
+      arns.push(...(out.AttachedPolicies ?? []).flatMap((p) => (p.PolicyArn ? [p.PolicyArn] : [])));
+      marker = out.IsTruncated ? out.Marker : undefined;
+    } while (marker);
+    return arns.sort();
+  }
+
+  private async inlinePolicies(s: Session, roleName: string): Promise<string[]> {
+    const names: string[] = [];
+    let marker: string | undefined;
+    do {
+      const out = await this.call(s, 'ListRolePolicies', () => s.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) })));
+      names.push(...(out.PolicyNames ?? []));
+      marker = out.IsTruncated ? out.Marker : undefined;
+    } while (marker);
+    return names.sort();
+  }
+}

@@ -1,76 +1,132 @@
 import { ProvisioningError } from '../../domain/errors';
 
-const THROTTLING = new Set(['Throttling', 'RequestLimitExceeded', 'TooManyRequests', 'RequestThrottled', 'SlowDown']);
-const TRANSIENT = new Set(['ServiceFailure', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'TimeoutError', 'RequestTimeout', 'NetworkingError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN']);
+/*
+ * Retries for STS and IAM calls: throttling, 5xx, timeouts and network
+ * errors are retried with exponential backoff and full jitter; anything else
+ * fails at once. Either way the caller gets a ProvisioningError carrying the
+ * AWS code, a reason a person can act on, and whether trying again later
+ * may help.
+ */
+
+const THROTTLING = new Set(['Throttling', 'RequestLimitExceeded', 'TooManyRequests', 'RequestThrottled', 'SlowDown', 'PriorRequestNotComplete']);
+const TRANSIENT = new Set([
+  'ServiceFailure',
+  'ServiceUnavailable',
+  'InternalFailure',
+  'InternalError',
+  // IAM: "multiple requests to change this object were submitted simultaneously"; it clears by itself.
+  'ConcurrentModification',
+  // IAM: an entity deleted and recreated is briefly unmodifiable.
+  'EntityTemporarilyUnmodifiable',
+  'IDPCommunicationError',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'NetworkingError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
 
 interface AwsLikeError {
   name?: string;
   code?: string;
   message?: string;
   $metadata?: { httpStatusCode?: number };
+  $retryable?: { throttling?: boolean };
 }
 
 /**
- * The AWS error code as the API documents it: SDK v3 names IAM's
- * `NoSuchEntity` error `NoSuchEntityException`, so the suffix is dropped.
+ * The AWS error code as the API documents it. SDK v3 names IAM's
+ * `NoSuchEntity` error `NoSuchEntityException`, so the suffix is dropped;
+ * Node's network errors carry theirs in `code`.
  */
 export function awsCode(e: unknown): string {
-  const err = e as AwsLikeError;
+  const err = e as AwsLikeError | undefined;
   const raw = err?.name && err.name !== 'Error' ? err.name : (err?.code ?? 'UnknownError');
   return raw.endsWith('Exception') && raw !== 'Exception' ? raw.slice(0, -'Exception'.length) : raw;
 }
 
 /** Throttling, 5xx, timeouts and network errors may succeed later unchanged. */
 export function isTransient(e: unknown): boolean {
+  const err = e as AwsLikeError | undefined;
   const code = awsCode(e);
-  const status = (e as AwsLikeError)?.$metadata?.httpStatusCode ?? 0;
-  return THROTTLING.has(code) || TRANSIENT.has(code) || status >= 500 || status === 429;
+  const status = err?.$metadata?.httpStatusCode ?? 0;
+  const networkCode = err?.code && TRANSIENT.has(err.code);
+  return THROTTLING.has(code) || TRANSIENT.has(code) || Boolean(networkCode) || status >= 500 || status === 429 || err?.$retryable !== undefined;
 }
 
+/** Plain-language reasons for the permanent errors an administrator has to act on. */
 const PLAIN: Record<string, string> = {
   AccessDenied: 'rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml',
-  MalformedPolicyDocument: 'IAM rejected a policy document as malformed: check the profile\'s policies',
-  LimitExceeded: 'an IAM quota was reached in the target account (roles, policies per role or policy size)',
+  MalformedPolicyDocument: "IAM rejected a policy document as malformed: check the profile's policies",
+  LimitExceeded: 'an IAM quota was reached (roles per account, managed policies per role, or policy size)',
   InvalidInput: 'IAM refused an input value',
-  PolicyNotAttachable: 'a managed policy of the profile cannot be attached to a role',
+  ValidationError: 'AWS refused an input value',
+  PolicyNotAttachable: "a managed policy of the profile cannot be attached to a role (AWS service-linked policies cannot)",
   UnmodifiableEntity: 'the role is protected and cannot be changed',
   EntityAlreadyExists: 'a role with this name already exists',
-  NoSuchEntity: 'an IAM entity named by the profile does not exist (a managed policy or boundary ARN?)',
-  ExpiredToken: 'rolegate\'s own credentials expired',
-  RegionDisabled: 'STS is disabled in this region for the target account',
+  NoSuchEntity: "an IAM entity does not exist (a managed policy or permissions boundary named by the profile?)",
+  DeleteConflict: 'the role still has policies or instance profiles attached',
+  ExpiredToken: "rolegate's credentials expired",
+  InvalidClientTokenId: "rolegate's credentials are not valid in this partition or region",
+  RegionDisabled: 'STS is not enabled in this region for the account',
+  PackedPolicyTooLarge: 'the session policy is too large',
 };
 
+const PRINCIPAL_GONE = 'IAM does not know the principal the trust policy names: the user or role was deleted, or its ARN is wrong';
+
 /** Turns an AWS error into a ProvisioningError with its code and a reason a person can act on. */
-export function toProvisioningError(e: unknown, what: string): ProvisioningError {
+export function toProvisioningError(e: unknown, what: string, hints: Record<string, string> = {}, attempts = 1): ProvisioningError {
   if (e instanceof ProvisioningError) return e;
   const code = awsCode(e);
-  const detail = (e as AwsLikeError)?.message ?? String(e);
-  const plain = PLAIN[code] ?? 'AWS refused the call';
-  return new ProvisioningError(`${what} failed: ${plain} (${code}: ${detail})`, code, isTransient(e));
+  const detail = (e as AwsLikeError | undefined)?.message ?? String(e);
+  const transient = isTransient(e);
+  // IAM refuses a trust naming a user or role that does not exist (any more) as a malformed document.
+  const principalGone = code === 'MalformedPolicyDocument' && /invalid principal/i.test(detail) ? PRINCIPAL_GONE : undefined;
+  const plain = hints[code] ?? principalGone ?? PLAIN[code] ?? (transient ? 'AWS did not answer successfully (throttling, a service error or the network); it will be retried' : 'AWS refused the call');
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+  return new ProvisioningError(`${what} failed${tries}: ${plain} (${code}: ${detail})`, code, transient);
 }
 
 export interface RetryOptions {
+  /** Attempts in all, the first included (default 5). */
   attempts?: number;
+  /** First backoff ceiling in ms; doubles per attempt (default 200). */
   baseMs?: number;
+  /** Ceiling of any one backoff in ms (default 5000). */
+  maxMs?: number;
+  /** Injected so tests run instantly. */
   sleep?: (ms: number) => Promise<void>;
+  /** 0 ≤ x < 1; injected for deterministic jitter in tests. */
+  random?: () => number;
 }
 
 export const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Full jitter: a uniform wait below an exponentially growing, capped ceiling. */
+export function backoffMs(attempt: number, options: RetryOptions = {}): number {
+  const ceiling = Math.min(options.maxMs ?? 5000, (options.baseMs ?? 200) * 2 ** (attempt - 1));
+  return Math.floor((options.random ?? Math.random)() * ceiling);
+}
+
 /**
- * Retries transient failures with exponential backoff and full jitter; a
- * permanent error, or the last transient one, becomes a ProvisioningError.
+ * Runs `fn`, retrying transient failures with exponential backoff and full
+ * jitter. A permanent error fails at once; the last transient one fails
+ * with retryable=true, so the worker or the sweeper tries again later.
  */
-export async function withRetry<T>(what: string, fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 5;
-  const base = options.baseMs ?? 200;
+export async function withRetry<T>(what: string, fn: () => Promise<T>, options: RetryOptions = {}, hints: Record<string, string> = {}): Promise<T> {
+  const attempts = Math.max(1, options.attempts ?? 5);
   const sleep = options.sleep ?? defaultSleep;
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (e) {
-      if (!isTransient(e) || i >= attempts) throw toProvisioningError(e, what);
-      await sleep(Math.random() * base * 2 ** (i - 1));
+      if (e instanceof ProvisioningError || !isTransient(e) || i >= attempts) throw toProvisioningError(e, what, hints, i);
+      await sleep(backoffMs(i, options));
     }
   }
 }

@@ -1,10 +1,13 @@
 import { ProvisioningError } from '../errors';
 import type { GrantSpec } from '../ports';
-import { ROLE_PATH, MAX_PATH_AND_NAME } from './role-name';
+import type { Principal } from '../principal';
+import { MAX_PATH_AND_NAME, ROLE_PATH } from './role-name';
 
 /*
  * The IAM documents for a grant, built as plain objects from validated
- * values only, and checked against IAM's limits before anything is sent.
+ * values only, and checked against IAM's rules and limits before anything is
+ * sent: a violation becomes a ProvisioningError naming the limit and the
+ * actual size, not an AWS error after half the calls were made.
  */
 
 export interface PolicyDocument {
@@ -12,23 +15,58 @@ export interface PolicyDocument {
   Statement: Record<string, unknown>[];
 }
 
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
 export const MANAGED_TAG = { Key: 'managed-by', Value: 'rolegate' } as const;
+export const TAG_KEYS = {
+  grantKey: 'rolegate:grant-key',
+  requests: 'rolegate:requests',
+  profile: 'rolegate:profile',
+  principal: 'rolegate:principal',
+  endsAt: 'rolegate:ends-at',
+} as const;
 export const INLINE_POLICY_NAME = 'rolegate-profile';
+
+/** IAM's default trust-policy quota; accounts may have it raised (AccountSettings.trustPolicyMaxChars). */
+export const DEFAULT_TRUST_POLICY_MAX_CHARS = 2048;
+/** Aggregate inline policy size per role; rolegate puts one inline policy on a role. */
 export const INLINE_POLICY_MAX_CHARS = 10_240;
-const TAG_VALUE_MAX = 256;
+export const MAX_MANAGED_POLICIES = 20;
+export const TAG_VALUE_MAX = 256;
+const TAG_KEY_MAX = 128;
+const MAX_TAGS = 50;
+const DESCRIPTION_MAX = 1000;
+
+// IAM's published patterns (API reference: Tag, CreateRole).
+const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const NOT_TAG_CHAR = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
+const DESCRIPTION_CHARS = /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const ROLE_PATH_CHARS = /^\/(?:[\w+=,.@-]+\/)*$/;
+// Exactly one IAM user or role: no wildcard, no account root, no other principal kind.
+const TRUSTED_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(?:user|role)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 export interface DesiredRole {
   roleName: string;
   path: string;
   roleArn: string;
   trustPolicy: PolicyDocument;
+  /** Sorted, so comparisons and plans do not depend on configuration order. */
   managedPolicyArns: string[];
   inlinePolicy?: Record<string, unknown>;
   inlinePolicyName: string;
   permissionsBoundaryArn?: string;
   maxSessionDuration: number;
   description: string;
-  tags: { Key: string; Value: string }[];
+  tags: Tag[];
+}
+
+export interface DocumentLimits {
+  /** The account's trust-policy quota (default 2,048 characters without whitespace). */
+  trustPolicyMaxChars?: number;
 }
 
 /**
@@ -37,9 +75,9 @@ export interface DesiredRole {
  * people where the profile asks for it, and the ExternalId where the rule
  * sets one for workload principals.
  */
-export function trustPolicy(spec: GrantSpec): PolicyDocument {
+export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'endsAt' | 'externalId'>): PolicyDocument {
   const condition: Record<string, Record<string, string>> = { DateLessThan: { 'aws:CurrentTime': spec.endsAt } };
-  // A workload role cannot present MFA, so the condition applies to users only.
+  // A workload role's session cannot present MFA, so the condition applies to users only.
   if (spec.profile.requireMfa && spec.principal.type === 'user') condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
   if (spec.externalId) condition.StringEquals = { 'sts:ExternalId': spec.externalId };
   return {
@@ -48,7 +86,7 @@ export function trustPolicy(spec: GrantSpec): PolicyDocument {
   };
 }
 
-/** Identity side: the principal may assume exactly this role, until the end. */
+/** Identity side: the principal may assume exactly this role, and only until the end. */
 export function identityPolicy(roleArn: string, endsAt: string): PolicyDocument {
   return {
     Version: '2012-10-17',
@@ -56,41 +94,64 @@ export function identityPolicy(roleArn: string, endsAt: string): PolicyDocument 
   };
 }
 
+/** `arn:<partition>:iam::<account>:role/rolegate/<name>`. */
 export function roleArnFor(spec: Pick<GrantSpec, 'partition' | 'account' | 'roleName'>): string {
   return `arn:${spec.partition}:iam::${spec.account.id}:role${ROLE_PATH}${spec.roleName}`;
 }
 
-function fitTag(value: string): string {
-  return value.length <= TAG_VALUE_MAX ? value : `${value.slice(0, TAG_VALUE_MAX - 1)}…`;
+/** A tag value IAM accepts: characters outside its pattern become `_`, cut at 256. */
+export function tagValue(value: string): string {
+  return value.replace(NOT_TAG_CHAR, '_').slice(0, TAG_VALUE_MAX);
 }
 
-/** The role as it should be; validated against IAM's limits (throws ProvisioningError). */
+/**
+ * The request ids covering the grant, space-separated, within one tag
+ * value's 256 characters: when they do not fit, the oldest are dropped and
+ * counted (`+3 01J… 01J…`); the grant item in the store is the full record.
+ */
+export function requestsTagValue(requestIds: readonly string[]): string {
+  const ids = requestIds.map(tagValue);
+  for (let dropped = 0; dropped <= ids.length; dropped++) {
+    const kept = ids.slice(dropped);
+    const value = (dropped ? [`+${dropped}`, ...kept] : kept).join(' ');
+    if (value.length <= TAG_VALUE_MAX) return value;
+  }
+  return `+${ids.length}`;
+}
+
+/** The principal's ARN, or without its path when a long path would not fit a tag value. */
+function principalTagValue(p: Principal): string {
+  const arn = p.arn.length <= TAG_VALUE_MAX ? p.arn : `arn:${p.partition}:iam::${p.accountId}:${p.type}/${p.name}`;
+  return tagValue(arn);
+}
+
+/** The role as it should be, validated against IAM's rules and limits (throws ProvisioningError). */
 export function desiredRole(spec: GrantSpec): DesiredRole {
   const desired: DesiredRole = {
     roleName: spec.roleName,
     path: ROLE_PATH,
     roleArn: roleArnFor(spec),
     trustPolicy: trustPolicy(spec),
-    managedPolicyArns: [...spec.profile.managedPolicyArns].sort(),
+    managedPolicyArns: [...new Set(spec.profile.managedPolicyArns)].sort(),
     ...(spec.profile.inlinePolicy ? { inlinePolicy: spec.profile.inlinePolicy as Record<string, unknown> } : {}),
     inlinePolicyName: INLINE_POLICY_NAME,
     ...(spec.profile.permissionsBoundaryArn ? { permissionsBoundaryArn: spec.profile.permissionsBoundaryArn } : {}),
     maxSessionDuration: spec.profile.maxSessionDurationSeconds,
-    description: fitTag(`rolegate grant: ${spec.profile.name} for ${spec.principal.arn}`).slice(0, 1000),
+    description: `rolegate grant: ${spec.profile.name} for ${spec.principal.arn}`.slice(0, DESCRIPTION_MAX),
     tags: [
       { ...MANAGED_TAG },
-      { Key: 'rolegate:grant-key', Value: spec.grantKey },
-      { Key: 'rolegate:profile', Value: spec.profile.name },
-      { Key: 'rolegate:principal', Value: fitTag(spec.principal.arn) },
-      { Key: 'rolegate:requests', Value: fitTag(spec.requestIds.join(' ')) },
-      { Key: 'rolegate:ends-at', Value: spec.endsAt },
+      { Key: TAG_KEYS.grantKey, Value: tagValue(spec.grantKey) },
+      { Key: TAG_KEYS.profile, Value: tagValue(spec.profile.name) },
+      { Key: TAG_KEYS.principal, Value: principalTagValue(spec.principal) },
+      { Key: TAG_KEYS.requests, Value: requestsTagValue(spec.requestIds) },
+      { Key: TAG_KEYS.endsAt, Value: tagValue(spec.endsAt) },
     ],
   };
-  validateDesiredRole(desired, spec.account.trustPolicyMaxChars);
+  validateDocuments(desired, { trustPolicyMaxChars: spec.account.trustPolicyMaxChars });
   return desired;
 }
 
-/** IAM counts policy size without whitespace. */
+/** IAM counts a policy's size without whitespace. */
 export function policySize(doc: unknown): number {
   return JSON.stringify(doc).replace(/\s+/g, '').length;
 }
@@ -99,34 +160,86 @@ function fail(reason: string): never {
   throw new ProvisioningError(reason, undefined, false);
 }
 
-/** Checks the documents against IAM's rules before any call is made. */
-export function validateDesiredRole(d: DesiredRole, trustPolicyMaxChars = 2048): void {
-  if (!/^[\w+=,.@-]{1,64}$/.test(d.roleName)) fail(`The role name "${d.roleName}" breaks IAM's naming rules (1–64 of letters, digits and +=,.@_-).`);
-  if (d.path.length + d.roleName.length > MAX_PATH_AND_NAME) {
-    fail(`Path and role name are ${d.path.length + d.roleName.length} characters; console switch-role allows ${MAX_PATH_AND_NAME}.`);
-  }
-  for (const statement of d.trustPolicy.Statement) {
-    const principal = (statement.Principal as { AWS?: unknown } | undefined)?.AWS;
-    const arns = Array.isArray(principal) ? principal : [principal];
+function statementsOf(doc: unknown, what: string): Record<string, unknown>[] {
+  const d = doc as { Version?: unknown; Statement?: unknown } | undefined;
+  if (!d || typeof d !== 'object' || d.Version !== '2012-10-17') fail(`The ${what} must be a policy document with "Version": "2012-10-17".`);
+  const statements = Array.isArray(d.Statement) ? d.Statement : [d.Statement];
+  if (statements.length === 0 || statements.some((s) => !s || typeof s !== 'object')) fail(`The ${what} needs at least one statement, each an object.`);
+  return statements as Record<string, unknown>[];
+}
+
+function checkTrust(doc: PolicyDocument, maxChars: number): void {
+  for (const statement of statementsOf(doc, 'trust policy')) {
+    const principal = statement.Principal as { AWS?: unknown } | string | undefined;
+    const others = principal && typeof principal === 'object' ? Object.keys(principal).filter((k) => k !== 'AWS') : [];
+    const aws = typeof principal === 'object' ? principal.AWS : principal;
+    const arns = Array.isArray(aws) ? aws : [aws];
     for (const arn of arns) {
-      if (typeof arn !== 'string' || arn.includes('*') || arn.includes('?') || /:root$/.test(arn) || !/^arn:aws[a-z-]*:iam::\d{12}:(user|role)\//.test(arn)) {
-        fail(`The trust policy would name "${String(arn)}"; only one IAM user or role, never a wildcard or an account root, may be trusted.`);
+      if (typeof arn !== 'string' || arn.includes('*') || arn.includes('?') || !TRUSTED_ARN.test(arn)) {
+        fail(`The trust policy would trust "${String(arn)}"; rolegate trusts exactly one IAM user or role, never a wildcard or an account root.`);
       }
     }
+    if (others.length) fail(`The trust policy would trust ${others.join(', ')} principals; rolegate trusts exactly one IAM user or role.`);
+    if ('NotPrincipal' in statement) fail('The trust policy uses NotPrincipal; rolegate trusts exactly one IAM user or role.');
+    // Without an end the grant would never expire in IAM: the one control that holds when the sweeper is late.
+    const end = (statement.Condition as { DateLessThan?: Record<string, unknown> } | undefined)?.DateLessThan?.['aws:CurrentTime'];
+    if (statement.Effect === 'Allow' && (typeof end !== 'string' || Number.isNaN(Date.parse(end)))) {
+      fail('Every Allow statement of the trust policy needs a DateLessThan aws:CurrentTime condition holding an ISO 8601 time.');
+    }
   }
-  const trust = policySize(d.trustPolicy);
-  if (trust > trustPolicyMaxChars) {
-    fail(`The trust policy is ${trust} characters without whitespace; this account's IAM quota is ${trustPolicyMaxChars} (raise it with AWS and set trustPolicyMaxChars).`);
+  const size = policySize(doc);
+  if (size > maxChars) {
+    fail(
+      `The trust policy is ${size} characters without whitespace; this account's IAM quota is ${maxChars}` +
+        (maxChars === DEFAULT_TRUST_POLICY_MAX_CHARS ? ' (the default: ask AWS to raise it and set the account\'s trustPolicyMaxChars).' : ' (its trustPolicyMaxChars).'),
+    );
   }
+}
+
+function checkTags(tags: Tag[]): void {
+  if (tags.length > MAX_TAGS) fail(`The role would carry ${tags.length} tags; IAM allows ${MAX_TAGS}.`);
+  for (const { Key, Value } of tags) {
+    if (Key.length < 1 || Key.length > TAG_KEY_MAX || !TAG_CHARS.test(Key)) fail(`The tag key "${Key}" breaks IAM's rules (1–${TAG_KEY_MAX} letters, digits, spaces and _.:/=+-@).`);
+    if (Value.length > TAG_VALUE_MAX) fail(`The value of tag ${Key} is ${Value.length} characters; IAM allows ${TAG_VALUE_MAX}.`);
+    if (!TAG_CHARS.test(Value)) fail(`The value of tag ${Key} holds characters IAM refuses in tags (it allows letters, digits, spaces and _.:/=+-@).`);
+  }
+}
+
+/**
+ * Checks a desired role against IAM's rules before any call is made: role
+ * name and path (path + name ≤ 64 for console switch-role), a trust that
+ * names exactly one user or role and carries its end time, the trust-policy
+ * quota (default 2,048, raised per account), the 10,240-character inline
+ * policy, managed-policy count, session length, tags and description.
+ * Sizes are counted without whitespace, as IAM counts them.
+ */
+export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): void {
+  const trustMax = limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS;
+  if (!ROLE_NAME.test(d.roleName)) fail(`The role name "${d.roleName}" breaks IAM's naming rules (1–64 letters, digits and +=,.@_-).`);
+  if (!ROLE_PATH_CHARS.test(d.path)) fail(`The role path "${d.path}" breaks IAM's rules (/ or /segment/…/ of letters, digits and +=,.@_-).`);
+  const pathAndName = d.path.length + d.roleName.length;
+  if (pathAndName > MAX_PATH_AND_NAME) {
+    fail(`Path and role name are ${pathAndName} characters; console switch-role allows ${MAX_PATH_AND_NAME} (${d.path}${d.roleName}).`);
+  }
+  checkTrust(d.trustPolicy, trustMax);
   if (d.inlinePolicy) {
+    statementsOf(d.inlinePolicy, "profile's inline policy");
     const inline = policySize(d.inlinePolicy);
     if (inline > INLINE_POLICY_MAX_CHARS) fail(`The profile's inline policy is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
   }
-  if (d.managedPolicyArns.length > 20) fail(`The profile attaches ${d.managedPolicyArns.length} managed policies; IAM allows at most 20 per role.`);
-  if (d.maxSessionDuration < 3600 || d.maxSessionDuration > 43200) fail(`MaxSessionDuration ${d.maxSessionDuration} is outside IAM's 3600–43200 seconds.`);
+  if (d.managedPolicyArns.length > MAX_MANAGED_POLICIES) {
+    fail(`The profile attaches ${d.managedPolicyArns.length} managed policies; IAM allows at most ${MAX_MANAGED_POLICIES} per role (10 unless the account's quota was raised).`);
+  }
+  if (!Number.isInteger(d.maxSessionDuration) || d.maxSessionDuration < 3600 || d.maxSessionDuration > 43200) {
+    fail(`MaxSessionDuration ${d.maxSessionDuration} is outside IAM's 3600–43200 seconds.`);
+  }
+  checkTags(d.tags);
+  if (d.description.length > DESCRIPTION_MAX || !DESCRIPTION_CHARS.test(d.description)) {
+    fail(`The role description must be at most ${DESCRIPTION_MAX} printable Latin-1 characters; it is ${d.description.length}.`);
+  }
 }
 
-/** True when two policy documents say the same thing (compared as parsed JSON, statement order kept). */
+/** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
 export function samePolicy(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
@@ -143,7 +256,7 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-/** IAM returns policy documents URL-encoded. */
+/** IAM returns policy documents URL-encoded (RFC 3986); a plain JSON string is accepted too. */
 export function parsePolicy(doc: string | undefined): unknown {
   if (!doc) return undefined;
   try {

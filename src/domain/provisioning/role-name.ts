@@ -4,20 +4,32 @@ import { principalKey, type Principal } from '../principal';
 /** Every role rolegate manages lives under this path, and nothing else does. */
 export const ROLE_PATH = '/rolegate/';
 
-/** Console switch-role accepts at most 64 characters of path + name. */
+/** Console switch-role accepts at most 64 characters of path + name (IAM User Guide, "IAM role management"). */
 export const MAX_PATH_AND_NAME = 64;
+/** 54: what is left for the name under `/rolegate/`. */
 export const MAX_ROLE_NAME = MAX_PATH_AND_NAME - ROLE_PATH.length;
+/** Every name rolegate derives starts with this; the provisioner template relies on it. */
+export const ROLE_NAME_PREFIX = 'rg-';
 const HASH_LENGTH = 8;
 
 /**
- * The role for a grant key: `rg-<profile>-<principal name>-<hash>`,
- * deterministic so a re-run always finds the same role. The hash covers the
- * profile and the principal's full identity (partition, account, type, name),
- * so two principals that share a name never share a role; the readable part
- * is cut when path + name would pass 64 characters.
+ * The role for a grant key: `rg-<profile>-<principal name>-<hash>`, at most
+ * 54 characters so that `/rolegate/` + name fits the console's 64.
+ *
+ * Deterministic, so a re-run after a crash finds the same role. The hash
+ * covers the profile and the principal's full identity (partition, account,
+ * type, name), so two principals that share a name — alice in two accounts, a
+ * user and a role both called deploy — never share a role, whatever the
+ * length; only the readable part is cut when the name would be too long.
+ * IAM role names are unique regardless of case, and so is a principal's
+ * identity (principalKey), so the readable principal name is lowercased:
+ * `role/App` and `role/app` are one principal and get one role.
  */
 export function roleNameFor(profile: string, principal: Principal): string {
   const hash = createHash('sha256').update(`${profile}|${principalKey(principal)}`).digest('hex').slice(0, HASH_LENGTH);
-  const readable = `rg-${profile}-${principal.name}`.slice(0, MAX_ROLE_NAME - HASH_LENGTH - 1).replace(/[-_.]+$/, '');
+  const readable = `${ROLE_NAME_PREFIX}${profile}-${principal.name.toLowerCase()}`
+    .slice(0, MAX_ROLE_NAME - HASH_LENGTH - 1)
+    // A cut can leave a dangling separator: `rg-x--1a2b3c4d` reads like a typo.
+    .replace(/[-_.]+$/, '');
   return `${readable}-${hash}`;
 }

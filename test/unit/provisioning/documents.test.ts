@@ -1,106 +1,245 @@
 import { ProvisioningError } from '../../../src/domain/errors';
-import type { GrantSpec } from '../../../src/domain/ports';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { desiredRole, policySize, trustPolicy, validateDesiredRole } from '../../../src/domain/provisioning/documents';
-import { roleNameFor, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
-import { switchRoleUrl, cliProfile } from '../../../src/domain/provisioning/access-details';
-import { exampleSettings } from '../../helpers/settings';
+import {
+  desiredRole,
+  identityPolicy,
+  policySize,
+  requestsTagValue,
+  trustPolicy,
+  validateDocuments,
+  type DesiredRole,
+} from '../../../src/domain/provisioning/documents';
+import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
+import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
 
-const settings = exampleSettings();
-const alice = parsePrincipalArn('arn:aws:iam::111111111111:user/alice');
-const app = parsePrincipalArn('arn:aws:iam::111111111111:role/app-billing');
-
-function spec(over: Partial<GrantSpec> = {}): GrantSpec {
-  const profile = settings.profiles.find((p) => p.name === 'EC2Admin')!;
-  const account = settings.accounts[1]!;
-  const principal = over.principal ?? alice;
-  const roleName = roleNameFor(profile.name, principal);
-  return { grantKey: `${account.id}#${roleName}`, account, profile, principal, roleName, endsAt: '2026-03-02T10:00:00.000Z', requestIds: ['01A'], partition: 'aws', ...over };
+/** Runs the builder and returns the ProvisioningError it throws (fails the test if it does not throw one). */
+function refusal(build: () => unknown): ProvisioningError {
+  try {
+    build();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProvisioningError);
+    return e as ProvisioningError;
+  }
+  throw new Error('expected a ProvisioningError');
 }
 
 describe('trust policy', () => {
-  it('requires MFA for people where the profile asks, with the end time as a DateLessThan condition', () => {
-    expect(trustPolicy(spec()).Statement[0]!.Condition).toEqual({ DateLessThan: { 'aws:CurrentTime': '2026-03-02T10:00:00.000Z' }, Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+  it('trusts exactly the principal, for sts:AssumeRole, until the grant ends', () => {
+    expect(trustPolicy(grantSpec())).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'RolegateGrant',
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' },
+          Action: 'sts:AssumeRole',
+          Condition: { DateLessThan: { 'aws:CurrentTime': END } },
+        },
+      ],
+    });
   });
 
-  it('never asks a workload role for MFA, and adds the ExternalId where the rule sets one', () => {
-    expect(trustPolicy(spec({ principal: app, externalId: 'billing-ext' })).Statement[0]!.Condition).toEqual({
-      DateLessThan: { 'aws:CurrentTime': '2026-03-02T10:00:00.000Z' },
+  it('requires MFA for a person when the profile asks for it', () => {
+    expect(trustPolicy(grantSpec({ profile: profile('EC2Admin') })).Statement[0]!.Condition).toEqual({
+      DateLessThan: { 'aws:CurrentTime': END },
+      Bool: { 'aws:MultiFactorAuthPresent': 'true' },
+    });
+  });
+
+  it('never asks a workload role for MFA, even on a profile that requires it', () => {
+    expect(trustPolicy(grantSpec({ principal: billingApp, profile: profile('EC2Admin') })).Statement[0]!.Condition).toEqual({
+      DateLessThan: { 'aws:CurrentTime': END },
+    });
+  });
+
+  it('adds the ExternalId condition only when the rule sets one', () => {
+    expect(trustPolicy(grantSpec({ principal: billingApp, externalId: 'billing-ext' })).Statement[0]!.Condition).toEqual({
+      DateLessThan: { 'aws:CurrentTime': END },
       StringEquals: { 'sts:ExternalId': 'billing-ext' },
+    });
+    expect(trustPolicy(grantSpec({ principal: billingApp })).Statement[0]!.Condition).not.toHaveProperty('StringEquals');
+  });
+});
+
+describe('identity policy', () => {
+  it('allows sts:AssumeRole on exactly the grant role until the end', () => {
+    expect(identityPolicy('arn:aws:iam::333333333333:role/rolegate/rg-x', END)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: 'arn:aws:iam::333333333333:role/rolegate/rg-x', Condition: { DateLessThan: { 'aws:CurrentTime': END } } }],
     });
   });
 });
 
 describe('role names', () => {
-  it('are deterministic, distinct per principal identity, and fit path + name in 64 characters', () => {
-    const long = parsePrincipalArn(`arn:aws:iam::111111111111:user/${'a'.repeat(64)}`);
-    const name = roleNameFor('EC2Admin', long);
-    expect(ROLE_PATH.length + name.length).toBe(64);
-    expect(roleNameFor('EC2Admin', long)).toBe(name);
-    expect(roleNameFor('EC2Admin', parsePrincipalArn('arn:aws:iam::444444444444:user/alice'))).not.toBe(roleNameFor('EC2Admin', alice));
-    expect(roleNameFor('EC2Admin', parsePrincipalArn('arn:aws:iam::111111111111:role/alice'))).not.toBe(roleNameFor('EC2Admin', alice));
+  const user = (name: string, accountId = '111111111111') => parsePrincipalArn(`arn:aws:iam::${accountId}:user/${name}`);
+
+  it('read rg-<profile>-<principal>-<hash> and are the same on every run', () => {
     expect(roleNameFor('EC2Admin', alice)).toMatch(/^rg-EC2Admin-alice-[0-9a-f]{8}$/);
+    expect(roleNameFor('EC2Admin', alice)).toBe(roleNameFor('EC2Admin', user('alice')));
+  });
+
+  it('differ for principals that share a name in another account or as another kind', () => {
+    const names = new Set([
+      roleNameFor('ReadOnly', alice),
+      roleNameFor('ReadOnly', user('alice', '444444444444')),
+      roleNameFor('ReadOnly', parsePrincipalArn('arn:aws:iam::111111111111:role/alice')),
+      roleNameFor('readonly', alice),
+    ]);
+    expect(names.size).toBe(4);
+  });
+
+  it('are one role for one principal whatever the case of its name, as IAM names are case-insensitive', () => {
+    expect(roleNameFor('ReadOnly', parsePrincipalArn('arn:aws:iam::111111111111:role/App-Billing'))).toBe(roleNameFor('ReadOnly', billingApp));
+  });
+
+  it('fit path + name in exactly 64 characters when cut, and stay distinct by their hash', () => {
+    const a = roleNameFor('EC2Admin', user(`${'a'.repeat(50)}-one`));
+    const b = roleNameFor('EC2Admin', user(`${'a'.repeat(50)}-two`));
+    expect(a).toHaveLength(MAX_ROLE_NAME);
+    expect(`${ROLE_PATH}${a}`).toHaveLength(64);
+    expect(a.slice(0, -8)).toBe(b.slice(0, -8));
+    expect(a).not.toBe(b);
+  });
+
+  it('never end the readable part in a dangling separator when cut', () => {
+    // 'rg-ReadOnly-' is 12 characters; a name whose cut falls right after a '-'.
+    const name = roleNameFor('ReadOnly', user(`${'b'.repeat(32)}-${'c'.repeat(20)}`));
+    expect(name).toMatch(/^rg-ReadOnly-b{32}-[0-9a-f]{8}$/);
+  });
+
+  it('keep only characters IAM allows in role names', () => {
+    expect(roleNameFor('ReadOnly', user('j.doe+ops=1,x@corp_2'))).toMatch(/^[\w+=,.@-]{1,54}$/);
+  });
+});
+
+describe('desired role', () => {
+  it('carries the profile, the trust, and tags naming what manages it and why', () => {
+    const spec = grantSpec({ profile: profile('EC2Admin'), requestIds: ['01A', '01B'] });
+    const d = desiredRole(spec);
+    expect(d).toEqual({
+      roleName: spec.roleName,
+      path: '/rolegate/',
+      roleArn: `arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`,
+      trustPolicy: trustPolicy(spec),
+      managedPolicyArns: ['arn:aws:iam::aws:policy/AmazonEC2FullAccess'],
+      inlinePolicyName: 'rolegate-profile',
+      permissionsBoundaryArn: 'arn:aws:iam::aws:policy/PowerUserAccess',
+      maxSessionDuration: 7200,
+      description: 'rolegate grant: EC2Admin for arn:aws:iam::111111111111:user/alice',
+      tags: [
+        { Key: 'managed-by', Value: 'rolegate' },
+        // '#' is not allowed in tag values.
+        { Key: 'rolegate:grant-key', Value: `333333333333_${spec.roleName}` },
+        { Key: 'rolegate:profile', Value: 'EC2Admin' },
+        { Key: 'rolegate:principal', Value: 'arn:aws:iam::111111111111:user/alice' },
+        { Key: 'rolegate:requests', Value: '01A 01B' },
+        { Key: 'rolegate:ends-at', Value: END },
+      ],
+    });
+  });
+
+  it('keeps the newest request ids within the 256-character tag value, counting those left out', () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `01JREQUEST${String(i).padStart(16, '0')}`);
+    const value = requestsTagValue(ids);
+    expect(value.length).toBeLessThanOrEqual(256);
+    expect(value).toMatch(/^\+\d+ /);
+    const dropped = Number(value.split(' ')[0]!.slice(1));
+    expect(value.split(' ').slice(1)).toEqual(ids.slice(dropped));
+  });
+
+  it('writes tag values IAM accepts for principals with commas or long paths', () => {
+    const comma = parsePrincipalArn('arn:aws:iam::111111111111:user/doe,john');
+    const deep = parsePrincipalArn(`arn:aws:iam::111111111111:user/${'team/'.repeat(60)}carol`);
+    const principalTag = (p: typeof comma) => desiredRole(grantSpec({ principal: p })).tags.find((t) => t.Key === 'rolegate:principal')!.Value;
+    expect(principalTag(comma)).toBe('arn:aws:iam::111111111111:user/doe_john');
+    expect(principalTag(deep)).toBe('arn:aws:iam::111111111111:user/carol');
   });
 });
 
 describe('limits, checked before anything is sent', () => {
-  const withPaddedTrust = (chars: number) => {
-    const d = desiredRole(spec());
-    const base = policySize(d.trustPolicy);
-    const padded = { ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...d.trustPolicy.Statement[0], Sid: `${d.trustPolicy.Statement[0]!.Sid}${'x'.repeat(chars - base)}` }] } };
-    expect(policySize(padded.trustPolicy)).toBe(chars);
-    return padded;
+  /** ExternalId characters count one for one, so they size the trust exactly. */
+  const trustOfSize = (chars: number, a = account('production')) => {
+    const base = policySize(trustPolicy(grantSpec({ principal: billingApp, externalId: 'x' })));
+    return grantSpec({ principal: billingApp, account: a, externalId: 'x'.repeat(chars - base + 1) });
   };
 
   it('accepts a trust policy of exactly 2,048 characters without whitespace and refuses 2,049', () => {
-    expect(() => validateDesiredRole(withPaddedTrust(2048), 2048)).not.toThrow();
-    expect(() => validateDesiredRole(withPaddedTrust(2049), 2048)).toThrow(
-      new ProvisioningError("The trust policy is 2049 characters without whitespace; this account's IAM quota is 2048 (raise it with AWS and set trustPolicyMaxChars).", undefined, false),
+    expect(policySize(desiredRole(trustOfSize(2048)).trustPolicy)).toBe(2048);
+    const error = refusal(() => desiredRole(trustOfSize(2049)));
+    expect(error.message).toBe(
+      "The trust policy is 2049 characters without whitespace; this account's IAM quota is 2048 (the default: ask AWS to raise it and set the account's trustPolicyMaxChars).",
+    );
+    expect(error).toMatchObject({ awsCode: undefined, retryable: false, code: 'PROVISIONING_FAILED' });
+  });
+
+  it("honours an account's raised trust-policy quota", () => {
+    const raised = { ...account('production'), trustPolicyMaxChars: 4096 };
+    expect(() => desiredRole(trustOfSize(4096, raised))).not.toThrow();
+    expect(refusal(() => desiredRole(trustOfSize(4097, raised))).message).toBe(
+      "The trust policy is 4097 characters without whitespace; this account's IAM quota is 4096 (its trustPolicyMaxChars).",
     );
   });
 
-  it('honours a raised per-account quota', () => {
-    expect(() => validateDesiredRole(withPaddedTrust(4000), 4096)).not.toThrow();
-  });
-
-  it('counts characters without whitespace', () => {
-    expect(policySize({ a: 'x y' })).toBe(policySize({ a: 'xy' }));
+  it('counts characters without whitespace, as IAM does', () => {
+    const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::a b/*' }] };
+    expect(policySize(doc)).toBe(JSON.stringify(doc, null, 2).replace(/\s/g, '').length);
+    expect(policySize(doc)).toBe(JSON.stringify(doc).length - 1);
   });
 
   it('accepts an inline policy of 10,240 characters and refuses 10,241', () => {
-    const d = desiredRole(spec());
     const sized = (n: number) => {
-      const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '' }] };
+      const doc = { Version: '2012-10-17' as const, Statement: [{ Effect: 'Allow' as const, Action: 's3:GetObject', Resource: '' }] };
       doc.Statement[0]!.Resource = 'r'.repeat(n - policySize(doc));
-      return doc;
+      return grantSpec({ profile: { ...profile('S3ReadOnly'), inlinePolicy: doc } });
     };
-    expect(() => validateDesiredRole({ ...d, inlinePolicy: sized(10_240) })).not.toThrow();
-    expect(() => validateDesiredRole({ ...d, inlinePolicy: sized(10_241) })).toThrow(/inline policy is 10241 characters.*IAM allows 10240/);
+    expect(policySize(desiredRole(sized(10_240)).inlinePolicy)).toBe(10_240);
+    expect(refusal(() => desiredRole(sized(10_241))).message).toBe("The profile's inline policy is 10241 characters without whitespace; IAM allows 10240 per role.");
   });
 
-  it('refuses a wildcard or root principal and a too-long path + name', () => {
-    const d = desiredRole(spec());
-    const withPrincipal = (arn: string) => ({ ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...d.trustPolicy.Statement[0], Principal: { AWS: arn } }] } });
-    expect(() => validateDesiredRole(withPrincipal('*'))).toThrow(/never a wildcard or an account root/);
-    expect(() => validateDesiredRole(withPrincipal('arn:aws:iam::111111111111:root'))).toThrow(/never a wildcard or an account root/);
-    expect(() => validateDesiredRole(withPrincipal('arn:aws:iam::111111111111:user/*'))).toThrow(/never a wildcard/);
-    expect(() => validateDesiredRole({ ...d, roleName: 'r'.repeat(55) })).toThrow('Path and role name are 65 characters; console switch-role allows 64.');
-    expect(() => validateDesiredRole({ ...d, roleName: 'bad name' })).toThrow(/naming rules/);
-  });
-});
-
-describe('access details', () => {
-  it('builds the console switch-role link with the role path the console expects', () => {
-    expect(switchRoleUrl('arn:aws:iam::333333333333:role/rolegate/rg-x', '333333333333', 'production-EC2Admin')).toBe(
-      'https://signin.aws.amazon.com/switchrole?roleName=rolegate%2Frg-x&account=333333333333&displayName=production-EC2Admin',
+  it('accepts a 54-character name under /rolegate/ and refuses 55 (path + name over 64)', () => {
+    const d = desiredRole(grantSpec());
+    expect(() => validateDocuments({ ...d, roleName: 'r'.repeat(54) })).not.toThrow();
+    expect(refusal(() => validateDocuments({ ...d, roleName: 'r'.repeat(55) })).message).toBe(
+      `Path and role name are 65 characters; console switch-role allows 64 (/rolegate/${'r'.repeat(55)}).`,
     );
   });
 
-  it('adds mfa_serial to the CLI profile only for a user on an MFA profile', () => {
-    const p = settings.profiles.find((x) => x.name === 'EC2Admin')!;
-    expect(cliProfile('prod', 'arn:aws:iam::333333333333:role/rolegate/rg-x', alice, p)).toBe(
-      '[profile prod]\nrole_arn = arn:aws:iam::333333333333:role/rolegate/rg-x\nsource_profile = default\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\nduration_seconds = 7200',
-    );
-    expect(cliProfile('prod', 'arn:aws:iam::333333333333:role/rolegate/rg-x', app, p)).not.toContain('mfa_serial');
+  it('refuses a role name with characters IAM does not allow', () => {
+    const d = desiredRole(grantSpec());
+    expect(refusal(() => validateDocuments({ ...d, roleName: 'bad name' })).message).toMatch(/^The role name "bad name" breaks IAM's naming rules/);
+  });
+
+  describe('refuses to trust anything but one user or role', () => {
+    const d = desiredRole(grantSpec());
+    const trusting = (principal: unknown): DesiredRole => ({ ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...d.trustPolicy.Statement[0], Principal: principal }] } });
+
+    it.each([
+      ['a wildcard', { AWS: '*' }],
+      ['a wildcard as the whole principal', '*'],
+      ['an account root', { AWS: 'arn:aws:iam::111111111111:root' }],
+      ['a bare account id', { AWS: '111111111111' }],
+      ['a wildcard inside a user ARN', { AWS: 'arn:aws:iam::111111111111:user/*' }],
+      ['one of several principals being a wildcard', { AWS: ['arn:aws:iam::111111111111:user/alice', 'arn:aws:iam::*:user/bob'] }],
+    ])('%s', (_, principal) => {
+      expect(refusal(() => validateDocuments(trusting(principal))).message).toMatch(/rolegate trusts exactly one IAM user or role, never a wildcard or an account root\.$/);
+    });
+
+    it('a service principal', () => {
+      expect(refusal(() => validateDocuments(trusting({ AWS: 'arn:aws:iam::111111111111:user/alice', Service: 'ec2.amazonaws.com' }))).message).toBe(
+        'The trust policy would trust Service principals; rolegate trusts exactly one IAM user or role.',
+      );
+    });
+  });
+
+  it('refuses a trust without its end time, which would never expire in IAM', () => {
+    const d = desiredRole(grantSpec());
+    const endless = { ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...d.trustPolicy.Statement[0], Condition: {} }] } };
+    expect(refusal(() => validateDocuments(endless)).message).toMatch(/needs a DateLessThan aws:CurrentTime condition/);
+    expect(refusal(() => desiredRole(grantSpec({ endsAt: 'tomorrow' }))).message).toMatch(/needs a DateLessThan aws:CurrentTime condition/);
+  });
+
+  it('refuses a tag value IAM would reject', () => {
+    const d = desiredRole(grantSpec());
+    expect(refusal(() => validateDocuments({ ...d, tags: [...d.tags, { Key: 'note', Value: 'a#b' }] })).message).toMatch(/^The value of tag note holds characters IAM refuses/);
   });
 });

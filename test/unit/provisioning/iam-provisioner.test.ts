@@ -9,58 +9,55 @@ import {
   IAMClient,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
-  NoSuchEntityException,
+  ListRolesCommand,
+  ListRoleTagsCommand,
   PutRolePolicyCommand,
-  PutUserPolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
-  type Role,
+  UpdateRoleCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ProvisionerCredentials } from '../../../src/adapters/aws/credentials';
 import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
-import { IamIdentityGranter, identityPolicyName } from '../../../src/adapters/aws/identity-granter';
-import { DryRunProvisioner } from '../../../src/adapters/aws/dry-run';
 import { ProvisioningError } from '../../../src/domain/errors';
-import type { GrantSpec } from '../../../src/domain/ports';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { desiredRole } from '../../../src/domain/provisioning/documents';
-import { roleNameFor } from '../../../src/domain/provisioning/role-name';
-import { exampleSettings } from '../../helpers/settings';
-import { FixedClock } from '../../helpers/harness';
+import { desiredRole, trustPolicy } from '../../../src/domain/provisioning/documents';
+import {
+  account,
+  awsError,
+  commandNames,
+  END,
+  grantSpec,
+  instantRetry,
+  ManualClock,
+  noSuchEntity,
+  parsed,
+  profile,
+  provisionerCredentials,
+  roleInIam,
+  stsCredentials,
+} from './fixtures';
 
-const settings = exampleSettings();
 const sts = mockClient(STSClient);
 const iam = mockClient(IAMClient);
-const noSleep = { sleep: async () => undefined };
 
-function spec(over: Partial<GrantSpec> = {}): GrantSpec {
-  const principal = parsePrincipalArn('arn:aws:iam::111111111111:user/alice');
-  const profile = settings.profiles.find((p) => p.name === 'S3ReadOnly')!;
-  const account = settings.accounts.find((a) => a.alias === 'production')!;
-  const roleName = roleNameFor(profile.name, principal);
-  return { grantKey: `${account.id}#${roleName}`, account, profile, principal, roleName, endsAt: '2026-03-02T10:00:00.000Z', requestIds: ['01REQ'], partition: 'aws', ...over };
+/** IAM commands sent that change something; none may be sent when rolegate must not touch a role. */
+const writesSent = () => commandNames(iam).filter((name) => !/^(Get|List)/.test(name));
+
+const S3_READ = 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess';
+const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
+
+function provisioner(clock = new ManualClock()) {
+  const retry = instantRetry();
+  return { provisioner: new IamProvisioner(provisionerCredentials(clock), retry.options), waits: retry.waits };
 }
 
-function credentials(clock = new FixedClock()) {
-  return new ProvisionerCredentials(new STSClient({ region: 'eu-west-1' }), clock, (c) => new IAMClient({ region: 'eu-west-1', credentials: c }), noSleep);
+/** IAM answers for a role that already holds the S3ReadOnly profile's policies. */
+function holdsS3ReadOnlyPolicies(inline: unknown = profile('S3ReadOnly').inlinePolicy) {
+  iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyName: 'AmazonS3ReadOnlyAccess', PolicyArn: S3_READ }] });
+  iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+  iam.on(GetRolePolicyCommand).resolves({ RoleName: 'x', PolicyName: 'rolegate-profile', PolicyDocument: encodeURIComponent(JSON.stringify(inline)) });
 }
-
-const stsCredentials = (expiration: string) => ({
-  Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date(expiration) },
-});
-
-function managedRole(s: GrantSpec, trust: unknown, extra: Partial<Role> = {}): Role {
-  const d = desiredRole(s);
-  return {
-    RoleName: d.roleName, Path: '/rolegate/', Arn: d.roleArn, RoleId: 'AROAEXAMPLE', CreateDate: new Date(),
-    AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(trust)), MaxSessionDuration: d.maxSessionDuration, Description: d.description, Tags: d.tags, ...extra,
-  };
-}
-
-/** Commands IAM received, by name, in order (reads included). */
-const sent = () => iam.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
 
 beforeEach(() => {
   sts.reset();
@@ -68,187 +65,368 @@ beforeEach(() => {
   sts.on(AssumeRoleCommand).resolves(stsCredentials('2026-03-02T10:00:00.000Z'));
 });
 
-describe('IamProvisioner', () => {
-  it('creates a new role with its trust, managed and inline policies, then reads the trust back', async () => {
-    const s = spec();
-    const d = desiredRole(s);
-    iam.on(GetRoleCommand).rejectsOnce(new NoSuchEntityException({ message: 'not found', $metadata: {} })).resolves({ Role: managedRole(s, d.trustPolicy) });
+describe('IamProvisioner.apply', () => {
+  it('creates a new role with its trust, tags, managed and inline policies, then reads the trust back', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    const { provisioner: p } = provisioner();
 
-    const out = await new IamProvisioner(credentials(), noSleep).apply(s, '01REQ');
+    const outcome = await p.apply(spec, '01REQ');
 
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
-    expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner', ExternalId: 'rolegate-production-91c2', RoleSessionName: 'rolegate-01REQ', DurationSeconds: 3600 });
-    expect(sent()).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
-    const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
-    expect(create).toMatchObject({ Path: '/rolegate/', RoleName: s.roleName, MaxSessionDuration: 3600 });
-    expect(JSON.parse(create.AssumeRolePolicyDocument!)).toEqual({
-      Version: '2012-10-17',
-      Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' }, Action: 'sts:AssumeRole', Condition: { DateLessThan: { 'aws:CurrentTime': '2026-03-02T10:00:00.000Z' } } }],
+    expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, {
+      RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner',
+      ExternalId: 'rolegate-production-91c2',
+      RoleSessionName: 'rolegate-01REQ',
+      DurationSeconds: 3600,
     });
-    expect(create.Tags).toContainEqual({ Key: 'managed-by', Value: 'rolegate' });
-    expect(iam.commandCalls(AttachRolePolicyCommand)[0]!.args[0].input).toEqual({ RoleName: s.roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' });
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
+    const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
+    expect({ ...create, AssumeRolePolicyDocument: parsed(create.AssumeRolePolicyDocument) }).toEqual({
+      Path: '/rolegate/',
+      RoleName: spec.roleName,
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' }, Action: 'sts:AssumeRole', Condition: { DateLessThan: { 'aws:CurrentTime': END } } },
+        ],
+      },
+      MaxSessionDuration: 3600,
+      Description: 'rolegate grant: S3ReadOnly for arn:aws:iam::111111111111:user/alice',
+      Tags: [
+        { Key: 'managed-by', Value: 'rolegate' },
+        { Key: 'rolegate:grant-key', Value: `333333333333_${spec.roleName}` },
+        { Key: 'rolegate:profile', Value: 'S3ReadOnly' },
+        { Key: 'rolegate:principal', Value: 'arn:aws:iam::111111111111:user/alice' },
+        { Key: 'rolegate:requests', Value: '01REQ' },
+        { Key: 'rolegate:ends-at', Value: END },
+      ],
+    });
+    expect(iam.commandCalls(AttachRolePolicyCommand)[0]!.args[0].input).toEqual({ RoleName: spec.roleName, PolicyArn: S3_READ });
     const inline = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
-    expect(JSON.parse(inline.PolicyDocument!)).toEqual(s.profile.inlinePolicy);
-    expect(out.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${s.roleName}`);
-    expect(out.calls.map((c) => c.command)).toEqual(['CreateRole', 'AttachRolePolicy', 'PutRolePolicy']);
+    expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual({ RoleName: spec.roleName, PolicyName: 'rolegate-profile', PolicyDocument: profile('S3ReadOnly').inlinePolicy });
+    expect(outcome.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'AttachRolePolicy', 'PutRolePolicy']);
+  });
+
+  it('creates the role with its permissions boundary, MFA condition and longer session where the profile has them', async () => {
+    const spec = grantSpec({ profile: profile('EC2Admin') });
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
+    expect(create).toMatchObject({ PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess', MaxSessionDuration: 7200 });
+    expect(parsed(create.AssumeRolePolicyDocument)).toEqual(trustPolicy(spec));
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy', 'GetRole']);
   });
 
   it('brings an existing managed role with drifted trust and an extra policy back to the desired state', async () => {
-    const s = spec();
-    const d = desiredRole(s);
+    const spec = grantSpec();
+    const d = desiredRole(spec);
     const drifted = { ...d.trustPolicy, Statement: [{ ...d.trustPolicy.Statement[0], Principal: { AWS: 'arn:aws:iam::111111111111:user/mallory' } }] };
-    iam.on(GetRoleCommand).resolvesOnce({ Role: managedRole(s, drifted) }).resolves({ Role: managedRole(s, d.trustPolicy) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }, { PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }] });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile', 'sneaky'] });
-    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(s.profile.inlinePolicy)) });
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(spec, { trust: drifted }) }).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }, { PolicyArn: ADMIN }] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile', 'added-by-hand'] });
 
-    await new IamProvisioner(credentials(), noSleep).apply(s, '01REQ');
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
 
-    expect(sent()).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'ListAttachedRolePolicies', 'DetachRolePolicy', 'ListRolePolicies', 'DeleteRolePolicy', 'GetRolePolicy', 'GetRole']);
-    expect(JSON.parse(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument!)).toEqual(d.trustPolicy);
-    expect(iam).toHaveReceivedCommandWith(DetachRolePolicyCommand, { RoleName: s.roleName, PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' });
-    expect(iam).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: s.roleName, PolicyName: 'sneaky' });
+    expect(commandNames(iam)).toEqual([
+      'GetRole',
+      'UpdateAssumeRolePolicy',
+      'ListAttachedRolePolicies',
+      'DetachRolePolicy',
+      'ListRolePolicies',
+      'DeleteRolePolicy',
+      'GetRolePolicy',
+      'GetRole',
+    ]);
+    const update = iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input;
+    expect({ ...update, PolicyDocument: parsed(update.PolicyDocument) }).toEqual({ RoleName: spec.roleName, PolicyDocument: trustPolicy(spec) });
+    expect(iam).toHaveReceivedCommandWith(DetachRolePolicyCommand, { RoleName: spec.roleName, PolicyArn: ADMIN });
+    expect(iam).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: spec.roleName, PolicyName: 'added-by-hand' });
     expect(iam).not.toHaveReceivedCommand(CreateRoleCommand);
+    expect(iam).not.toHaveReceivedCommand(PutRolePolicyCommand);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy', 'DeleteRolePolicy']);
   });
 
-  it('never takes over a same-name role that rolegate does not manage', async () => {
-    const s = spec();
-    iam.on(GetRoleCommand).resolves({ Role: { ...managedRole(s, desiredRole(s).trustPolicy), Tags: [{ Key: 'team', Value: 'payments' }] } });
-
-    const error = await new IamProvisioner(credentials(), noSleep).apply(s, '01REQ').catch((e) => e);
-
-    expect(error).toBeInstanceOf(ProvisioningError);
-    expect(error).toMatchObject({ awsCode: 'RoleNotManaged', retryable: false });
-    expect(error.message).toContain('is not managed by rolegate');
-    expect(sent()).toEqual(['GetRole']);
-  });
-
-  it('retries throttling and then succeeds', async () => {
-    const s = spec();
-    const d = desiredRole(s);
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
-    iam.on(GetRoleCommand).rejectsOnce(throttled).rejectsOnce(new NoSuchEntityException({ message: 'x', $metadata: {} })).resolves({ Role: managedRole(s, d.trustPolicy) });
-    iam.on(CreateRoleCommand).rejectsOnce(throttled).resolves({});
-
-    await new IamProvisioner(credentials(), noSleep).apply(s, '01REQ');
-
-    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 2);
-    expect(sent()).toEqual(['GetRole', 'GetRole', 'CreateRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
-  });
-
-  it('turns AccessDenied into a permanent failure with the AWS code and a plain reason', async () => {
-    const s = spec();
-    iam.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: 'x', $metadata: {} }));
-    iam.on(CreateRoleCommand).rejects(Object.assign(new Error('User is not authorized to perform: iam:CreateRole'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
-
-    const error = await new IamProvisioner(credentials(), noSleep).apply(s, '01REQ').catch((e) => e);
-
-    expect(error).toMatchObject({ awsCode: 'AccessDenied', retryable: false });
-    expect(error.message).toBe(
-      'CreateRole in account 333333333333 failed: rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml (AccessDenied: User is not authorized to perform: iam:CreateRole)',
-    );
-    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
-  });
-
-  it('converges when re-run after a crash right after CreateRole', async () => {
-    const s = spec();
-    const d = desiredRole(s);
-    iam.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: 'x', $metadata: {} }));
-    iam.on(AttachRolePolicyCommand).rejects(new Error('socket hang up'));
-    const provisioner = new IamProvisioner(credentials(), noSleep);
-    await expect(provisioner.apply(s, '01REQ')).rejects.toThrow();
-
-    // The role now exists with its trust and tags, but nothing attached.
-    iam.reset();
-    iam.on(GetRoleCommand).resolves({ Role: managedRole(s, d.trustPolicy) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+  it('follows a changed profile: session length, boundary, policies and inline policy, removing before adding', async () => {
+    const before = grantSpec({ profile: profile('EC2Admin') });
+    const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), name: 'EC2Admin' } });
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(before, { trust: trustPolicy(spec) }) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
-    await provisioner.apply(s, '01REQ');
 
-    expect(sent()).toEqual(['GetRole', 'ListAttachedRolePolicies', 'AttachRolePolicy', 'ListRolePolicies', 'PutRolePolicy', 'GetRole']);
-    expect(iam).not.toHaveReceivedCommand(CreateRoleCommand);
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual([
+      'GetRole',
+      'UpdateRole',
+      'DeleteRolePermissionsBoundary',
+      'ListAttachedRolePolicies',
+      'DetachRolePolicy',
+      'AttachRolePolicy',
+      'ListRolePolicies',
+      'PutRolePolicy',
+    ]);
+    expect(iam).toHaveReceivedCommandWith(UpdateRoleCommand, { RoleName: spec.roleName, MaxSessionDuration: 3600 });
+    expect(iam).toHaveReceivedCommandWith(AttachRolePolicyCommand, { RoleName: spec.roleName, PolicyArn: S3_READ });
   });
 
-  it('fails retryably when IAM does not yet show the trust it was given', async () => {
-    const s = spec();
-    iam.on(GetRoleCommand).rejectsOnce(new NoSuchEntityException({ message: 'x', $metadata: {} })).resolves({ Role: managedRole(s, { Version: '2012-10-17', Statement: [] }) });
-    const error = await new IamProvisioner(credentials(), noSleep, 3).apply(s, '01REQ').catch((e) => e);
-    expect(error).toMatchObject({ awsCode: 'NotYetConsistent', retryable: true });
-  });
+  it('moves the end and records the new request when a second request extends the grant', async () => {
+    const first = grantSpec({ requestIds: ['01A'] });
+    const extended = grantSpec({ requestIds: ['01A', '01B'], endsAt: '2026-03-02T12:00:00.000Z' });
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(first) }).resolves({ Role: roleInIam(extended) });
+    holdsS3ReadOnlyPolicies();
 
-  it('removes policies then the role, and treats an absent role as already removed', async () => {
-    const s = spec();
-    iam.on(GetRoleCommand).resolves({ Role: managedRole(s, desiredRole(s).trustPolicy) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
-    const provisioner = new IamProvisioner(credentials(), noSleep);
-    await provisioner.remove(s.account, s.roleName, '01REQ');
-    expect(sent()).toEqual(['GetRole', 'ListAttachedRolePolicies', 'DetachRolePolicy', 'ListRolePolicies', 'DeleteRolePolicy', 'DeleteRole']);
+    await provisioner().provisioner.apply(extended, '01B');
 
-    iam.reset();
-    iam.on(GetRoleCommand).rejects(new NoSuchEntityException({ message: 'x', $metadata: {} }));
-    await expect(provisioner.remove(s.account, s.roleName, '01REQ')).resolves.toEqual([]);
-    expect(iam).not.toHaveReceivedCommand(DeleteRoleCommand);
-  });
-});
-
-describe('ProvisionerCredentials', () => {
-  it('assumes once per account across three grants, again only near expiry, and once per account for three accounts', async () => {
-    const clock = new FixedClock(new Date('2026-03-02T09:00:00.000Z'));
-    const creds = credentials(clock);
-    const [staging, production] = settings.accounts;
-    const target = (a: typeof staging) => ({ key: a!.id, roleArn: a!.provisionerRoleArn, externalId: a!.externalId });
-    await Promise.all([creds.iamFor(target(staging), 'r1'), creds.iamFor(target(staging), 'r2'), creds.iamFor(target(staging), 'r3')]);
-    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
-
-    clock.set('2026-03-02T09:54:00.000Z');
-    await creds.iamFor(target(staging), 'r4');
-    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
-    clock.set('2026-03-02T09:56:00.000Z');
-    await creds.iamFor(target(staging), 'r5');
-    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
-
-    await creds.iamFor(target(production), 'r6');
-    await creds.iamFor({ key: '444444444444', roleArn: 'arn:aws:iam::444444444444:role/rolegate-provisioner', externalId: 'x1' }, 'r7');
-    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 4);
-  });
-});
-
-describe('IamIdentityGranter', () => {
-  it('puts an inline policy on the user allowing sts:AssumeRole on exactly the role until the end', async () => {
-    const client = new IAMClient({ region: 'eu-west-1' });
-    const granter = new IamIdentityGranter(async () => client, noSleep);
-    const alice = parsePrincipalArn('arn:aws:iam::111111111111:user/alice');
-    await granter.grant(alice, 'arn:aws:iam::333333333333:role/rolegate/rg-x', '2026-03-02T10:00:00.000Z', '333333333333#rg-x');
-    const input = iam.commandCalls(PutUserPolicyCommand)[0]!.args[0].input;
-    expect(input.UserName).toBe('alice');
-    expect(input.PolicyName).toBe(identityPolicyName('333333333333#rg-x'));
-    expect(JSON.parse(input.PolicyDocument!)).toEqual({
-      Version: '2012-10-17',
-      Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: 'arn:aws:iam::333333333333:role/rolegate/rg-x', Condition: { DateLessThan: { 'aws:CurrentTime': '2026-03-02T10:00:00.000Z' } } }],
+    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy', 'GetRole']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(extended));
+    expect(iam).toHaveReceivedCommandWith(TagRoleCommand, {
+      RoleName: extended.roleName,
+      Tags: [
+        { Key: 'rolegate:requests', Value: '01A 01B' },
+        { Key: 'rolegate:ends-at', Value: '2026-03-02T12:00:00.000Z' },
+      ],
     });
   });
-});
 
-describe('DryRunProvisioner', () => {
-  it('records the plan and sends nothing', async () => {
-    const out = await new DryRunProvisioner(settings).apply(spec(), '01REQ');
-    expect(out.calls.map((c) => `${c.service}:${c.command}`)).toEqual(['sts:AssumeRole', 'iam:CreateRole', 'iam:AttachRolePolicy', 'iam:PutRolePolicy']);
+  it('changes nothing and skips the read-back when the role is already as desired', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy']);
+    expect(outcome.calls).toEqual([]);
+  });
+
+  it('never takes over a same-name role that rolegate does not manage, and sends no write', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { Tags: [{ Key: 'team', Value: 'payments' }] }) });
+
+    const error = await provisioner().provisioner.apply(spec, '01REQ').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProvisioningError);
+    expect(error).toMatchObject({
+      awsCode: 'RoleNotManaged',
+      retryable: false,
+      message: `Role ${spec.roleName} exists in account 333333333333 and is not managed by rolegate; rolegate never takes over a role it did not create. Delete or rename that role, then retry.`,
+    });
+    expect(commandNames(iam)).toEqual(['GetRole']);
+    expect(writesSent()).toEqual([]);
+  });
+
+  it('never takes over a role with the managed-by tag outside its path', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { Path: '/', Arn: `arn:aws:iam::333333333333:role/${spec.roleName}` }) });
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toThrow(/\(at path \/, not \/rolegate\/\) and is not managed by rolegate/);
+    expect(writesSent()).toEqual([]);
+  });
+
+  it('retries throttling with growing backoff and then succeeds', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(awsError('Throttling', 'Rate exceeded')).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    iam.on(CreateRoleCommand).rejectsOnce(awsError('ThrottlingException', 'Rate exceeded')).rejectsOnce(awsError('ServiceFailure', 'oops', 500)).resolves({});
+    const { provisioner: p, waits } = provisioner();
+
+    await p.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'CreateRole', 'CreateRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
+    expect(waits).toHaveLength(3);
+    expect(waits[0]).toBeLessThan(200);
+    expect(waits[2]).toBeLessThan(400);
+  });
+
+  it('fails retryably, with the AWS code, once throttling outlasts every attempt', async () => {
+    iam.on(GetRoleCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+
+    const error = await provisioner().provisioner.apply(grantSpec(), '01REQ').catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ awsCode: 'Throttling', retryable: true });
+    expect((error as Error).message).toMatch(/^GetRole in account 333333333333 failed after 5 attempts: /);
+    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 5);
+  });
+
+  it('turns AccessDenied into a permanent failure with the AWS code and a reason an administrator can act on', async () => {
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    iam.on(CreateRoleCommand).rejects(awsError('AccessDenied', 'User is not authorized to perform: iam:CreateRole', 403));
+
+    const error = await provisioner().provisioner.apply(grantSpec(), '01REQ').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProvisioningError);
+    expect(error).toMatchObject({
+      awsCode: 'AccessDenied',
+      retryable: false,
+      message:
+        'CreateRole in account 333333333333 failed: rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml (AccessDenied: User is not authorized to perform: iam:CreateRole)',
+    });
+    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
+    expect(iam).not.toHaveReceivedCommand(AttachRolePolicyCommand);
+  });
+
+  it('refuses an invalid document before assuming any role', async () => {
+    const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: 21 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) } });
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({ awsCode: undefined, retryable: false, message: expect.stringMatching(/attaches 21 managed policies; IAM allows at most 20/) });
     expect(sts.calls()).toHaveLength(0);
     expect(iam.calls()).toHaveLength(0);
   });
+
+  it('converges when re-run after a crash right after CreateRole, adding only what is missing', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    iam.on(AttachRolePolicyCommand).rejects(new Error('Runtime exited: the function timed out'));
+    const { provisioner: p } = provisioner();
+    await expect(p.apply(spec, '01REQ')).rejects.toBeInstanceOf(ProvisioningError);
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy']);
+
+    // IAM now holds the role as CreateRole left it: trust and tags, no policies.
+    iam.reset();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    const outcome = await p.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'AttachRolePolicy', 'ListRolePolicies', 'PutRolePolicy']);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['AttachRolePolicy', 'PutRolePolicy']);
+  });
+
+  it('converges onto a role another worker created between its read and its create', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    iam.on(CreateRoleCommand).rejects(awsError('EntityAlreadyExistsException', 'Role with name x already exists.', 409));
+    holdsS3ReadOnlyPolicies();
+
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy']);
+    expect(outcome.calls).toEqual([]);
+  });
+
+  it('fails retryably when IAM does not yet show the trust it was given', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [] } }) });
+    const retry = instantRetry();
+
+    const error = await new IamProvisioner(provisionerCredentials(), retry.options, 3).apply(spec, '01REQ').catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ awsCode: 'NotYetConsistent', retryable: true });
+    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 4);
+    expect(retry.waits).toEqual([250, 500]);
+  });
+
+  it('assumes the role afresh after IAM rejects the cached credentials as expired', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(awsError('ExpiredToken', 'The security token included in the request is expired', 403)).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+    const { provisioner: p } = provisioner();
+
+    await expect(p.apply(spec, '01A')).rejects.toMatchObject({ awsCode: 'ExpiredToken', retryable: true });
+    await p.apply(spec, '01A');
+
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+  });
 });
 
-describe('tags', () => {
-  it('re-tags a managed role whose request list changed', async () => {
-    const s = spec({ requestIds: ['01A', '01B'] });
-    const d = desiredRole(s);
-    const old = desiredRole(spec({ requestIds: ['01A'] }));
-    iam.on(GetRoleCommand).resolves({ Role: managedRole(s, d.trustPolicy, { Tags: old.tags }) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }] });
+describe('IamProvisioner credentials', () => {
+  it('assumes the provisioner role once for three grants in one account, and again only near expiry', async () => {
+    const clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
+    const { provisioner: p } = provisioner(clock);
+    const grants = ['alice', 'bob', 'carol'].map((name) => grantSpec({ principal: parsePrincipalArn(`arn:aws:iam::111111111111:user/${name}`) }));
+    for (const g of grants) iam.on(GetRoleCommand, { RoleName: g.roleName }).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(g) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+
+    await p.apply(grants[0]!, '01A');
+    await p.apply(grants[1]!, '01B');
+    await p.apply(grants[2]!, '01C');
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
+    expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-01A' });
+
+    // Credentials expire at 10:00; they are renewed from 09:55 on.
+    clock.set('2026-03-02T09:54:59.000Z');
+    await p.remove(account('production'), grants[0]!.roleName, '01D');
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
+    sts.on(AssumeRoleCommand).resolves(stsCredentials('2026-03-02T11:00:00.000Z'));
+    clock.set('2026-03-02T09:55:00.000Z');
+    await p.remove(account('production'), grants[0]!.roleName, '01E');
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+    expect(sts).toHaveReceivedNthCommandWith(2, AssumeRoleCommand, { RoleSessionName: 'rolegate-01E' });
+  });
+});
+
+describe('IamProvisioner.remove', () => {
+  it('detaches and deletes the policies, then the role', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
-    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(s.profile.inlinePolicy)) });
-    await new IamProvisioner(credentials(), noSleep).apply(s, '01B');
-    expect(iam).toHaveReceivedCommandWith(TagRoleCommand, { RoleName: s.roleName, Tags: [{ Key: 'rolegate:requests', Value: '01A 01B' }] });
+
+    const calls = await provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'DetachRolePolicy', 'ListRolePolicies', 'DeleteRolePolicy', 'DeleteRole']);
+    expect(calls).toEqual([
+      { service: 'iam', command: 'DetachRolePolicy', input: { RoleName: spec.roleName, PolicyArn: S3_READ } },
+      { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: spec.roleName, PolicyName: 'rolegate-profile' } },
+      { service: 'iam', command: 'DeleteRole', input: { RoleName: spec.roleName } },
+    ]);
+  });
+
+  it('is done when the role is already gone', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).resolves.toEqual([]);
+    expect(commandNames(iam)).toEqual(['GetRole']);
+  });
+
+  it('is done when the role disappears while it is being removed', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
+    iam.on(DetachRolePolicyCommand).rejects(noSuchEntity());
+    iam.on(ListRolePoliciesCommand).rejects(noSuchEntity());
+
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).resolves.toEqual([]);
+    expect(iam).not.toHaveReceivedCommand(DeleteRoleCommand);
+  });
+
+  it('refuses to delete a role rolegate does not manage', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { Tags: [] }) });
+
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).rejects.toMatchObject({
+      awsCode: 'RoleNotManaged',
+      retryable: false,
+      message: `Role ${spec.roleName} in account 333333333333 is not managed by rolegate; rolegate never deletes a role it did not create.`,
+    });
+    expect(writesSent()).toEqual([]);
+  });
+});
+
+describe('IamProvisioner.listManagedRoles', () => {
+  it('pages through the roles under /rolegate/ and reports what reconciliation compares', async () => {
+    const mine = grantSpec();
+    const other = grantSpec({ profile: profile('ReadOnly') });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/' }).resolves({ Roles: [roleInIam(mine)], IsTruncated: true, Marker: 'm1' });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/', Marker: 'm1' }).resolves({ Roles: [roleInIam(other)], IsTruncated: false });
+    iam.on(ListRoleTagsCommand, { RoleName: mine.roleName }).resolves({ Tags: desiredRole(mine).tags });
+    iam.on(ListRoleTagsCommand, { RoleName: other.roleName }).resolves({ Tags: [] });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+
+    const roles = await provisioner().provisioner.listManagedRoles(account('production'));
+
+    expect(roles).toEqual([
+      { roleName: mine.roleName, roleArn: desiredRole(mine).roleArn, managedByRolegate: true, trustPolicy: trustPolicy(mine), attachedPolicyArns: [S3_READ], inlinePolicyNames: ['rolegate-profile'] },
+      { roleName: other.roleName, roleArn: desiredRole(other).roleArn, managedByRolegate: false, trustPolicy: trustPolicy(other), attachedPolicyArns: [S3_READ], inlinePolicyNames: ['rolegate-profile'] },
+    ]);
+    expect(iam).toHaveReceivedCommandTimes(ListRolesCommand, 2);
+    expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
   });
 });

@@ -1,57 +1,110 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { ROLE_NAME_PREFIX, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
 
 const ROOT = join(__dirname, '..', '..', '..');
 type Statement = { Sid: string; Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown; NotResource?: unknown; Condition?: unknown };
+type Template = { Parameters: Record<string, { NoEcho?: boolean }>; Resources: Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: unknown[] }; Policies: { PolicyDocument: { Statement: unknown[] } }[] } }> };
 
-function statements(file: string, resource: string): Statement[] {
-  const doc = parse(readFileSync(join(ROOT, 'templates', file), 'utf8'));
-  return doc.Resources[resource].Properties.Policies[0].PolicyDocument.Statement;
-}
+const template = (file: string) => parse(readFileSync(join(ROOT, 'templates', file), 'utf8')) as Template;
+const roleArn = (path: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${path}` });
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
-/** IAM commands the provisioner sends, read from its imports so the template cannot fall behind the code. */
+/** Plain statements; conditional ones (Fn::If) separately. */
+function statements(file: string, resource: string): { plain: Statement[]; conditional: Statement[] } {
+  const all = template(file).Resources[resource]!.Properties.Policies[0]!.PolicyDocument.Statement as Record<string, unknown>[];
+  return {
+    plain: all.filter((s) => !('Fn::If' in s)) as Statement[],
+    conditional: all.filter((s) => 'Fn::If' in s).map((s) => (s['Fn::If'] as unknown[])[1] as Statement),
+  };
+}
+
+/** IAM commands an adapter sends, read from its imports so a template cannot fall behind the code. */
 function commandsUsed(file: string): string[] {
   const source = readFileSync(join(ROOT, 'src', 'adapters', 'aws', file), 'utf8');
   const imports = /import \{([^}]+)\} from '@aws-sdk\/client-iam'/.exec(source)![1]!;
-  return [...imports.matchAll(/(\w+)Command\b/g)].map((m) => `iam:${m[1]}`);
+  return [...new Set([...imports.matchAll(/\b(\w+)Command\b/g)].map((m) => `iam:${m[1]}`))].sort();
 }
 
 describe('provisioner role template (target accounts)', () => {
-  const policy = statements('provisioner-role.yaml', 'ProvisionerRole');
-  const allowed = new Set(policy.filter((s) => s.Effect === 'Allow').flatMap(actions));
+  const { plain, conditional } = statements('provisioner-role.yaml', 'ProvisionerRole');
+  const allows = plain.filter((s) => s.Effect === 'Allow');
+  const allowed = new Set(allows.flatMap(actions));
 
-  it('allows every IAM action the provisioner uses and nothing more', () => {
-    expect([...allowed].sort()).toEqual([...new Set(commandsUsed('iam-provisioner.ts'))].sort());
+  it('parses as plain YAML, with the ExternalId parameter hidden', () => {
+    expect(template('provisioner-role.yaml').Parameters.ExternalId).toMatchObject({ NoEcho: true });
   });
 
-  it('scopes every allowed action to roles under /rolegate/, except ListRoles which IAM cannot scope', () => {
-    for (const s of policy.filter((x) => x.Effect === 'Allow')) {
+  it('allows every IAM action the provisioner sends and nothing more', () => {
+    expect([...allowed].sort()).toEqual(commandsUsed('iam-provisioner.ts'));
+  });
+
+  it('scopes every allowed action to roles under /rolegate/, but GetRole (also rg-*) and ListRoles (*)', () => {
+    for (const s of allows) {
       if (actions(s).includes('iam:ListRoles')) {
-        expect(actions(s)).toEqual(['iam:ListRoles']);
-        continue;
+        expect(s).toMatchObject({ Action: 'iam:ListRoles', Resource: '*' });
+      } else if (actions(s).includes('iam:GetRole')) {
+        expect(s).toMatchObject({ Action: 'iam:GetRole', Resource: [roleArn(`${ROLE_PATH.slice(1)}*`), roleArn(`${ROLE_NAME_PREFIX}*`)] });
+      } else {
+        expect(s.Resource).toEqual(roleArn('rolegate/*'));
       }
-      expect(s.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolegate/*' });
     }
+  });
+
+  it('conditions attaching a policy and setting a boundary on the allowed policy ARNs', () => {
+    expect(allows.find((s) => s.Action === 'iam:AttachRolePolicy')!.Condition).toEqual({ ArnLike: { 'iam:PolicyARN': { Ref: 'AllowedPolicyArns' } } });
+    expect(allows.find((s) => s.Action === 'iam:PutRolePermissionsBoundary')!.Condition).toEqual({ ArnLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedPolicyArns' } } });
+  });
+
+  it('denies every change outside /rolegate/', () => {
+    const deny = plain.find((s) => s.Effect === 'Deny' && s.NotResource)!;
+    const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a));
+    expect([...actions(deny)].sort()).toEqual(writes);
+    expect(deny.NotResource).toEqual(roleArn('rolegate/*'));
   });
 
   it('never allows iam:PassRole and denies it outright', () => {
     expect(allowed.has('iam:PassRole')).toBe(false);
-    expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'iam:PassRole' }));
+    expect(plain).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' }));
+  });
+
+  it('can require a permissions boundary on every role it creates', () => {
+    expect(conditional).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Action: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary'], Condition: { StringNotEquals: { 'iam:PermissionsBoundary': { Ref: 'RequiredPermissionsBoundaryArn' } } } }),
+      expect.objectContaining({ Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary' }),
+    ]);
   });
 
   it('trusts only rolegate, and only with the ExternalId', () => {
-    const doc = parse(readFileSync(join(ROOT, 'templates', 'provisioner-role.yaml'), 'utf8'));
-    expect(doc.Resources.ProvisionerRole.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+    expect(template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.AssumeRolePolicyDocument.Statement).toEqual([
       { Effect: 'Allow', Principal: { AWS: { Ref: 'RolegateExecutionRoleArns' } }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'ExternalId' } } } },
     ]);
   });
 });
 
 describe('identity-granter role template', () => {
-  it('allows exactly the calls the identity granter makes', () => {
-    const allowed = statements('identity-granter-role.yaml', 'IdentityGranterRole').filter((s) => s.Effect === 'Allow').flatMap(actions);
-    expect(allowed.sort()).toEqual(commandsUsed('identity-granter.ts').sort());
+  const { plain } = statements('identity-granter-role.yaml', 'IdentityGranterRole');
+
+  it('allows exactly the calls the identity granter makes, on users and roles under the configured paths', () => {
+    const allows = plain.filter((s) => s.Effect === 'Allow');
+    expect(allows.flatMap(actions).sort()).toEqual(commandsUsed('identity-granter.ts'));
+    expect(allows.map((s) => s.Resource)).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/${UserPathPattern}' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RolePathPattern}' },
+    ]);
+  });
+
+  it('can never put policies on itself, on rolegate, or on grant roles, nor pass roles', () => {
+    const denies = plain.filter((s) => s.Effect === 'Deny');
+    expect(denies).toContainEqual(expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: [roleArn('${RoleName}'), roleArn('rolegate/*')] }));
+    expect(denies).toContainEqual(expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateExecutionRoleArns' } }));
+    expect(denies).toContainEqual(expect.objectContaining({ Action: 'iam:PassRole', Resource: '*' }));
+  });
+
+  it('trusts only rolegate, and only with the ExternalId', () => {
+    expect(template('identity-granter-role.yaml').Resources.IdentityGranterRole!.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { AWS: { Ref: 'RolegateExecutionRoleArns' } }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'ExternalId' } } } },
+    ]);
   });
 });

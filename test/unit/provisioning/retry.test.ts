@@ -1,0 +1,92 @@
+import { awsCode, backoffMs, isTransient, withRetry } from '../../../src/adapters/aws/retry';
+import { ProvisioningError } from '../../../src/domain/errors';
+import { awsError, instantRetry } from './fixtures';
+
+/** A function that fails with the given errors, in order, then returns 'ok'. */
+function failing(...errors: unknown[]) {
+  let calls = 0;
+  const fn = async () => {
+    calls++;
+    const e = errors.shift();
+    if (e) throw e;
+    return 'ok';
+  };
+  return { fn, calls: () => calls };
+}
+
+const networkError = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
+
+describe('withRetry', () => {
+  it.each([
+    ['Throttling', awsError('Throttling', 'Rate exceeded')],
+    ['ThrottlingException', awsError('ThrottlingException', 'Rate exceeded')],
+    ['RequestLimitExceeded', awsError('RequestLimitExceeded', 'slow down')],
+    ['TooManyRequestsException', awsError('TooManyRequestsException', 'slow down', 429)],
+    ['a 5xx', awsError('SomethingNew', 'bad gateway', 502)],
+    ['ServiceFailure', awsError('ServiceFailure', 'failure', 500)],
+    ['ConcurrentModification', awsError('ConcurrentModificationException', 'try again')],
+    ['a timeout', awsError('TimeoutError', 'socket timed out')],
+    ['a reset connection', networkError('ECONNRESET')],
+  ])('retries %s and then succeeds', async (_, error) => {
+    const f = failing(error);
+    const retry = instantRetry();
+    await expect(withRetry('GetRole', f.fn, retry.options)).resolves.toBe('ok');
+    expect(f.calls()).toBe(2);
+    expect(retry.waits).toHaveLength(1);
+  });
+
+  it.each([
+    ['AccessDenied', 403],
+    ['MalformedPolicyDocument', 400],
+    ['LimitExceeded', 409],
+    ['InvalidInput', 400],
+  ])('fails at once on %s, with its code and retryable false', async (name, status) => {
+    const f = failing(awsError(`${name}Exception`, 'refused', status));
+    const error = await withRetry('PutRolePolicy in account 333333333333', f.fn, instantRetry().options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProvisioningError);
+    expect(error).toMatchObject({ awsCode: name, retryable: false });
+    expect((error as Error).message).toMatch(new RegExp(`^PutRolePolicy in account 333333333333 failed: .+ \\(${name}: refused\\)$`));
+    expect(f.calls()).toBe(1);
+  });
+
+  it('says so when IAM refuses a trust because the principal does not exist', async () => {
+    const f = failing(awsError('MalformedPolicyDocumentException', 'Invalid principal in policy: "AWS":"arn:aws:iam::111111111111:user/gone"'));
+    await expect(withRetry('CreateRole', f.fn, instantRetry().options)).rejects.toMatchObject({
+      awsCode: 'MalformedPolicyDocument',
+      retryable: false,
+      message: expect.stringMatching(/^CreateRole failed: IAM does not know the principal the trust policy names: /),
+    });
+  });
+
+  it('gives up retryably after the configured attempts, saying how many', async () => {
+    const f = failing(...Array.from({ length: 10 }, () => awsError('Throttling', 'Rate exceeded')));
+    const error = await withRetry('GetRole', f.fn, { ...instantRetry().options, attempts: 3 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ awsCode: 'Throttling', retryable: true, message: expect.stringMatching(/^GetRole failed after 3 attempts: /) });
+    expect(f.calls()).toBe(3);
+  });
+
+  it('never retries an error rolegate raised itself', async () => {
+    const own = new ProvisioningError('held', 'GrantBusy', true);
+    const f = failing(own);
+    await expect(withRetry('x', f.fn, instantRetry().options)).rejects.toBe(own);
+    expect(f.calls()).toBe(1);
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially with full jitter, up to a ceiling', () => {
+    const top = () => 0.999999;
+    expect([1, 2, 3, 4].map((i) => backoffMs(i, { random: top }))).toEqual([199, 399, 799, 1599]);
+    expect(backoffMs(20, { random: top, maxMs: 5000 })).toBe(4999);
+    expect(backoffMs(3, { random: () => 0 })).toBe(0);
+  });
+});
+
+describe('error codes', () => {
+  it('reads the AWS code without the SDK suffix, and network codes from Node errors', () => {
+    expect(awsCode(awsError('NoSuchEntityException', 'x'))).toBe('NoSuchEntity');
+    expect(awsCode(networkError('ETIMEDOUT'))).toBe('ETIMEDOUT');
+    expect(awsCode(new TypeError('bug'))).toBe('TypeError');
+    expect(isTransient(new TypeError('bug'))).toBe(false);
+  });
+});
