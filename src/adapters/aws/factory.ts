@@ -13,8 +13,9 @@ import { IamProvisioner } from './iam-provisioner';
  */
 export function createAwsProvisioning(settings: Settings, region: string, clock: Clock): { provisioner: Provisioner; identity: IdentityGranter } {
   // The standard SDK environment applies: credential chain, AWS_REGION, AWS_ENDPOINT_URL_*.
-  const sts = new STSClient({ region });
-  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds }));
+  // rolegate's own retry (withRetry) classifies and backs off; the SDK's retries under it would multiply the attempts.
+  const sts = new STSClient({ region, maxAttempts: 1 });
+  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds, maxAttempts: 1 }));
   const p = settings.provisioner;
   let identityIam: () => Promise<IAMClient>;
   if (p.identityRoleArn) {
@@ -22,7 +23,7 @@ export function createAwsProvisioning(settings: Settings, region: string, clock:
     identityIam = () => credentials.iamFor(target, 'identity');
   } else {
     // rolegate runs in the identity account: its own role grants (see templates/identity-granter-role.yaml).
-    const own = new IAMClient({ region });
+    const own = new IAMClient({ region, maxAttempts: 1 });
     identityIam = async () => own;
   }
   return { provisioner: new IamProvisioner(credentials), identity: new IamIdentityGranter(identityIam) };

@@ -47,7 +47,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
           : [];
       await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t));
 
-      const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt);
+      const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
       const calls = [...outcome.calls, ...identityCalls];
       const active: AccessRequest = {
         ...request,
