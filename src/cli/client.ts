@@ -7,6 +7,8 @@ export interface ClientOptions {
   /** Local run only: the caller named by the x-rolegate-principal header instead of SigV4. */
   localPrincipal?: string;
   region?: string;
+  /** Signing region when neither `region` nor an execute-api URL names one (AWS_REGION, AWS_DEFAULT_REGION). */
+  defaultRegion?: string;
   profile?: string;
   /** Injected in tests. */
   fetch?: typeof fetch;
@@ -31,7 +33,7 @@ export class RolegateClient {
   constructor(private readonly options: ClientOptions) {
     this.doFetch = options.fetch ?? fetch;
     if (!options.localPrincipal) {
-      const region = options.region ?? regionFromUrl(options.api) ?? 'us-east-1';
+      const region = options.region ?? regionFromUrl(options.api) ?? options.defaultRegion ?? 'us-east-1';
       this.signer = new SignatureV4({
         service: 'execute-api',
         region,
@@ -47,21 +49,36 @@ export class RolegateClient {
     const text = body === undefined ? undefined : JSON.stringify(body);
     let headers: Record<string, string> = { host: url.host, accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}) };
     if (this.signer) {
-      const signed = await this.signer.sign({
-        method,
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port ? { port: Number(url.port) } : {}),
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams.entries()),
-        headers,
-        ...(text !== undefined ? { body: text } : {}),
-      });
+      let signed;
+      try {
+        signed = await this.signer.sign({
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams.entries()),
+          headers,
+          ...(text !== undefined ? { body: text } : {}),
+        });
+      } catch (e) {
+        if ((e as Error).name !== 'CredentialsProviderError') throw e;
+        const profile = this.options.profile ? ` for profile "${this.options.profile}"` : '';
+        throw new Error(`No AWS credentials to sign the request with${profile} (${(e as Error).message}). Configure credentials as for the AWS CLI, or use --as <ARN> against the local run.`);
+      }
       headers = signed.headers as Record<string, string>;
     } else {
       headers['x-rolegate-principal'] = this.options.localPrincipal!;
     }
-    const res = await this.doFetch(url, { method, headers, ...(text !== undefined ? { body: text } : {}) });
+    let res: Response;
+    try {
+      res = await this.doFetch(url, { method, headers, ...(text !== undefined ? { body: text } : {}) });
+    } catch (e) {
+      // fetch reports only "fetch failed"; the reason (refused, DNS, TLS) is its cause.
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (e as Error).message;
+      throw new Error(`Cannot reach the rolegate API at ${url.origin} (${why}). Check --api or $ROLEGATE_API.`);
+    }
     const raw = await res.text();
     let parsed: unknown;
     try {

@@ -69,19 +69,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const { values: o, positionals: [command, ...args] } = parsed;
   if (!command || o.help || command === 'help') {
-    io.out(USAGE);
-    return command || o.help ? 0 : 2;
+    // Asked for help: stdout, 0. No command at all is a usage error: stderr, 2.
+    if (command || o.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    io.err(USAGE);
+    return 2;
   }
   const print = (value: unknown, human: () => string) => io.out(o.json ? JSON.stringify(value, null, 2) : human());
 
   try {
-    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config, io);
+    // The file rolegate itself would load: FILE, --config, $ROLEGATE_CONFIG, then the default.
+    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, io);
     if (command === 'plan') return await plan(args, o, io, print);
 
+    const envRegion = io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
     const client = new RolegateClient({
       api: o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000',
       ...(o.as ? { localPrincipal: o.as } : {}),
       ...(o.region ? { region: o.region } : {}),
+      ...(envRegion ? { defaultRegion: envRegion } : {}),
       ...(o.profile ? { profile: o.profile } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });
@@ -101,7 +109,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
           ...(o.principal ? { principalArn: o.principal } : {}),
         };
         const { request } = await client.send<{ request: Req }>('POST', '/requests', body);
-        print(request, () => `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : ''));
+        // With --json --wait, stdout carries one document: the final request (below), not this one too.
+        if (!(o.wait && o.json)) print(request, () => `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : ''));
         if (o.wait) return await waitForAccess(client, request.id, io, o.json ?? false);
         return 0;
       }
@@ -223,8 +232,10 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
     if (progress !== last && !json) io.out(`… ${progress}`);
     last = progress;
     if (FINAL.includes(request.status)) {
+      // --json: one document for scripts, the final request (its access details once ACTIVE).
+      if (json) io.out(JSON.stringify(request, null, 2));
       if (request.status === 'ACTIVE') {
-        io.out(json ? JSON.stringify(request.access, null, 2) : `\n${accessText(request.access)}`);
+        if (!json) io.out(`\n${accessText(request.access)}`);
         return 0;
       }
       io.err(`Request ${id} ended ${request.status}${request.failure ? `: ${request.failure.message}` : ''}`);

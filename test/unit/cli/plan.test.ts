@@ -1,0 +1,192 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, type Io } from '../../../src/cli/main';
+import { ARN, EXAMPLE_CONFIG } from '../../helpers/settings';
+
+/*
+ * `plan` and `validate-config` work from the configuration file alone: no
+ * API, no AWS. The injected fetch fails the test if either ever calls out.
+ */
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const noNetwork = (async () => {
+  throw new Error('plan and validate-config must not call the API');
+}) as unknown as typeof fetch;
+
+async function run(argv: string[], env: Io['env'] = {}): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env, fetch: noNetwork });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+const plan = (...argv: string[]) => run(['plan', ...argv, '--config', EXAMPLE_CONFIG]);
+
+describe('rolegate plan (local dry run)', () => {
+  it('prints the rule, the role and the numbered IAM calls a request would make', async () => {
+    const r = await plan('production', 'EC2Admin', '1h', '--as', ARN.alice);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe(`Rule admin-two-approvals: 2 approval(s) by arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*`);
+    expect(lines[1]).toMatch(/^Role arn:aws:iam::333333333333:role\/rolegate\/rg-EC2Admin-alice-[0-9a-f]+$/);
+    expect(lines[2]).toBe('');
+    expect(lines.slice(3).map((l) => /^\s*(\d+)\. (\S+) /.exec(l)?.slice(1, 3).join(' '))).toEqual([
+      '1 sts:AssumeRole',
+      '2 iam:CreateRole',
+      '3 iam:AttachRolePolicy',
+      '4 iam:PutUserPolicy',
+    ]);
+    // The account's ExternalId is a secret of sorts: the plan names where it comes from, not its value.
+    expect(r.stdout).not.toContain('rolegate-production-91c2');
+  });
+
+  it('plans the trust, boundary, MFA and end time from the rule and profile with --json', async () => {
+    const before = Date.now();
+    const r = await plan('production', 'EC2Admin', '90m', '--as', ARN.alice, '--json');
+    const after = Date.now();
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ rule: 'admin-two-approvals', approvalsRequired: 2 });
+    const roleName = result.roleArn.slice(result.roleArn.lastIndexOf('/') + 1);
+
+    const assume = result.calls[0];
+    expect(assume).toMatchObject({ service: 'sts', command: 'AssumeRole', input: { RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner' } });
+
+    const create = result.calls.find((c: { command: string }) => c.command === 'CreateRole');
+    expect(create.input).toMatchObject({ Path: '/rolegate/', RoleName: roleName, PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess', MaxSessionDuration: 7200 });
+    const trust = JSON.parse(create.input.AssumeRolePolicyDocument);
+    expect(trust.Statement).toHaveLength(1);
+    const statement = trust.Statement[0];
+    expect(statement).toMatchObject({ Effect: 'Allow', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' });
+    expect(statement.Condition.Bool['aws:MultiFactorAuthPresent']).toBe('true');
+    const endsAt = Date.parse(statement.Condition.DateLessThan['aws:CurrentTime']);
+    expect(endsAt).toBeGreaterThanOrEqual(before + 90 * 60_000);
+    expect(endsAt).toBeLessThanOrEqual(after + 90 * 60_000);
+
+    expect(result.calls.find((c: { command: string }) => c.command === 'AttachRolePolicy').input).toEqual({ RoleName: roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' });
+    const identity = result.calls.find((c: { command: string }) => c.command === 'PutUserPolicy');
+    expect(identity.input.UserName).toBe('alice');
+    expect(JSON.parse(identity.input.PolicyDocument).Statement[0]).toMatchObject({ Action: 'sts:AssumeRole', Resource: result.roleArn });
+  });
+
+  it('says a self-service rule approves at once', async () => {
+    const r = await plan('staging', 'ReadOnly', '30', '--as', ARN.bob);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('Rule staging-self-service: approved at once');
+    expect(r.stdout).toContain('role/rolegate/rg-ReadOnly-bob-');
+  });
+
+  it('plans for a workload role named with --principal', async () => {
+    const r = await plan('production', 'ReadOnly', '30', '--as', ARN.alice, '--principal', ARN.appRole, '--json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    const trust = JSON.parse(result.calls.find((c: { command: string }) => c.command === 'CreateRole').input.AssumeRolePolicyDocument);
+    expect(trust.Statement[0].Principal).toEqual({ AWS: ARN.appRole });
+    expect(result.calls.map((c: { command: string }) => c.command)).toContain('PutRolePolicy');
+  });
+
+  it('refuses a duration over the rule maximum with exit 1 and the reason', async () => {
+    const r = await plan('production', 'EC2Admin', '3h', '--as', ARN.alice);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('Error: Rule "admin-two-approvals" allows at most 120 minutes.');
+  });
+
+  it.each([
+    ['a duration under the minimum', ['production', 'ReadOnly', '10', '--as', ARN.alice], 'at least 15 minutes'],
+    ['an account the configuration does not know', ['nowhere', 'ReadOnly', '30', '--as', ARN.alice], 'nowhere'],
+    ['a profile the configuration does not know', ['production', 'GodMode', '30', '--as', ARN.alice], 'GodMode'],
+    ['a requester no rule names', ['production', 'ReadOnly', '30', '--as', 'arn:aws:iam::444444444444:user/mallory'], ''],
+    ['a workload role the rule does not allow', ['production', 'ReadOnly', '30', '--as', ARN.alice, '--principal', ARN.otherRole], ''],
+  ])('refuses %s with exit 1', async (_what, argv, fragment) => {
+    const r = await plan(...argv);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Error: \S/);
+    expect(r.stderr).toContain(fragment);
+  });
+
+  it.each([
+    ['without --as', ['production', 'ReadOnly', '30']],
+    ['without a duration', ['production', 'ReadOnly', '--as', ARN.alice]],
+    ['with a duration that is not one', ['production', 'ReadOnly', '1.5h', '--as', ARN.alice]],
+  ])('is a usage error (exit 2) %s', async (_what, argv) => {
+    const r = await plan(...argv);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Commands');
+  });
+
+  it('reads the configuration from $ROLEGATE_CONFIG when --config is absent', async () => {
+    const r = await run(['plan', 'staging', 'ReadOnly', '30', '--as', ARN.alice], { ROLEGATE_CONFIG: EXAMPLE_CONFIG });
+    expect(r.code).toBe(0);
+    const missing = await run(['plan', 'staging', 'ReadOnly', '30', '--as', ARN.alice], { ROLEGATE_CONFIG: '/nonexistent/rolegate.yaml' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Cannot read the configuration file /nonexistent/rolegate.yaml');
+  });
+});
+
+describe('rolegate validate-config', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rolegate-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('exits 0 on the shipped example and summarises it', async () => {
+    const r = await run(['validate-config', EXAMPLE_CONFIG]);
+    expect(r).toEqual({ code: 0, stdout: `${EXAMPLE_CONFIG}: valid (2 accounts, 3 profiles, 3 rules)`, stderr: '' });
+  });
+
+  it('validates $ROLEGATE_CONFIG, the file rolegate would load, when no file is given', async () => {
+    const broken = write('env.yaml', 'partition: aws\n');
+    const r = await run(['validate-config'], { ROLEGATE_CONFIG: broken });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${broken} is not valid:`);
+  });
+
+  it('exits 1 and names every bad field with its reason', async () => {
+    const example = readFileSync(EXAMPLE_CONFIG, 'utf8');
+    const broken = example
+      .replace('id: "222222222222"', 'id: "2222"')
+      .replace('maxSessionDurationSeconds: 3600', 'maxSessionDurationSeconds: 60')
+      .replace('    approvalsRequired: 1\n', '    approvalsRequired: 1\n    approver: oops\n');
+    expect(broken).not.toBe(example);
+    const path = write('broken.yaml', broken);
+    const r = await run(['validate-config', path]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe(`${path} is not valid:`);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        '  - accounts.0.id: must be a 12-digit AWS account id',
+        expect.stringMatching(/^ {2}- profiles\.0\.maxSessionDurationSeconds: .*3600/),
+        '  - rules.1.approver: is not a known field',
+      ]),
+    );
+  });
+
+  it('exits 1 on a file that is not YAML, or not there', async () => {
+    const bad = write('bad.yaml', 'accounts: [\n');
+    const notYaml = await run(['validate-config', bad]);
+    expect(notYaml.code).toBe(1);
+    expect(notYaml.stderr).toContain(`${bad} is not valid YAML`);
+    const missing = await run(['validate-config', join(dir, 'missing.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Cannot read the configuration file');
+  });
+});
