@@ -1,8 +1,8 @@
 import { loadSettings, DEFAULT_CONFIG_PATH } from '../src/config';
 import { RolegateError } from '../src/domain/errors';
 
-// Usage: npm run validate-config -- [FILE]   (exit 0 valid, 1 invalid)
-const file = process.argv[2] ?? DEFAULT_CONFIG_PATH;
+// Usage: npm run validate-config -- [FILE]   (default: $ROLEGATE_CONFIG, then the example; exit 0 valid, 1 invalid)
+const file = process.argv[2] ?? process.env.ROLEGATE_CONFIG ?? DEFAULT_CONFIG_PATH;
 try {
   const s = loadSettings(file);
   console.log(`${file}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
