@@ -1,6 +1,6 @@
 import { ProvisioningError } from './errors';
 import type { AccessRequest, Grant } from './model';
-import type { GrantLease, GrantSpec, GrantStore, Ids } from './ports';
+import type { GrantLease, GrantSpec, GrantStore, Ids, Logger } from './ports';
 import { parsePrincipalArn, type Principal } from './principal';
 import { roleNameFor } from './provisioning/role-name';
 import { findAccount, findProfile } from './rules';
@@ -77,6 +77,7 @@ export interface LeaseOptions {
   /** Attempts to take a lease held by someone else before giving up (retryable). */
   attempts?: number;
   sleep?: (ms: number) => Promise<void>;
+  logger?: Logger;
 }
 
 /**
@@ -102,6 +103,11 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
   try {
     return await work(lease);
   } finally {
-    await grants.release(lease);
+    try {
+      await grants.release(lease);
+    } catch (e) {
+      // The work's outcome stands (it may be committed); an unreleased lease lapses on its own.
+      options.logger?.warn('could not release a grant lease; it lapses on its own', { grantKey, error: e instanceof Error ? e.message : String(e) });
+    }
   }
 }

@@ -46,12 +46,13 @@ export const tagRoleCall = (roleName: string, tags: { Key: string; Value: string
 
 /**
  * The writes that create a grant's role from nothing: the role with its
- * trust, boundary and tags, then its managed policies, then its inline
- * policy. IamProvisioner sends exactly these for a new role; the dry run
+ * trust, boundary and tags, then its inline policy (which may hold the
+ * profile's Denies), then its managed policies, so that a role left half-built
+ * by a crash never grants more than the profile allows. IamProvisioner sends exactly these for a new role; the dry run
  * records them.
  */
 export function creationCalls(d: DesiredRole): PlannedCall[] {
-  return [createRoleCall(d), ...d.managedPolicyArns.map((arn) => attachCall(d.roleName, arn)), ...(d.inlinePolicy ? [putInlineCall(d)] : [])];
+  return [createRoleCall(d), ...(d.inlinePolicy ? [putInlineCall(d)] : []), ...d.managedPolicyArns.map((arn) => attachCall(d.roleName, arn))];
 }
 
 /** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>` (25 characters; IAM allows 128). */

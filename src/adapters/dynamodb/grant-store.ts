@@ -60,7 +60,8 @@ export class DynamoGrantStore implements GrantStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: grantItemKey(lease.grantKey),
-          ConditionExpression: 'leaseOwner = :owner',
+          // A re-sent delete finds the item gone already: that is success, not a lost lease.
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseOwner = :owner',
           ExpressionAttributeValues: { ':owner': lease.owner },
         }),
       );

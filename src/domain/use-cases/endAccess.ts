@@ -37,7 +37,7 @@ export async function endAccess(
     assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
     const target = grantTargetFor(deps.settings, request);
 
-    return withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async (lease) => {
+    return withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease }, target.grantKey, async (lease) => {
       const now = isoNow(deps.clock);
       const others = { ...(lease.grant?.members ?? {}) };
       delete others[request.id];

@@ -1,8 +1,8 @@
 import { audit } from '../audit';
 import { ProvisioningError } from '../errors';
-import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type LeaseOptions } from '../grants';
-import type { AccessRequest, FailureInfo } from '../model';
-import type { GrantStore, IdentityGranter, Provisioner } from '../ports';
+import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
+import type { AccessRequest, FailureInfo, PlannedCall } from '../model';
+import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -32,6 +32,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
   if (first.endsAt <= now) return endBeforeProvisioning(deps, first);
 
   const target = grantTargetFor(deps.settings, first);
+  let cleanup: 'done' | 'failed' | undefined;
   try {
     return await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
       // Re-read under the lease: a revoke may have ended the request while we waited.
@@ -40,11 +41,18 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       const t = isoNow(deps.clock);
       const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
       const spec = specFor(deps.settings, target, members);
-      const outcome = await deps.provisioner.apply(spec, request.id);
-      const identityCalls =
-        deps.identity && deps.settings.provisioner.identityGrants
-          ? await deps.identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)
-          : [];
+      let outcome: ProvisionOutcome;
+      let identityCalls: PlannedCall[];
+      try {
+        outcome = await deps.provisioner.apply(spec, request.id);
+        identityCalls =
+          deps.identity && deps.settings.provisioner.identityGrants ? await deps.identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
+      } catch (e) {
+        // A request about to end FAILED must not leave access behind: undo what IAM holds for it.
+        const willFail = e instanceof ProvisioningError && (!e.retryable || (request.provisioningAttempts ?? 0) + 1 >= (deps.maxProvisioningAttempts ?? 5));
+        if (willFail) cleanup = await undoForFailedRequest(deps, lease, target, request.id, t);
+        throw e;
+      }
       await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t));
 
       const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
@@ -82,12 +90,12 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
     });
   } catch (e) {
     if (!(e instanceof ProvisioningError)) throw e;
-    return recordProvisioningError(deps, requestId, e);
+    return recordProvisioningError(deps, requestId, e, cleanup);
   }
 }
 
 function leaseOptions(deps: ProvisioningDeps): LeaseOptions {
-  return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease };
+  return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease };
 }
 
 /** The approval came too late to be used: its end passed before provisioning. */
@@ -108,7 +116,36 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, request: AccessRequ
  * plain reason; a transient one is counted and left for the next attempt
  * until the budget is spent.
  */
-async function recordProvisioningError(deps: ProvisioningDeps, requestId: string, error: ProvisioningError): Promise<ProvisionResult> {
+/**
+ * Takes back what a failed provisioning may have left: with no other live
+ * request on the grant, the role and the identity policy are removed; with
+ * others, the role is brought back to their state (trust ends at their end).
+ * Best effort: a failure here is logged and audited, and reconciliation finds
+ * the role no live grant accounts for.
+ */
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string, now: string): Promise<'done' | 'failed'> {
+  const others = { ...(lease.grant?.members ?? {}) };
+  delete others[requestId];
+  const remaining = liveMembers(others, now);
+  const identity = deps.identity && deps.settings.provisioner.identityGrants ? deps.identity : undefined;
+  try {
+    if (Object.keys(remaining).length === 0) {
+      await deps.provisioner.remove(target.account, target.roleName, requestId);
+      await identity?.revoke(target.principal, target.grantKey);
+      if (lease.grant) await deps.grants.remove(lease);
+    } else {
+      const spec = specFor(deps.settings, target, remaining);
+      const restored = await deps.provisioner.apply(spec, requestId);
+      await identity?.grant(target.principal, restored.roleArn, spec.endsAt, target.grantKey);
+    }
+    return 'done';
+  } catch (e) {
+    deps.logger.error('could not undo a failed provisioning; reconciliation will report the role', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
+    return 'failed';
+  }
+}
+
+async function recordProvisioningError(deps: ProvisioningDeps, requestId: string, error: ProvisioningError, cleanup?: 'done' | 'failed'): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   const result = await withOptimisticRetry(async (): Promise<ProvisionResult> => {
     const request = await deps.requests.get(requestId);
@@ -127,7 +164,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, requestId: string
     await deps.requests.commit({
       request: failed,
       expectedVersion: request.version,
-      events: [audit.provisioningFailed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: error.message, data: { awsCode: failure.code, attempts } })],
+      events: [audit.provisioningFailed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: error.message, data: { awsCode: failure.code, attempts, ...(cleanup ? { cleanup } : {}) } })],
     });
     deps.logger.error('provisioning failed', { requestId, awsCode: failure.code, reason: error.message });
     return { outcome: 'failed', request: failed };

@@ -80,7 +80,7 @@ describe('IamProvisioner.apply', () => {
       RoleSessionName: 'rolegate-01REQ',
       DurationSeconds: 3600,
     });
-    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
     const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
     expect({ ...create, AssumeRolePolicyDocument: parsed(create.AssumeRolePolicyDocument) }).toEqual({
       Path: '/rolegate/',
@@ -106,7 +106,7 @@ describe('IamProvisioner.apply', () => {
     const inline = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
     expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual({ RoleName: spec.roleName, PolicyName: 'rolegate-profile', PolicyDocument: profile('S3ReadOnly').inlinePolicy });
     expect(outcome.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`);
-    expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'AttachRolePolicy', 'PutRolePolicy']);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
   });
 
   it('creates the role with its permissions boundary, MFA condition and longer session where the profile has them', async () => {
@@ -135,11 +135,11 @@ describe('IamProvisioner.apply', () => {
     expect(commandNames(iam)).toEqual([
       'GetRole',
       'UpdateAssumeRolePolicy',
+      'ListRolePolicies',
+      'GetRolePolicy',
       'ListAttachedRolePolicies',
       'DetachRolePolicy',
-      'ListRolePolicies',
       'DeleteRolePolicy',
-      'GetRolePolicy',
       'GetRole',
     ]);
     const update = iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input;
@@ -164,11 +164,11 @@ describe('IamProvisioner.apply', () => {
       'GetRole',
       'UpdateRole',
       'DeleteRolePermissionsBoundary',
+      'ListRolePolicies',
+      'PutRolePolicy',
       'ListAttachedRolePolicies',
       'DetachRolePolicy',
       'AttachRolePolicy',
-      'ListRolePolicies',
-      'PutRolePolicy',
     ]);
     expect(iam).toHaveReceivedCommandWith(UpdateRoleCommand, { RoleName: spec.roleName, MaxSessionDuration: 3600 });
     expect(iam).toHaveReceivedCommandWith(AttachRolePolicyCommand, { RoleName: spec.roleName, PolicyArn: S3_READ });
@@ -182,7 +182,7 @@ describe('IamProvisioner.apply', () => {
 
     await provisioner().provisioner.apply(extended, '01B');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies', 'GetRole']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(extended));
     expect(iam).toHaveReceivedCommandWith(TagRoleCommand, {
       RoleName: extended.roleName,
@@ -200,7 +200,7 @@ describe('IamProvisioner.apply', () => {
 
     const outcome = await provisioner().provisioner.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies']);
     expect(outcome.calls).toEqual([]);
   });
 
@@ -236,7 +236,7 @@ describe('IamProvisioner.apply', () => {
 
     await p.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'CreateRole', 'CreateRole', 'CreateRole', 'AttachRolePolicy', 'PutRolePolicy', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'CreateRole', 'CreateRole', 'CreateRole', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
     expect(waits).toHaveLength(3);
     expect(waits[0]).toBeLessThan(200);
     expect(waits[2]).toBeLessThan(400);
@@ -283,17 +283,17 @@ describe('IamProvisioner.apply', () => {
     iam.on(AttachRolePolicyCommand).rejects(new Error('Runtime exited: the function timed out'));
     const { provisioner: p } = provisioner();
     await expect(p.apply(spec, '01REQ')).rejects.toBeInstanceOf(ProvisioningError);
-    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
 
-    // IAM now holds the role as CreateRole left it: trust and tags, no policies.
+    // IAM now holds the role as the crash left it; the re-run adds whatever is missing.
     iam.reset();
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
     const outcome = await p.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'AttachRolePolicy', 'ListRolePolicies', 'PutRolePolicy']);
-    expect(outcome.calls.map((c) => c.command)).toEqual(['AttachRolePolicy', 'PutRolePolicy']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'PutRolePolicy', 'ListAttachedRolePolicies', 'AttachRolePolicy']);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['PutRolePolicy', 'AttachRolePolicy']);
   });
 
   it('converges onto a role another worker created between its read and its create', async () => {
@@ -304,7 +304,7 @@ describe('IamProvisioner.apply', () => {
 
     const outcome = await provisioner().provisioner.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'GetRolePolicy']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'GetRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies']);
     expect(outcome.calls).toEqual([]);
   });
 

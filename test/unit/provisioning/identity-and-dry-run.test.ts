@@ -92,7 +92,7 @@ describe('DryRunProvisioner', () => {
     const outcome = await new DryRunProvisioner().apply(spec, '01REQ');
 
     expect(outcome.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`);
-    expect(outcome.calls.map((c) => `${c.service}:${c.command}`)).toEqual(['sts:AssumeRole', 'iam:CreateRole', 'iam:AttachRolePolicy', 'iam:PutRolePolicy']);
+    expect(outcome.calls.map((c) => `${c.service}:${c.command}`)).toEqual(['sts:AssumeRole', 'iam:CreateRole', 'iam:PutRolePolicy', 'iam:AttachRolePolicy']);
     expect(outcome.calls[0]!.input).toEqual({
       RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner',
       RoleSessionName: 'rolegate-01REQ',
