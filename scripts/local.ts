@@ -8,8 +8,8 @@
  *   whose provisioner is dry-run: the plan is recorded, nothing is sent to AWS.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { createTable, localClient, startDynamoDbLocal } from '../src/local/dynamodb-local';
+import { BodyTooLargeError, toApiGatewayEvent } from '../src/local/http-event';
 
 async function main(): Promise<void> {
   process.env.ROLEGATE_LOCAL = 'true';
@@ -76,36 +76,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 }
 
-const MAX_READ = 1024 * 1024;
-
 async function serve(req: IncomingMessage, res: ServerResponse, handler: (event: never, context: never) => Promise<unknown>): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_READ) {
-      res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'PAYLOAD_TOO_LARGE', message: 'The body is too large.' }));
-      return;
-    }
-    chunks.push(chunk as Buffer);
+  let event;
+  try {
+    event = await toApiGatewayEvent(req);
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'PAYLOAD_TOO_LARGE', message: 'The body is too large.' }));
+    return;
   }
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const query = Object.fromEntries(url.searchParams.entries());
-  const requestId = randomUUID();
-  const event = {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-    requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
-    body: Buffer.concat(chunks).toString('utf8'),
-    isBase64Encoded: false,
-  };
-  const context = { awsRequestId: requestId, getRemainingTimeInMillis: () => 30_000, functionName: 'local' };
+  const context = { awsRequestId: event.requestContext.requestId, getRemainingTimeInMillis: () => 30_000, functionName: 'local' };
   const result = (await handler(event as never, context as never)) as { statusCode: number; headers?: Record<string, string>; body?: string };
   res.writeHead(result.statusCode, result.headers ?? {});
   res.end(result.body ?? '');

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpHandler } from '../../src/handlers/http/app';
+import { toApiGatewayEvent } from '../../src/local/http-event';
 import type { HttpEvent } from '../../src/handlers/http/types';
 import { lambdaContext } from './events';
 
@@ -46,23 +46,7 @@ function reply(res: ServerResponse, status: number, headers: Record<string, stri
 }
 
 async function toEvent(req: IncomingMessage, seen: LocalServer['seen']): Promise<HttpEvent> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  seen.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, headers });
-  const query = Object.fromEntries(url.searchParams.entries());
-  const requestId = randomUUID();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-    requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
-    body: Buffer.concat(chunks).toString('utf8'),
-    isBase64Encoded: false,
-  } as unknown as HttpEvent;
+  const event = await toApiGatewayEvent(req);
+  seen.push({ method: req.method ?? 'GET', path: `${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`, headers: event.headers as Record<string, string> });
+  return event;
 }

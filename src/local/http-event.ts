@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { HttpEvent } from '../handlers/http/types';
+
+/** Raised when a local request body passes the read limit. */
+export class BodyTooLargeError extends Error {}
+
+/**
+ * A Node HTTP request as API Gateway (HTTP API, payload 2.0) would hand it to
+ * the function, for the local run and tests: `$default` route key (the
+ * router matches method and path), no authorizer (the local identity header
+ * names the caller). The body is read up to `maxBytes`.
+ */
+export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 1024): Promise<HttpEvent> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new BodyTooLargeError(`The body is larger than ${maxBytes} bytes.`);
+    chunks.push(chunk as Buffer);
+  }
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const query = Object.fromEntries(url.searchParams.entries());
+  const requestId = randomUUID();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
+    body: Buffer.concat(chunks).toString('utf8'),
+    isBase64Encoded: false,
+  } as unknown as HttpEvent;
+}
