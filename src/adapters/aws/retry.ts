@@ -56,7 +56,10 @@ export function isTransient(e: unknown): boolean {
   const code = awsCode(e);
   const status = err?.$metadata?.httpStatusCode ?? 0;
   const networkCode = err?.code && TRANSIENT.has(err.code);
-  return THROTTLING.has(code) || TRANSIENT.has(code) || Boolean(networkCode) || status >= 500 || status === 429 || err?.$retryable !== undefined;
+  // An error that carries no AWS response at all (a socket hang-up, a lost answer) says nothing
+  // permanent about the request: retry it within the attempt budget rather than fail at once.
+  const noAnswer = e instanceof Error && err?.$metadata === undefined && code === "UnknownError";
+  return THROTTLING.has(code) || TRANSIENT.has(code) || Boolean(networkCode) || status >= 500 || status === 429 || err?.$retryable !== undefined || noAnswer;
 }
 
 /** Plain-language reasons for the permanent errors an administrator has to act on. */
