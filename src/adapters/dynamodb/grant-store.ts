@@ -4,7 +4,7 @@ import { queryPartition } from './client';
 import { ConflictError } from '../../domain/errors';
 import type { Grant } from '../../domain/model';
 import type { GrantLease, GrantStore } from '../../domain/ports';
-import { grantItem, grantItemKey, strip } from './keys';
+import { grantItem, grantItemKey, grantPk, strip } from './keys';
 
 /**
  * Grants and their leases. The lease is two attributes on the grant item,
@@ -39,6 +39,8 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   async save(lease: GrantLease, grant: Grant): Promise<void> {
+    // The item is keyed by the grant: a mismatch would write another key under a condition on that key's lease.
+    if (grant.grantKey !== lease.grantKey) throw new Error(`save: grant ${grant.grantKey} is not under the lease on ${lease.grantKey}`);
     try {
       await this.doc.send(
         new PutCommand({
@@ -72,30 +74,19 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   async release(lease: GrantLease): Promise<void> {
+    // A lease-only item (nothing ever saved) is deleted rather than left behind; the lease's view says which shape to expect.
+    const [likely, other] = lease.grant === undefined ? [this.dropLeaseOnly, this.clearLease] : [this.clearLease, this.dropLeaseOnly];
     try {
-      if (lease.grant === undefined) {
-        // Nothing was saved under this lease: leave no lease-only item behind.
-        await this.doc.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: grantItemKey(lease.grantKey),
-            ConditionExpression: 'leaseOwner = :owner AND attribute_not_exists(version)',
-            ExpressionAttributeValues: { ':owner': lease.owner },
-          }),
-        );
-        return;
-      }
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: grantItemKey(lease.grantKey),
-          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'leaseOwner = :owner',
-          ExpressionAttributeValues: { ':owner': lease.owner },
-        }),
-      );
+      await likely.call(this, lease);
+      return;
     } catch (e) {
-      // Already expired and taken over, or already gone: nothing to give back.
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      // Gone, or expired and taken over: nothing to give back. Still ours: the item has the other shape.
+      if (e.Item?.leaseOwner?.S !== lease.owner) return;
+    }
+    try {
+      await other.call(this, lease);
+    } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
     }
   }
@@ -106,9 +97,34 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   async listByAccount(accountId: string): Promise<Grant[]> {
-    const items = await queryPartition(this.doc, this.tableName, `GRANT#${accountId}`);
+    const items = await queryPartition(this.doc, this.tableName, grantPk(accountId));
     // A lease-only item (no version) is a grant being created: not a grant yet.
     return items.filter((item) => item.version !== undefined).map((item) => strip<Grant>(item));
+  }
+
+  private async clearLease(lease: GrantLease): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: grantItemKey(lease.grantKey),
+        UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+        ConditionExpression: 'leaseOwner = :owner AND attribute_exists(version)',
+        ExpressionAttributeValues: { ':owner': lease.owner },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+  }
+
+  private async dropLeaseOnly(lease: GrantLease): Promise<void> {
+    await this.doc.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: grantItemKey(lease.grantKey),
+        ConditionExpression: 'leaseOwner = :owner AND attribute_not_exists(version)',
+        ExpressionAttributeValues: { ':owner': lease.owner },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
   }
 
   private lost(e: unknown, lease: GrantLease): unknown {

@@ -9,50 +9,69 @@ import { ValidationError } from '../../domain/errors';
  *   grant     pk GRANT#<account> sk ROLE#<roleName>
  * Indexes on requests: byStatus (gsi1), byPrincipal (gsi2, the requester),
  * byDue (sparse: only requests with due work, keyed by when it is due).
- * ISO-8601 UTC timestamps sort correctly as strings.
+ * ISO-8601 UTC timestamps (Date#toISOString, always 24 characters) sort
+ * correctly as strings, which is what every range key here relies on.
  */
 
 export const REQUEST_SK = '#REQUEST';
+export const DECISION_SK_PREFIX = 'DECISION#';
+export const EVENT_SK_PREFIX = 'EVENT#';
 export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'duepk', 'duesk', 'type', 'leaseOwner', 'leaseUntil'] as const;
 
-export const requestKey = (id: string) => ({ pk: `REQ#${id}`, sk: REQUEST_SK });
+export type ItemType = 'request' | 'decision' | 'event' | 'grant';
+
+export const requestPk = (id: string) => `REQ#${id}`;
+export const requestKey = (id: string) => ({ pk: requestPk(id), sk: REQUEST_SK });
+export const statusPk = (status: string) => `STATUS#${status}`;
+// ARNs differ in case between sources (console, CLI, SAML); one person must map to one partition.
+export const principalPk = (arn: string) => `PRINCIPAL#${arn.toLowerCase()}`;
+export const duePk = (kind: string) => `DUE#${kind}`;
 
 /** The due entry of a request, if it has due work: timeout, expiry, or provisioning. */
 export function dueKeys(r: AccessRequest): { duepk: string; duesk: string } | undefined {
-  if (r.status === 'PENDING') return { duepk: 'DUE#TIMEOUT', duesk: `${r.decisionDeadline}#${r.id}` };
-  if (r.status === 'ACTIVE' && r.endsAt) return { duepk: 'DUE#EXPIRE', duesk: `${r.endsAt}#${r.id}` };
-  if (r.status === 'APPROVED' || (r.status === 'FAILED' && r.retryRequested)) return { duepk: 'DUE#PROVISION', duesk: `${r.updatedAt}#${r.id}` };
+  if (r.status === 'PENDING') return { duepk: duePk('TIMEOUT'), duesk: `${r.decisionDeadline}#${r.id}` };
+  if (r.status === 'ACTIVE' && r.endsAt) return { duepk: duePk('EXPIRE'), duesk: `${r.endsAt}#${r.id}` };
+  if (r.status === 'APPROVED' || (r.status === 'FAILED' && r.retryRequested)) return { duepk: duePk('PROVISION'), duesk: `${r.updatedAt}#${r.id}` };
   return undefined;
 }
 
+/**
+ * The whole request item. Writes replace the item (Put), so a request with
+ * no due work carries no due attributes and drops out of the sparse index.
+ */
 export function requestItem(r: AccessRequest): Record<string, unknown> {
   return {
     ...r,
     ...requestKey(r.id),
-    type: 'request',
-    gsi1pk: `STATUS#${r.status}`,
+    type: 'request' satisfies ItemType,
+    gsi1pk: statusPk(r.status),
     gsi1sk: `${r.createdAt}#${r.id}`,
-    gsi2pk: `PRINCIPAL#${r.requester.toLowerCase()}`,
+    gsi2pk: principalPk(r.requester),
     gsi2sk: `${r.createdAt}#${r.id}`,
     ...dueKeys(r),
   };
 }
 
-export const decisionItem = (d: Decision) => ({ ...d, pk: `REQ#${d.requestId}`, sk: `DECISION#${d.approver.toLowerCase()}`, type: 'decision' });
-export const eventItem = (e: AuditEvent) => ({ ...e, pk: `REQ#${e.requestId}`, sk: `EVENT#${e.at}#${e.id}`, type: 'event' });
+export const decisionKey = (d: Pick<Decision, 'requestId' | 'approver'>) => ({ pk: requestPk(d.requestId), sk: `${DECISION_SK_PREFIX}${d.approver.toLowerCase()}` });
+export const decisionItem = (d: Decision) => ({ ...d, ...decisionKey(d), type: 'decision' satisfies ItemType });
+
+export const eventKey = (e: Pick<AuditEvent, 'requestId' | 'at' | 'id'>) => ({ pk: requestPk(e.requestId), sk: `${EVENT_SK_PREFIX}${e.at}#${e.id}` });
+export const eventItem = (e: AuditEvent) => ({ ...e, ...eventKey(e), type: 'event' satisfies ItemType });
 
 export function grantKeyParts(grantKey: string): { accountId: string; roleName: string } {
   const i = grantKey.indexOf('#');
-  if (i < 0) throw new Error(`malformed grant key ${grantKey}`);
+  if (i <= 0 || i === grantKey.length - 1) throw new Error(`malformed grant key ${grantKey}`);
   return { accountId: grantKey.slice(0, i), roleName: grantKey.slice(i + 1) };
 }
 
+export const grantPk = (accountId: string) => `GRANT#${accountId}`;
+
 export const grantItemKey = (grantKey: string) => {
   const { accountId, roleName } = grantKeyParts(grantKey);
-  return { pk: `GRANT#${accountId}`, sk: `ROLE#${roleName}` };
+  return { pk: grantPk(accountId), sk: `ROLE#${roleName}` };
 };
 
-export const grantItem = (g: Grant) => ({ ...g, ...grantItemKey(g.grantKey), type: 'grant' });
+export const grantItem = (g: Grant) => ({ ...g, ...grantItemKey(g.grantKey), type: 'grant' satisfies ItemType });
 
 /** Drops the storage attributes so callers get plain domain objects. */
 export function strip<T>(item: Record<string, unknown>): T {
@@ -66,7 +85,13 @@ export function encodeCursor(key: Record<string, unknown> | undefined): string |
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 }
 
-export function decodeCursor(cursor: string | undefined, expectedKeys: readonly string[]): Record<string, unknown> | undefined {
+/**
+ * Decodes a cursor this store issued for the same listing. `fixed` pins the
+ * attributes a genuine cursor must carry (the queried partition, the request
+ * item's sort key): a cursor from another listing, or made up, is refused
+ * here rather than turned into an opaque DynamoDB error or a wrong page.
+ */
+export function decodeCursor(cursor: string | undefined, expectedKeys: readonly string[], fixed: Record<string, string> = {}): Record<string, unknown> | undefined {
   if (cursor === undefined) return undefined;
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
@@ -75,12 +100,13 @@ export function decodeCursor(cursor: string | undefined, expectedKeys: readonly 
       typeof value === 'object' &&
       !Array.isArray(value) &&
       Object.keys(value).length === expectedKeys.length &&
-      expectedKeys.every((k) => typeof (value as Record<string, unknown>)[k] === 'string')
+      expectedKeys.every((k) => typeof (value as Record<string, unknown>)[k] === 'string') &&
+      Object.entries(fixed).every(([k, v]) => (value as Record<string, unknown>)[k] === v)
     ) {
       return value as Record<string, unknown>;
     }
   } catch {
-    // fall through
+    // Not base64url JSON: refused below like any other foreign cursor.
   }
   throw new ValidationError('The cursor is not valid.', [{ field: 'cursor', reason: 'is not a cursor this listing returned' }]);
 }

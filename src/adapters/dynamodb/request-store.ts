@@ -1,16 +1,35 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import type { DueKind, ListQuery, Page, RequestDetail, RequestStore, RequestWrite } from '../../domain/ports';
 import { queryPartition } from './client';
-import { decisionItem, decodeCursor, encodeCursor, eventItem, requestItem, requestKey, strip } from './keys';
+import {
+  DECISION_SK_PREFIX,
+  EVENT_SK_PREFIX,
+  REQUEST_SK,
+  decisionItem,
+  decodeCursor,
+  duePk,
+  encodeCursor,
+  eventItem,
+  principalPk,
+  requestItem,
+  requestKey,
+  requestPk,
+  statusPk,
+  strip,
+} from './keys';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+
+/** DynamoDB's ceiling on the items of one TransactWriteItems. */
+const MAX_TRANSACTION_ITEMS = 100;
 
 /** Requests, decisions and audit events in the rolegate table. */
 export class DynamoRequestStore implements RequestStore {
   constructor(
+    // Public so test helpers can read the table through the same client.
     readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
@@ -18,9 +37,9 @@ export class DynamoRequestStore implements RequestStore {
   async commit(write: RequestWrite): Promise<void> {
     const { request, expectedVersion, decision, events } = write;
     const creating = expectedVersion === undefined;
-    if (request.version !== (creating ? 1 : expectedVersion + 1)) {
-      throw new Error(`commit: version ${request.version} does not follow ${expectedVersion ?? 'creation'}`);
-    }
+    assertWellFormed(write);
+
+    // Index 0 is the request and index 1 the decision (when present): the cancellation reasons below are read by position.
     const items: TransactItems = [
       {
         Put: {
@@ -31,8 +50,8 @@ export class DynamoRequestStore implements RequestStore {
         },
       },
     ];
-    if (decision) items.push({ Put: { TableName: this.tableName, Item: decisionItem(decision), ConditionExpression: 'attribute_not_exists(pk)' } });
-    for (const e of events) items.push({ Put: { TableName: this.tableName, Item: eventItem(e), ConditionExpression: 'attribute_not_exists(pk)' } });
+    if (decision) items.push(this.putNew(decisionItem(decision)));
+    for (const e of events) items.push(this.putNew(eventItem(e)));
 
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -40,12 +59,13 @@ export class DynamoRequestStore implements RequestStore {
       if (!(e instanceof TransactionCanceledException)) throw e;
       const reasons = e.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
-        if (creating) throw new ConflictError(`A request with id ${request.id} already exists.`);
+        if (creating) throw new ConflictError('A request with this id already exists.');
         throw new StaleWriteError();
       }
       if (decision && reasons[1]?.Code === 'ConditionalCheckFailed') {
-        throw new ConflictError(`${decision.approver} has already decided on request ${decision.requestId}.`);
+        throw new ConflictError(`${decision.approver} has already decided on this request.`);
       }
+      // Another transaction held one of these items: the request may have moved on, so re-read and decide again.
       if (reasons.some((r) => r.Code === 'TransactionConflict')) throw new StaleWriteError();
       throw e;
     }
@@ -56,87 +76,167 @@ export class DynamoRequestStore implements RequestStore {
     return out.Item ? strip<AccessRequest>(out.Item) : undefined;
   }
 
-  /** One query on the request's partition: the request, its decisions and its events. */
+  /** One query on the request's partition: the request, its decisions and its events (in time order, as the sort key has them). */
   async getDetail(id: string): Promise<RequestDetail | undefined> {
     let request: AccessRequest | undefined;
     const decisions: Decision[] = [];
     const events: AuditEvent[] = [];
-    for (const item of await queryPartition(this.doc, this.tableName, `REQ#${id}`)) {
+    for (const item of await queryPartition(this.doc, this.tableName, requestPk(id))) {
       const sk = String(item.sk);
-      if (sk === '#REQUEST') request = strip<AccessRequest>(item);
-      else if (sk.startsWith('DECISION#')) decisions.push(strip<Decision>(item));
-      else if (sk.startsWith('EVENT#')) events.push(strip<AuditEvent>(item));
+      if (sk === REQUEST_SK) request = strip<AccessRequest>(item);
+      else if (sk.startsWith(DECISION_SK_PREFIX)) decisions.push(strip<Decision>(item));
+      else if (sk.startsWith(EVENT_SK_PREFIX)) events.push(strip<AuditEvent>(item));
     }
     if (!request) return undefined;
+    // Decisions sort by approver in the partition; callers read them in the order they were made.
     decisions.sort((a, b) => a.at.localeCompare(b.at));
     return { request, decisions, events };
   }
 
+  /**
+   * Newest first, from byPrincipal when a requester is given (a status then
+   * filters) or from byStatus. Listing everything would need a scan or a hot
+   * partition, so one of the two filters is required.
+   */
   async list(query: ListQuery): Promise<Page<AccessRequest>> {
-    let input: QueryCommandInput;
-    let indexKeys: string[];
+    assertLimit(query.limit);
     if (query.requester) {
-      indexKeys = ['pk', 'sk', 'gsi2pk', 'gsi2sk'];
-      input = {
-        TableName: this.tableName,
-        IndexName: 'byPrincipal',
-        KeyConditionExpression: 'gsi2pk = :p',
-        ExpressionAttributeValues: { ':p': `PRINCIPAL#${query.requester.toLowerCase()}`, ...(query.status ? { ':s': query.status } : {}) },
-        ...(query.status ? { FilterExpression: '#status = :s', ExpressionAttributeNames: { '#status': 'status' } } : {}),
-      };
-    } else if (query.status) {
-      indexKeys = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-      input = {
-        TableName: this.tableName,
-        IndexName: 'byStatus',
-        KeyConditionExpression: 'gsi1pk = :s',
-        ExpressionAttributeValues: { ':s': `STATUS#${query.status}` },
-      };
-    } else {
-      throw new ValidationError('Filter by status or by requester.');
+      const partition = principalPk(query.requester);
+      return this.page(
+        {
+          TableName: this.tableName,
+          IndexName: 'byPrincipal',
+          KeyConditionExpression: 'gsi2pk = :p',
+          ExpressionAttributeValues: { ':p': partition, ...(query.status ? { ':s': query.status } : {}) },
+          ...(query.status ? { FilterExpression: '#status = :s', ExpressionAttributeNames: { '#status': 'status' } } : {}),
+        },
+        decodeCursor(query.cursor, ['pk', 'sk', 'gsi2pk', 'gsi2sk'], { sk: REQUEST_SK, gsi2pk: partition }),
+        query.limit,
+        false,
+      );
     }
-    return this.page(input, indexKeys, query.limit, query.cursor, false);
+    if (query.status) {
+      const partition = statusPk(query.status);
+      return this.page(
+        {
+          TableName: this.tableName,
+          IndexName: 'byStatus',
+          KeyConditionExpression: 'gsi1pk = :s',
+          ExpressionAttributeValues: { ':s': partition },
+        },
+        decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk'], { sk: REQUEST_SK, gsi1pk: partition }),
+        query.limit,
+        false,
+      );
+    }
+    throw new ValidationError('Filter by status or by requester.');
   }
 
-  /** Due work strictly before `before`, oldest first, from the sparse due index. */
+  /**
+   * Due work strictly before `before`, oldest first, from the sparse due
+   * index. The sort key is `<due time>#<id>`, so `duesk < before` keeps an
+   * item due exactly at `before` for the next sweep.
+   */
   async listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>> {
+    assertLimit(limit);
+    const partition = duePk(kind);
     return this.page(
       {
         TableName: this.tableName,
         IndexName: 'byDue',
         KeyConditionExpression: 'duepk = :k AND duesk < :before',
-        ExpressionAttributeValues: { ':k': `DUE#${kind}`, ':before': before },
+        // Normalised to toISOString's form: '…:00Z' would otherwise sort after '…:00.000Z' and widen the window.
+        ExpressionAttributeValues: { ':k': partition, ':before': isoInstant(before) },
       },
-      ['pk', 'sk', 'duepk', 'duesk'],
+      decodeCursor(cursor, ['pk', 'sk', 'duepk', 'duesk'], { sk: REQUEST_SK, duepk: partition }),
       limit,
-      cursor,
       true,
     );
   }
 
+  /**
+   * Writes audit events that change no state, all or none. An event already
+   * stored under the same key (its id is unique) is a replay of this very
+   * write whose answer was lost, so it counts as written.
+   */
   async appendEvents(events: AuditEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += 100) {
-      const chunk = events.slice(i, i + 100);
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: chunk.map((e) => ({ Put: { TableName: this.tableName, Item: eventItem(e), ConditionExpression: 'attribute_not_exists(pk)' } })),
-        }),
-      );
+    if (events.length === 0) return;
+    if (events.length > MAX_TRANSACTION_ITEMS) {
+      // Chunks would not be all-or-nothing, and a retried chunk would collide with the one already written.
+      throw new Error(`appendEvents: ${events.length} events exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
+    }
+    assertDistinctEvents(events);
+    const [only] = events;
+    if (events.length === 1 && only) {
+      try {
+        await this.doc.send(new PutCommand(this.putNew(eventItem(only)).Put));
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+      return;
+    }
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: events.map((e) => this.putNew(eventItem(e))) }));
+    } catch (e) {
+      const replay = e instanceof TransactionCanceledException && e.CancellationReasons?.every((r) => r.Code === 'ConditionalCheckFailed');
+      if (!replay) throw e;
     }
   }
 
+  private putNew(item: Record<string, unknown>) {
+    return { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } };
+  }
+
   /** Reads until `limit` items or the end; a filtered query may need several reads. */
-  private async page(input: QueryCommandInput, indexKeys: string[], limit: number, cursor: string | undefined, ascending: boolean): Promise<Page<AccessRequest>> {
+  private async page(input: QueryCommandInput, start: Record<string, unknown> | undefined, limit: number, ascending: boolean): Promise<Page<AccessRequest>> {
     const items: AccessRequest[] = [];
-    let start = decodeCursor(cursor, indexKeys);
+    let next = start;
     do {
       const out = await this.doc.send(
-        new QueryCommand({ ...input, ScanIndexForward: ascending, Limit: limit - items.length, ...(start ? { ExclusiveStartKey: start } : {}) }),
+        new QueryCommand({ ...input, ScanIndexForward: ascending, Limit: limit - items.length, ...(next ? { ExclusiveStartKey: next } : {}) }),
       );
       for (const item of out.Items ?? []) items.push(strip<AccessRequest>(item));
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < limit);
-    const next = encodeCursor(start);
-    return { items, ...(next ? { cursor: next } : {}) };
+      next = out.LastEvaluatedKey;
+    } while (next && items.length < limit);
+    const cursor = encodeCursor(next);
+    return { items, ...(cursor ? { cursor } : {}) };
   }
+}
+
+/*
+ * Programmer errors, caught before DynamoDB would refuse the transaction
+ * with a less telling ValidationException (or, for a decision filed under
+ * another request, accept it in the wrong partition).
+ */
+function assertWellFormed({ request, expectedVersion, decision, events }: RequestWrite): void {
+  const wanted = expectedVersion === undefined ? 1 : expectedVersion + 1;
+  if (request.version !== wanted) {
+    throw new Error(`commit: version ${request.version} of request ${request.id} does not follow ${expectedVersion ?? 'creation'} (expected ${wanted})`);
+  }
+  if (decision && decision.requestId !== request.id) {
+    throw new Error(`commit: the decision is for request ${decision.requestId}, not ${request.id}`);
+  }
+  const count = 1 + (decision ? 1 : 0) + events.length;
+  if (count > MAX_TRANSACTION_ITEMS) {
+    throw new Error(`commit: ${count} items exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
+  }
+  assertDistinctEvents(events);
+}
+
+function assertDistinctEvents(events: AuditEvent[]): void {
+  const keys = new Set(events.map((e) => `${e.requestId}\u0000${e.at}\u0000${e.id}`));
+  // DynamoDB refuses a transaction that touches one item twice.
+  if (keys.size !== events.length) throw new Error('two audit events in one write share the same request, time and id');
+}
+
+function assertLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new ValidationError('The limit must be a whole number of at least 1.', [{ field: 'limit', reason: 'must be a whole number of at least 1' }]);
+  }
+}
+
+function isoInstant(value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`listDue: ${JSON.stringify(value)} is not an ISO-8601 instant`);
+  return new Date(ms).toISOString();
 }

@@ -1,0 +1,297 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, RolegateError, StaleWriteError } from '../../../src/domain/errors';
+import type { AccessRequest } from '../../../src/domain/model';
+import { aDecision, anEvent, aRequest, bob, carol, creation, minutes, storeTable, transition, type StoreTable } from '../../helpers/store-fixtures';
+
+/*
+ * DynamoRequestStore.commit, get, getDetail and appendEvents against the
+ * real DynamoDB Local engine: one transaction per write, every condition
+ * enforced by DynamoDB itself.
+ */
+
+let t: StoreTable;
+beforeEach(async () => {
+  t = await storeTable();
+});
+afterEach(async () => {
+  await t.drop();
+});
+
+async function created(overrides: Partial<AccessRequest> = {}): Promise<AccessRequest> {
+  const request = aRequest(overrides);
+  await t.requests.commit(creation(request));
+  return request;
+}
+
+describe('creating and reading a request', () => {
+  it('reads back a created request exactly as it was written, without storage attributes', async () => {
+    // Arrange
+    const request = aRequest({ ticket: 'INC-42' });
+
+    // Act
+    await t.requests.commit(creation(request));
+
+    // Assert
+    expect(await t.requests.get(request.id)).toStrictEqual(request);
+  });
+
+  it('returns the request, its decisions and its events from one partition, events in time order', async () => {
+    // Arrange
+    const request = aRequest({ approvalsRequired: 2 });
+    const create = creation(request);
+    await t.requests.commit(create);
+    const first = transition(request, { approvals: [bob] }, { action: 'APPROVAL_RECORDED', decision: aDecision(request, { approver: bob, at: minutes(1) }) });
+    await t.requests.commit(first);
+    const second = transition(first.request, { status: 'APPROVED', approvals: [bob, carol] }, { actor: carol, decision: aDecision(request, { approver: carol, at: minutes(2) }) });
+    await t.requests.commit(second);
+
+    // Act
+    const detail = await t.requests.getDetail(request.id);
+
+    // Assert
+    expect(detail).toStrictEqual({
+      request: second.request,
+      decisions: [first.decision, second.decision],
+      events: [...create.events, ...first.events, ...second.events],
+    });
+    expect(detail!.events.map((e) => e.at)).toEqual([request.createdAt, minutes(1), minutes(2)]);
+  });
+
+  it('returns undefined from get and getDetail for an unknown id', async () => {
+    // Act
+    const [request, detail] = await Promise.all([t.requests.get('no-such-request'), t.requests.getDetail('no-such-request')]);
+
+    // Assert
+    expect(request).toBeUndefined();
+    expect(detail).toBeUndefined();
+  });
+
+  it('drops undefined optional fields instead of failing the write', async () => {
+    // Arrange
+    const request = aRequest({ ticket: undefined, endsAt: undefined });
+
+    // Act
+    await t.requests.commit(creation(request));
+
+    // Assert
+    const stored = await t.requests.get(request.id);
+    expect(stored).toEqual(request);
+    expect(stored).not.toHaveProperty('ticket');
+  });
+
+  it('refuses to create a request whose id already exists, and writes none of the new events', async () => {
+    // Arrange
+    const request = await created();
+    const again = creation({ ...request, reason: 'a second attempt' });
+
+    // Act
+    const attempt = t.requests.commit(again);
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+    await expect(attempt).rejects.toThrow('A request with this id already exists.');
+    await expect(attempt).rejects.not.toBeInstanceOf(StaleWriteError);
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request.reason).toBe(request.reason);
+    expect(detail!.events.map((e) => e.id)).not.toContain(again.events[0]!.id);
+  });
+});
+
+describe('optimistic concurrency', () => {
+  it('refuses a write from a stale version with StaleWriteError, and writes neither the state nor its audit event', async () => {
+    // Arrange
+    const request = await created();
+    await t.requests.commit(transition(request, { status: 'APPROVED' }));
+    const stale = transition(request, { status: 'DENIED' }, { action: 'DENIED' });
+
+    // Act
+    const attempt = t.requests.commit(stale);
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toMatchObject({ version: 2, status: 'APPROVED' });
+    expect(detail!.events.map((e) => e.id)).not.toContain(stale.events[0]!.id);
+    expect(detail!.events).toHaveLength(2);
+  });
+
+  it('lets exactly one of 50 concurrent writes from the same version through; the others get StaleWriteError', async () => {
+    // Arrange
+    const request = await created();
+    const writes = Array.from({ length: 50 }, (_, i) => transition(request, { status: 'APPROVED', reason: `writer ${i}` }));
+
+    // Act
+    const outcomes = await Promise.allSettled(writes.map((w) => t.requests.commit(w)));
+
+    // Assert
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+    expect(won).toHaveLength(1);
+    expect(refused).toHaveLength(49);
+    for (const reason of refused) expect(reason).toBeInstanceOf(StaleWriteError);
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toStrictEqual(writes[won[0]!]!.request);
+    expect(detail!.events.map((e) => e.action)).toEqual(['REQUESTED', 'APPROVED']);
+    expect(detail!.events[1]).toStrictEqual(writes[won[0]!]!.events[0]);
+  });
+
+  it('rejects a next state whose version does not follow the expected one, as a programming error, before writing', async () => {
+    // Arrange
+    const request = await created();
+    const skipping = transition(request, { status: 'APPROVED' });
+    skipping.request = { ...skipping.request, version: 5 };
+
+    // Act
+    const attempt = t.requests.commit(skipping);
+
+    // Assert
+    await expect(attempt).rejects.toThrow(/version 5 .* does not follow 1/);
+    await expect(attempt).rejects.not.toBeInstanceOf(RolegateError);
+    expect((await t.requests.get(request.id))!.version).toBe(1);
+  });
+
+  it('rejects a write that would not fit in one DynamoDB transaction', async () => {
+    // Arrange
+    const request = await created();
+    const write = transition(request, { status: 'APPROVED' });
+    write.events = Array.from({ length: 100 }, (_, i) => anEvent(request, { at: minutes(i) }));
+
+    // Act
+    const attempt = t.requests.commit(write);
+
+    // Assert
+    await expect(attempt).rejects.toThrow(/101 items exceed the 100/);
+    expect((await t.requests.get(request.id))!.version).toBe(1);
+  });
+
+  it('reports a transaction cancelled by a concurrent transaction as StaleWriteError, so the caller re-reads', async () => {
+    // Arrange
+    const request = await created();
+    // DynamoDB Local serialises transactions, so the conflict DynamoDB reports under load is injected at the client.
+    let armed = true;
+    t.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!armed || context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        armed = false;
+        throw new TransactionCanceledException({
+          message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+        });
+      },
+      { step: 'initialize', name: 'storeTestTransactionConflict' },
+    );
+
+    // Act
+    const attempt = t.requests.commit(transition(request, { status: 'APPROVED' }));
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    expect(armed).toBe(false);
+  });
+
+  it('cancels the whole write, and reports it as unexpected, when an audit event collides with a stored one', async () => {
+    // Arrange
+    const request = aRequest();
+    const create = creation(request);
+    await t.requests.commit(create);
+    const write = transition(request, { status: 'APPROVED' });
+    write.events = [create.events[0]!];
+
+    // Act
+    const attempt = t.requests.commit(write);
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(TransactionCanceledException);
+    await expect(attempt).rejects.not.toBeInstanceOf(RolegateError);
+    expect(await t.requests.get(request.id)).toStrictEqual(request);
+  });
+});
+
+describe('decisions', () => {
+  it('refuses a second decision by the same approver, whatever the case of the ARN, and writes nothing', async () => {
+    // Arrange
+    const request = await created({ approvalsRequired: 2 });
+    const first = transition(request, { approvals: [bob] }, { action: 'APPROVAL_RECORDED', decision: aDecision(request, { approver: bob }) });
+    await t.requests.commit(first);
+    const shouted = bob.replace('user/Bob', 'user/BOB');
+    const again = transition(first.request, { status: 'APPROVED', approvals: [bob, shouted] }, { decision: aDecision(request, { approver: shouted, at: minutes(5) }) });
+
+    // Act
+    const attempt = t.requests.commit(again);
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+    await expect(attempt).rejects.toThrow(`${shouted} has already decided on this request.`);
+    await expect(attempt).rejects.not.toBeInstanceOf(StaleWriteError);
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toStrictEqual(first.request);
+    expect(detail!.decisions).toStrictEqual([first.decision]);
+    expect(detail!.events.map((e) => e.id)).not.toContain(again.events[0]!.id);
+  });
+
+  it('rejects a decision filed under another request as a programming error', async () => {
+    // Arrange
+    const request = await created();
+    const write = transition(request, { status: 'APPROVED' }, { decision: aDecision({ id: 'some-other-request' }) });
+
+    // Act
+    const attempt = t.requests.commit(write);
+
+    // Assert
+    await expect(attempt).rejects.toThrow(/decision is for request some-other-request/);
+    expect(await t.requests.getDetail('some-other-request')).toBeUndefined();
+  });
+});
+
+describe('appending audit events', () => {
+  it('appends events that change no state, after the existing ones', async () => {
+    // Arrange
+    const request = await created();
+    const events = [
+      anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'NOTIFICATION_FAILED', to: undefined, data: { kind: 'request.created', reason: 'timeout' } }),
+      anEvent(request, { at: minutes(4), actor: 'rolegate', action: 'DRIFT_DETECTED', to: undefined }),
+    ];
+
+    // Act
+    await t.requests.appendEvents([events[1]!]);
+    await t.requests.appendEvents([events[0]!]);
+
+    // Assert
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toStrictEqual(request);
+    expect(detail!.events.slice(1)).toEqual(events);
+  });
+
+  it('treats events already stored under the same id as written (a replayed call), without duplicating them', async () => {
+    // Arrange
+    const request = await created();
+    const one = anEvent(request, { at: minutes(3), action: 'DRIFT_DETECTED' });
+    const pair = [anEvent(request, { at: minutes(4), action: 'DRIFT_DETECTED' }), anEvent(request, { at: minutes(4), action: 'DRIFT_REPAIRED' })];
+    await t.requests.appendEvents([one]);
+    await t.requests.appendEvents(pair);
+
+    // Act
+    await t.requests.appendEvents([one]);
+    await t.requests.appendEvents(pair);
+
+    // Assert
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.events.slice(1)).toEqual([one, ...pair]);
+  });
+
+  it('never overwrites a stored event', async () => {
+    // Arrange
+    const request = await created();
+    const original = anEvent(request, { at: minutes(3), action: 'DRIFT_DETECTED', comment: 'original' });
+    await t.requests.appendEvents([original]);
+
+    // Act
+    await t.requests.appendEvents([{ ...original, comment: 'rewritten' }]);
+
+    // Assert
+    const out = await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: `REQ#${request.id}`, sk: `EVENT#${original.at}#${original.id}` } }));
+    expect(out.Item?.comment).toBe('original');
+  });
+});
