@@ -9,7 +9,7 @@ import { InProcessQueue, streamQueue } from './adapters/queues';
 import { systemClock, ulidIds } from './adapters/system';
 import { DryRunIdentityGranter, DryRunProvisioner } from './adapters/aws/dry-run';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
-import { StaticSecretSource, type SecretSource } from './adapters/secrets/ssm-secrets';
+import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
 import { SlackNotifier } from './adapters/slack/slack-notifier';
 import { WebhookNotifier } from './adapters/webhook/webhook-notifier';

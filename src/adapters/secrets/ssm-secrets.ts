@@ -1,16 +1,14 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from '../../domain/errors';
+import type { SecretSource } from './secret-source';
+
+export { StaticSecretSource, type SecretSource } from './secret-source';
 
 /*
  * Secrets (Slack signing secret, bot token, webhook HMAC keys) are named in
  * the configuration and read at run time, never stored in the file. Values
  * are never logged and never put in an error message.
  */
-
-export interface SecretSource {
-  /** The secret's value. Throws when it cannot be read. */
-  get(name: string): Promise<string>;
-}
 
 /**
  * Reads SecureString (or String) parameters from SSM Parameter Store with
@@ -48,21 +46,6 @@ export class SsmSecretSource implements SecretSource {
       throw new ConfigError(`Cannot read the secret parameter ${name} from SSM (${code}).`);
     }
     if (!value) throw new ConfigError(`The secret parameter ${name} in SSM is empty.`);
-    return value;
-  }
-}
-
-/** Secrets from a map (local runs and tests). */
-export class StaticSecretSource implements SecretSource {
-  private readonly values: ReadonlyMap<string, string>;
-
-  constructor(values: Record<string, string> | ReadonlyMap<string, string>) {
-    this.values = values instanceof Map ? new Map(values) : new Map(Object.entries(values));
-  }
-
-  async get(name: string): Promise<string> {
-    const value = this.values.get(name);
-    if (value === undefined || value === '') throw new ConfigError(`No secret named ${name} is configured.`);
     return value;
   }
 }

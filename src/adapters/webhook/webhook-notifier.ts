@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AccessRequest } from '../../domain/model';
 import type { Clock, Logger, Notification, NotificationKind, Notifier } from '../../domain/ports';
 import type { Settings } from '../../domain/settings';
-import type { SecretSource } from '../secrets/ssm-secrets';
+import type { SecretSource } from '../secrets/secret-source';
 import { signWebhook, WEBHOOK_HEADERS } from './signer';
 
 /*
