@@ -7,15 +7,14 @@ import { createMetrics, type EmfMetrics } from './adapters/metrics';
 import { CompositeNotifier, LogNotifier } from './adapters/notifiers';
 import { InProcessQueue, streamQueue } from './adapters/queues';
 import { systemClock, ulidIds } from './adapters/system';
-import { DryRunIdentityGranter, DryRunProvisioner } from './adapters/aws/dry-run';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
 import { SlackNotifier } from './adapters/slack/slack-notifier';
 import { WebhookNotifier } from './adapters/webhook/webhook-notifier';
 import { loadSettings, readEnv, type RuntimeEnv } from './config';
-import type { Clock, Logger, Notifier } from './domain/ports';
-import type { Settings } from './domain/settings';
+import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
+import type { AccountSettings, Settings } from './domain/settings';
 import { provisionRequest, type ProvisioningDeps } from './domain/use-cases/provisionRequest';
 
 /*
@@ -121,19 +120,26 @@ function secretSource(env: RuntimeEnv): SecretSource {
 }
 
 function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<ProvisioningDeps, 'provisioner' | 'identity'> {
-  if (settings.provisioner.mode === 'dry-run') {
-    return { provisioner: new DryRunProvisioner(settings), identity: new DryRunIdentityGranter(settings) };
-  }
-  const real = once(() => import('./adapters/aws/factory').then((m) => m.createAwsProvisioning(settings, env.region, clock)));
+  // Both load on first use, so no function pays for the IAM and STS clients (or the dry-run
+  // planner, which shares their command builders) at cold start.
+  const dryRun = settings.provisioner.mode === 'dry-run';
+  const load = once(async (): Promise<{ provisioner: Provisioner; identity: IdentityGranter }> => {
+    if (dryRun) {
+      const m = await import('./adapters/aws/dry-run');
+      return { provisioner: new m.DryRunProvisioner(settings), identity: new m.DryRunIdentityGranter(settings) };
+    }
+    return (await import('./adapters/aws/factory')).createAwsProvisioning(settings, env.region, clock);
+  });
   return {
     provisioner: {
-      apply: async (spec, requestId) => (await real()).provisioner.apply(spec, requestId),
-      remove: async (account, roleName, requestId) => (await real()).provisioner.remove(account, roleName, requestId),
-      listManagedRoles: async (account) => (await real()).provisioner.listManagedRoles!(account),
+      apply: async (spec, requestId) => (await load()).provisioner.apply(spec, requestId),
+      remove: async (account, roleName, requestId) => (await load()).provisioner.remove(account, roleName, requestId),
+      // A dry run reads no account, so it has nothing to reconcile.
+      ...(dryRun ? {} : { listManagedRoles: async (account: AccountSettings) => (await load()).provisioner.listManagedRoles!(account) }),
     },
     identity: {
-      grant: async (...args) => (await real()).identity.grant(...args),
-      revoke: async (...args) => (await real()).identity.revoke(...args),
+      grant: async (...args) => (await load()).identity.grant(...args),
+      revoke: async (...args) => (await load()).identity.revoke(...args),
     },
   };
 }
