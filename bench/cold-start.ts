@@ -1,43 +1,36 @@
-import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildLikeDeployment, FUNCTIONS } from '../scripts/deployment-build';
 import { median } from './stats';
 
 export interface ColdStartRow {
   name: string;
+  /** Bytes a cold start reads: the entry file and every chunk it imports statically. */
   bytes: number;
+  /** Bytes of the lazily loaded chunks, read only when first needed. */
+  lazyBytes: number;
   loadMs: number;
 }
 
 const ROOT = join(__dirname, '..');
 
-async function bundle(entry: string | { contents: string }, outfile: string): Promise<number> {
-  const common = { bundle: true, minify: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, outfile, logLevel: 'silent' as const };
-  // The bare bundle is built from text resolved against the project, so it finds the same node_modules.
-  await build(typeof entry === 'string' ? { ...common, entryPoints: [entry] } : { ...common, stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts' } });
-  return statSync(outfile).size;
+/** Module-load time of a bundle in a fresh node process (import() of ES modules, require() of CommonJS). */
+function loadTime(file: string): number {
+  const load = file.endsWith('.mjs') ? `await import(${JSON.stringify(file)})` : `require(${JSON.stringify(file)})`;
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); const t=process.hrtime.bigint(); ${load}; process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
+    { env: { ...process.env, ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bench', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bench', ROLEGATE_LOG_LEVEL: 'WARN' }, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return Number(out.toString());
 }
 
-/** Median module-load time of a bundle over `runs` fresh node processes. */
-function loadTime(file: string, runs: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const out = execFileSync(
-      process.execPath,
-      ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
-      { env: { ...process.env, ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bench', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bench', ROLEGATE_LOG_LEVEL: 'WARN' } },
-    );
-    times.push(Number(out.toString()));
-  }
-  return median(times);
-}
-
-/** Each bundled function against a bare bundle importing only the same SDK clients. */
+/** Each function, built as deployed, against a bare bundle importing only the same SDK clients, built the same way. */
 export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; baseline: ColdStartRow }> {
-  const dir = mkdtempSync(join(tmpdir(), 'rolegate-cold-'));
   const bare = {
+    name: 'bare',
     contents: [
       "import * as a from '@aws-sdk/client-dynamodb';",
       "import * as b from '@aws-sdk/lib-dynamodb';",
@@ -46,21 +39,17 @@ export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; b
       '(globalThis as Record<string, unknown>).keep = [a, b, c, d];',
     ].join('\n'),
   };
-  const bareOut = join(dir, 'bare.js');
-  const baseline = { name: 'bare SDK clients', bytes: await bundle(bare, bareOut), loadMs: 0 };
-  const rows: ColdStartRow[] = [];
-  for (const name of ['api', 'slack', 'worker', 'sweeper', 'reconciler']) {
-    const out = join(dir, `${name}.js`);
-    rows.push({ name, bytes: await bundle(join(ROOT, 'src', 'handlers', `${name}.ts`), out), loadMs: 0 });
-  }
+  // Each bundle in a directory of its own, as each function is packaged alone.
+  const dir = () => mkdtempSync(join(tmpdir(), 'rolegate-cold-'));
+  const built = [{ name: 'bare SDK clients', ...(await buildLikeDeployment(bare, dir())) }];
+  for (const name of FUNCTIONS) built.push({ name, ...(await buildLikeDeployment(join(ROOT, 'src', 'handlers', `${name}.ts`), dir())) });
+
   // Interleave runs so machine noise touches every bundle alike.
   const samples = new Map<string, number[]>();
   for (let i = 0; i < runs; i++) {
-    for (const [name, file] of [['bare', bareOut], ...rows.map((r) => [r.name, join(dir, `${r.name}.js`)])] as [string, string][]) {
-      samples.set(name, [...(samples.get(name) ?? []), loadTime(file, 1)]);
-    }
+    for (const b of built) samples.set(b.name, [...(samples.get(b.name) ?? []), loadTime(b.entry)]);
   }
-  baseline.loadMs = median(samples.get('bare')!);
-  for (const r of rows) r.loadMs = median(samples.get(r.name)!);
-  return { rows, baseline };
+  const size = (files: string[]) => files.reduce((n, f) => n + statSync(f).size, 0);
+  const rows = built.map((b) => ({ name: b.name, bytes: size(b.eager), lazyBytes: size(b.lazy), loadMs: median(samples.get(b.name)!) }));
+  return { rows: rows.slice(1), baseline: rows[0]! };
 }

@@ -1,0 +1,66 @@
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parse } from 'yaml';
+
+/*
+ * The esbuild options the deployment uses (custom.esbuild in serverless.yml),
+ * for the cold-start benchmark and the test that loads the built functions:
+ * both then measure and check what ships, not a look-alike.
+ */
+
+const ROOT = join(__dirname, '..');
+export const FUNCTIONS = ['api', 'slack', 'worker', 'sweeper', 'reconciler'] as const;
+
+/** serverless.yml's esbuild options; serverless-esbuild's own option is translated and the target follows the running Node. */
+export function deploymentBuildOptions(): BuildOptions {
+  const doc = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: Record<string, unknown> } };
+  const { outputFileExtension, target: _target, sourcemap: _sourcemap, ...options } = doc.custom.esbuild;
+  return {
+    ...(options as BuildOptions),
+    ...(typeof outputFileExtension === 'string' ? { outExtension: { '.js': outputFileExtension } } : {}),
+    target: `node${process.versions.node.split('.')[0]}`,
+    logLevel: 'silent',
+    metafile: true,
+  };
+}
+
+export interface BuiltFunction {
+  /** Absolute path of the entry file. */
+  entry: string;
+  /** Absolute paths of the files a cold start reads: the entry and what it imports statically. */
+  eager: string[];
+  /** Absolute paths of the chunks read only when first needed. */
+  lazy: string[];
+  /** The npm packages whose code a cold start loads. */
+  eagerPackages: string[];
+}
+
+/** Builds one entry (a file, or TypeScript text resolved against the project) as the deployment does, into `outdir`. */
+export async function buildLikeDeployment(entry: string | { name: string; contents: string }, outdir: string): Promise<BuiltFunction> {
+  const base = deploymentBuildOptions();
+  const options: BuildOptions =
+    typeof entry === 'string'
+      ? { ...base, entryPoints: [entry], outdir }
+      : { ...base, stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts', sourcefile: `${entry.name}.ts` }, outdir, entryNames: entry.name };
+  const outputs: Metafile['outputs'] = (await build(options)).metafile!.outputs;
+  // With code splitting every dynamically imported module is an entry point too; the function's is the one asked for.
+  const wanted = typeof entry === 'string' ? [relative(process.cwd(), entry)] : ['<stdin>', `${entry.name}.ts`];
+  const main = Object.keys(outputs).find((f) => wanted.includes(outputs[f]!.entryPoint ?? ''));
+  if (!main) throw new Error(`esbuild produced no output for ${wanted}`);
+  const eager = new Set<string>();
+  const walk = (f: string) => {
+    if (eager.has(f)) return;
+    eager.add(f);
+    for (const i of outputs[f]!.imports) if (i.kind === 'import-statement' && !i.external) walk(i.path);
+  };
+  walk(main);
+  const abs = (f: string) => join(process.cwd(), f);
+  const code = Object.keys(outputs).filter((f) => !f.endsWith('.map'));
+  const packages = new Set<string>();
+  for (const f of eager) for (const input of Object.keys(outputs[f]!.inputs)) {
+    const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(input);
+    if (m) packages.add(m[1]!);
+  }
+  return { entry: abs(main), eager: [...eager].map(abs), lazy: code.filter((f) => !eager.has(f)).map(abs), eagerPackages: [...packages].sort() };
+}
