@@ -194,6 +194,8 @@ export type MetricName =
   | 'AccessEnded'
   | 'SweepDuration'
   | 'SweepItems'
+  | 'ExpiryFailed'
+  | 'SweepStepFailed'
   | 'DriftFound';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */

@@ -51,6 +51,9 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
         const error = e instanceof Error ? e.message : String(e);
         report.errors.push({ requestId: request.id, step: kind, error });
         deps.logger.warn('sweep step failed; it will be retried at the next tick', { requestId: request.id, step: kind, error });
+        // Counted so an alarm sees an expiry (or timeout, or provisioning) that keeps failing:
+        // a log line alone would let access outlive its end unnoticed but for IAM's own time condition.
+        deps.metrics?.count(kind === 'EXPIRE' ? 'ExpiryFailed' : 'SweepStepFailed');
       }
     }
     if (page.cursor) report.more = true;

@@ -79,7 +79,7 @@ describe('the deployment template (serverless package)', () => {
     expect(apiActions.some((a: string) => a.startsWith('iam:'))).toBe(false);
   });
 
-  it('alarms on worker, sweeper and API errors, dead letters, provisioning failures and drift, to one topic', () => {
+  it('alarms on worker, sweeper and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
       'AWS/Lambda/Errors',
@@ -87,6 +87,7 @@ describe('the deployment template (serverless package)', () => {
       'AWS/Lambda/Errors',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
       'rolegate/DriftFound',
+      'rolegate/ExpiryFailed',
       'rolegate/ProvisioningFailed',
     ]);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);

@@ -10,6 +10,7 @@ import { httpApp } from '../../../src/handlers/http/app';
 import { routes } from '../../../src/handlers/http/routes';
 import { apiEvent, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN } from '../../helpers/settings';
 
 describe('metrics and structured logs', () => {
@@ -29,6 +30,24 @@ describe('metrics and structured logs', () => {
     await sweep(h.deps);
     expect(Object.fromEntries(h.metrics.counts)).toEqual({ RequestCreated: 1, RequestApproved: 1, GrantActivated: 1, AccessEnded: 1, SweepItems: 1 });
     expect(h.metrics.timings.map((t) => t.name)).toEqual(['SweepDuration']);
+  });
+
+  it('counts an expiry the sweeper could not carry out, every time it fails, until it succeeds', async () => {
+    const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { requestId: r.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, r.id);
+    h.clock.advance(31 * 60_000);
+    const denied = Object.assign(new Error('User is not authorized to perform: iam:DeleteRole'), { name: 'AccessDenied' });
+    (h.deps.provisioner as RecordingProvisioner).failNext.push(denied, denied);
+    expect((await sweep(h.deps)).errors).toHaveLength(1);
+    expect((await sweep(h.deps)).errors).toHaveLength(1);
+    expect(h.metrics.counts.get('ExpiryFailed')).toBe(2);
+    expect((await h.deps.requests.get(r.id))!.status).toBe('ACTIVE');
+    const third = await sweep(h.deps);
+    expect(third.errors).toEqual([]);
+    expect(third.expired).toBe(1);
+    expect(h.metrics.counts.get('ExpiryFailed')).toBe(2);
+    expect((await h.deps.requests.get(r.id))!.status).toBe('EXPIRED');
   });
 
   it('writes metrics as one CloudWatch EMF line per flush', () => {
