@@ -1,6 +1,8 @@
 import { ConfigError } from '../../../src/domain/errors';
 import { parseSettings } from '../../../src/config';
-import { exampleSettings } from '../../helpers/settings';
+import { readFileSync } from 'node:fs';
+import { CORE_SCHEMA, load } from 'js-yaml';
+import { EXAMPLE_CONFIG, exampleSettings } from '../../helpers/settings';
 
 function invalid(patch: (d: Record<string, any>) => void): ConfigError {
   const doc = JSON.parse(JSON.stringify(exampleSettings()));
@@ -14,6 +16,19 @@ function invalid(patch: (d: Record<string, any>) => void): ConfigError {
 }
 
 describe('configuration validation', () => {
+  it('accepts the example with its commented Slack section uncommented, and maps the Slack user', () => {
+    const lines = readFileSync(EXAMPLE_CONFIG, 'utf8').split('\n');
+    const start = lines.indexOf('# slack:');
+    expect(start).toBeGreaterThan(0);
+    const text = [...lines.slice(0, start), ...lines.slice(start).filter((l) => l.startsWith('# ')).map((l) => l.slice(2))].join('\n');
+    const s = parseSettings(load(text, { schema: CORE_SCHEMA }));
+    expect(s.slack).toEqual({
+      users: { U0123ANNA: 'arn:aws:iam::111111111111:user/lead-anna' },
+      signingSecretParameter: 'rolegate/slack/signing-secret',
+      botTokenParameter: 'rolegate/slack/bot-token',
+    });
+  });
+
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
     const s = exampleSettings();
     expect(s.accounts).toHaveLength(2);
