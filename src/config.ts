@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { ConfigError, type ErrorDetail } from './domain/errors';
 import { settingsSchema, type Settings } from './domain/settings';
 

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
 
 /*
@@ -8,136 +9,143 @@ import { isAccountId, parsePrincipalArn } from './principal';
  * are refused so that a typo never silently disables a control.
  */
 
-const accountId = z.string().refine(isAccountId, { message: 'must be a 12-digit AWS account id' });
-const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
-  message: 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
-});
-const managedPolicyArn = z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
-  message: 'must be an IAM managed policy ARN (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)',
-});
+const accountId = z.string().check(z.refine(isAccountId, { message: 'must be a 12-digit AWS account id' }));
+const roleArn = z.string().check(
+  z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, { message: 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)' }),
+);
+const managedPolicyArn = z.string().check(
+  z.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
+    message: 'must be an IAM managed policy ARN (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)',
+  }),
+);
 /** A principal pattern: an IAM user/role ARN in which `*` and `?` may stand for characters. */
-const principalPattern = z
-  .string()
-  .min(1)
-  .regex(/^arn:(aws[a-z-]*|\*):iam::(\d{12}|\*):(user|role|\*)[A-Za-z0-9+=,.@_/*?-]*$/, {
+const principalPattern = z.string().check(
+  z.minLength(1),
+  z.regex(/^arn:(aws[a-z-]*|\*):iam::(\d{12}|\*):(user|role|\*)[A-Za-z0-9+=,.@_/*?-]*$/, {
     message: 'must be an IAM user or role ARN, optionally with * or ? wildcards (e.g. arn:aws:iam::111111111111:user/*)',
-  });
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, {
-  message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit',
-});
+  }),
+);
+const name = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit' }));
+const externalId = (message?: string) => z.string().check(z.regex(/^[\w+=,.@:/-]{2,1224}$/, message ? { message } : undefined));
+/** A whole number in [min, max]. */
+const intIn = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 const policyStatement = z.looseObject({
   Effect: z.enum(['Allow', 'Deny']),
 });
 const policyDocument = z.looseObject({
   Version: z.literal('2012-10-17', { message: 'must be "2012-10-17"' }),
-  Statement: z.array(policyStatement).min(1),
+  Statement: z.array(policyStatement).check(z.minLength(1)),
 });
 
 export const accountSchema = z.strictObject({
   id: accountId,
-  alias: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be lowercase letters, digits or -' }),
-  name: z.string().min(1).max(100).optional(),
+  alias: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be lowercase letters, digits or -' })),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
   /** The provisioner role rolegate assumes in this account (templates/provisioner-role.yaml). */
   provisionerRoleArn: roleArn,
   /** ExternalId the provisioner role's trust requires; guards against the confused deputy, not a secret. */
-  externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, { message: 'must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]' }),
+  externalId: externalId('must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]'),
   /** IAM's trust-policy size quota, raised per account on request (default 2,048). */
-  trustPolicyMaxChars: z.number().int().min(2048).max(8192).default(2048),
-  region: z.string().optional(),
+  trustPolicyMaxChars: z._default(intIn(2048, 8192), 2048),
+  region: z.optional(z.string()),
 });
 
 export const profileSchema = z.strictObject({
   name,
-  description: z.string().max(300).default(''),
-  managedPolicyArns: z.array(managedPolicyArn).max(20).default([]),
-  inlinePolicy: policyDocument.optional(),
-  permissionsBoundaryArn: managedPolicyArn.optional(),
+  description: z._default(z.string().check(z.maxLength(300)), ''),
+  managedPolicyArns: z._default(z.array(managedPolicyArn).check(z.maxLength(20)), []),
+  inlinePolicy: z.optional(policyDocument),
+  permissionsBoundaryArn: z.optional(managedPolicyArn),
   /** MaxSessionDuration of the role: 3600–43200 seconds. */
-  maxSessionDurationSeconds: z.number().int().min(3600).max(43200).default(3600),
-  requireMfa: z.boolean().default(false),
+  maxSessionDurationSeconds: z._default(intIn(3600, 43200), 3600),
+  requireMfa: z._default(z.boolean(), false),
 });
 
 export const ruleSchema = z.strictObject({
   id: name,
-  description: z.string().max(300).default(''),
+  description: z._default(z.string().check(z.maxLength(300)), ''),
   /** Who may request (principal patterns of the caller). */
-  requesters: z.array(principalPattern).min(1),
+  requesters: z.array(principalPattern).check(z.minLength(1)),
   /** Account ids or aliases; `*` for every configured account. */
-  accounts: z.array(z.string().min(1)).min(1),
+  accounts: z.array(nonEmpty()).check(z.minLength(1)),
   /** Profile names; `*` for every profile. */
-  profiles: z.array(z.string().min(1)).min(1),
-  maxDurationMinutes: z.number().int().min(15).max(60 * 24 * 30),
-  approvers: z.array(principalPattern).default([]),
-  approvalsRequired: z.number().int().min(1).max(10).default(1),
-  autoApprove: z.boolean().default(false),
+  profiles: z.array(nonEmpty()).check(z.minLength(1)),
+  maxDurationMinutes: intIn(15, 60 * 24 * 30),
+  approvers: z._default(z.array(principalPattern), []),
+  approvalsRequired: z._default(intIn(1, 10), 1),
+  autoApprove: z._default(z.boolean(), false),
   /** How long a request may wait for a decision before it times out. */
-  pendingTimeoutMinutes: z.number().int().min(5).max(60 * 24 * 14).default(60 * 24),
+  pendingTimeoutMinutes: z._default(intIn(5, 60 * 24 * 14), 60 * 24),
   /** Workload principals (roles) a requester may ask access for; empty means only themselves. */
-  workloadPrincipals: z.array(principalPattern).default([]),
+  workloadPrincipals: z._default(z.array(principalPattern), []),
   /** Adds an sts:ExternalId condition to the role's trust for workload principals. */
-  workloadExternalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/).optional(),
+  workloadExternalId: z.optional(externalId()),
   /** Slack channel id where approval requests for this rule are posted. */
-  slackChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/).optional(),
+  slackChannel: z.optional(z.string().check(z.regex(/^[CG][A-Z0-9]{2,}$/))),
 });
 
 export const settingsSchema = z
   .strictObject({
-    partition: z.enum(['aws', 'aws-cn', 'aws-us-gov']).default('aws'),
+    partition: z._default(z.enum(['aws', 'aws-cn', 'aws-us-gov']), 'aws'),
     /** The account where people's users and workload roles live. */
-    identityAccountId: accountId.optional(),
+    identityAccountId: z.optional(accountId),
     /** Shortest access anyone may ask for. */
-    minDurationMinutes: z.number().int().min(15).max(60).default(15),
-    provisioner: z
-      .strictObject({
+    minDurationMinutes: z._default(intIn(15, 60), 15),
+    provisioner: z.prefault(
+      z.strictObject({
         /** `dry-run` records the plan on the request and changes nothing in AWS. */
-        mode: z.enum(['dry-run', 'aws']).default('dry-run'),
+        mode: z._default(z.enum(['dry-run', 'aws']), 'dry-run'),
         /** Grant the requester sts:AssumeRole in the identity account with an inline policy. */
-        identityGrants: z.boolean().default(false),
+        identityGrants: z._default(z.boolean(), false),
         /** Role rolegate assumes in the identity account for identity grants (optional: its own role otherwise). */
-        identityRoleArn: roleArn.optional(),
-        identityExternalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/).optional(),
+        identityRoleArn: z.optional(roleArn),
+        identityExternalId: z.optional(externalId()),
         /** What the sweeper does with drift: repair it or only report it. */
-        driftAction: z.enum(['repair', 'report']).default('report'),
-      })
-      .prefault({}),
-    accounts: z.array(accountSchema).min(1),
-    profiles: z.array(profileSchema).min(1),
-    rules: z.array(ruleSchema).min(1),
-    slack: z
-      .strictObject({
+        driftAction: z._default(z.enum(['repair', 'report']), 'report'),
+      }),
+      {},
+    ),
+    accounts: z.array(accountSchema).check(z.minLength(1)),
+    profiles: z.array(profileSchema).check(z.minLength(1)),
+    rules: z.array(ruleSchema).check(z.minLength(1)),
+    slack: z.optional(
+      z.strictObject({
         /** Slack user id → principal ARN of that person. */
-        users: z.record(z.string().regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id' }), z.string()).default({}),
+        users: z._default(z.record(z.string().check(z.regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id' })), z.string()), {}),
         /** SSM parameter or Secrets Manager names of the signing secret and bot token. */
-        signingSecretParameter: z.string().optional(),
-        botTokenParameter: z.string().optional(),
-      })
-      .optional(),
+        signingSecretParameter: z.optional(z.string()),
+        botTokenParameter: z.optional(z.string()),
+      }),
+    ),
     /**
      * Optional OIDC sign-in (API Gateway JWT authorizer, e.g. Cognito or Okta):
      * the value of `claim` in a verified token names the person, and
      * `principals` maps it to the IAM principal whose rules apply.
      */
-    oidc: z
-      .strictObject({
+    oidc: z.optional(
+      z.strictObject({
         issuer: z.url({ protocol: /^https$/ }),
-        audience: z.array(z.string().min(1)).min(1),
-        claim: z.string().min(1).default('email'),
-        principals: z.record(z.string().min(1), z.string()).default({}),
-      })
-      .optional(),
-    webhooks: z
-      .array(
+        audience: z.array(nonEmpty()).check(z.minLength(1)),
+        claim: z._default(nonEmpty(), 'email'),
+        principals: z._default(z.record(nonEmpty(), z.string()), {}),
+      }),
+    ),
+    webhooks: z._default(
+      z.array(
         z.strictObject({
           url: z.url({ protocol: /^https?$/ }),
           /** Parameter name of the HMAC secret (never the secret itself). */
-          secretParameter: z.string().min(1),
-          events: z.array(z.string()).default(['*']),
+          secretParameter: nonEmpty(),
+          events: z._default(z.array(z.string()), ['*']),
         }),
-      )
-      .default([]),
+      ),
+      [],
+    ),
   })
-  .superRefine((s, ctx) => {
+  .check(
+    z.superRefine((s, ctx) => {
     const ids = new Set<string>();
     const aliases = new Set<string>();
     s.accounts.forEach((a, i) => {
@@ -184,7 +192,8 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['slack', 'users', user], message: 'must be an IAM user or role ARN' });
       }
     });
-  });
+  }),
+  );
 
 export type Settings = z.output<typeof settingsSchema>;
 export type AccountSettings = z.output<typeof accountSchema>;

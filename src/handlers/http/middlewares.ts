@@ -1,7 +1,7 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { issuesToDetails } from '../../config';
 import { ForbiddenError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor } from '../../domain/model';
@@ -171,7 +171,7 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
   };
 }
 
-function check<T>(schema: z.ZodType<T> | undefined, value: unknown, what: string): T | undefined {
+function check<T>(schema: z.ZodMiniType<T> | undefined, value: unknown, what: string): T | undefined {
   if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (!result.success) {

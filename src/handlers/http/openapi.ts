@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { RouteDef } from './route';
 
 /*
@@ -9,7 +9,7 @@ import type { RouteDef } from './route';
 
 type Json = Record<string, unknown>;
 
-function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): Json {
+function schemaOf(schema: z.ZodMiniType, io: 'input' | 'output' = 'input'): Json {
   const out = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
   delete out.$schema;
   return out;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Actor } from '../../domain/model';
 
 export interface RouteInput {
@@ -16,9 +16,9 @@ export interface RouteDef<D = unknown> {
   summary: string;
   /** No authenticated caller needed (health, OpenAPI document). */
   public?: boolean;
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
+  params?: z.ZodMiniType;
+  query?: z.ZodMiniType;
+  body?: z.ZodMiniType;
   bodyRequired?: boolean;
   status: number;
   handle(deps: D, input: RouteInput): Promise<unknown> | unknown;

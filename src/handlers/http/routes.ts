@@ -11,7 +11,7 @@ import { retryRequest } from '../../domain/use-cases/retryRequest';
 import { extendRequest } from '../../domain/use-cases/extendRequest';
 import type { RouteDef } from './route';
 import * as s from './schemas';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { openApiDocument } from './openapi';
 import { version } from '../../../package.json';
 

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../domain/zod-locale';
 import { REQUEST_STATUSES } from '../../domain/model';
 
 /*
@@ -11,45 +12,49 @@ import { REQUEST_STATUSES } from '../../domain/model';
 const freeText = (max: number) =>
   z
     .string()
-    .trim()
-    .min(1, { message: 'must not be empty' })
-    .max(max, { message: `must be at most ${max} characters` })
-    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { message: 'must not hold control characters' });
+    .check(
+      z.trim(),
+      z.minLength(1, { message: 'must not be empty' }),
+      z.maxLength(max, { message: `must be at most ${max} characters` }),
+      z.refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { message: 'must not hold control characters' }),
+    );
 
-export const requestId = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'must be a request id (26-character ULID)' });
+export const requestId = z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'must be a request id (26-character ULID)' }));
 
 export const idParams = z.strictObject({ id: requestId });
 
 export const createRequestBody = z
   .strictObject({
-    accountId: z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }).optional(),
-    account: z.string().regex(/^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/, { message: 'must be an account alias or a 12-digit account id' }).optional(),
-    profile: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be a profile name (letters, digits, _ or -)' }),
-    durationMinutes: z.number({ message: 'must be a number of minutes' }).int({ message: 'must be a whole number of minutes' }).positive({ message: 'must be positive' }),
+    accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),
+    account: z.optional(z.string().check(z.regex(/^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/, { message: 'must be an account alias or a 12-digit account id' }))),
+    profile: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be a profile name (letters, digits, _ or -)' })),
+    durationMinutes: z.number({ message: 'must be a number of minutes' }).check(z.int({ message: 'must be a whole number of minutes' }), z.positive({ message: 'must be positive' })),
     reason: freeText(1000),
-    ticket: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }).optional(),
-    principalArn: z.string().max(2048).optional(),
+    ticket: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }))),
+    principalArn: z.optional(z.string().check(z.maxLength(2048))),
   })
-  .refine((b) => (b.accountId === undefined) !== (b.account === undefined), {
-    message: 'give exactly one of accountId or account',
-    path: ['accountId'],
-  });
+  .check(
+    z.refine((b) => (b.accountId === undefined) !== (b.account === undefined), {
+      message: 'give exactly one of accountId or account',
+      path: ['accountId'],
+    }),
+  );
 
-export const approveBody = z.strictObject({ comment: freeText(1000).optional() });
+export const approveBody = z.strictObject({ comment: z.optional(freeText(1000)) });
 export const denyBody = z.strictObject({ comment: freeText(1000) });
-export const revokeBody = z.strictObject({ comment: freeText(1000).optional() });
+export const revokeBody = z.strictObject({ comment: z.optional(freeText(1000)) });
 export const cancelBody = z.strictObject({});
-export const retryBody = z.strictObject({ comment: freeText(1000).optional() });
+export const retryBody = z.strictObject({ comment: z.optional(freeText(1000)) });
 export const extendBody = z.strictObject({
-  durationMinutes: z.number().int().positive(),
+  durationMinutes: z.number().check(z.int(), z.positive()),
   reason: freeText(1000),
 });
 
 export const listQuery = z.strictObject({
-  view: z.enum(['mine', 'awaiting', 'all']).default('mine'),
-  status: z.enum(REQUEST_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  cursor: z.string().max(2048).optional(),
+  view: z._default(z.enum(['mine', 'awaiting', 'all']), 'mine'),
+  status: z.optional(z.enum(REQUEST_STATUSES)),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  cursor: z.optional(z.string().check(z.maxLength(2048))),
 });
 
 export const emptyQuery = z.strictObject({});
