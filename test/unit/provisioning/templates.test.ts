@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 import { ROLE_NAME_PREFIX, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
 
 const ROOT = join(__dirname, '..', '..', '..');
