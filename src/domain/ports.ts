@@ -129,13 +129,17 @@ export interface Provisioner {
   listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
 }
 
+/** A role under rolegate's path as IAM holds it: everything reconciliation compares with the desired role. */
 export interface ManagedRoleState {
   roleName: string;
   roleArn: string;
   managedByRolegate: boolean;
   trustPolicy: unknown;
   attachedPolicyArns: string[];
-  inlinePolicyNames: string[];
+  /** Inline policies by name, each with its document as IAM holds it (parsed). */
+  inlinePolicies: Record<string, unknown>;
+  permissionsBoundaryArn?: string;
+  maxSessionDuration: number;
 }
 
 /** Identity-account side: sts:AssumeRole for the principal on exactly the grant's role. */

@@ -15,7 +15,6 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
-  ListRoleTagsCommand,
   NoSuchEntityException,
   PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
@@ -78,7 +77,6 @@ const IAM_COMMANDS = {
   DeleteRolePermissionsBoundary: DeleteRolePermissionsBoundaryCommand,
   DeleteRole: DeleteRoleCommand,
   ListRoles: ListRolesCommand,
-  ListRoleTags: ListRoleTagsCommand,
   PutUserPolicy: PutUserPolicyCommand,
   DeleteUserPolicy: DeleteUserPolicyCommand,
   GetUserPolicy: GetUserPolicyCommand,
@@ -150,6 +148,13 @@ export class FakeAws {
   role(account: string, roleName: string): FakeRole | undefined {
     const r = this.roles.get(`${account}/${roleName}`);
     return r ? structuredClone(r) : undefined;
+  }
+
+  /** Changes a role behind rolegate's back, as someone in the console would. */
+  tamper(account: string, roleName: string, change: (role: FakeRole) => void): void {
+    const r = this.roles.get(`${account}/${roleName}`);
+    if (!r) throw new Error(`FakeAws: no role ${roleName} in ${account} to tamper with`);
+    change(r);
   }
 
   userPolicy(account: string, userName: string, policyName: string): string | undefined {
@@ -286,12 +291,11 @@ export class FakeAws {
         return {};
       }
       case 'ListRoles': {
+        // As IAM: a listing omits each role's tags and permissions boundary (GetRole has them).
         const prefix = input.PathPrefix ?? '/';
-        const roles = [...this.roles.entries()].filter(([k, r]) => k.startsWith(`${account}/`) && r.Path.startsWith(prefix)).map(([, r]) => ({ ...this.asRole(r), Tags: undefined }));
+        const roles = [...this.roles.entries()].filter(([k, r]) => k.startsWith(`${account}/`) && r.Path.startsWith(prefix)).map(([, r]) => ({ ...this.asRole(r), Tags: undefined, PermissionsBoundary: undefined }));
         return { Roles: roles, IsTruncated: false };
       }
-      case 'ListRoleTags':
-        return { Tags: this.asRole(this.existing(account, name)).Tags, IsTruncated: false };
       case 'PutUserPolicy':
         JSON.parse(String(input.PolicyDocument));
         this.userPolicies.set(`${account}/${input.UserName}/${input.PolicyName}`, String(input.PolicyDocument));

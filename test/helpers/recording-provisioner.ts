@@ -35,7 +35,17 @@ export class RecordingProvisioner implements Provisioner {
       .filter(([key]) => key.startsWith(`${account.id}#`))
       .map(([key, spec]) => {
         const d = desiredRole(spec);
-        return { roleName: spec.roleName, roleArn: d.roleArn, managedByRolegate: true, trustPolicy: d.trustPolicy, attachedPolicyArns: d.managedPolicyArns, inlinePolicyNames: d.inlinePolicy ? [d.inlinePolicyName] : [], ...this.tampered.get(key) };
+        const state: ManagedRoleState = {
+          roleName: spec.roleName,
+          roleArn: d.roleArn,
+          managedByRolegate: true,
+          trustPolicy: d.trustPolicy,
+          attachedPolicyArns: d.managedPolicyArns,
+          inlinePolicies: d.inlinePolicy ? { [d.inlinePolicyName]: d.inlinePolicy } : {},
+          ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
+          maxSessionDuration: d.maxSessionDuration,
+        };
+        return { ...state, ...this.tampered.get(key) };
       });
     const foreign = [...this.foreign.entries()].filter(([key]) => key.startsWith(`${account.id}#`)).map(([, state]) => state);
     return [...held, ...foreign];

@@ -10,7 +10,6 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
-  ListRoleTagsCommand,
   PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
@@ -142,28 +141,39 @@ export class IamProvisioner implements Provisioner {
     return s.calls;
   }
 
-  /** Every role under rolegate's path in an account, with what reconciliation compares. */
+  /**
+   * Every role under rolegate's path in an account, with what reconciliation
+   * compares. ListRoles omits tags and the permissions boundary, so each
+   * role is read again with GetRole; inline policies are read with their
+   * documents, since a policy edited in place keeps its name.
+   */
   async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
     const s = await this.open(account, 'reconcile');
-    const roles: Role[] = [];
+    const names: string[] = [];
     let marker: string | undefined;
     do {
       const out = await this.call(s, 'ListRoles', () => s.iam.send(new ListRolesCommand({ PathPrefix: ROLE_PATH, ...(marker ? { Marker: marker } : {}) })));
-      roles.push(...(out.Roles ?? []));
+      names.push(...(out.Roles ?? []).flatMap((r) => (r.RoleName ? [r.RoleName] : [])));
       marker = out.IsTruncated ? out.Marker : undefined;
     } while (marker);
     const states: ManagedRoleState[] = [];
-    for (const role of roles) {
-      const name = role.RoleName!;
-      // ListRoles returns no tags; a role has at most 50, within one page of ListRoleTags.
-      const tags = await this.call(s, 'ListRoleTags', () => s.iam.send(new ListRoleTagsCommand({ RoleName: name })));
+    for (const name of names) {
+      const role = await this.getRole(s, name);
+      if (!role) continue; // deleted since the listing
+      const inlinePolicies: Record<string, unknown> = {};
+      for (const policyName of await this.inlinePolicies(s, name)) {
+        const document = await this.inlinePolicy(s, name, policyName);
+        if (document !== undefined) inlinePolicies[policyName] = document;
+      }
       states.push({
         roleName: name,
         roleArn: role.Arn!,
-        managedByRolegate: isManagedRole({ Path: role.Path, Tags: tags.Tags }),
+        managedByRolegate: isManagedRole(role),
         trustPolicy: parsePolicy(role.AssumeRolePolicyDocument),
         attachedPolicyArns: await this.attachedPolicies(s, name),
-        inlinePolicyNames: await this.inlinePolicies(s, name),
+        inlinePolicies,
+        ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
+        maxSessionDuration: role.MaxSessionDuration ?? 3600,
       });
     }
     return states;
@@ -266,11 +276,17 @@ export class IamProvisioner implements Provisioner {
   }
 
   private async inlinePolicyIs(s: Session, d: DesiredRole): Promise<boolean> {
+    const current = await this.inlinePolicy(s, d.roleName, d.inlinePolicyName);
+    return current !== undefined && samePolicy(current, d.inlinePolicy);
+  }
+
+  /** An inline policy's document, parsed; undefined when the role has no policy of that name. */
+  private async inlinePolicy(s: Session, roleName: string, policyName: string): Promise<unknown> {
     try {
-      const got = await this.call(s, 'GetRolePolicy', () => s.iam.send(new GetRolePolicyCommand({ RoleName: d.roleName, PolicyName: d.inlinePolicyName })));
-      return samePolicy(parsePolicy(got.PolicyDocument), d.inlinePolicy);
+      const got = await this.call(s, 'GetRolePolicy', () => s.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })));
+      return parsePolicy(got.PolicyDocument);
     } catch (e) {
-      if (isNoSuchEntity(e)) return false;
+      if (isNoSuchEntity(e)) return undefined;
       throw e;
     }
   }

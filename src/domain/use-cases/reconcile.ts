@@ -2,12 +2,19 @@ import { audit } from '../audit';
 import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
 import type { AccessRequest, AuditEvent } from '../model';
 import type { ManagedRoleState } from '../ports';
-import { desiredRole, samePolicy } from '../provisioning/documents';
+import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { isoNow, notifySafely } from './context';
 import type { ProvisioningDeps } from './provisionRequest';
 
-export type DriftKind = 'unknown-role' | 'missing-role' | 'trust-changed' | 'permissions-changed';
+export type DriftKind =
+  | 'unknown-role'
+  | 'missing-role'
+  | 'unmanaged-role'
+  | 'trust-changed'
+  | 'boundary-changed'
+  | 'permissions-changed'
+  | 'session-duration-changed';
 
 export interface Drift {
   accountId: string;
@@ -55,11 +62,10 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     const request = await deps.requests.get(anyMember);
     if (!request) continue;
     const target = grantTargetFor(deps.settings, request);
-    const desired = desiredRole(specFor(deps.settings, target, members));
-    const problem = compare(role, desired.trustPolicy, desired.managedPolicyArns, desired.inlinePolicy ? [desired.inlinePolicyName] : []);
+    const problem = compare(role, desiredRole(specFor(deps.settings, target, members)));
     if (!problem) continue;
     let repaired = false;
-    if (repair) {
+    if (repair && problem.repairable) {
       await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async () => {
         await deps.provisioner.apply(specFor(deps.settings, target, members), request.id);
       });
@@ -87,12 +93,33 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
   return drifts;
 }
 
-function compare(role: ManagedRoleState | undefined, trust: unknown, managed: string[], inline: string[]): { kind: DriftKind; detail: string } | undefined {
-  if (!role) return { kind: 'missing-role', detail: 'the role of a live grant is missing' };
-  if (!samePolicy(role.trustPolicy, trust)) return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one' };
+/**
+ * The first way a live grant's role differs from its desired state, or
+ * undefined. Every difference that widens or lengthens access counts: a
+ * trust, a boundary removed or swapped, a policy attached, added or edited
+ * in place, a longer maximum session.
+ */
+export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
+  if (!role) return { kind: 'missing-role', detail: 'the role of a live grant is missing', repairable: true };
+  if (!role.managedByRolegate) {
+    // apply() refuses roles without the tag, so this is reported, never repaired.
+    return { kind: 'unmanaged-role', detail: `the role lost its ${MANAGED_TAG.Key}=${MANAGED_TAG.Value} tag; rolegate will not change it until the tag is restored`, repairable: false };
+  }
+  if (!samePolicy(role.trustPolicy, d.trustPolicy)) return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true };
+  if ((role.permissionsBoundaryArn ?? '') !== (d.permissionsBoundaryArn ?? '')) {
+    return { kind: 'boundary-changed', detail: `permissions boundary ${role.permissionsBoundaryArn ?? 'none'}; expected ${d.permissionsBoundaryArn ?? 'none'}`, repairable: true };
+  }
   const attached = [...role.attachedPolicyArns].sort();
-  if (JSON.stringify(attached) !== JSON.stringify([...managed].sort()) || JSON.stringify([...role.inlinePolicyNames].sort()) !== JSON.stringify(inline)) {
-    return { kind: 'permissions-changed', detail: `attached ${attached.join(', ') || 'nothing'}; inline ${role.inlinePolicyNames.join(', ') || 'nothing'}` };
+  const inline = Object.keys(role.inlinePolicies).sort();
+  const wantedInline = d.inlinePolicy ? [d.inlinePolicyName] : [];
+  if (JSON.stringify(attached) !== JSON.stringify(d.managedPolicyArns) || JSON.stringify(inline) !== JSON.stringify(wantedInline)) {
+    return { kind: 'permissions-changed', detail: `attached ${attached.join(', ') || 'nothing'}; inline ${inline.join(', ') || 'nothing'}`, repairable: true };
+  }
+  if (d.inlinePolicy && !samePolicy(role.inlinePolicies[d.inlinePolicyName], d.inlinePolicy)) {
+    return { kind: 'permissions-changed', detail: `inline policy ${d.inlinePolicyName} was edited`, repairable: true };
+  }
+  if (role.maxSessionDuration !== d.maxSessionDuration) {
+    return { kind: 'session-duration-changed', detail: `maximum session ${role.maxSessionDuration} s; expected ${d.maxSessionDuration} s`, repairable: true };
   }
   return undefined;
 }

@@ -24,7 +24,8 @@ describe('reconciliation: IAM compared with the live grants', () => {
     managedByRolegate: true,
     trustPolicy: { Version: '2012-10-17', Statement: [] },
     attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
-    inlinePolicyNames: [],
+    inlinePolicies: {},
+    maxSessionDuration: 3600,
   };
 
   async function liveGrant() {

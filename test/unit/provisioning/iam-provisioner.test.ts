@@ -10,7 +10,6 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
-  ListRoleTagsCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
@@ -412,23 +411,59 @@ describe('IamProvisioner.remove', () => {
 });
 
 describe('IamProvisioner.listManagedRoles', () => {
-  it('pages through the roles under /rolegate/ and reports what reconciliation compares', async () => {
+  it('pages through the roles under /rolegate/ and reads each with what reconciliation compares', async () => {
     const mine = grantSpec();
-    const other = grantSpec({ profile: profile('ReadOnly') });
-    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/' }).resolves({ Roles: [roleInIam(mine)], IsTruncated: true, Marker: 'm1' });
-    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/', Marker: 'm1' }).resolves({ Roles: [roleInIam(other)], IsTruncated: false });
-    iam.on(ListRoleTagsCommand, { RoleName: mine.roleName }).resolves({ Tags: desiredRole(mine).tags });
-    iam.on(ListRoleTagsCommand, { RoleName: other.roleName }).resolves({ Tags: [] });
+    const other = grantSpec({ profile: profile('EC2Admin') });
+    const d = desiredRole(mine);
+    // As IAM: a listing has neither tags nor boundaries; GetRole has both.
+    const listed = (spec: typeof mine) => ({ ...roleInIam(spec), Tags: undefined, PermissionsBoundary: undefined });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/' }).resolves({ Roles: [listed(mine)], IsTruncated: true, Marker: 'm1' });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/', Marker: 'm1' }).resolves({ Roles: [listed(other)], IsTruncated: false });
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine) });
+    iam.on(GetRoleCommand, { RoleName: other.roleName }).resolves({ Role: roleInIam(other, { Tags: [], MaxSessionDuration: 43200 }) });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+    iam.on(ListRolePoliciesCommand, { RoleName: mine.roleName }).resolves({ PolicyNames: [d.inlinePolicyName] });
+    iam.on(ListRolePoliciesCommand, { RoleName: other.roleName }).resolves({ PolicyNames: [] });
+    iam.on(GetRolePolicyCommand, { RoleName: mine.roleName, PolicyName: d.inlinePolicyName }).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(d.inlinePolicy)) });
 
     const roles = await provisioner().provisioner.listManagedRoles(account('production'));
 
+    expect(d.inlinePolicy).toBeDefined();
+    expect(desiredRole(other).permissionsBoundaryArn).toBeDefined();
     expect(roles).toEqual([
-      { roleName: mine.roleName, roleArn: desiredRole(mine).roleArn, managedByRolegate: true, trustPolicy: trustPolicy(mine), attachedPolicyArns: [S3_READ], inlinePolicyNames: ['rolegate-profile'] },
-      { roleName: other.roleName, roleArn: desiredRole(other).roleArn, managedByRolegate: false, trustPolicy: trustPolicy(other), attachedPolicyArns: [S3_READ], inlinePolicyNames: ['rolegate-profile'] },
+      {
+        roleName: mine.roleName,
+        roleArn: d.roleArn,
+        managedByRolegate: true,
+        trustPolicy: trustPolicy(mine),
+        attachedPolicyArns: [S3_READ],
+        inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
+        maxSessionDuration: d.maxSessionDuration,
+      },
+      {
+        roleName: other.roleName,
+        roleArn: desiredRole(other).roleArn,
+        managedByRolegate: false,
+        trustPolicy: trustPolicy(other),
+        attachedPolicyArns: [S3_READ],
+        inlinePolicies: {},
+        permissionsBoundaryArn: desiredRole(other).permissionsBoundaryArn,
+        maxSessionDuration: 43200,
+      },
     ]);
     expect(iam).toHaveReceivedCommandTimes(ListRolesCommand, 2);
+    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 2);
+    expect(iam).toHaveReceivedCommandTimes(GetRolePolicyCommand, 1);
+    expect(writesSent()).toEqual([]);
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
+  });
+
+  it('skips a role deleted between the listing and its read', async () => {
+    const gone = grantSpec();
+    iam.on(ListRolesCommand).resolves({ Roles: [roleInIam(gone)], IsTruncated: false });
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+
+    expect(await provisioner().provisioner.listManagedRoles(account('production'))).toEqual([]);
+    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
   });
 });
