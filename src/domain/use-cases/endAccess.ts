@@ -1,11 +1,12 @@
 import { audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
-import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease } from '../grants';
-import type { AccessRequest, Actor, PlannedCall } from '../model';
+import { grantTargetFor, withGrantLease } from '../grants';
+import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { isoNow, notifySafely, withOptimisticRetry } from './context';
+import { releaseFromGrant } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type EndReason = 'EXPIRED' | 'REVOKED';
@@ -39,26 +40,7 @@ export async function endAccess(
 
     return withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease }, target.grantKey, async (lease) => {
       const now = isoNow(deps.clock);
-      const others = { ...(lease.grant?.members ?? {}) };
-      delete others[request.id];
-      const remaining = liveMembers(others, now);
-      let calls: PlannedCall[];
-      let roleDeleted: boolean;
-      if (Object.keys(remaining).length === 0) {
-        calls = await deps.provisioner.remove(target.account, target.roleName, request.id);
-        if (deps.identity && deps.settings.provisioner.identityGrants) calls.push(...(await deps.identity.revoke(target.principal, target.grantKey)));
-        if (lease.grant) await deps.grants.remove(lease);
-        roleDeleted = true;
-      } else {
-        const spec = specFor(deps.settings, target, remaining);
-        const outcome = await deps.provisioner.apply(spec, request.id);
-        calls = outcome.calls;
-        if (deps.identity && deps.settings.provisioner.identityGrants) {
-          calls.push(...(await deps.identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
-        }
-        await deps.grants.save(lease, nextGrant(target, lease.grant, remaining, outcome.roleArn, now));
-        roleDeleted = false;
-      }
+      const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) };
@@ -71,7 +53,7 @@ export async function endAccess(
             id: deps.ids.next(),
             at: now,
             actor: 'rolegate',
-            data: { roleDeleted, stillCoveredBy: Object.keys(remaining), calls: calls.map((c) => c.command) },
+            data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
           }),
         ],
       });

@@ -5,6 +5,7 @@ import type { AccessRequest, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+import { releaseFromGrant } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
   grants: GrantStore;
@@ -98,46 +99,44 @@ function leaseOptions(deps: ProvisioningDeps): LeaseOptions {
   return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease };
 }
 
-/** The approval came too late to be used: its end passed before provisioning. */
-async function endBeforeProvisioning(deps: ProvisioningDeps, request: AccessRequest): Promise<ProvisionResult> {
-  const now = isoNow(deps.clock);
-  const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
-  await deps.requests.commit({
-    request: expired,
-    expectedVersion: request.version,
-    events: [audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.' })],
+/**
+ * The approval came too late to be used: its end passed before provisioning.
+ * An earlier attempt may have got as far as the role or the grant before it
+ * died, so under the grant's lease the request is taken out of the grant and
+ * IAM brought back to what the other live requests need (nothing, if none).
+ */
+async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessRequest): Promise<ProvisionResult> {
+  const target = grantTargetFor(deps.settings, first);
+  const result = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
+    const request = await deps.requests.get(first.id);
+    if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
+    const now = isoNow(deps.clock);
+    const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
+    const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
+    await deps.requests.commit({
+      request: expired,
+      expectedVersion: request.version,
+      events: [
+        audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.' }),
+        audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
+      ],
+    });
+    return { outcome: 'expired', request: expired };
   });
-  await notifySafely(deps, 'request.expired', expired, 'rolegate');
-  return { outcome: 'expired', request: expired };
+  if (result.outcome === 'expired' && result.request) await notifySafely(deps, 'request.expired', result.request, 'rolegate');
+  return result;
 }
 
 /**
- * A permanent error marks the request FAILED at once, with the AWS code and a
- * plain reason; a transient one is counted and left for the next attempt
- * until the budget is spent.
- */
-/**
- * Takes back what a failed provisioning may have left: with no other live
- * request on the grant, the role and the identity policy are removed; with
- * others, the role is brought back to their state (trust ends at their end).
- * Best effort: a failure here is logged and audited, and reconciliation finds
- * the role no live grant accounts for.
+ * Takes back what a failed provisioning may have left, as ending its access
+ * would: the request leaves the grant, and the role and the identity policy
+ * are removed, or brought back to the other live requests' state. Best
+ * effort: a failure here is logged and audited, and reconciliation finds the
+ * role no live grant accounts for.
  */
 async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string, now: string): Promise<'done' | 'failed'> {
-  const others = { ...(lease.grant?.members ?? {}) };
-  delete others[requestId];
-  const remaining = liveMembers(others, now);
-  const identity = deps.identity && deps.settings.provisioner.identityGrants ? deps.identity : undefined;
   try {
-    if (Object.keys(remaining).length === 0) {
-      await deps.provisioner.remove(target.account, target.roleName, requestId);
-      await identity?.revoke(target.principal, target.grantKey);
-      if (lease.grant) await deps.grants.remove(lease);
-    } else {
-      const spec = specFor(deps.settings, target, remaining);
-      const restored = await deps.provisioner.apply(spec, requestId);
-      await identity?.grant(target.principal, restored.roleArn, spec.endsAt, target.grantKey);
-    }
+    await releaseFromGrant(deps, lease, target, requestId, now);
     return 'done';
   } catch (e) {
     deps.logger.error('could not undo a failed provisioning; reconciliation will report the role', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
@@ -145,6 +144,11 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
   }
 }
 
+/**
+ * A permanent error marks the request FAILED at once, with the AWS code and a
+ * plain reason; a transient one is counted and left for the next attempt
+ * until the budget is spent.
+ */
 async function recordProvisioningError(deps: ProvisioningDeps, requestId: string, error: ProvisioningError, cleanup?: 'done' | 'failed'): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   const result = await withOptimisticRetry(async (): Promise<ProvisionResult> => {

@@ -66,10 +66,14 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     if (!problem) continue;
     let repaired = false;
     if (repair && problem.repairable) {
-      await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async () => {
-        await deps.provisioner.apply(specFor(deps.settings, target, members), request.id);
+      // The listing may be minutes old: under the lease, repair to the grant as it is now, and
+      // never bring back a role whose requests ended meanwhile (ending it removed the role).
+      repaired = await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async (lease) => {
+        const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
+        if (Object.keys(current).length === 0) return false;
+        await deps.provisioner.apply(specFor(deps.settings, target, current), request.id);
+        return true;
       });
-      repaired = true;
     }
     const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: problem.kind, detail: problem.detail, repaired };
     drifts.push(drift);
@@ -78,14 +82,22 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
 
   for (const role of roles.values()) {
     // Under our path but never rolegate's (no managed-by tag): report, never touch.
-    const mayRemove = role.managedByRolegate && repair;
-    if (mayRemove) await deps.provisioner.remove(account, role.roleName, 'reconcile');
+    let removed = false;
+    if (role.managedByRolegate && repair) {
+      // Under the grant's lease, and only if no live request holds it now: a provisioning in
+      // flight creates the role before it saves the grant, both under this lease.
+      removed = await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, `${account.id}#${role.roleName}`, async (lease) => {
+        if (Object.keys(liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock))).length > 0) return false;
+        await deps.provisioner.remove(account, role.roleName, 'reconcile');
+        return true;
+      });
+    }
     const drift: Drift = {
       accountId: account.id,
       roleName: role.roleName,
       kind: 'unknown-role',
       detail: role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
-      repaired: mayRemove,
+      repaired: removed,
     };
     drifts.push(drift);
     await record(deps, drift);
