@@ -21,10 +21,13 @@ export function grantTargetFor(settings: Settings, request: AccessRequest): Gran
   const account = findAccount(settings, request.accountId);
   const profile = findProfile(settings, request.profile);
   const principal = parsePrincipalArn(request.principalArn);
-  const roleName = roleNameFor(profile.name, principal);
   const rule = settings.rules.find((r) => r.id === request.ruleId);
   const isWorkload = request.principalArn !== request.requester;
   const externalId = isWorkload ? rule?.workloadExternalId : undefined;
+  // A request once provisioned keeps its role, even if the configuration changed since (an ExternalId
+  // set or rotated): ending it must remove the role it holds, not one derived afresh.
+  const stored = request.grantKey?.startsWith(`${account.id}#`) ? request.grantKey.slice(account.id.length + 1) : undefined;
+  const roleName = stored ?? roleNameFor(profile.name, principal, externalId);
   return { grantKey: `${account.id}#${roleName}`, account, profile, principal, roleName, ...(externalId ? { externalId } : {}) };
 }
 

@@ -24,9 +24,13 @@ const HASH_LENGTH = 8;
  * IAM role names are unique regardless of case, and so is a principal's
  * identity (principalKey), so the readable principal name is lowercased:
  * `role/App` and `role/app` are one principal and get one role.
+ * When the grant's trust requires an ExternalId, the hash covers it too.
  */
-export function roleNameFor(profile: string, principal: Principal): string {
-  const hash = createHash('sha256').update(`${profile}|${principalKey(principal)}`).digest('hex').slice(0, HASH_LENGTH);
+export function roleNameFor(profile: string, principal: Principal, externalId?: string): string {
+  // A role whose trust demands an ExternalId is a different role from one that does not (and from one
+  // demanding another), so requests with different ExternalId terms never share, and rewrite, one trust.
+  const identity = `${profile}|${principalKey(principal)}${externalId !== undefined ? `|external-id|${externalId}` : ''}`;
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, HASH_LENGTH);
   const readable = `${ROLE_NAME_PREFIX}${profile}-${principal.name.toLowerCase()}`
     .slice(0, MAX_ROLE_NAME - HASH_LENGTH - 1)
     // A cut can leave a dangling separator: `rg-x--1a2b3c4d` reads like a typo.

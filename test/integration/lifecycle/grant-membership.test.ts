@@ -153,3 +153,56 @@ it('reconciliation does not delete a role a provisioning in flight created but h
   expect(iam.roles.has(grantKey)).toBe(true);
   expect((await h.grants.get(grantKey))!.members).toEqual(grant.members);
 });
+
+describe('ExternalId terms and shared roles', () => {
+  const WORKLOAD_RULE = {
+    id: 'workloads',
+    requesters: ['arn:aws:iam::111111111111:user/*', 'arn:aws:iam::111111111111:role/app-*'],
+    accounts: ['staging'],
+    profiles: ['ReadOnly'],
+    maxDurationMinutes: 480,
+    autoApprove: true,
+    workloadPrincipals: ['arn:aws:iam::111111111111:role/app-*'],
+    workloadExternalId: 'wl-secret-1',
+  };
+  const startWith = async (externalId: string) => {
+    iam = new RecordingProvisioner();
+    identity = new RecordingIdentityGranter();
+    const settings = settingsWith((d) => (d.rules as unknown[]).unshift({ ...WORKLOAD_RULE, workloadExternalId: externalId }));
+    h = await harness({ settings, provisioner: iam, identity });
+  };
+  const externalIdOf = (grantKey: string) => iam.roles.get(grantKey)?.externalId;
+
+  it('a request for a workload that needs an ExternalId never shares, or rewrites, the role of one that does not', async () => {
+    await startWith('wl-secret-1');
+    const forApp = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
+    await provisionRequest(h.deps, forApp.id);
+    const self = await createRequest(h.deps, api(ARN.appRole), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'y' });
+    await provisionRequest(h.deps, self.id);
+
+    const a = (await h.requests.get(forApp.id))!;
+    const b = (await h.requests.get(self.id))!;
+    expect([a.status, b.status]).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(a.grantKey).not.toBe(b.grantKey);
+    expect(externalIdOf(a.grantKey!)).toBe('wl-secret-1');
+    expect(externalIdOf(b.grantKey!)).toBeUndefined();
+
+    await revokeRequest(h.deps, api(ARN.appRole), self.id);
+    expect(iam.roles.has(b.grantKey!)).toBe(false);
+    expect(externalIdOf(a.grantKey!)).toBe('wl-secret-1');
+  });
+
+  it('a provisioned request is ended on the role it holds even after its rule\'s ExternalId was rotated', async () => {
+    await startWith('wl-secret-1');
+    const r = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
+    await provisionRequest(h.deps, r.id);
+    const held = (await h.requests.get(r.id))!.grantKey!;
+
+    h.deps.settings = settingsWith((d) => (d.rules as unknown[]).unshift({ ...WORKLOAD_RULE, workloadExternalId: 'wl-secret-2' }));
+    await revokeRequest(h.deps, api(ARN.alice), r.id);
+
+    expect(iam.roles.has(held)).toBe(false);
+    expect(iam.roles.size).toBe(0);
+    expect(await h.grants.get(held)).toBeUndefined();
+  });
+});

@@ -1,5 +1,6 @@
 import { ProvisioningError } from '../../../src/domain/errors';
-import { parsePrincipalArn } from '../../../src/domain/principal';
+import { createHash } from 'node:crypto';
+import { parsePrincipalArn, principalKey } from '../../../src/domain/principal';
 import {
   desiredRole,
   identityPolicy,
@@ -86,6 +87,13 @@ describe('role names', () => {
       roleNameFor('readonly', alice),
     ]);
     expect(names.size).toBe(4);
+  });
+
+  it('differ when the trust requires an ExternalId, and for each ExternalId; names without one are unchanged', () => {
+    expect(roleNameFor('ReadOnly', billingApp)).toBe('rg-ReadOnly-app-billing-' + createHash('sha256').update(`ReadOnly|${principalKey(billingApp)}`).digest('hex').slice(0, 8));
+    const names = new Set([roleNameFor('ReadOnly', billingApp), roleNameFor('ReadOnly', billingApp, 'wl-1'), roleNameFor('ReadOnly', billingApp, 'wl-2')]);
+    expect(names.size).toBe(3);
+    expect(roleNameFor('ReadOnly', billingApp, 'wl-1')).toBe(roleNameFor('ReadOnly', billingApp, 'wl-1'));
   });
 
   it('are one role for one principal whatever the case of its name, as IAM names are case-insensitive', () => {
