@@ -61,7 +61,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   });
 
   if (rule.autoApprove) {
-    const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now), provisioningAttempts: 0 };
+    const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
     await deps.requests.commit({
       request: approved,
       events: [requested, audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id } })],

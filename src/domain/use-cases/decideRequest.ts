@@ -33,8 +33,14 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
     if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
       throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
     }
-
     const now = isoNow(deps.clock);
+    // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve.
+    if (input.decision === 'APPROVE' && now >= current.decisionDeadline) {
+      throw new ConflictError(`Request ${current.id} passed its decision deadline (${current.decisionDeadline}); it is timing out. Ask the requester to request again.`, [
+        { field: 'decisionDeadline', reason: 'has passed' },
+      ]);
+    }
+
     const decision: Decision = {
       requestId: current.id,
       approver: approver.arn,
@@ -54,7 +60,7 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
     }
     const approvals = [...current.approvals, approver.arn];
     if (approvals.length >= current.approvalsRequired) {
-      next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now), provisioningAttempts: 0 };
+      next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
       await deps.requests.commit({
         request: next,
         expectedVersion: current.version,

@@ -2,13 +2,15 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import type { RequestStore } from '../ports';
-import { addMinutes, type CoreDeps } from './context';
+import { findAccount, ruleFor } from '../rules';
+import { addMinutes, isoNow, type CoreDeps } from './context';
 import { createRequest } from './createRequest';
 
 /**
  * Asks to prolong live access: a new request, linked to the original,
  * decided under the same rules. Once approved its access starts where the
- * original's ends, so the grant's end moves without a gap.
+ * original's ends, so the grant's end moves without a gap, but never reaches
+ * further than the rule's maximum from the approval.
  */
 export async function extendRequest(
   deps: CoreDeps,
@@ -27,6 +29,15 @@ export async function extendRequest(
       { field: 'status', reason: `is ${original.status}` },
     ]);
   }
+  // Access already as far ahead as the rule allows from now: an extension approved now would add nothing.
+  const rule = ruleFor(deps.settings, caller, findAccount(deps.settings, original.accountId), original.profile);
+  const now = isoNow(deps.clock);
+  if (original.endsAt && original.endsAt >= addMinutes(now, rule.maxDurationMinutes)) {
+    throw new ConflictError(
+      `Request ${original.id} already gives access until ${original.endsAt}, as far ahead as rule "${rule.id}" allows (${rule.maxDurationMinutes} minutes from now); extend it closer to its end.`,
+      [{ field: 'durationMinutes', reason: `access already runs ${rule.maxDurationMinutes} minutes ahead, the rule's maximum` }],
+    );
+  }
   return createRequest(deps, actor, {
     account: original.accountId,
     profile: original.profile,
@@ -40,14 +51,19 @@ export async function extendRequest(
 
 /**
  * When approved access ends: the duration from now, or, for an extension of
- * access that is still live, the duration from the original's end.
+ * access that is still live, the duration from the original's end. Never
+ * later than the rule's maximum from the moment of approval, so no approval
+ * (and no chain of auto-approved extensions) gives access further ahead than
+ * the rule allows.
  */
-export async function accessEndFor(requests: RequestStore, request: AccessRequest, now: string): Promise<string> {
+export async function accessEndFor(requests: RequestStore, request: AccessRequest, now: string, maxMinutes: number): Promise<string> {
+  const latest = addMinutes(now, maxMinutes);
+  let end = addMinutes(now, request.durationMinutes);
   if (request.extendsRequestId) {
     const original = await requests.get(request.extendsRequestId);
     if (original?.endsAt && (original.status === 'ACTIVE' || original.status === 'APPROVED') && original.endsAt > now) {
-      return addMinutes(original.endsAt, request.durationMinutes);
+      end = addMinutes(original.endsAt, request.durationMinutes);
     }
   }
-  return addMinutes(now, request.durationMinutes);
+  return end < latest ? end : latest;
 }

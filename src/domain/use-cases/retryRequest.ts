@@ -1,21 +1,26 @@
 import { audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
-import { principalFromCallerArn } from '../principal';
-import { isApproverFor, ruleById } from '../rules';
+import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
+import { assertMayDecide, isApproverFor, ruleById } from '../rules';
 import { addMinutes, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /**
- * An approver sends a FAILED request back to provisioning. The access gets
- * its full duration from now, since the failed attempt granted nothing.
+ * An approver (or, under an auto-approving rule, the requester) sends a
+ * FAILED request back to provisioning. The access gets its full duration from
+ * now, since the failed attempt granted nothing.
  */
 export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: string, comment?: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
   const next = await withOptimisticRetry(async () => {
     const current = await deps.requests.get(requestId);
     if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
-    if (!isApproverFor(ruleById(deps.settings, current.ruleId), caller)) {
-      throw new ForbiddenError(`${caller.arn} is not an approver under rule "${current.ruleId}".`);
+    // A retry approves the access afresh: under a rule that needs approval, the same people as an
+    // approval (never the requester or grantee); under an auto-approving rule, the requester too.
+    const rule = ruleById(deps.settings, current.ruleId);
+    if (!rule.autoApprove) assertMayDecide(rule, current, caller);
+    else if (!isApproverFor(rule, caller) && !samePrincipal(caller, parsePrincipalArn(current.requester))) {
+      throw new ForbiddenError(`Only the requester or an approver under rule "${rule.id}" may retry request ${current.id}.`);
     }
     if (current.status !== 'FAILED') {
       throw new ConflictError(`Only a FAILED request can be retried; request ${current.id} is ${current.status}.`, [

@@ -81,6 +81,24 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect(after.status).toBe(409);
   });
 
+  it('refuses an approval once the decision deadline has passed, before the sweeper times the request out', async () => {
+    // production-read: one lead, 120 minutes to decide.
+    const { body } = await ask(ARN.alice, { accountId: '333333333333', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+    h.clock.advance(120 * 60_000);
+
+    const late = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
+
+    expect(late.status).toBe(409);
+    expect(late.body).toEqual({
+      error: 'CONFLICT',
+      message: `Request ${id} passed its decision deadline (2026-03-02T11:00:00.000Z); it is timing out. Ask the requester to request again.`,
+      details: [{ field: 'decisionDeadline', reason: 'has passed' }],
+    });
+    expect((await h.requests.get(id))!).toMatchObject({ status: 'PENDING', approvals: [] });
+    expect((await h.requests.getDetail(id))!.decisions).toEqual([]);
+  });
+
   it('lets only the requester cancel, and only while pending', async () => {
     const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
     const id = body.request.id as string;

@@ -4,7 +4,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
-import { ProvisioningError } from '../../../src/domain/errors';
+import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
@@ -153,6 +153,29 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(events).toEqual(['REQUESTED', 'APPROVED', 'PROVISIONING_FAILED', 'RETRY_REQUESTED', 'PROVISIONED']);
   });
 
+  it('never lets requesters retry their own FAILED request where the rule needs an approver, even if they are approvers', async () => {
+    // lead-ben may approve production-read requests, but not his own.
+    const request = await createRequest(h.deps, api(ARN.leadBen), { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE' });
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    expect((await provisionRequest(h.deps, request.id)).outcome).toBe('failed');
+    const { retryRequest } = await import('../../../src/domain/use-cases/retryRequest');
+
+    await expect(retryRequest(h.deps, api(ARN.leadBen), request.id)).rejects.toThrow('Nobody may decide on their own request.');
+    expect((await h.requests.get(request.id))!.status).toBe('FAILED');
+    expect((await retryRequest(h.deps, api(ARN.leadAnna), request.id)).status).toBe('APPROVED');
+  });
+
+  it('lets the requester retry a FAILED request under an auto-approving rule, as they could simply ask again', async () => {
+    const request = await approvedStaging(60);
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    expect((await provisionRequest(h.deps, request.id)).outcome).toBe('failed');
+    const { retryRequest } = await import('../../../src/domain/use-cases/retryRequest');
+
+    await expect(retryRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow('Only the requester or an approver under rule "staging-self-service" may retry');
+    expect((await retryRequest(h.deps, api(ARN.alice), request.id)).status).toBe('APPROVED');
+  });
+
   it('counts transient errors and leaves the request APPROVED until the attempt budget is spent', async () => {
     const request = await approvedStaging(60);
     const throttled = () => new ProvisioningError('Rate exceeded', 'Throttling', true);
@@ -193,6 +216,39 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
       expect(detail.events.filter((e) => e.action === 'EXPIRED')).toHaveLength(1);
     }
     expect(iam.roles.size).toBe(0);
+  });
+
+  it('never lets extensions reach further than the rule\'s maximum from now, however they are chained (auto-approved)', async () => {
+    // staging-self-service: auto-approved, at most 480 minutes.
+    const original = await approvedStaging(480);
+    await provisionRequest(h.deps, original.id);
+    expect(original.endsAt).toBe('2026-03-02T17:00:00.000Z');
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' })).rejects.toThrow(
+      `Request ${original.id} already gives access until 2026-03-02T17:00:00.000Z, as far ahead as rule "staging-self-service" allows (480 minutes from now); extend it closer to its end.`,
+    );
+
+    h.clock.advance(60 * 60_000);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    // 17:00 + 480 minutes would be 01:00 tomorrow; the rule allows 480 minutes from 10:00.
+    expect(extension.endsAt).toBe('2026-03-02T18:00:00.000Z');
+    await expect(extendRequest(h.deps, api(ARN.alice), extension.id, { durationMinutes: 480, reason: 'and more' })).rejects.toBeInstanceOf(ConflictError);
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T18:00:00.000Z');
+  });
+
+  it('ends an approved extension no later than the rule\'s maximum from its approval', async () => {
+    // production-read: one lead approves, at most 240 minutes.
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 240, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: original.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, original.id);
+    h.clock.advance(180 * 60_000);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 240, reason: 'still at it' });
+    h.clock.advance(30 * 60_000);
+
+    const approved = await decideRequest(h.deps, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' });
+
+    // Without the cap: 13:00 + 240 minutes = 17:00. Approved at 12:30: at most 16:30.
+    expect(approved.endsAt).toBe('2026-03-02T16:30:00.000Z');
   });
 
   it('extends live access without a gap: the extension starts where the original ends', async () => {
