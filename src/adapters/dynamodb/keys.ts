@@ -80,6 +80,27 @@ export function strip<T>(item: Record<string, unknown>): T {
   return copy as T;
 }
 
+const CURSOR_ID = /^REQ#([0-9A-Za-z_-]{1,64})$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/**
+ * Every listing pages over request items: `pk` is `REQ#<id>` and the index's
+ * sort key `<time>#<id>` of the same id. Anything else (an empty or oversized
+ * key DynamoDB would reject with a 500, a position mixing two requests) is
+ * not a cursor rolegate issued.
+ */
+function wellFormedPosition(key: Record<string, string>, expectedKeys: readonly string[]): boolean {
+  const id = CURSOR_ID.exec(key.pk ?? '')?.[1];
+  if (!id) return false;
+  return expectedKeys
+    .filter((k) => k !== 'sk' && k.endsWith('sk'))
+    .every((k) => {
+      const value = key[k]!;
+      const at = value.lastIndexOf('#');
+      return at > 0 && value.slice(at + 1) === id && ISO_TIME.test(value.slice(0, at));
+    });
+}
+
 /** Cursors are opaque to callers: base64url JSON of DynamoDB's LastEvaluatedKey, checked on the way back. */
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
@@ -101,7 +122,8 @@ export function decodeCursor(cursor: string | undefined, expectedKeys: readonly 
       !Array.isArray(value) &&
       Object.keys(value).length === expectedKeys.length &&
       expectedKeys.every((k) => typeof (value as Record<string, unknown>)[k] === 'string') &&
-      Object.entries(fixed).every(([k, v]) => (value as Record<string, unknown>)[k] === v)
+      Object.entries(fixed).every(([k, v]) => (value as Record<string, unknown>)[k] === v) &&
+      wellFormedPosition(value as Record<string, string>, expectedKeys)
     ) {
       return value as Record<string, unknown>;
     }

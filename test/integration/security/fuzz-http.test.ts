@@ -3,6 +3,7 @@ import { harness, type Harness } from '../../helpers/harness';
 import { call, type EventInput } from '../../helpers/events';
 import { allItems } from '../../helpers/table';
 import { ARN } from '../../helpers/settings';
+import { principalPk } from '../../../src/adapters/dynamodb/keys';
 import { routes } from '../../../src/handlers/http/routes';
 
 /*
@@ -44,6 +45,18 @@ const focusedArb: fc.Arbitrary<EventInput> = fc.record({
   headers: fc.constant({ 'content-type': 'application/json' }),
 }) as fc.Arbitrary<EventInput>;
 
+// Focused: listings with cursors that carry the right attributes and partition but hostile key values.
+const keyValue = fc.oneof(
+  hostileString,
+  fc.constantFrom('', 'REQ#01J0000000000000000000000Z', 'REQ#', '2026-03-02T09:00:00.000Z#01J0000000000000000000000Z', '2026-03-02T09:00:00.000Z#', `2026-03-02T09:00:00.000Z#${'A'.repeat(1100)}`, `REQ#${'A'.repeat(1100)}`),
+);
+const cursorArb: fc.Arbitrary<EventInput> = fc
+  .tuple(fc.boolean(), keyValue, keyValue)
+  .map(([mine, pk, position]) => {
+    const key = mine ? { pk, sk: '#REQUEST', gsi2pk: principalPk(ARN.alice), gsi2sk: position } : { pk, sk: '#REQUEST', gsi1pk: 'STATUS#PENDING', gsi1sk: position };
+    return { method: 'GET' as const, path: '/requests', caller: ARN.alice, query: { view: mine ? 'mine' : 'all', cursor: Buffer.from(JSON.stringify(key)).toString('base64url') } };
+  });
+
 const broadArb: fc.Arbitrary<EventInput> = fc.record({
   method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
   path: pathFor,
@@ -67,7 +80,7 @@ describe('fuzzing every HTTP route', () => {
     const statuses = new Map<number, number>();
     let created = 0;
     await fc.assert(
-      fc.asyncProperty(fc.oneof({ arbitrary: broadArb, weight: 3 }, { arbitrary: focusedArb, weight: 2 }), async (input) => {
+      fc.asyncProperty(fc.oneof({ arbitrary: broadArb, weight: 3 }, { arbitrary: focusedArb, weight: 2 }, { arbitrary: cursorArb, weight: 1 }), async (input) => {
         const res = await call(h.api, input);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status < 400) {

@@ -101,10 +101,25 @@ describe('refused listings', () => {
     await expect(attempt).rejects.toBeInstanceOf(ValidationError);
   });
 
+  /** A byStatus cursor as the store issues it, with some attributes replaced. */
+  const forged = (change: Record<string, string>) =>
+    Buffer.from(
+      JSON.stringify({ pk: 'REQ#01JREQUEST0000000000000000', sk: '#REQUEST', gsi1pk: 'STATUS#PENDING', gsi1sk: '2026-03-02T09:00:00.000Z#01JREQUEST0000000000000000', ...change }),
+    ).toString('base64url');
+
+  it('accepts a well-formed cursor for the listing it names', async () => {
+    await expect(t.requests.list({ status: 'PENDING', limit: 10, cursor: forged({}) })).resolves.toMatchObject({ items: expect.any(Array) });
+  });
+
   it.each([
     ['not base64 JSON', () => 'not-a-cursor!'],
     ['JSON of the wrong shape', () => Buffer.from(JSON.stringify({ pk: 'REQ#x' })).toString('base64url')],
     ['a JSON array', () => Buffer.from('[1,2]').toString('base64url')],
+    // Right attributes and partition, but key values DynamoDB itself would reject (a 500 before):
+    ['one with empty key values', () => forged({ pk: '', gsi1sk: '' })],
+    ['one with a sort key past DynamoDB\'s 1,024 bytes', () => forged({ gsi1sk: `2026-03-02T09:00:00.000Z#${'A'.repeat(1100)}`, pk: `REQ#${'A'.repeat(1100)}` })],
+    ['one whose sort key names another request', () => forged({ gsi1sk: '2026-03-02T09:00:00.000Z#01OTHERREQUEST000000000000' })],
+    ['one whose sort key is not a time', () => forged({ gsi1sk: 'yesterday#01JREQUEST0000000000000000' })],
   ])('refuses a cursor that is %s', async (_label, make) => {
     // Act
     const attempt = t.requests.list({ status: 'PENDING', limit: 10, cursor: make() });
