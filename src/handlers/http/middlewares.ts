@@ -113,16 +113,19 @@ export interface IdentityOptions {
  * header, which a deployed function ignores.
  */
 export function authenticate(options: IdentityOptions): Mw {
+  const mapOidc = options.oidc ? oidcMapper(options.oidc) : undefined;
   return {
     before: (request) => {
       if (request.context.route.public) return;
       const iamArn = request.event.requestContext?.authorizer?.iam?.userArn;
       const claims = request.event.requestContext?.authorizer?.jwt?.claims;
       let jwtArn: string | undefined;
-      if (!iamArn && claims && options.oidc) {
+      if (!iamArn && claims && options.oidc && mapOidc) {
         // API Gateway verified the token (issuer, audience, expiry); the claim names the person.
-        const subject = claims[options.oidc.claim];
-        jwtArn = typeof subject === 'string' ? (options.oidc.principals[subject] ?? options.oidc.principals[subject.toLowerCase()]) : undefined;
+        if (options.oidc.claim === 'email' && String(claims.email_verified) !== 'true') {
+          throw new ForbiddenError('Your sign-in carries an email address its identity provider has not verified (email_verified); rolegate accepts only verified addresses.');
+        }
+        jwtArn = mapOidc(claims);
         if (!jwtArn) throw new ForbiddenError(`Your sign-in (${options.oidc.claim}) is not mapped to an AWS principal in rolegate's configuration (oidc.principals).`);
       }
       const localArn = options.localIdentity ? header(request.event, LOCAL_IDENTITY_HEADER) : undefined;
@@ -140,6 +143,22 @@ export function authenticate(options: IdentityOptions): Mw {
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }
     },
+  };
+}
+
+/**
+ * The principal a verified token's claim maps to. Claims match exactly (a
+ * `sub` or a username may differ only in case), except `email`, which
+ * matches whatever its case, as mail systems do. (An email claim counts
+ * only when the token says the address was verified: see authenticate.)
+ */
+function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record<string, unknown>) => string | undefined {
+  const isEmail = oidc.claim === 'email';
+  const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [isEmail ? subject.toLowerCase() : subject, arn]));
+  return (claims) => {
+    const subject = claims[oidc.claim];
+    if (typeof subject !== 'string') return undefined;
+    return principals.get(isEmail ? subject.toLowerCase() : subject);
   };
 }
 

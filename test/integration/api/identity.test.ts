@@ -58,14 +58,36 @@ describe('identity comes only from the authenticated request context', () => {
     };
     const oidcApi = () => httpApp(routes, () => deployed.deps, deployed.logger, { localIdentity: false, oidc: { claim: 'email', principals: { 'alice@example.com': ARN.alice } } });
 
-    it('maps the verified claim to the configured principal', async () => {
-      const res = await oidcApi()(jwtEvent({ email: 'alice@example.com', sub: 'x' }), lambdaContext());
-      expect(res.statusCode).toBe(201);
-      expect(JSON.parse(res.body).request.requester).toBe(ARN.alice);
+    it('maps the verified claim to the configured principal, an email address whatever its case', async () => {
+      for (const email of ['alice@example.com', 'Alice@Example.COM']) {
+        const res = await oidcApi()(jwtEvent({ email, email_verified: 'true', sub: 'x' }), lambdaContext());
+        expect(res.statusCode).toBe(201);
+        expect(JSON.parse(res.body).request.requester).toBe(ARN.alice);
+      }
+    });
+
+    it('refuses an email address the identity provider has not verified, or does not say it verified', async () => {
+      const unverified: Record<string, string>[] = [{ email: 'alice@example.com', email_verified: 'false' }, { email: 'alice@example.com' }];
+      for (const claims of unverified) {
+        const res = await oidcApi()(jwtEvent(claims), lambdaContext());
+        expect(res.statusCode).toBe(403);
+        expect(JSON.parse(res.body)).toEqual({
+          error: 'FORBIDDEN',
+          message: 'Your sign-in carries an email address its identity provider has not verified (email_verified); rolegate accepts only verified addresses.',
+        });
+      }
+    });
+
+    it('matches any other claim exactly: a username differing only in case is someone else', async () => {
+      const byUsername = httpApp(routes, () => deployed.deps, deployed.logger, { localIdentity: false, oidc: { claim: 'preferred_username', principals: { alice: ARN.alice } } });
+      expect((await byUsername(jwtEvent({ preferred_username: 'alice' }), lambdaContext())).statusCode).toBe(201);
+      const other = await byUsername(jwtEvent({ preferred_username: 'ALICE' }), lambdaContext());
+      expect(other.statusCode).toBe(403);
+      expect(JSON.parse(other.body).message).toContain('not mapped');
     });
 
     it('refuses an unmapped sign-in with 403, and ignores the local header', async () => {
-      const res = await oidcApi()(jwtEvent({ email: 'mallory@example.com' }, { 'x-rolegate-principal': ARN.alice }), lambdaContext());
+      const res = await oidcApi()(jwtEvent({ email: 'mallory@example.com', email_verified: 'true' }, { 'x-rolegate-principal': ARN.alice }), lambdaContext());
       expect(res.statusCode).toBe(403);
       expect(JSON.parse(res.body).message).toContain('not mapped');
     });
