@@ -83,5 +83,41 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
       { field: 'status', reason: 'is PENDING' },
     ]);
   }
+  // Its live extensions prolong the same access: they go too, first, so a failure midway leaves
+  // the revoked request live and the revocation can simply be repeated.
+  const live = request.status === 'APPROVED' || request.status === 'ACTIVE';
+  for (const extension of live ? await liveExtensionsOf(deps, request) : []) {
+    try {
+      await endAccess(deps, extension.id, 'REVOKED', caller.arn, `Revoked with request ${request.id}, which it extends.`);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e; // ended meanwhile
+    }
+  }
   return endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
+}
+
+/** APPROVED or ACTIVE requests extending this one, directly or through other extensions (from the requester's index). */
+async function liveExtensionsOf(deps: ProvisioningDeps, request: AccessRequest): Promise<AccessRequest[]> {
+  const live: AccessRequest[] = [];
+  for (const status of ['APPROVED', 'ACTIVE'] as const) {
+    let cursor: string | undefined;
+    do {
+      const page = await deps.requests.list({ requester: request.requester, status, limit: 100, ...(cursor ? { cursor } : {}) });
+      live.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor);
+  }
+  const chain = new Set([request.id]);
+  const found: AccessRequest[] = [];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of live) {
+      if (r.extendsRequestId && chain.has(r.extendsRequestId) && !chain.has(r.id)) {
+        chain.add(r.id);
+        found.push(r);
+        grew = true;
+      }
+    }
+  }
+  return found;
 }

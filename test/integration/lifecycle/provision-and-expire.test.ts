@@ -251,6 +251,31 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(approved.endsAt).toBe('2026-03-02T16:30:00.000Z');
   });
 
+  it('revokes live extensions with the request they extend, so revoking removes the access', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    h.clock.advance(30 * 60_000);
+    const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'incident still open' });
+    await provisionRequest(h.deps, first.id);
+    const second = await extendRequest(h.deps, api(ARN.alice), first.id, { durationMinutes: 60, reason: 'and still' });
+    await provisionRequest(h.deps, second.id);
+    const other = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'unrelated' });
+    await provisionRequest(h.deps, other.id);
+    expect(iam.roles.size).toBe(2);
+
+    const revoked = await revokeRequest(h.deps, api(ARN.alice), original.id, 'done');
+
+    expect(revoked.status).toBe('REVOKED');
+    for (const id of [first.id, second.id]) {
+      const detail = (await h.requests.getDetail(id))!;
+      expect(detail.request.status).toBe('REVOKED');
+      expect(detail.events.find((e) => e.action === 'REVOKED')).toMatchObject({ actor: ARN.alice, comment: expect.stringContaining(`Revoked with request`) });
+    }
+    // The extended role is gone; the unrelated grant stays.
+    expect([...iam.roles.values()].map((spec) => spec.requestIds)).toEqual([[other.id]]);
+    expect((await h.requests.get(other.id))!.status).toBe('ACTIVE');
+  });
+
   it('extends live access without a gap: the extension starts where the original ends', async () => {
     const original = await approvedStaging(60);
     await provisionRequest(h.deps, original.id);
