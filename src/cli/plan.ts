@@ -47,7 +47,10 @@ export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const target = grantTargetFor(settings, request);
   const spec = specFor(settings, target, { PLAN: new Date(Date.parse(now) + input.durationMinutes * 60_000).toISOString() });
   const outcome = await new DryRunProvisioner(settings).apply(spec, 'PLAN');
-  const identity = settings.provisioner.identityGrants ? await new DryRunIdentityGranter(settings).grant(grantee, outcome.roleArn, spec.endsAt, target.grantKey) : [];
+  const identity =
+    settings.provisioner.identityGrants && grantee.accountId === settings.identityAccountId
+      ? await new DryRunIdentityGranter(settings).grant(grantee, outcome.roleArn, spec.endsAt, target.grantKey)
+      : [];
   return {
     rule: rule.id,
     approvalsRequired: rule.autoApprove ? 0 : rule.approvalsRequired,

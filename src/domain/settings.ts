@@ -178,6 +178,9 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'a rule that is not autoApprove needs at least one approver' });
       }
     });
+    if (s.provisioner.identityGrants && !s.identityAccountId) {
+      ctx.addIssue({ code: 'custom', path: ['identityAccountId'], message: 'is required with provisioner.identityGrants: identity policies go only on principals of that account' });
+    }
     Object.entries(s.oidc?.principals ?? {}).forEach(([subject, arn]) => {
       try {
         parsePrincipalArn(arn);

@@ -1,7 +1,19 @@
 import { liveMembers, nextGrant, specFor, type GrantTarget } from '../grants';
 import type { PlannedCall } from '../model';
-import type { GrantLease } from '../ports';
+import type { GrantLease, IdentityGranter } from '../ports';
+import type { Principal } from '../principal';
 import type { ProvisioningDeps } from './provisionRequest';
+
+/**
+ * The identity-side granter for a principal, when identity grants are on and
+ * the principal lives in the identity account. A principal of another
+ * account gets its sts:AssumeRole from that account: rolegate's identity
+ * policy would land on an unrelated principal that merely shares its name.
+ */
+export function identityGranterFor(deps: Pick<ProvisioningDeps, 'identity' | 'settings'>, principal: Principal): IdentityGranter | undefined {
+  if (!deps.identity || !deps.settings.provisioner.identityGrants) return undefined;
+  return principal.accountId === deps.settings.identityAccountId ? deps.identity : undefined;
+}
 
 export interface Release {
   calls: PlannedCall[];
@@ -23,7 +35,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
   const others = { ...(lease.grant?.members ?? {}) };
   delete others[requestId];
   const remaining = liveMembers(others, now);
-  const identity = deps.identity && deps.settings.provisioner.identityGrants ? deps.identity : undefined;
+  const identity = identityGranterFor(deps, target.principal);
   if (Object.keys(remaining).length === 0) {
     const calls = await deps.provisioner.remove(target.account, target.roleName, requestId);
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));

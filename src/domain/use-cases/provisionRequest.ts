@@ -5,7 +5,7 @@ import type { AccessRequest, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
-import { releaseFromGrant } from './grant-membership';
+import { identityGranterFor, releaseFromGrant } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
   grants: GrantStore;
@@ -46,8 +46,8 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       let identityCalls: PlannedCall[];
       try {
         outcome = await deps.provisioner.apply(spec, request.id);
-        identityCalls =
-          deps.identity && deps.settings.provisioner.identityGrants ? await deps.identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
+        const identity = identityGranterFor(deps, target.principal);
+        identityCalls = identity ? await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
       } catch (e) {
         // A request about to end FAILED must not leave access behind: undo what IAM holds for it.
         const willFail = e instanceof ProvisioningError && (!e.retryable || (request.provisioningAttempts ?? 0) + 1 >= (deps.maxProvisioningAttempts ?? 5));

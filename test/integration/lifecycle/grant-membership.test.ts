@@ -206,3 +206,28 @@ describe('ExternalId terms and shared roles', () => {
     expect(await h.grants.get(held)).toBeUndefined();
   });
 });
+
+it('puts identity-side policies only on principals of the identity account, never on a same-named principal there', async () => {
+  iam = new RecordingProvisioner();
+  identity = new RecordingIdentityGranter();
+  // A rule for users of another account (444444444444); the identity account is 111111111111.
+  const settings = settingsWith((d) =>
+    (d.rules as unknown[]).unshift({ id: 'partners', requesters: ['arn:aws:iam::444444444444:user/*'], accounts: ['staging'], profiles: ['ReadOnly'], maxDurationMinutes: 60, autoApprove: true }),
+  );
+  h = await harness({ settings, provisioner: iam, identity });
+  expect(settings.identityAccountId).toBe('111111111111');
+
+  const partner = await createRequest(h.deps, api('arn:aws:iam::444444444444:user/alice'), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+  const local = await readOnly(60);
+  await provisionRequest(h.deps, partner.id);
+  await provisionRequest(h.deps, local.id);
+
+  const [p, l] = [(await h.requests.get(partner.id))!, (await h.requests.get(local.id))!];
+  expect([p.status, l.status]).toEqual(['ACTIVE', 'ACTIVE']);
+  expect(iam.roles.size).toBe(2);
+  expect([...identity.policies.entries()]).toEqual([[l.grantKey, expect.objectContaining({ principal: ARN.alice })]]);
+
+  await revokeRequest(h.deps, api('arn:aws:iam::444444444444:user/alice'), partner.id);
+  expect([...identity.policies.keys()]).toEqual([l.grantKey]);
+  expect(iam.roles.size).toBe(1);
+});

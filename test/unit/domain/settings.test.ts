@@ -43,6 +43,7 @@ describe('configuration validation', () => {
     ['a rule naming an unknown account', (d: any) => (d.rules[1].accounts = ['dev']), 'rules.1.accounts.0', 'unknown account "dev" (not an id or alias under accounts)'],
     ['a manual rule without approvers', (d: any) => (d.rules[1].approvers = []), 'rules.1.approvers', 'a rule that is not autoApprove needs at least one approver'],
     ['a duplicated alias', (d: any) => (d.accounts[1].alias = 'staging'), 'accounts.1.alias', 'alias "staging" is used twice'],
+    ['identity grants without the identity account', (d: any) => delete d.identityAccountId, 'identityAccountId', 'is required with provisioner.identityGrants: identity policies go only on principals of that account'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
