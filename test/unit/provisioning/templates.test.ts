@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load as parse } from 'js-yaml';
 import { ROLE_NAME_PREFIX, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
+import { MANAGED_TAG } from '../../../src/domain/provisioning/documents';
 
 const ROOT = join(__dirname, '..', '..', '..');
 type Statement = { Sid: string; Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown; NotResource?: unknown; Condition?: unknown };
@@ -62,6 +63,14 @@ describe('provisioner role template (target accounts)', () => {
     const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a));
     expect([...actions(deny)].sort()).toEqual(writes);
     expect(deny.NotResource).toEqual(roleArn('rolegate/*'));
+  });
+
+  it('denies every change but creation and tagging to a role under /rolegate/ without the managed-by tag', () => {
+    const deny = plain.find((s) => s.Sid === 'NeverChangeARoleRolegateDidNotCreate')!;
+    const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a) && a !== 'iam:CreateRole' && a !== 'iam:TagRole');
+    expect(deny).toMatchObject({ Effect: 'Deny', Resource: roleArn('rolegate/*'), Condition: { StringNotEquals: { 'iam:ResourceTag/managed-by': 'rolegate' } } });
+    expect([...actions(deny)].sort()).toEqual(writes);
+    expect(MANAGED_TAG).toEqual({ Key: 'managed-by', Value: 'rolegate' });
   });
 
   it('never allows iam:PassRole and denies it outright', () => {
