@@ -4,6 +4,7 @@ import { grantTargetFor, specFor } from '../domain/grants';
 import type { AccessRequest, PlannedCall } from '../domain/model';
 import { principalFromCallerArn } from '../domain/principal';
 import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../domain/rules';
+import { identityGranterFor } from '../domain/use-cases/grant-membership';
 
 export interface PlanInput {
   configPath?: string;
@@ -47,10 +48,8 @@ export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const target = grantTargetFor(settings, request);
   const spec = specFor(settings, target, { PLAN: new Date(Date.parse(now) + input.durationMinutes * 60_000).toISOString() });
   const outcome = await new DryRunProvisioner(settings).apply(spec, 'PLAN');
-  const identity =
-    settings.provisioner.identityGrants && grantee.accountId === settings.identityAccountId
-      ? await new DryRunIdentityGranter(settings).grant(grantee, outcome.roleArn, spec.endsAt, target.grantKey)
-      : [];
+  const granter = identityGranterFor({ identity: new DryRunIdentityGranter(settings), settings }, grantee);
+  const identity = granter ? await granter.grant(grantee, outcome.roleArn, spec.endsAt, target.grantKey) : [];
   return {
     rule: rule.id,
     approvalsRequired: rule.autoApprove ? 0 : rule.approvalsRequired,

@@ -6,7 +6,7 @@ import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../pri
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { isoNow, notifySafely, withOptimisticRetry } from './context';
-import { releaseFromGrant } from './grant-membership';
+import { leaseOptions, releaseFromGrant } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type EndReason = 'EXPIRED' | 'REVOKED';
@@ -38,7 +38,7 @@ export async function endAccess(
     assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
     const target = grantTargetFor(deps.settings, request);
 
-    return withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease }, target.grantKey, async (lease) => {
+    return withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
       const now = isoNow(deps.clock);
       const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
 

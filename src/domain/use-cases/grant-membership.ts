@@ -1,8 +1,13 @@
-import { liveMembers, nextGrant, specFor, type GrantTarget } from '../grants';
+import { liveMembers, nextGrant, specFor, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
 import type { Principal } from '../principal';
 import type { ProvisioningDeps } from './provisionRequest';
+
+/** How every use-case takes a grant's lease. */
+export function leaseOptions(deps: ProvisioningDeps): LeaseOptions {
+  return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease };
+}
 
 /**
  * The identity-side granter for a principal, when identity grants are on and

@@ -5,7 +5,7 @@ import type { AccessRequest, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
-import { identityGranterFor, releaseFromGrant } from './grant-membership';
+import { identityGranterFor, leaseOptions, releaseFromGrant } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
   grants: GrantStore;
@@ -93,10 +93,6 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
     if (!(e instanceof ProvisioningError)) throw e;
     return recordProvisioningError(deps, requestId, e, cleanup);
   }
-}
-
-function leaseOptions(deps: ProvisioningDeps): LeaseOptions {
-  return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease };
 }
 
 /**

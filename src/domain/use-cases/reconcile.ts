@@ -5,6 +5,7 @@ import type { ManagedRoleState } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { isoNow, notifySafely } from './context';
+import { leaseOptions } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type DriftKind =
@@ -68,7 +69,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     if (repair && problem.repairable) {
       // The listing may be minutes old: under the lease, repair to the grant as it is now, and
       // never bring back a role whose requests ended meanwhile (ending it removed the role).
-      repaired = await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, target.grantKey, async (lease) => {
+      repaired = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
         const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
         if (Object.keys(current).length === 0) return false;
         await deps.provisioner.apply(specFor(deps.settings, target, current), request.id);
@@ -86,7 +87,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     if (role.managedByRolegate && repair) {
       // Under the grant's lease, and only if no live request holds it now: a provisioning in
       // flight creates the role before it saves the grant, both under this lease.
-      removed = await withGrantLease({ grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), ...deps.lease }, `${account.id}#${role.roleName}`, async (lease) => {
+      removed = await withGrantLease(leaseOptions(deps), `${account.id}#${role.roleName}`, async (lease) => {
         if (Object.keys(liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock))).length > 0) return false;
         await deps.provisioner.remove(account, role.roleName, 'reconcile');
         return true;
