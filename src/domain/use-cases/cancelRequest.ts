@@ -7,12 +7,32 @@ import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './cont
 /** Only the requester may cancel, and only while the request is pending. */
 export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
-  const next = await withOptimisticRetry(async () => {
-    const current = await deps.requests.get(requestId);
-    if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
+  return closePending(deps, requestId, caller.arn, (current) => {
     if (!samePrincipal(caller, parsePrincipalArn(current.requester))) {
       throw new ForbiddenError('Only the requester may cancel a request.');
     }
+  });
+}
+
+/**
+ * Cancels a pending extension because the request it extends was revoked:
+ * approving it later would give back the access just taken away.
+ */
+export async function cancelOrphanedExtension(deps: CoreDeps, requestId: string, actor: string, revokedId: string): Promise<AccessRequest> {
+  return closePending(deps, requestId, actor, () => undefined, `Cancelled: request ${revokedId}, which it extends, was revoked.`);
+}
+
+async function closePending(
+  deps: CoreDeps,
+  requestId: string,
+  actor: string,
+  authorize: (current: AccessRequest) => void,
+  comment?: string,
+): Promise<AccessRequest> {
+  const next = await withOptimisticRetry(async () => {
+    const current = await deps.requests.get(requestId);
+    if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
+    authorize(current);
     if (current.status !== 'PENDING') {
       throw new ConflictError(`Request ${current.id} can no longer be cancelled: it is ${current.status}.`, [
         { field: 'status', reason: `is ${current.status}` },
@@ -23,10 +43,10 @@ export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: str
     await deps.requests.commit({
       request: updated,
       expectedVersion: current.version,
-      events: [audit.cancelled(updated, { id: deps.ids.next(), at: now, actor: caller.arn })],
+      events: [audit.cancelled(updated, { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) })],
     });
     return updated;
   });
-  await notifySafely(deps, 'request.cancelled', next, caller.arn);
+  await notifySafely(deps, 'request.cancelled', next, actor, comment);
   return next;
 }

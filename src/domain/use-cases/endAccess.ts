@@ -6,6 +6,7 @@ import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../pri
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { isoNow, notifySafely, withOptimisticRetry } from './context';
+import { cancelOrphanedExtension } from './cancelRequest';
 import { leaseOptions, releaseFromGrant } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
@@ -83,10 +84,19 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
       { field: 'status', reason: 'is PENDING' },
     ]);
   }
-  // Its live extensions prolong the same access: they go too, first, so a failure midway leaves
-  // the revoked request live and the revocation can simply be repeated.
+  // Its extensions prolong the same access: they go too, first, so a failure midway leaves
+  // the revoked request live and the revocation can simply be repeated. A pending one is
+  // cancelled, or a later approval would give back the access being taken away.
   const live = request.status === 'APPROVED' || request.status === 'ACTIVE';
-  for (const extension of live ? await liveExtensionsOf(deps, request) : []) {
+  const extensions = live ? await extensionsOf(deps, request) : { live: [], pending: [] };
+  for (const extension of extensions.pending) {
+    try {
+      await cancelOrphanedExtension(deps, extension.id, caller.arn, request.id);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e; // decided or cancelled meanwhile
+    }
+  }
+  for (const extension of extensions.live) {
     try {
       await endAccess(deps, extension.id, 'REVOKED', caller.arn, `Revoked with request ${request.id}, which it extends.`);
     } catch (e) {
@@ -96,28 +106,35 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   return endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
 }
 
-/** APPROVED or ACTIVE requests extending this one, directly or through other extensions (from the requester's index). */
-async function liveExtensionsOf(deps: ProvisioningDeps, request: AccessRequest): Promise<AccessRequest[]> {
-  const live: AccessRequest[] = [];
-  for (const status of ['APPROVED', 'ACTIVE'] as const) {
+/**
+ * Requests extending this one, directly or through other extensions (from
+ * the requester's index): the live ones (APPROVED, ACTIVE) and the pending
+ * ones, which can only extend the request or one of its live extensions.
+ */
+async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
+  const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'PENDING'): Promise<AccessRequest[]> => {
+    const items: AccessRequest[] = [];
     let cursor: string | undefined;
     do {
       const page = await deps.requests.list({ requester: request.requester, status, limit: 100, ...(cursor ? { cursor } : {}) });
-      live.push(...page.items);
+      items.push(...page.items);
       cursor = page.cursor;
     } while (cursor);
-  }
+    return items;
+  };
+  const candidates = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE'))];
   const chain = new Set([request.id]);
-  const found: AccessRequest[] = [];
+  const live: AccessRequest[] = [];
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of live) {
+    for (const r of candidates) {
       if (r.extendsRequestId && chain.has(r.extendsRequestId) && !chain.has(r.id)) {
         chain.add(r.id);
-        found.push(r);
+        live.push(r);
         grew = true;
       }
     }
   }
-  return found;
+  const pending = (await byStatus('PENDING')).filter((r) => r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
+  return { live, pending };
 }

@@ -54,16 +54,30 @@ export async function extendRequest(
  * access that is still live, the duration from the original's end. Never
  * later than the rule's maximum from the moment of approval, so no approval
  * (and no chain of auto-approved extensions) gives access further ahead than
- * the rule allows.
+ * the rule allows. Refused (409) for an extension of a revoked request.
  */
 export async function accessEndFor(requests: RequestStore, request: AccessRequest, now: string, maxMinutes: number): Promise<string> {
   const latest = addMinutes(now, maxMinutes);
   let end = addMinutes(now, request.durationMinutes);
   if (request.extendsRequestId) {
     const original = await requests.get(request.extendsRequestId);
+    if (original) refuseIfExtendsRevoked(request, original);
     if (original?.endsAt && (original.status === 'ACTIVE' || original.status === 'APPROVED') && original.endsAt > now) {
       end = addMinutes(original.endsAt, request.durationMinutes);
     }
   }
   return end < latest ? end : latest;
+}
+
+/**
+ * Revoking a request cancels its pending extensions; this closes the race
+ * with one made meanwhile, and keeps a failed extension from being retried
+ * into the access that was taken away.
+ */
+export function refuseIfExtendsRevoked(request: AccessRequest, original: AccessRequest): void {
+  if (original.status === 'REVOKED') {
+    throw new ConflictError(`Request ${request.id} extends request ${original.id}, which was revoked; it can no longer be granted. Request access again if it is still needed.`, [
+      { field: 'extendsRequestId', reason: 'was revoked' },
+    ]);
+  }
 }

@@ -3,6 +3,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { assertMayDecide, isApproverFor, ruleById } from '../rules';
+import { refuseIfExtendsRevoked } from './extendRequest';
 import { addMinutes, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /**
@@ -26,6 +27,10 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       throw new ConflictError(`Only a FAILED request can be retried; request ${current.id} is ${current.status}.`, [
         { field: 'status', reason: `is ${current.status}` },
       ]);
+    }
+    if (current.extendsRequestId) {
+      const original = await deps.requests.get(current.extendsRequestId);
+      if (original) refuseIfExtendsRevoked(current, original);
     }
     const now = isoNow(deps.clock);
     const approved: AccessRequest = {

@@ -1,7 +1,8 @@
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { endAccess, revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
@@ -274,6 +275,58 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     // The extended role is gone; the unrelated grant stays.
     expect([...iam.roles.values()].map((spec) => spec.requestIds)).toEqual([[other.id]]);
     expect((await h.requests.get(other.id))!.status).toBe('ACTIVE');
+  });
+
+  it('cancels a pending extension with the request it extends, so no later approval gives the access back', async () => {
+    // production-read needs a lead's approval, so the extension waits.
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: original.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, original.id);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    expect(extension.status).toBe('PENDING');
+
+    await revokeRequest(h.deps, api(ARN.leadAnna), original.id, 'incident over');
+
+    const detail = (await h.requests.getDetail(extension.id))!;
+    expect(detail.request.status).toBe('CANCELLED');
+    expect(detail.events.map((e) => [e.action, e.actor, e.comment])).toEqual([
+      ['REQUESTED', ARN.alice, 'more'],
+      ['CANCELLED', ARN.leadAnna, `Cancelled: request ${original.id}, which it extends, was revoked.`],
+    ]);
+    await expect(decideRequest(h.deps, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' })).rejects.toThrow(/no longer pending: it is CANCELLED/);
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('refuses to approve an extension whose original was revoked after the revocation looked for extensions', async () => {
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: original.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, original.id);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    // The race: the original ends without its pending extension being seen.
+    await endAccess(h.deps, original.id, 'REVOKED', ARN.leadAnna, 'incident over');
+
+    const approving = decideRequest(h.deps, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' });
+    await expect(approving).rejects.toBeInstanceOf(ConflictError);
+    await expect(approving).rejects.toThrow(`extends request ${original.id}, which was revoked`);
+    const detail = (await h.requests.getDetail(extension.id))!;
+    expect(detail.request).toMatchObject({ status: 'PENDING', version: extension.version, approvals: [] });
+    expect(detail.events.map((e) => e.action)).toEqual(['REQUESTED']);
+    // A deny still closes it.
+    expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: extension.id, decision: 'DENY' })).status).toBe('DENIED');
+  });
+
+  it('refuses to retry a failed extension of a revoked request', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    await provisionRequest(h.deps, extension.id);
+    expect((await h.requests.get(extension.id))!.status).toBe('FAILED');
+    await revokeRequest(h.deps, api(ARN.alice), original.id);
+
+    await expect(retryRequest(h.deps, api(ARN.alice), extension.id)).rejects.toThrow(`extends request ${original.id}, which was revoked`);
+    expect((await h.requests.get(extension.id))!.status).toBe('FAILED');
+    expect(iam.roles.size).toBe(0);
   });
 
   it('extends live access without a gap: the extension starts where the original ends', async () => {
