@@ -127,6 +127,8 @@ export interface Provisioner {
   remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]>;
   /** Roles under rolegate's path in an account, for reconciliation. */
   listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
+  /** One role read afresh (undefined if absent): reconciliation confirms drift before it reports it. */
+  describeManagedRole?(account: AccountSettings, roleName: string): Promise<ManagedRoleState | undefined>;
 }
 
 /** A role under rolegate's path as IAM holds it: everything reconciliation compares with the desired role. */

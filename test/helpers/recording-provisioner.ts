@@ -30,25 +30,39 @@ export class RecordingProvisioner implements Provisioner {
   /** Tamper with a held role's IAM state, as someone in the console would. */
   readonly tampered = new Map<string, Partial<ManagedRoleState>>();
 
+  /** Runs once a listing is taken, before reconciliation reads the grants: a change racing with it. */
+  afterListing?: () => Promise<void>;
+
   async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
-    const held = [...this.roles.entries()]
-      .filter(([key]) => key.startsWith(`${account.id}#`))
-      .map(([key, spec]) => {
-        const d = desiredRole(spec);
-        const state: ManagedRoleState = {
-          roleName: spec.roleName,
-          roleArn: d.roleArn,
-          managedByRolegate: true,
-          trustPolicy: d.trustPolicy,
-          attachedPolicyArns: d.managedPolicyArns,
-          inlinePolicies: d.inlinePolicy ? { [d.inlinePolicyName]: d.inlinePolicy } : {},
-          ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
-          maxSessionDuration: d.maxSessionDuration,
-        };
-        return { ...state, ...this.tampered.get(key) };
-      });
-    const foreign = [...this.foreign.entries()].filter(([key]) => key.startsWith(`${account.id}#`)).map(([, state]) => state);
-    return [...held, ...foreign];
+    const keys = [...this.roles.keys(), ...this.foreign.keys()].filter((key) => key.startsWith(`${account.id}#`));
+    const listing = keys.map((key) => this.stateOf(key)!);
+    const hook = this.afterListing;
+    this.afterListing = undefined;
+    await hook?.();
+    return listing;
+  }
+
+  async describeManagedRole(account: AccountSettings, roleName: string): Promise<ManagedRoleState | undefined> {
+    return this.stateOf(`${account.id}#${roleName}`);
+  }
+
+  private stateOf(key: string): ManagedRoleState | undefined {
+    const foreign = this.foreign.get(key);
+    if (foreign) return foreign;
+    const spec = this.roles.get(key);
+    if (!spec) return undefined;
+    const d = desiredRole(spec);
+    const state: ManagedRoleState = {
+      roleName: spec.roleName,
+      roleArn: d.roleArn,
+      managedByRolegate: true,
+      trustPolicy: d.trustPolicy,
+      attachedPolicyArns: d.managedPolicyArns,
+      inlinePolicies: d.inlinePolicy ? { [d.inlinePolicyName]: d.inlinePolicy } : {},
+      ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
+      maxSessionDuration: d.maxSessionDuration,
+    };
+    return { ...state, ...this.tampered.get(key) };
   }
 
   async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {

@@ -158,25 +158,35 @@ export class IamProvisioner implements Provisioner {
     } while (marker);
     const states: ManagedRoleState[] = [];
     for (const name of names) {
-      const role = await this.getRole(s, name);
-      if (!role) continue; // deleted since the listing
-      const inlinePolicies: Record<string, unknown> = {};
-      for (const policyName of await this.inlinePolicies(s, name)) {
-        const document = await this.inlinePolicy(s, name, policyName);
-        if (document !== undefined) inlinePolicies[policyName] = document;
-      }
-      states.push({
-        roleName: name,
-        roleArn: role.Arn!,
-        managedByRolegate: isManagedRole(role),
-        trustPolicy: parsePolicy(role.AssumeRolePolicyDocument),
-        attachedPolicyArns: await this.attachedPolicies(s, name),
-        inlinePolicies,
-        ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
-        maxSessionDuration: role.MaxSessionDuration ?? 3600,
-      });
+      const state = await this.stateOf(s, name);
+      if (state) states.push(state); // else deleted since the listing
     }
     return states;
+  }
+
+  /** One role as reconciliation compares it, read afresh; undefined when it does not exist. */
+  async describeManagedRole(account: AccountSettings, roleName: string): Promise<ManagedRoleState | undefined> {
+    return this.stateOf(await this.open(account, 'reconcile'), roleName);
+  }
+
+  private async stateOf(s: Session, name: string): Promise<ManagedRoleState | undefined> {
+    const role = await this.getRole(s, name);
+    if (!role) return undefined;
+    const inlinePolicies: Record<string, unknown> = {};
+    for (const policyName of await this.inlinePolicies(s, name)) {
+      const document = await this.inlinePolicy(s, name, policyName);
+      if (document !== undefined) inlinePolicies[policyName] = document;
+    }
+    return {
+      roleName: name,
+      roleArn: role.Arn!,
+      managedByRolegate: isManagedRole(role),
+      trustPolicy: parsePolicy(role.AssumeRolePolicyDocument),
+      attachedPolicyArns: await this.attachedPolicies(s, name),
+      inlinePolicies,
+      ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
+      maxSessionDuration: role.MaxSessionDuration ?? 3600,
+    };
   }
 
   private async open(account: AccountSettings, requestId: string): Promise<Session> {

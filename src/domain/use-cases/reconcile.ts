@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
 import type { AccessRequest, AuditEvent } from '../model';
-import type { ManagedRoleState } from '../ports';
+import type { ManagedRoleState, Provisioner } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { isoNow, notifySafely } from './context';
@@ -28,11 +28,12 @@ export interface Drift {
 /**
  * Compares every role under rolegate's path in each target account with the
  * live grants. A role no live grant accounts for, or a trust or permission
- * that differs from the desired state, is drift: audited, logged, notified,
- * and repaired when the configuration says `driftAction: repair`.
+ * that differs from the desired state, is drift once confirmed against both
+ * as they are now: audited, logged, notified, and repaired when the
+ * configuration says `driftAction: repair`.
  */
 export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
-  if (!deps.provisioner.listManagedRoles) return [];
+  if (!deps.provisioner.listManagedRoles || !deps.provisioner.describeManagedRole) return [];
   const found: Drift[] = [];
   for (const account of deps.settings.accounts) {
     try {
@@ -45,9 +46,10 @@ export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
 }
 
 async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings): Promise<Drift[]> {
+  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
   const now = isoNow(deps.clock);
-  const roles = new Map((await deps.provisioner.listManagedRoles!(account)).map((r) => [r.roleName, r]));
+  const roles = new Map((await provisioner.listManagedRoles(account)).map((r) => [r.roleName, r]));
   const drifts: Drift[] = [];
 
   for (const grant of await deps.grants.listByAccount(account.id)) {
@@ -63,42 +65,46 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     const request = await deps.requests.get(anyMember);
     if (!request) continue;
     const target = grantTargetFor(deps.settings, request);
-    const problem = compare(role, desiredRole(specFor(deps.settings, target, members)));
-    if (!problem) continue;
-    let repaired = false;
-    if (repair && problem.repairable) {
-      // The listing may be minutes old: under the lease, repair to the grant as it is now, and
-      // never bring back a role whose requests ended meanwhile (ending it removed the role).
-      repaired = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
-        const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
-        if (Object.keys(current).length === 0) return false;
-        await deps.provisioner.apply(specFor(deps.settings, target, current), request.id);
-        return true;
-      });
-    }
-    const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: problem.kind, detail: problem.detail, repaired };
+    if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) continue;
+    // The role listing and the grant listing are read apart and may be minutes old: a grant
+    // provisioned, widened or ended in between looks like drift. Under the grant's lease, compare
+    // the grant and the role as they are now; only a difference that holds is reported (and
+    // repaired), and a role whose requests ended meanwhile is never brought back.
+    const confirmed = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
+      const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
+      if (Object.keys(current).length === 0) return undefined;
+      const spec = specFor(deps.settings, target, current);
+      const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
+      if (!problem) return undefined;
+      const repaired = repair && problem.repairable;
+      if (repaired) await deps.provisioner.apply(spec, request.id);
+      return { ...problem, repaired };
+    });
+    if (!confirmed) continue;
+    const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: confirmed.kind, detail: confirmed.detail, repaired: confirmed.repaired };
     drifts.push(drift);
     await record(deps, drift, request);
   }
 
-  for (const role of roles.values()) {
-    // Under our path but never rolegate's (no managed-by tag): report, never touch.
-    let removed = false;
-    if (role.managedByRolegate && repair) {
-      // Under the grant's lease, and only if no live request holds it now: a provisioning in
-      // flight creates the role before it saves the grant, both under this lease.
-      removed = await withGrantLease(leaseOptions(deps), `${account.id}#${role.roleName}`, async (lease) => {
-        if (Object.keys(liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock))).length > 0) return false;
-        await deps.provisioner.remove(account, role.roleName, 'reconcile');
-        return true;
-      });
-    }
+  for (const listed of roles.values()) {
+    // Under the role's grant lease: a provisioning in flight creates the role before it saves
+    // the grant, both under this lease, and a role removed since the listing is no drift.
+    const confirmed = await withGrantLease(leaseOptions(deps), `${account.id}#${listed.roleName}`, async (lease) => {
+      if (Object.keys(liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock))).length > 0) return undefined;
+      const role = await provisioner.describeManagedRole(account, listed.roleName);
+      if (!role) return undefined;
+      // Under our path but never rolegate's (no managed-by tag): report, never touch.
+      const removed = role.managedByRolegate && repair;
+      if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
+      return { role, removed };
+    });
+    if (!confirmed) continue;
     const drift: Drift = {
       accountId: account.id,
-      roleName: role.roleName,
+      roleName: listed.roleName,
       kind: 'unknown-role',
-      detail: role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
-      repaired: removed,
+      detail: confirmed.role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
+      repaired: confirmed.removed,
     };
     drifts.push(drift);
     await record(deps, drift);

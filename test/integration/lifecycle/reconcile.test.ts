@@ -1,6 +1,7 @@
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -74,6 +75,46 @@ describe('reconciliation: IAM compared with the live grants', () => {
     const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
     expect(events.slice(-2)).toEqual(['DRIFT_DETECTED', 'DRIFT_REPAIRED']);
     expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
+  });
+
+  describe('a change between the role listing and the grant listing is not drift', () => {
+    it('a grant provisioned after the listing: its role is not reported missing', async () => {
+      await start('report');
+      iam.afterListing = async () => void (await liveGrant());
+      expect(await reconcile(h.deps)).toEqual([]);
+      expect(iam.roles.size).toBe(1);
+    });
+
+    it('a grant widened after the listing: its older trust is not reported changed', async () => {
+      await start('report');
+      await liveGrant();
+      iam.afterListing = async () => {
+        h.clock.advance(10 * 60_000);
+        await liveGrant();
+      };
+      expect(await reconcile(h.deps)).toEqual([]);
+      expect([...iam.roles.values()][0]!.requestIds).toHaveLength(2);
+    });
+
+    it('a grant ended after the listing: its deleted role is not reported unknown', async () => {
+      await start('report');
+      const request = await liveGrant();
+      iam.afterListing = async () => void (await revokeRequest(h.deps, { arn: ARN.alice, via: 'api' }, request.id));
+      expect(await reconcile(h.deps)).toEqual([]);
+      expect(iam.roles.size).toBe(0);
+    });
+
+    it('a tampering undone after the listing: nothing is reported, while one that stays is', async () => {
+      await start('report');
+      await liveGrant();
+      const key = `222222222222#${[...iam.roles.values()][0]!.roleName}`;
+      iam.tampered.set(key, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] });
+      iam.afterListing = async () => void iam.tampered.delete(key);
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      iam.tampered.set(key, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] });
+      expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'permissions-changed', repaired: false })]);
+    });
   });
 
   it('reports an extra attached policy as a permissions change', async () => {

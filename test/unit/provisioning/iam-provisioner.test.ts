@@ -467,3 +467,36 @@ describe('IamProvisioner.listManagedRoles', () => {
     expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
   });
 });
+
+describe('IamProvisioner.describeManagedRole', () => {
+  it('reads one role afresh with exactly the reads reconciliation compares, and writes nothing', async () => {
+    const mine = grantSpec();
+    const d = desiredRole(mine);
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine) });
+    iam.on(ListAttachedRolePoliciesCommand, { RoleName: mine.roleName }).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
+    iam.on(ListRolePoliciesCommand, { RoleName: mine.roleName }).resolves({ PolicyNames: [d.inlinePolicyName] });
+    iam.on(GetRolePolicyCommand, { RoleName: mine.roleName, PolicyName: d.inlinePolicyName }).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(d.inlinePolicy)) });
+
+    const state = await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName);
+
+    expect(state).toEqual({
+      roleName: mine.roleName,
+      roleArn: d.roleArn,
+      managedByRolegate: true,
+      trustPolicy: trustPolicy(mine),
+      attachedPolicyArns: [S3_READ],
+      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
+      maxSessionDuration: d.maxSessionDuration,
+    });
+    expect(iam).toHaveReceivedCommandTimes(ListRolesCommand, 0);
+    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 1);
+    expect(writesSent()).toEqual([]);
+    expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
+  });
+
+  it('is undefined for a role that does not exist', async () => {
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    expect(await provisioner().provisioner.describeManagedRole(account('production'), 'rg-ReadOnly-gone-00000000')).toBeUndefined();
+    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
+  });
+});
