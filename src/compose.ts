@@ -89,6 +89,8 @@ export function composeApp(options: ComposeOptions = {}): App {
     ids,
     logger,
     notifier,
+    // Deployed, notifications go out from the table's stream (the worker); locally, in-line.
+    notifications: env.inProcessWorker ? 'inline' : 'stream',
     provisioner,
     ...(identity ? { identity } : {}),
     ...(metrics ? { metrics } : {}),

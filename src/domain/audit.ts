@@ -1,4 +1,4 @@
-import type { AccessRequest, AuditAction, AuditEvent, RequestStatus } from './model';
+import type { AccessRequest, AuditAction, AuditEvent, NotificationKind, RequestStatus } from './model';
 
 /*
  * Named constructors for audit events. Events are written once, in the same
@@ -11,6 +11,7 @@ interface EventInput {
   actor: string;
   comment?: string;
   data?: Record<string, unknown>;
+  notify?: NotificationKind;
 }
 
 function event(action: AuditAction, request: AccessRequest, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {
@@ -24,6 +25,7 @@ function event(action: AuditAction, request: AccessRequest, input: EventInput, f
     ...(to ? { to } : {}),
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
     ...(input.data ? { data: input.data } : {}),
+    ...(input.notify ? { notify: input.notify } : {}),
   };
 }
 

@@ -109,6 +109,20 @@ export type AuditAction =
   | 'EXTENSION_REQUESTED';
 
 /** An immutable audit record: who did what, when, from which state to which, and why. */
+/** What people are told about; carried by the audit event of the change it announces. */
+export type NotificationKind =
+  | 'request.created'
+  | 'request.approval_recorded'
+  | 'request.approved'
+  | 'request.denied'
+  | 'request.cancelled'
+  | 'request.timed_out'
+  | 'request.active'
+  | 'request.failed'
+  | 'request.revoked'
+  | 'request.expired'
+  | 'drift.detected';
+
 export interface AuditEvent {
   id: string;
   requestId: string;
@@ -119,6 +133,12 @@ export interface AuditEvent {
   to?: RequestStatus;
   comment?: string;
   data?: Record<string, unknown>;
+  /**
+   * The notification this change calls for. Written in the same transaction
+   * as the change, so it is never lost: deployed, the worker sends it from
+   * the table's stream (an outbox); locally it is sent in-line.
+   */
+  notify?: NotificationKind;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AccountSettings, Profile } from './settings';
-import type { AccessRequest, AuditEvent, Decision, Grant, PlannedCall, RequestStatus } from './model';
+import type { AccessRequest, AuditEvent, Decision, Grant, NotificationKind, PlannedCall, RequestStatus } from './model';
 import type { Principal } from './principal';
 
 /* Ports: what the domain needs from the outside world. Adapters in
@@ -155,20 +155,11 @@ export interface ProvisioningQueue {
   enqueue(requestId: string): Promise<void>;
 }
 
-export type NotificationKind =
-  | 'request.created'
-  | 'request.approval_recorded'
-  | 'request.approved'
-  | 'request.denied'
-  | 'request.cancelled'
-  | 'request.timed_out'
-  | 'request.active'
-  | 'request.failed'
-  | 'request.revoked'
-  | 'request.expired'
-  | 'drift.detected';
+export type { NotificationKind };
 
 export interface Notification {
+  /** The audit event it announces: the same id on every delivery, so receivers can drop repeats. */
+  id?: string;
   kind: NotificationKind;
   request: AccessRequest;
   actor: string;

@@ -1,20 +1,37 @@
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { getApp } from '../compose';
+import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { getApp, type App } from '../compose';
+import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
+import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
 import type { SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
 
 /**
- * Provisioning worker, fed by the table's stream (filtered in serverless.yml
- * to requests entering APPROVED, and to new Slack jobs). Each record is independent; an unexpected
- * error reports only that record for retry. Transient AWS errors are counted
- * on the request and re-driven by the sweeper with its own backoff.
+ * Worker, fed by the table's stream (filtered in serverless.yml to requests
+ * entering APPROVED, new Slack jobs, and new audit events that carry a
+ * notification). Each record is independent; an unexpected error reports
+ * only that record for retry. Transient AWS errors are counted on the
+ * request and re-driven by the sweeper with its own backoff.
  */
 export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  const app = getApp();
+  return handleStream(getApp(), event);
+}
+
+export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
+
+export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   const failures: DynamoDBBatchResponse['batchItemFailures'] = [];
+  const fail = (record: DynamoDBRecord) => {
+    if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
+  };
+  const notices: { record: DynamoDBRecord; event: AuditEvent }[] = [];
   for (const record of event.Records) {
     const image = record.dynamodb?.NewImage;
+    if (image?.type?.S === 'event') {
+      const notice = noticeFrom(image);
+      if (record.eventName === 'INSERT' && notice) notices.push({ record, event: notice });
+      continue;
+    }
     if (image?.type?.S === 'slack-job') {
       // A Slack job: done once (its item was written once), reported through response_url.
       try {
@@ -22,7 +39,7 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
         if (app.slack && job) await runSlackJob(app.deps, app.slack.api, job);
       } catch (e) {
         app.logger.error('slack job crashed; the record will be retried', { error: String(e) });
-        if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
+        fail(record);
       }
       continue;
     }
@@ -33,9 +50,50 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
       app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: String(e) });
-      if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
+      fail(record);
     }
   }
+  await deliverAll(app, notices, fail);
   app.flushMetrics();
   return { batchItemFailures: failures };
+}
+
+/**
+ * Sends the notifications the batch's audit events carry: one request's in
+ * the order they were written (a Slack message is posted before it is
+ * updated), different requests' side by side, so one slow receiver does not
+ * hold up the rest. A failed delivery is audited (NOTIFICATION_FAILED), not
+ * retried, since the other receivers already have it; only a crash (say,
+ * the request could not be read) sends the record back to the stream.
+ */
+async function deliverAll(app: WorkerApp, notices: { record: DynamoDBRecord; event: AuditEvent }[], fail: (r: DynamoDBRecord) => void): Promise<void> {
+  const byRequest = new Map<string, typeof notices>();
+  for (const n of notices) byRequest.set(n.event.requestId, [...(byRequest.get(n.event.requestId) ?? []), n]);
+  await Promise.all(
+    [...byRequest.values()].map(async (queue) => {
+      for (const [i, { event }] of queue.entries()) {
+        try {
+          const request = await app.deps.requests.get(event.requestId);
+          if (!request) {
+            app.logger.warn('notification for a request that does not exist; dropped', { requestId: event.requestId, kind: event.notify });
+            continue;
+          }
+          await deliverNotification(app.deps, request, event);
+        } catch (e) {
+          app.logger.error('notification crashed; the record will be retried', { requestId: event.requestId, kind: event.notify, error: String(e) });
+          // This one and the request's later ones go back, in order.
+          for (const rest of queue.slice(i)) fail(rest.record);
+          return;
+        }
+      }
+    }),
+  );
+}
+
+/** The audit event of a stream image, if it carries a notification. */
+function noticeFrom(image: Record<string, AttributeValue>): AuditEvent | undefined {
+  const [id, requestId, at, actor, action, notify] = ['id', 'requestId', 'at', 'actor', 'action', 'notify'].map((k) => image[k]?.S);
+  if (!id || !requestId || !at || !actor || !action || !notify) return undefined;
+  const comment = image.comment?.S;
+  return { id, requestId, at, actor, action: action as AuditAction, notify: notify as NotificationKind, ...(comment !== undefined ? { comment } : {}) };
 }

@@ -129,7 +129,8 @@ export class WebhookNotifier implements Notifier {
     const targets = this.deps.webhooks.map((w, i) => ({ webhook: w, index: i })).filter((t) => subscribes(t.webhook, n.kind));
     if (targets.length === 0) return;
     const event: WebhookEvent = {
-      id: this.newId(),
+      // The audit event's id when there is one: the same on a repeated delivery, so receivers can drop it.
+      id: n.id ?? this.newId(),
       kind: n.kind,
       at: n.at,
       request: publicRequest(n.request),

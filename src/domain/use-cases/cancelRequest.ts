@@ -2,7 +2,7 @@ import { audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /** Only the requester may cancel, and only while the request is pending. */
 export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: string): Promise<AccessRequest> {
@@ -29,7 +29,7 @@ async function closePending(
   authorize: (current: AccessRequest) => void,
   comment?: string,
 ): Promise<AccessRequest> {
-  const next = await withOptimisticRetry(async () => {
+  const { next, event } = await withOptimisticRetry(async () => {
     const current = await deps.requests.get(requestId);
     if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
     authorize(current);
@@ -40,13 +40,10 @@ async function closePending(
     }
     const now = isoNow(deps.clock);
     const updated: AccessRequest = { ...current, version: current.version + 1, status: 'CANCELLED', updatedAt: now, endedAt: now };
-    await deps.requests.commit({
-      request: updated,
-      expectedVersion: current.version,
-      events: [audit.cancelled(updated, { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) })],
-    });
-    return updated;
+    const cancelled = audit.cancelled(updated, { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}), notify: 'request.cancelled' });
+    await deps.requests.commit({ request: updated, expectedVersion: current.version, events: [cancelled] });
+    return { next: updated, event: cancelled };
   });
-  await notifySafely(deps, 'request.cancelled', next, actor, comment);
+  await announce(deps, next, event);
   return next;
 }

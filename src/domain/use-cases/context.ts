@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import { StaleWriteError } from '../errors';
-import type { AccessRequest } from '../model';
-import type { Clock, Ids, Logger, Metrics, Notification, NotificationKind, Notifier, ProvisioningQueue, RequestStore } from '../ports';
+import type { AccessRequest, AuditEvent } from '../model';
+import type { Clock, Ids, Logger, Metrics, Notification, Notifier, ProvisioningQueue, RequestStore } from '../ports';
 import type { Settings } from '../settings';
 
 /** What the request use-cases need; built once per cold start in src/compose.ts. */
@@ -15,6 +15,13 @@ export interface CoreDeps {
   logger: Logger;
   /** Absent in tests that do not look at metrics. */
   metrics?: Metrics;
+  /**
+   * Who sends the notification an audit event carries: `inline` (the local run, tests) sends it
+   * right after the commit; `stream` (deployed) leaves it to the worker, which reads it from the
+   * table's stream, so a crash or a slow receiver after the commit loses nothing and never
+   * holds up the caller. Default inline.
+   */
+  notifications?: 'inline' | 'stream';
 }
 
 export function isoNow(clock: Clock): string {
@@ -42,18 +49,30 @@ export async function withOptimisticRetry<T>(attempt: () => Promise<T>, maxAttem
   }
 }
 
+type NotifyDeps = Pick<CoreDeps, 'notifier' | 'requests' | 'ids' | 'clock' | 'logger'>;
+
 /**
- * Notifies after the state is committed. A failure is logged and audited and
- * never changes the request.
+ * After a commit: sends the notification its audit event carries, unless
+ * the worker sends it from the table's stream (deployed).
  */
-export async function notifySafely(
-  deps: Pick<CoreDeps, 'notifier' | 'requests' | 'ids' | 'clock' | 'logger'>,
-  kind: NotificationKind,
-  request: AccessRequest,
-  actor: string,
-  comment?: string,
-): Promise<void> {
-  const notification: Notification = { kind, request, actor, at: isoNow(deps.clock), ...(comment !== undefined ? { comment } : {}) };
+export async function announce(deps: NotifyDeps & Pick<CoreDeps, 'notifications'>, request: AccessRequest, event: AuditEvent): Promise<void> {
+  if (!event.notify || deps.notifications === 'stream') return;
+  await deliverNotification(deps, request, event);
+}
+
+/** Sends the notification an audit event carries (the worker, from the stream; or in-line). */
+export async function deliverNotification(deps: NotifyDeps, request: AccessRequest, event: AuditEvent): Promise<void> {
+  if (!event.notify) return;
+  // A request's reason is shown as the request's own; any other event's comment goes with it.
+  const comment = event.action === 'REQUESTED' ? undefined : event.comment;
+  await notifySafely(deps, { id: event.id, kind: event.notify, request, actor: event.actor, at: event.at, ...(comment !== undefined ? { comment } : {}) });
+}
+
+/**
+ * A failure is logged and audited and never changes the request.
+ */
+async function notifySafely(deps: NotifyDeps, notification: Notification): Promise<void> {
+  const { kind, request } = notification;
   try {
     await deps.notifier.notify(notification);
   } catch (e) {

@@ -3,7 +3,7 @@ import type { AccessRequest, Actor } from '../model';
 import { principalFromCallerArn } from '../principal';
 import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
-import { addMinutes, enqueueSafely, isoNow, notifySafely, type CoreDeps } from './context';
+import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
 
 export interface CreateRequestInput {
   /** 12-digit account id or alias. */
@@ -52,29 +52,28 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     updatedAt: now,
     decisionDeadline: addMinutes(now, rule.pendingTimeoutMinutes),
   };
-  const requested = audit.requested(pending, {
+  const requested = {
     id: deps.ids.next(),
     at: now,
     actor: caller.arn,
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
-  });
+  };
 
   if (rule.autoApprove) {
     const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
-    await deps.requests.commit({
-      request: approved,
-      events: [requested, audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id } })],
-    });
+    const autoApproved = audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id }, notify: 'request.approved' });
+    await deps.requests.commit({ request: approved, events: [audit.requested(pending, requested), autoApproved] });
     deps.metrics?.count('RequestCreated');
     deps.metrics?.count('RequestApproved');
     await enqueueSafely(deps, approved.id);
-    await notifySafely(deps, 'request.approved', approved, 'rolegate');
+    await announce(deps, approved, autoApproved);
     return approved;
   }
 
-  await deps.requests.commit({ request: pending, events: [requested] });
+  const created = audit.requested(pending, { ...requested, notify: 'request.created' });
+  await deps.requests.commit({ request: pending, events: [created] });
   deps.metrics?.count('RequestCreated');
-  await notifySafely(deps, 'request.created', pending, caller.arn);
+  await announce(deps, pending, created);
   return pending;
 }

@@ -1,10 +1,10 @@
 import { audit } from '../audit';
 import { ConflictError, NotFoundError } from '../errors';
-import type { AccessRequest, Actor, Decision, DecisionKind } from '../model';
+import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import { principalFromCallerArn, principalKey, parsePrincipalArn } from '../principal';
 import { assertMayDecide, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
-import { enqueueSafely, isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 export interface DecideInput {
   requestId: string;
@@ -53,34 +53,28 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
     const eventInput = { id: deps.ids.next(), at: now, actor: approver.arn, ...(input.comment !== undefined ? { comment: input.comment } : {}) };
 
     let next: AccessRequest;
+    let event: AuditEvent;
     if (input.decision === 'DENY') {
       next = { ...base, status: 'DENIED', endedAt: now };
-      await deps.requests.commit({ request: next, expectedVersion: current.version, decision, events: [audit.denied(next, eventInput)] });
-      return { next, kind: 'request.denied' as const };
+      event = audit.denied(next, { ...eventInput, notify: 'request.denied' });
+    } else {
+      const approvals = [...current.approvals, approver.arn];
+      const tally = { approvals: approvals.length, required: current.approvalsRequired };
+      if (approvals.length >= current.approvalsRequired) {
+        next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
+        event = audit.approved(next, { ...eventInput, data: tally, notify: 'request.approved' });
+      } else {
+        next = { ...base, approvals };
+        event = audit.approvalRecorded(next, { ...eventInput, data: tally, notify: 'request.approval_recorded' });
+      }
     }
-    const approvals = [...current.approvals, approver.arn];
-    if (approvals.length >= current.approvalsRequired) {
-      next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
-      await deps.requests.commit({
-        request: next,
-        expectedVersion: current.version,
-        decision,
-        events: [audit.approved(next, { ...eventInput, data: { approvals: approvals.length, required: current.approvalsRequired } })],
-      });
-      return { next, kind: 'request.approved' as const };
-    }
-    next = { ...base, approvals };
-    await deps.requests.commit({
-      request: next,
-      expectedVersion: current.version,
-      decision,
-      events: [audit.approvalRecorded(next, { ...eventInput, data: { approvals: approvals.length, required: current.approvalsRequired } })],
-    });
-    return { next, kind: 'request.approval_recorded' as const };
+    await deps.requests.commit({ request: next, expectedVersion: current.version, decision, events: [event] });
+    return { next, event };
   });
 
-  deps.metrics?.count(result.kind === 'request.denied' ? 'RequestDenied' : result.kind === 'request.approved' ? 'RequestApproved' : 'ApprovalRecorded');
-  if (result.next.status === 'APPROVED') await enqueueSafely(deps, result.next.id);
-  await notifySafely(deps, result.kind, result.next, approver.arn, input.comment);
-  return result.next;
+  const { next, event } = result;
+  deps.metrics?.count(next.status === 'DENIED' ? 'RequestDenied' : next.status === 'APPROVED' ? 'RequestApproved' : 'ApprovalRecorded');
+  if (next.status === 'APPROVED') await enqueueSafely(deps, next.id);
+  await announce(deps, next, event);
+  return next;
 }

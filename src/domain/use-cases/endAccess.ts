@@ -5,7 +5,7 @@ import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
-import { isoNow, notifySafely, withOptimisticRetry } from './context';
+import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
 import { leaseOptions, releaseFromGrant } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
@@ -35,7 +35,7 @@ export async function endAccess(
     preread = undefined;
     if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
     // A concurrent sweep or revoke ended it first: nothing left to do.
-    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false };
+    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false, event: undefined };
     assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
     const target = grantTargetFor(deps.settings, request);
 
@@ -45,11 +45,12 @@ export async function endAccess(
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) };
+      const event = to === 'REVOKED' ? audit.revoked(request, { ...input, notify: 'request.revoked' }) : audit.expired(request, { ...input, notify: 'request.expired' });
       await deps.requests.commit({
         request: next,
         expectedVersion: request.version,
         events: [
-          to === 'REVOKED' ? audit.revoked(request, input) : audit.expired(request, input),
+          event,
           audit.accessRemoved(request, {
             id: deps.ids.next(),
             at: now,
@@ -58,11 +59,11 @@ export async function endAccess(
           }),
         ],
       });
-      return { request: next, changed: true };
+      return { request: next, changed: true, event };
     });
   });
   if (ended.changed) deps.metrics?.count('AccessEnded');
-  if (ended.changed) await notifySafely(deps, to === 'REVOKED' ? 'request.revoked' : 'request.expired', ended.request, actor, comment);
+  if (ended.event) await announce(deps, ended.request, ended.event);
   return ended.request;
 }
 

@@ -1,10 +1,10 @@
 import { audit } from '../audit';
 import { ProvisioningError } from '../errors';
 import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
-import type { AccessRequest, FailureInfo, PlannedCall } from '../model';
+import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
-import { isoNow, notifySafely, withOptimisticRetry, type CoreDeps } from './context';
+import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 import { identityGranterFor, leaseOptions, releaseFromGrant } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
@@ -17,7 +17,12 @@ export interface ProvisioningDeps extends CoreDeps {
   maxProvisioningAttempts?: number;
 }
 
-export type ProvisionResult = { outcome: 'active' | 'failed' | 'expired' | 'skipped' | 'retry-later'; request?: AccessRequest };
+export type ProvisionResult = {
+  outcome: 'active' | 'failed' | 'expired' | 'skipped' | 'retry-later';
+  request?: AccessRequest;
+  /** The audit event of the change made, with the notification it calls for. */
+  event?: AuditEvent;
+};
 
 /**
  * Makes an APPROVED request's access real: under the grant's lease, adds the
@@ -69,23 +74,19 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       };
       delete active.failure;
       delete active.retryRequested;
-      await deps.requests.commit({
-        request: active,
-        expectedVersion: request.version,
-        events: [
-          audit.provisioned(request, {
-            id: deps.ids.next(),
-            at: t,
-            actor: 'rolegate',
-            data: { roleArn: outcome.roleArn, grantEndsAt: spec.endsAt, sharedWith: spec.requestIds.filter((id) => id !== request.id), calls: calls.map((c) => c.command), dryRun: deps.settings.provisioner.mode === 'dry-run' },
-          }),
-        ],
+      const provisioned = audit.provisioned(request, {
+        id: deps.ids.next(),
+        at: t,
+        actor: 'rolegate',
+        data: { roleArn: outcome.roleArn, grantEndsAt: spec.endsAt, sharedWith: spec.requestIds.filter((id) => id !== request.id), calls: calls.map((c) => c.command), dryRun: deps.settings.provisioner.mode === 'dry-run' },
+        notify: 'request.active',
       });
-      return { outcome: 'active' as const, request: active };
+      await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
+      return { outcome: 'active' as const, request: active, event: provisioned };
     }).then(async (result) => {
       if (result.outcome === 'active' && result.request) {
         deps.metrics?.count('GrantActivated');
-        await notifySafely(deps, 'request.active', result.request, 'rolegate');
+        if (result.event) await announce(deps, result.request, result.event);
       }
       return result;
     });
@@ -109,17 +110,18 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
     const now = isoNow(deps.clock);
     const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
     const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
+    const event = audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.', notify: 'request.expired' });
     await deps.requests.commit({
       request: expired,
       expectedVersion: request.version,
       events: [
-        audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.' }),
+        event,
         audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
       ],
     });
-    return { outcome: 'expired', request: expired };
+    return { outcome: 'expired', request: expired, event };
   });
-  if (result.outcome === 'expired' && result.request) await notifySafely(deps, 'request.expired', result.request, 'rolegate');
+  if (result.request && result.event) await announce(deps, result.request, result.event);
   return result;
 }
 
@@ -161,17 +163,21 @@ async function recordProvisioningError(deps: ProvisioningDeps, requestId: string
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };
     const failed: AccessRequest = { ...request, version: request.version + 1, status: 'FAILED', updatedAt: now, provisioningAttempts: attempts, failure };
     delete failed.retryRequested;
-    await deps.requests.commit({
-      request: failed,
-      expectedVersion: request.version,
-      events: [audit.provisioningFailed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: error.message, data: { awsCode: failure.code, attempts, ...(cleanup ? { cleanup } : {}) } })],
+    const event = audit.provisioningFailed(request, {
+      id: deps.ids.next(),
+      at: now,
+      actor: 'rolegate',
+      comment: error.message,
+      data: { awsCode: failure.code, attempts, ...(cleanup ? { cleanup } : {}) },
+      notify: 'request.failed',
     });
+    await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });
     deps.logger.error('provisioning failed', { requestId, awsCode: failure.code, reason: error.message });
-    return { outcome: 'failed', request: failed };
+    return { outcome: 'failed', request: failed, event };
   });
   if (result.outcome === 'failed' && result.request) {
     deps.metrics?.count('ProvisioningFailed');
-    await notifySafely(deps, 'request.failed', result.request, 'rolegate', error.message);
+    if (result.event) await announce(deps, result.request, result.event);
   }
   return result;
 }

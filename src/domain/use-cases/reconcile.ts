@@ -4,7 +4,7 @@ import type { AccessRequest, AuditEvent } from '../model';
 import type { ManagedRoleState, Provisioner } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
-import { isoNow, notifySafely } from './context';
+import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
@@ -149,8 +149,17 @@ async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequ
   deps.metrics?.count('DriftFound');
   const at = isoNow(deps.clock);
   const subject = request ?? ({ id: `account:${drift.accountId}` } as AccessRequest);
-  const events: AuditEvent[] = [audit.driftDetected(subject, { id: deps.ids.next(), at, actor: 'rolegate', comment: drift.detail, data: { ...drift } })];
+  // Drift on a grant is announced to the people of its request; on an account, the log and the DriftFound metric carry it.
+  const detected = audit.driftDetected(subject, {
+    id: deps.ids.next(),
+    at,
+    actor: 'rolegate',
+    comment: `${drift.kind}: ${drift.detail}${drift.repaired ? ' (repaired)' : ''}`,
+    data: { ...drift },
+    ...(request ? { notify: 'drift.detected' as const } : {}),
+  });
+  const events: AuditEvent[] = [detected];
   if (drift.repaired) events.push(audit.driftRepaired(subject, { id: deps.ids.next(), at, actor: 'rolegate', data: { roleName: drift.roleName, kind: drift.kind } }));
   await deps.requests.appendEvents(events);
-  if (request) await notifySafely(deps, 'drift.detected', request, 'rolegate', `${drift.kind}: ${drift.detail}${drift.repaired ? ' (repaired)' : ''}`);
+  if (request) await announce(deps, request, detected);
 }

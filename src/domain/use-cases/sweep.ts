@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import type { AccessRequest } from '../model';
 import type { DueKind } from '../ports';
-import { isoNow, notifySafely, withOptimisticRetry } from './context';
+import { announce, isoNow, withOptimisticRetry } from './context';
 import { endAccess } from './endAccess';
 import { provisionRequest, type ProvisioningDeps } from './provisionRequest';
 
@@ -87,13 +87,10 @@ async function timeOut(deps: ProvisioningDeps, known: AccessRequest): Promise<bo
     const now = isoNow(deps.clock);
     if (!current || current.status !== 'PENDING' || current.decisionDeadline > now) return undefined;
     const next: AccessRequest = { ...current, version: current.version + 1, status: 'TIMED_OUT', updatedAt: now, endedAt: now };
-    await deps.requests.commit({
-      request: next,
-      expectedVersion: current.version,
-      events: [audit.timedOut(current, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'No decision before the deadline.' })],
-    });
-    return next;
+    const event = audit.timedOut(current, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'No decision before the deadline.', notify: 'request.timed_out' });
+    await deps.requests.commit({ request: next, expectedVersion: current.version, events: [event] });
+    return { next, event };
   });
-  if (result) await notifySafely(deps, 'request.timed_out', result, 'rolegate');
+  if (result) await announce(deps, result.next, result.event);
   return result !== undefined;
 }

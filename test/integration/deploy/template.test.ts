@@ -56,6 +56,7 @@ describe('the deployment template (serverless package)', () => {
     expect(mapping!.Properties.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual([
       { dynamodb: { NewImage: { type: { S: ['request'] }, status: { S: ['APPROVED'] }, provisioningAttempts: { N: ['0'] } } } },
       { eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: ['slack-job'] } } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: ['event'] }, notify: { S: [{ exists: true }] } } } },
     ]);
     expect(mapping!.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
   });

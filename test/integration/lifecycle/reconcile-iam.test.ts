@@ -134,7 +134,7 @@ describe('reconciliation against IAM as it really holds a role', () => {
     expect(report.iamWrites).toEqual([]);
     expect(roleOf(r)).toEqual(tampered);
     const events = (await w.h.requests.getDetail(r.id))!.events;
-    expect(events.at(-1)).toMatchObject({ action: 'DRIFT_DETECTED', comment: detail });
+    expect(events.at(-1)).toMatchObject({ action: 'DRIFT_DETECTED', comment: `${kind}: ${detail}` });
 
     // Repair mode: the role is brought back to what provisioning wrote, and stays so.
     w.h.deps.settings = settingsFor('repair');

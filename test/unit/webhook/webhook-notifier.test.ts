@@ -97,6 +97,15 @@ describe('WebhookNotifier', () => {
     expect(verifyWebhook({ secret: 'secret-a', timestamp: call!.headers['x-rolegate-timestamp'], signature: call!.headers['x-rolegate-signature'], body: call!.body, now: NOW })).toBe(true);
   });
 
+  it("uses the audit event's id as the event id, so a receiver can drop a repeat the worker sends after a crash", async () => {
+    const { fetch, sent } = scripted(204);
+    const { n } = notifier(fetch);
+    await n.notify({ ...created, id: '01JAUDITEVENT' });
+    await n.notify({ ...created, id: '01JAUDITEVENT' });
+    expect(sent.map((c) => JSON.parse(c.body).id)).toEqual(['01JAUDITEVENT', '01JAUDITEVENT']);
+    expect(new Set(sent.map((c) => c.headers['x-rolegate-delivery'])).size).toBe(2);
+  });
+
   it('leaves the provisioning plan and internal fields out of the public request', async () => {
     const { fetch, sent } = scripted(200);
     const { n } = notifier(fetch);

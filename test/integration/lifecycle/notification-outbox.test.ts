@@ -1,0 +1,160 @@
+import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { handleStream, type WorkerApp } from '../../../src/handlers/worker';
+import { MemoryLogger } from '../../../src/adapters/logger';
+import { composeApp } from '../../../src/compose';
+import { readEnv } from '../../../src/config';
+import { freshTable } from '../../helpers/dynamo';
+import { harness, RecordingNotifier, type Harness } from '../../helpers/harness';
+import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN, exampleSettings } from '../../helpers/settings';
+
+/*
+ * Deployed, a notification is written on the audit event of the change it
+ * announces, in the same transaction, and the worker sends it from the
+ * table's stream: nothing is sent in-line, so a crash after the commit or a
+ * slow receiver loses nothing and holds up nobody. The stream records here
+ * carry the items exactly as DynamoDB Local stored them (a NEW_IMAGE stream
+ * record's image is the item's attribute-value map).
+ */
+
+const api = (arn: string) => ({ arn, via: 'api' as const });
+let h: Harness;
+let app: WorkerApp;
+
+beforeEach(async () => {
+  h = await harness({ provisioner: new RecordingProvisioner(), identity: new RecordingIdentityGranter() });
+  h.deps.notifications = 'stream';
+  app = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
+});
+afterEach(async () => {
+  await h.close();
+});
+
+/** The table's items as INSERT stream records, in the order they were written (audit event ids are ULIDs). */
+async function insertsSince(seen: Set<string> = new Set()): Promise<DynamoDBRecord[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await h.requests.doc.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  const key = (i: Record<string, AttributeValue>) => `${i.pk?.S}|${i.sk?.S}`;
+  const fresh = items.filter((i) => !seen.has(key(i)) && i.type?.S === 'event').sort((a, b) => (a.id!.S! < b.id!.S! ? -1 : 1));
+  fresh.forEach((i) => seen.add(key(i)));
+  return fresh.map((image, n) => ({ eventName: 'INSERT', dynamodb: { NewImage: image as never, SequenceNumber: `${1000 + n}` } }));
+}
+
+const batch = (records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
+
+it('sends nothing in-line; the worker sends each change\'s notification from the stream, in order, with the audit event\'s id', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'resize the fleet' });
+  await decideRequest(h.deps, api(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE', comment: 'ok for OPS-42' });
+  await decideRequest(h.deps, api(ARN.sreSam), { requestId: request.id, decision: 'APPROVE' });
+  await provisionRequest(h.deps, request.id);
+  await revokeRequest(h.deps, api(ARN.leadAnna), request.id, 'done');
+  expect(h.notifier.sent).toEqual([]);
+
+  const records = await insertsSince();
+  const result = await handleStream(app, batch(records));
+
+  expect(result.batchItemFailures).toEqual([]);
+  const events = (await h.requests.getDetail(request.id))!.events;
+  const announced = events.filter((e) => e.notify);
+  // ACCESS_REMOVED carries no notification; every other event of these changes does.
+  expect(events.filter((e) => !e.notify).map((e) => e.action)).toEqual(['ACCESS_REMOVED']);
+  expect(h.notifier.sent.map((n) => [n.id, n.kind, n.actor, n.comment, n.at])).toEqual([
+    [announced[0]!.id, 'request.created', ARN.alice, undefined, announced[0]!.at],
+    [announced[1]!.id, 'request.approval_recorded', ARN.leadAnna, 'ok for OPS-42', announced[1]!.at],
+    [announced[2]!.id, 'request.approved', ARN.sreSam, undefined, announced[2]!.at],
+    [announced[3]!.id, 'request.active', 'rolegate', undefined, announced[3]!.at],
+    [announced[4]!.id, 'request.revoked', ARN.leadAnna, 'done', announced[4]!.at],
+  ]);
+  // Each carries the request as it is when sent.
+  expect(h.notifier.sent.every((n) => n.request.id === request.id && n.request.status === 'REVOKED')).toBe(true);
+});
+
+it('an auto-approved request announces its approval once, not its creation too', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'logs' });
+  await handleStream(app, batch(await insertsSince()));
+  expect(h.notifier.sent.map((n) => [n.kind, n.actor, n.request.id])).toEqual([['request.approved', 'rolegate', request.id]]);
+});
+
+it('a failed delivery is audited and not sent back to the stream, so the receivers that had it do not get it twice', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+  h.notifier.failure = new Error('slack: channel_not_found');
+
+  const result = await handleStream(app, batch(await insertsSince()));
+
+  expect(result.batchItemFailures).toEqual([]);
+  const events = (await h.requests.getDetail(request.id))!.events;
+  expect(events.map((e) => e.action)).toEqual(['REQUESTED', 'NOTIFICATION_FAILED']);
+  expect(events[1]!.data).toEqual({ kind: 'request.created', reason: 'slack: channel_not_found' });
+  // The NOTIFICATION_FAILED event announces nothing, so it cannot loop.
+  h.notifier.failure = undefined;
+  expect((await handleStream(app, batch(await insertsSince(new Set())))).batchItemFailures).toEqual([]);
+  expect(h.notifier.sent.map((n) => n.kind)).toEqual(['request.created']);
+});
+
+it('when a request cannot be read, its notifications go back to the stream in order, and other requests\' are sent', async () => {
+  const first = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'one' });
+  const second = await createRequest(h.deps, api(ARN.bob), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'two' });
+  await decideRequest(h.deps, api(ARN.leadAnna), { requestId: first.id, decision: 'DENY', comment: 'no' });
+  const records = await insertsSince();
+  const real = h.requests.get.bind(h.requests);
+  h.deps.requests = Object.assign(Object.create(h.requests), {
+    get: async (id: string) => {
+      if (id === first.id) throw new Error('ProvisionedThroughputExceededException');
+      return real(id);
+    },
+  });
+
+  const result = await handleStream(app, batch(records));
+
+  const ofFirst = records.filter((r) => r.dynamodb!.NewImage!.requestId!.S === first.id).map((r) => r.dynamodb!.SequenceNumber);
+  expect(ofFirst).toHaveLength(2);
+  expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(ofFirst);
+  expect(h.notifier.sent.map((n) => [n.kind, n.request.id])).toEqual([['request.created', second.id]]);
+  expect(h.logger.lines.some((l) => l.message === 'notification crashed; the record will be retried' && l.fields.requestId === first.id)).toBe(true);
+});
+
+it('ignores events that announce nothing and any record that is not a new event', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+  const [created] = await insertsSince();
+  const modified: DynamoDBRecord = { ...created!, eventName: 'MODIFY' };
+  const withoutNotify: DynamoDBRecord = { eventName: 'INSERT', dynamodb: { NewImage: { ...created!.dynamodb!.NewImage!, notify: undefined as never }, SequenceNumber: '9' } };
+  delete withoutNotify.dynamodb!.NewImage!.notify;
+
+  expect((await handleStream(app, batch([modified, withoutNotify]))).batchItemFailures).toEqual([]);
+  expect(h.notifier.sent).toEqual([]);
+  expect((await h.requests.get(request.id))!.status).toBe('PENDING');
+});
+
+describe('the composition root decides who sends', () => {
+  it.each([
+    ['a deployed function leaves notifications to the stream', { AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-api' }, 0],
+    ['the local run sends them in-line', { ROLEGATE_LOCAL: 'true' }, 1],
+  ])('%s', async (_name, env, sentInLine) => {
+    const table = await freshTable();
+    try {
+      const notifier = new RecordingNotifier();
+      const composed = composeApp({
+        env: readEnv({ ...env, ROLEGATE_TABLE: table.tableName }),
+        settings: exampleSettings(),
+        notifier,
+        logger: new MemoryLogger(),
+        dynamodb: table.client,
+      });
+      await createRequest(composed.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+      expect(composed.deps.notifications).toBe(sentInLine ? 'inline' : 'stream');
+      expect(notifier.sent).toHaveLength(sentInLine);
+    } finally {
+      await table.drop();
+    }
+  });
+});
