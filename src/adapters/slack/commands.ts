@@ -221,6 +221,8 @@ export interface SlashCommandPayload {
 const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const TEAM_ID = /^[TE][A-Z0-9]{2,}$/;
 const CHANNEL_ID = /^[CDG][A-Z0-9]{2,}$/;
+/** Slack's trigger ids (`13345224609.738474920.8088…`), bounded: a slash command's is its job's key (DynamoDB: ≤ 2,048 bytes). */
+const TRIGGER_ID = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** True for the https URLs Slack hands out for replies; anything else is never called (no SSRF through a payload). */
 export function isSlackResponseUrl(value: string): boolean {
@@ -257,7 +259,7 @@ export function parseSlashCommand(body: string): SlashCommandPayload {
     command: required(form.get('command'), 'command', /^\/[\w-]{1,31}$/),
     text,
     response_url: responseUrl(form.get('response_url'), 'response_url'),
-    trigger_id: required(form.get('trigger_id'), 'trigger_id'),
+    trigger_id: required(form.get('trigger_id'), 'trigger_id', TRIGGER_ID),
     channel_id: required(form.get('channel_id'), 'channel_id', CHANNEL_ID),
   };
 }

@@ -111,6 +111,16 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(slack.replies).toEqual([]);
   });
 
+  it('refuses a signed slash command whose trigger id cannot be a job key with a 400, and writes nothing', async () => {
+    const before = await allItems(h);
+    const res = await app(event('/slack/commands', slashCommandBody('list', { user_id: 'U0ALICE', trigger_id: '1'.repeat(3000) })));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_FAILED', details: [{ field: 'trigger_id', reason: 'has an unexpected format' }] });
+    await settle();
+    expect(await allItems(h)).toEqual(before);
+    expect(slack.replies).toEqual([]);
+  });
+
   it('tells an unmapped Slack user why they cannot act, and changes nothing', async () => {
     const before = await allItems(h);
     const res = await app(event('/slack/commands', slashCommandBody('list', { user_id: 'U0STRANGER' })));

@@ -133,6 +133,9 @@ describe('parseSlashCommand', () => {
     ['response_url', { response_url: 'http://hooks.slack.com/commands/1' }, 'The Slack payload is malformed: response_url is not an https URL on slack.com.'],
     ['response_url', { response_url: 'https://hooks.slack.com.attacker.example/x' }, 'The Slack payload is malformed: response_url is not an https URL on slack.com.'],
     ['trigger_id', { trigger_id: '' }, 'The Slack payload is malformed: trigger_id is missing.'],
+    // The trigger id becomes the job's key: DynamoDB refuses a key over 2,048 bytes (a 500, not a 400).
+    ['trigger_id', { trigger_id: '1'.repeat(3000) }, 'The Slack payload is malformed: trigger_id has an unexpected format.'],
+    ['trigger_id', { trigger_id: '1.2#x' }, 'The Slack payload is malformed: trigger_id has an unexpected format.'],
   ])('refuses a body whose %s is wrong', (field, overrides, message) => {
     const act = () => parseSlashCommand(slashCommandBody('list', overrides));
     expect(act).toThrow(SlackPayloadError);
