@@ -44,6 +44,8 @@ const DESCRIPTION_MAX = 1000;
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const NOT_TAG_CHAR = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
 const DESCRIPTION_CHARS = /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/;
+// IAM User Guide, "IAM and AWS STS quotas": a policy document holds only these characters.
+const NOT_POLICY_CHAR = /[^\u0009\u000A\u000D\u0020-\u00FF]/u;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH_CHARS = /^\/(?:[\w+=,.@-]+\/)*$/;
 // Exactly one IAM user or role: no wildcard, no account root, no other principal kind.
@@ -210,7 +212,8 @@ function checkTags(tags: Tag[]): void {
  * name and path (path + name ≤ 64 for console switch-role), a trust that
  * names exactly one user or role and carries its end time, the trust-policy
  * quota (default 2,048, raised per account), the 10,240-character inline
- * policy, managed-policy count, session length, tags and description.
+ * policy (its size and IAM's policy-document characters), managed-policy
+ * count, session length, tags and description.
  * Sizes are counted without whitespace, as IAM counts them.
  */
 export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): void {
@@ -224,6 +227,14 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
   checkTrust(d.trustPolicy, trustMax);
   if (d.inlinePolicy) {
     statementsOf(d.inlinePolicy, "profile's inline policy");
+    // JSON.stringify escapes control characters but sends anything above U+00FF as it is, and IAM refuses it.
+    const bad = NOT_POLICY_CHAR.exec(JSON.stringify(d.inlinePolicy))?.[0];
+    if (bad) {
+      fail(
+        `The profile's inline policy holds "${bad}" (U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); ` +
+          'IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.',
+      );
+    }
     const inline = policySize(d.inlinePolicy);
     if (inline > INLINE_POLICY_MAX_CHARS) fail(`The profile's inline policy is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
   }

@@ -250,4 +250,15 @@ describe('limits, checked before anything is sent', () => {
     const d = desiredRole(grantSpec());
     expect(refusal(() => validateDocuments({ ...d, tags: [...d.tags, { Key: 'note', Value: 'a#b' }] })).message).toMatch(/^The value of tag note holds characters IAM refuses/);
   });
+
+  // IAM User Guide, "IAM and AWS STS quotas": policy documents may hold only tab, LF, CR and U+0020–U+00FF.
+  it("refuses a profile's inline policy with characters IAM refuses in policy documents, before any call", () => {
+    const withText = (text: string) =>
+      grantSpec({ profile: { ...profile('S3ReadOnly'), inlinePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:GetObject', Resource: `arn:aws:s3:::${text}/*` }] } } });
+    expect(() => desiredRole(withText('café-été'))).not.toThrow();
+    expect(refusal(() => desiredRole(withText('reports→2026'))).message).toBe(
+      "The profile's inline policy holds \"→\" (U+2192); IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.",
+    );
+    expect(refusal(() => desiredRole(withText('team-\u{1F512}'))).message).toMatch(/holds "\u{1F512}" \(U\+1F512\)/u);
+  });
 });
