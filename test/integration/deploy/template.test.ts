@@ -66,9 +66,9 @@ describe('the deployment template (serverless package)', () => {
     expect(fns.map((f) => f.Properties.Runtime)).toEqual(Array(fns.length).fill('nodejs22.x'));
     // The HTTP API never gets the worker's stream and queue permissions.
     expect(resources.ApiLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
-    expect(resources.SlackLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
+    expect(resources.SlackLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['SlackRole', 'Arn'] });
     for (const name of ['WorkerLambdaFunction', 'SweeperLambdaFunction', 'ReconcilerLambdaFunction']) expect(resources[name]!.Properties.Role).toEqual({ 'Fn::GetAtt': ['WorkerRole', 'Arn'] });
-    for (const role of [resources.ApiRole!, resources.WorkerRole!]) {
+    for (const role of [resources.ApiRole!, resources.SlackRole!, resources.WorkerRole!]) {
       for (const statement of role.Properties.Policies[0].PolicyDocument.Statement) {
         const actions = [statement.Action].flat();
         expect(actions.every((a: string) => !a.includes('*'))).toBe(true);
@@ -78,6 +78,21 @@ describe('the deployment template (serverless package)', () => {
     const apiActions = resources.ApiRole!.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat());
     expect(apiActions).not.toContain('dynamodb:Scan');
     expect(apiActions.some((a: string) => a.startsWith('iam:'))).toBe(false);
+    // Notifications go out from the worker: the API reads no secret.
+    expect(apiActions).not.toContain('ssm:GetParameter');
+  });
+
+  it('lets the internet-facing Slack function write only Slack job items and read only the Slack secrets', () => {
+    const statements = resources.SlackRole!.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statements.map((s: { Action: string | string[] }) => s.Action)).toEqual(['dynamodb:PutItem', 'ssm:GetParameter', ['logs:CreateLogStream', 'logs:PutLogEvents']]);
+    expect(statements[0]).toEqual({
+      Effect: 'Allow',
+      Action: 'dynamodb:PutItem',
+      Resource: { 'Fn::GetAtt': ['RolegateTable', 'Arn'] },
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLACKJOB#*'] } },
+    });
+    expect(statements[1].Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' });
+    expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
   it('alarms on worker, sweeper and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
