@@ -73,9 +73,11 @@ describe('provisioner role template (target accounts)', () => {
     expect(MANAGED_TAG).toEqual({ Key: 'managed-by', Value: 'rolegate' });
   });
 
-  it('never allows iam:PassRole and denies it outright', () => {
+  it('never allows iam:PassRole or sts:AssumeRole and denies both outright', () => {
     expect(allowed.has('iam:PassRole')).toBe(false);
     expect(plain).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' }));
+    // Nor could it create a role trusting itself, attach an allowed policy and use it.
+    expect(plain).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' }));
   });
 
   it('can require a permissions boundary on every role it creates', () => {
