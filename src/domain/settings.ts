@@ -99,7 +99,7 @@ export const settingsSchema = z
         mode: z._default(z.enum(['dry-run', 'aws']), 'dry-run'),
         /** Grant the requester sts:AssumeRole in the identity account with an inline policy. */
         identityGrants: z._default(z.boolean(), false),
-        /** Role rolegate assumes in the identity account for identity grants (optional: its own role otherwise). */
+        /** Role rolegate assumes in the identity account for identity grants (required with identityGrants in aws mode). */
         identityRoleArn: z.optional(roleArn),
         identityExternalId: z.optional(externalId()),
         /** What the sweeper does with drift: repair it or only report it. */
@@ -180,6 +180,13 @@ export const settingsSchema = z
     });
     if (s.provisioner.identityGrants && !s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['identityAccountId'], message: 'is required with provisioner.identityGrants: identity policies go only on principals of that account' });
+    }
+    if (s.provisioner.identityGrants && s.provisioner.mode === 'aws' && !s.provisioner.identityRoleArn) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisioner', 'identityRoleArn'],
+        message: "is required with identityGrants in aws mode: rolegate's own roles hold no IAM permission; deploy templates/identity-granter-role.yaml in the identity account (even if rolegate runs there) and name that role",
+      });
     }
     Object.entries(s.oidc?.principals ?? {}).forEach(([subject, arn]) => {
       try {

@@ -22,9 +22,9 @@ export function createAwsProvisioning(settings: Settings, region: string, clock:
     const target = { key: 'identity-account', roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
     identityIam = () => credentials.iamFor(target, 'identity');
   } else {
-    // rolegate runs in the identity account: its own role grants (see templates/identity-granter-role.yaml).
-    const own = new IAMClient({ region, maxAttempts: 1 });
-    identityIam = async () => own;
+    // Settings validation requires identityRoleArn with identityGrants in aws mode, so this is never
+    // called; rolegate's own roles hold no IAM permission to grant with.
+    identityIam = () => Promise.reject(new Error('provisioner.identityRoleArn is not set: identity grants need the identity-granter role.'));
   }
   return { provisioner: new IamProvisioner(credentials), identity: new IamIdentityGranter(identityIam) };
 }

@@ -26,6 +26,7 @@ const api = (arn: string) => ({ arn, via: 'api' as const });
 const settingsFor = (driftAction: 'report' | 'repair') =>
   settingsWith((doc) => {
     (doc.provisioner as Record<string, unknown>).mode = 'aws';
+    (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
     (doc.provisioner as Record<string, unknown>).driftAction = driftAction;
   });
 

@@ -44,6 +44,12 @@ describe('configuration validation', () => {
     ['a manual rule without approvers', (d: any) => (d.rules[1].approvers = []), 'rules.1.approvers', 'a rule that is not autoApprove needs at least one approver'],
     ['a duplicated alias', (d: any) => (d.accounts[1].alias = 'staging'), 'accounts.1.alias', 'alias "staging" is used twice'],
     ['identity grants without the identity account', (d: any) => delete d.identityAccountId, 'identityAccountId', 'is required with provisioner.identityGrants: identity policies go only on principals of that account'],
+    [
+      'identity grants in aws mode without a role to make them with',
+      (d: any) => (d.provisioner.mode = 'aws'),
+      'provisioner.identityRoleArn',
+      "is required with identityGrants in aws mode: rolegate's own roles hold no IAM permission; deploy templates/identity-granter-role.yaml in the identity account (even if rolegate runs there) and name that role",
+    ],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
