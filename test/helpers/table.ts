@@ -1,12 +1,25 @@
+import { ScanCommand as RawScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Harness } from './harness';
 
 /** Every item in the test table (a test-side check only; the product never scans). */
 export async function allItems(h: Harness): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
+  return scanAll(h, ScanCommand) as Promise<Record<string, unknown>[]>;
+}
+
+/** Every item as DynamoDB holds it (attribute-value maps, as a stream image carries them). */
+export async function allRawItems(h: Harness): Promise<Record<string, AttributeValue>[]> {
+  return scanAll(h, RawScanCommand) as Promise<Record<string, AttributeValue>[]>;
+}
+
+async function scanAll(h: Harness, Command: typeof ScanCommand | typeof RawScanCommand): Promise<unknown[]> {
+  const items: unknown[] = [];
+  let start: Record<string, never> | undefined;
   do {
-    const out = await h.requests.doc.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    const out = (await h.requests.doc.send(new Command({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }) as never)) as {
+      Items?: unknown[];
+      LastEvaluatedKey?: Record<string, never>;
+    };
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);

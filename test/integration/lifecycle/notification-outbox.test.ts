@@ -1,4 +1,4 @@
-import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
@@ -12,6 +12,7 @@ import { freshTable } from '../../helpers/dynamo';
 import { harness, RecordingNotifier, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN, exampleSettings } from '../../helpers/settings';
+import { allRawItems } from '../../helpers/table';
 
 /*
  * Deployed, a notification is written on the audit event of the change it
@@ -37,13 +38,7 @@ afterEach(async () => {
 
 /** The table's items as INSERT stream records, in the order they were written (audit event ids are ULIDs). */
 async function insertsSince(seen: Set<string> = new Set()): Promise<DynamoDBRecord[]> {
-  const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await h.requests.doc.send(new ScanCommand({ TableName: h.tableName, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const items = await allRawItems(h);
   const key = (i: Record<string, AttributeValue>) => `${i.pk?.S}|${i.sk?.S}`;
   const fresh = items.filter((i) => !seen.has(key(i)) && i.type?.S === 'event').sort((a, b) => (a.id!.S! < b.id!.S! ? -1 : 1));
   fresh.forEach((i) => seen.add(key(i)));
