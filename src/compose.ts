@@ -137,7 +137,12 @@ function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<P
       apply: async (spec, requestId) => (await load()).provisioner.apply(spec, requestId),
       remove: async (account, roleName, requestId) => (await load()).provisioner.remove(account, roleName, requestId),
       // A dry run reads no account, so it has nothing to reconcile.
-      ...(dryRun ? {} : { listManagedRoles: async (account: AccountSettings) => (await load()).provisioner.listManagedRoles!(account) }),
+      ...(dryRun
+        ? {}
+        : {
+            listManagedRoles: async (account: AccountSettings) => (await load()).provisioner.listManagedRoles!(account),
+            describeManagedRole: async (account: AccountSettings, roleName: string) => (await load()).provisioner.describeManagedRole!(account, roleName),
+          }),
     },
     identity: {
       grant: async (...args) => (await load()).identity.grant(...args),
