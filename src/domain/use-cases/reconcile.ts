@@ -33,7 +33,10 @@ export interface Drift {
  * configuration says `driftAction: repair`.
  */
 export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
-  if (!deps.provisioner.listManagedRoles || !deps.provisioner.describeManagedRole) return [];
+  const { listManagedRoles, describeManagedRole } = deps.provisioner;
+  // A dry run reads no account and has neither; one without the other is a wiring mistake, never "no drift".
+  if (!listManagedRoles && !describeManagedRole) return [];
+  if (!listManagedRoles || !describeManagedRole) throw new Error('reconcile: the provisioner must both list and describe managed roles');
   const found: Drift[] = [];
   for (const account of deps.settings.accounts) {
     try {

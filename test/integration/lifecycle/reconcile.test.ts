@@ -35,6 +35,12 @@ describe('reconciliation: IAM compared with the live grants', () => {
     return (await h.requests.get(request.id))!;
   }
 
+  it('refuses a provisioner that lists roles but cannot re-read one, rather than report no drift', async () => {
+    await start('report');
+    h.deps.provisioner = { apply: iam.apply.bind(iam), remove: iam.remove.bind(iam), listManagedRoles: iam.listManagedRoles.bind(iam) };
+    await expect(reconcile(h.deps)).rejects.toThrow('reconcile: the provisioner must both list and describe managed roles');
+  });
+
   it('finds nothing when IAM matches the grants', async () => {
     await start('report');
     await liveGrant();
