@@ -30,7 +30,7 @@ export interface PlanResult {
  */
 export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH);
-  const caller = principalFromCallerArn(input.requester);
+  const caller = principalFromCallerArn(input.requester, settings.rolePaths);
   const account = findAccount(settings, input.account);
   const profile = findProfile(settings, input.profile);
   const rule = ruleFor(settings, caller, account, profile.name);

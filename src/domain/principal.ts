@@ -53,15 +53,31 @@ export function parsePrincipalArn(arn: string, field = 'principalArn'): Principa
 }
 
 /**
+ * Where roles that people sign in through live. An assumed-role session ARN
+ * names its role without the role's path, and a trust policy must name the
+ * role with it (IAM Identity Center roles sit under
+ * `/aws-reserved/sso.amazonaws.com/`), so the configuration says which role
+ * names have which path.
+ */
+export interface RolePath {
+  /** A role name, where `*` and `?` may stand for characters (case-insensitive, as IAM names are). */
+  roleName: string;
+  /** `/segment/…/`. */
+  path: string;
+}
+
+/**
  * Turns the caller ARN from the authenticated request context into the
  * principal it stands for: a user ARN as it is, an assumed-role session ARN
- * as the role it belongs to (the session name is dropped).
+ * as the role it belongs to (the session name is dropped), under the path of
+ * the first `rolePaths` entry its name matches (`/` if none does).
  */
-export function principalFromCallerArn(callerArn: string): Principal {
+export function principalFromCallerArn(callerArn: string, rolePaths: readonly RolePath[] = []): Principal {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);
   if (m) {
     const [, partition, accountId, roleName] = m as unknown as [string, string, string, string];
-    return parsePrincipalArn(`arn:${partition}:iam::${accountId}:role/${roleName}`, 'caller');
+    const path = rolePaths.find((r) => arnMatches(roleName, r.roleName))?.path ?? '/';
+    return parsePrincipalArn(`arn:${partition}:iam::${accountId}:role${path}${roleName}`, 'caller');
   }
   return parsePrincipalArn(callerArn, 'caller');
 }

@@ -91,6 +91,23 @@ export const settingsSchema = z
     partition: z._default(z.enum(['aws', 'aws-cn', 'aws-us-gov']), 'aws'),
     /** The account where people's users and workload roles live. */
     identityAccountId: z.optional(accountId),
+    /**
+     * IAM paths of the roles people sign in through: an assumed-role session
+     * does not show its role's path, and a trust policy must name the role
+     * with it. First match wins; roles matching none are taken to be at `/`.
+     */
+    rolePaths: z._default(
+      z.array(
+        z.strictObject({
+          roleName: z.string().check(z.regex(/^[A-Za-z0-9+=,.@_*?-]{1,64}$/, { message: 'must be an IAM role name, optionally with * or ? wildcards' })),
+          path: z.string().check(
+            z.maxLength(512),
+            z.regex(/^\/(?:[A-Za-z0-9+=,.@_-]+\/)+$/, { message: 'must be an IAM path below the root, starting and ending with / (e.g. /aws-reserved/sso.amazonaws.com/)' }),
+          ),
+        }),
+      ),
+      [],
+    ),
     /** Shortest access anyone may ask for. */
     minDurationMinutes: z._default(intIn(15, 60), 15),
     provisioner: z.prefault(

@@ -12,6 +12,8 @@ import {
   GetRolePolicyCommand,
   GetUserPolicyCommand,
   IAMClient,
+  MalformedPolicyDocumentException,
+  UnmodifiableEntityException,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
@@ -117,6 +119,8 @@ export class FakeAws {
   private readonly roles = new Map<string, FakeRole>();
   private readonly userPolicies = new Map<string, string>();
   private roleIds = 0;
+  /** Users and roles that exist outside the fake's roles; undefined: any trusted principal is taken to exist. */
+  private principals: Set<string> | undefined;
 
   constructor(
     readonly schedule: FaultSchedule,
@@ -143,6 +147,31 @@ export class FakeAws {
     const client = new IAMClient({ region: this.region });
     owners.set(client, { aws: this, account });
     return client;
+  }
+
+  /**
+   * From now on, a trust policy may name only principals that exist, as in
+   * IAM: these ARNs, or roles the fake holds (by their exact ARN, path
+   * included). Anything else is refused as an invalid principal.
+   */
+  requireExistingPrincipals(arns: readonly string[] = []): void {
+    this.principals = new Set(arns);
+  }
+
+  /** A role someone else made, such as an IAM Identity Center role; one under /aws-reserved/ is protected, as in IAM. */
+  seedRole(account: string, roleName: string, path: string): void {
+    this.roles.set(`${account}/${roleName}`, {
+      RoleName: roleName,
+      Path: path,
+      Arn: `arn:aws:iam::${account}:role${path}${roleName}`,
+      RoleId: `AROAFAKE${++this.roleIds}`,
+      CreateDate: this.now().toISOString(),
+      trust: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+      MaxSessionDuration: 3600,
+      tags: {},
+      attached: [],
+      inline: {},
+    });
   }
 
   role(account: string, roleName: string): FakeRole | undefined {
@@ -198,6 +227,26 @@ export class FakeAws {
     };
   }
 
+  /** IAM resolves every principal of a trust policy when it is saved; an unknown one makes the document invalid. */
+  private checkTrust(document: string): void {
+    const trust = JSON.parse(document) as { Statement?: { Principal?: { AWS?: string | string[] } }[] };
+    if (!this.principals) return;
+    const known = new Set([...this.principals, ...[...this.roles.values()].map((r) => r.Arn)]);
+    for (const statement of trust.Statement ?? []) {
+      for (const arn of [statement.Principal?.AWS ?? []].flat()) {
+        if (!known.has(arn)) throw new MalformedPolicyDocumentException({ message: `Invalid principal in policy: "AWS":"${arn}"`, $metadata: { httpStatusCode: 400 } });
+      }
+    }
+  }
+
+  /** Roles under /aws-reserved/ are AWS's to change (IAM Identity Center). */
+  private modifiable(role: FakeRole): FakeRole {
+    if (role.Path.startsWith('/aws-reserved/')) {
+      throw new UnmodifiableEntityException({ message: `Cannot perform the operation on the protected role '${role.RoleName}' - this role is only modifiable by AWS`, $metadata: { httpStatusCode: 400 } });
+    }
+    return role;
+  }
+
   private existing(account: string, roleName: string): FakeRole {
     const role = this.roles.get(`${account}/${roleName}`);
     if (!role) throw noSuchEntity(`role with name ${roleName}`);
@@ -213,7 +262,7 @@ export class FakeAws {
         if (this.roles.has(`${account}/${name}`)) {
           throw new EntityAlreadyExistsException({ message: `Role with name ${name} already exists.`, $metadata: { httpStatusCode: 409 } });
         }
-        JSON.parse(String(input.AssumeRolePolicyDocument));
+        this.checkTrust(String(input.AssumeRolePolicyDocument));
         const path = input.Path ?? '/';
         this.roles.set(`${account}/${name}`, {
           RoleName: name,
@@ -244,7 +293,7 @@ export class FakeAws {
       }
       case 'PutRolePolicy':
         JSON.parse(String(input.PolicyDocument));
-        this.existing(account, name).inline[input.PolicyName] = String(input.PolicyDocument);
+        this.modifiable(this.existing(account, name)).inline[input.PolicyName] = String(input.PolicyDocument);
         return {};
       case 'DeleteRolePolicy': {
         const role = this.existing(account, name);
@@ -262,7 +311,7 @@ export class FakeAws {
       case 'ListRolePolicies':
         return { PolicyNames: Object.keys(this.existing(account, name).inline).sort(), IsTruncated: false };
       case 'UpdateAssumeRolePolicy':
-        JSON.parse(String(input.PolicyDocument));
+        this.checkTrust(String(input.PolicyDocument));
         this.existing(account, name).trust = String(input.PolicyDocument);
         return {};
       case 'UpdateRole': {

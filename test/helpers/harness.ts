@@ -9,6 +9,7 @@ import type { Clock, IdentityGranter, Notification, Notifier, Provisioner, Provi
 import type { Settings } from '../../src/domain/settings';
 import type { ProvisioningDeps } from '../../src/domain/use-cases/provisionRequest';
 import { httpApp } from '../../src/handlers/http/app';
+import { identityOptionsFor } from '../../src/handlers/http/middlewares';
 import { routes } from '../../src/handlers/http/routes';
 import { freshTable } from './dynamo';
 import { exampleSettings } from './settings';
@@ -85,6 +86,6 @@ export async function harness(options: { settings?: Settings; provisioner?: Prov
     // Real but short waits, so contenders for a lease take turns quickly.
     lease: { attempts: 400, sleep: (ms: number) => new Promise((r) => setTimeout(r, Math.min(ms, 10))) },
   };
-  const api = httpApp(routes, () => deps, logger, { localIdentity: options.localIdentity ?? false });
+  const api = httpApp(routes, () => deps, logger, identityOptionsFor(settings, options.localIdentity ?? false));
   return { deps, clock, notifier, queue, logger, metrics, tableName: table.tableName, requests, grants, api, close: table.drop };
 }

@@ -80,7 +80,8 @@ const PLAIN: Record<string, string> = {
   PackedPolicyTooLarge: 'the session policy is too large',
 };
 
-const PRINCIPAL_GONE = 'IAM does not know the principal the trust policy names: the user or role was deleted, or its ARN is wrong';
+const PRINCIPAL_GONE =
+  'IAM does not know the principal the trust policy names: the user or role was deleted, or its ARN is wrong (a role people sign in through, such as an IAM Identity Center role, needs its path in rolePaths)';
 
 /** Turns an AWS error into a ProvisioningError with its code and a reason a person can act on. */
 export function toProvisioningError(e: unknown, what: string, hints: Record<string, string> = {}, attempts = 1): ProvisioningError {

@@ -9,14 +9,20 @@ export function leaseOptions(deps: ProvisioningDeps): LeaseOptions {
   return { grants: deps.grants, ids: deps.ids, now: () => deps.clock.now(), logger: deps.logger, ...deps.lease };
 }
 
+/** Paths of roles only AWS may change (IAM Identity Center and service-linked roles): IAM refuses policies put on them. */
+const AWS_MANAGED_ROLE_PATHS = ['/aws-reserved/', '/aws-service-role/'];
+
 /**
  * The identity-side granter for a principal, when identity grants are on and
  * the principal lives in the identity account. A principal of another
  * account gets its sts:AssumeRole from that account: rolegate's identity
  * policy would land on an unrelated principal that merely shares its name.
+ * A role that only AWS may change (an IAM Identity Center role) gets it
+ * from its permission set instead.
  */
 export function identityGranterFor(deps: Pick<ProvisioningDeps, 'identity' | 'settings'>, principal: Principal): IdentityGranter | undefined {
   if (!deps.identity || !deps.settings.provisioner.identityGrants) return undefined;
+  if (principal.type === 'role' && AWS_MANAGED_ROLE_PATHS.some((path) => principal.path.startsWith(path))) return undefined;
   return principal.accountId === deps.settings.identityAccountId ? deps.identity : undefined;
 }
 

@@ -6,7 +6,8 @@ import { issuesToDetails } from '../../config';
 import { ForbiddenError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
-import { principalFromCallerArn } from '../../domain/principal';
+import { principalFromCallerArn, type RolePath } from '../../domain/principal';
+import type { Settings } from '../../domain/settings';
 import { errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
 import type { RouteDef } from './route';
@@ -104,11 +105,20 @@ export interface IdentityOptions {
   localIdentity: boolean;
   /** OIDC: the verified token claim that names the person, and its mapping to IAM principals. */
   oidc?: { claim: string; principals: Record<string, string> };
+  /** Paths of the roles callers sign in through (settings.rolePaths). */
+  rolePaths?: readonly RolePath[];
+}
+
+/** The identity options a deployment's configuration asks for. */
+export function identityOptionsFor(settings: Settings, localIdentity: boolean): IdentityOptions {
+  const { oidc, rolePaths } = settings;
+  return { localIdentity, rolePaths, ...(oidc ? { oidc: { claim: oidc.claim, principals: oidc.principals } } : {}) };
 }
 
 /**
  * The caller, from the authenticated request context only: the IAM
- * authorizer's caller ARN (an assumed-role session counts as its role). A
+ * authorizer's caller ARN (an assumed-role session counts as its role, under
+ * its configured path). A
  * body, query or header field never names the caller, except the local-run
  * header, which a deployed function ignores.
  */
@@ -138,7 +148,7 @@ export function authenticate(options: IdentityOptions): Mw {
         );
       }
       try {
-        request.context.actor = { arn: principalFromCallerArn(callerArn).arn, via: 'api' };
+        request.context.actor = { arn: principalFromCallerArn(callerArn, options.rolePaths).arn, via: 'api' };
       } catch {
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }

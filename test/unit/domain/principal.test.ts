@@ -11,6 +11,30 @@ describe('principal ARNs', () => {
     expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/app-billing/i-0abc').arn).toBe('arn:aws:iam::111111111111:role/app-billing');
   });
 
+  it('puts a session\'s role under the path of the first rolePaths entry its name matches', () => {
+    const rolePaths = [
+      { roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' },
+      { roleName: 'awsreservedsso_admin_*', path: '/never-reached/' },
+      { roleName: 'ci-?', path: '/ci/' },
+    ];
+    const sso = principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/alice@example.com', rolePaths);
+    expect(sso).toEqual({
+      arn: 'arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd',
+      partition: 'aws',
+      accountId: '111111111111',
+      type: 'role',
+      path: '/aws-reserved/sso.amazonaws.com/eu-west-1/',
+      name: 'AWSReservedSSO_Admin_0123abcd',
+    });
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/CI-7/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/ci/CI-7');
+    // No match: the root path, as without rolePaths.
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/ci-77/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/ci-77');
+    // A user ARN carries its own path; rolePaths never applies to it.
+    expect(principalFromCallerArn('arn:aws:iam::111111111111:user/AWSReservedSSO_x', rolePaths).arn).toBe('arn:aws:iam::111111111111:user/AWSReservedSSO_x');
+    // The same role with or without the path is one IAM identity.
+    expect(samePrincipal(sso, principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/bob'))).toBe(true);
+  });
+
   it.each([
     ['arn:aws:iam::111111111111:root', 'an account root'],
     ['arn:aws:iam::*:root', 'a wildcard account root'],

@@ -50,6 +50,9 @@ describe('configuration validation', () => {
       'provisioner.identityRoleArn',
       "is required with identityGrants in aws mode: rolegate's own roles hold no IAM permission; deploy templates/identity-granter-role.yaml in the identity account (even if rolegate runs there) and name that role",
     ],
+    ['a role path without its closing slash', (d: any) => (d.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com' }]), 'rolePaths.0.path', 'must be an IAM path below the root, starting and ending with / (e.g. /aws-reserved/sso.amazonaws.com/)'],
+    ['a role path with a quote', (d: any) => (d.rolePaths = [{ roleName: 'Dev', path: '/a"b/' }]), 'rolePaths.0.path', 'must be an IAM path below the root, starting and ending with / (e.g. /aws-reserved/sso.amazonaws.com/)'],
+    ['a role-name pattern with a slash', (d: any) => (d.rolePaths = [{ roleName: 'a/b', path: '/x/' }]), 'rolePaths.0.roleName', 'must be an IAM role name, optionally with * or ? wildcards'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
