@@ -42,36 +42,35 @@ export async function iamCalls(): Promise<{ rows: IamCallsRow[]; grants: number;
   const noSleep = { sleep: async () => undefined };
   const fresh = () => new IamProvisioner(new ProvisionerCredentials(new STSClient({}), systemClock, (c) => new IAMClient({ credentials: c }), noSleep), noSleep);
   const rows: IamCallsRow[] = [];
-  const inlineCount = profile.inlinePolicy ? 1 : 0;
 
-  // New role.
+  // New role: CreateRole, the inline policy (the profile's statements and the end of access), each managed policy.
   const s1 = spec(0, 'alice', '2026-03-02T10:00:00.000Z');
   iam.reset();
   sts.resetHistory();
   iam.on(GetRoleCommand).rejectsOnce(new NoSuchEntityException({ message: 'x', $metadata: {} })).resolves({ Role: roleState(s1) });
   await fresh().apply(s1, '01A');
-  rows.push({ name: 'new role', iam: iam.calls().length, lowerBound: 1 + profile.managedPolicyArns.length + inlineCount, sts: sts.calls().length });
+  rows.push({ name: 'new role', iam: iam.calls().length, lowerBound: 2 + profile.managedPolicyArns.length, sts: sts.calls().length });
 
   // Existing role, already as desired (a re-run).
-  const existing = () => {
+  const existing = (held: GrantSpec) => {
     iam.reset();
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: profile.managedPolicyArns.map((PolicyArn) => ({ PolicyArn })) });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: profile.inlinePolicy ? ['rolegate-profile'] : [] });
-    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(profile.inlinePolicy)) });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(desiredRole(held).inlinePolicy)) });
   };
-  existing();
+  existing(s1);
   sts.resetHistory();
   iam.on(GetRoleCommand).resolves({ Role: roleState(s1) });
   await fresh().apply(s1, '01A');
   rows.push({ name: 'existing role, unchanged (re-run)', iam: iam.calls().length, lowerBound: 0, sts: sts.calls().length });
 
-  // Overlap: a second request extends the end time of the same role.
-  existing();
+  // Overlap: a second request extends the end time of the same role (trust, tags and the end of access move).
+  existing(s1);
   sts.resetHistory();
   const s2 = { ...s1, endsAt: '2026-03-02T11:00:00.000Z', requestIds: ['01A', '01B'] };
   iam.on(GetRoleCommand).resolvesOnce({ Role: roleState(s1) }).resolves({ Role: roleState(s2) });
   await fresh().apply(s2, '01B');
-  rows.push({ name: 'overlap (later end, one more request)', iam: iam.calls().length, lowerBound: 2, sts: sts.calls().length });
+  rows.push({ name: 'overlap (later end, one more request)', iam: iam.calls().length, lowerBound: 3, sts: sts.calls().length });
 
   // 100 grants across three accounts through one credential cache.
   iam.reset();

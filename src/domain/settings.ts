@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
+import { ACCESS_ENDS_SID } from './provisioning/documents';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -177,6 +178,10 @@ export const settingsSchema = z
       profiles.add(p.name);
       if (p.managedPolicyArns.length === 0 && !p.inlinePolicy) {
         ctx.addIssue({ code: 'custom', path: ['profiles', i], message: 'a profile needs managedPolicyArns or an inlinePolicy' });
+      }
+      const statements = p.inlinePolicy ? [(p.inlinePolicy as { Statement?: unknown }).Statement].flat() : [];
+      if (statements.some((st) => (st as { Sid?: unknown } | undefined)?.Sid === ACCESS_ENDS_SID)) {
+        ctx.addIssue({ code: 'custom', path: ['profiles', i, 'inlinePolicy'], message: `the Sid ${ACCESS_ENDS_SID} is rolegate's own (the statement that ends the access)` });
       }
     });
     const rules = new Set<string>();

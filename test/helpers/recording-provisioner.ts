@@ -58,7 +58,7 @@ export class RecordingProvisioner implements Provisioner {
       managedByRolegate: true,
       trustPolicy: d.trustPolicy,
       attachedPolicyArns: d.managedPolicyArns,
-      inlinePolicies: d.inlinePolicy ? { [d.inlinePolicyName]: d.inlinePolicy } : {},
+      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
       ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
       maxSessionDuration: d.maxSessionDuration,
     };

@@ -35,7 +35,7 @@ export const deleteInlineCall = (roleName: string, policyName: string) => iam('D
 export const deleteRoleCall = (roleName: string) => iam('DeleteRole', { RoleName: roleName });
 
 export function putInlineCall(d: DesiredRole): PlannedCall {
-  return iam('PutRolePolicy', { RoleName: d.roleName, PolicyName: d.inlinePolicyName, PolicyDocument: policyText(d.inlinePolicy!) });
+  return iam('PutRolePolicy', { RoleName: d.roleName, PolicyName: d.inlinePolicyName, PolicyDocument: policyText(d.inlinePolicy) });
 }
 
 export const updateTrustCall = (d: DesiredRole) => iam('UpdateAssumeRolePolicy', { RoleName: d.roleName, PolicyDocument: policyText(d.trustPolicy) });
@@ -46,13 +46,13 @@ export const tagRoleCall = (roleName: string, tags: { Key: string; Value: string
 
 /**
  * The writes that create a grant's role from nothing: the role with its
- * trust, boundary and tags, then its inline policy (which may hold the
- * profile's Denies), then its managed policies, so that a role left half-built
+ * trust, boundary and tags, then its inline policy (the profile's Denies
+ * and the end of access), then its managed policies, so that a role left half-built
  * by a crash never grants more than the profile allows. IamProvisioner sends exactly these for a new role; the dry run
  * records them.
  */
 export function creationCalls(d: DesiredRole): PlannedCall[] {
-  return [createRoleCall(d), ...(d.inlinePolicy ? [putInlineCall(d)] : []), ...d.managedPolicyArns.map((arn) => attachCall(d.roleName, arn))];
+  return [createRoleCall(d), putInlineCall(d), ...d.managedPolicyArns.map((arn) => attachCall(d.roleName, arn))];
 }
 
 /** One inline policy per grant key on the principal: `rolegate-<hash of the grant key>` (25 characters; IAM allows 128). */

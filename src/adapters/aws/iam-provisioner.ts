@@ -276,11 +276,10 @@ export class IamProvisioner implements Provisioner {
     // Restrictions before grants: the profile's inline policy (it may hold Denies) and the
     // removal of extra managed policies come before any new managed policy is attached.
     const inline = await this.inlinePolicies(s, name);
-    const wanted = d.inlinePolicy ? d.inlinePolicyName : undefined;
-    if (d.inlinePolicy && !(inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d)))) await this.write(s, putInlineCall(d));
+    if (!(inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d)))) await this.write(s, putInlineCall(d));
     const attached = await this.attachedPolicies(s, name);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of inline.filter((p) => p !== wanted)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     return trustChanged;
   }

@@ -58,7 +58,8 @@ export interface DesiredRole {
   trustPolicy: PolicyDocument;
   /** Sorted, so comparisons and plans do not depend on configuration order. */
   managedPolicyArns: string[];
-  inlinePolicy?: Record<string, unknown>;
+  /** The profile's own statements, if any, and the statement that ends the access (accessEndsStatement). */
+  inlinePolicy: PolicyDocument;
   inlinePolicyName: string;
   permissionsBoundaryArn?: string;
   maxSessionDuration: number;
@@ -86,6 +87,24 @@ export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'end
     Version: '2012-10-17',
     Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: 'sts:AssumeRole', Condition: condition }],
   };
+}
+
+/** The Sid of the inline statement that ends the access in IAM itself. */
+export const ACCESS_ENDS_SID = 'RolegateAccessEnds';
+
+/**
+ * Denies everything once the grant's end has passed. The trust's end stops
+ * new sessions; this stops the sessions issued before it, at the end
+ * exactly, even if the sweeper that deletes the role is late or failing.
+ */
+export function accessEndsStatement(endsAt: string): Record<string, unknown> {
+  return { Sid: ACCESS_ENDS_SID, Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': endsAt } } };
+}
+
+/** The role's inline policy: the profile's statements, then the end of access. */
+export function roleInlinePolicy(spec: Pick<GrantSpec, 'profile' | 'endsAt'>): PolicyDocument {
+  const own = spec.profile.inlinePolicy ? statementsOf(spec.profile.inlinePolicy, "profile's inline policy") : [];
+  return { Version: '2012-10-17', Statement: [...own, accessEndsStatement(spec.endsAt)] };
 }
 
 /** Identity side: the principal may assume exactly this role, and only until the end. */
@@ -135,7 +154,7 @@ export function desiredRole(spec: GrantSpec): DesiredRole {
     roleArn: roleArnFor(spec),
     trustPolicy: trustPolicy(spec),
     managedPolicyArns: [...new Set(spec.profile.managedPolicyArns)].sort(),
-    ...(spec.profile.inlinePolicy ? { inlinePolicy: spec.profile.inlinePolicy as Record<string, unknown> } : {}),
+    inlinePolicy: roleInlinePolicy(spec),
     inlinePolicyName: INLINE_POLICY_NAME,
     ...(spec.profile.permissionsBoundaryArn ? { permissionsBoundaryArn: spec.profile.permissionsBoundaryArn } : {}),
     maxSessionDuration: spec.profile.maxSessionDurationSeconds,
@@ -225,8 +244,13 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
     fail(`Path and role name are ${pathAndName} characters; console switch-role allows ${MAX_PATH_AND_NAME} (${d.path}${d.roleName}).`);
   }
   checkTrust(d.trustPolicy, trustMax);
-  if (d.inlinePolicy) {
-    statementsOf(d.inlinePolicy, "profile's inline policy");
+  {
+    const statements = statementsOf(d.inlinePolicy, "profile's inline policy");
+    const ends = statements.filter((st) => st.Sid === ACCESS_ENDS_SID);
+    const end = (ends[0]?.Condition as { DateGreaterThan?: Record<string, unknown> } | undefined)?.DateGreaterThan?.['aws:CurrentTime'];
+    if (ends.length !== 1 || ends[0]!.Effect !== 'Deny' || typeof end !== 'string' || Number.isNaN(Date.parse(end))) {
+      fail(`The role's inline policy needs exactly one ${ACCESS_ENDS_SID} statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).`);
+    }
     // JSON.stringify escapes control characters but sends anything above U+00FF as it is, and IAM refuses it.
     const bad = NOT_POLICY_CHAR.exec(JSON.stringify(d.inlinePolicy))?.[0];
     if (bad) {
@@ -236,7 +260,9 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
       );
     }
     const inline = policySize(d.inlinePolicy);
-    if (inline > INLINE_POLICY_MAX_CHARS) fail(`The profile's inline policy is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
+    if (inline > INLINE_POLICY_MAX_CHARS) {
+      fail(`The role's inline policy (the profile's statements and rolegate's end of access) is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
+    }
   }
   if (d.managedPolicyArns.length > MAX_MANAGED_POLICIES) {
     fail(`The profile attaches ${d.managedPolicyArns.length} managed policies; IAM allows at most ${MAX_MANAGED_POLICIES} per role (10 unless the account's quota was raised).`);

@@ -133,11 +133,11 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
   }
   const attached = [...role.attachedPolicyArns].sort();
   const inline = Object.keys(role.inlinePolicies).sort();
-  const wantedInline = d.inlinePolicy ? [d.inlinePolicyName] : [];
+  const wantedInline = [d.inlinePolicyName];
   if (JSON.stringify(attached) !== JSON.stringify(d.managedPolicyArns) || JSON.stringify(inline) !== JSON.stringify(wantedInline)) {
     return { kind: 'permissions-changed', detail: `attached ${attached.join(', ') || 'nothing'}; inline ${inline.join(', ') || 'nothing'}`, repairable: true };
   }
-  if (d.inlinePolicy && !samePolicy(role.inlinePolicies[d.inlinePolicyName], d.inlinePolicy)) {
+  if (!samePolicy(role.inlinePolicies[d.inlinePolicyName], d.inlinePolicy)) {
     return { kind: 'permissions-changed', detail: `inline policy ${d.inlinePolicyName} was edited`, repairable: true };
   }
   if (role.maxSessionDuration !== d.maxSessionDuration) {

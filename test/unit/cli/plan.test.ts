@@ -40,8 +40,9 @@ describe('rolegate plan (local dry run)', () => {
     expect(lines.slice(3).map((l) => /^\s*(\d+)\. (\S+) /.exec(l)?.slice(1, 3).join(' '))).toEqual([
       '1 sts:AssumeRole',
       '2 iam:CreateRole',
-      '3 iam:AttachRolePolicy',
-      '4 iam:PutUserPolicy',
+      '3 iam:PutRolePolicy',
+      '4 iam:AttachRolePolicy',
+      '5 iam:PutUserPolicy',
     ]);
     // The account's ExternalId is a secret of sorts: the plan names where it comes from, not its value.
     expect(r.stdout).not.toContain('rolegate-production-91c2');

@@ -53,6 +53,12 @@ describe('configuration validation', () => {
     ['a role path without its closing slash', (d: any) => (d.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com' }]), 'rolePaths.0.path', 'must be an IAM path below the root, starting and ending with / (e.g. /aws-reserved/sso.amazonaws.com/)'],
     ['a role path with a quote', (d: any) => (d.rolePaths = [{ roleName: 'Dev', path: '/a"b/' }]), 'rolePaths.0.path', 'must be an IAM path below the root, starting and ending with / (e.g. /aws-reserved/sso.amazonaws.com/)'],
     ['a role-name pattern with a slash', (d: any) => (d.rolePaths = [{ roleName: 'a/b', path: '/x/' }]), 'rolePaths.0.roleName', 'must be an IAM role name, optionally with * or ? wildcards'],
+    [
+      "a profile statement using rolegate's end-of-access Sid",
+      (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Sid = 'RolegateAccessEnds'),
+      'profiles.1.inlinePolicy',
+      "the Sid RolegateAccessEnds is rolegate's own (the statement that ends the access)",
+    ],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);

@@ -9,6 +9,7 @@ import {
   trustPolicy,
   validateDocuments,
   type DesiredRole,
+  roleInlinePolicy,
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
@@ -130,6 +131,11 @@ describe('desired role', () => {
       roleArn: `arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`,
       trustPolicy: trustPolicy(spec),
       managedPolicyArns: ['arn:aws:iam::aws:policy/AmazonEC2FullAccess'],
+      // EC2Admin has no inline policy of its own: the role's holds only the end of access.
+      inlinePolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } }],
+      },
       inlinePolicyName: 'rolegate-profile',
       permissionsBoundaryArn: 'arn:aws:iam::aws:policy/PowerUserAccess',
       maxSessionDuration: 7200,
@@ -194,14 +200,24 @@ describe('limits, checked before anything is sent', () => {
     expect(policySize(doc)).toBe(JSON.stringify(doc).length - 1);
   });
 
-  it('accepts an inline policy of 10,240 characters and refuses 10,241', () => {
+  it("accepts a role inline policy of 10,240 characters, rolegate's end-of-access statement included, and refuses 10,241", () => {
     const sized = (n: number) => {
       const doc = { Version: '2012-10-17' as const, Statement: [{ Effect: 'Allow' as const, Action: 's3:GetObject', Resource: '' }] };
-      doc.Statement[0]!.Resource = 'r'.repeat(n - policySize(doc));
+      const withEnd = policySize(roleInlinePolicy({ profile: { ...profile('S3ReadOnly'), inlinePolicy: doc }, endsAt: END }));
+      doc.Statement[0]!.Resource = 'r'.repeat(n - withEnd);
       return grantSpec({ profile: { ...profile('S3ReadOnly'), inlinePolicy: doc } });
     };
     expect(policySize(desiredRole(sized(10_240)).inlinePolicy)).toBe(10_240);
-    expect(refusal(() => desiredRole(sized(10_241))).message).toBe("The profile's inline policy is 10241 characters without whitespace; IAM allows 10240 per role.");
+    expect(refusal(() => desiredRole(sized(10_241))).message).toBe(
+      "The role's inline policy (the profile's statements and rolegate's end of access) is 10241 characters without whitespace; IAM allows 10240 per role.",
+    );
+  });
+
+  it("refuses a profile statement that would pass for rolegate's end of access", () => {
+    const sid = { Version: '2012-10-17' as const, Statement: [{ Sid: 'RolegateAccessEnds', Effect: 'Allow' as const, Action: 's3:GetObject', Resource: '*' }] };
+    expect(refusal(() => desiredRole(grantSpec({ profile: { ...profile('S3ReadOnly'), inlinePolicy: sid } }))).message).toBe(
+      "The role's inline policy needs exactly one RolegateAccessEnds statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).",
+    );
   });
 
   it('accepts a 54-character name under /rolegate/ and refuses 55 (path + name over 64)', () => {

@@ -51,8 +51,8 @@ function provisioner(clock = new ManualClock()) {
   return { provisioner: new IamProvisioner(provisionerCredentials(clock), retry.options), waits: retry.waits };
 }
 
-/** IAM answers for a role that already holds the S3ReadOnly profile's policies. */
-function holdsS3ReadOnlyPolicies(inline: unknown = profile('S3ReadOnly').inlinePolicy) {
+/** IAM answers for a role that already holds the S3ReadOnly profile's policies (by default, for grantSpec()'s end). */
+function holdsS3ReadOnlyPolicies(inline: unknown = desiredRole(grantSpec()).inlinePolicy) {
   iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyName: 'AmazonS3ReadOnlyAccess', PolicyArn: S3_READ }] });
   iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
   iam.on(GetRolePolicyCommand).resolves({ RoleName: 'x', PolicyName: 'rolegate-profile', PolicyDocument: encodeURIComponent(JSON.stringify(inline)) });
@@ -103,7 +103,18 @@ describe('IamProvisioner.apply', () => {
     });
     expect(iam.commandCalls(AttachRolePolicyCommand)[0]!.args[0].input).toEqual({ RoleName: spec.roleName, PolicyArn: S3_READ });
     const inline = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
-    expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual({ RoleName: spec.roleName, PolicyName: 'rolegate-profile', PolicyDocument: profile('S3ReadOnly').inlinePolicy });
+    expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual({
+      RoleName: spec.roleName,
+      PolicyName: 'rolegate-profile',
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          // The profile's own statement, then the end of access, which cuts sessions issued before the end.
+          { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' },
+          { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } },
+        ],
+      },
+    });
     expect(outcome.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`);
     expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
   });
@@ -117,7 +128,12 @@ describe('IamProvisioner.apply', () => {
     const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
     expect(create).toMatchObject({ PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess', MaxSessionDuration: 7200 });
     expect(parsed(create.AssumeRolePolicyDocument)).toEqual(trustPolicy(spec));
-    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'AttachRolePolicy', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
+    // A profile without an inline policy still gets the end of access.
+    expect(parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } }],
+    });
   });
 
   it('brings an existing managed role with drifted trust and an extra policy back to the desired state', async () => {
@@ -181,8 +197,16 @@ describe('IamProvisioner.apply', () => {
 
     await provisioner().provisioner.apply(extended, '01B');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListRolePolicies', 'GetRolePolicy', 'PutRolePolicy', 'ListAttachedRolePolicies', 'GetRole']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(extended));
+    // The end of access moves with the trust's end.
+    expect((parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument) as { Statement: unknown[] }).Statement.at(-1)).toEqual({
+      Sid: 'RolegateAccessEnds',
+      Effect: 'Deny',
+      Action: '*',
+      Resource: '*',
+      Condition: { DateGreaterThan: { 'aws:CurrentTime': '2026-03-02T12:00:00.000Z' } },
+    });
     expect(iam).toHaveReceivedCommandWith(TagRoleCommand, {
       RoleName: extended.roleName,
       Tags: [
