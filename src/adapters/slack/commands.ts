@@ -291,6 +291,8 @@ export interface ModalOrigin {
 export interface DenyReasonSubmission {
   userId: string;
   teamId: string;
+  /** The modal's view id: one submission per opened modal. */
+  viewId: string;
   requestId: string;
   reason: string;
   origin?: ModalOrigin;
@@ -367,7 +369,8 @@ function parseBlockActions(payload: Json): SlackInteraction {
       actionId,
       value: str(action.value, 'payload.actions[0].value', REQUEST_ID),
       responseUrl: responseUrl(payload.response_url, 'payload.response_url'),
-      triggerId: str(payload.trigger_id, 'payload.trigger_id'),
+      // The key of the click's job, as a slash command's trigger id is its job's key.
+      triggerId: str(payload.trigger_id, 'payload.trigger_id', TRIGGER_ID),
       messageTs: str(container?.message_ts ?? message?.ts, 'payload.container.message_ts', /^\d+\.\d+$/),
       channelId: str(container?.channel_id ?? channel?.id, 'payload.container.channel_id', CHANNEL_ID),
     },
@@ -406,6 +409,7 @@ function parseViewSubmission(payload: Json): SlackInteraction {
     submission: {
       userId: str(user.id, 'payload.user.id', USER_ID),
       teamId: teamIdOf(payload, user),
+      viewId: str(view.id, 'payload.view.id', /^V[A-Z0-9]{2,64}$/),
       requestId,
       reason,
       ...(origin ? { origin } : {}),

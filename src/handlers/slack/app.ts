@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SlackJob, DynamoSlackStore } from '../../adapters/dynamodb/slack-store';
 import { commandReply, denyReasonModal, helpText } from '../../adapters/slack/blocks';
-import { parseAccessCommand, parseInteraction, parseSlashCommand } from '../../adapters/slack/commands';
+import { parseAccessCommand, parseInteraction, parseSlashCommand, type BlockAction } from '../../adapters/slack/commands';
 import { APPROVE_ACTION_ID } from '../../adapters/slack/constants';
 import type { SlackApi } from '../../adapters/slack/slack-client';
 import { verifySlackRequest } from '../../adapters/slack/signature';
@@ -35,6 +35,7 @@ const ok = (correlationId: string, body?: unknown): HttpResult =>
  */
 export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpResult> {
   const users = d.settings.slack?.users ?? {};
+  const teams = d.settings.slack?.teamIds;
   return async (event) => {
     const correlationId = event.requestContext?.requestId || randomUUID();
     try {
@@ -50,9 +51,16 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
         now: d.now(),
       });
       const path = event.rawPath ?? event.requestContext?.http?.path ?? '';
-      const principalOf = (userId: string) => users[userId];
-      const unmapped = (userId: string) =>
-        commandReply(`Your Slack user (${userId}) is not linked to an AWS identity in rolegate's configuration, so you cannot act here. Ask an administrator to add it under slack.users.`);
+      const foreignTeam = (teamId: string) => teams !== undefined && !teams.includes(teamId);
+      /** The principal of a Slack user of an allowed workspace; undefined for anyone else. */
+      const principalOf = (userId: string, teamId: string) => (foreignTeam(teamId) ? undefined : users[userId]);
+      const unmapped = (userId: string, teamId: string) => {
+        if (foreignTeam(teamId)) {
+          d.logger.warn('slack request from a workspace not in slack.teamIds', { teamId, userId });
+          return commandReply(`This Slack workspace (${teamId}) is not one rolegate accepts (slack.teamIds), so nobody can act from it.`);
+        }
+        return commandReply(`Your Slack user (${userId}) is not linked to an AWS identity in rolegate's configuration, so you cannot act here. Ask an administrator to add it under slack.users.`);
+      };
 
       const enqueue = async (job: SlackJob): Promise<boolean> => {
         const fresh = await d.store.putJob(job);
@@ -63,8 +71,8 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
 
       if (path.endsWith('/commands')) {
         const payload = parseSlashCommand(body);
-        const principalArn = principalOf(payload.user_id);
-        if (!principalArn) return ok(correlationId, unmapped(payload.user_id));
+        const principalArn = principalOf(payload.user_id, payload.team_id);
+        if (!principalArn) return ok(correlationId, unmapped(payload.user_id, payload.team_id));
         const command = parseAccessCommand(payload.text, payload.command);
         if (command.kind === 'help') return ok(correlationId, helpText(payload.command));
         if (command.kind === 'invalid') return ok(correlationId, commandReply(`${command.message}\n${command.usage}`));
@@ -78,23 +86,23 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
         if (interaction.type === 'deny_reason_invalid') return ok(correlationId, interaction.response);
         if (interaction.type === 'block_action') {
           const a = interaction.action;
-          const principalArn = principalOf(a.userId);
+          const principalArn = principalOf(a.userId, a.teamId);
           if (!principalArn) {
-            await d.slack.postToResponseUrl(a.responseUrl, unmapped(a.userId));
+            await d.slack.postToResponseUrl(a.responseUrl, unmapped(a.userId, a.teamId));
             return ok(correlationId);
           }
           if (a.actionId === APPROVE_ACTION_ID) {
-            await enqueue({ id: `approve:${a.userId}:${a.value}`, slackUserId: a.userId, principalArn, responseUrl: a.responseUrl, work: { kind: 'approve', requestId: a.value } });
+            // One job per click (a replayed payload carries the same trigger id): a click after a failed one runs again.
+            await enqueue({ id: `approve:${a.triggerId}`, slackUserId: a.userId, principalArn, responseUrl: a.responseUrl, work: { kind: 'approve', requestId: a.value } });
           } else {
-            // The trigger id lives three seconds: the modal must open now.
-            await d.slack.openView(a.triggerId, denyReasonModal(a.value, { responseUrl: a.responseUrl, channelId: a.channelId, messageTs: a.messageTs }));
+            await openDenyForm(d, a, correlationId);
           }
           return ok(correlationId);
         }
         const s = interaction.submission;
-        const principalArn = principalOf(s.userId);
+        const principalArn = principalOf(s.userId, s.teamId);
         if (!principalArn || !s.origin?.responseUrl) return ok(correlationId);
-        await enqueue({ id: `deny:${s.userId}:${s.requestId}`, slackUserId: s.userId, principalArn, responseUrl: s.origin.responseUrl, work: { kind: 'deny', requestId: s.requestId, reason: s.reason } });
+        await enqueue({ id: `deny:${s.viewId}`, slackUserId: s.userId, principalArn, responseUrl: s.origin.responseUrl, work: { kind: 'deny', requestId: s.requestId, reason: s.reason } });
         return ok(correlationId);
       }
       throw new RolegateError('ROUTE_NOT_FOUND', `No Slack route ${path}.`);
@@ -102,4 +110,22 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
       return errorResponse(e, correlationId, d.logger);
     }
   };
+}
+
+/**
+ * Opens the deny-reason modal; the trigger id lives three seconds, so it must
+ * open now. When Slack refuses (an expired trigger, Slack down), the clicker
+ * is told why and how else to deny, rather than seeing Slack's bare warning.
+ */
+async function openDenyForm(d: SlackAppDeps, a: BlockAction, correlationId: string): Promise<void> {
+  try {
+    await d.slack.openView(a.triggerId, denyReasonModal(a.value, { responseUrl: a.responseUrl, channelId: a.channelId, messageTs: a.messageTs }));
+  } catch (e) {
+    d.logger.warn('slack deny form did not open', { correlationId, requestId: a.value, error: e instanceof Error ? e.message : String(e) });
+    // If this fails too, the error goes back to Slack, which shows the clicker a warning.
+    await d.slack.postToResponseUrl(
+      a.responseUrl,
+      commandReply(`The deny form could not be opened (Slack refused it; click Deny again, or use \`/access deny ${a.value} <reason>\`). Nothing was decided.`),
+    );
+  }
 }

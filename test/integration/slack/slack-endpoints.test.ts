@@ -165,4 +165,85 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(r!.status).toBe('PENDING');
     expect((await h.requests.getDetail(r!.id))!.events.map((e) => e.action)).toEqual(['REQUESTED', 'NOTIFICATION_FAILED']);
   });
+
+  it('runs a click again after a failed one: each click is its own job, keyed by its trigger', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const commit = h.deps.requests.commit.bind(h.deps.requests);
+    let failures = 1;
+    h.deps.requests.commit = async (write) => {
+      if (failures-- > 0) throw new Error('connection reset');
+      return commit(write);
+    };
+    await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { trigger_id: '111.222.first' }))));
+    await settle();
+    expect((await h.requests.getDetail(request.id))!.decisions).toEqual([]);
+
+    await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { trigger_id: '111.222.second' }))));
+    await settle();
+
+    expect((await h.requests.getDetail(request.id))!.decisions.map((d) => d.approver)).toEqual([ARN.leadAnna]);
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([
+      'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.',
+      `Your approval of \`${request.id}\` is recorded (1 of 2).`,
+    ]);
+  });
+
+  it('tells the clicker how else to deny when Slack refuses to open the deny form, and decides nothing', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    slack.openView = async () => {
+      throw new Error('expired_trigger_id');
+    };
+    const before = await allItems(h);
+
+    const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_deny', request.id))));
+
+    expect(res.statusCode).toBe(200);
+    // Escaped for Slack's mrkdwn, which shows it as <reason>.
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([
+      `The deny form could not be opened (Slack refused it; click Deny again, or use \`/access deny ${request.id} &lt;reason&gt;\`). Nothing was decided.`,
+    ]);
+    expect(await allItems(h)).toEqual(before);
+    expect(h.logger.lines).toContainEqual({ level: 'warn', message: 'slack deny form did not open', fields: expect.objectContaining({ requestId: request.id, error: 'expired_trigger_id' }) });
+  });
+
+  describe('with slack.teamIds', () => {
+    let guarded: ReturnType<typeof slackApp>;
+    beforeEach(() => {
+      const settings = settingsWith((d) => {
+        d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna }, teamIds: ['T0001ABCD'] };
+      });
+      guarded = slackApp({
+        settings,
+        slack,
+        store: new DynamoSlackStore(h.requests.doc, h.tableName, () => now),
+        signingSecret: async () => SECRET,
+        logger: h.logger,
+        now: () => now,
+        runInProcess: (job: SlackJob) => jobs.push(runSlackJob(h.deps, slack, job)),
+      });
+    });
+
+    it('refuses a mapped user of another workspace, by command and by button, and writes nothing', async () => {
+      const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+      const before = await allItems(h);
+
+      const command = await guarded(event('/slack/commands', slashCommandBody('list', { user_id: 'U0ALICE', team_id: 'T0OTHER' })));
+      const click = await guarded(
+        event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { team: { id: 'T0OTHER' }, user: { id: 'U0LEADANNA', team_id: 'T0OTHER' } }))),
+      );
+      await settle();
+
+      expect(JSON.parse(command.body).text).toBe('This Slack workspace (T0OTHER) is not one rolegate accepts (slack.teamIds), so nobody can act from it.');
+      expect(click.statusCode).toBe(200);
+      expect(slack.replies.map((r) => r.reply.text)).toEqual(['This Slack workspace (T0OTHER) is not one rolegate accepts (slack.teamIds), so nobody can act from it.']);
+      expect(await allItems(h)).toEqual(before);
+    });
+
+    it('lets the listed workspace act as before', async () => {
+      const res = await guarded(event('/slack/commands', slashCommandBody('list', { user_id: 'U0ALICE' })));
+      await settle();
+      expect(JSON.parse(res.body).text).toBe('Working on it…');
+      expect(slack.replies.map((r) => r.reply.text)).toEqual(['You have no requests.']);
+    });
+  });
 });

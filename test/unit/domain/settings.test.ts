@@ -24,6 +24,7 @@ describe('configuration validation', () => {
     const s = parseSettings(load(text, { schema: CORE_SCHEMA }));
     expect(s.slack).toEqual({
       users: { U0123ANNA: 'arn:aws:iam::111111111111:user/lead-anna' },
+      teamIds: ['T0123ABCD'],
       signingSecretParameter: 'rolegate/slack/signing-secret',
       botTokenParameter: 'rolegate/slack/bot-token',
     });
@@ -59,6 +60,7 @@ describe('configuration validation', () => {
       'profiles.1.inlinePolicy',
       "the Sid RolegateAccessEnds is rolegate's own (the statement that ends the access)",
     ],
+    ['a Slack workspace id that is not one', (d: any) => (d.slack = { teamIds: ['workspace-1'] }), 'slack.teamIds.0', 'must be a Slack team id (T…) or org id (E…)'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);

@@ -206,6 +206,7 @@ describe('parseInteraction', () => {
     ['a user id that is a number', interactionBody(blockActionsPayload('rolegate_approve', REQUEST_ID, { user: { id: 42 } }))],
     ['a response_url off Slack', interactionBody(blockActionsPayload('rolegate_approve', REQUEST_ID, { response_url: 'https://169.254.169.254/latest' }))],
     ['no message ts', interactionBody(blockActionsPayload('rolegate_approve', REQUEST_ID, { container: {}, message: undefined }))],
+    ['a trigger id too long to key a job', interactionBody(blockActionsPayload('rolegate_approve', REQUEST_ID, { trigger_id: '1'.repeat(3000) }))],
   ])('throws a SlackPayloadError for %s', (_name, body) => {
     expect(() => parseInteraction(body)).toThrow(SlackPayloadError);
   });
@@ -233,7 +234,7 @@ describe('parseInteraction: the deny-reason modal', () => {
   it('reads the request id and the typed reason', () => {
     expect(parseInteraction(interactionBody(submission(REQUEST_ID, '  Use staging first.  ')))).toEqual({
       type: 'deny_reason',
-      submission: { userId: 'U0LEADANNA', teamId: 'T0001ABCD', requestId: REQUEST_ID, reason: 'Use staging first.' },
+      submission: { userId: 'U0LEADANNA', teamId: 'T0001ABCD', viewId: 'V0123456', requestId: REQUEST_ID, reason: 'Use staging first.' },
     });
   });
 
@@ -268,6 +269,7 @@ describe('parseInteraction: the deny-reason modal', () => {
     ['broken metadata JSON', submission('{"requestId":', 'x')],
     ['a reason that is not text', submission(REQUEST_ID, { evil: true })],
     ['no state', { ...submission(REQUEST_ID, 'x'), view: { callback_id: 'rolegate_deny_reason', private_metadata: REQUEST_ID } }],
+    ['a view id that is not one', { ...submission(REQUEST_ID, 'x'), view: { ...submission(REQUEST_ID, 'x').view, id: 'V1/../x' } }],
   ])('throws a SlackPayloadError for %s', (_name, payload) => {
     expect(() => parseInteraction(interactionBody(payload))).toThrow(SlackPayloadError);
   });
