@@ -9,24 +9,28 @@ import { version } from '../../../package.json';
 const ROOT = join(__dirname, '..', '..', '..');
 
 type Resource = { Type: string; Properties: Record<string, any> };
+type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 /** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
-function packageTemplate(params: string[] = []): Record<string, Resource> {
+function packageTemplate(params: string[] = []): Template {
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
   try {
     execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir, ...params], { cwd: ROOT, env, stdio: 'pipe' });
-    return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+    return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 describe('the deployment template (serverless package)', () => {
+  let template: Template;
   let resources: Record<string, Resource>;
   beforeAll(() => {
-    resources = packageTemplate();
+    template = packageTemplate();
+    resources = template.Resources;
   }, 120_000);
   const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
 
@@ -61,29 +65,112 @@ describe('the deployment template (serverless package)', () => {
     expect(mapping!.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
   });
 
+  /** The role each function runs with: `WorkerLambdaFunction` → `WorkerRole`. */
+  const roleOf = (fn: string): string => {
+    const role = resources[fn]!.Properties.Role as { 'Fn::GetAtt': [string, string] };
+    expect(role['Fn::GetAtt'][1]).toBe('Arn');
+    return role['Fn::GetAtt'][0];
+  };
+  const functionNames = () => Object.keys(resources).filter((k) => resources[k]!.Type === 'AWS::Lambda::Function');
+  const roleNames = () => Object.keys(resources).filter((k) => resources[k]!.Type === 'AWS::IAM::Role');
+  const statementsOf = (role: string): Statement[] => resources[role]!.Properties.Policies.flatMap((p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement);
+  const actionsOf = (s: Statement) => [s.Action].flat();
+  const TABLE = { 'Fn::GetAtt': ['RolegateTable', 'Arn'] };
+  const INDEXES = { 'Fn::Join': ['/', [TABLE, 'index', '*']] };
+  const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
+  const STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
+
   it('gives each function its own role, with no wildcard action and no bare wildcard resource', () => {
     const fns = ofType('AWS::Lambda::Function');
     expect(fns.map((f) => f.Properties.Runtime)).toEqual(Array(fns.length).fill('nodejs22.x'));
-    // The HTTP API never gets the worker's stream and queue permissions.
-    expect(resources.ApiLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['ApiRole', 'Arn'] });
-    expect(resources.SlackLambdaFunction!.Properties.Role).toEqual({ 'Fn::GetAtt': ['SlackRole', 'Arn'] });
-    for (const name of ['WorkerLambdaFunction', 'SweeperLambdaFunction', 'ReconcilerLambdaFunction']) expect(resources[name]!.Properties.Role).toEqual({ 'Fn::GetAtt': ['WorkerRole', 'Arn'] });
-    for (const role of [resources.ApiRole!, resources.SlackRole!, resources.WorkerRole!]) {
-      for (const statement of role.Properties.Policies[0].PolicyDocument.Statement) {
-        const actions = [statement.Action].flat();
-        expect(actions.every((a: string) => !a.includes('*'))).toBe(true);
+    expect(Object.fromEntries(functionNames().map((fn) => [fn, roleOf(fn)]))).toEqual({
+      ApiLambdaFunction: 'ApiRole',
+      SlackLambdaFunction: 'SlackRole',
+      WorkerLambdaFunction: 'WorkerRole',
+      SweeperLambdaFunction: 'SweeperRole',
+      ReconcilerLambdaFunction: 'ReconcilerRole',
+    });
+    // No other role (say, a shared one the framework would add) exists to be used instead.
+    expect(roleNames().sort()).toEqual(['ApiRole', 'ReconcilerRole', 'SlackRole', 'SweeperRole', 'WorkerRole']);
+    for (const role of roleNames()) {
+      for (const statement of statementsOf(role)) {
+        expect(actionsOf(statement).every((a: string) => !a.includes('*'))).toBe(true);
         expect([statement.Resource].flat()).not.toContain('*');
       }
     }
-    const apiActions = resources.ApiRole!.Properties.Policies[0].PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat());
-    expect(apiActions).not.toContain('dynamodb:Scan');
+    const apiActions = statementsOf('ApiRole').flatMap(actionsOf);
     expect(apiActions.some((a: string) => a.startsWith('iam:'))).toBe(false);
     // Notifications go out from the worker: the API reads no secret.
     expect(apiActions).not.toContain('ssm:GetParameter');
   });
 
+  it('lets only the worker read the stream, the dead-letter queue and every secret (Slack: its two secrets only)', () => {
+    // By function, not by role: a role shared with the worker would hand the sweeper or the reconciler all of it.
+    const holders = (test: (action: string) => boolean) => functionNames().filter((fn) => statementsOf(roleOf(fn)).flatMap(actionsOf).some(test)).sort();
+    expect(holders((a) => a.startsWith('sqs:'))).toEqual(['WorkerLambdaFunction']);
+    expect(holders((a) => STREAM_ACTIONS.includes(a))).toEqual(['WorkerLambdaFunction']);
+    expect(holders((a) => a.startsWith('ssm:'))).toEqual(['SlackLambdaFunction', 'WorkerLambdaFunction']);
+    for (const fn of functionNames().filter((f) => f !== 'WorkerLambdaFunction')) {
+      const text = JSON.stringify(statementsOf(roleOf(fn)));
+      expect(text).not.toContain('StreamArn');
+      expect(text).not.toContain('WorkerDeadLetterQueue');
+    }
+    const worker = statementsOf('WorkerRole');
+    expect(worker.find((s) => actionsOf(s).includes('sqs:SendMessage'))!.Resource).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
+    expect(worker.find((s) => actionsOf(s).includes('dynamodb:GetRecords'))!.Resource).toEqual({ 'Fn::GetAtt': ['RolegateTable', 'StreamArn'] });
+  });
+
+  it('grants the indexes only dynamodb:Query, and item actions on the table alone, only those the code sends', () => {
+    for (const role of roleNames()) {
+      for (const statement of statementsOf(role)) {
+        const resources = [statement.Resource].flat();
+        const text = JSON.stringify(resources);
+        if (text.includes('index')) expect({ role, Action: statement.Action, Resource: statement.Resource }).toEqual({ role, Action: 'dynamodb:Query', Resource: INDEXES });
+        if (actionsOf(statement).some((a) => a.startsWith('dynamodb:') && !STREAM_ACTIONS.includes(a))) {
+          expect(resources.every((r) => JSON.stringify(r) === JSON.stringify(TABLE) || JSON.stringify(r) === JSON.stringify(INDEXES))).toBe(true);
+        }
+      }
+    }
+    // Same items for every role but the Slack one (one conditioned PutItem, below); the reconciler
+    // lists grants with a query on the table and needs no index.
+    for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole', 'ReconcilerRole']) {
+      const table = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE));
+      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: ITEM_ACTIONS, Resource: TABLE }] });
+      const indexes = statementsOf(role).filter((s) => JSON.stringify(s.Resource).includes('index'));
+      expect({ role, indexes }).toEqual({ role, indexes: role === 'ReconcilerRole' ? [] : [{ Effect: 'Allow', Action: 'dynamodb:Query', Resource: INDEXES }] });
+    }
+    const everyAction = roleNames().flatMap((r) => statementsOf(r).flatMap(actionsOf));
+    for (const unused of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem']) expect(everyAction).not.toContain(unused);
+  });
+
+  it("names in each role's log statement only the log group of the function that uses it", () => {
+    for (const fn of functionNames()) {
+      const role = roleOf(fn);
+      const logs = statementsOf(role).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logs.map((s) => s.Action)).toEqual([['logs:CreateLogStream', 'logs:PutLogEvents']]);
+      const groups = [logs[0]!.Resource].flat().map((r) => /log-group:(.*)$/.exec((r as { 'Fn::Sub': string })['Fn::Sub'])![1]);
+      expect({ fn, role, groups }).toEqual({ fn, role, groups: [`/aws/lambda/${resources[fn]!.Properties.FunctionName}:*`] });
+    }
+  });
+
+  it('lets the reconciler assume only provisioner roles, and names every role that assumes one in the stack output for the templates', () => {
+    const PROVISIONER = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-provisioner' };
+    const IDENTITY = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-identity-granter' };
+    const assumes = (role: string) => statementsOf(role).filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole']) {
+      expect({ role, sts: assumes(role) }).toEqual({ role, sts: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [PROVISIONER, IDENTITY] }] });
+    }
+    // Drift is found and repaired in target accounts; identity-account policies are the sweeper's and the API's.
+    expect(assumes('ReconcilerRole')).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: PROVISIONER }]);
+    expect(assumes('SlackRole')).toEqual([]);
+    // The trust of the provisioner and identity roles (RolegateExecutionRoleArns) must name each of them.
+    const output = template.Outputs.RolegateExecutionRoleArns!.Value as { 'Fn::Join': [string, { 'Fn::GetAtt': [string, string] }[]] };
+    expect(output['Fn::Join'][0]).toBe(',');
+    expect(output['Fn::Join'][1].map((r) => r['Fn::GetAtt'][0]).sort()).toEqual(roleNames().filter((r) => assumes(r).length > 0).sort());
+  });
+
   it('lets the internet-facing Slack function write only Slack job items and read only the Slack secrets', () => {
-    const statements = resources.SlackRole!.Properties.Policies[0].PolicyDocument.Statement;
+    const statements = statementsOf('SlackRole');
     expect(statements.map((s: { Action: string | string[] }) => s.Action)).toEqual(['dynamodb:PutItem', 'ssm:GetParameter', ['logs:CreateLogStream', 'logs:PutLogEvents']]);
     expect(statements[0]).toEqual({
       Effect: 'Allow',
@@ -91,7 +178,7 @@ describe('the deployment template (serverless package)', () => {
       Resource: { 'Fn::GetAtt': ['RolegateTable', 'Arn'] },
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLACKJOB#*'] } },
     });
-    expect(statements[1].Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' });
+    expect(statements[1]!.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' });
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
@@ -116,7 +203,7 @@ describe('the deployment template (serverless package)', () => {
 
 describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
   it('puts a JWT authorizer with the issuer and audience on every route but the public and Slack ones', () => {
-    const resources = packageTemplate(['--param=auth=jwt', '--param=oidcIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', '--param=oidcAudience=client123']);
+    const { Resources: resources } = packageTemplate(['--param=auth=jwt', '--param=oidcIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', '--param=oidcAudience=client123']);
     const authorizers = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers.map((a) => a.Properties)).toEqual([
       expect.objectContaining({ AuthorizerType: 'JWT', IdentitySource: ['$request.header.Authorization'], JwtConfiguration: { Audience: ['client123'], Issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc' } }),
