@@ -160,18 +160,7 @@ export class FakeAws {
 
   /** A role someone else made, such as an IAM Identity Center role; one under /aws-reserved/ is protected, as in IAM. */
   seedRole(account: string, roleName: string, path: string): void {
-    this.roles.set(`${account}/${roleName}`, {
-      RoleName: roleName,
-      Path: path,
-      Arn: `arn:aws:iam::${account}:role${path}${roleName}`,
-      RoleId: `AROAFAKE${++this.roleIds}`,
-      CreateDate: this.now().toISOString(),
-      trust: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
-      MaxSessionDuration: 3600,
-      tags: {},
-      attached: [],
-      inline: {},
-    });
+    this.iam('CreateRole', { RoleName: roleName, Path: path, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }) }, account);
   }
 
   role(account: string, roleName: string): FakeRole | undefined {

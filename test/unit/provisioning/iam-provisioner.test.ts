@@ -51,6 +51,20 @@ function provisioner(clock = new ManualClock()) {
   return { provisioner: new IamProvisioner(provisionerCredentials(clock), retry.options), waits: retry.waits };
 }
 
+/** What reconciliation should read for a managed role holding exactly its S3ReadOnly grant. */
+function managedState(spec: ReturnType<typeof grantSpec>) {
+  const d = desiredRole(spec);
+  return {
+    roleName: spec.roleName,
+    roleArn: d.roleArn,
+    managedByRolegate: true,
+    trustPolicy: trustPolicy(spec),
+    attachedPolicyArns: [S3_READ],
+    inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
+    maxSessionDuration: d.maxSessionDuration,
+  };
+}
+
 /** IAM answers for a role that already holds the S3ReadOnly profile's policies (by default, for grantSpec()'s end). */
 function holdsS3ReadOnlyPolicies(inline: unknown = desiredRole(grantSpec()).inlinePolicy) {
   iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyName: 'AmazonS3ReadOnlyAccess', PolicyArn: S3_READ }] });
@@ -455,15 +469,7 @@ describe('IamProvisioner.listManagedRoles', () => {
     expect(d.inlinePolicy).toBeDefined();
     expect(desiredRole(other).permissionsBoundaryArn).toBeDefined();
     expect(roles).toEqual([
-      {
-        roleName: mine.roleName,
-        roleArn: d.roleArn,
-        managedByRolegate: true,
-        trustPolicy: trustPolicy(mine),
-        attachedPolicyArns: [S3_READ],
-        inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
-        maxSessionDuration: d.maxSessionDuration,
-      },
+      managedState(mine),
       {
         roleName: other.roleName,
         roleArn: desiredRole(other).roleArn,
@@ -503,15 +509,7 @@ describe('IamProvisioner.describeManagedRole', () => {
 
     const state = await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName);
 
-    expect(state).toEqual({
-      roleName: mine.roleName,
-      roleArn: d.roleArn,
-      managedByRolegate: true,
-      trustPolicy: trustPolicy(mine),
-      attachedPolicyArns: [S3_READ],
-      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
-      maxSessionDuration: d.maxSessionDuration,
-    });
+    expect(state).toEqual(managedState(mine));
     expect(iam).toHaveReceivedCommandTimes(ListRolesCommand, 0);
     expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 1);
     expect(writesSent()).toEqual([]);
