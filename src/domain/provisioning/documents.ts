@@ -231,7 +231,8 @@ function checkTags(tags: Tag[]): void {
  * name and path (path + name ≤ 64 for console switch-role), a trust that
  * names exactly one user or role and carries its end time, the trust-policy
  * quota (default 2,048, raised per account), the 10,240-character inline
- * policy (its size and IAM's policy-document characters), managed-policy
+ * policy (its size, IAM's policy-document characters and its one
+ * end-of-access statement), managed-policy
  * count, session length, tags and description.
  * Sizes are counted without whitespace, as IAM counts them.
  */
@@ -244,25 +245,23 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
     fail(`Path and role name are ${pathAndName} characters; console switch-role allows ${MAX_PATH_AND_NAME} (${d.path}${d.roleName}).`);
   }
   checkTrust(d.trustPolicy, trustMax);
-  {
-    const statements = statementsOf(d.inlinePolicy, "profile's inline policy");
-    const ends = statements.filter((st) => st.Sid === ACCESS_ENDS_SID);
-    const end = (ends[0]?.Condition as { DateGreaterThan?: Record<string, unknown> } | undefined)?.DateGreaterThan?.['aws:CurrentTime'];
-    if (ends.length !== 1 || ends[0]!.Effect !== 'Deny' || typeof end !== 'string' || Number.isNaN(Date.parse(end))) {
-      fail(`The role's inline policy needs exactly one ${ACCESS_ENDS_SID} statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).`);
-    }
-    // JSON.stringify escapes control characters but sends anything above U+00FF as it is, and IAM refuses it.
-    const bad = NOT_POLICY_CHAR.exec(JSON.stringify(d.inlinePolicy))?.[0];
-    if (bad) {
-      fail(
-        `The profile's inline policy holds "${bad}" (U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); ` +
-          'IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.',
-      );
-    }
-    const inline = policySize(d.inlinePolicy);
-    if (inline > INLINE_POLICY_MAX_CHARS) {
-      fail(`The role's inline policy (the profile's statements and rolegate's end of access) is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
-    }
+  const statements = statementsOf(d.inlinePolicy, "profile's inline policy");
+  const ends = statements.filter((st) => st.Sid === ACCESS_ENDS_SID);
+  const end = (ends[0]?.Condition as { DateGreaterThan?: Record<string, unknown> } | undefined)?.DateGreaterThan?.['aws:CurrentTime'];
+  if (ends.length !== 1 || ends[0]!.Effect !== 'Deny' || typeof end !== 'string' || Number.isNaN(Date.parse(end))) {
+    fail(`The role's inline policy needs exactly one ${ACCESS_ENDS_SID} statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).`);
+  }
+  // JSON.stringify escapes control characters but sends anything above U+00FF as it is, and IAM refuses it.
+  const bad = NOT_POLICY_CHAR.exec(JSON.stringify(d.inlinePolicy))?.[0];
+  if (bad) {
+    fail(
+      `The profile's inline policy holds "${bad}" (U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); ` +
+        'IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.',
+    );
+  }
+  const inline = policySize(d.inlinePolicy);
+  if (inline > INLINE_POLICY_MAX_CHARS) {
+    fail(`The role's inline policy (the profile's statements and rolegate's end of access) is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
   }
   if (d.managedPolicyArns.length > MAX_MANAGED_POLICIES) {
     fail(`The profile attaches ${d.managedPolicyArns.length} managed policies; IAM allows at most ${MAX_MANAGED_POLICIES} per role (10 unless the account's quota was raised).`);
