@@ -132,8 +132,8 @@ export const settingsSchema = z
       z.strictObject({
         /** Slack user id → principal ARN of that person. */
         users: z._default(z.record(z.string().check(z.regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id' })), z.string()), {}),
-        /** Workspaces (team ids, or an Enterprise Grid org id) whose people may act; absent: any workspace the app is installed in. */
-        teamIds: z.optional(z.array(z.string().check(z.regex(/^[TE][A-Z0-9]{2,}$/, { message: 'must be a Slack team id (T…) or org id (E…)' }))).check(z.minLength(1))),
+        /** Workspaces (team ids, T…; with Enterprise Grid, each workspace's, not the org's E… id) whose people may act; absent: any workspace the app is installed in. */
+        teamIds: z.optional(z.array(z.string().check(z.regex(/^T[A-Z0-9]{2,}$/, { message: 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)' }))).check(z.minLength(1))),
         /** SSM parameter or Secrets Manager names of the signing secret and bot token. */
         signingSecretParameter: z.optional(z.string()),
         botTokenParameter: z.optional(z.string()),

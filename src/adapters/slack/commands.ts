@@ -345,9 +345,13 @@ export function parseInteraction(body: string): SlackInteraction {
   return { type: 'ignored', reason: `interaction type ${type}` };
 }
 
-/** The workspace: `team.id`, or the user's `team_id` where Slack sends `team: null` (org-wide installs). */
+/**
+ * The user's own workspace: `user.team_id`, or `team.id` (the workspace the
+ * click happened in) where Slack leaves it out. In a channel shared with
+ * another workspace the two differ, and slack.teamIds is about the user.
+ */
 function teamIdOf(payload: Json, user: Json): string {
-  return str(optionalObj(payload.team)?.id ?? user.team_id, 'payload.team.id', TEAM_ID);
+  return str(user.team_id ?? optionalObj(payload.team)?.id, 'payload.user.team_id', TEAM_ID);
 }
 
 function parseBlockActions(payload: Json): SlackInteraction {

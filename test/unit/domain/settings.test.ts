@@ -60,7 +60,8 @@ describe('configuration validation', () => {
       'profiles.1.inlinePolicy',
       "the Sid RolegateAccessEnds is rolegate's own (the statement that ends the access)",
     ],
-    ['a Slack workspace id that is not one', (d: any) => (d.slack = { teamIds: ['workspace-1'] }), 'slack.teamIds.0', 'must be a Slack team id (T…) or org id (E…)'],
+    ['a Slack workspace id that is not one', (d: any) => (d.slack = { teamIds: ['workspace-1'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)'],
+    ['an Enterprise Grid org id for a workspace', (d: any) => (d.slack = { teamIds: ['E0123ORG'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);

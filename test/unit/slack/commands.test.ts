@@ -275,6 +275,18 @@ describe('parseInteraction: the deny-reason modal', () => {
   });
 });
 
+describe('parseInteraction: the user\'s workspace', () => {
+  it('takes the user\'s own workspace over the one the click happened in (a channel shared with another workspace)', () => {
+    const payload = blockActionsPayload('rolegate_approve', REQUEST_ID, { team: { id: 'T0HOST' }, user: { id: 'U0LEADANNA', team_id: 'T0GUEST' } });
+    expect(parseInteraction(interactionBody(payload))).toEqual({ type: 'block_action', action: expect.objectContaining({ teamId: 'T0GUEST' }) });
+  });
+
+  it('falls back to the workspace of the click when Slack leaves the user\'s out', () => {
+    const payload = blockActionsPayload('rolegate_approve', REQUEST_ID, { user: { id: 'U0LEADANNA' } });
+    expect(parseInteraction(interactionBody(payload))).toEqual({ type: 'block_action', action: expect.objectContaining({ teamId: 'T0001ABCD' }) });
+  });
+});
+
 describe('parseInteraction: org-wide installs', () => {
   it("takes the workspace from the user when Slack sends team: null", () => {
     const parsed = parseInteraction(interactionBody(blockActionsPayload('rolegate_approve', REQUEST_ID, { team: null })));
