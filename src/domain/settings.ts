@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
-import { ACCESS_ENDS_SID } from './provisioning/documents';
+import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,

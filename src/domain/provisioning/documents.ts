@@ -1,6 +1,7 @@
 import { ProvisioningError } from '../errors';
 import type { GrantSpec } from '../ports';
 import type { Principal } from '../principal';
+import { ACCESS_ENDS_SID } from './access-ends';
 import { MAX_PATH_AND_NAME, ROLE_PATH } from './role-name';
 
 /*
@@ -89,8 +90,7 @@ export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'end
   };
 }
 
-/** The Sid of the inline statement that ends the access in IAM itself. */
-export const ACCESS_ENDS_SID = 'RolegateAccessEnds';
+export { ACCESS_ENDS_SID };
 
 /**
  * Denies everything once the grant's end has passed. The trust's end stops
