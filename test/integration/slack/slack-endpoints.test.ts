@@ -121,6 +121,31 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(slack.replies).toEqual([]);
   });
 
+  it.each([
+    ['a click whose trigger id cannot key a job', () => blockActionsPayload('rolegate_approve', '01M842PDWVB20RF19MB2AM66GP', { trigger_id: '1'.repeat(3000) }), 'payload.trigger_id'],
+    [
+      'a deny form without its view id',
+      () => ({
+        type: 'view_submission',
+        user: { id: 'U0LEADANNA', team_id: 'T0001ABCD' },
+        view: {
+          callback_id: 'rolegate_deny_reason',
+          private_metadata: '01M842PDWVB20RF19MB2AM66GP',
+          state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: 'no' } } } },
+        },
+      }),
+      'payload.view.id',
+    ],
+  ])('refuses %s with a 400 naming the field, and writes nothing', async (_what, payload, field) => {
+    const before = await allItems(h);
+    const res = await app(event('/slack/interactions', interactionBody(payload())));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_FAILED', details: [{ field }] });
+    await settle();
+    expect(await allItems(h)).toEqual(before);
+    expect(slack.replies).toEqual([]);
+  });
+
   it('tells an unmapped Slack user why they cannot act, and changes nothing', async () => {
     const before = await allItems(h);
     const res = await app(event('/slack/commands', slashCommandBody('list', { user_id: 'U0STRANGER' })));
