@@ -65,9 +65,9 @@ export function composeApp(options: ComposeOptions = {}): App {
   const slackStore = new DynamoSlackStore(doc, env.tableName, () => clock.now());
   const slack = settings.slack
     ? {
-        api: new SlackClient({ token: () => secrets.get(settings.slack!.botTokenParameter ?? 'rolegate/slack/bot-token') }) as SlackApi,
+        api: new SlackClient({ token: () => secrets.get(settings.slack!.botTokenParameter) }) as SlackApi,
         store: slackStore,
-        signingSecret: () => secrets.get(settings.slack!.signingSecretParameter ?? 'rolegate/slack/signing-secret'),
+        signingSecret: () => secrets.get(settings.slack!.signingSecretParameter),
       }
     : undefined;
   const notifier =

@@ -32,6 +32,19 @@ const externalId = (message?: string) => z.string().check(z.regex(/^[\w+=,.@:/-]
 const intIn = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 const nonEmpty = () => z.string().check(z.minLength(1));
 
+/**
+ * An SSM parameter name as GetParameter accepts it: a plain name, or a path
+ * with its leading slash (SSM refuses `a/b`), at most 15 levels, not under
+ * `aws`/`ssm` except a Secrets Manager reference.
+ */
+const PARAMETER_NAME = /^(?:\/aws\/reference\/secretsmanager\/[\w/+=.@-]+|(?!\/?(?:aws|ssm))(?:[\w.-]+|(?:\/[\w.-]+){1,15}))$/i;
+const parameterName = () =>
+  z.string().check(
+    z.regex(PARAMETER_NAME, {
+      message: 'must be an SSM parameter name: a plain name or a path with a leading slash (/rolegate/slack/bot-token), up to 15 levels, not under aws or ssm; or /aws/reference/secretsmanager/<secret-id>',
+    }),
+  );
+
 const policyStatement = z.looseObject({
   Effect: z.enum(['Allow', 'Deny']),
 });
@@ -42,7 +55,11 @@ const policyDocument = z.looseObject({
 
 export const accountSchema = z.strictObject({
   id: accountId,
-  alias: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be lowercase letters, digits or -' })),
+  // Never 12 digits: an alias that reads as another account's id would take over that id's lookups and rules.
+  alias: z.string().check(
+    z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be lowercase letters, digits or -' }),
+    z.refine((a) => !/^\d{12}$/.test(a), { message: 'must not be 12 digits: it would read as an account id' }),
+  ),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
   /** The provisioner role rolegate assumes in this account (templates/provisioner-role.yaml). */
   provisionerRoleArn: roleArn,
@@ -135,8 +152,8 @@ export const settingsSchema = z
         /** Workspaces (team ids, T…; with Enterprise Grid, each workspace's, not the org's E… id) whose people may act; absent: any workspace the app is installed in. */
         teamIds: z.optional(z.array(z.string().check(z.regex(/^T[A-Z0-9]{2,}$/, { message: 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)' }))).check(z.minLength(1))),
         /** SSM parameter or Secrets Manager names of the signing secret and bot token. */
-        signingSecretParameter: z.optional(z.string()),
-        botTokenParameter: z.optional(z.string()),
+        signingSecretParameter: z._default(parameterName(), '/rolegate/slack/signing-secret'),
+        botTokenParameter: z._default(parameterName(), '/rolegate/slack/bot-token'),
       }),
     ),
     /**
@@ -157,7 +174,7 @@ export const settingsSchema = z
         z.strictObject({
           url: z.url({ protocol: /^https?$/ }),
           /** Parameter name of the HMAC secret (never the secret itself). */
-          secretParameter: nonEmpty(),
+          secretParameter: parameterName(),
           events: z._default(z.array(z.string()), ['*']),
         }),
       ),

@@ -45,7 +45,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
 
   beforeEach(async () => {
     const settings = settingsWith((d) => {
-      d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna, U0LEADBEN: ARN.leadBen }, signingSecretParameter: 'rolegate/slack/signing-secret' };
+      d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna, U0LEADBEN: ARN.leadBen }, signingSecretParameter: '/rolegate/slack/signing-secret' };
     });
     h = await harness({ settings });
     slack = new RecordingSlack();

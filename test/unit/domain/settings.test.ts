@@ -15,6 +15,9 @@ function invalid(patch: (d: Record<string, any>) => void): ConfigError {
   throw new Error('expected the configuration to be refused');
 }
 
+const PARAMETER_REASON =
+  'must be an SSM parameter name: a plain name or a path with a leading slash (/rolegate/slack/bot-token), up to 15 levels, not under aws or ssm; or /aws/reference/secretsmanager/<secret-id>';
+
 describe('configuration validation', () => {
   it('accepts the example with its commented Slack section uncommented, and maps the Slack user', () => {
     const lines = readFileSync(EXAMPLE_CONFIG, 'utf8').split('\n');
@@ -25,9 +28,17 @@ describe('configuration validation', () => {
     expect(s.slack).toEqual({
       users: { U0123ANNA: 'arn:aws:iam::111111111111:user/lead-anna' },
       teamIds: ['T0123ABCD'],
-      signingSecretParameter: 'rolegate/slack/signing-secret',
-      botTokenParameter: 'rolegate/slack/bot-token',
+      signingSecretParameter: '/rolegate/slack/signing-secret',
+      botTokenParameter: '/rolegate/slack/bot-token',
     });
+  });
+
+  it('reads the Slack secrets from /rolegate/slack/ by default and accepts Secrets Manager references', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.slack = { users: {} };
+    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/signing-secret', botTokenParameter: '/rolegate/slack/bot-token' });
+    doc.slack = { signingSecretParameter: '/aws/reference/secretsmanager/rolegate/slack-signing', botTokenParameter: 'rolegate-bot-token' };
+    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/aws/reference/secretsmanager/rolegate/slack-signing', botTokenParameter: 'rolegate-bot-token' });
   });
 
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
@@ -62,6 +73,10 @@ describe('configuration validation', () => {
     ],
     ['a Slack workspace id that is not one', (d: any) => (d.slack = { teamIds: ['workspace-1'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)'],
     ['an Enterprise Grid org id for a workspace', (d: any) => (d.slack = { teamIds: ['E0123ORG'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)'],
+    ['an alias that reads as an account id', (d: any) => (d.accounts[0].alias = '333333333333'), 'accounts.0.alias', 'must not be 12 digits: it would read as an account id'],
+    ['a Slack parameter path without its leading slash', (d: any) => (d.slack = { signingSecretParameter: 'rolegate/slack/signing-secret' }), 'slack.signingSecretParameter', PARAMETER_REASON],
+    ['a Slack parameter under the reserved ssm prefix', (d: any) => (d.slack = { botTokenParameter: '/ssm/bot-token' }), 'slack.botTokenParameter', PARAMETER_REASON],
+    ['a webhook secret name with a space', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/web hooks' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
