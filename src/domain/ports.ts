@@ -29,6 +29,12 @@ export interface RequestWrite {
   /** A decision to record; refused (ConflictError) if this approver already decided. */
   decision?: Decision;
   events: AuditEvent[];
+  /**
+   * Grants an extension only while the request it extends is not REVOKED:
+   * checked in the same transaction, so a revocation that commits first
+   * always wins (ConflictError).
+   */
+  unlessRevoked?: string;
 }
 
 export type DueKind = 'TIMEOUT' | 'EXPIRE' | 'PROVISION';

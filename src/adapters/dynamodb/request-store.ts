@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, StaleWriteError, ValidationError } from '../../domain/errors';
+import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import type { DueKind, ListQuery, Page, RequestDetail, RequestStore, RequestWrite } from '../../domain/ports';
 import { queryPartition } from './client';
@@ -35,7 +35,7 @@ export class DynamoRequestStore implements RequestStore {
   ) {}
 
   async commit(write: RequestWrite): Promise<void> {
-    const { request, expectedVersion, decision, events } = write;
+    const { request, expectedVersion, decision, events, unlessRevoked } = write;
     const creating = expectedVersion === undefined;
     assertWellFormed(write);
 
@@ -52,6 +52,18 @@ export class DynamoRequestStore implements RequestStore {
     ];
     if (decision) items.push(this.putNew(decisionItem(decision)));
     for (const e of events) items.push(this.putNew(eventItem(e)));
+    // Last, so its cancellation reason is the last one.
+    if (unlessRevoked !== undefined) {
+      items.push({
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: requestKey(unlessRevoked),
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :revoked',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':revoked': 'REVOKED' },
+        },
+      });
+    }
 
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -61,6 +73,9 @@ export class DynamoRequestStore implements RequestStore {
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
         if (creating) throw new ConflictError('A request with this id already exists.');
         throw new StaleWriteError();
+      }
+      if (unlessRevoked !== undefined && reasons[items.length - 1]?.Code === 'ConditionalCheckFailed') {
+        throw extendsRevokedError(request.id, unlessRevoked);
       }
       if (decision && reasons[1]?.Code === 'ConditionalCheckFailed') {
         throw new ConflictError(`${decision.approver} has already decided on this request.`);
@@ -208,7 +223,8 @@ export class DynamoRequestStore implements RequestStore {
  * with a less telling ValidationException (or, for a decision filed under
  * another request, accept it in the wrong partition).
  */
-function assertWellFormed({ request, expectedVersion, decision, events }: RequestWrite): void {
+function assertWellFormed(write: RequestWrite): void {
+  const { request, expectedVersion, decision, events } = write;
   const wanted = expectedVersion === undefined ? 1 : expectedVersion + 1;
   if (request.version !== wanted) {
     throw new Error(`commit: version ${request.version} of request ${request.id} does not follow ${expectedVersion ?? 'creation'} (expected ${wanted})`);
@@ -216,7 +232,7 @@ function assertWellFormed({ request, expectedVersion, decision, events }: Reques
   if (decision && decision.requestId !== request.id) {
     throw new Error(`commit: the decision is for request ${decision.requestId}, not ${request.id}`);
   }
-  const count = 1 + (decision ? 1 : 0) + events.length;
+  const count = 1 + (decision ? 1 : 0) + events.length + (write.unlessRevoked !== undefined ? 1 : 0);
   if (count > MAX_TRANSACTION_ITEMS) {
     throw new Error(`commit: ${count} items exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
   }

@@ -63,7 +63,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   if (rule.autoApprove) {
     const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
     const autoApproved = audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id }, notify: 'request.approved' });
-    await deps.requests.commit({ request: approved, events: [audit.requested(pending, requested), autoApproved] });
+    await deps.requests.commit({ request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}) });
     deps.metrics?.count('RequestCreated');
     deps.metrics?.count('RequestApproved');
     await enqueueSafely(deps, approved.id);

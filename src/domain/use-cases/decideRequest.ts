@@ -68,7 +68,8 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
         event = audit.approvalRecorded(next, { ...eventInput, data: tally, notify: 'request.approval_recorded' });
       }
     }
-    await deps.requests.commit({ request: next, expectedVersion: current.version, decision, events: [event] });
+    const granting = next.status === 'APPROVED' && current.extendsRequestId !== undefined;
+    await deps.requests.commit({ request: next, expectedVersion: current.version, decision, events: [event], ...(granting ? { unlessRevoked: current.extendsRequestId } : {}) });
     return { next, event };
   });
 

@@ -85,35 +85,59 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
       { field: 'status', reason: 'is PENDING' },
     ]);
   }
+  // Refused before anything changes (an EXPIRED request is not revoked, nor its extensions);
+  // a REVOKED one passes, so a repeat finishes a revocation a crash cut short, then is a 409.
+  if (request.status !== 'REVOKED') assertTransition(request.status, 'REVOKED', 'revoke it');
   // Its extensions prolong the same access: they go too, first, so a failure midway leaves
-  // the revoked request live and the revocation can simply be repeated. A pending one is
-  // cancelled, or a later approval would give back the access being taken away.
-  const live = request.status === 'APPROVED' || request.status === 'ACTIVE';
-  const extensions = live ? await extensionsOf(deps, request) : { live: [], pending: [] };
+  // the revoked request live and the revocation can simply be repeated.
+  await endExtensions(deps, request, caller.arn);
+  const revoked = await endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
+  // One granted between the listing above and this revocation could not see it (every later
+  // grant is refused by its commit's condition): look again until a pass finds none.
+  for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
+    if ((await endExtensions(deps, request, caller.arn)) === 0) break;
+  }
+  return revoked;
+}
+
+/** Each pass ends at least one extension that a concurrent grant made; the chain is short in practice. */
+const MAX_EXTENSION_PASSES = 10;
+
+/**
+ * Revokes the request's live extensions (and theirs) and cancels its pending
+ * ones, since a later approval would give back the access being taken
+ * away. Returns how many it ended.
+ */
+async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, actor: string): Promise<number> {
+  const extensions = await extensionsOf(deps, request);
+  let ended = 0;
   for (const extension of extensions.pending) {
     try {
-      await cancelOrphanedExtension(deps, extension.id, caller.arn, request.id);
+      await cancelOrphanedExtension(deps, extension.id, actor, request.id);
+      ended++;
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e; // decided or cancelled meanwhile
+      if (!(e instanceof ConflictError)) throw e; // decided or cancelled meanwhile: the next pass sees it
     }
   }
   for (const extension of extensions.live) {
     try {
-      await endAccess(deps, extension.id, 'REVOKED', caller.arn, `Revoked with request ${request.id}, which it extends.`);
+      await endAccess(deps, extension.id, 'REVOKED', actor, `Revoked with request ${request.id}, which it extends.`);
+      ended++;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e; // ended meanwhile
     }
   }
-  return endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
+  return ended;
 }
 
 /**
  * Requests extending this one, directly or through other extensions (from
- * the requester's index): the live ones (APPROVED, ACTIVE) and the pending
- * ones, which can only extend the request or one of its live extensions.
+ * the requester's index): the ones that hold or may still get access
+ * (APPROVED, ACTIVE, and FAILED, which an approver may retry) and the
+ * pending ones, which can only extend the request or one of those.
  */
 async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
-  const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'PENDING'): Promise<AccessRequest[]> => {
+  const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'FAILED' | 'PENDING'): Promise<AccessRequest[]> => {
     const items: AccessRequest[] = [];
     let cursor: string | undefined;
     do {
@@ -123,7 +147,7 @@ async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest): Pro
     } while (cursor);
     return items;
   };
-  const candidates = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE'))];
+  const candidates = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE')), ...(await byStatus('FAILED'))];
   const chain = new Set([request.id]);
   const live: AccessRequest[] = [];
   for (let grew = true; grew; ) {

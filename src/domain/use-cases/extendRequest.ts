@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, extendsRevokedError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import type { RequestStore } from '../ports';
@@ -54,7 +54,9 @@ export async function extendRequest(
  * access that is still live, the duration from the original's end. Never
  * later than the rule's maximum from the moment of approval, so no approval
  * (and no chain of auto-approved extensions) gives access further ahead than
- * the rule allows. Refused (409) for an extension of a revoked request.
+ * the rule allows. Refused (409) for an extension of a revoked request; the
+ * commit that grants it must also pass `unlessRevoked`, since the original
+ * may be revoked between this read and that commit.
  */
 export async function accessEndFor(requests: RequestStore, request: AccessRequest, now: string, maxMinutes: number): Promise<string> {
   const latest = addMinutes(now, maxMinutes);
@@ -75,9 +77,5 @@ export async function accessEndFor(requests: RequestStore, request: AccessReques
  * into the access that was taken away.
  */
 export function refuseIfExtendsRevoked(request: AccessRequest, original: AccessRequest): void {
-  if (original.status === 'REVOKED') {
-    throw new ConflictError(`Request ${request.id} extends request ${original.id}, which was revoked; it can no longer be granted. Request access again if it is still needed.`, [
-      { field: 'extendsRequestId', reason: 'was revoked' },
-    ]);
-  }
+  if (original.status === 'REVOKED') throw extendsRevokedError(request.id, original.id);
 }

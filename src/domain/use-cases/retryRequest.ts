@@ -46,6 +46,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       request: approved,
       expectedVersion: current.version,
       events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, actor: caller.arn, ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
+      ...(current.extendsRequestId ? { unlessRevoked: current.extendsRequestId } : {}),
     });
     return approved;
   });

@@ -1,0 +1,202 @@
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { endAccess, revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
+import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
+import type { AccessRequest } from '../../../src/domain/model';
+import type { ListQuery, RequestStore } from '../../../src/domain/ports';
+import type { ProvisioningDeps } from '../../../src/domain/use-cases/provisionRequest';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN } from '../../helpers/settings';
+
+/*
+ * Revoking a request takes away the access its extensions carry on, even
+ * when an approval, an auto-approval or a retry of an extension runs at the
+ * same moment. Each race is made deterministic by serving one read from
+ * before the revocation (what a concurrent process saw) or by approving in
+ * the middle of the revocation's own listing.
+ */
+
+const api = (arn: string) => ({ arn, via: 'api' as const });
+
+/** The store, except that reads of `id` return `snapshot`: the view of a process that read before a change. */
+function staleReadOf(store: RequestStore, id: string, snapshot: AccessRequest): RequestStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'get') return async (x: string) => (x === id ? snapshot : target.get(x));
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe('revoking a request and its extensions at the same time as they are granted (real DynamoDB)', () => {
+  let h: Harness;
+  let iam: RecordingProvisioner;
+  beforeEach(async () => {
+    iam = new RecordingProvisioner();
+    h = await harness({ provisioner: iam });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** production ReadOnly needs one lead's approval. */
+  async function activeProduction(): Promise<AccessRequest> {
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: original.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, original.id);
+    return (await h.requests.get(original.id))!;
+  }
+
+  /** staging ReadOnly is auto-approved. */
+  async function activeStaging(): Promise<AccessRequest> {
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await provisionRequest(h.deps, original.id);
+    return (await h.requests.get(original.id))!;
+  }
+
+  it('refuses an approval that read the original before its revocation committed, and records nothing', async () => {
+    const original = await activeProduction();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await endAccess(h.deps, original.id, 'REVOKED', ARN.leadBen, 'incident over');
+    const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
+
+    const approving = decideRequest(racing, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' });
+
+    await expect(approving).rejects.toBeInstanceOf(ConflictError);
+    await expect(approving).rejects.toThrow(`Request ${extension.id} extends request ${original.id}, which was revoked; it can no longer be granted.`);
+    const detail = (await h.requests.getDetail(extension.id))!;
+    expect(detail.request).toMatchObject({ status: 'PENDING', version: extension.version, approvals: [] });
+    expect(detail.decisions).toEqual([]);
+    expect(detail.events.map((e) => e.action)).toEqual(['REQUESTED']);
+  });
+
+  it('refuses an auto-approved extension whose original was revoked after it was read, and creates nothing', async () => {
+    const original = await activeStaging();
+    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
+
+    const extending = extendRequest(racing, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+
+    await expect(extending).rejects.toThrow(`extends request ${original.id}, which was revoked`);
+    const mine = await h.requests.list({ requester: ARN.alice, limit: 10 });
+    expect(mine.items.map((r) => [r.id, r.status])).toEqual([[original.id, 'REVOKED']]);
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('refuses a retry of a failed extension that read the original before its revocation committed', async () => {
+    const original = await activeStaging();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    await provisionRequest(h.deps, extension.id);
+    const failed = (await h.requests.get(extension.id))!;
+    expect(failed.status).toBe('FAILED');
+    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
+
+    await expect(retryRequest(racing, api(ARN.alice), extension.id)).rejects.toThrow(`extends request ${original.id}, which was revoked`);
+    expect(await h.requests.get(extension.id)).toMatchObject({ status: 'FAILED', version: failed.version });
+  });
+
+  it('revokes an extension approved while the revocation was looking for extensions', async () => {
+    const original = await activeProduction();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    // Lead Ben approves just after the revocation listed the pending extensions, before it could cancel them.
+    let approvedMidway = false;
+    const store = h.deps.requests;
+    const listing: RequestStore = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'list') {
+          return async (q: ListQuery) => {
+            const page = await target.list(q);
+            if (q.status === 'PENDING' && !approvedMidway) {
+              approvedMidway = true;
+              await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+            }
+            return page;
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+    const revoked = await revokeRequest({ ...h.deps, requests: listing }, api(ARN.leadAnna), original.id, 'incident over');
+
+    expect(approvedMidway).toBe(true);
+    expect(revoked.status).toBe('REVOKED');
+    const detail = (await h.requests.getDetail(extension.id))!;
+    expect(detail.request.status).toBe('REVOKED');
+    expect(detail.events.map((e) => [e.action, e.actor])).toEqual([
+      ['REQUESTED', ARN.alice],
+      ['APPROVED', ARN.leadBen],
+      ['REVOKED', ARN.leadAnna],
+      ['ACCESS_REMOVED', 'rolegate'],
+    ]);
+    // Provisioning the extension now finds nothing to grant.
+    expect((await provisionRequest(h.deps, extension.id)).outcome).toBe('skipped');
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('revokes the live extensions of a FAILED original, so no access survives its revocation', async () => {
+    // The original is approved and extended before its own provisioning fails.
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    await provisionRequest(h.deps, original.id);
+    expect((await h.requests.get(original.id))!.status).toBe('FAILED');
+    expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+    expect(iam.roles.size).toBe(1);
+
+    await revokeRequest(h.deps, api(ARN.alice), original.id, 'not needed after all');
+
+    expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
+    expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('revokes the extension of an extension that had failed, which an approver could otherwise retry', async () => {
+    const original = await activeStaging();
+    const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    await provisionRequest(h.deps, first.id);
+    expect((await h.requests.get(first.id))!.status).toBe('FAILED');
+
+    await revokeRequest(h.deps, api(ARN.alice), original.id);
+
+    expect((await h.requests.get(first.id))!.status).toBe('REVOKED');
+    await expect(retryRequest(h.deps, api(ARN.alice), first.id)).rejects.toThrow(`Only a FAILED request can be retried; request ${first.id} is REVOKED.`);
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('a repeated revocation finishes the extensions a cut-short one left live, and still answers 409', async () => {
+    const original = await activeStaging();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    // A revocation that ended the original and then stopped (a crash).
+    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+
+    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is REVOKED.');
+
+    expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('does not touch the extensions of an original that cannot be revoked (EXPIRED)', async () => {
+    const original = await activeStaging();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    await endAccess(h.deps, original.id, 'EXPIRED', 'rolegate');
+
+    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is EXPIRED.');
+
+    expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+    expect(iam.roles.size).toBe(1);
+  });
+});
