@@ -85,10 +85,6 @@ export class ProvisioningError extends RolegateError {
   }
 }
 
-/**
- * The store refused a write because the item changed since it was read
- * (optimistic concurrency). Use-cases re-read and decide again.
- */
 /** An extension of a revoked request: refused whether seen on reading or by the commit's condition. */
 export function extendsRevokedError(requestId: string, originalId: string): ConflictError {
   return new ConflictError(`Request ${requestId} extends request ${originalId}, which was revoked; it can no longer be granted. Request access again if it is still needed.`, [
@@ -96,6 +92,10 @@ export function extendsRevokedError(requestId: string, originalId: string): Conf
   ]);
 }
 
+/**
+ * The store refused a write because the item changed since it was read
+ * (optimistic concurrency). Use-cases re-read and decide again.
+ */
 export class StaleWriteError extends ConflictError {
   constructor(message = 'The request changed while this decision was being recorded.') {
     super(message);

@@ -101,7 +101,7 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
     lease = await grants.acquire(grantKey, owner, new Date(t.getTime() + leaseMs).toISOString(), t.toISOString());
   }
   if (!lease) {
-    throw new ProvisioningError(`Another change to grant ${grantKey} is in progress; it will be retried.`, 'GrantBusy', true);
+    throw new ProvisioningError(`Another change to grant ${grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).`, 'GrantBusy', true);
   }
   try {
     return await work(lease);

@@ -1,6 +1,12 @@
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { ConflictError } from '../../../src/domain/errors';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import type { GrantStore } from '../../../src/domain/ports';
+import { httpApp } from '../../../src/handlers/http/app';
+import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
+import { API_LEASE_ATTEMPTS, apiDeps, routes } from '../../../src/handlers/http/routes';
+import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
 
@@ -31,5 +37,40 @@ describe('concurrent approvals', () => {
     expect(detail!.events.filter((e: { action: string }) => e.action === 'APPROVED')).toHaveLength(1);
     expect(detail!.events.filter((e: { action: string }) => e.action === 'APPROVAL_RECORDED')).toHaveLength(1);
     expect(h.queue.ids).toEqual([request.id]);
+  });
+});
+
+describe('a revoke through the API while the worker holds the grant', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('gives up after the API\'s few lease attempts with a 502 that says to try again, and changes nothing', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await provisionRequest(h.deps, request.id);
+    const active = (await h.requests.get(request.id))!;
+    const now = h.clock.now();
+    expect(await h.grants.acquire(active.grantKey!, 'the-worker', new Date(now.getTime() + 120_000).toISOString(), now.toISOString())).toBeDefined();
+    let attempts = 0;
+    const counting = new Proxy(h.grants as GrantStore, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'acquire') attempts++;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    // The harness allows 400 attempts (for its races); the API's own budget must win.
+    const api = httpApp(routes, () => apiDeps({ ...h.deps, grants: counting }), h.logger, identityOptionsFor(h.deps.settings, false));
+
+    const reply = await call(api, { method: 'POST', path: `/requests/${request.id}/revoke`, caller: ARN.alice, body: {} });
+
+    expect(reply.status).toBe(502);
+    expect(reply.body).toEqual({ error: 'PROVISIONING_FAILED', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
+    expect(attempts).toBe(API_LEASE_ATTEMPTS);
+    expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
   });
 });
