@@ -9,7 +9,8 @@ import { addMinutes, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps }
 /**
  * An approver (or, under an auto-approving rule, the requester) sends a
  * FAILED request back to provisioning. The access gets its full duration from
- * now, since the failed attempt granted nothing.
+ * now, since the failed attempt granted nothing, within the rule's current
+ * maximum.
  */
 export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: string, comment?: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
@@ -39,7 +40,8 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       status: 'APPROVED',
       updatedAt: now,
       approvedAt: now,
-      endsAt: addMinutes(now, current.durationMinutes),
+      // The rule as it is now: a maximum lowered since the request was made applies to the retry.
+      endsAt: addMinutes(now, Math.min(current.durationMinutes, rule.maxDurationMinutes)),
       provisioningAttempts: 0,
     };
     await deps.requests.commit({

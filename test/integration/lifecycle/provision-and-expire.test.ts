@@ -153,6 +153,20 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(events).toEqual(['REQUESTED', 'APPROVED', 'PROVISIONING_FAILED', 'RETRY_REQUESTED', 'PROVISIONED']);
   });
 
+  it('gives a retried request no more than its rule allows now, if the maximum was lowered since the request', async () => {
+    const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 240, reason: 'x' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE' });
+    iam.failNext = [new ProvisioningError('AccessDenied: no.', 'AccessDenied', false)];
+    await provisionRequest(h.deps, request.id);
+    h.deps.settings.rules.find((r) => r.id === 'production-read')!.maxDurationMinutes = 60;
+    h.clock.advance(10 * 60_000);
+
+    const retried = await retryRequest(h.deps, api(ARN.leadAnna), request.id);
+
+    expect(retried.endsAt).toBe('2026-03-02T10:10:00.000Z');
+    expect(retried.durationMinutes).toBe(240);
+  });
+
   it('never lets requesters retry their own FAILED request where the rule needs an approver, even if they are approvers', async () => {
     // lead-ben may approve production-read requests, but not his own.
     const request = await createRequest(h.deps, api(ARN.leadBen), { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
