@@ -8,6 +8,7 @@ import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { API_LEASE_ATTEMPTS, apiDeps, routes } from '../../../src/handlers/http/routes';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
+import { intercept } from '../../helpers/intercept';
 import { ARN } from '../../helpers/settings';
 
 describe('concurrent approvals', () => {
@@ -56,11 +57,10 @@ describe('a revoke through the API while the worker holds the grant', () => {
     const now = h.clock.now();
     expect(await h.grants.acquire(active.grantKey!, 'the-worker', new Date(now.getTime() + 120_000).toISOString(), now.toISOString())).toBeDefined();
     let attempts = 0;
-    const counting = new Proxy(h.grants as GrantStore, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (prop === 'acquire') attempts++;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    const counting = intercept<GrantStore>(h.grants, {
+      acquire: (...args) => {
+        attempts++;
+        return h.grants.acquire(...args);
       },
     });
     // The harness allows 400 attempts (for its races); the API's own budget must win.

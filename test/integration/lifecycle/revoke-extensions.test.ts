@@ -9,6 +9,7 @@ import type { AccessRequest } from '../../../src/domain/model';
 import type { ListQuery, RequestStore } from '../../../src/domain/ports';
 import type { ProvisioningDeps } from '../../../src/domain/use-cases/provisionRequest';
 import { harness, type Harness } from '../../helpers/harness';
+import { intercept } from '../../helpers/intercept';
 import { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN } from '../../helpers/settings';
 
@@ -24,13 +25,7 @@ const api = (arn: string) => ({ arn, via: 'api' as const });
 
 /** The store, except that reads of `id` return `snapshot`: the view of a process that read before a change. */
 function staleReadOf(store: RequestStore, id: string, snapshot: AccessRequest): RequestStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'get') return async (x: string) => (x === id ? snapshot : target.get(x));
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return intercept(store, { get: async (x: string) => (x === id ? snapshot : store.get(x)) });
 }
 
 describe('revoking a request and its extensions at the same time as they are granted (real DynamoDB)', () => {
@@ -108,20 +103,14 @@ describe('revoking a request and its extensions at the same time as they are gra
     // Lead Ben approves just after the revocation listed the pending extensions, before it could cancel them.
     let approvedMidway = false;
     const store = h.deps.requests;
-    const listing: RequestStore = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'list') {
-          return async (q: ListQuery) => {
-            const page = await target.list(q);
-            if (q.status === 'PENDING' && !approvedMidway) {
-              approvedMidway = true;
-              await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
-            }
-            return page;
-          };
+    const listing = intercept(store, {
+      list: async (q: ListQuery) => {
+        const page = await store.list(q);
+        if (q.status === 'PENDING' && !approvedMidway) {
+          approvedMidway = true;
+          await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
         }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return page;
       },
     });
 
