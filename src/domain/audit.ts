@@ -43,6 +43,8 @@ export const audit = {
   revoked: (r: AccessRequest, i: EventInput) => event('REVOKED', r, i, r.status, 'REVOKED'),
   expired: (r: AccessRequest, i: EventInput) => event('EXPIRED', r, i, r.status, 'EXPIRED'),
   accessRemoved: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVED', r, i),
+  /** The request ended, but its role could not be reached to delete: an administrator owes the IAM cleanup. */
+  accessRemovalOwed: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVAL_OWED', r, i),
   driftDetected: (r: AccessRequest, i: EventInput) => event('DRIFT_DETECTED', r, i),
   driftRepaired: (r: AccessRequest, i: EventInput) => event('DRIFT_REPAIRED', r, i),
   notificationFailed: (r: AccessRequest, i: EventInput) => event('NOTIFICATION_FAILED', r, i),

@@ -7,28 +7,64 @@ import { findAccount, findProfile } from './rules';
 import type { AccountSettings, Profile, Settings } from './settings';
 
 /** Where a request's access lives: the target account and the role derived from profile and principal. */
-export interface GrantTarget {
-  grantKey: string;
+export interface GrantTarget extends GrantLocation {
   account: AccountSettings;
   profile: Profile;
+}
+
+/**
+ * Where a request's access lives, from what the request itself holds: enough
+ * to find its grant and end it whatever the configuration says now (the
+ * account or the profile may have left it since).
+ */
+export interface GrantLocation {
+  grantKey: string;
+  accountId: string;
+  profileName: string;
   principal: Principal;
   roleName: string;
   externalId?: string;
+  /** A workload grant whose rule left the configuration: the ExternalId its trust demands is not known now. */
+  externalIdUnknown?: boolean;
 }
 
-/** The grant key is deterministic, so a re-run after a crash always finds the same role. */
-export function grantTargetFor(settings: Settings, request: AccessRequest): GrantTarget {
-  const account = findAccount(settings, request.accountId);
-  const profile = findProfile(settings, request.profile);
+/** The grant key is deterministic, so a re-run after a crash always finds the same role; never fails on configuration. */
+export function grantLocationFor(settings: Settings, request: AccessRequest): GrantLocation {
   const principal = parsePrincipalArn(request.principalArn);
   const rule = settings.rules.find((r) => r.id === request.ruleId);
   const isWorkload = request.principalArn !== request.requester;
   const externalId = isWorkload ? rule?.workloadExternalId : undefined;
   // A request once provisioned keeps its role, even if the configuration changed since (an ExternalId
   // set or rotated): ending it must remove the role it holds, not one derived afresh.
-  const stored = request.grantKey?.startsWith(`${account.id}#`) ? request.grantKey.slice(account.id.length + 1) : undefined;
-  const roleName = stored ?? roleNameFor(profile.name, principal, externalId);
-  return { grantKey: `${account.id}#${roleName}`, account, profile, principal, roleName, ...(externalId ? { externalId } : {}) };
+  const prefix = `${request.accountId}#`;
+  const stored = request.grantKey?.startsWith(prefix) ? request.grantKey.slice(prefix.length) : undefined;
+  const roleName = stored ?? roleNameFor(request.profile, principal, externalId);
+  return {
+    grantKey: `${request.accountId}#${roleName}`,
+    accountId: request.accountId,
+    profileName: request.profile,
+    principal,
+    roleName,
+    ...(externalId ? { externalId } : {}),
+    ...(isWorkload && !rule ? { externalIdUnknown: true } : {}),
+  };
+}
+
+/** The location with the account and profile as configured now (provisioning and comparing need them); unknown → NotFoundError. */
+export function grantTargetFor(settings: Settings, request: AccessRequest): GrantTarget {
+  const account = findAccount(settings, request.accountId);
+  const profile = findProfile(settings, request.profile);
+  return { ...grantLocationFor(settings, request), account, profile };
+}
+
+/**
+ * The settings to reach a grant's account with: as configured now, or, for an
+ * account that has left the configuration, as recorded on the grant when its
+ * role was last written. Undefined when neither exists (a grant recorded
+ * before rolegate kept them).
+ */
+export function accountForGrant(settings: Settings, accountId: string, grant: Grant | undefined): AccountSettings | undefined {
+  return settings.accounts.find((a) => a.id === accountId) ?? (grant?.account?.id === accountId ? grant.account : undefined);
 }
 
 /** Members whose access has not ended yet: they keep the grant alive. */
@@ -57,6 +93,7 @@ export function specFor(settings: Settings, target: GrantTarget, members: Record
   };
 }
 
+/** The grant as it will be stored: its members, its role, and the account settings its role was written through. */
 export function nextGrant(target: GrantTarget, previous: Grant | undefined, members: Record<string, string>, roleArn: string, now: string): Grant {
   return {
     grantKey: target.grantKey,
@@ -66,6 +103,7 @@ export function nextGrant(target: GrantTarget, previous: Grant | undefined, memb
     profile: target.profile.name,
     members,
     roleArn,
+    account: target.account,
     version: (previous?.version ?? 0) + 1,
     updatedAt: now,
   };

@@ -1,3 +1,5 @@
+import type { AccountSettings } from './settings';
+
 /** The lifecycle of a request; see DESIGN.md and src/domain/state-machine.ts. */
 export const REQUEST_STATUSES = [
   'PENDING',
@@ -103,6 +105,7 @@ export type AuditAction =
   | 'REVOKED'
   | 'EXPIRED'
   | 'ACCESS_REMOVED'
+  | 'ACCESS_REMOVAL_OWED'
   | 'DRIFT_DETECTED'
   | 'DRIFT_REPAIRED'
   | 'NOTIFICATION_FAILED'
@@ -155,6 +158,12 @@ export interface Grant {
   /** requestId → end of that request's access. */
   members: Record<string, string>;
   roleArn?: string;
+  /**
+   * The target account's settings when the role was last written: the grant
+   * can still be ended through its provisioner role after the account leaves
+   * the configuration. Absent on grants written before rolegate kept them.
+   */
+  account?: AccountSettings;
   version: number;
   updatedAt: string;
 }

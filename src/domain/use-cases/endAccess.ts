@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
-import { grantTargetFor, withGrantLease } from '../grants';
+import { grantLocationFor, withGrantLease } from '../grants';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { isApproverFor, ruleById } from '../rules';
@@ -35,13 +35,14 @@ export async function endAccess(
     preread = undefined;
     if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
     // A concurrent sweep or revoke ended it first: nothing left to do.
-    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false, event: undefined };
+    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false, event: undefined, owed: false };
     assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
-    const target = grantTargetFor(deps.settings, request);
+    // From what the request stored, not the configuration: a profile or account removed since must not strand the access.
+    const target = grantLocationFor(deps.settings, request);
 
     return withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
       const now = isoNow(deps.clock);
-      const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
+      const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now) });
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) };
@@ -51,18 +52,28 @@ export async function endAccess(
         expectedVersion: request.version,
         events: [
           event,
-          audit.accessRemoved(request, {
-            id: deps.ids.next(),
-            at: now,
-            actor: 'rolegate',
-            data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
-          }),
+          owed
+            ? audit.accessRemovalOwed(request, {
+                id: deps.ids.next(),
+                at: now,
+                actor: 'rolegate',
+                comment: owed,
+                data: { accountId: target.accountId, roleName: target.roleName, calls: calls.map((c) => c.command) },
+              })
+            : audit.accessRemoved(request, {
+                id: deps.ids.next(),
+                at: now,
+                actor: 'rolegate',
+                data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
+              }),
         ],
       });
-      return { request: next, changed: true, event };
+      return { request: next, changed: true, event, owed: owed !== undefined };
     });
   });
   if (ended.changed) deps.metrics?.count('AccessEnded');
+  // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
+  if (ended.owed) deps.metrics?.count('ExpiryFailed');
   if (ended.event) await announce(deps, ended.request, ended.event);
   return ended.request;
 }

@@ -1,4 +1,5 @@
-import { liveMembers, nextGrant, specFor, type GrantTarget, type LeaseOptions } from '../grants';
+import { ConflictError } from '../errors';
+import { accountForGrant, grantEnd, liveMembers, nextGrant, specFor, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
 import type { Principal } from '../principal';
@@ -31,6 +32,17 @@ export interface Release {
   roleDeleted: boolean;
   /** The live requests still covered by the role. */
   remaining: string[];
+  /** Set when the role could not be reached to delete (its account left the configuration): why, for the audit event. */
+  owed?: string;
+}
+
+export interface ReleaseOptions {
+  /**
+   * The request's end has passed, so IAM's time conditions already refuse the
+   * role: when the role cannot be reached, the request may still end, with
+   * the cleanup recorded as owed. Without it (a revoke), that is refused.
+   */
+  endHasPassed?: boolean;
 }
 
 /**
@@ -41,22 +53,75 @@ export interface Release {
  * grant is saved without the request. Whether or not the request was ever a
  * member (a crash can leave it in, or leave its role without it), nothing it
  * added outlives it. Every step converges on a re-run.
+ *
+ * Removal works from what was stored (the request's role, principal, and the
+ * account settings recorded on the grant), so a request keeps its role, and
+ * can be ended, after its profile or account leaves the configuration. Only
+ * moving a shared role's end back needs the profile as configured; without
+ * it the change is refused (ConflictError) with what to do.
  */
-export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string, now: string): Promise<Release> {
+export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, now: string, options: ReleaseOptions = {}): Promise<Release> {
   const others = { ...(lease.grant?.members ?? {}) };
   delete others[requestId];
   const remaining = liveMembers(others, now);
   const identity = identityGranterFor(deps, target.principal);
+  const account = accountForGrant(deps.settings, target.accountId, lease.grant);
   if (Object.keys(remaining).length === 0) {
-    const calls = await deps.provisioner.remove(target.account, target.roleName, requestId);
+    if (!account) return owe(deps, lease, target, requestId, options);
+    const calls = await deps.provisioner.remove(account, target.roleName, requestId);
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
     if (lease.grant) await deps.grants.remove(lease);
     return { calls, roleDeleted: true, remaining: [] };
   }
-  const spec = specFor(deps.settings, target, remaining);
-  const outcome = await deps.provisioner.apply(spec, requestId);
-  const calls = [...outcome.calls];
-  if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
-  await deps.grants.save(lease, nextGrant(target, lease.grant, remaining, outcome.roleArn, now));
-  return { calls, roleDeleted: false, remaining: Object.keys(remaining) };
+  const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
+  if (account && profile && !target.externalIdUnknown) {
+    const full: GrantTarget = { ...target, account, profile };
+    const spec = specFor(deps.settings, full, remaining);
+    const outcome = await deps.provisioner.apply(spec, requestId);
+    const calls = [...outcome.calls];
+    if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
+    await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now));
+    return { calls, roleDeleted: false, remaining: Object.keys(remaining) };
+  }
+  // Without the configured profile (or account) the role cannot be rewritten. It need not be when the
+  // request leaving ends no later than the others: the role and the identity policy already end at theirs.
+  const leaving = lease.grant?.members[requestId];
+  const end = grantEnd(remaining)!;
+  if (leaving !== undefined && leaving > end) {
+    const missing = !account ? `account ${target.accountId}` : !profile ? `profile "${target.profileName}"` : `the rule that set its ExternalId`;
+    throw new ConflictError(
+      `Request ${requestId} shares role ${target.roleName} in account ${target.accountId} with live requests ${Object.keys(remaining).sort().join(', ')} and ends after them; ` +
+        `moving the role's end back to theirs needs ${missing}, which is no longer in the configuration. ` +
+        `Add it back and try again, or end those requests first (the last request to leave deletes the role).`,
+      [{ field: !account ? 'accountId' : !profile ? 'profile' : 'ruleId', reason: 'is no longer in the configuration' }],
+    );
+  }
+  await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
+  return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+}
+
+/**
+ * The last request leaves a grant whose account left the configuration
+ * before the grant recorded its settings: its role cannot be reached. An
+ * ended request still ends (IAM's time conditions refuse the role after its
+ * end) and the cleanup is recorded as owed; a revoke, which would leave the
+ * access usable until its end, is refused.
+ */
+async function owe(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, options: ReleaseOptions): Promise<Release> {
+  const where = `role ${target.roleName} in account ${target.accountId}`;
+  if (!options.endHasPassed) {
+    throw new ConflictError(
+      `Request ${requestId}'s access is ${where}, which is no longer in the configuration, and its grant does not record how to reach it: rolegate cannot delete the role. ` +
+        `Add the account back to the configuration (id, provisionerRoleArn, externalId) and revoke again; IAM's time condition ends the access at its end meanwhile.`,
+      [{ field: 'accountId', reason: 'is no longer in the configuration' }],
+    );
+  }
+  const identity = identityGranterFor(deps, target.principal);
+  const calls = identity ? await identity.revoke(target.principal, target.grantKey) : [];
+  if (lease.grant) await deps.grants.remove(lease);
+  const owed =
+    `Account ${target.accountId} is no longer in the configuration, so ${where} could not be deleted (IAM's time conditions already refuse it). ` +
+    `Delete the role by hand, or add the account back and let reconciliation remove it.`;
+  deps.logger.error('access ended, but its role could not be deleted; an administrator owes the cleanup', { requestId, accountId: target.accountId, roleName: target.roleName });
+  return { calls, roleDeleted: false, remaining: [], owed };
 }

@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { ProvisioningError } from '../errors';
-import { grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
+import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
@@ -103,12 +103,12 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
  * IAM brought back to what the other live requests need (nothing, if none).
  */
 async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessRequest): Promise<ProvisionResult> {
-  const target = grantTargetFor(deps.settings, first);
+  const target = grantLocationFor(deps.settings, first);
   const result = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
     const request = await deps.requests.get(first.id);
     if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
     const now = isoNow(deps.clock);
-    const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
+    const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: true });
     const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
     const event = audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.', notify: 'request.expired' });
     await deps.requests.commit({
@@ -116,7 +116,9 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
       expectedVersion: request.version,
       events: [
         event,
-        audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
+        owed
+          ? audit.accessRemovalOwed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: owed, data: { accountId: target.accountId, roleName: target.roleName, calls: calls.map((c) => c.command) } })
+          : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
       ],
     });
     return { outcome: 'expired', request: expired, event };
