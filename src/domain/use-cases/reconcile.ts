@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
-import type { AccessRequest, AuditEvent } from '../model';
+import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { ManagedRoleState, Provisioner } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
@@ -16,6 +16,14 @@ export type DriftKind =
   | 'boundary-changed'
   | 'permissions-changed'
   | 'session-duration-changed';
+
+/**
+ * How long after a grant's last end its role still counts as expected: the
+ * sweeper (every minute) deletes it within this window, and reporting it
+ * earlier raises a false alarm (or, in repair mode, deletes the role under
+ * the sweeper, leaving the grant item and the identity policy behind).
+ */
+export const EXPIRY_GRACE_MINUTES = 5;
 
 export interface Drift {
   accountId: string;
@@ -48,6 +56,22 @@ export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
   return found;
 }
 
+/**
+ * Whether a grant whose members have all ended is still the sweeper's to
+ * remove, not drift: a member ended within the grace window, or a member is
+ * still live in the database (the sweeper has yet to, or failed to, end it;
+ * ExpiryFailed reports that).
+ */
+async function awaitingSweeper(deps: ProvisioningDeps, members: Record<string, string>, now: string): Promise<boolean> {
+  const graceStart = new Date(Date.parse(now) - EXPIRY_GRACE_MINUTES * 60_000).toISOString();
+  if (Object.keys(liveMembers(members, graceStart)).length > 0) return true;
+  for (const id of Object.keys(members)) {
+    const request = await deps.requests.get(id);
+    if (request?.status === 'ACTIVE' || request?.status === 'APPROVED') return true;
+  }
+  return false;
+}
+
 async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings): Promise<Drift[]> {
   const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
@@ -56,63 +80,87 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
   const drifts: Drift[] = [];
 
   for (const grant of await deps.grants.listByAccount(account.id)) {
-    const members = liveMembers(grant.members, now);
-    const anyMember = Object.keys(members)[0];
     const role = roles.get(grant.roleName);
     roles.delete(grant.roleName);
-    if (!anyMember) {
-      // Every member has ended: the sweeper removes it; if the role lingers, it is orphaned.
-      if (role) roles.set(grant.roleName, role);
-      continue;
+    // One grant that cannot be compared (its profile left the configuration, a failed read) must not hide the others.
+    try {
+      const drift = await reconcileGrant(deps, account, grant, role, now);
+      if (drift === 'orphan-candidate') {
+        if (role) roles.set(grant.roleName, role);
+      } else if (drift) {
+        drifts.push(drift);
+      }
+    } catch (e) {
+      deps.logger.error('reconciliation of a grant failed; the others continue', { accountId: account.id, grantKey: grant.grantKey, error: e instanceof Error ? e.message : String(e) });
     }
-    const request = await deps.requests.get(anyMember);
-    if (!request) continue;
-    const target = grantTargetFor(deps.settings, request);
-    if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) continue;
-    // The role listing and the grant listing are read apart and may be minutes old: a grant
-    // provisioned, widened or ended in between looks like drift. Under the grant's lease, compare
-    // the grant and the role as they are now; only a difference that holds is reported (and
-    // repaired), and a role whose requests ended meanwhile is never brought back.
-    const confirmed = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
-      const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
-      if (Object.keys(current).length === 0) return undefined;
-      const spec = specFor(deps.settings, target, current);
-      const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
-      if (!problem) return undefined;
-      const repaired = repair && problem.repairable;
-      if (repaired) await deps.provisioner.apply(spec, request.id);
-      return { ...problem, repaired };
-    });
-    if (!confirmed) continue;
-    const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: confirmed.kind, detail: confirmed.detail, repaired: confirmed.repaired };
-    drifts.push(drift);
-    await record(deps, drift, request);
   }
 
   for (const listed of roles.values()) {
-    // Under the role's grant lease: a provisioning in flight creates the role before it saves
-    // the grant, both under this lease, and a role removed since the listing is no drift.
-    const confirmed = await withGrantLease(leaseOptions(deps), `${account.id}#${listed.roleName}`, async (lease) => {
-      if (Object.keys(liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock))).length > 0) return undefined;
-      const role = await provisioner.describeManagedRole(account, listed.roleName);
-      if (!role) return undefined;
-      // Under our path but never rolegate's (no managed-by tag): report, never touch.
-      const removed = role.managedByRolegate && repair;
-      if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
-      return { role, removed };
-    });
-    if (!confirmed) continue;
-    const drift: Drift = {
-      accountId: account.id,
-      roleName: listed.roleName,
-      kind: 'unknown-role',
-      detail: confirmed.role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
-      repaired: confirmed.removed,
-    };
-    drifts.push(drift);
-    await record(deps, drift);
+    try {
+      // Under the role's grant lease: a provisioning in flight creates the role before it saves
+      // the grant, both under this lease, and a role removed since the listing is no drift.
+      const confirmed = await withGrantLease(leaseOptions(deps), `${account.id}#${listed.roleName}`, async (lease) => {
+        const t = isoNow(deps.clock);
+        if (Object.keys(liveMembers(lease.grant?.members ?? {}, t)).length > 0) return undefined;
+        // Ended since the grant listing: the sweeper's to remove, as above.
+        if (lease.grant && (await awaitingSweeper(deps, lease.grant.members, t))) return undefined;
+        const role = await provisioner.describeManagedRole(account, listed.roleName);
+        if (!role) return undefined;
+        // Under our path but never rolegate's (no managed-by tag): report, never touch.
+        const removed = role.managedByRolegate && repair;
+        if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
+        return { role, removed };
+      });
+      if (!confirmed) continue;
+      const drift: Drift = {
+        accountId: account.id,
+        roleName: listed.roleName,
+        kind: 'unknown-role',
+        detail: confirmed.role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
+        repaired: confirmed.removed,
+      };
+      drifts.push(drift);
+      await record(deps, drift);
+    } catch (e) {
+      deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: e instanceof Error ? e.message : String(e) });
+    }
   }
   return drifts;
+}
+
+/**
+ * One grant against its role: the confirmed drift, nothing, or, when every
+ * member ended longer ago than the sweeper needs, the role as a candidate
+ * for an orphan.
+ */
+async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, grant: Grant, role: ManagedRoleState | undefined, now: string): Promise<Drift | 'orphan-candidate' | undefined> {
+  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
+  const repair = deps.settings.provisioner.driftAction === 'repair';
+  const members = liveMembers(grant.members, now);
+  const anyMember = Object.keys(members)[0];
+  if (!anyMember) return (await awaitingSweeper(deps, grant.members, now)) ? undefined : 'orphan-candidate';
+  const request = await deps.requests.get(anyMember);
+  if (!request) return undefined;
+  const target = grantTargetFor(deps.settings, request);
+  if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) return undefined;
+  // The role listing and the grant listing are read apart and may be minutes old: a grant
+  // provisioned, widened or ended in between looks like drift. Under the grant's lease, compare
+  // the grant and the role as they are now; only a difference that holds is reported (and
+  // repaired), and a role whose requests ended meanwhile is never brought back.
+  const confirmed = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
+    const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
+    if (Object.keys(current).length === 0) return undefined;
+    const spec = specFor(deps.settings, target, current);
+    const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
+    if (!problem) return undefined;
+    const repaired = repair && problem.repairable;
+    if (repaired) await deps.provisioner.apply(spec, request.id);
+    return { ...problem, repaired };
+  });
+  if (!confirmed) return undefined;
+  const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: confirmed.kind, detail: confirmed.detail, repaired: confirmed.repaired };
+  await record(deps, drift, request);
+  return drift;
 }
 
 /**
