@@ -184,8 +184,15 @@ export class FakeAws {
     return { roles: sorted(this.roles), userPolicies: sorted(this.userPolicies) };
   }
 
-  /** One call: the fault schedule first, then IAM's behaviour. */
+  /**
+   * Runs before every call, ahead of the fault schedule: a test pauses a run
+   * at a chosen call (by awaiting), starts another run there, or fails it.
+   */
+  onCall: ((service: FaultService, command: string, input: Input) => Promise<void> | void) | undefined;
+
+  /** One call: the test's hook, the fault schedule, then IAM's behaviour. */
   async handle(service: FaultService, command: string, input: Input, account: string): Promise<unknown> {
+    await this.onCall?.(service, command, input);
     const fault = this.schedule.next(service, command);
     if (fault && fault.effect === 'before') {
       if (fault.outcome === 'halt') return this.schedule.halt();
