@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ProvisioningError } from '../errors';
+import { ProvisioningError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
@@ -28,7 +28,9 @@ export type ProvisionResult = {
  * Makes an APPROVED request's access real: under the grant's lease, adds the
  * request to the grant (the later end wins), brings the role to the desired
  * state, grants the identity side, then marks the request ACTIVE. Safe to run
- * again at any point: every step converges.
+ * again at any point: every step converges. A request ends FAILED only under
+ * the grant's lease, after what IAM holds for it was undone, so no run can
+ * give it access between the undo and the FAILED commit.
  */
 export async function provisionRequest(deps: ProvisioningDeps, requestId: string, known?: AccessRequest): Promise<ProvisionResult> {
   const first = known ?? (await deps.requests.get(requestId));
@@ -38,62 +40,102 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
   if (first.endsAt <= now) return endBeforeProvisioning(deps, first);
 
   const target = grantTargetFor(deps.settings, first);
-  let cleanup: 'done' | 'failed' | undefined;
+  let result: ProvisionResult | 'stale';
   try {
-    return await withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
-      // Re-read under the lease: a revoke may have ended the request while we waited.
-      const request = await deps.requests.get(requestId);
-      if (!request || request.status !== 'APPROVED' || !request.endsAt) return { outcome: 'skipped' as const };
-      const t = isoNow(deps.clock);
-      const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
-      const spec = specFor(deps.settings, target, members);
-      let outcome: ProvisionOutcome;
-      let identityCalls: PlannedCall[];
-      try {
-        outcome = await deps.provisioner.apply(spec, request.id);
-        const identity = identityGranterFor(deps, target.principal);
-        identityCalls = identity ? await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
-      } catch (e) {
-        // A request about to end FAILED must not leave access behind: undo what IAM holds for it.
-        const willFail = e instanceof ProvisioningError && (!e.retryable || (request.provisioningAttempts ?? 0) + 1 >= (deps.maxProvisioningAttempts ?? 5));
-        if (willFail) cleanup = await undoForFailedRequest(deps, lease, target, request.id, t);
-        throw e;
-      }
-      await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t));
-
-      const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
-      const calls = [...outcome.calls, ...identityCalls];
-      const active: AccessRequest = {
-        ...request,
-        version: request.version + 1,
-        status: 'ACTIVE',
-        updatedAt: t,
-        grantKey: target.grantKey,
-        access,
-        ...(deps.settings.provisioner.mode === 'dry-run' ? { plan: calls } : {}),
-      };
-      delete active.failure;
-      delete active.retryRequested;
-      const provisioned = audit.provisioned(request, {
-        id: deps.ids.next(),
-        at: t,
-        actor: 'rolegate',
-        data: { roleArn: outcome.roleArn, grantEndsAt: spec.endsAt, sharedWith: spec.requestIds.filter((id) => id !== request.id), calls: calls.map((c) => c.command), dryRun: deps.settings.provisioner.mode === 'dry-run' },
-        notify: 'request.active',
-      });
-      await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
-      return { outcome: 'active' as const, request: active, event: provisioned };
-    }).then(async (result) => {
-      if (result.outcome === 'active' && result.request) {
-        deps.metrics?.count('GrantActivated');
-        if (result.event) await announce(deps, result.request, result.event);
-      }
-      return result;
-    });
+    result = await withGrantLease(leaseOptions(deps), target.grantKey, (lease) => provisionUnderLease(deps, lease, target, requestId));
   } catch (e) {
     if (!(e instanceof ProvisioningError)) throw e;
-    return recordProvisioningError(deps, requestId, e, cleanup);
+    // The lease stayed taken (GrantBusy): its holder decides under it. Counting or failing the
+    // request from here, outside the lease, could end it FAILED while the holder grants access.
+    deps.logger.warn('another change to the grant is in progress; provisioning will be retried', { requestId, grantKey: target.grantKey, awsCode: e.awsCode });
+    return { outcome: 'retry-later' };
   }
+  if (result === 'stale') result = await settleAfterStaleCommit(deps, target, requestId);
+  if (result.outcome === 'active' && result.request) deps.metrics?.count('GrantActivated');
+  if (result.outcome === 'failed') deps.metrics?.count('ProvisioningFailed');
+  if (result.request && result.event) await announce(deps, result.request, result.event);
+  return result;
+}
+
+/** One provisioning attempt while holding the grant's lease; 'stale' when the ACTIVE commit found the request changed. */
+async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string): Promise<ProvisionResult | 'stale'> {
+  // Re-read under the lease: a revoke may have ended the request while we waited.
+  const request = await deps.requests.get(requestId);
+  if (!request || request.status !== 'APPROVED' || !request.endsAt) return { outcome: 'skipped', ...(request ? { request } : {}) };
+  const t = isoNow(deps.clock);
+  const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
+  const spec = specFor(deps.settings, target, members);
+  let outcome: ProvisionOutcome;
+  let identityCalls: PlannedCall[];
+  try {
+    outcome = await deps.provisioner.apply(spec, request.id);
+    const identity = identityGranterFor(deps, target.principal);
+    identityCalls = identity ? await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
+  } catch (e) {
+    if (!(e instanceof ProvisioningError)) throw e;
+    return recordProvisioningError(deps, lease, target, request, e);
+  }
+  await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t));
+
+  const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
+  const calls = [...outcome.calls, ...identityCalls];
+  const active: AccessRequest = {
+    ...request,
+    version: request.version + 1,
+    status: 'ACTIVE',
+    updatedAt: t,
+    grantKey: target.grantKey,
+    access,
+    ...(deps.settings.provisioner.mode === 'dry-run' ? { plan: calls } : {}),
+  };
+  delete active.failure;
+  delete active.retryRequested;
+  const provisioned = audit.provisioned(request, {
+    id: deps.ids.next(),
+    at: t,
+    actor: 'rolegate',
+    data: { roleArn: outcome.roleArn, grantEndsAt: spec.endsAt, sharedWith: spec.requestIds.filter((id) => id !== request.id), calls: calls.map((c) => c.command) },
+    notify: 'request.active',
+  });
+  try {
+    await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
+  } catch (e) {
+    if (e instanceof StaleWriteError) return 'stale';
+    throw e;
+  }
+  return { outcome: 'active', request: active, event: provisioned };
+}
+
+/**
+ * The ACTIVE commit found the request changed after its access was granted
+ * and saved in the grant: a run whose lease had lapsed, or one that decided
+ * outside the lease, moved it on. Re-read to decide: ACTIVE (another run
+ * made it so) or still APPROVED keeps the access, for the request is live;
+ * anything else must not keep a role, so the request is taken out of the
+ * grant again, under a fresh lease, and that is audited.
+ */
+async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantTarget, requestId: string): Promise<ProvisionResult> {
+  return withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
+    const request = await deps.requests.get(requestId);
+    if (!request) return { outcome: 'skipped' };
+    if (request.status === 'ACTIVE') return { outcome: 'skipped', request };
+    if (request.status === 'APPROVED') return { outcome: 'retry-later', request };
+    // Whoever moved it on under the lease took it out of the grant already; only a membership left behind is ours to undo.
+    if (lease.grant?.members[requestId] === undefined) return { outcome: 'skipped', request };
+    const now = isoNow(deps.clock);
+    const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, requestId, now);
+    deps.logger.warn('provisioning finished after the request had left APPROVED; its access was taken back', { requestId, status: request.status, grantKey: target.grantKey });
+    await deps.requests.appendEvents([
+      audit.accessRemoved(request, {
+        id: deps.ids.next(),
+        at: now,
+        actor: 'rolegate',
+        comment: `Provisioning finished after the request became ${request.status}; the access it set up was taken back.`,
+        data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
+      }),
+    ]);
+    return { outcome: 'skipped', request };
+  });
 }
 
 /**
@@ -130,36 +172,44 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
 /**
  * Takes back what a failed provisioning may have left, as ending its access
  * would: the request leaves the grant, and the role and the identity policy
- * are removed, or brought back to the other live requests' state. Best
- * effort: a failure here is logged and audited, and reconciliation finds the
- * role no live grant accounts for.
+ * are removed, or brought back to the other live requests' state. A failure
+ * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
 async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string, now: string): Promise<'done' | 'failed'> {
   try {
     await releaseFromGrant(deps, lease, target, requestId, now);
     return 'done';
   } catch (e) {
-    deps.logger.error('could not undo a failed provisioning; reconciliation will report the role', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
+    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
     return 'failed';
   }
 }
 
 /**
- * A permanent error marks the request FAILED at once, with the AWS code and a
- * plain reason; a transient one is counted and left for the next attempt
- * until the budget is spent.
+ * Under the grant's lease, from one read of the request: a permanent error,
+ * or the last transient one the budget allows, marks the request FAILED with
+ * the AWS code and a plain reason, once IAM no longer holds anything for it;
+ * a transient one is counted and left for the next attempt. A request whose
+ * undo failed is counted and left APPROVED: FAILED never keeps a role.
  */
-async function recordProvisioningError(deps: ProvisioningDeps, requestId: string, error: ProvisioningError, cleanup?: 'done' | 'failed'): Promise<ProvisionResult> {
+async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
-  const result = await withOptimisticRetry(async (): Promise<ProvisionResult> => {
-    const request = await deps.requests.get(requestId);
-    if (!request || request.status !== 'APPROVED') return { outcome: 'skipped' };
+  let preread: AccessRequest | undefined = read;
+  let cleanup: 'done' | 'failed' | undefined;
+  return withOptimisticRetry(async (): Promise<ProvisionResult> => {
+    const request = preread ?? (await deps.requests.get(read.id));
+    preread = undefined;
+    if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
     const now = isoNow(deps.clock);
     const attempts = (request.provisioningAttempts ?? 0) + 1;
-    if (error.retryable && attempts < maxAttempts) {
+    const fails = !error.retryable || attempts >= maxAttempts;
+    // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
+    if (fails && cleanup !== 'done') cleanup = await undoForFailedRequest(deps, lease, target, request.id, now);
+    if (!fails || cleanup === 'failed') {
       const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
       await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [] });
-      deps.logger.warn('provisioning failed; it will be retried', { requestId, attempts, awsCode: error.awsCode, reason: error.message });
+      if (fails) deps.metrics?.count('ProvisioningFailed');
+      deps.logger.warn('provisioning failed; it will be retried', { requestId: request.id, attempts, awsCode: error.awsCode, reason: error.message });
       return { outcome: 'retry-later', request: counted };
     }
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };
@@ -170,16 +220,11 @@ async function recordProvisioningError(deps: ProvisioningDeps, requestId: string
       at: now,
       actor: 'rolegate',
       comment: error.message,
-      data: { awsCode: failure.code, attempts, ...(cleanup ? { cleanup } : {}) },
+      data: { awsCode: failure.code, attempts, cleanup: 'done' },
       notify: 'request.failed',
     });
     await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });
-    deps.logger.error('provisioning failed', { requestId, awsCode: failure.code, reason: error.message });
+    deps.logger.error('provisioning failed', { requestId: request.id, awsCode: failure.code, reason: error.message });
     return { outcome: 'failed', request: failed, event };
   });
-  if (result.outcome === 'failed' && result.request) {
-    deps.metrics?.count('ProvisioningFailed');
-    if (result.event) await announce(deps, result.request, result.event);
-  }
-  return result;
 }
