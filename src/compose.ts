@@ -100,7 +100,7 @@ export function composeApp(options: ComposeOptions = {}): App {
   if (env.inProcessWorker && slack) {
     app.runSlackJobInProcess = (job) => {
       setImmediate(() => {
-        void import('./handlers/slack/run-job').then(({ runSlackJob }) => runSlackJob(deps, slack.api, job)).catch((e) => logger.error('slack job failed', { error: String(e) }));
+        void import('./handlers/slack/run-job').then(({ runSlackJob }) => runSlackJob({ deps, slack: slack.api, jobs: slack.store }, job)).catch((e) => logger.error('slack job failed', { error: String(e) }));
       });
     };
   }

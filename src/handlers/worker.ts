@@ -33,10 +33,10 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent): 
       continue;
     }
     if (image?.type?.S === 'slack-job') {
-      // A Slack job: done once (its item was written once), reported through response_url.
+      // A Slack job: its item was written once, but the stream may deliver it again; the runner skips a job already done.
       try {
         const job = JSON.parse(image.job?.S ?? 'null') as SlackJob | null;
-        if (app.slack && job) await runSlackJob(app.deps, app.slack.api, job);
+        if (app.slack && job) await runSlackJob({ deps: app.deps, slack: app.slack.api, jobs: app.slack.store }, job);
       } catch (e) {
         app.logger.error('slack job crashed; the record will be retried', { error: String(e) });
         fail(record);

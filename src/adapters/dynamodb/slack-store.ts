@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SlackMessageStore, StoredSlackMessage } from '../slack/slack-notifier';
 
 /** A unit of Slack work, acknowledged at once and done by the worker. */
@@ -9,6 +9,12 @@ export interface SlackJob {
   slackUserId: string;
   principalArn: string;
   responseUrl: string;
+  /**
+   * When the Slack endpoint took the job (ISO 8601): the time part of the id
+   * of the request a `request` command makes. Absent on jobs taken before it
+   * was recorded.
+   */
+  createdAt?: string;
   work:
     | { kind: 'command'; command: import('../slack/commands').AccessCommand }
     | { kind: 'approve'; requestId: string }
@@ -16,10 +22,22 @@ export interface SlackJob {
 }
 
 /**
+ * Whether a job was done. The stream delivers a job at least once (a failed
+ * record, an earlier failure in its batch or a timeout sends it again), so
+ * the runner skips one already done.
+ */
+export interface SlackJobLedger {
+  isDone(jobId: string): Promise<boolean>;
+  markDone(jobId: string): Promise<void>;
+}
+
+const jobKey = (jobId: string) => ({ pk: `SLACKJOB#${jobId}`, sk: '#JOB' });
+
+/**
  * Slack jobs and approval-message references in the rolegate table. Jobs
  * expire by TTL after a day: they are the only items that may disappear.
  */
-export class DynamoSlackStore implements SlackMessageStore {
+export class DynamoSlackStore implements SlackMessageStore, SlackJobLedger {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -33,7 +51,7 @@ export class DynamoSlackStore implements SlackMessageStore {
         new PutCommand({
           TableName: this.tableName,
           // As a JSON string, so the worker reads it straight from the stream image.
-          Item: { pk: `SLACKJOB#${job.id}`, sk: '#JOB', type: 'slack-job', job: JSON.stringify(job), expiresAt: Math.floor(this.now().getTime() / 1000) + 86_400 },
+          Item: { ...jobKey(job.id), type: 'slack-job', job: JSON.stringify(job), expiresAt: Math.floor(this.now().getTime() / 1000) + 86_400 },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -41,6 +59,32 @@ export class DynamoSlackStore implements SlackMessageStore {
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
+    }
+  }
+
+  async isDone(jobId: string): Promise<boolean> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true, ProjectionExpression: 'doneAt' }));
+    return out.Item?.doneAt !== undefined;
+  }
+
+  /**
+   * An update, so the stream (filtered to INSERTs of jobs) does not deliver
+   * the job again. A job whose item has expired is left alone rather than
+   * written back without its TTL.
+   */
+  async markDone(jobId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET doneAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': this.now().toISOString() },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
     }
   }
 

@@ -1,5 +1,7 @@
 import { audit } from '../audit';
+import { ConflictError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
+import type { RequestWrite } from '../ports';
 import { principalFromCallerArn } from '../principal';
 import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
@@ -16,6 +18,12 @@ export interface CreateRequestInput {
   principalArn?: string;
   /** Set by extendRequest: the request whose grant this one prolongs. */
   extendsRequestId?: string;
+  /**
+   * Set by a caller that may run again for the same intent (a Slack job the
+   * stream delivers twice): the new request's id. A run that finds a request
+   * of the same caller under it returns that request and makes none.
+   */
+  requestId?: string;
 }
 
 /**
@@ -25,6 +33,10 @@ export interface CreateRequestInput {
  */
 export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateRequestInput): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
+  if (input.requestId) {
+    const made = await madeBefore(deps, input.requestId, caller.arn);
+    if (made) return made;
+  }
   const account = findAccount(deps.settings, input.account);
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name);
@@ -33,7 +45,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
 
   const now = isoNow(deps.clock);
   const pending: AccessRequest = {
-    id: deps.ids.next(),
+    id: input.requestId ?? deps.ids.next(),
     version: 1,
     status: 'PENDING',
     requester: caller.arn,
@@ -63,7 +75,12 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   if (rule.autoApprove) {
     const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
     const autoApproved = audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id }, notify: 'request.approved' });
-    await deps.requests.commit({ request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}) });
+    const earlier = await commitNew(
+      deps,
+      { request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}) },
+      input.requestId !== undefined,
+    );
+    if (earlier) return earlier;
     deps.metrics?.count('RequestCreated');
     deps.metrics?.count('RequestApproved');
     await enqueueSafely(deps, approved.id);
@@ -72,8 +89,32 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   }
 
   const created = audit.requested(pending, { ...requested, notify: 'request.created' });
-  await deps.requests.commit({ request: pending, events: [created] });
+  const earlier = await commitNew(deps, { request: pending, events: [created] }, input.requestId !== undefined);
+  if (earlier) return earlier;
   deps.metrics?.count('RequestCreated');
   await announce(deps, pending, created);
   return pending;
+}
+
+/** The request a previous run made under a caller-chosen id; another caller's is a conflict, never returned. */
+async function madeBefore(deps: CoreDeps, id: string, callerArn: string): Promise<AccessRequest | undefined> {
+  const existing = await deps.requests.get(id);
+  if (existing && existing.requester !== callerArn) throw new ConflictError('A request with this id already exists.');
+  return existing;
+}
+
+/**
+ * Commits a new request. With a caller-chosen id, a concurrent run of the
+ * same intent may have committed first: its request is returned instead.
+ */
+async function commitNew(deps: CoreDeps, write: RequestWrite, chosenId: boolean): Promise<AccessRequest | undefined> {
+  try {
+    await deps.requests.commit(write);
+    return undefined;
+  } catch (e) {
+    if (!chosenId || !(e instanceof ConflictError)) throw e;
+    const made = await madeBefore(deps, write.request.id, write.request.requester);
+    if (!made) throw e;
+    return made;
+  }
 }

@@ -62,7 +62,9 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
         return commandReply(`Your Slack user (${userId}) is not linked to an AWS identity in rolegate's configuration, so you cannot act here. Ask an administrator to add it under slack.users.`);
       };
 
-      const enqueue = async (job: SlackJob): Promise<boolean> => {
+      const enqueue = async (work: Omit<SlackJob, 'createdAt'>): Promise<boolean> => {
+        // Its time becomes the time part of the id of a request the job makes (the same on every run).
+        const job: SlackJob = { ...work, createdAt: d.now().toISOString() };
         const fresh = await d.store.putJob(job);
         if (fresh) d.runInProcess?.(job);
         else d.logger.info('duplicate slack job ignored', { jobId: job.id });

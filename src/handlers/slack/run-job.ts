@@ -1,4 +1,6 @@
-import type { SlackJob } from '../../adapters/dynamodb/slack-store';
+import { createHash } from 'node:crypto';
+import { encodeTime } from 'ulid';
+import type { SlackJob, SlackJobLedger } from '../../adapters/dynamodb/slack-store';
 import { commandReply, helpText } from '../../adapters/slack/blocks';
 import type { SlackApi } from '../../adapters/slack/slack-client';
 import { RolegateError } from '../../domain/errors';
@@ -15,13 +17,28 @@ function line(r: AccessRequest): string {
   return `\`${r.id}\` *${r.status}* ${r.profile} in ${r.accountAlias} for ${r.durationMinutes} min${r.endsAt ? `, until ${r.endsAt}` : ''}`;
 }
 
+export interface SlackJobRunner {
+  deps: ProvisioningDeps;
+  slack: SlackApi;
+  jobs: SlackJobLedger;
+}
+
+export type SlackJobOutcome = { status: 'done'; text: string; replied: boolean } | { status: 'already done' };
+
 /**
  * Does the work of one Slack job through the same use-cases as the HTTP API
  * (same rules: no self-approval, quorum, conflicts), and reports the outcome
  * privately through the job's response_url. A refusal is a friendly message,
- * never a failure of the job.
+ * never a failure of the job. A job is done once: one already done (the
+ * stream delivers at least once) is skipped, and a failed reply does not
+ * fail the job, since its work is committed.
  */
-export async function runSlackJob(deps: ProvisioningDeps, slack: SlackApi, job: SlackJob): Promise<string> {
+export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<SlackJobOutcome> {
+  const { deps } = r;
+  if (await r.jobs.isDone(job.id)) {
+    deps.logger.info('slack job already done; not run again', { jobId: job.id });
+    return { status: 'already done' };
+  }
   const actor: Actor = { arn: job.principalArn, via: 'slack' };
   let text: string;
   try {
@@ -34,8 +51,42 @@ export async function runSlackJob(deps: ProvisioningDeps, slack: SlackApi, job: 
       text = `Not done: ${e.message}`;
     }
   }
-  await slack.postToResponseUrl(job.responseUrl, commandReply(text));
-  return text;
+  // Marked before the reply: a reply lost to a crash here is better than a second run answering
+  // "already decided". If the mark fails the job may run again, which its use-cases make harmless.
+  try {
+    await r.jobs.markDone(job.id);
+  } catch (e) {
+    deps.logger.error('could not mark a slack job done; a redelivery would run it again', { jobId: job.id, error: e instanceof Error ? e.message : String(e) });
+  }
+  try {
+    await r.slack.postToResponseUrl(job.responseUrl, commandReply(text));
+    return { status: 'done', text, replied: true };
+  } catch (e) {
+    // The response_url is a bearer credential for the user's channel: kept out of the log.
+    deps.logger.warn('slack job reply not delivered; the work is done and is not repeated', { jobId: job.id, error: withoutUrls(e, job.responseUrl) });
+    return { status: 'done', text, replied: false };
+  }
+}
+
+function withoutUrls(e: unknown, responseUrl: string): string {
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return message.split(responseUrl).join('<response_url>').replace(/https?:\/\/\S+/g, '<url>');
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * The id of the request a `request` job makes: a ULID whose time is the
+ * job's and whose 80 "random" bits are a hash of the job id, so every run
+ * of the job names the same request. Undefined for a job without its time.
+ */
+export function requestIdForJob(job: Pick<SlackJob, 'id' | 'createdAt'>): string | undefined {
+  const at = job.createdAt === undefined ? NaN : Date.parse(job.createdAt);
+  if (!Number.isFinite(at)) return undefined;
+  const digest = createHash('sha256').update(`rolegate-slack-job:${job.id}`).digest();
+  let random = '';
+  for (let i = 0; i < 16; i++) random += CROCKFORD[digest[i]! & 31];
+  return encodeTime(at, 10) + random;
 }
 
 async function perform(deps: ProvisioningDeps, actor: Actor, job: SlackJob): Promise<string> {
@@ -51,7 +102,8 @@ async function perform(deps: ProvisioningDeps, actor: Actor, job: SlackJob): Pro
   const c = w.command;
   switch (c.kind) {
     case 'request': {
-      const r = await createRequest(deps, actor, { account: c.account, profile: c.profile, durationMinutes: c.durationMinutes, reason: c.reason, ...(c.ticket ? { ticket: c.ticket } : {}) });
+      const requestId = requestIdForJob(job);
+      const r = await createRequest(deps, actor, { account: c.account, profile: c.profile, durationMinutes: c.durationMinutes, reason: c.reason, ...(c.ticket ? { ticket: c.ticket } : {}), ...(requestId ? { requestId } : {}) });
       return r.status === 'PENDING'
         ? `Requested \`${r.id}\`: waiting for ${r.approvalsRequired} approval(s) until ${r.decisionDeadline}.`
         : `Requested \`${r.id}\`: approved at once; you will get a message when access is ready.`;

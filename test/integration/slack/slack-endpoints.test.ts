@@ -58,7 +58,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       signingSecret: async () => SECRET,
       logger: h.logger,
       now: () => now,
-      runInProcess: (job: SlackJob) => jobs.push(runSlackJob(h.deps, slack, job)),
+      runInProcess: (job: SlackJob) => jobs.push(runSlackJob({ deps: h.deps, slack, jobs: store }, job)),
     });
   });
   afterEach(async () => {
@@ -237,14 +237,15 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       const settings = settingsWith((d) => {
         d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna }, teamIds: ['T0001ABCD'] };
       });
+      const store = new DynamoSlackStore(h.requests.doc, h.tableName, () => now);
       guarded = slackApp({
         settings,
         slack,
-        store: new DynamoSlackStore(h.requests.doc, h.tableName, () => now),
+        store,
         signingSecret: async () => SECRET,
         logger: h.logger,
         now: () => now,
-        runInProcess: (job: SlackJob) => jobs.push(runSlackJob(h.deps, slack, job)),
+        runInProcess: (job: SlackJob) => jobs.push(runSlackJob({ deps: h.deps, slack, jobs: store }, job)),
       });
     });
 

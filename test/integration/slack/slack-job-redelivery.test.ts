@@ -1,0 +1,153 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { decodeTime } from 'ulid';
+import { DynamoSlackStore } from '../../../src/adapters/dynamodb/slack-store';
+import { signSlackRequest } from '../../../src/adapters/slack/signature';
+import { SlackClient } from '../../../src/adapters/slack/slack-client';
+import { ConflictError } from '../../../src/domain/errors';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import type { HttpEvent } from '../../../src/handlers/http/types';
+import { slackApp } from '../../../src/handlers/slack/app';
+import { runSlackJob } from '../../../src/handlers/slack/run-job';
+import { handleStream, type WorkerApp } from '../../../src/handlers/worker';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems, allRawItems } from '../../helpers/table';
+import { blockActionsPayload, interactionBody, slashCommandBody } from '../../unit/slack/fixtures';
+
+/*
+ * The stream delivers a Slack job at least once: a failed record, a failure
+ * earlier in its batch or a worker timeout sends it again. Here the same
+ * INSERT record (the job item as DynamoDB Local stored it) is delivered
+ * twice, with a Slack whose response_url answers 503.
+ */
+
+const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
+const RESPONSE_URL = 'https://hooks.slack.com/commands/T0001ABCD/1234567890/abcdefABCDEF123456';
+const jobTime = new Date('2026-03-02T08:59:58.250Z');
+
+let h: Harness;
+let store: DynamoSlackStore;
+let endpoint: ReturnType<typeof slackApp>;
+let worker: WorkerApp;
+/** Every post to a response_url; Slack answers each with `status`. */
+let posts: { url: string; body: string }[];
+let status: number;
+
+beforeEach(async () => {
+  const settings = settingsWith((d) => {
+    d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna } };
+  });
+  h = await harness({ settings });
+  h.deps.notifications = 'stream';
+  posts = [];
+  status = 503;
+  const slack = new SlackClient({
+    token: 'xoxb-test',
+    fetch: async (url, init) => {
+      posts.push({ url, body: String(init.body) });
+      return new Response(status === 200 ? 'ok' : 'service_unavailable', { status });
+    },
+  });
+  store = new DynamoSlackStore(h.requests.doc, h.tableName, () => h.clock.now());
+  endpoint = slackApp({ settings, slack, store, signingSecret: async () => SECRET, logger: h.logger, now: () => jobTime });
+  worker = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined, slack: { api: slack, store, signingSecret: async () => SECRET } };
+});
+afterEach(async () => {
+  await h.close();
+});
+
+function signed(path: string, body: string): HttpEvent {
+  const ts = Math.floor(jobTime.getTime() / 1000);
+  return {
+    version: '2.0',
+    rawPath: path,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SECRET, ts, body) },
+    requestContext: { requestId: 'r1', http: { method: 'POST', path } },
+    body,
+    isBase64Encoded: false,
+  } as unknown as HttpEvent;
+}
+
+/** The job the endpoint just wrote, as the INSERT record the stream delivers (and re-delivers unchanged). */
+async function jobRecord(): Promise<DynamoDBRecord> {
+  const [image] = (await allRawItems(h)).filter((i) => i.type?.S === 'slack-job');
+  return { eventName: 'INSERT', dynamodb: { NewImage: image as Record<string, AttributeValue> as never, SequenceNumber: '4200' } };
+}
+
+async function jobItem(): Promise<Record<string, unknown>> {
+  return (await allItems(h)).find((i) => i.type === 'slack-job')!;
+}
+
+it('keeps a record whose reply Slack refused as handled, and a redelivery makes no second request and no second reply', async () => {
+  await endpoint(signed('/slack/commands', slashCommandBody('request production ReadOnly 90m INC-42', { user_id: 'U0ALICE' })));
+  const record = await jobRecord();
+
+  const first = await handleStream(worker, { Records: [record] });
+  const second = await handleStream(worker, { Records: [record] });
+
+  expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
+  const mine = (await h.requests.list({ requester: ARN.alice, limit: 10 })).items;
+  expect(mine).toHaveLength(1);
+  // One attempt, on the first delivery; the redelivery finds the job done.
+  expect(posts).toHaveLength(1);
+  expect(JSON.parse(posts[0]!.body).text).toBe(`Requested \`${mine[0]!.id}\`: waiting for 1 approval(s) until ${mine[0]!.decisionDeadline}.`);
+  expect(await jobItem()).toMatchObject({ doneAt: h.clock.now().toISOString() });
+  expect(h.logger.lines).toContainEqual({
+    level: 'warn',
+    message: 'slack job reply not delivered; the work is done and is not repeated',
+    fields: { jobId: 'cmd:13345224609.738474920.8088930838d88f008e0', error: 'SlackApiError: Slack response_url failed: service_unavailable' },
+  });
+  expect(JSON.stringify(h.logger.lines)).not.toContain('hooks.slack.com');
+});
+
+it('makes the same single request when a job killed between creating it and marking itself done runs again', async () => {
+  await endpoint(signed('/slack/commands', slashCommandBody('request production ReadOnly 90m INC-42', { user_id: 'U0ALICE' })));
+  const record = await jobRecord();
+  const job = JSON.parse(record.dynamodb!.NewImage!.job!.S!);
+  // The first run gets as far as the commit: nothing after it reaches DynamoDB or Slack.
+  class Killed extends Error {}
+  const markDone = jest.fn(async () => {
+    throw new Killed();
+  });
+  await runSlackJob({ deps: h.deps, slack: { postToResponseUrl: async () => { throw new Killed(); } } as never, jobs: { isDone: (id) => store.isDone(id), markDone } }, job);
+  expect(markDone).toHaveBeenCalledTimes(1);
+  const [made] = (await h.requests.list({ requester: ARN.alice, limit: 10 })).items;
+  expect((await jobItem()).doneAt).toBeUndefined();
+
+  status = 200;
+  const result = await handleStream(worker, { Records: [record] });
+
+  expect(result.batchItemFailures).toEqual([]);
+  const mine = (await h.requests.list({ requester: ARN.alice, limit: 10 })).items;
+  expect(mine.map((r) => r.id)).toEqual([made!.id]);
+  // A ULID whose time is the job's (the request's own createdAt is when the worker ran it).
+  expect(made!.id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+  expect(decodeTime(made!.id)).toBe(jobTime.getTime());
+  expect((await h.requests.getDetail(made!.id))!.events.map((e) => e.action)).toEqual(['REQUESTED']);
+  expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([`Requested \`${made!.id}\`: waiting for 1 approval(s) until ${made!.decisionDeadline}.`]);
+  expect(posts.map((p) => p.url)).toEqual([RESPONSE_URL]);
+  expect((await jobItem()).doneAt).toBe(h.clock.now().toISOString());
+});
+
+it('posts no second reply for a redelivered approval click', async () => {
+  status = 200;
+  const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+  await endpoint(signed('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id))));
+  const record = await jobRecord();
+
+  await handleStream(worker, { Records: [record] });
+  await handleStream(worker, { Records: [record] });
+
+  expect((await h.requests.getDetail(request.id))!.decisions.map((d) => d.approver)).toEqual([ARN.leadAnna]);
+  expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([`Your approval of \`${request.id}\` is recorded (1 of 2).`]);
+});
+
+it('refuses a chosen request id that another caller already holds, and hands nothing back', async () => {
+  const alices = await createRequest(h.deps, { arn: ARN.alice, via: 'slack' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', requestId: '01KJNWP2NA4Z6K8N0Q5R7S9T1V' });
+
+  const bobs = createRequest(h.deps, { arn: ARN.bob, via: 'slack' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'y', requestId: alices.id });
+
+  await expect(bobs).rejects.toBeInstanceOf(ConflictError);
+  expect((await h.requests.list({ requester: ARN.bob, limit: 10 })).items).toEqual([]);
+});
