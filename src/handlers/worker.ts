@@ -1,4 +1,4 @@
-import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { getApp, type App } from '../compose';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
@@ -12,20 +12,42 @@ import { runSlackJob } from './slack/run-job';
  * notification). Each record is independent; an unexpected error reports
  * only that record for retry. Transient AWS errors are counted on the
  * request and re-driven by the sweeper with its own backoff.
+ *
+ * No new work starts with less than WORKER_RESERVE_MS left: the records not
+ * yet handled go back to the stream rather than dying with the invocation
+ * (a timeout would send the whole batch back, work done included).
  */
-export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  return handleStream(getApp(), event);
+export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
+  return handleStream(getApp(), event, context);
 }
+
+/**
+ * Longer than one unit of work may take: a notification is at most ~20 s
+ * (webhooks give up 20 s after their first attempt, in parallel; a Slack
+ * notification is two 10 s calls at most), a Slack job ~12 s, plus a few
+ * DynamoDB calls. The timeout arithmetic is in serverless.yml.
+ */
+export const WORKER_RESERVE_MS = 25_000;
 
 export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
 
-export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
+export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DynamoDBBatchResponse> {
   const failures: DynamoDBBatchResponse['batchItemFailures'] = [];
   const fail = (record: DynamoDBRecord) => {
     if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
   };
+  const inTime = () => context.getRemainingTimeInMillis() > WORKER_RESERVE_MS;
   const notices: { record: DynamoDBRecord; event: AuditEvent }[] = [];
-  for (const record of event.Records) {
+  for (const [i, record] of event.Records.entries()) {
+    if (!inTime()) {
+      // The notifications collected so far are not sent yet either: every record not handled goes back, in order.
+      const collected = new Set(notices.map((n) => n.record));
+      const unhandled = event.Records.filter((r, j) => j >= i || collected.has(r));
+      app.logger.warn('worker running out of time; records sent back to the stream', { records: unhandled.length });
+      unhandled.forEach(fail);
+      app.flushMetrics();
+      return { batchItemFailures: failures };
+    }
     const image = record.dynamodb?.NewImage;
     if (image?.type?.S === 'event') {
       const notice = noticeFrom(image);
@@ -53,7 +75,7 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent): 
       fail(record);
     }
   }
-  await deliverAll(app, notices, fail);
+  await deliverAll(app, notices, fail, inTime);
   app.flushMetrics();
   return { batchItemFailures: failures };
 }
@@ -64,14 +86,20 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent): 
  * updated), different requests' side by side, so one slow receiver does not
  * hold up the rest. A failed delivery is audited (NOTIFICATION_FAILED), not
  * retried, since the other receivers already have it; only a crash (say,
- * the request could not be read) sends the record back to the stream.
+ * the request could not be read) sends the record back to the stream, and
+ * so does running out of time.
  */
-async function deliverAll(app: WorkerApp, notices: { record: DynamoDBRecord; event: AuditEvent }[], fail: (r: DynamoDBRecord) => void): Promise<void> {
+async function deliverAll(app: WorkerApp, notices: { record: DynamoDBRecord; event: AuditEvent }[], fail: (r: DynamoDBRecord) => void, inTime: () => boolean): Promise<void> {
   const byRequest = new Map<string, typeof notices>();
   for (const n of notices) byRequest.set(n.event.requestId, [...(byRequest.get(n.event.requestId) ?? []), n]);
   await Promise.all(
     [...byRequest.values()].map(async (queue) => {
       for (const [i, { event }] of queue.entries()) {
+        if (!inTime()) {
+          app.logger.warn('worker running out of time; notifications sent back to the stream', { requestId: event.requestId, records: queue.length - i });
+          for (const rest of queue.slice(i)) fail(rest.record);
+          return;
+        }
         try {
           const request = await app.deps.requests.get(event.requestId);
           if (!request) {

@@ -96,6 +96,13 @@ export interface WebhookNotifierDeps {
   baseDelayMs?: number;
   /** Per attempt (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Time for all attempts of one delivery, from the first (default 20 s): a
+   * retry that could end later is not started. Three timed-out attempts take
+   * 16.5 s; a 429 asking for 10 s gets two. It bounds what one notification
+   * costs the worker (see serverless.yml).
+   */
+  deadlineMs?: number;
 }
 
 type AttemptResult = { ok: true } | { ok: false; retryable: boolean; reason: string; retryAfterMs?: number };
@@ -155,12 +162,17 @@ export class WebhookNotifier implements Notifier {
     const deliveryId = this.newId();
     const maxAttempts = Math.max(1, this.deps.attempts ?? 3);
     const baseDelay = this.deps.baseDelayMs ?? 500;
+    const deadline = this.deps.clock.now().getTime() + (this.deps.deadlineMs ?? 20_000);
     for (let attempt = 1; ; attempt++) {
       const result = await this.attempt(webhook.url, secret, kind, deliveryId, body);
       if (result.ok) return undefined;
       this.deps.logger?.warn('webhook delivery attempt failed', { webhook: name, attempt, reason: result.reason, retryable: result.retryable, kind });
       if (!result.retryable || attempt >= maxAttempts) return { webhook: name, reason: result.reason, attempts: attempt };
-      await this.sleep(Math.max(baseDelay * 2 ** (attempt - 1), result.retryAfterMs ?? 0));
+      const wait = Math.max(baseDelay * 2 ** (attempt - 1), result.retryAfterMs ?? 0);
+      if (this.deps.clock.now().getTime() + wait + (this.deps.timeoutMs ?? 5000) > deadline) {
+        return { webhook: name, reason: `${result.reason}, no time left to retry`, attempts: attempt };
+      }
+      await this.sleep(wait);
     }
   }
 

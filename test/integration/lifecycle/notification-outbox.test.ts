@@ -46,6 +46,7 @@ async function insertsSince(seen: Set<string> = new Set()): Promise<DynamoDBReco
 }
 
 const batch = (records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
+const plentyOfTime = { getRemainingTimeInMillis: () => 120_000 };
 
 it('sends nothing in-line; the worker sends each change\'s notification from the stream, in order, with the audit event\'s id', async () => {
   const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'resize the fleet' });
@@ -56,7 +57,7 @@ it('sends nothing in-line; the worker sends each change\'s notification from the
   expect(h.notifier.sent).toEqual([]);
 
   const records = await insertsSince();
-  const result = await handleStream(app, batch(records));
+  const result = await handleStream(app, batch(records), plentyOfTime);
 
   expect(result.batchItemFailures).toEqual([]);
   const events = (await h.requests.getDetail(request.id))!.events;
@@ -76,7 +77,7 @@ it('sends nothing in-line; the worker sends each change\'s notification from the
 
 it('an auto-approved request announces its approval once, not its creation too', async () => {
   const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'logs' });
-  await handleStream(app, batch(await insertsSince()));
+  await handleStream(app, batch(await insertsSince()), plentyOfTime);
   expect(h.notifier.sent.map((n) => [n.kind, n.actor, n.request.id])).toEqual([['request.approved', 'rolegate', request.id]]);
 });
 
@@ -84,7 +85,7 @@ it('a failed delivery is audited and not sent back to the stream, so the receive
   const request = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
   h.notifier.failure = new Error('slack: channel_not_found');
 
-  const result = await handleStream(app, batch(await insertsSince()));
+  const result = await handleStream(app, batch(await insertsSince()), plentyOfTime);
 
   expect(result.batchItemFailures).toEqual([]);
   const events = (await h.requests.getDetail(request.id))!.events;
@@ -92,7 +93,7 @@ it('a failed delivery is audited and not sent back to the stream, so the receive
   expect(events[1]!.data).toEqual({ kind: 'request.created', reason: 'slack: channel_not_found' });
   // The NOTIFICATION_FAILED event announces nothing, so it cannot loop.
   h.notifier.failure = undefined;
-  expect((await handleStream(app, batch(await insertsSince(new Set())))).batchItemFailures).toEqual([]);
+  expect((await handleStream(app, batch(await insertsSince(new Set())), plentyOfTime)).batchItemFailures).toEqual([]);
   expect(h.notifier.sent.map((n) => n.kind)).toEqual(['request.created']);
 });
 
@@ -109,7 +110,7 @@ it('when a request cannot be read, its notifications go back to the stream in or
     },
   });
 
-  const result = await handleStream(app, batch(records));
+  const result = await handleStream(app, batch(records), plentyOfTime);
 
   const ofFirst = records.filter((r) => r.dynamodb!.NewImage!.requestId!.S === first.id).map((r) => r.dynamodb!.SequenceNumber);
   expect(ofFirst).toHaveLength(2);
@@ -125,7 +126,7 @@ it('ignores events that announce nothing and any record that is not a new event'
   const withoutNotify: DynamoDBRecord = { eventName: 'INSERT', dynamodb: { NewImage: { ...created!.dynamodb!.NewImage!, notify: undefined as never }, SequenceNumber: '9' } };
   delete withoutNotify.dynamodb!.NewImage!.notify;
 
-  expect((await handleStream(app, batch([modified, withoutNotify]))).batchItemFailures).toEqual([]);
+  expect((await handleStream(app, batch([modified, withoutNotify]), plentyOfTime)).batchItemFailures).toEqual([]);
   expect(h.notifier.sent).toEqual([]);
   expect((await h.requests.get(request.id))!.status).toBe('PENDING');
 });

@@ -25,6 +25,7 @@ import { blockActionsPayload, interactionBody, slashCommandBody } from '../../un
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const RESPONSE_URL = 'https://hooks.slack.com/commands/T0001ABCD/1234567890/abcdefABCDEF123456';
 const jobTime = new Date('2026-03-02T08:59:58.250Z');
+const plentyOfTime = { getRemainingTimeInMillis: () => 120_000 };
 
 let h: Harness;
 let store: DynamoSlackStore;
@@ -83,8 +84,8 @@ it('keeps a record whose reply Slack refused as handled, and a redelivery makes 
   await endpoint(signed('/slack/commands', slashCommandBody('request production ReadOnly 90m INC-42', { user_id: 'U0ALICE' })));
   const record = await jobRecord();
 
-  const first = await handleStream(worker, { Records: [record] });
-  const second = await handleStream(worker, { Records: [record] });
+  const first = await handleStream(worker, { Records: [record] }, plentyOfTime);
+  const second = await handleStream(worker, { Records: [record] }, plentyOfTime);
 
   expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
   const mine = (await h.requests.list({ requester: ARN.alice, limit: 10 })).items;
@@ -116,7 +117,7 @@ it('makes the same single request when a job killed between creating it and mark
   expect((await jobItem()).doneAt).toBeUndefined();
 
   status = 200;
-  const result = await handleStream(worker, { Records: [record] });
+  const result = await handleStream(worker, { Records: [record] }, plentyOfTime);
 
   expect(result.batchItemFailures).toEqual([]);
   const mine = (await h.requests.list({ requester: ARN.alice, limit: 10 })).items;
@@ -136,8 +137,8 @@ it('posts no second reply for a redelivered approval click', async () => {
   await endpoint(signed('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id))));
   const record = await jobRecord();
 
-  await handleStream(worker, { Records: [record] });
-  await handleStream(worker, { Records: [record] });
+  await handleStream(worker, { Records: [record] }, plentyOfTime);
+  await handleStream(worker, { Records: [record] }, plentyOfTime);
 
   expect((await h.requests.getDetail(request.id))!.decisions.map((d) => d.approver)).toEqual([ARN.leadAnna]);
   expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([`Your approval of \`${request.id}\` is recorded (1 of 2).`]);

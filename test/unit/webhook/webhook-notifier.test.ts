@@ -155,6 +155,49 @@ describe('WebhookNotifier', () => {
     expect(sleeps).toEqual([500, 1000, 2000]);
   });
 
+  it('starts no retry that could end more than 20 s after the first attempt (a 429 asking for 10 s gets two attempts)', async () => {
+    let now = NOW.getTime();
+    const { fetch, sent } = scripted(429);
+    const slow: FetchLike = async (url, init) => {
+      const res = await fetch(url, init);
+      return new Response(null, { status: res.status, headers: { 'retry-after': '10' } });
+    };
+    const { n, sleeps } = notifier(slow, {
+      clock: { now: () => new Date(now) },
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+    });
+
+    const error = (await n.notify(created).catch((e: unknown) => e)) as WebhookDeliveryError;
+
+    expect(sent).toHaveLength(2);
+    expect(sleeps).toEqual([10_000]);
+    expect(error.failures).toEqual([{ webhook: 'webhooks[0] https://a.example.com', reason: 'HTTP 429, no time left to retry', attempts: 2 }]);
+  });
+
+  it('still makes all three attempts at a receiver that never answers (16.5 s)', async () => {
+    let now = NOW.getTime();
+    const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
+    const sent: number[] = [];
+    const hanging: FetchLike = async () => {
+      sent.push(now);
+      now += 5000;
+      throw timeout;
+    };
+    const { n } = notifier(hanging, {
+      clock: { now: () => new Date(now) },
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+
+    await expect(n.notify(created)).rejects.toThrow('(timed out, 3 attempts)');
+    expect(sent).toHaveLength(3);
+    expect(now - NOW.getTime()).toBe(16_500);
+  });
+
   it('does not retry a 400', async () => {
     const { fetch, sent } = scripted(400);
     const { n, sleeps } = notifier(fetch);
