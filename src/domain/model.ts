@@ -77,7 +77,23 @@ export interface AccessRequest {
   plan?: PlannedCall[];
   /** Attempts made by the provisioning worker for the current approval. */
   provisioningAttempts?: number;
+  /** The sweeper's failed attempts at this request's expiry or timeout, and when it tries again. */
+  sweepRetry?: SweepRetry;
   endedAt?: string;
+}
+
+/**
+ * A sweep step that keeps failing is put off, not dropped: the due index
+ * files the request at `nextAttemptAt`, behind work due earlier, so it
+ * cannot hold the head of the queue and every later expiry behind it.
+ */
+export interface SweepRetry {
+  /** The due work that failed; only that work is put off. */
+  kind: 'EXPIRE' | 'TIMEOUT';
+  attempts: number;
+  lastAttemptAt: string;
+  lastError: string;
+  nextAttemptAt: string;
 }
 
 export type DecisionKind = 'APPROVE' | 'DENY';

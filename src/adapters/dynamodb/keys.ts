@@ -27,10 +27,19 @@ export const statusPk = (status: string) => `STATUS#${status}`;
 export const principalPk = (arn: string) => `PRINCIPAL#${arn.toLowerCase()}`;
 export const duePk = (kind: string) => `DUE#${kind}`;
 
-/** The due entry of a request, if it has due work: timeout, expiry, or provisioning. */
+/**
+ * The due entry of a request, if it has due work: timeout, expiry, or
+ * provisioning. A timeout or expiry the sweeper failed at is filed at its
+ * next attempt instead (never earlier than it is due), so it queues behind
+ * work that fell due meanwhile rather than in front of it.
+ */
 export function dueKeys(r: AccessRequest): { duepk: string; duesk: string } | undefined {
-  if (r.status === 'PENDING') return { duepk: duePk('TIMEOUT'), duesk: `${r.decisionDeadline}#${r.id}` };
-  if (r.status === 'ACTIVE' && r.endsAt) return { duepk: duePk('EXPIRE'), duesk: `${r.endsAt}#${r.id}` };
+  const putOff = (kind: 'TIMEOUT' | 'EXPIRE', due: string) => {
+    const next = r.sweepRetry?.kind === kind ? r.sweepRetry.nextAttemptAt : undefined;
+    return next !== undefined && next > due ? next : due;
+  };
+  if (r.status === 'PENDING') return { duepk: duePk('TIMEOUT'), duesk: `${putOff('TIMEOUT', r.decisionDeadline)}#${r.id}` };
+  if (r.status === 'ACTIVE' && r.endsAt) return { duepk: duePk('EXPIRE'), duesk: `${putOff('EXPIRE', r.endsAt)}#${r.id}` };
   if (r.status === 'APPROVED' || (r.status === 'FAILED' && r.retryRequested)) return { duepk: duePk('PROVISION'), duesk: `${r.updatedAt}#${r.id}` };
   return undefined;
 }

@@ -138,4 +138,26 @@ describe('listing due work', () => {
     expect(page.items.map((r) => r.id)).toEqual(due.map((r) => r.id));
     expect(reads).toEqual([{ command: 'QueryCommand', indexName: 'byDue', count: 5, scannedCount: 5 }]);
   });
+
+  it('files an expiry or timeout the sweeper failed at under its next attempt, never earlier than it is due', async () => {
+    // Arrange
+    const retry = (kind: 'EXPIRE' | 'TIMEOUT', nextAttemptAt: string) => ({ kind, attempts: 1, lastAttemptAt: minutes(-3), lastError: 'AccessDenied', nextAttemptAt });
+    const [putOff, dueBehindIt, notBeforeItsEnd, otherKind] = await createAll([
+      inStatus('ACTIVE', { endsAt: minutes(-10), sweepRetry: retry('EXPIRE', minutes(-2)) }),
+      inStatus('ACTIVE', { endsAt: minutes(-5) }),
+      inStatus('ACTIVE', { endsAt: minutes(-1), sweepRetry: retry('EXPIRE', minutes(-20)) }),
+      inStatus('ACTIVE', { endsAt: minutes(-4), sweepRetry: retry('TIMEOUT', minutes(30)) }),
+    ]);
+    const [waiting] = await createAll([inStatus('ACTIVE', { endsAt: minutes(-30), sweepRetry: retry('EXPIRE', minutes(2)) })]);
+    const [timeout] = await createAll([inStatus('PENDING', { decisionDeadline: minutes(-10), sweepRetry: retry('TIMEOUT', minutes(5)) })]);
+
+    // Act
+    const [expiries, timeouts, later] = await Promise.all([t.requests.listDue('EXPIRE', T0, 50), t.requests.listDue('TIMEOUT', T0, 50), t.requests.listDue('EXPIRE', minutes(3), 50)]);
+
+    // Assert
+    expect(expiries.items.map((r) => r.id)).toEqual([dueBehindIt, otherKind, putOff, notBeforeItsEnd].map((r) => r!.id));
+    expect(timeouts.items).toEqual([]);
+    expect(later.items.map((r) => r.id)).toEqual([dueBehindIt, otherKind, putOff, notBeforeItsEnd, waiting].map((r) => r!.id));
+    expect((await t.requests.listDue('TIMEOUT', minutes(6), 50)).items.map((r) => r.id)).toEqual([timeout!.id]);
+  });
 });
