@@ -1,9 +1,10 @@
 import { audit } from '../audit';
-import type { AccessRequest } from '../model';
+import { StaleWriteError } from '../errors';
+import type { AccessRequest, SweepRetry } from '../model';
 import type { DueKind } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { endAccess } from './endAccess';
-import { provisionRequest, type ProvisioningDeps } from './provisionRequest';
+import { provisionRequest, type ProvisioningDeps, type ProvisionResult } from './provisionRequest';
 
 export interface SweepOptions {
   /** Items handled per kind in one sweep; the rest waits for the next tick. */
@@ -24,12 +25,28 @@ export interface SweepReport {
   more: boolean;
 }
 
+/** A failed expiry or timeout is tried again after 1, 2, 4, 8 minutes, then every 15. */
+const RETRY_FIRST_MS = 60_000;
+const RETRY_MAX_MS = 15 * 60_000;
+/**
+ * Due strictly before the sweep's instant, a retry filed a whole number of
+ * minutes after a tick would wait for the tick after; filed this much
+ * earlier, the tick it aims at takes it even if it fires a little early.
+ */
+const RETRY_EARLY_MS = 10_000;
+
+/** Kept on the request for whoever looks at it; the log line carries the whole error. */
+const MAX_ERROR_LENGTH = 500;
+
 /**
  * One pass of the scheduled sweeper: times out pending requests past their
  * deadline, expires access past its end, re-drives stuck provisioning. Due
  * work is read from the due index, never by scanning, so the cost follows
  * the work that is due. Each item is handled on its own: one failure does
  * not stop the others, and conditional transitions make concurrent sweeps safe.
+ * A failed expiry or timeout is put off with backoff so it never holds the
+ * head of the due index; within a sweep, failures do not use up the batch,
+ * up to a batch of them per kind.
  */
 export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}): Promise<SweepReport> {
   const batch = options.batchSize ?? 50;
@@ -38,44 +55,103 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
   const now = isoNow(deps.clock);
   const started = Date.now();
 
-  const run = async (kind: DueKind, before: string, step: (r: AccessRequest) => Promise<void>) => {
-    const page = await deps.requests.listDue(kind, before, batch);
-    for (const request of page.items) {
-      if (stop()) {
-        report.more = true;
-        return;
+  const run = async (kind: DueKind, before: string, step: (r: AccessRequest) => Promise<void>, putOff: (r: AccessRequest, error: unknown) => Promise<void>) => {
+    let handled = 0;
+    let failed = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await deps.requests.listDue(kind, before, batch - handled, cursor);
+      for (const request of page.items) {
+        if (stop()) {
+          report.more = true;
+          return;
+        }
+        try {
+          await step(request);
+          handled++;
+        } catch (e) {
+          const error = e instanceof Error ? e.message : String(e);
+          report.errors.push({ requestId: request.id, step: kind, error });
+          deps.logger.warn('sweep step failed; it will be retried later', { requestId: request.id, step: kind, error });
+          // Counted so an alarm sees an expiry (or timeout, or provisioning) that keeps failing:
+          // a log line alone would let access outlive its end unnoticed but for IAM's own time condition.
+          deps.metrics?.count(kind === 'EXPIRE' ? 'ExpiryFailed' : 'SweepStepFailed');
+          try {
+            await putOff(request, e);
+          } catch (putOffError) {
+            // It stays where it is and is tried again at the next tick: nothing is lost, it only waits in front.
+            deps.logger.error('could not put off a failed sweep step', { requestId: request.id, step: kind, error: putOffError instanceof Error ? putOffError.message : String(putOffError) });
+          }
+          // The next page is read for the items behind a failure, but only for so many failures.
+          if (++failed > batch) handled++;
+        }
       }
-      try {
-        await step(request);
-      } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
-        report.errors.push({ requestId: request.id, step: kind, error });
-        deps.logger.warn('sweep step failed; it will be retried at the next tick', { requestId: request.id, step: kind, error });
-        // Counted so an alarm sees an expiry (or timeout, or provisioning) that keeps failing:
-        // a log line alone would let access outlive its end unnoticed but for IAM's own time condition.
-        deps.metrics?.count(kind === 'EXPIRE' ? 'ExpiryFailed' : 'SweepStepFailed');
-      }
-    }
-    if (page.cursor) report.more = true;
+      cursor = page.cursor;
+    } while (cursor && handled < batch);
+    if (cursor) report.more = true;
   };
 
-  await run('EXPIRE', now, async (r) => {
-    await endAccess(deps, r.id, 'EXPIRED', 'rolegate', undefined, r);
-    report.expired++;
-  });
-  await run('TIMEOUT', now, async (r) => {
-    if (await timeOut(deps, r)) report.timedOut++;
-  });
+  await run(
+    'EXPIRE',
+    now,
+    async (r) => {
+      await endAccess(deps, r.id, 'EXPIRED', 'rolegate', undefined, r);
+      report.expired++;
+    },
+    (r, e) => retryLater(deps, 'EXPIRE', r, e),
+  );
+  await run(
+    'TIMEOUT',
+    now,
+    async (r) => {
+      if (await timeOut(deps, r)) report.timedOut++;
+    },
+    (r, e) => retryLater(deps, 'TIMEOUT', r, e),
+  );
   const stuckBefore = new Date(Date.parse(now) - (options.stuckAfterSeconds ?? 120) * 1000).toISOString();
-  await run('PROVISION', stuckBefore, async (r) => {
-    const result = await provisionRequest(deps, r.id, r);
+  const provisioned = (result: ProvisionResult) => {
     if (result.outcome === 'active') report.provisioned++;
     if (result.outcome === 'failed') report.failed++;
-  });
+  };
+  await run(
+    'PROVISION',
+    stuckBefore,
+    async (r) => provisioned(await provisionRequest(deps, r.id, r)),
+    // Transient provisioning failures are counted by provisionRequest itself, which moves the request back.
+    async () => undefined,
+  );
   deps.metrics?.milliseconds('SweepDuration', Date.now() - started);
   deps.metrics?.count('SweepItems', report.expired + report.timedOut + report.provisioned + report.failed);
   deps.logger.info('sweep finished', { ...report, errors: report.errors.length });
   return report;
+}
+
+/**
+ * Files a failed expiry or timeout for a later attempt, with backoff: the
+ * request keeps its state and stays due, so it is retried (and counted and
+ * logged) until it succeeds, but behind the work that fell due meanwhile.
+ * Conditional on the version read: when the request moved on (a concurrent
+ * sweep filed the same failure, a revoke ended it), its new state stands.
+ */
+async function retryLater(deps: ProvisioningDeps, kind: SweepRetry['kind'], request: AccessRequest, e: unknown): Promise<void> {
+  const now = isoNow(deps.clock);
+  const attempts = (request.sweepRetry?.kind === kind ? request.sweepRetry.attempts : 0) + 1;
+  const delay = Math.min(RETRY_FIRST_MS * 2 ** Math.min(attempts - 1, 30), RETRY_MAX_MS) - RETRY_EARLY_MS;
+  const message = e instanceof Error ? e.message : String(e);
+  const sweepRetry: SweepRetry = {
+    kind,
+    attempts,
+    lastAttemptAt: now,
+    lastError: message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH - 1)}…` : message,
+    nextAttemptAt: new Date(Date.parse(now) + delay).toISOString(),
+  };
+  try {
+    await deps.requests.commit({ request: { ...request, version: request.version + 1, sweepRetry }, expectedVersion: request.version, events: [] });
+  } catch (error) {
+    if (!(error instanceof StaleWriteError)) throw error;
+    return;
+  }
+  deps.logger.warn('sweep step put off', { requestId: request.id, step: kind, attempts, nextAttemptAt: sweepRetry.nextAttemptAt });
 }
 
 /** A pending request past its decision deadline times out; a concurrent decision wins the race. */

@@ -32,7 +32,7 @@ describe('metrics and structured logs', () => {
     expect(h.metrics.timings.map((t) => t.name)).toEqual(['SweepDuration']);
   });
 
-  it('counts an expiry the sweeper could not carry out, every time it fails, until it succeeds', async () => {
+  it('counts an expiry the sweeper could not carry out, every time it fails, and retries it with backoff until it succeeds', async () => {
     const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
     await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { requestId: r.id, decision: 'APPROVE' });
     await provisionRequest(h.deps, r.id);
@@ -40,7 +40,11 @@ describe('metrics and structured logs', () => {
     const denied = Object.assign(new Error('User is not authorized to perform: iam:DeleteRole'), { name: 'AccessDenied' });
     (h.deps.provisioner as RecordingProvisioner).failNext.push(denied, denied);
     expect((await sweep(h.deps)).errors).toHaveLength(1);
+    // Put off for a minute after the first failure, two after the second.
+    expect((await sweep(h.deps)).errors).toEqual([]);
+    h.clock.advance(60_000);
     expect((await sweep(h.deps)).errors).toHaveLength(1);
+    h.clock.advance(120_000);
     expect(h.metrics.counts.get('ExpiryFailed')).toBe(2);
     expect((await h.deps.requests.get(r.id))!.status).toBe('ACTIVE');
     const third = await sweep(h.deps);

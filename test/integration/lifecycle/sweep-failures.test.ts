@@ -1,0 +1,165 @@
+import { ProvisioningError } from '../../../src/domain/errors';
+import type { AccountSettings } from '../../../src/domain/settings';
+import type { AccessRequest } from '../../../src/domain/model';
+import type { GrantSpec, ProvisionOutcome } from '../../../src/domain/ports';
+import type { PlannedCall } from '../../../src/domain/model';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { sweep } from '../../../src/domain/use-cases/sweep';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN } from '../../helpers/settings';
+
+/*
+ * Due work that keeps failing must not hold up the rest: the sweeper reads
+ * the due index oldest first, a batch at a time, and an item that stays at
+ * the head would starve every later expiry (or provisioning) in any account.
+ */
+
+const PRODUCTION = '333333333333';
+const api = (arn: string) => ({ arn, via: 'api' as const });
+
+/** IAM as seen from the sweeper when one account's provisioner role does not trust it: every call there is refused. */
+class UntrustedAccount extends RecordingProvisioner {
+  untrusted: string | undefined = PRODUCTION;
+
+  private refuse(account: AccountSettings): void {
+    if (account.id === this.untrusted) {
+      throw new ProvisioningError(
+        `AssumeRole into arn:aws:iam::${account.id}:role/rolegate-provisioner failed: rolegate may not act in this account (AccessDenied: not authorized to perform sts:AssumeRole)`,
+        'AccessDenied',
+        false,
+      );
+    }
+  }
+
+  override async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
+    this.refuse(spec.account);
+    return super.apply(spec, requestId);
+  }
+
+  override async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
+    this.refuse(account);
+    return super.remove(account, roleName, requestId);
+  }
+}
+
+describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
+  let h: Harness;
+  let iam: UntrustedAccount;
+  beforeEach(async () => {
+    iam = new UntrustedAccount();
+    iam.untrusted = undefined;
+    h = await harness({ provisioner: iam });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** An ACTIVE production request (approved by a lead), ending after `minutes`. */
+  async function activeProduction(who: string, minutes: number): Promise<AccessRequest> {
+    const r = await createRequest(h.deps, api(who), { account: 'production', profile: 'ReadOnly', durationMinutes: minutes, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: r.id, decision: 'APPROVE' });
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+    return r;
+  }
+
+  /** An ACTIVE staging request (auto-approved), ending after `minutes`. */
+  async function activeStaging(who: string, minutes: number, profile = 'ReadOnly'): Promise<AccessRequest> {
+    const r = await createRequest(h.deps, api(who), { account: 'staging', profile, durationMinutes: minutes, reason: 'work' });
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+    return r;
+  }
+
+  const status = async (r: AccessRequest) => (await h.requests.get(r.id))!.status;
+  const expiredEvents = async (r: AccessRequest) => (await h.requests.getDetail(r.id))!.events.filter((e) => e.action === 'EXPIRED');
+
+  it('expires a later request in another account although earlier expiries keep failing (batch of 1)', async () => {
+    // Arrange: two production grants end first, but rolegate can no longer act in production.
+    const stuck = [await activeProduction(ARN.alice, 30), await activeProduction(ARN.bob, 31)];
+    const healthy = await activeStaging(ARN.sreSam, 45);
+    iam.untrusted = PRODUCTION;
+    h.clock.advance(46 * 60_000);
+    const firstFailure = h.clock.now().toISOString();
+
+    // Act: within a sweep, failures are paged past up to a batch of them; the rest waits for the next tick.
+    const first = await sweep(h.deps, { batchSize: 1 });
+    h.clock.advance(30_000);
+    const second = await sweep(h.deps, { batchSize: 1 });
+
+    // Assert: the healthy expiry ran; the failing ones are reported, counted and put off, not dropped.
+    expect(first).toMatchObject({ expired: 0, more: true });
+    expect(first.errors.map((e) => [e.requestId, e.step])).toEqual(stuck.map((r) => [r.id, 'EXPIRE']));
+    expect(second).toMatchObject({ expired: 1, errors: [] });
+    expect(await status(healthy)).toBe('EXPIRED');
+    expect(await expiredEvents(healthy)).toHaveLength(1);
+    expect(h.metrics.counts.get('ExpiryFailed')).toBe(2);
+    for (const r of stuck) {
+      expect(await h.requests.get(r.id)).toMatchObject({
+        status: 'ACTIVE',
+        sweepRetry: { kind: 'EXPIRE', attempts: 1, lastAttemptAt: firstFailure, nextAttemptAt: '2026-03-02T09:46:50.000Z', lastError: expect.stringContaining('AccessDenied') },
+      });
+    }
+  });
+
+  it('expires a later request in the same sweep when one earlier expiry fails (batch of 1)', async () => {
+    // Arrange
+    const stuck = await activeProduction(ARN.alice, 30);
+    const healthy = await activeStaging(ARN.bob, 45);
+    iam.untrusted = PRODUCTION;
+    h.clock.advance(46 * 60_000);
+
+    // Act
+    const report = await sweep(h.deps, { batchSize: 1 });
+
+    // Assert
+    expect(report).toMatchObject({ expired: 1, errors: [{ requestId: stuck.id, step: 'EXPIRE' }] });
+    expect(await status(healthy)).toBe('EXPIRED');
+    expect(await status(stuck)).toBe('ACTIVE');
+  });
+
+  it('keeps retrying a failing expiry with backoff until it succeeds, and expires it once', async () => {
+    // Arrange
+    const stuck = await activeProduction(ARN.alice, 30);
+    iam.untrusted = PRODUCTION;
+    h.clock.advance(31 * 60_000);
+    const sweeps: { at: string; errors: number }[] = [];
+    const tick = async () => sweeps.push({ at: h.clock.now().toISOString(), errors: (await sweep(h.deps, { batchSize: 1 })).errors.length });
+
+    // Act: a sweep every minute for half an hour, rolegate trusted again from 09:47.
+    for (let minute = 0; minute <= 30; minute++) {
+      if (minute === 16) iam.untrusted = undefined;
+      await tick();
+      h.clock.advance(60_000);
+    }
+
+    // Assert: tried again after 1, 2, 4, 8, 15 minutes, and the last try succeeded.
+    expect(sweeps.filter((s) => s.errors > 0).map((s) => s.at.slice(11, 16))).toEqual(['09:31', '09:32', '09:34', '09:38', '09:46']);
+    expect(h.metrics.counts.get('ExpiryFailed')).toBe(5);
+    const detail = (await h.requests.getDetail(stuck.id))!;
+    expect(detail.request.status).toBe('EXPIRED');
+    expect(detail.request.sweepRetry).toMatchObject({ attempts: 5, nextAttemptAt: '2026-03-02T10:00:50.000Z' });
+    expect(detail.events.filter((e) => e.action === 'EXPIRED').map((e) => e.at)).toEqual(['2026-03-02T10:01:00.000Z']);
+    expect(iam.roles.size).toBe(0);
+  });
+
+  it('two sweeps at once expire the healthy requests once each and file the failing one once', async () => {
+    // Arrange
+    const stuck = await activeProduction(ARN.alice, 30);
+    const healthy = [await activeStaging(ARN.bob, 40), await activeStaging(ARN.sreSam, 40), await activeStaging(ARN.leadBen, 40)];
+    iam.untrusted = PRODUCTION;
+    h.clock.advance(41 * 60_000);
+
+    // Act
+    const [a, b] = await Promise.all([sweep(h.deps), sweep(h.deps)]);
+
+    // Assert
+    for (const r of healthy) {
+      expect(await status(r)).toBe('EXPIRED');
+      expect(await expiredEvents(r)).toHaveLength(1);
+    }
+    expect([...a.errors, ...b.errors].every((e) => e.requestId === stuck.id)).toBe(true);
+    expect(await h.requests.get(stuck.id)).toMatchObject({ status: 'ACTIVE', sweepRetry: { attempts: 1, nextAttemptAt: '2026-03-02T09:41:50.000Z' } });
+  });
+});
