@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { ProvisioningError, StaleWriteError } from '../errors';
-import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantTarget, type LeaseOptions } from '../grants';
+import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
@@ -175,7 +175,7 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
  * are removed, or brought back to the other live requests' state. A failure
  * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, requestId: string, now: string): Promise<'done' | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, now: string): Promise<'done' | 'failed'> {
   try {
     await releaseFromGrant(deps, lease, target, requestId, now);
     return 'done';
@@ -186,13 +186,38 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
 }
 
 /**
+ * The sweeper's answer to an error provisioning did not expect (not a
+ * ProvisioningError: a profile or account gone from the configuration, a
+ * bug): counted like a transient error under the grant's lease, so the
+ * request waits its turn again and, once the attempt budget is spent, ends
+ * FAILED (retryable) with the error as its reason, after what IAM may hold
+ * for it was undone, instead of staying APPROVED at the head of the queue.
+ */
+export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, request: AccessRequest, e: unknown): Promise<ProvisionResult> {
+  const message = e instanceof Error ? e.message : String(e);
+  const error = new ProvisioningError(`Provisioning failed with an unexpected error: ${message}`, 'UnexpectedError', true);
+  // From what the request holds: the configuration may be the cause.
+  const target = grantLocationFor(deps.settings, request);
+  try {
+    return await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
+      const current = await deps.requests.get(request.id);
+      if (!current || current.status !== 'APPROVED') return { outcome: 'skipped', ...(current ? { request: current } : {}) };
+      return recordProvisioningError(deps, lease, target, current, error);
+    });
+  } catch (busy) {
+    if (!(busy instanceof ProvisioningError)) throw busy;
+    return { outcome: 'retry-later' };
+  }
+}
+
+/**
  * Under the grant's lease, from one read of the request: a permanent error,
  * or the last transient one the budget allows, marks the request FAILED with
  * the AWS code and a plain reason, once IAM no longer holds anything for it;
  * a transient one is counted and left for the next attempt. A request whose
  * undo failed is counted and left APPROVED: FAILED never keeps a role.
  */
-async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
+async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   let preread: AccessRequest | undefined = read;
   let cleanup: 'done' | 'failed' | undefined;

@@ -4,7 +4,7 @@ import type { AccessRequest, SweepRetry } from '../model';
 import type { DueKind } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { endAccess } from './endAccess';
-import { provisionRequest, type ProvisioningDeps, type ProvisionResult } from './provisionRequest';
+import { provisionRequest, recordUnexpectedProvisioningError, type ProvisioningDeps, type ProvisionResult } from './provisionRequest';
 
 export interface SweepOptions {
   /** Items handled per kind in one sweep; the rest waits for the next tick. */
@@ -44,9 +44,10 @@ const MAX_ERROR_LENGTH = 500;
  * work is read from the due index, never by scanning, so the cost follows
  * the work that is due. Each item is handled on its own: one failure does
  * not stop the others, and conditional transitions make concurrent sweeps safe.
- * A failed expiry or timeout is put off with backoff so it never holds the
- * head of the due index; within a sweep, failures do not use up the batch,
- * up to a batch of them per kind.
+ * A failed item is put off (an expiry or a timeout with backoff, provisioning
+ * as one more attempt of its budget) so it never holds the head of the due
+ * index; within a sweep, failures do not use up the batch, up to a batch of
+ * them per kind.
  */
 export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}): Promise<SweepReport> {
   const batch = options.batchSize ?? 50;
@@ -117,8 +118,7 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
     'PROVISION',
     stuckBefore,
     async (r) => provisioned(await provisionRequest(deps, r.id, r)),
-    // Transient provisioning failures are counted by provisionRequest itself, which moves the request back.
-    async () => undefined,
+    async (r, e) => provisioned(await recordUnexpectedProvisioningError(deps, r, e)),
   );
   deps.metrics?.milliseconds('SweepDuration', Date.now() - started);
   deps.metrics?.count('SweepItems', report.expired + report.timedOut + report.provisioned + report.failed);

@@ -144,6 +144,49 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect(iam.roles.size).toBe(0);
   });
 
+  it('provisions a later approved request although an earlier one keeps failing unexpectedly, which ends FAILED with the error after the attempt budget', async () => {
+    // Arrange: both approved while the worker was down; then the first one's profile leaves the configuration.
+    const orphan = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'work' });
+    h.clock.advance(1000);
+    const healthy = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    h.deps.settings = { ...h.deps.settings, profiles: h.deps.settings.profiles.filter((p) => p.name !== 'S3ReadOnly') };
+    h.clock.advance(3 * 60_000);
+
+    // Act
+    const first = await sweep(h.deps, { batchSize: 1 });
+
+    // Assert: the healthy one went through; the failing one is counted and waits its turn.
+    expect(first).toMatchObject({ provisioned: 1, failed: 0 });
+    expect(first.errors.map((e) => [e.requestId, e.step])).toEqual([[orphan.id, 'PROVISION']]);
+    expect(await status(healthy)).toBe('ACTIVE');
+    expect(await h.requests.get(orphan.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
+
+    // Act: the stuck-provisioning re-drive, every three minutes, until the budget (5) is spent.
+    const reports = [];
+    for (let i = 0; i < 4; i++) {
+      h.clock.advance(3 * 60_000);
+      reports.push(await sweep(h.deps, { batchSize: 1 }));
+    }
+
+    // Assert
+    expect(reports.map((r) => r.failed)).toEqual([0, 0, 0, 1]);
+    const detail = (await h.requests.getDetail(orphan.id))!;
+    expect(detail.request).toMatchObject({
+      status: 'FAILED',
+      provisioningAttempts: 5,
+      failure: { code: 'UnexpectedError', retryable: true, message: 'Provisioning failed with an unexpected error: No access profile is named "S3ReadOnly".' },
+    });
+    const failed = detail.events.filter((e) => e.action === 'PROVISIONING_FAILED');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.data).toMatchObject({ awsCode: 'UnexpectedError', attempts: 5, cleanup: 'failed' });
+    expect(h.metrics.counts.get('ProvisioningFailed')).toBe(1);
+    expect(h.metrics.counts.get('SweepStepFailed')).toBe(5);
+    expect(h.notifier.sent.filter((n) => n.request.id === orphan.id).map((n) => n.kind)).toContain('request.failed');
+    // Off the due index: a sixth sweep does not see it.
+    h.clock.advance(3 * 60_000);
+    expect((await sweep(h.deps, { batchSize: 1 })).errors).toEqual([]);
+  });
+
   it('two sweeps at once expire the healthy requests once each and file the failing one once', async () => {
     // Arrange
     const stuck = await activeProduction(ARN.alice, 30);
