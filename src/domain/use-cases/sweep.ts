@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import { StaleWriteError } from '../errors';
 import type { AccessRequest, SweepRetry } from '../model';
-import type { DueKind } from '../ports';
+import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { endAccess } from './endAccess';
 import { provisionRequest, recordUnexpectedProvisioningError, type ProvisioningDeps, type ProvisionResult } from './provisionRequest';
@@ -96,8 +96,7 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
     'EXPIRE',
     now,
     async (r) => {
-      await endAccess(deps, r.id, 'EXPIRED', 'rolegate', undefined, r);
-      report.expired++;
+      if (await expire(deps, r)) report.expired++;
     },
     (r, e) => retryLater(deps, 'EXPIRE', r, e),
   );
@@ -124,6 +123,29 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
   deps.metrics?.count('SweepItems', report.expired + report.timedOut + report.provisioned + report.failed);
   deps.logger.info('sweep finished', { ...report, errors: report.errors.length });
   return report;
+}
+
+/**
+ * Expires one request; true when this sweep made the change. A concurrent
+ * sweep (or a revoke) that ended it first leaves endAccess nothing to do,
+ * which must not count as an expiry, so the commit of EXPIRED is watched.
+ */
+async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boolean> {
+  let committed = false;
+  const store = deps.requests;
+  const requests: RequestStore = {
+    commit: async (write) => {
+      await store.commit(write);
+      if (write.request.id === known.id && write.request.status === 'EXPIRED') committed = true;
+    },
+    get: (id) => store.get(id),
+    getDetail: (id) => store.getDetail(id),
+    list: (query) => store.list(query),
+    listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
+    appendEvents: (events) => store.appendEvents(events),
+  };
+  await endAccess({ ...deps, requests }, known.id, 'EXPIRED', 'rolegate', undefined, known);
+  return committed;
 }
 
 /**

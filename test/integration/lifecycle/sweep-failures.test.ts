@@ -1,10 +1,11 @@
 import { ProvisioningError } from '../../../src/domain/errors';
 import type { AccountSettings } from '../../../src/domain/settings';
 import type { AccessRequest } from '../../../src/domain/model';
-import type { GrantSpec, ProvisionOutcome } from '../../../src/domain/ports';
+import type { GrantSpec, ProvisionOutcome, RequestStore } from '../../../src/domain/ports';
 import type { PlannedCall } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { endAccess } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { harness, type Harness } from '../../helpers/harness';
@@ -187,7 +188,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect((await sweep(h.deps, { batchSize: 1 })).errors).toEqual([]);
   });
 
-  it('two sweeps at once expire the healthy requests once each and file the failing one once', async () => {
+  it('two sweeps at once expire the healthy requests once each, count each once, and file the failing one once', async () => {
     // Arrange
     const stuck = await activeProduction(ARN.alice, 30);
     const healthy = [await activeStaging(ARN.bob, 40), await activeStaging(ARN.sreSam, 40), await activeStaging(ARN.leadBen, 40)];
@@ -198,11 +199,46 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     const [a, b] = await Promise.all([sweep(h.deps), sweep(h.deps)]);
 
     // Assert
+    expect(a.expired + b.expired).toBe(3);
+    expect(h.metrics.counts.get('SweepItems')).toBe(3);
     for (const r of healthy) {
       expect(await status(r)).toBe('EXPIRED');
       expect(await expiredEvents(r)).toHaveLength(1);
     }
     expect([...a.errors, ...b.errors].every((e) => e.requestId === stuck.id)).toBe(true);
     expect(await h.requests.get(stuck.id)).toMatchObject({ status: 'ACTIVE', sweepRetry: { attempts: 1, nextAttemptAt: '2026-03-02T09:41:50.000Z' } });
+  });
+
+  it('does not count an expiry that a concurrent sweep carried out first', async () => {
+    // Arrange: the other sweep ends the request between this sweep's due query and its expiry.
+    const r = await activeStaging(ARN.alice, 30);
+    h.clock.advance(31 * 60_000);
+    const store = h.deps.requests;
+    let raced = false;
+    const racing: RequestStore = {
+      commit: (w) => store.commit(w),
+      get: (id) => store.get(id),
+      getDetail: (id) => store.getDetail(id),
+      list: (q) => store.list(q),
+      appendEvents: (e) => store.appendEvents(e),
+      listDue: async (kind, before, limit, cursor) => {
+        const page = await store.listDue(kind, before, limit, cursor);
+        if (kind === 'EXPIRE' && !raced && page.items.length > 0) {
+          raced = true;
+          await endAccess({ ...h.deps, requests: store }, r.id, 'EXPIRED', 'rolegate');
+        }
+        return page;
+      },
+    };
+
+    // Act
+    const report = await sweep({ ...h.deps, requests: racing });
+
+    // Assert
+    expect(raced).toBe(true);
+    expect(report).toMatchObject({ expired: 0, errors: [] });
+    expect(h.metrics.counts.get('SweepItems')).toBe(0);
+    expect(h.metrics.counts.get('AccessEnded')).toBe(1);
+    expect(await expiredEvents(r)).toHaveLength(1);
   });
 });
