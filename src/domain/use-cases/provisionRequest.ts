@@ -198,8 +198,9 @@ export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, 
   const error = new ProvisioningError(`Provisioning failed with an unexpected error: ${message}`, 'UnexpectedError', true);
   // From what the request holds: the configuration may be the cause.
   const target = grantLocationFor(deps.settings, request);
+  let result: ProvisionResult;
   try {
-    return await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
+    result = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
       const current = await deps.requests.get(request.id);
       if (!current || current.status !== 'APPROVED') return { outcome: 'skipped', ...(current ? { request: current } : {}) };
       return recordProvisioningError(deps, lease, target, current, error);
@@ -208,6 +209,9 @@ export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, 
     if (!(busy instanceof ProvisioningError)) throw busy;
     return { outcome: 'retry-later' };
   }
+  if (result.outcome === 'failed') deps.metrics?.count('ProvisioningFailed');
+  if (result.request && result.event) await announce(deps, result.request, result.event);
+  return result;
 }
 
 /**

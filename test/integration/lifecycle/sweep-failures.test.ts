@@ -179,7 +179,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     });
     const failed = detail.events.filter((e) => e.action === 'PROVISIONING_FAILED');
     expect(failed).toHaveLength(1);
-    expect(failed[0]!.data).toMatchObject({ awsCode: 'UnexpectedError', attempts: 5, cleanup: 'failed' });
+    expect(failed[0]!.data).toMatchObject({ awsCode: 'UnexpectedError', attempts: 5, cleanup: 'done' });
     expect(h.metrics.counts.get('ProvisioningFailed')).toBe(1);
     expect(h.metrics.counts.get('SweepStepFailed')).toBe(5);
     expect(h.notifier.sent.filter((n) => n.request.id === orphan.id).map((n) => n.kind)).toContain('request.failed');
