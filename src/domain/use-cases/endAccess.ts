@@ -101,53 +101,57 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   if (request.status !== 'REVOKED') assertTransition(request.status, 'REVOKED', 'revoke it');
   // Its extensions prolong the same access: they go too, first, so a failure midway leaves
   // the revoked request live and the revocation can simply be repeated.
-  await endExtensions(deps, request, caller.arn);
+  const chain = new Set([request.id]);
+  await endExtensions(deps, request, caller.arn, chain);
   const revoked = await endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
-  // One granted between the listing above and this revocation could not see it (every later
-  // grant is refused by its commit's condition): look again until a pass finds none.
+  // One granted between the listing above and this revocation could not see it (a grant commits
+  // only while the request it extends is not REVOKED): look again until a pass finds none. The
+  // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
   for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
-    if ((await endExtensions(deps, request, caller.arn)) === 0) break;
+    if ((await endExtensions(deps, request, caller.arn, chain)) === 0) break;
   }
   return revoked;
 }
 
-/** Each pass ends at least one extension that a concurrent grant made; the chain is short in practice. */
+/** Each pass finds what concurrent grants made during the last one; the chain is short in practice. */
 const MAX_EXTENSION_PASSES = 10;
 
 /**
  * Revokes the request's live extensions (and theirs) and cancels its pending
  * ones, since a later approval would give back the access being taken
- * away. Returns how many it ended.
+ * away. Returns how many it found. An extension that could not be ended and
+ * is still live (its role cannot be reached) fails the revocation: the
+ * access it carries is not gone.
  */
-async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, actor: string): Promise<number> {
-  const extensions = await extensionsOf(deps, request);
-  let ended = 0;
+async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, actor: string, chain: Set<string>): Promise<number> {
+  const extensions = await extensionsOf(deps, request, chain);
   for (const extension of extensions.pending) {
     try {
       await cancelOrphanedExtension(deps, extension.id, actor, request.id);
-      ended++;
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e; // decided or cancelled meanwhile: the next pass sees it
+      if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
     }
   }
   for (const extension of extensions.live) {
     try {
       await endAccess(deps, extension.id, 'REVOKED', actor, `Revoked with request ${request.id}, which it extends.`);
-      ended++;
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e; // ended meanwhile
+      if (!(e instanceof ConflictError)) throw e;
+      const now = await deps.requests.get(extension.id);
+      if (now && !TERMINAL.includes(now.status)) throw e; // not ended meanwhile: its access stays, so the revocation must say so
     }
   }
-  return ended;
+  return extensions.live.length + extensions.pending.length;
 }
 
 /**
  * Requests extending this one, directly or through other extensions (from
  * the requester's index): the ones that hold or may still get access
  * (APPROVED, ACTIVE, and FAILED, which an approver may retry) and the
- * pending ones, which can only extend the request or one of those.
+ * pending ones, which can only extend the request or one of those. `chain`
+ * holds every id known to extend it (and the request itself) and grows.
  */
-async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
+async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chain: Set<string>): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
   const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'FAILED' | 'PENDING'): Promise<AccessRequest[]> => {
     const items: AccessRequest[] = [];
     let cursor: string | undefined;
@@ -159,18 +163,16 @@ async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest): Pro
     return items;
   };
   const candidates = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE')), ...(await byStatus('FAILED'))];
-  const chain = new Set([request.id]);
-  const live: AccessRequest[] = [];
   for (let grew = true; grew; ) {
     grew = false;
     for (const r of candidates) {
       if (r.extendsRequestId && chain.has(r.extendsRequestId) && !chain.has(r.id)) {
         chain.add(r.id);
-        live.push(r);
         grew = true;
       }
     }
   }
+  const live = candidates.filter((r) => r.id !== request.id && chain.has(r.id));
   const pending = (await byStatus('PENDING')).filter((r) => r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
   return { live, pending };
 }

@@ -67,7 +67,12 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
   const identity = identityGranterFor(deps, target.principal);
   const account = accountForGrant(deps.settings, target.accountId, lease.grant);
   if (Object.keys(remaining).length === 0) {
-    if (!account) return owe(deps, lease, target, requestId, options);
+    if (!account) {
+      // No grant item: nothing was recorded for this grant in that account (the request never got as far
+      // as a role, or its grant is gone already), so nothing is owed there; the identity side is reachable.
+      if (!lease.grant) return { calls: identity ? await identity.revoke(target.principal, target.grantKey) : [], roleDeleted: false, remaining: [] };
+      return owe(deps, lease, target, requestId, options);
+    }
     const calls = await deps.provisioner.remove(account, target.roleName, requestId);
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
     if (lease.grant) await deps.grants.remove(lease);

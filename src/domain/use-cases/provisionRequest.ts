@@ -163,6 +163,8 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
           : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
       ],
     });
+    // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
+    if (owed) deps.metrics?.count('ExpiryFailed');
     return { outcome: 'expired', request: expired, event };
   });
   if (result.request && result.event) await announce(deps, result.request, result.event);

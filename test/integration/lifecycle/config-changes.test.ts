@@ -7,6 +7,7 @@ import { ConflictError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { sweep } from '../../../src/domain/use-cases/sweep';
@@ -208,6 +209,48 @@ describe('an account removed from the configuration', () => {
       expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
       expect(identityPolicies()).toEqual([]);
       expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
+    });
+
+    it('refuses the revoke of a request whose live extension on the same role cannot be reached, rather than answering 200', async () => {
+      w = await faultWorld(awsMode());
+      const r = await grant('ReadOnly', 60);
+      const extension = await extendRequest(w.h.deps, alice, r.id, { durationMinutes: 60, reason: 'more' });
+      await provisionRequest(w.h.deps, extension.id);
+      expect((await w.h.requests.get(extension.id))!).toMatchObject({ status: 'ACTIVE', grantKey: r.grantKey });
+      await w.h.requests.doc.send(new UpdateCommand({ TableName: w.h.tableName, Key: grantItemKey(r.grantKey!), UpdateExpression: 'REMOVE account' }));
+      w.h.deps.settings = awsMode(withoutStaging);
+
+      const res = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} });
+
+      expect(res.status).toBe(409);
+      expect(res.body.message).toContain(`Request ${extension.id} shares role ${roleName(r)} in account ${STAGING} with live requests ${r.id} and ends after them`);
+      expect((await w.h.requests.get(r.id))!.status).toBe('ACTIVE');
+      expect((await w.h.requests.get(extension.id))!.status).toBe('ACTIVE');
+      expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
+    });
+  });
+
+  describe('with a request that never got a role', () => {
+    it('ends FAILED after the attempt budget, owing nothing, and can then be revoked', async () => {
+      w = await faultWorld(awsMode());
+      const r = await createRequest(w.h.deps, alice, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
+      expect(r.status).toBe('APPROVED');
+      w.h.deps.settings = awsMode(withoutStaging);
+
+      for (let i = 0; i < 5; i++) {
+        w.h.clock.advance(3 * MINUTE);
+        await sweep(w.h.deps);
+      }
+
+      const failed = (await w.h.requests.getDetail(r.id))!;
+      expect(failed.request).toMatchObject({ status: 'FAILED', provisioningAttempts: 5, failure: { code: 'UnexpectedError' } });
+      expect(failed.events.find((e) => e.action === 'PROVISIONING_FAILED')!.data).toMatchObject({ attempts: 5, cleanup: 'done' });
+      const res = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} });
+      expect(res.status).toBe(200);
+      const events = (await w.h.requests.getDetail(r.id))!.events.map((e) => e.action);
+      expect(events.slice(-2)).toEqual(['REVOKED', 'ACCESS_REMOVED']);
+      expect(events).not.toContain('ACCESS_REMOVAL_OWED');
+      expect(stagingRoles()).toEqual([]);
     });
   });
 });

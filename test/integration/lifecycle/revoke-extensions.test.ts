@@ -131,6 +131,32 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(iam.roles.size).toBe(0);
   });
 
+  it('revokes an extension of an extension granted while the revocation was under way', async () => {
+    const original = await activeStaging();
+    const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await provisionRequest(h.deps, first.id);
+    // Alice extends the first extension (auto-approved) after the revocation listed the chain, before it revoked that extension.
+    let second: AccessRequest | undefined;
+    const store = h.deps.requests;
+    const listing = intercept(store, {
+      list: async (q: ListQuery) => {
+        const page = await store.list(q);
+        if (q.status === 'PENDING' && !second) second = await extendRequest(h.deps, api(ARN.alice), first.id, { durationMinutes: 60, reason: 'and more' });
+        return page;
+      },
+    });
+
+    await revokeRequest({ ...h.deps, requests: listing }, api(ARN.alice), original.id, 'done');
+
+    expect(second).toMatchObject({ status: 'APPROVED', extendsRequestId: first.id });
+    expect((await h.requests.get(first.id))!.status).toBe('REVOKED');
+    const detail = (await h.requests.getDetail(second!.id))!;
+    expect(detail.request.status).toBe('REVOKED');
+    expect(detail.events.find((e) => e.action === 'REVOKED')).toMatchObject({ actor: ARN.alice, comment: `Revoked with request ${original.id}, which it extends.` });
+    expect((await provisionRequest(h.deps, second!.id)).outcome).toBe('skipped');
+    expect(iam.roles.size).toBe(0);
+  });
+
   it('revokes the live extensions of a FAILED original, so no access survives its revocation', async () => {
     // The original is approved and extended before its own provisioning fails.
     const original = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
