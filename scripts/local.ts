@@ -26,12 +26,13 @@ async function main(): Promise<void> {
   // Loaded after the environment is set: compose reads it once.
   const { getApp } = await import('../src/compose');
   const { httpApp } = await import('../src/handlers/http/app');
-  const { apiDeps, routes } = await import('../src/handlers/http/routes');
+  const { routes } = await import('../src/handlers/http/routes');
+  const { interactiveDeps } = await import('../src/handlers/interactive');
   const { identityOptionsFor } = await import('../src/handlers/http/middlewares');
   const { sweep } = await import('../src/domain/use-cases/sweep');
   const { reconcile } = await import('../src/domain/use-cases/reconcile');
   const app = getApp();
-  const deps = apiDeps(app.deps);
+  const deps = interactiveDeps(app.deps);
   const api = httpApp(routes, () => deps, app.logger, identityOptionsFor(app.deps.settings, app.env.localIdentity));
   const { slackApp } = await import('../src/handlers/slack/app');
   const slack = app.slack

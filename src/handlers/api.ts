@@ -2,12 +2,13 @@ import type { Context } from 'aws-lambda';
 import { getApp } from '../compose';
 import { httpApp } from './http/app';
 import { identityOptionsFor } from './http/middlewares';
-import { apiDeps, routes } from './http/routes';
+import { routes } from './http/routes';
+import { interactiveDeps } from './interactive';
 import type { HttpEvent, HttpResult } from './http/types';
 
 /** Lambda entry point of the HTTP API (API Gateway HTTP API, IAM authorization). */
 const app = getApp();
-const deps = apiDeps(app.deps);
+const deps = interactiveDeps(app.deps);
 const http = httpApp(routes, () => deps, app.logger, identityOptionsFor(app.deps.settings, app.env.localIdentity));
 
 export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {

@@ -18,6 +18,7 @@ import { version } from '../../../package.json';
 type Deps = ProvisioningDeps;
 
 /** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
+/** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
 /**
  * A revoke through the API waits for a busy grant's lease about 4 s at most
  * (12 attempts), not the worker's ~18 s: the function has 10 s, and "busy,

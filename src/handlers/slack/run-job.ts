@@ -11,6 +11,7 @@ import { decideRequest } from '../../domain/use-cases/decideRequest';
 import { revokeRequest } from '../../domain/use-cases/endAccess';
 import { getRequest } from '../../domain/use-cases/getRequest';
 import { listRequests } from '../../domain/use-cases/listRequests';
+import { interactiveDeps } from '../interactive';
 import type { ProvisioningDeps } from '../../domain/use-cases/provisionRequest';
 
 function line(r: AccessRequest): string {
@@ -34,7 +35,7 @@ export type SlackJobOutcome = { status: 'done'; text: string; replied: boolean }
  * fail the job, since its work is committed.
  */
 export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<SlackJobOutcome> {
-  const { deps } = r;
+  const deps = interactiveDeps(r.deps);
   if (await r.jobs.isDone(job.id)) {
     deps.logger.info('slack job already done; not run again', { jobId: job.id });
     return { status: 'already done' };

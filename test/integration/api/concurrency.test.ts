@@ -5,7 +5,8 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import type { GrantStore } from '../../../src/domain/ports';
 import { httpApp } from '../../../src/handlers/http/app';
 import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
-import { API_LEASE_ATTEMPTS, apiDeps, routes } from '../../../src/handlers/http/routes';
+import { routes } from '../../../src/handlers/http/routes';
+import { INTERACTIVE_LEASE_ATTEMPTS, interactiveDeps } from '../../../src/handlers/interactive';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { intercept } from '../../helpers/intercept';
@@ -64,13 +65,13 @@ describe('a revoke through the API while the worker holds the grant', () => {
       },
     });
     // The harness allows 400 attempts (for its races); the API's own budget must win.
-    const api = httpApp(routes, () => apiDeps({ ...h.deps, grants: counting }), h.logger, identityOptionsFor(h.deps.settings, false));
+    const api = httpApp(routes, () => interactiveDeps({ ...h.deps, grants: counting }), h.logger, identityOptionsFor(h.deps.settings, false));
 
     const reply = await call(api, { method: 'POST', path: `/requests/${request.id}/revoke`, caller: ARN.alice, body: {} });
 
     expect(reply.status).toBe(502);
     expect(reply.body).toEqual({ error: 'PROVISIONING_FAILED', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
-    expect(attempts).toBe(API_LEASE_ATTEMPTS);
+    expect(attempts).toBe(INTERACTIVE_LEASE_ATTEMPTS);
     expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
   });
 });

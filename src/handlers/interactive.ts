@@ -1,0 +1,14 @@
+import type { ProvisioningDeps } from '../domain/use-cases/provisionRequest';
+
+/**
+ * A person waiting for the answer (the HTTP API, a Slack job) waits for a
+ * busy grant's lease about 4 s at most (12 attempts), not the worker's and
+ * sweeper's ~18 s: the api function has 10 s, a Slack job runs inside the
+ * worker's time budget, and "busy, try again" beats a timeout that leaves
+ * the lease held until it lapses.
+ */
+export const INTERACTIVE_LEASE_ATTEMPTS = 12;
+
+export function interactiveDeps(deps: ProvisioningDeps): ProvisioningDeps {
+  return { ...deps, lease: { ...deps.lease, attempts: Math.min(deps.lease?.attempts ?? INTERACTIVE_LEASE_ATTEMPTS, INTERACTIVE_LEASE_ATTEMPTS) } };
+}
