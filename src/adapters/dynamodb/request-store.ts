@@ -23,6 +23,14 @@ import {
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
+/**
+ * Queries one page may send: a filtered listing (a requester's requests in
+ * one status) reads up to `limit` index items per query and keeps only the
+ * matches, so a long history with few matches would otherwise be read whole
+ * in one call. Past this the page ends short, with a cursor to go on.
+ */
+const MAX_QUERIES_PER_PAGE = 20;
+
 /** DynamoDB's ceiling on the items of one TransactWriteItems. */
 const MAX_TRANSACTION_ITEMS = 100;
 
@@ -202,17 +210,19 @@ export class DynamoRequestStore implements RequestStore {
     return { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } };
   }
 
-  /** Reads until `limit` items or the end; a filtered query may need several reads. */
+  /** Reads until `limit` items, the end, or MAX_QUERIES_PER_PAGE queries; a filtered query may need several. */
   private async page(input: QueryCommandInput, start: Record<string, unknown> | undefined, limit: number, ascending: boolean): Promise<Page<AccessRequest>> {
     const items: AccessRequest[] = [];
     let next = start;
+    let queries = 0;
     do {
+      queries++;
       const out = await this.doc.send(
         new QueryCommand({ ...input, ScanIndexForward: ascending, Limit: limit - items.length, ...(next ? { ExclusiveStartKey: next } : {}) }),
       );
       for (const item of out.Items ?? []) items.push(strip<AccessRequest>(item));
       next = out.LastEvaluatedKey;
-    } while (next && items.length < limit);
+    } while (next && items.length < limit && queries < MAX_QUERIES_PER_PAGE);
     const cursor = encodeCursor(next);
     return { items, ...(cursor ? { cursor } : {}) };
   }

@@ -1,6 +1,7 @@
 import { ValidationError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { Page } from '../../../src/domain/ports';
+import { countReads } from '../../helpers/read-counter';
 import { alice, aRequest, bob, creation, inBatches, minutes, storeTable, type StoreTable } from '../../helpers/store-fixtures';
 
 /* DynamoRequestStore.list against the real DynamoDB Local engine: the byStatus and byPrincipal indexes, newest first, with cursors. */
@@ -88,6 +89,23 @@ describe('listing by requester', () => {
     expect(first.items).toHaveLength(3);
     expect([...first.items, ...second.items].map((r) => r.id)).toEqual(newestFirst(pending));
     expect(second.items.every((r) => r.status === 'PENDING')).toBe(true);
+  });
+
+  it('ends a filtered page short, with a cursor, rather than read a long history whole in one call', async () => {
+    // Arrange: 25 requests, the oldest alone PENDING; newest first, a page of one reads one index item per query.
+    const requests = await createAll(Array.from({ length: 25 }, (_, i) => ({ requester: alice, status: i === 0 ? 'PENDING' : 'DENIED' })));
+    const reads = countReads(t.requests.doc);
+
+    // Act
+    const first = await t.requests.list({ requester: alice, status: 'PENDING', limit: 1 });
+    const queriesForFirst = reads.calls.QueryCommand;
+    const second = await t.requests.list({ requester: alice, status: 'PENDING', limit: 1, cursor: first.cursor! });
+
+    // Assert
+    expect(first.items).toEqual([]);
+    expect(first.cursor).toEqual(expect.any(String));
+    expect(queriesForFirst).toBe(20);
+    expect(second.items.map((r) => r.id)).toEqual([requests[0]!.id]);
   });
 });
 
