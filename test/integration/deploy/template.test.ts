@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { routes } from '../../../src/handlers/http/routes';
@@ -133,14 +133,49 @@ describe('the deployment template (serverless package)', () => {
     }
     // Same items for every role but the Slack one (one conditioned PutItem, below); the reconciler
     // lists grants with a query on the table and needs no index.
+    // Only the functions that approve extensions send a ConditionCheck (the original is not REVOKED).
+    const CHECK = { Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: TABLE };
     for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole', 'ReconcilerRole']) {
       const table = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE));
-      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: ITEM_ACTIONS, Resource: TABLE }] });
+      const approves = role === 'ApiRole' || role === 'WorkerRole';
+      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: ITEM_ACTIONS, Resource: TABLE }, ...(approves ? [CHECK] : [])] });
       const indexes = statementsOf(role).filter((s) => JSON.stringify(s.Resource).includes('index'));
       expect({ role, indexes }).toEqual({ role, indexes: role === 'ReconcilerRole' ? [] : [{ Effect: 'Allow', Action: 'dynamodb:Query', Resource: INDEXES }] });
     }
     const everyAction = roleNames().flatMap((r) => statementsOf(r).flatMap(actionsOf));
-    for (const unused of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem']) expect(everyAction).not.toContain(unused);
+    for (const unused of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem']) expect(everyAction).not.toContain(unused);
+  });
+
+  it('holds, in the roles of the functions that write requests, every DynamoDB action the source sends', () => {
+    // Read from the code, so a new kind of call (as a ConditionCheck once was) cannot ship without its grant.
+    const ACTION_OF: Record<string, string> = {
+      GetCommand: 'dynamodb:GetItem',
+      PutCommand: 'dynamodb:PutItem',
+      UpdateCommand: 'dynamodb:UpdateItem',
+      DeleteCommand: 'dynamodb:DeleteItem',
+      QueryCommand: 'dynamodb:Query',
+      ScanCommand: 'dynamodb:Scan',
+      BatchGetCommand: 'dynamodb:BatchGetItem',
+      BatchWriteCommand: 'dynamodb:BatchWriteItem',
+      'Put:': 'dynamodb:PutItem',
+      'Update:': 'dynamodb:UpdateItem',
+      'Delete:': 'dynamodb:DeleteItem',
+      'ConditionCheck:': 'dynamodb:ConditionCheckItem',
+    };
+    const sent = new Set<string>();
+    const files = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    for (const file of files) {
+      const text = readFileSync(join(ROOT, 'src', file), 'utf8');
+      for (const m of text.matchAll(/new (\w+Command)\(|\b(Put|Update|Delete|ConditionCheck):\s*\{/g)) {
+        const action = ACTION_OF[m[1] ?? `${m[2]}:`];
+        if (action) sent.add(action);
+      }
+    }
+    expect([...sent].sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].sort());
+    for (const role of ['ApiRole', 'WorkerRole']) {
+      const held = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE)).flatMap(actionsOf);
+      expect({ role, missing: [...sent].filter((a) => !held.includes(a)) }).toEqual({ role, missing: [] });
+    }
   });
 
   it("names in each role's log statement only the log group of the function that uses it", () => {
