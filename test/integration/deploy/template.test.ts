@@ -220,7 +220,7 @@ describe('the deployment template (serverless package)', () => {
   it('alarms on worker, sweeper and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
-      'AWS/Lambda/Errors',
+      'AWS/ApiGateway/5xx',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
@@ -229,6 +229,33 @@ describe('the deployment template (serverless package)', () => {
       'rolegate/ProvisioningFailed',
     ]);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    // The API answers its own failures (500, 502) without a Lambda error: only the gateway counts them, on this API.
+    const api = alarms.find((a) => a.Properties.Namespace === 'AWS/ApiGateway')!;
+    expect(api.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
+    expect(resources.HttpApi!.Type).toBe('AWS::ApiGatewayV2::Api');
+    const lambda = alarms.filter((a) => a.Properties.Namespace === 'AWS/Lambda').map((a) => a.Properties.Dimensions[0].Value.Ref).sort();
+    expect(lambda).toEqual(['SweeperLambdaFunction', 'WorkerLambdaFunction']);
+  });
+
+  it('encrypts the alarm topic with a key CloudWatch may use (the AWS-managed SNS key would silence every alarm)', () => {
+    expect(resources.AlarmTopic!.Properties.KmsMasterKeyId).toEqual({ Ref: 'AlarmTopicKey' });
+    const key = resources.AlarmTopicKey!;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const statements = key.Properties.KeyPolicy.Statement as (Statement & { Principal: Record<string, unknown> })[];
+    const cloudwatch = statements.filter((s) => JSON.stringify(s.Principal).includes('cloudwatch.amazonaws.com'));
+    expect(cloudwatch).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    // Nothing else but the account itself (which delegates to IAM) is named in the key policy.
+    const others = statements.filter((s) => s !== cloudwatch[0]);
+    expect(others.map((s) => s.Principal)).toEqual([{ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }]);
   });
 
   it('ships the configuration file inside the functions and points them at it', () => {
