@@ -10,6 +10,8 @@ import { settingsSchema, type Settings } from './domain/settings';
  */
 
 export const DEFAULT_CONFIG_PATH = 'config/rolegate.example.yaml';
+/** serverless.yml's secretsPath default: the functions may read SSM parameters under /rolegate/ only. */
+export const DEFAULT_SECRETS_PATH = 'rolegate';
 
 export interface RuntimeEnv {
   tableName: string;
@@ -23,6 +25,8 @@ export interface RuntimeEnv {
   logLevel: string;
   /** The worker is fed by the table's stream when deployed, in-process when local. */
   inProcessWorker: boolean;
+  /** The SSM path every secret parameter lives under (ROLEGATE_SECRETS_PATH, the stack's secretsPath): the functions may read only it. */
+  secretsPath: string;
   /** Local run only: secrets by name (ROLEGATE_LOCAL_SECRETS, JSON), instead of SSM. */
   localSecrets?: Record<string, string>;
 }
@@ -40,6 +44,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     inProcessWorker: local,
+    secretsPath: env.ROLEGATE_SECRETS_PATH ?? DEFAULT_SECRETS_PATH,
     ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
   };
 }
@@ -65,18 +70,36 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetai
   });
 }
 
-/** Validates an already parsed configuration document. */
-export function parseSettings(doc: unknown, source = 'configuration'): Settings {
+/**
+ * Validates an already parsed configuration document. Secret parameters must
+ * sit where the deployed functions may read them (serverless.yml grants
+ * ssm:GetParameter on /<secretsPath>/* to the worker and /<secretsPath>/slack/*
+ * to the Slack function): anywhere else IAM would refuse them at run time.
+ */
+export function parseSettings(doc: unknown, source = 'configuration', secretsPath = DEFAULT_SECRETS_PATH): Settings {
   const result = settingsSchema.safeParse(doc);
-  if (!result.success) {
-    const details = issuesToDetails(result.error.issues);
+  const details = result.success ? secretsOutside(result.data, secretsPath) : issuesToDetails(result.error.issues);
+  if (!result.success || details.length > 0) {
     throw new ConfigError(`${source} is not valid:\n${details.map((d) => `  - ${d.field}: ${d.reason}`).join('\n')}`, details);
   }
   return result.data;
 }
 
+function secretsOutside(settings: Settings, secretsPath: string): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  const under = (field: string, name: string, prefix: string, who: string) => {
+    if (!name.startsWith(prefix)) details.push({ field, reason: `must be under ${prefix}: ${who} may read only parameters there (secretsPath ${secretsPath})` });
+  };
+  if (settings.slack) {
+    under('slack.signingSecretParameter', settings.slack.signingSecretParameter, `/${secretsPath}/slack/`, 'the Slack function');
+    under('slack.botTokenParameter', settings.slack.botTokenParameter, `/${secretsPath}/slack/`, 'the Slack function');
+  }
+  settings.webhooks.forEach((w, i) => under(`webhooks.${i}.secretParameter`, w.secretParameter, `/${secretsPath}/`, 'the worker'));
+  return details;
+}
+
 /** Reads and validates a YAML or JSON configuration file. */
-export function loadSettings(path: string): Settings {
+export function loadSettings(path: string, secretsPath = DEFAULT_SECRETS_PATH): Settings {
   const full = resolve(path);
   let text: string;
   try {
@@ -92,5 +115,5 @@ export function loadSettings(path: string): Settings {
   } catch (e) {
     throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
-  return parseSettings(doc, full);
+  return parseSettings(doc, full, secretsPath);
 }

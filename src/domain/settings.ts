@@ -33,15 +33,16 @@ const intIn = (min: number, max: number) => z.number().check(z.int(), z.gte(min)
 const nonEmpty = () => z.string().check(z.minLength(1));
 
 /**
- * An SSM parameter name as GetParameter accepts it: a plain name, or a path
- * with its leading slash (SSM refuses `a/b`), at most 15 levels, not under
- * `aws`/`ssm` except a Secrets Manager reference.
+ * An SSM parameter path as GetParameter accepts it: a leading slash (SSM
+ * refuses `a/b`), at most 15 levels, not under `aws` or `ssm`. Only paths:
+ * the functions' IAM grants name the path their secrets live under
+ * (`secretsPath`, checked in src/config.ts), and a plain name is under none.
  */
-const PARAMETER_NAME = /^(?:\/aws\/reference\/secretsmanager\/[\w/+=.@-]+|(?!\/?(?:aws|ssm))(?:[\w.-]+|(?:\/[\w.-]+){1,15}))$/i;
+const PARAMETER_NAME = /^(?!\/(?:aws|ssm)\/)(?:\/[\w.-]+){2,15}$/i;
 const parameterName = () =>
   z.string().check(
     z.regex(PARAMETER_NAME, {
-      message: 'must be an SSM parameter name: a plain name or a path with a leading slash (/rolegate/slack/bot-token), up to 15 levels, not under aws or ssm; or /aws/reference/secretsmanager/<secret-id>',
+      message: 'must be an SSM parameter path with its leading slash (/rolegate/slack/bot-token), 2 to 15 levels, not under /aws/ or /ssm/',
     }),
   );
 
@@ -151,7 +152,7 @@ export const settingsSchema = z
         users: z._default(z.record(z.string().check(z.regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id' })), z.string()), {}),
         /** Workspaces (team ids, T…; with Enterprise Grid, each workspace's, not the org's E… id) whose people may act; absent: any workspace the app is installed in. */
         teamIds: z.optional(z.array(z.string().check(z.regex(/^T[A-Z0-9]{2,}$/, { message: 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)' }))).check(z.minLength(1))),
-        /** SSM parameter or Secrets Manager names of the signing secret and bot token. */
+        /** SSM parameter paths of the signing secret and bot token (under /<secretsPath>/slack/). */
         signingSecretParameter: z._default(parameterName(), '/rolegate/slack/signing-secret'),
         botTokenParameter: z._default(parameterName(), '/rolegate/slack/bot-token'),
       }),
@@ -173,7 +174,7 @@ export const settingsSchema = z
       z.array(
         z.strictObject({
           url: z.url({ protocol: /^https?$/ }),
-          /** Parameter name of the HMAC secret (never the secret itself). */
+          /** SSM parameter path of the HMAC secret (never the secret itself), under /<secretsPath>/. */
           secretParameter: parameterName(),
           events: z._default(z.array(z.string()), ['*']),
         }),

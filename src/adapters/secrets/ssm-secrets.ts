@@ -13,8 +13,8 @@ export { StaticSecretSource, type SecretSource } from './secret-source';
 /**
  * Reads SecureString (or String) parameters from SSM Parameter Store with
  * decryption, once per name for the life of the instance — build it once per
- * cold start. Secrets Manager secrets are read through the same call with a
- * name of the form `/aws/reference/secretsmanager/<secret-id>`.
+ * cold start. Names are paths under the stack's secretsPath (src/config.ts),
+ * the only ones the functions' roles may read.
  * A failed read is not cached: the next call tries again.
  */
 export class SsmSecretSource implements SecretSource {

@@ -258,6 +258,13 @@ describe('the deployment template (serverless package)', () => {
     expect(others.map((s) => s.Principal)).toEqual([{ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }]);
   });
 
+  it('tells the functions the secrets path their roles may read, so the configuration is checked against it', () => {
+    for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_SECRETS_PATH).toBe('rolegate');
+    const ssm = (role: string) => statementsOf(role).filter((s) => actionsOf(s).includes('ssm:GetParameter')).map((s) => s.Resource);
+    expect(ssm('WorkerRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/*' }]);
+    expect(ssm('SlackRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' }]);
+  });
+
   it('ships the configuration file inside the functions and points them at it', () => {
     for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_CONFIG).toBe('./config/rolegate.example.yaml');
   });

@@ -15,8 +15,7 @@ function invalid(patch: (d: Record<string, any>) => void): ConfigError {
   throw new Error('expected the configuration to be refused');
 }
 
-const PARAMETER_REASON =
-  'must be an SSM parameter name: a plain name or a path with a leading slash (/rolegate/slack/bot-token), up to 15 levels, not under aws or ssm; or /aws/reference/secretsmanager/<secret-id>';
+const PARAMETER_REASON = 'must be an SSM parameter path with its leading slash (/rolegate/slack/bot-token), 2 to 15 levels, not under /aws/ or /ssm/';
 
 describe('configuration validation', () => {
   it('accepts the example with its commented Slack section uncommented, and maps the Slack user', () => {
@@ -33,12 +32,39 @@ describe('configuration validation', () => {
     });
   });
 
-  it('reads the Slack secrets from /rolegate/slack/ by default and accepts Secrets Manager references', () => {
+  it('reads the Slack secrets from /rolegate/slack/ by default and accepts other names under that path', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.slack = { users: {} };
     expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/signing-secret', botTokenParameter: '/rolegate/slack/bot-token' });
-    doc.slack = { signingSecretParameter: '/aws/reference/secretsmanager/rolegate/slack-signing', botTokenParameter: 'rolegate-bot-token' };
-    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/aws/reference/secretsmanager/rolegate/slack-signing', botTokenParameter: 'rolegate-bot-token' });
+    doc.slack = { signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/prod/bot' };
+    doc.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/webhooks/ops' }];
+    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/prod/bot' });
+  });
+
+  it('refuses secret parameters outside the path the functions may read (IAM would refuse them when deployed)', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.slack = { signingSecretParameter: '/rolegate/signing', botTokenParameter: '/other/slack/bot' };
+    doc.webhooks = [
+      { url: 'https://hooks.example.com/a', secretParameter: '/rolegate/webhooks/a' },
+      { url: 'https://hooks.example.com/b', secretParameter: '/shared/webhooks/b' },
+    ];
+    let error: ConfigError | undefined;
+    try {
+      parseSettings(doc);
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.details).toEqual([
+      { field: 'slack.signingSecretParameter', reason: 'must be under /rolegate/slack/: the Slack function may read only parameters there (secretsPath rolegate)' },
+      { field: 'slack.botTokenParameter', reason: 'must be under /rolegate/slack/: the Slack function may read only parameters there (secretsPath rolegate)' },
+      { field: 'webhooks.1.secretParameter', reason: 'must be under /rolegate/: the worker may read only parameters there (secretsPath rolegate)' },
+    ]);
+    // Another stack's secretsPath moves the allowed place.
+    doc.slack = { signingSecretParameter: '/rolegate-dev/slack/signing', botTokenParameter: '/rolegate-dev/slack/bot' };
+    doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate-dev/webhooks/a' }];
+    expect(parseSettings(doc, 'configuration', 'rolegate-dev').webhooks[0]!.secretParameter).toBe('/rolegate-dev/webhooks/a');
+    expect(() => parseSettings(doc)).toThrow('must be under /rolegate/slack/');
   });
 
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
@@ -77,6 +103,8 @@ describe('configuration validation', () => {
     ['a Slack parameter path without its leading slash', (d: any) => (d.slack = { signingSecretParameter: 'rolegate/slack/signing-secret' }), 'slack.signingSecretParameter', PARAMETER_REASON],
     ['a Slack parameter under the reserved ssm prefix', (d: any) => (d.slack = { botTokenParameter: '/ssm/bot-token' }), 'slack.botTokenParameter', PARAMETER_REASON],
     ['a webhook secret name with a space', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/web hooks' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
+    ['a plain webhook secret name (no path the role could be granted)', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: 'rolegate-hook' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
+    ['a Secrets Manager reference (the roles read SSM parameters only)', (d: any) => (d.slack = { botTokenParameter: '/aws/reference/secretsmanager/rolegate/bot' }), 'slack.botTokenParameter', PARAMETER_REASON],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
