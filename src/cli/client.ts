@@ -26,6 +26,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The API could not be reached at all (refused, DNS, TLS, reset). */
+export class UnreachableError extends Error {}
+
 /** Calls the rolegate HTTP API, signed with SigV4 from the standard AWS credential chain. */
 export class RolegateClient {
   private readonly signer?: SignatureV4;
@@ -72,12 +75,21 @@ export class RolegateClient {
     }
     let res: Response;
     try {
-      res = await this.doFetch(url, { method, headers, ...(text !== undefined ? { body: text } : {}) });
+      // Never follow a redirect: fetch would resend the signed headers (and the session token) to wherever it points.
+      res = await this.doFetch(url, { method, headers, redirect: 'manual', ...(text !== undefined ? { body: text } : {}) });
     } catch (e) {
       // fetch reports only "fetch failed"; the reason (refused, DNS, TLS) is its cause.
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
-      throw new Error(`Cannot reach the rolegate API at ${url.origin} (${why}). Check --api or $ROLEGATE_API.`);
+      throw new UnreachableError(`Cannot reach the rolegate API at ${url.origin} (${why}). Check --api or $ROLEGATE_API.`);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const to = res.headers.get('location');
+      throw new ApiError(
+        res.status,
+        'REDIRECT_REFUSED',
+        `The API at ${url.origin} answered ${res.status}${to ? ` pointing to ${to}` : ''}; the CLI never follows a redirect with signed credentials. Give the API's own URL in --api or $ROLEGATE_API.`,
+      );
     }
     const raw = await res.text();
     let parsed: unknown;

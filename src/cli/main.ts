@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ApiError, RolegateClient } from './client';
+import { ApiError, RolegateClient, UnreachableError } from './client';
 
 /*
  * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
@@ -223,13 +223,34 @@ function accessText(a: Req): string {
 
 const FINAL = ['ACTIVE', 'DENIED', 'CANCELLED', 'TIMED_OUT', 'FAILED', 'EXPIRED', 'REVOKED'];
 
+/** Polling: every 2 s after a change, slowing by half each unchanged poll to at most 15 s. */
+const POLL_FIRST_MS = 2000;
+const POLL_MAX_MS = 15_000;
+/** Consecutive polls that may fail on the API's side (5xx, 429, unreachable) before --wait gives up. */
+const WAIT_TRANSIENT_LIMIT = 5;
+
 async function waitForAccess(client: RolegateClient, id: string, io: Io, json: boolean): Promise<number> {
   const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   let last = '';
+  let interval = POLL_FIRST_MS;
+  let failures = 0;
   for (;;) {
-    const { request } = await client.send<{ request: Req }>('GET', `/requests/${encodeURIComponent(id)}`);
+    let request: Req;
+    try {
+      ({ request } = await client.send<{ request: Req }>('GET', `/requests/${encodeURIComponent(id)}`));
+      failures = 0;
+    } catch (e) {
+      // A deploy, a throttle or a dropped connection must not end a wait for access that is coming anyway.
+      const transient = e instanceof UnreachableError || (e instanceof ApiError && (e.status >= 500 || e.status === 429));
+      if (!transient || ++failures >= WAIT_TRANSIENT_LIMIT) throw e;
+      io.err(`… ${(e as Error).message} (still waiting; attempt ${failures} of ${WAIT_TRANSIENT_LIMIT})`);
+      await sleep(interval);
+      interval = Math.min(Math.round(interval * 1.5), POLL_MAX_MS);
+      continue;
+    }
     const progress = request.status === 'PENDING' ? `PENDING (${request.approvals.length} of ${request.approvalsRequired} approvals)` : request.status;
     if (progress !== last && !json) io.out(`… ${progress}`);
+    interval = progress === last ? Math.min(Math.round(interval * 1.5), POLL_MAX_MS) : POLL_FIRST_MS;
     last = progress;
     if (FINAL.includes(request.status)) {
       // --json: one document for scripts, the final request (its access details once ACTIVE).
@@ -241,7 +262,7 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
       io.err(`Request ${id} ended ${request.status}${request.failure ? `: ${request.failure.message}` : ''}`);
       return 1;
     }
-    await sleep(2000);
+    await sleep(interval);
   }
 }
 

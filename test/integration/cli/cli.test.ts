@@ -400,6 +400,84 @@ describe('rolegate CLI against the local HTTP API', () => {
     });
   });
 
+  describe('request --wait through a slow approval and a flaky API', () => {
+    /** Real fetch to the local server, but the next `n` polls (GETs) answer 503 as a deploy or a throttle might. */
+    function flakyFetch(failures: { n: number }): typeof fetch {
+      return (async (input: string | URL | Request, init?: RequestInit) => {
+        if ((init?.method ?? 'GET') === 'GET' && failures.n > 0) {
+          failures.n -= 1;
+          return new Response(JSON.stringify({ error: 'SERVICE_UNAVAILABLE', message: 'Service Unavailable' }), { status: 503 });
+        }
+        return fetch(input, init);
+      }) as typeof fetch;
+    }
+
+    it('polls less often while nothing changes, from 2 s up to 15 s, and at 2 s again after a change', async () => {
+      const sleeps: number[] = [];
+      let id = '';
+      const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'Slow', 'approver', '--wait'], {
+        out: (l) => {
+          id ||= /^Requested (\S+):/.exec(l)?.[1] ?? '';
+        },
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          // The approver answers at the 8th poll; the worker provisions two polls later.
+          if (sleeps.length === 8) expect((await as(ARN.leadAnna, ['approve', id])).code).toBe(0);
+          if (sleeps.length === 10) expect((await provisionRequest(h.deps, id)).outcome).toBe('active');
+        },
+      });
+      expect(r.code).toBe(0);
+      expect(sleeps).toEqual([2000, 3000, 4500, 6750, 10125, 15000, 15000, 15000, 2000, 3000]);
+    });
+
+    it('rides out a few failed polls (5xx) and still reaches ACTIVE', async () => {
+      const failures = { n: 2 };
+      let id = '';
+      const sleeps: number[] = [];
+      const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'Flaky', 'API', '--wait'], {
+        fetch: flakyFetch(failures),
+        out: (l) => {
+          id ||= /^Requested (\S+):/.exec(l)?.[1] ?? '';
+        },
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          // After two failed polls and one that answers PENDING, the approver and the worker act.
+          if (sleeps.length === 3) {
+            expect((await as(ARN.leadAnna, ['approve', id])).code).toBe(0);
+            expect((await provisionRequest(h.deps, id)).outcome).toBe('active');
+          }
+        },
+      });
+      expect(r.code).toBe(0);
+      expect(r.stderr.split('\n')).toEqual([
+        '… Service Unavailable (still waiting; attempt 1 of 5)',
+        '… Service Unavailable (still waiting; attempt 2 of 5)',
+      ]);
+      expect((await h.requests.get(id))!.status).toBe('ACTIVE');
+      // Two failed polls slow it down; the first answer (PENDING, news to the CLI) brings it back to 2 s.
+      expect(sleeps).toEqual([2000, 3000, 2000]);
+    });
+
+    it('gives up after 5 failed polls in a row, with the last error, and exits 1', async () => {
+      const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'API', 'down', '--wait'], { fetch: flakyFetch({ n: 100 }), sleep: async () => {} });
+      expect(r.code).toBe(1);
+      const lines = r.stderr.split('\n');
+      expect(lines).toHaveLength(5);
+      expect(lines[3]).toBe('… Service Unavailable (still waiting; attempt 4 of 5)');
+      expect(lines[4]).toBe('Error 503 SERVICE_UNAVAILABLE: Service Unavailable');
+    });
+
+    it('does not retry a refusal (4xx): the answer will not change', async () => {
+      const denied = (async (input: string | URL | Request, init?: RequestInit) =>
+        (init?.method ?? 'GET') === 'GET' ? new Response(JSON.stringify({ error: 'FORBIDDEN', message: 'Not yours.' }), { status: 403 }) : fetch(input, init)) as typeof fetch;
+      const sleeps: number[] = [];
+      const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'Forbidden', 'poll', '--wait'], { fetch: denied, sleep: async (ms) => void sleeps.push(ms) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('Error 403 FORBIDDEN: Not yours.');
+      expect(sleeps).toEqual([]);
+    });
+  });
+
   describe('a failed provisioning', () => {
     it('ends --wait with the failure, shows it, and an approver’s retry brings the request to ACTIVE', async () => {
       const provisioner = h.deps.provisioner as RecordingProvisioner;

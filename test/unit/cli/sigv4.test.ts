@@ -1,4 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +152,41 @@ describe('RolegateClient signs with SigV4 when no local principal is given', () 
   it('reports a non-JSON answer (a proxy page, say) as BAD_RESPONSE', async () => {
     const fetch = (async () => new Response('<html>502 Bad Gateway</html>', { status: 502 })) as typeof globalThis.fetch;
     await expect(new RolegateClient({ api: API, credentials: CREDS, fetch }).send('GET', '/catalog')).rejects.toMatchObject({ status: 502, code: 'BAD_RESPONSE' });
+  });
+});
+
+describe('RolegateClient never follows a redirect with signed credentials', () => {
+  // Real fetch against two loopback servers: the API answers 307 to the other, which must see nothing.
+  let api: Server;
+  let elsewhere: Server;
+  const reached: string[] = [];
+  const listen = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    new Promise<Server>((resolve) => {
+      const server = createServer(handler);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+  const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  beforeAll(async () => {
+    elsewhere = await listen((req, res) => {
+      reached.push(`${req.method} ${req.url} token=${req.headers['x-amz-security-token'] ?? '-'}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"entries":[]}');
+    });
+    api = await listen((req, res) => res.writeHead(307, { location: `${urlOf(elsewhere)}${req.url}` }).end());
+  });
+  afterAll(async () => {
+    await new Promise((r) => api.close(r));
+    await new Promise((r) => elsewhere.close(r));
+  });
+
+  it.each(['GET', 'POST'] as const)('refuses a %s redirect with a clear error and sends the session token nowhere else', async (method) => {
+    const client = new RolegateClient({ api: urlOf(api), region: 'eu-west-1', credentials: { ...CREDS, accessKeyId: 'ASIATEMP', sessionToken: 'SESSION-TOKEN' } });
+    const failure = client.send(method, '/catalog', method === 'POST' ? {} : undefined);
+    await expect(failure).rejects.toMatchObject({
+      status: 307,
+      code: 'REDIRECT_REFUSED',
+      message: `The API at ${urlOf(api)} answered 307 pointing to ${urlOf(elsewhere)}/catalog; the CLI never follows a redirect with signed credentials. Give the API's own URL in --api or $ROLEGATE_API.`,
+    });
+    expect(reached).toEqual([]);
   });
 });
 
