@@ -103,8 +103,8 @@ export function matchPath(template: string, path: string): Record<string, string
 export interface IdentityOptions {
   /** Honour the x-rolegate-principal header (local runs only; never in Lambda). */
   localIdentity: boolean;
-  /** OIDC: the verified token claim that names the person, and its mapping to IAM principals. */
-  oidc?: { claim: string; principals: Record<string, string> };
+  /** OIDC: the issuer and audiences tokens must carry, the verified claim that names the person, and its mapping to IAM principals. */
+  oidc?: { issuer: string; audience: readonly string[]; claim: string; principals: Record<string, string> };
   /** Paths of the roles callers sign in through (settings.rolePaths). */
   rolePaths?: readonly RolePath[];
 }
@@ -112,7 +112,7 @@ export interface IdentityOptions {
 /** The identity options a deployment's configuration asks for. */
 export function identityOptionsFor(settings: Settings, localIdentity: boolean): IdentityOptions {
   const { oidc, rolePaths } = settings;
-  return { localIdentity, rolePaths, ...(oidc ? { oidc: { claim: oidc.claim, principals: oidc.principals } } : {}) };
+  return { localIdentity, rolePaths, ...(oidc ? { oidc: { issuer: oidc.issuer, audience: oidc.audience, claim: oidc.claim, principals: oidc.principals } } : {}) };
 }
 
 /**
@@ -131,7 +131,10 @@ export function authenticate(options: IdentityOptions): Mw {
       const claims = request.event.requestContext?.authorizer?.jwt?.claims;
       let jwtArn: string | undefined;
       if (!iamArn && claims && options.oidc && mapOidc) {
-        // API Gateway verified the token (issuer, audience, expiry); the claim names the person.
+        // API Gateway verified the token (signature, issuer, audience, expiry) against the stack's parameters;
+        // rolegate checks issuer and audience again against its own configuration, so a stack deployed with
+        // another identity provider's parameters cannot hand its tokens' claims to this mapping.
+        checkTokenOrigin(claims, options.oidc);
         if (options.oidc.claim === 'email' && String(claims.email_verified) !== 'true') {
           throw new ForbiddenError('Your sign-in carries an email address its identity provider has not verified (email_verified); rolegate accepts only verified addresses.');
         }
@@ -154,6 +157,27 @@ export function authenticate(options: IdentityOptions): Mw {
       }
     },
   };
+}
+
+/** The values of a claim as API Gateway passes them: a string, or an array flattened to "[a b]". */
+function claimValues(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value !== 'string') return [];
+  return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1).split(' ').filter(Boolean) : [value];
+}
+
+const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');
+
+/** Refuses a token from another issuer, or for none of the configured audiences (`aud`, or Cognito's `client_id`). */
+function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<IdentityOptions['oidc']>): void {
+  const issuer = typeof claims.iss === 'string' ? claims.iss : '';
+  if (withoutTrailingSlash(issuer) !== withoutTrailingSlash(oidc.issuer)) {
+    throw new ForbiddenError(`Your sign-in token comes from another issuer than the one rolegate's configuration names (oidc.issuer).`);
+  }
+  const audiences = [...claimValues(claims.aud), ...claimValues(claims.client_id)];
+  if (!audiences.some((a) => oidc.audience.includes(a))) {
+    throw new ForbiddenError(`Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience).`);
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { readEnv } from '../../../src/config';
 import { httpApp } from '../../../src/handlers/http/app';
+import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { routes } from '../../../src/handlers/http/routes';
 import { apiEvent, lambdaContext } from '../../helpers/events';
 
@@ -51,12 +52,44 @@ describe('identity comes only from the authenticated request context', () => {
   });
 
   describe('OIDC sign-in (JWT authorizer)', () => {
+    const ISSUER = 'https://login.example.com/oauth2/default';
+    /** A token API Gateway verified: from the configured issuer, for rolegate's audience, unless the claims say otherwise. */
     const jwtEvent = (claims: Record<string, string>, extra: Record<string, string> = {}) => {
       const e = apiEvent({ method: 'POST', path: '/requests', body, headers: extra });
-      (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims, scopes: null } };
+      (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims: { iss: ISSUER, aud: 'rolegate', ...claims }, scopes: null } };
       return e;
     };
-    const oidcApi = () => httpApp(routes, () => deployed.deps, deployed.logger, { localIdentity: false, oidc: { claim: 'email', principals: { 'alice@example.com': ARN.alice } } });
+    const oidcOptions = (claim: string, principals: Record<string, string>) => ({ localIdentity: false, oidc: { issuer: ISSUER, audience: ['rolegate', 'rolegate-cli'], claim, principals } });
+    const oidcApi = () => httpApp(routes, () => deployed.deps, deployed.logger, oidcOptions('email', { 'alice@example.com': ARN.alice }));
+
+    it("checks the token's issuer and audience against the configuration, not only the stack's authorizer", async () => {
+      const verified = { email: 'alice@example.com', email_verified: 'true' };
+      const refused = [
+        [{ iss: 'https://other-idp.example.com' }, "Your sign-in token comes from another issuer than the one rolegate's configuration names (oidc.issuer)."],
+        [{ iss: '' }, "Your sign-in token comes from another issuer than the one rolegate's configuration names (oidc.issuer)."],
+        [{ aud: 'another-app' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
+        [{ aud: '[another-app third-app]' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
+        [{ aud: 'rolegate-other' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
+      ] as const;
+      for (const [claims, message] of refused) {
+        const res = await oidcApi()(jwtEvent({ ...verified, ...claims }), lambdaContext());
+        expect({ claims, status: res.statusCode, body: JSON.parse(res.body) }).toEqual({ claims, status: 403, body: { error: 'FORBIDDEN', message } });
+      }
+      const accepted = [
+        { iss: `${ISSUER}/` }, // the same issuer, written with its trailing slash
+        { aud: '[another-app rolegate-cli]' }, // one of several audiences (API Gateway flattens arrays)
+        { aud: '', client_id: 'rolegate' }, // a Cognito access token names its client in client_id
+      ];
+      for (const claims of accepted) {
+        const res = await oidcApi()(jwtEvent({ ...verified, ...claims }), lambdaContext());
+        expect({ claims, status: res.statusCode }).toEqual({ claims, status: 201 });
+      }
+    });
+
+    it('takes the issuer and audience from the oidc section of the configuration', () => {
+      const settings = { ...deployed.settings, oidc: { issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } } };
+      expect(identityOptionsFor(settings, false).oidc).toEqual({ issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } });
+    });
 
     it('maps the verified claim to the configured principal, an email address whatever its case', async () => {
       for (const email of ['alice@example.com', 'Alice@Example.COM']) {
@@ -79,7 +112,7 @@ describe('identity comes only from the authenticated request context', () => {
     });
 
     it('matches any other claim exactly: a username differing only in case is someone else', async () => {
-      const byUsername = httpApp(routes, () => deployed.deps, deployed.logger, { localIdentity: false, oidc: { claim: 'preferred_username', principals: { alice: ARN.alice } } });
+      const byUsername = httpApp(routes, () => deployed.deps, deployed.logger, oidcOptions('preferred_username', { alice: ARN.alice }));
       expect((await byUsername(jwtEvent({ preferred_username: 'alice' }), lambdaContext())).statusCode).toBe(201);
       const other = await byUsername(jwtEvent({ preferred_username: 'ALICE' }), lambdaContext());
       expect(other.statusCode).toBe(403);
