@@ -26,16 +26,32 @@ const errorSchema: Json = {
   },
 };
 
-const errorResponses: Json = {
-  '400': { description: 'Invalid input', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '401': { description: 'No authenticated caller', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '403': { description: 'Not allowed', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '404': { description: 'Not found', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '409': { description: 'Conflicts with the current state', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '413': { description: 'Body larger than 16 KiB', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '415': { description: 'Body is not application/json', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  '500': { description: 'Unexpected error (opaque, with a correlation id)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+const errorResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+const ERRORS: Record<string, Json> = {
+  '400': errorResponse('Invalid input (the details name each bad field)'),
+  '401': errorResponse('No authenticated caller'),
+  '403': errorResponse('Not allowed'),
+  '404': errorResponse('No such request (or not one the caller may see)'),
+  '409': errorResponse("Conflicts with the request's current state"),
+  '413': errorResponse('Body larger than 16 KiB'),
+  '415': errorResponse('Body is not application/json'),
+  '500': errorResponse('Unexpected error (opaque, with a correlation id)'),
+  '502': errorResponse('AWS (STS or IAM) refused or failed the change; access may still be in place until the sweeper ends it'),
 };
+
+/** The error statuses a route can answer: those its shape implies and those its use-case declares (checked by the HTTP fuzzing suite). */
+export function errorStatuses(route: RouteDef<unknown>): string[] {
+  const statuses = [
+    // Every route refuses a query parameter it does not know.
+    '400',
+    ...(route.public ? [] : ['401', '403']),
+    ...(route.params ? ['404'] : []),
+    ...(route.body ? ['413', '415'] : []),
+    '500',
+    ...(route.outcomes ?? []).map(String),
+  ];
+  return [...new Set(statuses)].sort();
+}
 
 function operationId(route: RouteDef): string {
   const words = route.path
@@ -69,7 +85,7 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         : {}),
       responses: {
         [String(route.status)]: { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } },
-        ...errorResponses,
+        ...Object.fromEntries(errorStatuses(route).map((status) => [status, ERRORS[status]!])),
       },
     };
     paths[route.path] = { ...(paths[route.path] ?? {}), [route.method.toLowerCase()]: op };
@@ -79,13 +95,17 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
     info: {
       title: 'rolegate',
       version,
-      description: 'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json is signed with AWS SigV4 (API Gateway IAM authorization).',
+      description:
+        'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json needs a caller: signed with AWS SigV4 (API Gateway IAM authorization, the default) or, in a stack deployed with auth=jwt, an OIDC bearer token. A deployment accepts one of the two.',
     },
     components: {
       schemas: { Error: errorSchema },
-      securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (execute-api)' } },
+      securitySchemes: {
+        sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (execute-api), for a stack deployed with auth=iam' },
+        oidc: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "An OIDC token from the configured issuer, for a stack deployed with auth=jwt" },
+      },
     },
-    security: [{ sigv4: [] }],
+    security: [{ sigv4: [] }, { oidc: [] }],
     paths,
   };
 }

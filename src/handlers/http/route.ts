@@ -21,5 +21,12 @@ export interface RouteDef<D = unknown> {
   body?: z.ZodMiniType;
   bodyRequired?: boolean;
   status: number;
+  /**
+   * What the use-case may answer besides what the route's shape implies (400 for
+   * input, 401/403 unless public, 404 with an id, 413/415 with a body, 500):
+   * 404 for an unknown account or profile named in the body, 409 when the request's state forbids the
+   * action, 502 when AWS refuses a change made at once.
+   */
+  outcomes?: readonly (404 | 409 | 502)[];
   handle(deps: D, input: RouteInput): Promise<unknown> | unknown;
 }

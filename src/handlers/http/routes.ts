@@ -62,6 +62,7 @@ export const routes: RouteDef<Deps>[] = [
     body: s.createRequestBody,
     bodyRequired: true,
     status: 201,
+    outcomes: [404, 409],
     handle: async (deps, { actor, body }) => {
       const b = body as z.output<typeof s.createRequestBody>;
       const request = await createRequest(deps, actor, {
@@ -106,6 +107,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.approveBody,
     status: 200,
+    outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.approveBody>;
       return { request: await decideRequest(deps, actor, { requestId: params.id!, decision: 'APPROVE', ...(b.comment ? { comment: b.comment } : {}) }) };
@@ -119,6 +121,7 @@ export const routes: RouteDef<Deps>[] = [
     body: s.denyBody,
     bodyRequired: true,
     status: 200,
+    outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.denyBody>;
       return { request: await decideRequest(deps, actor, { requestId: params.id!, decision: 'DENY', comment: b.comment }) };
@@ -131,6 +134,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.cancelBody,
     status: 200,
+    outcomes: [409],
     handle: async (deps, { actor, params }) => ({ request: await cancelRequest(deps, actor, params.id!) }),
   },
   {
@@ -140,6 +144,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.revokeBody,
     status: 200,
+    outcomes: [409, 502],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.revokeBody>;
       return { request: await revokeRequest(deps, actor, params.id!, b.comment) };
@@ -152,6 +157,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.retryBody,
     status: 200,
+    outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.retryBody>;
       return { request: await retryRequest(deps, actor, params.id!, b.comment) };
@@ -165,6 +171,7 @@ export const routes: RouteDef<Deps>[] = [
     body: s.extendBody,
     bodyRequired: true,
     status: 201,
+    outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.extendBody>;
       return { request: await extendRequest(deps, actor, params.id!, b) };

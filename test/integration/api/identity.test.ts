@@ -75,7 +75,7 @@ describe('identity comes only from the authenticated request context', () => {
         const res = await oidcApi()(jwtEvent({ ...verified, ...claims }), lambdaContext());
         expect({ claims, status: res.statusCode, body: JSON.parse(res.body) }).toEqual({ claims, status: 403, body: { error: 'FORBIDDEN', message } });
       }
-      const accepted = [
+      const accepted: Record<string, string>[] = [
         { iss: `${ISSUER}/` }, // the same issuer, written with its trailing slash
         { aud: '[another-app rolegate-cli]' }, // one of several audiences (API Gateway flattens arrays)
         { aud: '', client_id: 'rolegate' }, // a Cognito access token names its client in client_id
@@ -87,7 +87,7 @@ describe('identity comes only from the authenticated request context', () => {
     });
 
     it('takes the issuer and audience from the oidc section of the configuration', () => {
-      const settings = { ...deployed.settings, oidc: { issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } } };
+      const settings = { ...deployed.deps.settings, oidc: { issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } } };
       expect(identityOptionsFor(settings, false).oidc).toEqual({ issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } });
     });
 

@@ -301,4 +301,19 @@ describe('the OpenAPI document', () => {
     expect(create.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
     expect(create.requestBody.content['application/json'].schema.required.sort()).toEqual(['durationMinutes', 'profile', 'reason']);
   });
+
+  it("lists for each operation the statuses it can answer, not one list for all (the fuzzing suite checks what it sees against them)", () => {
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>; security: unknown[] };
+    const statuses = (method: string, path: string) => Object.keys(doc.paths[path]![method]!.responses).sort();
+    expect(statuses('get', '/health')).toEqual(['200', '400', '500']);
+    expect(statuses('get', '/catalog')).toEqual(['200', '400', '401', '403', '500']);
+    expect(statuses('get', '/requests/{id}')).toEqual(['200', '400', '401', '403', '404', '500']);
+    expect(statuses('post', '/requests')).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '500']);
+    // Only revoke changes AWS while the caller waits, so only it can answer 502.
+    expect(statuses('post', '/requests/{id}/revoke')).toEqual(['200', '400', '401', '403', '404', '409', '413', '415', '500', '502']);
+    expect(Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '502' in op.responses).map(([m]) => `${m} ${path}`))).toEqual(['post /requests/{id}/revoke']);
+    // Either sign-in a stack may be deployed with; the public routes need none.
+    expect(doc.security).toEqual([{ sigv4: [] }, { oidc: [] }]);
+    expect(doc.paths['/health']!.get!.security).toEqual([]);
+  });
 });

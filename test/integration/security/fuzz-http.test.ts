@@ -5,6 +5,8 @@ import { allItems } from '../../helpers/table';
 import { ARN } from '../../helpers/settings';
 import { principalPk } from '../../../src/adapters/dynamodb/keys';
 import { routes } from '../../../src/handlers/http/routes';
+import { matchPath } from '../../../src/handlers/http/middlewares';
+import { errorStatuses } from '../../../src/handlers/http/openapi';
 
 /*
  * Property: whatever a client sends to any route — malformed, oversized,
@@ -83,6 +85,12 @@ describe('fuzzing every HTTP route', () => {
       fc.asyncProperty(fc.oneof({ arbitrary: broadArb, weight: 3 }, { arbitrary: focusedArb, weight: 2 }, { arbitrary: cursorArb, weight: 1 }), async (input) => {
         const res = await call(h.api, input);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        // Every answer of an existing route is one its OpenAPI operation documents.
+        const route = routes.find((r) => r.method === input.method && matchPath(r.path, input.path));
+        if (route) {
+          const documented = [String(route.status), ...errorStatuses(route)];
+          expect({ route: `${route.method} ${route.path}`, status: String(res.status), documented: documented.includes(String(res.status)) }).toEqual({ route: `${route.method} ${route.path}`, status: String(res.status), documented: true });
+        }
         if (res.status < 400) {
           // Success needs an authenticated caller, except on the two public routes.
           if (!['/health', '/openapi.json'].includes(input.path)) expect(input.caller).toBeDefined();
