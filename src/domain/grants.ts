@@ -117,6 +117,11 @@ export interface LeaseOptions {
   leaseSeconds?: number;
   /** Attempts to take a lease held by someone else before giving up (retryable). */
   attempts?: number;
+  /**
+   * Waiting for a busy lease goes on only while this says so (the invocation's
+   * time left): a function never spends on waiting the time the work needs.
+   */
+  keepWaiting?: () => boolean;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
 }
@@ -134,7 +139,10 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
   const owner = ids.next();
   let lease: GrantLease | undefined;
   for (let i = 0; i < attempts && !lease; i++) {
-    if (i > 0) await sleep(Math.min(25 * 2 ** Math.min(i, 5), 500) * (0.5 + Math.random()));
+    if (i > 0) {
+      if (options.keepWaiting && !options.keepWaiting()) break;
+      await sleep(Math.min(25 * 2 ** Math.min(i, 5), 500) * (0.5 + Math.random()));
+    }
     const t = now();
     lease = await grants.acquire(grantKey, owner, new Date(t.getTime() + leaseMs).toISOString(), t.toISOString());
   }

@@ -12,3 +12,12 @@ export const INTERACTIVE_LEASE_ATTEMPTS = 12;
 export function interactiveDeps(deps: ProvisioningDeps): ProvisioningDeps {
   return { ...deps, lease: { ...deps.lease, attempts: Math.min(deps.lease?.attempts ?? INTERACTIVE_LEASE_ATTEMPTS, INTERACTIVE_LEASE_ATTEMPTS) } };
 }
+
+/**
+ * Deps whose lease waits end once the invocation has `workMs` or less left,
+ * so that what follows the lease (IAM and STS calls, the commit) still fits.
+ * The work ends GrantBusy (retryable) instead, and is taken up again later.
+ */
+export function leaseWaitsWithin(deps: ProvisioningDeps, remainingMs: () => number, workMs: number): ProvisioningDeps {
+  return { ...deps, lease: { ...deps.lease, keepWaiting: () => remainingMs() > workMs } };
+}

@@ -3,6 +3,7 @@ import { getApp, type App } from '../compose';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
+import { leaseWaitsWithin } from './interactive';
 import type { SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
 
@@ -28,6 +29,12 @@ export async function handler(event: DynamoDBStreamEvent, context: Context): Pro
  * DynamoDB calls. The timeout arithmetic is in serverless.yml.
  */
 export const WORKER_RESERVE_MS = 25_000;
+/**
+ * Provisioning waits for a busy grant's lease only while more than this is
+ * left, so its IAM calls and commit fit in the reserve; otherwise it ends
+ * GrantBusy (retryable) and the sweeper takes it up again with backoff.
+ */
+export const WORKER_WORK_MS = 20_000;
 
 export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
 
@@ -68,7 +75,7 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, c
     const id = image?.id?.S;
     if (!id) continue;
     try {
-      const result = await provisionRequest(app.deps, id);
+      const result = await provisionRequest(leaseWaitsWithin(app.deps, () => context.getRemainingTimeInMillis(), WORKER_WORK_MS), id);
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
       app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: String(e) });

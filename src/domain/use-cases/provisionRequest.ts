@@ -12,7 +12,7 @@ export interface ProvisioningDeps extends CoreDeps {
   provisioner: Provisioner;
   /** Present when the configuration asks for identity-account grants. */
   identity?: IdentityGranter;
-  lease?: Partial<Pick<LeaseOptions, 'leaseSeconds' | 'attempts' | 'sleep'>>;
+  lease?: Partial<Pick<LeaseOptions, 'leaseSeconds' | 'attempts' | 'sleep' | 'keepWaiting'>>;
   /** Transient failures tolerated before the request is marked FAILED (retryable). */
   maxProvisioningAttempts?: number;
 }

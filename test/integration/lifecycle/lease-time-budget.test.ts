@@ -1,0 +1,126 @@
+import type { DynamoDBRecord } from 'aws-lambda';
+import { grantTargetFor } from '../../../src/domain/grants';
+import type { AccessRequest } from '../../../src/domain/model';
+import type { GrantLease } from '../../../src/domain/ports';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { runSweep, SWEEPER_STOP_MS, SWEEPER_WORK_MS } from '../../../src/handlers/sweeper';
+import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from '../../../src/handlers/worker';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN } from '../../helpers/settings';
+
+/*
+ * Waiting for a busy grant's lease may take ~27 s; the sweeper and the worker
+ * stop waiting once only the time their IAM work needs is left, and end the
+ * item GrantBusy (taken up again later) instead of being cut off by the
+ * Lambda timeout with the lease held. The Lambda context is a fake whose
+ * remaining time each wait for the lease spends (2 s a try).
+ */
+
+const api = (arn: string) => ({ arn, via: 'api' as const });
+const WAIT_COST_MS = 2_000;
+let h: Harness;
+let remainingMs: number;
+let waits: number;
+const context = { getRemainingTimeInMillis: () => remainingMs };
+
+beforeEach(async () => {
+  h = await harness();
+  waits = 0;
+  h.deps.lease = {
+    ...h.deps.lease,
+    sleep: async () => {
+      waits++;
+      remainingMs -= WAIT_COST_MS;
+    },
+  };
+});
+afterEach(async () => {
+  await h.close();
+});
+
+/** Someone else (a revoke in the API, say) holds the grant's lease of `r` for the next two minutes. */
+async function holdLease(r: AccessRequest): Promise<GrantLease> {
+  const now = h.clock.now();
+  const lease = await h.grants.acquire(grantTargetFor(h.deps.settings, r).grantKey, 'someone-else', new Date(now.getTime() + 120_000).toISOString(), now.toISOString());
+  expect(lease).toBeDefined();
+  return lease!;
+}
+
+async function approved(durationMinutes = 60): Promise<AccessRequest> {
+  const r = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes, reason: 'work' });
+  return decideRequest(h.deps, api(ARN.leadAnna), { requestId: r.id, decision: 'APPROVE' });
+}
+
+it('worker: provisioning stops waiting for a busy lease with WORKER_WORK_MS left, writes nothing, and the record is done', async () => {
+  const r = await approved();
+  await holdLease(r);
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9001' } };
+  const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
+  remainingMs = WORKER_RESERVE_MS + 5_000;
+
+  const result = await handleStream(app, { Records: [record] }, context);
+
+  // 30 s left: waits at 30, 28, 26, 24 and 22 s, gives up at 20 s, the IAM work's share.
+  expect(waits).toBe(5);
+  expect(remainingMs).toBe(WORKER_WORK_MS);
+  expect(result.batchItemFailures).toEqual([]);
+  expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'another change to the grant is in progress; provisioning will be retried' }));
+  // Nothing was decided outside the lease: the sweeper re-drives it once the lease is free.
+  expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', version: r.version });
+});
+
+it('worker: with time to spare, provisioning waits the lease out as before', async () => {
+  const r = await approved();
+  const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
+  remainingMs = 120_000;
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9002' } };
+  // The holder lets go after the third try.
+  const held = await holdLease(r);
+  const sleep = h.deps.lease!.sleep!;
+  h.deps.lease = {
+    ...h.deps.lease,
+    sleep: async (ms) => {
+      await sleep(ms);
+      if (waits === 3) await h.grants.release(held);
+    },
+  };
+
+  const result = await handleStream(app, { Records: [record] }, context);
+
+  expect(result.batchItemFailures).toEqual([]);
+  expect(waits).toBe(3);
+  expect((await h.requests.get(r.id))!.status).toBe('ACTIVE');
+});
+
+it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left and is put off; no later item starts', async () => {
+  const first = await approved(60);
+  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
+  const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
+  h.clock.advance(61 * 60_000);
+  const held = await holdLease(first);
+  remainingMs = SWEEPER_STOP_MS + 5_000;
+
+  const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+
+  // 50 s left: waits at 50 … 36 s (8 tries), gives up at 34 s, within the IAM work's 35 s.
+  expect(waits).toBe(8);
+  expect(remainingMs).toBe(SWEEPER_WORK_MS - 1_000);
+  expect(report.expired).toBe(0);
+  expect(report.errors).toEqual([{ requestId: first.id, step: 'EXPIRE', error: expect.stringContaining('is in progress; try again shortly') }]);
+  // Put off with backoff, not dropped; the second expiry waits for the next tick (less than SWEEPER_STOP_MS left).
+  expect((await h.requests.get(first.id))!).toMatchObject({ status: 'ACTIVE', sweepRetry: { kind: 'EXPIRE', attempts: 1 } });
+  expect((await h.requests.get(second.id))!.status).toBe('ACTIVE');
+  expect(report.more).toBe(true);
+
+  // The next tick, with the lease free and time to spare, ends both.
+  await h.grants.release(held);
+  h.clock.advance(2 * 60_000);
+  remainingMs = 120_000;
+  const next = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+  expect(next.expired).toBe(2);
+  expect((await h.requests.get(first.id))!.status).toBe('EXPIRED');
+  expect((await h.requests.get(second.id))!.status).toBe('EXPIRED');
+});
