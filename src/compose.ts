@@ -47,7 +47,7 @@ export interface ComposeOptions {
 
 export function composeApp(options: ComposeOptions = {}): App {
   const env = options.env ?? readEnv();
-  const settings = options.settings ?? loadSettings(env.configPath, env.secretsPath);
+  const settings = options.settings ?? loadSettings(env.configPath, env.deployment);
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
   const clock = options.clock ?? systemClock;
   const ids = ulidIds();

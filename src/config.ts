@@ -10,8 +10,17 @@ import { settingsSchema, type Settings } from './domain/settings';
  */
 
 export const DEFAULT_CONFIG_PATH = 'config/rolegate.example.yaml';
-/** serverless.yml's secretsPath default: the functions may read SSM parameters under /rolegate/ only. */
-export const DEFAULT_SECRETS_PATH = 'rolegate';
+/**
+ * What the stack lets the functions reach (serverless.yml's params, passed as
+ * ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME):
+ * SSM parameters under /<secretsPath>/, and sts:AssumeRole on roles of these names only.
+ */
+export interface Deployment {
+  secretsPath: string;
+  provisionerRoleName: string;
+  identityRoleName: string;
+}
+export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter' };
 
 export interface RuntimeEnv {
   tableName: string;
@@ -25,8 +34,8 @@ export interface RuntimeEnv {
   logLevel: string;
   /** The worker is fed by the table's stream when deployed, in-process when local. */
   inProcessWorker: boolean;
-  /** The SSM path every secret parameter lives under (ROLEGATE_SECRETS_PATH, the stack's secretsPath): the functions may read only it. */
-  secretsPath: string;
+  /** What the stack's IAM lets the functions reach; the configuration is checked against it. */
+  deployment: Deployment;
   /** Local run only: secrets by name (ROLEGATE_LOCAL_SECRETS, JSON), instead of SSM. */
   localSecrets?: Record<string, string>;
 }
@@ -44,7 +53,11 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     inProcessWorker: local,
-    secretsPath: env.ROLEGATE_SECRETS_PATH ?? DEFAULT_SECRETS_PATH,
+    deployment: {
+      secretsPath: env.ROLEGATE_SECRETS_PATH ?? DEFAULT_DEPLOYMENT.secretsPath,
+      provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME ?? DEFAULT_DEPLOYMENT.provisionerRoleName,
+      identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME ?? DEFAULT_DEPLOYMENT.identityRoleName,
+    },
     ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
   };
 }
@@ -71,21 +84,23 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetai
 }
 
 /**
- * Validates an already parsed configuration document. Secret parameters must
- * sit where the deployed functions may read them (serverless.yml grants
- * ssm:GetParameter on /<secretsPath>/* to the worker and /<secretsPath>/slack/*
- * to the Slack function): anywhere else IAM would refuse them at run time.
+ * Validates an already parsed configuration document, and checks it against
+ * what the deployed functions may reach: secret parameters under
+ * /<secretsPath>/ (the worker; the Slack function only /<secretsPath>/slack/),
+ * provisioner and identity roles of the names the functions may assume (at
+ * the root path). Anything else IAM would refuse at run time.
  */
-export function parseSettings(doc: unknown, source = 'configuration', secretsPath = DEFAULT_SECRETS_PATH): Settings {
+export function parseSettings(doc: unknown, source = 'configuration', deployment: Partial<Deployment> = {}): Settings {
   const result = settingsSchema.safeParse(doc);
-  const details = result.success ? secretsOutside(result.data, secretsPath) : issuesToDetails(result.error.issues);
+  const details = result.success ? outsideDeployment(result.data, { ...DEFAULT_DEPLOYMENT, ...deployment }) : issuesToDetails(result.error.issues);
   if (!result.success || details.length > 0) {
     throw new ConfigError(`${source} is not valid:\n${details.map((d) => `  - ${d.field}: ${d.reason}`).join('\n')}`, details);
   }
   return result.data;
 }
 
-function secretsOutside(settings: Settings, secretsPath: string): ErrorDetail[] {
+function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDetail[] {
+  const { secretsPath, provisionerRoleName, identityRoleName } = deployment;
   const details: ErrorDetail[] = [];
   const under = (field: string, name: string, prefix: string, who: string) => {
     if (!name.startsWith(prefix)) details.push({ field, reason: `must be under ${prefix}: ${who} may read only parameters there (secretsPath ${secretsPath})` });
@@ -95,11 +110,18 @@ function secretsOutside(settings: Settings, secretsPath: string): ErrorDetail[] 
     under('slack.botTokenParameter', settings.slack.botTokenParameter, `/${secretsPath}/slack/`, 'the Slack function');
   }
   settings.webhooks.forEach((w, i) => under(`webhooks.${i}.secretParameter`, w.secretParameter, `/${secretsPath}/`, 'the worker'));
+  const named = (field: string, arn: string, roleName: string, param: string) => {
+    if (arn.slice(arn.indexOf(':role/') + ':role/'.length) !== roleName) {
+      details.push({ field, reason: `must name the role ${roleName} (no path): rolegate's functions may assume only that name (the stack's ${param})` });
+    }
+  };
+  settings.accounts.forEach((a, i) => named(`accounts.${i}.provisionerRoleArn`, a.provisionerRoleArn, provisionerRoleName, 'provisionerRoleName'));
+  if (settings.provisioner.identityRoleArn) named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
   return details;
 }
 
 /** Reads and validates a YAML or JSON configuration file. */
-export function loadSettings(path: string, secretsPath = DEFAULT_SECRETS_PATH): Settings {
+export function loadSettings(path: string, deployment: Partial<Deployment> = {}): Settings {
   const full = resolve(path);
   let text: string;
   try {
@@ -115,5 +137,5 @@ export function loadSettings(path: string, secretsPath = DEFAULT_SECRETS_PATH): 
   } catch (e) {
     throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
-  return parseSettings(doc, full, secretsPath);
+  return parseSettings(doc, full, deployment);
 }

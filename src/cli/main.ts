@@ -270,7 +270,7 @@ async function validateConfig(file: string | undefined, io: Io): Promise<number>
   const { loadSettings, DEFAULT_CONFIG_PATH, readEnv } = await import('../config');
   const path = file ?? DEFAULT_CONFIG_PATH;
   try {
-    const s = loadSettings(path, readEnv().secretsPath);
+    const s = loadSettings(path, readEnv().deployment);
     io.out(`${path}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
     return 0;
   } catch (e) {

@@ -220,6 +220,23 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'a rule that is not autoApprove needs at least one approver' });
       }
     });
+    // A role ARN of another account would send every call there and fail with AccessDenied at run time.
+    const accountOf = (arn: string) => arn.split(':')[4];
+    s.accounts.forEach((a, i) => {
+      if (accountOf(a.provisionerRoleArn) !== a.id) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'provisionerRoleArn'], message: `must be a role of account ${a.id}: the provisioner role lives in the account it changes` });
+      }
+    });
+    if (s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
+      ctx.addIssue({ code: 'custom', path: ['provisioner', 'identityRoleArn'], message: `must be a role of the identity account ${s.identityAccountId}` });
+    }
+    if (s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisioner', 'identityExternalId'],
+        message: 'is required with identityRoleArn: templates/identity-granter-role.yaml trusts rolegate only with an ExternalId',
+      });
+    }
     if (s.provisioner.identityGrants && !s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['identityAccountId'], message: 'is required with provisioner.identityGrants: identity policies go only on principals of that account' });
     }

@@ -258,8 +258,19 @@ describe('the deployment template (serverless package)', () => {
     expect(others.map((s) => s.Principal)).toEqual([{ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }]);
   });
 
-  it('tells the functions the secrets path their roles may read, so the configuration is checked against it', () => {
-    for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_SECRETS_PATH).toBe('rolegate');
+  it('tells the functions the secrets path their roles may read and the role names they may assume, so the configuration is checked against them', () => {
+    for (const f of ofType('AWS::Lambda::Function')) {
+      expect(f.Properties.Environment.Variables).toMatchObject({
+        ROLEGATE_SECRETS_PATH: 'rolegate',
+        ROLEGATE_PROVISIONER_ROLE_NAME: 'rolegate-provisioner',
+        ROLEGATE_IDENTITY_ROLE_NAME: 'rolegate-identity-granter',
+      });
+    }
+    const assumable = statementsOf('ApiRole').find((s) => actionsOf(s).includes('sts:AssumeRole'))!.Resource;
+    expect(assumable).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-provisioner' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-identity-granter' },
+    ]);
     const ssm = (role: string) => statementsOf(role).filter((s) => actionsOf(s).includes('ssm:GetParameter')).map((s) => s.Resource);
     expect(ssm('WorkerRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/*' }]);
     expect(ssm('SlackRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' }]);

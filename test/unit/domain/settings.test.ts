@@ -63,8 +63,29 @@ describe('configuration validation', () => {
     // Another stack's secretsPath moves the allowed place.
     doc.slack = { signingSecretParameter: '/rolegate-dev/slack/signing', botTokenParameter: '/rolegate-dev/slack/bot' };
     doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate-dev/webhooks/a' }];
-    expect(parseSettings(doc, 'configuration', 'rolegate-dev').webhooks[0]!.secretParameter).toBe('/rolegate-dev/webhooks/a');
+    expect(parseSettings(doc, 'configuration', { secretsPath: 'rolegate-dev' }).webhooks[0]!.secretParameter).toBe('/rolegate-dev/webhooks/a');
     expect(() => parseSettings(doc)).toThrow('must be under /rolegate/slack/');
+  });
+
+  it('refuses provisioner and identity roles the deployed functions could not assume', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.accounts[0].provisionerRoleArn = `arn:aws:iam::${doc.accounts[0].id}:role/ops/rolegate-provisioner`;
+    doc.accounts[1].provisionerRoleArn = `arn:aws:iam::${doc.accounts[1].id}:role/my-provisioner`;
+    doc.provisioner = { ...doc.provisioner, mode: 'aws', identityRoleArn: `arn:aws:iam::${doc.identityAccountId}:role/granter`, identityExternalId: 'x-123' };
+    let error: ConfigError | undefined;
+    try {
+      parseSettings(doc);
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error!.details).toEqual([
+      { field: 'accounts.0.provisionerRoleArn', reason: "must name the role rolegate-provisioner (no path): rolegate's functions may assume only that name (the stack's provisionerRoleName)" },
+      { field: 'accounts.1.provisionerRoleArn', reason: "must name the role rolegate-provisioner (no path): rolegate's functions may assume only that name (the stack's provisionerRoleName)" },
+      { field: 'provisioner.identityRoleArn', reason: "must name the role rolegate-identity-granter (no path): rolegate's functions may assume only that name (the stack's identityRoleName)" },
+    ]);
+    // A stack deployed with other names accepts them.
+    doc.accounts[0].provisionerRoleArn = `arn:aws:iam::${doc.accounts[0].id}:role/my-provisioner`;
+    expect(parseSettings(doc, 'configuration', { provisionerRoleName: 'my-provisioner', identityRoleName: 'granter' }).provisioner.identityRoleArn).toBe(`arn:aws:iam::${doc.identityAccountId}:role/granter`);
   });
 
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
@@ -105,6 +126,24 @@ describe('configuration validation', () => {
     ['a webhook secret name with a space', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/web hooks' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
     ['a plain webhook secret name (no path the role could be granted)', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: 'rolegate-hook' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
     ['a Secrets Manager reference (the roles read SSM parameters only)', (d: any) => (d.slack = { botTokenParameter: '/aws/reference/secretsmanager/rolegate/bot' }), 'slack.botTokenParameter', PARAMETER_REASON],
+    [
+      "a provisioner role in another account than the one it changes",
+      (d: any) => (d.accounts[0].provisionerRoleArn = 'arn:aws:iam::999999999999:role/rolegate-provisioner'),
+      'accounts.0.provisionerRoleArn',
+      'must be a role of account 222222222222: the provisioner role lives in the account it changes',
+    ],
+    [
+      'an identity role without the ExternalId its template demands',
+      (d: any) => (d.provisioner.identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter'),
+      'provisioner.identityExternalId',
+      'is required with identityRoleArn: templates/identity-granter-role.yaml trusts rolegate only with an ExternalId',
+    ],
+    [
+      'an identity role outside the identity account',
+      (d: any) => Object.assign(d.provisioner, { identityRoleArn: 'arn:aws:iam::999999999999:role/rolegate-identity-granter', identityExternalId: 'x-123' }),
+      'provisioner.identityRoleArn',
+      'must be a role of the identity account 111111111111',
+    ],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);

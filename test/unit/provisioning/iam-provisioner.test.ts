@@ -516,6 +516,29 @@ describe('IamProvisioner.describeManagedRole', () => {
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
   });
 
+  it("reports a role of the grant's name outside /rolegate/ as not managed, without reading the policies the provisioner may not read", async () => {
+    const mine = grantSpec();
+    const elsewhere = roleInIam(mine, { Path: '/', Arn: `arn:aws:iam::333333333333:role/${mine.roleName}`, Tags: [{ Key: 'managed-by', Value: 'rolegate' }] });
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: elsewhere });
+    // As IAM would: the provisioner role's list and read actions cover role/rolegate/* only.
+    iam.on(ListRolePoliciesCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+    iam.on(ListAttachedRolePoliciesCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+
+    const state = await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName);
+
+    expect(state).toEqual({
+      roleName: mine.roleName,
+      roleArn: `arn:aws:iam::333333333333:role/${mine.roleName}`,
+      managedByRolegate: false,
+      trustPolicy: trustPolicy(mine),
+      attachedPolicyArns: [],
+      inlinePolicies: {},
+      maxSessionDuration: elsewhere.MaxSessionDuration ?? 3600,
+    });
+    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
+    expect(iam).toHaveReceivedCommandTimes(ListAttachedRolePoliciesCommand, 0);
+  });
+
   it('is undefined for a role that does not exist', async () => {
     iam.on(GetRoleCommand).rejects(noSuchEntity());
     expect(await provisioner().provisioner.describeManagedRole(account('production'), 'rg-ReadOnly-gone-00000000')).toBeUndefined();

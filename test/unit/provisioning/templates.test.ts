@@ -58,6 +58,17 @@ describe('provisioner role template (target accounts)', () => {
     expect(allows.find((s) => s.Action === 'iam:PutRolePermissionsBoundary')!.Condition).toEqual({ ArnLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedPolicyArns' } } });
   });
 
+  it('takes a boundary at creation only from the allowed policies, as when setting one later', () => {
+    expect(plain.find((s) => s.Sid === 'NeverCreateWithABoundaryNotAllowed')).toEqual({
+      Sid: 'NeverCreateWithABoundaryNotAllowed',
+      Effect: 'Deny',
+      Action: 'iam:CreateRole',
+      Resource: '*',
+      // Both must hold: a boundary is given, and it is not one of the allowed ARNs.
+      Condition: { Null: { 'iam:PermissionsBoundary': 'false' }, ArnNotLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedPolicyArns' } } },
+    });
+  });
+
   it('denies every change outside /rolegate/', () => {
     const deny = plain.find((s) => s.Effect === 'Deny' && s.NotResource)!;
     const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a));
@@ -106,11 +117,19 @@ describe('identity-granter role template', () => {
     ]);
   });
 
-  it('can never put policies on itself, on rolegate, or on grant roles, nor pass roles', () => {
+  it('can never put policies on itself, on the provisioner role, on rolegate, or on grant roles, nor pass roles', () => {
     const denies = plain.filter((s) => s.Effect === 'Deny');
-    expect(denies).toContainEqual(expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: [roleArn('${RoleName}'), roleArn('rolegate/*')] }));
+    expect(denies).toContainEqual(
+      expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: [roleArn('${RoleName}'), roleArn('${ProvisionerRoleName}'), roleArn('rolegate/*')] }),
+    );
     expect(denies).toContainEqual(expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateExecutionRoleArns' } }));
     expect(denies).toContainEqual(expect.objectContaining({ Action: 'iam:PassRole', Resource: '*' }));
+  });
+
+  it('makes the deployer choose which users it may grant (no default that reaches every user)', () => {
+    const parameters = template('identity-granter-role.yaml').Parameters as Record<string, { Default?: string }>;
+    expect(parameters.UserPathPattern!.Default).toBeUndefined();
+    expect(parameters.ProvisionerRoleName!.Default).toBe('rolegate-provisioner');
   });
 
   it('trusts only rolegate, and only with the ExternalId', () => {
