@@ -92,7 +92,14 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetai
  */
 export function parseSettings(doc: unknown, source = 'configuration', deployment: Partial<Deployment> = {}): Settings {
   const result = settingsSchema.safeParse(doc);
-  const details = result.success ? outsideDeployment(result.data, { ...DEFAULT_DEPLOYMENT, ...deployment }) : issuesToDetails(result.error.issues);
+  const full = { ...DEFAULT_DEPLOYMENT, ...deployment };
+  if (result.success && result.data.slack) {
+    // The Slack secrets' default names follow the stack's secretsPath (the schema's defaults are the default path's).
+    const given = (doc as { slack?: Record<string, unknown> }).slack ?? {};
+    if (given.signingSecretParameter === undefined) result.data.slack.signingSecretParameter = `/${full.secretsPath}/slack/signing-secret`;
+    if (given.botTokenParameter === undefined) result.data.slack.botTokenParameter = `/${full.secretsPath}/slack/bot-token`;
+  }
+  const details = result.success ? outsideDeployment(result.data, full) : issuesToDetails(result.error.issues);
   if (!result.success || details.length > 0) {
     throw new ConfigError(`${source} is not valid:\n${details.map((d) => `  - ${d.field}: ${d.reason}`).join('\n')}`, details);
   }

@@ -91,7 +91,13 @@ export class RolegateClient {
         `The API at ${url.origin} answered ${res.status}${to ? ` pointing to ${to}` : ''}; the CLI never follows a redirect with signed credentials. Give the API's own URL in --api or $ROLEGATE_API.`,
       );
     }
-    const raw = await res.text();
+    let raw: string;
+    try {
+      raw = await res.text();
+    } catch (e) {
+      // The connection dropped while the answer was on its way: as transient as not reaching the API at all.
+      throw new UnreachableError(`The connection to the rolegate API at ${url.origin} broke while reading its answer (${(e as Error).message}).`);
+    }
     let parsed: unknown;
     try {
       parsed = raw ? JSON.parse(raw) : undefined;

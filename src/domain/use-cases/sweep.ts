@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { StaleWriteError } from '../errors';
+import { OutOfTimeError, StaleWriteError } from '../errors';
 import type { AccessRequest, SweepRetry } from '../model';
 import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
@@ -71,6 +71,12 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           await step(request);
           handled++;
         } catch (e) {
+          if (e instanceof OutOfTimeError) {
+            // Not a failure: this run stopped waiting for a busy grant to keep its time; the item stays due.
+            deps.logger.info('sweep out of time while a grant was busy; the next tick takes it up', { requestId: request.id, step: kind });
+            report.more = true;
+            return;
+          }
           const error = e instanceof Error ? e.message : String(e);
           report.errors.push({ requestId: request.id, step: kind, error });
           deps.logger.warn('sweep step failed; it will be retried later', { requestId: request.id, step: kind, error });

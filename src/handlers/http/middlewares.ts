@@ -163,7 +163,7 @@ export function authenticate(options: IdentityOptions): Mw {
 function claimValues(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
   if (typeof value !== 'string') return [];
-  return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1).split(' ').filter(Boolean) : [value];
+  return (value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1).split(' ') : [value]).filter(Boolean);
 }
 
 const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');
@@ -174,7 +174,9 @@ function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<Ide
   if (withoutTrailingSlash(issuer) !== withoutTrailingSlash(oidc.issuer)) {
     throw new ForbiddenError(`Your sign-in token comes from another issuer than the one rolegate's configuration names (oidc.issuer).`);
   }
-  const audiences = [...claimValues(claims.aud), ...claimValues(claims.client_id)];
+  // As API Gateway does: `aud` when the token has one, `client_id` only when it has none.
+  const aud = claimValues(claims.aud);
+  const audiences = aud.length > 0 ? aud : claimValues(claims.client_id);
   if (!audiences.some((a) => oidc.audience.includes(a))) {
     throw new ForbiddenError(`Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience).`);
   }

@@ -32,11 +32,11 @@ const ERRORS: Record<string, Json> = {
   '401': errorResponse('No authenticated caller'),
   '403': errorResponse('Not allowed'),
   '404': errorResponse('No such request (or not one the caller may see)'),
-  '409': errorResponse("Conflicts with the request's current state"),
+  '409': errorResponse("Conflicts with the request's current state (CONFLICT), or another change to the same grant is in progress (GRANT_BUSY, with Retry-After)"),
   '413': errorResponse('Body larger than 16 KiB'),
   '415': errorResponse('Body is not application/json'),
   '500': errorResponse('Unexpected error (opaque, with a correlation id)'),
-  '502': errorResponse('AWS (STS or IAM) refused or failed the change; access may still be in place until the sweeper ends it'),
+  '502': errorResponse('AWS (STS or IAM) refused or failed the change (PROVISIONING_FAILED); access may still be in place until the sweeper ends it'),
 };
 
 /** The error statuses a route can answer: those its shape implies and those its use-case declares (checked by the HTTP fuzzing suite). */

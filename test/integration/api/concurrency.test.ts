@@ -51,7 +51,7 @@ describe('a revoke through the API while the worker holds the grant', () => {
     await h.close();
   });
 
-  it('gives up after the API\'s few lease attempts with a 502 that says to try again, and changes nothing', async () => {
+  it('gives up after the API\'s few lease attempts with a 409 GRANT_BUSY that says to try again (not a 5xx that pages), and changes nothing', async () => {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
     await provisionRequest(h.deps, request.id);
     const active = (await h.requests.get(request.id))!;
@@ -69,8 +69,9 @@ describe('a revoke through the API while the worker holds the grant', () => {
 
     const reply = await call(api, { method: 'POST', path: `/requests/${request.id}/revoke`, caller: ARN.alice, body: {} });
 
-    expect(reply.status).toBe(502);
-    expect(reply.body).toEqual({ error: 'PROVISIONING_FAILED', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
+    expect(reply.status).toBe(409);
+    expect(reply.headers['retry-after']).toBe('5');
+    expect(reply.body).toEqual({ error: 'GRANT_BUSY', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
     expect(attempts).toBe(INTERACTIVE_LEASE_ATTEMPTS);
     expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
   });

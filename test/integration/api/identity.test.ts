@@ -70,6 +70,8 @@ describe('identity comes only from the authenticated request context', () => {
         [{ aud: 'another-app' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
         [{ aud: '[another-app third-app]' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
         [{ aud: 'rolegate-other' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
+        // client_id counts only without aud, as at API Gateway: another app's token naming rolegate's client is not rolegate's.
+        [{ aud: 'another-app', client_id: 'rolegate' }, "Your sign-in token is not meant for rolegate: its audience is none of those rolegate's configuration names (oidc.audience)."],
       ] as const;
       for (const [claims, message] of refused) {
         const res = await oidcApi()(jwtEvent({ ...verified, ...claims }), lambdaContext());

@@ -161,14 +161,21 @@ describe('the deployment template (serverless package)', () => {
       'Update:': 'dynamodb:UpdateItem',
       'Delete:': 'dynamodb:DeleteItem',
       'ConditionCheck:': 'dynamodb:ConditionCheckItem',
+      'Get:': 'dynamodb:GetItem',
+      TransactGetCommand: 'dynamodb:GetItem',
     };
     const sent = new Set<string>();
-    const files = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    // Every file that talks to DynamoDB, but the local engine's table set-up (CreateTable, ListTables).
+    const files = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('local'));
     for (const file of files) {
       const text = readFileSync(join(ROOT, 'src', file), 'utf8');
-      for (const m of text.matchAll(/new (\w+Command)\(|\b(Put|Update|Delete|ConditionCheck):\s*\{/g)) {
-        const action = ACTION_OF[m[1] ?? `${m[2]}:`];
-        if (action) sent.add(action);
+      if (!/@aws-sdk\/(?:lib|client)-dynamodb'/.test(text)) continue;
+      for (const m of text.matchAll(/new (\w+Command)\(|\b(Put|Update|Delete|ConditionCheck|Get):\s*\{/g)) {
+        const name = m[1] ?? `${m[2]}:`;
+        if (name === 'TransactWriteCommand') continue; // authorised part by part (Put, Update, Delete, ConditionCheck)
+        // A DynamoDB call this test does not know fails it: map it (and grant it) before it ships.
+        expect({ file, name, known: name in ACTION_OF }).toEqual({ file, name, known: true });
+        sent.add(ACTION_OF[name]!);
       }
     }
     expect([...sent].sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].sort());
@@ -250,7 +257,6 @@ describe('the deployment template (serverless package)', () => {
         Principal: { Service: 'cloudwatch.amazonaws.com' },
         Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         Resource: '*',
-        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
       },
     ]);
     // Nothing else but the account itself (which delegates to IAM) is named in the key policy.

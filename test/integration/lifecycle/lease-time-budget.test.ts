@@ -94,7 +94,7 @@ it('worker: with time to spare, provisioning waits the lease out as before', asy
   expect((await h.requests.get(r.id))!.status).toBe('ACTIVE');
 });
 
-it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left and is put off; no later item starts', async () => {
+it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left; it stays due, uncounted, and no later item starts', async () => {
   const first = await approved(60);
   expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
   const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
@@ -108,19 +108,37 @@ it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left 
   // 50 s left: waits at 50 … 36 s (8 tries), gives up at 34 s, within the IAM work's 35 s.
   expect(waits).toBe(8);
   expect(remainingMs).toBe(SWEEPER_WORK_MS - 1_000);
-  expect(report.expired).toBe(0);
-  expect(report.errors).toEqual([{ requestId: first.id, step: 'EXPIRE', error: expect.stringContaining('is in progress; try again shortly') }]);
-  // Put off with backoff, not dropped; the second expiry waits for the next tick (less than SWEEPER_STOP_MS left).
-  expect((await h.requests.get(first.id))!).toMatchObject({ status: 'ACTIVE', sweepRetry: { kind: 'EXPIRE', attempts: 1 } });
+  // Running out of time is not a failed expiry: no error, no ExpiryFailed alarm, no backoff.
+  expect(report).toMatchObject({ expired: 0, errors: [], more: true });
+  expect(h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
+  const stillDue = (await h.requests.get(first.id))!;
+  expect(stillDue.status).toBe('ACTIVE');
+  expect(stillDue.sweepRetry).toBeUndefined();
+  // The second expiry waits for the next tick (less than SWEEPER_STOP_MS left).
   expect((await h.requests.get(second.id))!.status).toBe('ACTIVE');
-  expect(report.more).toBe(true);
 
-  // The next tick, with the lease free and time to spare, ends both.
+  // The next tick, a minute later, with the lease free and time to spare, ends both.
   await h.grants.release(held);
-  h.clock.advance(2 * 60_000);
+  h.clock.advance(60_000);
   remainingMs = 120_000;
   const next = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
-  expect(next.expired).toBe(2);
+  expect(next).toMatchObject({ expired: 2, errors: [] });
   expect((await h.requests.get(first.id))!.status).toBe('EXPIRED');
   expect((await h.requests.get(second.id))!.status).toBe('EXPIRED');
+});
+
+it('a lease wait that is not cut short still ends in GrantBusy after its attempts, as a failure the sweeper backs off from', async () => {
+  const first = await approved(60);
+  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
+  h.clock.advance(61 * 60_000);
+  await holdLease(first);
+  h.deps.lease = { ...h.deps.lease, attempts: 3 };
+  remainingMs = 120_000;
+
+  const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+
+  expect(waits).toBe(2);
+  expect(report.errors).toEqual([{ requestId: first.id, step: 'EXPIRE', error: expect.stringContaining('is in progress; try again shortly') }]);
+  expect(h.metrics.counts.get('ExpiryFailed')).toBe(1);
+  expect((await h.requests.get(first.id))!.sweepRetry).toMatchObject({ kind: 'EXPIRE', attempts: 1 });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, RolegateClient } from '../../../src/cli/client';
+import { ApiError, RolegateClient, UnreachableError } from '../../../src/cli/client';
 import { main } from '../../../src/cli/main';
 
 /*
@@ -187,6 +187,25 @@ describe('RolegateClient never follows a redirect with signed credentials', () =
       message: `The API at ${urlOf(api)} answered 307 pointing to ${urlOf(elsewhere)}/catalog; the CLI never follows a redirect with signed credentials. Give the API's own URL in --api or $ROLEGATE_API.`,
     });
     expect(reached).toEqual([]);
+  });
+});
+
+describe('RolegateClient when the connection drops while the answer is read', () => {
+  it('reports it as unreachable (transient for --wait), not as a crash', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"entries":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const failure = new RolegateClient({ api: url, region: 'eu-west-1', credentials: CREDS }).send('GET', '/catalog');
+      await expect(failure).rejects.toBeInstanceOf(UnreachableError);
+      await expect(failure).rejects.toThrow(`The connection to the rolegate API at ${url} broke while reading its answer`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

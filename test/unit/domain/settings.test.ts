@@ -65,6 +65,12 @@ describe('configuration validation', () => {
     doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate-dev/webhooks/a' }];
     expect(parseSettings(doc, 'configuration', { secretsPath: 'rolegate-dev' }).webhooks[0]!.secretParameter).toBe('/rolegate-dev/webhooks/a');
     expect(() => parseSettings(doc)).toThrow('must be under /rolegate/slack/');
+    // Left out, the Slack secrets' names default under the stack's path.
+    doc.slack = { users: {} };
+    expect(parseSettings(doc, 'configuration', { secretsPath: 'rolegate-dev' }).slack).toMatchObject({
+      signingSecretParameter: '/rolegate-dev/slack/signing-secret',
+      botTokenParameter: '/rolegate-dev/slack/bot-token',
+    });
   });
 
   it('refuses provisioner and identity roles the deployed functions could not assume', () => {
