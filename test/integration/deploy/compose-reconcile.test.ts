@@ -27,6 +27,7 @@ it('reconciles through the provisioner the deployed composition builds', async (
     const settings = settingsWith((doc) => {
       (doc.provisioner as Record<string, unknown>).mode = 'aws';
       (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+      (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
     });
     const app = composeApp({ env: readEnv({ AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-reconciler', ROLEGATE_TABLE: table.tableName }), settings, logger: new MemoryLogger(), dynamodb: table.client });
     const expiry = new Date(Date.now() + 3600_000);

@@ -30,6 +30,7 @@ beforeEach(async () => {
     settingsWith((doc) => {
       (doc.provisioner as Record<string, unknown>).mode = 'aws';
       (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+      (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
     }),
   );
 });

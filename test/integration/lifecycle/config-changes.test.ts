@@ -34,6 +34,7 @@ const awsMode = (patch: (doc: Doc) => void = () => undefined, driftAction: 'repo
   settingsWith((doc: Doc) => {
     doc.provisioner.mode = 'aws';
     doc.provisioner.identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+    doc.provisioner.identityExternalId = 'rolegate-identity-5b1e';
     doc.provisioner.driftAction = driftAction;
     patch(doc);
   });

@@ -33,6 +33,7 @@ beforeAll(() => routeAwsMocks(iamMock, stsMock));
 const SETTINGS = settingsWith((doc) => {
   (doc.provisioner as Record<string, unknown>).mode = 'aws';
   (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+  (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
 });
 const IDENTITY_ACCOUNT = SETTINGS.identityAccountId ?? DEFAULT_IDENTITY_ACCOUNT;
 const STAGING = '222222222222';

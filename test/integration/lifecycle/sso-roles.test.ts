@@ -34,6 +34,7 @@ function ssoSettings(withRolePaths: boolean): Settings {
   return settingsWith((doc) => {
     (doc.provisioner as Record<string, unknown>).mode = 'aws';
     (doc.provisioner as Record<string, unknown>).identityRoleArn = `arn:aws:iam::${IDENTITY}:role/rolegate-identity-granter`;
+    (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
     if (withRolePaths) doc.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: SSO_PATH }];
     (doc.rules as unknown[]).unshift({
       id: 'sso-production-read',

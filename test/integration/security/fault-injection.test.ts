@@ -40,6 +40,7 @@ const stsMock = mockClient(STSClient);
 const SETTINGS = settingsWith((doc) => {
   (doc.provisioner as Record<string, unknown>).mode = 'aws';
   (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+  (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
 });
 const IDENTITY_ACCOUNT = SETTINGS.identityAccountId ?? DEFAULT_IDENTITY_ACCOUNT;
 const api = (arn: string) => ({ arn, via: 'api' as const });
