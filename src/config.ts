@@ -62,6 +62,34 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
   };
 }
 
+/**
+ * What validate-config and plan check a configuration against, run from the
+ * project: serverless.yml's params (`default`, then those of ROLEGATE_STAGE),
+ * then any ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME or
+ * ROLEGATE_IDENTITY_ROLE_NAME set. So a stack deployed with other names is
+ * checked against them without anyone remembering to export them.
+ */
+export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile = 'serverless.yml'): Partial<Deployment> {
+  const fromStack: Partial<Deployment> = {};
+  let params: Record<string, Record<string, unknown> | undefined> = {};
+  try {
+    params = ((loadYaml(readFileSync(stackFile, 'utf8'), { schema: CORE_SCHEMA }) as { params?: typeof params } | undefined)?.params ?? {}) as typeof params;
+  } catch {
+    // No stack file here (an installed CLI): the defaults and the environment decide.
+  }
+  for (const scope of [params.default, env.ROLEGATE_STAGE ? params[env.ROLEGATE_STAGE] : undefined]) {
+    for (const key of ['secretsPath', 'provisionerRoleName', 'identityRoleName'] as const) {
+      if (typeof scope?.[key] === 'string') fromStack[key] = scope[key] as string;
+    }
+  }
+  return {
+    ...fromStack,
+    ...(env.ROLEGATE_SECRETS_PATH ? { secretsPath: env.ROLEGATE_SECRETS_PATH } : {}),
+    ...(env.ROLEGATE_PROVISIONER_ROLE_NAME ? { provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME } : {}),
+    ...(env.ROLEGATE_IDENTITY_ROLE_NAME ? { identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME } : {}),
+  };
+}
+
 function parseLocalSecrets(text: string): Record<string, string> {
   try {
     const value = JSON.parse(text) as unknown;
@@ -123,7 +151,7 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
     }
   };
   settings.accounts.forEach((a, i) => named(`accounts.${i}.provisionerRoleArn`, a.provisionerRoleArn, provisionerRoleName, 'provisionerRoleName'));
-  if (settings.provisioner.identityRoleArn) named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
+  if (settings.provisioner.identityRoleArn && settings.provisioner.identityGrants && settings.provisioner.mode === 'aws') named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
   return details;
 }
 

@@ -267,10 +267,10 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
 }
 
 async function validateConfig(file: string | undefined, io: Io): Promise<number> {
-  const { loadSettings, DEFAULT_CONFIG_PATH, readEnv } = await import('../config');
+  const { loadSettings, DEFAULT_CONFIG_PATH, toolDeployment } = await import('../config');
   const path = file ?? DEFAULT_CONFIG_PATH;
   try {
-    const s = loadSettings(path, readEnv().deployment);
+    const s = loadSettings(path, toolDeployment());
     io.out(`${path}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
     return 0;
   } catch (e) {

@@ -1,5 +1,5 @@
 import { DryRunIdentityGranter, DryRunProvisioner } from '../adapters/aws/dry-run';
-import { DEFAULT_CONFIG_PATH, loadSettings, readEnv } from '../config';
+import { DEFAULT_CONFIG_PATH, loadSettings, toolDeployment } from '../config';
 import { grantTargetFor, specFor } from '../domain/grants';
 import type { AccessRequest, PlannedCall } from '../domain/model';
 import { principalFromCallerArn } from '../domain/principal';
@@ -29,7 +29,7 @@ export interface PlanResult {
  * validation, nothing sent to AWS and nothing stored.
  */
 export async function planRequest(input: PlanInput): Promise<PlanResult> {
-  const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH, readEnv().deployment);
+  const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH, toolDeployment());
   const caller = principalFromCallerArn(input.requester, settings.rolePaths);
   const account = findAccount(settings, input.account);
   const profile = findProfile(settings, input.profile);

@@ -142,6 +142,8 @@ export interface ManagedRoleState {
   roleName: string;
   roleArn: string;
   managedByRolegate: boolean;
+  /** Set when the role is not under /rolegate/ (then neither rolegate's nor readable by its provisioner role). */
+  outsidePath?: string;
   trustPolicy: unknown;
   attachedPolicyArns: string[];
   /** Inline policies by name, each with its document as IAM holds it (parsed). */
@@ -199,6 +201,8 @@ export type MetricName =
   | 'SweepItems'
   | 'ExpiryFailed'
   | 'SweepStepFailed'
+  /** The sweeper stopped waiting for a busy grant to keep its time (not a failure; the item stays due). */
+  | 'SweepOutOfTime'
   | 'DriftFound';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */

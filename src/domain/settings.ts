@@ -227,10 +227,12 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['accounts', i, 'provisionerRoleArn'], message: `must be a role of account ${a.id}: the provisioner role lives in the account it changes` });
       }
     });
-    if (s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
+    // Checked only when the role is used: identity grants on, in aws mode.
+    const identityRoleUsed = s.provisioner.identityGrants && s.provisioner.mode === 'aws';
+    if (identityRoleUsed && s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['provisioner', 'identityRoleArn'], message: `must be a role of the identity account ${s.identityAccountId}` });
     }
-    if (s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
+    if (identityRoleUsed && s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
       ctx.addIssue({
         code: 'custom',
         path: ['provisioner', 'identityExternalId'],

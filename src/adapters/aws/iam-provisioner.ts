@@ -173,9 +173,9 @@ export class IamProvisioner implements Provisioner {
     const role = await this.getRole(s, name);
     if (!role) return undefined;
     if (role.Path !== ROLE_PATH) {
-      // A role of a grant's name outside /rolegate/ (GetRole reaches rg-* at any path) is not rolegate's, and
+      // A role of a grant's name outside /rolegate/ (GetRole reaches rg-* at the root path) is not rolegate's, and
       // the provisioner role may not read its policies: report it as not managed rather than fail on AccessDenied.
-      return { roleName: name, roleArn: role.Arn!, managedByRolegate: false, trustPolicy: parsePolicy(role.AssumeRolePolicyDocument), attachedPolicyArns: [], inlinePolicies: {}, maxSessionDuration: role.MaxSessionDuration ?? 3600 };
+      return { roleName: name, roleArn: role.Arn!, managedByRolegate: false, outsidePath: role.Path ?? '/', trustPolicy: parsePolicy(role.AssumeRolePolicyDocument), attachedPolicyArns: [], inlinePolicies: {}, maxSessionDuration: role.MaxSessionDuration ?? 3600 };
     }
     const inlinePolicies: Record<string, unknown> = {};
     for (const policyName of await this.inlinePolicies(s, name)) {

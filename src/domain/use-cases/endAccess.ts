@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
@@ -107,8 +107,17 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   // One granted between the listing above and this revocation could not see it (a grant commits
   // only while the request it extends is not REVOKED): look again until a pass finds none. The
   // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
-  for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
-    if ((await endExtensions(deps, request, caller.arn, chain)) === 0) break;
+  try {
+    for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
+      if ((await endExtensions(deps, request, caller.arn, chain)) === 0) break;
+    }
+  } catch (e) {
+    // The request is REVOKED by now: a busy extension must not read as "nothing changed, try again" (GRANT_BUSY)
+    // while its access stays. It is a failure to report (a 502 that alerts), and repeating the revoke finishes it.
+    if (e instanceof ProvisioningError && e.awsCode === 'GrantBusy') {
+      throw new ProvisioningError(`Request ${request.id} is revoked, but one of its extensions could not be ended yet (${e.message}) Repeat the revoke to finish it.`, 'RevocationIncomplete', true);
+    }
+    throw e;
   }
   return revoked;
 }

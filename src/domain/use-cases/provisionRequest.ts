@@ -37,7 +37,16 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
   // Anything but APPROVED was handled already (a duplicate stream record, a sweep racing the worker).
   if (!first || first.status !== 'APPROVED' || !first.endsAt) return { outcome: 'skipped', ...(first ? { request: first } : {}) };
   const now = isoNow(deps.clock);
-  if (first.endsAt <= now) return endBeforeProvisioning(deps, first);
+  if (first.endsAt <= now) {
+    try {
+      return await endBeforeProvisioning(deps, first);
+    } catch (e) {
+      // As below: a busy grant (or a run out of time waiting for it) leaves the request APPROVED for the sweeper.
+      if (!(e instanceof ProvisioningError && e.awsCode === 'GrantBusy')) throw e;
+      deps.logger.warn('another change to the grant is in progress; ending will be retried', { requestId, awsCode: e.awsCode });
+      return { outcome: 'retry-later' };
+    }
+  }
 
   const target = grantTargetFor(deps.settings, first);
   let result: ProvisionResult | 'stale';

@@ -171,6 +171,9 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
  */
 export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
   if (!role) return { kind: 'missing-role', detail: 'the role of a live grant is missing', repairable: true };
+  if (role.outsidePath !== undefined) {
+    return { kind: 'unmanaged-role', detail: `a role of this name exists at path ${role.outsidePath}, outside /rolegate/; it is not rolegate's: delete or rename it`, repairable: false };
+  }
   if (!role.managedByRolegate) {
     // apply() refuses roles without the tag, so this is reported, never repaired.
     return { kind: 'unmanaged-role', detail: `the role lost its ${MANAGED_TAG.Key}=${MANAGED_TAG.Value} tag; rolegate will not change it until the tag is restored`, repairable: false };

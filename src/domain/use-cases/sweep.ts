@@ -74,6 +74,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           if (e instanceof OutOfTimeError) {
             // Not a failure: this run stopped waiting for a busy grant to keep its time; the item stays due.
             deps.logger.info('sweep out of time while a grant was busy; the next tick takes it up', { requestId: request.id, step: kind });
+            // Counted (no alarm): a grant busy tick after tick shows here before anything fails.
+            deps.metrics?.count('SweepOutOfTime');
             report.more = true;
             return;
           }

@@ -111,6 +111,7 @@ it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left;
   // Running out of time is not a failed expiry: no error, no ExpiryFailed alarm, no backoff.
   expect(report).toMatchObject({ expired: 0, errors: [], more: true });
   expect(h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
+  expect(h.metrics.counts.get('SweepOutOfTime')).toBe(1);
   const stillDue = (await h.requests.get(first.id))!;
   expect(stillDue.status).toBe('ACTIVE');
   expect(stillDue.sweepRetry).toBeUndefined();
@@ -141,4 +142,20 @@ it('a lease wait that is not cut short still ends in GrantBusy after its attempt
   expect(report.errors).toEqual([{ requestId: first.id, step: 'EXPIRE', error: expect.stringContaining('is in progress; try again shortly') }]);
   expect(h.metrics.counts.get('ExpiryFailed')).toBe(1);
   expect((await h.requests.get(first.id))!.sweepRetry).toMatchObject({ kind: 'EXPIRE', attempts: 1 });
+});
+
+it('worker: an approval whose end passed before provisioning, with its grant busy, is left APPROVED for the sweeper, not failed back to the stream', async () => {
+  const r = await approved(30);
+  h.clock.advance(31 * 60_000);
+  await holdLease(r);
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9003' } };
+  const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
+  remainingMs = WORKER_RESERVE_MS + 5_000;
+
+  const result = await handleStream(app, { Records: [record] }, context);
+
+  expect(result.batchItemFailures).toEqual([]);
+  expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'another change to the grant is in progress; ending will be retried' }));
+  expect(h.logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', version: r.version });
 });

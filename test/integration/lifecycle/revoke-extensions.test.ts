@@ -131,6 +131,39 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(iam.roles.size).toBe(0);
   });
 
+  it('reports a revocation whose late extension found its grant busy as incomplete (not "busy, nothing changed"), and a repeat finishes it', async () => {
+    const original = await activeProduction();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, extension.id);
+    // Once the original is revoked, another change holds the grant's lease for the rest of this revocation.
+    const store = h.deps.requests;
+    let originalRevoked = false;
+    const listing = intercept(store, {
+      // The looks before the commit miss the live extension, as they would one granted meanwhile.
+      list: async (q: ListQuery) => ((await store.get(original.id))!.status === 'REVOKED' ? store.list(q) : { items: [] }),
+    });
+    const grants = intercept(h.deps.grants, {
+      acquire: async (...args: Parameters<typeof h.deps.grants.acquire>) => {
+        originalRevoked ||= (await store.get(original.id))!.status === 'REVOKED';
+        return originalRevoked ? undefined : h.deps.grants.acquire(...args);
+      },
+    });
+    const deps: ProvisioningDeps = { ...h.deps, requests: listing, grants, lease: { ...h.deps.lease, attempts: 2 } };
+
+    const failure = revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident over');
+
+    await expect(failure).rejects.toMatchObject({ code: 'PROVISIONING_FAILED', awsCode: 'RevocationIncomplete', retryable: true });
+    await expect(failure).rejects.toThrow(`Request ${original.id} is revoked, but one of its extensions could not be ended yet`);
+    expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
+    expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+
+    // Repeated once the grant is free: the extension goes, and the original answers 409 as any revoked request.
+    await expect(revokeRequest(h.deps, api(ARN.leadAnna), original.id, 'again')).rejects.toBeInstanceOf(ConflictError);
+    expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
+    expect(iam.roles.size).toBe(0);
+  });
+
   it('revokes an extension of an extension granted while the revocation was under way', async () => {
     const original = await activeStaging();
     const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });

@@ -94,6 +94,16 @@ describe('configuration validation', () => {
     expect(parseSettings(doc, 'configuration', { provisionerRoleName: 'my-provisioner', identityRoleName: 'granter' }).provisioner.identityRoleArn).toBe(`arn:aws:iam::${doc.identityAccountId}:role/granter`);
   });
 
+  it('does not check an identity role that is not used (identity grants off, or dry-run)', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.provisioner = { ...doc.provisioner, mode: 'dry-run', identityRoleArn: 'arn:aws:iam::999999999999:role/hand-made' };
+    expect(parseSettings(doc).provisioner.identityRoleArn).toBe('arn:aws:iam::999999999999:role/hand-made');
+    doc.provisioner = { ...doc.provisioner, mode: 'aws', identityGrants: false };
+    expect(parseSettings(doc).provisioner.identityGrants).toBe(false);
+    doc.provisioner.identityGrants = true;
+    expect(() => parseSettings(doc)).toThrow('provisioner.identityRoleArn: must be a role of the identity account 111111111111');
+  });
+
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
     const s = exampleSettings();
     expect(s.accounts).toHaveLength(2);
@@ -140,13 +150,13 @@ describe('configuration validation', () => {
     ],
     [
       'an identity role without the ExternalId its template demands',
-      (d: any) => (d.provisioner.identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter'),
+      (d: any) => Object.assign(d.provisioner, { mode: 'aws', identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter' }),
       'provisioner.identityExternalId',
       'is required with identityRoleArn: templates/identity-granter-role.yaml trusts rolegate only with an ExternalId',
     ],
     [
       'an identity role outside the identity account',
-      (d: any) => Object.assign(d.provisioner, { identityRoleArn: 'arn:aws:iam::999999999999:role/rolegate-identity-granter', identityExternalId: 'x-123' }),
+      (d: any) => Object.assign(d.provisioner, { mode: 'aws', identityRoleArn: 'arn:aws:iam::999999999999:role/rolegate-identity-granter', identityExternalId: 'x-123' }),
       'provisioner.identityRoleArn',
       'must be a role of the identity account 111111111111',
     ],

@@ -530,6 +530,7 @@ describe('IamProvisioner.describeManagedRole', () => {
       roleName: mine.roleName,
       roleArn: `arn:aws:iam::333333333333:role/${mine.roleName}`,
       managedByRolegate: false,
+      outsidePath: '/',
       trustPolicy: trustPolicy(mine),
       attachedPolicyArns: [],
       inlinePolicies: {},

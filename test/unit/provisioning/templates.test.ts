@@ -17,7 +17,10 @@ function statements(file: string, resource: string): { plain: Statement[]; condi
   const all = template(file).Resources[resource]!.Properties.Policies[0]!.PolicyDocument.Statement as Record<string, unknown>[];
   return {
     plain: all.filter((s) => !('Fn::If' in s)) as Statement[],
-    conditional: all.filter((s) => 'Fn::If' in s).map((s) => (s['Fn::If'] as unknown[])[1] as Statement),
+    // The branch that is a statement (the other is AWS::NoValue).
+    conditional: all
+      .filter((s) => 'Fn::If' in s)
+      .map((s) => (s['Fn::If'] as unknown[]).slice(1).find((branch) => JSON.stringify(branch) !== JSON.stringify({ Ref: 'AWS::NoValue' })) as Statement),
   };
 }
 
@@ -55,11 +58,17 @@ describe('provisioner role template (target accounts)', () => {
 
   it('conditions attaching a policy and setting a boundary on the allowed policy ARNs', () => {
     expect(allows.find((s) => s.Action === 'iam:AttachRolePolicy')!.Condition).toEqual({ ArnLike: { 'iam:PolicyARN': { Ref: 'AllowedPolicyArns' } } });
-    expect(allows.find((s) => s.Action === 'iam:PutRolePermissionsBoundary')!.Condition).toEqual({ ArnLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedPolicyArns' } } });
+    // With a required boundary, that one alone (NeverWithoutTheRequiredBoundary refuses any other): never refused for not being listed.
+    expect(allows.find((s) => s.Action === 'iam:PutRolePermissionsBoundary')!.Condition).toEqual({
+      ArnLike: { 'iam:PermissionsBoundary': { 'Fn::If': ['BoundaryRequired', [{ Ref: 'RequiredPermissionsBoundaryArn' }], { Ref: 'AllowedPolicyArns' }] } },
+    });
   });
 
-  it('takes a boundary at creation only from the allowed policies, as when setting one later', () => {
-    expect(plain.find((s) => s.Sid === 'NeverCreateWithABoundaryNotAllowed')).toEqual({
+  it('takes a boundary at creation only from the allowed policies, as when setting one later (the required one, when set)', () => {
+    const all = template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.Policies[0]!.PolicyDocument.Statement as Record<string, unknown>[];
+    // Only without a required boundary: with one, CreateRole must carry exactly it, listed or not.
+    expect(all.find((s) => JSON.stringify(s).includes('NeverCreateWithABoundaryNotAllowed'))!['Fn::If']).toEqual(['BoundaryRequired', { Ref: 'AWS::NoValue' }, expect.any(Object)]);
+    expect(conditional.find((s) => s.Sid === 'NeverCreateWithABoundaryNotAllowed')).toEqual({
       Sid: 'NeverCreateWithABoundaryNotAllowed',
       Effect: 'Deny',
       Action: 'iam:CreateRole',
@@ -92,7 +101,7 @@ describe('provisioner role template (target accounts)', () => {
   });
 
   it('can require a permissions boundary on every role it creates', () => {
-    expect(conditional).toEqual([
+    expect(conditional.filter((s) => s.Sid !== 'NeverCreateWithABoundaryNotAllowed')).toEqual([
       expect.objectContaining({ Effect: 'Deny', Action: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary'], Condition: { StringNotEquals: { 'iam:PermissionsBoundary': { Ref: 'RequiredPermissionsBoundaryArn' } } } }),
       expect.objectContaining({ Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary' }),
     ]);

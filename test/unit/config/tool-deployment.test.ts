@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toolDeployment } from '../../../src/config';
+
+/*
+ * validate-config and plan check a configuration against the stack it will
+ * run in: serverless.yml's params, a stage's over the defaults, and explicit
+ * ROLEGATE_* variables over both.
+ */
+
+describe('the deployment the configuration tools check against', () => {
+  let dir: string;
+  let stack: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rolegate-stack-'));
+    stack = join(dir, 'serverless.yml');
+    writeFileSync(
+      stack,
+      [
+        'service: rolegate',
+        'params:',
+        '  default:',
+        '    secretsPath: rolegate',
+        '    provisionerRoleName: acme-provisioner',
+        '    identityRoleName: rolegate-identity-granter',
+        '  prod:',
+        '    secretsPath: rolegate-prod',
+        'provider:',
+        "  region: ${opt:region, 'eu-west-1'}",
+      ].join('\n'),
+    );
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the project's serverless.yml params", () => {
+    expect(toolDeployment({}, stack)).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'acme-provisioner', identityRoleName: 'rolegate-identity-granter' });
+  });
+
+  it("takes ROLEGATE_STAGE's params over the defaults, and explicit variables over both", () => {
+    expect(toolDeployment({ ROLEGATE_STAGE: 'prod' }, stack)).toMatchObject({ secretsPath: 'rolegate-prod', provisionerRoleName: 'acme-provisioner' });
+    expect(toolDeployment({ ROLEGATE_STAGE: 'prod', ROLEGATE_SECRETS_PATH: 'other', ROLEGATE_IDENTITY_ROLE_NAME: 'granter' }, stack)).toEqual({
+      secretsPath: 'other',
+      provisionerRoleName: 'acme-provisioner',
+      identityRoleName: 'granter',
+    });
+  });
+
+  it('falls back to the variables alone without a stack file (an installed CLI)', () => {
+    expect(toolDeployment({ ROLEGATE_PROVISIONER_ROLE_NAME: 'p' }, join(dir, 'missing.yml'))).toEqual({ provisionerRoleName: 'p' });
+  });
+
+  it("reads this project's own serverless.yml as the deploy will", () => {
+    expect(toolDeployment({}, join(__dirname, '..', '..', '..', 'serverless.yml'))).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter' });
+  });
+});
