@@ -3,7 +3,7 @@ import { extname, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import type * as z from 'zod/mini';
 import { ConfigError, type ErrorDetail } from './domain/errors';
-import { settingsSchema, type Settings } from './domain/settings';
+import { identityRoleUsed, settingsSchema, type Settings } from './domain/settings';
 
 /*
  * The only module that reads process.env. Everything else receives values.
@@ -53,11 +53,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     inProcessWorker: local,
-    deployment: {
-      secretsPath: env.ROLEGATE_SECRETS_PATH ?? DEFAULT_DEPLOYMENT.secretsPath,
-      provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME ?? DEFAULT_DEPLOYMENT.provisionerRoleName,
-      identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME ?? DEFAULT_DEPLOYMENT.identityRoleName,
-    },
+    deployment: { ...DEFAULT_DEPLOYMENT, ...deploymentFromEnv(env) },
     ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
   };
 }
@@ -82,8 +78,12 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
       if (typeof scope?.[key] === 'string') fromStack[key] = scope[key] as string;
     }
   }
+  return { ...fromStack, ...deploymentFromEnv(env) };
+}
+
+/** The deployment values the environment sets (serverless.yml passes each stack param as one of these). */
+function deploymentFromEnv(env: NodeJS.ProcessEnv): Partial<Deployment> {
   return {
-    ...fromStack,
     ...(env.ROLEGATE_SECRETS_PATH ? { secretsPath: env.ROLEGATE_SECRETS_PATH } : {}),
     ...(env.ROLEGATE_PROVISIONER_ROLE_NAME ? { provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME } : {}),
     ...(env.ROLEGATE_IDENTITY_ROLE_NAME ? { identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME } : {}),
@@ -151,7 +151,7 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
     }
   };
   settings.accounts.forEach((a, i) => named(`accounts.${i}.provisionerRoleArn`, a.provisionerRoleArn, provisionerRoleName, 'provisionerRoleName'));
-  if (settings.provisioner.identityRoleArn && settings.provisioner.identityGrants && settings.provisioner.mode === 'aws') named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
+  if (settings.provisioner.identityRoleArn && identityRoleUsed(settings)) named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
   return details;
 }
 

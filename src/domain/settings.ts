@@ -105,6 +105,11 @@ export const ruleSchema = z.strictObject({
   slackChannel: z.optional(z.string().check(z.regex(/^[CG][A-Z0-9]{2,}$/))),
 });
 
+/** The identity role is assumed only for identity grants in aws mode (dry-run plans them, sending nothing). */
+export function identityRoleUsed(s: { provisioner: { identityGrants: boolean; mode: string } }): boolean {
+  return s.provisioner.identityGrants && s.provisioner.mode === 'aws';
+}
+
 export const settingsSchema = z
   .strictObject({
     partition: z._default(z.enum(['aws', 'aws-cn', 'aws-us-gov']), 'aws'),
@@ -227,12 +232,11 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['accounts', i, 'provisionerRoleArn'], message: `must be a role of account ${a.id}: the provisioner role lives in the account it changes` });
       }
     });
-    // Checked only when the role is used: identity grants on, in aws mode.
-    const identityRoleUsed = s.provisioner.identityGrants && s.provisioner.mode === 'aws';
-    if (identityRoleUsed && s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
+    // Checked only when the role is used.
+    if (identityRoleUsed(s) && s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['provisioner', 'identityRoleArn'], message: `must be a role of the identity account ${s.identityAccountId}` });
     }
-    if (identityRoleUsed && s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
+    if (identityRoleUsed(s) && s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
       ctx.addIssue({
         code: 'custom',
         path: ['provisioner', 'identityExternalId'],
@@ -242,7 +246,7 @@ export const settingsSchema = z
     if (s.provisioner.identityGrants && !s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['identityAccountId'], message: 'is required with provisioner.identityGrants: identity policies go only on principals of that account' });
     }
-    if (s.provisioner.identityGrants && s.provisioner.mode === 'aws' && !s.provisioner.identityRoleArn) {
+    if (identityRoleUsed(s) && !s.provisioner.identityRoleArn) {
       ctx.addIssue({
         code: 'custom',
         path: ['provisioner', 'identityRoleArn'],
