@@ -68,10 +68,20 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
 export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile = 'serverless.yml'): Partial<Deployment> {
   const fromStack: Partial<Deployment> = {};
   let params: Record<string, Record<string, unknown> | undefined> = {};
+  let text: string | undefined;
   try {
-    params = ((loadYaml(readFileSync(stackFile, 'utf8'), { schema: CORE_SCHEMA }) as { params?: typeof params } | undefined)?.params ?? {}) as typeof params;
-  } catch {
+    text = readFileSync(stackFile, 'utf8');
+  } catch (e) {
     // No stack file here (an installed CLI): the defaults and the environment decide.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (text !== undefined) {
+    // A stack file that does not parse must not be checked against the defaults without a word.
+    try {
+      params = ((loadYaml(text, { schema: CORE_SCHEMA }) as { params?: typeof params } | undefined)?.params ?? {}) as typeof params;
+    } catch (e) {
+      throw new ConfigError(`${stackFile} is not plain YAML (${(e as Error).message.split('\n')[0]}); set ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME and ROLEGATE_IDENTITY_ROLE_NAME instead.`);
+    }
   }
   for (const scope of [params.default, env.ROLEGATE_STAGE ? params[env.ROLEGATE_STAGE] : undefined]) {
     for (const key of ['secretsPath', 'provisionerRoleName', 'identityRoleName'] as const) {

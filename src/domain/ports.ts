@@ -203,6 +203,8 @@ export type MetricName =
   | 'SweepStepFailed'
   /** The sweeper stopped waiting for a busy grant to keep its time (not a failure; the item stays due). */
   | 'SweepOutOfTime'
+  /** A revocation committed but could not end one of its extensions yet (alarmed). */
+  | 'RevocationIncomplete'
   | 'DriftFound';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */

@@ -115,7 +115,13 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
     // The request is REVOKED by now: a busy extension must not read as "nothing changed, try again" (GRANT_BUSY)
     // while its access stays. It is a failure to report (a 502 that alerts), and repeating the revoke finishes it.
     if (e instanceof ProvisioningError && e.awsCode === 'GrantBusy') {
-      throw new ProvisioningError(`Request ${request.id} is revoked, but one of its extensions could not be ended yet (${e.message}) Repeat the revoke to finish it.`, 'RevocationIncomplete', true);
+      // Counted and alarmed: through Slack no 5xx reaches the gateway's alarm, and the extension keeps its access meanwhile.
+      deps.metrics?.count('RevocationIncomplete');
+      throw new ProvisioningError(
+        `Request ${request.id} is revoked, but one of its extensions could not be ended yet: another change to its grant${request.grantKey ? ` ${request.grantKey}` : ''} is in progress. Its access stays until then: repeat the revoke to finish it.`,
+        'RevocationIncomplete',
+        true,
+      );
     }
     throw e;
   }

@@ -36,7 +36,7 @@ const ERRORS: Record<string, Json> = {
   '413': errorResponse('Body larger than 16 KiB'),
   '415': errorResponse('Body is not application/json'),
   '500': errorResponse('Unexpected error (opaque, with a correlation id)'),
-  '502': errorResponse('AWS (STS or IAM) refused or failed the change (PROVISIONING_FAILED); access may still be in place until the sweeper ends it'),
+  '502': errorResponse('AWS (STS or IAM) refused or failed the change, or a revocation could not yet end an extension (PROVISIONING_FAILED): access may still be in place; repeat the call'),
 };
 
 /** The error statuses a route can answer: those its shape implies and those its use-case declares (checked by the HTTP fuzzing suite). */

@@ -234,6 +234,7 @@ describe('the deployment template (serverless package)', () => {
       'rolegate/DriftFound',
       'rolegate/ExpiryFailed',
       'rolegate/ProvisioningFailed',
+      'rolegate/RevocationIncomplete',
     ]);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
     // The API answers its own failures (500, 502) without a Lambda error: only the gateway counts them, on this API.

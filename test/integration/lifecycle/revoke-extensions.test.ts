@@ -157,6 +157,7 @@ describe('revoking a request and its extensions at the same time as they are gra
     await expect(failure).rejects.toThrow(`Request ${original.id} is revoked, but one of its extensions could not be ended yet`);
     expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+    expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
 
     // Repeated once the grant is free: the extension goes, and the original answers 409 as any revoked request.
     await expect(revokeRequest(h.deps, api(ARN.leadAnna), original.id, 'again')).rejects.toBeInstanceOf(ConflictError);

@@ -50,6 +50,11 @@ describe('the deployment the configuration tools check against', () => {
     expect(toolDeployment({ ROLEGATE_PROVISIONER_ROLE_NAME: 'p' }, join(dir, 'missing.yml'))).toEqual({ provisionerRoleName: 'p' });
   });
 
+  it('refuses a stack file it cannot read as plain YAML rather than check against the defaults', () => {
+    writeFileSync(stack, 'params:\n  default:\n    secretsPath: !Ref Nope\n');
+    expect(() => toolDeployment({}, stack)).toThrow(`${stack} is not plain YAML`);
+  });
+
   it("reads this project's own serverless.yml as the deploy will", () => {
     expect(toolDeployment({}, join(__dirname, '..', '..', '..', 'serverless.yml'))).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter' });
   });
