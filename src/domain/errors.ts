@@ -81,20 +81,32 @@ export class ProvisioningError extends RolegateError {
     message: string,
     readonly awsCode: string | undefined,
     readonly retryable: boolean,
+    code: 'PROVISIONING_FAILED' | 'GRANT_BUSY' = 'PROVISIONING_FAILED',
   ) {
-    super('PROVISIONING_FAILED', message);
+    super(code, message);
+  }
+}
+
+/**
+ * Another change held a grant's lease for all the attempts: nothing was
+ * changed, and the work may be tried again (GRANT_BUSY: contention, not a
+ * failure of AWS).
+ */
+export class GrantBusyError extends ProvisioningError {
+  constructor(message: string) {
+    super(message, 'GrantBusy', true, 'GRANT_BUSY');
   }
 }
 
 /**
  * A grant's lease stayed busy and the run stopped waiting because its time is
  * running out (LeaseOptions.keepWaiting): not a failure of the work, which the
- * next run takes up. A GrantBusy ProvisioningError, so every caller that
- * handles a busy grant handles it too.
+ * next run takes up. A GrantBusyError, so every caller that handles a busy
+ * grant handles it too.
  */
-export class OutOfTimeError extends ProvisioningError {
+export class OutOfTimeError extends GrantBusyError {
   constructor(grantKey: string) {
-    super(`Another change to grant ${grantKey} is in progress, and this run has no time left to wait for it; the next run takes it up.`, 'GrantBusy', true);
+    super(`Another change to grant ${grantKey} is in progress, and this run has no time left to wait for it; the next run takes it up.`);
   }
 }
 

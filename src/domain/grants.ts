@@ -1,4 +1,4 @@
-import { OutOfTimeError, ProvisioningError } from './errors';
+import { GrantBusyError, OutOfTimeError } from './errors';
 import type { AccessRequest, Grant } from './model';
 import type { GrantLease, GrantSpec, GrantStore, Ids, Logger } from './ports';
 import { parsePrincipalArn, type Principal } from './principal';
@@ -129,7 +129,7 @@ export interface LeaseOptions {
 /**
  * Runs `work` while holding the lease on a grant key, so changes to one
  * grant key never interleave. A lease that stays held by another worker
- * ends in a retryable ProvisioningError.
+ * ends in a GrantBusyError (a retryable ProvisioningError).
  */
 export async function withGrantLease<T>(options: LeaseOptions, grantKey: string, work: (lease: GrantLease) => Promise<T>): Promise<T> {
   const { grants, ids, now } = options;
@@ -147,7 +147,7 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
     lease = await grants.acquire(grantKey, owner, new Date(t.getTime() + leaseMs).toISOString(), t.toISOString());
   }
   if (!lease) {
-    throw new ProvisioningError(`Another change to grant ${grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).`, 'GrantBusy', true);
+    throw new GrantBusyError(`Another change to grant ${grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).`);
   }
   try {
     return await work(lease);

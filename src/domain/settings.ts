@@ -233,10 +233,11 @@ export const settingsSchema = z
       }
     });
     // Checked only when the role is used.
-    if (identityRoleUsed(s) && s.provisioner.identityRoleArn && s.identityAccountId && accountOf(s.provisioner.identityRoleArn) !== s.identityAccountId) {
+    const identityRole = identityRoleUsed(s) ? s.provisioner.identityRoleArn : undefined;
+    if (identityRole && s.identityAccountId && accountOf(identityRole) !== s.identityAccountId) {
       ctx.addIssue({ code: 'custom', path: ['provisioner', 'identityRoleArn'], message: `must be a role of the identity account ${s.identityAccountId}` });
     }
-    if (identityRoleUsed(s) && s.provisioner.identityRoleArn && !s.provisioner.identityExternalId) {
+    if (identityRole && !s.provisioner.identityExternalId) {
       ctx.addIssue({
         code: 'custom',
         path: ['provisioner', 'identityExternalId'],

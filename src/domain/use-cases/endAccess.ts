@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ConflictError, ForbiddenError, NotFoundError, ProvisioningError } from '../errors';
+import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
@@ -114,7 +114,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   } catch (e) {
     // The request is REVOKED by now: a busy extension must not read as "nothing changed, try again" (GRANT_BUSY)
     // while its access stays. It is a failure to report (a 502 that alerts), and repeating the revoke finishes it.
-    if (e instanceof ProvisioningError && e.awsCode === 'GrantBusy') {
+    if (e instanceof GrantBusyError) {
       // Counted and alarmed: through Slack no 5xx reaches the gateway's alarm, and the extension keeps its access meanwhile.
       deps.metrics?.count('RevocationIncomplete');
       throw new ProvisioningError(

@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ProvisioningError, StaleWriteError } from '../errors';
+import { GrantBusyError, ProvisioningError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
@@ -42,7 +42,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       return await endBeforeProvisioning(deps, first);
     } catch (e) {
       // As below: a busy grant (or a run out of time waiting for it) leaves the request APPROVED for the sweeper.
-      if (!(e instanceof ProvisioningError && e.awsCode === 'GrantBusy')) throw e;
+      if (!(e instanceof GrantBusyError)) throw e;
       deps.logger.warn('another change to the grant is in progress; ending will be retried', { requestId, awsCode: e.awsCode });
       return { outcome: 'retry-later' };
     }

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../domain/errors';
-import { ProvisioningError, RolegateError } from '../../domain/errors';
+import { RolegateError } from '../../domain/errors';
 import type { Logger } from '../../domain/ports';
 import type { HttpResult } from './types';
 
@@ -13,7 +13,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
-  // Another change to the same grant holds its lease: nothing changed, try again in a few seconds.
+  // Another change to the same grant holds its lease (a busy grant is contention, not a failure of AWS):
+  // nothing changed, try again in a few seconds; never a 502 that pages the on-call.
   GRANT_BUSY: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -42,13 +43,11 @@ export function json(statusCode: number, body: unknown, correlationId: string, e
  */
 export function errorResponse(error: unknown, correlationId: string, logger: Logger): HttpResult {
   if (error instanceof RolegateError && error.code !== 'CONFIG_INVALID') {
-    // A busy grant is contention, not a failure of AWS: a 409 to retry, never a 502 that pages the on-call.
-    const busy = error instanceof ProvisioningError && error.awsCode === 'GrantBusy';
-    const code = busy ? 'GRANT_BUSY' : error.code;
+    const { code } = error;
     const status = STATUS_BY_CODE[code];
     if (status >= 500) logger.error('request failed', { code, error: error.message, correlationId });
     else logger.info('request refused', { code, status, correlationId });
-    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, busy ? { 'retry-after': '5' } : {});
+    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, code === 'GRANT_BUSY' ? { 'retry-after': '5' } : {});
   }
   logger.error('unexpected error', {
     correlationId,

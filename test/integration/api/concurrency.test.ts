@@ -2,14 +2,13 @@ import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { ConflictError } from '../../../src/domain/errors';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import type { GrantStore } from '../../../src/domain/ports';
 import { httpApp } from '../../../src/handlers/http/app';
 import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { routes } from '../../../src/handlers/http/routes';
 import { INTERACTIVE_LEASE_ATTEMPTS, interactiveDeps } from '../../../src/handlers/interactive';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
-import { intercept } from '../../helpers/intercept';
+import { countingAcquires, holdLease } from '../../helpers/leases';
 import { ARN } from '../../helpers/settings';
 
 describe('concurrent approvals', () => {
@@ -55,24 +54,17 @@ describe('a revoke through the API while the worker holds the grant', () => {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
     await provisionRequest(h.deps, request.id);
     const active = (await h.requests.get(request.id))!;
-    const now = h.clock.now();
-    expect(await h.grants.acquire(active.grantKey!, 'the-worker', new Date(now.getTime() + 120_000).toISOString(), now.toISOString())).toBeDefined();
-    let attempts = 0;
-    const counting = intercept<GrantStore>(h.grants, {
-      acquire: (...args) => {
-        attempts++;
-        return h.grants.acquire(...args);
-      },
-    });
+    await holdLease(h, active.grantKey!, 'the-worker');
+    const { grants, attempts } = countingAcquires(h.grants);
     // The harness allows 400 attempts (for its races); the API's own budget must win.
-    const api = httpApp(routes, () => interactiveDeps({ ...h.deps, grants: counting }), h.logger, identityOptionsFor(h.deps.settings, false));
+    const api = httpApp(routes, () => interactiveDeps({ ...h.deps, grants }), h.logger, identityOptionsFor(h.deps.settings, false));
 
     const reply = await call(api, { method: 'POST', path: `/requests/${request.id}/revoke`, caller: ARN.alice, body: {} });
 
     expect(reply.status).toBe(409);
     expect(reply.headers['retry-after']).toBe('5');
     expect(reply.body).toEqual({ error: 'GRANT_BUSY', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
-    expect(attempts).toBe(INTERACTIVE_LEASE_ATTEMPTS);
+    expect(attempts()).toBe(INTERACTIVE_LEASE_ATTEMPTS);
     expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
   });
 });

@@ -9,6 +9,7 @@ import { runSweep, SWEEPER_STOP_MS, SWEEPER_WORK_MS } from '../../../src/handler
 import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from '../../../src/handlers/worker';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
+import { holdLease } from '../../helpers/leases';
 
 /*
  * Waiting for a busy grant's lease may take ~27 s; the sweeper and the worker
@@ -41,12 +42,7 @@ afterEach(async () => {
 });
 
 /** Someone else (a revoke in the API, say) holds the grant's lease of `r` for the next two minutes. */
-async function holdLease(r: AccessRequest): Promise<GrantLease> {
-  const now = h.clock.now();
-  const lease = await h.grants.acquire(grantTargetFor(h.deps.settings, r).grantKey, 'someone-else', new Date(now.getTime() + 120_000).toISOString(), now.toISOString());
-  expect(lease).toBeDefined();
-  return lease!;
-}
+const holdLeaseOf = (r: AccessRequest): Promise<GrantLease> => holdLease(h, grantTargetFor(h.deps.settings, r).grantKey);
 
 async function approved(durationMinutes = 60): Promise<AccessRequest> {
   const r = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes, reason: 'work' });
@@ -55,7 +51,7 @@ async function approved(durationMinutes = 60): Promise<AccessRequest> {
 
 it('worker: provisioning stops waiting for a busy lease with WORKER_WORK_MS left, writes nothing, and the record is done', async () => {
   const r = await approved();
-  await holdLease(r);
+  await holdLeaseOf(r);
   const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9001' } };
   const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
   remainingMs = WORKER_RESERVE_MS + 5_000;
@@ -77,7 +73,7 @@ it('worker: with time to spare, provisioning waits the lease out as before', asy
   remainingMs = 120_000;
   const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9002' } };
   // The holder lets go after the third try.
-  const held = await holdLease(r);
+  const held = await holdLeaseOf(r);
   const sleep = h.deps.lease!.sleep!;
   h.deps.lease = {
     ...h.deps.lease,
@@ -100,7 +96,7 @@ it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left;
   const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
   expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
   h.clock.advance(61 * 60_000);
-  const held = await holdLease(first);
+  const held = await holdLeaseOf(first);
   remainingMs = SWEEPER_STOP_MS + 5_000;
 
   const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
@@ -132,7 +128,7 @@ it('a lease wait that is not cut short still ends in GrantBusy after its attempt
   const first = await approved(60);
   expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
   h.clock.advance(61 * 60_000);
-  await holdLease(first);
+  await holdLeaseOf(first);
   h.deps.lease = { ...h.deps.lease, attempts: 3 };
   remainingMs = 120_000;
 
@@ -147,7 +143,7 @@ it('a lease wait that is not cut short still ends in GrantBusy after its attempt
 it('worker: an approval whose end passed before provisioning, with its grant busy, is left APPROVED for the sweeper, not failed back to the stream', async () => {
   const r = await approved(30);
   h.clock.advance(31 * 60_000);
-  await holdLease(r);
+  await holdLeaseOf(r);
   const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9003' } };
   const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
   remainingMs = WORKER_RESERVE_MS + 5_000;

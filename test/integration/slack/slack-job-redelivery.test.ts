@@ -5,7 +5,6 @@ import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/
 import { signSlackRequest } from '../../../src/adapters/slack/signature';
 import { SlackClient } from '../../../src/adapters/slack/slack-client';
 import { ConflictError } from '../../../src/domain/errors';
-import type { GrantStore } from '../../../src/domain/ports';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { INTERACTIVE_LEASE_ATTEMPTS } from '../../../src/handlers/interactive';
@@ -14,7 +13,7 @@ import { slackApp } from '../../../src/handlers/slack/app';
 import { runSlackJob } from '../../../src/handlers/slack/run-job';
 import { handleStream, type WorkerApp } from '../../../src/handlers/worker';
 import { harness, type Harness } from '../../helpers/harness';
-import { intercept } from '../../helpers/intercept';
+import { countingAcquires, holdLease } from '../../helpers/leases';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems, allRawItems } from '../../helpers/table';
 import { blockActionsPayload, interactionBody, slashCommandBody } from '../../unit/slack/fixtures';
@@ -161,15 +160,8 @@ it('a Slack revoke waits for a busy grant only the interactive budget, then tell
   const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
   await provisionRequest(h.deps, r.id);
   const active = (await h.requests.get(r.id))!;
-  const now = h.clock.now();
-  expect(await h.grants.acquire(active.grantKey!, 'the-sweeper', new Date(now.getTime() + 120_000).toISOString(), now.toISOString())).toBeDefined();
-  let attempts = 0;
-  const grants = intercept<GrantStore>(h.grants, {
-    acquire: (...args) => {
-      attempts++;
-      return h.grants.acquire(...args);
-    },
-  });
+  await holdLease(h, active.grantKey!, 'the-sweeper');
+  const { grants, attempts } = countingAcquires(h.grants);
   status = 200;
   const job: SlackJob = { id: 'cmd:13345224609.738474920.8088930838d', slackUserId: 'U0ALICE', principalArn: ARN.alice, responseUrl: RESPONSE_URL, work: { kind: 'command', command: { kind: 'revoke', requestId: r.id } } };
   const slack = worker.slack!;
@@ -177,7 +169,7 @@ it('a Slack revoke waits for a busy grant only the interactive budget, then tell
   // The harness allows 400 attempts (for its races); the job's own budget must win.
   const outcome = await runSlackJob({ deps: { ...h.deps, grants }, slack: slack.api, jobs: store }, job);
 
-  expect(attempts).toBe(INTERACTIVE_LEASE_ATTEMPTS);
+  expect(attempts()).toBe(INTERACTIVE_LEASE_ATTEMPTS);
   expect(outcome).toEqual({ status: 'done', replied: true, text: `Not done: Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
 });
