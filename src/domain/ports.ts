@@ -61,7 +61,16 @@ export interface RequestStore {
    * ConflictError when the approver already decided.
    */
   commit(write: RequestWrite): Promise<void>;
+  /** A consistent read of the stored request. */
   get(id: string): Promise<AccessRequest | undefined>;
+  /**
+   * The request as this process last committed or read it, from memory
+   * (no call), or undefined. It may be stale: use it only for a
+   * read-decide-write whose commit conditions on `expectedVersion`, which
+   * then fails as StaleWriteError unless the snapshot is still exact (every
+   * write of a request raises its version). Absent: no memory.
+   */
+  snapshot?(id: string): AccessRequest | undefined;
   getDetail(id: string): Promise<RequestDetail | undefined>;
   /** Newest first. */
   list(query: ListQuery): Promise<Page<AccessRequest>>;

@@ -34,13 +34,40 @@ const MAX_QUERIES_PER_PAGE = 20;
 /** DynamoDB's ceiling on the items of one TransactWriteItems. */
 const MAX_TRANSACTION_ITEMS = 100;
 
+/**
+ * Requests a store keeps in memory as snapshots (the most recently committed
+ * or read). A few KiB each at most: about 2 MiB of a Lambda's memory, and
+ * enough for the requests a warm container sees between one's creation and
+ * its approval.
+ */
+export const SNAPSHOT_CAPACITY = 1_000;
+
 /** Requests, decisions and audit events in the rolegate table. */
 export class DynamoRequestStore implements RequestStore {
+  /** Snapshots by id, least recently stored first (a Map keeps insertion order). */
+  private readonly snapshots = new Map<string, AccessRequest>();
+
   constructor(
     // Public so test helpers can read the table through the same client.
     readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly snapshotCapacity = SNAPSHOT_CAPACITY,
   ) {}
+
+  snapshot(id: string): AccessRequest | undefined {
+    const kept = this.snapshots.get(id);
+    // A copy: a caller that changed it would otherwise change what the next caller decides on.
+    return kept && structuredClone(kept);
+  }
+
+  private remember(request: AccessRequest): void {
+    this.snapshots.delete(request.id);
+    this.snapshots.set(request.id, structuredClone(request));
+    if (this.snapshots.size > this.snapshotCapacity) {
+      const oldest = this.snapshots.keys().next().value;
+      if (oldest !== undefined) this.snapshots.delete(oldest);
+    }
+  }
 
   async commit(write: RequestWrite): Promise<void> {
     const { request, expectedVersion, decision, events, unlessRevoked } = write;
@@ -76,6 +103,8 @@ export class DynamoRequestStore implements RequestStore {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {
+      // Whatever went wrong, the stored request may not be what this process last saw.
+      this.snapshots.delete(request.id);
       if (!(e instanceof TransactionCanceledException)) throw e;
       const reasons = e.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
@@ -92,11 +121,18 @@ export class DynamoRequestStore implements RequestStore {
       if (reasons.some((r) => r.Code === 'TransactionConflict')) throw new StaleWriteError();
       throw e;
     }
+    this.remember(request);
   }
 
   async get(id: string): Promise<AccessRequest | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: requestKey(id), ConsistentRead: true }));
-    return out.Item ? strip<AccessRequest>(out.Item) : undefined;
+    if (!out.Item) {
+      this.snapshots.delete(id);
+      return undefined;
+    }
+    const request = strip<AccessRequest>(out.Item);
+    this.remember(request);
+    return request;
   }
 
   /** One query on the request's partition: the request, its decisions and its events (in time order, as the sort key has them). */
@@ -110,7 +146,11 @@ export class DynamoRequestStore implements RequestStore {
       else if (sk.startsWith(DECISION_SK_PREFIX)) decisions.push(strip<Decision>(item));
       else if (sk.startsWith(EVENT_SK_PREFIX)) events.push(strip<AuditEvent>(item));
     }
-    if (!request) return undefined;
+    if (!request) {
+      this.snapshots.delete(id);
+      return undefined;
+    }
+    this.remember(request);
     // Decisions sort by approver in the partition; callers read them in the order they were made.
     decisions.sort((a, b) => a.at.localeCompare(b.at));
     return { request, decisions, events };

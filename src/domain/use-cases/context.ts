@@ -34,8 +34,9 @@ export function addMinutes(iso: string, minutes: number): string {
 
 /**
  * Runs a read-decide-write step again when the store reports that the
- * request changed in between (another approver, a sweep). Each attempt
- * re-reads and re-checks every rule, so a retry can still end in a 409.
+ * request changed in between (another approver, a sweep). Each retry
+ * re-reads (only a first attempt may decide on a snapshot) and re-checks
+ * every rule, so a retry can still end in a 409.
  */
 export async function withOptimisticRetry<T>(attempt: () => Promise<T>, maxAttempts = 12): Promise<T> {
   for (let i = 1; ; i++) {
