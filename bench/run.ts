@@ -45,12 +45,6 @@ async function main(): Promise<void> {
       const w = r.sameWork!;
       say(`${r.name} reads the request before it writes. Against the same work done raw (${w.label}): ` +
         `p50 ${ms(w.p50)}, ratio ${ratio(r.handler.p50, w.p50)}; p99 ${ms(w.p99)}, ratio ${ratio(r.handler.p99, w.p99)}.`);
-      const m = r.withoutRead;
-      if (m) {
-        say();
-        say(`The floor for a design that skips that read: the same handler with the request served from memory, ` +
-          `p50 ${ms(m.p50)} (${ratio(m.p50, r.raw.p50)} the raw write), p99 ${ms(m.p99)} (${ratio(m.p99, r.raw.p99)}).`);
-      }
       say();
     }
 
