@@ -22,6 +22,8 @@ export type ProvisionResult = {
   request?: AccessRequest;
   /** The audit event of the change made, with the notification it calls for. */
   event?: AuditEvent;
+  /** retry-later because the grant was busy: why (an OutOfTimeError when the run stopped waiting to keep its time). */
+  busy?: GrantBusyError;
 };
 
 /**
@@ -44,7 +46,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
       // As below: a busy grant (or a run out of time waiting for it) leaves the request APPROVED for the sweeper.
       if (!(e instanceof GrantBusyError)) throw e;
       deps.logger.warn('another change to the grant is in progress; ending will be retried', { requestId, awsCode: e.awsCode });
-      return { outcome: 'retry-later' };
+      return { outcome: 'retry-later', busy: e };
     }
   }
 
@@ -57,7 +59,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
     // The lease stayed taken (GrantBusy): its holder decides under it. Counting or failing the
     // request from here, outside the lease, could end it FAILED while the holder grants access.
     deps.logger.warn('another change to the grant is in progress; provisioning will be retried', { requestId, grantKey: target.grantKey, awsCode: e.awsCode });
-    return { outcome: 'retry-later' };
+    return { outcome: 'retry-later', ...(e instanceof GrantBusyError ? { busy: e } : {}) };
   }
   if (result === 'stale') result = await settleAfterStaleCommit(deps, target, requestId);
   if (result.outcome === 'active' && result.request) deps.metrics?.count('GrantActivated');
@@ -218,7 +220,7 @@ export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, 
     });
   } catch (busy) {
     if (!(busy instanceof ProvisioningError)) throw busy;
-    return { outcome: 'retry-later' };
+    return { outcome: 'retry-later', ...(busy instanceof GrantBusyError ? { busy } : {}) };
   }
   if (result.outcome === 'failed') deps.metrics?.count('ProvisioningFailed');
   if (result.request && result.event) await announce(deps, result.request, result.event);

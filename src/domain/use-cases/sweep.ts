@@ -124,7 +124,12 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
   await run(
     'PROVISION',
     stuckBefore,
-    async (r) => provisioned(await provisionRequest(deps, r.id, r)),
+    async (r) => {
+      const result = await provisionRequest(deps, r.id, r);
+      // Put off because this run stopped waiting for a busy grant to keep its time: counted and stopped as above.
+      if (result.busy instanceof OutOfTimeError) throw result.busy;
+      provisioned(result);
+    },
     async (r, e) => provisioned(await recordUnexpectedProvisioningError(deps, r, e)),
   );
   deps.metrics?.milliseconds('SweepDuration', Date.now() - started);

@@ -3,6 +3,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { identityPolicyName } from '../../../src/adapters/aws/iam-commands';
 import { audit } from '../../../src/domain/audit';
+import { GrantBusyError, OutOfTimeError } from '../../../src/domain/errors';
 import { grantTargetFor } from '../../../src/domain/grants';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { GrantStore, RequestStore, RequestWrite } from '../../../src/domain/ports';
@@ -153,7 +154,8 @@ it('counts a transient failure from the read it decided on, so an attempt counte
   // Neither run failed it: A's one transient failure is under the budget, and B decided nothing outside the lease.
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
   expect(a.outcome).toBe('retry-later');
-  expect(b).toEqual({ outcome: 'retry-later' });
+  expect(b).toEqual({ outcome: 'retry-later', busy: expect.any(GrantBusyError) });
+  expect(b!.busy).not.toBeInstanceOf(OutOfTimeError);
 
   // The next transient failure spends the budget: FAILED, and only once nothing is left in IAM.
   w.aws.onCall = undefined;

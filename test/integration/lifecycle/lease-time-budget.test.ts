@@ -124,6 +124,29 @@ it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left;
   expect((await h.requests.get(second.id))!.status).toBe('EXPIRED');
 });
 
+it('sweeper: a re-driven provisioning that stops waiting for a busy lease is counted as SweepOutOfTime, stays APPROVED with its attempts untouched, and no later item starts', async () => {
+  const first = await approved();
+  const second = await approved();
+  h.clock.advance(5 * 60_000); // both stuck past the sweeper's re-drive threshold
+  const held = await holdLeaseOf(first);
+  remainingMs = SWEEPER_STOP_MS + 5_000;
+
+  const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+
+  expect(waits).toBe(8);
+  expect(report).toMatchObject({ provisioned: 0, failed: 0, errors: [], more: true });
+  expect(h.metrics.counts.get('SweepOutOfTime')).toBe(1);
+  expect(h.metrics.counts.get('SweepStepFailed')).toBeUndefined();
+  expect(await h.requests.get(first.id)).toMatchObject({ status: 'APPROVED', version: first.version, provisioningAttempts: 0 });
+  expect(await h.requests.get(second.id)).toMatchObject({ status: 'APPROVED', version: second.version });
+
+  // The next tick, with the lease free and time to spare, provisions both.
+  await h.grants.release(held);
+  h.clock.advance(60_000);
+  remainingMs = 120_000;
+  expect(await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context)).toMatchObject({ provisioned: 2, errors: [] });
+});
+
 it('a lease wait that is not cut short still ends in GrantBusy after its attempts, as a failure the sweeper backs off from', async () => {
   const first = await approved(60);
   expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
