@@ -61,6 +61,8 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   private remember(request: AccessRequest): void {
+    // A read answered after this process's own later commit brings an older version: keep the newer.
+    if ((this.snapshots.get(request.id)?.version ?? 0) > request.version) return;
     this.snapshots.delete(request.id);
     this.snapshots.set(request.id, structuredClone(request));
     if (this.snapshots.size > this.snapshotCapacity) {

@@ -97,6 +97,35 @@ describe('what a store remembers', () => {
     expect(await t.requests.get(request.id)).toStrictEqual(approved.request); // it had landed
   });
 
+  it('keeps its newer snapshot when a read that started before its own commit is answered after it', async () => {
+    const request = aRequest();
+    await t.requests.commit(creation(request));
+    let answered!: () => void;
+    let readDone!: () => void;
+    const held = new Promise<void>((resolve) => (answered = resolve));
+    const dynamoRead = new Promise<void>((resolve) => (readDone = resolve));
+    t.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'GetItemCommand') {
+          readDone(); // DynamoDB has read version 1 ...
+          await held; // ... and the answer comes late
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'lateRead' },
+    );
+
+    const read = t.requests.get(request.id);
+    await dynamoRead;
+    const approved = transition(request, { status: 'APPROVED', approvals: [bob] });
+    await t.requests.commit(approved);
+    answered();
+
+    expect(await read).toStrictEqual(request);
+    expect(t.requests.snapshot(request.id)).toStrictEqual(approved.request);
+  });
+
   it('keeps at most its capacity, dropping the request it stored longest ago', async () => {
     const store = new DynamoRequestStore(t.doc, t.tableName, 2);
     const [a, b, c] = [aRequest(), aRequest(), aRequest()];
