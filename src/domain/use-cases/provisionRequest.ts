@@ -1,8 +1,7 @@
 import { audit } from '../audit';
 import { GrantBusyError, ProvisioningError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
-import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall, RequestStatus } from '../model';
-import { TERMINAL } from '../state-machine';
+import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -37,9 +36,7 @@ export type ProvisionResult = {
  */
 export async function provisionRequest(deps: ProvisioningDeps, requestId: string, known?: AccessRequest): Promise<ProvisionResult> {
   const first = known ?? (await deps.requests.get(requestId));
-  // Anything but APPROVED was handled already (a duplicate stream record, a sweep racing the worker),
-  // unless a run before this one left an ended request in its grant (its undo failed): finish that.
-  if (first && ENDED.includes(first.status)) return takeBackIfLeft(deps, first);
+  // Anything but APPROVED was handled already (a duplicate stream record, a sweep racing the worker).
   if (!first || first.status !== 'APPROVED' || !first.endsAt) return { outcome: 'skipped', ...(first ? { request: first } : {}) };
   const now = isoNow(deps.clock);
   if (first.endsAt <= now) {
@@ -120,22 +117,6 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   return { outcome: 'active', request: active, event: provisioned };
 }
 
-/** States in which a request holds no access: a membership left in its grant is a run's unfinished undo. */
-const ENDED: readonly RequestStatus[] = [...TERMINAL, 'FAILED'];
-
-/**
- * An ended request reached provisioning again (a duplicate or retried
- * stream record, a re-drive). One read of its grant: if it is still a
- * member there, a run's undo failed after its ACTIVE commit found the
- * request ended (settleAfterStaleCommit), and this re-run finishes it.
- */
-async function takeBackIfLeft(deps: ProvisioningDeps, request: AccessRequest): Promise<ProvisionResult> {
-  const location = grantLocationFor(deps.settings, request);
-  const grant = await deps.grants.get(location.grantKey);
-  if (grant?.members[request.id] === undefined) return { outcome: 'skipped', request };
-  return settleAfterStaleCommit(deps, location, request.id);
-}
-
 /**
  * The ACTIVE commit found the request changed after its access was granted
  * and saved in the grant: a run whose lease had lapsed, or one that decided
@@ -144,7 +125,7 @@ async function takeBackIfLeft(deps: ProvisioningDeps, request: AccessRequest): P
  * anything else must not keep a role, so the request is taken out of the
  * grant again, under a fresh lease, and that is audited.
  */
-async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantLocation, requestId: string): Promise<ProvisionResult> {
+async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantTarget, requestId: string): Promise<ProvisionResult> {
   return withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
     const request = await deps.requests.get(requestId);
     if (!request) return { outcome: 'skipped' };
@@ -153,22 +134,7 @@ async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantLocat
     // Whoever moved it on under the lease took it out of the grant already; only a membership left behind is ours to undo.
     if (lease.grant?.members[requestId] === undefined) return { outcome: 'skipped', request };
     const now = isoNow(deps.clock);
-    let release: Awaited<ReturnType<typeof releaseFromGrant>>;
-    try {
-      release = await releaseFromGrant(deps, lease, target, requestId, now);
-    } catch (e) {
-      // Access the request no longer has is still granted: counted and alarmed. The request stays in
-      // its grant, so a re-run (the stream retries the record) finds it there and tries again.
-      deps.metrics?.count('RevocationIncomplete');
-      deps.logger.error('provisioning finished after the request had left APPROVED, and taking its access back failed; a re-run retries', {
-        requestId,
-        status: request.status,
-        grantKey: target.grantKey,
-        error: e instanceof Error ? e.message : String(e),
-      });
-      throw e;
-    }
-    const { calls, roleDeleted, remaining } = release;
+    const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, requestId, now);
     deps.logger.warn('provisioning finished after the request had left APPROVED; its access was taken back', { requestId, status: request.status, grantKey: target.grantKey });
     await deps.requests.appendEvents([
       audit.accessRemoved(request, {

@@ -13,7 +13,6 @@ import { sweep } from '../../../src/domain/use-cases/sweep';
 import { routeAwsMocks } from '../../helpers/fault-iam';
 import { awsError, type FaultKind } from '../../helpers/fault-schedule';
 import { DEFAULT_IDENTITY_ACCOUNT, faultWorld, type FaultWorld } from '../../helpers/fault-world';
-import { countingAcquires } from '../../helpers/leases';
 import { ARN, settingsWith } from '../../helpers/settings';
 
 /*
@@ -208,62 +207,6 @@ it('takes the request back out of its shared grant when its ACTIVE commit finds 
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED', 'ACCESS_REMOVED']);
   expect((await eventsOf(r.id)).at(-1)!.data).toMatchObject({ roleDeleted: false, stillCoveredBy: [live.id] });
   expect(await w.h.requests.get(live.id)).toMatchObject({ status: 'ACTIVE' });
-});
-
-it('when taking an ended request back out of its grant fails in IAM, alarms, keeps it in the grant, and a re-run of the record finishes the undo', async () => {
-  const live = await approvedStaging(60);
-  expect((await provisionRequest(w.h.deps, live.id)).outcome).toBe('active');
-  const r = await approvedStaging(240);
-  const requests = w.h.requests;
-  // As above, a run that decided outside the lease commits FAILED between this run's grant save and its ACTIVE
-  // commit; then IAM refuses the undo (moving the trust's end back to the live request's) on every in-step retry.
-  const deps: ProvisioningDeps = {
-    ...w.h.deps,
-    requests: beforeCommit(
-      (x) => x.request.status === 'ACTIVE' && x.request.id === r.id,
-      async () => {
-        const current = (await requests.get(r.id))!;
-        const at = w.h.clock.now().toISOString();
-        const failure = { code: 'GrantBusy', message: 'Another change to the grant is in progress.', at, retryable: true };
-        await requests.commit({
-          request: { ...current, version: current.version + 1, status: 'FAILED', updatedAt: at, provisioningAttempts: 5, failure },
-          expectedVersion: current.version,
-          events: [audit.provisioningFailed(current, { id: w.h.deps.ids.next(), at, actor: 'rolegate', comment: failure.message, data: { awsCode: 'GrantBusy', attempts: 5 } })],
-        });
-        w.schedule.arm({ point: { service: 'iam', command: 'UpdateAssumeRolePolicy', nth: 1 }, kind: THROTTLED });
-      },
-    ),
-  };
-
-  await expect(provisionRequest(deps, r.id)).rejects.toThrow('Rate exceeded');
-
-  expect(w.h.metrics.counts.get('RevocationIncomplete')).toBe(1);
-  expect(w.h.logger.lines).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringContaining('taking its access back failed') }));
-  const meanwhile = await held(r);
-  expect(meanwhile.members.sort()).toEqual([live.id, r.id].sort());
-  expect(meanwhile.trustEnds).toBe((await requests.get(r.id))!.endsAt);
-  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
-
-  // The stream retries the record: the request is FAILED, and still in its grant.
-  const again = await provisionRequest(w.h.deps, r.id);
-
-  expect(again).toMatchObject({ outcome: 'skipped', request: { status: 'FAILED' } });
-  const after = await held(r);
-  expect(after.members).toEqual([live.id]);
-  expect(after.trustEnds).toBe(live.endsAt);
-  expect(JSON.parse(after.identityPolicy!).Statement[0].Condition.DateLessThan['aws:CurrentTime']).toBe(live.endsAt);
-  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED', 'ACCESS_REMOVED']);
-  expect(await w.h.requests.get(live.id)).toMatchObject({ status: 'ACTIVE' });
-
-  // Once taken back, a further re-run reads the grant, finds nothing of it there, and takes no lease and calls no IAM.
-  const { grants, attempts } = countingAcquires(w.h.grants);
-  let iamCalls = 0;
-  w.aws.onCall = () => {
-    iamCalls++;
-  };
-  expect(await provisionRequest({ ...w.h.deps, grants }, r.id)).toMatchObject({ outcome: 'skipped', request: { status: 'FAILED' } });
-  expect({ leases: attempts(), iamCalls }).toEqual({ leases: 0, iamCalls: 0 });
-  expect(await actionsOf(r.id)).toHaveLength(4);
 });
 
 it('keeps the access when its ACTIVE commit finds the request made ACTIVE by a run that took over its lapsed lease', async () => {
