@@ -112,6 +112,7 @@ export class RolegateClient {
   }
 }
 
-function regionFromUrl(api: string): string | undefined {
+/** The region an `execute-api` URL names; undefined for a custom domain. */
+export function regionFromUrl(api: string): string | undefined {
   return /execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(api)?.[1];
 }

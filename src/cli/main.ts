@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ApiError, RolegateClient, UnreachableError } from './client';
+import { ApiError, regionFromUrl, RolegateClient, UnreachableError } from './client';
 
 /*
  * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
@@ -24,7 +24,8 @@ Commands
 Options
   --api URL        API base URL (default $ROLEGATE_API or http://127.0.0.1:3000)
   --as ARN         local run only: act as this principal (x-rolegate-principal header)
-  --profile NAME   AWS profile for SigV4 signing; --region REGION
+  --profile NAME   AWS profile for SigV4 signing (its region too, unless the URL
+                   or AWS_REGION names one); --region REGION
   --json           machine-readable output
 `;
 
@@ -84,12 +85,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, io);
     if (command === 'plan') return await plan(args, o, io, print);
 
-    const envRegion = io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
+    const api = o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000';
+    // Signing region: --region, the execute-api URL, AWS_REGION or AWS_DEFAULT_REGION, then the profile's
+    // own `region` (as the AWS CLI reads it), then us-east-1. The shared config is read only when needed.
+    const signing = !o.as && !o.region && !regionFromUrl(api);
+    const defaultRegion = io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || (signing ? await profileRegion(o.profile) : undefined);
     const client = new RolegateClient({
-      api: o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000',
+      api,
       ...(o.as ? { localPrincipal: o.as } : {}),
       ...(o.region ? { region: o.region } : {}),
-      ...(envRegion ? { defaultRegion: envRegion } : {}),
+      ...(defaultRegion ? { defaultRegion } : {}),
       ...(o.profile ? { profile: o.profile } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });
@@ -303,4 +308,22 @@ async function plan(args: string[], o: Record<string, unknown>, io: Io, print: (
 
 if (require.main === module) {
   main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => process.exit(code));
+}
+
+/**
+ * The region the AWS SDK resolves for a profile (--profile, else AWS_PROFILE,
+ * else default): its `region` in the shared config file. Asked of an SDK
+ * client, so the files and their precedence are the SDK's own; undefined
+ * when no profile names one.
+ */
+async function profileRegion(profile: string | undefined): Promise<string | undefined> {
+  const { STSClient } = await import('@aws-sdk/client-sts');
+  const client = new STSClient(profile ? { profile } : {});
+  try {
+    return await client.config.region();
+  } catch {
+    return undefined;
+  } finally {
+    client.destroy();
+  }
 }

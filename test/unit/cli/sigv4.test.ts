@@ -275,6 +275,38 @@ describe('the CLI takes credentials from the standard AWS credential chain', () 
     expect(fromFlag.sent[0]!.headers.get('authorization')).toContain('/us-west-2/execute-api/aws4_request');
   });
 
+  it('signs for the region of the profile in the shared config when neither the URL, --region nor the environment names one', async () => {
+    writeFileSync(process.env.AWS_SHARED_CREDENTIALS_FILE!, '[default]\naws_access_key_id = AKIDDEF\naws_secret_access_key = def-secret\n[work]\naws_access_key_id = AKIDWORK\naws_secret_access_key = work-secret\n');
+    writeFileSync(process.env.AWS_CONFIG_FILE!, '[default]\nregion = eu-west-3\n[profile work]\nregion = ap-northeast-1\n');
+    const custom = 'https://rolegate.example.com';
+
+    const named = await catalog(['--api', custom, '--profile', 'work']);
+    expect(named.err).toEqual([]);
+    const req = named.sent[0]!;
+    expect(req.headers.get('authorization')).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDWORK\/\d{8}\/ap-northeast-1\/execute-api\/aws4_request, /);
+    expect(/Signature=([0-9a-f]{64})$/.exec(req.headers.get('authorization')!)![1]).toBe(expectedSignature(req, 'work-secret', 'ap-northeast-1', 'execute-api'));
+
+    process.env.AWS_PROFILE = 'work';
+    const fromEnvProfile = await catalog(['--api', custom], { AWS_PROFILE: 'work' });
+    expect(fromEnvProfile.sent[0]!.headers.get('authorization')).toContain('/ap-northeast-1/execute-api/aws4_request');
+    delete process.env.AWS_PROFILE;
+
+    const byDefault = await catalog(['--api', custom]);
+    expect(byDefault.sent[0]!.headers.get('authorization')).toContain('/eu-west-3/execute-api/aws4_request');
+
+    // What names a region more directly wins: AWS_REGION, --region, an execute-api URL.
+    expect((await catalog(['--api', custom, '--profile', 'work'], { AWS_REGION: 'sa-east-1' })).sent[0]!.headers.get('authorization')).toContain('/sa-east-1/');
+    expect((await catalog(['--api', custom, '--profile', 'work', '--region', 'us-west-2'])).sent[0]!.headers.get('authorization')).toContain('/us-west-2/');
+    expect((await catalog(['--api', API, '--profile', 'work'])).sent[0]!.headers.get('authorization')).toContain('/eu-west-1/');
+  });
+
+  it('falls back to us-east-1 when no profile names a region', async () => {
+    writeFileSync(process.env.AWS_SHARED_CREDENTIALS_FILE!, '[work]\naws_access_key_id = AKIDWORK\naws_secret_access_key = work-secret\n');
+    const r = await catalog(['--api', 'https://rolegate.example.com', '--profile', 'work']);
+    expect(r.err).toEqual([]);
+    expect(r.sent[0]!.headers.get('authorization')).toContain('/us-east-1/execute-api/aws4_request');
+  });
+
   it('uses the identity header instead of signing with --as, even with keys in the environment', async () => {
     process.env.AWS_ACCESS_KEY_ID = 'AKIDENV';
     process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
