@@ -1,4 +1,4 @@
-import { loadSettings, DEFAULT_CONFIG_PATH, toolDeployment } from '../src/config';
+import { loadSettings, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } from '../src/config';
 import { RolegateError } from '../src/domain/errors';
 
 // Usage: npm run validate-config -- [FILE]   (default: $ROLEGATE_CONFIG, then the example; exit 0 valid, 1 invalid)
@@ -6,8 +6,7 @@ import { RolegateError } from '../src/domain/errors';
 // overridden by $ROLEGATE_SECRETS_PATH, $ROLEGATE_PROVISIONER_ROLE_NAME, $ROLEGATE_IDENTITY_ROLE_NAME (src/config.ts).
 const file = process.argv[2] ?? process.env.ROLEGATE_CONFIG ?? DEFAULT_CONFIG_PATH;
 try {
-  const s = loadSettings(file, toolDeployment());
-  console.log(`${file}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
+  console.log(`${file}: valid (${summarizeSettings(loadSettings(file, toolDeployment()))})`);
 } catch (e) {
   console.error(e instanceof RolegateError ? e.message : e);
   process.exit(1);

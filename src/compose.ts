@@ -49,6 +49,10 @@ export function composeApp(options: ComposeOptions = {}): App {
   const env = options.env ?? readEnv();
   const settings = options.settings ?? loadSettings(env.configPath, env.deployment);
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
+  if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
+    // Deployed with the default mode (or the example configuration): every request would read as granted.
+    logger.warn('provisioner.mode is dry-run: requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access');
+  }
   const clock = options.clock ?? systemClock;
   const ids = ulidIds();
 

@@ -147,6 +147,10 @@ export function parseSettings(doc: unknown, source = 'configuration', deployment
 function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDetail[] {
   const { secretsPath, provisionerRoleName, identityRoleName } = deployment;
   const details: ErrorDetail[] = [];
+  // The stack writes parameter/<secretsPath>/… into IAM: a leading or trailing slash would grant a path no parameter has.
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(secretsPath)) {
+    details.push({ field: '(stack) secretsPath', reason: `must be a parameter path without leading or trailing slash, as rolegate or acme/rolegate (is ${JSON.stringify(secretsPath)})` });
+  }
   const under = (field: string, name: string, prefix: string, who: string) => {
     if (!name.startsWith(prefix)) details.push({ field, reason: `must be under ${prefix}: ${who} may read only parameters there (secretsPath ${secretsPath})` });
   };
@@ -163,6 +167,15 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   settings.accounts.forEach((a, i) => named(`accounts.${i}.provisionerRoleArn`, a.provisionerRoleArn, provisionerRoleName, 'provisionerRoleName'));
   if (settings.provisioner.identityRoleArn && identityRoleUsed(settings)) named('provisioner.identityRoleArn', settings.provisioner.identityRoleArn, identityRoleName, 'identityRoleName');
   return details;
+}
+
+/** What `validate-config` says of a valid configuration: its size, and whether it grants anything at all. */
+export function summarizeSettings(s: Settings): string {
+  const mode =
+    s.provisioner.mode === 'dry-run'
+      ? 'provisioner dry-run: requests go ACTIVE but nothing is sent to AWS; set provisioner.mode: aws to grant access'
+      : 'provisioner aws';
+  return `${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules; ${mode}`;
 }
 
 /** Reads and validates a YAML or JSON configuration file. */

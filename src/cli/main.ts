@@ -272,11 +272,10 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
 }
 
 async function validateConfig(file: string | undefined, io: Io): Promise<number> {
-  const { loadSettings, DEFAULT_CONFIG_PATH, toolDeployment } = await import('../config');
+  const { loadSettings, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
   const path = file ?? DEFAULT_CONFIG_PATH;
   try {
-    const s = loadSettings(path, toolDeployment());
-    io.out(`${path}: valid (${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules)`);
+    io.out(`${path}: valid (${summarizeSettings(loadSettings(path, toolDeployment()))})`);
     return 0;
   } catch (e) {
     io.err((e as Error).message);

@@ -129,18 +129,20 @@ export type AuditAction =
 
 /** An immutable audit record: who did what, when, from which state to which, and why. */
 /** What people are told about; carried by the audit event of the change it announces. */
-export type NotificationKind =
-  | 'request.created'
-  | 'request.approval_recorded'
-  | 'request.approved'
-  | 'request.denied'
-  | 'request.cancelled'
-  | 'request.timed_out'
-  | 'request.active'
-  | 'request.failed'
-  | 'request.revoked'
-  | 'request.expired'
-  | 'drift.detected';
+export const NOTIFICATION_KINDS = [
+  'request.created',
+  'request.approval_recorded',
+  'request.approved',
+  'request.denied',
+  'request.cancelled',
+  'request.timed_out',
+  'request.active',
+  'request.failed',
+  'request.revoked',
+  'request.expired',
+  'drift.detected',
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export interface AuditEvent {
   id: string;

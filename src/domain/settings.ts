@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
+import { NOTIFICATION_KINDS } from './model';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -181,7 +182,8 @@ export const settingsSchema = z
           url: z.url({ protocol: /^https?$/ }),
           /** SSM parameter path of the HMAC secret (never the secret itself), under /<secretsPath>/. */
           secretParameter: parameterName(),
-          events: z._default(z.array(z.string()), ['*']),
+          /** Notification kinds to send, or * for all: a kind misspelt would otherwise never match and the receiver hear nothing. */
+          events: z._default(z.array(z.enum(['*', ...NOTIFICATION_KINDS])), ['*']),
         }),
       ),
       [],

@@ -149,7 +149,22 @@ describe('rolegate validate-config', () => {
 
   it('exits 0 on the shipped example and summarises it', async () => {
     const r = await run(['validate-config', EXAMPLE_CONFIG]);
-    expect(r).toEqual({ code: 0, stdout: `${EXAMPLE_CONFIG}: valid (2 accounts, 3 profiles, 3 rules)`, stderr: '' });
+    expect(r).toEqual({
+      code: 0,
+      stdout: `${EXAMPLE_CONFIG}: valid (2 accounts, 3 profiles, 3 rules; provisioner dry-run: requests go ACTIVE but nothing is sent to AWS; set provisioner.mode: aws to grant access)`,
+      stderr: '',
+    });
+  });
+
+  it('says when the provisioner grants access for real', async () => {
+    const text = readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
+      /^(\s*)mode: dry-run.*$/m,
+      '$1mode: aws\n$1identityRoleArn: arn:aws:iam::111111111111:role/rolegate-identity-granter\n$1identityExternalId: rolegate-identity-5b1e',
+    );
+    expect(text).toContain('mode: aws');
+    const r = await run(['validate-config', write('aws.yaml', text)]);
+    expect(r.stdout).toMatch(/: valid \(2 accounts, 3 profiles, 3 rules; provisioner aws\)$/);
+    expect(r.code).toBe(0);
   });
 
   it('validates $ROLEGATE_CONFIG, the file rolegate would load, when no file is given', async () => {

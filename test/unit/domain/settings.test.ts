@@ -73,6 +73,23 @@ describe('configuration validation', () => {
     });
   });
 
+  it('refuses a stack secretsPath with a leading or trailing slash, which IAM would grant as a path no parameter has', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    for (const bad of ['/acme/rolegate/', '/rolegate', 'rolegate/', 'acme//rolegate', '']) {
+      let error: ConfigError | undefined;
+      try {
+        parseSettings(doc, 'configuration', { secretsPath: bad });
+      } catch (e) {
+        error = e as ConfigError;
+      }
+      expect(error?.details).toContainEqual({
+        field: '(stack) secretsPath',
+        reason: `must be a parameter path without leading or trailing slash, as rolegate or acme/rolegate (is ${JSON.stringify(bad)})`,
+      });
+    }
+    expect(parseSettings(doc, 'configuration', { secretsPath: 'acme/rolegate' }).webhooks).toEqual([]);
+  });
+
   it('refuses provisioner and identity roles the deployed functions could not assume', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.accounts[0].provisionerRoleArn = `arn:aws:iam::${doc.accounts[0].id}:role/ops/rolegate-provisioner`;
@@ -140,6 +157,12 @@ describe('configuration validation', () => {
     ['a Slack parameter path without its leading slash', (d: any) => (d.slack = { signingSecretParameter: 'rolegate/slack/signing-secret' }), 'slack.signingSecretParameter', PARAMETER_REASON],
     ['a Slack parameter under the reserved ssm prefix', (d: any) => (d.slack = { botTokenParameter: '/ssm/bot-token' }), 'slack.botTokenParameter', PARAMETER_REASON],
     ['a webhook secret name with a space', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/web hooks' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
+    [
+      'a webhook event kind that does not exist (it would never match: the receiver would hear nothing)',
+      (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/webhooks/x', events: ['request.activated'] }]),
+      'webhooks.0.events.0',
+      'Invalid option: expected one of "*"|"request.created"|"request.approval_recorded"|"request.approved"|"request.denied"|"request.cancelled"|"request.timed_out"|"request.active"|"request.failed"|"request.revoked"|"request.expired"|"drift.detected"',
+    ],
     ['a plain webhook secret name (no path the role could be granted)', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: 'rolegate-hook' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
     ['a Secrets Manager reference (the roles read SSM parameters only)', (d: any) => (d.slack = { botTokenParameter: '/aws/reference/secretsmanager/rolegate/bot' }), 'slack.botTokenParameter', PARAMETER_REASON],
     [

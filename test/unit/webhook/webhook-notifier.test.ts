@@ -2,12 +2,13 @@ import { StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
 import { verifyWebhook } from '../../../src/adapters/webhook/signer';
 import { WebhookDeliveryError, WebhookNotifier, type FetchLike, type WebhookNotifierDeps } from '../../../src/adapters/webhook/webhook-notifier';
 import type { Notification } from '../../../src/domain/ports';
+import type { Settings } from '../../../src/domain/settings';
 import { activeRequest, pendingRequest, REQUEST_ID } from '../slack/fixtures';
 
 const NOW = new Date('2026-01-01T10:00:00.000Z');
 const SECRETS = new StaticSecretSource({ '/rolegate/webhooks/a': 'secret-a', '/rolegate/webhooks/b': 'secret-b' });
-const HOOK_A = { url: 'https://a.example.com/hooks/rolegate', secretParameter: '/rolegate/webhooks/a', events: ['*'] };
-const HOOK_B = { url: 'https://b.example.org/webhookb2/SECRET-PATH-TOKEN/IncomingWebhook/x', secretParameter: '/rolegate/webhooks/b', events: ['request.denied', 'request.active'] };
+const HOOK_A: Settings['webhooks'][number] = { url: 'https://a.example.com/hooks/rolegate', secretParameter: '/rolegate/webhooks/a', events: ['*'] };
+const HOOK_B: Settings['webhooks'][number] = { url: 'https://b.example.org/webhookb2/SECRET-PATH-TOKEN/IncomingWebhook/x', secretParameter: '/rolegate/webhooks/b', events: ['request.denied', 'request.active'] };
 
 interface Sent {
   url: string;
