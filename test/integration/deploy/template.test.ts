@@ -237,6 +237,8 @@ describe('the deployment template (serverless package)', () => {
       'rolegate/RevocationIncomplete',
     ]);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    // The stack names the topic, so on-call can be subscribed without searching the console.
+    expect(template.Outputs.AlarmTopicArn!.Value).toEqual({ Ref: 'AlarmTopic' });
     // The API answers its own failures (500, 502) without a Lambda error: only the gateway counts them, on this API.
     const api = alarms.find((a) => a.Properties.Namespace === 'AWS/ApiGateway')!;
     expect(api.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);

@@ -135,9 +135,10 @@ describe('identity-granter role template', () => {
     expect(denies).toContainEqual(expect.objectContaining({ Action: 'iam:PassRole', Resource: '*' }));
   });
 
-  it('makes the deployer choose which users it may grant (no default that reaches every user)', () => {
+  it('makes the deployer choose which users and workload roles it may grant (no default that reaches them)', () => {
     const parameters = template('identity-granter-role.yaml').Parameters as Record<string, { Default?: string }>;
     expect(parameters.UserPathPattern!.Default).toBeUndefined();
+    expect(parameters.RolePathPattern!.Default).toBeUndefined();
     expect(parameters.ProvisionerRoleName!.Default).toBe('rolegate-provisioner');
   });
 
