@@ -13,14 +13,17 @@ export const DEFAULT_CONFIG_PATH = 'config/rolegate.example.yaml';
 /**
  * What the stack lets the functions reach (serverless.yml's params, passed as
  * ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME):
- * SSM parameters under /<secretsPath>/, and sts:AssumeRole on roles of these names only.
+ * SSM parameters under /<secretsPath>/, and sts:AssumeRole on roles of these names only;
+ * and how callers sign in (ROLEGATE_AUTH: iam, SigV4; jwt, OIDC tokens mapped by `oidc`).
  */
 export interface Deployment {
   secretsPath: string;
   provisionerRoleName: string;
   identityRoleName: string;
+  auth: string;
 }
-export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter' };
+export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' };
+const DEPLOYMENT_KEYS = ['secretsPath', 'provisionerRoleName', 'identityRoleName', 'auth'] as const;
 
 export interface RuntimeEnv {
   tableName: string;
@@ -80,11 +83,11 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
     try {
       params = ((loadYaml(text, { schema: CORE_SCHEMA }) as { params?: typeof params } | undefined)?.params ?? {}) as typeof params;
     } catch (e) {
-      throw new ConfigError(`${stackFile} is not plain YAML (${(e as Error).message.split('\n')[0]}); set ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME and ROLEGATE_IDENTITY_ROLE_NAME instead.`);
+      throw new ConfigError(`${stackFile} is not plain YAML (${(e as Error).message.split('\n')[0]}); set ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME and ROLEGATE_AUTH instead.`);
     }
   }
   for (const scope of [params.default, env.ROLEGATE_STAGE ? params[env.ROLEGATE_STAGE] : undefined]) {
-    for (const key of ['secretsPath', 'provisionerRoleName', 'identityRoleName'] as const) {
+    for (const key of DEPLOYMENT_KEYS) {
       if (typeof scope?.[key] === 'string') fromStack[key] = scope[key] as string;
     }
   }
@@ -97,6 +100,7 @@ function deploymentFromEnv(env: NodeJS.ProcessEnv): Partial<Deployment> {
     ...(env.ROLEGATE_SECRETS_PATH ? { secretsPath: env.ROLEGATE_SECRETS_PATH } : {}),
     ...(env.ROLEGATE_PROVISIONER_ROLE_NAME ? { provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME } : {}),
     ...(env.ROLEGATE_IDENTITY_ROLE_NAME ? { identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME } : {}),
+    ...(env.ROLEGATE_AUTH ? { auth: env.ROLEGATE_AUTH } : {}),
   };
 }
 
@@ -145,8 +149,14 @@ export function parseSettings(doc: unknown, source = 'configuration', deployment
 }
 
 function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDetail[] {
-  const { secretsPath, provisionerRoleName, identityRoleName } = deployment;
+  const { secretsPath, provisionerRoleName, identityRoleName, auth } = deployment;
   const details: ErrorDetail[] = [];
+  // With auth=jwt API Gateway admits only OIDC tokens, and only the oidc section maps them to principals: every call would be refused.
+  if (auth === 'jwt' && !settings.oidc) {
+    details.push({ field: 'oidc', reason: 'is required: the stack signs callers in with OIDC (auth=jwt), and only oidc.principals maps a token to a principal' });
+  } else if (auth !== 'iam' && auth !== 'jwt') {
+    details.push({ field: '(stack) auth', reason: `must be iam or jwt (is ${JSON.stringify(auth)})` });
+  }
   // The stack writes parameter/<secretsPath>/… into IAM: a leading or trailing slash would grant a path no parameter has.
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(secretsPath)) {
     details.push({ field: '(stack) secretsPath', reason: `must be a parameter path without leading or trailing slash, as rolegate or acme/rolegate (is ${JSON.stringify(secretsPath)})` });

@@ -267,12 +267,13 @@ describe('the deployment template (serverless package)', () => {
     expect(others.map((s) => s.Principal)).toEqual([{ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }]);
   });
 
-  it('tells the functions the secrets path their roles may read and the role names they may assume, so the configuration is checked against them', () => {
+  it('tells the functions the secrets path their roles may read, the role names they may assume and how callers sign in, so the configuration is checked against them', () => {
     for (const f of ofType('AWS::Lambda::Function')) {
       expect(f.Properties.Environment.Variables).toMatchObject({
         ROLEGATE_SECRETS_PATH: 'rolegate',
         ROLEGATE_PROVISIONER_ROLE_NAME: 'rolegate-provisioner',
         ROLEGATE_IDENTITY_ROLE_NAME: 'rolegate-identity-granter',
+        ROLEGATE_AUTH: 'iam',
       });
     }
     const assumable = statementsOf('ApiRole').find((s) => actionsOf(s).includes('sts:AssumeRole'))!.Resource;

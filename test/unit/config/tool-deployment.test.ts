@@ -26,6 +26,7 @@ describe('the deployment the configuration tools check against', () => {
         '    identityRoleName: rolegate-identity-granter',
         '  prod:',
         '    secretsPath: rolegate-prod',
+        '    auth: jwt',
         'provider:',
         "  region: ${opt:region, 'eu-west-1'}",
       ].join('\n'),
@@ -38,11 +39,13 @@ describe('the deployment the configuration tools check against', () => {
   });
 
   it("takes ROLEGATE_STAGE's params over the defaults, and explicit variables over both", () => {
-    expect(toolDeployment({ ROLEGATE_STAGE: 'prod' }, stack)).toMatchObject({ secretsPath: 'rolegate-prod', provisionerRoleName: 'acme-provisioner' });
+    expect(toolDeployment({ ROLEGATE_STAGE: 'prod' }, stack)).toMatchObject({ secretsPath: 'rolegate-prod', provisionerRoleName: 'acme-provisioner', auth: 'jwt' });
+    expect(toolDeployment({ ROLEGATE_STAGE: 'prod', ROLEGATE_AUTH: 'iam' }, stack)).toMatchObject({ auth: 'iam' });
     expect(toolDeployment({ ROLEGATE_STAGE: 'prod', ROLEGATE_SECRETS_PATH: 'other', ROLEGATE_IDENTITY_ROLE_NAME: 'granter' }, stack)).toEqual({
       secretsPath: 'other',
       provisionerRoleName: 'acme-provisioner',
       identityRoleName: 'granter',
+      auth: 'jwt',
     });
   });
 
@@ -56,6 +59,6 @@ describe('the deployment the configuration tools check against', () => {
   });
 
   it("reads this project's own serverless.yml as the deploy will", () => {
-    expect(toolDeployment({}, join(__dirname, '..', '..', '..', 'serverless.yml'))).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter' });
+    expect(toolDeployment({}, join(__dirname, '..', '..', '..', 'serverless.yml'))).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' });
   });
 });

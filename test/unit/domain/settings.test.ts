@@ -90,6 +90,23 @@ describe('configuration validation', () => {
     expect(parseSettings(doc, 'configuration', { secretsPath: 'acme/rolegate' }).webhooks).toEqual([]);
   });
 
+  it('refuses a configuration without oidc for a stack that signs callers in with OIDC (auth=jwt), where every call would be refused', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    const refusal = (deployment: Record<string, string>) => {
+      try {
+        parseSettings(doc, 'configuration', deployment);
+        return undefined;
+      } catch (e) {
+        return (e as ConfigError).details;
+      }
+    };
+    expect(refusal({ auth: 'jwt' })).toEqual([{ field: 'oidc', reason: 'is required: the stack signs callers in with OIDC (auth=jwt), and only oidc.principals maps a token to a principal' }]);
+    expect(refusal({ auth: 'cognito' })).toEqual([{ field: '(stack) auth', reason: 'must be iam or jwt (is "cognito")' }]);
+    expect(refusal({ auth: 'iam' })).toBeUndefined();
+    doc.oidc = { issuer: 'https://issuer.example.com', audience: ['rolegate'], principals: { 'alice@example.com': 'arn:aws:iam::111111111111:user/alice' } };
+    expect(refusal({ auth: 'jwt' })).toBeUndefined();
+  });
+
   it('refuses provisioner and identity roles the deployed functions could not assume', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.accounts[0].provisionerRoleArn = `arn:aws:iam::${doc.accounts[0].id}:role/ops/rolegate-provisioner`;
