@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const { getApp } = await import('../src/compose');
   const { httpApp } = await import('../src/handlers/http/app');
   const { routes } = await import('../src/handlers/http/routes');
-  const { interactiveDeps } = await import('../src/handlers/interactive');
+  const { interactiveDeps } = await import('../src/handlers/lease-waits');
   const { identityOptionsFor } = await import('../src/handlers/http/middlewares');
   const { sweep } = await import('../src/domain/use-cases/sweep');
   const { reconcile } = await import('../src/domain/use-cases/reconcile');

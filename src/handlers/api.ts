@@ -3,7 +3,7 @@ import { getApp } from '../compose';
 import { httpApp } from './http/app';
 import { identityOptionsFor } from './http/middlewares';
 import { routes } from './http/routes';
-import { interactiveDeps } from './interactive';
+import { interactiveDeps } from './lease-waits';
 import type { HttpEvent, HttpResult } from './http/types';
 
 /** Lambda entry point of the HTTP API (API Gateway HTTP API, IAM authorization). */

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { getApp, type App } from '../compose';
 import { sweep, type SweepReport } from '../domain/use-cases/sweep';
-import { leaseWaitsWithin } from './interactive';
+import { leaseWaitsWithin } from './lease-waits';
 
 /**
  * Time arithmetic (timeout 120 s): no new item starts with SWEEPER_STOP_MS or

@@ -3,7 +3,7 @@ import { getApp, type App } from '../compose';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
-import { leaseWaitsWithin } from './interactive';
+import { leaseWaitsWithin } from './lease-waits';
 import type { SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
 

@@ -11,7 +11,7 @@ import { decideRequest } from '../../domain/use-cases/decideRequest';
 import { revokeRequest } from '../../domain/use-cases/endAccess';
 import { getRequest } from '../../domain/use-cases/getRequest';
 import { listRequests } from '../../domain/use-cases/listRequests';
-import { interactiveDeps } from '../interactive';
+import { interactiveDeps } from '../lease-waits';
 import type { ProvisioningDeps } from '../../domain/use-cases/provisionRequest';
 
 function line(r: AccessRequest): string {

@@ -5,7 +5,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { httpApp } from '../../../src/handlers/http/app';
 import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { routes } from '../../../src/handlers/http/routes';
-import { INTERACTIVE_LEASE_ATTEMPTS, interactiveDeps } from '../../../src/handlers/interactive';
+import { INTERACTIVE_LEASE_ATTEMPTS, interactiveDeps } from '../../../src/handlers/lease-waits';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { countingAcquires, holdLease } from '../../helpers/leases';

@@ -7,7 +7,7 @@ import { SlackClient } from '../../../src/adapters/slack/slack-client';
 import { ConflictError } from '../../../src/domain/errors';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import { INTERACTIVE_LEASE_ATTEMPTS } from '../../../src/handlers/interactive';
+import { INTERACTIVE_LEASE_ATTEMPTS } from '../../../src/handlers/lease-waits';
 import type { HttpEvent } from '../../../src/handlers/http/types';
 import { slackApp } from '../../../src/handlers/slack/app';
 import { runSlackJob } from '../../../src/handlers/slack/run-job';

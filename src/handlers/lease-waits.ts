@@ -1,5 +1,11 @@
 import type { ProvisioningDeps } from '../domain/use-cases/provisionRequest';
 
+/*
+ * How long rolegate waits for a busy grant's lease, by who is waiting: a person
+ * (the HTTP API, a Slack job) briefly; the worker and the sweeper until only
+ * the time their IAM work needs is left.
+ */
+
 /**
  * A person waiting for the answer (the HTTP API, a Slack job) waits for a
  * busy grant's lease about 4 s at most (12 attempts), not the worker's and
