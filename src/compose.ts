@@ -12,7 +12,7 @@ import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret
 import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
 import { SlackNotifier } from './adapters/slack/slack-notifier';
 import { WebhookNotifier } from './adapters/webhook/webhook-notifier';
-import { loadSettings, readEnv, type RuntimeEnv } from './config';
+import { DRY_RUN_NOTICE, loadSettings, readEnv, type RuntimeEnv } from './config';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import { provisionRequest, type ProvisioningDeps } from './domain/use-cases/provisionRequest';
@@ -51,7 +51,7 @@ export function composeApp(options: ComposeOptions = {}): App {
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
   if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
     // Deployed with the default mode (or the example configuration): every request would read as granted.
-    logger.warn('provisioner.mode is dry-run: requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access');
+    logger.warn(`provisioner.mode is dry-run: ${DRY_RUN_NOTICE}`);
   }
   const clock = options.clock ?? systemClock;
   const ids = ulidIds();

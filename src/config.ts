@@ -179,12 +179,12 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   return details;
 }
 
+/** What dry-run means for whoever runs it, said the same way by `validate-config` and by a deployed function at cold start. */
+export const DRY_RUN_NOTICE = 'requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access';
+
 /** What `validate-config` says of a valid configuration: its size, and whether it grants anything at all. */
 export function summarizeSettings(s: Settings): string {
-  const mode =
-    s.provisioner.mode === 'dry-run'
-      ? 'provisioner dry-run: requests go ACTIVE but nothing is sent to AWS; set provisioner.mode: aws to grant access'
-      : 'provisioner aws';
+  const mode = s.provisioner.mode === 'dry-run' ? `provisioner dry-run: ${DRY_RUN_NOTICE}` : 'provisioner aws';
   return `${s.accounts.length} accounts, ${s.profiles.length} profiles, ${s.rules.length} rules; ${mode}`;
 }
 

@@ -151,7 +151,7 @@ describe('rolegate validate-config', () => {
     const r = await run(['validate-config', EXAMPLE_CONFIG]);
     expect(r).toEqual({
       code: 0,
-      stdout: `${EXAMPLE_CONFIG}: valid (2 accounts, 3 profiles, 3 rules; provisioner dry-run: requests go ACTIVE but nothing is sent to AWS; set provisioner.mode: aws to grant access)`,
+      stdout: `${EXAMPLE_CONFIG}: valid (2 accounts, 3 profiles, 3 rules; provisioner dry-run: requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access)`,
       stderr: '',
     });
   });
