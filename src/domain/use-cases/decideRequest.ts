@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
@@ -20,27 +20,48 @@ export interface DecideInput {
  */
 export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideInput): Promise<AccessRequest> {
   const approver = principalFromCallerArn(actor.arn);
-  let remembered = deps.requests.snapshot?.(input.requestId);
-  const { next, event } = await withOptimisticRetry(async () => {
-    // This process's snapshot of the request saves the read when it lets the decision through and is
-    // still exact: the commit conditions on its version, and a stale one fails as StaleWriteError.
-    // A refusal is never given on a snapshot: it is decided again on a fresh read, as is every retry.
-    const snapshot = remembered;
-    remembered = undefined;
-    let plan = snapshot ? await planDecision(deps, actor, approver, input, snapshot).catch(() => undefined) : undefined;
-    if (!plan) {
+  const { next, event } =
+    (await decideOnSnapshot(deps, actor, approver, input)) ??
+    (await withOptimisticRetry(async () => {
       const current = await deps.requests.get(input.requestId);
       if (!current) throw new NotFoundError(`Request ${input.requestId} does not exist.`);
-      plan = await planDecision(deps, actor, approver, input, current);
-    }
-    await deps.requests.commit(plan.write);
-    return plan;
-  });
+      const plan = await planDecision(deps, actor, approver, input, current);
+      await deps.requests.commit(plan.write);
+      return plan;
+    }));
 
   deps.metrics?.count(next.status === 'DENIED' ? 'RequestDenied' : next.status === 'APPROVED' ? 'RequestApproved' : 'ApprovalRecorded');
   if (next.status === 'APPROVED') await enqueueSafely(deps, next.id);
   await announce(deps, next, event);
   return next;
+}
+
+/**
+ * This process's snapshot of the request saves the read when it lets the
+ * decision through and is still exact: the commit conditions on its version.
+ * Undefined when there is none, when it would refuse (a refusal is never
+ * given on a snapshot: it is decided again on a fresh read) or when it was
+ * stale; the fresh read then follows at once, since a stale snapshot is no
+ * sign of contenders to wait out.
+ */
+async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principal, input: DecideInput): Promise<Planned | undefined> {
+  const snapshot = deps.requests.snapshot?.(input.requestId);
+  if (!snapshot) return undefined;
+  const plan = await planDecision(deps, actor, approver, input, snapshot).catch(() => undefined);
+  if (!plan) return undefined;
+  try {
+    await deps.requests.commit(plan.write);
+  } catch (e) {
+    if (e instanceof StaleWriteError) return undefined;
+    throw e;
+  }
+  return plan;
+}
+
+interface Planned {
+  next: AccessRequest;
+  event: AuditEvent;
+  write: RequestWrite;
 }
 
 /** Checks the decision against the request as read and builds the write that records it. */
@@ -50,7 +71,7 @@ async function planDecision(
   approver: Principal,
   input: DecideInput,
   current: AccessRequest,
-): Promise<{ next: AccessRequest; event: AuditEvent; write: RequestWrite }> {
+): Promise<Planned> {
   const rule = ruleById(deps.settings, current.ruleId);
   assertMayDecide(rule, current, approver);
   if (current.status !== 'PENDING') {
