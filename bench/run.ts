@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     say();
     for (const r of rows.filter((x) => x.sameWork)) {
       const w = r.sameWork!;
-      say(`${r.name} reads the request before it writes. Against the same work done raw (${w.label}): ` +
+      say(`${r.name} ${w.why}. Against the same work done raw (${w.label}): ` +
         `p50 ${ms(w.p50)}, ratio ${ratio(r.handler.p50, w.p50)}; p99 ${ms(w.p99)}, ratio ${ratio(r.handler.p99, w.p99)}.`);
       say();
     }
