@@ -1,4 +1,5 @@
 import { ValidationError } from '../../domain/errors';
+import { HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON } from '../../domain/text';
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
@@ -59,7 +60,6 @@ export function usage(command = '/access'): string {
 const ACCOUNT = /^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/;
 const PROFILE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 const TICKET = /^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/;
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /**
  * Slack HTML-escapes &, < and > in the command text. Undo it, so that the
@@ -100,7 +100,7 @@ export function parseDuration(token: string): { minutes: number } | { error: str
 export function freeTextProblem(text: string, what: string): string | undefined {
   if (text.length === 0) return `${what} must not be empty.`;
   if (text.length > FREE_TEXT_MAX) return `${what} must be at most ${FREE_TEXT_MAX} characters (it has ${text.length}).`;
-  if (CONTROL.test(text)) return `${what} must not hold control characters.`;
+  if (HIDDEN_CHARACTERS.test(text)) return `${what} ${HIDDEN_CHARACTERS_REASON}.`;
   return undefined;
 }
 

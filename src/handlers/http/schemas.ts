@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../../domain/zod-locale';
 import { REQUEST_STATUSES } from '../../domain/model';
+import { HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON } from '../../domain/text';
 
 /*
  * The shapes the HTTP API accepts. The handlers validate with these and the
@@ -8,7 +9,7 @@ import { REQUEST_STATUSES } from '../../domain/model';
  * strict: an unknown field is refused, never ignored.
  */
 
-// Free text: tabs and newlines allowed, other control characters refused.
+// Free text: tabs and newlines allowed; control, invisible and text-direction characters refused (domain/text.ts).
 const freeText = (max: number) =>
   z
     .string()
@@ -16,7 +17,7 @@ const freeText = (max: number) =>
       z.trim(),
       z.minLength(1, { message: 'must not be empty' }),
       z.maxLength(max, { message: `must be at most ${max} characters` }),
-      z.refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { message: 'must not hold control characters' }),
+      z.refine((s) => !HIDDEN_CHARACTERS.test(s), { message: HIDDEN_CHARACTERS_REASON }),
     );
 
 export const requestId = z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'must be a request id (26-character ULID)' }));

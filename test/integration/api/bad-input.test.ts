@@ -28,7 +28,14 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     ['duration as a string', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: '60' } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'must be a number of minutes' }],
     ['missing reason', { method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'production', profile: 'ReadOnly', durationMinutes: 60 } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'Invalid input: expected string, received undefined' }],
     ['blank reason', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: '   ' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not be empty' }],
-    ['reason with control characters', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'a\u0000b' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control characters' }],
+    ['reason with control characters', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'a\u0000b' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a C1 control character (CSI)', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u009bdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a right-to-left override', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u202edeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a zero-width space', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u200bdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a line separator', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u2028deny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a bidi isolate', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u2066deny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a byte-order mark', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\ufeffdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['approval comment with a right-to-left override', { method: 'POST', path: '/requests/PENDING/approve', caller: ARN.leadAnna, body: { comment: 'ok \u202edenied' } }, 400, 'VALIDATION_FAILED', { field: 'comment', reason: 'must not hold control, invisible or text-direction characters' }],
     ['principal that is not an IAM user or role', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, principalArn: 'arn:aws:iam::111111111111:root' } }, 400, 'VALIDATION_FAILED'],
     ['wildcard principal', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, principalArn: 'arn:aws:iam::111111111111:role/*' } }, 400, 'VALIDATION_FAILED'],
     ['account id of 11 digits', { method: 'POST', path: '/requests', caller: ARN.alice, body: { profile: 'ReadOnly', durationMinutes: 60, reason: 'x', accountId: '33333333333' } }, 400, 'VALIDATION_FAILED', { field: 'accountId', reason: 'must be a 12-digit AWS account id' }],
@@ -65,6 +72,14 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     if (detail) expect(res.body.details).toContainEqual(detail);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(await allItems(h)).toEqual(before);
+  });
+
+  it('keeps a reason in any script as typed: accents, right-to-left text, and the joiners that scripts and emoji sequences need', async () => {
+    const reason = 'Résumé du déploiement — مراجعه\u200cی لاگ‌ها — on-call 👩\u200d💻, ticket ①';
+    const res = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason } });
+    expect(res.status).toBe(201);
+    expect(res.body.request.reason).toBe(reason);
+    expect((await h.requests.get(res.body.request.id))!.reason).toBe(reason);
   });
 
   it('answers an unexpected error with an opaque 500 naming only the correlation id', async () => {
