@@ -63,6 +63,23 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
   return target;
 }
 
+/**
+ * A request as its rule stands now, before access is approved or retried:
+ * the rule still names the requester, still covers the account and profile,
+ * and still admits the grantee. A configuration change that took any of it
+ * away refuses the approval (403), which is then for a new request to ask.
+ */
+export function assertRuleStillCovers(settings: Settings, rule: Rule, request: AccessRequest): void {
+  const requester = parsePrincipalArn(request.requester, 'requester');
+  const account = settings.accounts.find((a) => a.id === request.accountId);
+  if (!account || !matchesAny(requester, rule.requesters) || !ruleCovers(rule, account, request.profile)) {
+    throw new ForbiddenError(
+      `Rule "${rule.id}" no longer lets ${requester.arn} request profile "${request.profile}" in account ${request.accountAlias} (${request.accountId}): the configuration changed since request ${request.id} was made. Make a new request.`,
+    );
+  }
+  if (request.principalArn !== request.requester) resolveGrantee(rule, requester, request.principalArn);
+}
+
 /** The duration must lie between the minimum (15 minutes by default) and the rule's maximum. */
 export function checkDuration(settings: Settings, rule: Rule, minutes: number): void {
   if (minutes < settings.minDurationMinutes) {

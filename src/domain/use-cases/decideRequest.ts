@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { assertMayDecide, ruleById } from '../rules';
+import { assertMayDecide, assertRuleStillCovers, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -79,6 +79,8 @@ async function planDecision(
       { field: 'status', reason: `is ${current.status}` },
     ]);
   }
+  // A deny always stands; an approval only while the rule still covers the request as made.
+  if (input.decision === 'APPROVE') assertRuleStillCovers(deps.settings, rule, current);
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);

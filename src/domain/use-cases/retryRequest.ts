@@ -2,7 +2,7 @@ import { audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { assertMayDecide, isApproverFor, ruleById } from '../rules';
+import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
 import { refuseIfExtendsRevoked } from './extendRequest';
 import { addMinutes, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -24,6 +24,8 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     else if (!isApproverFor(rule, caller) && !samePrincipal(caller, parsePrincipalArn(current.requester))) {
       throw new ForbiddenError(`Only the requester or an approver under rule "${rule.id}" may retry request ${current.id}.`);
     }
+    // The access is approved afresh, so under the rule as it is now.
+    assertRuleStillCovers(deps.settings, rule, current);
     if (current.status !== 'FAILED') {
       throw new ConflictError(`Only a FAILED request can be retried; request ${current.id} is ${current.status}.`, [
         { field: 'status', reason: `is ${current.status}` },

@@ -1,0 +1,124 @@
+import type { AccessRequest } from '../../../src/domain/model';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { call } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+
+/*
+ * Access is approved (or, after a failure, approved again) under the rule as
+ * it stands at that moment: a configuration change that took the requester,
+ * the account, the profile or the grantee out of the request's rule refuses
+ * the approval and the retry with a 403 and changes nothing, while a deny
+ * still ends the request. On DynamoDB Local, through the HTTP API.
+ */
+
+type Doc = Record<string, any>;
+const rule = (doc: Doc, id: string): Doc => doc.rules.find((r: Doc) => r.id === id);
+/** Only leads may still ask for production access under production-read. */
+const leadsOnly = (doc: Doc) => {
+  rule(doc, 'production-read').requesters = ['arn:aws:iam::111111111111:user/lead-*'];
+};
+
+let h: Harness;
+beforeEach(async () => {
+  h = await harness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const pending = (principalArn?: string) =>
+  createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs', ...(principalArn ? { principalArn } : {}) });
+
+/** A staging request (auto-approved), then marked FAILED as provisioning would after a permanent error. */
+async function failed(): Promise<AccessRequest> {
+  const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
+  const at = h.clock.now().toISOString();
+  const f: AccessRequest = { ...r, version: r.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: true } };
+  await h.requests.commit({ request: f, expectedVersion: r.version, events: [] });
+  return f;
+}
+
+it('an approval after the requester left the rule is refused with a 403 that says why, and writes nothing', async () => {
+  const r = await pending();
+  h.deps.settings = settingsWith(leadsOnly);
+  const before = await allItems(h);
+
+  const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+
+  expect(res.status).toBe(403);
+  expect(res.body).toMatchObject({
+    error: 'FORBIDDEN',
+    message: `Rule "production-read" no longer lets ${ARN.alice} request profile "ReadOnly" in account production (333333333333): the configuration changed since request ${r.id} was made. Make a new request.`,
+  });
+  expect(await allItems(h)).toEqual(before);
+});
+
+it('a deny still ends such a request', async () => {
+  const r = await pending();
+  h.deps.settings = settingsWith(leadsOnly);
+
+  const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/deny`, caller: ARN.leadAnna, body: { comment: 'no longer allowed' } });
+
+  expect(res.status).toBe(200);
+  expect(res.body.request).toMatchObject({ status: 'DENIED', version: 2 });
+});
+
+it('an approval is refused once the profile left the rule, and once the account did', async () => {
+  const byProfile = await pending();
+  const byAccount = await pending();
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'production-read').profiles = ['S3ReadOnly'];
+  });
+  expect((await call(h.api, { method: 'POST', path: `/requests/${byProfile.id}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(403);
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'production-read').accounts = ['staging'];
+  });
+  expect((await call(h.api, { method: 'POST', path: `/requests/${byAccount.id}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(403);
+  expect((await h.requests.get(byProfile.id))!).toMatchObject({ status: 'PENDING', version: 1, approvals: [] });
+  expect((await h.requests.get(byAccount.id))!).toMatchObject({ status: 'PENDING', version: 1, approvals: [] });
+});
+
+it('an approval for a workload the rule no longer admits is refused, naming the principal', async () => {
+  const r = await pending(ARN.appRole);
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'production-read').workloadPrincipals = [];
+  });
+
+  const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+
+  expect(res.status).toBe(403);
+  expect(res.body.message).toBe(`Rule "production-read" does not let ${ARN.alice} request access for ${ARN.appRole}.`);
+  expect((await h.requests.get(r.id))!).toMatchObject({ status: 'PENDING', version: 1 });
+});
+
+it('under an unchanged rule the same approval goes through (the refusals above come from the change)', async () => {
+  const r = await pending(ARN.appRole);
+  const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+  expect(res.status).toBe(200);
+  expect(res.body.request.status).toBe('APPROVED');
+});
+
+it('a retry of a FAILED auto-approved request is refused once the requester left the rule, and writes nothing', async () => {
+  const f = await failed();
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'staging-self-service').requesters = ['arn:aws:iam::111111111111:user/lead-*'];
+  });
+  const before = await allItems(h);
+
+  const res = await call(h.api, { method: 'POST', path: `/requests/${f.id}/retry`, caller: ARN.alice, body: {} });
+
+  expect(res.status).toBe(403);
+  expect(res.body.message).toBe(
+    `Rule "staging-self-service" no longer lets ${ARN.alice} request profile "ReadOnly" in account staging (222222222222): the configuration changed since request ${f.id} was made. Make a new request.`,
+  );
+  expect(await allItems(h)).toEqual(before);
+});
+
+it('the same retry goes through under the unchanged rule', async () => {
+  const f = await failed();
+  const res = await call(h.api, { method: 'POST', path: `/requests/${f.id}/retry`, caller: ARN.alice, body: {} });
+  expect(res.status).toBe(200);
+  expect(res.body.request).toMatchObject({ status: 'APPROVED', version: f.version + 1 });
+});
