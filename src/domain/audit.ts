@@ -9,6 +9,7 @@ interface EventInput {
   id: string;
   at: string;
   actor: string;
+  actorPerson?: string;
   comment?: string;
   data?: Record<string, unknown>;
   notify?: NotificationKind;
@@ -20,6 +21,7 @@ function event(action: AuditAction, request: AccessRequest, input: EventInput, f
     requestId: request.id,
     at: input.at,
     actor: input.actor,
+    ...(input.actorPerson !== undefined ? { actorPerson: input.actorPerson } : {}),
     action,
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),

@@ -46,6 +46,8 @@ export interface AccessRequest {
   status: RequestStatus;
   /** Canonical ARN of the caller who asked. */
   requester: string;
+  /** The person who asked, when the sign-in named one (Actor.person). */
+  requesterPerson?: string;
   /** Canonical ARN of the principal that receives access (the requester, or a workload role). */
   principalArn: string;
   accountId: string;
@@ -58,6 +60,8 @@ export interface AccessRequest {
   approvalsRequired: number;
   /** Canonical ARNs of the approvers so far (the decision items are the record). */
   approvals: string[];
+  /** The persons behind those approvals, for those whose sign-in named one. */
+  approverPersons?: string[];
   createdAt: string;
   updatedAt: string;
   /** A pending request times out at this instant. */
@@ -101,6 +105,8 @@ export type DecisionKind = 'APPROVE' | 'DENY';
 export interface Decision {
   requestId: string;
   approver: string;
+  /** The person who decided, when the sign-in named one. */
+  person?: string;
   decision: DecisionKind;
   comment?: string;
   at: string;
@@ -149,6 +155,8 @@ export interface AuditEvent {
   requestId: string;
   at: string;
   actor: string;
+  /** The person behind the actor, when the sign-in named one (an Identity Center user behind its role). */
+  actorPerson?: string;
   action: AuditAction;
   from?: RequestStatus;
   to?: RequestStatus;
@@ -189,6 +197,12 @@ export interface Grant {
 /** The caller of a use-case, taken from the authenticated request context. */
 export interface Actor {
   arn: string;
+  /**
+   * The person, where the sign-in names one rolegate can trust (principal.ts
+   * personOfCaller, or the OIDC claim): an Identity Center user name, an
+   * email. Compared besides the principal, never instead of it.
+   */
+  person?: string;
   via: 'api' | 'slack' | 'system';
 }
 

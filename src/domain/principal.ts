@@ -83,6 +83,22 @@ export function principalFromCallerArn(callerArn: string, rolePaths: readonly Ro
 }
 
 /**
+ * The person behind a caller ARN, where AWS vouches for it: a session of an
+ * IAM Identity Center role (`AWSReservedSSO_…`), whose session name Identity
+ * Center sets to the user's name; the user cannot choose it. The same person
+ * then shows through every permission set and account they sign in to.
+ * Undefined otherwise: an IAM user is its own person, and another role's
+ * session name is whatever its caller chose. It only ever adds refusals
+ * (never one's own request, never twice on one), so a session name on a
+ * look-alike role can refuse its caller but never admit anyone.
+ */
+export function personOfCaller(callerArn: string): string | undefined {
+  const m = ASSUMED_ROLE_ARN.exec(callerArn);
+  if (!m || !/^AWSReservedSSO_/i.test(m[3]!)) return undefined;
+  return m[4]!.toLowerCase();
+}
+
+/**
  * The identity of a principal as IAM sees it. IAM names are unique per
  * account regardless of case and path, so two ARNs that differ only in the
  * case of the name or in the path are the same user or role.

@@ -101,13 +101,18 @@ export function isApproverFor(rule: Rule, who: Principal): boolean {
 
 /**
  * An approver may decide only under the request's rule, never on their own
- * request (requester or grantee), compared as IAM compares identities.
+ * request (requester or grantee), compared as IAM compares identities, nor
+ * as the person who asked (`person`, when both sign-ins named one).
  */
-export function assertMayDecide(rule: Rule, request: AccessRequest, who: Principal): void {
+export function assertMayDecide(rule: Rule, request: AccessRequest, who: Principal, person?: string): void {
   const requester = parsePrincipalArn(request.requester, 'requester');
   const grantee = parsePrincipalArn(request.principalArn, 'principalArn');
   if (samePrincipal(who, requester) || samePrincipal(who, grantee)) {
     throw new ForbiddenError('Nobody may decide on their own request.');
+  }
+  // The same person through another role (another permission set, another account).
+  if (person !== undefined && person === request.requesterPerson) {
+    throw new ForbiddenError(`Nobody may decide on their own request: ${person} asked for it, signed in through another role.`);
   }
   if (!isApproverFor(rule, who)) {
     throw new ForbiddenError(`${who.arn} is not an approver under rule "${rule.id}".`);

@@ -49,6 +49,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     version: 1,
     status: 'PENDING',
     requester: caller.arn,
+    ...(actor.person !== undefined ? { requesterPerson: actor.person } : {}),
     principalArn: grantee.arn,
     accountId: account.id,
     accountAlias: account.alias,
@@ -68,6 +69,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     id: deps.ids.next(),
     at: now,
     actor: caller.arn,
+    ...(actor.person !== undefined ? { actorPerson: actor.person } : {}),
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
   };

@@ -73,7 +73,7 @@ async function planDecision(
   current: AccessRequest,
 ): Promise<Planned> {
   const rule = ruleById(deps.settings, current.ruleId);
-  assertMayDecide(rule, current, approver);
+  assertMayDecide(rule, current, approver, actor.person);
   if (current.status !== 'PENDING') {
     throw new ConflictError(`Request ${current.id} is no longer pending: it is ${current.status}.`, [
       { field: 'status', reason: `is ${current.status}` },
@@ -84,6 +84,10 @@ async function planDecision(
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
+  }
+  // One person counts once, whichever role they approve through.
+  if (actor.person !== undefined && current.approverPersons?.includes(actor.person)) {
+    throw new ConflictError(`${actor.person} has already approved request ${current.id}, signed in through another role.`);
   }
   const now = isoNow(deps.clock);
   // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve.
@@ -98,11 +102,12 @@ async function planDecision(
     approver: approver.arn,
     decision: input.decision,
     at: now,
+    ...(actor.person !== undefined ? { person: actor.person } : {}),
     via: actor.via === 'slack' ? 'slack' : 'api',
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
   };
   const base = { ...current, version: current.version + 1, updatedAt: now };
-  const eventInput = { id: deps.ids.next(), at: now, actor: approver.arn, ...(input.comment !== undefined ? { comment: input.comment } : {}) };
+  const eventInput = { id: deps.ids.next(), at: now, actor: approver.arn, ...(actor.person !== undefined ? { actorPerson: actor.person } : {}), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
 
   let next: AccessRequest;
   let event: AuditEvent;
@@ -111,12 +116,13 @@ async function planDecision(
     event = audit.denied(next, { ...eventInput, notify: 'request.denied' });
   } else {
     const approvals = [...current.approvals, approver.arn];
+    const persons = actor.person !== undefined ? { approverPersons: [...(current.approverPersons ?? []), actor.person] } : {};
     const tally = { approvals: approvals.length, required: current.approvalsRequired };
     if (approvals.length >= current.approvalsRequired) {
-      next = { ...base, approvals, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
+      next = { ...base, approvals, ...persons, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
       event = audit.approved(next, { ...eventInput, data: tally, notify: 'request.approved' });
     } else {
-      next = { ...base, approvals };
+      next = { ...base, approvals, ...persons };
       event = audit.approvalRecorded(next, { ...eventInput, data: tally, notify: 'request.approval_recorded' });
     }
   }

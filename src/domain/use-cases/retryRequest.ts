@@ -20,7 +20,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     // A retry approves the access afresh: under a rule that needs approval, the same people as an
     // approval (never the requester or grantee); under an auto-approving rule, the requester too.
     const rule = ruleById(deps.settings, current.ruleId);
-    if (!rule.autoApprove) assertMayDecide(rule, current, caller);
+    if (!rule.autoApprove) assertMayDecide(rule, current, caller, actor.person);
     else if (!isApproverFor(rule, caller) && !samePrincipal(caller, parsePrincipalArn(current.requester))) {
       throw new ForbiddenError(`Only the requester or an approver under rule "${rule.id}" may retry request ${current.id}.`);
     }
@@ -49,7 +49,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     await deps.requests.commit({
       request: approved,
       expectedVersion: current.version,
-      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, actor: caller.arn, ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
+      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, actor: caller.arn, ...(actor.person !== undefined ? { actorPerson: actor.person } : {}), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
       ...(current.extendsRequestId ? { unlessRevoked: current.extendsRequestId } : {}),
     });
     return approved;

@@ -6,7 +6,7 @@ import { issuesToDetails } from '../../config';
 import { ForbiddenError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
-import { principalFromCallerArn, type RolePath } from '../../domain/principal';
+import { personOfCaller, principalFromCallerArn, type RolePath } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
 import { errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
@@ -130,6 +130,7 @@ export function authenticate(options: IdentityOptions): Mw {
       const iamArn = request.event.requestContext?.authorizer?.iam?.userArn;
       const claims = request.event.requestContext?.authorizer?.jwt?.claims;
       let jwtArn: string | undefined;
+      let jwtPerson: string | undefined;
       if (!iamArn && claims && options.oidc && mapOidc) {
         // API Gateway verified the token (signature, issuer, audience, expiry) against the stack's parameters;
         // rolegate checks issuer and audience again against its own configuration, so a stack deployed with
@@ -138,7 +139,7 @@ export function authenticate(options: IdentityOptions): Mw {
         if (options.oidc.claim === 'email' && String(claims.email_verified) !== 'true') {
           throw new ForbiddenError('Your sign-in carries an email address its identity provider has not verified (email_verified); rolegate accepts only verified addresses.');
         }
-        jwtArn = mapOidc(claims);
+        ({ arn: jwtArn, person: jwtPerson } = mapOidc(claims));
         if (!jwtArn) throw new ForbiddenError(`Your sign-in (${options.oidc.claim}) is not mapped to an AWS principal in rolegate's configuration (oidc.principals).`);
       }
       const localArn = options.localIdentity ? header(request.event, LOCAL_IDENTITY_HEADER) : undefined;
@@ -150,8 +151,10 @@ export function authenticate(options: IdentityOptions): Mw {
             : 'Sign the request with AWS SigV4 (IAM authorization).',
         );
       }
+      // The person: the verified claim of a token, or the Identity Center user behind a session.
+      const person = jwtArn ? jwtPerson : personOfCaller(callerArn);
       try {
-        request.context.actor = { arn: principalFromCallerArn(callerArn, options.rolePaths).arn, via: 'api' };
+        request.context.actor = { arn: principalFromCallerArn(callerArn, options.rolePaths).arn, via: 'api', ...(person !== undefined ? { person } : {}) };
       } catch {
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }
@@ -183,18 +186,21 @@ function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<Ide
 }
 
 /**
- * The principal a verified token's claim maps to. Claims match exactly (a
- * `sub` or a username may differ only in case), except `email`, which
- * matches whatever its case, as mail systems do. (An email claim counts
- * only when the token says the address was verified: see authenticate.)
+ * The principal a verified token's claim maps to, and the claim as the
+ * person. Claims match exactly (a `sub` or a username may differ only in
+ * case), except `email`, which matches whatever its case, as mail systems
+ * do, and names the person in lower case. (An email claim counts only when
+ * the token says the address was verified: see authenticate.)
  */
-function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record<string, unknown>) => string | undefined {
+function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record<string, unknown>) => { arn?: string; person?: string } {
   const isEmail = oidc.claim === 'email';
   const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [isEmail ? subject.toLowerCase() : subject, arn]));
   return (claims) => {
     const subject = claims[oidc.claim];
-    if (typeof subject !== 'string') return undefined;
-    return principals.get(isEmail ? subject.toLowerCase() : subject);
+    if (typeof subject !== 'string') return {};
+    const person = isEmail ? subject.toLowerCase() : subject;
+    const arn = principals.get(person);
+    return arn ? { arn, person } : {};
   };
 }
 

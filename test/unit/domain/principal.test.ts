@@ -1,4 +1,4 @@
-import { arnMatches, parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
+import { arnMatches, parsePrincipalArn, personOfCaller, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
 import { ValidationError } from '../../../src/domain/errors';
 
 describe('principal ARNs', () => {
@@ -65,5 +65,19 @@ describe('principal ARNs', () => {
     expect(arnMatches('arn:aws:iam::111111111111:user/leadXanna', 'arn:aws:iam::111111111111:user/lead.anna')).toBe(false);
     expect(arnMatches('arn:aws:iam::111111111111:user/bob', 'arn:aws:iam::111111111111:user/lead-*')).toBe(false);
     expect(arnMatches('arn:aws:iam::111111111111:user/ab', 'arn:aws:iam::111111111111:user/a?')).toBe(true);
+  });
+});
+
+describe('the person behind a caller', () => {
+  it('is the session name of an Identity Center role, which Identity Center sets to the user name, in lower case', () => {
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e7d6c5b4a3f2e/Alice@Example.com')).toBe('alice@example.com');
+    expect(personOfCaller('arn:aws-us-gov:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0a1b/bob')).toBe('bob');
+  });
+
+  it('is not named for an IAM user, nor for another role, whose session name its caller chose', () => {
+    expect(personOfCaller('arn:aws:iam::111111111111:user/alice')).toBeUndefined();
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/lead-anna/alice@example.com')).toBeUndefined();
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/MyAWSReservedSSO_Lead/alice@example.com')).toBeUndefined();
+    expect(personOfCaller('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Lead_9f8e')).toBeUndefined();
   });
 });

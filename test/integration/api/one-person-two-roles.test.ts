@@ -1,0 +1,110 @@
+import { call, apiEvent, lambdaContext } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+import { httpApp } from '../../../src/handlers/http/app';
+import { routes } from '../../../src/handlers/http/routes';
+
+/*
+ * One person, several roles. Signed in through IAM Identity Center, a person
+ * is a session of a permission-set role, and the same person may hold several
+ * sets (Developer, Lead, SRE) or reach rolegate by another sign-in (OIDC).
+ * The principal is the role; the person is the Identity Center user name
+ * (the session name, which Identity Center sets) or the OIDC claim. Nobody
+ * may approve their own request through another role, nor count twice
+ * toward a two-person rule. Through the HTTP API, on DynamoDB Local.
+ */
+
+const SSO = 'arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/';
+const DEVELOPER = 'AWSReservedSSO_Developer_0a1b2c3d4e5f6a7b';
+const LEAD = 'AWSReservedSSO_Lead_9f8e7d6c5b4a3f2e';
+const SRE = 'AWSReservedSSO_SRE_1122334455667788';
+/** The caller ARN API Gateway's IAM authorizer reports for a person signed in through a permission set. */
+const session = (set: string, user: string) => `arn:aws:sts::111111111111:assumed-role/${set}/${user}`;
+
+type Doc = Record<string, any>;
+const settings = settingsWith((doc: Doc) => {
+  doc.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' }];
+  const rule = (id: string): Doc => doc.rules.find((r: Doc) => r.id === id);
+  rule('production-read').requesters.push(`${SSO}${DEVELOPER}`);
+  rule('production-read').approvers.push(`${SSO}${LEAD}`);
+  rule('admin-two-approvals').requesters.push(`${SSO}${DEVELOPER}`);
+  rule('admin-two-approvals').approvers.push(`${SSO}${LEAD}`, `${SSO}${SRE}`);
+  doc.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email', principals: { 'alice@example.com': ARN.alice } };
+});
+const read = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' };
+const admin = { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'resize the fleet' };
+
+let h: Harness;
+beforeEach(async () => {
+  h = await harness({ settings });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+async function requested(caller: string, body: object): Promise<string> {
+  const res = await call(h.api, { method: 'POST', path: '/requests', caller, body });
+  expect(res.status).toBe(201);
+  return res.body.request.id;
+}
+
+it('refuses the requester approving through another permission set (403), writing nothing; another lead then approves', async () => {
+  const id = await requested(session(DEVELOPER, 'alice@example.com'), read);
+  const before = await allItems(h);
+
+  // The Lead set is a different role from the Developer set: only the person ties them.
+  for (const user of ['alice@example.com', 'Alice@Example.com']) {
+    const own = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, user), body: {} });
+    expect(own.status).toBe(403);
+    expect(own.body.message).toBe('Nobody may decide on their own request: alice@example.com asked for it, signed in through another role.');
+  }
+  expect(await allItems(h)).toEqual(before);
+
+  const other = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} });
+  expect(other.status).toBe(200);
+  expect(other.body.request).toMatchObject({ status: 'APPROVED', requester: `${SSO}${DEVELOPER}`, requesterPerson: 'alice@example.com', approverPersons: ['bob@example.com'] });
+  const detail = (await h.requests.getDetail(id))!;
+  expect(detail.decisions).toEqual([expect.objectContaining({ approver: `${SSO}${LEAD}`, person: 'bob@example.com', decision: 'APPROVE' })]);
+  // The audit trail names the person behind each role.
+  expect(detail.events.map((e) => [e.action, e.actorPerson])).toEqual([
+    ['REQUESTED', 'alice@example.com'],
+    ['APPROVED', 'bob@example.com'],
+  ]);
+});
+
+it('counts one person once toward a two-person rule, whichever set they approve through (409); a second person completes it', async () => {
+  const id = await requested(session(DEVELOPER, 'carol@example.com'), admin);
+
+  expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).body.request).toMatchObject({ status: 'PENDING', approvals: [`${SSO}${LEAD}`] });
+  const twice = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'bob@example.com'), body: {} });
+  expect(twice.status).toBe(409);
+  expect(twice.body.message).toBe(`bob@example.com has already approved request ${id}, signed in through another role.`);
+  expect((await h.requests.get(id))!).toMatchObject({ status: 'PENDING', version: 2, approvals: [`${SSO}${LEAD}`] });
+
+  const second = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'dave@example.com'), body: {} });
+  expect(second.status).toBe(200);
+  expect(second.body.request).toMatchObject({ status: 'APPROVED', approvals: [`${SSO}${LEAD}`, `${SSO}${SRE}`], approverPersons: ['bob@example.com', 'dave@example.com'] });
+});
+
+it('ties an OIDC sign-in to the same person signed in through Identity Center', async () => {
+  // Alice asks through OIDC (her email, mapped to her IAM user), then tries to approve through the Lead set.
+  const oidcApi = httpApp(routes, () => h.deps, h.logger, { localIdentity: false, oidc: { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email', principals: settings.oidc!.principals } });
+  const e = apiEvent({ method: 'POST', path: '/requests', body: read });
+  (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims: { iss: 'https://login.example.com', aud: 'rolegate', email: 'Alice@Example.com', email_verified: 'true' }, scopes: null } };
+  const made = await oidcApi(e, lambdaContext());
+  expect(made.statusCode).toBe(201);
+  const request = JSON.parse(made.body).request;
+  expect(request).toMatchObject({ requester: ARN.alice, requesterPerson: 'alice@example.com' });
+
+  const own = await call(h.api, { method: 'POST', path: `/requests/${request.id}/approve`, caller: session(LEAD, 'alice@example.com'), body: {} });
+  expect(own.status).toBe(403);
+});
+
+it('names no person for an IAM user, whose requests and approvals work as before', async () => {
+  const byUser = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read });
+  expect(byUser.body.request.requesterPerson).toBeUndefined();
+  const approved = await call(h.api, { method: 'POST', path: `/requests/${byUser.body.request.id}/approve`, caller: ARN.leadAnna, body: {} });
+  expect(approved.body.request).toMatchObject({ status: 'APPROVED' });
+  expect(approved.body.request.approverPersons).toBeUndefined();
+});
