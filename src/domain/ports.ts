@@ -138,8 +138,12 @@ export interface ProvisionOutcome {
 export interface Provisioner {
   /** Brings the grant's role to the desired state; idempotent. Throws ProvisioningError. */
   apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome>;
-  /** Detaches and deletes the role's policies and the role; idempotent (absent role is fine). */
-  remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]>;
+  /**
+   * Detaches and deletes the role's policies and the role; idempotent (absent role is fine). A role
+   * rolegate does not manage is refused (RoleNotManaged), unless `unrecorded`: no grant records a role
+   * there, so one of that name that rolegate does not manage was never rolegate's, and is left alone.
+   */
+  remove(account: AccountSettings, roleName: string, requestId: string, options?: { unrecorded?: boolean }): Promise<PlannedCall[]>;
   /** Roles under rolegate's path in an account, for reconciliation. */
   listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
   /** One role read afresh (undefined if absent): reconciliation confirms drift before it reports it. */

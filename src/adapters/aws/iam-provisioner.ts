@@ -124,11 +124,15 @@ export class IamProvisioner implements Provisioner {
     return { roleArn: role?.Arn ?? d.roleArn, calls: s.calls };
   }
 
-  /** Detaches and deletes the role's policies, then the role. An absent role is already removed. */
-  async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {
+  /**
+   * Detaches and deletes the role's policies, then the role. An absent role is already removed; an
+   * unrecorded one rolegate does not manage (the reason a provisioning failed) was never rolegate's.
+   */
+  async remove(account: AccountSettings, roleName: string, requestId: string, options: { unrecorded?: boolean } = {}): Promise<PlannedCall[]> {
     const s = await this.open(account, requestId);
     const role = await this.getRole(s, roleName);
     if (!role) return s.calls;
+    if (options.unrecorded && !isManagedRole(role)) return s.calls;
     this.assertManaged(role, roleName, account.id, 'delete');
     try {
       for (const arn of await this.attachedPolicies(s, roleName)) await this.writeTolerant(s, detachCall(roleName, arn));

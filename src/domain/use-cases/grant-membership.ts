@@ -73,7 +73,9 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       if (!lease.grant) return { calls: identity ? await identity.revoke(target.principal, target.grantKey) : [], roleDeleted: false, remaining: [] };
       return owe(deps, lease, target, requestId, options);
     }
-    const calls = await deps.provisioner.remove(account, target.roleName, requestId);
+    // No grant item: rolegate recorded no role here, so a foreign role of that name (why provisioning
+    // failed) holds nothing of this request's; one rolegate made before a crash is removed as usual.
+    const calls = await deps.provisioner.remove(account, target.roleName, requestId, lease.grant ? {} : { unrecorded: true });
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
     if (lease.grant) await deps.grants.remove(lease);
     return { calls, roleDeleted: true, remaining: [] };

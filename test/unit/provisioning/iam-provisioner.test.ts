@@ -446,6 +446,25 @@ describe('IamProvisioner.remove', () => {
     });
     expect(writesSent()).toEqual([]);
   });
+
+  it('leaves an unrecorded role it does not manage alone, sending nothing but the read', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { Tags: [] }) });
+
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ', { unrecorded: true })).resolves.toEqual([]);
+    expect(commandNames(iam)).toEqual(['GetRole']);
+  });
+
+  it('still deletes an unrecorded role it does manage (made before a crash)', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+
+    await provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ', { unrecorded: true });
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'DeleteRolePolicy', 'DeleteRole']);
+  });
 });
 
 describe('IamProvisioner.listManagedRoles', () => {
