@@ -108,7 +108,7 @@ export class IamProvisioner implements Provisioner {
     if (!role) {
       const [create, ...rest] = creationCalls(d);
       if (await this.createRole(s, create!)) {
-        for (const call of rest) await this.write(s, call);
+        for (const call of rest) await this.writeToNewRole(s, call, d.roleName);
         trustWritten = true;
       } else {
         // Created meanwhile by another worker (its lease lapsed) or just now by us before a lost response.
@@ -221,6 +221,27 @@ export class IamProvisioner implements Provisioner {
     if (!Command) throw new Error(`IamProvisioner cannot send ${call.command}`);
     await this.call(s, call.command, () => s.iam.send(new Command(call.input)));
     s.calls.push(call);
+  }
+
+  /**
+   * A write to the role this run just created. IAM is eventually consistent
+   * and may not show a new role yet (NoSuchEntity): tried again a few times
+   * (250 ms, 500 ms, 1 s apart), then left for the next attempt as
+   * NotYetConsistent (retryable), never a permanent failure.
+   */
+  private async writeToNewRole(s: Session, call: PlannedCall, roleName: string): Promise<void> {
+    const sleep = this.retry.sleep ?? defaultSleep;
+    for (let i = 0; ; i++) {
+      if (i > 0) await sleep(250 * 2 ** (i - 1));
+      try {
+        return await this.write(s, call);
+      } catch (e) {
+        if (!isNoSuchEntity(e)) throw e;
+        if (i + 1 >= this.readBackAttempts) {
+          throw new ProvisioningError(`IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`, 'NotYetConsistent', true);
+        }
+      }
+    }
   }
 
   /** A write whose target may already be gone (a policy detached meanwhile): NoSuchEntity is success. */

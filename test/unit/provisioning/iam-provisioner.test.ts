@@ -133,6 +133,29 @@ describe('IamProvisioner.apply', () => {
     expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
   });
 
+  it('writes to a role it has just created again while IAM does not show it yet (NoSuchEntity), at 250 ms, then 500 ms', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    iam.on(PutRolePolicyCommand).rejectsOnce(noSuchEntity()).rejectsOnce(noSuchEntity()).resolves({});
+    const { provisioner: p, waits } = provisioner();
+
+    const outcome = await p.apply(spec, '01REQ');
+
+    expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'PutRolePolicy', 'PutRolePolicy', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
+    expect(waits).toEqual([250, 500]);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
+  });
+
+  it('leaves a new role IAM still does not show after four tries for the next attempt (NotYetConsistent, retryable), not FAILED', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    iam.on(PutRolePolicyCommand).rejects(noSuchEntity());
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({ awsCode: 'NotYetConsistent', retryable: true });
+    expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 4);
+    expect(iam).not.toHaveReceivedCommand(AttachRolePolicyCommand);
+  });
+
   it('creates the role with its permissions boundary, MFA condition and longer session where the profile has them', async () => {
     const spec = grantSpec({ profile: profile('EC2Admin') });
     iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
