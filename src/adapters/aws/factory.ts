@@ -14,8 +14,11 @@ import { IamProvisioner } from './iam-provisioner';
 export function createAwsProvisioning(settings: Settings, region: string, clock: Clock): { provisioner: Provisioner; identity: IdentityGranter } {
   // The standard SDK environment applies: credential chain, AWS_REGION, AWS_ENDPOINT_URL_*.
   // rolegate's own retry (withRetry) classifies and backs off; the SDK's retries under it would multiply the attempts.
-  const sts = new STSClient({ region, maxAttempts: 1 });
-  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds, maxAttempts: 1 }));
+  // Bounded calls: a connection or an answer that hangs ends as a TimeoutError (retried as transient)
+  // instead of holding the invocation, and a grant's lease, until the Lambda's own timeout.
+  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+  const sts = new STSClient({ region, maxAttempts: 1, requestHandler });
+  const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds, maxAttempts: 1, requestHandler }));
   const p = settings.provisioner;
   let identityIam: () => Promise<IAMClient>;
   if (p.identityRoleArn) {

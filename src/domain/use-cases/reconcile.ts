@@ -1,7 +1,7 @@
 import { audit } from '../audit';
 import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
-import type { ManagedRoleState, Provisioner } from '../ports';
+import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -107,7 +107,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
         const role = await provisioner.describeManagedRole(account, listed.roleName);
         if (!role) return undefined;
         // Under our path but never rolegate's (no managed-by tag): report, never touch.
-        const removed = role.managedByRolegate && repair;
+        const removed = role.managedByRolegate && repair && leaseHoldsForRepair(deps, lease, listed.roleName);
         if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
         return { role, removed };
       });
@@ -126,6 +126,22 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     }
   }
   return drifts;
+}
+
+/** A repair needs this much of the grant's lease left: its IAM calls must end before another change may take the lease. */
+export const REPAIR_NEEDS_MS = 60_000;
+
+/**
+ * Whether the lease still has time for a repair. The reads under it (several
+ * IAM calls, each retried) may have used it up: a repair sent after it
+ * lapsed could rewrite a role that a revoke has since taken over and deleted.
+ * Without the time, the drift is reported unrepaired; the next run repairs it.
+ */
+function leaseHoldsForRepair(deps: ProvisioningDeps, lease: GrantLease, roleName: string): boolean {
+  const left = Date.parse(lease.until) - deps.clock.now().getTime();
+  if (left >= REPAIR_NEEDS_MS) return true;
+  deps.logger.warn('reconciliation left a drift unrepaired: too little of the grant lease is left; the next run repairs it', { roleName, leaseLeftMs: left });
+  return false;
 }
 
 /**
@@ -153,7 +169,7 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
     const spec = specFor(deps.settings, target, current);
     const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
     if (!problem) return undefined;
-    const repaired = repair && problem.repairable;
+    const repaired = repair && problem.repairable && leaseHoldsForRepair(deps, lease, grant.roleName);
     if (repaired) await deps.provisioner.apply(spec, request.id);
     return { ...problem, repaired };
   });

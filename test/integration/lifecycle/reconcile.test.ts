@@ -83,6 +83,27 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
   });
 
+  it('leaves a drift unrepaired, reported, when the reads under the lease used up the time a repair needs; the next run repairs it', async () => {
+    await start('repair');
+    const request = await liveGrant();
+    const tampered = { trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] } };
+    iam.tampered.set(request.grantKey!, tampered);
+    // Every re-read of the role under the lease takes 61 s (slow IAM, retries): of the 120 s lease, less than REPAIR_NEEDS_MS is left.
+    const describe = iam.describeManagedRole.bind(iam);
+    iam.describeManagedRole = async (...args) => {
+      h.clock.advance(61_000);
+      return describe(...args);
+    };
+
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'trust-changed', repaired: false })]);
+    expect(iam.tampered.get(request.grantKey!)).toEqual(tampered);
+    expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'reconciliation left a drift unrepaired: too little of the grant lease is left; the next run repairs it' }));
+
+    iam.describeManagedRole = describe;
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'trust-changed', repaired: true })]);
+    expect(iam.tampered.size).toBe(0);
+  });
+
   describe('a change between the role listing and the grant listing is not drift', () => {
     it('a grant provisioned after the listing: its role is not reported missing', async () => {
       await start('report');
