@@ -118,9 +118,10 @@ export function identityOptionsFor(settings: Settings, localIdentity: boolean): 
 /**
  * The caller, from the authenticated request context only: the IAM
  * authorizer's caller ARN (an assumed-role session counts as its role, under
- * its configured path). A
- * body, query or header field never names the caller, except the local-run
- * header, which a deployed function ignores.
+ * its configured path; an Identity Center session also names its person) or
+ * the OIDC claim's mapping (the claim names the person). A body, query or
+ * header field never names the caller, except the local-run header, which a
+ * deployed function ignores.
  */
 export function authenticate(options: IdentityOptions): Mw {
   const mapOidc = options.oidc ? oidcMapper(options.oidc) : undefined;
