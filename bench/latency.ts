@@ -46,14 +46,16 @@ function sampleRequest(id: string): AccessRequest {
 export async function latency(dynamo: RunningDynamo, n: number): Promise<LatencyRow[]> {
   const { deps, doc, tableName } = await benchDeps(dynamo);
   const api = httpApp(routes, () => deps, deps.logger, { localIdentity: false });
-  const elsewhereDeps = { ...deps, requests: new DynamoRequestStore(doc, tableName) };
-  const elsewhere = httpApp(routes, () => elsewhereDeps, deps.logger, { localIdentity: false });
+  /** Another Lambda container: the same table, a store (and so snapshots) of its own. */
+  const container = (settings = deps.settings) => {
+    const own = { ...deps, settings, requests: new DynamoRequestStore(doc, tableName) };
+    return httpApp(routes, () => own, deps.logger, { localIdentity: false });
+  };
+  const elsewhere = container();
   // For the stale snapshot, the rule wants a third approval, so the one measured (the second) is not the last, as in the rows above.
   const threeApprovals = { ...deps.settings, rules: deps.settings.rules.map((r) => (r.id === 'admin-two-approvals' ? { ...r, approvalsRequired: 3 } : r)) };
-  const writerDeps = { ...deps, settings: threeApprovals, requests: new DynamoRequestStore(doc, tableName) };
-  const writer = httpApp(routes, () => writerDeps, deps.logger, { localIdentity: false });
-  const otherDeps = { ...deps, settings: threeApprovals, requests: new DynamoRequestStore(doc, tableName) };
-  const other = httpApp(routes, () => otherDeps, deps.logger, { localIdentity: false });
+  const writer = container(threeApprovals);
+  const other = container(threeApprovals);
   const ctx = lambdaContext();
   const create = { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'Resize the web fleet' };
 

@@ -64,8 +64,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
 /**
  * What validate-config and plan check a configuration against, run from the
  * project: serverless.yml's params (`default`, then those of ROLEGATE_STAGE),
- * then any ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME or
- * ROLEGATE_IDENTITY_ROLE_NAME set. So a stack deployed with other names is
+ * then any ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME,
+ * ROLEGATE_IDENTITY_ROLE_NAME or ROLEGATE_AUTH set. So a stack deployed with other names is
  * checked against them without anyone remembering to export them.
  */
 export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile = 'serverless.yml'): Partial<Deployment> {
