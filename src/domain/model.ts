@@ -207,3 +207,6 @@ export interface Actor {
 }
 
 export const SYSTEM_ACTOR: Actor = { arn: 'rolegate', via: 'system' };
+
+/** Whom an audit event names: the principal as rolegate compares it, and the person where known. */
+export type EventActor = Pick<Actor, 'arn' | 'person'>;

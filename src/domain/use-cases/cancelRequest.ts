@@ -1,13 +1,13 @@
-import { audit } from '../audit';
+import { actedBy, audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
-import type { AccessRequest, Actor } from '../model';
+import type { AccessRequest, Actor, EventActor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /** Only the requester may cancel, and only while the request is pending. */
 export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
-  return closePending(deps, requestId, caller.arn, (current) => {
+  return closePending(deps, requestId, { arn: caller.arn, person: actor.person }, (current) => {
     if (!samePrincipal(caller, parsePrincipalArn(current.requester))) {
       throw new ForbiddenError('Only the requester may cancel a request.');
     }
@@ -18,14 +18,14 @@ export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: str
  * Cancels a pending extension because the request it extends was revoked:
  * approving it later would give back the access just taken away.
  */
-export async function cancelOrphanedExtension(deps: CoreDeps, requestId: string, actor: string, revokedId: string): Promise<AccessRequest> {
-  return closePending(deps, requestId, actor, () => undefined, `Cancelled: request ${revokedId}, which it extends, was revoked.`);
+export async function cancelOrphanedExtension(deps: CoreDeps, requestId: string, by: EventActor, revokedId: string): Promise<AccessRequest> {
+  return closePending(deps, requestId, by, () => undefined, `Cancelled: request ${revokedId}, which it extends, was revoked.`);
 }
 
 async function closePending(
   deps: CoreDeps,
   requestId: string,
-  actor: string,
+  by: EventActor,
   authorize: (current: AccessRequest) => void,
   comment?: string,
 ): Promise<AccessRequest> {
@@ -40,7 +40,7 @@ async function closePending(
     }
     const now = isoNow(deps.clock);
     const updated: AccessRequest = { ...current, version: current.version + 1, status: 'CANCELLED', updatedAt: now, endedAt: now };
-    const cancelled = audit.cancelled(updated, { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}), notify: 'request.cancelled' });
+    const cancelled = audit.cancelled(updated, { id: deps.ids.next(), at: now, ...actedBy(by.arn, by), ...(comment !== undefined ? { comment } : {}), notify: 'request.cancelled' });
     await deps.requests.commit({ request: updated, expectedVersion: current.version, events: [cancelled] });
     return { next: updated, event: cancelled };
   });

@@ -1,4 +1,4 @@
-import { audit } from '../audit';
+import { actedBy, audit } from '../audit';
 import { ConflictError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import type { RequestWrite } from '../ports';
@@ -68,8 +68,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const requested = {
     id: deps.ids.next(),
     at: now,
-    actor: caller.arn,
-    ...(actor.person !== undefined ? { actorPerson: actor.person } : {}),
+    ...actedBy(caller.arn, actor),
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
   };

@@ -1,4 +1,4 @@
-import { audit } from '../audit';
+import { actedBy, audit } from '../audit';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import type { RequestWrite } from '../ports';
@@ -107,7 +107,7 @@ async function planDecision(
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
   };
   const base = { ...current, version: current.version + 1, updatedAt: now };
-  const eventInput = { id: deps.ids.next(), at: now, actor: approver.arn, ...(actor.person !== undefined ? { actorPerson: actor.person } : {}), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
+  const eventInput = { id: deps.ids.next(), at: now, ...actedBy(approver.arn, actor), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
 
   let next: AccessRequest;
   let event: AuditEvent;

@@ -1,7 +1,7 @@
-import { audit } from '../audit';
+import { actedBy, audit } from '../audit';
 import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
-import type { AccessRequest, Actor } from '../model';
+import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
@@ -24,7 +24,7 @@ export async function endAccess(
   deps: ProvisioningDeps,
   requestId: string,
   to: EndReason,
-  actor: string,
+  by: EventActor,
   comment?: string,
   /** The request as just read (the sweeper's due query); saves a read on the first attempt. */
   known?: AccessRequest,
@@ -35,7 +35,7 @@ export async function endAccess(
     preread = undefined;
     if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
     // A concurrent sweep or revoke ended it first: nothing left to do.
-    if (actor === 'rolegate' && TERMINAL.includes(request.status)) return { request, changed: false, event: undefined, owed: false };
+    if (by.arn === SYSTEM_ACTOR.arn && TERMINAL.includes(request.status)) return { request, changed: false, event: undefined, owed: false };
     assertTransition(request.status, to, to === 'REVOKED' ? 'revoke it' : 'expire it');
     // From what the request stored, not the configuration: a profile or account removed since must not strand the access.
     const target = grantLocationFor(deps.settings, request);
@@ -45,7 +45,7 @@ export async function endAccess(
       const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now) });
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
-      const input = { id: deps.ids.next(), at: now, actor, ...(comment !== undefined ? { comment } : {}) };
+      const input = { id: deps.ids.next(), at: now, ...actedBy(by.arn, by), ...(comment !== undefined ? { comment } : {}) };
       const event = to === 'REVOKED' ? audit.revoked(request, { ...input, notify: 'request.revoked' }) : audit.expired(request, { ...input, notify: 'request.expired' });
       await deps.requests.commit({
         request: next,
@@ -102,14 +102,15 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   // Its extensions prolong the same access: they go too, first, so a failure midway leaves
   // the revoked request live and the revocation can simply be repeated.
   const chain = new Set([request.id]);
-  await endExtensions(deps, request, caller.arn, chain);
-  const revoked = await endAccess(deps, requestId, 'REVOKED', caller.arn, comment);
+  const by: EventActor = { arn: caller.arn, person: actor.person };
+  await endExtensions(deps, request, by, chain);
+  const revoked = await endAccess(deps, requestId, 'REVOKED', by, comment);
   // One granted between the listing above and this revocation could not see it (a grant commits
   // only while the request it extends is not REVOKED): look again until a pass finds none. The
   // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
   try {
     for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
-      if ((await endExtensions(deps, request, caller.arn, chain)) === 0) break;
+      if ((await endExtensions(deps, request, by, chain)) === 0) break;
     }
   } catch (e) {
     // The request is REVOKED by now: a busy extension must not read as "nothing changed, try again" (GRANT_BUSY)
@@ -138,18 +139,18 @@ const MAX_EXTENSION_PASSES = 10;
  * is still live (its role cannot be reached) fails the revocation: the
  * access it carries is not gone.
  */
-async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, actor: string, chain: Set<string>): Promise<number> {
+async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>): Promise<number> {
   const extensions = await extensionsOf(deps, request, chain);
   for (const extension of extensions.pending) {
     try {
-      await cancelOrphanedExtension(deps, extension.id, actor, request.id);
+      await cancelOrphanedExtension(deps, extension.id, by, request.id);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
     }
   }
   for (const extension of extensions.live) {
     try {
-      await endAccess(deps, extension.id, 'REVOKED', actor, `Revoked with request ${request.id}, which it extends.`);
+      await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const now = await deps.requests.get(extension.id);

@@ -1,4 +1,4 @@
-import { audit } from '../audit';
+import { actedBy, audit } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
@@ -49,7 +49,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     await deps.requests.commit({
       request: approved,
       expectedVersion: current.version,
-      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, actor: caller.arn, ...(actor.person !== undefined ? { actorPerson: actor.person } : {}), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
+      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, ...actedBy(caller.arn, actor), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
       ...(current.extendsRequestId ? { unlessRevoked: current.extendsRequestId } : {}),
     });
     return approved;

@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { OutOfTimeError, StaleWriteError } from '../errors';
-import type { AccessRequest, SweepRetry } from '../model';
+import { SYSTEM_ACTOR, type AccessRequest, type SweepRetry } from '../model';
 import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { endAccess } from './endAccess';
@@ -157,7 +157,7 @@ async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boo
     listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
     appendEvents: (events) => store.appendEvents(events),
   };
-  await endAccess({ ...deps, requests }, known.id, 'EXPIRED', 'rolegate', undefined, known);
+  await endAccess({ ...deps, requests }, known.id, 'EXPIRED', SYSTEM_ACTOR, undefined, known);
   return committed;
 }
 

@@ -108,3 +108,25 @@ it('names no person for an IAM user, whose requests and approvals work as before
   expect(approved.body.request).toMatchObject({ status: 'APPROVED' });
   expect(approved.body.request.approverPersons).toBeUndefined();
 });
+
+it('names the person in the audit trail of a cancel and of a revoke, and of the extension a revoke cancels', async () => {
+  const cancelled = await requested(session(DEVELOPER, 'alice@example.com'), read);
+  expect((await call(h.api, { method: 'POST', path: `/requests/${cancelled}/cancel`, caller: session(DEVELOPER, 'alice@example.com'), body: {} })).status).toBe(200);
+  expect((await h.requests.getDetail(cancelled))!.events.map((e) => [e.action, e.actor, e.actorPerson])).toEqual([
+    ['REQUESTED', `${SSO}${DEVELOPER}`, 'alice@example.com'],
+    ['CANCELLED', `${SSO}${DEVELOPER}`, 'alice@example.com'],
+  ]);
+
+  const id = await requested(session(DEVELOPER, 'alice@example.com'), read);
+  expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).status).toBe(200);
+  const extension = await call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 30, reason: 'not done yet' } });
+  expect(extension.status).toBe(201);
+  const revoked = await call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller: session(LEAD, 'bob@example.com'), body: { comment: 'incident over' } });
+  expect(revoked.status).toBe(200);
+
+  const personOf = async (requestId: string, action: string) => (await h.requests.getDetail(requestId))!.events.find((e) => e.action === action);
+  expect(await personOf(id, 'REVOKED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com', comment: 'incident over' });
+  expect(await personOf(extension.body.request.id, 'CANCELLED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com' });
+  // What rolegate does itself names no person.
+  expect((await personOf(id, 'ACCESS_REMOVED'))!.actorPerson).toBeUndefined();
+});

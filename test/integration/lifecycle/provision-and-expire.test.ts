@@ -316,7 +316,7 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     await provisionRequest(h.deps, original.id);
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
     // The race: the original ends without its pending extension being seen.
-    await endAccess(h.deps, original.id, 'REVOKED', ARN.leadAnna, 'incident over');
+    await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.leadAnna }, 'incident over');
 
     const approving = decideRequest(h.deps, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' });
     await expect(approving).rejects.toBeInstanceOf(ConflictError);

@@ -5,7 +5,7 @@ import { endAccess, revokeRequest } from '../../../src/domain/use-cases/endAcces
 import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
-import type { AccessRequest } from '../../../src/domain/model';
+import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import type { ListQuery, RequestStore } from '../../../src/domain/ports';
 import type { ProvisioningDeps } from '../../../src/domain/use-cases/provisionRequest';
 import { harness, type Harness } from '../../helpers/harness';
@@ -57,7 +57,7 @@ describe('revoking a request and its extensions at the same time as they are gra
   it('refuses an approval that read the original before its revocation committed, and records nothing', async () => {
     const original = await activeProduction();
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
-    await endAccess(h.deps, original.id, 'REVOKED', ARN.leadBen, 'incident over');
+    await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.leadBen }, 'incident over');
     const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
 
     const approving = decideRequest(racing, api(ARN.leadAnna), { requestId: extension.id, decision: 'APPROVE' });
@@ -72,7 +72,7 @@ describe('revoking a request and its extensions at the same time as they are gra
 
   it('refuses an auto-approved extension whose original was revoked after it was read, and creates nothing', async () => {
     const original = await activeStaging();
-    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.alice }, 'done');
     const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
 
     const extending = extendRequest(racing, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
@@ -90,7 +90,7 @@ describe('revoking a request and its extensions at the same time as they are gra
     await provisionRequest(h.deps, extension.id);
     const failed = (await h.requests.get(extension.id))!;
     expect(failed.status).toBe('FAILED');
-    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.alice }, 'done');
     const racing: ProvisioningDeps = { ...h.deps, requests: staleReadOf(h.deps.requests, original.id, original) };
 
     await expect(retryRequest(racing, api(ARN.alice), extension.id)).rejects.toThrow(`extends request ${original.id}, which was revoked`);
@@ -228,7 +228,7 @@ describe('revoking a request and its extensions at the same time as they are gra
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
     await provisionRequest(h.deps, extension.id);
     // A revocation that ended the original and then stopped (a crash).
-    await endAccess(h.deps, original.id, 'REVOKED', ARN.alice, 'done');
+    await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.alice }, 'done');
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
 
     await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is REVOKED.');
@@ -241,7 +241,7 @@ describe('revoking a request and its extensions at the same time as they are gra
     const original = await activeStaging();
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
     await provisionRequest(h.deps, extension.id);
-    await endAccess(h.deps, original.id, 'EXPIRED', 'rolegate');
+    await endAccess(h.deps, original.id, 'EXPIRED', SYSTEM_ACTOR);
 
     await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is EXPIRED.');
 

@@ -1,6 +1,6 @@
 import { ProvisioningError } from '../../../src/domain/errors';
 import type { AccountSettings } from '../../../src/domain/settings';
-import type { AccessRequest } from '../../../src/domain/model';
+import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import type { GrantSpec, ProvisionOutcome, RequestStore } from '../../../src/domain/ports';
 import type { PlannedCall } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
@@ -225,7 +225,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
         const page = await store.listDue(kind, before, limit, cursor);
         if (kind === 'EXPIRE' && !raced && page.items.length > 0) {
           raced = true;
-          await endAccess({ ...h.deps, requests: store }, r.id, 'EXPIRED', 'rolegate');
+          await endAccess({ ...h.deps, requests: store }, r.id, 'EXPIRED', SYSTEM_ACTOR);
         }
         return page;
       },
