@@ -73,7 +73,7 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
 
     const noReason = await call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ARN.leadAnna, body: {} });
     expect(noReason.status).toBe(400);
-    expect(noReason.body.details).toContainEqual({ field: 'comment', reason: 'Invalid input: expected string, received undefined' });
+    expect(noReason.body.details).toContainEqual({ field: 'comment', reason: 'is required' });
 
     const denied = await call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ARN.leadAnna, body: { comment: 'Use staging' } });
     expect(denied.body.request).toMatchObject({ status: 'DENIED' });

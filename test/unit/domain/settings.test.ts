@@ -178,7 +178,7 @@ describe('configuration validation', () => {
       'a webhook event kind that does not exist (it would never match: the receiver would hear nothing)',
       (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/webhooks/x', events: ['request.activated'] }]),
       'webhooks.0.events.0',
-      'Invalid option: expected one of "*"|"request.created"|"request.approval_recorded"|"request.approved"|"request.denied"|"request.cancelled"|"request.timed_out"|"request.active"|"request.failed"|"request.revoked"|"request.expired"|"drift.detected"',
+      'must be one of: *, request.created, request.approval_recorded, request.approved, request.denied, request.cancelled, request.timed_out, request.active, request.failed, request.revoked, request.expired, drift.detected',
     ],
     ['a plain webhook secret name (no path the role could be granted)', (d: any) => (d.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: 'rolegate-hook' }]), 'webhooks.0.secretParameter', PARAMETER_REASON],
     ['a Secrets Manager reference (the roles read SSM parameters only)', (d: any) => (d.slack = { botTokenParameter: '/aws/reference/secretsmanager/rolegate/bot' }), 'slack.botTokenParameter', PARAMETER_REASON],
@@ -200,7 +200,7 @@ describe('configuration validation', () => {
       'provisioner.identityRoleArn',
       'must be a role of the identity account 111111111111',
     ],
-    ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'Too big: expected number to be <=43200'],
+    ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'must be at most 43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
     expect(error).toBeInstanceOf(ConfigError);

@@ -1,0 +1,35 @@
+import * as z from 'zod/mini';
+import { issuesToDetails } from '../../../src/config';
+import { createRequestBody, extendBody, listQuery } from '../../../src/handlers/http/schemas';
+
+/* The reasons a bad field gets, in rolegate's words, through the schemas the API validates with. */
+const reasons = (schema: z.ZodMiniType, input: unknown) => {
+  const result = schema.safeParse(input);
+  if (result.success) throw new Error('expected the input to be refused');
+  return issuesToDetails(result.error.issues);
+};
+
+const good = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' };
+
+it.each([
+  ['a missing field', createRequestBody, { account: 'production', profile: 'ReadOnly', durationMinutes: 60 }, { field: 'reason', reason: 'is required' }],
+  ['a number for a string', createRequestBody, { ...good, account: 5 }, { field: 'account', reason: 'must be a string, not a number' }],
+  ['a list for a string', createRequestBody, { ...good, profile: ['ReadOnly'] }, { field: 'profile', reason: 'must be a string, not a list' }],
+  ['null for a string', createRequestBody, { ...good, reason: null }, { field: 'reason', reason: 'must be a string, not null' }],
+  ['a list for the body', createRequestBody, [], { field: '(root)', reason: 'must be an object, not a list' }],
+  ['a string for the body', createRequestBody, 'hello', { field: '(root)', reason: 'must be an object, not a string' }],
+  ['a fraction of a minute', extendBody, { durationMinutes: 1.5, reason: 'x' }, { field: 'durationMinutes', reason: 'must be a whole number' }],
+  ['zero minutes', extendBody, { durationMinutes: 0, reason: 'x' }, { field: 'durationMinutes', reason: 'must be more than 0' }],
+  ['a string for a number', extendBody, { durationMinutes: '30', reason: 'x' }, { field: 'durationMinutes', reason: 'must be a number, not a string' }],
+  ['an unknown view', listQuery, { view: 'everyone' }, { field: 'view', reason: 'must be one of: mine, awaiting, all' }],
+  ['a page too large', listQuery, { limit: '1000' }, { field: 'limit', reason: 'must be at most 100' }],
+  ['a page of none', listQuery, { limit: '0' }, { field: 'limit', reason: 'must be at least 1' }],
+  ['a principal ARN too long', createRequestBody, { ...good, principalArn: 'a'.repeat(2049) }, { field: 'principalArn', reason: 'must be at most 2048 characters' }],
+])('names %s plainly', (_name, schema, input, detail) => {
+  expect(reasons(schema, input)).toContainEqual(detail);
+});
+
+it('keeps a schema\'s own message over the general wording', () => {
+  expect(reasons(createRequestBody, { ...good, durationMinutes: '60' })).toContainEqual({ field: 'durationMinutes', reason: 'must be a number of minutes' });
+  expect(reasons(createRequestBody, { ...good, reason: '   ' })).toContainEqual({ field: 'reason', reason: 'must not be empty' });
+});
