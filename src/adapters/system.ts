@@ -21,7 +21,7 @@ export function pooledRandom(poolBytes = 4096): () => number {
   const pool = new Uint8Array(poolBytes);
   let next = poolBytes;
   return () => {
-    if (next === poolBytes) {
+    if (next >= pool.length) {
       randomFillSync(pool);
       next = 0;
     }

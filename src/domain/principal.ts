@@ -90,7 +90,11 @@ export function principalFromCallerArn(callerArn: string, rolePaths: readonly Ro
  * Undefined otherwise: an IAM user is its own person, and another role's
  * session name is whatever its caller chose. It only ever adds refusals
  * (never one's own request, never twice on one), so a session name on a
- * look-alike role can refuse its caller but never admit anyone.
+ * look-alike role can refuse its caller but never admit anyone. It is also
+ * recorded (audit events' actorPerson), where a look-alike role that a rule
+ * lets act (one named AWSReservedSSO_… by someone who may create roles in
+ * the caller's account) could name anyone: the README asks for an SCP that
+ * keeps that prefix to Identity Center.
  */
 export function personOfCaller(callerArn: string): string | undefined {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);

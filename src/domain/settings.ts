@@ -28,7 +28,7 @@ const principalPattern = z.string().check(
   }),
 );
 const name = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit' }));
-const externalId = (message?: string) => z.string().check(z.regex(/^[\w+=,.@:/-]{2,1224}$/, message ? { message } : undefined));
+const externalId = () => z.string().check(z.regex(/^[\w+=,.@:/-]{2,1224}$/, { message: 'must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]' }));
 /** A whole number in [min, max]. */
 const intIn = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 const nonEmpty = () => z.string().check(z.minLength(1));
@@ -66,7 +66,7 @@ export const accountSchema = z.strictObject({
   /** The provisioner role rolegate assumes in this account (templates/provisioner-role.yaml). */
   provisionerRoleArn: roleArn,
   /** ExternalId the provisioner role's trust requires; guards against the confused deputy, not a secret. */
-  externalId: externalId('must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]'),
+  externalId: externalId(),
   /** IAM's trust-policy size quota, raised per account on request (default 2,048). */
   trustPolicyMaxChars: z._default(intIn(2048, 8192), 2048),
   region: z.optional(z.string()),
@@ -103,7 +103,7 @@ export const ruleSchema = z.strictObject({
   /** Adds an sts:ExternalId condition to the role's trust for workload principals. */
   workloadExternalId: z.optional(externalId()),
   /** Slack channel id where approval requests for this rule are posted. */
-  slackChannel: z.optional(z.string().check(z.regex(/^[CG][A-Z0-9]{2,}$/))),
+  slackChannel: z.optional(z.string().check(z.regex(/^[CG][A-Z0-9]{2,}$/, { message: 'must be a Slack channel id (C… or G…)' }))),
 });
 
 /** The identity role is assumed only for identity grants in aws mode (dry-run plans them, sending nothing). */
@@ -170,7 +170,7 @@ export const settingsSchema = z
      */
     oidc: z.optional(
       z.strictObject({
-        issuer: z.url({ protocol: /^https$/ }),
+        issuer: z.url({ protocol: /^https$/, message: 'must be an https URL' }),
         audience: z.array(nonEmpty()).check(z.minLength(1)),
         claim: z._default(nonEmpty(), 'email'),
         principals: z._default(z.record(nonEmpty(), z.string()), {}),
@@ -179,7 +179,7 @@ export const settingsSchema = z
     webhooks: z._default(
       z.array(
         z.strictObject({
-          url: z.url({ protocol: /^https?$/ }),
+          url: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }),
           /** SSM parameter path of the HMAC secret (never the secret itself), under /<secretsPath>/. */
           secretParameter: parameterName(),
           /** Notification kinds to send, or * for all: a kind misspelt would otherwise never match and the receiver hear nothing. */

@@ -19,6 +19,7 @@ const TYPE_NAMES: Record<string, string> = {
   int: 'a whole number',
   array: 'a list',
   object: 'an object',
+  record: 'a map of names to values',
   undefined: 'nothing',
   null: 'null',
   nan: 'a number',
@@ -30,7 +31,6 @@ const typeName = (t: string): string => TYPE_NAMES[t] ?? `a ${t}`;
 function describe(input: unknown): string {
   if (input === null) return 'null';
   if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'number' && Number.isNaN(input)) return 'not a number';
   return typeName(typeof input);
 }
 
@@ -40,7 +40,7 @@ function bound(size: 'at least' | 'at most', limit: number | bigint, inclusive: 
   const strict = size === 'at least' ? 'more than' : 'less than';
   const words = inclusive === false ? strict : size;
   if (origin === 'string') return `must be ${words} ${limit} characters`;
-  if (origin === 'array' || origin === 'set') return `must hold ${words} ${limit} items`;
+  if (origin === 'array' || origin === 'set') return `must hold ${words} ${limit} item${Number(limit) === 1 ? '' : 's'}`;
   return `must be ${words} ${limit}`;
 }
 
@@ -49,15 +49,20 @@ export function rolegateMessage(issue: core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
+      // NaN and ±Infinity are numbers to JavaScript (a query's "abc" coerces to NaN, JSON's 1e999 parses as Infinity).
+      if (typeof issue.input === 'number' && !Number.isFinite(issue.input)) return 'must be a finite number';
       if (issue.expected === 'int' && typeof issue.input === 'number') return 'must be a whole number';
       return `must be ${typeName(issue.expected)}, not ${describe(issue.input)}`;
     case 'invalid_value':
       return issue.values.length === 1 ? `must be ${show(issue.values[0])}` : `must be one of: ${issue.values.map(show).join(', ')}`;
     case 'too_small':
-      if (issue.origin === 'string' && Number(issue.minimum) === 1 && issue.inclusive !== false) return 'must not be empty';
+      if ((issue.origin === 'string' || issue.origin === 'array') && Number(issue.minimum) === 1 && issue.inclusive !== false) return 'must not be empty';
       return bound('at least', issue.minimum, issue.inclusive, issue.origin);
     case 'too_big':
       return bound('at most', issue.maximum, issue.inclusive, issue.origin);
+    case 'invalid_key':
+      // A record's key refused by its own schema: that schema's message names what a key must be.
+      return issue.issues[0]?.message ?? 'is not an allowed name';
     default:
       return undefined;
   }

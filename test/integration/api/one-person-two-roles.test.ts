@@ -109,7 +109,7 @@ it('names no person for an IAM user, whose requests and approvals work as before
   expect(approved.body.request.approverPersons).toBeUndefined();
 });
 
-it('names the person in the audit trail of a cancel and of a revoke, and of the extension a revoke cancels', async () => {
+it('names the person in the audit trail of a cancel and of a revoke, and of the extensions a revoke ends or cancels', async () => {
   const cancelled = await requested(session(DEVELOPER, 'alice@example.com'), read);
   expect((await call(h.api, { method: 'POST', path: `/requests/${cancelled}/cancel`, caller: session(DEVELOPER, 'alice@example.com'), body: {} })).status).toBe(200);
   expect((await h.requests.getDetail(cancelled))!.events.map((e) => [e.action, e.actor, e.actorPerson])).toEqual([
@@ -119,7 +119,10 @@ it('names the person in the audit trail of a cancel and of a revoke, and of the 
 
   const id = await requested(session(DEVELOPER, 'alice@example.com'), read);
   expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).status).toBe(200);
-  const extension = await call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 30, reason: 'not done yet' } });
+  const extend = () => call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 30, reason: 'not done yet' } });
+  const live = await extend();
+  expect((await call(h.api, { method: 'POST', path: `/requests/${live.body.request.id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).body.request.status).toBe('APPROVED');
+  const extension = await extend();
   expect(extension.status).toBe(201);
   const revoked = await call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller: session(LEAD, 'bob@example.com'), body: { comment: 'incident over' } });
   expect(revoked.status).toBe(200);
@@ -127,6 +130,7 @@ it('names the person in the audit trail of a cancel and of a revoke, and of the 
   const personOf = async (requestId: string, action: string) => (await h.requests.getDetail(requestId))!.events.find((e) => e.action === action);
   expect(await personOf(id, 'REVOKED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com', comment: 'incident over' });
   expect(await personOf(extension.body.request.id, 'CANCELLED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com' });
+  expect(await personOf(live.body.request.id, 'REVOKED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com', comment: `Revoked with request ${id}, which it extends.` });
   // What rolegate does itself names no person.
   expect((await personOf(id, 'ACCESS_REMOVED'))!.actorPerson).toBeUndefined();
 });

@@ -200,6 +200,11 @@ describe('configuration validation', () => {
       'provisioner.identityRoleArn',
       'must be a role of the identity account 111111111111',
     ],
+    ['no accounts at all', (d: any) => (d.accounts = []), 'accounts', 'must not be empty'],
+    ['a list for the Slack user map', (d: any) => (d.slack = { users: ['U0123'] }), 'slack.users', 'must be a map of names to values, not a list'],
+    ['a Slack user map keyed by something else than a user id', (d: any) => (d.slack = { users: { alice: 'arn:aws:iam::111111111111:user/alice' } }), 'slack.users.alice', 'must be a Slack user id'],
+    ['an OIDC issuer over http', (d: any) => (d.oidc = { issuer: 'http://login.example.com', audience: ['rolegate'] }), 'oidc.issuer', 'must be an https URL'],
+    ['a Slack channel that is not a channel id', (d: any) => (d.rules[0].slackChannel = '#prod-access'), 'rules.0.slackChannel', 'must be a Slack channel id (C… or G…)'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'must be at most 43200'],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);

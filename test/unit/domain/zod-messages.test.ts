@@ -24,12 +24,16 @@ it.each([
   ['an unknown view', listQuery, { view: 'everyone' }, { field: 'view', reason: 'must be one of: mine, awaiting, all' }],
   ['a page too large', listQuery, { limit: '1000' }, { field: 'limit', reason: 'must be at most 100' }],
   ['a page of none', listQuery, { limit: '0' }, { field: 'limit', reason: 'must be at least 1' }],
+  ['a page size that is not a number', listQuery, { limit: 'abc' }, { field: 'limit', reason: 'must be a finite number' }],
+  ['an infinite duration (JSON 1e999)', extendBody, JSON.parse('{"durationMinutes": 1e999, "reason": "x"}'), { field: 'durationMinutes', reason: 'must be a finite number' }],
   ['a principal ARN too long', createRequestBody, { ...good, principalArn: 'a'.repeat(2049) }, { field: 'principalArn', reason: 'must be at most 2048 characters' }],
 ])('names %s plainly', (_name, schema, input, detail) => {
   expect(reasons(schema, input)).toContainEqual(detail);
 });
 
 it('keeps a schema\'s own message over the general wording', () => {
+  // The general wording would be "must be a number, not a string" and "must be at most 1000 characters".
   expect(reasons(createRequestBody, { ...good, durationMinutes: '60' })).toContainEqual({ field: 'durationMinutes', reason: 'must be a number of minutes' });
-  expect(reasons(createRequestBody, { ...good, reason: '   ' })).toContainEqual({ field: 'reason', reason: 'must not be empty' });
+  expect(reasons(createRequestBody, { ...good, reason: 'x'.repeat(1001) })).toContainEqual({ field: 'reason', reason: 'must be at most 1000 characters' });
+  expect(reasons(createRequestBody, { ...good, ticket: 'a b' })).toContainEqual({ field: 'ticket', reason: 'must be 1–64 characters of letters, digits and ._#:/-' });
 });
