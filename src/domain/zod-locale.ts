@@ -22,7 +22,6 @@ const TYPE_NAMES: Record<string, string> = {
   record: 'a map of names to values',
   undefined: 'nothing',
   null: 'null',
-  nan: 'a number',
 };
 
 const typeName = (t: string): string => TYPE_NAMES[t] ?? `a ${t}`;
