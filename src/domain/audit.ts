@@ -1,4 +1,4 @@
-import type { AccessRequest, Actor, AuditAction, AuditEvent, NotificationKind, RequestStatus } from './model';
+import type { AccessRequest, AuditAction, AuditEvent, EventActor, NotificationKind, RequestStatus } from './model';
 
 /*
  * Named constructors for audit events. Events are written once, in the same
@@ -20,8 +20,8 @@ interface EventInput {
  * role rather than its session) and, where the sign-in names one, the person
  * behind it, so every person-made change can be traced to the person.
  */
-export function actedBy(arn: string, actor: Pick<Actor, 'person'>): Pick<EventInput, 'actor' | 'actorPerson'> {
-  return { actor: arn, ...(actor.person !== undefined ? { actorPerson: actor.person } : {}) };
+export function actedBy(by: EventActor): Pick<EventInput, 'actor' | 'actorPerson'> {
+  return { actor: by.arn, ...(by.person !== undefined ? { actorPerson: by.person } : {}) };
 }
 
 function event(action: AuditAction, request: AccessRequest, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {

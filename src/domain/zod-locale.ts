@@ -44,7 +44,7 @@ function bound(size: 'at least' | 'at most', limit: number | bigint, inclusive: 
 }
 
 /** rolegate's wording of the common issues; undefined leaves an issue to the locale. */
-export function rolegateMessage(issue: core.$ZodRawIssue): string | undefined {
+function rolegateMessage(issue: core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';

@@ -44,6 +44,8 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, c
     if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
   };
   const inTime = () => context.getRemainingTimeInMillis() > WORKER_RESERVE_MS;
+  // Provisioning waits for a busy grant only as long as this invocation has time for.
+  const provisioning = leaseWaitsWithin(app.deps, () => context.getRemainingTimeInMillis(), WORKER_WORK_MS);
   const notices: { record: DynamoDBRecord; event: AuditEvent }[] = [];
   for (const [i, record] of event.Records.entries()) {
     if (!inTime()) {
@@ -75,7 +77,7 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, c
     const id = image?.id?.S;
     if (!id) continue;
     try {
-      const result = await provisionRequest(leaseWaitsWithin(app.deps, () => context.getRemainingTimeInMillis(), WORKER_WORK_MS), id);
+      const result = await provisionRequest(provisioning, id);
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
       app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: String(e) });

@@ -230,18 +230,32 @@ export class IamProvisioner implements Provisioner {
    * NotYetConsistent (retryable), never a permanent failure.
    */
   private async writeToNewRole(s: Session, call: PlannedCall, roleName: string): Promise<void> {
-    const sleep = this.retry.sleep ?? defaultSleep;
-    for (let i = 0; ; i++) {
-      if (i > 0) await sleep(250 * 2 ** (i - 1));
-      try {
-        return await this.write(s, call);
-      } catch (e) {
-        if (!isNoSuchEntity(e)) throw e;
-        if (i + 1 >= this.readBackAttempts) {
-          throw new ProvisioningError(`IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`, 'NotYetConsistent', true);
+    await this.untilConsistent(
+      async () => {
+        try {
+          await this.write(s, call);
+          return true;
+        } catch (e) {
+          if (!isNoSuchEntity(e)) throw e;
+          return false;
         }
-      }
+      },
+      `IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`,
+    );
+  }
+
+  /**
+   * Tries `attempt` up to readBackAttempts times, 250 ms, 500 ms, 1 s … apart,
+   * until it reports that IAM shows what was written; then gives up with a
+   * retryable NotYetConsistent, for the next provisioning attempt.
+   */
+  private async untilConsistent(attempt: () => Promise<boolean>, notYet: string): Promise<void> {
+    const sleep = this.retry.sleep ?? defaultSleep;
+    for (let i = 0; i < this.readBackAttempts; i++) {
+      if (i > 0) await sleep(250 * 2 ** (i - 1));
+      if (await attempt()) return;
     }
+    throw new ProvisioningError(notYet, 'NotYetConsistent', true);
   }
 
   /** A write whose target may already be gone (a policy detached meanwhile): NoSuchEntity is success. */
@@ -332,16 +346,12 @@ export class IamProvisioner implements Provisioner {
 
   /** IAM is eventually consistent: the trust written must be the trust read before access is handed out. */
   private async readBack(s: Session, d: DesiredRole): Promise<void> {
-    const sleep = this.retry.sleep ?? defaultSleep;
-    for (let i = 0; i < this.readBackAttempts; i++) {
-      if (i > 0) await sleep(250 * 2 ** (i - 1));
-      const role = await this.getRole(s, d.roleName);
-      if (role && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy)) return;
-    }
-    throw new ProvisioningError(
+    await this.untilConsistent(
+      async () => {
+        const role = await this.getRole(s, d.roleName);
+        return role !== undefined && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy);
+      },
       `IAM in account ${s.account.id} does not yet show the trust policy written for ${d.roleName} after ${this.readBackAttempts} reads; it will be retried.`,
-      'NotYetConsistent',
-      true,
     );
   }
 

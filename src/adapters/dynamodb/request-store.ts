@@ -40,7 +40,7 @@ const MAX_TRANSACTION_ITEMS = 100;
  * enough for the requests a warm container sees between one's creation and
  * its approval.
  */
-export const SNAPSHOT_CAPACITY = 1_000;
+const SNAPSHOT_CAPACITY = 1_000;
 
 /** Requests, decisions and audit events in the rolegate table. */
 export class DynamoRequestStore implements RequestStore {

@@ -40,7 +40,7 @@ async function closePending(
     }
     const now = isoNow(deps.clock);
     const updated: AccessRequest = { ...current, version: current.version + 1, status: 'CANCELLED', updatedAt: now, endedAt: now };
-    const cancelled = audit.cancelled(updated, { id: deps.ids.next(), at: now, ...actedBy(by.arn, by), ...(comment !== undefined ? { comment } : {}), notify: 'request.cancelled' });
+    const cancelled = audit.cancelled(updated, { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}), notify: 'request.cancelled' });
     await deps.requests.commit({ request: updated, expectedVersion: current.version, events: [cancelled] });
     return { next: updated, event: cancelled };
   });

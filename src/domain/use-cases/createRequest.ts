@@ -68,7 +68,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const requested = {
     id: deps.ids.next(),
     at: now,
-    ...actedBy(caller.arn, actor),
+    ...actedBy({ arn: caller.arn, person: actor.person }),
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
   };

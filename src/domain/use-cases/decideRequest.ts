@@ -107,7 +107,7 @@ async function planDecision(
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
   };
   const base = { ...current, version: current.version + 1, updatedAt: now };
-  const eventInput = { id: deps.ids.next(), at: now, ...actedBy(approver.arn, actor), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
+  const eventInput = { id: deps.ids.next(), at: now, ...actedBy({ arn: approver.arn, person: actor.person }), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
 
   let next: AccessRequest;
   let event: AuditEvent;

@@ -45,7 +45,7 @@ export async function endAccess(
       const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now) });
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
-      const input = { id: deps.ids.next(), at: now, ...actedBy(by.arn, by), ...(comment !== undefined ? { comment } : {}) };
+      const input = { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}) };
       const event = to === 'REVOKED' ? audit.revoked(request, { ...input, notify: 'request.revoked' }) : audit.expired(request, { ...input, notify: 'request.expired' });
       await deps.requests.commit({
         request: next,

@@ -49,7 +49,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     await deps.requests.commit({
       request: approved,
       expectedVersion: current.version,
-      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, ...actedBy(caller.arn, actor), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
+      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, ...actedBy({ arn: caller.arn, person: actor.person }), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
       ...(current.extendsRequestId ? { unlessRevoked: current.extendsRequestId } : {}),
     });
     return approved;

@@ -22,6 +22,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   PROVISIONING_FAILED: 502,
 };
 
+/** Headers a code's responses carry: a busy grant says when to try again. */
+const HEADERS_BY_CODE: Partial<Record<ErrorCode, Record<string, string>>> = { GRANT_BUSY: { 'retry-after': '5' } };
+
 export function json(statusCode: number, body: unknown, correlationId: string, extra: Record<string, string> = {}): HttpResult {
   return {
     statusCode,
@@ -47,7 +50,7 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     const status = STATUS_BY_CODE[code];
     if (status >= 500) logger.error('request failed', { code, error: error.message, correlationId });
     else logger.info('request refused', { code, status, correlationId });
-    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, code === 'GRANT_BUSY' ? { 'retry-after': '5' } : {});
+    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, HEADERS_BY_CODE[code] ?? {});
   }
   logger.error('unexpected error', {
     correlationId,

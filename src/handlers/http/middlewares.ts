@@ -112,7 +112,7 @@ export interface IdentityOptions {
 /** The identity options a deployment's configuration asks for. */
 export function identityOptionsFor(settings: Settings, localIdentity: boolean): IdentityOptions {
   const { oidc, rolePaths } = settings;
-  return { localIdentity, rolePaths, ...(oidc ? { oidc: { issuer: oidc.issuer, audience: oidc.audience, claim: oidc.claim, principals: oidc.principals } } : {}) };
+  return { localIdentity, rolePaths, ...(oidc ? { oidc } : {}) };
 }
 
 /**

@@ -31,6 +31,8 @@ export function apiDeps(deps: Deps): Deps {
   return { ...deps, lease: { ...deps.lease, attempts: Math.min(deps.lease?.attempts ?? API_LEASE_ATTEMPTS, API_LEASE_ATTEMPTS) } };
 }
 
+let openApi: ReturnType<typeof openApiDocument> | undefined;
+
 export const routes: RouteDef<Deps>[] = [
   {
     method: 'GET',
@@ -46,7 +48,8 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'This API as an OpenAPI 3.1 document',
     public: true,
     status: 200,
-    handle: () => openApiDocument(routes, version),
+    // Built once: it depends only on the routes and the version.
+    handle: () => (openApi ??= openApiDocument(routes, version)),
   },
   {
     method: 'GET',
