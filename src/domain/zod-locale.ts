@@ -48,7 +48,8 @@ function rolegateMessage(issue: core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
-      // NaN and ±Infinity are numbers to JavaScript (a query's "abc" coerces to NaN, JSON's 1e999 parses as Infinity).
+      // NaN and ±Infinity are numbers to JavaScript: a query's "abc" coerces to NaN, JSON's 1e999 parses as Infinity.
+      if (typeof issue.input === 'number' && Number.isNaN(issue.input)) return 'must be a number';
       if (typeof issue.input === 'number' && !Number.isFinite(issue.input)) return 'must be a finite number';
       if (issue.expected === 'int' && typeof issue.input === 'number') return 'must be a whole number';
       return `must be ${typeName(issue.expected)}, not ${describe(issue.input)}`;

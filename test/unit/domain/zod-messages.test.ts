@@ -24,7 +24,7 @@ it.each([
   ['an unknown view', listQuery, { view: 'everyone' }, { field: 'view', reason: 'must be one of: mine, awaiting, all' }],
   ['a page too large', listQuery, { limit: '1000' }, { field: 'limit', reason: 'must be at most 100' }],
   ['a page of none', listQuery, { limit: '0' }, { field: 'limit', reason: 'must be at least 1' }],
-  ['a page size that is not a number', listQuery, { limit: 'abc' }, { field: 'limit', reason: 'must be a finite number' }],
+  ['a page size that is not a number', listQuery, { limit: 'abc' }, { field: 'limit', reason: 'must be a number' }],
   ['an infinite duration (JSON 1e999)', extendBody, JSON.parse('{"durationMinutes": 1e999, "reason": "x"}'), { field: 'durationMinutes', reason: 'must be a finite number' }],
   ['a principal ARN too long', createRequestBody, { ...good, principalArn: 'a'.repeat(2049) }, { field: 'principalArn', reason: 'must be at most 2048 characters' }],
 ])('names %s plainly', (_name, schema, input, detail) => {
