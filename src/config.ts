@@ -23,7 +23,14 @@ export interface Deployment {
   auth: string;
 }
 export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' };
-const DEPLOYMENT_KEYS = ['secretsPath', 'provisionerRoleName', 'identityRoleName', 'auth'] as const;
+/** The environment variable serverless.yml passes each deployment value (each stack param of the same name) as. */
+const DEPLOYMENT_ENV: Record<keyof Deployment, string> = {
+  secretsPath: 'ROLEGATE_SECRETS_PATH',
+  provisionerRoleName: 'ROLEGATE_PROVISIONER_ROLE_NAME',
+  identityRoleName: 'ROLEGATE_IDENTITY_ROLE_NAME',
+  auth: 'ROLEGATE_AUTH',
+};
+const DEPLOYMENT_KEYS = Object.keys(DEPLOYMENT_ENV) as (keyof Deployment)[];
 
 export interface RuntimeEnv {
   tableName: string;
@@ -83,7 +90,8 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
     try {
       params = ((loadYaml(text, { schema: CORE_SCHEMA }) as { params?: typeof params } | undefined)?.params ?? {}) as typeof params;
     } catch (e) {
-      throw new ConfigError(`${stackFile} is not plain YAML (${(e as Error).message.split('\n')[0]}); set ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME and ROLEGATE_AUTH instead.`);
+      const names = Object.values(DEPLOYMENT_ENV);
+      throw new ConfigError(`${stackFile} is not plain YAML (${(e as Error).message.split('\n')[0]}); set ${names.slice(0, -1).join(', ')} and ${names.at(-1)} instead.`);
     }
   }
   for (const scope of [params.default, env.ROLEGATE_STAGE ? params[env.ROLEGATE_STAGE] : undefined]) {
@@ -96,12 +104,12 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
 
 /** The deployment values the environment sets (serverless.yml passes each stack param as one of these). */
 function deploymentFromEnv(env: NodeJS.ProcessEnv): Partial<Deployment> {
-  return {
-    ...(env.ROLEGATE_SECRETS_PATH ? { secretsPath: env.ROLEGATE_SECRETS_PATH } : {}),
-    ...(env.ROLEGATE_PROVISIONER_ROLE_NAME ? { provisionerRoleName: env.ROLEGATE_PROVISIONER_ROLE_NAME } : {}),
-    ...(env.ROLEGATE_IDENTITY_ROLE_NAME ? { identityRoleName: env.ROLEGATE_IDENTITY_ROLE_NAME } : {}),
-    ...(env.ROLEGATE_AUTH ? { auth: env.ROLEGATE_AUTH } : {}),
-  };
+  const set: Partial<Deployment> = {};
+  for (const key of DEPLOYMENT_KEYS) {
+    const value = env[DEPLOYMENT_ENV[key]];
+    if (value) set[key] = value;
+  }
+  return set;
 }
 
 function parseLocalSecrets(text: string): Record<string, string> {

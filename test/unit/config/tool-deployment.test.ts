@@ -56,6 +56,13 @@ describe('the deployment the configuration tools check against', () => {
   it('refuses a stack file it cannot read as plain YAML rather than check against the defaults', () => {
     writeFileSync(stack, 'params:\n  default:\n    secretsPath: !Ref Nope\n');
     expect(() => toolDeployment({}, stack)).toThrow(`${stack} is not plain YAML`);
+    expect(() => toolDeployment({}, stack)).toThrow('set ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME and ROLEGATE_AUTH instead.');
+  });
+
+  it('takes each deployment value from its own variable, and an empty one as unset', () => {
+    const env = { ROLEGATE_SECRETS_PATH: 's', ROLEGATE_PROVISIONER_ROLE_NAME: 'p', ROLEGATE_IDENTITY_ROLE_NAME: 'i', ROLEGATE_AUTH: 'jwt' };
+    expect(toolDeployment(env, join(dir, 'missing.yml'))).toEqual({ secretsPath: 's', provisionerRoleName: 'p', identityRoleName: 'i', auth: 'jwt' });
+    expect(toolDeployment({ ...env, ROLEGATE_AUTH: '' }, join(dir, 'missing.yml'))).toEqual({ secretsPath: 's', provisionerRoleName: 'p', identityRoleName: 'i' });
   });
 
   it("reads this project's own serverless.yml as the deploy will", () => {
