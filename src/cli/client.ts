@@ -10,6 +10,8 @@ export interface ClientOptions {
   /** Signing region when neither `region` nor an execute-api URL names one (AWS_REGION, AWS_DEFAULT_REGION). */
   defaultRegion?: string;
   profile?: string;
+  /** An OIDC token (a stack deployed with auth=jwt), sent as `Authorization: Bearer` instead of SigV4. */
+  bearerToken?: string;
   /** Injected in tests. */
   fetch?: typeof fetch;
   credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
@@ -29,13 +31,17 @@ export class ApiError extends Error {
 /** The API could not be reached at all (refused, DNS, TLS, reset). */
 export class UnreachableError extends Error {}
 
-/** Calls the rolegate HTTP API, signed with SigV4 from the standard AWS credential chain. */
+/**
+ * Calls the rolegate HTTP API, signed with SigV4 from the standard AWS
+ * credential chain, or with an OIDC bearer token, or (the local run) naming
+ * the caller in the local identity header.
+ */
 export class RolegateClient {
   private readonly signer?: SignatureV4;
   private readonly doFetch: typeof fetch;
   constructor(private readonly options: ClientOptions) {
     this.doFetch = options.fetch ?? fetch;
-    if (!options.localPrincipal) {
+    if (!options.localPrincipal && options.bearerToken === undefined) {
       const region = options.region ?? regionFromUrl(options.api) ?? options.defaultRegion ?? 'us-east-1';
       this.signer = new SignatureV4({
         service: 'execute-api',
@@ -70,12 +76,14 @@ export class RolegateClient {
         throw new Error(`No AWS credentials to sign the request with${profile} (${(e as Error).message}). Configure credentials as for the AWS CLI, or use --as <ARN> against the local run.`);
       }
       headers = signed.headers as Record<string, string>;
+    } else if (this.options.localPrincipal) {
+      headers['x-rolegate-principal'] = this.options.localPrincipal;
     } else {
-      headers['x-rolegate-principal'] = this.options.localPrincipal!;
+      headers.authorization = `Bearer ${this.options.bearerToken!}`;
     }
     let res: Response;
     try {
-      // Never follow a redirect: fetch would resend the signed headers (and the session token) to wherever it points.
+      // Never follow a redirect: fetch would resend the signed headers (the session token, a bearer token) to wherever it points.
       res = await this.doFetch(url, { method, headers, redirect: 'manual', ...(text !== undefined ? { body: text } : {}) });
     } catch (e) {
       // fetch reports only "fetch failed"; the reason (refused, DNS, TLS) is its cause.
@@ -106,7 +114,9 @@ export class RolegateClient {
     }
     if (!res.ok) {
       const e = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; reason: string }[]; correlationId?: string };
-      throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, `${e.message ?? res.statusText}${e.correlationId ? ` (correlation id ${e.correlationId})` : ''}`, e.details);
+      // API Gateway's JWT authorizer answers a bad or expired token with a bare 401 "Unauthorized".
+      const hint = res.status === 401 && this.options.bearerToken !== undefined ? ' (the OIDC token was refused: it may have expired; get a fresh one)' : '';
+      throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, `${e.message ?? res.statusText}${hint}${e.correlationId ? ` (correlation id ${e.correlationId})` : ''}`, e.details);
     }
     return parsed as T;
   }

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiError, regionFromUrl, RolegateClient, UnreachableError } from './client';
 
 /*
  * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
- * with SigV4 (standard AWS credential chain), or to the local run with
- * --as <ARN> (the local identity header).
+ * with SigV4 (standard AWS credential chain) or, for a stack deployed with
+ * auth=jwt, with an OIDC token; or to the local run with --as <ARN> (the
+ * local identity header).
  */
 
 const USAGE = `rolegate <command> [options]
@@ -26,6 +28,8 @@ Options
   --as ARN         local run only: act as this principal (x-rolegate-principal header)
   --profile NAME   AWS profile for SigV4 signing (its region too, unless the URL
                    or AWS_REGION names one); --region REGION
+  --token-file F   sign in with the OIDC token in file F instead of SigV4 (a stack
+                   deployed with auth=jwt); or set $ROLEGATE_TOKEN
   --json           machine-readable output
 `;
 
@@ -61,6 +65,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         limit: { type: 'string' },
         cursor: { type: 'string' },
         config: { type: 'string' },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -86,13 +91,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'plan') return await plan(args, o, io, print);
 
     const api = o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000';
+    const bearerToken = o.as ? undefined : oidcToken(o['token-file'], io.env.ROLEGATE_TOKEN);
+    if (bearerToken !== undefined && (o.profile || o.region)) {
+      throw new UsageError(`${o.profile ? '--profile' : '--region'} is for SigV4 signing, but an OIDC token (${o['token-file'] ? '--token-file' : '$ROLEGATE_TOKEN'}) signs in instead: give one or the other.`);
+    }
     // Signing region: --region, the execute-api URL, AWS_REGION or AWS_DEFAULT_REGION, then the profile's
     // own `region` (as the AWS CLI reads it), then us-east-1. The shared config is read only when needed.
-    const signing = !o.as && !o.region && !regionFromUrl(api);
+    const signing = !o.as && bearerToken === undefined && !o.region && !regionFromUrl(api);
     const defaultRegion = io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || (signing ? await profileRegion(o.profile) : undefined);
     const client = new RolegateClient({
       api,
       ...(o.as ? { localPrincipal: o.as } : {}),
+      ...(bearerToken !== undefined ? { bearerToken } : {}),
       ...(o.region ? { region: o.region } : {}),
       ...(defaultRegion ? { defaultRegion } : {}),
       ...(o.profile ? { profile: o.profile } : {}),
@@ -190,6 +200,34 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * The OIDC token to sign in with: the contents of --token-file, else
+ * $ROLEGATE_TOKEN; never a command-line value, which other users of the
+ * machine could read in the process list and which lands in shell history.
+ */
+function oidcToken(file: string | undefined, fromEnv: string | undefined): string | undefined {
+  let token: string;
+  let source: string;
+  if (file !== undefined) {
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`Cannot read the token file ${file}: ${(e as Error).message}`);
+    }
+    source = `The token file ${file}`;
+  } else if (fromEnv) {
+    token = fromEnv.trim();
+    source = '$ROLEGATE_TOKEN';
+  } else {
+    return undefined;
+  }
+  // A JWT is three base64url parts; anything else (a whole JSON reply, a second line) would only be refused by the API.
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
+    throw new UsageError(`${source} must hold one OIDC token (a JWT: three base64url parts separated by dots), and nothing else.`);
+  }
+  return token;
+}
 
 /** Minutes from `90`, `90m`, `2h` or `1h30m`. */
 export function minutesOf(text: string): number {

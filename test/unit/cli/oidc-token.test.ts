@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RolegateClient } from '../../../src/cli/client';
+import { main } from '../../../src/cli/main';
+
+/*
+ * A stack deployed with auth=jwt admits OIDC tokens, not SigV4: the CLI then
+ * sends the token from --token-file or $ROLEGATE_TOKEN as a bearer token,
+ * and nothing signed. The fake fetch records what would go on the wire.
+ */
+
+const API = 'https://rolegate.example.com';
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJlbWFpbCI6ImFsaWNlQGV4YW1wbGUuY29tIn0.c2lnbmF0dXJl';
+
+interface Sent {
+  url: URL;
+  headers: Headers;
+}
+
+function fakeFetch(status = 200, body: unknown = { entries: [] }): { fetch: typeof fetch; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const fn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    sent.push({ url: new URL(String(input)), headers: new Headers(init?.headers) });
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  };
+  return { fetch: fn as typeof fetch, sent };
+}
+
+describe('the CLI signs in with an OIDC token', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rolegate-token-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function catalog(argv: string[], env: Record<string, string | undefined> = {}, reply?: { status: number; body: unknown }) {
+    const { fetch, sent } = fakeFetch(reply?.status, reply?.body);
+    const out: string[] = [];
+    const err: string[] = [];
+    // AWS keys in the environment too: a token must win over them, never be sent beside a signature.
+    const code = await main(['catalog', '--api', API, ...argv], { out: (l) => out.push(l), err: (l) => err.push(l), env: { AWS_ACCESS_KEY_ID: 'AKIDENV', AWS_SECRET_ACCESS_KEY: 's', ...env }, fetch });
+    return { code, out, err, sent };
+  }
+
+  it('sends $ROLEGATE_TOKEN as a bearer token, with no SigV4 headers and no local identity header', async () => {
+    const r = await catalog([], { ROLEGATE_TOKEN: `${TOKEN}\n` });
+    expect(r.code).toBe(0);
+    expect(r.sent).toHaveLength(1);
+    const headers = r.sent[0]!.headers;
+    expect(headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
+    expect([...headers.keys()].filter((k) => k.startsWith('x-amz-') || k === 'x-rolegate-principal')).toEqual([]);
+  });
+
+  it('reads the token from --token-file (trimmed), which wins over $ROLEGATE_TOKEN', async () => {
+    const file = join(dir, 'token');
+    writeFileSync(file, `  ${TOKEN}\n`);
+    const r = await catalog(['--token-file', file], { ROLEGATE_TOKEN: 'aaa.bbb.ccc' });
+    expect(r.code).toBe(0);
+    expect(r.sent[0]!.headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('uses the local identity header with --as, sending no token', async () => {
+    const r = await catalog(['--as', 'arn:aws:iam::111111111111:user/alice'], { ROLEGATE_TOKEN: TOKEN });
+    expect(r.sent[0]!.headers.get('x-rolegate-principal')).toBe('arn:aws:iam::111111111111:user/alice');
+    expect(r.sent[0]!.headers.has('authorization')).toBe(false);
+  });
+
+  it.each([
+    [['--profile', 'work'], '--profile is for SigV4 signing, but an OIDC token ($ROLEGATE_TOKEN) signs in instead: give one or the other.'],
+    [['--region', 'eu-west-1'], '--region is for SigV4 signing, but an OIDC token ($ROLEGATE_TOKEN) signs in instead: give one or the other.'],
+  ])('refuses %j beside a token as a usage error, sending nothing', async (argv, message) => {
+    const r = await catalog(argv, { ROLEGATE_TOKEN: TOKEN });
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toBe(message);
+  });
+
+  it.each([
+    ['two lines', `${TOKEN}\n${TOKEN}`],
+    ['a JSON reply', JSON.stringify({ id_token: TOKEN })],
+    ['a header line', `Authorization: Bearer ${TOKEN}`],
+    ['an empty file', ''],
+  ])('refuses a token file holding %s, without echoing it, and sends nothing', async (_what, contents) => {
+    const file = join(dir, 'token');
+    writeFileSync(file, contents);
+    const r = await catalog(['--token-file', file]);
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toBe(`The token file ${file} must hold one OIDC token (a JWT: three base64url parts separated by dots), and nothing else.`);
+    expect(r.err.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('refuses a $ROLEGATE_TOKEN that is not a JWT, naming the variable', async () => {
+    const r = await catalog([], { ROLEGATE_TOKEN: 'Bearer abc' });
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toBe('$ROLEGATE_TOKEN must hold one OIDC token (a JWT: three base64url parts separated by dots), and nothing else.');
+  });
+
+  it('says which token file it could not read', async () => {
+    const file = join(dir, 'missing');
+    const r = await catalog(['--token-file', file]);
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toMatch(new RegExp(`^Cannot read the token file ${file}: ENOENT`));
+  });
+
+  it('explains a 401 from the JWT authorizer as a refused token', async () => {
+    const r = await catalog([], { ROLEGATE_TOKEN: TOKEN }, { status: 401, body: { message: 'Unauthorized' } });
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual(['Error 401 HTTP_401: Unauthorized (the OIDC token was refused: it may have expired; get a fresh one)']);
+  });
+});
+
+describe('RolegateClient never follows a redirect with a bearer token', () => {
+  // Real fetch against two loopback servers: the API answers 307 to the other, which must see nothing.
+  let api: Server;
+  let elsewhere: Server;
+  const reached: string[] = [];
+  const listen = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    new Promise<Server>((resolve) => {
+      const server = createServer(handler);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+  const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  beforeAll(async () => {
+    elsewhere = await listen((req, res) => {
+      reached.push(`${req.method} ${req.url} authorization=${req.headers.authorization ?? '-'}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"entries":[]}');
+    });
+    api = await listen((req, res) => res.writeHead(302, { location: `${urlOf(elsewhere)}${req.url}` }).end());
+  });
+  afterAll(async () => {
+    await new Promise((r) => api.close(r));
+    await new Promise((r) => elsewhere.close(r));
+  });
+
+  it('refuses the redirect and sends the token nowhere else', async () => {
+    const failure = new RolegateClient({ api: urlOf(api), bearerToken: TOKEN }).send('GET', '/catalog');
+    await expect(failure).rejects.toMatchObject({ status: 302, code: 'REDIRECT_REFUSED' });
+    expect(reached).toEqual([]);
+  });
+});
