@@ -4,7 +4,8 @@ import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model'
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
 import { leaseWaitsWithin } from './lease-waits';
-import type { SlackJob } from '../adapters/dynamodb/slack-store';
+import { EVENT_SK_PREFIX, REQUEST_SK, requestPk } from '../adapters/dynamodb/keys';
+import { SLACK_JOB_PK_PREFIX, SLACK_JOB_SK, type SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
 
 /**
@@ -58,12 +59,17 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, c
       return { batchItemFailures: failures };
     }
     const image = record.dynamodb?.NewImage;
-    if (image?.type?.S === 'event') {
+    const kind = image && kindOf(image);
+    if (!image || kind === undefined) {
+      app.logger.warn('stream record of no kind the worker handles; ignored', { type: image?.type?.S, pk: image?.pk?.S?.split('#')[0] });
+      continue;
+    }
+    if (kind === 'event') {
       const notice = noticeFrom(image);
       if (record.eventName === 'INSERT' && notice) notices.push({ record, event: notice });
       continue;
     }
-    if (image?.type?.S === 'slack-job') {
+    if (kind === 'slack-job') {
       // A Slack job: its item was written once, but the stream may deliver it again; the runner skips a job already done.
       try {
         const job = JSON.parse(image.job?.S ?? 'null') as SlackJob | null;
@@ -74,7 +80,7 @@ export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, c
       }
       continue;
     }
-    const id = image?.id?.S;
+    const id = image.id?.S;
     if (!id) continue;
     try {
       const result = await provisionRequest(provisioning, id);
@@ -125,6 +131,22 @@ async function deliverAll(app: WorkerApp, notices: { record: DynamoDBRecord; eve
       }
     }),
   );
+}
+
+/**
+ * What a stream image is, by its type and its key together: the Slack
+ * function may write only items under SLACKJOB#, so an item there that
+ * calls itself an event or a request (or a job under another key) is no
+ * work of the worker's, and cannot be made to send a notification or
+ * provision in rolegate's name.
+ */
+function kindOf(image: Record<string, AttributeValue>): 'event' | 'slack-job' | 'request' | undefined {
+  const [type, pk, sk] = [image.type?.S, image.pk?.S ?? '', image.sk?.S ?? ''];
+  if (type === 'slack-job') return pk.startsWith(SLACK_JOB_PK_PREFIX) && sk === SLACK_JOB_SK ? type : undefined;
+  if (!pk.startsWith(requestPk(''))) return undefined;
+  if (type === 'event') return sk.startsWith(EVENT_SK_PREFIX) ? type : undefined;
+  if (type === 'request') return sk === REQUEST_SK ? type : undefined;
+  return undefined;
 }
 
 /** The audit event of a stream image, if it carries a notification. */

@@ -31,7 +31,9 @@ export interface SlackJobLedger {
   markDone(jobId: string): Promise<void>;
 }
 
-const jobKey = (jobId: string) => ({ pk: `SLACKJOB#${jobId}`, sk: '#JOB' });
+export const SLACK_JOB_PK_PREFIX = 'SLACKJOB#';
+export const SLACK_JOB_SK = '#JOB';
+const jobKey = (jobId: string) => ({ pk: `${SLACK_JOB_PK_PREFIX}${jobId}`, sk: SLACK_JOB_SK });
 
 /**
  * Slack jobs and approval-message references in the rolegate table. Jobs

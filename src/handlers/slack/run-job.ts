@@ -3,7 +3,7 @@ import { encodeTime } from 'ulid';
 import type { SlackJob, SlackJobLedger } from '../../adapters/dynamodb/slack-store';
 import { commandReply, helpText } from '../../adapters/slack/blocks';
 import type { SlackApi } from '../../adapters/slack/slack-client';
-import { RolegateError } from '../../domain/errors';
+import { ForbiddenError, RolegateError } from '../../domain/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
 import { cancelRequest } from '../../domain/use-cases/cancelRequest';
 import { createRequest } from '../../domain/use-cases/createRequest';
@@ -40,10 +40,9 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
     deps.logger.info('slack job already done; not run again', { jobId: job.id });
     return { status: 'already done' };
   }
-  const actor: Actor = { arn: job.principalArn, via: 'slack' };
   let text: string;
   try {
-    text = await perform(deps, actor, job);
+    text = await perform(deps, { arn: linkedPrincipal(deps, job), via: 'slack' }, job);
   } catch (e) {
     if (!(e instanceof RolegateError)) {
       deps.logger.error('slack job failed', { jobId: job.id, error: e instanceof Error ? e.message : String(e) });
@@ -67,6 +66,23 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
     deps.logger.warn('slack job reply not delivered; the work is done and is not repeated', { jobId: job.id, error: withoutUrls(e, job.responseUrl) });
     return { status: 'done', text, replied: false };
   }
+}
+
+/**
+ * Who acts: the principal the configuration links the job's Slack user to,
+ * as the Slack function found it. The job item is the Slack function's
+ * word; were that function (the one facing the internet) subverted, it could
+ * write any principal into it, so the principal is looked up again here and
+ * a job naming another is refused.
+ */
+function linkedPrincipal(deps: ProvisioningDeps, job: SlackJob): string {
+  const users = deps.settings.slack?.users ?? {};
+  const linked = Object.hasOwn(users, job.slackUserId) ? users[job.slackUserId] : undefined;
+  if (linked === undefined || linked !== job.principalArn) {
+    deps.logger.error('slack job names a principal its Slack user is not linked to; refused', { jobId: job.id, slackUserId: job.slackUserId });
+    throw new ForbiddenError(`Your Slack user (${job.slackUserId}) is not linked to ${job.principalArn} in rolegate's configuration (slack.users), so rolegate did not act for it.`);
+  }
+  return linked;
 }
 
 function withoutUrls(e: unknown, responseUrl: string): string {

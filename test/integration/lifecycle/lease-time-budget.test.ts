@@ -52,7 +52,7 @@ async function approved(durationMinutes = 60): Promise<AccessRequest> {
 it('worker: provisioning stops waiting for a busy lease with WORKER_WORK_MS left, writes nothing, and the record is done', async () => {
   const r = await approved();
   await holdLeaseOf(r);
-  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9001' } };
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { pk: { S: `REQ#${r.id}` }, sk: { S: '#REQUEST' }, type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9001' } };
   const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
   remainingMs = WORKER_RESERVE_MS + 5_000;
 
@@ -71,7 +71,7 @@ it('worker: with time to spare, provisioning waits the lease out as before', asy
   const r = await approved();
   const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
   remainingMs = 120_000;
-  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9002' } };
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { pk: { S: `REQ#${r.id}` }, sk: { S: '#REQUEST' }, type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9002' } };
   // The holder lets go after the third try.
   const held = await holdLeaseOf(r);
   const sleep = h.deps.lease!.sleep!;
@@ -167,7 +167,7 @@ it('worker: an approval whose end passed before provisioning, with its grant bus
   const r = await approved(30);
   h.clock.advance(31 * 60_000);
   await holdLeaseOf(r);
-  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9003' } };
+  const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { pk: { S: `REQ#${r.id}` }, sk: { S: '#REQUEST' }, type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9003' } };
   const app: WorkerApp = { deps: h.deps, logger: h.logger, flushMetrics: () => undefined };
   remainingMs = WORKER_RESERVE_MS + 5_000;
 

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeTime } from 'ulid';
 import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/slack-store';
 import { signSlackRequest } from '../../../src/adapters/slack/signature';
@@ -172,4 +173,56 @@ it('a Slack revoke waits for a busy grant only the interactive budget, then tell
   expect(attempts()).toBe(INTERACTIVE_LEASE_ATTEMPTS);
   expect(outcome).toEqual({ status: 'done', replied: true, text: `Not done: Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
+});
+
+describe('what the Slack function writes is not taken at its word', () => {
+  // The Slack function may write only items under SLACKJOB# (serverless.yml); these are what a subverted one could write there.
+  const forge = async (item: Record<string, unknown>): Promise<DynamoDBRecord> => {
+    await h.requests.doc.send(new PutCommand({ TableName: h.tableName, Item: item }));
+    const image = (await allRawItems(h)).find((i) => i.pk?.S === item.pk && i.sk?.S === item.sk);
+    return { eventName: 'INSERT', dynamodb: { NewImage: image as never, SequenceNumber: '5100' } };
+  };
+  const jobItemOf = (job: SlackJob) => ({ pk: `SLACKJOB#${job.id}`, sk: '#JOB', type: 'slack-job', job: JSON.stringify(job) });
+
+  it.each([
+    ['a linked Slack user', 'U0ALICE'],
+    ['a Slack user linked to nobody', 'U0NOBODY'],
+  ])('refuses a job whose principal is not the one %s is linked to, and changes nothing', async (_what, slackUserId) => {
+    status = 200;
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    const job: SlackJob = { id: 'approve:forged', slackUserId, principalArn: ARN.leadAnna, responseUrl: RESPONSE_URL, work: { kind: 'approve', requestId: request.id } };
+
+    const result = await handleStream(worker, { Records: [await forge(jobItemOf(job))] }, plentyOfTime);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(await h.requests.get(request.id)).toMatchObject({ status: 'PENDING', version: request.version, approvals: [] });
+    expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([
+      `Not done: Your Slack user (${slackUserId}) is not linked to ${ARN.leadAnna} in rolegate's configuration (slack.users), so rolegate did not act for it.`,
+    ]);
+    expect(h.logger.lines).toContainEqual({ level: 'error', message: 'slack job names a principal its Slack user is not linked to; refused', fields: { jobId: 'approve:forged', slackUserId } });
+  });
+
+  it('acts for the principal the job’s Slack user is linked to', async () => {
+    status = 200;
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    const job: SlackJob = { id: 'approve:genuine', slackUserId: 'U0LEADANNA', principalArn: ARN.leadAnna, responseUrl: RESPONSE_URL, work: { kind: 'approve', requestId: request.id } };
+
+    await handleStream(worker, { Records: [await forge(jobItemOf(job))] }, plentyOfTime);
+
+    expect(await h.requests.get(request.id)).toMatchObject({ status: 'APPROVED', approvals: [ARN.leadAnna] });
+  });
+
+  it('sends no notification for an audit event written under a Slack job key, though the same event under its request is sent', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    const event = { type: 'event', id: '01KJNWP2NA4Z6K8N0Q5R7S9T1V', requestId: request.id, at: '2026-03-02T09:00:00.000Z', actor: ARN.leadAnna, action: 'APPROVED', notify: 'request.approved', comment: 'looks fine' };
+    const forged = await forge({ ...event, pk: 'SLACKJOB#evil', sk: '#JOB' });
+    const real = await forge({ ...event, pk: `REQ#${request.id}`, sk: `EVENT#${event.at}#${event.id}` });
+
+    await handleStream(worker, { Records: [forged] }, plentyOfTime);
+    expect(h.notifier.sent).toEqual([]);
+    expect(h.logger.lines).toContainEqual({ level: 'warn', message: 'stream record of no kind the worker handles; ignored', fields: { type: 'event', pk: 'SLACKJOB' } });
+
+    await handleStream(worker, { Records: [real] }, plentyOfTime);
+    expect(h.notifier.sent.map((n) => [n.kind, n.actor, n.comment])).toEqual([['request.approved', ARN.leadAnna, 'looks fine']]);
+  });
 });
