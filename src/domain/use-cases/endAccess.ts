@@ -1,7 +1,7 @@
 import { actedBy, audit } from '../audit';
 import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
-import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor } from '../model';
+import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { isApproverFor, ruleById } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
@@ -160,12 +160,21 @@ async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by:
   return extensions.live.length + extensions.pending.length;
 }
 
+/** The statuses in which an extension holds or may still get access (FAILED: an approver may retry it). */
+const LIVE_EXTENSION: readonly RequestStatus[] = ['APPROVED', 'ACTIVE', 'FAILED'];
+
 /**
- * Requests extending this one, directly or through other extensions (from
- * the requester's index): the ones that hold or may still get access
- * (APPROVED, ACTIVE, and FAILED, which an approver may retry) and the
- * pending ones, which can only extend the request or one of those. `chain`
- * holds every id known to extend it (and the request itself) and grows.
+ * Requests extending this one, directly or through other extensions: the
+ * ones that hold or may still get access and the pending ones, which can
+ * only extend the request or one of those. `chain` holds every id known to
+ * extend it (and the request itself) and grows.
+ *
+ * The requester's index finds them, but an index is eventually consistent:
+ * it may not show an extension approved a moment ago, or still show it
+ * PENDING. So the members of the grant (read consistently) are read afresh
+ * too: an extension provisioned before this revocation took the lease is
+ * one of them. One approved but not yet provisioned is revoked by its
+ * provisioning, which reads this request, under the same lease, first.
  */
 async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chain: Set<string>): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
   const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'FAILED' | 'PENDING'): Promise<AccessRequest[]> => {
@@ -178,7 +187,14 @@ async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chai
     } while (cursor);
     return items;
   };
-  const candidates = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE')), ...(await byStatus('FAILED'))];
+  const grant = await deps.grants.get(grantLocationFor(deps.settings, request).grantKey);
+  const fresh = new Map<string, AccessRequest>();
+  for (const id of Object.keys(grant?.members ?? {})) {
+    const member = id === request.id ? undefined : await deps.requests.get(id);
+    if (member) fresh.set(id, member);
+  }
+  const indexed = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE')), ...(await byStatus('FAILED'))];
+  const candidates = [...indexed.filter((r) => !fresh.has(r.id)), ...[...fresh.values()].filter((r) => LIVE_EXTENSION.includes(r.status))];
   for (let grew = true; grew; ) {
     grew = false;
     for (const r of candidates) {
@@ -189,6 +205,6 @@ async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chai
     }
   }
   const live = candidates.filter((r) => r.id !== request.id && chain.has(r.id));
-  const pending = (await byStatus('PENDING')).filter((r) => r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
+  const pending = (await byStatus('PENDING')).filter((r) => !fresh.has(r.id) && r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
   return { live, pending };
 }

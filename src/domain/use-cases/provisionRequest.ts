@@ -18,7 +18,7 @@ export interface ProvisioningDeps extends CoreDeps {
 }
 
 export type ProvisionResult = {
-  outcome: 'active' | 'failed' | 'expired' | 'skipped' | 'retry-later';
+  outcome: 'active' | 'failed' | 'expired' | 'revoked' | 'skipped' | 'retry-later';
   request?: AccessRequest;
   /** The audit event of the change made, with the notification it calls for. */
   event?: AuditEvent;
@@ -74,6 +74,8 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   const request = await deps.requests.get(requestId);
   if (!request || request.status !== 'APPROVED' || !request.endsAt) return { outcome: 'skipped', ...(request ? { request } : {}) };
   const t = isoNow(deps.clock);
+  const revoked = await revokedOriginalOf(deps, request);
+  if (revoked) return revokeWithOriginal(deps, lease, target, request, revoked, t);
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome;
@@ -115,6 +117,49 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     throw e;
   }
   return { outcome: 'active', request: active, event: provisioned };
+}
+
+/**
+ * The request this extension extends, or one further up its chain, if it
+ * was revoked. An approval commits only while the request it extends is not
+ * REVOKED, but the revocation finds extensions through an index, which may
+ * not show one approved just before it; this consistent read, under the
+ * grant's lease, is what keeps such an extension from being provisioned.
+ */
+async function revokedOriginalOf(deps: ProvisioningDeps, request: AccessRequest): Promise<AccessRequest | undefined> {
+  const seen = new Set([request.id]);
+  for (let id = request.extendsRequestId; id !== undefined && !seen.has(id); ) {
+    seen.add(id);
+    const original = await deps.requests.get(id);
+    if (!original) return undefined;
+    if (original.status === 'REVOKED') return original;
+    id = original.extendsRequestId;
+  }
+  return undefined;
+}
+
+/**
+ * Ends, instead of provisioning, an extension of a request revoked since it
+ * was approved, as the revocation would have: REVOKED, out of the grant (a
+ * crashed earlier attempt may have put it there), audited and announced.
+ */
+async function revokeWithOriginal(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, request: AccessRequest, original: AccessRequest, now: string): Promise<ProvisionResult> {
+  const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
+  const revoked: AccessRequest = { ...request, version: request.version + 1, status: 'REVOKED', updatedAt: now, endedAt: now };
+  const event = audit.revoked(request, {
+    id: deps.ids.next(),
+    at: now,
+    actor: 'rolegate',
+    comment: `Revoked with request ${original.id}, which it extends: approved just before that revocation, it ends before being provisioned.`,
+    notify: 'request.revoked',
+  });
+  await deps.requests.commit({
+    request: revoked,
+    expectedVersion: request.version,
+    events: [event, audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } })],
+  });
+  deps.logger.warn('an extension of a revoked request was revoked instead of provisioned', { requestId: request.id, revokedOriginal: original.id });
+  return { outcome: 'revoked', request: revoked, event };
 }
 
 /**

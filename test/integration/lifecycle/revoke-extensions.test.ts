@@ -135,13 +135,20 @@ describe('revoking a request and its extensions at the same time as they are gra
     const original = await activeProduction();
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
     await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
-    await provisionRequest(h.deps, extension.id);
     // Once the original is revoked, another change holds the grant's lease for the rest of this revocation.
     const store = h.deps.requests;
     let originalRevoked = false;
+    let provisioned = false;
     const listing = intercept(store, {
-      // The looks before the commit miss the live extension, as they would one granted meanwhile.
-      list: async (q: ListQuery) => ((await store.get(original.id))!.status === 'REVOKED' ? store.list(q) : { items: [] }),
+      // The extension is provisioned once the first look has read the grant, and the looks before the commit
+      // miss it in the index: it is granted meanwhile, and found only by the look after the commit.
+      list: async (q: ListQuery) => {
+        if (!provisioned) {
+          provisioned = true;
+          await provisionRequest(h.deps, extension.id);
+        }
+        return (await store.get(original.id))!.status === 'REVOKED' ? store.list(q) : { items: [] };
+      },
     });
     const grants = intercept(h.deps.grants, {
       acquire: async (...args: Parameters<typeof h.deps.grants.acquire>) => {
@@ -247,5 +254,83 @@ describe('revoking a request and its extensions at the same time as they are gra
 
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
     expect(iam.roles.size).toBe(1);
+  });
+
+  describe('while the requester index lags (real DynamoDB indexes are eventually consistent)', () => {
+    /** The store, except that the requester index shows `id` as it was (`asOf`), or not at all. */
+    function laggingIndex(store: RequestStore, id: string, asOf?: AccessRequest): RequestStore {
+      return intercept(store, {
+        list: async (q: ListQuery) => {
+          const page = await store.list({ ...q, ...(q.status ? { status: undefined } : {}) });
+          const shown = page.items.flatMap((r) => (r.id !== id ? [r] : asOf ? [asOf] : []));
+          return { ...page, items: shown.filter((r) => !q.status || r.status === q.status) };
+        },
+      });
+    }
+
+    it('an extension approved just before the revocation, which its listing missed, is revoked by its provisioning, not given a role', async () => {
+      const original = await activeProduction();
+      const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+      await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+
+      await revokeRequest({ ...h.deps, requests: laggingIndex(h.deps.requests, extension.id) }, api(ARN.leadAnna), original.id, 'incident over');
+      expect(await h.requests.get(extension.id)).toMatchObject({ status: 'APPROVED' });
+      expect(iam.roles.size).toBe(0);
+
+      const result = await provisionRequest(h.deps, extension.id);
+
+      expect(result.outcome).toBe('revoked');
+      expect(iam.roles.size).toBe(0);
+      const detail = (await h.requests.getDetail(extension.id))!;
+      expect(detail.request).toMatchObject({ status: 'REVOKED', endedAt: h.clock.now().toISOString() });
+      expect(detail.events.map((e) => [e.action, e.actor, e.comment])).toEqual([
+        ['REQUESTED', ARN.alice, 'more'],
+        ['APPROVED', ARN.leadBen, undefined],
+        ['REVOKED', 'rolegate', `Revoked with request ${original.id}, which it extends: approved just before that revocation, it ends before being provisioned.`],
+        ['ACCESS_REMOVED', 'rolegate', undefined],
+      ]);
+      expect(h.notifier.sent.filter((n) => n.request.id === extension.id).map((n) => n.kind)).toContain('request.revoked');
+    });
+
+    it('an extension of an extension is revoked by its provisioning when the first link was revoked with the original', async () => {
+      const original = await activeProduction();
+      const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+      await decideRequest(h.deps, api(ARN.leadBen), { requestId: first.id, decision: 'APPROVE' });
+      await provisionRequest(h.deps, first.id);
+      const second = await extendRequest(h.deps, api(ARN.alice), first.id, { durationMinutes: 60, reason: 'even more' });
+      await decideRequest(h.deps, api(ARN.leadBen), { requestId: second.id, decision: 'APPROVE' });
+
+      await revokeRequest({ ...h.deps, requests: laggingIndex(h.deps.requests, second.id) }, api(ARN.leadAnna), original.id, 'incident over');
+      expect((await h.requests.get(first.id))!.status).toBe('REVOKED');
+
+      expect((await provisionRequest(h.deps, second.id)).outcome).toBe('revoked');
+      expect((await h.requests.get(second.id))!.status).toBe('REVOKED');
+      expect(iam.roles.size).toBe(0);
+    });
+
+    it.each([
+      ['still shows it PENDING', true],
+      ['does not show it yet', false],
+    ])('a provisioned extension the index %s is found in the grant and revoked with the original', async (_what, showPending) => {
+      const original = await activeProduction();
+      const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+      await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+      await provisionRequest(h.deps, extension.id);
+      expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+
+      await revokeRequest({ ...h.deps, requests: laggingIndex(h.deps.requests, extension.id, showPending ? extension : undefined) }, api(ARN.leadAnna), original.id, 'incident over');
+
+      const detail = (await h.requests.getDetail(extension.id))!;
+      expect(detail.request.status).toBe('REVOKED');
+      expect(detail.events.map((e) => [e.action, e.actor])).toEqual([
+        ['REQUESTED', ARN.alice],
+        ['APPROVED', ARN.leadBen],
+        ['PROVISIONED', 'rolegate'],
+        ['REVOKED', ARN.leadAnna],
+        ['ACCESS_REMOVED', 'rolegate'],
+      ]);
+      expect(iam.roles.size).toBe(0);
+      expect(await h.grants.get((await h.requests.get(original.id))!.grantKey!)).toBeUndefined();
+    });
   });
 });
