@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { assertMayDecide, assertRuleStillCovers, ruleById } from '../rules';
+import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -115,14 +115,18 @@ async function planDecision(
     next = { ...base, status: 'DENIED', endedAt: now };
     event = audit.denied(next, { ...eventInput, notify: 'request.denied' });
   } else {
-    const approvals = [...current.approvals, approver.arn];
+    // The rule as it stands now: an approval by someone it no longer names as an approver (offboarded,
+    // distrusted) leaves the request's approvals (its decision and audit event stay), and a rule that
+    // asks for more approvals than it did asks them of this request too.
+    const approvals = [...current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a))), approver.arn];
     const persons = actor.person !== undefined ? { approverPersons: [...(current.approverPersons ?? []), actor.person] } : {};
-    const tally = { approvals: approvals.length, required: current.approvalsRequired };
-    if (approvals.length >= current.approvalsRequired) {
-      next = { ...base, approvals, ...persons, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
+    const approvalsRequired = Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired);
+    const tally = { approvals: approvals.length, required: approvalsRequired };
+    if (approvals.length >= approvalsRequired) {
+      next = { ...base, approvals, ...persons, approvalsRequired, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
       event = audit.approved(next, { ...eventInput, data: tally, notify: 'request.approved' });
     } else {
-      next = { ...base, approvals, ...persons };
+      next = { ...base, approvals, ...persons, approvalsRequired };
       event = audit.approvalRecorded(next, { ...eventInput, data: tally, notify: 'request.approval_recorded' });
     }
   }

@@ -122,3 +122,52 @@ it('the same retry goes through under the unchanged rule', async () => {
   expect(res.status).toBe(200);
   expect(res.body.request).toMatchObject({ status: 'APPROVED', version: f.version + 1 });
 });
+
+describe('the approvals counted are those the rule allows now', () => {
+  const adminRequest = () => createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'patch the fleet' });
+  const approve = (id: string, caller: string) => call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller, body: {} });
+
+  it('an approval by someone the rule no longer names does not count toward the quorum', async () => {
+    const r = await adminRequest();
+    expect((await approve(r.id, ARN.leadAnna)).body.request).toMatchObject({ status: 'PENDING', approvals: [ARN.leadAnna] });
+    // Anna leaves the leads: only lead-ben is left of them.
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'admin-two-approvals').approvers = [ARN.leadBen, 'arn:aws:iam::111111111111:user/sre-*'];
+    });
+
+    const second = await approve(r.id, ARN.sreSam);
+    expect(second.status).toBe(200);
+    // Anna's approval leaves the request's approvals; her decision and its audit event stay.
+    expect(second.body.request).toMatchObject({ status: 'PENDING', approvals: [ARN.sreSam], approvalsRequired: 2 });
+    const detail = (await h.requests.getDetail(r.id))!;
+    expect(detail.events.at(-1)).toMatchObject({ action: 'APPROVAL_RECORDED', data: { approvals: 1, required: 2 } });
+    expect(detail.decisions.map((d) => d.approver).sort()).toEqual([ARN.leadAnna, ARN.sreSam]);
+
+    const third = await approve(r.id, ARN.leadBen);
+    expect(third.body.request).toMatchObject({ status: 'APPROVED', approvals: [ARN.sreSam, ARN.leadBen] });
+    expect((await h.requests.getDetail(r.id))!.events.at(-1)).toMatchObject({ action: 'APPROVED', data: { approvals: 2, required: 2 } });
+  });
+
+  it('a rule that now asks for more approvals asks them of a pending request too', async () => {
+    const r = await pending();
+    expect(r.approvalsRequired).toBe(1);
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'production-read').approvalsRequired = 2;
+    });
+
+    const first = await approve(r.id, ARN.leadAnna);
+    expect(first.body.request).toMatchObject({ status: 'PENDING', approvalsRequired: 2 });
+    const second = await approve(r.id, ARN.leadBen);
+    expect(second.body.request).toMatchObject({ status: 'APPROVED', approvalsRequired: 2 });
+  });
+
+  it('a rule that now asks for fewer keeps the number the request was made under', async () => {
+    const r = await adminRequest();
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'admin-two-approvals').approvalsRequired = 1;
+    });
+
+    const first = await approve(r.id, ARN.leadAnna);
+    expect(first.body.request).toMatchObject({ status: 'PENDING', approvalsRequired: 2 });
+  });
+});
