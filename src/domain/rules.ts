@@ -100,6 +100,21 @@ export function isApproverFor(rule: Rule, who: Principal): boolean {
 }
 
 /**
+ * Who may revoke as an approver: one under the request's rule. A rule taken
+ * out of the configuration (to stop new requests, say) must not leave its
+ * live access beyond an approver's reach, so then the approvers who approved
+ * the request, and those of any rule that now covers its account and
+ * profile, may revoke it.
+ */
+export function mayRevokeAsApprover(settings: Settings, request: AccessRequest, who: Principal): boolean {
+  const rule = settings.rules.find((r) => r.id === request.ruleId);
+  if (rule) return isApproverFor(rule, who);
+  if (request.approvals.some((a) => samePrincipal(who, parsePrincipalArn(a)))) return true;
+  const account = settings.accounts.find((a) => a.id === request.accountId);
+  return account !== undefined && settings.rules.some((r) => ruleCovers(r, account, request.profile) && isApproverFor(r, who));
+}
+
+/**
  * An approver may decide only under the request's rule, never on their own
  * request (requester or grantee), compared as IAM compares identities, nor
  * as the person who asked (`person`, when both sign-ins named one).

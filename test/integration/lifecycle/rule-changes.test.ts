@@ -1,5 +1,6 @@
 import type { AccessRequest } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -169,5 +170,51 @@ describe('the approvals counted are those the rule allows now', () => {
 
     const first = await approve(r.id, ARN.leadAnna);
     expect(first.body.request).toMatchObject({ status: 'PENDING', approvalsRequired: 2 });
+  });
+});
+
+describe('live access whose rule left the configuration', () => {
+  const withoutProductionRead = (doc: Doc) => {
+    doc.rules = doc.rules.filter((r: Doc) => r.id !== 'production-read');
+  };
+  async function activeProductionRead(): Promise<AccessRequest> {
+    const r = await pending();
+    expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(200);
+    await provisionRequest(h.deps, r.id);
+    return (await h.requests.get(r.id))!;
+  }
+  const revoke = (id: string, caller: string) => call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller, body: { comment: 'incident' } });
+
+  it('can still be revoked by the approver who approved it', async () => {
+    const r = await activeProductionRead();
+    expect(r.status).toBe('ACTIVE');
+    h.deps.settings = settingsWith(withoutProductionRead);
+
+    const res = await revoke(r.id, ARN.leadAnna);
+
+    expect(res.status).toBe(200);
+    expect(res.body.request).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('can be revoked by an approver of a rule that now covers its account and profile', async () => {
+    const r = await activeProductionRead();
+    h.deps.settings = settingsWith((doc) => {
+      withoutProductionRead(doc);
+      doc.rules.push({ id: 'production-read-v2', requesters: ['arn:aws:iam::111111111111:user/lead-*'], accounts: ['production'], profiles: ['ReadOnly'], maxDurationMinutes: 60, approvers: ['arn:aws:iam::111111111111:user/sre-*'] });
+    });
+
+    expect((await revoke(r.id, ARN.sreSam)).body.request).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('refuses anyone else, and changes nothing', async () => {
+    const r = await activeProductionRead();
+    h.deps.settings = settingsWith(withoutProductionRead);
+    const before = await allItems(h);
+
+    const res = await revoke(r.id, ARN.leadBen);
+
+    expect(res.status).toBe(403);
+    expect(res.body.message).toBe('Only an approver of its rule, the requester or the grantee may revoke a request.');
+    expect(await allItems(h)).toEqual(before);
   });
 });
