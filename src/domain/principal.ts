@@ -98,7 +98,9 @@ export function principalFromCallerArn(callerArn: string, rolePaths: readonly Ro
  */
 export function personOfCaller(callerArn: string): string | undefined {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);
-  if (!m || !/^AWSReservedSSO_/i.test(m[3]!)) return undefined;
+  // Case-sensitive, as Identity Center names its roles and as an SCP's Resource matches
+  // role/AWSReservedSSO_*: a role named awsreservedsso_… slips past that SCP, so it names no one.
+  if (!m || !/^AWSReservedSSO_/.test(m[3]!)) return undefined;
   return m[4]!.toLowerCase();
 }
 

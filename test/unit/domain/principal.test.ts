@@ -78,6 +78,9 @@ describe('the person behind a caller', () => {
     expect(personOfCaller('arn:aws:iam::111111111111:user/alice')).toBeUndefined();
     expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/lead-anna/alice@example.com')).toBeUndefined();
     expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/MyAWSReservedSSO_Lead/alice@example.com')).toBeUndefined();
+    // Another case of the prefix is not Identity Center's, and the README's SCP (case-sensitive, as IAM matches ARNs) does not stop anyone creating it.
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/awsreservedsso_Lead_9f8e/alice@example.com')).toBeUndefined();
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/AWSRESERVEDSSO_Lead_9f8e/alice@example.com')).toBeUndefined();
     expect(personOfCaller('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Lead_9f8e')).toBeUndefined();
   });
 });
