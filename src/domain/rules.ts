@@ -39,6 +39,15 @@ export function ruleFor(settings: Settings, caller: Principal, account: AccountS
   return rule;
 }
 
+/**
+ * Whether assuming the role will ask for MFA: where the profile requires it
+ * and the grantee is an IAM user. A role's session (Identity Center, a
+ * workload) cannot present MFA to a trust policy, so none is asked of it.
+ */
+export function mfaRequired(profile: Pick<Profile, 'requireMfa'>, grantee: Pick<Principal, 'type'>): boolean {
+  return profile.requireMfa && grantee.type === 'user';
+}
+
 export function ruleById(settings: Settings, id: string): Rule {
   const rule = settings.rules.find((r) => r.id === id);
   // A request whose rule was removed from the configuration can no longer be decided.
@@ -165,7 +174,8 @@ export function catalogFor(settings: Settings, caller: Principal): CatalogEntry[
         approvers: rule.autoApprove ? [] : rule.approvers,
         approvalsRequired: rule.autoApprove ? 0 : rule.approvalsRequired,
         autoApprove: rule.autoApprove,
-        requireMfa: profile.requireMfa,
+        // Of the caller, the grantee of a request for themselves.
+        requireMfa: mfaRequired(profile, caller),
         rule: rule.id,
       });
     }

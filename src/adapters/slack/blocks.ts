@@ -1,4 +1,6 @@
 import type { AccessRequest, RequestStatus } from '../../domain/model';
+import type { Principal } from '../../domain/principal';
+import { mfaRequired } from '../../domain/rules';
 import type { Profile } from '../../domain/settings';
 import { usage } from './commands';
 import {
@@ -177,13 +179,14 @@ function policyName(arn: string): string {
 }
 
 /** The approver-facing summary of a profile. */
-export function accessSummary(profile: Profile): AccessSummary {
+/** What the profile gives the grantee (MFA only where it is asked of them). */
+export function accessSummary(profile: Profile, grantee: Principal): AccessSummary {
   return {
     description: profile.description,
     managedPolicyNames: profile.managedPolicyArns.map(policyName),
     hasInlinePolicy: Boolean(profile.inlinePolicy),
     ...(profile.permissionsBoundaryArn ? { permissionsBoundaryName: policyName(profile.permissionsBoundaryArn) } : {}),
-    requireMfa: profile.requireMfa,
+    requireMfa: mfaRequired(profile, grantee),
     maxSessionMinutes: Math.round(profile.maxSessionDurationSeconds / 60),
   };
 }

@@ -1,3 +1,4 @@
+import type { AccessRequest } from '../../domain/model';
 import type { Notification, Notifier } from '../../domain/ports';
 import { parsePrincipalArn, principalKey } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
@@ -81,9 +82,9 @@ export class SlackNotifier implements Notifier {
     }
   }
 
-  private summary(profileName: string): AccessSummary | undefined {
-    const profile = this.deps.settings.profiles.find((p) => p.name === profileName);
-    return profile ? accessSummary(profile) : undefined;
+  private summary(r: AccessRequest): AccessSummary | undefined {
+    const profile = this.deps.settings.profiles.find((p) => p.name === r.profile);
+    return profile ? accessSummary(profile, parsePrincipalArn(r.principalArn)) : undefined;
   }
 
   private async postApproval(n: Notification): Promise<void> {
@@ -93,7 +94,7 @@ export class SlackNotifier implements Notifier {
     const existing = await this.deps.messages.get(r.id);
     // A retried notification must not post a second message with live buttons.
     if (existing) return this.updateInPlace(n, existing);
-    const message = approvalMessage(r, this.summary(r.profile), { slackUserOf: this.slackUserOf });
+    const message = approvalMessage(r, this.summary(r), { slackUserOf: this.slackUserOf });
     const ref = await this.deps.slack.postMessage(channel, message);
     await this.deps.messages.put(r.id, { channel: ref.channel, ts: ref.ts, version: r.version });
   }
@@ -108,7 +109,7 @@ export class SlackNotifier implements Notifier {
       slackUserOf: this.slackUserOf,
       actor: n.actor,
       ...(n.comment !== undefined ? { comment: n.comment } : {}),
-      ...(r.status === 'PENDING' ? { summary: this.summary(r.profile) } : {}),
+      ...(r.status === 'PENDING' ? { summary: this.summary(r) } : {}),
     });
     const ref = await this.deps.slack.updateMessage({ channel: stored.channel, ts: stored.ts }, message);
     await this.deps.messages.put(r.id, { channel: ref.channel, ts: ref.ts, version: r.version });

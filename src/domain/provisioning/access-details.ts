@@ -1,4 +1,5 @@
 import type { AccessDetails } from '../model';
+import { mfaRequired } from '../rules';
 import type { Principal } from '../principal';
 import type { AccountSettings, Profile } from '../settings';
 
@@ -83,7 +84,7 @@ export interface AccessOptions {
  */
 export function cliProfile(name: string, roleArn: string, principal: Principal, profile: Profile, options: AccessOptions = {}): string {
   const lines = [`[profile ${name}]`, `role_arn = ${roleArn}`, 'source_profile = default'];
-  if (profile.requireMfa && principal.type === 'user') lines.push(`mfa_serial = ${mfaSerialFor(principal)}`);
+  if (mfaRequired(profile, principal)) lines.push(`mfa_serial = ${mfaSerialFor(principal)}`);
   if (options.externalId) lines.push(`external_id = ${options.externalId}`);
   lines.push(`duration_seconds = ${sessionSecondsFor(principal, profile)}`);
   return lines.join('\n');
@@ -91,7 +92,7 @@ export function cliProfile(name: string, roleArn: string, principal: Principal, 
 
 function noteFor(principal: Principal, profile: Profile, options: AccessOptions): string {
   const parts = ['IAM is eventually consistent: the first assumption of a new role can fail for a few seconds; try again shortly.'];
-  if (profile.requireMfa && principal.type === 'user') {
+  if (mfaRequired(profile, principal)) {
     parts.push(`This profile requires MFA: mfa_serial assumes your virtual MFA device is named ${principal.name}; if not, use its ARN from your security credentials page.`);
   }
   if (options.externalId) parts.push('The role requires an ExternalId, so it can be used from the CLI or SDK but not from the console switch-role page.');

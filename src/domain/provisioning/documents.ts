@@ -1,6 +1,7 @@
 import { ProvisioningError } from '../errors';
 import type { GrantSpec } from '../ports';
 import type { Principal } from '../principal';
+import { mfaRequired } from '../rules';
 import { ACCESS_ENDS_SID } from './access-ends';
 import { MAX_PATH_AND_NAME, ROLE_PATH } from './role-name';
 
@@ -81,8 +82,7 @@ export interface DocumentLimits {
  */
 export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'endsAt' | 'externalId'>): PolicyDocument {
   const condition: Record<string, Record<string, string>> = { DateLessThan: { 'aws:CurrentTime': spec.endsAt } };
-  // A workload role's session cannot present MFA, so the condition applies to users only.
-  if (spec.profile.requireMfa && spec.principal.type === 'user') condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
+  if (mfaRequired(spec.profile, spec.principal)) condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
   if (spec.externalId) condition.StringEquals = { 'sts:ExternalId': spec.externalId };
   return {
     Version: '2012-10-17',

@@ -198,7 +198,7 @@ describe('live access whose rule left the configuration', () => {
 
   it('can be revoked by an approver of a rule that now covers its account and profile', async () => {
     const r = await activeProductionRead();
-    h.deps.settings = settingsWith((doc) => {
+    h.deps.settings = settingsWith((doc: Doc) => {
       withoutProductionRead(doc);
       doc.rules.push({ id: 'production-read-v2', requesters: ['arn:aws:iam::111111111111:user/lead-*'], accounts: ['production'], profiles: ['ReadOnly'], maxDurationMinutes: 60, approvers: ['arn:aws:iam::111111111111:user/sre-*'] });
     });

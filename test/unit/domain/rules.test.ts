@@ -2,7 +2,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/dom
 import type { AccessRequest } from '../../../src/domain/model';
 import { parsePrincipalArn } from '../../../src/domain/principal';
 import { assertMayDecide, catalogFor, checkDuration, findAccount, resolveGrantee, ruleById, ruleFor } from '../../../src/domain/rules';
-import { ARN, exampleSettings } from '../../helpers/settings';
+import { ARN, exampleSettings, settingsWith } from '../../helpers/settings';
 
 const settings = exampleSettings();
 const alice = parsePrincipalArn(ARN.alice);
@@ -72,5 +72,14 @@ describe('access rules', () => {
     expect(entries.find((e) => e.accountAlias === 'staging' && e.profile === 'ReadOnly')).toMatchObject({ autoApprove: true, approvalsRequired: 0, approvers: [], maxDurationMinutes: 480 });
     expect(entries.find((e) => e.accountAlias === 'production' && e.profile === 'EC2Admin')).toMatchObject({ approvalsRequired: 2, maxDurationMinutes: 120, requireMfa: true });
     expect(catalogFor(settings, parsePrincipalArn('arn:aws:iam::999999999999:user/x'))).toEqual([]);
+  });
+
+  it('says MFA is required only of a user: a role caller (Identity Center) cannot present it to the trust policy', () => {
+    const sso = parsePrincipalArn('arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b');
+    const s = settingsWith((doc: Record<string, any>) => {
+      doc.rules.find((r: Record<string, any>) => r.id === 'admin-two-approvals').requesters.push(sso.arn);
+    });
+    expect(catalogFor(s, sso).find((e) => e.profile === 'EC2Admin')).toMatchObject({ requireMfa: false });
+    expect(catalogFor(s, alice).find((e) => e.profile === 'EC2Admin')).toMatchObject({ requireMfa: true });
   });
 });

@@ -12,11 +12,13 @@ import {
   type SlackMessage,
 } from '../../../src/adapters/slack/blocks';
 import type { RequestStatus } from '../../../src/domain/model';
+import { parsePrincipalArn } from '../../../src/domain/principal';
 import { ARN, exampleSettings } from '../../helpers/settings';
 import { activeRequest, pendingRequest, REQUEST_ID } from './fixtures';
 
 const settings = exampleSettings();
-const readOnly = accessSummary(settings.profiles.find((p) => p.name === 'ReadOnly')!);
+const alice = parsePrincipalArn(ARN.alice);
+const readOnly = accessSummary(settings.profiles.find((p) => p.name === 'ReadOnly')!, alice);
 const slackUserOf = (arn: string) => (arn === ARN.alice ? 'U0ALICE' : arn === ARN.leadAnna ? 'U0LEADANNA' : undefined);
 
 const HOSTILE = '<!channel> <@U0BOSS> <https://evil.example/login|Approve here> & <!subteam^S123>';
@@ -78,10 +80,17 @@ describe('approvalMessage', () => {
   });
 
   it('summarises boundary, inline policy and MFA', () => {
-    const ec2 = accessSummary(settings.profiles.find((p) => p.name === 'EC2Admin')!);
-    const s3 = accessSummary(settings.profiles.find((p) => p.name === 'S3ReadOnly')!);
+    const ec2 = accessSummary(settings.profiles.find((p) => p.name === 'EC2Admin')!, alice);
+    const s3 = accessSummary(settings.profiles.find((p) => p.name === 'S3ReadOnly')!, alice);
     expect(mrkdwn(approvalMessage(pendingRequest({ profile: 'EC2Admin' }), ec2))).toMatch(/Bounded by `PowerUserAccess`[\s\S]*sessions up to 2h · MFA required/);
     expect(mrkdwn(approvalMessage(pendingRequest({ profile: 'S3ReadOnly' }), s3))).toContain('Policies: `AmazonS3ReadOnlyAccess`, an inline policy');
+  });
+
+  it('does not tell approvers MFA is required for a role grantee, whose trust policy cannot ask it', () => {
+    const ec2ForRole = accessSummary(settings.profiles.find((p) => p.name === 'EC2Admin')!, parsePrincipalArn(ARN.appRole));
+    const text = mrkdwn(approvalMessage(pendingRequest({ profile: 'EC2Admin', principalArn: ARN.appRole }), ec2ForRole));
+    expect(text).toContain('sessions up to 2h');
+    expect(text).not.toContain('MFA');
   });
 
   it('cannot be made to mention, link or notify through reason, ticket or comment', () => {

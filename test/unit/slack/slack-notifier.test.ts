@@ -3,6 +3,7 @@ import { SlackApiError, SlackClient } from '../../../src/adapters/slack/slack-cl
 import { InMemorySlackMessageStore, SlackNotifier } from '../../../src/adapters/slack/slack-notifier';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { Notification, NotificationKind } from '../../../src/domain/ports';
+import { parsePrincipalArn } from '../../../src/domain/principal';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { activeRequest, pendingRequest, REQUEST_ID } from './fixtures';
 import { fakeSlack } from './fake-slack';
@@ -14,7 +15,7 @@ const settings = settingsWith((doc) => {
   doc.slack = { users: { U0ALICE: 'arn:aws:iam::111111111111:user/people/Alice', U0LEADANNA: ARN.leadAnna } };
 });
 const slackUserOf = (arn: string) => (arn === ARN.alice ? 'U0ALICE' : arn === ARN.leadAnna ? 'U0LEADANNA' : undefined);
-const summary = accessSummary(settings.profiles.find((p) => p.name === 'ReadOnly')!);
+const summary = accessSummary(settings.profiles.find((p) => p.name === 'ReadOnly')!, parsePrincipalArn(ARN.alice));
 const AT = '2026-01-01T10:00:00.000Z';
 
 function note(kind: NotificationKind, request: AccessRequest, actor: string = ARN.alice, comment?: string): Notification {
