@@ -42,31 +42,45 @@ export interface SlackClientOptions {
   /** The bot token (xoxb-…), or a function that loads it (e.g. from SSM, once per cold start). */
   token: string | (() => Promise<string>);
   fetch?: FetchLike;
-  /** Per call. Slack work runs after the 3-second acknowledgement, so this may be generous. */
+  /**
+   * Per call, retries included. Slack work runs after the 3-second
+   * acknowledgement, so this may be generous; the worker's time budget
+   * counts on it (src/handlers/worker.ts).
+   */
   timeoutMs?: number;
   baseUrl?: string;
+  /** Injected in tests. */
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 }
+
+/** Attempts of a rate-limited notification call (chat.postMessage, chat.update, conversations.open). */
+export const SLACK_RATE_LIMIT_ATTEMPTS = 3;
 
 export class SlackClient implements SlackApi {
   readonly #token: string | (() => Promise<string>);
   readonly #fetch: FetchLike;
   readonly #timeoutMs: number;
   readonly #baseUrl: string;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
 
   constructor(options: SlackClientOptions) {
     this.#token = options.token;
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#baseUrl = (options.baseUrl ?? 'https://slack.com/api').replace(/\/$/, '');
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#now = options.now ?? Date.now;
   }
 
   async postMessage(channel: string, message: SlackMessage): Promise<SlackMessageRef> {
-    const res = await this.call('chat.postMessage', { channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+    const res = await this.callPolitely('chat.postMessage', { channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
     return { channel: stringField(res, 'channel', 'chat.postMessage'), ts: stringField(res, 'ts', 'chat.postMessage') };
   }
 
   async updateMessage(ref: SlackMessageRef, message: SlackMessage): Promise<SlackMessageRef> {
-    const res = await this.call('chat.update', { channel: ref.channel, ts: ref.ts, text: message.text, blocks: message.blocks });
+    const res = await this.callPolitely('chat.update', { channel: ref.channel, ts: ref.ts, text: message.text, blocks: message.blocks });
     return { channel: stringField(res, 'channel', 'chat.update'), ts: stringField(res, 'ts', 'chat.update') };
   }
 
@@ -78,7 +92,7 @@ export class SlackClient implements SlackApi {
   }
 
   async openDirectMessage(userId: string): Promise<string> {
-    const res = await this.call('conversations.open', { users: userId });
+    const res = await this.callPolitely('conversations.open', { users: userId });
     const c = res.channel as { id?: unknown } | undefined;
     if (typeof c?.id !== 'string') throw new SlackApiError('conversations.open', 'unexpected_response');
     return c.id;
@@ -102,14 +116,37 @@ export class SlackClient implements SlackApi {
     if (code) throw new SlackApiError('response_url', code, res.status);
   }
 
-  private async call(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /**
+   * A notification's call: a burst of requests for one channel meets Slack's
+   * rate limit (HTTP 429, which Slack answers without acting), and a lost
+   * approval message leaves approvers with nothing to click. So a 429 is
+   * retried after the Retry-After Slack names, while that fits the call's
+   * time (timeoutMs, retries included). Nothing else is retried: after a 5xx
+   * or a timeout Slack may have posted, and a second post is a duplicate.
+   * Not for views.open, whose trigger expires 3 s after the click.
+   */
+  private async callPolitely(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const deadline = this.#now() + this.#timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.call(method, body, deadline - this.#now());
+      } catch (e) {
+        const wait = e instanceof SlackApiError && e.code === 'ratelimited' ? (e.retryAfter ?? 1) * 1000 : undefined;
+        // What is left after the wait must still allow a call a second to answer.
+        if (wait === undefined || attempt >= SLACK_RATE_LIMIT_ATTEMPTS || this.#now() + wait + 1000 > deadline) throw e;
+        await this.#sleep(wait);
+      }
+    }
+  }
+
+  private async call(method: string, body: Record<string, unknown>, timeoutMs = this.#timeoutMs): Promise<Record<string, unknown>> {
     const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
     const res = await this.#fetch(`${this.#baseUrl}/${method}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
       redirect: 'error',
-      signal: AbortSignal.timeout(this.#timeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     if (res.status === 429) {
       await res.body?.cancel().catch(() => undefined);

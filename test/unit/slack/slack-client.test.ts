@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { denyReasonModal } from '../../../src/adapters/slack/blocks';
-import { SlackApiError, SlackClient } from '../../../src/adapters/slack/slack-client';
+import { SLACK_RATE_LIMIT_ATTEMPTS, SlackApiError, SlackClient } from '../../../src/adapters/slack/slack-client';
 import { REQUEST_ID } from './fixtures';
 import { fakeSlack } from './fake-slack';
 
@@ -52,10 +52,74 @@ describe('SlackClient', () => {
     expect(JSON.stringify(error) + String(error) + (error as Error).stack).not.toContain(TOKEN);
   });
 
-  it('reports rate limiting with the wait Slack asks for', async () => {
+  it('reports rate limiting with the wait Slack asks for, without waiting when that is longer than the call may take', async () => {
     const slack = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '30' } }));
-    const client = new SlackClient({ token: TOKEN, fetch: slack.fetch });
+    const sleep = jest.fn(async () => undefined);
+    const client = new SlackClient({ token: TOKEN, fetch: slack.fetch, sleep });
     await expect(client.updateMessage({ channel: 'C1', ts: '1.2' }, message)).rejects.toMatchObject({ code: 'ratelimited', httpStatus: 429, retryAfter: 30 });
+    expect(slack.calls).toHaveLength(1);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  describe('a notification call meeting the rate limit', () => {
+    /** A clock that only the client's sleeps move. */
+    function clocked() {
+      let t = 0;
+      const waits: number[] = [];
+      return { now: () => t, sleep: async (ms: number) => { waits.push(ms); t += ms; }, waits };
+    }
+
+    it.each([
+      ['chat.postMessage', (c: SlackClient) => c.postMessage('C0APPROVERS', message)],
+      ['chat.update', (c: SlackClient) => c.updateMessage({ channel: 'C0APPROVERS', ts: '1.2' }, message)],
+      ['conversations.open', (c: SlackClient) => c.openDirectMessage('U0ALICE')],
+    ])('%s is sent again after the Retry-After Slack names, and succeeds', async (method, send) => {
+      let limited = 1;
+      const slack = fakeSlack(() => (limited-- > 0 ? { status: 429, text: '', headers: { 'retry-after': '2' } } : undefined));
+      const clock = clocked();
+      const client = new SlackClient({ token: TOKEN, fetch: slack.fetch, ...clock });
+
+      await expect(send(client)).resolves.toBeDefined();
+
+      expect(clock.waits).toEqual([2000]);
+      expect(slack.calls.map((c) => c.url)).toEqual([`https://slack.com/api/${method}`, `https://slack.com/api/${method}`]);
+      expect(slack.calls[1]!.body).toEqual(slack.calls[0]!.body);
+    });
+
+    it(`gives up after ${SLACK_RATE_LIMIT_ATTEMPTS} attempts, with Slack's error`, async () => {
+      const slack = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '1' } }));
+      const clock = clocked();
+      const client = new SlackClient({ token: TOKEN, fetch: slack.fetch, ...clock });
+
+      await expect(client.postMessage('C0APPROVERS', message)).rejects.toMatchObject({ code: 'ratelimited', httpStatus: 429 });
+
+      expect(slack.calls).toHaveLength(SLACK_RATE_LIMIT_ATTEMPTS);
+      expect(clock.waits).toEqual(Array(SLACK_RATE_LIMIT_ATTEMPTS - 1).fill(1000));
+    });
+
+    it('does not wait past the call\'s time (timeoutMs, retries included)', async () => {
+      const slack = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '5' } }));
+      const clock = clocked();
+      const client = new SlackClient({ token: TOKEN, fetch: slack.fetch, timeoutMs: 10_000, ...clock });
+
+      await expect(client.postMessage('C0APPROVERS', message)).rejects.toMatchObject({ code: 'ratelimited' });
+
+      // 5 s in, a second 5 s wait would leave less than the second a call needs.
+      expect(clock.waits).toEqual([5000]);
+      expect(slack.calls).toHaveLength(2);
+    });
+
+    it('does not retry a 5xx, after which Slack may have posted, nor a modal, whose trigger expires in 3 s', async () => {
+      const failing = fakeSlack(() => ({ status: 503, text: 'unavailable' }));
+      const clock = clocked();
+      await expect(new SlackClient({ token: TOKEN, fetch: failing.fetch, ...clock }).postMessage('C0APPROVERS', message)).rejects.toMatchObject({ httpStatus: 503 });
+      expect(failing.calls).toHaveLength(1);
+
+      const limited = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '1' } }));
+      await expect(new SlackClient({ token: TOKEN, fetch: limited.fetch, ...clock }).openView('trigger-1', denyReasonModal(REQUEST_ID))).rejects.toMatchObject({ code: 'ratelimited' });
+      expect(limited.calls).toHaveLength(1);
+      expect(clock.waits).toEqual([]);
+    });
   });
 
   it('reports an HTTP error without a JSON body', async () => {
