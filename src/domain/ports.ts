@@ -218,7 +218,9 @@ export type MetricName =
   | 'SweepOutOfTime'
   /** A revocation committed but could not end one of its extensions yet (alarmed). */
   | 'RevocationIncomplete'
-  | 'DriftFound';
+  | 'DriftFound'
+  /** The reconciler stopped before its last account to keep its time (the next run starts further on). */
+  | 'ReconcileCutShort';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */
 export interface Metrics {

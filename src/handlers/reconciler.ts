@@ -1,11 +1,19 @@
+import type { Context } from 'aws-lambda';
 import { getApp } from '../compose';
 import { reconcile, type Drift } from '../domain/use-cases/reconcile';
 
+/**
+ * No grant or role is taken up with less than this left of the function's
+ * 300 s: one check may wait for a busy lease (~18 s) and make a dozen IAM
+ * calls, each retried, and one cut off mid-repair leaves its lease held.
+ */
+export const RECONCILER_RESERVE_MS = 90_000;
+
 /** Every 15 minutes: compare the roles in each target account with the live grants. */
-export async function handler(): Promise<{ drift: Drift[] }> {
+export async function handler(_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<{ drift: Drift[] }> {
   const app = getApp();
   try {
-    return { drift: await reconcile(app.deps) };
+    return { drift: await reconcile(app.deps, { inTime: () => context.getRemainingTimeInMillis() > RECONCILER_RESERVE_MS }) };
   } finally {
     app.flushMetrics();
   }

@@ -40,15 +40,35 @@ export interface Drift {
  * as they are now: audited, logged, notified, and repaired when the
  * configuration says `driftAction: repair`.
  */
-export async function reconcile(deps: ProvisioningDeps): Promise<Drift[]> {
+export interface ReconcileOptions {
+  /**
+   * False once the run must start no more work: the invocation's time is
+   * running out, and one cut off mid-repair would leave a lease held.
+   */
+  inTime?: () => boolean;
+}
+
+/** How often the reconciler runs (serverless.yml); each run starts one account further on. */
+export const RECONCILE_EVERY_MINUTES = 15;
+
+export async function reconcile(deps: ProvisioningDeps, options: ReconcileOptions = {}): Promise<Drift[]> {
   const { listManagedRoles, describeManagedRole } = deps.provisioner;
   // A dry run reads no account and has neither; one without the other is a wiring mistake, never "no drift".
   if (!listManagedRoles && !describeManagedRole) return [];
   if (!listManagedRoles || !describeManagedRole) throw new Error('reconcile: the provisioner must both list and describe managed roles');
+  const inTime = options.inTime ?? (() => true);
+  // A run cut short for time must not always starve the same accounts: each run starts one further on.
+  const accounts = deps.settings.accounts;
+  const first = Math.floor(deps.clock.now().getTime() / (RECONCILE_EVERY_MINUTES * 60_000)) % Math.max(accounts.length, 1);
   const found: Drift[] = [];
-  for (const account of deps.settings.accounts) {
+  for (const [i, account] of [...accounts.slice(first), ...accounts.slice(0, first)].entries()) {
+    if (!inTime()) {
+      deps.logger.warn('reconciliation stopped to keep within its time; the next run starts further on', { accountsLeft: accounts.length - i, nextAccountId: account.id });
+      deps.metrics?.count('ReconcileCutShort');
+      break;
+    }
     try {
-      found.push(...(await reconcileAccount(deps, account)));
+      found.push(...(await reconcileAccount(deps, account, inTime)));
     } catch (e) {
       deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: e instanceof Error ? e.message : String(e) });
     }
@@ -72,7 +92,7 @@ async function awaitingSweeper(deps: ProvisioningDeps, members: Record<string, s
   return false;
 }
 
-async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings): Promise<Drift[]> {
+async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings, inTime: () => boolean): Promise<Drift[]> {
   const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
   const now = isoNow(deps.clock);
@@ -80,6 +100,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
   const drifts: Drift[] = [];
 
   for (const grant of await deps.grants.listByAccount(account.id)) {
+    if (!inTime()) return drifts;
     const role = roles.get(grant.roleName);
     roles.delete(grant.roleName);
     // One grant that cannot be compared (its profile left the configuration, a failed read) must not hide the others.
@@ -96,6 +117,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
   }
 
   for (const listed of roles.values()) {
+    if (!inTime()) return drifts;
     try {
       // Under the role's grant lease: a provisioning in flight creates the role before it saves
       // the grant, both under this lease, and a role removed since the listing is no drift.

@@ -224,10 +224,11 @@ describe('the deployment template (serverless package)', () => {
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
-  it('alarms on worker, sweeper and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
+  it('alarms on worker, sweeper, reconciler and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
       'AWS/ApiGateway/5xx',
+      'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
@@ -244,7 +245,7 @@ describe('the deployment template (serverless package)', () => {
     expect(api.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
     expect(resources.HttpApi!.Type).toBe('AWS::ApiGatewayV2::Api');
     const lambda = alarms.filter((a) => a.Properties.Namespace === 'AWS/Lambda').map((a) => a.Properties.Dimensions[0].Value.Ref).sort();
-    expect(lambda).toEqual(['SweeperLambdaFunction', 'WorkerLambdaFunction']);
+    expect(lambda).toEqual(['ReconcilerLambdaFunction', 'SweeperLambdaFunction', 'WorkerLambdaFunction']);
   });
 
   it('encrypts the alarm topic with a key CloudWatch may use (the AWS-managed SNS key would silence every alarm)', () => {

@@ -1,6 +1,6 @@
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import { reconcile } from '../../../src/domain/use-cases/reconcile';
+import { RECONCILE_EVERY_MINUTES, reconcile } from '../../../src/domain/use-cases/reconcile';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
@@ -34,6 +34,46 @@ describe('reconciliation: IAM compared with the live grants', () => {
     await provisionRequest(h.deps, request.id);
     return (await h.requests.get(request.id))!;
   }
+
+  describe('within its time', () => {
+    const unknownIn = (accountId: string) => {
+      iam.foreign.set(`${accountId}#${unknownRole.roleName}`, { ...unknownRole, roleArn: `arn:aws:iam::${accountId}:role/rolegate/${unknownRole.roleName}` });
+    };
+    /** In time for the first `n` checks only. */
+    const checks = (n: number) => {
+      let made = 0;
+      return () => made++ < n;
+    };
+
+    it('takes up nothing once out of time, and says so', async () => {
+      await start('report');
+      unknownIn('222222222222');
+      unknownIn('333333333333');
+
+      expect(await reconcile(h.deps, { inTime: () => false })).toEqual([]);
+
+      expect(h.metrics.counts.get('ReconcileCutShort')).toBe(1);
+      expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'reconciliation stopped to keep within its time; the next run starts further on', fields: expect.objectContaining({ accountsLeft: 2 }) }));
+    });
+
+    it('stops between accounts, and the next run starts at the account it did not reach', async () => {
+      await start('report');
+      unknownIn('222222222222');
+      unknownIn('333333333333');
+
+      // One check before the account, one before its role: the second account finds the time gone.
+      const first = (await reconcile(h.deps, { inTime: checks(2) })).map((d) => d.accountId);
+      expect(first).toHaveLength(1);
+      expect(h.metrics.counts.get('ReconcileCutShort')).toBe(1);
+
+      h.clock.advance(RECONCILE_EVERY_MINUTES * 60_000);
+      const second = (await reconcile(h.deps, { inTime: checks(2) })).map((d) => d.accountId);
+      expect([...first, ...second].sort()).toEqual(['222222222222', '333333333333']);
+
+      // With time enough, a run covers both.
+      expect((await reconcile(h.deps)).map((d) => d.accountId).sort()).toEqual(['222222222222', '333333333333']);
+    });
+  });
 
   it('refuses a provisioner that lists roles but cannot re-read one, rather than report no drift', async () => {
     await start('report');
