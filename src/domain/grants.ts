@@ -5,6 +5,7 @@ import { parsePrincipalArn, type Principal } from './principal';
 import { roleNameFor } from './provisioning/role-name';
 import { findAccount, findProfile } from './rules';
 import type { AccountSettings, Profile, Settings } from './settings';
+import { withTimeLeft } from './time-left';
 
 /** Where a request's access lives: the target account and the role derived from profile and principal. */
 export interface GrantTarget extends GrantLocation {
@@ -150,7 +151,9 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
     throw new GrantBusyError(`Another change to grant ${grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).`);
   }
   try {
-    return await work(lease);
+    // The work's IAM calls must end while the lease is ours: each starts only with time for it left (withRetry).
+    const held = lease;
+    return await withTimeLeft(() => Date.parse(held.until) - now().getTime(), () => work(held));
   } finally {
     try {
       await grants.release(lease);

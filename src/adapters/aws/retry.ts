@@ -1,4 +1,5 @@
 import { ProvisioningError } from '../../domain/errors';
+import { timeLeftMs } from '../../domain/time-left';
 
 /*
  * Retries for STS and IAM calls: throttling, 5xx, timeouts and network
@@ -118,18 +119,33 @@ export function backoffMs(attempt: number, options: RetryOptions = {}): number {
 }
 
 /**
+ * The longest one attempt may take: the SDK clients' connection (3 s) and
+ * answer (10 s) timeouts (factory.ts), and a second to spare. No attempt
+ * starts with less than this left of the work's time (its grant's lease).
+ */
+export const ATTEMPT_MAX_MS = 14_000;
+
+/**
  * Runs `fn`, retrying transient failures with exponential backoff and full
  * jitter. A permanent error fails at once; the last transient one fails
- * with retryable=true, so the worker or the sweeper tries again later.
+ * with retryable=true, so the worker or the sweeper tries again later. No
+ * attempt starts that could outlast the work's time (timeLeftMs: its
+ * grant's lease): that fails retryable too, with the last error if any.
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, options: RetryOptions = {}, hints: Record<string, string> = {}): Promise<T> {
   const attempts = Math.max(1, options.attempts ?? 5);
   const sleep = options.sleep ?? defaultSleep;
+  let last: unknown;
   for (let i = 1; ; i++) {
+    if (timeLeftMs() < ATTEMPT_MAX_MS) {
+      if (last !== undefined) throw toProvisioningError(last, what, hints, i - 1);
+      throw new ProvisioningError(`${what} was not sent: too little of the grant's lease is left for it (it will be retried)`, 'OutOfTime', true);
+    }
     try {
       return await fn();
     } catch (e) {
       if (e instanceof ProvisioningError || !isTransient(e) || i >= attempts) throw toProvisioningError(e, what, hints, i);
+      last = e;
       await sleep(backoffMs(i, options));
     }
   }

@@ -10,6 +10,11 @@ import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from 
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
 import { holdLease } from '../../helpers/leases';
+import { intercept } from '../../helpers/intercept';
+import { ATTEMPT_MAX_MS, withRetry } from '../../../src/adapters/aws/retry';
+import type { GrantStore } from '../../../src/domain/ports';
+
+const grantsOf = (x: Harness): GrantStore => x.grants;
 
 /*
  * Waiting for a busy grant's lease may take ~27 s; the sweeper and the worker
@@ -177,4 +182,36 @@ it('worker: an approval whose end passed before provisioning, with its grant bus
   expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'another change to the grant is in progress; ending will be retried' }));
   expect(h.logger.lines.filter((l) => l.level === 'error')).toEqual([]);
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', version: r.version });
+});
+
+describe('IAM calls under a grant lease end while the lease is held', () => {
+  it('starts no IAM attempt with less than one attempt’s time left of the lease, and leaves the request to be retried', async () => {
+    const r = await approved();
+    // IAM throttles every call, and each attempt takes 40 s of the 120 s lease.
+    const leftAtEachAttempt: number[] = [];
+    let leaseUntil = 0;
+    h.deps.grants = intercept(h.deps.grants, {
+      acquire: async (...args: Parameters<typeof h.deps.grants.acquire>) => {
+        const lease = await grantsOf(h).acquire(...args);
+        if (lease) leaseUntil = Date.parse(lease.until);
+        return lease;
+      },
+    });
+    const throttled = async () => {
+      leftAtEachAttempt.push(leaseUntil - h.clock.now().getTime());
+      h.clock.advance(40_000);
+      throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+    };
+    h.deps.provisioner = {
+      apply: () => withRetry('CreateRole in account 333333333333', throttled, { sleep: async () => undefined }),
+      remove: () => withRetry('DeleteRole in account 333333333333', throttled, { sleep: async () => undefined }),
+    };
+
+    const result = await provisionRequest(h.deps, r.id);
+
+    expect(leftAtEachAttempt).toEqual([120_000, 80_000, 40_000]);
+    expect(leftAtEachAttempt.every((left) => left >= ATTEMPT_MAX_MS)).toBe(true);
+    expect(result.outcome).not.toBe('active');
+    expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED' });
+  });
 });

@@ -1,4 +1,5 @@
-import { awsCode, backoffMs, isTransient, withRetry } from '../../../src/adapters/aws/retry';
+import { ATTEMPT_MAX_MS, awsCode, backoffMs, isTransient, withRetry } from '../../../src/adapters/aws/retry';
+import { timeLeftMs, withTimeLeft } from '../../../src/domain/time-left';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { awsError, instantRetry } from './fixtures';
 
@@ -70,6 +71,35 @@ describe('withRetry', () => {
     const f = failing(own);
     await expect(withRetry('x', f.fn, instantRetry().options)).rejects.toBe(own);
     expect(f.calls()).toBe(1);
+  });
+});
+
+describe('withRetry within the time its work has (a grant lease)', () => {
+  it('sends nothing when too little is left for one attempt', async () => {
+    const f = failing();
+    const error = await withTimeLeft(() => ATTEMPT_MAX_MS - 1, () => withRetry('CreateRole in account 333333333333', f.fn, instantRetry().options)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProvisioningError);
+    expect(error).toMatchObject({ awsCode: 'OutOfTime', retryable: true, message: "CreateRole in account 333333333333 was not sent: too little of the grant's lease is left for it (it will be retried)" });
+    expect(f.calls()).toBe(0);
+  });
+
+  it('starts no retry that could outlast it, and fails with the last error, retryable', async () => {
+    // Each attempt takes 40 s of a 120 s lease: the fourth would start with 0 s left.
+    let left = 120_000;
+    const f = failing(...Array.from({ length: 10 }, () => awsError('Throttling', 'Rate exceeded')));
+    const timed = async () => {
+      left -= 40_000;
+      return f.fn();
+    };
+    const error = await withTimeLeft(() => left, () => withRetry('PutRolePolicy', timed, instantRetry().options)).catch((e: unknown) => e);
+    expect(f.calls()).toBe(3);
+    expect(error).toMatchObject({ awsCode: 'Throttling', retryable: true, message: expect.stringMatching(/^PutRolePolicy failed after 3 attempts: /) });
+  });
+
+  it('is unbounded outside any lease, and an inner lease governs its own work', async () => {
+    expect(timeLeftMs()).toBe(Infinity);
+    await withTimeLeft(() => 1_000, () => withTimeLeft(() => 60_000, async () => expect(timeLeftMs()).toBe(60_000)));
+    await expect(withRetry('GetRole', failing().fn, instantRetry().options)).resolves.toBe('ok');
   });
 });
 
