@@ -73,8 +73,6 @@ export interface AccessRequest {
   grantKey?: string;
   access?: AccessDetails;
   failure?: FailureInfo;
-  /** An approver asked the sweeper to try provisioning again. */
-  retryRequested?: boolean;
   /** The request this one extends (POST /requests/{id}/extend). */
   extendsRequestId?: string;
   /** Dry-run provisioning: the calls that would have been sent. */

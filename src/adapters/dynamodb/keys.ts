@@ -40,7 +40,7 @@ export function dueKeys(r: AccessRequest): { duepk: string; duesk: string } | un
   };
   if (r.status === 'PENDING') return { duepk: duePk('TIMEOUT'), duesk: `${putOff('TIMEOUT', r.decisionDeadline)}#${r.id}` };
   if (r.status === 'ACTIVE' && r.endsAt) return { duepk: duePk('EXPIRE'), duesk: `${putOff('EXPIRE', r.endsAt)}#${r.id}` };
-  if (r.status === 'APPROVED' || (r.status === 'FAILED' && r.retryRequested)) return { duepk: duePk('PROVISION'), duesk: `${r.updatedAt}#${r.id}` };
+  if (r.status === 'APPROVED') return { duepk: duePk('PROVISION'), duesk: `${r.updatedAt}#${r.id}` };
   return undefined;
 }
 

@@ -102,7 +102,6 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     ...(deps.settings.provisioner.mode === 'dry-run' ? { plan: calls } : {}),
   };
   delete active.failure;
-  delete active.retryRequested;
   const provisioned = audit.provisioned(request, {
     id: deps.ids.next(),
     at: t,
@@ -301,7 +300,6 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     }
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };
     const failed: AccessRequest = { ...request, version: request.version + 1, status: 'FAILED', updatedAt: now, provisioningAttempts: attempts, failure };
-    delete failed.retryRequested;
     const event = audit.provisioningFailed(request, {
       id: deps.ids.next(),
       at: now,

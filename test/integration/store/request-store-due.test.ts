@@ -35,9 +35,10 @@ describe('listing due work', () => {
       inStatus('PENDING', { decisionDeadline: minutes(1) }),
     ]);
     const [expired, _stillActive] = await createAll([inStatus('ACTIVE', { endsAt: minutes(-5) }), inStatus('ACTIVE', { endsAt: minutes(30) })]);
+    // A FAILED request waits for an approver's retry, which makes it APPROVED again.
     const [approved, retried, _failed, _denied] = await createAll([
       inStatus('APPROVED', { updatedAt: minutes(-10) }),
-      inStatus('FAILED', { updatedAt: minutes(-20), retryRequested: true }),
+      inStatus('APPROVED', { updatedAt: minutes(-20) }),
       inStatus('FAILED', { updatedAt: minutes(-30) }),
       inStatus('DENIED', { updatedAt: minutes(-40), decisionDeadline: minutes(-40) }),
     ]);
