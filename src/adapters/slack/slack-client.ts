@@ -131,7 +131,8 @@ export class SlackClient implements SlackApi {
       try {
         return await this.call(method, body, deadline - this.#now());
       } catch (e) {
-        const wait = e instanceof SlackApiError && e.code === 'ratelimited' ? (e.retryAfter ?? 1) * 1000 : undefined;
+        // At least a second: "retry after 0" from a rate limit is a request to slow down all the same.
+        const wait = e instanceof SlackApiError && e.code === 'ratelimited' ? Math.max(e.retryAfter ?? 1, 1) * 1000 : undefined;
         // What is left after the wait must still allow a call a second to answer.
         if (wait === undefined || attempt >= SLACK_RATE_LIMIT_ATTEMPTS || this.#now() + wait + 1000 > deadline) throw e;
         await this.#sleep(wait);
@@ -150,8 +151,10 @@ export class SlackClient implements SlackApi {
     });
     if (res.status === 429) {
       await res.body?.cancel().catch(() => undefined);
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new SlackApiError(method, 'ratelimited', 429, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      // Seconds; a missing or blank header is no answer (Number('') would read as 0).
+      const header = res.headers.get('retry-after')?.trim();
+      const retryAfter = header ? Number(header) : NaN;
+      throw new SlackApiError(method, 'ratelimited', 429, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
     }
     let json: unknown;
     try {

@@ -86,6 +86,19 @@ describe('SlackClient', () => {
       expect(slack.calls[1]!.body).toEqual(slack.calls[0]!.body);
     });
 
+    it.each([
+      ['no Retry-After', {}],
+      ['a blank Retry-After', { 'retry-after': ' ' }],
+      ['Retry-After: 0', { 'retry-after': '0' }],
+    ])('waits a second after a 429 with %s', async (_what, headers: Record<string, string>) => {
+      let limited = 1;
+      const slack = fakeSlack(() => (limited-- > 0 ? { status: 429, text: '', headers } : undefined));
+      const clock = clocked();
+      await new SlackClient({ token: TOKEN, fetch: slack.fetch, ...clock }).postMessage('C0APPROVERS', message);
+      expect(clock.waits).toEqual([1000]);
+      expect(slack.calls).toHaveLength(2);
+    });
+
     it(`gives up after ${SLACK_RATE_LIMIT_ATTEMPTS} attempts, with Slack's error`, async () => {
       const slack = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '1' } }));
       const clock = clocked();
