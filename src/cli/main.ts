@@ -91,7 +91,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'plan') return await plan(args, o, io, print);
 
     const api = o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000';
+    if (o.as && o['token-file']) throw new UsageError('--as names the caller of the local run; --token-file signs in to a deployed API: give one or the other.');
     const bearerToken = o.as ? undefined : oidcToken(o['token-file'], io.env.ROLEGATE_TOKEN);
+    // A bearer token, unlike a signature, can be replayed by whoever reads it: never in clear text off this machine.
+    if (bearerToken !== undefined && !/^https:/i.test(api) && !isLoopback(api)) {
+      throw new UsageError(`An OIDC token is sent only over https (or to this machine): ${api} is not.`);
+    }
     if (bearerToken !== undefined && (o.profile || o.region)) {
       throw new UsageError(`${o.profile ? '--profile' : '--region'} is for SigV4 signing, but an OIDC token (${o['token-file'] ? '--token-file' : '$ROLEGATE_TOKEN'}) signs in instead: give one or the other.`);
     }
@@ -200,6 +205,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function isLoopback(api: string): boolean {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(api).hostname);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The OIDC token to sign in with: the contents of --token-file, else

@@ -108,6 +108,22 @@ describe('the CLI signs in with an OIDC token', () => {
     expect(r.err[0]!.split('\n')[0]).toMatch(new RegExp(`^Cannot read the token file ${file}: ENOENT`));
   });
 
+  it.each([
+    ['an http API elsewhere', ['--api', 'http://rolegate.example.com'], 'An OIDC token is sent only over https (or to this machine): http://rolegate.example.com is not.'],
+    ['--as with --token-file', ['--as', 'arn:aws:iam::111111111111:user/alice', '--token-file', '/nonexistent'], '--as names the caller of the local run; --token-file signs in to a deployed API: give one or the other.'],
+  ])('refuses %s as a usage error, sending nothing', async (_what, argv, message) => {
+    const r = await catalog(argv, { ROLEGATE_TOKEN: TOKEN });
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toBe(message);
+  });
+
+  it('sends a token over http to this machine (the local run)', async () => {
+    const r = await catalog(['--api', 'http://127.0.0.1:3000'], { ROLEGATE_TOKEN: TOKEN });
+    expect(r.code).toBe(0);
+    expect(r.sent[0]!.headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
+  });
+
   it('explains a 401 from the JWT authorizer as a refused token', async () => {
     const r = await catalog([], { ROLEGATE_TOKEN: TOKEN }, { status: 401, body: { message: 'Unauthorized' } });
     expect(r.code).toBe(1);
