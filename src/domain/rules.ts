@@ -109,13 +109,13 @@ export function isApproverFor(rule: Rule, who: Principal): boolean {
 }
 
 /**
- * Who may revoke as an approver: one under the request's rule. A rule taken
- * out of the configuration (to stop new requests, say) must not leave its
- * live access beyond an approver's reach, so then the approvers who approved
- * the request, and those of any rule that now covers its account and
- * profile, may revoke it.
+ * Who sees and may revoke a request as an approver: one under its rule. A
+ * rule taken out of the configuration (to stop new requests, say) must not
+ * leave its live access beyond an approver's reach, so then the approvers who
+ * approved the request, and those of any rule that now covers its account
+ * and profile, see it and may revoke it.
  */
-export function mayRevokeAsApprover(settings: Settings, request: AccessRequest, who: Principal): boolean {
+export function approvesFor(settings: Settings, request: AccessRequest, who: Principal): boolean {
   const rule = settings.rules.find((r) => r.id === request.ruleId);
   if (rule) return isApproverFor(rule, who);
   if (request.approvals.some((a) => samePrincipal(who, parsePrincipalArn(a)))) return true;

@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, Provision
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { mayRevokeAsApprover } from '../rules';
+import { approvesFor } from '../rules';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
@@ -88,7 +88,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   const request = await deps.requests.get(requestId);
   if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
   const own = samePrincipal(caller, parsePrincipalArn(request.requester)) || samePrincipal(caller, parsePrincipalArn(request.principalArn));
-  if (!own && !mayRevokeAsApprover(deps.settings, request, caller)) {
+  if (!own && !approvesFor(deps.settings, request, caller)) {
     throw new ForbiddenError('Only an approver of its rule, the requester or the grantee may revoke a request.');
   }
   if (request.status === 'PENDING') {

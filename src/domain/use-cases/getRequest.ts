@@ -2,15 +2,14 @@ import { ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import type { RequestDetail } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal, type Principal } from '../principal';
-import { isApproverFor } from '../rules';
+import { approvesFor } from '../rules';
 import type { Settings } from '../settings';
 import type { CoreDeps } from './context';
 
-/** A request is visible to its requester, its grantee and the approvers of its rule. */
+/** A request is visible to its requester, its grantee and the approvers of its rule (or, its rule gone, those who may revoke it). */
 export function canView(settings: Settings, request: AccessRequest, who: Principal): boolean {
   if (samePrincipal(who, parsePrincipalArn(request.requester)) || samePrincipal(who, parsePrincipalArn(request.principalArn))) return true;
-  const rule = settings.rules.find((r) => r.id === request.ruleId);
-  return rule !== undefined && isApproverFor(rule, who);
+  return approvesFor(settings, request, who);
 }
 
 /** The request with its decisions and audit timeline (and access details once active). */

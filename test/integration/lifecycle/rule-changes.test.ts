@@ -190,6 +190,8 @@ describe('live access whose rule left the configuration', () => {
     expect(r.status).toBe('ACTIVE');
     h.deps.settings = settingsWith(withoutProductionRead);
 
+    // She can find it too.
+    expect((await call(h.api, { method: 'GET', path: `/requests/${r.id}`, caller: ARN.leadAnna })).status).toBe(200);
     const res = await revoke(r.id, ARN.leadAnna);
 
     expect(res.status).toBe(200);
@@ -211,6 +213,7 @@ describe('live access whose rule left the configuration', () => {
     h.deps.settings = settingsWith(withoutProductionRead);
     const before = await allItems(h);
 
+    expect((await call(h.api, { method: 'GET', path: `/requests/${r.id}`, caller: ARN.leadBen })).status).toBe(403);
     const res = await revoke(r.id, ARN.leadBen);
 
     expect(res.status).toBe(403);
