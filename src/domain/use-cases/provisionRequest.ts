@@ -287,7 +287,8 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     preread = undefined;
     if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
     const now = isoNow(deps.clock);
-    const attempts = (request.provisioningAttempts ?? 0) + 1;
+    // A step not sent for want of lease time (OutOfTime) tried nothing against AWS: it does not count.
+    const attempts = (request.provisioningAttempts ?? 0) + (error.awsCode === 'OutOfTime' ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     if (fails && cleanup !== 'done') cleanup = await undoForFailedRequest(deps, lease, target, request.id, now);

@@ -214,4 +214,27 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
     expect(result.outcome).not.toBe('active');
     expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED' });
   });
+
+  it('does not count a step it sent nothing for (OutOfTime) toward the attempts that end a request FAILED', async () => {
+    const r = await approved();
+    let sent = 0;
+    h.deps.provisioner = {
+      apply: async () => {
+        // Slow reads before the write used up all but 10 s of the lease.
+        h.clock.advance(110_000);
+        return withRetry('CreateRole in account 333333333333', async () => {
+          sent++;
+          return { roleArn: 'arn:aws:iam::333333333333:role/rolegate/x', calls: [] };
+        });
+      },
+      remove: async () => [],
+    };
+
+    const result = await provisionRequest(h.deps, r.id);
+
+    expect(sent).toBe(0);
+    expect(result.outcome).toBe('retry-later');
+    expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 0 });
+    expect(h.logger.lines).toContainEqual(expect.objectContaining({ message: 'provisioning failed; it will be retried', fields: expect.objectContaining({ awsCode: 'OutOfTime', attempts: 0 }) }));
+  });
 });
