@@ -73,7 +73,8 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
  * as the Slack function found it. The job item is the Slack function's
  * word; were that function (the one facing the internet) subverted, it could
  * write any principal into it, so the principal is looked up again here and
- * a job naming another is refused.
+ * a job naming another is refused. (It could still name any mapped Slack
+ * user: this bounds it to the people slack.users maps.)
  */
 function linkedPrincipal(deps: ProvisioningDeps, job: SlackJob): string {
   const users = deps.settings.slack?.users ?? {};
