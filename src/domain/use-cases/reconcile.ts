@@ -57,20 +57,24 @@ export async function reconcile(deps: ProvisioningDeps, options: ReconcileOption
   if (!listManagedRoles && !describeManagedRole) return [];
   if (!listManagedRoles || !describeManagedRole) throw new Error('reconcile: the provisioner must both list and describe managed roles');
   const inTime = options.inTime ?? (() => true);
-  // A run cut short for time must not always starve the same accounts: each run starts one further on.
-  const accounts = deps.settings.accounts;
-  const first = Math.floor(deps.clock.now().getTime() / (RECONCILE_EVERY_MINUTES * 60_000)) % Math.max(accounts.length, 1);
+  // A run cut short for time must not always starve the same accounts (and grants): each run starts one further on.
+  const run = Math.floor(deps.clock.now().getTime() / (RECONCILE_EVERY_MINUTES * 60_000));
   const found: Drift[] = [];
-  for (const [i, account] of [...accounts.slice(first), ...accounts.slice(0, first)].entries()) {
-    if (!inTime()) {
-      deps.logger.warn('reconciliation stopped to keep within its time; the next run starts further on', { accountsLeft: accounts.length - i, nextAccountId: account.id });
+  for (const account of rotated(deps.settings.accounts, run)) {
+    let cutShort = !inTime();
+    if (!cutShort) {
+      try {
+        const checked = await reconcileAccount(deps, account, inTime, run);
+        found.push(...checked.drifts);
+        cutShort = checked.cutShort;
+      } catch (e) {
+        deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    if (cutShort) {
+      deps.logger.warn('reconciliation stopped to keep within its time; the next run starts further on', { accountId: account.id });
       deps.metrics?.count('ReconcileCutShort');
       break;
-    }
-    try {
-      found.push(...(await reconcileAccount(deps, account, inTime)));
-    } catch (e) {
-      deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: e instanceof Error ? e.message : String(e) });
     }
   }
   return found;
@@ -92,22 +96,41 @@ async function awaitingSweeper(deps: ProvisioningDeps, members: Record<string, s
   return false;
 }
 
-async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings, inTime: () => boolean): Promise<Drift[]> {
+/** `items` from the run's turn on, then the rest: successive runs start one further on. */
+function rotated<T>(items: readonly T[], run: number): T[] {
+  const first = items.length ? run % items.length : 0;
+  return [...items.slice(first), ...items.slice(0, first)];
+}
+
+/**
+ * One account: first the roles no grant names at all (a role someone made
+ * under rolegate's path is the drift that matters most, so no time runs out
+ * before it), then each grant against its role, then the roles of grants
+ * whose members have all ended. `cutShort` when it stopped for time.
+ */
+async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings, inTime: () => boolean, run: number): Promise<{ drifts: Drift[]; cutShort: boolean }> {
   const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
   const now = isoNow(deps.clock);
   const roles = new Map((await provisioner.listManagedRoles(account)).map((r) => [r.roleName, r]));
+  const grants = await deps.grants.listByAccount(account.id);
+  const named = new Set(grants.map((g) => g.roleName));
   const drifts: Drift[] = [];
+  const orphanCandidates: ManagedRoleState[] = [];
 
-  for (const grant of await deps.grants.listByAccount(account.id)) {
-    if (!inTime()) return drifts;
+  for (const listed of [...roles.values()].filter((r) => !named.has(r.roleName))) {
+    if (!inTime()) return { drifts, cutShort: true };
+    await checkUnknownRole(listed);
+  }
+
+  for (const grant of rotated(grants, run)) {
+    if (!inTime()) return { drifts, cutShort: true };
     const role = roles.get(grant.roleName);
-    roles.delete(grant.roleName);
     // One grant that cannot be compared (its profile left the configuration, a failed read) must not hide the others.
     try {
       const drift = await reconcileGrant(deps, account, grant, role, now);
       if (drift === 'orphan-candidate') {
-        if (role) roles.set(grant.roleName, role);
+        if (role) orphanCandidates.push(role);
       } else if (drift) {
         drifts.push(drift);
       }
@@ -116,8 +139,13 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     }
   }
 
-  for (const listed of roles.values()) {
-    if (!inTime()) return drifts;
+  for (const listed of orphanCandidates) {
+    if (!inTime()) return { drifts, cutShort: true };
+    await checkUnknownRole(listed);
+  }
+  return { drifts, cutShort: false };
+
+  async function checkUnknownRole(listed: ManagedRoleState): Promise<void> {
     try {
       // Under the role's grant lease: a provisioning in flight creates the role before it saves
       // the grant, both under this lease, and a role removed since the listing is no drift.
@@ -133,7 +161,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
         if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
         return { role, removed };
       });
-      if (!confirmed) continue;
+      if (!confirmed) return;
       const drift: Drift = {
         accountId: account.id,
         roleName: listed.roleName,
@@ -147,7 +175,6 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: e instanceof Error ? e.message : String(e) });
     }
   }
-  return drifts;
 }
 
 /** A repair needs this much of the grant's lease left: its IAM calls must end before another change may take the lease. */
