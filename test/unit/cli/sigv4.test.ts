@@ -168,7 +168,7 @@ describe('RolegateClient never follows a redirect with signed credentials', () =
   const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   beforeAll(async () => {
     elsewhere = await listen((req, res) => {
-      reached.push(`${req.method} ${req.url} token=${req.headers['x-amz-security-token'] ?? '-'}`);
+      reached.push(`${req.method} ${req.url} token=${req.headers['x-amz-security-token'] ?? '-'} authorization=${req.headers.authorization ?? '-'}`);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"entries":[]}');
     });
     api = await listen((req, res) => res.writeHead(307, { location: `${urlOf(elsewhere)}${req.url}` }).end());
@@ -186,6 +186,12 @@ describe('RolegateClient never follows a redirect with signed credentials', () =
       code: 'REDIRECT_REFUSED',
       message: `The API at ${urlOf(api)} answered 307 pointing to ${urlOf(elsewhere)}/catalog; the CLI never follows a redirect with signed credentials. Give the API's own URL in --api or $ROLEGATE_API.`,
     });
+    expect(reached).toEqual([]);
+  });
+
+  it('refuses it with an OIDC bearer token too, which reaches nowhere else', async () => {
+    const failure = new RolegateClient({ api: urlOf(api), bearerToken: 'aaa.bbb.ccc' }).send('GET', '/catalog');
+    await expect(failure).rejects.toMatchObject({ status: 307, code: 'REDIRECT_REFUSED' });
     expect(reached).toEqual([]);
   });
 });
