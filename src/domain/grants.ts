@@ -5,7 +5,7 @@ import { parsePrincipalArn, type Principal } from './principal';
 import { roleNameFor } from './provisioning/role-name';
 import { findAccount, findProfile } from './rules';
 import type { AccountSettings, Profile, Settings } from './settings';
-import { withTimeLeft } from './time-left';
+import { withLeaseTime } from './time-left';
 
 /** Where a request's access lives: the target account and the role derived from profile and principal. */
 export interface GrantTarget extends GrantLocation {
@@ -153,7 +153,7 @@ export async function withGrantLease<T>(options: LeaseOptions, grantKey: string,
   try {
     // The work's IAM calls must end while the lease is ours: each starts only with time for it left (withRetry).
     const held = lease;
-    return await withTimeLeft(() => Date.parse(held.until) - now().getTime(), () => work(held));
+    return await withLeaseTime(() => Date.parse(held.until) - now().getTime(), () => work(held));
   } finally {
     try {
       await grants.release(lease);

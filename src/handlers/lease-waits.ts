@@ -1,3 +1,4 @@
+import { withRunTime } from '../domain/time-left';
 import type { ProvisioningDeps } from '../domain/use-cases/provisionRequest';
 
 /*
@@ -26,4 +27,16 @@ export function interactiveDeps(deps: ProvisioningDeps): ProvisioningDeps {
  */
 export function leaseWaitsWithin(deps: ProvisioningDeps, remainingMs: () => number, workMs: number): ProvisioningDeps {
   return { ...deps, lease: { ...deps.lease, keepWaiting: () => remainingMs() > workMs } };
+}
+
+/** Kept back after a run's last STS or IAM attempt: the commit that records what it did. */
+export const RUN_MARGIN_MS = 2_000;
+
+/**
+ * Runs a function's work so that no STS or IAM attempt starts that could
+ * outlast the invocation (withRetry reads the limit): a run killed by its
+ * timeout mid-change would leave its grant's lease held until it lapses.
+ */
+export function withinRun<T>(remainingMs: () => number, work: () => Promise<T>): Promise<T> {
+  return withRunTime(() => remainingMs() - RUN_MARGIN_MS, work);
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { getApp } from '../compose';
 import { reconcile, type Drift } from '../domain/use-cases/reconcile';
+import { withinRun } from './lease-waits';
 
 /**
  * No grant or role is taken up with less than this left of the function's
@@ -13,7 +14,8 @@ export const RECONCILER_RESERVE_MS = 90_000;
 export async function handler(_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<{ drift: Drift[] }> {
   const app = getApp();
   try {
-    return { drift: await reconcile(app.deps, { inTime: () => context.getRemainingTimeInMillis() > RECONCILER_RESERVE_MS }) };
+    const remaining = () => context.getRemainingTimeInMillis();
+    return { drift: await withinRun(remaining, () => reconcile(app.deps, { inTime: () => remaining() > RECONCILER_RESERVE_MS })) };
   } finally {
     app.flushMetrics();
   }

@@ -3,7 +3,7 @@ import { getApp, type App } from '../compose';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
-import { leaseWaitsWithin } from './lease-waits';
+import { leaseWaitsWithin, withinRun } from './lease-waits';
 import { EVENT_SK_PREFIX, REQUEST_SK, requestPk } from '../adapters/dynamodb/keys';
 import { SLACK_JOB_PK_PREFIX, SLACK_JOB_SK, type SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
@@ -40,6 +40,10 @@ export const WORKER_WORK_MS = 20_000;
 export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
 
 export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DynamoDBBatchResponse> {
+  return withinRun(() => context.getRemainingTimeInMillis(), () => handleRecords(app, event, context));
+}
+
+async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DynamoDBBatchResponse> {
   const failures: DynamoDBBatchResponse['batchItemFailures'] = [];
   const fail = (record: DynamoDBRecord) => {
     if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });

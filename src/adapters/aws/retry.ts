@@ -121,7 +121,8 @@ export function backoffMs(attempt: number, options: RetryOptions = {}): number {
 /**
  * The longest one attempt may take: the SDK clients' connection (3 s) and
  * answer (10 s) timeouts (factory.ts), and a second to spare. No attempt
- * starts with less than this left of the work's time (its grant's lease).
+ * starts with less than this left of the work's time (its grant's lease,
+ * its function's run).
  */
 export const ATTEMPT_MAX_MS = 14_000;
 
@@ -130,7 +131,8 @@ export const ATTEMPT_MAX_MS = 14_000;
  * jitter. A permanent error fails at once; the last transient one fails
  * with retryable=true, so the worker or the sweeper tries again later. No
  * attempt starts that could outlast the work's time (timeLeftMs: its
- * grant's lease): that fails retryable too, with the last error if any.
+ * grant's lease, its function's run): that fails retryable too, with the
+ * last error if any.
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, options: RetryOptions = {}, hints: Record<string, string> = {}): Promise<T> {
   const attempts = Math.max(1, options.attempts ?? 5);
@@ -139,7 +141,7 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, options: 
   for (let i = 1; ; i++) {
     if (timeLeftMs() < ATTEMPT_MAX_MS) {
       if (last !== undefined) throw toProvisioningError(last, what, hints, i - 1);
-      throw new ProvisioningError(`${what} was not sent: too little of the grant's lease is left for it (it will be retried)`, 'OutOfTime', true);
+      throw new ProvisioningError(`${what} was not sent: too little time is left for it (of the grant's lease or of the function's run); it will be retried`, 'OutOfTime', true);
     }
     try {
       return await fn();

@@ -7,6 +7,7 @@ import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { runSweep, SWEEPER_STOP_MS, SWEEPER_WORK_MS } from '../../../src/handlers/sweeper';
 import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from '../../../src/handlers/worker';
+import { RUN_MARGIN_MS } from '../../../src/handlers/lease-waits';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
 import { holdLease } from '../../helpers/leases';
@@ -236,5 +237,30 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
     expect(result.outcome).toBe('retry-later');
     expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 0 });
     expect(h.logger.lines).toContainEqual(expect.objectContaining({ message: 'provisioning failed; it will be retried', fields: expect.objectContaining({ awsCode: 'OutOfTime', attempts: 0 }) }));
+  });
+
+  it('the worker starts no IAM attempt that could outlast its invocation, and leaves the request to be retried', async () => {
+    const r = await approved();
+    const record: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { NewImage: { pk: { S: `REQ#${r.id}` }, sk: { S: '#REQUEST' }, type: { S: 'request' }, status: { S: 'APPROVED' }, id: { S: r.id } }, SequenceNumber: '9004' } };
+    // IAM throttles every call, and each attempt takes 10 s of the invocation; 30 s are left as it starts.
+    remainingMs = WORKER_RESERVE_MS + 5_000;
+    const remainingAtEachAttempt: number[] = [];
+    const throttled = async () => {
+      remainingAtEachAttempt.push(remainingMs);
+      remainingMs -= 10_000;
+      throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+    };
+    h.deps.provisioner = {
+      apply: () => withRetry('CreateRole in account 333333333333', throttled, { sleep: async () => undefined }),
+      remove: async () => [],
+    };
+
+    const result = await handleStream({ deps: h.deps, logger: h.logger, flushMetrics: () => undefined }, { Records: [record] }, context);
+
+    // A third attempt would start with 10 s left, less than one attempt may take and the commit after it.
+    expect(remainingAtEachAttempt).toEqual([30_000, 20_000]);
+    expect(remainingAtEachAttempt.every((left) => left - RUN_MARGIN_MS >= ATTEMPT_MAX_MS)).toBe(true);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
   });
 });

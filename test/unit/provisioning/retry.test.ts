@@ -1,5 +1,5 @@
 import { ATTEMPT_MAX_MS, awsCode, backoffMs, isTransient, withRetry } from '../../../src/adapters/aws/retry';
-import { timeLeftMs, withTimeLeft } from '../../../src/domain/time-left';
+import { timeLeftMs, withLeaseTime, withRunTime } from '../../../src/domain/time-left';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { awsError, instantRetry } from './fixtures';
 
@@ -77,9 +77,9 @@ describe('withRetry', () => {
 describe('withRetry within the time its work has (a grant lease)', () => {
   it('sends nothing when too little is left for one attempt', async () => {
     const f = failing();
-    const error = await withTimeLeft(() => ATTEMPT_MAX_MS - 1, () => withRetry('CreateRole in account 333333333333', f.fn, instantRetry().options)).catch((e: unknown) => e);
+    const error = await withLeaseTime(() => ATTEMPT_MAX_MS - 1, () => withRetry('CreateRole in account 333333333333', f.fn, instantRetry().options)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisioningError);
-    expect(error).toMatchObject({ awsCode: 'OutOfTime', retryable: true, message: "CreateRole in account 333333333333 was not sent: too little of the grant's lease is left for it (it will be retried)" });
+    expect(error).toMatchObject({ awsCode: 'OutOfTime', retryable: true, message: "CreateRole in account 333333333333 was not sent: too little time is left for it (of the grant's lease or of the function's run); it will be retried" });
     expect(f.calls()).toBe(0);
   });
 
@@ -91,14 +91,16 @@ describe('withRetry within the time its work has (a grant lease)', () => {
       left -= 40_000;
       return f.fn();
     };
-    const error = await withTimeLeft(() => left, () => withRetry('PutRolePolicy', timed, instantRetry().options)).catch((e: unknown) => e);
+    const error = await withLeaseTime(() => left, () => withRetry('PutRolePolicy', timed, instantRetry().options)).catch((e: unknown) => e);
     expect(f.calls()).toBe(3);
     expect(error).toMatchObject({ awsCode: 'Throttling', retryable: true, message: expect.stringMatching(/^PutRolePolicy failed after 3 attempts: /) });
   });
 
-  it('is unbounded outside any lease, and an inner lease governs its own work', async () => {
+  it('is unbounded outside any limit; an inner lease replaces an outer one, and the run\'s limit holds under both', async () => {
     expect(timeLeftMs()).toBe(Infinity);
-    await withTimeLeft(() => 1_000, () => withTimeLeft(() => 60_000, async () => expect(timeLeftMs()).toBe(60_000)));
+    await withLeaseTime(() => 1_000, () => withLeaseTime(() => 60_000, async () => expect(timeLeftMs()).toBe(60_000)));
+    await withRunTime(() => 30_000, () => withLeaseTime(() => 60_000, () => withLeaseTime(() => 90_000, async () => expect(timeLeftMs()).toBe(30_000))));
+    await withLeaseTime(() => 20_000, () => withRunTime(() => 30_000, async () => expect(timeLeftMs()).toBe(20_000)));
     await expect(withRetry('GetRole', failing().fn, instantRetry().options)).resolves.toBe('ok');
   });
 });
