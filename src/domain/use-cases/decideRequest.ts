@@ -58,6 +58,13 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
   return plan;
 }
 
+/** The persons of the approvals kept, from their decisions (read only when a rule change dropped some). */
+async function personsOf(deps: CoreDeps, requestId: string, kept: string[]): Promise<string[]> {
+  const keys = new Set(kept.map((a) => principalKey(parsePrincipalArn(a))));
+  const detail = await deps.requests.getDetail(requestId);
+  return (detail?.decisions ?? []).flatMap((d) => (d.decision === 'APPROVE' && d.person !== undefined && keys.has(principalKey(parsePrincipalArn(d.approver))) ? [d.person] : []));
+}
+
 interface Planned {
   next: AccessRequest;
   event: AuditEvent;
@@ -85,8 +92,13 @@ async function planDecision(
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
   }
+  // The rule as it stands now: an approval by someone it no longer names as an approver (offboarded,
+  // distrusted) no longer counts, so it leaves the request's approvals, with its person (its decision
+  // and audit event stay).
+  const kept = current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a)));
+  const keptPersons = kept.length === current.approvals.length ? current.approverPersons : await personsOf(deps, current.id, kept);
   // One person counts once, whichever role they approve through.
-  if (actor.person !== undefined && current.approverPersons?.includes(actor.person)) {
+  if (actor.person !== undefined && keptPersons?.includes(actor.person)) {
     throw new ConflictError(`${actor.person} has already approved request ${current.id}, signed in through another role.`);
   }
   const now = isoNow(deps.clock);
@@ -115,11 +127,10 @@ async function planDecision(
     next = { ...base, status: 'DENIED', endedAt: now };
     event = audit.denied(next, { ...eventInput, notify: 'request.denied' });
   } else {
-    // The rule as it stands now: an approval by someone it no longer names as an approver (offboarded,
-    // distrusted) leaves the request's approvals (its decision and audit event stay), and a rule that
-    // asks for more approvals than it did asks them of this request too.
-    const approvals = [...current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a))), approver.arn];
-    const persons = actor.person !== undefined ? { approverPersons: [...(current.approverPersons ?? []), actor.person] } : {};
+    // A rule that asks for more approvals than it did asks them of this request too.
+    const approvals = [...kept, approver.arn];
+    const allPersons = [...(keptPersons ?? []), ...(actor.person !== undefined ? [actor.person] : [])];
+    const persons = allPersons.length > 0 || current.approverPersons !== undefined ? { approverPersons: allPersons } : {};
     const approvalsRequired = Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired);
     const tally = { approvals: approvals.length, required: approvalsRequired };
     if (approvals.length >= approvalsRequired) {

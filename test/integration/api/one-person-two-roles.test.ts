@@ -23,15 +23,17 @@ const SRE = 'AWSReservedSSO_SRE_1122334455667788';
 const session = (set: string, user: string) => `arn:aws:sts::111111111111:assumed-role/${set}/${user}`;
 
 type Doc = Record<string, any>;
-const settings = settingsWith((doc: Doc) => {
-  doc.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' }];
-  const rule = (id: string): Doc => doc.rules.find((r: Doc) => r.id === id);
-  rule('production-read').requesters.push(`${SSO}${DEVELOPER}`);
-  rule('production-read').approvers.push(`${SSO}${LEAD}`);
-  rule('admin-two-approvals').requesters.push(`${SSO}${DEVELOPER}`);
-  rule('admin-two-approvals').approvers.push(`${SSO}${LEAD}`, `${SSO}${SRE}`);
-  doc.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email', principals: { 'alice@example.com': ARN.alice } };
-});
+const ssoSettings = (leadsApproveAdmin = true) =>
+  settingsWith((doc: Doc) => {
+    doc.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' }];
+    const rule = (id: string): Doc => doc.rules.find((r: Doc) => r.id === id);
+    rule('production-read').requesters.push(`${SSO}${DEVELOPER}`);
+    rule('production-read').approvers.push(`${SSO}${LEAD}`);
+    rule('admin-two-approvals').requesters.push(`${SSO}${DEVELOPER}`);
+    rule('admin-two-approvals').approvers.push(...(leadsApproveAdmin ? [`${SSO}${LEAD}`] : []), `${SSO}${SRE}`);
+    doc.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email', principals: { 'alice@example.com': ARN.alice } };
+  });
+const settings = ssoSettings();
 const read = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' };
 const admin = { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'resize the fleet' };
 
@@ -133,4 +135,19 @@ it('names the person in the audit trail of a cancel and of a revoke, and of the 
   expect(await personOf(live.body.request.id, 'REVOKED')).toMatchObject({ actor: `${SSO}${LEAD}`, actorPerson: 'bob@example.com', comment: `Revoked with request ${id}, which it extends.` });
   // What rolegate does itself names no person.
   expect((await personOf(id, 'ACCESS_REMOVED'))!.actorPerson).toBeUndefined();
+});
+
+it('lets a person approve again through a role the rule still names once the rule stopped counting their first approval', async () => {
+  const id = await requested(ARN.alice, admin);
+  expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'anna@example.com'), body: {} })).status).toBe(200);
+  // The Lead set may no longer approve EC2 administration: Anna's approval through it stops counting.
+  h.deps.settings = ssoSettings(false);
+
+  const again = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'anna@example.com'), body: {} });
+
+  expect(again.status).toBe(200);
+  expect(again.body.request).toMatchObject({ status: 'PENDING', approvals: [`${SSO}${SRE}`], approverPersons: ['anna@example.com'] });
+  // She still counts once: not a second time through the SRE set.
+  const twice = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'Anna@example.com'), body: {} });
+  expect(twice.status).toBe(409);
 });
