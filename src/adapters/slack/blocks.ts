@@ -178,8 +178,7 @@ function policyName(arn: string): string {
   return arn.slice(arn.lastIndexOf('/') + 1);
 }
 
-/** The approver-facing summary of a profile. */
-/** What the profile gives the grantee (MFA only where it is asked of them). */
+/** The approver-facing summary of what a profile gives the grantee (MFA only where it is asked of them). */
 export function accessSummary(profile: Profile, grantee: Principal): AccessSummary {
   return {
     description: profile.description,

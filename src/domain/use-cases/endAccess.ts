@@ -2,11 +2,11 @@ import { actedBy, audit } from '../audit';
 import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
-import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { approvesFor } from '../rules';
+import { principalFromCallerArn } from '../principal';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
+import { canView } from './getRequest';
 import { leaseOptions, releaseFromGrant } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
@@ -87,8 +87,8 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   const caller = principalFromCallerArn(actor.arn);
   const request = await deps.requests.get(requestId);
   if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
-  const own = samePrincipal(caller, parsePrincipalArn(request.requester)) || samePrincipal(caller, parsePrincipalArn(request.principalArn));
-  if (!own && !approvesFor(deps.settings, request, caller)) {
+  // Whoever may see it: the requester, the grantee, an approver of its rule (or, its rule gone, of it).
+  if (!canView(deps.settings, request, caller)) {
     throw new ForbiddenError('Only an approver of its rule, the requester or the grantee may revoke a request.');
   }
   if (request.status === 'PENDING') {
