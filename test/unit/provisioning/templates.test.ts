@@ -78,32 +78,47 @@ describe('provisioner role template (target accounts)', () => {
     });
   });
 
-  it('denies every change outside /rolegate/', () => {
-    const deny = plain.find((s) => s.Effect === 'Deny' && s.NotResource)!;
+  // Whole statements: an extra key (a Condition, a narrower Resource) would make a deny apply almost nowhere.
+  const bySid = (sid: string) => [...plain, ...conditional].find((s) => s.Sid === sid);
+
+  it('denies every change outside /rolegate/, unconditionally', () => {
     const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a));
+    const deny = bySid('NeverChangeAnythingOutsideTheRolegatePath')!;
     expect([...actions(deny)].sort()).toEqual(writes);
-    expect(deny.NotResource).toEqual(roleArn('rolegate/*'));
+    expect(deny).toEqual({ Sid: 'NeverChangeAnythingOutsideTheRolegatePath', Effect: 'Deny', Action: deny.Action, NotResource: roleArn('rolegate/*') });
   });
 
   it('denies every change but creation and tagging to a role under /rolegate/ without the managed-by tag', () => {
     const deny = plain.find((s) => s.Sid === 'NeverChangeARoleRolegateDidNotCreate')!;
     const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a) && a !== 'iam:CreateRole' && a !== 'iam:TagRole');
-    expect(deny).toMatchObject({ Effect: 'Deny', Resource: roleArn('rolegate/*'), Condition: { StringNotEquals: { 'iam:ResourceTag/managed-by': 'rolegate' } } });
+    expect(deny).toEqual({
+      Sid: 'NeverChangeARoleRolegateDidNotCreate',
+      Effect: 'Deny',
+      Action: deny.Action,
+      Resource: roleArn('rolegate/*'),
+      Condition: { StringNotEquals: { 'iam:ResourceTag/managed-by': 'rolegate' } },
+    });
     expect([...actions(deny)].sort()).toEqual(writes);
     expect(MANAGED_TAG).toEqual({ Key: 'managed-by', Value: 'rolegate' });
   });
 
   it('never allows iam:PassRole or sts:AssumeRole and denies both outright', () => {
     expect(allowed.has('iam:PassRole')).toBe(false);
-    expect(plain).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' }));
+    expect(bySid('NeverPassRoles')).toEqual({ Sid: 'NeverPassRoles', Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' });
     // Nor could it create a role trusting itself, attach an allowed policy and use it.
-    expect(plain).toContainEqual(expect.objectContaining({ Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' }));
+    expect(bySid('NeverAssumeARole')).toEqual({ Sid: 'NeverAssumeARole', Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' });
   });
 
   it('can require a permissions boundary on every role it creates', () => {
     expect(conditional.filter((s) => s.Sid !== 'NeverCreateWithABoundaryNotAllowed')).toEqual([
-      expect.objectContaining({ Effect: 'Deny', Action: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary'], Condition: { StringNotEquals: { 'iam:PermissionsBoundary': { Ref: 'RequiredPermissionsBoundaryArn' } } } }),
-      expect.objectContaining({ Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary' }),
+      {
+        Sid: 'NeverWithoutTheRequiredBoundary',
+        Effect: 'Deny',
+        Action: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary'],
+        Resource: '*',
+        Condition: { StringNotEquals: { 'iam:PermissionsBoundary': { Ref: 'RequiredPermissionsBoundaryArn' } } },
+      },
+      { Sid: 'NeverRemoveTheRequiredBoundary', Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary', Resource: '*' },
     ]);
   });
 
@@ -127,12 +142,17 @@ describe('identity-granter role template', () => {
   });
 
   it('can never put policies on itself, on the provisioner role, on rolegate, or on grant roles, nor pass roles', () => {
-    const denies = plain.filter((s) => s.Effect === 'Deny');
-    expect(denies).toContainEqual(
-      expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: [roleArn('${RoleName}'), roleArn('${ProvisionerRoleName}'), roleArn('rolegate/*')] }),
-    );
-    expect(denies).toContainEqual(expect.objectContaining({ Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateExecutionRoleArns' } }));
-    expect(denies).toContainEqual(expect.objectContaining({ Action: 'iam:PassRole', Resource: '*' }));
+    // Whole statements, none conditional: every deny applies everywhere it names.
+    expect(plain.filter((s) => s.Effect === 'Deny')).toEqual([
+      {
+        Sid: 'NeverOnItselfOrGrantRoles',
+        Effect: 'Deny',
+        Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
+        Resource: [roleArn('${RoleName}'), roleArn('${ProvisionerRoleName}'), roleArn('rolegate/*')],
+      },
+      { Sid: 'NeverOnRolegatesExecutionRoles', Effect: 'Deny', Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateExecutionRoleArns' } },
+      { Sid: 'NeverPassRoles', Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' },
+    ]);
   });
 
   it('makes the deployer choose which users and workload roles it may grant (no default that reaches them)', () => {
