@@ -74,6 +74,15 @@ describe('IamIdentityGranter', () => {
     iam.reset();
     iam.on(DeleteRolePolicyCommand).rejects(noSuchEntity());
     await expect(granter().revoke(billingApp, KEY)).resolves.toEqual([]);
+    expect(iam).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) });
+  });
+
+  it('revokes from a workload role with DeleteRolePolicy on that role and policy', async () => {
+    await expect(granter().revoke(billingApp, KEY)).resolves.toEqual([
+      { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) } },
+    ]);
+    expect(iam.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) }]);
+    expect(iam).not.toHaveReceivedCommand(DeleteUserPolicyCommand);
   });
 
   it('takes its IAM client from a function, to act through an assumed identity-granter role', async () => {
