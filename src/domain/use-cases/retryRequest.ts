@@ -4,7 +4,7 @@ import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
 import { refuseIfExtendsRevoked } from './extendRequest';
-import { addMinutes, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
+import { addMinutes, announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /**
  * An approver (or, under an auto-approving rule, the requester) sends a
@@ -46,14 +46,24 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       endsAt: addMinutes(now, Math.min(current.durationMinutes, rule.maxDurationMinutes)),
       provisioningAttempts: 0,
     };
+    // Announced as an approval: receivers, and the Slack approval message, see the request leave FAILED.
+    const event = audit.retryRequested(current, {
+      id: deps.ids.next(),
+      at: now,
+      ...actedBy({ arn: caller.arn, person: actor.person }),
+      ...(comment !== undefined ? { comment } : {}),
+      data: { previousFailure: current.failure },
+      notify: 'request.approved',
+    });
     await deps.requests.commit({
       request: approved,
       expectedVersion: current.version,
-      events: [audit.retryRequested(current, { id: deps.ids.next(), at: now, ...actedBy({ arn: caller.arn, person: actor.person }), ...(comment !== undefined ? { comment } : {}), data: { previousFailure: current.failure } })],
+      events: [event],
       ...(current.extendsRequestId ? { unlessRevoked: current.extendsRequestId } : {}),
     });
-    return approved;
+    return { request: approved, event };
   });
-  await enqueueSafely(deps, next.id);
-  return next;
+  await announce(deps, next.request, next.event);
+  await enqueueSafely(deps, next.request.id);
+  return next.request;
 }

@@ -148,6 +148,8 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(h.notifier.sent.at(-1)!.kind).toBe('request.failed');
 
     await retryRequest(h.deps, api(ARN.leadAnna), request.id, 'role quota fixed');
+    // Announced: receivers see the request leave FAILED, by whom and why.
+    expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'request.approved', actor: ARN.leadAnna, comment: 'role quota fixed', request: { id: request.id, status: 'APPROVED' } });
     expect((await provisionRequest(h.deps, request.id)).outcome).toBe('active');
     const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
     expect(events).toEqual(['REQUESTED', 'APPROVED', 'PROVISIONING_FAILED', 'RETRY_REQUESTED', 'PROVISIONED']);
