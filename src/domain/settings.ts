@@ -3,6 +3,7 @@ import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { NOTIFICATION_KINDS } from './model';
+import { ACCOUNT_ALIAS, NAME } from './text';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -27,7 +28,7 @@ const principalPattern = z.string().check(
     message: 'must be an IAM user or role ARN, optionally with * or ? wildcards (e.g. arn:aws:iam::111111111111:user/*)',
   }),
 );
-const name = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit' }));
+const name = z.string().check(z.regex(NAME, { message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit' }));
 const externalId = () => z.string().check(z.regex(/^[\w+=,.@:/-]{2,1224}$/, { message: 'must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]' }));
 /** A whole number in [min, max]. */
 const intIn = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
@@ -59,7 +60,7 @@ export const accountSchema = z.strictObject({
   id: accountId,
   // Never 12 digits: an alias that reads as another account's id would take over that id's lookups and rules.
   alias: z.string().check(
-    z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be lowercase letters, digits or -' }),
+    z.regex(ACCOUNT_ALIAS, { message: 'must be lowercase letters, digits or -' }),
     z.refine((a) => !/^\d{12}$/.test(a), { message: 'must not be 12 digits: it would read as an account id' }),
   ),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),

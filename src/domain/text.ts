@@ -10,5 +10,18 @@
  */
 export const HIDDEN_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/;
 
+/*
+ * The names a request gives, checked alike by the configuration, the HTTP API
+ * and Slack commands.
+ */
+/** A profile's or rule's name. */
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+/** An account's alias (the configuration also refuses 12 digits, which read as an id). */
+export const ACCOUNT_ALIAS = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** How a request names an account: its alias or its 12-digit id. */
+export const ACCOUNT_REF = /^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/;
+/** A ticket id: 1–64 letters, digits and ._#:/- (as Jira, ServiceNow or a URL path write them). */
+export const TICKET_ID = /^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/;
+
 /** Why such a text is refused, in the words of a validation reason. */
 export const HIDDEN_CHARACTERS_REASON = 'must not hold control, invisible or text-direction characters';

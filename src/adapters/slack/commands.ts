@@ -1,5 +1,5 @@
 import { ValidationError } from '../../domain/errors';
-import { HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON } from '../../domain/text';
+import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME, TICKET_ID } from '../../domain/text';
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
@@ -57,9 +57,6 @@ export function usage(command = '/access'): string {
   ].join('\n');
 }
 
-const ACCOUNT = /^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/;
-const PROFILE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
-const TICKET = /^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/;
 
 /**
  * Slack HTML-escapes &, < and > in the command text. Undo it, so that the
@@ -182,9 +179,9 @@ function parseRequest(
     return invalid(`request needs ${names.join(' ')}; ${names[tokens.length - 1]} is missing: ${command} request production ReadOnly 2h investigating INC-42.`);
   }
   const account = tokens[1]!.value.toLowerCase();
-  if (!ACCOUNT.test(account)) return invalid(`"${tokens[1]!.value}" is not an account alias or a 12-digit account id.`);
+  if (!ACCOUNT_REF.test(account)) return invalid(`"${tokens[1]!.value}" is not an account alias or a 12-digit account id.`);
   const profile = tokens[2]!.value;
-  if (!PROFILE.test(profile)) return invalid(`"${profile}" is not a profile name (letters, digits, _ or -).`);
+  if (!NAME.test(profile)) return invalid(`"${profile}" is not a profile name (letters, digits, _ or -).`);
   const duration = parseDuration(tokens[3]!.value);
   if ('error' in duration) return invalid(duration.error);
 
@@ -194,7 +191,7 @@ function parseRequest(
   if (flag === '--ticket' || flag.startsWith('--ticket=')) {
     ticket = flag === '--ticket' ? tokens[next + 1]?.value : flag.slice('--ticket='.length);
     next += flag === '--ticket' ? 2 : 1;
-    if (!ticket || !TICKET.test(ticket)) return invalid(`"--ticket" needs a ticket id of 1–64 letters, digits and ._#:/- characters.`);
+    if (!ticket || !TICKET_ID.test(ticket)) return invalid(`"--ticket" needs a ticket id of 1–64 letters, digits and ._#:/- characters.`);
   }
   const reason = rest(next);
   if (!reason) return invalid(`request needs a reason after the duration: ${command} request ${account} ${profile} ${tokens[3]!.value} <reason…>.`);

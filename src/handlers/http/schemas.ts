@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import '../../domain/zod-locale';
 import { REQUEST_STATUSES } from '../../domain/model';
-import { HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON } from '../../domain/text';
+import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME, TICKET_ID } from '../../domain/text';
 
 /*
  * The shapes the HTTP API accepts. The handlers validate with these and the
@@ -27,11 +27,11 @@ export const idParams = z.strictObject({ id: requestId });
 export const createRequestBody = z
   .strictObject({
     accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),
-    account: z.optional(z.string().check(z.regex(/^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/, { message: 'must be an account alias or a 12-digit account id' }))),
-    profile: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: 'must be a profile name (letters, digits, _ or -)' })),
+    account: z.optional(z.string().check(z.regex(ACCOUNT_REF, { message: 'must be an account alias or a 12-digit account id' }))),
+    profile: z.string().check(z.regex(NAME, { message: 'must be a profile name (letters, digits, _ or -)' })),
     durationMinutes: z.number({ message: 'must be a number of minutes' }).check(z.int({ message: 'must be a whole number of minutes' }), z.positive({ message: 'must be positive' })),
     reason: freeText(1000),
-    ticket: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }))),
+    ticket: z.optional(z.string().check(z.regex(TICKET_ID, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }))),
     principalArn: z.optional(z.string().check(z.maxLength(2048))),
   })
   .check(
