@@ -99,56 +99,93 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   // Refused before anything changes (an EXPIRED request is not revoked, nor its extensions);
   // a REVOKED one passes, so a repeat finishes a revocation a crash cut short, then is a 409.
   if (request.status !== 'REVOKED') assertTransition(request.status, 'REVOKED', 'revoke it');
-  // Its extensions prolong the same access: they go too, first, so a failure midway leaves
-  // the revoked request live and the revocation can simply be repeated.
   const chain = new Set([request.id]);
   const by: EventActor = { arn: caller.arn, person: actor.person };
-  await endExtensions(deps, request, by, chain);
+  // Its extensions prolong the same access, so they go too. Pending ones are cancelled first, since an
+  // approval would give back the access being taken away. Live ones end in the order their access ends,
+  // so whoever leaves the shared role leaves it to links that end no earlier: its end never has to be
+  // pulled back to another link's (which, the profile gone from the configuration, could not be done).
+  // Those ending before the request go first: a failure there leaves the request live, to revoke again.
+  const found = await extensionsOf(deps, request, chain);
+  await cancelPending(deps, request, by, found.pending);
+  const live = [...found.live].sort(byEnd);
+  const first = request.status === 'REVOKED' ? live : live.filter((x) => byEnd(x, request) < 0);
+  await endLinks(deps, request, by, first);
   const revoked = await endAccess(deps, requestId, 'REVOKED', by, comment);
-  // One granted between the listing above and this revocation could not see it (a grant commits
-  // only while the request it extends is not REVOKED): look again until a pass finds none. The
-  // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
   try {
+    await endLinks(deps, request, by, live.filter((x) => !first.includes(x)));
+    // One granted between the listing above and this revocation could not see it (a grant commits
+    // only while the request it extends is not REVOKED): look again until a pass finds none. The
+    // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
     for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
       if ((await endExtensions(deps, request, by, chain)) === 0) break;
     }
   } catch (e) {
-    // The request is REVOKED by now: a busy extension must not read as "nothing changed, try again" (GRANT_BUSY)
-    // while its access stays. It is a failure to report (a 502 that alerts), and repeating the revoke finishes it.
-    if (e instanceof GrantBusyError) {
-      // Counted and alarmed: through Slack no 5xx reaches the gateway's alarm, and the extension keeps its access meanwhile.
-      deps.metrics?.count('RevocationIncomplete');
-      throw new ProvisioningError(
-        `Request ${request.id} is revoked, but one of its extensions could not be ended yet: another change to its grant${request.grantKey ? ` ${request.grantKey}` : ''} is in progress. Its access stays until then: repeat the revoke to finish it.`,
-        'RevocationIncomplete',
-        true,
-      );
-    }
-    throw e;
+    // The request is REVOKED by now, but an extension keeps its access: counted and alarmed (through Slack
+    // no 5xx reaches the gateway's alarm), and reported as a failure to finish, never as "nothing changed".
+    deps.metrics?.count('RevocationIncomplete');
+    throw incomplete(request, e);
   }
   return revoked;
+}
+
+/** What a revocation that ended the request but not all of its extensions reports. */
+function incomplete(request: AccessRequest, e: unknown): unknown {
+  // A busy grant must not read as GRANT_BUSY ("nothing changed, try again") while its access stays: repeating the revoke finishes it.
+  if (e instanceof GrantBusyError) {
+    return new ProvisioningError(
+      `Request ${request.id} is revoked, but one of its extensions could not be ended yet: another change to its grant${request.grantKey ? ` ${request.grantKey}` : ''} is in progress. Its access stays until then: repeat the revoke to finish it.`,
+      'RevocationIncomplete',
+      true,
+    );
+  }
+  // IAM refused, or the configuration no longer allows it (a 409 would read as "nothing changed"): why, and that the request itself is revoked.
+  if (e instanceof ProvisioningError || e instanceof ConflictError) {
+    return new ProvisioningError(
+      `Request ${request.id} is revoked, but one of its extensions could not be ended, so its access stays: ${e.message} Repeat the revoke to finish it.`,
+      'RevocationIncomplete',
+      e instanceof ProvisioningError && e.retryable,
+    );
+  }
+  return e; // unexpected: an opaque 500, the details in the log
+}
+
+/** Earliest end first; a request without an end (none held) before any with one. */
+function byEnd(a: AccessRequest, b: AccessRequest): number {
+  return (a.endsAt ?? '').localeCompare(b.endsAt ?? '');
 }
 
 /** Each pass finds what concurrent grants made during the last one; the chain is short in practice. */
 const MAX_EXTENSION_PASSES = 10;
 
 /**
- * Revokes the request's live extensions (and theirs) and cancels its pending
- * ones, since a later approval would give back the access being taken
- * away. Returns how many it found. An extension that could not be ended and
- * is still live (its role cannot be reached) fails the revocation: the
- * access it carries is not gone.
+ * Revokes the request's live extensions (and theirs), earliest end first,
+ * and cancels its pending ones. Returns how many it found.
  */
 async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>): Promise<number> {
   const extensions = await extensionsOf(deps, request, chain);
-  for (const extension of extensions.pending) {
+  await cancelPending(deps, request, by, extensions.pending);
+  await endLinks(deps, request, by, [...extensions.live].sort(byEnd));
+  return extensions.live.length + extensions.pending.length;
+}
+
+async function cancelPending(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, pending: AccessRequest[]): Promise<void> {
+  for (const extension of pending) {
     try {
       await cancelOrphanedExtension(deps, extension.id, by, request.id);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
     }
   }
-  for (const extension of extensions.live) {
+}
+
+/**
+ * Revokes these extensions in turn. One that could not be ended and is still
+ * live (its role cannot be reached) fails the revocation: the access it
+ * carries is not gone.
+ */
+async function endLinks(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, links: AccessRequest[]): Promise<void> {
+  for (const extension of links) {
     try {
       await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`);
     } catch (e) {
@@ -157,7 +194,6 @@ async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by:
       if (now && !TERMINAL.includes(now.status)) throw e; // not ended meanwhile: its access stays, so the revocation must say so
     }
   }
-  return extensions.live.length + extensions.pending.length;
 }
 
 /** The statuses in which an extension holds or may still get access (FAILED: an approver may retry it). */
