@@ -76,6 +76,8 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   const t = isoNow(deps.clock);
   const revoked = await revokedOriginalOf(deps, request);
   if (revoked) return revokeWithOriginal(deps, lease, target, request, revoked, t);
+  // Its end passed while this run waited for the lease: it would be no live member of the grant.
+  if (request.endsAt <= t) return expireUnderLease(deps, lease, target, request);
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome;
@@ -204,26 +206,31 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
   const result = await withGrantLease(leaseOptions(deps), target.grantKey, async (lease): Promise<ProvisionResult> => {
     const request = await deps.requests.get(first.id);
     if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
-    const now = isoNow(deps.clock);
-    const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: true });
-    const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
-    const event = audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.', notify: 'request.expired' });
-    await deps.requests.commit({
-      request: expired,
-      expectedVersion: request.version,
-      events: [
-        event,
-        owed
-          ? audit.accessRemovalOwed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: owed, data: { accountId: target.accountId, roleName: target.roleName, calls: calls.map((c) => c.command) } })
-          : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
-      ],
-    });
-    // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
-    if (owed) deps.metrics?.count('ExpiryFailed');
-    return { outcome: 'expired', request: expired, event };
+    return expireUnderLease(deps, lease, target, request);
   });
   if (result.request && result.event) await announce(deps, result.request, result.event);
   return result;
+}
+
+/** Under the grant's lease: an APPROVED request whose end has passed leaves the grant and ends EXPIRED, never ACTIVE. */
+async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest): Promise<ProvisionResult> {
+  const now = isoNow(deps.clock);
+  const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: true });
+  const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
+  const event = audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.', notify: 'request.expired' });
+  await deps.requests.commit({
+    request: expired,
+    expectedVersion: request.version,
+    events: [
+      event,
+      owed
+        ? audit.accessRemovalOwed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: owed, data: { accountId: target.accountId, roleName: target.roleName, calls: calls.map((c) => c.command) } })
+        : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
+    ],
+  });
+  // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
+  if (owed) deps.metrics?.count('ExpiryFailed');
+  return { outcome: 'expired', request: expired, event };
 }
 
 /**

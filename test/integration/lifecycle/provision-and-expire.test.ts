@@ -7,7 +7,9 @@ import { sweep } from '../../../src/domain/use-cases/sweep';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
+import { grantTargetFor } from '../../../src/domain/grants';
 import { harness, type Harness } from '../../helpers/harness';
+import { holdLease } from '../../helpers/leases';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN } from '../../helpers/settings';
 
@@ -50,6 +52,49 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(grant).toMatchObject({ members: { [request.id]: '2026-03-02T10:00:00.000Z' }, principalArn: ARN.alice, version: 1 });
     const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
     expect(events).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED']);
+  });
+
+  describe('when the end passes while provisioning waits for the grant\'s lease', () => {
+    /** Another change holds the grant; while provisioning waits for it, the clock passes `minutes`. */
+    function waitOutlasts(request: AccessRequest, minutes: number) {
+      let waited = false;
+      h.deps.lease = {
+        ...h.deps.lease,
+        sleep: async () => {
+          if (!waited) h.clock.advance(minutes * 60_000); // the holder's lease lapses meanwhile
+          waited = true;
+        },
+      };
+      return holdLease(h, grantTargetFor(h.deps.settings, request).grantKey);
+    }
+
+    it('ends the request EXPIRED, granting nothing, when it is the grant\'s only request', async () => {
+      const request = await approvedStaging(60);
+      await waitOutlasts(request, 61);
+
+      const result = await provisionRequest(h.deps, request.id);
+
+      expect(result.outcome).toBe('expired');
+      expect(await h.requests.get(request.id)).toMatchObject({ status: 'EXPIRED', endedAt: '2026-03-02T10:01:00.000Z' });
+      expect(iam.roles.size).toBe(0);
+      expect(identity.policies.size).toBe(0);
+      expect(await h.grants.get(grantTargetFor(h.deps.settings, request).grantKey)).toBeUndefined();
+      expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'request.expired', request: { id: request.id, status: 'EXPIRED' } });
+    });
+
+    it('ends it EXPIRED, never ACTIVE with an end gone by, beside a live request on the same role', async () => {
+      const longer = await approvedStaging(240);
+      await provisionRequest(h.deps, longer.id);
+      const request = await approvedStaging(60);
+      await waitOutlasts(request, 61);
+
+      const result = await provisionRequest(h.deps, request.id);
+
+      expect(result.outcome).toBe('expired');
+      expect((await h.requests.get(request.id))!.status).toBe('EXPIRED');
+      expect([...iam.roles.values()].map((s) => [s.endsAt, s.requestIds])).toEqual([['2026-03-02T13:00:00.000Z', [longer.id]]]);
+      expect((await h.grants.get(grantTargetFor(h.deps.settings, request).grantKey))!.members).toEqual({ [longer.id]: '2026-03-02T13:00:00.000Z' });
+    });
   });
 
   it('is idempotent: a second run of the worker changes nothing', async () => {
