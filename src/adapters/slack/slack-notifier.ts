@@ -74,7 +74,8 @@ export class SlackNotifier implements Notifier {
   async notify(n: Notification): Promise<void> {
     if (n.kind === 'drift.detected') return;
     const tasks: Promise<unknown>[] = [n.kind === 'request.created' ? this.postApproval(n) : this.updateInPlace(n)];
-    if (n.kind === 'request.active') tasks.push(this.sendAccessReady(n));
+    // The request as it is when sent: one revoked or ended since it became active is not announced as ready.
+    if (n.kind === 'request.active' && n.request.status === 'ACTIVE') tasks.push(this.sendAccessReady(n));
     const failures = (await Promise.allSettled(tasks)).filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {

@@ -47,8 +47,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *   "comment": "optional text"
  * }
  * ```
- * `request.version` grows with every change of a request: deliveries may
- * arrive out of order, so keep the highest version you have seen.
+ * `kind` says what happened; `request` is the request as it stands when the
+ * notification is sent, which may already show a later change, so two
+ * deliveries may carry the same `request.version`. It grows with every change
+ * of a request, and deliveries may arrive out of order: keep the request with
+ * the highest version you have seen.
  *
  * Answer with any 2xx within 5 seconds. rolegate makes up to 3 attempts with
  * exponential backoff on network errors, timeouts, 5xx and 429; any other

@@ -92,6 +92,17 @@ describe('SlackNotifier', () => {
     expect(sent()).toHaveLength(4);
   });
 
+  it('sends no "access ready" message for access revoked before the announcement went out, only the status', async () => {
+    const { notifier, sent } = setup();
+    await notifier.notify(note('request.created', pendingRequest()));
+    const revoked = activeRequest({ status: 'REVOKED', version: 4, endedAt: AT });
+
+    await notifier.notify(note('request.active', revoked, 'rolegate'));
+
+    expect(sent().slice(1).map((c) => c.api)).toEqual(['chat.update']);
+    expect(sent()[1]!.body.text).toBe(statusMessage(revoked, { slackUserOf, actor: 'rolegate' }).text);
+  });
+
   it('does not message a requester who has no Slack identity', async () => {
     const { notifier, sent } = setup();
     await notifier.notify(note('request.active', activeRequest({ requester: ARN.bob, principalArn: ARN.bob })));
