@@ -1,4 +1,5 @@
 import { audit } from '../audit';
+import { ConflictError } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
@@ -207,6 +208,11 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
   const request = await deps.requests.get(anyMember);
   if (!request) return undefined;
   const target = grantTargetFor(deps.settings, request);
+  // Without the rule, the ExternalId the trust demands is not known: the trust would read as drift, and a
+  // repair would take the condition off live access. Logged, like a grant whose profile left the configuration.
+  if (target.externalIdUnknown) {
+    throw new ConflictError(`Grant ${grant.grantKey} is not compared: the rule that set its workload's ExternalId (${request.ruleId}) is no longer in the configuration, so its trust's terms are not known.`);
+  }
   if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) return undefined;
   // The role listing and the grant listing are read apart and may be minutes old: a grant
   // provisioned, widened or ended in between looks like drift. Under the grant's lease, compare

@@ -193,6 +193,26 @@ describe('ExternalId terms and shared roles', () => {
     expect(externalIdOf(a.grantKey!)).toBe('wl-secret-1');
   });
 
+  it('reconciliation neither reports nor, in repair mode, strips the ExternalId of a workload grant whose rule left the configuration', async () => {
+    await startWith('wl-secret-1');
+    const r = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
+    await provisionRequest(h.deps, r.id);
+    const held = (await h.requests.get(r.id))!.grantKey!;
+    // The rule goes; the live grant's trust still demands its ExternalId, which the configuration no longer knows.
+    h.deps.settings = settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = 'repair'));
+    const applied = iam.log.length;
+
+    const drift = await reconcile(h.deps);
+
+    expect(drift).toEqual([]);
+    expect(iam.log.length).toBe(applied);
+    expect(externalIdOf(held)).toBe('wl-secret-1');
+    expect(h.notifier.sent.map((n) => n.kind)).not.toContain('drift.detected');
+    expect(h.logger.lines.filter((l) => l.message === 'reconciliation of a grant failed; the others continue').map((l) => [l.fields.grantKey, l.fields.error])).toEqual([
+      [held, `Grant ${held} is not compared: the rule that set its workload's ExternalId (workloads) is no longer in the configuration, so its trust's terms are not known.`],
+    ]);
+  });
+
   it('a provisioned request is ended on the role it holds even after its rule\'s ExternalId was rotated', async () => {
     await startWith('wl-secret-1');
     const r = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
