@@ -57,24 +57,73 @@ describe('rolegate plan (local dry run)', () => {
     expect(result).toMatchObject({ rule: 'admin-two-approvals', approvalsRequired: 2 });
     const roleName = result.roleArn.slice(result.roleArn.lastIndexOf('/') + 1);
 
-    const assume = result.calls[0];
-    expect(assume).toMatchObject({ service: 'sts', command: 'AssumeRole', input: { RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner' } });
-
+    // The end comes from the clock: read it from the trust, check it against the run's window, then pin every document.
     const create = result.calls.find((c: { command: string }) => c.command === 'CreateRole');
-    expect(create.input).toMatchObject({ Path: '/rolegate/', RoleName: roleName, PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess', MaxSessionDuration: 7200 });
-    const trust = JSON.parse(create.input.AssumeRolePolicyDocument);
-    expect(trust.Statement).toHaveLength(1);
-    const statement = trust.Statement[0];
-    expect(statement).toMatchObject({ Effect: 'Allow', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' });
-    expect(statement.Condition.Bool['aws:MultiFactorAuthPresent']).toBe('true');
-    const endsAt = Date.parse(statement.Condition.DateLessThan['aws:CurrentTime']);
-    expect(endsAt).toBeGreaterThanOrEqual(before + 90 * 60_000);
-    expect(endsAt).toBeLessThanOrEqual(after + 90 * 60_000);
-
-    expect(result.calls.find((c: { command: string }) => c.command === 'AttachRolePolicy').input).toEqual({ RoleName: roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' });
-    const identity = result.calls.find((c: { command: string }) => c.command === 'PutUserPolicy');
-    expect(identity.input.UserName).toBe('alice');
-    expect(JSON.parse(identity.input.PolicyDocument).Statement[0]).toMatchObject({ Action: 'sts:AssumeRole', Resource: result.roleArn });
+    const end: string = JSON.parse(create.input.AssumeRolePolicyDocument).Statement[0].Condition.DateLessThan['aws:CurrentTime'];
+    expect(Date.parse(end)).toBeGreaterThanOrEqual(before + 90 * 60_000);
+    expect(Date.parse(end)).toBeLessThanOrEqual(after + 90 * 60_000);
+    const docs = (calls: { input: Record<string, unknown> }[]) =>
+      calls.map((c) => ({ ...c, input: Object.fromEntries(Object.entries(c.input).map(([k, v]) => [k, k.endsWith('PolicyDocument') ? JSON.parse(v as string) : v])) }));
+    expect(result.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${roleName}`);
+    expect(docs(result.calls)).toEqual([
+      { service: 'sts', command: 'AssumeRole', input: { RoleArn: 'arn:aws:iam::333333333333:role/rolegate-provisioner', RoleSessionName: 'rolegate-PLAN', DurationSeconds: 3600, ExternalId: '(accounts[].externalId)' } },
+      {
+        service: 'iam',
+        command: 'CreateRole',
+        input: {
+          Path: '/rolegate/',
+          RoleName: roleName,
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'RolegateGrant',
+                Effect: 'Allow',
+                Principal: { AWS: ARN.alice },
+                Action: 'sts:AssumeRole',
+                Condition: { DateLessThan: { 'aws:CurrentTime': end }, Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
+              },
+            ],
+          },
+          MaxSessionDuration: 7200,
+          Description: `rolegate grant: EC2Admin for ${ARN.alice}`,
+          PermissionsBoundary: 'arn:aws:iam::aws:policy/PowerUserAccess',
+          Tags: [
+            { Key: 'managed-by', Value: 'rolegate' },
+            { Key: 'rolegate:grant-key', Value: `333333333333_${roleName}` },
+            { Key: 'rolegate:profile', Value: 'EC2Admin' },
+            { Key: 'rolegate:principal', Value: ARN.alice },
+            { Key: 'rolegate:requests', Value: 'PLAN' },
+            { Key: 'rolegate:ends-at', Value: end },
+          ],
+        },
+      },
+      {
+        service: 'iam',
+        command: 'PutRolePolicy',
+        input: {
+          RoleName: roleName,
+          PolicyName: 'rolegate-profile',
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': end } } }],
+          },
+        },
+      },
+      { service: 'iam', command: 'AttachRolePolicy', input: { RoleName: roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' } },
+      {
+        service: 'iam',
+        command: 'PutUserPolicy',
+        input: {
+          UserName: 'alice',
+          PolicyName: expect.stringMatching(/^rolegate-[0-9a-f]{16}$/),
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: result.roleArn, Condition: { DateLessThan: { 'aws:CurrentTime': end } } }],
+          },
+        },
+      },
+    ]);
   });
 
   it('says a self-service rule approves at once', async () => {
