@@ -302,8 +302,14 @@ function leftoverProblems(o: Observed): string[] {
     ['the role trusts the principal', o.role?.trust],
     ['the identity-side policy allows sts:AssumeRole', o.identity],
   ] as const) {
-    const end = doc === undefined ? undefined : endOf(doc);
-    if (!end || end <= o.now) continue;
+    if (doc === undefined) continue;
+    const end = endOf(doc);
+    // No end at all is the worst case, not a harmless one.
+    if (!end) {
+      p.push(`${what} with no end (${statuses})`);
+      continue;
+    }
+    if (end <= o.now) continue;
     if (!liveEnd) p.push(`${what} until ${end} although no request on the grant is live (${statuses})`);
     else if (end > liveEnd) p.push(`${what} until ${end}, beyond the end of the last live request (${liveEnd}; ${statuses})`);
   }
@@ -312,7 +318,9 @@ function leftoverProblems(o: Observed): string[] {
 
 /** Security: a role the principal may assume never holds more than its profile allows, even half-built. */
 function overreachProblems(o: Observed, c: Ctx): string[] {
-  if (!o.role || (endOf(o.role.trust) ?? '') <= o.now) return [];
+  if (!o.role) return [];
+  const trustEnd = endOf(o.role.trust);
+  if (trustEnd !== undefined && trustEnd <= o.now) return []; // no longer assumable (a trust without an end always is)
   const p: string[] = [];
   const d = desiredRole(specFor(SETTINGS, c.t, { [c.target.id]: c.target.endsAt! }));
   const extra = o.role.attached.filter((a) => !d.managedPolicyArns.includes(a));

@@ -10,6 +10,8 @@ import {
   validateDocuments,
   type DesiredRole,
   roleInlinePolicy,
+  samePolicy,
+  parsePolicy,
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
@@ -276,5 +278,42 @@ describe('limits, checked before anything is sent', () => {
       "The profile's inline policy holds \"→\" (U+2192); IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.",
     );
     expect(refusal(() => desiredRole(withText('team-\u{1F512}'))).message).toMatch(/holds "\u{1F512}" \(U\+1F512\)/u);
+  });
+});
+
+describe('samePolicy and parsePolicy (comparing what IAM returns with what rolegate wrote)', () => {
+  const trust = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: alice.arn }, Action: 'sts:AssumeRole', Condition: { DateLessThan: { 'aws:CurrentTime': END } } }] };
+
+  it('ignores key order and a one-element array IAM returns as its element (or the reverse)', () => {
+    const reordered = { Statement: { Condition: { DateLessThan: { 'aws:CurrentTime': END } }, Action: ['sts:AssumeRole'], Principal: { AWS: [alice.arn] }, Effect: 'Allow', Sid: 'RolegateGrant' }, Version: '2012-10-17' };
+    expect(samePolicy(reordered, trust)).toBe(true);
+    expect(samePolicy(trust, reordered)).toBe(true);
+  });
+
+  it('tells apart any change of value: another end, principal, effect, an extra condition or statement', () => {
+    const statement = trust.Statement[0]!;
+    const variants = [
+      { ...trust, Statement: [{ ...statement, Condition: { DateLessThan: { 'aws:CurrentTime': '2099-01-01T00:00:00.000Z' } } }] },
+      { ...trust, Statement: [{ ...statement, Principal: { AWS: 'arn:aws:iam::111111111111:root' } }] },
+      { ...trust, Statement: [{ ...statement, Effect: 'Deny' }] },
+      { ...trust, Statement: [{ ...statement, Condition: { ...statement.Condition, Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }] },
+      { ...trust, Statement: [statement, statement] },
+      { ...trust, Statement: [{ ...statement, Principal: { AWS: [alice.arn, 'arn:aws:iam::111111111111:user/bob'] } }] },
+    ];
+    for (const v of variants) expect(samePolicy(v, trust)).toBe(false);
+  });
+
+  it('treats arrays of two or more in another order as different (a difference is reported, never hidden)', () => {
+    const two = (a: string, b: string) => ({ ...trust, Statement: [{ ...trust.Statement[0]!, Principal: { AWS: [a, b] } }] });
+    expect(samePolicy(two(alice.arn, 'arn:aws:iam::111111111111:user/bob'), two('arn:aws:iam::111111111111:user/bob', alice.arn))).toBe(false);
+  });
+
+  it('reads a document URL-encoded as IAM returns it, or plain JSON', () => {
+    const text = JSON.stringify(trust);
+    expect(parsePolicy(encodeURIComponent(text))).toEqual(trust);
+    expect(parsePolicy(text)).toEqual(trust);
+    // A literal % in a plain document is not an escape: still read as written.
+    expect(parsePolicy('{"Sid":"100%"}')).toEqual({ Sid: '100%' });
+    expect(parsePolicy(undefined)).toBeUndefined();
   });
 });
