@@ -231,7 +231,7 @@ it('keeps the access when its ACTIVE commit finds the request made ACTIVE by a r
   const after = await held(r);
   expect(after.members).toEqual([r.id]);
   expect(after.trustEnds).toBe(r.endsAt);
-  expect(after.identityPolicy).toBeDefined();
+  expect(JSON.parse(after.identityPolicy!).Statement[0].Condition.DateLessThan['aws:CurrentTime']).toBe(r.endsAt);
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED']);
 });
 

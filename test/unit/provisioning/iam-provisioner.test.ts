@@ -2,6 +2,7 @@ import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
   DeleteRoleCommand,
+  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
   GetRoleCommand,
@@ -222,8 +223,22 @@ describe('IamProvisioner.apply', () => {
       'DetachRolePolicy',
       'AttachRolePolicy',
     ]);
-    expect(iam).toHaveReceivedCommandWith(UpdateRoleCommand, { RoleName: spec.roleName, MaxSessionDuration: 3600 });
-    expect(iam).toHaveReceivedCommandWith(AttachRolePolicyCommand, { RoleName: spec.roleName, PolicyArn: S3_READ });
+    expect(iam.commandCalls(UpdateRoleCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, MaxSessionDuration: 3600, Description: desiredRole(spec).description }]);
+    expect(iam.commandCalls(DeleteRolePermissionsBoundaryCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName }]);
+    const put = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
+    expect({ ...put, PolicyDocument: parsed(put.PolicyDocument) }).toEqual({
+      RoleName: spec.roleName,
+      PolicyName: 'rolegate-profile',
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' },
+          { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } },
+        ],
+      },
+    });
+    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }]);
+    expect(iam.commandCalls(AttachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
 
   it('moves the end and records the new request when a second request extends the grant', async () => {
@@ -292,14 +307,14 @@ describe('IamProvisioner.apply', () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).rejectsOnce(awsError('Throttling', 'Rate exceeded')).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
     iam.on(CreateRoleCommand).rejectsOnce(awsError('ThrottlingException', 'Rate exceeded')).rejectsOnce(awsError('ServiceFailure', 'oops', 500)).resolves({});
-    const { provisioner: p, waits } = provisioner();
+    // Jitter at its top, so the waits show their ceilings: each call's backoff doubles per attempt of that call.
+    const retry = instantRetry();
+    const p = new IamProvisioner(provisionerCredentials(), { ...retry.options, random: () => 0.999999 });
 
     await p.apply(spec, '01REQ');
 
     expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'CreateRole', 'CreateRole', 'CreateRole', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
-    expect(waits).toHaveLength(3);
-    expect(waits[0]).toBeLessThan(200);
-    expect(waits[2]).toBeLessThan(400);
+    expect(retry.waits).toEqual([199, 199, 399]);
   });
 
   it('fails retryably, with the AWS code, once throttling outlasts every attempt', async () => {

@@ -70,16 +70,16 @@ describe('SlackClient', () => {
     }
 
     it.each([
-      ['chat.postMessage', (c: SlackClient) => c.postMessage('C0APPROVERS', message)],
-      ['chat.update', (c: SlackClient) => c.updateMessage({ channel: 'C0APPROVERS', ts: '1.2' }, message)],
-      ['conversations.open', (c: SlackClient) => c.openDirectMessage('U0ALICE')],
-    ])('%s is sent again after the Retry-After Slack names, and succeeds', async (method, send) => {
+      ['chat.postMessage', (c: SlackClient) => c.postMessage('C0APPROVERS', message), { channel: 'C0APPROVERS', ts: '1767261600.000100' }],
+      ['chat.update', (c: SlackClient) => c.updateMessage({ channel: 'C0APPROVERS', ts: '1.2' }, message), { channel: 'C0APPROVERS', ts: '1.2' }],
+      ['conversations.open', (c: SlackClient) => c.openDirectMessage('U0ALICE'), 'D0U0ALICE'],
+    ] as const)('%s is sent again after the Retry-After Slack names, and succeeds', async (method, send, answer) => {
       let limited = 1;
       const slack = fakeSlack(() => (limited-- > 0 ? { status: 429, text: '', headers: { 'retry-after': '2' } } : undefined));
       const clock = clocked();
       const client = new SlackClient({ token: TOKEN, fetch: slack.fetch, ...clock });
 
-      await expect(send(client)).resolves.toBeDefined();
+      await expect(send(client)).resolves.toEqual(answer);
 
       expect(clock.waits).toEqual([2000]);
       expect(slack.calls.map((c) => c.url)).toEqual([`https://slack.com/api/${method}`, `https://slack.com/api/${method}`]);
