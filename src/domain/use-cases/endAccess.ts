@@ -7,7 +7,7 @@ import { assertTransition, TERMINAL } from '../state-machine';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
 import { canView } from './getRequest';
-import { leaseOptions, releaseFromGrant } from './grant-membership';
+import { leaseOptions, releaseFromGrant, type ReleaseOptions } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type EndReason = 'EXPIRED' | 'REVOKED';
@@ -28,6 +28,7 @@ export async function endAccess(
   comment?: string,
   /** The request as just read (the sweeper's due query); saves a read on the first attempt. */
   known?: AccessRequest,
+  options: Pick<ReleaseOptions, 'leavingWith'> = {},
 ): Promise<AccessRequest> {
   let preread = known;
   const ended = await withOptimisticRetry(async () => {
@@ -42,7 +43,10 @@ export async function endAccess(
 
     return withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
       const now = isoNow(deps.clock);
-      const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now) });
+      const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, {
+        ...options,
+        endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now),
+      });
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}) };
@@ -97,36 +101,44 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
     ]);
   }
   // Refused before anything changes (an EXPIRED request is not revoked, nor its extensions);
-  // a REVOKED one passes, so a repeat finishes a revocation a crash cut short, then is a 409.
+  // a REVOKED one passes, so a repeat finishes a revocation a crash cut short.
   if (request.status !== 'REVOKED') assertTransition(request.status, 'REVOKED', 'revoke it');
   const chain = new Set([request.id]);
   const by: EventActor = { arn: caller.arn, person: actor.person };
-  // Its extensions prolong the same access, so they go too. Pending ones are cancelled first, since an
-  // approval would give back the access being taken away. Live ones end in the order their access ends,
-  // so whoever leaves the shared role leaves it to links that end no earlier: its end never has to be
-  // pulled back to another link's (which, the profile gone from the configuration, could not be done).
-  // Those ending before the request go first: a failure there leaves the request live, to revoke again.
-  const found = await extensionsOf(deps, request, chain);
-  await cancelPending(deps, request, by, found.pending);
-  const live = [...found.live].sort(byEnd);
-  const first = request.status === 'REVOKED' ? live : live.filter((x) => byEnd(x, request) < 0);
-  await endLinks(deps, request, by, first);
+  if (request.status === 'REVOKED') return finishRevocation(deps, request, by, chain);
+  // Its extensions prolong the same access: they go too, first, so a failure midway leaves the
+  // request live and the revocation can simply be repeated. They leave the shared role together
+  // with the request, so the role's end is never pulled back to the request's on the way.
+  await endExtensions(deps, request, by, chain);
   const revoked = await endAccess(deps, requestId, 'REVOKED', by, comment);
+  // One granted between the listing above and this revocation could not see it (a grant commits
+  // only while the request it extends is not REVOKED): look again until a pass finds none. The
+  // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
+  await finishRevocation(deps, request, by, chain, 'after');
+  return revoked;
+}
+
+/**
+ * Ends what extensions of a REVOKED request still hold. A repeated revoke
+ * that finds some answers with the request (the revocation is now
+ * finished); one that finds none is a 409, as it changes nothing.
+ */
+async function finishRevocation(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>, when: 'repeat' | 'after' = 'repeat'): Promise<AccessRequest> {
+  let found = 0;
   try {
-    await endLinks(deps, request, by, live.filter((x) => !first.includes(x)));
-    // One granted between the listing above and this revocation could not see it (a grant commits
-    // only while the request it extends is not REVOKED): look again until a pass finds none. The
-    // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
     for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
-      if ((await endExtensions(deps, request, by, chain)) === 0) break;
+      const n = await endExtensions(deps, request, by, chain);
+      found += n;
+      if (n === 0) break;
     }
   } catch (e) {
-    // The request is REVOKED by now, but an extension keeps its access: counted and alarmed (through Slack
+    // The request is REVOKED, but an extension keeps its access: counted and alarmed (through Slack
     // no 5xx reaches the gateway's alarm), and reported as a failure to finish, never as "nothing changed".
     deps.metrics?.count('RevocationIncomplete');
     throw incomplete(request, e);
   }
-  return revoked;
+  if (when === 'repeat' && found === 0) assertTransition(request.status, 'REVOKED', 'revoke it');
+  return (await deps.requests.get(request.id)) ?? request;
 }
 
 /** What a revocation that ended the request but not all of its extensions reports. */
@@ -150,50 +162,36 @@ function incomplete(request: AccessRequest, e: unknown): unknown {
   return e; // unexpected: an opaque 500, the details in the log
 }
 
-/** Earliest end first; a request without an end (none held) before any with one. */
-function byEnd(a: AccessRequest, b: AccessRequest): number {
-  return (a.endsAt ?? '').localeCompare(b.endsAt ?? '');
-}
-
 /** Each pass finds what concurrent grants made during the last one; the chain is short in practice. */
 const MAX_EXTENSION_PASSES = 10;
 
 /**
- * Revokes the request's live extensions (and theirs), earliest end first,
- * and cancels its pending ones. Returns how many it found.
+ * Revokes the request's live extensions (and theirs) and cancels its
+ * pending ones, since a later approval would give back the access being
+ * taken away. Returns how many it found. An extension that could not be
+ * ended and is still live (its role cannot be reached) fails the
+ * revocation: the access it carries is not gone.
  */
 async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>): Promise<number> {
   const extensions = await extensionsOf(deps, request, chain);
-  await cancelPending(deps, request, by, extensions.pending);
-  await endLinks(deps, request, by, [...extensions.live].sort(byEnd));
-  return extensions.live.length + extensions.pending.length;
-}
-
-async function cancelPending(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, pending: AccessRequest[]): Promise<void> {
-  for (const extension of pending) {
+  for (const extension of extensions.pending) {
     try {
       await cancelOrphanedExtension(deps, extension.id, by, request.id);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
     }
   }
-}
-
-/**
- * Revokes these extensions in turn. One that could not be ended and is still
- * live (its role cannot be reached) fails the revocation: the access it
- * carries is not gone.
- */
-async function endLinks(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, links: AccessRequest[]): Promise<void> {
-  for (const extension of links) {
+  for (const extension of extensions.live) {
     try {
-      await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`);
+      // The whole chain is leaving: the role is not narrowed to links about to leave too.
+      await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`, undefined, { leavingWith: chain });
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const now = await deps.requests.get(extension.id);
       if (now && !TERMINAL.includes(now.status)) throw e; // not ended meanwhile: its access stays, so the revocation must say so
     }
   }
+  return extensions.live.length + extensions.pending.length;
 }
 
 /** The statuses in which an extension holds or may still get access (FAILED: an approver may retry it). */

@@ -43,6 +43,13 @@ export interface ReleaseOptions {
    * the cleanup recorded as owed. Without it (a revoke), that is refused.
    */
   endHasPassed?: boolean;
+  /**
+   * Requests leaving the grant in the same operation (a revoke and its
+   * extensions): while only they remain, the role and the identity policy
+   * are left as they are, not narrowed to links about to leave too; the
+   * last to leave removes them.
+   */
+  leavingWith?: ReadonlySet<string>;
 }
 
 /**
@@ -79,6 +86,11 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
     if (lease.grant) await deps.grants.remove(lease);
     return { calls, roleDeleted: true, remaining: [] };
+  }
+  // Only where the last to leave can delete the role: otherwise it would keep an end nobody holds.
+  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) {
+    await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
+    return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
   }
   const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
   if (account && profile && !target.externalIdUnknown) {

@@ -166,10 +166,12 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
     expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
 
-    // Repeated once the grant is free: the extension goes, and the original answers 409 as any revoked request.
-    await expect(revokeRequest(h.deps, api(ARN.leadAnna), original.id, 'again')).rejects.toBeInstanceOf(ConflictError);
+    // Repeated once the grant is free: the extension goes, and the repeat answers with the revoked request (it did finish).
+    await expect(revokeRequest(h.deps, api(ARN.leadAnna), original.id, 'again')).resolves.toMatchObject({ id: original.id, status: 'REVOKED' });
     expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
     expect(iam.roles.size).toBe(0);
+    // Once nothing is left to finish, a revoke changes nothing: 409, as for any revoked request.
+    await expect(revokeRequest(h.deps, api(ARN.leadAnna), original.id)).rejects.toBeInstanceOf(ConflictError);
   });
 
   it('revokes an extension of an extension granted while the revocation was under way', async () => {
@@ -230,7 +232,7 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(iam.roles.size).toBe(0);
   });
 
-  it('a repeated revocation finishes the extensions a cut-short one left live, and still answers 409', async () => {
+  it('a repeated revocation finishes the extensions a cut-short one left live and says so; with nothing left it is a 409', async () => {
     const original = await activeStaging();
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
     await provisionRequest(h.deps, extension.id);
@@ -238,10 +240,11 @@ describe('revoking a request and its extensions at the same time as they are gra
     await endAccess(h.deps, original.id, 'REVOKED', { arn: ARN.alice }, 'done');
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
 
-    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is REVOKED.');
+    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).resolves.toMatchObject({ id: original.id, status: 'REVOKED' });
 
     expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
     expect(iam.roles.size).toBe(0);
+    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).rejects.toThrow('Cannot revoke it: the request is REVOKED.');
   });
 
   it('does not touch the extensions of an original that cannot be revoked (EXPIRED)', async () => {
