@@ -51,6 +51,19 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
   };
 }
 
+/**
+ * A workload grant whose rule left the configuration takes the trust's
+ * terms its grant recorded; unchanged otherwise (and while none were
+ * recorded, still unknown).
+ */
+export function withRecordedTerms<T extends GrantLocation>(target: T, grant: Grant | undefined): T {
+  if (!target.externalIdUnknown || !grant?.terms) return target;
+  const known: T = { ...target };
+  delete known.externalIdUnknown;
+  delete known.externalId;
+  return grant.terms.externalId ? { ...known, externalId: grant.terms.externalId } : known;
+}
+
 /** The location with the account and profile as configured now (provisioning and comparing need them); unknown → NotFoundError. */
 export function grantTargetFor(settings: Settings, request: AccessRequest): GrantTarget {
   const account = findAccount(settings, request.accountId);
@@ -105,6 +118,7 @@ export function nextGrant(target: GrantTarget, previous: Grant | undefined, memb
     members,
     roleArn,
     account: target.account,
+    terms: target.externalId ? { externalId: target.externalId } : {},
     version: (previous?.version ?? 0) + 1,
     updatedAt: now,
   };

@@ -188,6 +188,13 @@ export interface Grant {
    * the configuration. Absent on grants written before rolegate kept them.
    */
   account?: AccountSettings;
+  /**
+   * The trust's terms when the role was last written (the workload's
+   * ExternalId, if any): the role can still be compared and narrowed after
+   * the rule that set them leaves the configuration. Absent on grants
+   * written before rolegate kept them.
+   */
+  terms?: { externalId?: string };
   version: number;
   updatedAt: string;
 }

@@ -1,5 +1,5 @@
 import { ConflictError } from '../errors';
-import { accountForGrant, grantEnd, liveMembers, nextGrant, specFor, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
+import { accountForGrant, grantEnd, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
 import type { Principal } from '../principal';
@@ -67,7 +67,8 @@ export interface ReleaseOptions {
  * moving a shared role's end back needs the profile as configured; without
  * it the change is refused (ConflictError) with what to do.
  */
-export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, now: string, options: ReleaseOptions = {}): Promise<Release> {
+export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease, location: GrantLocation, requestId: string, now: string, options: ReleaseOptions = {}): Promise<Release> {
+  const target = withRecordedTerms(location, lease.grant);
   const others = { ...(lease.grant?.members ?? {}) };
   delete others[requestId];
   const remaining = liveMembers(others, now);

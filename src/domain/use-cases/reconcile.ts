@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { ConflictError } from '../errors';
-import { grantTargetFor, liveMembers, specFor, withGrantLease } from '../grants';
+import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
 import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
@@ -207,11 +207,12 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
   if (!anyMember) return (await awaitingSweeper(deps, grant.members, now)) ? undefined : 'orphan-candidate';
   const request = await deps.requests.get(anyMember);
   if (!request) return undefined;
-  const target = grantTargetFor(deps.settings, request);
-  // Without the rule, the ExternalId the trust demands is not known: the trust would read as drift, and a
-  // repair would take the condition off live access. Logged, like a grant whose profile left the configuration.
+  // A workload's rule gone from the configuration: the ExternalId its grant recorded.
+  const target = withRecordedTerms(grantTargetFor(deps.settings, request), grant);
+  // None recorded (an older grant): the trust would read as drift, and a repair would take the
+  // condition off live access. Logged, like a grant whose profile left the configuration.
   if (target.externalIdUnknown) {
-    throw new ConflictError(`Grant ${grant.grantKey} is not compared: the rule that set its workload's ExternalId (${request.ruleId}) is no longer in the configuration, so its trust's terms are not known.`);
+    throw new ConflictError(`Grant ${grant.grantKey} is not compared: the rule that set its workload's ExternalId (${request.ruleId}) is no longer in the configuration, and the grant, written before grants recorded it, does not say what it was.`);
   }
   if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) return undefined;
   // The role listing and the grant listing are read apart and may be minutes old: a grant

@@ -6,6 +6,8 @@ import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { sweep } from '../../../src/domain/use-cases/sweep';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { grantItemKey } from '../../../src/adapters/dynamodb/keys';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -193,24 +195,67 @@ describe('ExternalId terms and shared roles', () => {
     expect(externalIdOf(a.grantKey!)).toBe('wl-secret-1');
   });
 
-  it('reconciliation neither reports nor, in repair mode, strips the ExternalId of a workload grant whose rule left the configuration', async () => {
-    await startWith('wl-secret-1');
-    const r = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
-    await provisionRequest(h.deps, r.id);
-    const held = (await h.requests.get(r.id))!.grantKey!;
-    // The rule goes; the live grant's trust still demands its ExternalId, which the configuration no longer knows.
-    h.deps.settings = settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = 'repair'));
-    const applied = iam.log.length;
+  describe('after the workload rule leaves the configuration', () => {
+    async function grantedThenRuleRemoved(): Promise<string> {
+      await startWith('wl-secret-1');
+      const r = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'x', principalArn: ARN.appRole });
+      await provisionRequest(h.deps, r.id);
+      // The rule goes; the live grant's trust still demands the ExternalId the configuration no longer knows.
+      h.deps.settings = settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = 'repair'));
+      return (await h.requests.get(r.id))!.grantKey!;
+    }
 
-    const drift = await reconcile(h.deps);
+    it('reconciliation compares the role under the ExternalId its grant recorded: untouched, no drift', async () => {
+      const held = await grantedThenRuleRemoved();
+      expect((await h.grants.get(held))!.terms).toEqual({ externalId: 'wl-secret-1' });
+      const applied = iam.log.length;
 
-    expect(drift).toEqual([]);
-    expect(iam.log.length).toBe(applied);
-    expect(externalIdOf(held)).toBe('wl-secret-1');
-    expect(h.notifier.sent.map((n) => n.kind)).not.toContain('drift.detected');
-    expect(h.logger.lines.filter((l) => l.message === 'reconciliation of a grant failed; the others continue').map((l) => [l.fields.grantKey, l.fields.error])).toEqual([
-      [held, `Grant ${held} is not compared: the rule that set its workload's ExternalId (workloads) is no longer in the configuration, so its trust's terms are not known.`],
-    ]);
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      expect(iam.log.length).toBe(applied);
+      expect(externalIdOf(held)).toBe('wl-secret-1');
+      expect(h.logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+    });
+
+    it('and a hand change to it is still found, and repaired with the recorded ExternalId', async () => {
+      const held = await grantedThenRuleRemoved();
+      iam.tampered.set(held, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] });
+
+      const drift = await reconcile(h.deps);
+
+      expect(drift).toEqual([expect.objectContaining({ roleName: held.split('#')[1], repaired: true })]);
+      expect(iam.tampered.has(held)).toBe(false);
+      expect(externalIdOf(held)).toBe('wl-secret-1');
+    });
+
+    it('a grant written before grants recorded it is not compared (logged), never stripped of its ExternalId', async () => {
+      const held = await grantedThenRuleRemoved();
+      await h.requests.doc.send(new UpdateCommand({ TableName: h.tableName, Key: grantItemKey(held), UpdateExpression: 'REMOVE terms' }));
+      const applied = iam.log.length;
+
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      expect(iam.log.length).toBe(applied);
+      expect(externalIdOf(held)).toBe('wl-secret-1');
+      expect(h.notifier.sent.map((n) => n.kind)).not.toContain('drift.detected');
+      expect(h.logger.lines.filter((l) => l.message === 'reconciliation of a grant failed; the others continue').map((l) => l.fields.error)).toEqual([
+        `Grant ${held} is not compared: the rule that set its workload's ExternalId (workloads) is no longer in the configuration, and the grant, written before grants recorded it, does not say what it was.`,
+      ]);
+    });
+
+    it('a revoke of one of two requests narrows the shared role under the recorded ExternalId', async () => {
+      await startWith('wl-secret-1');
+      const short = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', principalArn: ARN.appRole });
+      const long = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 240, reason: 'y', principalArn: ARN.appRole });
+      await provisionRequest(h.deps, short.id);
+      await provisionRequest(h.deps, long.id);
+      const held = (await h.requests.get(long.id))!.grantKey!;
+      h.deps.settings = settingsWith(() => undefined);
+
+      await revokeRequest(h.deps, api(ARN.alice), long.id);
+
+      expect(iam.roles.get(held)).toMatchObject({ endsAt: short.endsAt, externalId: 'wl-secret-1', requestIds: [short.id] });
+    });
   });
 
   it('a provisioned request is ended on the role it holds even after its rule\'s ExternalId was rotated', async () => {
