@@ -1,5 +1,5 @@
 import type { AccountSettings, Profile } from './settings';
-import type { AccessRequest, AuditEvent, Decision, Grant, NotificationKind, PlannedCall, RequestStatus } from './model';
+import type { AccessRequest, AuditAction, AuditEvent, Decision, Grant, NotificationKind, PlannedCall, RequestStatus } from './model';
 import type { Principal } from './principal';
 
 /* Ports: what the domain needs from the outside world. Adapters in
@@ -182,6 +182,8 @@ export interface Notification {
   /** The audit event it announces: the same id on every delivery, so receivers can drop repeats. */
   id?: string;
   kind: NotificationKind;
+  /** What the audit trail calls the change: APPROVED, AUTO_APPROVED or RETRY_REQUESTED for a `request.approved`. */
+  action?: AuditAction;
   request: AccessRequest;
   actor: string;
   comment?: string;

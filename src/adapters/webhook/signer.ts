@@ -41,6 +41,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * {
  *   "id": "event id (the same for every webhook and every retry)",
  *   "kind": "request.approved",
+ *   "action": "APPROVED (or AUTO_APPROVED, or RETRY_REQUESTED for a retry after a failure)",
  *   "at": "2025-01-01T12:00:00.000Z",
  *   "request": { "id": "…", "version": 3, "status": "APPROVED", "requester": "arn:…", "accountId": "…", "profile": "…", … },
  *   "actor": "arn:aws:iam::111111111111:user/lead-anna",

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AccessRequest } from '../../domain/model';
+import type { AccessRequest, AuditAction } from '../../domain/model';
 import type { Clock, Logger, Notification, NotificationKind, Notifier } from '../../domain/ports';
 import type { Settings } from '../../domain/settings';
 import type { SecretSource } from '../secrets/secret-source';
@@ -29,6 +29,8 @@ export type PublicRequest = Pick<AccessRequest, PublicField> & {
 export interface WebhookEvent {
   id: string;
   kind: NotificationKind;
+  /** The audit trail's name for the change (tells a retry, RETRY_REQUESTED, from an approval); absent on notifications made outside it. */
+  action?: AuditAction;
   at: string;
   request: PublicRequest;
   actor: string;
@@ -139,6 +141,7 @@ export class WebhookNotifier implements Notifier {
       // The audit event's id when there is one: the same on a repeated delivery, so receivers can drop it.
       id: n.id ?? this.newId(),
       kind: n.kind,
+      ...(n.action !== undefined ? { action: n.action } : {}),
       at: n.at,
       request: publicRequest(n.request),
       actor: n.actor,

@@ -66,7 +66,7 @@ export async function deliverNotification(deps: NotifyDeps, request: AccessReque
   if (!event.notify) return;
   // A request's reason is shown as the request's own; any other event's comment goes with it.
   const comment = event.action === 'REQUESTED' ? undefined : event.comment;
-  await notifySafely(deps, { id: event.id, kind: event.notify, request, actor: event.actor, at: event.at, ...(comment !== undefined ? { comment } : {}) });
+  await notifySafely(deps, { id: event.id, kind: event.notify, action: event.action, request, actor: event.actor, at: event.at, ...(comment !== undefined ? { comment } : {}) });
 }
 
 /**

@@ -194,7 +194,7 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
 
     await retryRequest(h.deps, api(ARN.leadAnna), request.id, 'role quota fixed');
     // Announced: receivers see the request leave FAILED, by whom and why.
-    expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'request.approved', actor: ARN.leadAnna, comment: 'role quota fixed', request: { id: request.id, status: 'APPROVED' } });
+    expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'request.approved', action: 'RETRY_REQUESTED', actor: ARN.leadAnna, comment: 'role quota fixed', request: { id: request.id, status: 'APPROVED' } });
     expect((await provisionRequest(h.deps, request.id)).outcome).toBe('active');
     const events = (await h.requests.getDetail(request.id))!.events.map((e) => e.action);
     expect(events).toEqual(['REQUESTED', 'APPROVED', 'PROVISIONING_FAILED', 'RETRY_REQUESTED', 'PROVISIONED']);

@@ -107,6 +107,17 @@ describe('WebhookNotifier', () => {
     expect(new Set(sent.map((c) => c.headers['x-rolegate-delivery'])).size).toBe(2);
   });
 
+  it("names the audit trail's action, so a receiver tells a retry from an approval", async () => {
+    const { fetch, sent } = scripted(204);
+    const { n } = notifier(fetch);
+    await n.notify({ ...created, kind: 'request.approved', action: 'RETRY_REQUESTED', actor: 'arn:aws:iam::111111111111:user/lead-anna', comment: 'quota fixed' });
+    await n.notify({ ...created, kind: 'request.approved', action: 'APPROVED' });
+    expect(sent.map((c) => JSON.parse(c.body)).map((b) => [b.kind, b.action, b.actor])).toEqual([
+      ['request.approved', 'RETRY_REQUESTED', 'arn:aws:iam::111111111111:user/lead-anna'],
+      ['request.approved', 'APPROVED', 'arn:aws:iam::111111111111:user/alice'],
+    ]);
+  });
+
   it('leaves the provisioning plan and internal fields out of the public request', async () => {
     const { fetch, sent } = scripted(200);
     const { n } = notifier(fetch);
