@@ -58,9 +58,9 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
  */
 export function withRecordedTerms<T extends GrantLocation>(target: T, grant: Grant | undefined): T {
   if (!target.externalIdUnknown || !grant?.terms) return target;
+  // Unknown means the rule is gone, so the location carries no ExternalId of its own.
   const known: T = { ...target };
   delete known.externalIdUnknown;
-  delete known.externalId;
   return grant.terms.externalId ? { ...known, externalId: grant.terms.externalId } : known;
 }
 

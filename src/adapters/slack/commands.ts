@@ -57,7 +57,6 @@ export function usage(command = '/access'): string {
   ].join('\n');
 }
 
-
 /**
  * Slack HTML-escapes &, < and > in the command text. Undo it, so that the
  * stored reason is what the user typed (the Block Kit builders escape again
