@@ -64,6 +64,15 @@ async function grant(profile: 'S3ReadOnly' | 'ReadOnly', durationMinutes: number
   return active;
 }
 
+/** An auto-approved staging grant for alice and its extension, both provisioned on the one role. */
+async function grantWithExtension(profile: 'S3ReadOnly' | 'ReadOnly'): Promise<{ r: AccessRequest; extension: AccessRequest }> {
+  const r = await grant(profile, 60);
+  const extension = await extendRequest(w.h.deps, alice, r.id, { durationMinutes: 60, reason: 'more' });
+  await provisionRequest(w.h.deps, extension.id);
+  expect((await w.h.requests.get(extension.id))!).toMatchObject({ status: 'ACTIVE', grantKey: r.grantKey });
+  return { r, extension };
+}
+
 const roleName = (r: AccessRequest) => r.grantKey!.split('#')[1]!;
 const stagingRoles = () => Object.keys(w.aws.dump().roles).filter((k) => k.startsWith(`${STAGING}/`));
 const identityPolicies = () => Object.keys(w.aws.dump().userPolicies);
@@ -136,12 +145,10 @@ describe('a profile removed from the configuration', () => {
     expect(stagingRoles()).toEqual([]);
     expect(identityPolicies()).toEqual([]);
   });
+
   it('revokes a request and its extension together: the extension leaves the role to the request as it is, and the request deletes it', async () => {
     w = await faultWorld(awsMode());
-    const r = await grant('S3ReadOnly', 60);
-    const extension = await extendRequest(w.h.deps, alice, r.id, { durationMinutes: 60, reason: 'more' });
-    await provisionRequest(w.h.deps, extension.id);
-    expect((await w.h.requests.get(extension.id))!).toMatchObject({ status: 'ACTIVE', grantKey: r.grantKey });
+    const { r, extension } = await grantWithExtension('S3ReadOnly');
     w.h.deps.settings = awsMode(withoutS3ReadOnly);
 
     // Narrowing the role to the request's end as the extension leaves would need the profile; both are leaving.
@@ -235,10 +242,7 @@ describe('an account removed from the configuration', () => {
 
     it('refuses the revoke of a request whose live extension on the same role cannot be reached, rather than answering 200', async () => {
       w = await faultWorld(awsMode());
-      const r = await grant('ReadOnly', 60);
-      const extension = await extendRequest(w.h.deps, alice, r.id, { durationMinutes: 60, reason: 'more' });
-      await provisionRequest(w.h.deps, extension.id);
-      expect((await w.h.requests.get(extension.id))!).toMatchObject({ status: 'ACTIVE', grantKey: r.grantKey });
+      const { r, extension } = await grantWithExtension('ReadOnly');
       await w.h.requests.doc.send(new UpdateCommand({ TableName: w.h.tableName, Key: grantItemKey(r.grantKey!), UpdateExpression: 'REMOVE account' }));
       w.h.deps.settings = awsMode(withoutStaging);
 

@@ -52,6 +52,21 @@ function provisioner(clock = new ManualClock()) {
   return { provisioner: new IamProvisioner(provisionerCredentials(clock), retry.options), waits: retry.waits };
 }
 
+/** The S3ReadOnly profile's inline policy as PutRolePolicy must send it: the profile's own statement, then the end of access, which cuts sessions issued before the end. */
+function s3ReadOnlyInlinePolicy(roleName: string) {
+  return {
+    RoleName: roleName,
+    PolicyName: 'rolegate-profile',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' },
+        { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } },
+      ],
+    },
+  };
+}
+
 /** What reconciliation should read for a managed role holding exactly its S3ReadOnly grant. */
 function managedState(spec: ReturnType<typeof grantSpec>) {
   const d = desiredRole(spec);
@@ -118,18 +133,7 @@ describe('IamProvisioner.apply', () => {
     });
     expect(iam.commandCalls(AttachRolePolicyCommand)[0]!.args[0].input).toEqual({ RoleName: spec.roleName, PolicyArn: S3_READ });
     const inline = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
-    expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual({
-      RoleName: spec.roleName,
-      PolicyName: 'rolegate-profile',
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          // The profile's own statement, then the end of access, which cuts sessions issued before the end.
-          { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' },
-          { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } },
-        ],
-      },
-    });
+    expect({ ...inline, PolicyDocument: parsed(inline.PolicyDocument) }).toEqual(s3ReadOnlyInlinePolicy(spec.roleName));
     expect(outcome.roleArn).toBe(`arn:aws:iam::333333333333:role/rolegate/${spec.roleName}`);
     expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
   });
@@ -226,17 +230,7 @@ describe('IamProvisioner.apply', () => {
     expect(iam.commandCalls(UpdateRoleCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, MaxSessionDuration: 3600, Description: desiredRole(spec).description }]);
     expect(iam.commandCalls(DeleteRolePermissionsBoundaryCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName }]);
     const put = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
-    expect({ ...put, PolicyDocument: parsed(put.PolicyDocument) }).toEqual({
-      RoleName: spec.roleName,
-      PolicyName: 'rolegate-profile',
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' },
-          { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': END } } },
-        ],
-      },
-    });
+    expect({ ...put, PolicyDocument: parsed(put.PolicyDocument) }).toEqual(s3ReadOnlyInlinePolicy(spec.roleName));
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }]);
     expect(iam.commandCalls(AttachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
