@@ -88,9 +88,10 @@ export class ProvisioningError extends RolegateError {
 }
 
 /**
- * Another change held a grant's lease for all the attempts: nothing was
- * changed, and the work may be tried again (GRANT_BUSY: contention, not a
- * failure of AWS).
+ * Another change held a grant's lease for all the attempts: the work that
+ * waited for it was not done and may be tried again (GRANT_BUSY: contention,
+ * not a failure of AWS). The worker and the sweeper try again on their own;
+ * a revoke says the caller must repeat it.
  */
 export class GrantBusyError extends ProvisioningError {
   constructor(message: string) {

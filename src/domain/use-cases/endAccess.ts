@@ -109,8 +109,16 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   // Its extensions prolong the same access: they go too, first, so a failure midway leaves the
   // request live and the revocation can simply be repeated. They leave the shared role together
   // with the request, so the role's end is never pulled back to the request's on the way.
-  await endExtensions(deps, request, by, chain);
-  const revoked = await endAccess(deps, requestId, 'REVOKED', by, comment);
+  let revoked: AccessRequest;
+  const ended = { count: 0 };
+  try {
+    await endExtensions(deps, request, by, chain, ended);
+    revoked = await endAccess(deps, requestId, 'REVOKED', by, comment);
+  } catch (e) {
+    // Nothing retries a revoke on its own: the caller must be told to repeat it, and that the request is not revoked.
+    if (e instanceof GrantBusyError) throw notRevokedYet(request, ended.count);
+    throw e;
+  }
   // One granted between the listing above and this revocation could not see it (a grant commits
   // only while the request it extends is not REVOKED): look again until a pass finds none. The
   // chain is kept across passes, so an extension of an extension revoked meanwhile is still found.
@@ -141,6 +149,14 @@ async function finishRevocation(deps: ProvisioningDeps, request: AccessRequest, 
   return (await deps.requests.get(request.id)) ?? request;
 }
 
+/** A revoke that found the grant busy before the request itself was revoked: still live, to be repeated. */
+function notRevokedYet(request: AccessRequest, extensionsEnded: number): GrantBusyError {
+  return new GrantBusyError(
+    `Request ${request.id} is not revoked: another change to its grant${request.grantKey ? ` ${request.grantKey}` : ''} is in progress. Repeat the revoke in a few seconds.` +
+      (extensionsEnded > 0 ? ` ${extensionsEnded} of its extensions ${extensionsEnded === 1 ? 'was' : 'were'} already ended and stay${extensionsEnded === 1 ? 's' : ''} ended.` : ''),
+  );
+}
+
 /** What a revocation that ended the request but not all of its extensions reports. */
 function incomplete(request: AccessRequest, e: unknown): unknown {
   // A busy grant must not read as GRANT_BUSY ("nothing changed, try again") while its access stays: repeating the revoke finishes it.
@@ -168,15 +184,17 @@ const MAX_EXTENSION_PASSES = 10;
 /**
  * Revokes the request's live extensions (and theirs) and cancels its
  * pending ones, since a later approval would give back the access being
- * taken away. Returns how many it found. An extension that could not be
+ * taken away. Returns how many it found; `ended` counts those it ended, as
+ * it goes (a revoke cut short says how many). An extension that could not be
  * ended and is still live (its role cannot be reached) fails the
  * revocation: the access it carries is not gone.
  */
-async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>): Promise<number> {
+async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>, ended = { count: 0 }): Promise<number> {
   const extensions = await extensionsOf(deps, request, chain);
   for (const extension of extensions.pending) {
     try {
       await cancelOrphanedExtension(deps, extension.id, by, request.id);
+      ended.count++;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
     }
@@ -185,6 +203,7 @@ async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by:
     try {
       // The whole chain is leaving: the role is not narrowed to links about to leave too.
       await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`, undefined, { leavingWith: chain });
+      ended.count++;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const now = await deps.requests.get(extension.id);

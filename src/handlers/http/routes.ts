@@ -17,22 +17,9 @@ import { version } from '../../../package.json';
 
 type Deps = ProvisioningDeps;
 
-/** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
-/** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
-/**
- * A revoke through the API waits for a busy grant's lease about 4 s at most
- * (12 attempts), not the worker's ~18 s: the function has 10 s, and "busy,
- * try again" beats a timeout that API Gateway turns into a bare 503 and that
- * leaves the lease held until it lapses.
- */
-export const API_LEASE_ATTEMPTS = 12;
-
-export function apiDeps(deps: Deps): Deps {
-  return { ...deps, lease: { ...deps.lease, attempts: Math.min(deps.lease?.attempts ?? API_LEASE_ATTEMPTS, API_LEASE_ATTEMPTS) } };
-}
-
 let openApi: ReturnType<typeof openApiDocument> | undefined;
 
+/** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
 export const routes: RouteDef<Deps>[] = [
   {
     method: 'GET',

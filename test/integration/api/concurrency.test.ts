@@ -1,6 +1,7 @@
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { ConflictError } from '../../../src/domain/errors';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { httpApp } from '../../../src/handlers/http/app';
 import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
@@ -63,8 +64,29 @@ describe('a revoke through the API while the worker holds the grant', () => {
 
     expect(reply.status).toBe(409);
     expect(reply.headers['retry-after']).toBe('5');
-    expect(reply.body).toEqual({ error: 'GRANT_BUSY', message: `Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
+    expect(reply.body).toEqual({ error: 'GRANT_BUSY', message: `Request ${request.id} is not revoked: another change to its grant ${active.grantKey} is in progress. Repeat the revoke in a few seconds.` });
     expect(attempts()).toBe(INTERACTIVE_LEASE_ATTEMPTS);
     expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
+  });
+
+  it('says the request is not revoked and that the extension it already ended stays ended, when the grant is busy after its pending extension was cancelled', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'work' });
+    await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { requestId: request.id, decision: 'APPROVE' });
+    await decideRequest(h.deps, { arn: ARN.leadBen, via: 'api' }, { requestId: request.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, request.id);
+    const extension = await extendRequest(h.deps, { arn: ARN.alice, via: 'api' }, request.id, { durationMinutes: 30, reason: 'more' });
+    const active = (await h.requests.get(request.id))!;
+    await holdLease(h, active.grantKey!, 'the-sweeper');
+    const api = httpApp(routes, () => interactiveDeps(h.deps), h.logger, identityOptionsFor(h.deps.settings, false));
+
+    const reply = await call(api, { method: 'POST', path: `/requests/${request.id}/revoke`, caller: ARN.alice, body: {} });
+
+    expect(reply.status).toBe(409);
+    expect(reply.body).toEqual({
+      error: 'GRANT_BUSY',
+      message: `Request ${request.id} is not revoked: another change to its grant ${active.grantKey} is in progress. Repeat the revoke in a few seconds. 1 of its extensions was already ended and stays ended.`,
+    });
+    expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
+    expect(await h.requests.get(extension.id)).toMatchObject({ status: 'CANCELLED' });
   });
 });

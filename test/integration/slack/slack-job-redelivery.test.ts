@@ -171,7 +171,7 @@ it('a Slack revoke waits for a busy grant only the interactive budget, then tell
   const outcome = await runSlackJob({ deps: { ...h.deps, grants }, slack: slack.api, jobs: store }, job);
 
   expect(attempts()).toBe(INTERACTIVE_LEASE_ATTEMPTS);
-  expect(outcome).toEqual({ status: 'done', replied: true, text: `Not done: Another change to grant ${active.grantKey} is in progress; try again shortly (rolegate's worker and sweeper retry on their own).` });
+  expect(outcome).toEqual({ status: 'done', replied: true, text: `Not done: Request ${r.id} is not revoked: another change to its grant ${active.grantKey} is in progress. Repeat the revoke in a few seconds.` });
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'ACTIVE', version: active.version });
 });
 
