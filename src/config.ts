@@ -211,7 +211,27 @@ export function loadSettings(path: string, deployment: Partial<Deployment> = {})
     // size of the `yaml` package and about 10 ms quicker to load at cold start.
     doc = extname(full) === '.json' ? JSON.parse(text) : loadYaml(text, { schema: CORE_SCHEMA, filename: full });
   } catch (e) {
-    throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+    throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${whereParsingFailed(e, text)}`);
   }
   return parseSettings(doc, full, deployment);
+}
+
+/**
+ * Why and where a configuration file does not parse, without its text: the
+ * parsers quote the lines around the fault (js-yaml) or a run of the text
+ * (V8's JSON.parse), which may be an account's ExternalId, and a broken
+ * file fails a Lambda's cold start, whose message goes to the log as is.
+ */
+export function whereParsingFailed(e: unknown, text: string): string {
+  const yaml = e as { reason?: unknown; mark?: { line?: unknown; column?: unknown } };
+  if (typeof yaml.reason === 'string' && typeof yaml.mark?.line === 'number' && typeof yaml.mark.column === 'number') {
+    return `${yaml.reason} at line ${yaml.mark.line + 1}, column ${yaml.mark.column + 1}`;
+  }
+  const message = e instanceof Error ? e.message : '';
+  const at = /at position (\d+)/.exec(message);
+  if (at) {
+    const before = text.slice(0, Number(at[1])).split('\n');
+    return `syntax error at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+  }
+  return /end of JSON input/.test(message) ? 'it ends before the document does' : 'syntax error (an unexpected character)';
 }
