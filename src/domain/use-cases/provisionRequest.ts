@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { GrantBusyError, ProvisioningError, StaleWriteError } from '../errors';
+import { GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
@@ -258,8 +258,11 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
  * for it was undone, instead of staying APPROVED at the head of the queue.
  */
 export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, request: AccessRequest, e: unknown): Promise<ProvisionResult> {
-  const message = e instanceof Error ? e.message : String(e);
-  const error = new ProvisioningError(`Provisioning failed with an unexpected error: ${message}`, 'UnexpectedError', true);
+  // Rolegate's own errors say what a person can act on (a profile gone from the configuration). Any other may quote
+  // what only operators should read (an SDK's message names ARNs of rolegate's roles and tables, an SCP), and the
+  // reason reaches the requester, the approval channel and webhooks: it stays in the sweeper's log (sweep step failed).
+  const why = e instanceof RolegateError ? `: ${e.message}` : ` (the sweeper's log holds it, under this request's id)`;
+  const error = new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true);
   // From what the request holds: the configuration may be the cause.
   const target = grantLocationFor(deps.settings, request);
   let result: ProvisionResult;

@@ -145,6 +145,31 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect(iam.roles.size).toBe(0);
   });
 
+  it('ends a request FAILED by an error it did not expect without publishing that error, which only the log holds', async () => {
+    // Arrange: an error no part of rolegate made, quoting what only operators should read.
+    const leak = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-worker/x is not authorized to perform: dynamodb:Query on arn:aws:dynamodb:eu-west-1:999999999999:table/rolegate';
+    iam.apply = async () => {
+      throw new Error(leak);
+    };
+    const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+
+    // Act: the stuck-provisioning re-drive until the budget (5) is spent.
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(3 * 60_000);
+      await sweep(h.deps, { batchSize: 1 });
+    }
+
+    // Assert
+    const reason = "Provisioning failed with an unexpected error (the sweeper's log holds it, under this request's id)";
+    const detail = (await h.requests.getDetail(request.id))!;
+    expect(detail.request).toMatchObject({ status: 'FAILED', failure: { code: 'UnexpectedError', retryable: true, message: reason } });
+    expect(detail.events.filter((e) => e.action === 'PROVISIONING_FAILED').map((e) => e.comment)).toEqual([reason]);
+    const failed = h.notifier.sent.filter((n) => n.kind === 'request.failed');
+    expect(failed.map((n) => n.request.failure?.message)).toEqual([reason]);
+    expect(JSON.stringify(detail)).not.toContain('999999999999');
+    expect(h.logger.lines.filter((l) => l.message === 'sweep step failed; it will be retried later' && l.fields?.['requestId'] === request.id && l.fields?.['error'] === leak)).toHaveLength(5);
+  });
+
   it('provisions a later approved request although an earlier one keeps failing unexpectedly, which ends FAILED with the error after the attempt budget', async () => {
     // Arrange: both approved while the worker was down; then the first one's profile leaves the configuration.
     const orphan = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'work' });
