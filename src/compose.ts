@@ -113,7 +113,7 @@ export function composeApp(options: ComposeOptions = {}): App {
 
 /**
  * Secrets (Slack signing secret, bot token, webhook secrets) come from SSM
- * Parameter Store, loaded once per cold start. The local run may take them
+ * Parameter Store, each kept five minutes (SsmSecretSource). The local run may take them
  * from ROLEGATE_LOCAL_SECRETS (JSON name → value) instead.
  */
 function secretSource(env: RuntimeEnv): SecretSource {

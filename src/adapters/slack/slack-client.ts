@@ -39,7 +39,7 @@ export interface SlackApi {
 }
 
 export interface SlackClientOptions {
-  /** The bot token (xoxb-…), or a function that loads it (e.g. from SSM, once per cold start). */
+  /** The bot token (xoxb-…), or a function that loads it (e.g. from SSM, kept five minutes). */
   token: string | (() => Promise<string>);
   fetch?: FetchLike;
   /**

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SsmSecretSource, StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
+import { SECRET_MAX_AGE_MS, SsmSecretSource, StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
 import { ConfigError } from '../../../src/domain/errors';
 
 const ssmMock = mockClient(SSMClient);
@@ -9,7 +9,7 @@ const ssmMock = mockClient(SSMClient);
 beforeEach(() => ssmMock.reset());
 
 describe('SsmSecretSource', () => {
-  it('reads a parameter with decryption once for the life of the instance', async () => {
+  it('reads a parameter with decryption once while the value is fresh', async () => {
     ssmMock.on(GetParameterCommand, { Name: '/rolegate/slack/signing-secret' }).resolves({ Parameter: { Name: '/rolegate/slack/signing-secret', Value: 's3cr3t' } });
     const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }));
 
@@ -31,6 +31,38 @@ describe('SsmSecretSource', () => {
     await expect(source.get('/rolegate/slack/bot-token')).rejects.toThrow(new ConfigError('Cannot read the secret parameter /rolegate/slack/bot-token from SSM (ThrottlingException).'));
     await expect(source.get('/rolegate/slack/bot-token')).resolves.toBe('xoxb-token');
     expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
+  it('reads a rotated secret again once the value is five minutes old', async () => {
+    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'old-key' } }).resolves({ Parameter: { Value: 'rotated-key' } });
+    let now = 1_000_000;
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
+
+    const first = await source.get('/rolegate/webhooks/siem');
+    now += SECRET_MAX_AGE_MS - 1;
+    const stillFresh = await source.get('/rolegate/webhooks/siem');
+    now += 1;
+    const reread = await source.get('/rolegate/webhooks/siem');
+
+    expect([first, stillFresh, reread]).toEqual(['old-key', 'old-key', 'rotated-key']);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 2);
+  });
+
+  it('keeps using the last value it read while a later read fails, and tries again at each use', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'xoxb-1' } }).rejectsOnce(throttled).rejectsOnce(throttled).resolves({ Parameter: { Value: 'xoxb-2' } });
+    let now = 0;
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
+    await source.get('/rolegate/slack/bot-token');
+    now += SECRET_MAX_AGE_MS;
+
+    const during = [await source.get('/rolegate/slack/bot-token'), await source.get('/rolegate/slack/bot-token')];
+    const after = await source.get('/rolegate/slack/bot-token');
+    const cached = await source.get('/rolegate/slack/bot-token');
+
+    expect(during).toEqual(['xoxb-1', 'xoxb-1']);
+    expect([after, cached]).toEqual(['xoxb-2', 'xoxb-2']);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 4);
   });
 
   it('refuses an empty parameter', async () => {
