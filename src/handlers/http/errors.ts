@@ -49,7 +49,8 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     const { code } = error;
     const status = STATUS_BY_CODE[code];
     if (status >= 500) logger.error('request failed', { code, error: error.message, correlationId });
-    else logger.info('request refused', { code, status, correlationId });
+    // A refusal whose answer is the same for every cause (a Slack signature) carries the cause for the log only.
+    else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId });
     return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, HEADERS_BY_CODE[code] ?? {});
   }
   logger.error('unexpected error', {
@@ -57,4 +58,8 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
   });
   return json(500, { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);
+}
+
+function hasLogReason(error: RolegateError): error is RolegateError & { reason: string } {
+  return typeof (error as { reason?: unknown }).reason === 'string';
 }

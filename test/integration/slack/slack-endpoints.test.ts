@@ -95,17 +95,19 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
   });
 
   it.each([
-    ['a tampered body', (b: string) => event('/slack/commands', b.replace('ReadOnly', 'EC2Admin'), { 'x-slack-signature': signSlackRequest(SECRET, ts, b) })],
-    ['a wrong secret', (b: string) => event('/slack/commands', b, { 'x-slack-signature': signSlackRequest('not-the-secret', ts, b) })],
-    ['a stale timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts - 301), 'x-slack-signature': signSlackRequest(SECRET, ts - 301, b) })],
-    ['a future timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts + 301), 'x-slack-signature': signSlackRequest(SECRET, ts + 301, b) })],
-    ['no signature header', (b: string) => event('/slack/commands', b, { 'x-slack-signature': '' })],
-  ])('refuses %s with 401 and changes nothing', async (_what, make) => {
+    ['a tampered body', (b: string) => event('/slack/commands', b.replace('ReadOnly', 'EC2Admin'), { 'x-slack-signature': signSlackRequest(SECRET, ts, b) }), 'invalid_signature'],
+    ['a wrong secret', (b: string) => event('/slack/commands', b, { 'x-slack-signature': signSlackRequest('not-the-secret', ts, b) }), 'invalid_signature'],
+    ['a stale timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts - 301), 'x-slack-signature': signSlackRequest(SECRET, ts - 301, b) }), 'stale_timestamp'],
+    ['a future timestamp', (b: string) => event('/slack/commands', b, { 'x-slack-request-timestamp': String(ts + 301), 'x-slack-signature': signSlackRequest(SECRET, ts + 301, b) }), 'future_timestamp'],
+    ['no signature header', (b: string) => event('/slack/commands', b, { 'x-slack-signature': '' }), 'missing_signature'],
+  ])('refuses %s with 401, logs why (%s) and changes nothing', async (_what, make, reason) => {
     const before = await allItems(h);
     const body = slashCommandBody('request production ReadOnly 90m x', { user_id: 'U0ALICE' });
     const res = await app(make(body));
     expect(res.statusCode).toBe(401);
-    expect(JSON.parse(res.body).error).toBe('UNAUTHENTICATED');
+    expect(JSON.parse(res.body)).toEqual({ error: 'UNAUTHENTICATED', message: 'The request does not carry a valid Slack signature.' });
+    // The body is the same for every reason; the log tells a rotated secret from a skewed clock.
+    expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)).toEqual({ level: 'info', message: 'request refused', fields: { code: 'UNAUTHENTICATED', status: 401, reason, correlationId: expect.any(String) } });
     await settle();
     expect(await allItems(h)).toEqual(before);
     expect(slack.replies).toEqual([]);
