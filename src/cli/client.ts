@@ -52,11 +52,12 @@ export class RolegateClient {
     }
   }
 
-  async send<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+  /** `extra` headers go out signed with the rest (an Idempotency-Key). */
+  async send<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | undefined>, extra: Record<string, string> = {}): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.options.api.endsWith('/') ? this.options.api : `${this.options.api}/`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const text = body === undefined ? undefined : JSON.stringify(body);
-    let headers: Record<string, string> = { host: url.host, accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}) };
+    let headers: Record<string, string> = { host: url.host, accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}), ...extra };
     if (this.signer) {
       let signed;
       try {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiError, regionFromUrl, RolegateClient, UnreachableError } from './client';
@@ -13,11 +14,12 @@ const USAGE = `rolegate <command> [options]
 
 Commands
   request <account> <profile> <minutes> <reason…> [--ticket T] [--principal ARN] [--wait]
+                                 [--idempotency-key K]
   list [--view mine|awaiting|all] [--status S] [--limit N] [--cursor C]
   show <id>
   approve <id> [comment…]        deny <id> <reason…>
   cancel <id>                    revoke <id> [comment…]
-  extend <id> <minutes> <reason…>
+  extend <id> <minutes> <reason…> [--idempotency-key K]
   retry <id> [comment…]
   catalog
   validate-config [FILE]         (local, no API)
@@ -31,6 +33,11 @@ Options
   --token-file F   sign in with the OIDC token in file F instead of SigV4 (a stack
                    deployed with auth=jwt); or set $ROLEGATE_TOKEN
   --json           machine-readable output
+
+request and extend send an Idempotency-Key (a new UUID, or --idempotency-key K
+to repeat an earlier run's) and try again, with the same key, twice (after 1 s,
+then 2 s) when the API cannot be reached or answers 429, 500, 502, 503 or 504:
+a retry after a timeout never makes a second request.
 `;
 
 export interface Io {
@@ -40,6 +47,9 @@ export interface Io {
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** Attempts in all for a request or extend (the same Idempotency-Key each time). */
+const CREATE_ATTEMPTS = 3;
 
 // API responses are printed as they come; their shapes are the API's, checked by its own tests.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -66,6 +76,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         cursor: { type: 'string' },
         config: { type: 'string' },
         'token-file': { type: 'string' },
+        'idempotency-key': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -113,6 +124,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
       ...(o.profile ? { profile: o.profile } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });
+    // A creation sent again after a timeout or a dropped connection must not make a second request: the key makes it safe to repeat.
+    const create = async (path: string, body: unknown): Promise<{ request: Req }> => {
+      const key = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
+      const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client.send<{ request: Req }>('POST', path, body, undefined, key);
+        } catch (e) {
+          const transient = e instanceof UnreachableError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status));
+          if (!transient || attempt === CREATE_ATTEMPTS) throw e;
+          await sleep(1000 * attempt);
+        }
+      }
+    };
     const need = (n: number, what: string) => {
       if (args.length < n) throw new UsageError(`${command} needs ${what}.`);
     };
@@ -128,7 +153,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           ...(o.ticket ? { ticket: o.ticket } : {}),
           ...(o.principal ? { principalArn: o.principal } : {}),
         };
-        const { request } = await client.send<{ request: Req }>('POST', '/requests', body);
+        const { request } = await create('/requests', body);
         // With --json --wait, stdout carries one document: the final request (below), not this one too.
         if (!(o.wait && o.json)) print(request, () => `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : ''));
         if (o.wait) return await waitForAccess(client, request.id, io, o.json ?? false);
@@ -169,7 +194,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case 'extend': {
         need(3, '<id> <minutes> <reason…>');
-        const { request } = await client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/extend`, {
+        const { request } = await create(`/requests/${encodeURIComponent(args[0]!)}/extend`, {
           durationMinutes: minutesOf(args[1]!),
           reason: args.slice(2).join(' '),
         });

@@ -35,7 +35,17 @@ export interface RequestWrite {
    * always wins (ConflictError).
    */
   unlessRevoked?: string;
+  /**
+   * Creating only: the client's idempotency key, claimed for the requester
+   * in the same transaction for IDEMPOTENCY_HOURS. A live claim of the same
+   * key by the same requester refuses the write (ConflictError); `claimed`
+   * then names the request it made.
+   */
+  claim?: string;
 }
+
+/** How long an idempotency key names the request it made. */
+export const IDEMPOTENCY_HOURS = 24;
 
 export type DueKind = 'TIMEOUT' | 'EXPIRE' | 'PROVISION';
 
@@ -83,6 +93,8 @@ export interface RequestStore {
   listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
   /** Audit events that change no state (a failed notification, drift found). */
   appendEvents(events: AuditEvent[]): Promise<void>;
+  /** The id of the request `requester` made under idempotency key `key`, if that claim is still live at `at` (a consistent read). */
+  claimed(requester: string, key: string, at: string): Promise<string | undefined>;
 }
 
 /** A held lease on one grant key; changes to a grant key are serialised through it. */

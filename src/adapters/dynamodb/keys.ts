@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AccessRequest, AuditEvent, Decision, Grant } from '../../domain/model';
 import { ValidationError } from '../../domain/errors';
 
@@ -7,6 +8,7 @@ import { ValidationError } from '../../domain/errors';
  *   decision  pk REQ#<id>        sk DECISION#<approver, lowercased>
  *   event     pk REQ#<id>        sk EVENT#<at>#<event id>
  *   grant     pk GRANT#<account> sk ROLE#<roleName>
+ *   claim     pk CLAIM#<hash>    sk #CLAIM   (an idempotency key, by requester; TTL)
  * Indexes on requests: byStatus (gsi1), byPrincipal (gsi2, the requester),
  * byDue (sparse: only requests with due work, keyed by when it is due).
  * ISO-8601 UTC timestamps (Date#toISOString, always 24 characters) sort
@@ -18,7 +20,7 @@ export const DECISION_SK_PREFIX = 'DECISION#';
 export const EVENT_SK_PREFIX = 'EVENT#';
 export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'duepk', 'duesk', 'type', 'leaseOwner', 'leaseUntil'] as const;
 
-export type ItemType = 'request' | 'decision' | 'event' | 'grant';
+export type ItemType = 'request' | 'decision' | 'event' | 'grant' | 'claim';
 
 export const requestPk = (id: string) => `REQ#${id}`;
 export const requestKey = (id: string) => ({ pk: requestPk(id), sk: REQUEST_SK });
@@ -66,6 +68,16 @@ export const decisionItem = (d: Decision) => ({ ...d, ...decisionKey(d), type: '
 
 export const eventKey = (e: Pick<AuditEvent, 'requestId' | 'at' | 'id'>) => ({ pk: requestPk(e.requestId), sk: `${EVENT_SK_PREFIX}${e.at}#${e.id}` });
 export const eventItem = (e: AuditEvent) => ({ ...e, ...eventKey(e), type: 'event' satisfies ItemType });
+
+/**
+ * An idempotency key's item: one partition per requester and key, hashed, as
+ * an ARN and a key together may pass DynamoDB's 2 KiB partition key limit.
+ * The requester is lowercased: one person's ARN differs in case between sources.
+ */
+export const claimKey = (requester: string, key: string) => ({
+  pk: `CLAIM#${createHash('sha256').update(`${requester.toLowerCase()}\n${key}`).digest('base64url')}`,
+  sk: '#CLAIM',
+});
 
 export function grantKeyParts(grantKey: string): { accountId: string; roleName: string } {
   const i = grantKey.indexOf('#');

@@ -2,12 +2,13 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
-import type { DueKind, ListQuery, Page, RequestDetail, RequestStore, RequestWrite } from '../../domain/ports';
+import { IDEMPOTENCY_HOURS, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
 import { queryPartition } from './client';
 import {
   DECISION_SK_PREFIX,
   EVENT_SK_PREFIX,
   REQUEST_SK,
+  claimKey,
   decisionItem,
   decodeCursor,
   duePk,
@@ -19,6 +20,7 @@ import {
   requestPk,
   statusPk,
   strip,
+  type ItemType,
 } from './keys';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
@@ -72,7 +74,7 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   async commit(write: RequestWrite): Promise<void> {
-    const { request, expectedVersion, decision, events, unlessRevoked } = write;
+    const { request, expectedVersion, decision, events, unlessRevoked, claim } = write;
     const creating = expectedVersion === undefined;
     assertWellFormed(write);
 
@@ -89,6 +91,7 @@ export class DynamoRequestStore implements RequestStore {
     ];
     if (decision) items.push(this.putNew(decisionItem(decision)));
     for (const e of events) items.push(this.putNew(eventItem(e)));
+    const claimIndex = claim !== undefined && creating ? items.push(this.claimPut(request, claim)) - 1 : undefined;
     // Last, so its cancellation reason is the last one.
     if (unlessRevoked !== undefined) {
       items.push({
@@ -112,6 +115,9 @@ export class DynamoRequestStore implements RequestStore {
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
         if (creating) throw new ConflictError('A request with this id already exists.');
         throw new StaleWriteError();
+      }
+      if (claimIndex !== undefined && reasons[claimIndex]?.Code === 'ConditionalCheckFailed') {
+        throw new ConflictError(`${request.requester} already used this idempotency key in the last ${IDEMPOTENCY_HOURS} hours.`);
       }
       if (unlessRevoked !== undefined && reasons[items.length - 1]?.Code === 'ConditionalCheckFailed') {
         throw extendsRevokedError(request.id, unlessRevoked);
@@ -248,6 +254,25 @@ export class DynamoRequestStore implements RequestStore {
     }
   }
 
+  /** The claim of an idempotency key, taken unless a live one holds it (an expired one waits for TTL's sweep, up to days). */
+  private claimPut(request: AccessRequest, key: string) {
+    const at = epochSeconds(request.createdAt);
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...claimKey(request.requester, key), type: 'claim' satisfies ItemType, requestId: request.id, requester: request.requester, createdAt: request.createdAt, expiresAt: at + IDEMPOTENCY_HOURS * 3600 },
+        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+        ExpressionAttributeValues: { ':now': at },
+      },
+    };
+  }
+
+  async claimed(requester: string, key: string, at: string): Promise<string | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: claimKey(requester, key), ConsistentRead: true }));
+    const item = out.Item as { requestId?: string; expiresAt?: number } | undefined;
+    return item?.requestId !== undefined && (item.expiresAt ?? 0) > epochSeconds(at) ? item.requestId : undefined;
+  }
+
   private putNew(item: Record<string, unknown>) {
     return { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } };
   }
@@ -308,3 +333,5 @@ function isoInstant(value: string): string {
   if (Number.isNaN(ms)) throw new Error(`listDue: ${JSON.stringify(value)} is not an ISO-8601 instant`);
   return new Date(ms).toISOString();
 }
+
+const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);

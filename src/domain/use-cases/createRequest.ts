@@ -1,8 +1,8 @@
 import { actedBy, audit } from '../audit';
 import { ConflictError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
-import type { RequestWrite } from '../ports';
-import { principalFromCallerArn } from '../principal';
+import { IDEMPOTENCY_HOURS, type RequestWrite } from '../ports';
+import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
 import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
@@ -24,6 +24,13 @@ export interface CreateRequestInput {
    * of the same caller under it returns that request and makes none.
    */
   requestId?: string;
+  /**
+   * The client's Idempotency-Key: a call that repeats one this requester
+   * made under the same key in the last IDEMPOTENCY_HOURS gets the request
+   * the first call made (as it is now), and nothing new is made. The same
+   * key for another request is a conflict.
+   */
+  idempotencyKey?: string;
 }
 
 /**
@@ -35,6 +42,10 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const caller = principalFromCallerArn(actor.arn);
   if (input.requestId) {
     const made = await madeBefore(deps, input.requestId, caller.arn);
+    if (made) return made;
+  }
+  if (input.idempotencyKey !== undefined) {
+    const made = await madeUnderKey(deps, caller.arn, input.idempotencyKey, input);
     if (made) return made;
   }
   const account = findAccount(deps.settings, input.account);
@@ -78,8 +89,8 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     const autoApproved = audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id }, notify: 'request.approved' });
     const earlier = await commitNew(
       deps,
-      { request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}) },
-      input.requestId !== undefined,
+      { request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}), ...claimOf(input) },
+      input,
     );
     if (earlier) return earlier;
     deps.metrics?.count('RequestCreated');
@@ -90,7 +101,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   }
 
   const created = audit.requested(pending, { ...requested, notify: 'request.created' });
-  const earlier = await commitNew(deps, { request: pending, events: [created] }, input.requestId !== undefined);
+  const earlier = await commitNew(deps, { request: pending, events: [created], ...claimOf(input) }, input);
   if (earlier) return earlier;
   deps.metrics?.count('RequestCreated');
   await announce(deps, pending, created);
@@ -104,16 +115,61 @@ async function madeBefore(deps: CoreDeps, id: string, callerArn: string): Promis
   return existing;
 }
 
+const claimOf = (input: CreateRequestInput) => (input.idempotencyKey !== undefined ? { claim: input.idempotencyKey } : {});
+
 /**
- * Commits a new request. With a caller-chosen id, a concurrent run of the
- * same intent may have committed first: its request is returned instead.
+ * The request this requester made under an idempotency key still claimed,
+ * if the intent is the same; another intent under the same key is refused,
+ * as a client that reuses a key would otherwise be told its new request
+ * was made when it was not.
  */
-async function commitNew(deps: CoreDeps, write: RequestWrite, chosenId: boolean): Promise<AccessRequest | undefined> {
+export async function madeUnderKey(deps: CoreDeps, requester: string, key: string, intent: CreateRequestInput): Promise<AccessRequest | undefined> {
+  const id = await deps.requests.claimed(requester, key, isoNow(deps.clock));
+  const made = id === undefined ? undefined : await deps.requests.get(id);
+  if (made && !sameIntent(made, intent)) {
+    throw new ConflictError(`This Idempotency-Key was used for request ${made.id}, which asked for something else; use a new key for a new request.`, [
+      { field: 'Idempotency-Key', reason: `was used in the last ${IDEMPOTENCY_HOURS} hours for another request` },
+    ]);
+  }
+  return made;
+}
+
+/** Whether a request made earlier asked for what this input asks (account by id or alias; no principal: the requester). */
+function sameIntent(made: AccessRequest, intent: CreateRequestInput): boolean {
+  const grantee = (arn: string) => {
+    try {
+      return principalKey(parsePrincipalArn(arn));
+    } catch {
+      return arn;
+    }
+  };
+  return (
+    (made.accountId === intent.account || made.accountAlias === intent.account) &&
+    made.profile === intent.profile &&
+    made.durationMinutes === intent.durationMinutes &&
+    made.reason === intent.reason &&
+    (made.ticket ?? '') === (intent.ticket ?? '') &&
+    made.extendsRequestId === intent.extendsRequestId &&
+    grantee(made.principalArn) === grantee(intent.principalArn ?? made.requester)
+  );
+}
+
+/**
+ * Commits a new request. With a caller-chosen id or an idempotency key, a
+ * concurrent run of the same intent may have committed first: its request
+ * is returned instead.
+ */
+async function commitNew(deps: CoreDeps, write: RequestWrite, input: CreateRequestInput): Promise<AccessRequest | undefined> {
   try {
     await deps.requests.commit(write);
     return undefined;
   } catch (e) {
-    if (!chosenId || !(e instanceof ConflictError)) throw e;
+    if (!(e instanceof ConflictError)) throw e;
+    if (input.idempotencyKey !== undefined) {
+      const made = await madeUnderKey(deps, write.request.requester, input.idempotencyKey, input);
+      if (made) return made;
+    }
+    if (input.requestId === undefined) throw e;
     const made = await madeBefore(deps, write.request.id, write.request.requester);
     if (!made) throw e;
     return made;

@@ -4,7 +4,7 @@ import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../pri
 import type { RequestStore } from '../ports';
 import { findAccount, ruleFor } from '../rules';
 import { addMinutes, isoNow, type CoreDeps } from './context';
-import { createRequest } from './createRequest';
+import { createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
 
 /**
  * Asks to prolong live access: a new request, linked to the original,
@@ -16,13 +16,28 @@ export async function extendRequest(
   deps: CoreDeps,
   actor: Actor,
   requestId: string,
-  input: { durationMinutes: number; reason: string },
+  input: { durationMinutes: number; reason: string; idempotencyKey?: string },
 ): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
   const original = await deps.requests.get(requestId);
   if (!original) throw new NotFoundError(`Request ${requestId} does not exist.`);
   if (!samePrincipal(caller, parsePrincipalArn(original.requester))) {
     throw new ForbiddenError('Only the requester may extend a request.');
+  }
+  const intent: CreateRequestInput = {
+    account: original.accountId,
+    profile: original.profile,
+    durationMinutes: input.durationMinutes,
+    reason: input.reason,
+    ...(original.ticket ? { ticket: original.ticket } : {}),
+    ...(original.principalArn !== original.requester ? { principalArn: original.principalArn } : {}),
+    extendsRequestId: original.id,
+    ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+  };
+  // A repeat of an extension already made answers with it, whatever has happened to the original since.
+  if (input.idempotencyKey !== undefined) {
+    const made = await madeUnderKey(deps, caller.arn, input.idempotencyKey, intent);
+    if (made) return made;
   }
   if (original.status !== 'ACTIVE' && original.status !== 'APPROVED') {
     throw new ConflictError(`Only live access can be extended; request ${original.id} is ${original.status}.`, [
@@ -38,15 +53,7 @@ export async function extendRequest(
       [{ field: 'durationMinutes', reason: `access already runs ${rule.maxDurationMinutes} minutes ahead, the rule's maximum` }],
     );
   }
-  return createRequest(deps, actor, {
-    account: original.accountId,
-    profile: original.profile,
-    durationMinutes: input.durationMinutes,
-    reason: input.reason,
-    ...(original.ticket ? { ticket: original.ticket } : {}),
-    ...(original.principalArn !== original.requester ? { principalArn: original.principalArn } : {}),
-    extendsRequestId: original.id,
-  });
+  return createRequest(deps, actor, intent);
 }
 
 /**

@@ -27,6 +27,7 @@ export function httpApp<D>(routes: readonly RouteDef<D>[], deps: () => Promise<D
         params: context.params,
         body: context.body,
         query: context.query,
+        ...(context.idempotencyKey !== undefined ? { idempotencyKey: context.idempotencyKey } : {}),
         correlationId: context.correlationId,
       });
       return json(route.status, result, context.correlationId);

@@ -11,6 +11,7 @@ import type { Settings } from '../../domain/settings';
 import { errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
 import type { RouteDef } from './route';
+import { idempotencyKey } from './schemas';
 
 /** What the middlewares hand the route handler, on the Lambda context. */
 export interface RolegateContext extends Context {
@@ -20,12 +21,15 @@ export interface RolegateContext extends Context {
   actor?: Actor;
   body?: unknown;
   query?: unknown;
+  idempotencyKey?: string;
 }
 
 type Mw = middy.MiddlewareObj<HttpEvent, HttpResult, Error, RolegateContext>;
 
 export const LOCAL_IDENTITY_HEADER = 'x-rolegate-principal';
 export const MAX_BODY_BYTES = 16 * 1024;
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
 
 function header(event: HttpEvent, name: string): string | undefined {
   const headers = event.headers ?? {};
@@ -253,6 +257,16 @@ export function validateInput(): Mw {
       const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}));
       if (route.query) context.query = check(route.query, query, 'query string');
       else if (Object.keys(query).length) throw new ValidationError('This route takes no query string.', Object.keys(query).map((k) => ({ field: k, reason: 'is not a known parameter' })));
+      if (route.idempotent) {
+        const key = header(event, IDEMPOTENCY_KEY_HEADER.toLowerCase());
+        if (key !== undefined) {
+          const parsed = idempotencyKey.safeParse(key);
+          if (!parsed.success) {
+            throw new ValidationError(`The ${IDEMPOTENCY_KEY_HEADER} header is not valid.`, [{ field: IDEMPOTENCY_KEY_HEADER, reason: parsed.error.issues[0]!.message }]);
+          }
+          context.idempotencyKey = parsed.data;
+        }
+      }
       if (route.body) {
         if (context.body === undefined && route.bodyRequired) throw new ValidationError('A JSON body is required.', [{ field: '(body)', reason: 'is missing' }]);
         context.body = check(route.body, context.body ?? {}, 'body');

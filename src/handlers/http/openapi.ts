@@ -1,5 +1,8 @@
 import * as z from 'zod/mini';
+import { IDEMPOTENCY_HOURS } from '../../domain/ports';
+import { IDEMPOTENCY_KEY_HEADER } from './middlewares';
 import type { RouteDef } from './route';
+import { idempotencyKey } from './schemas';
 
 /*
  * The OpenAPI 3.1 document, generated from the same route table and zod
@@ -68,6 +71,15 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
     if (route.params) {
       const shape = schemaOf(route.params) as { properties?: Record<string, Json> };
       for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'path', required: true, schema });
+    }
+    if (route.idempotent) {
+      parameters.push({
+        name: IDEMPOTENCY_KEY_HEADER,
+        in: 'header',
+        required: false,
+        description: `A key for this one intent (a UUID): a repeat with the same key within ${IDEMPOTENCY_HOURS} hours (after a timeout) answers with the request the first call made, as it is now, and makes none; the same key for another request is a 409.`,
+        schema: schemaOf(idempotencyKey),
+      });
     }
     if (route.query) {
       const shape = schemaOf(route.query) as { properties?: Record<string, Json>; required?: string[] };

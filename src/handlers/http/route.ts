@@ -6,6 +6,8 @@ export interface RouteInput {
   params: Record<string, string>;
   body: unknown;
   query: unknown;
+  /** The Idempotency-Key header, validated, on a route that honours it (`idempotent`). */
+  idempotencyKey?: string;
   correlationId: string;
 }
 
@@ -20,6 +22,12 @@ export interface RouteDef<D = unknown> {
   query?: z.ZodMiniType;
   body?: z.ZodMiniType;
   bodyRequired?: boolean;
+  /**
+   * The route creates something and honours an Idempotency-Key header: a
+   * retry with the same key (a timeout, a dropped connection) answers with
+   * what the first call made instead of making it again.
+   */
+  idempotent?: true;
   status: number;
   /**
    * What the use-case may answer besides what the route's shape implies (400 for

@@ -51,9 +51,10 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'Request temporary access to a target account',
     body: s.createRequestBody,
     bodyRequired: true,
+    idempotent: true,
     status: 201,
     outcomes: [404, 409],
-    handle: async (deps, { actor, body }) => {
+    handle: async (deps, { actor, body, idempotencyKey }) => {
       const b = body as z.output<typeof s.createRequestBody>;
       const request = await createRequest(deps, actor, {
         account: (b.accountId ?? b.account)!,
@@ -62,6 +63,7 @@ export const routes: RouteDef<Deps>[] = [
         reason: b.reason,
         ...(b.ticket ? { ticket: b.ticket } : {}),
         ...(b.principalArn !== undefined ? { principalArn: b.principalArn } : {}),
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
       });
       return { request };
     },
@@ -160,11 +162,12 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.extendBody,
     bodyRequired: true,
+    idempotent: true,
     status: 201,
     outcomes: [409],
-    handle: async (deps, { actor, params, body }) => {
+    handle: async (deps, { actor, params, body, idempotencyKey }) => {
       const b = body as z.output<typeof s.extendBody>;
-      return { request: await extendRequest(deps, actor, params.id!, b) };
+      return { request: await extendRequest(deps, actor, params.id!, { ...b, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) }) };
     },
   },
 ];

@@ -24,6 +24,9 @@ export const requestId = z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { 
 
 export const idParams = z.strictObject({ id: requestId });
 
+/** A client's key for one intent, kept 24 hours: a UUID fits, as does any 8–128 letters, digits and _.:- */
+export const idempotencyKey = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, { message: 'must be 8–128 letters, digits and _.:- (a UUID fits)' }));
+
 export const createRequestBody = z
   .strictObject({
     accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),

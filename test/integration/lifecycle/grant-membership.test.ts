@@ -52,6 +52,7 @@ function loseNextActiveCommit(): void {
     list: (q) => real.list(q),
     listDue: (k, b, l, c) => real.listDue(k, b, l, c),
     appendEvents: (e) => real.appendEvents(e),
+    claimed: (r, k, a) => real.claimed(r, k, a),
   };
   h.deps.requests = lossy;
 }

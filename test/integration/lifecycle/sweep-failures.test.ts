@@ -246,6 +246,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
       getDetail: (id) => store.getDetail(id),
       list: (q) => store.list(q),
       appendEvents: (e) => store.appendEvents(e),
+      claimed: (r, k, a) => store.claimed(r, k, a),
       listDue: async (kind, before, limit, cursor) => {
         const page = await store.listDue(kind, before, limit, cursor);
         if (kind === 'EXPIRE' && !raced && page.items.length > 0) {

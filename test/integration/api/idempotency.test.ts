@@ -1,0 +1,154 @@
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { call } from '../../helpers/events';
+import { harness, type Harness } from '../../helpers/harness';
+import { ARN } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+
+/** POST /requests and /extend with an Idempotency-Key, on the real engine: a retry after a timeout makes nothing twice. */
+describe('Idempotency-Key', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const production = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate INC-7' };
+  const post = (body: Record<string, unknown>, key?: string, caller: string = ARN.alice) =>
+    call(h.api, { method: 'POST', path: '/requests', caller, body, ...(key !== undefined ? { headers: { 'Idempotency-Key': key } } : {}) });
+  const mine = async (arn: string = ARN.alice) => (await h.requests.list({ requester: arn, limit: 100 })).items;
+
+  it('answers a repeat with the request the first call made, as it is now, and makes, records and announces it once', async () => {
+    const first = await post(production, '2f1c7a9e-5b1d-4c8e-9f3a-7d6e5c4b3a21');
+    await call(h.api, { method: 'POST', path: `/requests/${first.body.request.id}/approve`, caller: ARN.leadAnna, body: {} });
+
+    const repeat = await post(production, '2f1c7a9e-5b1d-4c8e-9f3a-7d6e5c4b3a21');
+
+    expect(first.status).toBe(201);
+    expect(repeat.status).toBe(201);
+    expect(repeat.body.request).toMatchObject({ id: first.body.request.id, status: 'APPROVED', approvals: [ARN.leadAnna] });
+    expect((await mine()).map((r) => r.id)).toEqual([first.body.request.id]);
+    const detail = (await h.requests.getDetail(first.body.request.id))!;
+    expect(detail.events.map((e) => e.action)).toEqual(['REQUESTED', 'APPROVED']);
+    expect(h.notifier.sent.filter((n) => n.kind === 'request.created')).toHaveLength(1);
+  });
+
+  it('takes up an auto-approved request once: one request, one provisioning enqueued', async () => {
+    const staging = { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'Check a deploy' };
+
+    const replies = [await post(staging, 'deploy-check-0001'), await post({ ...staging, account: '222222222222' }, 'deploy-check-0001')];
+
+    expect(replies.map((r) => r.status)).toEqual([201, 201]);
+    expect(replies[1]!.body.request.id).toBe(replies[0]!.body.request.id);
+    expect(h.queue.ids).toEqual([replies[0]!.body.request.id]);
+  });
+
+  it('makes one request when the same key arrives ten times at once', async () => {
+    // All ten look the key up before any commits (a barrier), so all ten race to commit: one wins, nine find its claim.
+    const store = h.deps.requests;
+    let arrived = 0;
+    let release!: () => void;
+    const allArrived = new Promise<void>((r) => (release = r));
+    h.deps.requests = Object.assign(Object.create(store) as typeof store, {
+      claimed: async (requester: string, key: string, at: string) => {
+        if (arrived < 10 && ++arrived === 10) release();
+        if (arrived <= 10) await allArrived;
+        return store.claimed(requester, key, at);
+      },
+    });
+
+    const replies = await Promise.all(Array.from({ length: 10 }, () => post(production, 'burst-key-00000001')));
+
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(201));
+    expect(new Set(replies.map((r) => r.body.request.id)).size).toBe(1);
+    expect(await mine()).toHaveLength(1);
+    expect(h.notifier.sent.filter((n) => n.kind === 'request.created')).toHaveLength(1);
+  });
+
+  it('refuses the same key for another request with a 409 that names the header, and writes nothing', async () => {
+    const first = await post(production, 'reused-key-000001');
+    const before = await allItems(h);
+
+    const other = await post({ ...production, durationMinutes: 120 }, 'reused-key-000001');
+
+    expect(other.status).toBe(409);
+    expect(other.body).toEqual({
+      error: 'CONFLICT',
+      message: `This Idempotency-Key was used for request ${first.body.request.id}, which asked for something else; use a new key for a new request.`,
+      details: [{ field: 'Idempotency-Key', reason: 'was used in the last 24 hours for another request' }],
+    });
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it("keeps each requester's keys apart, and a key makes a new request again after 24 hours", async () => {
+    const alices = await post(production, 'shared-key-000001');
+    const bobs = await post(production, 'shared-key-000001', ARN.bob);
+    h.clock.advance(24 * 3_600_000);
+    const later = await post(production, 'shared-key-000001');
+
+    expect([alices.status, bobs.status, later.status]).toEqual([201, 201, 201]);
+    expect(bobs.body.request).toMatchObject({ requester: ARN.bob });
+    expect(new Set([alices.body.request.id, bobs.body.request.id, later.body.request.id]).size).toBe(3);
+    expect(await mine()).toHaveLength(2);
+  });
+
+  it('answers a repeat with the request made even when the configuration no longer allows it', async () => {
+    const first = await post(production, 'before-change-0001');
+    h.deps.settings = { ...h.deps.settings, rules: h.deps.settings.rules.filter((r) => r.id !== 'production-read') };
+
+    const repeat = await post(production, 'before-change-0001');
+    const fresh = await post(production, 'after-change-00001');
+
+    expect(repeat).toMatchObject({ status: 201, body: { request: { id: first.body.request.id } } });
+    expect(fresh.status).toBe(403);
+  });
+
+  it.each([
+    ['too short', 'short'],
+    ['a space', 'has a space-0001'],
+    ['a quote', 'quote"key-0001'],
+    ['too long', 'k'.repeat(129)],
+  ])('refuses a key with %s with a 400 naming the header, and writes nothing', async (_what, key) => {
+    const before = await allItems(h);
+
+    const reply = await post(production, key);
+
+    expect(reply.status).toBe(400);
+    expect(reply.body).toEqual({
+      error: 'VALIDATION_FAILED',
+      message: 'The Idempotency-Key header is not valid.',
+      details: [{ field: 'Idempotency-Key', reason: 'must be 8–128 letters, digits and _.:- (a UUID fits)' }],
+    });
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('answers a repeated extension with the extension the first call made', async () => {
+    const original = await post({ account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'Check a deploy' });
+    await provisionRequest(h.deps, original.body.request.id);
+    const extend = (key: string) =>
+      call(h.api, { method: 'POST', path: `/requests/${original.body.request.id}/extend`, caller: ARN.alice, body: { durationMinutes: 30, reason: 'Not done' }, headers: { 'Idempotency-Key': key } });
+
+    const first = await extend('extend-key-000001');
+    const repeat = await extend('extend-key-000001');
+
+    expect([first.status, repeat.status]).toEqual([201, 201]);
+    expect(repeat.body.request.id).toBe(first.body.request.id);
+    expect((await mine()).filter((r) => r.extendsRequestId === original.body.request.id)).toHaveLength(1);
+  });
+
+  it('answers a repeated extension with the extension made even after the original was revoked', async () => {
+    const original = await post({ account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Check a deploy' });
+    await call(h.api, { method: 'POST', path: `/requests/${original.body.request.id}/approve`, caller: ARN.leadAnna, body: {} });
+    await provisionRequest(h.deps, original.body.request.id);
+    const extend = () =>
+      call(h.api, { method: 'POST', path: `/requests/${original.body.request.id}/extend`, caller: ARN.alice, body: { durationMinutes: 30, reason: 'Not done' }, headers: { 'Idempotency-Key': 'extend-key-000002' } });
+    const first = await extend();
+    const revoked = await call(h.api, { method: 'POST', path: `/requests/${original.body.request.id}/revoke`, caller: ARN.alice, body: {} });
+
+    const repeat = await extend();
+
+    expect([first.status, revoked.status, repeat.status]).toEqual([201, 200, 201]);
+    expect(repeat.body.request).toMatchObject({ id: first.body.request.id, status: 'CANCELLED' });
+  });
+});
