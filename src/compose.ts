@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from './adapters/dynamodb/client';
 import { DynamoGrantStore } from './adapters/dynamodb/grant-store';
 import { DynamoRequestStore } from './adapters/dynamodb/request-store';
+import { AWS_CALL_BOUNDS, DYNAMODB_CALL_BOUNDS } from './adapters/aws/call-bounds';
 import { createLogger } from './adapters/logger';
 import { createMetrics, type EmfMetrics } from './adapters/metrics';
 import { CompositeNotifier, LogNotifier } from './adapters/notifiers';
@@ -61,6 +62,7 @@ export function composeApp(options: ComposeOptions = {}): App {
     new DynamoDBClient({
       ...(env.dynamodbEndpoint ? { endpoint: env.dynamodbEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
       region: env.region,
+      requestHandler: DYNAMODB_CALL_BOUNDS,
     });
   const doc = createDocumentClient(dynamodb);
 
@@ -120,7 +122,7 @@ function secretSource(env: RuntimeEnv): SecretSource {
   if (env.localSecrets) return new StaticSecretSource(env.localSecrets);
   // The SSM client loads on the first secret read, not at cold start.
   const ssm = once(() =>
-    Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region }))),
+    Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }))),
   );
   return { get: async (name) => (await ssm()).get(name) };
 }

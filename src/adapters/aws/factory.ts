@@ -2,6 +2,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { Clock, IdentityGranter, Provisioner } from '../../domain/ports';
 import type { Settings } from '../../domain/settings';
+import { AWS_CALL_BOUNDS } from './call-bounds';
 import { ProvisionerCredentials } from './credentials';
 import { IamIdentityGranter } from './identity-granter';
 import { IamProvisioner } from './iam-provisioner';
@@ -16,7 +17,7 @@ export function createAwsProvisioning(settings: Settings, region: string, clock:
   // rolegate's own retry (withRetry) classifies and backs off; the SDK's retries under it would multiply the attempts.
   // Bounded calls: a connection or an answer that hangs ends as a TimeoutError (retried as transient)
   // instead of holding the invocation, and a grant's lease, until the Lambda's own timeout.
-  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+  const requestHandler = AWS_CALL_BOUNDS;
   const sts = new STSClient({ region, maxAttempts: 1, requestHandler });
   const credentials = new ProvisionerCredentials(sts, clock, (creds) => new IAMClient({ region, credentials: creds, maxAttempts: 1, requestHandler }));
   const p = settings.provisioner;

@@ -16,14 +16,14 @@ type Answer = { status: number; body: unknown } | 'reset';
 
 function wire(answers: Answer[]) {
   const sent: { method: string; path: string; key: string | null; body: string }[] = [];
-  const fetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const fake = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input));
     sent.push({ method: init?.method ?? 'GET', path: url.pathname, key: new Headers(init?.headers).get('idempotency-key'), body: String(init?.body) });
     const answer = answers.shift() ?? { status: 500, body: { error: 'INTERNAL' } };
     if (answer === 'reset') throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
     return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'content-type': 'application/json' } });
   }) as typeof fetch;
-  return { fetch, sent };
+  return { fetch: fake, sent };
 }
 
 async function run(argv: string[], answers: Answer[]) {
