@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { OutOfTimeError, StaleWriteError } from '../errors';
+import { OutOfTimeError, ProvisioningError, StaleWriteError } from '../errors';
 import { SYSTEM_ACTOR, type AccessRequest, type SweepRetry } from '../model';
 import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
@@ -71,9 +71,10 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           await step(request);
           handled++;
         } catch (e) {
-          if (e instanceof OutOfTimeError) {
-            // Not a failure: this run stopped waiting for a busy grant to keep its time; the item stays due.
-            deps.logger.info('sweep out of time while a grant was busy; the next tick takes it up', { requestId: request.id, step: kind });
+          if (e instanceof OutOfTimeError || (e instanceof ProvisioningError && e.awsCode === 'OutOfTime')) {
+            // Not a failure: this run stopped waiting for a busy grant, or sent no IAM call it had no time
+            // left to finish, to keep its time; the item stays due.
+            deps.logger.info('sweep out of time; the next tick takes it up', { requestId: request.id, step: kind, why: e instanceof OutOfTimeError ? 'grant busy' : 'no time for an IAM call' });
             // Counted (no alarm): a grant busy tick after tick shows here before anything fails.
             deps.metrics?.count('SweepOutOfTime');
             report.more = true;

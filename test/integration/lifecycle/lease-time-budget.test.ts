@@ -185,6 +185,38 @@ it('worker: an approval whose end passed before provisioning, with its grant bus
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', version: r.version });
 });
 
+it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTime) stays due, uncounted and not backed off, and no later item starts', async () => {
+  const first = await approved(60);
+  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
+  const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
+  h.clock.advance(61 * 60_000);
+  const real = h.deps.provisioner;
+  let sent = 0;
+  h.deps.provisioner = {
+    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
+    remove: async () => {
+      // Slow reads before the delete used up most of the run: too little is left for one IAM attempt.
+      remainingMs -= 40_000;
+      return withRetry('DeleteRole in account 333333333333', async () => {
+        sent++;
+        return [];
+      });
+    },
+  };
+  remainingMs = SWEEPER_STOP_MS + 5_000;
+
+  const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+
+  expect(sent).toBe(0);
+  expect(report).toMatchObject({ expired: 0, errors: [], more: true });
+  expect(h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
+  expect(h.metrics.counts.get('SweepOutOfTime')).toBe(1);
+  expect(await h.requests.get(first.id)).toMatchObject({ status: 'ACTIVE' });
+  expect((await h.requests.get(first.id))!.sweepRetry).toBeUndefined();
+  expect(await h.requests.get(second.id)).toMatchObject({ status: 'ACTIVE' });
+});
+
 describe('IAM calls under a grant lease end while the lease is held', () => {
   it('starts no IAM attempt with less than one attempt’s time left of the lease, and leaves the request to be retried', async () => {
     const r = await approved();
