@@ -117,6 +117,14 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   } catch (e) {
     // Nothing retries a revoke on its own: the caller must be told to repeat it, and that the request is not revoked.
     if (e instanceof GrantBusyError) throw notRevokedYet(request, ended.count);
+    // "It will be retried" is true of the sweeper's steps, not of a revoke: say it must be repeated.
+    if (e instanceof ProvisioningError && e.awsCode === 'OutOfTime') {
+      throw new ProvisioningError(
+        `Request ${request.id} is not revoked: this call ran out of time before its next IAM change (IAM was slow or throttling). Repeat the revoke to finish it.`,
+        'OutOfTime',
+        true,
+      );
+    }
     throw e;
   }
   // One granted between the listing above and this revocation could not see it (a grant commits

@@ -7,7 +7,8 @@ import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { runSweep, SWEEPER_STOP_MS, SWEEPER_WORK_MS } from '../../../src/handlers/sweeper';
 import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from '../../../src/handlers/worker';
-import { RUN_MARGIN_MS } from '../../../src/handlers/lease-waits';
+import { RUN_MARGIN_MS, withinRun } from '../../../src/handlers/lease-waits';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
 import { holdLease } from '../../helpers/leases';
@@ -215,6 +216,35 @@ it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTim
   expect(await h.requests.get(first.id)).toMatchObject({ status: 'ACTIVE' });
   expect((await h.requests.get(first.id))!.sweepRetry).toBeUndefined();
   expect(await h.requests.get(second.id)).toMatchObject({ status: 'ACTIVE' });
+});
+
+it('api: a revoke with too little of the invocation left for its IAM call is not revoked, says to repeat it, and a repeat with time finishes it', async () => {
+  const r = await approved(60);
+  expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+  const real = h.deps.provisioner;
+  let sent = 0;
+  h.deps.provisioner = {
+    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
+    remove: (...args: Parameters<typeof real.remove>) =>
+      withRetry('DeleteRole in account 333333333333', async () => {
+        sent++;
+        return real.remove(...args);
+      }),
+  };
+
+  // 15 s left of the API's invocation: less than one IAM attempt and the margin after it.
+  const cut = withinRun(() => 15_000, () => revokeRequest(h.deps, api(ARN.alice), r.id));
+
+  await expect(cut).rejects.toMatchObject({
+    code: 'PROVISIONING_FAILED',
+    awsCode: 'OutOfTime',
+    message: `Request ${r.id} is not revoked: this call ran out of time before its next IAM change (IAM was slow or throttling). Repeat the revoke to finish it.`,
+  });
+  expect(sent).toBe(0);
+  expect(await h.requests.get(r.id)).toMatchObject({ status: 'ACTIVE' });
+  const repeat = await withinRun(() => 29_000, () => revokeRequest(h.deps, api(ARN.alice), r.id));
+  expect(repeat.status).toBe('REVOKED');
+  expect(sent).toBe(1);
 });
 
 describe('IAM calls under a grant lease end while the lease is held', () => {
