@@ -1,3 +1,4 @@
+import { ValidationError } from '../errors';
 import type { AccessRequest, Actor, RequestStatus } from '../model';
 import type { Page } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
@@ -23,6 +24,12 @@ const MAX_PAGES = 10;
 export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings'>, actor: Actor, input: ListRequestsInput): Promise<Page<AccessRequest>> {
   const caller = principalFromCallerArn(actor.arn);
   const me = principalKey(caller);
+  // Refused, not ignored: a client asking for awaiting ACTIVE requests would otherwise read PENDING ones as those.
+  if (input.view === 'awaiting' && input.status !== undefined && input.status !== 'PENDING') {
+    throw new ValidationError('view=awaiting lists pending requests only: leave status out, or use view=all.', [
+      { field: 'status', reason: `must be PENDING (or absent) with view=awaiting, not ${input.status}` },
+    ]);
+  }
   const query =
     input.view === 'mine'
       ? { requester: caller.arn, ...(input.status ? { status: input.status } : {}) }

@@ -142,6 +142,19 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect(awaiting.body.items.map((r: { id: string }) => r.id)).toEqual([ids[3], ids[2], ids[1], ids[0]]);
     const bobSees = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.bob, query: { view: 'all' } });
     expect(bobSees.body.items).toEqual([]);
+    const pendingToo = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting', status: 'PENDING' } });
+    expect(pendingToo.body.items).toHaveLength(4);
+  });
+
+  it('refuses view=awaiting with another status than PENDING (400), instead of answering pending requests as those', async () => {
+    const res = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting', status: 'ACTIVE' } });
+
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: 'VALIDATION_FAILED',
+      message: 'view=awaiting lists pending requests only: leave status out, or use view=all.',
+      details: [{ field: 'status', reason: 'must be PENDING (or absent) with view=awaiting, not ACTIVE' }],
+    });
   });
 
   it('shows the catalog of what the caller may request', async () => {
