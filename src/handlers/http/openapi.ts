@@ -34,8 +34,8 @@ const ERRORS: Record<string, Json> = {
   '400': errorResponse('Invalid input (the details name each bad field)'),
   '401': errorResponse('No authenticated caller'),
   '403': errorResponse('Not allowed'),
-  '404': errorResponse('No such request (or not one the caller may see)'),
-  '409': errorResponse("Conflicts with the request's current state (CONFLICT), or another change to the same grant is in progress (GRANT_BUSY, with Retry-After)"),
+  '404': errorResponse('No request has this id (one that exists but the caller may not see is a 403)'),
+  '409': errorResponse("Conflicts with the request's current state (CONFLICT)"),
   '413': errorResponse('Body larger than 16 KiB'),
   '415': errorResponse('Body is not application/json'),
   '500': errorResponse('Unexpected error (opaque, with a correlation id)'),
@@ -54,6 +54,21 @@ export function errorStatuses(route: RouteDef<unknown>): string[] {
     ...(route.outcomes ?? []).map(String),
   ];
   return [...new Set(statuses)].sort();
+}
+
+/** A status's description, where a route means something of its own by it. */
+function errorFor(route: RouteDef<unknown>, status: string): Json {
+  if (status === '404' && !route.params) return errorResponse('No account or profile of the name the body gives (NOT_FOUND)');
+  if (status === '409' && route.idempotent) {
+    return errorResponse(`Conflicts with the request's current state (CONFLICT), or the ${IDEMPOTENCY_KEY_HEADER} was used for another request (CONFLICT, naming the header)`);
+  }
+  if (status === '409' && route.outcomes?.includes(502)) {
+    return {
+      ...errorResponse("Conflicts with the request's current state (CONFLICT), or another change to the same grant held it past the wait (GRANT_BUSY: the request is not revoked; repeat after Retry-After)"),
+      headers: { 'Retry-After': { description: 'Seconds to wait before repeating (GRANT_BUSY only)', schema: { type: 'integer' } } },
+    };
+  }
+  return ERRORS[status]!;
 }
 
 function operationId(route: RouteDef): string {
@@ -97,7 +112,7 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         : {}),
       responses: {
         [String(route.status)]: { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } },
-        ...Object.fromEntries(errorStatuses(route).map((status) => [status, ERRORS[status]!])),
+        ...Object.fromEntries(errorStatuses(route).map((status) => [status, errorFor(route, status)])),
       },
     };
     paths[route.path] = { ...(paths[route.path] ?? {}), [route.method.toLowerCase()]: op };

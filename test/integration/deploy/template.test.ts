@@ -334,6 +334,10 @@ describe('the OpenAPI document', () => {
     // Only revoke changes AWS while the caller waits, so only it can answer 502.
     expect(statuses('post', '/requests/{id}/revoke')).toEqual(['200', '400', '401', '403', '404', '409', '413', '415', '500', '502']);
     expect(Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '502' in op.responses).map(([m]) => `${m} ${path}`))).toEqual(['post /requests/{id}/revoke']);
+    // GRANT_BUSY (and its Retry-After) only where a grant's lease is waited for: revoke.
+    const conflicts = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '409' in op.responses).map(([m, op]) => [`${m} ${path}`, op.responses['409'] as { description: string; headers?: unknown }] as const));
+    expect(conflicts.filter(([, r]) => r.description.includes('GRANT_BUSY')).map(([op]) => op)).toEqual(['post /requests/{id}/revoke']);
+    expect(conflicts.filter(([, r]) => r.headers !== undefined).map(([op, r]) => [op, Object.keys(r.headers as object)])).toEqual([['post /requests/{id}/revoke', ['Retry-After']]]);
     // Either sign-in a stack may be deployed with; the public routes need none.
     expect(doc.security).toEqual([{ sigv4: [] }, { oidc: [] }]);
     expect(doc.paths['/health']!.get!.security).toEqual([]);
