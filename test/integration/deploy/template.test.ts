@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { routes } from '../../../src/handlers/http/routes';
 import { openApiDocument } from '../../../src/handlers/http/openapi';
 import { version } from '../../../package.json';
+import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
+import { INTERACTIVE_LEASE_ATTEMPTS, RUN_MARGIN_MS } from '../../../src/handlers/lease-waits';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -285,6 +287,14 @@ describe('the deployment template (serverless package)', () => {
     const ssm = (role: string) => statementsOf(role).filter((s) => actionsOf(s).includes('ssm:GetParameter')).map((s) => s.Resource);
     expect(ssm('WorkerRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/*' }]);
     expect(ssm('SlackRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' }]);
+  });
+
+  it('gives the API function room for a revoke\'s lease wait and one bounded IAM attempt, under API Gateway\'s 30 s', () => {
+    const api = Object.entries(resources).find(([name, r]) => r.Type === 'AWS::Lambda::Function' && name.startsWith('Api'))![1];
+    // withinRun starts no attempt with less than ATTEMPT_MAX_MS + RUN_MARGIN_MS left: below that, every revoke would end OutOfTime.
+    const waitMs = INTERACTIVE_LEASE_ATTEMPTS * 500;
+    expect(api.Properties.Timeout * 1000).toBeGreaterThanOrEqual(waitMs + ATTEMPT_MAX_MS + RUN_MARGIN_MS);
+    expect(api.Properties.Timeout).toBeLessThan(30);
   });
 
   it('ships the configuration file inside the functions and points them at it', () => {
