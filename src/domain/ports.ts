@@ -37,12 +37,21 @@ export interface RequestWrite {
   unlessRevoked?: string;
   /**
    * Creating only: the client's idempotency key, claimed for the requester
-   * in the same transaction for IDEMPOTENCY_HOURS. A live claim of the same
-   * key by the same requester refuses the write (ConflictError); `claimed`
-   * then names the request it made.
+   * (its principal and, when known, its person: one role many people sign in
+   * through is not one key space) in the same transaction for
+   * IDEMPOTENCY_HOURS. A live claim of the same key by the same claimant
+   * refuses the write (ConflictError); `claimed` then names the request it made.
    */
   claim?: string;
 }
+
+/** Who claims an idempotency key: the requester's principal, and the person signed in through it when known. */
+export interface Claimant {
+  requester: string;
+  person?: string;
+}
+
+export const claimantOf = (r: Pick<AccessRequest, 'requester' | 'requesterPerson'>): Claimant => ({ requester: r.requester, ...(r.requesterPerson !== undefined ? { person: r.requesterPerson } : {}) });
 
 /** How long an idempotency key names the request it made. */
 export const IDEMPOTENCY_HOURS = 24;
@@ -93,8 +102,8 @@ export interface RequestStore {
   listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
   /** Audit events that change no state (a failed notification, drift found). */
   appendEvents(events: AuditEvent[]): Promise<void>;
-  /** The id of the request `requester` made under idempotency key `key`, if that claim is still live at `at` (a consistent read). */
-  claimed(requester: string, key: string, at: string): Promise<string | undefined>;
+  /** The id of the request the claimant made under idempotency key `key`, if that claim is still live at `at` (a consistent read). */
+  claimed(claimant: Claimant, key: string, at: string): Promise<string | undefined>;
 }
 
 /** A held lease on one grant key; changes to a grant key are serialised through it. */

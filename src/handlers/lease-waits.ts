@@ -10,7 +10,7 @@ import type { ProvisioningDeps } from '../domain/use-cases/provisionRequest';
 /**
  * A person waiting for the answer (the HTTP API, a Slack job) waits for a
  * busy grant's lease about 4 s at most (12 attempts), not the worker's and
- * sweeper's ~18 s: the api function has 10 s, a Slack job runs inside the
+ * sweeper's ~18 s: the api function has 29 s, a Slack job runs inside the
  * worker's time budget, and "busy, try again" beats a timeout that leaves
  * the lease held until it lapses.
  */

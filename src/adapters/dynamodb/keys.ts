@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AccessRequest, AuditEvent, Decision, Grant } from '../../domain/model';
+import type { Claimant } from '../../domain/ports';
 import { ValidationError } from '../../domain/errors';
 
 /*
@@ -70,12 +71,13 @@ export const eventKey = (e: Pick<AuditEvent, 'requestId' | 'at' | 'id'>) => ({ p
 export const eventItem = (e: AuditEvent) => ({ ...e, ...eventKey(e), type: 'event' satisfies ItemType });
 
 /**
- * An idempotency key's item: one partition per requester and key, hashed, as
- * an ARN and a key together may pass DynamoDB's 2 KiB partition key limit.
- * The requester is lowercased: one person's ARN differs in case between sources.
+ * An idempotency key's item: one partition per claimant and key, hashed, as
+ * an ARN, a person and a key together may pass DynamoDB's 2 KiB partition
+ * key limit. The requester is lowercased: one person's ARN differs in case
+ * between sources.
  */
-export const claimKey = (requester: string, key: string) => ({
-  pk: `CLAIM#${createHash('sha256').update(`${requester.toLowerCase()}\n${key}`).digest('base64url')}`,
+export const claimKey = (claimant: Claimant, key: string) => ({
+  pk: `CLAIM#${createHash('sha256').update(`${claimant.requester.toLowerCase()}\n${claimant.person ?? ''}\n${key}`).digest('base64url')}`,
   sk: '#CLAIM',
 });
 

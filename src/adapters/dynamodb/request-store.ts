@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
-import { IDEMPOTENCY_HOURS, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
+import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
 import { queryPartition } from './client';
 import {
   DECISION_SK_PREFIX,
@@ -260,15 +260,15 @@ export class DynamoRequestStore implements RequestStore {
     return {
       Put: {
         TableName: this.tableName,
-        Item: { ...claimKey(request.requester, key), type: 'claim' satisfies ItemType, requestId: request.id, requester: request.requester, createdAt: request.createdAt, expiresAt: at + IDEMPOTENCY_HOURS * 3600 },
+        Item: { ...claimKey(claimantOf(request), key), type: 'claim' satisfies ItemType, requestId: request.id, requester: request.requester, createdAt: request.createdAt, expiresAt: at + IDEMPOTENCY_HOURS * 3600 },
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
         ExpressionAttributeValues: { ':now': at },
       },
     };
   }
 
-  async claimed(requester: string, key: string, at: string): Promise<string | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: claimKey(requester, key), ConsistentRead: true }));
+  async claimed(claimant: Claimant, key: string, at: string): Promise<string | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: claimKey(claimant, key), ConsistentRead: true }));
     const item = out.Item as { requestId?: string; expiresAt?: number } | undefined;
     return item?.requestId !== undefined && (item.expiresAt ?? 0) > epochSeconds(at) ? item.requestId : undefined;
   }

@@ -1,7 +1,7 @@
 import { actedBy, audit } from '../audit';
-import { ConflictError } from '../errors';
+import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
-import { IDEMPOTENCY_HOURS, type RequestWrite } from '../ports';
+import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
 import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
@@ -45,7 +45,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     if (made) return made;
   }
   if (input.idempotencyKey !== undefined) {
-    const made = await madeUnderKey(deps, caller.arn, input.idempotencyKey, input);
+    const made = await madeUnderKey(deps, { requester: caller.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) }, input.idempotencyKey, input);
     if (made) return made;
   }
   const account = findAccount(deps.settings, input.account);
@@ -123,8 +123,8 @@ const claimOf = (input: CreateRequestInput) => (input.idempotencyKey !== undefin
  * as a client that reuses a key would otherwise be told its new request
  * was made when it was not.
  */
-export async function madeUnderKey(deps: CoreDeps, requester: string, key: string, intent: CreateRequestInput): Promise<AccessRequest | undefined> {
-  const id = await deps.requests.claimed(requester, key, isoNow(deps.clock));
+export async function madeUnderKey(deps: CoreDeps, claimant: Claimant, key: string, intent: CreateRequestInput): Promise<AccessRequest | undefined> {
+  const id = await deps.requests.claimed(claimant, key, isoNow(deps.clock));
   const made = id === undefined ? undefined : await deps.requests.get(id);
   if (made && !sameIntent(made, intent)) {
     throw new ConflictError(`This Idempotency-Key was used for request ${made.id}, which asked for something else; use a new key for a new request.`, [
@@ -160,18 +160,29 @@ function sameIntent(made: AccessRequest, intent: CreateRequestInput): boolean {
  * is returned instead.
  */
 async function commitNew(deps: CoreDeps, write: RequestWrite, input: CreateRequestInput): Promise<AccessRequest | undefined> {
-  try {
-    await deps.requests.commit(write);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof ConflictError)) throw e;
-    if (input.idempotencyKey !== undefined) {
-      const made = await madeUnderKey(deps, write.request.requester, input.idempotencyKey, input);
-      if (made) return made;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.requests.commit(write);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      if (input.idempotencyKey !== undefined) {
+        const made = await madeUnderKey(deps, claimantOf(write.request), input.idempotencyKey, input);
+        if (made) return made;
+        // DynamoDB cancels transactions that meet on the claim while one is in flight (TransactionConflict):
+        // there may be no winner yet. Again, after a moment: the claim's condition then names the winner.
+        if (e instanceof StaleWriteError && attempt < KEYED_COMMIT_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+          continue;
+        }
+      }
+      if (input.requestId === undefined) throw e;
+      const made = await madeBefore(deps, write.request.id, write.request.requester);
+      if (!made) throw e;
+      return made;
     }
-    if (input.requestId === undefined) throw e;
-    const made = await madeBefore(deps, write.request.id, write.request.requester);
-    if (!made) throw e;
-    return made;
   }
 }
+
+/** Commits of a keyed creation in all, while concurrent claims of its key keep cancelling it. */
+const KEYED_COMMIT_ATTEMPTS = 5;

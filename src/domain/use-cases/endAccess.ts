@@ -119,11 +119,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
     if (e instanceof GrantBusyError) throw notRevokedYet(request, ended.count);
     // "It will be retried" is true of the sweeper's steps, not of a revoke: say it must be repeated.
     if (e instanceof ProvisioningError && e.awsCode === 'OutOfTime') {
-      throw new ProvisioningError(
-        `Request ${request.id} is not revoked: this call ran out of time before its next IAM change (IAM was slow or throttling). Repeat the revoke to finish it.`,
-        'OutOfTime',
-        true,
-      );
+      throw new ProvisioningError(`Request ${request.id} is not revoked: ${OUT_OF_TIME}${extensionsEnded(ended.count)}`, 'OutOfTime', true);
     }
     throw e;
   }
@@ -158,12 +154,16 @@ async function finishRevocation(deps: ProvisioningDeps, request: AccessRequest, 
 }
 
 /** A revoke that found the grant busy before the request itself was revoked: still live, to be repeated. */
-function notRevokedYet(request: AccessRequest, extensionsEnded: number): GrantBusyError {
+function notRevokedYet(request: AccessRequest, count: number): GrantBusyError {
   return new GrantBusyError(
     `Request ${request.id} is not revoked: another change to its grant${request.grantKey ? ` ${request.grantKey}` : ''} is in progress. Repeat the revoke in a few seconds.` +
-      (extensionsEnded > 0 ? ` ${extensionsEnded} of its extensions ${extensionsEnded === 1 ? 'was' : 'were'} already ended and stay${extensionsEnded === 1 ? 's' : ''} ended.` : ''),
+      extensionsEnded(count),
   );
 }
+
+const OUT_OF_TIME = 'this call ran out of time before its next IAM change (IAM was slow or throttling). Repeat the revoke to finish it.';
+
+const extensionsEnded = (n: number) => (n > 0 ? ` ${n} of its extensions ${n === 1 ? 'was' : 'were'} already ended and stay${n === 1 ? 's' : ''} ended.` : '');
 
 /** What a revocation that ended the request but not all of its extensions reports. */
 function incomplete(request: AccessRequest, e: unknown): unknown {
@@ -174,6 +174,10 @@ function incomplete(request: AccessRequest, e: unknown): unknown {
       'RevocationIncomplete',
       true,
     );
+  }
+  // Out of time: said as for the request itself (the step's own text promises a retry nothing makes).
+  if (e instanceof ProvisioningError && e.awsCode === 'OutOfTime') {
+    return new ProvisioningError(`Request ${request.id} is revoked, but one of its extensions could not be ended, so its access stays: ${OUT_OF_TIME}`, 'RevocationIncomplete', true);
   }
   // IAM refused, or the configuration no longer allows it (a 409 would read as "nothing changed"): why, and that the request itself is revoked.
   if (e instanceof ProvisioningError || e instanceof ConflictError) {

@@ -36,7 +36,7 @@ export async function extendRequest(
   };
   // A repeat of an extension already made answers with it, whatever has happened to the original since.
   if (input.idempotencyKey !== undefined) {
-    const made = await madeUnderKey(deps, caller.arn, input.idempotencyKey, intent);
+    const made = await madeUnderKey(deps, { requester: caller.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) }, input.idempotencyKey, intent);
     if (made) return made;
   }
   if (original.status !== 'ACTIVE' && original.status !== 'APPROVED') {

@@ -157,7 +157,7 @@ async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boo
     list: (query) => store.list(query),
     listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
     appendEvents: (events) => store.appendEvents(events),
-    claimed: (requester, key, at) => store.claimed(requester, key, at),
+    claimed: (claimant, key, at) => store.claimed(claimant, key, at),
   };
   await endAccess({ ...deps, requests }, known.id, 'EXPIRED', SYSTEM_ACTOR, undefined, known);
   return committed;

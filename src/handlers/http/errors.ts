@@ -14,7 +14,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   // Another change to the same grant holds its lease (a busy grant is contention, not a failure of AWS):
-  // nothing changed, try again in a few seconds; never a 502 that pages the on-call.
+  // the work did not happen (a revoke's message says what did), repeat in a few seconds; never a 502 that pages the on-call.
   GRANT_BUSY: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -1,3 +1,4 @@
+import { StaleWriteError } from '../../../src/domain/errors';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
@@ -51,10 +52,10 @@ describe('Idempotency-Key', () => {
     let release!: () => void;
     const allArrived = new Promise<void>((r) => (release = r));
     h.deps.requests = Object.assign(Object.create(store) as typeof store, {
-      claimed: async (requester: string, key: string, at: string) => {
+      claimed: async (...args: Parameters<typeof store.claimed>) => {
         if (arrived < 10 && ++arrived === 10) release();
         if (arrived <= 10) await allArrived;
-        return store.claimed(requester, key, at);
+        return store.claimed(...args);
       },
     });
 
@@ -64,6 +65,34 @@ describe('Idempotency-Key', () => {
     expect(new Set(replies.map((r) => r.body.request.id)).size).toBe(1);
     expect(await mine()).toHaveLength(1);
     expect(h.notifier.sent.filter((n) => n.kind === 'request.created')).toHaveLength(1);
+  });
+
+  it('commits again when DynamoDB cancels the transaction over a claim still in flight (TransactionConflict), and answers with the winner', async () => {
+    // DynamoDB Local runs transactions one at a time, so the cancellation real DynamoDB gives two that meet is played here:
+    // the loser's first commit is cancelled while the winner's is in flight, before the winner's claim can be read.
+    const store = h.deps.requests;
+    let winner: Promise<void> | undefined;
+    let loserCommits = 0;
+    h.deps.requests = Object.assign(Object.create(store) as typeof store, {
+      commit: async (write: Parameters<typeof store.commit>[0]) => {
+        if (write.claim === undefined) return store.commit(write);
+        if (!winner) {
+          winner = new Promise((r) => setTimeout(r, 30)).then(() => store.commit(write));
+          return winner;
+        }
+        if (++loserCommits === 1) throw new StaleWriteError();
+        // The retry lands once the winner has committed.
+        await winner;
+        return store.commit(write);
+      },
+    });
+
+    const [first, second] = await Promise.all([post(production, 'in-flight-key-0001'), post(production, 'in-flight-key-0001')]);
+
+    expect(loserCommits).toBe(2);
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(second.body.request.id).toBe(first.body.request.id);
+    expect(await mine()).toHaveLength(1);
   });
 
   it('refuses the same key for another request with a 409 that names the header, and writes nothing', async () => {

@@ -151,3 +151,16 @@ it('lets a person approve again through a role the rule still names once the rul
   const twice = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'Anna@example.com'), body: {} });
   expect(twice.status).toBe(409);
 });
+
+it('keeps two people who sign in through one permission set apart in Idempotency-Keys: the same key and body make a request for each', async () => {
+  const post = (user: string) => call(h.api, { method: 'POST', path: '/requests', caller: session(DEVELOPER, user), body: read, headers: { 'Idempotency-Key': 'INC-7-read-logs' } });
+
+  const alices = await post('alice@example.com');
+  const bobs = await post('bob@example.com');
+  const alicesAgain = await post('alice@example.com');
+
+  expect([alices.status, bobs.status, alicesAgain.status]).toEqual([201, 201, 201]);
+  expect(bobs.body.request).toMatchObject({ requester: `${SSO}${DEVELOPER}`, requesterPerson: 'bob@example.com' });
+  expect(bobs.body.request.id).not.toBe(alices.body.request.id);
+  expect(alicesAgain.body.request.id).toBe(alices.body.request.id);
+});
