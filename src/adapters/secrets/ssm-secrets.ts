@@ -13,6 +13,12 @@ export { StaticSecretSource, type SecretSource } from './secret-source';
 /** How long a value read from SSM is used before it is read again: a rotated secret takes effect within this time. */
 export const SECRET_MAX_AGE_MS = 5 * 60_000;
 
+/** After a failed re-read, the last good value serves this long before SSM is asked again. */
+export const RETRY_AFTER_FAILURE_MS = 30_000;
+
+/** SSM's answers that the parameter is gone or closed to rolegate, not that SSM is unwell. */
+const GONE = new Set(['ParameterNotFound', 'ParameterVersionNotFound', 'AccessDeniedException', 'InvalidKeyId']);
+
 interface Cached {
   value: Promise<string>;
   readAt: number;
@@ -25,10 +31,11 @@ interface Cached {
  * decryption, and keeps each value for `maxAgeMs` (five minutes): a secret
  * rotated after a compromise (a webhook key, the bot token, the signing
  * secret) is used everywhere within that time, without waiting for warm
- * instances to be recycled. A read that fails after an earlier one
- * succeeded uses the earlier value (SSM throttled or out of reach must not
- * stop Slack or webhooks) and is tried again at the next use; a failed
- * first read is not kept, so the next call tries again. Names are paths
+ * instances to be recycled. A re-read that fails because SSM is throttled
+ * or out of reach uses the earlier value (that must not stop Slack or
+ * webhooks) and is tried again 30 s later; one that finds the parameter
+ * gone, empty or closed to rolegate fails, as a withdrawn key must not stay
+ * in use. A failed first read is not kept, so the next call tries again. Names are paths
  * under the stack's secretsPath (src/config.ts), the only ones the
  * functions' roles may read.
  */
@@ -58,12 +65,14 @@ export class SsmSecretSource implements SecretSource {
       },
       (e: unknown) => {
         if (this.cache.get(name) !== entry) throw e;
-        if (good === undefined) {
+        // A parameter deleted or closed to rolegate (a compromised key withdrawn) is never stood in for.
+        if (good === undefined || (e as { gone?: boolean }).gone) {
           this.cache.delete(name);
           throw e;
         }
-        // Read again at the next use, meanwhile the last good value.
-        entry.readAt = -Infinity;
+        // SSM throttled or out of reach: the last good value, and another read in RETRY_AFTER_FAILURE_MS,
+        // not at every use (which would add to the throttling and make every Slack call wait on SSM).
+        entry.readAt = this.now() - this.maxAgeMs + RETRY_AFTER_FAILURE_MS;
         return good;
       },
     );
@@ -78,9 +87,9 @@ export class SsmSecretSource implements SecretSource {
     } catch (e) {
       const code = (e as { name?: string }).name ?? 'Error';
       // The SDK's message names the parameter at most; the value never reaches an error.
-      throw new ConfigError(`Cannot read the secret parameter ${name} from SSM (${code}).`);
+      throw Object.assign(new ConfigError(`Cannot read the secret parameter ${name} from SSM (${code}).`), { gone: GONE.has(code) });
     }
-    if (!value) throw new ConfigError(`The secret parameter ${name} in SSM is empty.`);
+    if (!value) throw Object.assign(new ConfigError(`The secret parameter ${name} in SSM is empty.`), { gone: true });
     return value;
   }
 }

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SECRET_MAX_AGE_MS, SsmSecretSource, StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
+import { RETRY_AFTER_FAILURE_MS, SECRET_MAX_AGE_MS, SsmSecretSource, StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
 import { ConfigError } from '../../../src/domain/errors';
 
 const ssmMock = mockClient(SSMClient);
@@ -48,21 +48,37 @@ describe('SsmSecretSource', () => {
     expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 2);
   });
 
-  it('keeps using the last value it read while a later read fails, and tries again at each use', async () => {
+  it('keeps using the last value it read while SSM throttles a re-read, and asks again 30 s later, not at each use', async () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'xoxb-1' } }).rejectsOnce(throttled).rejectsOnce(throttled).resolves({ Parameter: { Value: 'xoxb-2' } });
+    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'xoxb-1' } }).rejectsOnce(throttled).resolves({ Parameter: { Value: 'xoxb-2' } });
     let now = 0;
     const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
     await source.get('/rolegate/slack/bot-token');
     now += SECRET_MAX_AGE_MS;
 
     const during = [await source.get('/rolegate/slack/bot-token'), await source.get('/rolegate/slack/bot-token')];
+    now += RETRY_AFTER_FAILURE_MS - 1;
+    const stillWaiting = await source.get('/rolegate/slack/bot-token');
+    now += 1;
     const after = await source.get('/rolegate/slack/bot-token');
-    const cached = await source.get('/rolegate/slack/bot-token');
 
     expect(during).toEqual(['xoxb-1', 'xoxb-1']);
-    expect([after, cached]).toEqual(['xoxb-2', 'xoxb-2']);
-    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 4);
+    expect([stillWaiting, after]).toEqual(['xoxb-1', 'xoxb-2']);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 3);
+  });
+
+  it.each([
+    ['deleted', Object.assign(new Error('not found'), { name: 'ParameterNotFound' })],
+    ['closed to rolegate', Object.assign(new Error('denied'), { name: 'AccessDeniedException' })],
+  ])('stops using a secret whose parameter was %s (a withdrawn key), rather than the last value read', async (_what, error) => {
+    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'compromised' } }).rejects(error);
+    let now = 0;
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
+    await source.get('/rolegate/webhooks/siem');
+    now += SECRET_MAX_AGE_MS;
+
+    await expect(source.get('/rolegate/webhooks/siem')).rejects.toThrow(`Cannot read the secret parameter /rolegate/webhooks/siem from SSM (${error.name}).`);
+    await expect(source.get('/rolegate/webhooks/siem')).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('refuses an empty parameter', async () => {
