@@ -186,7 +186,7 @@ it('worker: an approval whose end passed before provisioning, with its grant bus
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', version: r.version });
 });
 
-it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTime) stays due, uncounted and not backed off, and no later item starts', async () => {
+it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTime), after other items used it, stays due, uncounted and not backed off', async () => {
   const first = await approved(60);
   expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
   const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
@@ -196,10 +196,11 @@ it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTim
   let sent = 0;
   h.deps.provisioner = {
     apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
-    remove: async () => {
-      // Slow reads before the delete used up most of the run: too little is left for one IAM attempt.
+    remove: async (...args: Parameters<typeof real.remove>) => {
+      if (args[2] !== second.id) return real.remove(...args);
+      // The first expiry and slow reads before this delete used up most of the run: too little is left for one IAM attempt.
       remainingMs -= 40_000;
-      return withRetry('DeleteRole in account 333333333333', async () => {
+      return withRetry('DeleteRole in account 222222222222', async () => {
         sent++;
         return [];
       });
@@ -210,12 +211,35 @@ it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTim
   const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
 
   expect(sent).toBe(0);
-  expect(report).toMatchObject({ expired: 0, errors: [], more: true });
+  expect(report).toMatchObject({ expired: 1, errors: [], more: true });
   expect(h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
   expect(h.metrics.counts.get('SweepOutOfTime')).toBe(1);
-  expect(await h.requests.get(first.id)).toMatchObject({ status: 'ACTIVE' });
-  expect((await h.requests.get(first.id))!.sweepRetry).toBeUndefined();
+  expect(await h.requests.get(first.id)).toMatchObject({ status: 'EXPIRED' });
   expect(await h.requests.get(second.id)).toMatchObject({ status: 'ACTIVE' });
+  expect((await h.requests.get(second.id))!.sweepRetry).toBeUndefined();
+});
+
+it('sweeper: an expiry that runs out of time for its IAM call as the first item of a sweep is slow itself: counted and backed off, so it does not stand first tick after tick', async () => {
+  const slow = await approved(60);
+  expect((await provisionRequest(h.deps, slow.id)).outcome).toBe('active');
+  h.clock.advance(61 * 60_000);
+  const real = h.deps.provisioner;
+  h.deps.provisioner = {
+    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
+    remove: async () => {
+      // IAM crawled through the reads: 110 s of the run's 120 s went before the delete.
+      remainingMs -= 110_000;
+      return withRetry('DeleteRole in account 333333333333', async () => []);
+    },
+  };
+  remainingMs = 120_000;
+
+  const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+
+  expect(report.errors).toEqual([{ requestId: slow.id, step: 'EXPIRE', error: expect.stringContaining('was not sent: too little time is left') }]);
+  expect(h.metrics.counts.get('ExpiryFailed')).toBe(1);
+  expect(h.metrics.counts.get('SweepOutOfTime')).toBeUndefined();
+  expect(await h.requests.get(slow.id)).toMatchObject({ status: 'ACTIVE', sweepRetry: { kind: 'EXPIRE', attempts: 1 } });
 });
 
 it('api: a revoke with too little of the invocation left for its IAM call is not revoked, says to repeat it, and a repeat with time finishes it', async () => {
