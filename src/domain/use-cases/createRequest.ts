@@ -44,8 +44,9 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     const made = await madeBefore(deps, input.requestId, caller.arn);
     if (made) return made;
   }
-  if (input.idempotencyKey !== undefined) {
-    const made = await madeUnderKey(deps, { requester: caller.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) }, input.idempotencyKey, input);
+  // extendRequest looked already, before its own checks.
+  if (input.idempotencyKey !== undefined && input.extendsRequestId === undefined) {
+    const made = await madeUnderKey(deps, claimantOfCaller(caller.arn, actor), input.idempotencyKey, input);
     if (made) return made;
   }
   const account = findAccount(deps.settings, input.account);
@@ -114,6 +115,8 @@ async function madeBefore(deps: CoreDeps, id: string, callerArn: string): Promis
   if (existing && existing.requester !== callerArn) throw new ConflictError('A request with this id already exists.');
   return existing;
 }
+
+export const claimantOfCaller = (arn: string, actor: Actor): Claimant => ({ requester: arn, ...(actor.person !== undefined ? { person: actor.person } : {}) });
 
 const claimOf = (input: CreateRequestInput) => (input.idempotencyKey !== undefined ? { claim: input.idempotencyKey } : {});
 

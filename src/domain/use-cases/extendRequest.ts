@@ -4,7 +4,7 @@ import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../pri
 import type { RequestStore } from '../ports';
 import { findAccount, ruleFor } from '../rules';
 import { addMinutes, isoNow, type CoreDeps } from './context';
-import { createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
+import { claimantOfCaller, createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
 
 /**
  * Asks to prolong live access: a new request, linked to the original,
@@ -36,7 +36,7 @@ export async function extendRequest(
   };
   // A repeat of an extension already made answers with it, whatever has happened to the original since.
   if (input.idempotencyKey !== undefined) {
-    const made = await madeUnderKey(deps, { requester: caller.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) }, input.idempotencyKey, intent);
+    const made = await madeUnderKey(deps, claimantOfCaller(caller.arn, actor), input.idempotencyKey, intent);
     if (made) return made;
   }
   if (original.status !== 'ACTIVE' && original.status !== 'APPROVED') {
