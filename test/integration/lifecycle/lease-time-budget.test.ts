@@ -14,7 +14,7 @@ import { ARN } from '../../helpers/settings';
 import { holdLease } from '../../helpers/leases';
 import { intercept } from '../../helpers/intercept';
 import { ATTEMPT_MAX_MS, withRetry } from '../../../src/adapters/aws/retry';
-import type { GrantStore } from '../../../src/domain/ports';
+import type { GrantStore, Provisioner } from '../../../src/domain/ports';
 
 const grantsOf = (x: Harness): GrantStore => x.grants;
 
@@ -50,6 +50,22 @@ afterEach(async () => {
 
 /** Someone else (a revoke in the API, say) holds the grant's lease of `r` for the next two minutes. */
 const holdLeaseOf = (r: AccessRequest): Promise<GrantLease> => holdLease(h, grantTargetFor(h.deps.settings, r).grantKey);
+
+/** Two live grants, both past their end: alice's production request, then bob's staging one. */
+async function twoActivePastTheirEnd(): Promise<{ first: AccessRequest; second: AccessRequest }> {
+  const first = await approved(60);
+  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
+  const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
+  h.clock.advance(61 * 60_000);
+  return { first, second };
+}
+
+/** The provisioner as it is, but for its role removal. */
+function removingWith(remove: Provisioner['remove']): void {
+  const real = h.deps.provisioner;
+  h.deps.provisioner = { apply: (...args) => real.apply(...args), remove };
+}
 
 async function approved(durationMinutes = 60): Promise<AccessRequest> {
   const r = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes, reason: 'work' });
@@ -98,11 +114,7 @@ it('worker: with time to spare, provisioning waits the lease out as before', asy
 });
 
 it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left; it stays due, uncounted, and no later item starts', async () => {
-  const first = await approved(60);
-  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
-  const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
-  expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
-  h.clock.advance(61 * 60_000);
+  const { first, second } = await twoActivePastTheirEnd();
   const held = await holdLeaseOf(first);
   remainingMs = SWEEPER_STOP_MS + 5_000;
 
@@ -187,25 +199,18 @@ it('worker: an approval whose end passed before provisioning, with its grant bus
 });
 
 it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTime), after other items used it, stays due, uncounted and not backed off', async () => {
-  const first = await approved(60);
-  expect((await provisionRequest(h.deps, first.id)).outcome).toBe('active');
-  const second = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
-  expect((await provisionRequest(h.deps, second.id)).outcome).toBe('active');
-  h.clock.advance(61 * 60_000);
+  const { first, second } = await twoActivePastTheirEnd();
   const real = h.deps.provisioner;
   let sent = 0;
-  h.deps.provisioner = {
-    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
-    remove: async (...args: Parameters<typeof real.remove>) => {
-      if (args[2] !== second.id) return real.remove(...args);
-      // The first expiry and slow reads before this delete used up most of the run: too little is left for one IAM attempt.
-      remainingMs -= 40_000;
-      return withRetry('DeleteRole in account 222222222222', async () => {
-        sent++;
-        return [];
-      });
-    },
-  };
+  removingWith(async (...args) => {
+    if (args[2] !== second.id) return real.remove(...args);
+    // The first expiry and slow reads before this delete used up most of the run: too little is left for one IAM attempt.
+    remainingMs -= 40_000;
+    return withRetry('DeleteRole in account 222222222222', async () => {
+      sent++;
+      return [];
+    });
+  });
   remainingMs = SWEEPER_STOP_MS + 5_000;
 
   const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
@@ -223,15 +228,11 @@ it('sweeper: an expiry that runs out of time for its IAM call as the first item 
   const slow = await approved(60);
   expect((await provisionRequest(h.deps, slow.id)).outcome).toBe('active');
   h.clock.advance(61 * 60_000);
-  const real = h.deps.provisioner;
-  h.deps.provisioner = {
-    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
-    remove: async () => {
-      // IAM crawled through the reads: 110 s of the run's 120 s went before the delete.
-      remainingMs -= 110_000;
-      return withRetry('DeleteRole in account 333333333333', async () => []);
-    },
-  };
+  removingWith(async () => {
+    // IAM crawled through the reads: 110 s of the run's 120 s went before the delete.
+    remainingMs -= 110_000;
+    return withRetry('DeleteRole in account 333333333333', async () => []);
+  });
   remainingMs = 120_000;
 
   const report = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
@@ -247,14 +248,12 @@ it('api: a revoke with too little of the invocation left for its IAM call is not
   expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
   const real = h.deps.provisioner;
   let sent = 0;
-  h.deps.provisioner = {
-    apply: (...args: Parameters<typeof real.apply>) => real.apply(...args),
-    remove: (...args: Parameters<typeof real.remove>) =>
-      withRetry('DeleteRole in account 333333333333', async () => {
-        sent++;
-        return real.remove(...args);
-      }),
-  };
+  removingWith((...args) =>
+    withRetry('DeleteRole in account 333333333333', async () => {
+      sent++;
+      return real.remove(...args);
+    }),
+  );
 
   // 15 s left of the API's invocation: less than one IAM attempt and the margin after it.
   const cut = withinRun(() => 15_000, () => revokeRequest(h.deps, api(ARN.alice), r.id));
