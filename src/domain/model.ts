@@ -111,25 +111,27 @@ export interface Decision {
   via: 'api' | 'slack';
 }
 
-export type AuditAction =
-  | 'REQUESTED'
-  | 'APPROVAL_RECORDED'
-  | 'APPROVED'
-  | 'AUTO_APPROVED'
-  | 'DENIED'
-  | 'CANCELLED'
-  | 'TIMED_OUT'
-  | 'PROVISIONED'
-  | 'PROVISIONING_FAILED'
-  | 'RETRY_REQUESTED'
-  | 'REVOKED'
-  | 'EXPIRED'
-  | 'ACCESS_REMOVED'
-  | 'ACCESS_REMOVAL_OWED'
-  | 'DRIFT_DETECTED'
-  | 'DRIFT_REPAIRED'
-  | 'NOTIFICATION_FAILED'
-  | 'EXTENSION_REQUESTED';
+export const AUDIT_ACTIONS = [
+  'REQUESTED',
+  'APPROVAL_RECORDED',
+  'APPROVED',
+  'AUTO_APPROVED',
+  'DENIED',
+  'CANCELLED',
+  'TIMED_OUT',
+  'PROVISIONED',
+  'PROVISIONING_FAILED',
+  'RETRY_REQUESTED',
+  'REVOKED',
+  'EXPIRED',
+  'ACCESS_REMOVED',
+  'ACCESS_REMOVAL_OWED',
+  'DRIFT_DETECTED',
+  'DRIFT_REPAIRED',
+  'NOTIFICATION_FAILED',
+  'EXTENSION_REQUESTED',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** An immutable audit record: who did what, when, from which state to which, and why. */
 /** What people are told about; carried by the audit event of the change it announces. */

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import * as z from 'zod/mini';
 import type { HttpEvent } from "../../src/handlers/http/types";
 import type { HttpHandler } from "../../src/handlers/http/app";
 import { routes } from '../../src/handlers/http/routes';
@@ -80,7 +81,23 @@ export interface Reply {
   headers: Record<string, string>;
 }
 
+/**
+ * Calls the API as API Gateway would. A success body must match its route's
+ * response schema exactly (the OpenAPI document's): every test that calls
+ * the API also checks the documented contract.
+ */
 export async function call(api: HttpHandler, input: EventInput): Promise<Reply> {
   const result = await api(apiEvent(input), lambdaContext());
-  return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined, headers: result.headers };
+  const body = result.body ? JSON.parse(result.body) : undefined;
+  if (result.statusCode < 300) assertDocumented(input, body);
+  return { status: result.statusCode, body, headers: result.headers };
+}
+
+export function assertDocumented(input: Pick<EventInput, 'method' | 'path'>, body: unknown): void {
+  const route = routes.find((r) => r.method === input.method && matchPath(r.path, input.path));
+  if (!route) return;
+  const checked = z.safeParse(route.response, body);
+  if (!checked.success) {
+    throw new Error(`${input.method} ${input.path} answered a body its documented response does not allow:\n${z.prettifyError(checked.error)}`);
+  }
 }

@@ -30,7 +30,7 @@ export function httpApp<D>(routes: readonly RouteDef<D>[], deps: () => Promise<D
         ...(context.idempotencyKey !== undefined ? { idempotencyKey: context.idempotencyKey } : {}),
         correlationId: context.correlationId,
       });
-      return json(route.status, result, context.correlationId);
+      return json(route.status, result, context.correlationId, route.location ? { location: route.location(result) } : {});
     });
   return (event, context) => chain(event, context as RolegateContext);
 }

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { IDEMPOTENCY_HOURS } from '../../domain/ports';
 import { IDEMPOTENCY_KEY_HEADER } from './middlewares';
 import type { RouteDef } from './route';
+import { RESPONSE_COMPONENTS } from './responses';
 import { idempotencyKey } from './schemas';
 
 /*
@@ -28,6 +29,27 @@ const errorSchema: Json = {
     correlationId: { type: 'string' },
   },
 };
+
+/** The success bodies as named components; they refer to each other by $ref. */
+function responseComponents(): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(RESPONSE_COMPONENTS)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, io: 'output', unrepresentable: 'any', target: 'draft-2020-12' }) as { schemas: Record<string, Json> };
+  for (const schema of Object.values(schemas)) {
+    delete schema.$schema;
+    delete schema.$id;
+  }
+  return schemas;
+}
+
+function successResponse(route: RouteDef<unknown>): Json {
+  const id = Object.entries(RESPONSE_COMPONENTS).find(([, schema]) => schema === route.response)?.[0];
+  return {
+    description: route.status === 201 ? 'Created' : 'Success',
+    ...(route.location ? { headers: { Location: { description: 'The path of the request made (GET it for its decisions and timeline)', schema: { type: 'string' } } } } : {}),
+    content: { 'application/json': { schema: id ? { $ref: `#/components/schemas/${id}` } : schemaOf(route.response, 'output') } },
+  };
+}
 
 const errorResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
 const ERRORS: Record<string, Json> = {
@@ -111,7 +133,7 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         ? { requestBody: { required: route.bodyRequired ?? false, content: { 'application/json': { schema: schemaOf(route.body) } } } }
         : {}),
       responses: {
-        [String(route.status)]: { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } },
+        [String(route.status)]: successResponse(route),
         ...Object.fromEntries(errorStatuses(route).map((status) => [status, errorFor(route, status)])),
       },
     };
@@ -126,7 +148,7 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json needs a caller: signed with AWS SigV4 (API Gateway IAM authorization, the default) or, in a stack deployed with auth=jwt, an OIDC bearer token. A deployment accepts one of the two.',
     },
     components: {
-      schemas: { Error: errorSchema },
+      schemas: { ...responseComponents(), Error: errorSchema },
       securitySchemes: {
         sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (execute-api), for a stack deployed with auth=iam' },
         oidc: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "An OIDC token from the configured issuer, for a stack deployed with auth=jwt" },

@@ -29,6 +29,10 @@ export interface RouteDef<D = unknown> {
    */
   idempotent?: true;
   status: number;
+  /** The success body's shape (src/handlers/http/responses.ts): the OpenAPI document's, checked against every reply in the tests. */
+  response: z.ZodMiniType;
+  /** Where what a 201 made lives, for its Location header. */
+  location?: (result: unknown) => string;
   /**
    * What the use-case may answer besides what the route's shape implies (400 for
    * input, 401/403 unless public, 404 with an id, 413/415 with a body, 500):

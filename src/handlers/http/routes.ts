@@ -11,6 +11,7 @@ import { retryRequest } from '../../domain/use-cases/retryRequest';
 import { extendRequest } from '../../domain/use-cases/extendRequest';
 import type { RouteDef } from './route';
 import * as s from './schemas';
+import * as r from './responses';
 import type * as z from 'zod/mini';
 import { openApiDocument } from './openapi';
 import { version } from '../../../package.json';
@@ -18,6 +19,9 @@ import { version } from '../../../package.json';
 type Deps = ProvisioningDeps;
 
 let openApi: ReturnType<typeof openApiDocument> | undefined;
+
+/** A created request's own route. */
+const requestLocation = (result: unknown): string => `/requests/${(result as { request: { id: string } }).request.id}`;
 
 /** Every HTTP route of rolegate. serverless.yml declares the same set (a test keeps them equal). */
 export const routes: RouteDef<Deps>[] = [
@@ -27,6 +31,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'Liveness check',
     public: true,
     status: 200,
+    response: r.healthReply,
     handle: () => ({ status: 'ok' }),
   },
   {
@@ -35,6 +40,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'This API as an OpenAPI 3.1 document',
     public: true,
     status: 200,
+    response: r.openApiReply,
     // Built once: it depends only on the routes and the version.
     handle: () => (openApi ??= openApiDocument(routes, version)),
   },
@@ -43,6 +49,7 @@ export const routes: RouteDef<Deps>[] = [
     path: '/catalog',
     summary: 'What the caller may request: accounts × profiles, maximum durations and approvers',
     status: 200,
+    response: r.catalogReply,
     handle: (deps, { actor }) => ({ entries: getCatalog(deps.settings, actor) }),
   },
   {
@@ -53,6 +60,8 @@ export const routes: RouteDef<Deps>[] = [
     bodyRequired: true,
     idempotent: true,
     status: 201,
+    response: r.requestReply,
+    location: requestLocation,
     outcomes: [404, 409],
     handle: async (deps, { actor, body, idempotencyKey }) => {
       const b = body as z.output<typeof s.createRequestBody>;
@@ -74,6 +83,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'List requests, newest first (mine, awaiting my decision, or all I may see)',
     query: s.listQuery,
     status: 200,
+    response: r.requestPage,
     handle: (deps, { actor, query }) => {
       const q = query as z.output<typeof s.listQuery>;
       return listRequests(deps, actor, {
@@ -90,6 +100,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'A request with its decisions, audit timeline and (once active) access details',
     params: s.idParams,
     status: 200,
+    response: r.requestDetail,
     handle: (deps, { actor, params }) => getRequest(deps, actor, params.id!),
   },
   {
@@ -99,6 +110,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.approveBody,
     status: 200,
+    response: r.requestReply,
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.approveBody>;
@@ -113,6 +125,7 @@ export const routes: RouteDef<Deps>[] = [
     body: s.denyBody,
     bodyRequired: true,
     status: 200,
+    response: r.requestReply,
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.denyBody>;
@@ -126,6 +139,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.cancelBody,
     status: 200,
+    response: r.requestReply,
     outcomes: [409],
     handle: async (deps, { actor, params }) => ({ request: await cancelRequest(deps, actor, params.id!) }),
   },
@@ -136,6 +150,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.revokeBody,
     status: 200,
+    response: r.requestReply,
     outcomes: [409, 502],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.revokeBody>;
@@ -149,6 +164,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.retryBody,
     status: 200,
+    response: r.requestReply,
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.retryBody>;
@@ -164,6 +180,8 @@ export const routes: RouteDef<Deps>[] = [
     bodyRequired: true,
     idempotent: true,
     status: 201,
+    response: r.requestReply,
+    location: requestLocation,
     outcomes: [409],
     handle: async (deps, { actor, params, body, idempotencyKey }) => {
       const b = body as z.output<typeof s.extendBody>;

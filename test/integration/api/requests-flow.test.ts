@@ -29,6 +29,9 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
       decisionDeadline: '2026-03-02T10:00:00.000Z',
     });
     const id = created.body.request.id as string;
+    expect(created.headers.location).toBe(`/requests/${id}`);
+    const there = await call(h.api, { method: 'GET', path: created.headers.location!, caller: ARN.alice });
+    expect(there.body.request).toEqual(created.body.request);
 
     const first = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: { comment: 'ok' } });
     expect(first.status).toBe(200);

@@ -334,6 +334,24 @@ describe('the OpenAPI document', () => {
     expect(create.requestBody.content['application/json'].schema.required.sort()).toEqual(['durationMinutes', 'profile', 'reason']);
   });
 
+  it('names the success bodies as components, strict like the requests, and gives a created request its Location', () => {
+    type Op = { responses: Record<string, { headers?: Record<string, unknown>; content: { 'application/json': { schema: { $ref?: string } } } }> };
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { additionalProperties?: boolean; required?: string[]; properties?: Record<string, unknown> }> } };
+    const success = (method: string, path: string, status: string) => doc.paths[path]![method]!.responses[status]!;
+    expect(success('post', '/requests', '201').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestReply' });
+    expect(Object.keys(success('post', '/requests', '201').headers!)).toEqual(['Location']);
+    expect(Object.keys(success('post', '/requests/{id}/extend', '201').headers!)).toEqual(['Location']);
+    expect(success('post', '/requests/{id}/approve', '200').headers).toBeUndefined();
+    expect(success('get', '/requests', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestPage' });
+    expect(success('get', '/requests/{id}', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestDetail' });
+    expect(success('get', '/catalog', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Catalog' });
+    const request = doc.components.schemas.AccessRequest!;
+    expect(request.additionalProperties).toBe(false);
+    expect(request.required).toEqual(expect.arrayContaining(['id', 'version', 'status', 'requester', 'principalArn', 'accountId', 'profile', 'createdAt', 'decisionDeadline']));
+    expect(request.required).not.toContain('access');
+    expect(request.properties!.access).toEqual({ $ref: '#/components/schemas/AccessDetails' });
+  });
+
   it("lists for each operation the statuses it can answer, not one list for all (the fuzzing suite checks what it sees against them)", () => {
     const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>; security: unknown[] };
     const statuses = (method: string, path: string) => Object.keys(doc.paths[path]![method]!.responses).sort();
