@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import './zod-locale';
 import { isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
+import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { NOTIFICATION_KINDS } from './model';
 import { ACCOUNT_ALIAS, NAME } from './text';
 
@@ -70,13 +71,15 @@ export const accountSchema = z.strictObject({
   externalId: externalId(),
   /** IAM's trust-policy size quota, raised per account on request (default 2,048). */
   trustPolicyMaxChars: z._default(intIn(2048, 8192), 2048),
+  /** IAM's managed-policies-per-role quota, raised per account on request (default 10, at most 20). */
+  managedPoliciesPerRoleMax: z._default(intIn(DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES), DEFAULT_MANAGED_POLICIES_PER_ROLE),
   region: z.optional(z.string()),
 });
 
 export const profileSchema = z.strictObject({
   name,
   description: z._default(z.string().check(z.maxLength(300)), ''),
-  managedPolicyArns: z._default(z.array(managedPolicyArn).check(z.maxLength(20)), []),
+  managedPolicyArns: z._default(z.array(managedPolicyArn).check(z.maxLength(MAX_MANAGED_POLICIES)), []),
   inlinePolicy: z.optional(policyDocument),
   permissionsBoundaryArn: z.optional(managedPolicyArn),
   /** MaxSessionDuration of the role: 3600–43200 seconds. */
@@ -211,6 +214,9 @@ export const settingsSchema = z
       if (statements.some((st) => (st as { Sid?: unknown } | undefined)?.Sid === ACCESS_ENDS_SID)) {
         ctx.addIssue({ code: 'custom', path: ['profiles', i, 'inlinePolicy'], message: `the Sid ${ACCESS_ENDS_SID} is rolegate's own (the statement that ends the access)` });
       }
+      // IAM would refuse every role made from it; checked here, no grant fails on it, nor any rewrite of a role others share.
+      const inlineProblem = profileInlinePolicyProblem(p.inlinePolicy);
+      if (inlineProblem) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'inlinePolicy'], message: inlineProblem });
     });
     const rules = new Set<string>();
     s.rules.forEach((r, i) => {
@@ -224,6 +230,19 @@ export const settingsSchema = z
       r.profiles.forEach((p, j) => {
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });
       });
+      // Every account the rule grants a profile in must take as many managed policies on one role as the profile attaches.
+      const covered = (names: string[], all: string[]) => (names.includes('*') ? all : names);
+      for (const profileName of covered(r.profiles, s.profiles.map((p) => p.name))) {
+        const profile = s.profiles.find((p) => p.name === profileName);
+        if (!profile) continue;
+        for (const ref of covered(r.accounts, s.accounts.map((a) => a.id))) {
+          const account = s.accounts.find((a) => a.id === ref || a.alias === ref);
+          const problem = account && managedPoliciesProblem(profile.managedPolicyArns.length, account.managedPoliciesPerRoleMax);
+          if (problem) {
+            ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `grant profile "${profile.name}" in account ${account.alias}: ${problem}` });
+          }
+        }
+      }
       if (!r.autoApprove && r.approvers.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'a rule that is not autoApprove needs at least one approver' });
       }

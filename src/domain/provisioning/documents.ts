@@ -3,7 +3,10 @@ import type { GrantSpec } from '../ports';
 import type { Principal } from '../principal';
 import { mfaRequired } from '../rules';
 import { ACCESS_ENDS_SID } from './access-ends';
+import { accessEndsStatement, inlinePolicyProblem, managedPoliciesProblem, policySize } from './policy-limits';
 import { MAX_PATH_AND_NAME, ROLE_PATH } from './role-name';
+
+export { accessEndsStatement, INLINE_POLICY_MAX_CHARS, policySize } from './policy-limits';
 
 /*
  * The IAM documents for a grant, built as plain objects from validated
@@ -34,9 +37,6 @@ export const INLINE_POLICY_NAME = 'rolegate-profile';
 
 /** IAM's default trust-policy quota; accounts may have it raised (AccountSettings.trustPolicyMaxChars). */
 export const DEFAULT_TRUST_POLICY_MAX_CHARS = 2048;
-/** Aggregate inline policy size per role; rolegate puts one inline policy on a role. */
-export const INLINE_POLICY_MAX_CHARS = 10_240;
-export const MAX_MANAGED_POLICIES = 20;
 export const TAG_VALUE_MAX = 256;
 const TAG_KEY_MAX = 128;
 const MAX_TAGS = 50;
@@ -46,8 +46,6 @@ const DESCRIPTION_MAX = 1000;
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const NOT_TAG_CHAR = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
 const DESCRIPTION_CHARS = /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/;
-// IAM User Guide, "IAM and AWS STS quotas": a policy document holds only these characters.
-const NOT_POLICY_CHAR = /[^\u0009\u000A\u000D\u0020-\u00FF]/u;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH_CHARS = /^\/(?:[\w+=,.@-]+\/)*$/;
 // Exactly one IAM user or role: no wildcard, no account root, no other principal kind.
@@ -72,6 +70,8 @@ export interface DesiredRole {
 export interface DocumentLimits {
   /** The account's trust-policy quota (default 2,048 characters without whitespace). */
   trustPolicyMaxChars?: number;
+  /** The account's managed-policies-per-role quota (a grant recorded before rolegate kept it: IAM's ceiling, 20). */
+  managedPoliciesPerRoleMax?: number;
 }
 
 /**
@@ -97,10 +97,6 @@ export { ACCESS_ENDS_SID };
  * new sessions; this stops the sessions issued before it, at the end
  * exactly, even if the sweeper that deletes the role is late or failing.
  */
-export function accessEndsStatement(endsAt: string): Record<string, unknown> {
-  return { Sid: ACCESS_ENDS_SID, Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': endsAt } } };
-}
-
 /** The role's inline policy: the profile's statements, then the end of access. */
 export function roleInlinePolicy(spec: Pick<GrantSpec, 'profile' | 'endsAt'>): PolicyDocument {
   const own = spec.profile.inlinePolicy ? statementsOf(spec.profile.inlinePolicy, "profile's inline policy") : [];
@@ -168,13 +164,8 @@ export function desiredRole(spec: GrantSpec): DesiredRole {
       { Key: TAG_KEYS.endsAt, Value: tagValue(spec.endsAt) },
     ],
   };
-  validateDocuments(desired, { trustPolicyMaxChars: spec.account.trustPolicyMaxChars });
+  validateDocuments(desired, { trustPolicyMaxChars: spec.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: spec.account.managedPoliciesPerRoleMax });
   return desired;
-}
-
-/** IAM counts a policy's size without whitespace. */
-export function policySize(doc: unknown): number {
-  return JSON.stringify(doc).replace(/\s+/g, '').length;
 }
 
 function fail(reason: string): never {
@@ -251,21 +242,10 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
   if (ends.length !== 1 || ends[0]!.Effect !== 'Deny' || typeof end !== 'string' || Number.isNaN(Date.parse(end))) {
     fail(`The role's inline policy needs exactly one ${ACCESS_ENDS_SID} statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).`);
   }
-  // JSON.stringify escapes control characters but sends anything above U+00FF as it is, and IAM refuses it.
-  const bad = NOT_POLICY_CHAR.exec(JSON.stringify(d.inlinePolicy))?.[0];
-  if (bad) {
-    fail(
-      `The profile's inline policy holds "${bad}" (U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); ` +
-        'IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents.',
-    );
-  }
-  const inline = policySize(d.inlinePolicy);
-  if (inline > INLINE_POLICY_MAX_CHARS) {
-    fail(`The role's inline policy (the profile's statements and rolegate's end of access) is ${inline} characters without whitespace; IAM allows ${INLINE_POLICY_MAX_CHARS} per role.`);
-  }
-  if (d.managedPolicyArns.length > MAX_MANAGED_POLICIES) {
-    fail(`The profile attaches ${d.managedPolicyArns.length} managed policies; IAM allows at most ${MAX_MANAGED_POLICIES} per role (10 unless the account's quota was raised).`);
-  }
+  const inlineProblem = inlinePolicyProblem(d.inlinePolicy);
+  if (inlineProblem) fail(inlineProblem);
+  const managedProblem = managedPoliciesProblem(d.managedPolicyArns.length, limits.managedPoliciesPerRoleMax);
+  if (managedProblem) fail(managedProblem);
   if (!Number.isInteger(d.maxSessionDuration) || d.maxSessionDuration < 3600 || d.maxSessionDuration > 43200) {
     fail(`MaxSessionDuration ${d.maxSessionDuration} is outside IAM's 3600–43200 seconds.`);
   }

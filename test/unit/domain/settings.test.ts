@@ -138,6 +138,41 @@ describe('configuration validation', () => {
     expect(() => parseSettings(doc)).toThrow('provisioner.identityRoleArn: must be a role of the identity account 111111111111');
   });
 
+  // Refused when the configuration loads: otherwise the first grant of the profile fails on it, and so does every
+  // rewrite of a role that live requests share (the undo of a failed request among them), which cannot then finish.
+  it("refuses a profile whose inline policy IAM would refuse on every role: over 10,240 characters with rolegate's end of access, or characters outside Latin-1", () => {
+    const withResource = (resource: string) => (d: Record<string, any>) => {
+      d.profiles.find((p: { name: string }) => p.name === 'S3ReadOnly').inlinePolicy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: resource }] };
+    };
+    // The document without its resource, plus the end-of-access statement rolegate appends: what is left of 10,240 is the resource's.
+    const fixed = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '' }, { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2000-01-01T00:00:00.000Z' } } }] }).length;
+    const fits = JSON.parse(JSON.stringify(exampleSettings()));
+    withResource('r'.repeat(10_240 - fixed))(fits);
+    expect(() => parseSettings(fits)).not.toThrow();
+    expect(invalid(withResource('r'.repeat(10_241 - fixed))).details).toEqual([
+      { field: 'profiles.1.inlinePolicy', reason: "The role's inline policy (the profile's statements and rolegate's end of access) is 10241 characters without whitespace; IAM allows 10240 per role." },
+    ]);
+    expect(invalid(withResource('arn:aws:s3:::reports→2026/*')).details).toEqual([
+      { field: 'profiles.1.inlinePolicy', reason: "The profile's inline policy holds \"→\" (U+2192); IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents." },
+    ]);
+  });
+
+  it("refuses a rule granting a profile with more managed policies than an account it covers takes on one role (IAM's default quota 10, or the account's raised managedPoliciesPerRoleMax)", () => {
+    const eleven = Array.from({ length: 11 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`);
+    const patch = (raise?: number) => (d: Record<string, any>) => {
+      d.profiles.find((p: { name: string }) => p.name === 'ReadOnly').managedPolicyArns = eleven;
+      if (raise !== undefined) d.accounts.find((a: { alias: string }) => a.alias === 'staging').managedPoliciesPerRoleMax = raise;
+    };
+    // ReadOnly is granted by staging-self-service (staging) and production-read (production).
+    expect(invalid(patch()).details).toEqual([
+      { field: 'rules.0.profiles', reason: `grant profile "ReadOnly" in account staging: The profile attaches 11 managed policies; the account allows 10 per role (IAM's default quota: ask AWS to raise it (up to 20) and set the account's managedPoliciesPerRoleMax).` },
+      { field: 'rules.1.profiles', reason: `grant profile "ReadOnly" in account production: The profile attaches 11 managed policies; the account allows 10 per role (IAM's default quota: ask AWS to raise it (up to 20) and set the account's managedPoliciesPerRoleMax).` },
+    ]);
+    expect(invalid(patch(11)).details).toEqual([expect.objectContaining({ field: 'rules.1.profiles' })]);
+    expect(invalid((d) => (d.accounts[0].managedPoliciesPerRoleMax = 21)).details).toEqual([{ field: 'accounts.0.managedPoliciesPerRoleMax', reason: 'must be at most 20' }]);
+    expect(exampleSettings().accounts.map((a) => a.managedPoliciesPerRoleMax)).toEqual([10, 10]);
+  });
+
   it('accepts the shipped example with two accounts, three profiles and a two-approval rule', () => {
     const s = exampleSettings();
     expect(s.accounts).toHaveLength(2);

@@ -15,6 +15,7 @@ import {
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
+import type { GrantSpec } from '../../../src/domain/ports';
 
 /** Runs the builder and returns the ProvisioningError it throws (fails the test if it does not throw one). */
 function refusal(build: () => unknown): ProvisioningError {
@@ -213,6 +214,24 @@ describe('limits, checked before anything is sent', () => {
     expect(refusal(() => desiredRole(sized(10_241))).message).toBe(
       "The role's inline policy (the profile's statements and rolegate's end of access) is 10241 characters without whitespace; IAM allows 10240 per role.",
     );
+  });
+
+  it("holds a role to its account's managed-policies quota: 10 by default, the raised managedPoliciesPerRoleMax, and 20 for a grant recorded before rolegate kept it", () => {
+    const attaching = (n: number, managedPoliciesPerRoleMax?: number) => {
+      const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: n }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) } });
+      // A grant's recorded account settings from before the field existed lack it, whatever the type says.
+      const account: Partial<GrantSpec['account']> = { ...spec.account, managedPoliciesPerRoleMax };
+      if (managedPoliciesPerRoleMax === undefined) delete account.managedPoliciesPerRoleMax;
+      return { ...spec, account } as GrantSpec;
+    };
+    expect(desiredRole(attaching(10, 10)).managedPolicyArns).toHaveLength(10);
+    expect(refusal(() => desiredRole(attaching(11, 10))).message).toBe(
+      "The profile attaches 11 managed policies; the account allows 10 per role (IAM's default quota: ask AWS to raise it (up to 20) and set the account's managedPoliciesPerRoleMax).",
+    );
+    expect(desiredRole(attaching(15, 15)).managedPolicyArns).toHaveLength(15);
+    expect(refusal(() => desiredRole(attaching(16, 15))).message).toBe("The profile attaches 16 managed policies; the account allows 15 per role (the account's managedPoliciesPerRoleMax).");
+    expect(desiredRole(attaching(20)).managedPolicyArns).toHaveLength(20);
+    expect(refusal(() => desiredRole(attaching(21))).message).toBe("The profile attaches 21 managed policies; the account allows 20 per role (IAM's ceiling).");
   });
 
   it("refuses a profile statement that would pass for rolegate's end of access", () => {

@@ -339,9 +339,14 @@ describe('IamProvisioner.apply', () => {
   });
 
   it('refuses an invalid document before assuming any role', async () => {
-    const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: 21 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) } });
+    // 11 managed policies: more than IAM's default quota of 10 per role, which the account keeps (managedPoliciesPerRoleMax).
+    const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: 11 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) } });
 
-    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({ awsCode: undefined, retryable: false, message: expect.stringMatching(/attaches 21 managed policies; IAM allows at most 20/) });
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
+      awsCode: undefined,
+      retryable: false,
+      message: "The profile attaches 11 managed policies; the account allows 10 per role (IAM's default quota: ask AWS to raise it (up to 20) and set the account's managedPoliciesPerRoleMax).",
+    });
     expect(sts.calls()).toHaveLength(0);
     expect(iam.calls()).toHaveLength(0);
   });
