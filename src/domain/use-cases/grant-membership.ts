@@ -1,4 +1,4 @@
-import { ConflictError } from '../errors';
+import { ConflictError, ProvisioningError } from '../errors';
 import { accountForGrant, grantEnd, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
@@ -50,6 +50,17 @@ export interface ReleaseOptions {
    * last to leave removes them.
    */
   leavingWith?: ReadonlySet<string>;
+  /**
+   * The request leaves because its provisioning failed for good, and its
+   * access would have ended here. When the role, shared with live requests
+   * that end no earlier, cannot be rewritten for them for a reason that will
+   * not pass (the profile as configured now is refused), the role is left as
+   * it is: whatever the failed attempt wrote gives the same principal the
+   * same profile's access on the same role until an end the others' grant
+   * reaches anyway. Without this, the request could not end FAILED until the
+   * others ended.
+   */
+  failedEndingBy?: string;
 }
 
 /**
@@ -97,7 +108,19 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
   if (account && profile && !target.externalIdUnknown) {
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
-    const outcome = await deps.provisioner.apply(spec, requestId);
+    const outcome = await deps.provisioner.apply(spec, requestId).catch((e: unknown) => {
+      if (options.failedEndingBy === undefined || !(e instanceof ProvisioningError) || e.retryable || options.failedEndingBy > spec.endsAt) throw e;
+      return undefined;
+    });
+    if (!outcome) {
+      deps.logger.warn('the shared role could not be rewritten for its other requests; it is left as it is, as they end no earlier than the failed request', {
+        requestId,
+        grantKey: target.grantKey,
+        remaining: Object.keys(remaining),
+      });
+      await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
+      return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+    }
     const calls = [...outcome.calls];
     if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
     await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now));

@@ -239,9 +239,10 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * are removed, or brought back to the other live requests' state. A failure
  * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, now: string): Promise<'done' | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string): Promise<'done' | 'failed'> {
+  const requestId = request.id;
   try {
-    await releaseFromGrant(deps, lease, target, requestId, now);
+    await releaseFromGrant(deps, lease, target, requestId, now, request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {});
     return 'done';
   } catch (e) {
     deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
@@ -301,7 +302,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     const attempts = (request.provisioningAttempts ?? 0) + (error.awsCode === 'OutOfTime' ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
-    if (fails && cleanup !== 'done') cleanup = await undoForFailedRequest(deps, lease, target, request.id, now);
+    if (fails && cleanup !== 'done') cleanup = await undoForFailedRequest(deps, lease, target, request, now);
     if (!fails || cleanup === 'failed') {
       const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
       await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [] });

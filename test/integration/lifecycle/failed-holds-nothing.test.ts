@@ -260,3 +260,52 @@ it('leaves a request APPROVED, not FAILED, while the undo of its permanent failu
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
 });
+
+describe('a request failing for good on a role live requests share', () => {
+  /** IAM refuses every read of the role (an SCP, a narrowed provisioner role): B's own attempt and the rewrite for the others alike. */
+  const refuseRoleReads = () => {
+    let refusals = 0;
+    w.aws.onCall = (_service, command) => {
+      if (command !== 'GetRole') return;
+      refusals += 1;
+      throw awsError('AccessDenied', 'User is not authorized to perform: iam:GetRole with an explicit deny in a service control policy', 403);
+    };
+    return () => refusals;
+  };
+
+  it('ends FAILED when the others end no earlier, leaving the role as their grant has it, instead of waiting for them to end', async () => {
+    const a = await approvedStaging(120);
+    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('active');
+    const before = await held(a);
+    const b = await approvedStaging(60);
+    const refusals = refuseRoleReads();
+
+    const result = await provisionRequest(w.h.deps, b.id);
+
+    // Refused on its own attempt and on the rewrite for A that its undo tried.
+    expect(refusals()).toBeGreaterThanOrEqual(2);
+    expect(result.outcome).toBe('failed');
+    expect(await w.h.requests.get(b.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 1, failure: { code: 'AccessDenied', retryable: false } });
+    expect((await eventsOf(b.id)).at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'AccessDenied', attempts: 1, cleanup: 'done' } });
+    w.aws.onCall = undefined;
+    expect(await held(a)).toEqual({ ...before, grantItem: { ...before.grantItem, version: before.grantItem!.version + 1, updatedAt: expect.any(String) } });
+    expect(before.members).toEqual([a.id]);
+    expect(await w.h.requests.get(a.id)).toMatchObject({ status: 'ACTIVE' });
+    expect(w.h.logger.lines.filter((l) => l.message.startsWith('the shared role could not be rewritten'))).toEqual([
+      expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ requestId: b.id, remaining: [a.id] }) }),
+    ]);
+  });
+
+  it('stays APPROVED, to be tried again, when it would end after the others: what its attempt wrote may reach past their end', async () => {
+    const a = await approvedStaging(60);
+    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('active');
+    const b = await approvedStaging(120);
+    refuseRoleReads();
+
+    const result = await provisionRequest(w.h.deps, b.id);
+
+    expect(result.outcome).toBe('retry-later');
+    expect(await w.h.requests.get(b.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
+    expect((await held(a)).members).toEqual([a.id]);
+  });
+});
