@@ -90,8 +90,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           const error = e instanceof Error ? e.message : String(e);
           report.errors.push({ requestId: request.id, step: kind, error });
           deps.logger.warn('sweep step failed; it will be retried later', { requestId: request.id, step: kind, error });
-          // Counted so an alarm sees an expiry (or timeout, or provisioning) that keeps failing:
-          // a log line alone would let access outlive its end unnoticed but for IAM's own time condition.
+          // An expiry that keeps failing is counted for its alarm (ExpiryFailed): a log line alone would let access
+          // outlive its end unnoticed but for IAM's own time condition. Other steps are counted, not alarmed.
           deps.metrics?.count(kind === 'EXPIRE' ? 'ExpiryFailed' : 'SweepStepFailed');
           try {
             await putOff(request, e);
