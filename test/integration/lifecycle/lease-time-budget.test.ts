@@ -8,7 +8,8 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { runSweep, SWEEPER_STOP_MS, SWEEPER_WORK_MS } from '../../../src/handlers/sweeper';
 import { handleStream, WORKER_RESERVE_MS, WORKER_WORK_MS, type WorkerApp } from '../../../src/handlers/worker';
 import { RUN_MARGIN_MS, withinRun } from '../../../src/handlers/lease-waits';
-import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { endAccess, revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN } from '../../helpers/settings';
 import { holdLease } from '../../helpers/leases';
@@ -267,6 +268,39 @@ it('api: a revoke with too little of the invocation left for its IAM call is not
   expect(await h.requests.get(r.id)).toMatchObject({ status: 'ACTIVE' });
   const repeat = await withinRun(() => 29_000, () => revokeRequest(h.deps, api(ARN.alice), r.id));
   expect(repeat.status).toBe('REVOKED');
+  expect(sent).toBe(1);
+});
+
+it("api: a repeated revoke whose extension has too little of the invocation left for its IAM call says the request is revoked but the extension's access stays, and to repeat it", async () => {
+  const r = await approved(60);
+  expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+  const extension = await extendRequest(h.deps, api(ARN.alice), r.id, { durationMinutes: 60, reason: 'more' });
+  await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+  expect((await provisionRequest(h.deps, extension.id)).outcome).toBe('active');
+  // The request itself is revoked, its extension still live (a revocation cut short after the request's own commit).
+  await endAccess(h.deps, r.id, 'REVOKED', { arn: ARN.leadBen }, 'incident over');
+  const real = h.deps.provisioner;
+  let sent = 0;
+  removingWith((...args) =>
+    withRetry('DeleteRole in account 333333333333', async () => {
+      sent++;
+      return real.remove(...args);
+    }),
+  );
+
+  const cut = withinRun(() => 15_000, () => revokeRequest(h.deps, api(ARN.alice), r.id));
+
+  await expect(cut).rejects.toMatchObject({
+    code: 'PROVISIONING_FAILED',
+    awsCode: 'RevocationIncomplete',
+    retryable: true,
+    message: `Request ${r.id} is revoked, but one of its extensions could not be ended, so its access stays: this call ran out of time before its next IAM change (IAM was slow or throttling). Repeat the revoke to finish it.`,
+  });
+  expect(sent).toBe(0);
+  expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
+  expect(await h.requests.get(extension.id)).toMatchObject({ status: 'ACTIVE' });
+  await expect(withinRun(() => 29_000, () => revokeRequest(h.deps, api(ARN.alice), r.id))).resolves.toMatchObject({ id: r.id, status: 'REVOKED' });
+  expect(await h.requests.get(extension.id)).toMatchObject({ status: 'REVOKED' });
   expect(sent).toBe(1);
 });
 
