@@ -172,11 +172,22 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   const under = (field: string, name: string, prefix: string, who: string) => {
     if (!name.startsWith(prefix)) details.push({ field, reason: `must be under ${prefix}: ${who} may read only parameters there (secretsPath ${secretsPath})` });
   };
+  // The worker's grant denies names under this prefix: the signing secret must be there, and what the worker reads must not.
+  const signing = `/${secretsPath}/slack/signing-secret`;
+  const notSigning = (field: string, name: string) => {
+    if (name.startsWith(signing)) details.push({ field, reason: `must not start with ${signing}: the worker, which reads it, may never read names there (the Slack signing secret's)` });
+  };
   if (settings.slack) {
-    under('slack.signingSecretParameter', settings.slack.signingSecretParameter, `/${secretsPath}/slack/`, 'the Slack function');
+    if (!settings.slack.signingSecretParameter.startsWith(signing)) {
+      details.push({ field: 'slack.signingSecretParameter', reason: `must start with ${signing}: only the Slack function may read it, and the worker's grant denies names there only (secretsPath ${secretsPath})` });
+    }
     under('slack.botTokenParameter', settings.slack.botTokenParameter, `/${secretsPath}/slack/`, 'the Slack function');
+    notSigning('slack.botTokenParameter', settings.slack.botTokenParameter);
   }
-  settings.webhooks.forEach((w, i) => under(`webhooks.${i}.secretParameter`, w.secretParameter, `/${secretsPath}/`, 'the worker'));
+  settings.webhooks.forEach((w, i) => {
+    under(`webhooks.${i}.secretParameter`, w.secretParameter, `/${secretsPath}/`, 'the worker');
+    notSigning(`webhooks.${i}.secretParameter`, w.secretParameter);
+  });
   const named = (field: string, arn: string, roleName: string, param: string) => {
     if (arn.slice(arn.indexOf(':role/') + ':role/'.length) !== roleName) {
       details.push({ field, reason: `must name the role ${roleName} (no path): rolegate's functions may assume only that name (the stack's ${param})` });

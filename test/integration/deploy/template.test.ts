@@ -285,7 +285,12 @@ describe('the deployment template (serverless package)', () => {
       { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-identity-granter' },
     ]);
     const ssm = (role: string) => statementsOf(role).filter((s) => actionsOf(s).includes('ssm:GetParameter')).map((s) => s.Resource);
-    expect(ssm('WorkerRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/*' }]);
+    expect(ssm('WorkerRole')).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/*' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/signing-secret*' },
+    ]);
+    // The second is a Deny: the worker sends to Slack with the bot token and never reads the signing secret.
+    expect(statementsOf('WorkerRole').filter((s) => actionsOf(s).includes('ssm:GetParameter')).map((s) => s.Effect)).toEqual(['Allow', 'Deny']);
     expect(ssm('SlackRole')).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' }]);
   });
 

@@ -4,15 +4,19 @@ import { readFileSync } from 'node:fs';
 import { CORE_SCHEMA, load } from 'js-yaml';
 import { EXAMPLE_CONFIG, exampleSettings } from '../../helpers/settings';
 
-function invalid(patch: (d: Record<string, any>) => void): ConfigError {
-  const doc = JSON.parse(JSON.stringify(exampleSettings()));
-  patch(doc);
+function invalidDoc(doc: unknown): ConfigError {
   try {
     parseSettings(doc);
   } catch (e) {
     return e as ConfigError;
   }
   throw new Error('expected the configuration to be refused');
+}
+
+function invalid(patch: (d: Record<string, any>) => void): ConfigError {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()));
+  patch(doc);
+  return invalidDoc(doc);
 }
 
 const PARAMETER_REASON = 'must be an SSM parameter path with its leading slash (/rolegate/slack/bot-token), 2 to 15 levels, not under /aws/ or /ssm/';
@@ -32,18 +36,29 @@ describe('configuration validation', () => {
     });
   });
 
-  it('reads the Slack secrets from /rolegate/slack/ by default and accepts other names under that path', () => {
+  it('reads the Slack secrets from /rolegate/slack/ by default and accepts other names there (the signing secret under the name the worker is denied)', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.slack = { users: {} };
     expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/signing-secret', botTokenParameter: '/rolegate/slack/bot-token' });
-    doc.slack = { signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/prod/bot' };
+    doc.slack = { signingSecretParameter: '/rolegate/slack/signing-secret-prod', botTokenParameter: '/rolegate/slack/prod/bot' };
     doc.webhooks = [{ url: 'https://hooks.example.com/x', secretParameter: '/rolegate/webhooks/ops' }];
-    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/prod/bot' });
+    expect(parseSettings(doc).slack).toMatchObject({ signingSecretParameter: '/rolegate/slack/signing-secret-prod', botTokenParameter: '/rolegate/slack/prod/bot' });
+  });
+
+  it("keeps the Slack signing secret where the worker's grant denies it, and what the worker reads out of there", () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.slack = { signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/signing-secret-bot' };
+    doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate/slack/signing-secret/ops' }];
+    expect(invalidDoc(doc).details).toEqual([
+      { field: 'slack.signingSecretParameter', reason: "must start with /rolegate/slack/signing-secret: only the Slack function may read it, and the worker's grant denies names there only (secretsPath rolegate)" },
+      { field: 'slack.botTokenParameter', reason: 'must not start with /rolegate/slack/signing-secret: the worker, which reads it, may never read names there (the Slack signing secret\'s)' },
+      { field: 'webhooks.0.secretParameter', reason: 'must not start with /rolegate/slack/signing-secret: the worker, which reads it, may never read names there (the Slack signing secret\'s)' },
+    ]);
   });
 
   it('refuses secret parameters outside the path the functions may read (IAM would refuse them when deployed)', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
-    doc.slack = { signingSecretParameter: '/rolegate/signing', botTokenParameter: '/other/slack/bot' };
+    doc.slack = { signingSecretParameter: '/rolegate/slack/signing-secret', botTokenParameter: '/other/slack/bot' };
     doc.webhooks = [
       { url: 'https://hooks.example.com/a', secretParameter: '/rolegate/webhooks/a' },
       { url: 'https://hooks.example.com/b', secretParameter: '/shared/webhooks/b' },
@@ -56,12 +71,11 @@ describe('configuration validation', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect(error!.details).toEqual([
-      { field: 'slack.signingSecretParameter', reason: 'must be under /rolegate/slack/: the Slack function may read only parameters there (secretsPath rolegate)' },
       { field: 'slack.botTokenParameter', reason: 'must be under /rolegate/slack/: the Slack function may read only parameters there (secretsPath rolegate)' },
       { field: 'webhooks.1.secretParameter', reason: 'must be under /rolegate/: the worker may read only parameters there (secretsPath rolegate)' },
     ]);
     // Another stack's secretsPath moves the allowed place.
-    doc.slack = { signingSecretParameter: '/rolegate-dev/slack/signing', botTokenParameter: '/rolegate-dev/slack/bot' };
+    doc.slack = { signingSecretParameter: '/rolegate-dev/slack/signing-secret', botTokenParameter: '/rolegate-dev/slack/bot' };
     doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate-dev/webhooks/a' }];
     expect(parseSettings(doc, 'configuration', { secretsPath: 'rolegate-dev' }).webhooks[0]!.secretParameter).toBe('/rolegate-dev/webhooks/a');
     expect(() => parseSettings(doc)).toThrow('must be under /rolegate/slack/');
