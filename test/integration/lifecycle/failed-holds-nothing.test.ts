@@ -288,7 +288,7 @@ describe('a request failing for good on a role live requests share', () => {
     expect(await w.h.requests.get(b.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 1, failure: { code: 'AccessDenied', retryable: false } });
     expect((await eventsOf(b.id)).at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'AccessDenied', attempts: 1, cleanup: 'done' } });
     w.aws.onCall = undefined;
-    expect(await held(a)).toEqual({ ...before, grantItem: { ...before.grantItem, version: before.grantItem!.version + 1, updatedAt: expect.any(String) } });
+    expect(await held(a)).toEqual({ ...before, grantItem: { ...before.grantItem, version: (before.grantItem!.version as number) + 1, updatedAt: expect.any(String) } });
     expect(before.members).toEqual([a.id]);
     expect(await w.h.requests.get(a.id)).toMatchObject({ status: 'ACTIVE' });
     expect(w.h.logger.lines.filter((l) => l.message.startsWith('the shared role could not be rewritten'))).toEqual([
