@@ -81,6 +81,17 @@ const PLAIN: Record<string, string> = {
   PackedPolicyTooLarge: 'the session policy is too large',
 };
 
+/**
+ * IAM refuses a trust naming a user or role it does not know (any more) as a
+ * malformed document. A principal created moments before may not be known
+ * yet (IAM is eventually consistent: a workload role made by the same
+ * pipeline that asks for its access), so this refusal is tried again within
+ * the step, at least a second more apart each time, before it stands.
+ */
+function isPrincipalUnknown(e: unknown): boolean {
+  return awsCode(e) === 'MalformedPolicyDocument' && /invalid principal/i.test((e as AwsLikeError | undefined)?.message ?? '');
+}
+
 const PRINCIPAL_GONE =
   'IAM does not know the principal the trust policy names: the user or role was deleted, or its ARN is wrong (a role people sign in through, such as an IAM Identity Center role, needs its path in rolePaths)';
 
@@ -90,8 +101,7 @@ export function toProvisioningError(e: unknown, what: string, hints: Record<stri
   const code = awsCode(e);
   const detail = (e as AwsLikeError | undefined)?.message ?? String(e);
   const transient = isTransient(e);
-  // IAM refuses a trust naming a user or role that does not exist (any more) as a malformed document.
-  const principalGone = code === 'MalformedPolicyDocument' && /invalid principal/i.test(detail) ? PRINCIPAL_GONE : undefined;
+  const principalGone = isPrincipalUnknown(e) ? PRINCIPAL_GONE : undefined;
   const plain = hints[code] ?? principalGone ?? PLAIN[code] ?? (transient ? 'AWS did not answer successfully (throttling, a service error or the network); it will be retried' : 'AWS refused the call');
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
   return new ProvisioningError(`${what} failed${tries}: ${plain} (${code}: ${detail})`, code, transient);
@@ -146,9 +156,10 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, options: 
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof ProvisioningError || !isTransient(e) || i >= attempts) throw toProvisioningError(e, what, hints, i);
+      const unknownPrincipal = isPrincipalUnknown(e);
+      if (e instanceof ProvisioningError || (!isTransient(e) && !unknownPrincipal) || i >= attempts) throw toProvisioningError(e, what, hints, i);
       last = e;
-      await sleep(backoffMs(i, options));
+      await sleep(unknownPrincipal ? Math.max(backoffMs(i, options), 1000 * i) : backoffMs(i, options));
     }
   }
 }

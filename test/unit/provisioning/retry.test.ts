@@ -50,13 +50,32 @@ describe('withRetry', () => {
     expect(f.calls()).toBe(1);
   });
 
-  it('says so when IAM refuses a trust because the principal does not exist', async () => {
-    const f = failing(awsError('MalformedPolicyDocumentException', 'Invalid principal in policy: "AWS":"arn:aws:iam::111111111111:user/gone"'));
-    await expect(withRetry('CreateRole', f.fn, instantRetry().options)).rejects.toMatchObject({
+  const unknownPrincipal = () => awsError('MalformedPolicyDocumentException', 'Invalid principal in policy: "AWS":"arn:aws:iam::111111111111:user/gone"');
+
+  it('says so when IAM refuses a trust because the principal does not exist, after trying again for some seconds, and not as retryable', async () => {
+    const f = failing(...Array.from({ length: 5 }, unknownPrincipal));
+    const retry = instantRetry();
+    await expect(withRetry('CreateRole', f.fn, retry.options)).rejects.toMatchObject({
       awsCode: 'MalformedPolicyDocument',
       retryable: false,
-      message: expect.stringMatching(/^CreateRole failed: IAM does not know the principal the trust policy names: /),
+      message: expect.stringMatching(/^CreateRole failed after 5 attempts: IAM does not know the principal the trust policy names: /),
     });
+    expect(f.calls()).toBe(5);
+    // At least 1, 2, 3 and 4 s apart: a principal created moments before has some 10 s to become known to IAM.
+    expect(retry.waits.length).toBe(4);
+    retry.waits.forEach((ms, i) => expect(ms).toBeGreaterThanOrEqual(1000 * (i + 1)));
+  });
+
+  it('grants a principal IAM came to know while the step tried again (created moments before the request)', async () => {
+    const f = failing(unknownPrincipal(), unknownPrincipal());
+    await expect(withRetry('CreateRole', f.fn, instantRetry().options)).resolves.toBe('ok');
+    expect(f.calls()).toBe(3);
+  });
+
+  it('fails at once on another malformed document', async () => {
+    const f = failing(awsError('MalformedPolicyDocumentException', 'Policy document should not specify a principal.'));
+    await expect(withRetry('PutRolePolicy', f.fn, instantRetry().options)).rejects.toMatchObject({ awsCode: 'MalformedPolicyDocument', retryable: false });
+    expect(f.calls()).toBe(1);
   });
 
   it('gives up retryably after the configured attempts, saying how many', async () => {
