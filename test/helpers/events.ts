@@ -5,6 +5,7 @@ import type { HttpEvent } from "../../src/handlers/http/types";
 import type { HttpHandler } from "../../src/handlers/http/app";
 import { routes } from '../../src/handlers/http/routes';
 import { matchPath } from '../../src/handlers/http/middlewares';
+import { RESPONSE_COMPONENTS } from '../../src/handlers/http/responses';
 
 export interface EventInput {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -96,7 +97,7 @@ export async function call(api: HttpHandler, input: EventInput): Promise<Reply> 
 export function assertDocumented(input: Pick<EventInput, 'method' | 'path'>, body: unknown): void {
   const route = routes.find((r) => r.method === input.method && matchPath(r.path, input.path));
   if (!route) return;
-  const checked = z.safeParse(route.response, body);
+  const checked = z.safeParse(RESPONSE_COMPONENTS[route.response], body);
   if (!checked.success) {
     throw new Error(`${input.method} ${input.path} answered a body its documented response does not allow:\n${z.prettifyError(checked.error)}`);
   }

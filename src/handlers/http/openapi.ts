@@ -43,11 +43,10 @@ function responseComponents(): Record<string, Json> {
 }
 
 function successResponse(route: RouteDef<unknown>): Json {
-  const id = Object.entries(RESPONSE_COMPONENTS).find(([, schema]) => schema === route.response)?.[0];
   return {
     description: route.status === 201 ? 'Created' : 'Success',
     ...(route.location ? { headers: { Location: { description: 'The path of the request made (GET it for its decisions and timeline)', schema: { type: 'string' } } } } : {}),
-    content: { 'application/json': { schema: id ? { $ref: `#/components/schemas/${id}` } : schemaOf(route.response, 'output') } },
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.response}` } } },
   };
 }
 

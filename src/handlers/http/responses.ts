@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { AUDIT_ACTIONS, REQUEST_STATUSES, NOTIFICATION_KINDS, type AccessRequest, type AuditEvent, type Decision } from '../../domain/model';
 import type { CatalogEntry } from '../../domain/rules';
+import type { ResponseName } from './route';
 
 /*
  * The shapes the HTTP API answers with, for the OpenAPI document (named
@@ -107,14 +108,15 @@ export const requestPage = z.strictObject({
 export const requestDetail = z.strictObject({ request: accessRequest, decisions: z.array(decision), events: z.array(auditEvent) });
 export const catalogReply = z.strictObject({ entries: z.array(catalogEntry) });
 
-/** The named components of the OpenAPI document, nested ones first. */
-export const RESPONSE_COMPONENTS: Record<string, z.ZodMiniType> = {
+/** The named components of the OpenAPI document, nested ones first; every route's `response` names one. */
+export const RESPONSE_COMPONENTS: Record<ResponseName | 'AccessDetails' | 'AccessRequest' | 'Decision' | 'AuditEvent' | 'CatalogEntry', z.ZodMiniType> = {
   AccessDetails: accessDetails,
   AccessRequest: accessRequest,
   Decision: decision,
   AuditEvent: auditEvent,
   CatalogEntry: catalogEntry,
   Health: healthReply,
+  OpenApiDocument: openApiReply,
   RequestReply: requestReply,
   RequestPage: requestPage,
   RequestDetail: requestDetail,

@@ -1,6 +1,9 @@
 import type * as z from 'zod/mini';
 import type { Actor } from '../../domain/model';
 
+/** A success body's schema, by its name among the OpenAPI document's components (src/handlers/http/responses.ts). */
+export type ResponseName = 'Health' | 'OpenApiDocument' | 'Catalog' | 'RequestReply' | 'RequestPage' | 'RequestDetail';
+
 export interface RouteInput {
   actor: Actor;
   params: Record<string, string>;
@@ -29,8 +32,11 @@ export interface RouteDef<D = unknown> {
    */
   idempotent?: true;
   status: number;
-  /** The success body's shape (src/handlers/http/responses.ts): the OpenAPI document's, checked against every reply in the tests. */
-  response: z.ZodMiniType;
+  /**
+   * The success body's shape, by name: the OpenAPI document's, checked against every reply in the
+   * tests. A name, so the schemas load only with the document, not at every cold start.
+   */
+  response: ResponseName;
   /** Where what a 201 made lives, for its Location header. */
   location?: (result: unknown) => string;
   /**

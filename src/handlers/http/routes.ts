@@ -11,14 +11,12 @@ import { retryRequest } from '../../domain/use-cases/retryRequest';
 import { extendRequest } from '../../domain/use-cases/extendRequest';
 import type { RouteDef } from './route';
 import * as s from './schemas';
-import * as r from './responses';
 import type * as z from 'zod/mini';
-import { openApiDocument } from './openapi';
 import { version } from '../../../package.json';
 
 type Deps = ProvisioningDeps;
 
-let openApi: ReturnType<typeof openApiDocument> | undefined;
+let openApi: Record<string, unknown> | undefined;
 
 /** A created request's own route. */
 const requestLocation = (result: unknown): string => `/requests/${(result as { request: { id: string } }).request.id}`;
@@ -31,7 +29,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'Liveness check',
     public: true,
     status: 200,
-    response: r.healthReply,
+    response: 'Health',
     handle: () => ({ status: 'ok' }),
   },
   {
@@ -40,16 +38,17 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'This API as an OpenAPI 3.1 document',
     public: true,
     status: 200,
-    response: r.openApiReply,
-    // Built once: it depends only on the routes and the version.
-    handle: () => (openApi ??= openApiDocument(routes, version)),
+    response: 'OpenApiDocument',
+    // Built once: it depends only on the routes and the version. Loaded when first asked for (it carries the
+    // response schemas and zod's JSON Schema writer), not at every cold start.
+    handle: async () => (openApi ??= (await import('./openapi')).openApiDocument(routes, version)),
   },
   {
     method: 'GET',
     path: '/catalog',
     summary: 'What the caller may request: accounts × profiles, maximum durations and approvers',
     status: 200,
-    response: r.catalogReply,
+    response: 'Catalog',
     handle: (deps, { actor }) => ({ entries: getCatalog(deps.settings, actor) }),
   },
   {
@@ -60,7 +59,7 @@ export const routes: RouteDef<Deps>[] = [
     bodyRequired: true,
     idempotent: true,
     status: 201,
-    response: r.requestReply,
+    response: 'RequestReply',
     location: requestLocation,
     outcomes: [404, 409],
     handle: async (deps, { actor, body, idempotencyKey }) => {
@@ -83,7 +82,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'List requests, newest first (mine, awaiting my decision, or all I may see)',
     query: s.listQuery,
     status: 200,
-    response: r.requestPage,
+    response: 'RequestPage',
     handle: (deps, { actor, query }) => {
       const q = query as z.output<typeof s.listQuery>;
       return listRequests(deps, actor, {
@@ -100,7 +99,7 @@ export const routes: RouteDef<Deps>[] = [
     summary: 'A request with its decisions, audit timeline and (once active) access details',
     params: s.idParams,
     status: 200,
-    response: r.requestDetail,
+    response: 'RequestDetail',
     handle: (deps, { actor, params }) => getRequest(deps, actor, params.id!),
   },
   {
@@ -110,7 +109,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.approveBody,
     status: 200,
-    response: r.requestReply,
+    response: 'RequestReply',
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.approveBody>;
@@ -125,7 +124,7 @@ export const routes: RouteDef<Deps>[] = [
     body: s.denyBody,
     bodyRequired: true,
     status: 200,
-    response: r.requestReply,
+    response: 'RequestReply',
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.denyBody>;
@@ -139,7 +138,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.cancelBody,
     status: 200,
-    response: r.requestReply,
+    response: 'RequestReply',
     outcomes: [409],
     handle: async (deps, { actor, params }) => ({ request: await cancelRequest(deps, actor, params.id!) }),
   },
@@ -150,7 +149,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.revokeBody,
     status: 200,
-    response: r.requestReply,
+    response: 'RequestReply',
     outcomes: [409, 502],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.revokeBody>;
@@ -164,7 +163,7 @@ export const routes: RouteDef<Deps>[] = [
     params: s.idParams,
     body: s.retryBody,
     status: 200,
-    response: r.requestReply,
+    response: 'RequestReply',
     outcomes: [409],
     handle: async (deps, { actor, params, body }) => {
       const b = body as z.output<typeof s.retryBody>;
@@ -180,7 +179,7 @@ export const routes: RouteDef<Deps>[] = [
     bodyRequired: true,
     idempotent: true,
     status: 201,
-    response: r.requestReply,
+    response: 'RequestReply',
     location: requestLocation,
     outcomes: [409],
     handle: async (deps, { actor, params, body, idempotencyKey }) => {

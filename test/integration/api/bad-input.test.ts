@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import { ARN } from '../../helpers/settings';
 import { apiEvent, call, lambdaContext, type EventInput } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
@@ -89,7 +88,7 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
       path: '/boom',
       summary: 'fails',
       status: 200,
-      response: z.strictObject({}),
+      response: 'Health',
       handle: () => {
         throw new Error('connect ECONNREFUSED 10.0.0.1:5432 secret=hunter2');
       },
