@@ -1,4 +1,5 @@
 import { ForbiddenError, NotFoundError, ValidationError } from './errors';
+import { ruleNames } from './rule-names';
 import type { AccessRequest } from './model';
 import { isAccountId, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
 import type { AccountSettings, Profile, Rule, Settings } from './settings';
@@ -21,9 +22,7 @@ export function findProfile(settings: Settings, name: string): Profile {
 }
 
 function ruleCovers(rule: Rule, account: AccountSettings, profile: string): boolean {
-  const accountOk = rule.accounts.some((a) => a === '*' || a === account.id || a === account.alias);
-  const profileOk = rule.profiles.some((p) => p === '*' || p === profile);
-  return accountOk && profileOk;
+  return ruleNames(rule.accounts, account.id, account.alias) && ruleNames(rule.profiles, profile);
 }
 
 /**

@@ -4,6 +4,7 @@ import { isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { NOTIFICATION_KINDS } from './model';
+import { ruleNames } from './rule-names';
 import { ACCOUNT_ALIAS, NAME } from './text';
 
 /*
@@ -230,14 +231,11 @@ export const settingsSchema = z
       r.profiles.forEach((p, j) => {
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });
       });
-      // Every account the rule grants a profile in must take as many managed policies on one role as the profile attaches.
-      const covered = (names: string[], all: string[]) => (names.includes('*') ? all : names);
-      for (const profileName of covered(r.profiles, s.profiles.map((p) => p.name))) {
-        const profile = s.profiles.find((p) => p.name === profileName);
-        if (!profile) continue;
-        for (const ref of covered(r.accounts, s.accounts.map((a) => a.id))) {
-          const account = s.accounts.find((a) => a.id === ref || a.alias === ref);
-          const problem = account && managedPoliciesProblem(profile.managedPolicyArns.length, account.managedPoliciesPerRoleMax);
+      // Every account the rule grants a profile in must take as many managed policies on one role as the profile attaches
+      // (counted once each, as the role gets them).
+      for (const profile of s.profiles.filter((p) => ruleNames(r.profiles, p.name))) {
+        for (const account of s.accounts.filter((a) => ruleNames(r.accounts, a.id, a.alias))) {
+          const problem = managedPoliciesProblem(new Set(profile.managedPolicyArns).size, account.managedPoliciesPerRoleMax);
           if (problem) {
             ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `grant profile "${profile.name}" in account ${account.alias}: ${problem}` });
           }

@@ -150,7 +150,11 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, options: 
   let last: unknown;
   for (let i = 1; ; i++) {
     if (timeLeftMs() < ATTEMPT_MAX_MS) {
-      if (last !== undefined) throw toProvisioningError(last, what, hints, i - 1);
+      if (last !== undefined) {
+        const error = toProvisioningError(last, what, hints, i - 1);
+        // Cut short, the principal had not had its seconds to become known: not a verdict, so tried again later.
+        throw isPrincipalUnknown(last) ? new ProvisioningError(error.message, error.awsCode, true) : error;
+      }
       throw new ProvisioningError(`${what} was not sent: too little time is left for it (of the grant's lease or of the function's run); it will be retried`, 'OutOfTime', true);
     }
     try {

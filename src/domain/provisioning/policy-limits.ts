@@ -54,7 +54,12 @@ const SOME_END = '2000-01-01T00:00:00.000Z';
 export function profileInlinePolicyProblem(inlinePolicy: { Statement?: unknown } | undefined): string | undefined {
   if (!inlinePolicy) return undefined;
   const own = [inlinePolicy.Statement].flat();
-  return inlinePolicyProblem({ Version: '2012-10-17', Statement: [...own, accessEndsStatement(SOME_END)] });
+  try {
+    return inlinePolicyProblem({ Version: '2012-10-17', Statement: [...own, accessEndsStatement(SOME_END)] });
+  } catch {
+    // YAML anchors can make a document that refers to itself, which no JSON (and no policy) can hold.
+    return 'must be plain JSON: it refers to itself (a YAML anchor used inside itself)';
+  }
 }
 
 /** Why an account would refuse to attach this many managed policies to one role, if it would. */

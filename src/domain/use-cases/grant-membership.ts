@@ -54,8 +54,8 @@ export interface ReleaseOptions {
    * The request leaves because its provisioning failed for good, and its
    * access would have ended here. When the role, shared with live requests
    * that end no earlier, cannot be rewritten for them for a reason that will
-   * not pass (the profile as configured now is refused), the role is left as
-   * it is: whatever the failed attempt wrote gives the same principal the
+   * not pass (IAM refuses for good: an SCP, the provisioner role's
+   * permissions, the profile as configured now), the role is left as it is: whatever the failed attempt wrote gives the same principal the
    * same profile's access on the same role until an end the others' grant
    * reaches anyway. Without this, the request could not end FAILED until the
    * others ended.

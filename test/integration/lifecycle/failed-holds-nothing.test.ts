@@ -296,6 +296,38 @@ describe('a request failing for good on a role live requests share', () => {
     ]);
   });
 
+  it("ends FAILED when its attempt wrote part of a changed profile before IAM refused the rest: the trust and the identity policy still end at the others' end", async () => {
+    const a = await approvedStaging(120);
+    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('active');
+    const before = await held(a);
+    // The profile gains a managed policy an SCP forbids attaching, for every role alike.
+    const FORBIDDEN = 'arn:aws:iam::aws:policy/IAMFullAccess';
+    w.h.deps.settings = settingsWith((doc) => {
+      Object.assign(doc.provisioner as Record<string, unknown>, SETTINGS.provisioner);
+      (doc.profiles as { name: string; managedPolicyArns: string[] }[]).find((p) => p.name === 'ReadOnly')!.managedPolicyArns.push(FORBIDDEN);
+    });
+    const attaches: string[] = [];
+    w.aws.onCall = (_service, command, input) => {
+      if (command !== 'AttachRolePolicy') return;
+      attaches.push(String(input.PolicyArn));
+      if (input.PolicyArn === FORBIDDEN) throw awsError('AccessDenied', 'User is not authorized to perform: iam:AttachRolePolicy with an explicit deny in a service control policy', 403);
+    };
+    const b = await approvedStaging(60);
+
+    const result = await provisionRequest(w.h.deps, b.id);
+
+    // Its own attempt and the rewrite for A both reached the refused attach.
+    expect(attaches.filter((arn) => arn === FORBIDDEN).length).toBeGreaterThanOrEqual(2);
+    expect(result.outcome).toBe('failed');
+    expect(await w.h.requests.get(b.id)).toMatchObject({ status: 'FAILED', failure: { code: 'AccessDenied', retryable: false } });
+    w.aws.onCall = undefined;
+    const after = await held(a);
+    expect(after.trustEnds).toBe(before.trustEnds);
+    expect(after.identityPolicy).toEqual(before.identityPolicy);
+    expect(after.members).toEqual([a.id]);
+    expect(await w.h.requests.get(a.id)).toMatchObject({ status: 'ACTIVE' });
+  });
+
   it('stays APPROVED, to be tried again, when it would end after the others: what its attempt wrote may reach past their end', async () => {
     const a = await approvedStaging(60);
     expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('active');

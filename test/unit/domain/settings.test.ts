@@ -166,6 +166,13 @@ describe('configuration validation', () => {
     expect(invalid(withResource('r'.repeat(10_241 - fixed))).details).toEqual([
       { field: 'profiles.1.inlinePolicy', reason: "The role's inline policy (the profile's statements and rolegate's end of access) is 10241 characters without whitespace; IAM allows 10240 per role." },
     ]);
+    // YAML anchors can build a statement that holds itself: refused as a configuration error, not a crash.
+    const looped = invalid((d) => {
+      const statement: Record<string, unknown> = { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' };
+      statement.self = statement;
+      d.profiles.find((p: { name: string }) => p.name === 'S3ReadOnly').inlinePolicy = { Version: '2012-10-17', Statement: [statement] };
+    });
+    expect(looped.details).toEqual([{ field: 'profiles.1.inlinePolicy', reason: 'must be plain JSON: it refers to itself (a YAML anchor used inside itself)' }]);
     expect(invalid(withResource('arn:aws:s3:::reports→2026/*')).details).toEqual([
       { field: 'profiles.1.inlinePolicy', reason: "The profile's inline policy holds \"→\" (U+2192); IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents." },
     ]);
@@ -183,6 +190,20 @@ describe('configuration validation', () => {
       { field: 'rules.1.profiles', reason: `grant profile "ReadOnly" in account production: The profile attaches 11 managed policies; the account allows 10 per role (IAM's default quota: ask AWS to raise it (up to 20) and set the account's managedPoliciesPerRoleMax).` },
     ]);
     expect(invalid(patch(11)).details).toEqual([expect.objectContaining({ field: 'rules.1.profiles' })]);
+    // A rule for every account and profile covers them all, an account named twice (id and alias) once, and an ARN listed twice counts once.
+    const everywhere = (d: Record<string, any>) => {
+      patch()(d);
+      d.rules = [{ ...d.rules[0], accounts: ['*'], profiles: ['*'] }, { ...d.rules[1], accounts: ['production', '333333333333'] }];
+    };
+    expect(invalid(everywhere).details!.map((x) => `${x.field} ${x.reason.split(':')[0]}`)).toEqual([
+      'rules.0.profiles grant profile "ReadOnly" in account staging',
+      'rules.0.profiles grant profile "ReadOnly" in account production',
+      'rules.1.profiles grant profile "ReadOnly" in account production',
+    ]);
+    const twice = (d: Record<string, any>) => (d.profiles.find((p: { name: string }) => p.name === 'ReadOnly').managedPolicyArns = [...eleven.slice(0, 10), eleven[0]]);
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    twice(doc);
+    expect(() => parseSettings(doc)).not.toThrow();
     expect(invalid((d) => (d.accounts[0].managedPoliciesPerRoleMax = 21)).details).toEqual([{ field: 'accounts.0.managedPoliciesPerRoleMax', reason: 'must be at most 20' }]);
     expect(exampleSettings().accounts.map((a) => a.managedPoliciesPerRoleMax)).toEqual([10, 10]);
   });

@@ -72,6 +72,15 @@ describe('withRetry', () => {
     expect(f.calls()).toBe(3);
   });
 
+  it('leaves an unknown principal to be tried again later when too little time is left to give it its seconds, rather than failing it for good', async () => {
+    const f = failing(...Array.from({ length: 5 }, unknownPrincipal));
+    let left = ATTEMPT_MAX_MS + 1_500;
+    const retry = { sleep: async (ms: number) => void (left -= ms) };
+    const error = await withLeaseTime(() => left, () => withRetry('CreateRole', f.fn, retry)).catch((e: unknown) => e);
+    expect(f.calls()).toBe(2);
+    expect(error).toMatchObject({ awsCode: 'MalformedPolicyDocument', retryable: true, message: expect.stringMatching(/^CreateRole failed after 2 attempts: IAM does not know the principal/) });
+  });
+
   it('fails at once on another malformed document', async () => {
     const f = failing(awsError('MalformedPolicyDocumentException', 'Policy document should not specify a principal.'));
     await expect(withRetry('PutRolePolicy', f.fn, instantRetry().options)).rejects.toMatchObject({ awsCode: 'MalformedPolicyDocument', retryable: false });
