@@ -55,10 +55,11 @@ export interface ReleaseOptions {
    * access would have ended here. When the role, shared with live requests
    * that end no earlier, cannot be rewritten for them for a reason that will
    * not pass (IAM refuses for good: an SCP, the provisioner role's
-   * permissions, the profile as configured now), the role is left as it is: whatever the failed attempt wrote gives the same principal the
-   * same profile's access on the same role until an end the others' grant
-   * reaches anyway. Without this, the request could not end FAILED until the
-   * others ended.
+   * permissions, the profile as configured now), the role is left as it is:
+   * whatever the failed attempt wrote gives the same principal the same
+   * profile's access on the same role until an end the others' grant
+   * reaches anyway. Without this, the request could not end FAILED until
+   * the others ended.
    */
   failedEndingBy?: string;
 }
@@ -99,10 +100,14 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     if (lease.grant) await deps.grants.remove(lease);
     return { calls, roleDeleted: true, remaining: [] };
   }
-  // Only where the last to leave can delete the role: otherwise it would keep an end nobody holds.
-  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) {
+  /** The request leaves the grant; the role and the identity policy stay as they are, for the others. */
+  const leaveRoleAsItIs = async (): Promise<Release> => {
     await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
     return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+  };
+  // Only where the last to leave can delete the role: otherwise it would keep an end nobody holds.
+  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) {
+    return leaveRoleAsItIs();
   }
   const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
   if (account && profile && !target.externalIdUnknown) {
@@ -118,8 +123,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
         grantKey: target.grantKey,
         remaining: Object.keys(remaining),
       });
-      await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
-      return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+      return leaveRoleAsItIs();
     }
     const calls = [...outcome.calls];
     if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
@@ -139,8 +143,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       [{ field: !account ? 'accountId' : !profile ? 'profile' : 'ruleId', reason: 'is no longer in the configuration' }],
     );
   }
-  await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
-  return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+  return leaveRoleAsItIs();
 }
 
 /**
