@@ -23,6 +23,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: { field?: string; reason: string }[],
+    /** The answer's Retry-After, in seconds (delta-seconds or an HTTP date). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -117,10 +119,21 @@ export class RolegateClient {
       const e = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; reason: string }[]; correlationId?: string };
       // API Gateway's JWT authorizer answers a bad or expired token with a bare 401 "Unauthorized".
       const hint = res.status === 401 && this.options.bearerToken !== undefined ? ' (the OIDC token was refused: it may have expired; get a fresh one)' : '';
-      throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, `${e.message ?? res.statusText}${hint}${e.correlationId ? ` (correlation id ${e.correlationId})` : ''}`, e.details);
+      // Every rolegate answer names its correlation id in a header; a failure on our side is worth quoting it.
+      const correlationId = e.correlationId ?? (res.status >= 500 ? res.headers.get('x-correlation-id') : null);
+      const message = `${e.message ?? res.statusText}${hint}${correlationId ? ` (correlation id ${correlationId})` : ''}`;
+      throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, message, e.details, retryAfter(res.headers.get('retry-after')));
     }
     return parsed as T;
   }
+}
+
+/** Seconds from a Retry-After header: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || !value.trim()) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 /** The region an `execute-api` URL names; undefined for a custom domain. */

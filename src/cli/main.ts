@@ -36,8 +36,11 @@ Options
 
 request and extend send an Idempotency-Key (a new UUID, or --idempotency-key K
 to repeat an earlier run's) and try again, with the same key, twice (after 1 s,
-then 2 s) when the API cannot be reached or answers 429, 500, 502, 503 or 504:
-a retry after a timeout never makes a second request.
+then 2 s, or the Retry-After the API names, up to 30 s) when the API cannot be
+reached or answers 429, 500, 502, 503 or 504: a retry after a timeout never
+makes a second request. approve, deny, cancel, revoke and retry are tried again
+the same way only when the API says nothing was done: 429, or a revoke whose
+grant was busy (409 GRANT_BUSY).
 `;
 
 export interface Io {
@@ -48,8 +51,10 @@ export interface Io {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Attempts in all for a request or extend (the same Idempotency-Key each time). */
-const CREATE_ATTEMPTS = 3;
+/** Attempts in all for a call the CLI repeats (a request or extend with the same Idempotency-Key; a throttled or GRANT_BUSY decision). */
+const ATTEMPTS = 3;
+/** The longest Retry-After the CLI waits for; a longer one is cut to this. */
+const RETRY_AFTER_MAX_S = 30;
 
 // API responses are printed as they come; their shapes are the API's, checked by its own tests.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -124,19 +129,28 @@ export async function main(argv: string[], io: Io): Promise<number> {
       ...(o.profile ? { profile: o.profile } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
     });
+    const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    /** Sends a call up to ATTEMPTS times while `again` says a failure may be repeated, waiting 1 s, then 2 s, or the Retry-After the API names if longer. */
+    const repeating = async <T>(send: () => Promise<T>, again: (e: unknown) => boolean): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await send();
+        } catch (e) {
+          if (!again(e) || attempt === ATTEMPTS) throw e;
+          const named = e instanceof ApiError && e.retryAfterSeconds !== undefined ? Math.min(e.retryAfterSeconds, RETRY_AFTER_MAX_S) * 1000 : 0;
+          const ms = Math.max(1000 * attempt, named);
+          io.err(`… ${(e as Error).message} (trying again in ${Math.round(ms / 1000)} s; attempt ${attempt} of ${ATTEMPTS})`);
+          await sleep(ms);
+        }
+      }
+    };
     // A creation sent again after a timeout or a dropped connection must not make a second request: the key makes it safe to repeat.
     const create = async (path: string, body: unknown): Promise<{ request: Req }> => {
       const key = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
-      const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await client.send<{ request: Req }>('POST', path, body, undefined, key);
-        } catch (e) {
-          const transient = e instanceof UnreachableError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status));
-          if (!transient || attempt === CREATE_ATTEMPTS) throw e;
-          await sleep(1000 * attempt);
-        }
-      }
+      return repeating(
+        () => client.send<{ request: Req }>('POST', path, body, undefined, key),
+        (e) => e instanceof UnreachableError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
+      );
     };
     const need = (n: number, what: string) => {
       if (args.length < n) throw new UsageError(`${command} needs ${what}.`);
@@ -188,7 +202,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
         need(command === 'deny' ? 2 : 1, command === 'deny' ? '<id> <reason…>' : '<id>');
         const comment = args.slice(1).join(' ');
         const body = command === 'cancel' ? {} : comment ? { comment } : {};
-        const { request } = await client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body);
+        // A decision has no key, so it is repeated only where the API says nothing was done: a throttle (429), or
+        // a revoke whose grant another change held (GRANT_BUSY, with Retry-After). A timeout may have acted: never repeated.
+        const { request } = await repeating(
+          () => client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body),
+          (e) => e instanceof ApiError && (e.status === 429 || e.code === 'GRANT_BUSY'),
+        );
         print(request, () => `${request.id}: ${request.status}${request.status === 'PENDING' ? ` (${request.approvals.length} of ${request.approvalsRequired} approvals)` : ''}`);
         return 0;
       }
