@@ -80,7 +80,9 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
 export function assertRuleStillCovers(settings: Settings, rule: Rule, request: AccessRequest): void {
   const requester = parsePrincipalArn(request.requester, 'requester');
   const account = settings.accounts.find((a) => a.id === request.accountId);
-  if (!account || !matchesAny(requester, rule.requesters) || !ruleCovers(rule, account, request.profile)) {
+  // A rule over every profile ('*') still covers only the profiles that exist.
+  const profileExists = settings.profiles.some((p) => p.name === request.profile);
+  if (!account || !profileExists || !matchesAny(requester, rule.requesters) || !ruleCovers(rule, account, request.profile)) {
     throw new ForbiddenError(
       `Rule "${rule.id}" no longer lets ${requester.arn} request profile "${request.profile}" in account ${request.accountAlias} (${request.accountId}): the configuration changed since request ${request.id} was made. Make a new request.`,
     );

@@ -59,7 +59,7 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
 }
 
 /** The persons of the approvals kept, from their decisions (read only when a rule change dropped some). */
-async function personsOf(deps: CoreDeps, requestId: string, kept: string[]): Promise<string[]> {
+export async function personsOf(deps: CoreDeps, requestId: string, kept: string[]): Promise<string[]> {
   const keys = new Set(kept.map((a) => principalKey(parsePrincipalArn(a))));
   const detail = await deps.requests.getDetail(requestId);
   return (detail?.decisions ?? []).flatMap((d) => (d.decision === 'APPROVE' && d.person !== undefined && keys.has(principalKey(parsePrincipalArn(d.approver))) ? [d.person] : []));

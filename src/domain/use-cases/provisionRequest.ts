@@ -1,9 +1,10 @@
 import { audit } from '../audit';
-import { GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
+import { ForbiddenError, GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
+import { assertRuleStillCovers } from '../rules';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 import { identityGranterFor, leaseOptions, releaseFromGrant } from './grant-membership';
 
@@ -78,6 +79,11 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   if (revoked) return revokeWithOriginal(deps, lease, target, request, revoked, t);
   // Its end passed while this run waited for the lease: it would be no live member of the grant.
   if (request.endsAt <= t) return expireUnderLease(deps, lease, target, request);
+  // Approved under the configuration of that moment: one deployed since that no longer covers the
+  // request (its rule gone, its requester, account, profile or grantee out of it) grants nothing.
+  // A workload's trust also needs its rule's ExternalId, which a removed rule takes with it.
+  const changed = configurationChange(deps.settings, request);
+  if (changed) return recordProvisioningError(deps, lease, target, request, new ProvisioningError(changed, 'ConfigurationChanged', false));
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome;
@@ -118,6 +124,19 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     throw e;
   }
   return { outcome: 'active', request: active, event: provisioned };
+}
+
+/** Why the configuration no longer lets an approved request be provisioned; undefined while it does. */
+function configurationChange(settings: ProvisioningDeps['settings'], request: AccessRequest): string | undefined {
+  const rule = settings.rules.find((r) => r.id === request.ruleId);
+  if (!rule) return `The rule "${request.ruleId}" that approved request ${request.id} left the configuration before its access was granted; nothing was granted. Make a new request.`;
+  try {
+    assertRuleStillCovers(settings, rule, request);
+  } catch (e) {
+    if (e instanceof ForbiddenError) return e.message;
+    throw e;
+  }
+  return undefined;
 }
 
 /**

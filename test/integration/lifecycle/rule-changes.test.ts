@@ -5,6 +5,7 @@ import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
+import type { RecordingProvisioner } from '../../helpers/recording-provisioner';
 
 /*
  * Access is approved (or, after a failure, approved again) under the rule as
@@ -220,4 +221,135 @@ describe('live access whose rule left the configuration', () => {
     expect(res.body.message).toBe('Only an approver of its rule, the requester or the grantee may revoke a request.');
     expect(await allItems(h)).toEqual(before);
   });
+});
+
+describe('a retry approves afresh with the approvals the rule counts now', () => {
+  /** An EC2Admin request approved by the two given approvers, then FAILED as a permanent provisioning error leaves it. */
+  async function failedAdmin(approvers: string[]): Promise<AccessRequest> {
+    const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'patch the fleet' });
+    for (const a of approvers) expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: a, body: {} })).status).toBe(200);
+    const approved = (await h.requests.get(r.id))!;
+    expect(approved.status).toBe('APPROVED');
+    const at = h.clock.now().toISOString();
+    const f: AccessRequest = { ...approved, version: approved.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: false } };
+    await h.requests.commit({ request: f, expectedVersion: approved.version, events: [] });
+    return f;
+  }
+  const retry = (id: string, caller: string) => call(h.api, { method: 'POST', path: `/requests/${id}/retry`, caller, body: {} });
+
+  it('is refused with a 409 naming the count once an approver left the rule, and writes nothing', async () => {
+    const f = await failedAdmin([ARN.leadAnna, ARN.sreSam]);
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'admin-two-approvals').approvers = [ARN.leadBen, 'arn:aws:iam::111111111111:user/sre-*'];
+    });
+    const before = await allItems(h);
+
+    const res = await retry(f.id, ARN.sreSam);
+
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({
+      error: 'CONFLICT',
+      message: `Rule "admin-two-approvals" now needs 2 approval(s) from its current approvers, and request ${f.id} has 1: a retry cannot approve it afresh. Make a new request.`,
+      details: [{ field: 'approvals', reason: 'has 1 of the 2 the rule now needs' }],
+    });
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('is refused once the rule asks for more approvals than the request has', async () => {
+    const r = await pending();
+    await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+    const approved = (await h.requests.get(r.id))!;
+    const at = h.clock.now().toISOString();
+    await h.requests.commit({ request: { ...approved, version: approved.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: false } }, expectedVersion: approved.version, events: [] });
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'production-read').approvalsRequired = 2;
+    });
+
+    const res = await retry(r.id, ARN.leadAnna);
+
+    expect(res.status).toBe(409);
+    expect(res.body.details).toEqual([{ field: 'approvals', reason: 'has 1 of the 2 the rule now needs' }]);
+    expect((await h.requests.get(r.id))!.status).toBe('FAILED');
+  });
+
+  it('goes through with the same approvers under the unchanged rule, and a lowered count keeps the request\'s own', async () => {
+    const f = await failedAdmin([ARN.leadAnna, ARN.sreSam]);
+    const unchanged = await retry(f.id, ARN.sreSam);
+    expect(unchanged.status).toBe(200);
+    expect(unchanged.body.request).toMatchObject({ status: 'APPROVED', approvals: [ARN.leadAnna, ARN.sreSam], approvalsRequired: 2 });
+
+    // As for an approval, a rule that now asks for fewer keeps the number the request was made under.
+    const g = await failedAdmin([ARN.leadBen, ARN.sreSam]);
+    h.deps.settings = settingsWith((doc) => {
+      const admin = rule(doc, 'admin-two-approvals');
+      admin.approvers = [ARN.sreSam, ARN.leadAnna];
+      admin.approvalsRequired = 1;
+    });
+    const res = await retry(g.id, ARN.sreSam);
+    expect(res.status).toBe(409);
+    expect(res.body.details).toEqual([{ field: 'approvals', reason: 'has 1 of the 2 the rule now needs' }]);
+  });
+});
+
+describe('an approved request the configuration no longer covers when it is provisioned', () => {
+  async function approvedWorkload(): Promise<AccessRequest> {
+    h.deps.settings = settingsWith((doc) => {
+      rule(doc, 'production-read').workloadExternalId = 'billing-7f3a9c1e2d';
+    });
+    const r = await pending(ARN.appRole);
+    expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} })).body.request.status).toBe('APPROVED');
+    return r;
+  }
+
+  it('ends FAILED with the reason, granting nothing, once its rule left: a workload role is never trusted without its ExternalId', async () => {
+    const r = await approvedWorkload();
+    h.deps.settings = settingsWith((doc) => {
+      doc.rules = (doc.rules as Doc[]).filter((x) => x.id !== 'production-read');
+    });
+
+    const result = await provisionRequest(h.deps, r.id);
+
+    expect(result.outcome).toBe('failed');
+    const failedReq = (await h.requests.get(r.id))!;
+    expect(failedReq).toMatchObject({
+      status: 'FAILED',
+      failure: { code: 'ConfigurationChanged', retryable: false, message: `The rule "production-read" that approved request ${r.id} left the configuration before its access was granted; nothing was granted. Make a new request.` },
+    });
+    const provisioner = h.deps.provisioner as RecordingProvisioner;
+    expect(provisioner.roles.size).toBe(0);
+    expect(provisioner.log.filter((l) => l.startsWith('apply'))).toEqual([]);
+    expect((await h.requests.getDetail(r.id))!.events.at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'ConfigurationChanged' } });
+  });
+
+  it('ends FAILED once its requester left the rule, and is provisioned under the unchanged rule', async () => {
+    const r = await approvedWorkload();
+    const ok = await approvedWorkload();
+    expect((await provisionRequest(h.deps, ok.id)).outcome).toBe('active');
+    h.deps.settings = settingsWith((doc) => {
+      const read = rule(doc, 'production-read');
+      read.workloadExternalId = 'billing-7f3a9c1e2d';
+      read.requesters = ['arn:aws:iam::111111111111:user/lead-*'];
+    });
+
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('failed');
+    expect((await h.requests.get(r.id))!.failure).toMatchObject({ code: 'ConfigurationChanged', message: expect.stringContaining(`Rule "production-read" no longer lets ${ARN.alice} request profile "ReadOnly"`) });
+  });
+});
+
+it('a rule over every profile does not cover one that left the configuration: the approval is refused', async () => {
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'production-read').profiles = ['*'];
+  });
+  const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'read the bucket' });
+  h.deps.settings = settingsWith((doc) => {
+    rule(doc, 'production-read').profiles = ['*'];
+    doc.profiles = (doc.profiles as Doc[]).filter((p) => p.name !== 'S3ReadOnly');
+    for (const x of doc.rules as Doc[]) x.profiles = (x.profiles as string[]).filter((p) => p !== 'S3ReadOnly');
+  });
+
+  const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+
+  expect(res.status).toBe(403);
+  expect(res.body.message).toContain('the configuration changed since request');
+  expect((await h.requests.get(r.id))!).toMatchObject({ status: 'PENDING', approvals: [] });
 });
