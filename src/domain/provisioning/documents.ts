@@ -181,7 +181,10 @@ function statementsOf(doc: unknown, what: string): Record<string, unknown>[] {
 }
 
 function checkTrust(doc: PolicyDocument, maxChars: number): void {
-  for (const statement of statementsOf(doc, 'trust policy')) {
+  const statements = statementsOf(doc, 'trust policy');
+  // One statement, one principal: a second Allow (or a list of ARNs) would let someone else assume the role.
+  if (statements.length !== 1) fail(`The trust policy has ${statements.length} statements; rolegate trusts exactly one IAM user or role, in one statement.`);
+  for (const statement of statements) {
     const principal = statement.Principal as { AWS?: unknown } | string | undefined;
     const others = principal && typeof principal === 'object' ? Object.keys(principal).filter((k) => k !== 'AWS') : [];
     const aws = typeof principal === 'object' ? principal.AWS : principal;
@@ -191,6 +194,7 @@ function checkTrust(doc: PolicyDocument, maxChars: number): void {
         fail(`The trust policy would trust "${String(arn)}"; rolegate trusts exactly one IAM user or role, never a wildcard or an account root.`);
       }
     }
+    if (arns.length !== 1) fail(`The trust policy would trust ${arns.length} principals; rolegate trusts exactly one IAM user or role.`);
     if (others.length) fail(`The trust policy would trust ${others.join(', ')} principals; rolegate trusts exactly one IAM user or role.`);
     if ('NotPrincipal' in statement) fail('The trust policy uses NotPrincipal; rolegate trusts exactly one IAM user or role.');
     // Without an end the grant would never expire in IAM: the one control that holds when the sweeper is late.

@@ -269,6 +269,18 @@ describe('limits, checked before anything is sent', () => {
       expect(refusal(() => validateDocuments(trusting(principal))).message).toMatch(/rolegate trusts exactly one IAM user or role, never a wildcard or an account root\.$/);
     });
 
+    it('two users or roles, however valid each is, in one statement or in two', () => {
+      expect(refusal(() => validateDocuments(trusting({ AWS: ['arn:aws:iam::111111111111:user/alice', 'arn:aws:iam::111111111111:user/bob'] }))).message).toBe(
+        'The trust policy would trust 2 principals; rolegate trusts exactly one IAM user or role.',
+      );
+      const second = { ...d.trustPolicy.Statement[0], Sid: 'Another', Principal: { AWS: 'arn:aws:iam::111111111111:role/ci-deployer' } };
+      expect(refusal(() => validateDocuments({ ...d, trustPolicy: { ...d.trustPolicy, Statement: [d.trustPolicy.Statement[0]!, second] } })).message).toBe(
+        'The trust policy has 2 statements; rolegate trusts exactly one IAM user or role, in one statement.',
+      );
+      // The same ARN in a one-element list is still one principal.
+      expect(() => validateDocuments(trusting({ AWS: ['arn:aws:iam::111111111111:user/alice'] }))).not.toThrow();
+    });
+
     it('a service principal', () => {
       expect(refusal(() => validateDocuments(trusting({ AWS: 'arn:aws:iam::111111111111:user/alice', Service: 'ec2.amazonaws.com' }))).message).toBe(
         'The trust policy would trust Service principals; rolegate trusts exactly one IAM user or role.',

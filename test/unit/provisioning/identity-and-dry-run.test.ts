@@ -77,6 +77,22 @@ describe('IamIdentityGranter', () => {
     expect(iam).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) });
   });
 
+  it("gives each of a user's grants its own policy, so ending one leaves the others", async () => {
+    const other = '222222222222#rg-EC2Admin-alice-5e6f7a8b';
+    const otherRole = 'arn:aws:iam::222222222222:role/rolegate/rg-EC2Admin-alice-5e6f7a8b';
+    await granter().grant(alice, ROLE, END, KEY);
+    await granter().grant(alice, otherRole, END, other);
+    await granter().revoke(alice, KEY);
+
+    const put = iam.commandCalls(PutUserPolicyCommand).map((c) => c.args[0].input);
+    expect(put.map((i) => [i.PolicyName, (parsed(i.PolicyDocument) as { Statement: { Resource: string }[] }).Statement[0]!.Resource])).toEqual([
+      [identityPolicyName(KEY), ROLE],
+      [identityPolicyName(other), otherRole],
+    ]);
+    expect(identityPolicyName(other)).not.toBe(identityPolicyName(KEY));
+    expect(iam.commandCalls(DeleteUserPolicyCommand).map((c) => c.args[0].input)).toEqual([{ UserName: 'alice', PolicyName: identityPolicyName(KEY) }]);
+  });
+
   it('revokes from a workload role with DeleteRolePolicy on that role and policy', async () => {
     await expect(granter().revoke(billingApp, KEY)).resolves.toEqual([
       { service: 'iam', command: 'DeleteRolePolicy', input: { RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) } },
