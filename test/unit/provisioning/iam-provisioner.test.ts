@@ -208,6 +208,29 @@ describe('IamProvisioner.apply', () => {
     expect(outcome.calls.map((c) => c.command)).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy', 'DeleteRolePolicy']);
   });
 
+  it('reads every page of a role\'s policies: one added by hand on a later page is removed too', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+    iam
+      .on(ListAttachedRolePoliciesCommand, { RoleName: spec.roleName })
+      .resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }], IsTruncated: true, Marker: 'page-2' })
+      .on(ListAttachedRolePoliciesCommand, { RoleName: spec.roleName, Marker: 'page-2' })
+      .resolves({ AttachedPolicies: [{ PolicyArn: ADMIN }], IsTruncated: false });
+    iam
+      .on(ListRolePoliciesCommand, { RoleName: spec.roleName })
+      .resolves({ PolicyNames: ['rolegate-profile'], IsTruncated: true, Marker: 'names-2' })
+      .on(ListRolePoliciesCommand, { RoleName: spec.roleName, Marker: 'names-2' })
+      .resolves({ PolicyNames: ['added-by-hand'], IsTruncated: false });
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(iam.commandCalls(ListAttachedRolePoliciesCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName }, { RoleName: spec.roleName, Marker: 'page-2' }]);
+    expect(iam.commandCalls(ListRolePoliciesCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName }, { RoleName: spec.roleName, Marker: 'names-2' }]);
+    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: ADMIN }]);
+    expect(iam.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyName: 'added-by-hand' }]);
+  });
+
   it('follows a changed profile: session length, boundary, policies and inline policy, removing before adding', async () => {
     const before = grantSpec({ profile: profile('EC2Admin') });
     const spec = grantSpec({ profile: { ...profile('S3ReadOnly'), name: 'EC2Admin' } });
