@@ -183,6 +183,51 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(slack.views[0]!.view.callback_id).toBe('rolegate_deny_reason');
   });
 
+  it('denies through the form: the click opens it, the signed submission denies with the typed reason', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_deny', request.id))));
+    const opened = slack.views[0]!.view;
+    const submission = {
+      type: 'view_submission',
+      team: { id: 'T0001ABCD' },
+      user: { id: 'U0LEADANNA', team_id: 'T0001ABCD' },
+      view: {
+        id: 'V0DENY1',
+        callback_id: opened.callback_id,
+        private_metadata: opened.private_metadata,
+        state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: '  Use staging first.  ' } } } },
+      },
+    };
+
+    const res = await app(event('/slack/interactions', interactionBody(submission)));
+    expect(res.statusCode).toBe(200);
+    await settle();
+
+    expect((await h.requests.get(request.id))!).toMatchObject({ status: 'DENIED' });
+    const detail = (await h.requests.getDetail(request.id))!;
+    expect(detail.decisions.map((d) => [d.approver, d.decision, d.comment, d.via])).toEqual([[ARN.leadAnna, 'DENY', 'Use staging first.', 'slack']]);
+    expect(detail.events.at(-1)).toMatchObject({ action: 'DENIED', actor: ARN.leadAnna, comment: 'Use staging first.' });
+  });
+
+  it('acts on a request by slash command: approve, deny with a reason, and cancel by its requester', async () => {
+    const mk = () => createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const [approved, denied, cancelled] = [await mk(), await mk(), await mk()];
+    const command = async (text: string, user: string, trigger: string) => {
+      expect((await app(event('/slack/commands', slashCommandBody(text, { user_id: user, trigger_id: trigger })))).statusCode).toBe(200);
+      await settle();
+    };
+
+    await command(`approve ${approved.id} looks fine`, 'U0LEADANNA', '1.1.a');
+    await command(`deny ${denied.id} Not during the freeze`, 'U0LEADBEN', '1.1.b');
+    await command(`cancel ${cancelled.id}`, 'U0ALICE', '1.1.c');
+
+    expect((await h.requests.get(approved.id))!).toMatchObject({ status: 'PENDING', approvals: [ARN.leadAnna] });
+    expect((await h.requests.getDetail(denied.id))!.decisions.map((d) => [d.approver, d.decision, d.comment])).toEqual([[ARN.leadBen, 'DENY', 'Not during the freeze']]);
+    expect((await h.requests.get(denied.id))!.status).toBe('DENIED');
+    expect((await h.requests.get(cancelled.id))!.status).toBe('CANCELLED');
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([`Approval of \`${approved.id}\` recorded: PENDING (1 of 2).`, `Denied \`${denied.id}\`.`, `Cancelled \`${cancelled.id}\`.`]);
+  });
+
   it('keeps the state when a notifier fails, and audits the failure', async () => {
     h.notifier.failure = new Error('slack is down');
     const res = await app(event('/slack/commands', slashCommandBody('request production ReadOnly 90m x', { user_id: 'U0ALICE' })));
