@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { harness, type Harness } from '../../helpers/harness';
 import { call, type EventInput } from '../../helpers/events';
 import { allItems } from '../../helpers/table';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { ARN } from '../../helpers/settings';
 import { principalPk } from '../../../src/adapters/dynamodb/keys';
 import { routes } from '../../../src/handlers/http/routes';
@@ -87,9 +90,10 @@ describe('fuzzing every HTTP route', () => {
   });
 
   it(`answers ${RUNS} hostile inputs with a 4xx and a stable code, never a 5xx, and writes nothing`, async () => {
-    const before = (await allItems(h)).length;
+    const before = new Set((await allItems(h)).map((i) => `${String(i.pk)}|${String(i.sk)}`));
     const statuses = new Map<number, number>();
     let created = 0;
+    const createdIds = new Set<string>();
     await fc.assert(
       fc.asyncProperty(fc.oneof({ arbitrary: broadArb, weight: 3 }, { arbitrary: focusedArb, weight: 2 }, { arbitrary: cursorArb, weight: 1 }), async (input) => {
         const res = await call(h.api, input);
@@ -103,7 +107,10 @@ describe('fuzzing every HTTP route', () => {
         if (res.status < 400) {
           // Success needs an authenticated caller, except on the two public routes.
           if (!['/health', '/openapi.json'].includes(input.path)) expect(PRINCIPALS).toContain(input.caller);
-          if (res.status === 201) created++;
+          if (res.status === 201) {
+            created++;
+            createdIds.add(res.body.request.id);
+          }
           return;
         }
         expect(res.status).toBeLessThan(500);
@@ -112,14 +119,75 @@ describe('fuzzing every HTTP route', () => {
       }),
       { numRuns: RUNS, seed: 20261123 },
     );
-    // Only valid creations may have written: a request and its event, plus the approval event when auto-approved.
-    const after = await allItems(h);
-    const requestsWritten = after.filter((i) => i.type === 'request').length;
+    // Only valid creations may have written, each exactly its request and its REQUESTED event (every
+    // creation the fuzz can make waits for an approval): no stray item beside them, whatever it is.
+    const written = (await allItems(h)).filter((i) => !before.has(`${String(i.pk)}|${String(i.sk)}`));
+    const byRequest = new Map<string, string[]>();
+    for (const item of written) byRequest.set(String(item.pk), [...(byRequest.get(String(item.pk)) ?? []), String(item.type)]);
     // A positive control: valid requests did get through (a chain refusing everything would pass the rest).
     expect(created).toBeGreaterThan(0);
-    expect(requestsWritten).toBe(created);
-    expect(after.length - before).toBeLessThanOrEqual(created * 3);
+    expect(createdIds.size).toBe(created);
+    expect([...byRequest.keys()].sort()).toEqual([...createdIds].map((id) => `REQ#${id}`).sort());
+    for (const [pk, types] of byRequest) expect({ pk, types: types.sort() }).toEqual({ pk, types: ['event', 'request'] });
     expect([...statuses.keys()].every((s) => s < 500)).toBe(true);
     if (process.env.ROLEGATE_FUZZ_REPORT) console.log(`fuzz: ${RUNS} cases, statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${created} valid creations`);
   }, 300_000);
+
+  // The routes that change a request, against requests that exist (a fresh pending one each case, and
+  // live access), so the hostile input meets the rules and the state, not a 404.
+  const ACTION_RUNS = Math.max(200, Math.round(RUNS / 20));
+  const actionArb = fc.record({
+    target: fc.constantFrom('pending', 'active'),
+    action: fc.constantFrom('approve', 'deny', 'cancel', 'revoke', 'retry', 'extend'),
+    caller: fc.oneof({ arbitrary: fc.constantFrom(...PRINCIPALS), weight: 4 }, { arbitrary: callerFor, weight: 1 }),
+    // Weighted toward bodies each route takes, so callers and states, not only the parser, are tried.
+    rawBody: fc.oneof(
+      { arbitrary: fc.constantFrom('{}', '{"comment":"ok"}', '{"durationMinutes":60,"reason":"more time"}'), weight: 4 },
+      anyJson.map((j) => JSON.stringify(j)),
+      fc.record({ comment: fc.oneof(hostileString, fc.integer()) }).map((j) => JSON.stringify(j)),
+      fc.record({ durationMinutes: fc.oneof(fc.integer({ min: -10, max: 2000 }), hostileString), reason: hostileString }).map((j) => JSON.stringify(j)),
+      hostileString,
+      fc.constant(''),
+    ),
+    contentType: fc.oneof({ arbitrary: fc.constant('application/json'), weight: 6 }, { arbitrary: fc.constantFrom('text/plain', ''), weight: 1 }),
+  });
+  /** Who may succeed, by action (approvers never on their own request; requester-only actions). */
+  const MAY: Record<string, string[]> = {
+    approve: [ARN.leadAnna, 'arn:aws:iam::111111111111:user/LEAD-ANNA'],
+    deny: [ARN.leadAnna, 'arn:aws:iam::111111111111:user/LEAD-ANNA'],
+    cancel: [ARN.alice],
+    revoke: [ARN.alice, ARN.leadAnna, 'arn:aws:iam::111111111111:user/LEAD-ANNA'],
+    extend: [ARN.alice],
+    retry: [],
+  };
+
+  it(`answers ${ACTION_RUNS} hostile actions on real requests: a refusal changes nothing, and only those allowed succeed`, async () => {
+    const itemsOf = async (id: string) => {
+      const out = await h.requests.doc.send(new QueryCommand({ TableName: h.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `REQ#${id}` }, ConsistentRead: true }));
+      return out.Items ?? [];
+    };
+    const active = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'fuzz' });
+    expect((await provisionRequest(h.deps, active.id)).outcome).toBe('active');
+    const outcomes = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(actionArb, async ({ target, action, caller, rawBody, contentType }) => {
+        const id = target === 'active' ? active.id : (await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'fuzz' })).id;
+        const before = await itemsOf(id);
+        const res = await call(h.api, { method: 'POST', path: `/requests/${id}/${action}`, ...(caller !== undefined ? { caller } : {}), rawBody, headers: { 'content-type': contentType } } as EventInput);
+        const key = `${action} ${res.status}`;
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        if (res.status < 400) {
+          expect({ action, caller, allowed: MAY[action]!.includes(caller!) }).toEqual({ action, caller, allowed: true });
+          return;
+        }
+        expect(res.status).toBeLessThan(500);
+        expect(STABLE_CODES.has(res.body.error)).toBe(true);
+        expect(await itemsOf(id)).toEqual(before);
+      }),
+      { numRuns: ACTION_RUNS, seed: 20261124 },
+    );
+    // Positive control: some actions did succeed (a chain refusing all would pass the rest).
+    for (const action of ['approve', 'deny', 'cancel', 'revoke']) expect({ action, succeeded: (outcomes.get(`${action} 200`) ?? 0) > 0 }).toEqual({ action, succeeded: true });
+    if (process.env.ROLEGATE_FUZZ_REPORT) console.log(`fuzz actions: ${ACTION_RUNS} cases, ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  }, 120_000);
 });
