@@ -108,7 +108,7 @@ export function specFor(settings: Settings, target: GrantTarget, members: Record
 }
 
 /** The grant as it will be stored: its members, its role, and the account settings its role was written through. */
-export function nextGrant(target: GrantTarget, previous: Grant | undefined, members: Record<string, string>, roleArn: string, now: string): Grant {
+export function nextGrant(target: GrantTarget, previous: Grant | undefined, members: Record<string, string>, roleArn: string, now: string, mode: 'aws' | 'dry-run'): Grant {
   return {
     grantKey: target.grantKey,
     accountId: target.account.id,
@@ -119,6 +119,8 @@ export function nextGrant(target: GrantTarget, previous: Grant | undefined, memb
     roleArn,
     account: target.account,
     terms: target.externalId ? { externalId: target.externalId } : {},
+    // Once in IAM, always: a dry-run write over it changed nothing there.
+    mode: previous?.mode === 'aws' ? 'aws' : mode,
     version: (previous?.version ?? 0) + 1,
     updatedAt: now,
   };

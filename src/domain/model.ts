@@ -197,6 +197,12 @@ export interface Grant {
    * written before rolegate kept them.
    */
   terms?: { externalId?: string };
+  /**
+   * `aws` once any write of the role went to IAM (provisioner.mode aws), else
+   * `dry-run`: a deployment switched to dry-run must not call a real role
+   * removed. Absent on grants written before rolegate kept it.
+   */
+  mode?: 'aws' | 'dry-run';
   version: number;
   updatedAt: string;
 }

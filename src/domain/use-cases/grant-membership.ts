@@ -80,6 +80,15 @@ export interface ReleaseOptions {
  * it the change is refused (ConflictError) with what to do.
  */
 export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease, location: GrantLocation, requestId: string, now: string, options: ReleaseOptions = {}): Promise<Release> {
+  if (lease.grant?.mode === 'aws' && deps.settings.provisioner.mode !== 'aws') {
+    // A dry run would plan the removal, change nothing in IAM, and record the access as ended.
+    throw new ProvisioningError(
+      `Request ${requestId}'s role ${location.roleName} in account ${location.accountId} was written to AWS, but this deployment runs provisioner.mode ${deps.settings.provisioner.mode}, which changes nothing there: ` +
+        `ending the access here would leave the role trusting its principal until its end. Deploy with provisioner.mode aws to end it.`,
+      'DryRunCannotRemove',
+      false,
+    );
+  }
   const target = withRecordedTerms(location, lease.grant);
   const others = { ...(lease.grant?.members ?? {}) };
   delete others[requestId];
@@ -127,7 +136,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     }
     const calls = [...outcome.calls];
     if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
-    await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now));
+    await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now, deps.settings.provisioner.mode));
     return { calls, roleDeleted: false, remaining: Object.keys(remaining) };
   }
   // Without the configured profile (or account) the role cannot be rewritten. It need not be when the

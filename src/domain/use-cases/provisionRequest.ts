@@ -96,7 +96,7 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     if (!(e instanceof ProvisioningError)) throw e;
     return recordProvisioningError(deps, lease, target, request, e);
   }
-  await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t));
+  await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
 
   const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
   const calls = [...outcome.calls, ...identityCalls];

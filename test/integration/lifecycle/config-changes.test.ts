@@ -3,6 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { grantItemKey } from '../../../src/adapters/dynamodb/keys';
+import { DryRunIdentityGranter, DryRunProvisioner } from '../../../src/adapters/aws/dry-run';
 import { ConflictError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
@@ -163,6 +164,42 @@ describe('a profile removed from the configuration', () => {
     expect(identityPolicies()).toEqual([]);
     expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
     expect(w.h.metrics.counts.get('RevocationIncomplete') ?? 0).toBe(0);
+  });
+});
+
+describe('a deployment switched from aws to dry-run while access is live', () => {
+  it('refuses to end access whose role it wrote to IAM, leaving role and state whole; back in aws mode the revoke ends it', async () => {
+    w = await faultWorld(awsMode());
+    const r = await grant('ReadOnly', 60);
+    const real = { provisioner: w.h.deps.provisioner, identity: w.h.deps.identity };
+    const dry = settingsWith(() => undefined);
+    expect(dry.provisioner.mode).toBe('dry-run');
+    Object.assign(w.h.deps, { settings: dry, provisioner: new DryRunProvisioner(dry), identity: new DryRunIdentityGranter(dry) });
+    // A dry-run write onto the grant (an extension joining it) changes nothing in IAM, so the grant stays marked as in AWS.
+    const extension = await extendRequest(w.h.deps, alice, r.id, { durationMinutes: 30, reason: 'more' });
+    expect((await provisionRequest(w.h.deps, extension.id)).outcome).toBe('active');
+    expect((await w.rawGrant(r.grantKey!))!).toMatchObject({ mode: 'aws', members: { [r.id]: r.endsAt, [extension.id]: expect.any(String) } });
+
+    const refused = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} });
+    expect(refused.status).toBe(502);
+    expect(refused.body).toEqual({
+      error: 'PROVISIONING_FAILED',
+      message: expect.stringContaining(`was written to AWS, but this deployment runs provisioner.mode dry-run, which changes nothing there`),
+    });
+    expect((await w.h.requests.get(r.id))!.status).toBe('ACTIVE');
+    w.h.clock.advance(61 * MINUTE);
+    const report = await sweep(w.h.deps);
+    expect(report).toMatchObject({ expired: 0 });
+    expect(w.h.metrics.counts.get('ExpiryFailed')).toBe(1);
+    expect((await w.h.requests.get(r.id))!.status).toBe('ACTIVE');
+    expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
+    expect(identityPolicies()).toHaveLength(1);
+    expect((await w.rawGrant(r.grantKey!))!).toMatchObject({ mode: 'aws' });
+
+    Object.assign(w.h.deps, { settings: awsMode(), ...real });
+    expect((await revokeRequest(w.h.deps, alice, r.id, 'done')).status).toBe('REVOKED');
+    expect(stagingRoles()).toEqual([]);
+    expect(identityPolicies()).toEqual([]);
   });
 });
 
