@@ -113,13 +113,15 @@ export function isApproverFor(rule: Rule, who: Principal): boolean {
  * Who sees and may revoke a request as an approver: one under its rule. A
  * rule taken out of the configuration (to stop new requests, say) must not
  * leave its live access beyond an approver's reach, so then the approvers who
- * approved the request, and those of any rule that now covers its account
- * and profile, see it and may revoke it.
+ * approved the request see it and may revoke it, and so, while it is live,
+ * do those of any rule that now covers its account and profile.
  */
 export function approvesFor(settings: Settings, request: AccessRequest, who: Principal): boolean {
   const rule = settings.rules.find((r) => r.id === request.ruleId);
   if (rule) return isApproverFor(rule, who);
   if (request.approvals.some((a) => samePrincipal(who, parsePrincipalArn(a)))) return true;
+  // Others' approvers reach it only while it gives access, to revoke it: never the rule's past requests.
+  if (request.status !== 'APPROVED' && request.status !== 'ACTIVE') return false;
   const account = settings.accounts.find((a) => a.id === request.accountId);
   return account !== undefined && settings.rules.some((r) => ruleCovers(r, account, request.profile) && isApproverFor(r, who));
 }

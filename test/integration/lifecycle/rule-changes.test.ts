@@ -207,6 +207,9 @@ describe('live access whose rule left the configuration', () => {
     });
 
     expect((await revoke(r.id, ARN.sreSam)).body.request).toMatchObject({ status: 'REVOKED' });
+    // Once it no longer gives access, the new rule's approvers no longer see the old rule's request.
+    expect((await call(h.api, { method: 'GET', path: `/requests/${r.id}`, caller: ARN.sreSam })).status).toBe(403);
+    expect((await call(h.api, { method: 'GET', path: `/requests/${r.id}`, caller: ARN.leadAnna })).status).toBe(200);
   });
 
   it('refuses anyone else, and changes nothing', async () => {
