@@ -1,6 +1,7 @@
 import { actedBy, audit } from '../audit';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
+import type { Rule } from '../settings';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
 import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
@@ -58,8 +59,20 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
   return plan;
 }
 
+/**
+ * The approvals the rule counts now, as an approval or a retry weighs them:
+ * an earlier approval by someone it no longer names as an approver (offboarded,
+ * distrusted) drops out, with its person (its decision and audit event stay),
+ * and the number needed is the rule's if it rose since the request was made.
+ */
+export async function countedApprovals(deps: CoreDeps, rule: Rule, current: AccessRequest): Promise<{ kept: string[]; keptPersons: string[] | undefined; required: number }> {
+  const kept = current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a)));
+  const keptPersons = kept.length === current.approvals.length ? current.approverPersons : await personsOf(deps, current.id, kept);
+  return { kept, keptPersons, required: Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired) };
+}
+
 /** The persons of the approvals kept, from their decisions (read only when a rule change dropped some). */
-export async function personsOf(deps: CoreDeps, requestId: string, kept: string[]): Promise<string[]> {
+async function personsOf(deps: CoreDeps, requestId: string, kept: string[]): Promise<string[]> {
   const keys = new Set(kept.map((a) => principalKey(parsePrincipalArn(a))));
   const detail = await deps.requests.getDetail(requestId);
   return (detail?.decisions ?? []).flatMap((d) => (d.decision === 'APPROVE' && d.person !== undefined && keys.has(principalKey(parsePrincipalArn(d.approver))) ? [d.person] : []));
@@ -92,11 +105,8 @@ async function planDecision(
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
   }
-  // The rule as it stands now: an approval by someone it no longer names as an approver (offboarded,
-  // distrusted) no longer counts, so it leaves the request's approvals, with its person (its decision
-  // and audit event stay).
-  const kept = current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a)));
-  const keptPersons = kept.length === current.approvals.length ? current.approverPersons : await personsOf(deps, current.id, kept);
+  // The rule as it stands now counts the approvals, and asks for more if it asks more than it did.
+  const { kept, keptPersons, required: approvalsRequired } = await countedApprovals(deps, rule, current);
   // One person counts once, whichever role they approve through.
   if (actor.person !== undefined && keptPersons?.includes(actor.person)) {
     throw new ConflictError(`${actor.person} has already approved request ${current.id}, signed in through another role.`);
@@ -127,11 +137,9 @@ async function planDecision(
     next = { ...base, status: 'DENIED', endedAt: now };
     event = audit.denied(next, { ...eventInput, notify: 'request.denied' });
   } else {
-    // A rule that asks for more approvals than it did asks them of this request too.
     const approvals = [...kept, approver.arn];
     const allPersons = [...(keptPersons ?? []), ...(actor.person !== undefined ? [actor.person] : [])];
     const persons = allPersons.length > 0 || current.approverPersons !== undefined ? { approverPersons: allPersons } : {};
-    const approvalsRequired = Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired);
     const tally = { approvals: approvals.length, required: approvalsRequired };
     if (approvals.length >= approvalsRequired) {
       next = { ...base, approvals, ...persons, approvalsRequired, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes), provisioningAttempts: 0 };

@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
-import { personsOf } from './decideRequest';
+import { countedApprovals } from './decideRequest';
 import { refuseIfExtendsRevoked } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -32,17 +32,19 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
         { field: 'status', reason: `is ${current.status}` },
       ]);
     }
-    // ...and with the approvals the rule counts now, as an approval would: those of people it no longer
-    // names as approvers drop out, and a raised count applies. Short of it, a new request asks for them.
-    const kept = rule.autoApprove ? current.approvals : current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a)));
-    const required = rule.autoApprove ? 0 : Math.max(current.approvalsRequired, rule.approvalsRequired);
-    if (kept.length < required) {
-      throw new ConflictError(
-        `Rule "${rule.id}" now needs ${required} approval(s) from its current approvers, and request ${current.id} has ${kept.length}: a retry cannot approve it afresh. Make a new request.`,
-        [{ field: 'approvals', reason: `has ${kept.length} of the ${required} the rule now needs` }],
-      );
+    // ...and with the approvals the rule counts now, as an approval would. Short of the number, a new
+    // request asks for them.
+    let counted: Pick<AccessRequest, 'approvals' | 'approvalsRequired' | 'approverPersons'> | undefined;
+    if (!rule.autoApprove) {
+      const { kept, keptPersons, required } = await countedApprovals(deps, rule, current);
+      if (kept.length < required) {
+        throw new ConflictError(
+          `Rule "${rule.id}" now needs ${required} approval(s) from its current approvers, and request ${current.id} has ${kept.length}: a retry cannot approve it afresh. Make a new request.`,
+          [{ field: 'approvals', reason: `has ${kept.length} of the ${required} the rule now needs` }],
+        );
+      }
+      counted = { approvals: kept, approvalsRequired: required, ...(keptPersons !== undefined ? { approverPersons: keptPersons } : {}) };
     }
-    const approvals = kept.length === current.approvals.length ? {} : { approvals: kept, ...(current.approverPersons !== undefined ? { approverPersons: await personsOf(deps, current.id, kept) } : {}) };
     if (current.extendsRequestId) {
       const original = await deps.requests.get(current.extendsRequestId);
       if (original) refuseIfExtendsRevoked(current, original);
@@ -57,8 +59,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       // The rule as it is now: a maximum lowered since the request was made applies to the retry.
       endsAt: addMinutes(now, Math.min(current.durationMinutes, rule.maxDurationMinutes)),
       provisioningAttempts: 0,
-      ...approvals,
-      ...(rule.autoApprove ? {} : { approvalsRequired: required }),
+      ...counted,
     };
     // Announced as an approval: receivers, and the Slack approval message, see the request leave FAILED.
     const event = audit.retryRequested(current, {
