@@ -63,9 +63,9 @@ it('only the requester cancels: an approver of its rule and the workload it is f
 
 it('a role that asked through one session cannot approve through another session, however its name is cased', async () => {
   h.deps.settings = settingsWith((doc) => {
-    const rule = (doc.rules as Record<string, string[]>[]).find((r) => (r as unknown as { id: string }).id === 'production-read')!;
-    rule.requesters = [...rule.requesters!, 'arn:aws:iam::111111111111:role/*'];
-    rule.approvers = [...rule.approvers!, 'arn:aws:iam::111111111111:role/lead-*'];
+    const rule = (doc.rules as { id: string; requesters: string[]; approvers: string[] }[]).find((r) => r.id === 'production-read')!;
+    rule.requesters.push('arn:aws:iam::111111111111:role/*');
+    rule.approvers.push('arn:aws:iam::111111111111:role/lead-*');
   });
   const created = await post('/requests', 'arn:aws:sts::111111111111:assumed-role/lead-ops/s1', { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
   expect(created.body.request.requester).toBe('arn:aws:iam::111111111111:role/lead-ops');

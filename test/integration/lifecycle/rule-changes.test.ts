@@ -33,13 +33,18 @@ afterEach(async () => {
 const pending = (principalArn?: string) =>
   createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs', ...(principalArn ? { principalArn } : {}) });
 
+/** Marks an approved request FAILED, as provisioning would after an AccessDenied. */
+async function markFailed(r: AccessRequest, retryable: boolean): Promise<AccessRequest> {
+  const at = h.clock.now().toISOString();
+  const f: AccessRequest = { ...r, version: r.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable } };
+  await h.requests.commit({ request: f, expectedVersion: r.version, events: [] });
+  return f;
+}
+
 /** A staging request (auto-approved), then marked FAILED as provisioning would after a permanent error. */
 async function failed(): Promise<AccessRequest> {
   const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
-  const at = h.clock.now().toISOString();
-  const f: AccessRequest = { ...r, version: r.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: true } };
-  await h.requests.commit({ request: f, expectedVersion: r.version, events: [] });
-  return f;
+  return markFailed(r, true);
 }
 
 it('an approval after the requester left the rule is refused with a 403 that says why, and writes nothing', async () => {
@@ -233,10 +238,7 @@ describe('a retry approves afresh with the approvals the rule counts now', () =>
     for (const a of approvers) expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: a, body: {} })).status).toBe(200);
     const approved = (await h.requests.get(r.id))!;
     expect(approved.status).toBe('APPROVED');
-    const at = h.clock.now().toISOString();
-    const f: AccessRequest = { ...approved, version: approved.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: false } };
-    await h.requests.commit({ request: f, expectedVersion: approved.version, events: [] });
-    return f;
+    return markFailed(approved, false);
   }
   const retry = (id: string, caller: string) => call(h.api, { method: 'POST', path: `/requests/${id}/retry`, caller, body: {} });
 
@@ -261,9 +263,7 @@ describe('a retry approves afresh with the approvals the rule counts now', () =>
   it('is refused once the rule asks for more approvals than the request has', async () => {
     const r = await pending();
     await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
-    const approved = (await h.requests.get(r.id))!;
-    const at = h.clock.now().toISOString();
-    await h.requests.commit({ request: { ...approved, version: approved.version + 1, status: 'FAILED', updatedAt: at, failure: { code: 'AccessDenied', message: 'denied', at, retryable: false } }, expectedVersion: approved.version, events: [] });
+    await markFailed((await h.requests.get(r.id))!, false);
     h.deps.settings = settingsWith((doc) => {
       rule(doc, 'production-read').approvalsRequired = 2;
     });
