@@ -51,6 +51,12 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
     }
   }
 
+  // Approved under the configuration of that moment: one deployed since that no longer covers the
+  // request (its rule gone, its requester, account, profile or grantee out of it) grants nothing.
+  // A workload's trust also needs its rule's ExternalId, which a removed rule takes with it.
+  const changed = configurationChange(deps.settings, first);
+  if (changed) return failUnderLease(deps, first, new ProvisioningError(changed, 'ConfigurationChanged', false));
+
   const target = grantTargetFor(deps.settings, first);
   let result: ProvisionResult | 'stale';
   try {
@@ -79,11 +85,6 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   if (revoked) return revokeWithOriginal(deps, lease, target, request, revoked, t);
   // Its end passed while this run waited for the lease: it would be no live member of the grant.
   if (request.endsAt <= t) return expireUnderLease(deps, lease, target, request);
-  // Approved under the configuration of that moment: one deployed since that no longer covers the
-  // request (its rule gone, its requester, account, profile or grantee out of it) grants nothing.
-  // A workload's trust also needs its rule's ExternalId, which a removed rule takes with it.
-  const changed = configurationChange(deps.settings, request);
-  if (changed) return recordProvisioningError(deps, lease, target, request, new ProvisioningError(changed, 'ConfigurationChanged', false));
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome;
@@ -271,19 +272,28 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
 
 /**
  * The sweeper's answer to an error provisioning did not expect (not a
- * ProvisioningError: a profile or account gone from the configuration, a
- * bug): counted like a transient error under the grant's lease, so the
- * request waits its turn again and, once the attempt budget is spent, ends
- * FAILED (retryable) with the error as its reason, after what IAM may hold
- * for it was undone, instead of staying APPROVED at the head of the queue.
+ * ProvisioningError: a bug, a DynamoDB error): counted like a transient
+ * error under the grant's lease, so the request waits its turn again and,
+ * once the attempt budget is spent, ends FAILED (retryable) with the error
+ * as its reason, after what IAM may hold for it was undone, instead of
+ * staying APPROVED at the head of the queue.
  */
 export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, request: AccessRequest, e: unknown): Promise<ProvisionResult> {
-  // Rolegate's own errors say what a person can act on (a profile gone from the configuration). Any other may quote
-  // what only operators should read (an SDK's message names ARNs of rolegate's roles and tables, an SCP), and the
-  // reason reaches the requester, the approval channel and webhooks: it stays in the sweeper's log (sweep step failed).
+  // Rolegate's own errors say what a person can act on. Any other may quote what only operators should
+  // read (an SDK's message names ARNs of rolegate's roles and tables, an SCP), and the reason reaches the
+  // requester, the approval channel and webhooks: it stays in the sweeper's log (sweep step failed).
   const why = e instanceof RolegateError ? `: ${e.message}` : ` (the sweeper's log holds it, under this request's id)`;
-  const error = new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true);
-  // From what the request holds: the configuration may be the cause.
+  return failUnderLease(deps, request, new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true));
+}
+
+/**
+ * Records a provisioning error found outside the grant's lease (a
+ * configuration that no longer covers the request, an error provisioning did
+ * not expect) under that lease, from a fresh read: counted, or FAILED once
+ * what IAM may hold for the request was undone.
+ */
+async function failUnderLease(deps: ProvisioningDeps, request: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
+  // From what the request holds: the account or profile may have left the configuration.
   const target = grantLocationFor(deps.settings, request);
   let result: ProvisionResult;
   try {

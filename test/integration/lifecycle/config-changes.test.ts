@@ -165,6 +165,28 @@ describe('a profile removed from the configuration', () => {
     expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
     expect(w.h.metrics.counts.get('RevocationIncomplete') ?? 0).toBe(0);
   });
+
+  it('ends a request approved before its profile left FAILED at its first provisioning, naming the change, with no role written', async () => {
+    w = await faultWorld(awsMode());
+    const r = await createRequest(w.h.deps, alice, { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'read the bucket' });
+    expect(r.status).toBe('APPROVED');
+    w.h.deps.settings = awsMode(withoutS3ReadOnly);
+
+    const writes = await iamWritesOf(() => provisionRequest(w.h.deps, r.id));
+
+    // Only the undo's removal of an identity policy a crashed earlier attempt could have left: no role is written.
+    expect(writes).toEqual(['DeleteUserPolicy']);
+    expect((await w.h.requests.get(r.id))!).toMatchObject({
+      status: 'FAILED',
+      failure: {
+        code: 'ConfigurationChanged',
+        retryable: false,
+        message: `Rule "staging-self-service" no longer lets ${ARN.alice} request profile "S3ReadOnly" in account staging (${STAGING}): the configuration changed since request ${r.id} was made. Make a new request.`,
+      },
+    });
+    expect(w.h.notifier.sent.filter((n) => n.request.id === r.id).map((n) => n.kind)).toEqual(['request.approved', 'request.failed']);
+    expect(w.aws.dump()).toEqual({ roles: {}, userPolicies: {} });
+  });
 });
 
 describe('a deployment switched from aws to dry-run while access is live', () => {
@@ -294,20 +316,31 @@ describe('an account removed from the configuration', () => {
   });
 
   describe('with a request that never got a role', () => {
-    it('ends FAILED after the attempt budget, owing nothing, and can then be revoked', async () => {
+    it('ends FAILED at its first provisioning, naming the change and owing nothing, and can then be revoked', async () => {
       w = await faultWorld(awsMode());
       const r = await createRequest(w.h.deps, alice, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
       expect(r.status).toBe('APPROVED');
       w.h.deps.settings = awsMode(withoutStaging);
 
-      for (let i = 0; i < 5; i++) {
-        w.h.clock.advance(3 * MINUTE);
-        await sweep(w.h.deps);
-      }
+      w.h.clock.advance(3 * MINUTE);
+      let report: Awaited<ReturnType<typeof sweep>> | undefined;
+      const writes = await iamWritesOf(async () => (report = await sweep(w.h.deps)));
 
+      expect(report).toMatchObject({ failed: 1, errors: [] });
+      expect(writes).toEqual(['DeleteUserPolicy']);
       const failed = (await w.h.requests.getDetail(r.id))!;
-      expect(failed.request).toMatchObject({ status: 'FAILED', provisioningAttempts: 5, failure: { code: 'UnexpectedError' } });
-      expect(failed.events.find((e) => e.action === 'PROVISIONING_FAILED')!.data).toMatchObject({ attempts: 5, cleanup: 'done' });
+      expect(failed.request).toMatchObject({
+        status: 'FAILED',
+        provisioningAttempts: 1,
+        failure: {
+          code: 'ConfigurationChanged',
+          retryable: false,
+          // The staging account took its rule with it.
+          message: `The rule "staging-self-service" that approved request ${r.id} left the configuration before its access was granted; nothing was granted. Make a new request.`,
+        },
+      });
+      expect(failed.events.find((e) => e.action === 'PROVISIONING_FAILED')!.data).toMatchObject({ awsCode: 'ConfigurationChanged', attempts: 1, cleanup: 'done' });
+      expect(w.aws.dump()).toEqual({ roles: {}, userPolicies: {} });
       const res = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} });
       expect(res.status).toBe(200);
       const events = (await w.h.requests.getDetail(r.id))!.events.map((e) => e.action);

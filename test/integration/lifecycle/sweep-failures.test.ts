@@ -1,4 +1,4 @@
-import { ProvisioningError } from '../../../src/domain/errors';
+import { NotFoundError, ProvisioningError } from '../../../src/domain/errors';
 import type { AccountSettings } from '../../../src/domain/settings';
 import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import type { GrantSpec, ProvisionOutcome, RequestStore } from '../../../src/domain/ports';
@@ -171,11 +171,15 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
   });
 
   it('provisions a later approved request although an earlier one keeps failing unexpectedly, which ends FAILED with the error after the attempt budget', async () => {
-    // Arrange: both approved while the worker was down; then the first one's profile leaves the configuration.
+    // Arrange: both approved while the worker was down; then the first one's role meets an error rolegate did not expect.
     const orphan = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'work' });
     h.clock.advance(1000);
     const healthy = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
-    h.deps.settings = { ...h.deps.settings, profiles: h.deps.settings.profiles.filter((p) => p.name !== 'S3ReadOnly') };
+    const apply = iam.apply.bind(iam);
+    iam.apply = async (spec, requestId) => {
+      if (spec.profile.name === 'S3ReadOnly') throw new NotFoundError('No policy template is named "S3ReadOnly".');
+      return apply(spec, requestId);
+    };
     h.clock.advance(3 * 60_000);
 
     // Act
@@ -200,7 +204,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect(detail.request).toMatchObject({
       status: 'FAILED',
       provisioningAttempts: 5,
-      failure: { code: 'UnexpectedError', retryable: true, message: 'Provisioning failed with an unexpected error: No access profile is named "S3ReadOnly".' },
+      failure: { code: 'UnexpectedError', retryable: true, message: 'Provisioning failed with an unexpected error: No policy template is named "S3ReadOnly".' },
     });
     const failed = detail.events.filter((e) => e.action === 'PROVISIONING_FAILED');
     expect(failed).toHaveLength(1);
