@@ -140,8 +140,9 @@ function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<P
   });
   return {
     provisioner: {
-      apply: async (spec, requestId) => (await load()).provisioner.apply(spec, requestId),
-      remove: async (account, roleName, requestId) => (await load()).provisioner.remove(account, roleName, requestId),
+      // Every argument forwarded: remove()'s options tell a role someone else owns from one rolegate lost track of.
+      apply: async (...args) => (await load()).provisioner.apply(...args),
+      remove: async (...args) => (await load()).provisioner.remove(...args),
       // A dry run reads no account, so it has nothing to reconcile.
       ...(dryRun
         ? {}
