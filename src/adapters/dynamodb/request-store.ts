@@ -287,12 +287,23 @@ export class DynamoRequestStore implements RequestStore {
       const out = await this.doc.send(
         new QueryCommand({ ...input, ScanIndexForward: ascending, Limit: limit - items.length, ...(next ? { ExclusiveStartKey: next } : {}) }),
       );
-      for (const item of out.Items ?? []) items.push(strip<AccessRequest>(item));
+      for (const item of out.Items ?? []) if (isRequestItem(item)) items.push(strip<AccessRequest>(item));
       next = out.LastEvaluatedKey;
     } while (next && items.length < limit && queries < MAX_QUERIES_PER_PAGE);
     const cursor = encodeCursor(next);
     return { items, ...(cursor ? { cursor } : {}) };
   }
+}
+
+/**
+ * An index entry is a request only when its key says so: the indexes hold
+ * whatever carries their key attributes, and the Slack function may write
+ * items of its own. Should one carry a due or status key (its IAM statement
+ * allows only a job's attributes), it is never taken for a request to
+ * provision, expire or list.
+ */
+function isRequestItem(item: Record<string, unknown>): boolean {
+  return item.type === 'request' && item.sk === REQUEST_SK && typeof item.id === 'string' && item.pk === requestPk(item.id);
 }
 
 /*

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { routes } from '../../../src/handlers/http/routes';
 import { openApiDocument } from '../../../src/handlers/http/openapi';
 import { version } from '../../../package.json';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
+import { DynamoSlackStore } from '../../../src/adapters/dynamodb/slack-store';
 import { INTERACTIVE_LEASE_ATTEMPTS, RUN_MARGIN_MS } from '../../../src/handlers/lease-waits';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -213,15 +215,31 @@ describe('the deployment template (serverless package)', () => {
     expect(output['Fn::Join'][1].map((r) => r['Fn::GetAtt'][0]).sort()).toEqual(roleNames().filter((r) => assumes(r).length > 0).sort());
   });
 
-  it('lets the internet-facing Slack function write only Slack job items and read only the Slack secrets', () => {
+  it('lets the internet-facing Slack function write only Slack job items and read only the Slack secrets', async () => {
     const statements = statementsOf('SlackRole');
     expect(statements.map((s: { Action: string | string[] }) => s.Action)).toEqual(['dynamodb:PutItem', 'ssm:GetParameter', ['logs:CreateLogStream', 'logs:PutLogEvents']]);
     expect(statements[0]).toEqual({
       Effect: 'Allow',
       Action: 'dynamodb:PutItem',
       Resource: { 'Fn::GetAtt': ['RolegateTable', 'Arn'] },
-      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLACKJOB#*'] } },
+      Condition: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLACKJOB#*'] },
+        // No index key (gsi1pk, gsi2pk, duepk…): nothing it writes can be listed, swept or provisioned as a request.
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'type', 'job', 'expiresAt'] },
+      },
     });
+    // The attributes allowed are exactly those the Slack function writes: one more would fail in production.
+    const sent: Record<string, unknown>[] = [];
+    const doc = { send: async (command: { input: { Item: Record<string, unknown> } }) => void sent.push(command.input.Item) };
+    await new DynamoSlackStore(doc as unknown as DynamoDBDocumentClient, 'rolegate').putJob({
+      id: 'job-1',
+      slackUserId: 'U1',
+      principalArn: 'arn:aws:iam::111111111111:user/alice',
+      responseUrl: 'https://hooks.slack.com/actions/T/1/x',
+      createdAt: '2026-03-02T09:00:00.000Z',
+      work: { kind: 'deny', requestId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', reason: 'no' },
+    });
+    expect(Object.keys(sent[0]!).sort()).toEqual(['expiresAt', 'job', 'pk', 'sk', 'type']);
     expect(statements[1]!.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' });
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
