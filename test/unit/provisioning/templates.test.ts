@@ -155,6 +155,13 @@ describe('identity-granter role template', () => {
     ]);
   });
 
+  it('makes the deployer choose which managed policies rolegate may attach in a target account (no default)', () => {
+    const parameters = template('provisioner-role.yaml').Parameters as Record<string, { Default?: string; Type: string }>;
+    expect(parameters.AllowedPolicyArns).toMatchObject({ Type: 'CommaDelimitedList' });
+    expect(parameters.AllowedPolicyArns!.Default).toBeUndefined();
+    expect(parameters.RoleName!.Default).toBe('rolegate-provisioner');
+  });
+
   it('makes the deployer choose which users and workload roles it may grant (no default that reaches them)', () => {
     const parameters = template('identity-granter-role.yaml').Parameters as Record<string, { Default?: string }>;
     expect(parameters.UserPathPattern!.Default).toBeUndefined();
