@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
+import { CORE_SCHEMA, JSON_SCHEMA, load as loadYaml } from 'js-yaml';
 import type * as z from 'zod/mini';
 import { ConfigError, type ErrorDetail } from './domain/errors';
 import { identityRoleUsed, settingsSchema, type Settings } from './domain/settings';
@@ -141,6 +141,8 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetai
  * the root path). Anything else IAM would refuse at run time.
  */
 export function parseSettings(doc: unknown, source = 'configuration', deployment: Partial<Deployment> = {}): Settings {
+  const shape = shapeProblem(doc);
+  if (shape) throw new ConfigError(`${source} is not valid:\n  - ${shape.field}: ${shape.reason}`, [shape]);
   const result = settingsSchema.safeParse(doc);
   const full = { ...DEFAULT_DEPLOYMENT, ...deployment };
   if (result.success && result.data.slack) {
@@ -154,6 +156,36 @@ export function parseSettings(doc: unknown, source = 'configuration', deployment
     throw new ConfigError(`${source} is not valid:\n${details.map((d) => `  - ${d.field}: ${d.reason}`).join('\n')}`, details);
   }
   return result.data;
+}
+
+/** Values a configuration may hold, counting each repeat of a YAML alias: thousands in practice. */
+export const MAX_CONFIG_VALUES = 100_000;
+
+/**
+ * YAML aliases share one node between places: a handful of lines can stand
+ * for billions of values (each level repeating the one below), which would
+ * hang validation and a cold start, or for a value inside itself, which no
+ * JSON holds. Both are refused, by where they are, before anything walks the
+ * document.
+ */
+function shapeProblem(doc: unknown): ErrorDetail | undefined {
+  let values = 0;
+  const inside = new Set<object>();
+  const walk = (value: unknown, path: string): ErrorDetail | undefined => {
+    if (++values > MAX_CONFIG_VALUES) {
+      return { field: path || '(document)', reason: `expands to more than ${MAX_CONFIG_VALUES} values (YAML aliases repeating a part of the document): write it out plainly` };
+    }
+    if (value === null || typeof value !== 'object') return undefined;
+    if (inside.has(value)) return { field: path || '(document)', reason: 'refers to itself (a YAML anchor used inside itself): no JSON, and no policy, can hold it' };
+    inside.add(value);
+    for (const [key, child] of Object.entries(value)) {
+      const problem = walk(child, path ? `${path}.${key}` : key);
+      if (problem) return problem;
+    }
+    inside.delete(value);
+    return undefined;
+  };
+  return walk(doc, '');
 }
 
 function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDetail[] {
@@ -220,7 +252,14 @@ export function loadSettings(path: string, deployment: Partial<Deployment> = {})
   try {
     // js-yaml's core schema is YAML 1.2 (no 1.1 surprises such as `no` read as false); it is a third of the
     // size of the `yaml` package and about 10 ms quicker to load at cold start.
-    doc = extname(full) === '.json' ? JSON.parse(text) : loadYaml(text, { schema: CORE_SCHEMA, filename: full });
+    if (extname(full) === '.json') {
+      doc = JSON.parse(text);
+      // JSON.parse keeps the last of two equal keys, so `"autoApprove": false, …, "autoApprove": true` would read as
+      // true to rolegate and false to a reviewer. Any JSON is YAML, and js-yaml refuses duplicate keys.
+      loadYaml(text, { schema: JSON_SCHEMA, filename: full });
+    } else {
+      doc = loadYaml(text, { schema: CORE_SCHEMA, filename: full });
+    }
   } catch (e) {
     throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${whereParsingFailed(e, text)}`);
   }
@@ -238,6 +277,8 @@ export function whereParsingFailed(e: unknown, text: string): string {
   if (typeof yaml.reason === 'string' && typeof yaml.mark?.line === 'number' && typeof yaml.mark.column === 'number') {
     return `${yaml.reason} at line ${yaml.mark.line + 1}, column ${yaml.mark.column + 1}`;
   }
+  // js-yaml's own reasons without a position (an empty file, two documents in one) quote nothing of the file.
+  if (typeof yaml.reason === 'string' && e instanceof Error && e.name === 'YAMLException') return yaml.reason;
   const message = e instanceof Error ? e.message : '';
   const at = /at position (\d+)/.exec(message);
   if (at) {

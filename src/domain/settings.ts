@@ -5,7 +5,7 @@ import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { NOTIFICATION_KINDS } from './model';
 import { ruleNames } from './rule-names';
-import { ACCOUNT_ALIAS, NAME } from './text';
+import { ACCOUNT_ALIAS, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME } from './text';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -15,19 +15,33 @@ import { ACCOUNT_ALIAS, NAME } from './text';
  */
 
 const accountId = z.string().check(z.refine(isAccountId, { message: 'must be a 12-digit AWS account id' }));
+/** IAM's partitions; each ARN must also be in the configuration's own (checked below). */
+const PARTITION = '(?:aws|aws-cn|aws-us-gov)';
+/** An IAM path and name: no empty segment, no trailing slash. */
+const pathAndName = (max: number) => `(?:[A-Za-z0-9+=,.@_-]+\\/)*[A-Za-z0-9+=,.@_-]{1,${max}}`;
 const roleArn = z.string().check(
-  z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, { message: 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)' }),
+  z.maxLength(2048),
+  z.regex(new RegExp(`^arn:${PARTITION}:iam::\\d{12}:role\\/${pathAndName(64)}$`), { message: 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)' }),
 );
 const managedPolicyArn = z.string().check(
-  z.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
+  z.maxLength(2048),
+  z.regex(new RegExp(`^arn:${PARTITION}:iam::(aws|\\d{12}):policy\\/${pathAndName(128)}$`), {
     message: 'must be an IAM managed policy ARN (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)',
   }),
 );
-/** A principal pattern: an IAM user/role ARN in which `*` and `?` may stand for characters. */
+/**
+ * A principal pattern: an IAM user/role ARN in which `*` and `?` may stand
+ * for characters of the path and name (`:*` for every user and role of the
+ * account). Never of the account: a wildcard account matches principals of
+ * every AWS account, outside the organisation too.
+ */
 const principalPattern = z.string().check(
   z.minLength(1),
-  z.regex(/^arn:(aws[a-z-]*|\*):iam::(\d{12}|\*):(user|role|\*)[A-Za-z0-9+=,.@_/*?-]*$/, {
-    message: 'must be an IAM user or role ARN, optionally with * or ? wildcards (e.g. arn:aws:iam::111111111111:user/*)',
+  z.regex(/^arn:[a-z*?-]+:iam::[0-9*?]{1,12}:(?:(?:user|role)\/[A-Za-z0-9+=,.@_/*?-]+|\*)$/, {
+    message: 'must be an IAM user or role ARN, optionally with * or ? wildcards in its name (e.g. arn:aws:iam::111111111111:user/*)',
+  }),
+  z.refine((p) => /^arn:[a-z-]+:iam::\d{12}:/.test(p), {
+    message: 'must name its partition and account (12 digits) without wildcards: a wildcard account matches principals of every AWS account, outside your organisation too',
   }),
 );
 const name = z.string().check(z.regex(NAME, { message: 'must be 1–40 letters, digits, _ or -, starting with a letter or digit' }));
@@ -50,13 +64,46 @@ const parameterName = () =>
     }),
   );
 
-const policyStatement = z.looseObject({
-  Effect: z.enum(['Allow', 'Deny']),
-});
-const policyDocument = z.looseObject({
+/** A string or a non-empty list of strings, as IAM takes Action, Resource and their Not forms. */
+const oneOrMore = z.union([nonEmpty(), z.array(nonEmpty()).check(z.minLength(1))], { message: 'must be a string or a non-empty list of strings' });
+/**
+ * A statement of an identity-based policy as IAM takes it: checked here, not
+ * by IAM at the first grant, which for a profile on a role others share
+ * would be a rewrite of their live access.
+ */
+const policyStatement = z
+  .strictObject({
+    Sid: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]*$/, { message: 'must be letters and digits only (IAM refuses any other character in a Sid)' }))),
+    Effect: z.enum(['Allow', 'Deny']),
+    Action: z.optional(oneOrMore),
+    NotAction: z.optional(oneOrMore),
+    Resource: z.optional(oneOrMore),
+    NotResource: z.optional(oneOrMore),
+    Condition: z.optional(z.record(z.string(), z.record(z.string(), z.unknown()))),
+  })
+  .check(
+    z.superRefine((st, ctx) => {
+      if ((st.Action === undefined) === (st.NotAction === undefined)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of Action and NotAction' });
+      if ((st.Resource === undefined) === (st.NotResource === undefined)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of Resource and NotResource' });
+    }),
+  );
+const policyDocument = z.strictObject({
   Version: z.literal('2012-10-17', { message: 'must be "2012-10-17"' }),
-  Statement: z.array(policyStatement).check(z.minLength(1)),
+  Id: z.optional(z.string()),
+  Statement: z.array(policyStatement).check(
+    z.minLength(1),
+    z.superRefine((statements, ctx) => {
+      const seen = new Set<string>();
+      statements.forEach((st, i) => {
+        if (!st.Sid) return;
+        if (seen.has(st.Sid)) ctx.addIssue({ code: 'custom', path: [i, 'Sid'], message: `Sid "${st.Sid}" is used twice (IAM refuses duplicate Sids)` });
+        seen.add(st.Sid);
+      });
+    }),
+  ),
 });
+/** Text shown to people (Slack, the CLI, webhooks): no control, invisible or text-direction characters. */
+const shownText = (max: number) => z.string().check(z.maxLength(max), z.refine((t) => !HIDDEN_CHARACTERS.test(t), { message: HIDDEN_CHARACTERS_REASON }));
 
 export const accountSchema = z.strictObject({
   id: accountId,
@@ -65,7 +112,7 @@ export const accountSchema = z.strictObject({
     z.regex(ACCOUNT_ALIAS, { message: 'must be lowercase letters, digits or -' }),
     z.refine((a) => !/^\d{12}$/.test(a), { message: 'must not be 12 digits: it would read as an account id' }),
   ),
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  name: z.optional(shownText(100).check(z.minLength(1))),
   /** The provisioner role rolegate assumes in this account (templates/provisioner-role.yaml). */
   provisionerRoleArn: roleArn,
   /** ExternalId the provisioner role's trust requires; guards against the confused deputy, not a secret. */
@@ -79,7 +126,7 @@ export const accountSchema = z.strictObject({
 
 export const profileSchema = z.strictObject({
   name,
-  description: z._default(z.string().check(z.maxLength(300)), ''),
+  description: z._default(shownText(300), ''),
   managedPolicyArns: z._default(z.array(managedPolicyArn).check(z.maxLength(MAX_MANAGED_POLICIES)), []),
   inlinePolicy: z.optional(policyDocument),
   permissionsBoundaryArn: z.optional(managedPolicyArn),
@@ -90,7 +137,7 @@ export const profileSchema = z.strictObject({
 
 export const ruleSchema = z.strictObject({
   id: name,
-  description: z._default(z.string().check(z.maxLength(300)), ''),
+  description: z._default(shownText(300), ''),
   /** Who may request (principal patterns of the caller). */
   requesters: z.array(principalPattern).check(z.minLength(1)),
   /** Account ids or aliases; `*` for every configured account. */
@@ -184,7 +231,10 @@ export const settingsSchema = z
     webhooks: z._default(
       z.array(
         z.strictObject({
-          url: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }),
+          url: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).check(
+            // fetch refuses them (every delivery would fail), and a password belongs in secretParameter, not here.
+            z.refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), { message: 'must not hold a user name or password: fetch refuses such URLs; sign with secretParameter instead' }),
+          ),
           /** SSM parameter path of the HMAC secret (never the secret itself), under /<secretsPath>/. */
           secretParameter: parameterName(),
           /** Notification kinds to send, or * for all: a kind misspelt would otherwise never match and the receiver hear nothing. */
@@ -196,6 +246,21 @@ export const settingsSchema = z
   })
   .check(
     z.superRefine((s, ctx) => {
+    // A role ARN of another account would send every call there and fail with AccessDenied at run time.
+    const accountOf = (arn: string) => arn.split(':')[4];
+    // An ARN of another partition names nothing rolegate can reach, and a pattern of one matches no caller.
+    const inPartition = (arn: string, path: (string | number)[]) => {
+      if (arn.split(':')[1] !== s.partition) ctx.addIssue({ code: 'custom', path, message: `must be in the configuration's partition (${s.partition})` });
+    };
+    s.accounts.forEach((a, i) => inPartition(a.provisionerRoleArn, ['accounts', i, 'provisionerRoleArn']));
+    if (s.provisioner.identityRoleArn) inPartition(s.provisioner.identityRoleArn, ['provisioner', 'identityRoleArn']);
+    s.profiles.forEach((p, i) => {
+      p.managedPolicyArns.forEach((arn, j) => inPartition(arn, ['profiles', i, 'managedPolicyArns', j]));
+      if (p.permissionsBoundaryArn) inPartition(p.permissionsBoundaryArn, ['profiles', i, 'permissionsBoundaryArn']);
+    });
+    s.rules.forEach((r, i) => {
+      for (const field of ['requesters', 'approvers', 'workloadPrincipals'] as const) r[field].forEach((arn, j) => inPartition(arn, ['rules', i, field, j]));
+    });
     const ids = new Set<string>();
     const aliases = new Set<string>();
     s.accounts.forEach((a, i) => {
@@ -232,21 +297,41 @@ export const settingsSchema = z
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });
       });
       // Every account the rule grants a profile in must take as many managed policies on one role as the profile attaches
-      // (counted once each, as the role gets them).
+      // (counted once each, as the role gets them), and hold the customer-managed ones it names: IAM attaches only
+      // AWS-managed policies and the account's own.
       for (const profile of s.profiles.filter((p) => ruleNames(r.profiles, p.name))) {
         for (const account of s.accounts.filter((a) => ruleNames(r.accounts, a.id, a.alias))) {
           const problem = managedPoliciesProblem(new Set(profile.managedPolicyArns).size, account.managedPoliciesPerRoleMax);
           if (problem) {
             ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `grant profile "${profile.name}" in account ${account.alias}: ${problem}` });
           }
+          const elsewhere = [...profile.managedPolicyArns, ...(profile.permissionsBoundaryArn ? [profile.permissionsBoundaryArn] : [])].find((arn) => {
+            const owner = accountOf(arn);
+            return owner !== 'aws' && owner !== account.id;
+          });
+          if (elsewhere) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['rules', i, 'profiles'],
+              message: `grant profile "${profile.name}" in account ${account.alias}: ${elsewhere} is a policy of account ${accountOf(elsewhere)}, and a role can use only AWS-managed policies and its own account's`,
+            });
+          }
+        }
+      }
+      if (r.maxDurationMinutes < s.minDurationMinutes) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'maxDurationMinutes'], message: `is below minDurationMinutes (${s.minDurationMinutes}): no duration would be allowed` });
+      }
+      // Named approvers only (no wildcard): there must be as many distinct principals as approvals needed, or every request times out.
+      if (!r.autoApprove && r.approvers.length > 0 && r.approvers.every((a) => !/[*?]/.test(a))) {
+        const distinct = new Set(r.approvers.map((a) => a.toLowerCase())).size;
+        if (distinct < r.approvalsRequired) {
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvalsRequired'], message: `is ${r.approvalsRequired}, but the rule names only ${distinct} distinct approver(s): its requests could never be approved` });
         }
       }
       if (!r.autoApprove && r.approvers.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvers'], message: 'a rule that is not autoApprove needs at least one approver' });
       }
     });
-    // A role ARN of another account would send every call there and fail with AccessDenied at run time.
-    const accountOf = (arn: string) => arn.split(':')[4];
     s.accounts.forEach((a, i) => {
       if (accountOf(a.provisionerRoleArn) !== a.id) {
         ctx.addIssue({ code: 'custom', path: ['accounts', i, 'provisionerRoleArn'], message: `must be a role of account ${a.id}: the provisioner role lives in the account it changes` });
@@ -274,12 +359,21 @@ export const settingsSchema = z
         message: "is required with identityGrants in aws mode: rolegate's own roles hold no IAM permission; deploy templates/identity-granter-role.yaml in the identity account (even if rolegate runs there) and name that role",
       });
     }
+    // An email claim is matched in lower case: two keys that differ only in case would be one person, the last one winning.
+    const subjects = new Map<string, string>();
     Object.entries(s.oidc?.principals ?? {}).forEach(([subject, arn]) => {
       try {
         parsePrincipalArn(arn);
       } catch {
         ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: 'must be an IAM user or role ARN' });
       }
+      if (s.oidc?.claim !== 'email') return;
+      const key = subject.toLowerCase();
+      const earlier = subjects.get(key);
+      if (earlier !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: `is "${earlier}" in another case: emails are compared in lower case, so both would sign in as one principal` });
+      }
+      subjects.set(key, subject);
     });
     Object.entries(s.slack?.users ?? {}).forEach(([user, arn]) => {
       try {

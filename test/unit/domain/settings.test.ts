@@ -19,6 +19,10 @@ function invalid(patch: (d: Record<string, any>) => void): ConfigError {
   return invalidDoc(doc);
 }
 
+const WILDCARD_ACCOUNT =
+  'must name its partition and account (12 digits) without wildcards: a wildcard account matches principals of every AWS account, outside your organisation too';
+const PATTERN_SHAPE = 'must be an IAM user or role ARN, optionally with * or ? wildcards in its name (e.g. arn:aws:iam::111111111111:user/*)';
+const POLICY_SHAPE = 'must be an IAM managed policy ARN (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)';
 const PARAMETER_REASON = 'must be an SSM parameter path with its leading slash (/rolegate/slack/bot-token), 2 to 15 levels, not under /aws/ or /ssm/';
 
 describe('configuration validation', () => {
@@ -172,7 +176,7 @@ describe('configuration validation', () => {
       statement.self = statement;
       d.profiles.find((p: { name: string }) => p.name === 'S3ReadOnly').inlinePolicy = { Version: '2012-10-17', Statement: [statement] };
     });
-    expect(looped.details).toEqual([{ field: 'profiles.1.inlinePolicy', reason: 'must be plain JSON: it refers to itself (a YAML anchor used inside itself)' }]);
+    expect(looped.details).toEqual([{ field: 'profiles.1.inlinePolicy.Statement.0.self', reason: 'refers to itself (a YAML anchor used inside itself): no JSON, and no policy, can hold it' }]);
     expect(invalid(withResource('arn:aws:s3:::reports→2026/*')).details).toEqual([
       { field: 'profiles.1.inlinePolicy', reason: "The profile's inline policy holds \"→\" (U+2192); IAM accepts only tab, line feed, carriage return and U+0020–U+00FF in policy documents." },
     ]);
@@ -276,6 +280,53 @@ describe('configuration validation', () => {
     ['an OIDC issuer over http', (d: any) => (d.oidc = { issuer: 'http://login.example.com', audience: ['rolegate'] }), 'oidc.issuer', 'must be an https URL'],
     ['a Slack channel that is not a channel id', (d: any) => (d.rules[0].slackChannel = '#prod-access'), 'rules.0.slackChannel', 'must be a Slack channel id (C… or G…)'],
     ['a session above 12 hours', (d: any) => (d.profiles[0].maxSessionDurationSeconds = 50000), 'profiles.0.maxSessionDurationSeconds', 'must be at most 43200'],
+    // Eleventh review: what a hostile or careless configuration could slip past.
+    ['approvers in any account', (d: any) => (d.rules[1].approvers = ['arn:aws:iam::*:user/lead-*']), 'rules.1.approvers.0', WILDCARD_ACCOUNT],
+    ['workload roles in any account (a trust handed outside the organisation)', (d: any) => (d.rules[1].workloadPrincipals = ['arn:aws:iam::*:role/*']), 'rules.1.workloadPrincipals.0', WILDCARD_ACCOUNT],
+    ['requesters in any partition', (d: any) => (d.rules[0].requesters = ['arn:*:iam::111111111111:user/*']), 'rules.0.requesters.0', WILDCARD_ACCOUNT],
+    ['a pattern with no slash after user (it matches no one)', (d: any) => (d.rules[1].approvers = ['arn:aws:iam::111111111111:userfoo']), 'rules.1.approvers.0', PATTERN_SHAPE],
+    ['a pattern of another partition', (d: any) => (d.rules[1].approvers = ['arn:aws-cn:iam::111111111111:user/lead-*']), 'rules.1.approvers.0', "must be in the configuration's partition (aws)"],
+    ['a provisioner role of another partition', (d: any) => (d.accounts[0].provisionerRoleArn = 'arn:aws-us-gov:iam::222222222222:role/rolegate-provisioner'), 'accounts.0.provisionerRoleArn', "must be in the configuration's partition (aws)"],
+    ['a managed policy in a partition that does not exist', (d: any) => (d.profiles[0].managedPolicyArns = ['arn:aws-zzz:iam::aws:policy/ReadOnlyAccess']), 'profiles.0.managedPolicyArns.0', POLICY_SHAPE],
+    ['a managed policy ARN with an empty path segment', (d: any) => (d.profiles[0].managedPolicyArns = ['arn:aws:iam::aws:policy/a//b']), 'profiles.0.managedPolicyArns.0', POLICY_SHAPE],
+    [
+      "a customer-managed policy of one account granted in another (IAM attaches only the role's own account's)",
+      (d: any) => (d.profiles[2].managedPolicyArns = ['arn:aws:iam::222222222222:policy/StagingOnly']),
+      'rules.2.profiles',
+      'grant profile "EC2Admin" in account production: arn:aws:iam::222222222222:policy/StagingOnly is a policy of account 222222222222, and a role can use only AWS-managed policies and its own account\'s',
+    ],
+    ['a rule whose maximum is below the minimum duration', (d: any) => ((d.minDurationMinutes = 60), (d.rules[0].maxDurationMinutes = 30)), 'rules.0.maxDurationMinutes', 'is below minDurationMinutes (60): no duration would be allowed'],
+    [
+      'two approvals from one named approver written in two cases',
+      (d: any) => (d.rules[2].approvers = ['arn:aws:iam::111111111111:user/alice', 'arn:aws:iam::111111111111:user/ALICE']),
+      'rules.2.approvalsRequired',
+      'is 2, but the rule names only 1 distinct approver(s): its requests could never be approved',
+    ],
+    ['a statement without an action', (d: any) => (d.profiles[1].inlinePolicy.Statement = [{ Effect: 'Allow', Resource: '*' }]), 'profiles.1.inlinePolicy.Statement.0', 'needs exactly one of Action and NotAction'],
+    ['a misspelt Action', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Actoin = 's3:GetObject'), 'profiles.1.inlinePolicy.Statement.0.Actoin', 'is not a known field'],
+    ['a Principal in an identity policy', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Principal = '*'), 'profiles.1.inlinePolicy.Statement.0.Principal', 'is not a known field'],
+    ['a Sid with a dash', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Sid = 'deny-secrets'), 'profiles.1.inlinePolicy.Statement.0.Sid', 'must be letters and digits only (IAM refuses any other character in a Sid)'],
+    [
+      'two statements with one Sid',
+      (d: any) => (d.profiles[1].inlinePolicy.Statement = [{ Sid: 'A', Effect: 'Deny', Action: 's3:GetObject', Resource: '*' }, { Sid: 'A', Effect: 'Deny', Action: 's3:PutObject', Resource: '*' }]),
+      'profiles.1.inlinePolicy.Statement.1.Sid',
+      'Sid "A" is used twice (IAM refuses duplicate Sids)',
+    ],
+    ['a numeric Resource', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Resource = 123), 'profiles.1.inlinePolicy.Statement.0.Resource', 'must be a string or a non-empty list of strings'],
+    ['a text-direction override in an account name', (d: any) => (d.accounts[0].name = 'Staging\u202e'), 'accounts.0.name', 'must not hold control, invisible or text-direction characters'],
+    ['an escape character in a profile description (shown to approvers)', (d: any) => (d.profiles[0].description = 'Read\u001b[2Jonly'), 'profiles.0.description', 'must not hold control, invisible or text-direction characters'],
+    [
+      'a webhook URL with a password (fetch refuses it, and it would sit in the file)',
+      (d: any) => (d.webhooks = [{ url: 'https://user:pass@hooks.example.com/x', secretParameter: '/rolegate/webhooks/x' }]),
+      'webhooks.0.url',
+      'must not hold a user name or password: fetch refuses such URLs; sign with secretParameter instead',
+    ],
+    [
+      'two OIDC emails that differ only in case (both would sign in as the last)',
+      (d: any) => (d.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], principals: { 'Alice@example.com': 'arn:aws:iam::111111111111:user/alice', 'alice@example.com': 'arn:aws:iam::111111111111:user/lead-bob' } }),
+      'oidc.principals.alice@example.com',
+      'is "Alice@example.com" in another case: emails are compared in lower case, so both would sign in as one principal',
+    ],
   ])('names the field and the reason for %s', (_what, patch, field, reason) => {
     const error = invalid(patch);
     expect(error).toBeInstanceOf(ConfigError);
