@@ -15,6 +15,17 @@ export function settingsWith(patch: (doc: Record<string, unknown>) => void): Set
   return parseSettings(base);
 }
 
+/** The example in aws mode, with the identity role its identity grants need: what a deployed composition runs on. */
+export function awsModeSettings(): Settings {
+  return settingsWith((doc) => {
+    Object.assign(doc.provisioner as Record<string, unknown>, {
+      mode: 'aws',
+      identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter',
+      identityExternalId: 'rolegate-identity-5b1e',
+    });
+  });
+}
+
 export const ARN = {
   alice: 'arn:aws:iam::111111111111:user/alice',
   bob: 'arn:aws:iam::111111111111:user/bob',

@@ -7,7 +7,7 @@ import { readEnv } from '../../../src/config';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { freshTable } from '../../helpers/dynamo';
-import { ARN, settingsWith } from '../../helpers/settings';
+import { ARN, awsModeSettings } from '../../helpers/settings';
 
 /*
  * The deployed composition loads the IAM provisioner lazily behind a thin
@@ -31,11 +31,7 @@ afterAll(() => {
 it('ends a request FAILED when its role name belongs to a role rolegate does not manage, and deletes nothing', async () => {
   const table = await freshTable();
   try {
-    const settings = settingsWith((doc) => {
-      (doc.provisioner as Record<string, unknown>).mode = 'aws';
-      (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
-      (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
-    });
+    const settings = awsModeSettings();
     const app = composeApp({ env: readEnv({ AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-worker', ROLEGATE_TABLE: table.tableName }), settings, logger: new MemoryLogger(), dynamodb: table.client });
     sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 3600_000) } });
     const r = await createRequest(app.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });

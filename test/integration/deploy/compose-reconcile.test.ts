@@ -6,7 +6,7 @@ import { composeApp } from '../../../src/compose';
 import { readEnv } from '../../../src/config';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { freshTable } from '../../helpers/dynamo';
-import { settingsWith } from '../../helpers/settings';
+import { awsModeSettings } from '../../helpers/settings';
 
 /*
  * The deployed composition wires reconciliation end to end: the provisioner
@@ -24,11 +24,7 @@ afterEach(() => {
 it('reconciles through the provisioner the deployed composition builds', async () => {
   const table = await freshTable();
   try {
-    const settings = settingsWith((doc) => {
-      (doc.provisioner as Record<string, unknown>).mode = 'aws';
-      (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
-      (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
-    });
+    const settings = awsModeSettings();
     const app = composeApp({ env: readEnv({ AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-reconciler', ROLEGATE_TABLE: table.tableName }), settings, logger: new MemoryLogger(), dynamodb: table.client });
     const expiry = new Date(Date.now() + 3600_000);
     sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: 's', SessionToken: 't', Expiration: expiry } });
