@@ -50,16 +50,16 @@ export function inlinePolicyProblem(doc: unknown): string | undefined {
 /** Any end of access has this length (an ISO instant with milliseconds), so this stands in for all of them. */
 const SOME_END = '2000-01-01T00:00:00.000Z';
 
-/** Why IAM would refuse the inline policy of every role made from this profile's statements, if it would. */
+/**
+ * Why IAM would refuse the inline policy of every role made from this
+ * profile's statements, if it would. The configuration loader has already
+ * refused a document that refers to itself or expands past its budget
+ * (parseSettings), so this one is plain JSON.
+ */
 export function profileInlinePolicyProblem(inlinePolicy: { Statement?: unknown } | undefined): string | undefined {
   if (!inlinePolicy) return undefined;
   const own = [inlinePolicy.Statement].flat();
-  try {
-    return inlinePolicyProblem({ Version: '2012-10-17', Statement: [...own, accessEndsStatement(SOME_END)] });
-  } catch {
-    // YAML anchors can make a document that refers to itself, which no JSON (and no policy) can hold.
-    return 'must be plain JSON: it refers to itself (a YAML anchor used inside itself)';
-  }
+  return inlinePolicyProblem({ Version: '2012-10-17', Statement: [...own, accessEndsStatement(SOME_END)] });
 }
 
 /** Why an account would refuse to attach this many managed policies to one role, if it would. */
