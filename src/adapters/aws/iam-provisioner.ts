@@ -22,7 +22,7 @@ import {
 import { ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
-import { desiredRole, MANAGED_TAG, parsePolicy, samePolicy, type DesiredRole } from '../../domain/provisioning/documents';
+import { desiredRole, MANAGED_TAG, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
 import { provisionerRole, type ProvisionerCredentials } from './credentials';
@@ -40,6 +40,15 @@ import {
   updateTrustCall,
 } from './iam-commands';
 import { defaultSleep, withRetry, type RetryOptions } from './retry';
+
+/**
+ * What a role's inline policy holds while a boundary swap is under way:
+ * nothing is allowed until the role's new policies are all in place.
+ */
+export const HOLD_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }],
+};
 
 /**
  * The IAM writes the provisioner sends, by name. Reads are sent directly.
@@ -300,31 +309,45 @@ export class IamProvisioner implements Provisioner {
   }
 
   /**
-   * Brings an existing managed role to the desired state. Extra policies go
-   * before missing ones are added: the role never holds more than either
-   * state allows, and a swap never trips the managed-policies-per-role quota.
-   * Returns whether the trust was rewritten.
+   * Brings an existing managed role to the desired state, in an order that
+   * never lets the role allow more than before or than desired, whichever
+   * step fails: the trust narrows first and widens last; a boundary is added
+   * first; extra policies are removed before the profile's inline policy is
+   * written and before missing policies are attached (a swap never trips the
+   * managed-policies-per-role quota either). A boundary swapped or removed
+   * could widen what the old policies allow, so the role is first held at
+   * Deny-all (HOLD_POLICY) until its new policies are in place: it fails
+   * closed, held, until a retry completes. Returns whether the trust was
+   * rewritten.
    */
   private async converge(s: Session, role: Role, d: DesiredRole): Promise<boolean> {
     const name = d.roleName;
-    const trustChanged = !samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy);
-    if (trustChanged) await this.write(s, updateTrustCall(d));
+    const currentTrust = parsePolicy(role.AssumeRolePolicyDocument);
+    const trustChanged = !samePolicy(currentTrust, d.trustPolicy);
+    const widening = trustChanged && trustWidens(currentTrust, d.trustPolicy);
+    if (trustChanged && !widening) await this.write(s, updateTrustCall(d));
     if (role.MaxSessionDuration !== d.maxSessionDuration || (role.Description ?? '') !== d.description) await this.write(s, updateRoleCall(d));
+
+    const inline = await this.inlinePolicies(s, name);
+    let inlineAsDesired = inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d));
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
-    if (d.permissionsBoundaryArn && boundary !== d.permissionsBoundaryArn) await this.write(s, putBoundaryCall(d));
-    else if (!d.permissionsBoundaryArn && boundary) await this.write(s, deleteBoundaryCall(name));
+    if (boundary && boundary !== d.permissionsBoundaryArn) {
+      await this.write(s, putInlineCall({ ...d, inlinePolicy: HOLD_POLICY }));
+      inlineAsDesired = false;
+      await this.write(s, d.permissionsBoundaryArn ? putBoundaryCall(d) : deleteBoundaryCall(name));
+    } else if (d.permissionsBoundaryArn && !boundary) {
+      await this.write(s, putBoundaryCall(d));
+    }
     const current = new Map((role.Tags ?? []).map((t) => [t.Key, t.Value]));
     const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
-    // Restrictions before grants: the profile's inline policy (it may hold Denies) and the
-    // removal of extra managed policies come before any new managed policy is attached.
-    const inline = await this.inlinePolicies(s, name);
-    if (!(inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d)))) await this.write(s, putInlineCall(d));
     const attached = await this.attachedPolicies(s, name);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
+    if (widening) await this.write(s, updateTrustCall(d));
     return trustChanged;
   }
 

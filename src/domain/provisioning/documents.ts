@@ -260,6 +260,34 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
 }
 
 /** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
+/**
+ * Whether writing the desired trust over the current one would let anyone
+ * assume the role more than now: the same grantee until a later end, or
+ * without the MFA or ExternalId condition it has now. A current trust of any
+ * other shape (another principal, edited by hand) is replaced as a narrowing.
+ */
+export function trustWidens(current: unknown, desired: PolicyDocument): boolean {
+  const was = grantStatementOf(current);
+  const will = grantStatementOf(desired);
+  if (!was || !will || !samePolicy(was.Principal, will.Principal)) return false;
+  const end = (c: Record<string, Record<string, string>> | undefined) => c?.DateLessThan?.['aws:CurrentTime'];
+  const [wasEnd, willEnd] = [end(was.Condition), end(will.Condition)];
+  if (wasEnd === undefined || willEnd === undefined || Date.parse(willEnd) > Date.parse(wasEnd)) return true;
+  const mfa = (c: Record<string, Record<string, string>> | undefined) => c?.Bool?.['aws:MultiFactorAuthPresent'];
+  if (mfa(was.Condition) !== undefined && mfa(will.Condition) !== mfa(was.Condition)) return true;
+  const externalId = (c: Record<string, Record<string, string>> | undefined) => c?.StringEquals?.['sts:ExternalId'];
+  return externalId(was.Condition) !== undefined && externalId(will.Condition) !== externalId(was.Condition);
+}
+
+function grantStatementOf(doc: unknown): { Principal: unknown; Condition?: Record<string, Record<string, string>> } | undefined {
+  const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
+  const list = Array.isArray(statements) ? statements : [statements];
+  if (list.length !== 1 || !list[0] || typeof list[0] !== 'object') return undefined;
+  const s = list[0] as { Effect?: unknown; Principal?: unknown; Condition?: unknown };
+  if (s.Effect !== 'Allow' || s.Principal === undefined) return undefined;
+  return { Principal: s.Principal, ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Record<string, Record<string, string>> } : {}) };
+}
+
 export function samePolicy(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

@@ -12,6 +12,7 @@ import {
   roleInlinePolicy,
   samePolicy,
   parsePolicy,
+  trustWidens,
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
@@ -63,6 +64,25 @@ describe('trust policy', () => {
       StringEquals: { 'sts:ExternalId': 'billing-ext' },
     });
     expect(trustPolicy(grantSpec({ principal: billingApp })).Statement[0]!.Condition).not.toHaveProperty('StringEquals');
+  });
+});
+
+describe('trustWidens (the trust is written first when it narrows, last when it widens)', () => {
+  const LATER = '2026-03-02T12:00:00.000Z';
+  const base = trustPolicy(grantSpec());
+  const cases: [string, unknown, ReturnType<typeof trustPolicy>, boolean][] = [
+    ['a later end', base, trustPolicy(grantSpec({ endsAt: LATER })), true],
+    ['an earlier end', trustPolicy(grantSpec({ endsAt: LATER })), base, false],
+    ['the MFA condition dropped', trustPolicy(grantSpec({ profile: profile('EC2Admin') })), base, true],
+    ['the MFA condition added', base, trustPolicy(grantSpec({ profile: profile('EC2Admin') })), false],
+    ['the ExternalId changed', trustPolicy(grantSpec({ principal: billingApp, externalId: 'old-ext' })), trustPolicy(grantSpec({ principal: billingApp, externalId: 'new-ext' })), true],
+    ['the ExternalId added', trustPolicy(grantSpec({ principal: billingApp })), trustPolicy(grantSpec({ principal: billingApp, externalId: 'new-ext' })), false],
+    ['another principal trusted now (edited by hand)', trustPolicy(grantSpec({ principal: billingApp })), trustPolicy(grantSpec({ endsAt: LATER })), false],
+    ['a trust of another shape', { Version: '2012-10-17', Statement: [base.Statement[0], base.Statement[0]] }, base, false],
+    ['a current trust with no end', { ...base, Statement: [{ ...base.Statement[0], Condition: {} }] }, base, true],
+  ];
+  it.each(cases)('%s', (_what, current, desired, widens) => {
+    expect(trustWidens(current, desired)).toBe(widens);
   });
 });
 

@@ -240,22 +240,71 @@ describe('IamProvisioner.apply', () => {
 
     await provisioner().provisioner.apply(spec, '01REQ');
 
+    // The boundary goes only once the role is held at Deny-all; the hold ends with the new inline policy.
     expect(commandNames(iam)).toEqual([
       'GetRole',
       'UpdateRole',
-      'DeleteRolePermissionsBoundary',
       'ListRolePolicies',
       'PutRolePolicy',
+      'DeleteRolePermissionsBoundary',
       'ListAttachedRolePolicies',
       'DetachRolePolicy',
+      'PutRolePolicy',
       'AttachRolePolicy',
     ]);
     expect(iam.commandCalls(UpdateRoleCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, MaxSessionDuration: 3600, Description: desiredRole(spec).description }]);
     expect(iam.commandCalls(DeleteRolePermissionsBoundaryCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName }]);
-    const put = iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input;
-    expect({ ...put, PolicyDocument: parsed(put.PolicyDocument) }).toEqual(s3ReadOnlyInlinePolicy(spec.roleName));
+    const [hold, put] = iam.commandCalls(PutRolePolicyCommand).map((c) => c.args[0].input);
+    expect({ ...hold, PolicyDocument: parsed(hold!.PolicyDocument) }).toEqual({
+      RoleName: spec.roleName,
+      PolicyName: 'rolegate-profile',
+      PolicyDocument: { Version: '2012-10-17', Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }] },
+    });
+    expect({ ...put, PolicyDocument: parsed(put!.PolicyDocument) }).toEqual(s3ReadOnlyInlinePolicy(spec.roleName));
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }]);
     expect(iam.commandCalls(AttachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
+  });
+
+  it('stays held at Deny-all, its trust not moved, when IAM refuses the new inline policy after a boundary was removed', async () => {
+    // Before: AdministratorAccess under a ReadOnlyAccess boundary. After: no boundary, and an inline policy IAM refuses.
+    const admin = { ...profile('EC2Admin'), managedPolicyArns: [ADMIN], permissionsBoundaryArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' };
+    const before = grantSpec({ profile: admin, requestIds: ['01A'] });
+    const edited = { ...profile('S3ReadOnly'), name: admin.name, managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] };
+    const spec = grantSpec({ profile: edited, requestIds: ['01A', '01B'], endsAt: '2026-03-02T12:00:00.000Z' });
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(before) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: ADMIN }] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(desiredRole(before).inlinePolicy)) });
+    iam.on(PutRolePolicyCommand).callsFake((input: { PolicyDocument: string }) => {
+      if (input.PolicyDocument.includes('RolegateProfileChanging')) return {};
+      throw awsError('MalformedPolicyDocument', 'Resource must be in ARN format or "*".');
+    });
+
+    const error = await provisioner().provisioner.apply(spec, '01B').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProvisioningError);
+    expect(error).toMatchObject({ retryable: false });
+    // Held before the boundary went; AdministratorAccess detached before the refused write; the later end never written.
+    expect(writesSent()).toEqual(['UpdateRole', 'PutRolePolicy', 'DeleteRolePermissionsBoundary', 'TagRole', 'DetachRolePolicy', 'PutRolePolicy']);
+    expect(iam).not.toHaveReceivedCommand(UpdateAssumeRolePolicyCommand);
+    expect(parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }],
+    });
+  });
+
+  it('adds a new boundary before anything else changes, and narrows the trust first', async () => {
+    const before = grantSpec({ profile: profile('S3ReadOnly'), endsAt: '2026-03-02T12:00:00.000Z' });
+    const bounded = { ...profile('S3ReadOnly'), permissionsBoundaryArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' };
+    const spec = grantSpec({ profile: bounded });
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(before) });
+    holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
+
+    await provisioner().provisioner.apply(spec, '01REQ').catch(() => undefined);
+
+    expect(writesSent().slice(0, 3)).toEqual(['UpdateAssumeRolePolicy', 'PutRolePermissionsBoundary', 'TagRole']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(spec));
+    expect(iam).not.toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyDocument: expect.stringContaining('RolegateProfileChanging') });
   });
 
   it('moves the end and records the new request when a second request extends the grant', async () => {
@@ -266,7 +315,8 @@ describe('IamProvisioner.apply', () => {
 
     await provisioner().provisioner.apply(extended, '01B');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'UpdateAssumeRolePolicy', 'TagRole', 'ListRolePolicies', 'GetRolePolicy', 'PutRolePolicy', 'ListAttachedRolePolicies', 'GetRole']);
+    // The trust's later end is written last, once the role's policies are as desired.
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'GetRolePolicy', 'TagRole', 'ListAttachedRolePolicies', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'GetRole']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(extended));
     // The end of access moves with the trust's end.
     expect((parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument) as { Statement: unknown[] }).Statement.at(-1)).toEqual({
@@ -391,7 +441,7 @@ describe('IamProvisioner.apply', () => {
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
     const outcome = await p.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'PutRolePolicy', 'ListAttachedRolePolicies', 'AttachRolePolicy']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'ListAttachedRolePolicies', 'PutRolePolicy', 'AttachRolePolicy']);
     expect(outcome.calls.map((c) => c.command)).toEqual(['PutRolePolicy', 'AttachRolePolicy']);
   });
 
