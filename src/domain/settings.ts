@@ -64,8 +64,13 @@ const parameterName = () =>
     }),
   );
 
-/** A string or a non-empty list of strings, as IAM takes Action, Resource and their Not forms. */
-const oneOrMore = z.union([nonEmpty(), z.array(nonEmpty()).check(z.minLength(1))], { message: 'must be a string or a non-empty list of strings' });
+/** A string or a non-empty list of strings, as IAM takes Action, Resource and their Not forms, each string in IAM's form. */
+const oneOrMore = (form: RegExp, what: string) => {
+  const one = nonEmpty().check(z.regex(form, { message: what }));
+  return z.union([one, z.array(one).check(z.minLength(1))], { message: 'must be a string or a non-empty list of strings' });
+};
+const actions = oneOrMore(/^(?:\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/, 'must be "*" or service:Action (s3:GetObject, ec2:Describe*), as IAM takes an action');
+const resources = oneOrMore(/^(?:\*|arn:\S+)$/, 'must be "*" or an ARN, as IAM takes a resource');
 /**
  * A statement of an identity-based policy as IAM takes it: checked here, not
  * by IAM at the first grant, which for a profile on a role others share
@@ -75,10 +80,10 @@ const policyStatement = z
   .strictObject({
     Sid: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]*$/, { message: 'must be letters and digits only (IAM refuses any other character in a Sid)' }))),
     Effect: z.enum(['Allow', 'Deny']),
-    Action: z.optional(oneOrMore),
-    NotAction: z.optional(oneOrMore),
-    Resource: z.optional(oneOrMore),
-    NotResource: z.optional(oneOrMore),
+    Action: z.optional(actions),
+    NotAction: z.optional(actions),
+    Resource: z.optional(resources),
+    NotResource: z.optional(resources),
     Condition: z.optional(z.record(z.string(), z.record(z.string(), z.unknown()))),
   })
   .check(

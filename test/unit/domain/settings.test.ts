@@ -163,11 +163,11 @@ describe('configuration validation', () => {
       d.profiles.find((p: { name: string }) => p.name === 'S3ReadOnly').inlinePolicy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: resource }] };
     };
     // The document without its resource, plus the end-of-access statement rolegate appends: what is left of 10,240 is the resource's.
-    const fixed = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '' }, { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2000-01-01T00:00:00.000Z' } } }] }).length;
+    const fixed = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::' }, { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2000-01-01T00:00:00.000Z' } } }] }).length;
     const fits = JSON.parse(JSON.stringify(exampleSettings()));
-    withResource('r'.repeat(10_240 - fixed))(fits);
+    withResource('arn:aws:s3:::' + 'r'.repeat(10_240 - fixed))(fits);
     expect(() => parseSettings(fits)).not.toThrow();
-    expect(invalid(withResource('r'.repeat(10_241 - fixed))).details).toEqual([
+    expect(invalid(withResource('arn:aws:s3:::' + 'r'.repeat(10_241 - fixed))).details).toEqual([
       { field: 'profiles.1.inlinePolicy', reason: "The role's inline policy (the profile's statements and rolegate's end of access) is 10241 characters without whitespace; IAM allows 10240 per role." },
     ]);
     // YAML anchors can build a statement that holds itself: refused as a configuration error, not a crash.
@@ -312,6 +312,9 @@ describe('configuration validation', () => {
       'profiles.1.inlinePolicy.Statement.1.Sid',
       'Sid "A" is used twice (IAM refuses duplicate Sids)',
     ],
+    ['a Resource that is no ARN', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Resource = 'my-bucket'), 'profiles.1.inlinePolicy.Statement.0.Resource', 'must be "*" or an ARN, as IAM takes a resource'],
+    ['an action without its service', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Action = ['s3:GetObject', 'GetObject']), 'profiles.1.inlinePolicy.Statement.0.Action.1', 'must be "*" or service:Action (s3:GetObject, ec2:Describe*), as IAM takes an action'],
+    ['a NotResource with a space', (d: any) => { const st = d.profiles[1].inlinePolicy.Statement[0]; delete st.Resource; st.NotResource = 'arn:aws:s3:::my bucket'; }, 'profiles.1.inlinePolicy.Statement.0.NotResource', 'must be "*" or an ARN, as IAM takes a resource'],
     ['a numeric Resource', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Resource = 123), 'profiles.1.inlinePolicy.Statement.0.Resource', 'must be a string or a non-empty list of strings'],
     ['a text-direction override in an account name', (d: any) => (d.accounts[0].name = 'Staging\u202e'), 'accounts.0.name', 'must not hold control, invisible or text-direction characters'],
     ['an escape character in a profile description (shown to approvers)', (d: any) => (d.profiles[0].description = 'Read\u001b[2Jonly'), 'profiles.0.description', 'must not hold control, invisible or text-direction characters'],
