@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AccessRequest, AuditEvent, Decision, Grant } from '../../domain/model';
 import type { Claimant } from '../../domain/ports';
 import { ValidationError } from '../../domain/errors';
+import { parsePrincipalArn } from '../../domain/principal';
 
 /*
  * Single-table layout (see README, "The table").
@@ -26,8 +27,19 @@ export type ItemType = 'request' | 'decision' | 'event' | 'grant' | 'claim';
 export const requestPk = (id: string) => `REQ#${id}`;
 export const requestKey = (id: string) => ({ pk: requestPk(id), sk: REQUEST_SK });
 export const statusPk = (status: string) => `STATUS#${status}`;
-// ARNs differ in case between sources (console, CLI, SAML); one person must map to one partition.
-export const principalPk = (arn: string) => `PRINCIPAL#${arn.toLowerCase()}`;
+export const principalPk = (arn: string) => `PRINCIPAL#${principalIdentity(arn)}`;
+
+/**
+ * A principal as one partition and one claimant sees it: its ARN without the
+ * path, lower-cased. ARNs differ in case between sources (console, CLI, SAML),
+ * and a role's path between a session seen before and after `rolePaths`
+ * named it: one user or role is one principal (principalKey's identity). An
+ * ARN without a path keys as it always did.
+ */
+export function principalIdentity(arn: string): string {
+  const p = parsePrincipalArn(arn);
+  return `arn:${p.partition}:iam::${p.accountId}:${p.type}/${p.name}`.toLowerCase();
+}
 export const duePk = (kind: string) => `DUE#${kind}`;
 
 /**
@@ -73,11 +85,11 @@ export const eventItem = (e: AuditEvent) => ({ ...e, ...eventKey(e), type: 'even
 /**
  * An idempotency key's item: one partition per claimant and key, hashed, as
  * an ARN, a person and a key together may pass DynamoDB's 2 KiB partition
- * key limit. The requester is lowercased: one person's ARN differs in case
- * between sources.
+ * key limit. The requester is keyed as principalIdentity: one person's ARN
+ * differs in case and path between sources.
  */
 export const claimKey = (claimant: Claimant, key: string) => ({
-  pk: `CLAIM#${createHash('sha256').update(`${claimant.requester.toLowerCase()}\n${claimant.person ?? ''}\n${key}`).digest('base64url')}`,
+  pk: `CLAIM#${createHash('sha256').update(`${principalIdentity(claimant.requester)}\n${claimant.person ?? ''}\n${key}`).digest('base64url')}`,
   sk: '#CLAIM',
 });
 

@@ -3,6 +3,7 @@ import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
 import { httpApp } from '../../../src/handlers/http/app';
+import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { routes } from '../../../src/handlers/http/routes';
 
 /*
@@ -163,4 +164,30 @@ it('keeps two people who sign in through one permission set apart in Idempotency
   expect(bobs.body.request).toMatchObject({ requester: `${SSO}${DEVELOPER}`, requesterPerson: 'bob@example.com' });
   expect(bobs.body.request.id).not.toBe(alices.body.request.id);
   expect(alicesAgain.body.request.id).toBe(alices.body.request.id);
+});
+
+it("lists a person's requests as theirs, and replays their Idempotency-Key, after rolePaths starts naming their role's path", async () => {
+  // Before: the permission set's role is not in rolePaths, so its session counts as the role at path "/".
+  const anyPath = (doc: Doc) => doc.rules.find((r: Doc) => r.id === 'production-read').requesters.push(`arn:aws:iam::111111111111:role/*${DEVELOPER}`);
+  const before = settingsWith(anyPath);
+  const after = settingsWith((doc: Doc) => {
+    anyPath(doc);
+    doc.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' }];
+  });
+  h.deps.settings = before;
+  const earlier = httpApp(routes, () => h.deps, h.logger, identityOptionsFor(before, false));
+  const alice = session(DEVELOPER, 'alice@example.com');
+  const post = (api: typeof h.api) => call(api, { method: 'POST', path: '/requests', caller: alice, body: read, headers: { 'Idempotency-Key': 'INC-8-read-logs' } });
+  const made = await post(earlier);
+  expect(made.status).toBe(201);
+  expect(made.body.request.requester).toBe(`arn:aws:iam::111111111111:role/${DEVELOPER}`);
+
+  h.deps.settings = after;
+  const later = httpApp(routes, () => h.deps, h.logger, identityOptionsFor(after, false));
+  const mine = await call(later, { method: 'GET', path: '/requests', caller: alice });
+  expect(mine.status).toBe(200);
+  expect(mine.body.items.map((r: { id: string }) => r.id)).toEqual([made.body.request.id]);
+  const again = await post(later);
+  expect(again.status).toBe(201);
+  expect(again.body.request.id).toBe(made.body.request.id);
 });
