@@ -5,22 +5,74 @@
  *   x-rolegate-principal header (honoured only in this local mode, never in Lambda);
  * - the provisioning worker in-process and the sweeper every minute;
  * - the configuration from ROLEGATE_CONFIG, by default config/rolegate.example.yaml,
- *   whose provisioner is dry-run: the plan is recorded, nothing is sent to AWS.
+ *   whose provisioner is dry-run: the plan is recorded, nothing is sent to AWS;
+ * - it refuses a configuration that provisions for real unless ROLEGATE_LOCAL_ALLOW_AWS=true,
+ *   answers only requests addressed to 127.0.0.1 or localhost on its port (no DNS
+ *   rebinding), and starts DynamoDB Local only once the configuration and the port are good.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createTable, localClient, startDynamoDbLocal } from '../src/local/dynamodb-local';
+import { loadSettings, readEnv } from '../src/config';
+import { createTable, localClient, startDynamoDbLocal, type RunningDynamo } from '../src/local/dynamodb-local';
+import { isLocalHost, localPort, localRunRefusal } from '../src/local/guards';
 import { BodyTooLargeError, toApiGatewayEvent } from '../src/local/http-event';
+
+type Handler = (event: never, context: never) => Promise<unknown>;
 
 async function main(): Promise<void> {
   process.env.ROLEGATE_LOCAL = 'true';
   process.env.ROLEGATE_TABLE ??= 'rolegate-local';
   process.env.AWS_REGION ??= 'us-east-1';
-  const port = Number(process.env.PORT ?? 3000);
+  const port = localPort(process.env.PORT);
 
-  const dynamo = await startDynamoDbLocal(process.env.ROLEGATE_DYNAMODB_PORT ? { port: Number(process.env.ROLEGATE_DYNAMODB_PORT) } : {});
+  // The configuration is checked and the port taken before DynamoDB Local starts: a mistake leaves nothing running.
+  const env = readEnv();
+  const refusal = localRunRefusal(loadSettings(env.configPath, env.deployment).provisioner.mode, process.env);
+  if (refusal) throw new Error(refusal);
+  let handler: Handler | undefined;
+  const server = createServer((req, res) => {
+    if (!isLocalHost(req.headers.host, port)) {
+      json(res, 421, { error: 'MISDIRECTED_REQUEST', message: `This local server answers only http://127.0.0.1:${port} and http://localhost:${port}.` });
+      return;
+    }
+    if (!handler) {
+      json(res, 503, { error: 'STARTING', message: 'rolegate is still starting.' });
+      return;
+    }
+    void serve(req, res, handler).catch((e) => {
+      console.error('local server error', String(e));
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`Port ${port} is in use: set PORT to another.`) : e));
+    server.listen(port, '127.0.0.1', resolve);
+  });
+
+  // Stopped at any point, DynamoDB Local (a separate Java process) stops with it.
+  let dynamo: RunningDynamo | undefined;
+  let stopApp: (() => Promise<void>) | undefined;
+  const stop = async () => {
+    server.close();
+    await stopApp?.();
+    await dynamo?.stop();
+  };
+  const shutdown = () => void stop().finally(() => process.exit(0));
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  try {
+    dynamo = await startDynamoDbLocal(process.env.ROLEGATE_DYNAMODB_PORT ? { port: Number(process.env.ROLEGATE_DYNAMODB_PORT) } : {});
+    stopApp = await started(dynamo, port, (h) => (handler = h));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The table, the app and its timers on a running DynamoDB Local; returns what stops the timers and drains the app. */
+async function started(dynamo: RunningDynamo, port: number, serveWith: (h: Handler) => void): Promise<() => Promise<void>> {
   process.env.ROLEGATE_DYNAMODB_ENDPOINT = dynamo.endpoint;
   const admin = localClient(dynamo.endpoint);
-  await createTable(admin, process.env.ROLEGATE_TABLE);
+  await createTable(admin, process.env.ROLEGATE_TABLE!);
   admin.destroy();
 
   // Loaded after the environment is set: compose reads it once.
@@ -38,16 +90,7 @@ async function main(): Promise<void> {
   const slack = app.slack
     ? slackApp({ settings: app.deps.settings, ...app.slack, slack: app.slack.api, logger: app.logger, now: () => new Date(), ...(app.runSlackJobInProcess ? { runInProcess: app.runSlackJobInProcess } : {}) })
     : undefined;
-  const handler = (event: never, context: never) =>
-    slack && (event as { rawPath: string }).rawPath.startsWith('/slack/') ? slack(event) : api(event, context);
-
-  const server = createServer((req, res) => {
-    void serve(req, res, handler).catch((e) => {
-      app.logger.error('local server error', { error: String(e) });
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  serveWith((event: never, context: never) => (slack && (event as { rawPath: string }).rawPath.startsWith('/slack/') ? slack(event) : api(event, context)));
 
   const sweepSeconds = Number(process.env.ROLEGATE_SWEEP_SECONDS ?? 60);
   const timer = setInterval(() => {
@@ -63,29 +106,29 @@ async function main(): Promise<void> {
       `  configuration: ${app.env.configPath} (provisioner: ${app.deps.settings.provisioner.mode})`,
       `  DynamoDB Local: ${dynamo.endpoint}, table ${app.env.tableName}`,
       `  name the caller with: -H 'x-rolegate-principal: arn:aws:iam::111111111111:user/alice'`,
+      ...(app.deps.settings.provisioner.mode === 'aws' ? ['  ROLEGATE_LOCAL_ALLOW_AWS=true: IAM in real accounts changes, for any caller the header names'] : []),
       `  sweeper every ${sweepSeconds} s; Ctrl-C to stop`,
     ].join('\n'),
   );
 
-  const shutdown = async () => {
+  return async () => {
     clearInterval(timer);
     clearInterval(reconcileTimer);
-    server.close();
     await app.drain?.();
-    await dynamo.stop();
-    process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, handler: (event: never, context: never) => Promise<unknown>): Promise<void> {
+function json(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, handler: Handler): Promise<void> {
   let event;
   try {
     event = await toApiGatewayEvent(req);
   } catch (e) {
     if (!(e instanceof BodyTooLargeError)) throw e;
-    res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'PAYLOAD_TOO_LARGE', message: 'The body is too large.' }));
+    json(res, 413, { error: 'PAYLOAD_TOO_LARGE', message: 'The body is too large.' });
     return;
   }
   const context = { awsRequestId: event.requestContext.requestId, getRemainingTimeInMillis: () => 30_000, functionName: 'local' };
