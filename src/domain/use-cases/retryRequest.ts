@@ -4,14 +4,14 @@ import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
-import { refuseIfExtendsRevoked } from './extendRequest';
-import { addMinutes, announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
+import { accessEndFor } from './extendRequest';
+import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /**
  * An approver (or, under an auto-approving rule, the requester) sends a
  * FAILED request back to provisioning. The access gets its full duration from
- * now, since the failed attempt granted nothing, within the rule's current
- * maximum.
+ * now, since the failed attempt granted nothing (an extension: from its live
+ * original's end), within the rule's current maximum.
  */
 export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: string, comment?: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
@@ -45,19 +45,17 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       }
       counted = { approvals: kept, approvalsRequired: required, ...(keptPersons !== undefined ? { approverPersons: keptPersons } : {}) };
     }
-    if (current.extendsRequestId) {
-      const original = await deps.requests.get(current.extendsRequestId);
-      if (original) refuseIfExtendsRevoked(current, original);
-    }
     const now = isoNow(deps.clock);
+    // As an approval sets it: an extension starts where its live original ends (and never
+    // follows a revoked one), within the rule's current maximum from now.
+    const endsAt = await accessEndFor(deps.requests, current, now, rule.maxDurationMinutes);
     const approved: AccessRequest = {
       ...current,
       version: current.version + 1,
       status: 'APPROVED',
       updatedAt: now,
       approvedAt: now,
-      // The rule as it is now: a maximum lowered since the request was made applies to the retry.
-      endsAt: addMinutes(now, Math.min(current.durationMinutes, rule.maxDurationMinutes)),
+      endsAt,
       provisioningAttempts: 0,
       ...counted,
     };

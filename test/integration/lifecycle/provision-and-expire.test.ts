@@ -312,6 +312,23 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(approved.endsAt).toBe('2026-03-02T16:30:00.000Z');
   });
 
+  it('starts a retried extension where its live original ends, as its first approval did', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    h.clock.advance(10 * 60_000);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    expect(extension.endsAt).toBe('2026-03-02T11:00:00.000Z');
+    iam.failNext = [new ProvisioningError('denied', 'AccessDenied', false)];
+    expect((await provisionRequest(h.deps, extension.id)).outcome).toBe('failed');
+    h.clock.advance(5 * 60_000);
+
+    // 09:15 + 60 minutes would cut 45 minutes off the extension: it starts at 10:00, as before.
+    const retried = await retryRequest(h.deps, api(ARN.alice), extension.id);
+    expect(retried.endsAt).toBe('2026-03-02T11:00:00.000Z');
+    await provisionRequest(h.deps, extension.id);
+    expect((await h.requests.get(extension.id))!).toMatchObject({ status: 'ACTIVE', endsAt: '2026-03-02T11:00:00.000Z' });
+  });
+
   it('revokes live extensions with the request they extend, so revoking removes the access', async () => {
     const original = await approvedStaging(60);
     await provisionRequest(h.deps, original.id);
