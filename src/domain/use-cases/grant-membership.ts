@@ -45,21 +45,22 @@ export interface ReleaseOptions {
   endHasPassed?: boolean;
   /**
    * Requests leaving the grant in the same operation (a revoke and its
-   * extensions): while only they remain, the role and the identity policy
-   * are left as they are, not narrowed to links about to leave too; the
-   * last to leave removes them.
+   * extensions). The role is narrowed to the links still there as each
+   * leaves, where the configuration allows; where it does not (the profile
+   * or the ExternalId's rule is gone), it is left as it is while only they
+   * remain, and the last to leave removes it.
    */
   leavingWith?: ReadonlySet<string>;
   /**
    * The request leaves because its provisioning failed for good, and its
-   * access would have ended here. When the role, shared with live requests
-   * that end no earlier, cannot be rewritten for them for a reason that will
-   * not pass (IAM refuses for good: an SCP, the provisioner role's
+   * access would have ended here (it may never have been recorded as a
+   * member). As for any request leaving: when the role, shared with live
+   * requests that end no earlier, cannot be rewritten for them for a reason
+   * that will not pass (IAM refuses for good: an SCP, the provisioner role's
    * permissions, the profile as configured now), the role is left as it is:
-   * whatever the failed attempt wrote gives the same principal the same
-   * profile's access on the same role until an end the others' grant
-   * reaches anyway. Without this, the request could not end FAILED until
-   * the others ended.
+   * it gives the same principal the same profile's access on the same role
+   * until an end the others' grant reaches anyway. Without this, the request
+   * could not end (FAILED, or EXPIRED) until the others ended.
    */
   failedEndingBy?: string;
 }
@@ -114,20 +115,21 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
     return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
   };
-  // Only where the last to leave can delete the role: otherwise it would keep an end nobody holds.
-  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) {
-    return leaveRoleAsItIs();
-  }
+  const leaving = options.failedEndingBy ?? lease.grant?.members[requestId];
   const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
   if (account && profile && !target.externalIdUnknown) {
+    // Rewritten even when the others leave next (a revoked chain): should the last one's removal
+    // fail, the role must not keep an end that only a request already ended held.
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
     const outcome = await deps.provisioner.apply(spec, requestId).catch((e: unknown) => {
-      if (options.failedEndingBy === undefined || !(e instanceof ProvisioningError) || e.retryable || options.failedEndingBy > spec.endsAt) throw e;
+      // A rewrite IAM refuses for good need not hold the request up when it would not move the
+      // role's end: the others end no earlier, so the role gives nothing they do not.
+      if (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt) throw e;
       return undefined;
     });
     if (!outcome) {
-      deps.logger.warn('the shared role could not be rewritten for its other requests; it is left as it is, as they end no earlier than the failed request', {
+      deps.logger.warn('the shared role could not be rewritten for its other requests; it is left as it is, as they end no earlier than the request leaving', {
         requestId,
         grantKey: target.grantKey,
         remaining: Object.keys(remaining),
@@ -140,8 +142,9 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     return { calls, roleDeleted: false, remaining: Object.keys(remaining) };
   }
   // Without the configured profile (or account) the role cannot be rewritten. It need not be when the
-  // request leaving ends no later than the others: the role and the identity policy already end at theirs.
-  const leaving = lease.grant?.members[requestId];
+  // request leaving ends no later than the others: the role and the identity policy already end at theirs;
+  // nor when only requests leaving with it remain, where the last to leave deletes the role.
+  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) return leaveRoleAsItIs();
   const end = grantEnd(remaining)!;
   if (leaving !== undefined && leaving > end) {
     const missing = !account ? `account ${target.accountId}` : !profile ? `profile "${target.profileName}"` : `the rule that set its ExternalId`;
