@@ -4,6 +4,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { endAccess, revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
+import { sweep } from '../../../src/domain/use-cases/sweep';
 import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
 import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import type { ListQuery, RequestStore } from '../../../src/domain/ports';
@@ -257,6 +258,31 @@ describe('revoking a request and its extensions at the same time as they are gra
 
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
     expect(iam.roles.size).toBe(1);
+  });
+
+  it('answers a revocation the sweeper overtook with the request as it ended, not a 409, once it has revoked an extension', async () => {
+    const original = await activeStaging();
+    h.clock.advance(30 * 60_000);
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    // Right after the extension is revoked, the original reaches its end and the sweeper expires it.
+    const real = h.requests;
+    let armed = true;
+    h.deps.requests = intercept(real, {
+      commit: async (w) => {
+        await real.commit(w);
+        if (armed && w.request.id === extension.id && w.request.status === 'REVOKED') {
+          armed = false;
+          h.clock.set('2026-03-02T10:00:01.000Z');
+          await sweep({ ...h.deps, requests: real });
+        }
+      },
+    });
+
+    await expect(revokeRequest(h.deps, api(ARN.alice), original.id)).resolves.toMatchObject({ id: original.id, status: 'EXPIRED' });
+
+    expect((await real.get(extension.id))!.status).toBe('REVOKED');
+    expect(iam.roles.size).toBe(0);
   });
 
   describe('while the requester index lags (real DynamoDB indexes are eventually consistent)', () => {
