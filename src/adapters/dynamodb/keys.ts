@@ -37,8 +37,8 @@ export const principalPk = (arn: string) => `PRINCIPAL#${principalIdentity(arn)}
  * ARN without a path keys as it always did.
  */
 export function principalIdentity(arn: string): string {
-  const p = parsePrincipalArn(arn);
-  return `arn:${p.partition}:iam::${p.accountId}:${p.type}/${p.name}`.toLowerCase();
+  const p = parsePrincipalArn(arn.toLowerCase());
+  return `arn:${p.partition}:iam::${p.accountId}:${p.type}/${p.name}`;
 }
 export const duePk = (kind: string) => `DUE#${kind}`;
 
