@@ -6,7 +6,7 @@ import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisi
 import { accessDetails } from '../provisioning/access-details';
 import { assertRuleStillCovers } from '../rules';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
-import { identityGranterFor, leaseOptions, releaseFromGrant } from './grant-membership';
+import { identityGranterFor, leaseOptions, releaseFromGrant, type Release } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
   grants: GrantStore;
@@ -259,11 +259,10 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * are removed, or brought back to the other live requests' state. A failure
  * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string): Promise<'done' | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string): Promise<Release | 'failed'> {
   const requestId = request.id;
   try {
-    await releaseFromGrant(deps, lease, target, requestId, now, request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {});
-    return 'done';
+    return await releaseFromGrant(deps, lease, target, requestId, now, request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {});
   } catch (e) {
     deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
     return 'failed';
@@ -321,7 +320,7 @@ async function failUnderLease(deps: ProvisioningDeps, request: AccessRequest, er
 async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   let preread: AccessRequest | undefined = read;
-  let cleanup: 'done' | 'failed' | undefined;
+  let cleanup: Release | 'failed' | undefined;
   return withOptimisticRetry(async (): Promise<ProvisionResult> => {
     const request = preread ?? (await deps.requests.get(read.id));
     preread = undefined;
@@ -331,8 +330,8 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     const attempts = (request.provisioningAttempts ?? 0) + (error.awsCode === 'OutOfTime' ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
-    if (fails && cleanup !== 'done') cleanup = await undoForFailedRequest(deps, lease, target, request, now);
-    if (!fails || cleanup === 'failed') {
+    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now);
+    if (!fails || cleanup === undefined || cleanup === 'failed') {
       const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
       await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [] });
       if (fails) deps.metrics?.count('ProvisioningFailed');
@@ -346,7 +345,8 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
       at: now,
       actor: 'rolegate',
       comment: error.message,
-      data: { awsCode: failure.code, attempts, cleanup: 'done' },
+      // What the undo did in IAM, as an ended access records it: the role deleted, or rewritten for the others.
+      data: { awsCode: failure.code, attempts, cleanup: 'done', roleDeleted: cleanup.roleDeleted, stillCoveredBy: cleanup.remaining, calls: cleanup.calls.map((c) => c.command) },
       notify: 'request.failed',
     });
     await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });

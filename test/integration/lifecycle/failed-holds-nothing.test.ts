@@ -135,7 +135,7 @@ it('a run waiting for the lease cannot grant access between a permanent failure\
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 1, failure: { code: 'AccessDenied', retryable: false } });
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
-  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'AccessDenied', attempts: 1, cleanup: 'done' });
+  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'AccessDenied', attempts: 1, cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
 });
 
 it('counts a transient failure from the read it decided on, so an attempt counted meanwhile cannot end the request FAILED with its role', async () => {
@@ -166,7 +166,7 @@ it('counts a transient failure from the read it decided on, so an attempt counte
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 2, failure: { code: 'Throttling', retryable: true } });
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
-  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'Throttling', attempts: 2, cleanup: 'done' });
+  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'Throttling', attempts: 2, cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
 });
 
 it('takes the request back out of its shared grant when its ACTIVE commit finds it FAILED', async () => {
@@ -286,7 +286,7 @@ describe('a request failing for good on a role live requests share', () => {
     expect(refusals()).toBeGreaterThanOrEqual(2);
     expect(result.outcome).toBe('failed');
     expect(await w.h.requests.get(b.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 1, failure: { code: 'AccessDenied', retryable: false } });
-    expect((await eventsOf(b.id)).at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'AccessDenied', attempts: 1, cleanup: 'done' } });
+    expect((await eventsOf(b.id)).at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'AccessDenied', attempts: 1, cleanup: 'done', roleDeleted: false, stillCoveredBy: [a.id], calls: [] } });
     w.aws.onCall = undefined;
     expect(await held(a)).toEqual({ ...before, grantItem: { ...before.grantItem, version: (before.grantItem!.version as number) + 1, updatedAt: expect.any(String) } });
     expect(before.members).toEqual([a.id]);
@@ -326,6 +326,30 @@ describe('a request failing for good on a role live requests share', () => {
     expect(after.identityPolicy).toEqual(before.identityPolicy);
     expect(after.members).toEqual([a.id]);
     expect(await w.h.requests.get(a.id)).toMatchObject({ status: 'ACTIVE' });
+  });
+
+  it('records in its audit trail what its undo wrote back for the others: the role and the identity policy ending at their end again', async () => {
+    const a = await approvedStaging(60);
+    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('active');
+    const before = await held(a);
+    // B's role write moves the end to B's; then its identity grant is refused for good.
+    let refused = false;
+    w.aws.onCall = (_service, command) => {
+      if (command !== 'PutUserPolicy' || refused) return;
+      refused = true;
+      throw awsError('AccessDenied', 'User is not authorized to perform: iam:PutUserPolicy', 403);
+    };
+    const b = await approvedStaging(480);
+
+    expect((await provisionRequest(w.h.deps, b.id)).outcome).toBe('failed');
+
+    const after = await held(a);
+    expect(after.trustEnds).toBe(before.trustEnds);
+    expect(after.identityPolicy).toEqual(before.identityPolicy);
+    expect((await eventsOf(b.id)).at(-1)).toMatchObject({
+      action: 'PROVISIONING_FAILED',
+      data: { awsCode: 'AccessDenied', attempts: 1, cleanup: 'done', roleDeleted: false, stillCoveredBy: [a.id], calls: ['UpdateAssumeRolePolicy', 'TagRole', 'PutRolePolicy', 'PutUserPolicy'] },
+    });
   });
 
   it('stays APPROVED, to be tried again, when it would end after the others: what its attempt wrote may reach past their end', async () => {
