@@ -1,3 +1,4 @@
+import { errorForLog } from '../domain/errors';
 import type { Logger, ProvisioningQueue } from '../domain/ports';
 
 /**
@@ -21,7 +22,7 @@ export class InProcessQueue implements ProvisioningQueue {
       .then(() => this.work(requestId))
       .then(
         () => undefined,
-        (e: unknown) => this.logger.error('in-process provisioning failed; the sweeper will re-drive it', { requestId, error: String(e) }),
+        (e: unknown) => this.logger.error('in-process provisioning failed; the sweeper will re-drive it', { requestId, error: errorForLog(e) }),
       )
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);

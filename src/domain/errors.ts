@@ -82,9 +82,21 @@ export class ProvisioningError extends RolegateError {
     readonly awsCode: string | undefined,
     readonly retryable: boolean,
     code: 'PROVISIONING_FAILED' | 'GRANT_BUSY' = 'PROVISIONING_FAILED',
+    /**
+     * AWS's own text of the error, for operators only: it names ARNs of
+     * rolegate's roles and sessions, SCPs and policies, and the message
+     * reaches requesters, approvers and webhooks. Logged (errorForLog).
+     */
+    readonly awsMessage?: string,
   ) {
     super(code, message);
   }
+}
+
+/** An error as a log line gives it: its message, and AWS's own text where only operators may read it. */
+export function errorForLog(e: unknown): string {
+  if (e instanceof ProvisioningError && e.awsMessage !== undefined) return `${e.message} [AWS: ${e.awsMessage}]`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 /**

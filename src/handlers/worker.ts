@@ -1,5 +1,6 @@
 import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { getApp, type App } from '../compose';
+import { errorForLog } from '../domain/errors';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
@@ -90,7 +91,7 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
       const result = await provisionRequest(provisioning, id);
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
-      app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: String(e) });
+      app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: errorForLog(e) });
       fail(record);
     }
   }

@@ -218,7 +218,7 @@ export class IamProvisioner implements Provisioner {
     } catch (e) {
       if (e instanceof ProvisioningError && e.awsCode && STALE_CREDENTIALS.has(e.awsCode)) {
         this.credentials.invalidate(s.account.id);
-        throw new ProvisioningError(e.message, e.awsCode, true);
+        throw new ProvisioningError(e.message, e.awsCode, true, 'PROVISIONING_FAILED', e.awsMessage);
       }
       throw e;
     }

@@ -95,7 +95,10 @@ function isPrincipalUnknown(e: unknown): boolean {
 const PRINCIPAL_GONE =
   'IAM does not know the principal the trust policy names: the user or role was deleted, or its ARN is wrong (a role people sign in through, such as an IAM Identity Center role, needs its path in rolePaths)';
 
-/** Turns an AWS error into a ProvisioningError with its code and a reason a person can act on. */
+/**
+ * Turns an AWS error into a ProvisioningError with its code and a reason a
+ * person can act on; AWS's own text goes to awsMessage, for the log only.
+ */
 export function toProvisioningError(e: unknown, what: string, hints: Record<string, string> = {}, attempts = 1): ProvisioningError {
   if (e instanceof ProvisioningError) return e;
   const code = awsCode(e);
@@ -104,7 +107,7 @@ export function toProvisioningError(e: unknown, what: string, hints: Record<stri
   const principalGone = isPrincipalUnknown(e) ? PRINCIPAL_GONE : undefined;
   const plain = hints[code] ?? principalGone ?? PLAIN[code] ?? (transient ? 'AWS did not answer successfully (throttling, a service error or the network); it will be retried' : 'AWS refused the call');
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-  return new ProvisioningError(`${what} failed${tries}: ${plain} (${code}: ${detail})`, code, transient);
+  return new ProvisioningError(`${what} failed${tries}: ${plain} (${code})`, code, transient, 'PROVISIONING_FAILED', detail);
 }
 
 export interface RetryOptions {
@@ -153,7 +156,7 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, options: 
       if (last !== undefined) {
         const error = toProvisioningError(last, what, hints, i - 1);
         // Cut short, the principal had not had its seconds to become known: not a verdict, so tried again later.
-        throw isPrincipalUnknown(last) ? new ProvisioningError(error.message, error.awsCode, true) : error;
+        throw isPrincipalUnknown(last) ? new ProvisioningError(error.message, error.awsCode, true, 'PROVISIONING_FAILED', error.awsMessage) : error;
       }
       throw new ProvisioningError(`${what} was not sent: too little time is left for it (of the grant's lease or of the function's run); it will be retried`, 'OutOfTime', true);
     }

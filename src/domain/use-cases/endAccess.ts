@@ -191,6 +191,8 @@ function incomplete(request: AccessRequest, e: unknown): unknown {
       `Request ${request.id} is revoked, but one of its extensions could not be ended, so its access stays: ${e.message} Repeat the revoke to finish it.`,
       'RevocationIncomplete',
       e instanceof ProvisioningError && e.retryable,
+      'PROVISIONING_FAILED',
+      e instanceof ProvisioningError ? e.awsMessage : undefined,
     );
   }
   return e; // unexpected: an opaque 500, the details in the log

@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ForbiddenError, GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
+import { errorForLog, ForbiddenError, GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
@@ -264,7 +264,7 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
   try {
     return await releaseFromGrant(deps, lease, target, requestId, now, request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {});
   } catch (e) {
-    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: e instanceof Error ? e.message : String(e) });
+    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e) });
     return 'failed';
   }
 }
@@ -335,7 +335,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
       const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
       await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [] });
       if (fails) deps.metrics?.count('ProvisioningFailed');
-      deps.logger.warn('provisioning failed; it will be retried', { requestId: request.id, attempts, awsCode: error.awsCode, reason: error.message });
+      deps.logger.warn('provisioning failed; it will be retried', { requestId: request.id, attempts, awsCode: error.awsCode, reason: errorForLog(error) });
       return { outcome: 'retry-later', request: counted };
     }
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };
@@ -350,7 +350,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
       notify: 'request.failed',
     });
     await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });
-    deps.logger.error('provisioning failed', { requestId: request.id, awsCode: failure.code, reason: error.message });
+    deps.logger.error('provisioning failed', { requestId: request.id, awsCode: failure.code, reason: errorForLog(error) });
     return { outcome: 'failed', request: failed, event };
   });
 }

@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { ConflictError } from '../errors';
+import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
@@ -69,7 +69,7 @@ export async function reconcile(deps: ProvisioningDeps, options: ReconcileOption
         found.push(...checked.drifts);
         cutShort = checked.cutShort;
       } catch (e) {
-        deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: e instanceof Error ? e.message : String(e) });
+        deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: errorForLog(e) });
       }
     }
     if (cutShort) {
@@ -136,7 +136,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
         drifts.push(drift);
       }
     } catch (e) {
-      deps.logger.error('reconciliation of a grant failed; the others continue', { accountId: account.id, grantKey: grant.grantKey, error: e instanceof Error ? e.message : String(e) });
+      deps.logger.error('reconciliation of a grant failed; the others continue', { accountId: account.id, grantKey: grant.grantKey, error: errorForLog(e) });
     }
   }
 
@@ -173,7 +173,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       drifts.push(drift);
       await record(deps, drift);
     } catch (e) {
-      deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: e instanceof Error ? e.message : String(e) });
+      deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: errorForLog(e) });
     }
   }
 }

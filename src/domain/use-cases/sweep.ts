@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { OutOfTimeError, ProvisioningError, StaleWriteError } from '../errors';
+import { errorForLog, OutOfTimeError, ProvisioningError, StaleWriteError } from '../errors';
 import { SYSTEM_ACTOR, type AccessRequest, type SweepRetry } from '../model';
 import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
@@ -89,7 +89,7 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           }
           const error = e instanceof Error ? e.message : String(e);
           report.errors.push({ requestId: request.id, step: kind, error });
-          deps.logger.warn('sweep step failed; it will be retried later', { requestId: request.id, step: kind, error });
+          deps.logger.warn('sweep step failed; it will be retried later', { requestId: request.id, step: kind, error: errorForLog(e) });
           // An expiry that keeps failing is counted for its alarm (ExpiryFailed): a log line alone would let access
           // outlive its end unnoticed but for IAM's own time condition. Other steps are counted, not alarmed.
           deps.metrics?.count(kind === 'EXPIRE' ? 'ExpiryFailed' : 'SweepStepFailed');

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../domain/errors';
-import { RolegateError } from '../../domain/errors';
+import { errorForLog, RolegateError } from '../../domain/errors';
 import type { Logger } from '../../domain/ports';
 import type { HttpResult } from './types';
 
@@ -48,7 +48,7 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
   if (error instanceof RolegateError && error.code !== 'CONFIG_INVALID') {
     const { code } = error;
     const status = STATUS_BY_CODE[code];
-    if (status >= 500) logger.error('request failed', { code, error: error.message, correlationId });
+    if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId });
     // A refusal whose answer is the same for every cause (a Slack signature) carries the cause for the log only.
     else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId });
     return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, HEADERS_BY_CODE[code] ?? {});

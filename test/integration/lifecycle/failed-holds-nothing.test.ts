@@ -136,6 +136,13 @@ it('a run waiting for the lease cannot grant access between a permanent failure\
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
   expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'AccessDenied', attempts: 1, cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
+  // AWS's own text, which may name rolegate's roles and sessions, is for the operators' log, not the requester.
+  const failed = (await w.h.requests.get(r.id))!;
+  expect(failed.failure!.message).not.toContain('iam:AttachRolePolicy');
+  expect(JSON.stringify(await eventsOf(r.id))).not.toContain('iam:AttachRolePolicy');
+  expect(w.h.logger.lines.find((l) => l.message === 'provisioning failed')!.fields).toMatchObject({
+    reason: `${failed.failure!.message} [AWS: User is not authorized to perform: iam:AttachRolePolicy]`,
+  });
 });
 
 it('counts a transient failure from the read it decided on, so an attempt counted meanwhile cannot end the request FAILED with its role', async () => {

@@ -405,7 +405,8 @@ describe('IamProvisioner.apply', () => {
       awsCode: 'AccessDenied',
       retryable: false,
       message:
-        'CreateRole in account 333333333333 failed: rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml (AccessDenied: User is not authorized to perform: iam:CreateRole)',
+        'CreateRole in account 333333333333 failed: rolegate is not allowed to do this in the target account: deploy or update the provisioner role from templates/provisioner-role.yaml (AccessDenied)',
+      awsMessage: 'User is not authorized to perform: iam:CreateRole',
     });
     expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
     expect(iam).not.toHaveReceivedCommand(AttachRolePolicyCommand);

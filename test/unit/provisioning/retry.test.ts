@@ -1,6 +1,6 @@
 import { ATTEMPT_MAX_MS, awsCode, backoffMs, isTransient, withRetry } from '../../../src/adapters/aws/retry';
 import { timeLeftMs, withLeaseTime, withRunTime } from '../../../src/domain/time-left';
-import { ProvisioningError } from '../../../src/domain/errors';
+import { errorForLog, ProvisioningError } from '../../../src/domain/errors';
 import { awsError, instantRetry } from './fixtures';
 
 /** A function that fails with the given errors, in order, then returns 'ok'. */
@@ -42,11 +42,15 @@ describe('withRetry', () => {
     ['LimitExceeded', 409],
     ['InvalidInput', 400],
   ])('fails at once on %s, with its code and retryable false', async (name, status) => {
-    const f = failing(awsError(`${name}Exception`, 'refused', status));
+    const said = 'User: arn:aws:sts::222222222222:assumed-role/rolegate-provisioner/rolegate-01ABC is not authorized';
+    const f = failing(awsError(`${name}Exception`, said, status));
     const error = await withRetry('PutRolePolicy in account 333333333333', f.fn, instantRetry().options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisioningError);
-    expect(error).toMatchObject({ awsCode: name, retryable: false });
-    expect((error as Error).message).toMatch(new RegExp(`^PutRolePolicy in account 333333333333 failed: .+ \\(${name}: refused\\)$`));
+    // AWS's own text is kept for the log only: it may name rolegate's roles and sessions, and the message reaches people.
+    expect(error).toMatchObject({ awsCode: name, retryable: false, awsMessage: said });
+    expect((error as Error).message).toMatch(new RegExp(`^PutRolePolicy in account 333333333333 failed: .+ \\(${name}\\)$`));
+    expect((error as Error).message).not.toContain('assumed-role');
+    expect(errorForLog(error)).toBe(`${(error as Error).message} [AWS: ${said}]`);
     expect(f.calls()).toBe(1);
   });
 
