@@ -35,6 +35,16 @@ export class RolegateError extends Error {
   }
 }
 
+/** A route that exists, asked with another method: the methods it takes go in the Allow header (RFC 9110). */
+export class MethodNotAllowedError extends RolegateError {
+  constructor(
+    message: string,
+    readonly allow: readonly string[],
+  ) {
+    super('METHOD_NOT_ALLOWED', message);
+  }
+}
+
 export class ValidationError extends RolegateError {
   constructor(message: string, details?: ErrorDetail[]) {
     super('VALIDATION_FAILED', message, details);

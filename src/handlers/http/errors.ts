@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../domain/errors';
-import { errorForLog, RolegateError } from '../../domain/errors';
+import { errorForLog, MethodNotAllowedError, RolegateError } from '../../domain/errors';
 import type { Logger } from '../../domain/ports';
 import type { HttpResult } from './types';
 
@@ -51,7 +51,8 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId });
     // A refusal whose answer is the same for every cause (a Slack signature) carries the cause for the log only.
     else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId });
-    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, HEADERS_BY_CODE[code] ?? {});
+    const headers = { ...HEADERS_BY_CODE[code], ...(error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {}) };
+    return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, headers);
   }
   logger.error('unexpected error', {
     correlationId,

@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
 import { issuesToDetails } from '../../config';
-import { ForbiddenError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
+import { ForbiddenError, MethodNotAllowedError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
 import { personOfCaller, principalFromCallerArn, type RolePath } from '../../domain/principal';
@@ -75,7 +75,7 @@ export function routing(routes: readonly RouteDef[]): Mw {
       const matches = routes.map((r) => ({ r, params: matchPath(r.path, path) })).filter((m) => m.params);
       const match = matches.find((m) => m.r.method === method);
       if (!match) {
-        if (matches.length) throw new RolegateError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}.`);
+        if (matches.length) throw new MethodNotAllowedError(`${method} is not allowed on ${path}.`, [...new Set(matches.map((m) => m.r.method))]);
         throw new RolegateError('ROUTE_NOT_FOUND', `No route ${method} ${path}.`);
       }
       request.context.route = match.r;
@@ -216,7 +216,8 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
       const { event, context } = request;
       if (!context.route.body) return;
       const raw = event.body ?? '';
-      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      // A leading byte-order mark is no part of the JSON (RFC 8259 lets a parser ignore it).
+      const text = (event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw).replace(/^\uFEFF/, '');
       if (Buffer.byteLength(text, 'utf8') > maxBytes) {
         throw new RolegateError('PAYLOAD_TOO_LARGE', `The body must be at most ${maxBytes} bytes.`);
       }
@@ -224,15 +225,26 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
         context.body = undefined;
         return;
       }
-      const type = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      const [type, ...parameters] = (header(event, 'content-type') ?? '').split(';').map((part) => part.trim().toLowerCase());
       if (type !== 'application/json') {
         throw new RolegateError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
       }
+      // The body is read as UTF-8, JSON's only encoding: another charset would be read wrong.
+      const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"(.*)"$/, '$1');
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        throw new RolegateError('UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json in UTF-8, not ${charset}.`);
+      }
+      let parsed: unknown;
       try {
-        context.body = JSON.parse(text);
+        parsed = JSON.parse(text);
       } catch (e) {
         throw new RolegateError('INVALID_JSON', `The body is not valid JSON: ${(e as Error).message}`);
       }
+      // null is not "no body": every route's body is an object.
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new ValidationError('The body must be a JSON object.', [{ field: '(body)', reason: 'must be a JSON object' }]);
+      }
+      context.body = parsed;
     },
   };
 }

@@ -43,7 +43,9 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     ['unknown field', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, admin: true } }, 400, 'VALIDATION_FAILED', { field: 'admin', reason: 'is not a known field' }],
     ['requester named in the body', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, requester: ARN.leadAnna } }, 400, 'VALIDATION_FAILED', { field: 'requester', reason: 'is not a known field' }],
     ['invalid JSON', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '{"account": "production",' }, 400, 'INVALID_JSON'],
-    ['a JSON array', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '[1,2]' }, 400, 'VALIDATION_FAILED'],
+    ['a JSON array', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '[1,2]' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'must be a JSON object' }],
+    ['null as the body (not "no body")', { method: 'POST', path: '/requests/PENDING/cancel', caller: ARN.alice, rawBody: 'null' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'must be a JSON object' }],
+    ['a body in another charset', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify(good), headers: { 'content-type': 'application/json; charset=latin1' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['wrong content type', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: 'account=production', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['oversized body', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'x'.repeat(17 * 1024) } }, 413, 'PAYLOAD_TOO_LARGE'],
     ['empty body', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'is missing' }],
@@ -72,6 +74,24 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     if (detail) expect(res.body.details).toContainEqual(detail);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(await allItems(h)).toEqual(before);
+  });
+
+  it('names the methods a route takes in the Allow header of a 405', async () => {
+    const res = await call(h.api, { method: 'DELETE', path: `/requests/${pendingId}`, caller: ARN.alice });
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET');
+  });
+
+  it('reads a JSON body that starts with a byte-order mark, as sent or base64-encoded, and one with charset UTF-8', async () => {
+    const body = JSON.stringify({ ...good, reason: 'sent with a BOM' });
+    const plain = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: `\ufeff${body}` });
+    const encoded = await h.api(
+      { ...apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, rawBody: Buffer.from(`\ufeff${body}`, 'utf8').toString('base64') }), isBase64Encoded: true },
+      lambdaContext(),
+    );
+    const utf8 = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: body, headers: { 'content-type': 'application/json; charset="UTF-8"' } });
+    expect([plain.status, encoded.statusCode, utf8.status]).toEqual([201, 201, 201]);
+    expect(plain.body.request.reason).toBe('sent with a BOM');
   });
 
   it('keeps a reason in any script as typed: accents, right-to-left text, and the joiners that scripts and emoji sequences need', async () => {
