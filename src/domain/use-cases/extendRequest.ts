@@ -44,6 +44,17 @@ export async function extendRequest(
       { field: 'status', reason: `is ${original.status}` },
     ]);
   }
+  // The request exists (a 404 says it does not): what it was for having left the configuration is a conflict with its state.
+  const gone = !deps.settings.accounts.some((a) => a.id === original.accountId)
+    ? { field: 'accountId', what: `account ${original.accountId}` }
+    : !deps.settings.profiles.some((p) => p.name === original.profile)
+      ? { field: 'profile', what: `profile "${original.profile}"` }
+      : undefined;
+  if (gone) {
+    throw new ConflictError(`Request ${original.id} cannot be extended: its ${gone.what} is no longer in rolegate's configuration.`, [
+      { field: gone.field, reason: 'is no longer in the configuration' },
+    ]);
+  }
   // Access already as far ahead as the rule allows from now: an extension approved now would add nothing.
   const rule = ruleFor(deps.settings, caller, findAccount(deps.settings, original.accountId), original.profile);
   const now = isoNow(deps.clock);

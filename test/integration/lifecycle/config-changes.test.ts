@@ -189,6 +189,28 @@ describe('a profile removed from the configuration', () => {
   });
 });
 
+describe('extending a live grant whose account or profile left the configuration', () => {
+  it.each([
+    ['profile', withoutS3ReadOnly, 'profile "S3ReadOnly"'],
+    ['accountId', withoutStaging, `account ${STAGING}`],
+  ])('is a 409 on %s, naming what left, not a 404 that reads as "no such request"; nothing is written', async (field, change, what) => {
+    w = await faultWorld(awsMode());
+    const r = await grant('S3ReadOnly', 60);
+    w.h.deps.settings = awsMode(change);
+    const before = await w.h.requests.getDetail(r.id);
+
+    const res = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/extend`, caller: ARN.alice, body: { durationMinutes: 60, reason: 'more' } });
+
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({
+      error: 'CONFLICT',
+      message: `Request ${r.id} cannot be extended: its ${what} is no longer in rolegate's configuration.`,
+      details: [{ field, reason: 'is no longer in the configuration' }],
+    });
+    expect(await w.h.requests.getDetail(r.id)).toEqual(before);
+  });
+});
+
 describe('a deployment switched from aws to dry-run while access is live', () => {
   it('refuses to end access whose role it wrote to IAM, leaving role and state whole; back in aws mode the revoke ends it', async () => {
     w = await faultWorld(awsMode());
