@@ -30,6 +30,13 @@ const errorSchema: Json = {
   },
 };
 
+const gatewayErrorSchema: Json = {
+  type: 'object',
+  required: ['message'],
+  properties: { message: { type: 'string', examples: ['Forbidden', 'Unauthorized'] } },
+  description: "API Gateway's own answer to a call it refuses before rolegate runs",
+};
+
 /** The success bodies as named components; they refer to each other by $ref. */
 function responseComponents(): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
@@ -51,10 +58,15 @@ function successResponse(route: RouteDef<unknown>): Json {
 }
 
 const errorResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+/** A refusal API Gateway may answer itself, before rolegate runs: its body is `{"message"}`, not rolegate's Error. */
+const gatewayOrErrorResponse = (description: string): Json => ({
+  description,
+  content: { 'application/json': { schema: { anyOf: [{ $ref: '#/components/schemas/Error' }, { $ref: '#/components/schemas/GatewayError' }] } } },
+});
 const ERRORS: Record<string, Json> = {
   '400': errorResponse('Invalid input (the details name each bad field)'),
-  '401': errorResponse('No authenticated caller'),
-  '403': errorResponse('Not allowed'),
+  '401': gatewayOrErrorResponse('No authenticated caller: with auth=jwt, API Gateway answers a missing or invalid token itself ({"message": "Unauthorized"})'),
+  '403': gatewayOrErrorResponse('Not allowed (FORBIDDEN); with auth=iam, API Gateway answers a missing or bad SigV4 signature itself ({"message": "Forbidden"})'),
   '404': errorResponse('No request has this id (one that exists but the caller may not see is a 403)'),
   '409': errorResponse("Conflicts with the request's current state (CONFLICT)"),
   '413': errorResponse('Body larger than 16 KiB'),
@@ -147,7 +159,7 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json needs a caller: signed with AWS SigV4 (API Gateway IAM authorization, the default) or, in a stack deployed with auth=jwt, an OIDC bearer token. A deployment accepts one of the two.',
     },
     components: {
-      schemas: { ...responseComponents(), Error: errorSchema },
+      schemas: { ...responseComponents(), Error: errorSchema, GatewayError: gatewayErrorSchema },
       securitySchemes: {
         sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (execute-api), for a stack deployed with auth=iam' },
         oidc: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "An OIDC token from the configured issuer, for a stack deployed with auth=jwt" },

@@ -381,6 +381,16 @@ describe('the OpenAPI document', () => {
     expect(request.properties!.access).toEqual({ $ref: '#/components/schemas/AccessDetails' });
   });
 
+  it("lets a 401 or 403 be API Gateway's own {message} answer as well as rolegate's Error, and nothing else", () => {
+    type Op = { responses: Record<string, { content: { 'application/json': { schema: unknown } } }> };
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, unknown> } };
+    const either = { anyOf: [{ $ref: '#/components/schemas/Error' }, { $ref: '#/components/schemas/GatewayError' }] };
+    const schemaOf = (status: string) => doc.paths['/requests/{id}']!.get!.responses[status]!.content['application/json'].schema;
+    expect([schemaOf('401'), schemaOf('403')]).toEqual([either, either]);
+    expect([schemaOf('400'), schemaOf('404'), schemaOf('500')]).toEqual(Array(3).fill({ $ref: '#/components/schemas/Error' }));
+    expect(doc.components.schemas.GatewayError).toMatchObject({ type: 'object', required: ['message'], properties: { message: { type: 'string' } } });
+  });
+
   it("lists for each operation the statuses it can answer, not one list for all (the fuzzing suite checks what it sees against them)", () => {
     const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>; security: unknown[] };
     const statuses = (method: string, path: string) => Object.keys(doc.paths[path]![method]!.responses).sort();
