@@ -26,7 +26,8 @@ Commands
   plan <account> <profile> <minutes> --as ARN [--principal ARN] [--config FILE]   (local dry run, no API)
 
 Options
-  --api URL        API base URL (default $ROLEGATE_API or http://127.0.0.1:3000)
+  --api URL        API base URL (default $ROLEGATE_API; with --as only, the local
+                   run at http://127.0.0.1:3000, which is never sent a token or signature)
   --as ARN         local run only: act as this principal (x-rolegate-principal header)
   --profile NAME   AWS profile for SigV4 signing (its region too, unless the URL
                    or AWS_REGION names one); --region REGION
@@ -55,6 +56,8 @@ export interface Io {
 const ATTEMPTS = 3;
 /** The longest Retry-After the CLI waits for; a longer one is cut to this. */
 const RETRY_AFTER_MAX_S = 30;
+/** The local run's address (`npm start`): the API when none is named, for --as only. */
+const LOCAL_API = 'http://127.0.0.1:3000';
 
 // API responses are printed as they come; their shapes are the API's, checked by its own tests.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -106,8 +109,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, io);
     if (command === 'plan') return await plan(args, o, io, print);
 
-    const api = o.api ?? io.env.ROLEGATE_API ?? 'http://127.0.0.1:3000';
+    const named = o.api ?? io.env.ROLEGATE_API;
     if (o.as && o['token-file']) throw new UsageError('--as names the caller of the local run; --token-file signs in to a deployed API: give one or the other.');
+    // On a shared host anyone may listen on the default port: a token or a signature sent there could be replayed.
+    if (!o.as && named === undefined) {
+      throw new UsageError(`Name the API with --api URL (or $ROLEGATE_API): without one the CLI talks only to the local run (${LOCAL_API}, with --as ARN), and sends it no OIDC token or SigV4 signature.`);
+    }
+    const api = named ?? LOCAL_API;
     const bearerToken = o.as ? undefined : oidcToken(o['token-file'], io.env.ROLEGATE_TOKEN);
     // A bearer token, unlike a signature, can be replayed by whoever reads it: never in clear text off this machine.
     if (bearerToken !== undefined && !/^https:/i.test(api) && !isLoopback(api)) {

@@ -121,6 +121,25 @@ describe('the CLI signs in with an OIDC token', () => {
     expect(r.sent[0]!.headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
   });
 
+  it('sends a token only to an API named by --api or $ROLEGATE_API, never to the built-in local address', async () => {
+    const unnamed = fakeFetch();
+    const err: string[] = [];
+    const code = await main(['catalog'], { out: () => {}, err: (l) => err.push(l), env: { ROLEGATE_TOKEN: TOKEN }, fetch: unnamed.fetch });
+    expect(code).toBe(2);
+    expect(unnamed.sent).toEqual([]);
+    expect(err[0]!.split('\n')[0]).toBe(
+      'Name the API with --api URL (or $ROLEGATE_API): without one the CLI talks only to the local run (http://127.0.0.1:3000, with --as ARN), and sends it no OIDC token or SigV4 signature.',
+    );
+
+    const fromEnv = fakeFetch();
+    expect(await main(['catalog'], { out: () => {}, err: () => {}, env: { ROLEGATE_TOKEN: TOKEN, ROLEGATE_API: API }, fetch: fromEnv.fetch })).toBe(0);
+    expect(fromEnv.sent.map((s) => [s.url.origin, s.headers.get('authorization')])).toEqual([[API, `Bearer ${TOKEN}`]]);
+
+    const local = fakeFetch();
+    expect(await main(['catalog', '--as', 'arn:aws:iam::111111111111:user/alice'], { out: () => {}, err: () => {}, env: { ROLEGATE_TOKEN: TOKEN }, fetch: local.fetch })).toBe(0);
+    expect(local.sent.map((s) => [s.url.origin, s.headers.get('authorization')])).toEqual([['http://127.0.0.1:3000', null]]);
+  });
+
   it('explains a 401 from the JWT authorizer as a refused token', async () => {
     const r = await catalog([], { ROLEGATE_TOKEN: TOKEN }, { status: 401, body: { message: 'Unauthorized' } });
     expect(r.code).toBe(1);

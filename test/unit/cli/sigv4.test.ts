@@ -321,6 +321,17 @@ describe('the CLI takes credentials from the standard AWS credential chain', () 
     expect(r.sent[0]!.headers.has('authorization')).toBe(false);
   });
 
+  it('signs nothing for the built-in local address: without --api or $ROLEGATE_API it is a usage error', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDENV';
+    process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
+    const r = await catalog([]);
+    expect(r.code).toBe(2);
+    expect(r.sent).toEqual([]);
+    expect(r.err[0]!.split('\n')[0]).toBe(
+      'Name the API with --api URL (or $ROLEGATE_API): without one the CLI talks only to the local run (http://127.0.0.1:3000, with --as ARN), and sends it no OIDC token or SigV4 signature.',
+    );
+  });
+
   it('reports missing credentials clearly, pointing at --as, and sends nothing', async () => {
     const r = await catalog(['--api', API, '--profile', 'nobody']);
     expect(r.code).toBe(1);
