@@ -12,6 +12,8 @@ export interface ClientOptions {
   profile?: string;
   /** An OIDC token (a stack deployed with auth=jwt), sent as `Authorization: Bearer` instead of SigV4. */
   bearerToken?: string;
+  /** How long a call waits for its whole answer (default 30 s); shorter in tests. */
+  timeoutMs?: number;
   /** Injected in tests. */
   fetch?: typeof fetch;
   credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
@@ -32,6 +34,19 @@ export class ApiError extends Error {
 
 /** The API could not be reached at all (refused, DNS, TLS, reset). */
 export class UnreachableError extends Error {}
+
+/** No whole answer within the timeout: unlike an unreachable API, this one may have done what it was asked. */
+export class TimedOutError extends Error {
+  constructor(
+    readonly method: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The API's function stops at 29 s and API Gateway's HTTP API at 30 s: an answer not come by then is not coming. */
+const TIMEOUT_MS = 30_000;
 
 /**
  * Calls the rolegate HTTP API, signed with SigV4 from the standard AWS
@@ -84,11 +99,15 @@ export class RolegateClient {
     } else {
       headers.authorization = `Bearer ${this.options.bearerToken!}`;
     }
+    const timeoutMs = this.options.timeoutMs ?? TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const noAnswer = () => new TimedOutError(method, `No answer from the rolegate API at ${url.origin} within ${timeoutMs / 1000} s.`);
     let res: Response;
     try {
       // Never follow a redirect: fetch would resend the signed headers (the session token, a bearer token) to wherever it points.
-      res = await this.doFetch(url, { method, headers, redirect: 'manual', ...(text !== undefined ? { body: text } : {}) });
+      res = await this.doFetch(url, { method, headers, redirect: 'manual', signal: deadline, ...(text !== undefined ? { body: text } : {}) });
     } catch (e) {
+      if (deadline.aborted) throw noAnswer();
       // fetch reports only "fetch failed"; the reason (refused, DNS, TLS) is its cause.
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
@@ -106,6 +125,7 @@ export class RolegateClient {
     try {
       raw = await res.text();
     } catch (e) {
+      if (deadline.aborted) throw noAnswer();
       // The connection dropped while the answer was on its way: as transient as not reaching the API at all.
       throw new UnreachableError(`The connection to the rolegate API at ${url.origin} broke while reading its answer (${(e as Error).message}).`);
     }

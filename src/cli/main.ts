@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ApiError, regionFromUrl, RolegateClient, UnreachableError } from './client';
+import { ApiError, regionFromUrl, RolegateClient, TimedOutError, UnreachableError } from './client';
 
 /*
  * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
@@ -35,13 +35,14 @@ Options
                    deployed with auth=jwt); or set $ROLEGATE_TOKEN
   --json           machine-readable output
 
-request and extend send an Idempotency-Key (a new UUID, or --idempotency-key K
-to repeat an earlier run's) and try again, with the same key, twice (after 1 s,
-then 2 s, or the Retry-After the API names, up to 30 s) when the API cannot be
-reached or answers 429, 500, 502, 503 or 504: a retry after a timeout never
-makes a second request. approve, deny, cancel, revoke and retry are tried again
-the same way only when the API says nothing was done: 429, or a revoke whose
-grant was busy (409 GRANT_BUSY).
+Each call waits 30 s for its answer. request and extend send an Idempotency-Key
+(a new UUID, or --idempotency-key K to repeat an earlier run's) and try again,
+with the same key, twice (after 1 s, then 2 s, or the Retry-After the API names,
+up to 30 s) when the API cannot be reached, does not answer, or answers 429,
+500, 502, 503 or 504: a retry after a timeout never makes a second request.
+approve, deny, cancel, revoke and retry are tried again the same way only when
+the API says nothing was done: 429, or a revoke whose grant was busy (409
+GRANT_BUSY); one that timed out may have been done, and is reported.
 `;
 
 export interface Io {
@@ -50,9 +51,15 @@ export interface Io {
   env: Record<string, string | undefined>;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** How long each call waits for its answer (the client's 30 s unless a test sets it). */
+  timeoutMs?: number;
 }
 
-/** Attempts in all for a call the CLI repeats (a request or extend with the same Idempotency-Key; a throttled or GRANT_BUSY decision). */
+/**
+ * Attempts in all for a call the CLI repeats (a request or extend with the same Idempotency-Key; a throttled or
+ * GRANT_BUSY decision). Each attempt waits at most the call timeout (30 s) and the waits between are at most 30 s,
+ * so a repeated call ends within 3 × 30 s + 2 × 30 s = 150 s (93 s when only timeouts repeat it).
+ */
 const ATTEMPTS = 3;
 /** The longest Retry-After the CLI waits for; a longer one is cut to this. */
 const RETRY_AFTER_MAX_S = 30;
@@ -136,6 +143,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       ...(defaultRegion ? { defaultRegion } : {}),
       ...(o.profile ? { profile: o.profile } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
+      ...(io.timeoutMs !== undefined ? { timeoutMs: io.timeoutMs } : {}),
     });
     const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     /** Sends a call up to ATTEMPTS times while `again` says a failure may be repeated, waiting 1 s, then 2 s, or the Retry-After the API names if longer. */
@@ -157,7 +165,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const key = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
       return repeating(
         () => client.send<{ request: Req }>('POST', path, body, undefined, key),
-        (e) => e instanceof UnreachableError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
+        (e) => e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
       );
     };
     const need = (n: number, what: string) => {
@@ -251,9 +259,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
       else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
       return 1;
     }
+    if (e instanceof TimedOutError && e.method === 'POST') {
+      io.err(`Error: ${e.message} ${afterTimeout(command, args[0]!)}`);
+      return 1;
+    }
     io.err(`Error: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/** A change that timed out may have been made all the same: say where to look rather than guess. */
+function afterTimeout(command: string, id: string): string {
+  if (command === 'request') return 'The request may have been made: check with `rolegate list`.';
+  if (command === 'extend') return 'The extension may have been requested: check with `rolegate list`.';
+  return `The call may have taken effect: check with \`rolegate show ${id}\`.`;
 }
 
 class UsageError extends Error {}
@@ -349,7 +368,7 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
       failures = 0;
     } catch (e) {
       // A deploy, a throttle or a dropped connection must not end a wait for access that is coming anyway.
-      const transient = e instanceof UnreachableError || (e instanceof ApiError && (e.status >= 500 || e.status === 429));
+      const transient = e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && (e.status >= 500 || e.status === 429));
       if (!transient || ++failures >= WAIT_TRANSIENT_LIMIT) throw e;
       io.err(`… ${(e as Error).message} (still waiting; attempt ${failures} of ${WAIT_TRANSIENT_LIMIT})`);
       await sleep(interval);
