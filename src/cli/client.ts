@@ -45,6 +45,13 @@ export class TimedOutError extends Error {
   }
 }
 
+export interface CallOptions<T> {
+  /** Sent, and signed, with the rest: an Idempotency-Key. */
+  headers?: Record<string, string>;
+  /** What a 2xx answer must be for the caller to read it; any other (`{}`, `null`, no body) is a BAD_RESPONSE, not a crash further on. */
+  reply?: (body: unknown) => body is T;
+}
+
 /** The API's function stops at 29 s and API Gateway's HTTP API at 30 s: an answer not come by then is not coming. */
 const TIMEOUT_MS = 30_000;
 
@@ -69,8 +76,7 @@ export class RolegateClient {
     }
   }
 
-  /** `extra` headers go out signed with the rest (an Idempotency-Key). */
-  async send<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | undefined>, extra: Record<string, string> = {}): Promise<T> {
+  async send<T>(method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string | undefined>, { headers: extra = {}, reply }: CallOptions<T> = {}): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.options.api.endsWith('/') ? this.options.api : `${this.options.api}/`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const text = body === undefined ? undefined : JSON.stringify(body);
@@ -136,16 +142,23 @@ export class RolegateClient {
       throw new ApiError(res.status, 'BAD_RESPONSE', `The API answered ${res.status} with a body that is not JSON.`);
     }
     if (!res.ok) {
-      const e = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; reason: string }[]; correlationId?: string };
+      const e = (parsed ?? {}) as { error?: string; message?: string; details?: unknown; correlationId?: string };
       // API Gateway's JWT authorizer answers a bad or expired token with a bare 401 "Unauthorized".
       const hint = res.status === 401 && this.options.bearerToken !== undefined ? ' (the OIDC token was refused: it may have expired; get a fresh one)' : '';
       // Every rolegate answer names its correlation id in a header; a failure on our side is worth quoting it.
       const correlationId = e.correlationId ?? (res.status >= 500 ? res.headers.get('x-correlation-id') : null);
       const message = `${e.message ?? res.statusText}${hint}${correlationId ? ` (correlation id ${correlationId})` : ''}`;
+      if (e.details !== undefined && !isDetails(e.details)) throw new ApiError(res.status, 'BAD_RESPONSE', `The API answered ${res.status} with details that are not a list of reasons: ${message}`);
       throw new ApiError(res.status, e.error ?? 'HTTP_' + res.status, message, e.details, retryAfter(res.headers.get('retry-after')));
     }
+    if (reply && !reply(parsed)) throw new ApiError(res.status, 'BAD_RESPONSE', `The API answered ${res.status} with ${raw ? 'a body that is not the answer the CLI expects' : 'no body'}.`);
     return parsed as T;
   }
+}
+
+/** A rolegate error's details: each a reason, for a field or for the whole call. */
+function isDetails(value: unknown): value is { field?: string; reason: string }[] {
+  return Array.isArray(value) && value.every((d) => typeof d === 'object' && d !== null && typeof d.reason === 'string' && (d.field === undefined || typeof d.field === 'string'));
 }
 
 /** Seconds from a Retry-After header: delta-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -66,9 +66,26 @@ const RETRY_AFTER_MAX_S = 30;
 /** The local run's address (`npm start`): the API when none is named, for --as only. */
 const LOCAL_API = 'http://127.0.0.1:3000';
 
-// API responses are printed as they come; their shapes are the API's, checked by its own tests.
+// API answers are printed as they come, once REPLY has checked what the CLI itself reads in them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Req = Record<string, any>;
+
+const isObject = (v: unknown): v is Req => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObjects = (v: unknown): v is Req[] => Array.isArray(v) && v.every(isObject);
+/** A request the CLI can print and follow: its id and status, the approvals it counts while PENDING, its access once ACTIVE. */
+const isRequest = (r: unknown): r is Req =>
+  isObject(r) && typeof r.id === 'string' && typeof r.status === 'string' && (r.status !== 'PENDING' || Array.isArray(r.approvals)) && (r.status !== 'ACTIVE' || isObject(r.access));
+
+/**
+ * What each answer must hold for the CLI to read it: another API behind --api, or a broken one, gets a
+ * BAD_RESPONSE rather than a TypeError. Loose on purpose: fields the CLI only prints may change with the API.
+ */
+const REPLY = {
+  request: (b: unknown): b is { request: Req } => isObject(b) && isRequest(b.request),
+  page: (b: unknown): b is { items: Req[]; cursor?: string } => isObject(b) && isObjects(b.items),
+  detail: (b: unknown): b is { request: Req; decisions: Req[]; events: Req[] } => isObject(b) && isRequest(b.request) && isObjects(b.decisions) && isObjects(b.events),
+  catalog: (b: unknown): b is { entries: Req[] } => isObject(b) && isObjects(b.entries) && b.entries.every((e) => Array.isArray(e.approvers)),
+};
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let parsed;
@@ -162,9 +179,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     };
     // A creation sent again after a timeout or a dropped connection must not make a second request: the key makes it safe to repeat.
     const create = async (path: string, body: unknown): Promise<{ request: Req }> => {
-      const key = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
+      const headers = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
       return repeating(
-        () => client.send<{ request: Req }>('POST', path, body, undefined, key),
+        () => client.send('POST', path, body, undefined, { headers, reply: REPLY.request }),
         (e) => e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
       );
     };
@@ -190,23 +207,23 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'list': {
-        const page = await client.send<{ items: Req[]; cursor?: string }>('GET', '/requests', undefined, {
+        const page = await client.send('GET', '/requests', undefined, {
           view: o.view,
           status: o.status,
           limit: o.limit,
           cursor: o.cursor,
-        });
+        }, { reply: REPLY.page });
         print(page, () =>
           table(
             ['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'MIN', 'CREATED'],
-            page.items.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, String(r.durationMinutes), r.createdAt]),
+            page.items.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, r.durationMinutes, r.createdAt]),
           ) + (page.cursor ? `\nmore: --cursor ${page.cursor}` : ''),
         );
         return 0;
       }
       case 'show': {
         need(1, '<id>');
-        const detail = await client.send<{ request: Req; decisions: Req[]; events: Req[] }>('GET', `/requests/${encodeURIComponent(args[0]!)}`);
+        const detail = await client.send('GET', `/requests/${encodeURIComponent(args[0]!)}`, undefined, undefined, { reply: REPLY.detail });
         print(detail, () => showText(detail));
         return 0;
       }
@@ -221,7 +238,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         // A decision has no key, so it is repeated only where the API says nothing was done: a throttle (429), or
         // a revoke whose grant another change held (GRANT_BUSY, with Retry-After). A timeout may have acted: never repeated.
         const { request } = await repeating(
-          () => client.send<{ request: Req }>('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body),
+          () => client.send('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body, undefined, { reply: REPLY.request }),
           (e) => e instanceof ApiError && (e.status === 429 || e.code === 'GRANT_BUSY'),
         );
         print(request, () => `${request.id}: ${request.status}${request.status === 'PENDING' ? ` (${request.approvals.length} of ${request.approvalsRequired} approvals)` : ''}`);
@@ -237,11 +254,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'catalog': {
-        const { entries } = await client.send<{ entries: Req[] }>('GET', '/catalog');
+        const { entries } = await client.send('GET', '/catalog', undefined, undefined, { reply: REPLY.catalog });
         print(entries, () =>
           table(
             ['ACCOUNT', 'ID', 'PROFILE', 'MAX MIN', 'APPROVALS', 'APPROVERS'],
-            entries.map((e) => [e.accountAlias, e.accountId, e.profile, String(e.maxDurationMinutes), e.autoApprove ? 'auto' : String(e.approvalsRequired), e.approvers.join(', ')]),
+            entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
           ),
         );
         return 0;
@@ -320,11 +337,13 @@ export function minutesOf(text: string): number {
   return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
 }
 
-export function table(head: string[], rows: string[][]): string {
+/** Rows of the API's values, whatever their type: a missing one is an empty cell. */
+export function table(head: string[], rows: unknown[][]): string {
   if (!rows.length) return '(none)';
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
+  const cells = rows.map((r) => r.map((c) => (c === undefined || c === null ? '' : String(c))));
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...cells.map(line)].join('\n');
 }
 
 function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
@@ -338,7 +357,7 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
     '  decisions:',
     ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
     '  audit:',
-    ...d.events.map((e) => `    ${e.at}  ${e.action.padEnd(18)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
+    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(18)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
   ];
   if (r.access) lines.push('', accessText(r.access));
   return lines.join('\n');
@@ -364,7 +383,7 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
   for (;;) {
     let request: Req;
     try {
-      ({ request } = await client.send<{ request: Req }>('GET', `/requests/${encodeURIComponent(id)}`));
+      ({ request } = await client.send('GET', `/requests/${encodeURIComponent(id)}`, undefined, undefined, { reply: REPLY.request }));
       failures = 0;
     } catch (e) {
       // A deploy, a throttle or a dropped connection must not end a wait for access that is coming anyway.

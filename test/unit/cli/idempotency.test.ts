@@ -10,7 +10,7 @@ import { main } from '../../../src/cli/main';
 const API = 'http://127.0.0.1:3000';
 const ALICE = 'arn:aws:iam::111111111111:user/alice';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const MADE = { request: { id: '01KJNWP2NA4Z6K8N0Q5R7S9T1V', status: 'PENDING', approvalsRequired: 1, decisionDeadline: '2026-11-24T10:00:00.000Z' } };
+const MADE = { request: { id: '01KJNWP2NA4Z6K8N0Q5R7S9T1V', status: 'PENDING', approvals: [], approvalsRequired: 1, decisionDeadline: '2026-11-24T10:00:00.000Z' } };
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> } | 'reset';
 
