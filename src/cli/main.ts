@@ -87,7 +87,9 @@ const REPLY = {
   catalog: (b: unknown): b is { entries: Req[] } => isObject(b) && isObjects(b.entries) && b.entries.every((e) => Array.isArray(e.approvers)),
 };
 
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], raw: Io): Promise<number> {
+  // Much of what the CLI prints is the API's text: made terminal-safe here, once, for every line.
+  const io: Io = { ...raw, out: (line) => raw.out(terminalSafe(line)), err: (line) => raw.err(terminalSafe(line)) };
   let parsed;
   try {
     parsed = parseArgs({
@@ -126,7 +128,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(USAGE);
     return 2;
   }
-  const print = (value: unknown, human: () => string) => io.out(o.json ? JSON.stringify(value, null, 2) : human());
+  const print = (value: unknown, human: () => string) => io.out(o.json ? jsonText(value, 2) : human());
 
   try {
     // The file rolegate itself would load: FILE, --config, $ROLEGATE_CONFIG, then the default.
@@ -272,7 +274,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     if (e instanceof ApiError) {
-      if (o.json) io.err(JSON.stringify({ error: e.code, status: e.status, message: e.message, details: e.details }));
+      if (o.json) io.err(jsonText({ error: e.code, status: e.status, message: e.message, details: e.details }));
       else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
       return 1;
     }
@@ -364,7 +366,38 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
 }
 
 function accessText(a: Req): string {
-  return [`Role: ${a.roleArn}`, `Console: ${a.switchRoleUrl}`, `Until: ${a.endsAt}`, '', '~/.aws/config:', a.cliProfile, '', a.note].join('\n');
+  return [`Role: ${a.roleArn}`, `Console: ${a.switchRoleUrl}`, `Until: ${a.endsAt}`, '', '~/.aws/config:', cliProfileText(a.cliProfile), '', a.note].join('\n');
+}
+
+/** The profile rolegate writes (domain/provisioning/access-details.ts): its header, then these keys (and region, harmless there) with IAM-safe values. */
+const PROFILE_HEADER = /^\[profile [\w-]+\]$/;
+const PROFILE_LINE = /^(role_arn|source_profile|mfa_serial|external_id|duration_seconds|region) = [\w+=,.@:/-]+$/;
+
+/**
+ * The API's ~/.aws/config profile, or a note that it is withheld: people paste it into their AWS config, where a
+ * line rolegate never writes (`credential_process = …`, a second section) would run or reroute what the API chose.
+ */
+function cliProfileText(profile: unknown): string {
+  const [header, ...lines] = typeof profile === 'string' ? profile.split('\n') : [];
+  if (header !== undefined && PROFILE_HEADER.test(header) && lines.length && lines.every((l) => PROFILE_LINE.test(l))) return profile as string;
+  return '(not shown: the API sent a profile with lines rolegate never writes)';
+}
+
+/*
+ * What the API sends must not drive the terminal it is printed on: escape sequences (CSI; OSC, DCS, SOS, PM and APC
+ * strings; the rest) go whole, then every control character but tab and newline (C0, DEL, C1). The API refuses them
+ * in free text, so only a broken or hostile --api sends them.
+ */
+const ESCAPE_SEQUENCES = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)|\x1b[ -/]*[0-~]/g;
+const CONTROL_CHARACTERS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+function terminalSafe(text: string): string {
+  return text.replace(ESCAPE_SEQUENCES, '').replace(CONTROL_CHARACTERS, '');
+}
+
+/** --json output: JSON.stringify escapes C0 but leaves DEL and C1, which terminalSafe would cut out (a C1 CSI with the `"}` after it, say); escaped, the document stays whole. */
+function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\x7f-\x9f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
 }
 
 const FINAL = ['ACTIVE', 'DENIED', 'CANCELLED', 'TIMED_OUT', 'FAILED', 'EXPIRED', 'REVOKED'];
@@ -400,7 +433,7 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
     last = progress;
     if (FINAL.includes(request.status)) {
       // --json: one document for scripts, the final request (its access details once ACTIVE).
-      if (json) io.out(JSON.stringify(request, null, 2));
+      if (json) io.out(jsonText(request, 2));
       if (request.status === 'ACTIVE') {
         if (!json) io.out(`\n${accessText(request.access)}`);
         return 0;
