@@ -270,22 +270,27 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
   const was = grantStatementOf(current);
   const will = grantStatementOf(desired);
   if (!was || !will || !samePolicy(was.Principal, will.Principal)) return false;
-  const end = (c: Record<string, Record<string, string>> | undefined) => c?.DateLessThan?.['aws:CurrentTime'];
-  const [wasEnd, willEnd] = [end(was.Condition), end(will.Condition)];
+  const [wasEnd, willEnd] = [was.Condition?.DateLessThan?.['aws:CurrentTime'], will.Condition?.DateLessThan?.['aws:CurrentTime']];
   if (wasEnd === undefined || willEnd === undefined || Date.parse(willEnd) > Date.parse(wasEnd)) return true;
-  const mfa = (c: Record<string, Record<string, string>> | undefined) => c?.Bool?.['aws:MultiFactorAuthPresent'];
-  if (mfa(was.Condition) !== undefined && mfa(will.Condition) !== mfa(was.Condition)) return true;
-  const externalId = (c: Record<string, Record<string, string>> | undefined) => c?.StringEquals?.['sts:ExternalId'];
-  return externalId(was.Condition) !== undefined && externalId(will.Condition) !== externalId(was.Condition);
+  // A condition the current trust holds, gone or changed.
+  return [
+    ['Bool', 'aws:MultiFactorAuthPresent'],
+    ['StringEquals', 'sts:ExternalId'],
+  ].some(([operator, key]) => {
+    const now = was.Condition?.[operator!]?.[key!];
+    return now !== undefined && will.Condition?.[operator!]?.[key!] !== now;
+  });
 }
 
-function grantStatementOf(doc: unknown): { Principal: unknown; Condition?: Record<string, Record<string, string>> } | undefined {
+type Conditions = Record<string, Record<string, string>>;
+
+function grantStatementOf(doc: unknown): { Principal: unknown; Condition?: Conditions } | undefined {
   const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
   const list = Array.isArray(statements) ? statements : [statements];
   if (list.length !== 1 || !list[0] || typeof list[0] !== 'object') return undefined;
   const s = list[0] as { Effect?: unknown; Principal?: unknown; Condition?: unknown };
   if (s.Effect !== 'Allow' || s.Principal === undefined) return undefined;
-  return { Principal: s.Principal, ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Record<string, Record<string, string>> } : {}) };
+  return { Principal: s.Principal, ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Conditions } : {}) };
 }
 
 export function samePolicy(a: unknown, b: unknown): boolean {
