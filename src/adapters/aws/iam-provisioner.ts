@@ -45,7 +45,7 @@ import { defaultSleep, withRetry, type RetryOptions } from './retry';
  * What a role's inline policy holds while a boundary swap is under way:
  * nothing is allowed until the role's new policies are all in place.
  */
-export const HOLD_POLICY: PolicyDocument = {
+const HOLD_POLICY: PolicyDocument = {
   Version: '2012-10-17',
   Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }],
 };
