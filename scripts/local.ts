@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { loadSettings, readEnv } from '../src/config';
+import type { Settings } from '../src/domain/settings';
 import { createTable, localClient, startDynamoDbLocal, type RunningDynamo } from '../src/local/dynamodb-local';
 import { isLocalHost, localPort, localRunRefusal } from '../src/local/guards';
 import { BodyTooLargeError, toApiGatewayEvent } from '../src/local/http-event';
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
 
   // The configuration is checked and the port taken before DynamoDB Local starts: a mistake leaves nothing running.
   const env = readEnv();
-  const refusal = localRunRefusal(loadSettings(env.configPath, env.deployment).provisioner.mode, process.env);
+  const settings = loadSettings(env.configPath, env.deployment);
+  const refusal = localRunRefusal(settings.provisioner.mode, process.env);
   if (refusal) throw new Error(refusal);
   let handler: Handler | undefined;
   const server = createServer((req, res) => {
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
   try {
     dynamo = await startDynamoDbLocal(process.env.ROLEGATE_DYNAMODB_PORT ? { port: Number(process.env.ROLEGATE_DYNAMODB_PORT) } : {});
-    stopApp = await started(dynamo, port, (h) => (handler = h));
+    stopApp = await started(dynamo, port, settings, (h) => (handler = h));
   } catch (e) {
     await stop();
     throw e;
@@ -69,21 +71,22 @@ async function main(): Promise<void> {
 }
 
 /** The table, the app and its timers on a running DynamoDB Local; returns what stops the timers and drains the app. */
-async function started(dynamo: RunningDynamo, port: number, serveWith: (h: Handler) => void): Promise<() => Promise<void>> {
+async function started(dynamo: RunningDynamo, port: number, settings: Settings, serveWith: (h: Handler) => void): Promise<() => Promise<void>> {
   process.env.ROLEGATE_DYNAMODB_ENDPOINT = dynamo.endpoint;
   const admin = localClient(dynamo.endpoint);
   await createTable(admin, process.env.ROLEGATE_TABLE!);
   admin.destroy();
 
   // Loaded after the environment is set: compose reads it once.
-  const { getApp } = await import('../src/compose');
+  const { composeApp } = await import('../src/compose');
   const { httpApp } = await import('../src/handlers/http/app');
   const { routes } = await import('../src/handlers/http/routes');
   const { interactiveDeps } = await import('../src/handlers/lease-waits');
   const { identityOptionsFor } = await import('../src/handlers/http/middlewares');
   const { sweep } = await import('../src/domain/use-cases/sweep');
   const { reconcile } = await import('../src/domain/use-cases/reconcile');
-  const app = getApp();
+  // The configuration checked above, not read a second time.
+  const app = composeApp({ settings });
   const deps = interactiveDeps(app.deps);
   const api = httpApp(routes, () => deps, app.logger, identityOptionsFor(app.deps.settings, app.env.localIdentity));
   const { slackApp } = await import('../src/handlers/slack/app');
