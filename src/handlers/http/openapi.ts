@@ -130,9 +130,11 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
       });
     }
     if (route.query) {
-      const shape = schemaOf(route.query) as { properties?: Record<string, Json>; required?: string[] };
-      for (const [name, schema] of Object.entries(shape.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema });
+      // A query value arrives as text; its schema is the value it stands for (limit: an integer), its requiredness the caller's.
+      const sent = schemaOf(route.query) as { required?: string[] };
+      const meant = schemaOf(route.query, 'output') as { properties?: Record<string, Json> };
+      for (const [name, schema] of Object.entries(meant.properties ?? {})) {
+        parameters.push({ name, in: 'query', required: sent.required?.includes(name) ?? false, schema });
       }
     }
     const op: Json = {

@@ -20,7 +20,11 @@ const freeText = (max: number) =>
       z.refine((s) => !HIDDEN_CHARACTERS.test(s), { message: HIDDEN_CHARACTERS_REASON }),
     );
 
-export const requestId = z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'must be a request id (26-character ULID)' }));
+// A ULID's letters are case-insensitive (Crockford base32): a lower-case id is the same request, stored upper-case.
+export const requestId = z.pipe(
+  z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$/, { message: 'must be a request id (26-character ULID)' })),
+  z.transform((id) => id.toUpperCase()),
+);
 
 export const idParams = z.strictObject({ id: requestId });
 
@@ -57,7 +61,11 @@ export const extendBody = z.strictObject({
 export const listQuery = z.strictObject({
   view: z._default(z.enum(['mine', 'awaiting', 'all']), 'mine'),
   status: z.optional(z.enum(REQUEST_STATUSES)),
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  // Digits only: Number() would also take "0x2", "1e1", " 2" and "2.0".
+  limit: z._default(
+    z.pipe(z.string().check(z.regex(/^[0-9]+$/, { message: 'must be a number' })), z.pipe(z.transform(Number), z.number().check(z.int(), z.gte(1), z.lte(100)))),
+    25,
+  ),
   cursor: z.optional(z.string().check(z.maxLength(2048))),
 });
 

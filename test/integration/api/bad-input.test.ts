@@ -53,6 +53,7 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     ['unknown request', { method: 'POST', path: '/requests/01J0000000000000000000000Z/approve', caller: ARN.leadAnna }, 404, 'NOT_FOUND'],
     ['unknown query parameter', { method: 'GET', path: '/requests', caller: ARN.alice, query: { owner: ARN.leadAnna } }, 400, 'VALIDATION_FAILED', { field: 'owner', reason: 'is not a known field' }],
     ['limit out of range', { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '1000' } }, 400, 'VALIDATION_FAILED'],
+    ['limit in hex', { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '0x2' } }, 400, 'VALIDATION_FAILED'],
     ['forged cursor', { method: 'GET', path: '/requests', caller: ARN.alice, query: { cursor: 'eyJwayI6IlJFUSMxIn0' } }, 400, 'VALIDATION_FAILED'],
     ['unknown route', { method: 'GET', path: '/admin', caller: ARN.alice }, 404, 'ROUTE_NOT_FOUND'],
     ['wrong method', { method: 'DELETE', path: '/requests', caller: ARN.alice }, 405, 'METHOD_NOT_ALLOWED'],

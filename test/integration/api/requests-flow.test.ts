@@ -13,6 +13,17 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
 
   const ask = (caller: string, body: Record<string, unknown>) => call(h.api, { method: 'POST', path: '/requests', caller, body });
 
+  it('takes a request id in lower case as the same request (ULID letters are case-insensitive)', async () => {
+    const created = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Read the logs' });
+    const id = created.body.request.id as string;
+    expect(id).not.toBe(id.toLowerCase());
+    const shown = await call(h.api, { method: 'GET', path: `/requests/${id.toLowerCase()}`, caller: ARN.alice });
+    expect(shown).toMatchObject({ status: 200, body: { request: { id, status: 'PENDING' } } });
+    const approved = await call(h.api, { method: 'POST', path: `/requests/${id.toLowerCase()}/approve`, caller: ARN.leadAnna, body: {} });
+    expect(approved).toMatchObject({ status: 200, body: { request: { id, status: 'APPROVED', approvals: [ARN.leadAnna] } } });
+    expect(h.queue.ids).toEqual([id]);
+  });
+
   it('needs two distinct approvers for the two-approval rule, refusing self-approval and double approval', async () => {
     const created = await ask(ARN.alice, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'Resize the fleet', ticket: 'OPS-42' });
     expect(created.status).toBe(201);

@@ -25,6 +25,10 @@ it.each([
   ['a page too large', listQuery, { limit: '1000' }, { field: 'limit', reason: 'must be at most 100' }],
   ['a page of none', listQuery, { limit: '0' }, { field: 'limit', reason: 'must be at least 1' }],
   ['a page size that is not a number', listQuery, { limit: 'abc' }, { field: 'limit', reason: 'must be a number' }],
+  ['a page size in hex', listQuery, { limit: '0x2' }, { field: 'limit', reason: 'must be a number' }],
+  ['a page size in exponent form', listQuery, { limit: '1e1' }, { field: 'limit', reason: 'must be a number' }],
+  ['a page size with a decimal point', listQuery, { limit: '2.0' }, { field: 'limit', reason: 'must be a number' }],
+  ['a page size with a space', listQuery, { limit: ' 2' }, { field: 'limit', reason: 'must be a number' }],
   ['an infinite duration (JSON 1e999)', extendBody, JSON.parse('{"durationMinutes": 1e999, "reason": "x"}'), { field: 'durationMinutes', reason: 'must be a finite number' }],
   ['a principal ARN too long', createRequestBody, { ...good, principalArn: 'a'.repeat(2049) }, { field: 'principalArn', reason: 'must be at most 2048 characters' }],
 ])('names %s plainly', (_name, schema, input, detail) => {
