@@ -259,7 +259,6 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
   }
 }
 
-/** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
 /**
  * Whether writing the desired trust over the current one would let anyone
  * assume the role more than now: the same grantee until a later end, or
@@ -293,6 +292,19 @@ function grantStatementOf(doc: unknown): { Principal: unknown; Condition?: Condi
   return { Principal: s.Principal, ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Conditions } : {}) };
 }
 
+/**
+ * The id IAM shows in a trust's principal once that user (AIDA…) or role
+ * (AROA…) is deleted, or undefined. IAM stores a principal by its unique id;
+ * a principal made later under the same name has another id, and the trust
+ * no longer lets anyone in. Writing the ARN back would trust the new one.
+ */
+export function deletedPrincipalIn(trust: unknown): string | undefined {
+  const principal = grantStatementOf(trust)?.Principal as { AWS?: unknown } | undefined;
+  const aws = Array.isArray(principal?.AWS) && principal.AWS.length === 1 ? principal.AWS[0] : principal?.AWS;
+  return typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws) ? aws : undefined;
+}
+
+/** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
 export function samePolicy(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

@@ -3,7 +3,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
+import { deletedPrincipalIn, desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
@@ -13,6 +13,7 @@ export type DriftKind =
   | 'unknown-role'
   | 'missing-role'
   | 'unmanaged-role'
+  | 'principal-deleted'
   | 'trust-changed'
   | 'boundary-changed'
   | 'permissions-changed'
@@ -249,6 +250,15 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
   if (!role.managedByRolegate) {
     // apply() refuses roles without the tag, so this is reported, never repaired.
     return { kind: 'unmanaged-role', detail: `the role lost its ${MANAGED_TAG.Key}=${MANAGED_TAG.Value} tag; rolegate will not change it until the tag is restored`, repairable: false };
+  }
+  const deleted = deletedPrincipalIn(role.trustPolicy);
+  if (deleted) {
+    // Never repaired: the ARN written back would trust whoever holds the name now.
+    return {
+      kind: 'principal-deleted',
+      detail: `the trust names ${deleted}, IAM's id for a grantee that was deleted, so nobody can assume the role; rolegate does not write the grantee's ARN back (a principal made since under that name is someone else): revoke the request`,
+      repairable: false,
+    };
   }
   if (!samePolicy(role.trustPolicy, d.trustPolicy)) return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true };
   if ((role.permissionsBoundaryArn ?? '') !== (d.permissionsBoundaryArn ?? '')) {

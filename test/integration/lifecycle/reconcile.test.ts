@@ -144,6 +144,29 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
   });
 
+  it('never writes back the ARN of a grantee IAM shows as deleted (a principal made since under that name is someone else), and says to revoke', async () => {
+    await start('repair');
+    const request = await liveGrant();
+    const key = request.grantKey!;
+    const spec = iam.roles.get(key)!;
+    const trust = (await iam.describeManagedRole(spec.account, spec.roleName))!.trustPolicy as { Statement: Record<string, unknown>[] };
+    // What IAM shows once alice is deleted: her unique id in place of her ARN, the rest as written.
+    const voided = { ...trust, Statement: [{ ...trust.Statement[0], Principal: { AWS: 'AIDAJQABLZS4A3QDU576Q' } }] };
+    iam.tampered.set(key, { trustPolicy: voided });
+    const applied = iam.log.length;
+
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'principal-deleted', repaired: false })]);
+
+    expect(iam.log.length).toBe(applied);
+    expect(iam.tampered.get(key)).toEqual({ trustPolicy: voided });
+    const drift = (await h.requests.getDetail(request.id))!.events.filter((e) => e.action.startsWith('DRIFT_'));
+    expect(drift.map((e) => e.action)).toEqual(['DRIFT_DETECTED']);
+    expect(drift[0]!.comment).toMatch(/^principal-deleted: the trust names AIDAJQABLZS4A3QDU576Q, .*revoke the request$/);
+    // A trust naming some other principal by ARN is still tampering, and still repaired.
+    iam.tampered.set(key, { trustPolicy: { ...trust, Statement: [{ ...trust.Statement[0], Principal: { AWS: ARN.bob } }] } });
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'trust-changed', repaired: true })]);
+  });
+
   it('leaves a drift unrepaired, reported, when the reads under the lease used up the time a repair needs; the next run repairs it', async () => {
     await start('repair');
     const request = await liveGrant();

@@ -13,6 +13,7 @@ import {
   samePolicy,
   parsePolicy,
   trustWidens,
+  deletedPrincipalIn,
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
@@ -83,6 +84,22 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
   ];
   it.each(cases)('%s', (_what, current, desired, widens) => {
     expect(trustWidens(current, desired)).toBe(widens);
+  });
+});
+
+describe('deletedPrincipalIn (the id IAM shows once a trusted user or role is deleted)', () => {
+  const base = trustPolicy(grantSpec());
+  const naming = (aws: unknown) => ({ ...base, Statement: [{ ...base.Statement[0], Principal: { AWS: aws } }] });
+  it.each([
+    ['a deleted user', naming('AIDAJQABLZS4A3QDU576Q'), 'AIDAJQABLZS4A3QDU576Q'],
+    ['a deleted role, as a one-element list', naming(['AROA3XFRBF535PLBIFPI4']), 'AROA3XFRBF535PLBIFPI4'],
+    ['a live principal', base, undefined],
+    ['an access key id (not a principal id)', naming('AKIAIOSFODNN7EXAMPLE'), undefined],
+    ['a wildcard', naming('*'), undefined],
+    ['two principals', naming(['AIDAJQABLZS4A3QDU576Q', 'AIDAJQABLZS4A3QDU577Q']), undefined],
+    ['no document', undefined, undefined],
+  ])('%s', (_what, trust, id) => {
+    expect(deletedPrincipalIn(trust)).toBe(id);
   });
 });
 
