@@ -49,6 +49,8 @@ export const audit = {
   cancelled: (r: AccessRequest, i: EventInput) => event('CANCELLED', r, i, 'PENDING', 'CANCELLED'),
   timedOut: (r: AccessRequest, i: EventInput) => event('TIMED_OUT', r, i, 'PENDING', 'TIMED_OUT'),
   provisioned: (r: AccessRequest, i: EventInput) => event('PROVISIONED', r, i, r.status, 'ACTIVE'),
+  /** An attempt failed and the request stays APPROVED, to be tried again. */
+  provisioningAttemptFailed: (r: AccessRequest, i: EventInput) => event('PROVISIONING_ATTEMPT_FAILED', r, i),
   provisioningFailed: (r: AccessRequest, i: EventInput) => event('PROVISIONING_FAILED', r, i, r.status, 'FAILED'),
   retryRequested: (r: AccessRequest, i: EventInput) => event('RETRY_REQUESTED', r, i, 'FAILED', 'APPROVED'),
   revoked: (r: AccessRequest, i: EventInput) => event('REVOKED', r, i, r.status, 'REVOKED'),

@@ -103,6 +103,18 @@ export class ProvisioningError extends RolegateError {
   }
 }
 
+const writesBeforeError = new WeakMap<object, string[]>();
+
+/** Notes, on the error a change to IAM threw, the writes it had sent before: they happened, and the audit trail lists them. */
+export function noteWritesSent(e: unknown, commands: readonly string[]): void {
+  if (commands.length > 0 && e !== null && typeof e === 'object') writesBeforeError.set(e, [...(writesBeforeError.get(e) ?? []), ...commands]);
+}
+
+/** The writes noted on an error by noteWritesSent (none when it was thrown before any). */
+export function writesSentBefore(e: unknown): string[] {
+  return (e !== null && typeof e === 'object' && writesBeforeError.get(e)) || [];
+}
+
 /** An error as a log line gives it: its message, and AWS's own text where only operators may read it. */
 export function errorForLog(e: unknown): string {
   if (e instanceof ProvisioningError && e.awsMessage !== undefined) return `${e.message} [AWS: ${e.awsMessage}]`;

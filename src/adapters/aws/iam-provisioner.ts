@@ -19,7 +19,7 @@ import {
   type Role,
   type Tag,
 } from '@aws-sdk/client-iam';
-import { ProvisioningError } from '../../domain/errors';
+import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
 import { desiredRole, MANAGED_TAG, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
@@ -112,6 +112,10 @@ export class IamProvisioner implements Provisioner {
     // Validation first: a bad document fails the request before any AWS call.
     const d = desiredRole(spec);
     const s = await this.open(spec.account, requestId);
+    return this.noting(s, () => this.applyIn(s, d));
+  }
+
+  private async applyIn(s: Session, d: DesiredRole): Promise<ProvisionOutcome> {
     let role = await this.getRole(s, d.roleName);
     let trustWritten = false;
     if (!role) {
@@ -139,6 +143,11 @@ export class IamProvisioner implements Provisioner {
    */
   async remove(account: AccountSettings, roleName: string, requestId: string, options: { unrecorded?: boolean } = {}): Promise<PlannedCall[]> {
     const s = await this.open(account, requestId);
+    return this.noting(s, () => this.removeIn(s, roleName, options));
+  }
+
+  private async removeIn(s: Session, roleName: string, options: { unrecorded?: boolean }): Promise<PlannedCall[]> {
+    const account = s.account;
     const role = await this.getRole(s, roleName);
     if (!role) return s.calls;
     if (options.unrecorded && !isManagedRole(role)) return s.calls;
@@ -205,6 +214,16 @@ export class IamProvisioner implements Provisioner {
       ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
       maxSessionDuration: role.MaxSessionDuration ?? 3600,
     };
+  }
+
+  /** Runs one apply or remove; an error it throws carries the writes sent before it (errors.ts, noteWritesSent). */
+  private async noting<T>(s: Session, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      noteWritesSent(e, s.calls.map((c) => c.command));
+      throw e;
+    }
   }
 
   private async open(account: AccountSettings, requestId: string): Promise<Session> {

@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { errorForLog, ForbiddenError, GrantBusyError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
+import { errorForLog, ForbiddenError, GrantBusyError, noteWritesSent, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
 import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
@@ -87,13 +87,15 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   if (request.endsAt <= t) return expireUnderLease(deps, lease, target, request);
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
-  let outcome: ProvisionOutcome;
+  let outcome: ProvisionOutcome | undefined;
   let identityCalls: PlannedCall[];
   try {
     outcome = await deps.provisioner.apply(spec, request.id);
     const identity = identityGranterFor(deps, target.principal);
     identityCalls = identity ? await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
   } catch (e) {
+    // The identity side failed after the role was written: those writes happened too.
+    if (outcome) noteWritesSent(e, outcome.calls.map((c) => c.command));
     if (!(e instanceof ProvisioningError)) throw e;
     return recordProvisioningError(deps, lease, target, request, e);
   }
@@ -282,7 +284,9 @@ export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, 
   // read (an SDK's message names ARNs of rolegate's roles and tables, an SCP), and the reason reaches the
   // requester, the approval channel and webhooks: it stays in the sweeper's log (sweep step failed).
   const why = e instanceof RolegateError ? `: ${e.message}` : ` (the sweeper's log holds it, under this request's id)`;
-  return failUnderLease(deps, request, new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true));
+  const error = new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true);
+  noteWritesSent(error, writesSentBefore(e));
+  return failUnderLease(deps, request, error);
 }
 
 /**
@@ -331,11 +335,27 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now);
+    const writes = writesSentBefore(error);
     if (!fails || cleanup === undefined || cleanup === 'failed') {
-      const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
-      await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [] });
-      if (fails) deps.metrics?.count('ProvisioningFailed');
+      // Not announced: the request stays APPROVED and is tried again. What the attempt wrote to IAM is listed.
+      const attempt = audit.provisioningAttemptFailed(request, {
+        id: deps.ids.next(),
+        at: now,
+        actor: 'rolegate',
+        comment: error.message,
+        data: { awsCode: error.awsCode ?? 'ProvisioningFailed', attempts, maxAttempts, writesBeforeError: writes, ...(fails ? { undo: 'failed' } : {}) },
+      });
       deps.logger.warn('provisioning failed; it will be retried', { requestId: request.id, attempts, awsCode: error.awsCode, reason: errorForLog(error) });
+      if (fails) deps.metrics?.count('ProvisioningFailed');
+      if (attempts === (request.provisioningAttempts ?? 0)) {
+        // Put off for time (OutOfTime), uncounted: the request is left as it is. Rewritten with its attempts
+        // still 0, it would match the worker's stream filter and start the worker again at once, unbounded.
+        // The sweeper re-drives it once it has stood untouched for a while. Only writes sent need an event.
+        if (writes.length > 0) await deps.requests.appendEvents([attempt]);
+        return { outcome: 'retry-later', request };
+      }
+      const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
+      await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [attempt] });
       return { outcome: 'retry-later', request: counted };
     }
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };
@@ -346,7 +366,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
       actor: 'rolegate',
       comment: error.message,
       // What the undo did in IAM, as an ended access records it: the role deleted, or rewritten for the others.
-      data: { awsCode: failure.code, attempts, cleanup: 'done', roleDeleted: cleanup.roleDeleted, stillCoveredBy: cleanup.remaining, calls: cleanup.calls.map((c) => c.command) },
+      data: { awsCode: failure.code, attempts, writesBeforeError: writes, cleanup: 'done', roleDeleted: cleanup.roleDeleted, stillCoveredBy: cleanup.remaining, calls: cleanup.calls.map((c) => c.command) },
       notify: 'request.failed',
     });
     await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });

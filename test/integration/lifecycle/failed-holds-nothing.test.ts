@@ -135,7 +135,16 @@ it('a run waiting for the lease cannot grant access between a permanent failure\
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 1, failure: { code: 'AccessDenied', retryable: false } });
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
   expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
-  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'AccessDenied', attempts: 1, cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
+  // What the attempt wrote before IAM refused it, and what the undo wrote after.
+  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({
+    awsCode: 'AccessDenied',
+    attempts: 1,
+    writesBeforeError: ['CreateRole', 'PutRolePolicy'],
+    cleanup: 'done',
+    roleDeleted: true,
+    stillCoveredBy: [],
+    calls: ['DeleteRolePolicy', 'DeleteRole'],
+  });
   // AWS's own text, which may name rolegate's roles and sessions, is for the operators' log, not the requester.
   const failed = (await w.h.requests.get(r.id))!;
   expect(failed.failure!.message).not.toContain('iam:AttachRolePolicy');
@@ -172,8 +181,28 @@ it('counts a transient failure from the read it decided on, so an attempt counte
 
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 2, failure: { code: 'Throttling', retryable: true } });
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
-  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
-  expect((await eventsOf(r.id)).at(-1)!.data).toEqual({ awsCode: 'Throttling', attempts: 2, cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
+  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_ATTEMPT_FAILED', 'PROVISIONING_FAILED']);
+  const [attempt, failed] = (await eventsOf(r.id)).slice(-2);
+  // The first attempt's writes stay on record, with the request still APPROVED (no transition, nobody told).
+  expect(attempt).toMatchObject({ actor: 'rolegate', data: { awsCode: 'Throttling', attempts: 1, maxAttempts: 2, writesBeforeError: ['CreateRole', 'PutRolePolicy'] } });
+  expect(attempt).not.toHaveProperty('notify');
+  expect(attempt).not.toHaveProperty('to');
+  // The second found the role as the first left it, and wrote nothing before the throttled attach.
+  expect(failed!.data).toEqual({ awsCode: 'Throttling', attempts: 2, writesBeforeError: [], cleanup: 'done', roleDeleted: true, stillCoveredBy: [], calls: ['DeleteRolePolicy', 'DeleteRole'] });
+});
+
+it('audits the role written by an attempt whose identity-account step then failed', async () => {
+  const r = await approvedStaging(60);
+  w.schedule.arm({ point: { service: 'iam', command: 'PutUserPolicy', nth: 1 }, kind: THROTTLED });
+
+  expect((await provisionRequest(w.h.deps, r.id)).outcome).toBe('retry-later');
+
+  expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
+  expect((await held(r)).role).toBeDefined();
+  expect((await eventsOf(r.id)).at(-1)).toMatchObject({
+    action: 'PROVISIONING_ATTEMPT_FAILED',
+    data: { awsCode: 'Throttling', attempts: 1, writesBeforeError: ['CreateRole', 'PutRolePolicy', 'AttachRolePolicy'] },
+  });
 });
 
 it('takes the request back out of its shared grant when its ACTIVE commit finds it FAILED', async () => {
@@ -265,7 +294,8 @@ it('leaves a request APPROVED, not FAILED, while the undo of its permanent failu
 
   expect(await w.h.requests.get(r.id)).toMatchObject({ status: 'FAILED', provisioningAttempts: 2, failure: { code: 'AccessDenied' } });
   expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
-  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_FAILED']);
+  expect(await actionsOf(r.id)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONING_ATTEMPT_FAILED', 'PROVISIONING_FAILED']);
+  expect((await eventsOf(r.id)).at(-2)!.data).toMatchObject({ awsCode: 'AccessDenied', attempts: 1, undo: 'failed' });
 });
 
 describe('a request failing for good on a role live requests share', () => {

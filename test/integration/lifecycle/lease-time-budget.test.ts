@@ -1,4 +1,5 @@
 import type { DynamoDBRecord } from 'aws-lambda';
+import { noteWritesSent, ProvisioningError } from '../../../src/domain/errors';
 import { grantTargetFor } from '../../../src/domain/grants';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { GrantLease } from '../../../src/domain/ports';
@@ -353,8 +354,29 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
 
     expect(sent).toBe(0);
     expect(result.outcome).toBe('retry-later');
-    expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED', provisioningAttempts: 0 });
+    // Left as it was: rewritten with its attempts still 0, it would match the worker's stream filter and start it again at once.
+    expect(await h.requests.get(r.id)).toEqual(r);
     expect(h.logger.lines).toContainEqual(expect.objectContaining({ message: 'provisioning failed; it will be retried', fields: expect.objectContaining({ awsCode: 'OutOfTime', attempts: 0 }) }));
+    // Nothing was sent, so there is nothing to audit.
+    expect((await h.requests.getDetail(r.id))!.events.map((e) => e.action)).not.toContain('PROVISIONING_ATTEMPT_FAILED');
+  });
+
+  it('audits the writes a step put off for time (OutOfTime) had sent before it, still leaving the request as it was', async () => {
+    const r = await approved();
+    h.deps.provisioner = {
+      apply: async () => {
+        const e = new ProvisioningError('PutRolePolicy was not sent: too little time is left', 'OutOfTime', true);
+        noteWritesSent(e, ['CreateRole']);
+        throw e;
+      },
+      remove: async () => [],
+    };
+
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('retry-later');
+
+    expect(await h.requests.get(r.id)).toEqual(r);
+    const attempt = (await h.requests.getDetail(r.id))!.events.at(-1)!;
+    expect(attempt).toMatchObject({ action: 'PROVISIONING_ATTEMPT_FAILED', data: { awsCode: 'OutOfTime', attempts: 0, writesBeforeError: ['CreateRole'] } });
   });
 
   it('the worker starts no IAM attempt that could outlast its invocation, and leaves the request to be retried', async () => {

@@ -442,7 +442,10 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       if (kind?.firstRun === 'permanent' && !(r2.status === 'FAILED' && r2.failure?.code === 'AccessDenied')) flag('outcome', [`${r2.status} (${r2.failure?.code}), expected FAILED with AccessDenied`], fin);
       if (kind && ['absorbed', 'exhausted', 'dies'].includes(kind.firstRun) && r2.status !== 'ACTIVE') flag('outcome', [`${r2.status} (${r2.failure?.code}: ${r2.failure?.message}), expected ACTIVE`], fin);
       if (point?.service === 'dynamodb' && r2.status !== 'ACTIVE') flag('outcome', [`${r2.status}, expected ACTIVE after a DynamoDB fault`], fin);
-      flag('audit', auditProblems(r2, o2.events, [...BASE_EVENTS, r2.status === 'ACTIVE' ? 'PROVISIONED' : 'PROVISIONING_FAILED']), fin);
+      // Each counted failed attempt is audited; the last one of a FAILED request is its PROVISIONING_FAILED.
+      const failedAttempts = Math.max(0, (r2.provisioningAttempts ?? 0) - (r2.status === 'FAILED' ? 1 : 0));
+      const trail = [...BASE_EVENTS, ...Array<string>(failedAttempts).fill('PROVISIONING_ATTEMPT_FAILED'), r2.status === 'ACTIVE' ? 'PROVISIONED' : 'PROVISIONING_FAILED'];
+      flag('audit', auditProblems(r2, o2.events, trail), fin);
       for (const other of o2.others) flag('audit', auditProblems(other.request, other.events, [...BASE_EVENTS, 'PROVISIONED']), `${fin}other request: `);
     } else {
       if (r2.status === phase.ends) flag('outcome', endedProblems(o2).map((x) => `${phase.ends}, but ${x}`), fin);
