@@ -94,6 +94,13 @@ export interface RequestStore {
   /** Newest first. */
   list(query: ListQuery): Promise<Page<AccessRequest>>;
   /**
+   * The requests that extend this one directly, in any status, read from the
+   * sparse byExtends index: eventually consistent, and as many as there are
+   * (one query per 100). Its cost follows the extensions, not the
+   * requester's history.
+   */
+  extensionsOf(id: string): Promise<AccessRequest[]>;
+  /**
    * Requests with due work before `before`, oldest due first, read from the
    * due index (never a scan): PENDING past their deadline (TIMEOUT), ACTIVE
    * past their end (EXPIRE), APPROVED or retry-requested FAILED awaiting

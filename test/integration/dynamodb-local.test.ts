@@ -10,7 +10,7 @@ describe('the test DynamoDB engine', () => {
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ]);
-      expect(out.Table?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(['byDue', 'byPrincipal', 'byStatus']);
+      expect(out.Table?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(['byDue', 'byExtends', 'byPrincipal', 'byStatus']);
     } finally {
       await t.drop();
     }

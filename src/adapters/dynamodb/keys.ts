@@ -12,7 +12,9 @@ import { parsePrincipalArn } from '../../domain/principal';
  *   grant     pk GRANT#<account> sk ROLE#<roleName>
  *   claim     pk CLAIM#<hash>    sk #CLAIM   (an idempotency key, by requester; TTL)
  * Indexes on requests: byStatus (gsi1), byPrincipal (gsi2, the requester),
- * byDue (sparse: only requests with due work, keyed by when it is due).
+ * byDue (sparse: only requests with due work, keyed by when it is due),
+ * byExtends (sparse: only extensions, keyed by the request's own
+ * extendsRequestId attribute).
  * ISO-8601 UTC timestamps (Date#toISOString, always 24 characters) sort
  * correctly as strings, which is what every range key here relies on.
  */

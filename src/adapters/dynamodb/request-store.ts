@@ -203,6 +203,25 @@ export class DynamoRequestStore implements RequestStore {
     throw new ValidationError('Filter by status or by requester.');
   }
 
+  async extensionsOf(id: string): Promise<AccessRequest[]> {
+    const found: AccessRequest[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byExtends',
+          KeyConditionExpression: 'extendsRequestId = :id',
+          ExpressionAttributeValues: { ':id': id },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) if (isRequestItem(item)) found.push(strip<AccessRequest>(item));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return found;
+  }
+
   /**
    * Due work strictly before `before`, oldest first, from the sparse due
    * index. The sort key is `<due time>#<id>`, so `duesk < before` keeps an

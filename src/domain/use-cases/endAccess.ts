@@ -242,31 +242,37 @@ const LIVE_EXTENSION: readonly RequestStatus[] = ['APPROVED', 'ACTIVE', 'FAILED'
  * only extend the request or one of those. `chain` holds every id known to
  * extend it (and the request itself) and grows.
  *
- * The requester's index finds them, but an index is eventually consistent:
- * it may not show an extension approved a moment ago, or still show it
- * PENDING. So the members of the grant (read consistently) are read afresh
- * too: an extension provisioned before this revocation took the lease is
- * one of them. One approved but not yet provisioned is revoked by its
- * provisioning, which reads this request, under the same lease, first.
+ * They are found by walking the chain through the byExtends index, one
+ * query per link, so the cost follows the chain, not the requester's
+ * history. An index is eventually consistent: it may not show an extension
+ * approved a moment ago, or still show it PENDING. So the members of the
+ * grant (read consistently) are read afresh too: an extension provisioned
+ * before this revocation took the lease is one of them. One approved but
+ * not yet provisioned is revoked by its provisioning, which reads this
+ * request, under the same lease, first.
  */
 async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chain: Set<string>): Promise<{ live: AccessRequest[]; pending: AccessRequest[] }> {
-  const byStatus = async (status: 'APPROVED' | 'ACTIVE' | 'FAILED' | 'PENDING'): Promise<AccessRequest[]> => {
-    const items: AccessRequest[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await deps.requests.list({ requester: request.requester, status, limit: 100, ...(cursor ? { cursor } : {}) });
-      items.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor);
-    return items;
-  };
   const grant = await deps.grants.get(grantLocationFor(deps.settings, request).grantKey);
   const fresh = new Map<string, AccessRequest>();
   for (const id of Object.keys(grant?.members ?? {})) {
     const member = id === request.id ? undefined : await deps.requests.get(id);
     if (member) fresh.set(id, member);
   }
-  const indexed = [...(await byStatus('APPROVED')), ...(await byStatus('ACTIVE')), ...(await byStatus('FAILED'))];
+  // Every request extending this one, directly or through others (whatever their status), from the index.
+  const found = new Map<string, AccessRequest>();
+  const walked = new Set<string>();
+  for (const toWalk = [...chain]; toWalk.length > 0; ) {
+    const id = toWalk.pop()!;
+    if (walked.has(id)) continue;
+    walked.add(id);
+    for (const extension of await deps.requests.extensionsOf(id)) {
+      found.set(extension.id, extension);
+      toWalk.push(extension.id);
+    }
+    // A grant member the index does not show yet may itself be extended.
+    for (const member of fresh.values()) if (member.extendsRequestId === id) toWalk.push(member.id);
+  }
+  const indexed = [...found.values()].filter((r) => LIVE_EXTENSION.includes(r.status));
   const candidates = [...indexed.filter((r) => !fresh.has(r.id)), ...[...fresh.values()].filter((r) => LIVE_EXTENSION.includes(r.status))];
   for (let grew = true; grew; ) {
     grew = false;
@@ -278,6 +284,6 @@ async function extensionsOf(deps: ProvisioningDeps, request: AccessRequest, chai
     }
   }
   const live = candidates.filter((r) => r.id !== request.id && chain.has(r.id));
-  const pending = (await byStatus('PENDING')).filter((r) => !fresh.has(r.id) && r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
+  const pending = [...found.values()].filter((r) => r.status === 'PENDING' && !fresh.has(r.id) && r.extendsRequestId !== undefined && chain.has(r.extendsRequestId));
   return { live, pending };
 }

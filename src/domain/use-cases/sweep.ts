@@ -162,6 +162,7 @@ async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boo
     get: (id) => store.get(id),
     getDetail: (id) => store.getDetail(id),
     list: (query) => store.list(query),
+    extensionsOf: (id) => store.extensionsOf(id),
     listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
     appendEvents: (events) => store.appendEvents(events),
     claimed: (claimant, key, at) => store.claimed(claimant, key, at),

@@ -52,7 +52,7 @@ describe('the deployment template (serverless package)', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(table.Properties.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName)).toEqual(['byStatus', 'byPrincipal', 'byDue']);
+    expect(table.Properties.GlobalSecondaryIndexes.map((g: { IndexName: string }) => g.IndexName)).toEqual(['byStatus', 'byPrincipal', 'byDue', 'byExtends']);
     expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
     expect(table.Properties.DeletionProtectionEnabled).toBe(true);
     expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
@@ -81,8 +81,8 @@ describe('the deployment template (serverless package)', () => {
   const actionsOf = (s: Statement) => [s.Action].flat();
   const TABLE = { 'Fn::GetAtt': ['RolegateTable', 'Arn'] };
   const index = (name: string) => ({ 'Fn::Join': ['/', [TABLE, 'index', name]] });
-  /** Listings (by status, by requester, a revoke's search for extensions) and the sweeper's due work. */
-  const LISTING_INDEXES = [index('byStatus'), index('byPrincipal')];
+  /** Listings (by status, by requester), a revoke's search for extensions, and the sweeper's due work. */
+  const LISTING_INDEXES = [index('byStatus'), index('byPrincipal'), index('byExtends')];
   const DUE_INDEX = index('byDue');
   const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
   const STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];

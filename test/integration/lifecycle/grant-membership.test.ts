@@ -50,6 +50,7 @@ function loseNextActiveCommit(): void {
     get: (id) => real.get(id),
     getDetail: (id) => real.getDetail(id),
     list: (q) => real.list(q),
+    extensionsOf: (id) => real.extensionsOf(id),
     listDue: (k, b, l, c) => real.listDue(k, b, l, c),
     appendEvents: (e) => real.appendEvents(e),
     claimed: (r, k, a) => real.claimed(r, k, a),

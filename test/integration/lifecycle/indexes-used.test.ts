@@ -9,8 +9,8 @@ import { ARN } from '../../helpers/settings';
 
 /*
  * Each deployed function may query only the indexes its role names
- * (serverless.yml: the sweeper byDue; the API and the worker byStatus and
- * byPrincipal). IAM would refuse any other in production, where no test
+ * (serverless.yml: the sweeper byDue; the API and the worker byStatus,
+ * byPrincipal and byExtends). IAM would refuse any other in production, where no test
  * runs: these record the index of every Query the code sends.
  */
 
@@ -70,5 +70,5 @@ it('the API queries only the listing indexes: lists, and a revoke that looks for
     expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} })).status).toBe(200);
   });
 
-  expect([...indexes].filter((i) => i !== 'table').sort()).toEqual(['byPrincipal', 'byStatus']);
+  expect([...indexes].filter((i) => i !== 'table').sort()).toEqual(['byExtends', 'byPrincipal', 'byStatus']);
 });

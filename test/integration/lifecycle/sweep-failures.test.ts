@@ -249,6 +249,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
       get: (id) => store.get(id),
       getDetail: (id) => store.getDetail(id),
       list: (q) => store.list(q),
+      extensionsOf: (id) => store.extensionsOf(id),
       appendEvents: (e) => store.appendEvents(e),
       claimed: (r, k, a) => store.claimed(r, k, a),
       listDue: async (kind, before, limit, cursor) => {
