@@ -1,5 +1,5 @@
 import { ConflictError, ProvisioningError } from '../errors';
-import { accountForGrant, grantEnd, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
+import { accountForGrant, grantEnd, grantOfAnother, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
 import type { Principal } from '../principal';
@@ -89,6 +89,12 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       'DryRunCannotRemove',
       false,
     );
+  }
+  const another = grantOfAnother(lease.grant, location);
+  if (another) {
+    // Never this request's role: it holds nothing there, and the others' role is not its to rewrite or delete.
+    deps.logger.warn('a request left a grant key whose grant is another\'s; the role is left as it is', { requestId, grantKey: location.grantKey, why: another });
+    return { calls: [], roleDeleted: false, remaining: [] };
   }
   const target = withRecordedTerms(location, lease.grant);
   const others = { ...(lease.grant?.members ?? {}) };

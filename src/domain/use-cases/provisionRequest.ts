@@ -1,6 +1,6 @@
 import { audit } from '../audit';
 import { errorForLog, ForbiddenError, GrantBusyError, noteWritesSent, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
-import { grantLocationFor, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
+import { grantLocationFor, grantOfAnother, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
@@ -85,6 +85,8 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   if (revoked) return revokeWithOriginal(deps, lease, target, request, revoked, t);
   // Its end passed while this run waited for the lease: it would be no live member of the grant.
   if (request.endsAt <= t) return expireUnderLease(deps, lease, target, request);
+  const another = grantOfAnother(lease.grant, target);
+  if (another) return recordProvisioningError(deps, lease, target, request, new ProvisioningError(another, 'GrantConflict', false));
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome | undefined;

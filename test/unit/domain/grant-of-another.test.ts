@@ -1,0 +1,44 @@
+import { grantOfAnother, type GrantLocation } from '../../../src/domain/grants';
+import type { Grant } from '../../../src/domain/model';
+import { parsePrincipalArn } from '../../../src/domain/principal';
+
+/* Whether the grant stored under a request's key is the request's own: same principal (as IAM identifies it), profile and ExternalId. */
+
+const location: GrantLocation = {
+  grantKey: '222222222222#rg-ReadOnly-deploy-1a2b3c4d',
+  accountId: '222222222222',
+  profileName: 'ReadOnly',
+  principal: parsePrincipalArn('arn:aws:iam::111111111111:role/ci/deploy'),
+  roleName: 'rg-ReadOnly-deploy-1a2b3c4d',
+  externalId: 'ext-1',
+};
+const grant: Grant = {
+  grantKey: location.grantKey,
+  accountId: '222222222222',
+  roleName: location.roleName,
+  principalArn: 'arn:aws:iam::111111111111:role/ci/deploy',
+  profile: 'ReadOnly',
+  members: {},
+  terms: { externalId: 'ext-1' },
+  mode: 'aws',
+  version: 1,
+  updatedAt: '2026-03-02T09:00:00.000Z',
+} as Grant;
+
+it.each<[string, Grant | undefined, GrantLocation, string | undefined]>([
+  ['no grant yet', undefined, location, undefined],
+  ['its own grant', grant, location, undefined],
+  ['its own, the ARN in another case and without the path', { ...grant, principalArn: 'arn:aws:iam::111111111111:role/DEPLOY' }, location, undefined],
+  ['another principal', { ...grant, principalArn: 'arn:aws:iam::111111111111:role/deploy-two' }, location, 'principal'],
+  ['the same name in another account', { ...grant, principalArn: 'arn:aws:iam::999999999999:role/ci/deploy' }, location, 'principal'],
+  ['a user of the same name', { ...grant, principalArn: 'arn:aws:iam::111111111111:user/deploy' }, location, 'principal'],
+  ['another profile', { ...grant, profile: 'S3ReadOnly' }, location, 'profile'],
+  ['another ExternalId', { ...grant, terms: { externalId: 'ext-2' } }, location, 'ExternalId'],
+  ['an ExternalId where the request has none', grant, { ...location, externalId: undefined } as GrantLocation, 'ExternalId'],
+  ['an older grant that recorded no terms', { ...grant, terms: undefined } as Grant, location, undefined],
+  ['a request whose rule (and so its ExternalId) is gone', grant, { ...location, externalId: undefined, externalIdUnknown: true } as GrantLocation, undefined],
+])('%s', (_what, stored, where, differs) => {
+  const why = grantOfAnother(stored, where);
+  if (differs === undefined) expect(why).toBeUndefined();
+  else expect(why).toBe(`Role ${where.roleName} in account 222222222222 belongs to another grant (its ${differs} differs from this request's); rolegate will not change it for this request. Tell your rolegate administrators: two grants derived one role name.`);
+});
