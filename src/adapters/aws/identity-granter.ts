@@ -1,4 +1,4 @@
-import { DeleteRolePolicyCommand, DeleteUserPolicyCommand, PutRolePolicyCommand, PutUserPolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { DeleteRolePolicyCommand, DeleteUserPolicyCommand, GetRoleCommand, GetUserCommand, PutRolePolicyCommand, PutUserPolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { IdentityGranter } from '../../domain/ports';
@@ -79,8 +79,32 @@ export class IamIdentityGranter implements IdentityGranter {
       );
     } catch (e) {
       if (e instanceof ProvisioningError && e.awsCode === 'NoSuchEntity') return [];
+      if (e instanceof ProvisioningError && e.awsCode === 'AccessDenied' && (await this.gone(iam, principal))) return [];
       throw e;
     }
     return [call];
+  }
+
+  /**
+   * Whether the principal was deleted. IAM cannot know the path of a user or
+   * role that does not exist, so it authorises a call on a deleted one
+   * against `user/<name>`: under a UserPathPattern or RolePathPattern other
+   * than `*`, the delete is AccessDenied, not NoSuchEntity, at every attempt.
+   * A deleted principal took its inline policies with it. The granter role
+   * may read any user or role for this (templates/identity-granter-role.yaml);
+   * without that, the AccessDenied stands.
+   */
+  private async gone(iam: IAMClient, principal: Principal): Promise<boolean> {
+    try {
+      await withRetry(
+        `${principal.type === 'user' ? 'GetUser' : 'GetRole'} on ${principal.arn}`,
+        () => (principal.type === 'user' ? iam.send(new GetUserCommand({ UserName: principal.name })) : iam.send(new GetRoleCommand({ RoleName: principal.name }))),
+        this.retry,
+      );
+      return false;
+    } catch (e) {
+      if (e instanceof ProvisioningError && e.awsCode === 'NoSuchEntity') return true;
+      return false;
+    }
   }
 }

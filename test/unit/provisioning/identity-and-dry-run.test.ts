@@ -4,6 +4,7 @@ import {
   DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   GetRoleCommand,
+  GetUserCommand,
   IAMClient,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
@@ -75,6 +76,29 @@ describe('IamIdentityGranter', () => {
     iam.on(DeleteRolePolicyCommand).rejects(noSuchEntity());
     await expect(granter().revoke(billingApp, KEY)).resolves.toEqual([]);
     expect(iam).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'app-billing', PolicyName: identityPolicyName(KEY) });
+  });
+
+  it('treats an AccessDenied delete on a principal IAM no longer knows as revoked (its path is unknown to IAM, so a path pattern refuses it)', async () => {
+    iam.on(DeleteUserPolicyCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: iam:DeleteUserPolicy on resource: user alice', 403));
+    iam.on(GetUserCommand).rejects(noSuchEntity());
+
+    await expect(granter().revoke(alice, KEY)).resolves.toEqual([]);
+    expect(iam.commandCalls(GetUserCommand).map((c) => c.args[0].input)).toEqual([{ UserName: 'alice' }]);
+
+    iam.reset();
+    iam.on(DeleteRolePolicyCommand).rejects(awsError('AccessDeniedException', 'not authorized', 403));
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    await expect(granter().revoke(billingApp, KEY)).resolves.toEqual([]);
+    expect(iam.commandCalls(GetRoleCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: 'app-billing' }]);
+  });
+
+  it('keeps the AccessDenied of a principal that still exists, or that it may not read', async () => {
+    iam.on(DeleteUserPolicyCommand).rejects(awsError('AccessDeniedException', 'not authorized', 403));
+    iam.on(GetUserCommand).resolves({ User: { UserName: 'alice', UserId: 'AIDA', Arn: 'arn:aws:iam::111111111111:user/alice', Path: '/', CreateDate: new Date() } });
+    await expect(granter().revoke(alice, KEY)).rejects.toMatchObject({ awsCode: 'AccessDenied', retryable: false });
+
+    iam.on(GetUserCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: iam:GetUser', 403));
+    await expect(granter().revoke(alice, KEY)).rejects.toMatchObject({ awsCode: 'AccessDenied', retryable: false });
   });
 
   it("gives each of a user's grants its own policy, so ending one leaves the others", async () => {

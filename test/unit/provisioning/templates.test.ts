@@ -138,7 +138,10 @@ describe('identity-granter role template', () => {
     expect(allows.map((s) => s.Resource)).toEqual([
       { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/${UserPathPattern}' },
       { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RolePathPattern}' },
+      // Reads only, of any user or role: a deleted one is authorised without its path.
+      [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' }, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' }],
     ]);
+    expect(allows[2]!.Action).toEqual(['iam:GetUser', 'iam:GetRole']);
   });
 
   it('can never put policies on itself, on the provisioner role, on rolegate, or on grant roles, nor pass roles', () => {
