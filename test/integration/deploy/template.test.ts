@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { routes } from '../../../src/handlers/http/routes';
@@ -45,7 +45,7 @@ describe('the deployment template (serverless package)', () => {
     expect(declared).toEqual(expected);
   });
 
-  it('has the table with its keys, three GSIs, stream, point-in-time recovery and deletion protection', () => {
+  it('has the table with its keys, four GSIs, stream, point-in-time recovery and deletion protection', () => {
     const table = resources.RolegateTable!;
     expect((table as unknown as { DeletionPolicy: string }).DeletionPolicy).toBe('Retain');
     expect(table.Properties.KeySchema).toEqual([
@@ -331,9 +331,25 @@ describe('the deployment template (serverless package)', () => {
   });
 });
 
+/** A configuration file of the project's own (packaging ships only files under the service), removed afterwards. */
+function withConfig<T>(text: string, work: (file: string) => T): T {
+  const file = join('config', `.test-${process.pid}-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(join(ROOT, file), text);
+  try {
+    return work(file);
+  } finally {
+    rmSync(join(ROOT, file), { force: true });
+  }
+}
+
+const EXAMPLE = readFileSync(join(ROOT, 'config', 'rolegate.example.yaml'), 'utf8');
+
 describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
   it('puts a JWT authorizer with the issuer and audience on every route but the public and Slack ones', () => {
-    const { Resources: resources } = packageTemplate(['--param=auth=jwt', '--param=oidcIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', '--param=oidcAudience=client123']);
+    const oidc = `${EXAMPLE}\noidc:\n  issuer: https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc\n  audience: [client123]\n  principals: { alice@example.com: 'arn:aws:iam::111111111111:user/alice' }\n`;
+    const { Resources: resources } = withConfig(oidc, (file) =>
+      packageTemplate([`--param=configFile=${file}`, '--param=auth=jwt', '--param=oidcIssuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', '--param=oidcAudience=client123']),
+    );
     const authorizers = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers.map((a) => a.Properties)).toEqual([
       expect.objectContaining({ AuthorizerType: 'JWT', IdentitySource: ['$request.header.Authorization'], JwtConfiguration: { Audience: ['client123'], Issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc' } }),
@@ -342,6 +358,30 @@ describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
       .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
       .map((r) => `${r.Properties.RouteKey} ${r.Properties.AuthorizationType ?? 'NONE'}`);
     for (const route of routes) expect(types).toContain(`${route.method} ${route.path} ${route.public ? 'NONE' : 'JWT'}`);
+  }, 120_000);
+});
+
+describe('packaging checks the configuration first', () => {
+  const refusal = (params: string[]): string => {
+    try {
+      packageTemplate(params);
+    } catch (e) {
+      return String((e as { stdout?: Buffer }).stdout ?? '') + String((e as { stderr?: Buffer }).stderr ?? '');
+    }
+    throw new Error('serverless package succeeded');
+  };
+
+  it('refuses a configuration the functions would refuse at cold start, against the params given on the command line', () => {
+    // Valid against the defaults; with auth=jwt the configuration must map OIDC sign-ins.
+    expect(refusal(['--param=auth=jwt', '--param=oidcIssuer=https://issuer.example.com', '--param=oidcAudience=c'])).toContain(
+      'oidc: is required: the stack signs callers in with OIDC (auth=jwt), and only oidc.principals maps a token to a principal',
+    );
+    // aws mode with identity grants but no identity-granter role to act through.
+    const broken = EXAMPLE.replace(/^  mode: dry-run$/m, '  mode: aws');
+    expect(broken).not.toBe(EXAMPLE);
+    expect(withConfig(broken, (file) => refusal([`--param=configFile=${file}`]))).toMatch(
+      /Not packaged: the configuration is not valid for this stack \(stage ci\)[\s\S]*provisioner\.identityRoleArn: is required with identityGrants in aws mode/,
+    );
   }, 120_000);
 });
 

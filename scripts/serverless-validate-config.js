@@ -1,0 +1,43 @@
+'use strict';
+
+/*
+ * A local Serverless plugin: before `serverless package` (and so `deploy`)
+ * builds anything, checks the configuration file with `validate-config`
+ * against this stack's params as resolved for this stage (`--param` and
+ * `--stage` included), the same checks every function makes at cold start.
+ * A configuration the functions would refuse then never ships: deployed, it
+ * would stop them all, the sweeper's expiry included.
+ */
+
+const { spawnSync } = require('node:child_process');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..');
+/** The environment the functions check the configuration against (serverless.yml, provider.environment). */
+const DEPLOYMENT_ENV = ['ROLEGATE_STAGE', 'ROLEGATE_SECRETS_PATH', 'ROLEGATE_PROVISIONER_ROLE_NAME', 'ROLEGATE_IDENTITY_ROLE_NAME', 'ROLEGATE_AUTH'];
+
+class ValidateConfig {
+  constructor(serverless, _options, utils) {
+    this.serverless = serverless;
+    this.log = utils && utils.log;
+    this.hooks = { 'before:package:initialize': () => this.check() };
+  }
+
+  check() {
+    const environment = this.serverless.service.provider.environment || {};
+    const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
+    const env = { ...process.env };
+    for (const key of DEPLOYMENT_ENV) {
+      if (typeof environment[key] === 'string') env[key] = environment[key];
+      else delete env[key];
+    }
+    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'src', 'cli', 'main.ts'), 'validate-config', file], { cwd: ROOT, env, encoding: 'utf8' });
+    const said = `${run.stdout || ''}${run.stderr || ''}`.trim();
+    if (run.status !== 0) {
+      throw new this.serverless.classes.Error(`Not packaged: the configuration is not valid for this stack (stage ${environment.ROLEGATE_STAGE}), and every function would refuse it at cold start.\n${said || String(run.error)}`);
+    }
+    if (this.log) this.log.notice(said);
+  }
+}
+
+module.exports = ValidateConfig;
