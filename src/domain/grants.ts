@@ -53,21 +53,17 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
 
 /**
  * Why the grant stored under a request's key is not the request's to join
- * or change, or undefined when it is: another principal, profile or
- * ExternalId. A role name is readable text cut short plus a short hash, so
- * two grants can meet on one key (a principal named to collide); the second
- * must never rewrite the first's role to trust itself, nor, leaving, rewrite
- * it for the first's requests with its own principal.
+ * or change, or undefined when it is: another principal or profile. A role
+ * name is readable text cut short plus a short hash, so two grants can meet
+ * on one key (a principal named to collide); the second must never rewrite
+ * the first's role to trust itself, nor, leaving, rewrite it for the first's
+ * requests with its own principal. The ExternalId is not compared: a
+ * collision needs a name to vary, and a rotated ExternalId must not cut a
+ * provisioned request off the role it holds (its stored grant key).
  */
 export function grantOfAnother(grant: Grant | undefined, location: GrantLocation): string | undefined {
   if (!grant) return undefined;
-  const differs = !samePrincipal(parsePrincipalArn(grant.principalArn), location.principal)
-    ? 'principal'
-    : grant.profile !== location.profileName
-      ? 'profile'
-      : grant.terms && !location.externalIdUnknown && (grant.terms.externalId ?? '') !== (location.externalId ?? '')
-        ? 'ExternalId'
-        : undefined;
+  const differs = !samePrincipal(parsePrincipalArn(grant.principalArn), location.principal) ? 'principal' : grant.profile !== location.profileName ? 'profile' : undefined;
   if (!differs) return undefined;
   return `Role ${location.roleName} in account ${location.accountId} belongs to another grant (its ${differs} differs from this request's); rolegate will not change it for this request. Tell your rolegate administrators: two grants derived one role name.`;
 }
