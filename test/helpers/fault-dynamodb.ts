@@ -1,3 +1,4 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FaultSchedule } from './fault-schedule';
 
@@ -45,4 +46,37 @@ export function injectDynamoFaults(doc: DynamoDBDocumentClient, schedule: FaultS
     { step: 'build', name: NAME, override: true },
   );
   return () => void doc.middlewareStack.remove(NAME);
+}
+
+/**
+ * Cancels the next `times` TransactWriteItems as DynamoDB cancels one it
+ * lacks the capacity for: a TransactionCanceledException (HTTP 400) with
+ * one reason per item, from `codes` (by default ThrottlingError for the
+ * first item, None for the rest). It sits in the deserialize step, inside
+ * the SDK's retries, so the SDK's own strategy sees the cancellation as it
+ * would DynamoDB's answer. `sent` counts every TransactWriteItems that
+ * reached it, the SDK's retries included; `cancelled`, those it cancelled.
+ */
+export function cancelTransactions(
+  doc: DynamoDBDocumentClient,
+  times: number,
+  codes: (items: number) => string[] = (items) => ['ThrottlingError', ...Array.from({ length: items - 1 }, () => 'None')],
+): { sent: number; cancelled: number } {
+  const seen = { sent: 0, cancelled: 0 };
+  doc.middlewareStack.add(
+    (next: any, context: any) => async (args: any) => {
+      if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+      seen.sent++;
+      if (seen.cancelled >= times) return next(args);
+      seen.cancelled++;
+      const reasons = codes((args.input.TransactItems as unknown[]).length).map((Code) => ({ Code }));
+      throw new TransactionCanceledException({
+        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: reasons,
+      });
+    },
+    { step: 'deserialize', name: 'rolegateCancelTransactions' },
+  );
+  return seen;
 }

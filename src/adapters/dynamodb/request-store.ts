@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
-import { queryPartition } from './client';
+import { queryPartition, transactWrite } from './client';
 import {
   DECISION_SK_PREFIX,
   EVENT_SK_PREFIX,
@@ -23,7 +23,7 @@ import {
   type ItemType,
 } from './keys';
 
-type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
 /**
  * Queries one page may send: a filtered listing (a requester's requests in
@@ -106,7 +106,8 @@ export class DynamoRequestStore implements RequestStore {
     }
 
     try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      // Sent again while DynamoDB cancels it only for throttling; what is left to read below is final.
+      await transactWrite(this.doc, { TransactItems: items });
     } catch (e) {
       // Whatever went wrong, the stored request may not be what this process last saw.
       this.snapshots.delete(request.id);
@@ -266,7 +267,7 @@ export class DynamoRequestStore implements RequestStore {
       return;
     }
     try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: events.map((e) => this.putNew(eventItem(e))) }));
+      await transactWrite(this.doc, { TransactItems: events.map((e) => this.putNew(eventItem(e))) });
     } catch (e) {
       const replay = e instanceof TransactionCanceledException && e.CancellationReasons?.every((r) => r.Code === 'ConditionalCheckFailed');
       if (!replay) throw e;

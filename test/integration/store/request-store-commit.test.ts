@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, RolegateError, StaleWriteError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
+import { cancelTransactions } from '../../helpers/fault-dynamodb';
 import { aDecision, anEvent, aRequest, bob, carol, creation, minutes, storeTable, transition, type StoreTable } from '../../helpers/store-fixtures';
 
 /*
@@ -206,6 +207,105 @@ describe('optimistic concurrency', () => {
     await expect(attempt).rejects.toBeInstanceOf(TransactionCanceledException);
     await expect(attempt).rejects.not.toBeInstanceOf(RolegateError);
     expect(await t.requests.get(request.id)).toStrictEqual(request);
+  });
+});
+
+describe('transactions DynamoDB cancels for want of capacity', () => {
+  /*
+   * DynamoDB reports a transaction it lacks the capacity for as a
+   * TransactionCanceledException whose reasons say ThrottlingError or
+   * ProvisionedThroughputExceeded, which the SDK does not retry. Nothing was
+   * written, so the store sends it again, a few times within a second.
+   */
+
+  it('commits a write whose first attempt was cancelled for throttling, once, with its event', async () => {
+    // Arrange
+    const request = await created();
+    const write = transition(request, { status: 'APPROVED' });
+    const dynamo = cancelTransactions(t.doc, 1);
+
+    // Act
+    await t.requests.commit(write);
+
+    // Assert
+    expect(dynamo).toEqual({ sent: 2, cancelled: 1 });
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toStrictEqual(write.request);
+    expect(detail!.events.slice(1)).toEqual(write.events);
+  });
+
+  it('retries ProvisionedThroughputExceeded the same way', async () => {
+    // Arrange
+    const request = await created();
+    const write = transition(request, { status: 'APPROVED' });
+    const dynamo = cancelTransactions(t.doc, 2, (items) => ['None', ...Array.from({ length: items - 1 }, () => 'ProvisionedThroughputExceeded')]);
+
+    // Act
+    await t.requests.commit(write);
+
+    // Assert
+    expect(dynamo).toEqual({ sent: 3, cancelled: 2 });
+    expect(await t.requests.get(request.id)).toStrictEqual(write.request);
+  });
+
+  it('reports a throttling that outlasts its four attempts as the error it is, having written nothing', async () => {
+    // Arrange
+    const request = await created();
+    const dynamo = cancelTransactions(t.doc, Infinity);
+
+    // Act
+    const attempt = t.requests.commit(transition(request, { status: 'APPROVED' }));
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(TransactionCanceledException);
+    await expect(attempt).rejects.toMatchObject({ CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }] });
+    await expect(attempt).rejects.not.toBeInstanceOf(RolegateError);
+    expect(dynamo).toEqual({ sent: 4, cancelled: 4 });
+    const detail = await t.requests.getDetail(request.id);
+    expect(detail!.request).toStrictEqual(request);
+    expect(detail!.events).toHaveLength(1);
+  });
+
+  it('does not send again a transaction cancelled for a failed condition, even with a throttled item beside it', async () => {
+    // Arrange
+    const request = await created();
+    const dynamo = cancelTransactions(t.doc, 1, () => ['ThrottlingError', 'ConditionalCheckFailed']);
+
+    // Act
+    const attempt = t.requests.commit(transition(request, { status: 'APPROVED' }));
+
+    // Assert
+    await expect(attempt).rejects.toMatchObject({ CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'ConditionalCheckFailed' }] });
+    expect(dynamo).toEqual({ sent: 1, cancelled: 1 });
+    expect(await t.requests.get(request.id)).toStrictEqual(request);
+  });
+
+  it('does not send again a stale write DynamoDB itself refused', async () => {
+    // Arrange
+    const request = await created();
+    await t.requests.commit(transition(request, { status: 'APPROVED' }));
+    const dynamo = cancelTransactions(t.doc, 0);
+
+    // Act
+    const attempt = t.requests.commit(transition(request, { status: 'DENIED' }));
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    expect(dynamo).toEqual({ sent: 1, cancelled: 0 });
+  });
+
+  it('appends audit events whose first transaction was cancelled for throttling', async () => {
+    // Arrange
+    const request = await created();
+    const pair = [anEvent(request, { at: minutes(4), action: 'DRIFT_DETECTED' }), anEvent(request, { at: minutes(4), action: 'DRIFT_REPAIRED' })];
+    const dynamo = cancelTransactions(t.doc, 1);
+
+    // Act
+    await t.requests.appendEvents(pair);
+
+    // Assert
+    expect(dynamo).toEqual({ sent: 2, cancelled: 1 });
+    expect((await t.requests.getDetail(request.id))!.events.slice(1)).toEqual(pair);
   });
 });
 
