@@ -250,7 +250,11 @@ export type MetricName =
   | 'RevocationIncomplete'
   | 'DriftFound'
   /** The reconciler stopped before its last account to keep its time (the next run starts further on). */
-  | 'ReconcileCutShort';
+  | 'ReconcileCutShort'
+  /** An account, a grant or a role the reconciler could not check (alarmed): drift there goes unseen until a run succeeds. */
+  | 'ReconcileFailed'
+  /** A notification (Slack, a webhook) not delivered; audited as NOTIFICATION_FAILED (alarmed): approvers may never hear of a request. */
+  | 'NotificationFailed';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */
 export interface Metrics {

@@ -50,7 +50,7 @@ export async function withOptimisticRetry<T>(attempt: () => Promise<T>, maxAttem
   }
 }
 
-type NotifyDeps = Pick<CoreDeps, 'notifier' | 'requests' | 'ids' | 'clock' | 'logger'>;
+type NotifyDeps = Pick<CoreDeps, 'notifier' | 'requests' | 'ids' | 'clock' | 'logger' | 'metrics'>;
 
 /**
  * After a commit: sends the notification its audit event carries, unless
@@ -70,7 +70,9 @@ export async function deliverNotification(deps: NotifyDeps, request: AccessReque
 }
 
 /**
- * A failure is logged and audited and never changes the request.
+ * A failure is logged, counted (NotificationFailed, alarmed: a bad bot token
+ * or webhook would otherwise leave approvers unaware of every request with
+ * nobody told) and audited, and never changes the request.
  */
 async function notifySafely(deps: NotifyDeps, notification: Notification): Promise<void> {
   const { kind, request } = notification;
@@ -79,6 +81,8 @@ async function notifySafely(deps: NotifyDeps, notification: Notification): Promi
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     deps.logger.warn('notification failed', { requestId: request.id, kind, reason });
+    // Before the audit, which may fail too.
+    deps.metrics?.count('NotificationFailed');
     try {
       await deps.requests.appendEvents([
         audit.notificationFailed(request, { id: deps.ids.next(), at: isoNow(deps.clock), actor: 'rolegate', data: { kind, reason } }),

@@ -71,6 +71,8 @@ export async function reconcile(deps: ProvisioningDeps, options: ReconcileOption
         cutShort = checked.cutShort;
       } catch (e) {
         deps.logger.error('reconciliation of an account failed; the others continue', { accountId: account.id, error: errorForLog(e) });
+        // Counted (alarmed), not only logged: an account the reconciler cannot assume into or list is otherwise never checked, silently.
+        deps.metrics?.count('ReconcileFailed');
       }
     }
     if (cutShort) {
@@ -138,6 +140,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       }
     } catch (e) {
       deps.logger.error('reconciliation of a grant failed; the others continue', { accountId: account.id, grantKey: grant.grantKey, error: errorForLog(e) });
+      deps.metrics?.count('ReconcileFailed');
     }
   }
 
@@ -175,6 +178,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       await record(deps, drift);
     } catch (e) {
       deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: errorForLog(e) });
+      deps.metrics?.count('ReconcileFailed');
     }
   }
 }

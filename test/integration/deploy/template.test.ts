@@ -8,6 +8,8 @@ import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
 import { DynamoSlackStore } from '../../../src/adapters/dynamodb/slack-store';
+import { createMetrics } from '../../../src/adapters/metrics';
+import type { MetricName } from '../../../src/domain/ports';
 import { INTERACTIVE_LEASE_ATTEMPTS, RUN_MARGIN_MS } from '../../../src/handlers/lease-waits';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -15,6 +17,26 @@ const ROOT = join(__dirname, '..', '..', '..');
 type Resource = { Type: string; Properties: Record<string, any> };
 type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The namespace, dimensions (as an alarm names them) and metric names of the EMF line a deployed function writes for `names`. */
+function emfOf(stage: string, names: MetricName[]): { namespace: string; dimensions: { Name: string; Value: string }[]; metrics: string[] } {
+  const lines: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    const metrics = createMetrics(stage);
+    for (const name of names) metrics.count(name);
+    metrics.flush();
+  } finally {
+    spy.mockRestore();
+  }
+  const line = lines.map((l) => JSON.parse(l)).find((l) => l._aws);
+  const [directive] = line._aws.CloudWatchMetrics;
+  const dimensions = (directive.Dimensions[0] as string[]).map((Name) => ({ Name, Value: line[Name] }));
+  return { namespace: directive.Namespace, dimensions, metrics: directive.Metrics.map((m: { Name: string }) => m.Name) };
+}
 
 /** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
 function packageTemplate(params: string[] = []): Template {
@@ -250,20 +272,29 @@ describe('the deployment template (serverless package)', () => {
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
-  it('alarms on worker, sweeper, reconciler and API errors, dead letters, provisioning and expiry failures and drift, to one topic', () => {
+  it('alarms on worker, sweeper, reconciler and API errors, dead letters, provisioning, expiry, reconciliation and notification failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
+    // Typed, so a metric renamed in the code fails here rather than leave its alarm watching nothing.
+    const alarmed: MetricName[] = ['DriftFound', 'ExpiryFailed', 'NotificationFailed', 'ProvisioningFailed', 'ReconcileFailed', 'RevocationIncomplete'];
     expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
       'AWS/ApiGateway/5xx',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
-      'rolegate/DriftFound',
-      'rolegate/ExpiryFailed',
-      'rolegate/ProvisioningFailed',
-      'rolegate/RevocationIncomplete',
+      ...alarmed.map((m) => `rolegate/${m}`),
     ]);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    // Each of rolegate's own alarms watches the namespace and dimensions the functions' EMF lines carry.
+    const emf = emfOf('ci', alarmed);
+    for (const a of alarms.filter((x) => x.Properties.Namespace === 'rolegate')) {
+      expect({ metric: a.Properties.MetricName, namespace: a.Properties.Namespace, dimensions: a.Properties.Dimensions }).toEqual({
+        metric: a.Properties.MetricName,
+        namespace: emf.namespace,
+        dimensions: emf.dimensions,
+      });
+      expect(emf.metrics).toContain(a.Properties.MetricName);
+    }
     // The stack names the topic, so on-call can be subscribed without searching the console.
     expect(template.Outputs.AlarmTopicArn!.Value).toEqual({ Ref: 'AlarmTopic' });
     // The API answers its own failures (500, 502) without a Lambda error: only the gateway counts them, on this API.

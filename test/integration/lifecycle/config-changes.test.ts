@@ -386,6 +386,8 @@ describe('reconciliation around ended and unconfigured grants', () => {
     expect(drift).toEqual([{ accountId: STAGING, roleName: roleName(checked), kind: 'session-duration-changed', detail: 'maximum session 43200 s; expected 3600 s', repaired: false }]);
     expect(w.h.logger.lines.filter((l) => l.message === 'reconciliation of a grant failed; the others continue').map((l) => l.fields.grantKey)).toEqual([orphaned.grantKey]);
     expect(w.h.logger.lines.some((l) => l.message === 'reconciliation of an account failed; the others continue')).toBe(false);
+    // Its role goes unchecked until it ends or the profile is back: alarmed, not only logged.
+    expect(w.h.metrics.counts.get('ReconcileFailed')).toBe(1);
   });
 
   it('does not report, nor in repair mode delete, the role of a grant that ended a minute ago and awaits the sweeper', async () => {

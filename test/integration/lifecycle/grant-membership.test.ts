@@ -243,6 +243,7 @@ describe('ExternalId terms and shared roles', () => {
       expect(h.logger.lines.filter((l) => l.message === 'reconciliation of a grant failed; the others continue').map((l) => l.fields.error)).toEqual([
         `Grant ${held} is not compared: the rule that set its workload's ExternalId (workloads) is no longer in the configuration, and the grant, written before grants recorded it, does not say what it was.`,
       ]);
+      expect(h.metrics.counts.get('ReconcileFailed')).toBe(1);
     });
 
     it('a revoke of one of two requests narrows the shared role under the recorded ExternalId', async () => {

@@ -10,6 +10,7 @@ import { httpApp } from '../../../src/handlers/http/app';
 import { routes } from '../../../src/handlers/http/routes';
 import { apiEvent, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
+import { intercept } from '../../helpers/intercept';
 import { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN } from '../../helpers/settings';
 
@@ -52,6 +53,24 @@ describe('metrics and structured logs', () => {
     expect(third.expired).toBe(1);
     expect(h.metrics.counts.get('ExpiryFailed')).toBe(2);
     expect((await h.deps.requests.get(r.id))!.status).toBe('EXPIRED');
+  });
+
+  it('counts each notification that could not be delivered, also when its NOTIFICATION_FAILED audit cannot be written', async () => {
+    h.notifier.failure = new Error('Slack chat.postMessage failed: invalid_auth');
+    const first = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'x' });
+    expect(h.metrics.counts.get('NotificationFailed')).toBe(1);
+    expect((await h.requests.getDetail(first.id))!.events.map((e) => e.action)).toEqual(['REQUESTED', 'NOTIFICATION_FAILED']);
+
+    h.deps.requests = intercept(h.requests, {
+      appendEvents: async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
+    });
+    const second = await createRequest(h.deps, { arn: ARN.bob, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'y' });
+
+    expect(h.metrics.counts.get('NotificationFailed')).toBe(2);
+    expect((await h.requests.getDetail(second.id))!.events.map((e) => e.action)).toEqual(['REQUESTED']);
+    expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'could not audit a failed notification', fields: expect.objectContaining({ requestId: second.id }) }));
   });
 
   it('writes metrics as one CloudWatch EMF line per flush', () => {

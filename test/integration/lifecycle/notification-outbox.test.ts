@@ -91,10 +91,13 @@ it('a failed delivery is audited and not sent back to the stream, so the receive
   const events = (await h.requests.getDetail(request.id))!.events;
   expect(events.map((e) => e.action)).toEqual(['REQUESTED', 'NOTIFICATION_FAILED']);
   expect(events[1]!.data).toEqual({ kind: 'request.created', reason: 'slack: channel_not_found' });
+  // Counted too (NotificationFailed, alarmed): a bad bot token would otherwise keep every approver uninformed unnoticed.
+  expect(h.metrics.counts.get('NotificationFailed')).toBe(1);
   // The NOTIFICATION_FAILED event announces nothing, so it cannot loop.
   h.notifier.failure = undefined;
   expect((await handleStream(app, batch(await insertsSince(new Set())), plentyOfTime)).batchItemFailures).toEqual([]);
   expect(h.notifier.sent.map((n) => n.kind)).toEqual(['request.created']);
+  expect(h.metrics.counts.get('NotificationFailed')).toBe(1);
 });
 
 it('when a request cannot be read, its notifications go back to the stream in order, and other requests\' are sent', async () => {

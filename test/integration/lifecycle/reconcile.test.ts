@@ -228,6 +228,71 @@ describe('reconciliation: IAM compared with the live grants', () => {
     });
   });
 
+  describe('what it cannot check is counted (ReconcileFailed, alarmed), not only logged', () => {
+    const denied = () => Object.assign(new Error('User is not authorized to perform: sts:AssumeRole'), { name: 'AccessDenied' });
+
+    it('an account it cannot list: counted once, and the other account is still checked', async () => {
+      await start('report');
+      iam.foreign.set(`333333333333#${unknownRole.roleName}`, { ...unknownRole, roleArn: `arn:aws:iam::333333333333:role/rolegate/${unknownRole.roleName}` });
+      const list = iam.listManagedRoles.bind(iam);
+      iam.listManagedRoles = async (account) => {
+        if (account.id === '222222222222') throw denied();
+        return list(account);
+      };
+
+      const drift = await reconcile(h.deps);
+
+      expect(drift.map((d) => [d.accountId, d.kind])).toEqual([['333333333333', 'unknown-role']]);
+      expect(h.metrics.counts.get('ReconcileFailed')).toBe(1);
+      expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.accountId])).toEqual([
+        ['reconciliation of an account failed; the others continue', '222222222222'],
+      ]);
+    });
+
+    it('a grant whose role it cannot re-read: counted once per run', async () => {
+      await start('report');
+      const request = await liveGrant();
+      iam.tampered.set(request.grantKey!, { maxSessionDuration: 43200 });
+      iam.describeManagedRole = async () => {
+        throw denied();
+      };
+
+      expect(await reconcile(h.deps)).toEqual([]);
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      expect(h.metrics.counts.get('ReconcileFailed')).toBe(2);
+      expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.grantKey])).toEqual([
+        ['reconciliation of a grant failed; the others continue', request.grantKey],
+        ['reconciliation of a grant failed; the others continue', request.grantKey],
+      ]);
+    });
+
+    it('a role no grant names that it cannot re-read: counted once', async () => {
+      await start('report');
+      iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);
+      iam.describeManagedRole = async () => {
+        throw denied();
+      };
+
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      expect(h.metrics.counts.get('ReconcileFailed')).toBe(1);
+      expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.roleName])).toEqual([
+        ['reconciliation of a role failed; the others continue', unknownRole.roleName],
+      ]);
+    });
+
+    it('counts nothing when every check succeeds, drift or not', async () => {
+      await start('report');
+      const request = await liveGrant();
+      iam.tampered.set(request.grantKey!, { maxSessionDuration: 43200 });
+
+      expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'session-duration-changed' })]);
+
+      expect(h.metrics.counts.get('ReconcileFailed')).toBeUndefined();
+    });
+  });
+
   it('reports an extra attached policy as a permissions change', async () => {
     await start('report');
     const request = await liveGrant();
