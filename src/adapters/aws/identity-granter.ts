@@ -96,7 +96,7 @@ export class IamIdentityGranter implements IdentityGranter {
    */
   private async gone(iam: IAMClient, principal: Principal): Promise<boolean> {
     try {
-      await withRetry(
+      await withRetry<unknown>(
         `${principal.type === 'user' ? 'GetUser' : 'GetRole'} on ${principal.arn}`,
         () => (principal.type === 'user' ? iam.send(new GetUserCommand({ UserName: principal.name })) : iam.send(new GetRoleCommand({ RoleName: principal.name }))),
         this.retry,
