@@ -2,7 +2,19 @@
 // Runs the bundled CLI when built (npm run build:cli), else the TypeScript source through tsx.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const bundled = join(__dirname, '..', 'dist', 'cli.js');
-if (!existsSync(bundled)) require('tsx/cjs');
-const { main } = require(existsSync(bundled) ? bundled : join(__dirname, '..', 'src', 'cli', 'main.ts'));
-main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => process.exit(code));
+
+async function load() {
+  const bundled = join(__dirname, '..', 'dist', 'cli.js');
+  if (existsSync(bundled)) return require(bundled);
+  // The source needs both of tsx's hooks: require()'s for main.ts and what it imports statically, and the ES
+  // module loader's for the import() calls the CLI makes lazily (validate-config, plan), which Node resolves
+  // without require()'s hooks. tsx/esm/api is imported, not required: the CommonJS build of it (tsx 4.23)
+  // registers its loader by a path that does not exist.
+  require('tsx/cjs');
+  (await import('tsx/esm/api')).register();
+  return require(join(__dirname, '..', 'src', 'cli', 'main.ts'));
+}
+
+load()
+  .then(({ main }) => main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }))
+  .then((code) => process.exit(code));
