@@ -31,7 +31,7 @@ export interface App {
   slack?: { api: SlackApi; store: DynamoSlackStore; signingSecret: () => Promise<string> };
   /** Local run: Slack jobs run in-process (deployed: the table's stream feeds the worker). */
   runSlackJobInProcess?: (job: SlackJob) => void;
-  /** Writes this invocation's metrics (one EMF line); call at the end of every invocation. */
+  /** Writes this invocation's metrics (one EMF line; nothing when it counted nothing); call at the end of every invocation. */
   flushMetrics: () => void;
   /** Local run: wait for in-process provisioning to finish. */
   drain?: () => Promise<void>;

@@ -14,8 +14,13 @@ export class EmfMetrics implements Metrics {
   milliseconds(name: MetricName, value: number): void {
     this.powertools.addMetric(name, MetricUnit.Milliseconds, value);
   }
+  /**
+   * Writes what this invocation counted, if anything. Powertools would answer an empty flush with a plain-text
+   * warning (not EMF, so no metric either) on every invocation that counted nothing: a GET, a quiet worker batch.
+   * Skipping it skips no clean-up: rolegate adds no per-invocation dimensions or metadata for a flush to clear.
+   */
   flush(): void {
-    this.powertools.publishStoredMetrics();
+    if (this.powertools.hasStoredMetrics()) this.powertools.publishStoredMetrics();
   }
 }
 

@@ -37,8 +37,9 @@ let h: Harness;
 let dir: string;
 let saved: Record<string, string | undefined>;
 let handler: (event: HttpEvent, context: Context) => Promise<HttpResult>;
-/** What the functions write to stdout (EMF metrics), kept from the test's output. */
+/** What the functions write to stdout (EMF metrics) and to stderr, kept from the test's output. */
 let written: string[];
+let warned: string[];
 
 beforeAll(async () => {
   // The records the entry reads are written with the system clock it runs on.
@@ -74,12 +75,15 @@ beforeEach(() => {
   stsMock.reset();
   iamMock.reset();
   written = [];
+  warned = [];
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     written.push(String(chunk));
     return true;
   });
-  // Powertools warns on stderr when an invocation counted nothing.
-  jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    warned.push(String(chunk));
+    return true;
+  });
 });
 
 afterEach(() => jest.restoreAllMocks());
@@ -111,6 +115,14 @@ it('answers as the route table does, composed from its environment: the caller f
   expect(metricsWritten()).toEqual(['RequestCreated']);
   // The local header names nobody in a deployed function.
   expect((await invoke({ method: 'GET', path: '/catalog', headers: { 'x-rolegate-principal': ARN.alice } }, 29_000)).status).toBe(401);
+});
+
+it('writes no metrics and no warning for an invocation that counted nothing, and the EMF line for one that did', async () => {
+  expect((await invoke({ method: 'GET', path: '/catalog', caller: ARN.alice }, 29_000)).status).toBe(200);
+  expect({ written, warned }).toEqual({ written: [], warned: [] });
+  expect((await invoke({ method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'counted' } }, 29_000)).status).toBe(201);
+  expect(metricsWritten()).toEqual(['RequestCreated']);
+  expect(warned).toEqual([]);
 });
 
 it('starts no STS or IAM call of a revoke that could outlast the invocation: the request stays live, and a repeat with time revokes it', async () => {
