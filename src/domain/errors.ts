@@ -157,7 +157,15 @@ export function extendsRevokedError(requestId: string, originalId: string): Conf
  * (optimistic concurrency). Use-cases re-read and decide again.
  */
 export class StaleWriteError extends ConflictError {
-  constructor(message = 'The request changed while this decision was being recorded.') {
+  constructor(
+    /**
+     * `changed`: an item's version moved on since it was read. `contended`: another write held one of the items
+     * at that moment (DynamoDB's TransactionConflict), so no condition was checked and the same write may yet go
+     * through as it is; whether anything changed is not known.
+     */
+    readonly why: 'changed' | 'contended',
+    message = 'The request changed while this decision was being recorded.',
+  ) {
     super(message);
   }
 }

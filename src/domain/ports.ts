@@ -76,8 +76,9 @@ export interface RequestStore {
   /**
    * Writes the request, its events and decision in one transaction, under a
    * condition on the expected version (or on absence when creating).
-   * Throws StaleWriteError when the request changed since it was read, and
-   * ConflictError when the approver already decided.
+   * Throws StaleWriteError when the request changed since it was read (or
+   * another write held one of the items, which checked nothing: its `why` is
+   * `contended`), and ConflictError when the approver already decided.
    */
   commit(write: RequestWrite): Promise<void>;
   /** A consistent read of the stored request. */

@@ -115,7 +115,7 @@ export class DynamoRequestStore implements RequestStore {
       const reasons = e.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
         if (creating) throw new ConflictError('A request with this id already exists.');
-        throw new StaleWriteError();
+        throw new StaleWriteError('changed');
       }
       if (claimIndex !== undefined && reasons[claimIndex]?.Code === 'ConditionalCheckFailed') {
         throw new ConflictError(`${request.requester} already used this idempotency key in the last ${IDEMPOTENCY_HOURS} hours.`);
@@ -127,7 +127,7 @@ export class DynamoRequestStore implements RequestStore {
         throw new ConflictError(`${decision.approver} has already decided on this request.`);
       }
       // Another transaction held one of these items: the request may have moved on, so re-read and decide again.
-      if (reasons.some((r) => r.Code === 'TransactionConflict')) throw new StaleWriteError();
+      if (reasons.some((r) => r.Code === 'TransactionConflict')) throw new StaleWriteError('contended');
       throw e;
     }
     this.remember(request);

@@ -172,12 +172,15 @@ async function commitNew(deps: CoreDeps, write: RequestWrite, input: CreateReque
       if (input.idempotencyKey !== undefined) {
         const made = await madeUnderKey(deps, claimantOf(write.request), input.idempotencyKey, input);
         if (made) return made;
-        // DynamoDB cancels transactions that meet on the claim while one is in flight (TransactionConflict):
-        // there may be no winner yet. Again, after a moment: the claim's condition then names the winner.
-        if (e instanceof StaleWriteError && attempt < KEYED_COMMIT_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
-          continue;
-        }
+      }
+      // DynamoDB cancels a transaction that meets another in flight on one of its items (TransactionConflict): on
+      // the key's claim (a concurrent run of the same intent, with no winner yet), or on the original an extension
+      // checks (its revocation or expiry, another extension's check). Nothing was checked, so the same write goes
+      // again after a moment and its conditions give the answer: the winner's claim, the original revoked, the id
+      // taken, or none, and it commits as it would have had the other transaction ended a moment sooner.
+      if (e instanceof StaleWriteError && e.why === 'contended' && attempt < CONTENDED_COMMIT_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        continue;
       }
       if (input.requestId === undefined) throw e;
       const made = await madeBefore(deps, write.request.id, write.request.requester);
@@ -187,5 +190,5 @@ async function commitNew(deps: CoreDeps, write: RequestWrite, input: CreateReque
   }
 }
 
-/** Commits of a keyed creation in all, while concurrent claims of its key keep cancelling it. */
-const KEYED_COMMIT_ATTEMPTS = 5;
+/** Commits of a new request in all, while transactions in flight on its items keep cancelling it. */
+const CONTENDED_COMMIT_ATTEMPTS = 5;

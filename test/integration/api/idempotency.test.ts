@@ -80,7 +80,7 @@ describe('Idempotency-Key', () => {
           winner = new Promise((r) => setTimeout(r, 30)).then(() => store.commit(write));
           return winner;
         }
-        if (++loserCommits === 1) throw new StaleWriteError();
+        if (++loserCommits === 1) throw new StaleWriteError('contended');
         // The retry lands once the winner has committed.
         await winner;
         return store.commit(write);

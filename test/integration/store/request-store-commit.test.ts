@@ -111,6 +111,7 @@ describe('optimistic concurrency', () => {
 
     // Assert
     await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    await expect(attempt).rejects.toMatchObject({ why: 'changed' });
     const detail = await t.requests.getDetail(request.id);
     expect(detail!.request).toMatchObject({ version: 2, status: 'APPROVED' });
     expect(detail!.events.map((e) => e.id)).not.toContain(stale.events[0]!.id);
@@ -166,7 +167,7 @@ describe('optimistic concurrency', () => {
     expect((await t.requests.get(request.id))!.version).toBe(1);
   });
 
-  it('reports a transaction cancelled by a concurrent transaction as StaleWriteError, so the caller re-reads', async () => {
+  it('reports a transaction cancelled by a concurrent transaction as StaleWriteError, contended, so the caller re-reads or writes again', async () => {
     // Arrange
     const request = await created();
     // DynamoDB Local serialises transactions, so the conflict DynamoDB reports under load is injected at the client.
@@ -189,6 +190,7 @@ describe('optimistic concurrency', () => {
 
     // Assert
     await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    await expect(attempt).rejects.toMatchObject({ why: 'contended' });
     expect(armed).toBe(false);
   });
 
