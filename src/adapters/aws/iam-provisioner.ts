@@ -22,7 +22,7 @@ import {
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
-import { desiredRole, MANAGED_TAG, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
+import { deletedPrincipalIn, desiredRole, MANAGED_TAG, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
 import { provisionerRole, type ProvisionerCredentials } from './credentials';
@@ -342,6 +342,17 @@ export class IamProvisioner implements Provisioner {
   private async converge(s: Session, role: Role, d: DesiredRole): Promise<boolean> {
     const name = d.roleName;
     const currentTrust = parsePolicy(role.AssumeRolePolicyDocument);
+    const deleted = deletedPrincipalIn(currentTrust);
+    if (deleted) {
+      // IAM voided this trust when its grantee was deleted. The ARN written back would trust whoever holds
+      // that name now, through a grant made for someone else: never. The role admits nobody meanwhile.
+      throw new ProvisioningError(
+        `Role ${name} in account ${s.account.id} trusts ${deleted}, IAM's id for a grantee deleted since the role was granted: a principal of that name now is someone else, and rolegate will not hand them this grant. ` +
+          `Revoke the requests on this role; once none is left, a new request gets the role afresh.`,
+        'PrincipalDeleted',
+        false,
+      );
+    }
     const trustChanged = !samePolicy(currentTrust, d.trustPolicy);
     const widening = trustChanged && trustWidens(currentTrust, d.trustPolicy);
     if (trustChanged && !widening) await this.write(s, updateTrustCall(d));

@@ -129,6 +129,9 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
     const outcome = await deps.provisioner.apply(spec, requestId).catch((e: unknown) => {
+      // A role whose grantee was deleted admits nobody, and is never rewritten (the name may be someone
+      // else's now): leaving it as it is gives nothing, whatever the ends.
+      if (e instanceof ProvisioningError && e.awsCode === 'PrincipalDeleted') return undefined;
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
       // role's end: the others end no earlier, so the role gives nothing they do not.
       if (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt) throw e;

@@ -95,6 +95,20 @@ beforeEach(() => {
 });
 
 describe('IamProvisioner.apply', () => {
+  it('never writes a grantee back into a trust IAM voided when that grantee was deleted (a principal of the name now is someone else)', async () => {
+    const spec = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const trust = trustPolicy(grantSpec());
+    const voided = { ...trust, Statement: [{ ...trust.Statement[0], Principal: { AWS: 'AIDAJQABLZS4A3QDU576Q' } }] };
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(grantSpec(), { trust: voided }) });
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
+      awsCode: 'PrincipalDeleted',
+      retryable: false,
+      message: expect.stringContaining(`trusts AIDAJQABLZS4A3QDU576Q, IAM's id for a grantee deleted since the role was granted`),
+    });
+    expect(writesSent()).toEqual([]);
+  });
+
   it('creates a new role with its trust, tags, managed and inline policies, then reads the trust back', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
