@@ -90,18 +90,24 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome | undefined;
-  let identityCalls: PlannedCall[];
+  let identityCalls: PlannedCall[] = [];
+  // What this attempt wrote to IAM, for the error of any later step (the identity side, DynamoDB).
+  const sent = () => [...(outcome?.calls ?? []), ...identityCalls].map((c) => c.command);
   try {
     outcome = await deps.provisioner.apply(spec, request.id);
     const identity = identityGranterFor(deps, target.principal);
     identityCalls = identity ? await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey) : [];
   } catch (e) {
-    // The identity side failed after the role was written: those writes happened too.
-    if (outcome) noteWritesSent(e, outcome.calls.map((c) => c.command));
+    noteWritesSent(e, sent());
     if (!(e instanceof ProvisioningError)) throw e;
     return recordProvisioningError(deps, lease, target, request, e);
   }
-  await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
+  try {
+    await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
+  } catch (e) {
+    noteWritesSent(e, sent());
+    throw e;
+  }
 
   const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
   const calls = [...outcome.calls, ...identityCalls];
@@ -126,6 +132,7 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
   } catch (e) {
     if (e instanceof StaleWriteError) return 'stale';
+    noteWritesSent(e, sent());
     throw e;
   }
   return { outcome: 'active', request: active, event: provisioned };
@@ -320,8 +327,9 @@ async function failUnderLease(deps: ProvisioningDeps, request: AccessRequest, er
  * Under the grant's lease, from one read of the request: a permanent error,
  * or the last transient one the budget allows, marks the request FAILED with
  * the AWS code and a plain reason, once IAM no longer holds anything for it;
- * a transient one is counted and left for the next attempt. A request whose
- * undo failed is counted and left APPROVED: FAILED never keeps a role.
+ * a transient one is counted, audited and left for the next attempt. A
+ * request whose undo failed is counted and left APPROVED: FAILED never keeps
+ * a role.
  */
 async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
@@ -332,32 +340,38 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     preread = undefined;
     if (!request || request.status !== 'APPROVED') return { outcome: 'skipped', ...(request ? { request } : {}) };
     const now = isoNow(deps.clock);
-    // A step not sent for want of lease time (OutOfTime) tried nothing against AWS: it does not count.
-    const attempts = (request.provisioningAttempts ?? 0) + (error.awsCode === 'OutOfTime' ? 0 : 1);
+    // A step not sent for want of lease time (OutOfTime) tried nothing against AWS: it counts only as the
+    // first attempt, which takes the request off the worker's stream filter (attempts 0). Rewritten with
+    // attempts still 0, it would start the worker again at once, without bound; left unwritten, its due
+    // entry (keyed by updatedAt) would keep it first in the sweeper's queue, tick after tick.
+    const before = request.provisioningAttempts ?? 0;
+    const attempts = before + (error.awsCode === 'OutOfTime' && before > 0 ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now);
     const writes = writesSentBefore(error);
     if (!fails || cleanup === undefined || cleanup === 'failed') {
-      // Not announced: the request stays APPROVED and is tried again. What the attempt wrote to IAM is listed.
-      const attempt = audit.provisioningAttemptFailed(request, {
-        id: deps.ids.next(),
-        at: now,
-        actor: 'rolegate',
-        comment: error.message,
-        data: { awsCode: error.awsCode ?? 'ProvisioningFailed', attempts, maxAttempts, writesBeforeError: writes, ...(fails ? { undo: 'failed' } : {}) },
-      });
+      // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the
+      // budget (the last says its undo failed), and any attempt that wrote to IAM. An undo that keeps failing
+      // past the budget is re-driven every few minutes; each of those repeats is logged and counted only,
+      // unless it wrote, so the request's audit trail does not grow without bound.
+      const audited = (attempts !== before && attempts <= maxAttempts) || writes.length > 0;
+      const events = audited
+        ? [
+            audit.provisioningAttemptFailed(request, {
+              id: deps.ids.next(),
+              at: now,
+              actor: 'rolegate',
+              comment: error.message,
+              data: { awsCode: error.awsCode ?? 'ProvisioningFailed', attempts, maxAttempts, writesBeforeError: writes, ...(fails ? { undo: 'failed' } : {}) },
+            }),
+          ]
+        : [];
       deps.logger.warn('provisioning failed; it will be retried', { requestId: request.id, attempts, awsCode: error.awsCode, reason: errorForLog(error) });
       if (fails) deps.metrics?.count('ProvisioningFailed');
-      if (attempts === (request.provisioningAttempts ?? 0)) {
-        // Put off for time (OutOfTime), uncounted: the request is left as it is. Rewritten with its attempts
-        // still 0, it would match the worker's stream filter and start the worker again at once, unbounded.
-        // The sweeper re-drives it once it has stood untouched for a while. Only writes sent need an event.
-        if (writes.length > 0) await deps.requests.appendEvents([attempt]);
-        return { outcome: 'retry-later', request };
-      }
+      // Rewritten, so its due entry moves behind work that fell due meanwhile.
       const counted: AccessRequest = { ...request, version: request.version + 1, updatedAt: now, provisioningAttempts: attempts };
-      await deps.requests.commit({ request: counted, expectedVersion: request.version, events: [attempt] });
+      await deps.requests.commit({ request: counted, expectedVersion: request.version, events });
       return { outcome: 'retry-later', request: counted };
     }
     const failure: FailureInfo = { code: error.awsCode ?? 'ProvisioningFailed', message: error.message, at: now, retryable: error.retryable };

@@ -335,7 +335,7 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
     expect(await h.requests.get(r.id)).toMatchObject({ status: 'APPROVED' });
   });
 
-  it('does not count a step it sent nothing for (OutOfTime) toward the attempts that end a request FAILED', async () => {
+  it('counts a step it sent nothing for (OutOfTime) only as the first attempt, never toward the attempts that end a request FAILED', async () => {
     const r = await approved();
     let sent = 0;
     h.deps.provisioner = {
@@ -350,18 +350,21 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
       remove: async () => [],
     };
 
-    const result = await provisionRequest(h.deps, r.id);
+    for (let run = 0; run < 6; run++) expect((await provisionRequest(h.deps, r.id)).outcome).toBe('retry-later');
 
     expect(sent).toBe(0);
-    expect(result.outcome).toBe('retry-later');
-    // Left as it was: rewritten with its attempts still 0, it would match the worker's stream filter and start it again at once.
-    expect(await h.requests.get(r.id)).toEqual(r);
-    expect(h.logger.lines).toContainEqual(expect.objectContaining({ message: 'provisioning failed; it will be retried', fields: expect.objectContaining({ awsCode: 'OutOfTime', attempts: 0 }) }));
-    // Nothing was sent, so there is nothing to audit.
-    expect((await h.requests.getDetail(r.id))!.events.map((e) => e.action)).not.toContain('PROVISIONING_ATTEMPT_FAILED');
+    // Counted once: with its attempts still 0, each rewrite would match the worker's stream filter and start it again at once.
+    const after = (await h.requests.get(r.id))!;
+    expect(after).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1, version: r.version + 6 });
+    // Rewritten each time, so its due entry (keyed by updatedAt) moves behind work that fell due meanwhile.
+    expect(after.updatedAt > r.updatedAt).toBe(true);
+    expect(h.logger.lines).toContainEqual(expect.objectContaining({ message: 'provisioning failed; it will be retried', fields: expect.objectContaining({ awsCode: 'OutOfTime', attempts: 1 }) }));
+    // Audited once, as the counted attempt; the uncounted ones after it sent nothing.
+    const audited = (await h.requests.getDetail(r.id))!.events.filter((e) => e.action === 'PROVISIONING_ATTEMPT_FAILED');
+    expect(audited.map((e) => e.data)).toEqual([{ awsCode: 'OutOfTime', attempts: 1, maxAttempts: 5, writesBeforeError: [] }]);
   });
 
-  it('audits the writes a step put off for time (OutOfTime) had sent before it, still leaving the request as it was', async () => {
+  it('audits the writes a step put off for time (OutOfTime) had sent before it, whether counted or not', async () => {
     const r = await approved();
     h.deps.provisioner = {
       apply: async () => {
@@ -373,10 +376,13 @@ describe('IAM calls under a grant lease end while the lease is held', () => {
     };
 
     expect((await provisionRequest(h.deps, r.id)).outcome).toBe('retry-later');
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('retry-later');
 
-    expect(await h.requests.get(r.id)).toEqual(r);
-    const attempt = (await h.requests.getDetail(r.id))!.events.at(-1)!;
-    expect(attempt).toMatchObject({ action: 'PROVISIONING_ATTEMPT_FAILED', data: { awsCode: 'OutOfTime', attempts: 0, writesBeforeError: ['CreateRole'] } });
+    const audited = (await h.requests.getDetail(r.id))!.events.filter((e) => e.action === 'PROVISIONING_ATTEMPT_FAILED');
+    expect(audited.map((e) => e.data)).toEqual([
+      { awsCode: 'OutOfTime', attempts: 1, maxAttempts: 5, writesBeforeError: ['CreateRole'] },
+      { awsCode: 'OutOfTime', attempts: 1, maxAttempts: 5, writesBeforeError: ['CreateRole'] },
+    ]);
   });
 
   it('the worker starts no IAM attempt that could outlast its invocation, and leaves the request to be retried', async () => {
