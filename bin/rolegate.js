@@ -11,7 +11,8 @@ async function load() {
   // without require()'s hooks. tsx/esm/api is imported, not required: the CommonJS build of it (tsx 4.23)
   // registers its loader by a path that does not exist.
   require('tsx/cjs');
-  (await import('tsx/esm/api')).register();
+  // module.register (Node 20.6+) carries that hook; before it, every command but validate-config and plan still runs.
+  if (typeof require('node:module').register === 'function') (await import('tsx/esm/api')).register();
   return require(join(__dirname, '..', 'src', 'cli', 'main.ts'));
 }
 

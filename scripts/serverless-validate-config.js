@@ -13,7 +13,7 @@ const { spawnSync } = require('node:child_process');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
-/** The environment the functions check the configuration against (serverless.yml, provider.environment). */
+/** The environment the functions check the configuration against (serverless.yml, provider.environment; src/config.ts DEPLOYMENT_ENV and the stage, kept in step by a test). */
 const DEPLOYMENT_ENV = ['ROLEGATE_STAGE', 'ROLEGATE_SECRETS_PATH', 'ROLEGATE_PROVISIONER_ROLE_NAME', 'ROLEGATE_IDENTITY_ROLE_NAME', 'ROLEGATE_AUTH'];
 
 class ValidateConfig {
@@ -40,4 +40,5 @@ class ValidateConfig {
   }
 }
 
+ValidateConfig.DEPLOYMENT_ENV = DEPLOYMENT_ENV;
 module.exports = ValidateConfig;

@@ -24,7 +24,7 @@ export interface Deployment {
 }
 export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' };
 /** The environment variable serverless.yml passes each deployment value (each stack param of the same name) as. */
-const DEPLOYMENT_ENV: Record<keyof Deployment, string> = {
+export const DEPLOYMENT_ENV: Record<keyof Deployment, string> = {
   secretsPath: 'ROLEGATE_SECRETS_PATH',
   provisionerRoleName: 'ROLEGATE_PROVISIONER_ROLE_NAME',
   identityRoleName: 'ROLEGATE_IDENTITY_ROLE_NAME',

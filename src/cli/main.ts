@@ -350,6 +350,8 @@ export function table(head: string[], rows: unknown[][]): string {
 
 function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
   const r = d.request;
+  // One column for the actions, as wide as the longest shown (PROVISIONING_ATTEMPT_FAILED is 27).
+  const actionWidth = Math.max(18, ...d.events.map((e) => String(e.action).length));
   const lines = [
     `${r.id}  ${r.status}`,
     `  ${r.principalArn} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
@@ -359,7 +361,7 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
     '  decisions:',
     ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
     '  audit:',
-    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(18)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
+    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
   ];
   if (r.access) lines.push('', accessText(r.access));
   return lines.join('\n');

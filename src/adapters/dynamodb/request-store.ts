@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
-import { queryPartition, transactWrite } from './client';
+import { queryAll, queryPartition, transactWrite } from './client';
 import {
   DECISION_SK_PREFIX,
   EVENT_SK_PREFIX,
@@ -205,22 +205,8 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   async extensionsOf(id: string): Promise<AccessRequest[]> {
-    const found: AccessRequest[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byExtends',
-          KeyConditionExpression: 'extendsRequestId = :id',
-          ExpressionAttributeValues: { ':id': id },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) if (isRequestItem(item)) found.push(strip<AccessRequest>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return found;
+    const items = await queryAll(this.doc, { TableName: this.tableName, IndexName: 'byExtends', KeyConditionExpression: 'extendsRequestId = :id', ExpressionAttributeValues: { ':id': id } });
+    return items.filter(isRequestItem).map((item) => strip<AccessRequest>(item));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toolDeployment } from '../../../src/config';
+import { DEPLOYMENT_ENV, toolDeployment } from '../../../src/config';
 
 /*
  * validate-config and plan check a configuration against the stack it will
@@ -68,4 +68,11 @@ describe('the deployment the configuration tools check against', () => {
   it("reads this project's own serverless.yml as the deploy will", () => {
     expect(toolDeployment({}, join(__dirname, '..', '..', '..', 'serverless.yml'))).toEqual({ secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' });
   });
+});
+
+it('the packaging check passes validate-config every deployment value the functions get, and the stage', () => {
+  // A plain-JS Serverless plugin cannot import config.ts; this keeps its copy of the names in step.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const plugin = require('../../../scripts/serverless-validate-config.js') as { DEPLOYMENT_ENV: string[] };
+  expect([...plugin.DEPLOYMENT_ENV].sort()).toEqual(['ROLEGATE_STAGE', ...Object.values(DEPLOYMENT_ENV)].sort());
 });
