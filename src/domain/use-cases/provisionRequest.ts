@@ -102,13 +102,6 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     if (!(e instanceof ProvisioningError)) throw e;
     return recordProvisioningError(deps, lease, target, request, e);
   }
-  try {
-    await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
-  } catch (e) {
-    noteWritesSent(e, sent());
-    throw e;
-  }
-
   const access = accessDetails(outcome.roleArn, target.account, target.profile, target.principal, request.endsAt, target.externalId ? { externalId: target.externalId } : undefined);
   const calls = [...outcome.calls, ...identityCalls];
   const active: AccessRequest = {
@@ -129,8 +122,10 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     notify: 'request.active',
   });
   try {
+    await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
     await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
   } catch (e) {
+    // Only the commit raises StaleWriteError (a lost lease is a plain ConflictError).
     if (e instanceof StaleWriteError) return 'stale';
     noteWritesSent(e, sent());
     throw e;
