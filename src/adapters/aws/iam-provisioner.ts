@@ -22,7 +22,7 @@ import {
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
-import { deletedPrincipalIn, desiredRole, MANAGED_TAG, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
+import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
 import { provisionerRole, type ProvisionerCredentials } from './credentials';
@@ -374,7 +374,10 @@ export class IamProvisioner implements Provisioner {
 
     const attached = await this.attachedPolicies(s, name);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
+      // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
+      if (!onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    }
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));

@@ -304,6 +304,19 @@ export function deletedPrincipalIn(trust: unknown): string | undefined {
   return typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws) ? aws : undefined;
 }
 
+/**
+ * Whether a policy only denies: every statement `Deny`. Such a policy can
+ * only take access away, so one rolegate did not write on its role is left
+ * in place and is no drift: the console's "Revoke active sessions"
+ * (AWSRevokeOlderSessions), or a responder's own Deny, must outlive the
+ * next change to the grant.
+ */
+export function onlyDenies(doc: unknown): boolean {
+  const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
+  const list = Array.isArray(statements) ? statements : [statements];
+  return list.length > 0 && list.every((s) => !!s && typeof s === 'object' && (s as { Effect?: unknown }).Effect === 'Deny');
+}
+
 /** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
 export function samePolicy(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));

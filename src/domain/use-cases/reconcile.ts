@@ -3,7 +3,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { deletedPrincipalIn, desiredRole, MANAGED_TAG, samePolicy, type DesiredRole } from '../provisioning/documents';
+import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
@@ -247,7 +247,11 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
  * in place, a longer maximum session.
  */
 export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
-  if (!role) return { kind: 'missing-role', detail: 'the role of a live grant is missing', repairable: true };
+  if (!role) {
+    // Never re-created by repair: someone may have deleted it to contain an incident. A request approved
+    // for the grant from now on writes it afresh; revoke the grant's requests to end them.
+    return { kind: 'missing-role', detail: 'the role of a live grant is missing; rolegate does not re-create it (it may have been deleted on purpose): revoke its requests, or a new approved request writes it again', repairable: false };
+  }
   if (role.outsidePath !== undefined) {
     return { kind: 'unmanaged-role', detail: `a role of this name exists at path ${role.outsidePath}, outside /rolegate/; it is not rolegate's: delete or rename it`, repairable: false };
   }
@@ -269,7 +273,10 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
     return { kind: 'boundary-changed', detail: `permissions boundary ${role.permissionsBoundaryArn ?? 'none'}; expected ${d.permissionsBoundaryArn ?? 'none'}`, repairable: true };
   }
   const attached = [...role.attachedPolicyArns].sort();
-  const inline = Object.keys(role.inlinePolicies).sort();
+  // Another's Deny-only policy (a responder's "Revoke active sessions") only narrows: no drift.
+  const inline = Object.keys(role.inlinePolicies)
+    .filter((name) => name === d.inlinePolicyName || !onlyDenies(role.inlinePolicies[name]))
+    .sort();
   const wantedInline = [d.inlinePolicyName];
   if (JSON.stringify(attached) !== JSON.stringify(d.managedPolicyArns) || JSON.stringify(inline) !== JSON.stringify(wantedInline)) {
     return { kind: 'permissions-changed', detail: `attached ${attached.join(', ') || 'nothing'}; inline ${inline.join(', ') || 'nothing'}`, repairable: true };

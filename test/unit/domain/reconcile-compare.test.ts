@@ -1,5 +1,7 @@
 import { compare } from '../../../src/domain/use-cases/reconcile';
 import type { ManagedRoleState } from '../../../src/domain/ports';
+import { desiredRole } from '../../../src/domain/provisioning/documents';
+import { grantSpec } from '../provisioning/fixtures';
 
 /** A role state as the provisioner reads it, for a role of a live grant's name. */
 const state = (over: Partial<ManagedRoleState>): ManagedRoleState => ({
@@ -31,5 +33,33 @@ describe('comparing a live grant with the role IAM holds', () => {
       detail: 'the role lost its managed-by=rolegate tag; rolegate will not change it until the tag is restored',
       repairable: false,
     });
+  });
+});
+
+describe('what is not drift to repair', () => {
+  const spec = grantSpec();
+  const d = desiredRole(spec);
+  const asDesired = (over: Partial<ManagedRoleState> = {}): ManagedRoleState =>
+    state({
+      roleArn: d.roleArn,
+      managedByRolegate: true,
+      trustPolicy: d.trustPolicy,
+      attachedPolicyArns: d.managedPolicyArns,
+      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
+      ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
+      maxSessionDuration: d.maxSessionDuration,
+      ...over,
+    });
+
+  it('reports a missing role, but never re-creates it (it may have been deleted to contain an incident)', () => {
+    expect(compare(undefined, d)).toMatchObject({ kind: 'missing-role', repairable: false });
+  });
+
+  it('takes no Deny-only inline policy someone added (a responder\'s "Revoke active sessions") for drift, but any that allows', () => {
+    const revokeOlderSessions = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-03-02T09:30:00Z' } } }] };
+    expect(compare(asDesired(), d)).toBeUndefined();
+    expect(compare(asDesired({ inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy, AWSRevokeOlderSessions: revokeOlderSessions } }), d)).toBeUndefined();
+    const allows = { Version: '2012-10-17', Statement: [revokeOlderSessions.Statement[0], { Effect: 'Allow', Action: 's3:*', Resource: '*' }] };
+    expect(compare(asDesired({ inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy, extra: allows } }), d)).toMatchObject({ kind: 'permissions-changed', repairable: true });
   });
 });

@@ -88,6 +88,12 @@ function holdsS3ReadOnlyPolicies(inline: unknown = desiredRole(grantSpec()).inli
   iam.on(GetRolePolicyCommand).resolves({ RoleName: 'x', PolicyName: 'rolegate-profile', PolicyDocument: encodeURIComponent(JSON.stringify(inline)) });
 }
 
+const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+/** An inline policy someone put on the role by hand, named added-by-hand. */
+function addedByHand(document: unknown) {
+  iam.on(GetRolePolicyCommand, { PolicyName: 'added-by-hand' }).resolves({ RoleName: 'x', PolicyName: 'added-by-hand', PolicyDocument: encodeURIComponent(JSON.stringify(document)) });
+}
+
 beforeEach(() => {
   sts.reset();
   iam.reset();
@@ -200,6 +206,7 @@ describe('IamProvisioner.apply', () => {
     holdsS3ReadOnlyPolicies();
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }, { PolicyArn: ADMIN }] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile', 'added-by-hand'] });
+    addedByHand(ALLOW_ALL);
 
     const outcome = await provisioner().provisioner.apply(spec, '01REQ');
 
@@ -210,6 +217,7 @@ describe('IamProvisioner.apply', () => {
       'GetRolePolicy',
       'ListAttachedRolePolicies',
       'DetachRolePolicy',
+      'GetRolePolicy',
       'DeleteRolePolicy',
       'GetRole',
     ]);
@@ -220,6 +228,24 @@ describe('IamProvisioner.apply', () => {
     expect(iam).not.toHaveReceivedCommand(CreateRoleCommand);
     expect(iam).not.toHaveReceivedCommand(PutRolePolicyCommand);
     expect(outcome.calls.map((c) => c.command)).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy', 'DeleteRolePolicy']);
+  });
+
+  it('keeps a Deny-only inline policy it did not write (a responder\'s "Revoke active sessions") while it moves the grant\'s end', async () => {
+    const before = grantSpec();
+    const spec = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(before) }).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['AWSRevokeOlderSessions', 'rolegate-profile'] });
+    const revokeOlderSessions = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-03-02T09:30:00.000Z' } } }],
+    };
+    iam.on(GetRolePolicyCommand, { PolicyName: 'AWSRevokeOlderSessions' }).resolves({ RoleName: 'x', PolicyName: 'AWSRevokeOlderSessions', PolicyDocument: encodeURIComponent(JSON.stringify(revokeOlderSessions)) });
+
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(iam).not.toHaveReceivedCommand(DeleteRolePolicyCommand);
+    expect(outcome.calls.map((c) => c.command)).toEqual(['TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy']);
   });
 
   it('reads every page of a role\'s policies: one added by hand on a later page is removed too', async () => {
@@ -236,6 +262,7 @@ describe('IamProvisioner.apply', () => {
       .resolves({ PolicyNames: ['rolegate-profile'], IsTruncated: true, Marker: 'names-2' })
       .on(ListRolePoliciesCommand, { RoleName: spec.roleName, Marker: 'names-2' })
       .resolves({ PolicyNames: ['added-by-hand'], IsTruncated: false });
+    addedByHand(ALLOW_ALL);
 
     await provisioner().provisioner.apply(spec, '01REQ');
 
