@@ -104,6 +104,20 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     }
   });
 
+  it("keeps an SDK's own error text off the request (its people read sweepRetry), in the log only", async () => {
+    const r = await activeStaging(ARN.alice, 15);
+    const sdkText = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-prod-SweeperRole-1ABC/rolegate-prod-sweeper is not authorized to perform: dynamodb:DeleteItem';
+    h.deps.grants.remove = async () => {
+      throw Object.assign(new Error(sdkText), { name: 'AccessDeniedException' });
+    };
+    h.clock.advance(16 * 60_000);
+
+    await sweep(h.deps);
+
+    expect((await h.requests.get(r.id))!.sweepRetry).toMatchObject({ kind: 'EXPIRE', attempts: 1, lastError: "an unexpected error (the sweeper's log holds it, under this request's id)" });
+    expect(JSON.stringify(h.logger.lines)).toContain(sdkText);
+  });
+
   it('expires a later request in the same sweep when one earlier expiry fails (batch of 1)', async () => {
     // Arrange
     const stuck = await activeProduction(ARN.alice, 30);
