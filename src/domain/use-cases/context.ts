@@ -69,6 +69,9 @@ export async function deliverNotification(deps: NotifyDeps, request: AccessReque
   await notifySafely(deps, { id: event.id, kind: event.notify, action: event.action, request, actor: event.actor, at: event.at, ...(comment !== undefined ? { comment } : {}) });
 }
 
+/** What the audit trail says of a notification that was not delivered; the log says why. */
+const NOTIFICATION_FAILED_REASON = "not delivered (the log holds why, under this request's id)";
+
 /**
  * A failure is logged, counted (NotificationFailed, alarmed: a bad bot token
  * or webhook would otherwise leave approvers unaware of every request with
@@ -85,7 +88,9 @@ async function notifySafely(deps: NotifyDeps, notification: Notification): Promi
     deps.metrics?.count('NotificationFailed');
     try {
       await deps.requests.appendEvents([
-        audit.notificationFailed(request, { id: deps.ids.next(), at: isoNow(deps.clock), actor: 'rolegate', data: { kind, reason } }),
+        // The reason stays in the log line above: it may name webhook receivers, secret parameters or an SDK's
+        // view of rolegate's roles and table, and the requester and grantee read this event.
+        audit.notificationFailed(request, { id: deps.ids.next(), at: isoNow(deps.clock), actor: 'rolegate', data: { kind, reason: NOTIFICATION_FAILED_REASON } }),
       ]);
     } catch (auditError) {
       deps.logger.error('could not audit a failed notification', { requestId: request.id, kind, error: String(auditError) });
