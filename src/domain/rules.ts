@@ -28,12 +28,14 @@ function ruleCovers(rule: Rule, account: AccountSettings, profile: string): bool
 /**
  * The rule that governs a caller asking for a profile in an account: the
  * first rule, in file order, that names the caller as a requester and covers
- * the account and profile. None → the caller may not request it (403).
+ * the account and profile. None → the caller may not request it (403),
+ * naming the account as the caller gave it (`asGiven`): an account outside
+ * the caller's catalog does not reveal its id for its alias, or the reverse.
  */
-export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string): Rule {
+export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string, asGiven?: string): Rule {
   const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile));
   if (!rule) {
-    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${account.alias} (${account.id}).`);
+    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${asGiven ?? `${account.alias} (${account.id})`}.`);
   }
   return rule;
 }

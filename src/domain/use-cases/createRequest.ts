@@ -51,7 +51,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   }
   const account = findAccount(deps.settings, input.account);
   const profile = findProfile(deps.settings, input.profile);
-  const rule = ruleFor(deps.settings, caller, account, profile.name);
+  const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);
   const grantee = resolveGrantee(rule, caller, input.principalArn);
   checkDuration(deps.settings, rule, input.durationMinutes);
 

@@ -81,3 +81,14 @@ it('a role that asked through one session cannot approve through another session
   const other = await post(`/requests/${id}/approve`, 'arn:aws:sts::111111111111:assumed-role/lead-sec/s1');
   expect(other.body.request).toMatchObject({ status: 'APPROVED', approvals: ['arn:aws:iam::111111111111:role/lead-sec'] });
 });
+
+it('a request no rule allows is a 403 naming the account as the caller gave it, never its id for its alias or the reverse', async () => {
+  const stranger = 'arn:aws:iam::111111111111:role/ci-deployer';
+  const byAlias = await post('/requests', stranger, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });
+  expect(byAlias).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "ReadOnly" in account production.` } });
+  const byId = await post('/requests', stranger, { accountId: '333333333333', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });
+  expect(byId).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "ReadOnly" in account 333333333333.` } });
+  // A positive control: a requester the rule names is not refused.
+  expect((await post('/requests', ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' })).status).toBe(201);
+  expect((await allItems(h)).filter((i) => i.type === 'request')).toHaveLength(1);
+});
