@@ -209,6 +209,13 @@ export const settingsSchema = z
     accounts: z.array(accountSchema).check(z.minLength(1)),
     profiles: z.array(profileSchema).check(z.minLength(1)),
     rules: z.array(ruleSchema).check(z.minLength(1)),
+    /**
+     * Incident responders (principal patterns): they see every request,
+     * whatever its rule (auto-approved ones and those of removed rules
+     * included), and may revoke any; they never approve, deny or retry, so
+     * they cannot give anyone access.
+     */
+    responders: z._default(z.array(principalPattern), []),
     slack: z.optional(
       z.strictObject({
         /** Slack user id → principal ARN of that person. */

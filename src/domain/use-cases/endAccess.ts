@@ -93,7 +93,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
   // Whoever may see it: the requester, the grantee, an approver of its rule (or, its rule gone, of it).
   if (!canView(deps.settings, request, caller)) {
-    throw new ForbiddenError('Only an approver of its rule, the requester or the grantee may revoke a request.');
+    throw new ForbiddenError('Only an approver of its rule, a responder, the requester or the grantee may revoke a request.');
   }
   if (request.status === 'PENDING') {
     throw new ConflictError(`Request ${request.id} is still pending: cancel it (requester) or deny it (approver) instead.`, [

@@ -1,15 +1,20 @@
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import type { RequestDetail } from '../ports';
-import { parsePrincipalArn, principalFromCallerArn, samePrincipal, type Principal } from '../principal';
+import { matchesAny, parsePrincipalArn, principalFromCallerArn, samePrincipal, type Principal } from '../principal';
 import { approvesFor } from '../rules';
 import type { Settings } from '../settings';
 import type { CoreDeps } from './context';
 
-/** A request is visible to its requester, its grantee and the approvers of its rule (or, its rule gone, those who may revoke it). */
+/**
+ * A request is visible to its requester, its grantee, the approvers of its
+ * rule (or, its rule gone, those who may revoke it) and the responders; all
+ * of them may revoke it. Without responders, a request auto-approved under a
+ * rule with no approvers is within reach of its requester alone.
+ */
 export function canView(settings: Settings, request: AccessRequest, who: Principal): boolean {
   if (samePrincipal(who, parsePrincipalArn(request.requester)) || samePrincipal(who, parsePrincipalArn(request.principalArn))) return true;
-  return approvesFor(settings, request, who);
+  return matchesAny(who, settings.responders) || approvesFor(settings, request, who);
 }
 
 /** The request with its decisions and audit timeline (and access details once active). */
@@ -18,7 +23,7 @@ export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, 
   const detail = await deps.requests.getDetail(requestId);
   if (!detail) throw new NotFoundError(`Request ${requestId} does not exist.`);
   if (!canView(deps.settings, detail.request, caller)) {
-    throw new ForbiddenError('Only the requester, the grantee and the approvers of its rule may see this request.');
+    throw new ForbiddenError('Only the requester, the grantee, the approvers of its rule and the responders may see this request.');
   }
   return detail;
 }

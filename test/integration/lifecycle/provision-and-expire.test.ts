@@ -156,7 +156,7 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
   it('refuses revocation by someone who is neither party nor approver', async () => {
     const request = await approvedStaging(60);
     await provisionRequest(h.deps, request.id);
-    await expect(revokeRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow('Only an approver of its rule, the requester or the grantee may revoke a request.');
+    await expect(revokeRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow('Only an approver of its rule, a responder, the requester or the grantee may revoke a request.');
     expect(iam.roles.size).toBe(1);
   });
 

@@ -226,7 +226,7 @@ describe('live access whose rule left the configuration', () => {
     const res = await revoke(r.id, ARN.leadBen);
 
     expect(res.status).toBe(403);
-    expect(res.body.message).toBe('Only an approver of its rule, the requester or the grantee may revoke a request.');
+    expect(res.body.message).toBe('Only an approver of its rule, a responder, the requester or the grantee may revoke a request.');
     expect(await allItems(h)).toEqual(before);
   });
 });
