@@ -90,6 +90,21 @@ export function assertRuleStillCovers(settings: Settings, rule: Rule, request: A
     );
   }
   if (request.principalArn !== request.requester) resolveGrantee(rule, requester, request.principalArn);
+  assertNotFrozen(settings, requester, parsePrincipalArn(request.principalArn, 'principalArn'), account);
+}
+
+/**
+ * Refuses (403) new access the configuration's `freeze` stops: by or for a
+ * frozen principal, or in a frozen account. Checked where access is asked
+ * for, approved, retried and provisioned.
+ */
+export function assertNotFrozen(settings: Settings, requester: Principal, grantee: Principal, account: AccountSettings): void {
+  const { freeze } = settings;
+  const who = [requester, grantee].find((p) => matchesAny(p, freeze.principals));
+  if (who) throw new ForbiddenError(`New access for ${who.arn} is frozen by the configuration (freeze.principals): nothing is granted until it is lifted.`);
+  if (ruleNames(freeze.accounts, account.id, account.alias)) {
+    throw new ForbiddenError(`New access to account ${account.alias} (${account.id}) is frozen by the configuration (freeze.accounts): nothing is granted until it is lifted.`);
+  }
 }
 
 /** The duration must lie between the minimum (15 minutes by default) and the rule's maximum. */

@@ -216,6 +216,20 @@ export const settingsSchema = z
      * they cannot give anyone access.
      */
     responders: z._default(z.array(principalPattern), []),
+    /**
+     * Stops new access in an incident, records untouched: no request by or
+     * for a principal matching `principals`, nor in an account of `accounts`
+     * (ids, aliases or `*`), is made, extended, approved, retried or
+     * provisioned (an approved one ends FAILED at provisioning). Denials,
+     * cancels and revokes go on; live access stays until revoked or ended.
+     */
+    freeze: z.prefault(
+      z.strictObject({
+        principals: z._default(z.array(principalPattern), []),
+        accounts: z._default(z.array(nonEmpty()), []),
+      }),
+      {},
+    ),
     slack: z.optional(
       z.strictObject({
         /** Slack user id → principal ARN of that person. */
@@ -295,6 +309,10 @@ export const settingsSchema = z
       // IAM would refuse every role made from it; checked here, no grant fails on it, nor any rewrite of a role others share.
       const inlineProblem = profileInlinePolicyProblem(p.inlinePolicy);
       if (inlineProblem) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'inlinePolicy'], message: inlineProblem });
+    });
+    // A name that matches no account would freeze nothing, silently, in an incident.
+    s.freeze.accounts.forEach((a, j) => {
+      if (a !== '*' && !ids.has(a) && !aliases.has(a)) ctx.addIssue({ code: 'custom', path: ['freeze', 'accounts', j], message: `unknown account "${a}" (not an id or alias under accounts)` });
     });
     const rules = new Set<string>();
     s.rules.forEach((r, i) => {

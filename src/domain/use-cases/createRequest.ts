@@ -3,7 +3,7 @@ import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
-import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
+import { assertNotFrozen, checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
 
@@ -53,6 +53,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);
   const grantee = resolveGrantee(rule, caller, input.principalArn);
+  assertNotFrozen(deps.settings, caller, grantee, account);
   checkDuration(deps.settings, rule, input.durationMinutes);
 
   const now = isoNow(deps.clock);

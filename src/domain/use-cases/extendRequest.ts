@@ -2,7 +2,7 @@ import { ConflictError, ForbiddenError, NotFoundError, extendsRevokedError } fro
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import type { RequestStore } from '../ports';
-import { findAccount, ruleFor } from '../rules';
+import { assertNotFrozen, findAccount, ruleFor } from '../rules';
 import { addMinutes, isoNow, type CoreDeps } from './context';
 import { claimantOfCaller, createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
 
@@ -55,8 +55,10 @@ export async function extendRequest(
       { field: gone.field, reason: 'is no longer in the configuration' },
     ]);
   }
+  const account = findAccount(deps.settings, original.accountId);
+  const rule = ruleFor(deps.settings, caller, account, original.profile);
+  assertNotFrozen(deps.settings, caller, parsePrincipalArn(original.principalArn, 'principalArn'), account);
   // Access already as far ahead as the rule allows from now: an extension approved now would add nothing.
-  const rule = ruleFor(deps.settings, caller, findAccount(deps.settings, original.accountId), original.profile);
   const now = isoNow(deps.clock);
   if (original.endsAt && original.endsAt >= addMinutes(now, rule.maxDurationMinutes)) {
     throw new ConflictError(

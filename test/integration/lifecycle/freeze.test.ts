@@ -1,0 +1,85 @@
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
+import { ProvisioningError } from '../../../src/domain/errors';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN, settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
+
+/*
+ * `freeze` in the configuration stops new access in an incident without
+ * touching the records: nothing by or for a frozen principal, or in a frozen
+ * account, is made, extended, approved, retried or provisioned. Denials and
+ * revokes go on. A deploy changes the configuration: these tests swap the
+ * harness's settings as a deploy would.
+ */
+
+const api = (arn: string) => ({ arn, via: 'api' as const });
+const RESPONDER = 'arn:aws:iam::111111111111:role/security-oncall';
+
+let h: Harness;
+let iam: RecordingProvisioner;
+beforeEach(async () => {
+  iam = new RecordingProvisioner();
+  h = await harness({ provisioner: iam });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const freeze = (f: { principals?: string[]; accounts?: string[] }) => {
+  h.deps.settings = settingsWith((doc) => (doc.freeze = f));
+};
+
+it('a frozen principal gets no new access by any route, and what was approved before fails at provisioning; revokes go on', async () => {
+  const live = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  await provisionRequest(h.deps, live.id);
+  const pending = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'more' });
+  const approved = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 60, reason: 'approved before the freeze' });
+  iam.failNext = [new ProvisioningError('IAM refused (AccessDenied)', 'AccessDenied', false)];
+  const failed = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 30, reason: 'will fail' });
+  await provisionRequest(h.deps, failed.id);
+  expect((await h.requests.get(failed.id))!.status).toBe('FAILED');
+  const before = (await allItems(h)).filter((i) => i.type === 'request').length;
+
+  freeze({ principals: ['arn:aws:iam::111111111111:user/alice'] });
+  const frozen = `New access for ${ARN.alice} is frozen by the configuration (freeze.principals): nothing is granted until it is lifted.`;
+
+  await expect(createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'again' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozen });
+  await expect(extendRequest(h.deps, api(ARN.alice), live.id, { durationMinutes: 60, reason: 'longer' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozen });
+  await expect(decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'APPROVE' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozen });
+  await expect(retryRequest(h.deps, api(ARN.alice), failed.id)).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozen });
+  expect((await allItems(h)).filter((i) => i.type === 'request')).toHaveLength(before);
+
+  const provisioned = await provisionRequest(h.deps, approved.id);
+  expect(provisioned.outcome).toBe('failed');
+  expect(provisioned.request!.failure).toMatchObject({ code: 'ConfigurationChanged', retryable: false, message: frozen });
+
+  // What stops access goes on: a deny, and a responder's revoke.
+  expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'DENY', comment: 'incident' })).status).toBe('DENIED');
+  expect((await revokeRequest(h.deps, api(RESPONDER), live.id, 'incident')).status).toBe('REVOKED');
+  // Others are not frozen.
+  expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'unrelated' })).status).toBe('APPROVED');
+});
+
+it('a frozen account takes no new access from anyone, and a grantee of a workload request is frozen as its requester is', async () => {
+  freeze({ accounts: ['production'] });
+  await expect(createRequest(h.deps, api(ARN.bob), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' })).rejects.toMatchObject({
+    code: 'FORBIDDEN',
+    message: 'New access to account production (333333333333) is frozen by the configuration (freeze.accounts): nothing is granted until it is lifted.',
+  });
+  expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' })).status).toBe('APPROVED');
+
+  freeze({ principals: ['arn:aws:iam::111111111111:role/app-billing'] });
+  await expect(
+    createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', principalArn: 'arn:aws:iam::111111111111:role/app-billing' }),
+  ).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('New access for arn:aws:iam::111111111111:role/app-billing is frozen') });
+});
+
+it('refuses a freeze that names no configured account: a typo would freeze nothing', () => {
+  expect(() => settingsWith((doc) => (doc.freeze = { accounts: ['prodution'] }))).toThrow(/freeze\.accounts\.0: unknown account "prodution"/);
+});
