@@ -348,6 +348,9 @@ export function table(head: string[], rows: unknown[][]): string {
   return [line(head), ...cells.map(line)].join('\n');
 }
 
+/** The person behind a principal (an Identity Center user behind its permission-set role), where the sign-in named one. */
+const personOf = (person: unknown): string => (typeof person === 'string' && person !== '' ? ` (${person})` : '');
+
 function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
   const r = d.request;
   // One column for the actions, as wide as the longest shown (PROVISIONING_ATTEMPT_FAILED is 27).
@@ -355,13 +358,13 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
   const lines = [
     `${r.id}  ${r.status}`,
     `  ${r.principalArn} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
-    `  requested by ${r.requester} at ${r.createdAt}: ${r.reason}${r.ticket ? ` [${r.ticket}]` : ''}`,
+    `  requested by ${r.requester}${personOf(r.requesterPerson)} at ${r.createdAt}: ${r.reason}${r.ticket ? ` [${r.ticket}]` : ''}`,
     ...(r.endsAt ? [`  access ends ${r.endsAt}`] : []),
     ...(r.failure ? [`  FAILED: ${r.failure.code}: ${r.failure.message}`] : []),
     '  decisions:',
-    ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
+    ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver}${personOf(x.person)} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
     '  audit:',
-    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${e.comment ? `: ${e.comment}` : ''}`),
+    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${personOf(e.actorPerson)}${e.comment ? `: ${e.comment}` : ''}`),
   ];
   if (r.access) lines.push('', accessText(r.access));
   return lines.join('\n');

@@ -70,6 +70,22 @@ describe('the CLI prints no terminal control from the API', () => {
     ]);
   });
 
+  it('shows the person behind each principal (an Identity Center user behind a shared role), so two leads of one role tell apart', async () => {
+    const detail = {
+      request: request({ requesterPerson: 'alice' }),
+      decisions: [{ decision: 'APPROVE', approver: ANNA, person: 'anna\x1b[2J', at: AT }],
+      events: [{ at: AT, action: 'PROVISIONING_ATTEMPT_FAILED', actor: ANNA, actorPerson: 'anna' }],
+    };
+    const r = await run(['show', ID], 200, detail);
+
+    expect(r.code).toBe(0);
+    expect(r.out[0]!.split('\n').filter((l) => /requested by|APPROVE by|PROVISIONING/.test(l))).toEqual([
+      `  requested by ${ALICE} (alice) at ${AT}: ${request({}).reason}`,
+      `    APPROVE by ${ANNA} (anna) at ${AT}`,
+      `    ${AT}  PROVISIONING_ATTEMPT_FAILED ${ANNA} (anna)`,
+    ]);
+  });
+
   it('escapes DEL and C1 in --json output, as JSON.stringify does C0, so the document stays whole', async () => {
     const reason = 'a\x1b[31mb\x9b"}c\x7fd\x85';
     const r = await run(['list', '--json'], 200, { items: [request({ reason })] });
