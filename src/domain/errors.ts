@@ -115,6 +115,13 @@ export function writesSentBefore(e: unknown): string[] {
   return (e !== null && typeof e === 'object' && writesBeforeError.get(e)) || [];
 }
 
+/**
+ * What a person reads in place of an error that is not rolegate's own (an
+ * SDK's text names rolegate's roles, sessions and table; a bug's, its code):
+ * the sweeper logs it, under the request's id.
+ */
+export const IN_THE_SWEEPERS_LOG = "the sweeper's log holds it, under this request's id";
+
 /** An error as a log line gives it: its message, and AWS's own text where only operators may read it. */
 export function errorForLog(e: unknown): string {
   if (e instanceof ProvisioningError && e.awsMessage !== undefined) return `${e.message} [AWS: ${e.awsMessage}]`;

@@ -310,19 +310,17 @@ export const settingsSchema = z
       const inlineProblem = profileInlinePolicyProblem(p.inlinePolicy);
       if (inlineProblem) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'inlinePolicy'], message: inlineProblem });
     });
+    const checkAccounts = (names: readonly string[], path: (string | number)[]) =>
+      names.forEach((a, j) => {
+        if (a !== '*' && !ids.has(a) && !aliases.has(a)) ctx.addIssue({ code: 'custom', path: [...path, j], message: `unknown account "${a}" (not an id or alias under accounts)` });
+      });
     // A name that matches no account would freeze nothing, silently, in an incident.
-    s.freeze.accounts.forEach((a, j) => {
-      if (a !== '*' && !ids.has(a) && !aliases.has(a)) ctx.addIssue({ code: 'custom', path: ['freeze', 'accounts', j], message: `unknown account "${a}" (not an id or alias under accounts)` });
-    });
+    checkAccounts(s.freeze.accounts, ['freeze', 'accounts']);
     const rules = new Set<string>();
     s.rules.forEach((r, i) => {
       if (rules.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule "${r.id}" is defined twice` });
       rules.add(r.id);
-      r.accounts.forEach((a, j) => {
-        if (a !== '*' && !ids.has(a) && !aliases.has(a)) {
-          ctx.addIssue({ code: 'custom', path: ['rules', i, 'accounts', j], message: `unknown account "${a}" (not an id or alias under accounts)` });
-        }
-      });
+      checkAccounts(r.accounts, ['rules', i, 'accounts']);
       r.profiles.forEach((p, j) => {
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });
       });
