@@ -9,6 +9,21 @@ import type { Principal } from '../../src/domain/principal';
  * hold, as IAM would, so tests can assert the resulting state. IAM command
  * sequences are tested separately, against aws-sdk-client-mock.
  */
+/** The role IAM would hold for a grant written as `spec`, as reconciliation reads it. */
+export function roleStateOf(spec: GrantSpec): ManagedRoleState {
+  const d = desiredRole(spec);
+  return {
+    roleName: spec.roleName,
+    roleArn: d.roleArn,
+    managedByRolegate: true,
+    trustPolicy: d.trustPolicy,
+    attachedPolicyArns: d.managedPolicyArns,
+    inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
+    ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
+    maxSessionDuration: d.maxSessionDuration,
+  };
+}
+
 export class RecordingProvisioner implements Provisioner {
   readonly roles = new Map<string, GrantSpec>();
   readonly log: string[] = [];
@@ -51,18 +66,7 @@ export class RecordingProvisioner implements Provisioner {
     if (foreign) return foreign;
     const spec = this.roles.get(key);
     if (!spec) return undefined;
-    const d = desiredRole(spec);
-    const state: ManagedRoleState = {
-      roleName: spec.roleName,
-      roleArn: d.roleArn,
-      managedByRolegate: true,
-      trustPolicy: d.trustPolicy,
-      attachedPolicyArns: d.managedPolicyArns,
-      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
-      ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
-      maxSessionDuration: d.maxSessionDuration,
-    };
-    return { ...state, ...this.tampered.get(key) };
+    return { ...roleStateOf(spec), ...this.tampered.get(key) };
   }
 
   async remove(account: AccountSettings, roleName: string, requestId: string): Promise<PlannedCall[]> {

@@ -2,6 +2,7 @@ import { compare } from '../../../src/domain/use-cases/reconcile';
 import type { ManagedRoleState } from '../../../src/domain/ports';
 import { desiredRole } from '../../../src/domain/provisioning/documents';
 import { grantSpec } from '../provisioning/fixtures';
+import { roleStateOf } from '../../helpers/recording-provisioner';
 
 /** A role state as the provisioner reads it, for a role of a live grant's name. */
 const state = (over: Partial<ManagedRoleState>): ManagedRoleState => ({
@@ -39,17 +40,7 @@ describe('comparing a live grant with the role IAM holds', () => {
 describe('what is not drift to repair', () => {
   const spec = grantSpec();
   const d = desiredRole(spec);
-  const asDesired = (over: Partial<ManagedRoleState> = {}): ManagedRoleState =>
-    state({
-      roleArn: d.roleArn,
-      managedByRolegate: true,
-      trustPolicy: d.trustPolicy,
-      attachedPolicyArns: d.managedPolicyArns,
-      inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
-      ...(d.permissionsBoundaryArn ? { permissionsBoundaryArn: d.permissionsBoundaryArn } : {}),
-      maxSessionDuration: d.maxSessionDuration,
-      ...over,
-    });
+  const asDesired = (over: Partial<ManagedRoleState> = {}): ManagedRoleState => ({ ...roleStateOf(spec), ...over });
 
   it('reports a missing role, but never re-creates it (it may have been deleted to contain an incident)', () => {
     expect(compare(undefined, d)).toMatchObject({ kind: 'missing-role', repairable: false });
