@@ -42,20 +42,23 @@ export function json(statusCode: number, body: unknown, correlationId: string, e
 /**
  * A known error becomes `{error, message, details?}` with its status code;
  * anything else an opaque 500 that names only the correlation id, while the
- * details go to the log.
+ * details go to the log, with who asked (`who`: the caller, where known, and
+ * API Gateway's own request id, which the caller cannot choose as it can the
+ * correlation id): a refusal is the trace a probe leaves.
  */
-export function errorResponse(error: unknown, correlationId: string, logger: Logger): HttpResult {
+export function errorResponse(error: unknown, correlationId: string, logger: Logger, who: Record<string, string> = {}): HttpResult {
   if (error instanceof RolegateError && error.code !== 'CONFIG_INVALID') {
     const { code } = error;
     const status = STATUS_BY_CODE[code];
-    if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId });
+    if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId, ...who });
     // A refusal whose answer is the same for every cause (a Slack signature) carries the cause for the log only.
-    else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId });
+    else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId, ...who });
     const headers = { ...HEADERS_BY_CODE[code], ...(error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {}) };
     return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, headers);
   }
   logger.error('unexpected error', {
     correlationId,
+    ...who,
     error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
   });
   return json(500, { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);

@@ -54,7 +54,10 @@ export function correlation(logger?: Logger): Mw {
 export function httpErrors(logger: Logger): Mw {
   return {
     onError: (request) => {
-      request.response = errorResponse(request.error, request.context.correlationId ?? randomUUID(), logger);
+      const { actor } = request.context;
+      const apiRequestId = request.event.requestContext?.requestId;
+      const who = { ...(actor ? { caller: actor.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) } : {}), ...(apiRequestId ? { apiRequestId } : {}) };
+      request.response = errorResponse(request.error, request.context.correlationId ?? randomUUID(), logger, who);
     },
   };
 }
