@@ -34,4 +34,6 @@ export const ARN = {
   sreSam: 'arn:aws:iam::111111111111:user/sre-sam',
   appRole: 'arn:aws:iam::111111111111:role/app-billing',
   otherRole: 'arn:aws:iam::111111111111:role/ci-deployer',
+  /** The example configuration's incident responder (`responders`). */
+  responder: 'arn:aws:iam::111111111111:role/security-oncall',
 } as const;

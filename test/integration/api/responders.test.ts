@@ -13,7 +13,7 @@ import { ARN } from '../../helpers/settings';
  * give anyone access. On DynamoDB Local, through the HTTP API.
  */
 
-const RESPONDER = 'arn:aws:iam::111111111111:role/security-oncall';
+const RESPONDER = ARN.responder;
 const RESPONDER_SESSION = 'arn:aws:sts::111111111111:assumed-role/security-oncall/jo';
 
 let h: Harness;

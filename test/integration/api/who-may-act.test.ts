@@ -83,7 +83,7 @@ it('a role that asked through one session cannot approve through another session
 });
 
 it('a request no rule allows is a 403 naming the account as the caller gave it, never its id for its alias or the reverse', async () => {
-  const stranger = 'arn:aws:iam::111111111111:role/ci-deployer';
+  const stranger = ARN.otherRole;
   const byAlias = await post('/requests', stranger, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });
   expect(byAlias).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "ReadOnly" in account production.` } });
   const byId = await post('/requests', stranger, { accountId: '333333333333', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });

@@ -19,7 +19,6 @@ import { allItems } from '../../helpers/table';
  */
 
 const api = (arn: string) => ({ arn, via: 'api' as const });
-const RESPONDER = 'arn:aws:iam::111111111111:role/security-oncall';
 
 let h: Harness;
 let iam: RecordingProvisioner;
@@ -46,7 +45,7 @@ it('a frozen principal gets no new access by any route, and what was approved be
   expect((await h.requests.get(failed.id))!.status).toBe('FAILED');
   const before = (await allItems(h)).filter((i) => i.type === 'request').length;
 
-  freeze({ principals: ['arn:aws:iam::111111111111:user/alice'] });
+  freeze({ principals: [ARN.alice] });
   const frozen = `New access for ${ARN.alice} is frozen by the configuration (freeze.principals): nothing is granted until it is lifted.`;
 
   await expect(createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'again' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozen });
@@ -61,7 +60,7 @@ it('a frozen principal gets no new access by any route, and what was approved be
 
   // What stops access goes on: a deny, and a responder's revoke.
   expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'DENY', comment: 'incident' })).status).toBe('DENIED');
-  expect((await revokeRequest(h.deps, api(RESPONDER), live.id, 'incident')).status).toBe('REVOKED');
+  expect((await revokeRequest(h.deps, api(ARN.responder), live.id, 'incident')).status).toBe('REVOKED');
   // Others are not frozen.
   expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'unrelated' })).status).toBe('APPROVED');
 });
@@ -74,10 +73,10 @@ it('a frozen account takes no new access from anyone, and a grantee of a workloa
   });
   expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' })).status).toBe('APPROVED');
 
-  freeze({ principals: ['arn:aws:iam::111111111111:role/app-billing'] });
+  freeze({ principals: [ARN.appRole] });
   await expect(
-    createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', principalArn: 'arn:aws:iam::111111111111:role/app-billing' }),
-  ).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('New access for arn:aws:iam::111111111111:role/app-billing is frozen') });
+    createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x', principalArn: ARN.appRole }),
+  ).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining(`New access for ${ARN.appRole} is frozen`) });
 });
 
 it('refuses a freeze that names no configured account: a typo would freeze nothing', () => {
