@@ -351,6 +351,14 @@ export function table(head: string[], rows: unknown[][]): string {
 /** The person behind a principal (an Identity Center user behind its permission-set role), where the sign-in named one. */
 const personOf = (person: unknown): string => (typeof person === 'string' && person !== '' ? ` (${person})` : '');
 
+/** Where an event's change came from: how always, and from where when the API shows it (to responders). */
+function sourceText(source: unknown): string {
+  if (!isObject(source)) return '';
+  const s = source;
+  const where = [s.slackUser, s.sourceIp, s.session].filter((x): x is string => typeof x === 'string' && x !== '');
+  return ` via ${String(s.via)}${where.length ? ` [${where.join(' ')}]` : ''}`;
+}
+
 function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
   const r = d.request;
   // One column for the actions, as wide as the longest shown (PROVISIONING_ATTEMPT_FAILED is 27).
@@ -364,7 +372,7 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
     '  decisions:',
     ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver}${personOf(x.person)} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
     '  audit:',
-    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${personOf(e.actorPerson)}${e.comment ? `: ${e.comment}` : ''}`),
+    ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${personOf(e.actorPerson)}${sourceText(e.source)}${e.comment ? `: ${e.comment}` : ''}`),
   ];
   if (r.access) lines.push('', accessText(r.access));
   return lines.join('\n');

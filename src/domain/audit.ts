@@ -1,4 +1,4 @@
-import type { AccessRequest, AuditAction, AuditEvent, EventActor, NotificationKind, RequestStatus } from './model';
+import type { AccessRequest, Actor, AuditAction, AuditEvent, EventActor, EventSource, NotificationKind, RequestStatus } from './model';
 
 /*
  * Named constructors for audit events. Events are written once, in the same
@@ -10,6 +10,7 @@ interface EventInput {
   at: string;
   actor: string;
   actorPerson?: string;
+  source?: EventSource;
   comment?: string;
   data?: Record<string, unknown>;
   notify?: NotificationKind;
@@ -20,8 +21,13 @@ interface EventInput {
  * role rather than its session) and, where the sign-in names one, the person
  * behind it, so every person-made change can be traced to the person.
  */
-export function actedBy(by: EventActor): Pick<EventInput, 'actor' | 'actorPerson'> {
-  return { actor: by.arn, ...(by.person !== undefined ? { actorPerson: by.person } : {}) };
+/** The caller's principal (as rolegate compares it) with the person and the source the actor's sign-in gave. */
+export function eventActor(principalArn: string, actor: Actor): EventActor {
+  return { arn: principalArn, person: actor.person, source: actor.source };
+}
+
+export function actedBy(by: EventActor): Pick<EventInput, 'actor' | 'actorPerson' | 'source'> {
+  return { actor: by.arn, ...(by.person !== undefined ? { actorPerson: by.person } : {}), ...(by.source !== undefined ? { source: by.source } : {}) };
 }
 
 function event(action: AuditAction, request: AccessRequest, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {
@@ -31,6 +37,7 @@ function event(action: AuditAction, request: AccessRequest, input: EventInput, f
     at: input.at,
     actor: input.actor,
     ...(input.actorPerson !== undefined ? { actorPerson: input.actorPerson } : {}),
+    ...(input.source !== undefined ? { source: input.source } : {}),
     action,
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),

@@ -158,6 +158,8 @@ export interface AuditEvent {
   actor: string;
   /** The person behind the actor, when the sign-in named one (an Identity Center user behind its role). */
   actorPerson?: string;
+  /** Where a person's change came from (absent on rolegate's own changes, and on events written before rolegate kept it). */
+  source?: EventSource;
   action: AuditAction;
   from?: RequestStatus;
   to?: RequestStatus;
@@ -218,9 +220,31 @@ export interface Actor {
    */
   person?: string;
   via: 'api' | 'slack' | 'system';
+  /** Where the call came from, as the authenticated request context has it (never a body field). */
+  source?: EventSource;
+}
+
+/**
+ * Where a person-made change came from, for the audit trail: what API
+ * Gateway saw of the call, or the Slack user who acted. Shown in full only to
+ * responders (getRequest): others see how the change came (`via`), not from
+ * where.
+ */
+export interface EventSource {
+  via: 'api' | 'slack';
+  /** API: the caller as signed in, when it says more than the principal (an assumed-role session names its session). */
+  session?: string;
+  /** API: the client's address as API Gateway saw it. */
+  sourceIp?: string;
+  /** API: the client's User-Agent header, cut to 200 characters without control characters (the client says it; a hint, not proof). */
+  userAgent?: string;
+  /** API: API Gateway's request id, to find the call in its logs. */
+  apiRequestId?: string;
+  /** Slack: the Slack user who acted. */
+  slackUser?: string;
 }
 
 export const SYSTEM_ACTOR: Actor = { arn: 'rolegate', via: 'system' };
 
 /** Whom an audit event names: the principal as rolegate compares it, and the person where known. */
-export type EventActor = Pick<Actor, 'arn' | 'person'>;
+export type EventActor = Pick<Actor, 'arn' | 'person' | 'source'>;

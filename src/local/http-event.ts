@@ -31,7 +31,7 @@ export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 
     rawQueryString: url.search.slice(1),
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-    requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
+    requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' } },
     body: Buffer.concat(chunks).toString('utf8'),
     isBase64Encoded: false,
   } as unknown as HttpEvent;

@@ -16,6 +16,9 @@ export interface EventInput {
   rawBody?: string;
   headers?: Record<string, string>;
   query?: Record<string, string>;
+  /** The client as API Gateway reports it (its User-Agent header, and its address). */
+  userAgent?: string;
+  sourceIp?: string;
 }
 
 /**
@@ -27,7 +30,7 @@ export function apiEvent(input: EventInput): HttpEvent {
   const body = input.rawBody ?? (input.body === undefined ? undefined : JSON.stringify(input.body));
   const headers: Record<string, string> = {
     'content-type': 'application/json',
-    'user-agent': 'aws-cli/2.15',
+    'user-agent': input.userAgent ?? 'aws-cli/2.15',
     host: 'abc123.execute-api.eu-west-1.amazonaws.com',
     ...input.headers,
   };
@@ -49,7 +52,7 @@ export function apiEvent(input: EventInput): HttpEvent {
       stage: '$default',
       time: '02/Mar/2026:09:00:00 +0000',
       timeEpoch: 1772442000000,
-      http: { method: input.method, path: input.path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'aws-cli/2.15' },
+      http: { method: input.method, path: input.path, protocol: 'HTTP/1.1', sourceIp: input.sourceIp ?? '203.0.113.7', userAgent: input.userAgent ?? 'aws-cli/2.15' },
       ...(input.caller
         ? { authorizer: { iam: { accessKey: 'ASIAEXAMPLE', accountId: input.caller.split(':')[4] ?? '', callerId: 'AIDAEXAMPLE', userArn: input.caller, userId: 'AIDAEXAMPLE' } } }
         : {}),

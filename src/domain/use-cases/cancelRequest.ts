@@ -1,4 +1,4 @@
-import { actedBy, audit } from '../audit';
+import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor, EventActor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
@@ -7,7 +7,7 @@ import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context'
 /** Only the requester may cancel, and only while the request is pending. */
 export async function cancelRequest(deps: CoreDeps, actor: Actor, requestId: string): Promise<AccessRequest> {
   const caller = principalFromCallerArn(actor.arn);
-  return closePending(deps, requestId, { arn: caller.arn, person: actor.person }, (current) => {
+  return closePending(deps, requestId, eventActor(caller.arn, actor), (current) => {
     if (!samePrincipal(caller, parsePrincipalArn(current.requester))) {
       throw new ForbiddenError('Only the requester may cancel a request.');
     }

@@ -1,4 +1,4 @@
-import { actedBy, audit } from '../audit';
+import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
@@ -81,7 +81,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const requested = {
     id: deps.ids.next(),
     at: now,
-    ...actedBy({ arn: caller.arn, person: actor.person }),
+    ...actedBy(eventActor(caller.arn, actor)),
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
   };

@@ -1,4 +1,4 @@
-import { actedBy, audit } from '../audit';
+import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, NotFoundError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '../model';
 import type { Rule } from '../settings';
@@ -129,7 +129,7 @@ async function planDecision(
     ...(input.comment !== undefined ? { comment: input.comment } : {}),
   };
   const base = { ...current, version: current.version + 1, updatedAt: now };
-  const eventInput = { id: deps.ids.next(), at: now, ...actedBy({ arn: approver.arn, person: actor.person }), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
+  const eventInput = { id: deps.ids.next(), at: now, ...actedBy(eventActor(approver.arn, actor)), ...(input.comment !== undefined ? { comment: input.comment } : {}) };
 
   let next: AccessRequest;
   let event: AuditEvent;

@@ -1,4 +1,4 @@
-import { actedBy, audit } from '../audit';
+import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
@@ -104,7 +104,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   // a REVOKED one passes, so a repeat finishes a revocation a crash cut short.
   if (request.status !== 'REVOKED') assertTransition(request.status, 'REVOKED', 'revoke it');
   const chain = new Set([request.id]);
-  const by: EventActor = { arn: caller.arn, person: actor.person };
+  const by: EventActor = eventActor(caller.arn, actor);
   if (request.status === 'REVOKED') return finishRevocation(deps, request, by, chain);
   // Its extensions prolong the same access: they go too, first, so a failure midway leaves the
   // request live and the revocation can simply be repeated. They leave the shared role together

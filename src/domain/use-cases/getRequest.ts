@@ -17,7 +17,7 @@ export function canView(settings: Settings, request: AccessRequest, who: Princip
   return matchesAny(who, settings.responders) || approvesFor(settings, request, who);
 }
 
-/** The request with its decisions and audit timeline (and access details once active). */
+/** The request with its decisions and audit timeline (and access details once active); the events' sources in full for responders only. */
 export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, actor: Actor, requestId: string): Promise<RequestDetail> {
   const caller = principalFromCallerArn(actor.arn);
   const detail = await deps.requests.getDetail(requestId);
@@ -25,5 +25,7 @@ export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, 
   if (!canView(deps.settings, detail.request, caller)) {
     throw new ForbiddenError('Only the requester, the grantee, the approvers of its rule and the responders may see this request.');
   }
-  return detail;
+  // Where each change came from (addresses, clients, sessions) is for the responders; others see how it came.
+  if (matchesAny(caller, deps.settings.responders)) return detail;
+  return { ...detail, events: detail.events.map((e) => (e.source ? { ...e, source: { via: e.source.via } } : e)) };
 }

@@ -1,4 +1,4 @@
-import { actedBy, audit } from '../audit';
+import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
@@ -63,7 +63,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     const event = audit.retryRequested(current, {
       id: deps.ids.next(),
       at: now,
-      ...actedBy({ arn: caller.arn, person: actor.person }),
+      ...actedBy(eventActor(caller.arn, actor)),
       ...(comment !== undefined ? { comment } : {}),
       data: { previousFailure: current.failure },
       notify: 'request.approved',

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
 import { issuesToDetails } from '../../config';
 import { ForbiddenError, MethodNotAllowedError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
-import type { Actor } from '../../domain/model';
+import type { Actor, EventSource } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
 import { personOfCaller, principalFromCallerArn, type RolePath } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
@@ -162,11 +162,33 @@ export function authenticate(options: IdentityOptions): Mw {
       // The person: the verified claim of a token, or the Identity Center user behind a session.
       const person = jwtArn ? jwtPerson : personOfCaller(callerArn);
       try {
-        request.context.actor = { arn: principalFromCallerArn(callerArn, options.rolePaths).arn, via: 'api', ...(person !== undefined ? { person } : {}) };
+        const arn = principalFromCallerArn(callerArn, options.rolePaths).arn;
+        request.context.actor = { arn, via: 'api', ...(person !== undefined ? { person } : {}), source: sourceOf(request.event, callerArn === arn ? undefined : callerArn) };
       } catch {
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }
     },
+  };
+}
+
+/** Printable ASCII, cut: a client's own words about itself go into the audit trail as a hint, never as markup or log lines. */
+function clientText(value: string | undefined, max: number): string | undefined {
+  const text = value?.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, max);
+  return text ? text : undefined;
+}
+
+/** Where the call came from, for the audit trail: API Gateway's view of it (the local server fills the same fields). */
+function sourceOf(event: HttpEvent, session: string | undefined): EventSource {
+  const http = event.requestContext?.http;
+  const sourceIp = clientText(http?.sourceIp, 64);
+  const userAgent = clientText(http?.userAgent ?? header(event, 'user-agent'), 200);
+  const apiRequestId = clientText(event.requestContext?.requestId, 128);
+  return {
+    via: 'api',
+    ...(session !== undefined ? { session } : {}),
+    ...(sourceIp !== undefined ? { sourceIp } : {}),
+    ...(userAgent !== undefined ? { userAgent } : {}),
+    ...(apiRequestId !== undefined ? { apiRequestId } : {}),
   };
 }
 

@@ -76,6 +76,16 @@ export const auditEvent = z.strictObject({
   at: instant,
   actor: z.string(),
   actorPerson: opt(z.string()),
+  source: opt(
+    z.strictObject({
+      via: z.enum(['api', 'slack']),
+      session: opt(z.string()),
+      sourceIp: opt(z.string()),
+      userAgent: opt(z.string()),
+      apiRequestId: opt(z.string()),
+      slackUser: opt(z.string()),
+    }),
+  ),
   action: z.enum(AUDIT_ACTIONS),
   from: opt(z.enum(REQUEST_STATUSES)),
   to: opt(z.enum(REQUEST_STATUSES)),

@@ -5,7 +5,7 @@ import type { Actor } from '../../domain/model';
 export interface HttpRequestContext {
   requestId: string;
   routeKey: string;
-  http: { method: string; path: string; sourceIp?: string };
+  http: { method: string; path: string; sourceIp?: string; userAgent?: string };
   authorizer?: {
     iam?: { userArn?: string; accountId?: string; userId?: string };
     jwt?: { claims?: Record<string, string | number | boolean | string[]> };

@@ -42,7 +42,7 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
   }
   let text: string;
   try {
-    text = await perform(deps, { arn: linkedPrincipal(deps, job), via: 'slack' }, job);
+    text = await perform(deps, { arn: linkedPrincipal(deps, job), via: 'slack', source: { via: 'slack', slackUser: job.slackUserId } }, job);
   } catch (e) {
     if (!(e instanceof RolegateError)) {
       deps.logger.error('slack job failed', { jobId: job.id, error: e instanceof Error ? e.message : String(e) });

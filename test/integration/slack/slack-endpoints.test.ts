@@ -172,6 +172,8 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     await settle();
     const detail = (await h.requests.getDetail(request.id))!;
     expect(detail.decisions.map((d) => [d.approver, d.via])).toEqual([[ARN.leadAnna, 'slack']]);
+    // The trail names the Slack user who clicked (the signed payload's), as where the change came from.
+    expect(detail.events.filter((e) => e.actor === ARN.leadAnna).map((e) => [e.action, e.source])).toEqual([['APPROVAL_RECORDED', { via: 'slack', slackUser: 'U0LEADANNA' }]]);
     expect(slack.replies.map((r) => r.reply.text)).toEqual([`Your approval of \`${request.id}\` is recorded (1 of 2).`]);
   });
 

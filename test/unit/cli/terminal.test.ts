@@ -86,6 +86,29 @@ describe('the CLI prints no terminal control from the API', () => {
     ]);
   });
 
+  it('shows how each change came, and from where when the API shows it (to responders)', async () => {
+    const session = 'arn:aws:sts::111111111111:assumed-role/security-oncall/jo';
+    const detail = {
+      request: request({}),
+      decisions: [],
+      events: [
+        { at: AT, action: 'REQUESTED', actor: ALICE, source: { via: 'api' } },
+        { at: AT, action: 'APPROVAL_RECORDED', actor: ANNA, source: { via: 'slack', slackUser: 'U0LEADANNA' } },
+        { at: AT, action: 'REVOKED', actor: ANNA, source: { via: 'api', session, sourceIp: '192.0.2.44', userAgent: 'aws-cli/2' }, comment: 'incident' },
+        { at: AT, action: 'ACCESS_REMOVED', actor: 'rolegate' },
+      ],
+    };
+    const r = await run(['show', ID], 200, detail);
+
+    expect(r.code).toBe(0);
+    expect(r.out[0]!.split('\n').slice(-4)).toEqual([
+      `    ${AT}  REQUESTED          ${ALICE} via api`,
+      `    ${AT}  APPROVAL_RECORDED  ${ANNA} via slack [U0LEADANNA]`,
+      `    ${AT}  REVOKED            ${ANNA} via api [192.0.2.44 ${session}]: incident`,
+      `    ${AT}  ACCESS_REMOVED     rolegate`,
+    ]);
+  });
+
   it('escapes DEL and C1 in --json output, as JSON.stringify does C0, so the document stays whole', async () => {
     const reason = 'a\x1b[31mb\x9b"}c\x7fd\x85';
     const r = await run(['list', '--json'], 200, { items: [request({ reason })] });
