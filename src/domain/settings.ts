@@ -5,7 +5,7 @@ import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { NOTIFICATION_KINDS } from './model';
 import { ruleNames } from './rule-names';
-import { ACCOUNT_ALIAS, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME } from './text';
+import { ACCOUNT_ALIAS, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME } from './text';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -108,7 +108,12 @@ const policyDocument = z.strictObject({
   ),
 });
 /** Text shown to people (Slack, the CLI, webhooks): no control, invisible or text-direction characters. */
-const shownText = (max: number) => z.string().check(z.maxLength(max), z.refine((t) => !HIDDEN_CHARACTERS.test(t), { message: HIDDEN_CHARACTERS_REASON }));
+const shownText = (max: number) =>
+  z.string().check(
+    z.maxLength(max),
+    z.refine((t) => !HIDDEN_CHARACTERS.test(t), { message: HIDDEN_CHARACTERS_REASON }),
+    z.refine((t) => !LONE_SURROGATE.test(t), { message: LONE_SURROGATE_REASON }),
+  );
 
 export const accountSchema = z.strictObject({
   id: accountId,

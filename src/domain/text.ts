@@ -23,5 +23,14 @@ export const ACCOUNT_REF = /^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/;
 /** A ticket id: 1–64 letters, digits and ._#:/- (as Jira, ServiceNow or a URL path write them). */
 export const TICKET_ID = /^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/;
 
+/**
+ * Half of a UTF-16 surrogate pair, alone: JSON's `\ud800` escape makes one.
+ * It is no character; it cannot be written as UTF-8, and strict JSON readers
+ * (Python's encoder, Rust's serde_json) refuse a document that holds it, so
+ * one reason holding it would break an approver's listing.
+ */
+export const LONE_SURROGATE = /\p{Cs}/u;
+export const LONE_SURROGATE_REASON = 'must be well-formed Unicode (it holds half of a surrogate pair)';
+
 /** Why such a text is refused, in the words of a validation reason. */
 export const HIDDEN_CHARACTERS_REASON = 'must not hold control, invisible or text-direction characters';

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { HttpEvent } from '../handlers/http/types';
@@ -24,6 +25,7 @@ export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   const query = Object.fromEntries(url.searchParams.entries());
   const requestId = randomUUID();
+  const body = Buffer.concat(chunks);
   return {
     version: '2.0',
     routeKey: '$default',
@@ -32,7 +34,7 @@ export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     requestContext: { requestId, routeKey: '$default', http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' } },
-    body: Buffer.concat(chunks).toString('utf8'),
-    isBase64Encoded: false,
+    // Bytes that are not UTF-8 go as base64, as API Gateway hands a body it does not take as text: the function refuses them (415).
+    ...(isUtf8(body) ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true }),
   } as unknown as HttpEvent;
 }

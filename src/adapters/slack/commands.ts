@@ -1,5 +1,5 @@
 import { ValidationError } from '../../domain/errors';
-import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME, TICKET_ID } from '../../domain/text';
+import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME, TICKET_ID } from '../../domain/text';
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
@@ -97,6 +97,7 @@ export function freeTextProblem(text: string, what: string): string | undefined 
   if (text.length === 0) return `${what} must not be empty.`;
   if (text.length > FREE_TEXT_MAX) return `${what} must be at most ${FREE_TEXT_MAX} characters (it has ${text.length}).`;
   if (HIDDEN_CHARACTERS.test(text)) return `${what} ${HIDDEN_CHARACTERS_REASON}.`;
+  if (LONE_SURROGATE.test(text)) return `${what} ${LONE_SURROGATE_REASON}.`;
   return undefined;
 }
 

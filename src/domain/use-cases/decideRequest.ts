@@ -103,13 +103,15 @@ async function planDecision(
   if (input.decision === 'APPROVE') assertRuleStillCovers(deps.settings, rule, current);
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
-    throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`);
+    throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`, [{ field: 'approvals', reason: 'already include the caller' }]);
   }
   // The rule as it stands now counts the approvals, and asks for more if it asks more than it did.
   const { kept, keptPersons, required: approvalsRequired } = await countedApprovals(deps, rule, current);
   // One person counts once, whichever role they approve through.
   if (actor.person !== undefined && keptPersons?.includes(actor.person)) {
-    throw new ConflictError(`${actor.person} has already approved request ${current.id}, signed in through another role.`);
+    throw new ConflictError(`${actor.person} has already approved request ${current.id}, signed in through another role.`, [
+      { field: 'approverPersons', reason: 'already include the caller' },
+    ]);
   }
   const now = isoNow(deps.clock);
   // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve.

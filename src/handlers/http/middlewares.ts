@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { JSON_SCHEMA, load as loadYaml } from 'js-yaml';
 import type * as z from 'zod/mini';
 import { issuesToDetails } from '../../config';
 import { ForbiddenError, MethodNotAllowedError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
@@ -234,7 +235,36 @@ function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record
   };
 }
 
-/** Parses a JSON body: JSON content type, at most 16 KiB, an object. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes as UTF-8 text, refused when they are not UTF-8 (Buffer's decoder would put U+FFFD in silently). */
+function utf8(bytes: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new RolegateError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json in UTF-8: it holds bytes that are not UTF-8.');
+  }
+}
+
+/**
+ * Refuses an object with a key twice. JSON.parse keeps the last, a proxy, a
+ * WAF or a log reader may keep the first: `{"account": "production",
+ * "account": "staging"}` must not read as one account to rolegate and
+ * another to them. Any JSON is YAML, and js-yaml (already loaded for the
+ * configuration) refuses duplicate keys; only that refusal counts here, as
+ * JSON.parse has already accepted the text.
+ */
+function refuseDuplicateKeys(text: string): void {
+  try {
+    loadYaml(text, { schema: JSON_SCHEMA });
+  } catch (e) {
+    if (e instanceof Error && /duplicated mapping key/.test(e.message)) {
+      throw new RolegateError('INVALID_JSON', 'The body is not valid JSON for rolegate: an object holds the same key twice.');
+    }
+  }
+}
+
+/** Parses a JSON body: JSON content type, UTF-8, at most 16 KiB, an object, no key twice. */
 export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
   return {
     before: (request) => {
@@ -242,7 +272,7 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
       if (!context.route.body) return;
       const raw = event.body ?? '';
       // A leading byte-order mark is no part of the JSON (RFC 8259 lets a parser ignore it).
-      const text = (event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw).replace(/^\uFEFF/, '');
+      const text = (event.isBase64Encoded ? utf8(Buffer.from(raw, 'base64')) : raw).replace(/^\uFEFF/, '');
       if (Buffer.byteLength(text, 'utf8') > maxBytes) {
         throw new RolegateError('PAYLOAD_TOO_LARGE', `The body must be at most ${maxBytes} bytes.`);
       }
@@ -265,6 +295,7 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
       } catch (e) {
         throw new RolegateError('INVALID_JSON', `The body is not valid JSON: ${(e as Error).message}`);
       }
+      refuseDuplicateKeys(text);
       // null is not "no body": every route's body is an object.
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         throw new ValidationError('The body must be a JSON object.', [{ field: '(body)', reason: 'must be a JSON object' }]);

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import '../../domain/zod-locale';
 import { REQUEST_STATUSES } from '../../domain/model';
-import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, NAME, TICKET_ID } from '../../domain/text';
+import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME, TICKET_ID } from '../../domain/text';
 
 /*
  * The shapes the HTTP API accepts. The handlers validate with these and the
@@ -18,6 +18,7 @@ const freeText = (max: number) =>
       z.minLength(1, { message: 'must not be empty' }),
       z.maxLength(max, { message: `must be at most ${max} characters` }),
       z.refine((s) => !HIDDEN_CHARACTERS.test(s), { message: HIDDEN_CHARACTERS_REASON }),
+      z.refine((s) => !LONE_SURROGATE.test(s), { message: LONE_SURROGATE_REASON }),
     );
 
 // A ULID's letters are case-insensitive (Crockford base32): a lower-case id is the same request, stored upper-case.
@@ -31,21 +32,23 @@ export const idParams = z.strictObject({ id: requestId });
 /** A client's key for one intent, kept 24 hours: a UUID fits, as does any 8–128 letters, digits and _.:- */
 export const idempotencyKey = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, { message: 'must be 8–128 letters, digits and _.:- (a UUID fits)' }));
 
+// One schema, so a request and an extension answer a bad duration in the same words.
+const durationMinutes = z.number().check(z.int({ message: 'must be a whole number of minutes' }), z.positive());
+
 export const createRequestBody = z
   .strictObject({
     accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),
     account: z.optional(z.string().check(z.regex(ACCOUNT_REF, { message: 'must be an account alias or a 12-digit account id' }))),
     profile: z.string().check(z.regex(NAME, { message: 'must be a profile name (letters, digits, _ or -)' })),
-    durationMinutes: z.number({ message: 'must be a number of minutes' }).check(z.int({ message: 'must be a whole number of minutes' }), z.positive({ message: 'must be positive' })),
+    durationMinutes,
     reason: freeText(1000),
     ticket: z.optional(z.string().check(z.regex(TICKET_ID, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }))),
     principalArn: z.optional(z.string().check(z.maxLength(2048))),
   })
   .check(
-    z.refine((b) => (b.accountId === undefined) !== (b.account === undefined), {
-      message: 'give exactly one of accountId or account',
-      path: ['accountId'],
-    }),
+    // Exactly one of them, each refusal reading after the field it names.
+    z.refine((b) => b.accountId !== undefined || b.account !== undefined, { message: 'is required (or accountId instead)', path: ['account'] }),
+    z.refine((b) => b.accountId === undefined || b.account === undefined, { message: 'must not be given with account (give one of them)', path: ['accountId'] }),
   );
 
 export const approveBody = z.strictObject({ comment: z.optional(freeText(1000)) });
@@ -54,16 +57,21 @@ export const revokeBody = z.strictObject({ comment: z.optional(freeText(1000)) }
 export const cancelBody = z.strictObject({});
 export const retryBody = z.strictObject({ comment: z.optional(freeText(1000)) });
 export const extendBody = z.strictObject({
-  durationMinutes: z.number().check(z.int(), z.positive()),
+  durationMinutes,
   reason: freeText(1000),
 });
+
+const PAGE_SIZE = 'must be a whole number from 1 to 100';
 
 export const listQuery = z.strictObject({
   view: z._default(z.enum(['mine', 'awaiting', 'all']), 'mine'),
   status: z.optional(z.enum(REQUEST_STATUSES)),
-  // Digits only: Number() would also take "0x2", "1e1", " 2" and "2.0".
+  // Digits only: Number() would also take "0x2", "1e1", " 2" and "2.0". One reason for every way to miss.
   limit: z._default(
-    z.pipe(z.string().check(z.regex(/^[0-9]+$/, { message: 'must be a number' })), z.pipe(z.transform(Number), z.number().check(z.int(), z.gte(1), z.lte(100)))),
+    z.pipe(
+      z.string().check(z.regex(/^[0-9]{1,3}$/, { message: PAGE_SIZE })),
+      z.pipe(z.transform(Number), z.number().check(z.gte(1, { message: PAGE_SIZE }), z.lte(100, { message: PAGE_SIZE }))),
+    ),
     25,
   ),
   cursor: z.optional(z.string().check(z.maxLength(2048))),

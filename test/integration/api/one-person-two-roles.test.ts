@@ -83,6 +83,7 @@ it('counts one person once toward a two-person rule, whichever set they approve 
   const twice = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'bob@example.com'), body: {} });
   expect(twice.status).toBe(409);
   expect(twice.body.message).toBe(`bob@example.com has already approved request ${id}, signed in through another role.`);
+  expect(twice.body.details).toEqual([{ field: 'approverPersons', reason: 'already include the caller' }]);
   expect((await h.requests.get(id))!).toMatchObject({ status: 'PENDING', version: 2, approvals: [`${SSO}${LEAD}`] });
 
   const second = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(SRE, 'dave@example.com'), body: {} });

@@ -55,7 +55,12 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
 
     const again = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
     expect(again.status).toBe(409);
-    expect(again.body).toEqual({ error: 'CONFLICT', message: `${ARN.leadAnna} has already approved request ${id}.` });
+    // The detail lets a client that retried after a timeout tell "my approval counted" from a lost race.
+    expect(again.body).toEqual({
+      error: 'CONFLICT',
+      message: `${ARN.leadAnna} has already approved request ${id}.`,
+      details: [{ field: 'approvals', reason: 'already include the caller' }],
+    });
 
     h.clock.advance(60_000);
     const second = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.sreSam, body: {} });

@@ -318,6 +318,7 @@ describe('configuration validation', () => {
     ['a numeric Resource', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Resource = 123), 'profiles.1.inlinePolicy.Statement.0.Resource', 'must be a string or a non-empty list of strings'],
     ['a text-direction override in an account name', (d: any) => (d.accounts[0].name = 'Staging\u202e'), 'accounts.0.name', 'must not hold control, invisible or text-direction characters'],
     ['an escape character in a profile description (shown to approvers)', (d: any) => (d.profiles[0].description = 'Read\u001b[2Jonly'), 'profiles.0.description', 'must not hold control, invisible or text-direction characters'],
+    ['half a surrogate pair in a profile description', (d: any) => (d.profiles[0].description = 'Read \udc00only'), 'profiles.0.description', 'must be well-formed Unicode (it holds half of a surrogate pair)'],
     [
       'a webhook URL with a password (fetch refuses it, and it would sit in the file)',
       (d: any) => (d.webhooks = [{ url: 'https://user:pass@hooks.example.com/x', secretParameter: '/rolegate/webhooks/x' }]),

@@ -69,6 +69,7 @@ describe('parseAccessCommand', () => {
     ['request production ReadOnly 2h bad\u0007bell', 'The reason must not hold control, invisible or text-direction characters.'],
     ['request production ReadOnly 2h read logs \u202eetirw', 'The reason must not hold control, invisible or text-direction characters.'],
     [`deny ${REQUEST_ID} no\u200bpe`, 'The reason must not hold control, invisible or text-direction characters.'],
+    ['request production ReadOnly 2h half \ud800 a pair', 'The reason must be well-formed Unicode (it holds half of a surrogate pair).'],
     ['list mine', 'list takes no arguments; unexpected "mine".'],
     ['status', 'status needs a request id: /access status <id>.'],
     ['status 42', '"42" is not a request id (a 26-character ULID such as 01J9Z3N8W6Q4XK2V7R5T1M0ABC).'],
