@@ -218,7 +218,10 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   }
   settings.webhooks.forEach((w, i) => {
     under(`webhooks.${i}.secretParameter`, w.secretParameter, `/${secretsPath}/`, 'the worker');
-    notSigning(`webhooks.${i}.secretParameter`, w.secretParameter);
+    // The Slack function, the one facing the internet, may read everything under slack/: a webhook's key stays out of its reach.
+    if (w.secretParameter.startsWith(`/${secretsPath}/slack/`)) {
+      details.push({ field: `webhooks.${i}.secretParameter`, reason: `must not be under /${secretsPath}/slack/: the Slack function, which faces the internet, may read names there` });
+    } else notSigning(`webhooks.${i}.secretParameter`, w.secretParameter);
   });
   const named = (field: string, arn: string, roleName: string, param: string) => {
     if (arn.slice(arn.indexOf(':role/') + ':role/'.length) !== roleName) {

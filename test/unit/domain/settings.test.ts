@@ -52,11 +52,17 @@ describe('configuration validation', () => {
   it("keeps the Slack signing secret where the worker's grant denies it, and what the worker reads out of there", () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.slack = { signingSecretParameter: '/rolegate/slack/prod/signing', botTokenParameter: '/rolegate/slack/signing-secret-bot' };
-    doc.webhooks = [{ url: 'https://hooks.example.com/a', secretParameter: '/rolegate/slack/signing-secret/ops' }];
+    doc.webhooks = [
+      { url: 'https://hooks.example.com/a', secretParameter: '/rolegate/slack/signing-secret/ops' },
+      { url: 'https://hooks.example.com/b', secretParameter: '/rolegate/slack/hooks/ops' },
+      { url: 'https://hooks.example.com/c', secretParameter: '/rolegate/slackish/ops' },
+    ];
     expect(invalidDoc(doc).details).toEqual([
       { field: 'slack.signingSecretParameter', reason: "must start with /rolegate/slack/signing-secret: only the Slack function may read it, and the worker's grant denies names there only (secretsPath rolegate)" },
       { field: 'slack.botTokenParameter', reason: 'must not start with /rolegate/slack/signing-secret: the worker, which reads it, may never read names there (the Slack signing secret\'s)' },
-      { field: 'webhooks.0.secretParameter', reason: 'must not start with /rolegate/slack/signing-secret: the worker, which reads it, may never read names there (the Slack signing secret\'s)' },
+      // A webhook's key out of the internet-facing Slack function's reach, which is all of slack/.
+      { field: 'webhooks.0.secretParameter', reason: 'must not be under /rolegate/slack/: the Slack function, which faces the internet, may read names there' },
+      { field: 'webhooks.1.secretParameter', reason: 'must not be under /rolegate/slack/: the Slack function, which faces the internet, may read names there' },
     ]);
   });
 
