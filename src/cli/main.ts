@@ -19,6 +19,9 @@ Commands
   show <id>
   approve <id> [comment…]        deny <id> <reason…>
   cancel <id>                    revoke <id> [comment…]
+  revoke-all <comment…> --principal ARN | --account ACCOUNT [--dry-run]
+                                 (an incident: every live request of a principal
+                                 or in an account, that the caller may revoke)
   extend <id> <minutes> <reason…> [--idempotency-key K]
   retry <id> [comment…]
   catalog
@@ -103,6 +106,8 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         json: { type: 'boolean', default: false },
         ticket: { type: 'string' },
         principal: { type: 'string' },
+        account: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
         view: { type: 'string' },
         status: { type: 'string' },
@@ -187,6 +192,13 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         (e) => e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
       );
     };
+    // A decision has no key, so it is repeated only where the API says nothing was done: a throttle (429), or
+    // a revoke whose grant another change held (GRANT_BUSY, with Retry-After). A timeout may have acted: never repeated.
+    const decide = (id: string, action: string, body: unknown): Promise<{ request: Req }> =>
+      repeating(
+        () => client.send('POST', `/requests/${encodeURIComponent(id)}/${action}`, body, undefined, { reply: REPLY.request }),
+        (e) => e instanceof ApiError && (e.status === 429 || e.code === 'GRANT_BUSY'),
+      );
     const need = (n: number, what: string) => {
       if (args.length < n) throw new UsageError(`${command} needs ${what}.`);
     };
@@ -237,14 +249,41 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         need(command === 'deny' ? 2 : 1, command === 'deny' ? '<id> <reason…>' : '<id>');
         const comment = args.slice(1).join(' ');
         const body = command === 'cancel' ? {} : comment ? { comment } : {};
-        // A decision has no key, so it is repeated only where the API says nothing was done: a throttle (429), or
-        // a revoke whose grant another change held (GRANT_BUSY, with Retry-After). A timeout may have acted: never repeated.
-        const { request } = await repeating(
-          () => client.send('POST', `/requests/${encodeURIComponent(args[0]!)}/${command}`, body, undefined, { reply: REPLY.request }),
-          (e) => e instanceof ApiError && (e.status === 429 || e.code === 'GRANT_BUSY'),
-        );
+        const { request } = await decide(args[0]!, command, body);
         print(request, () => `${request.id}: ${request.status}${request.status === 'PENDING' ? ` (${request.approvals.length} of ${request.approvalsRequired} approvals)` : ''}`);
         return 0;
+      }
+      case 'revoke-all': {
+        need(1, '<comment…> (why: it goes into each request\'s audit trail)');
+        if (o.principal === undefined && o.account === undefined) {
+          throw new UsageError('revoke-all needs --principal ARN or --account ACCOUNT (or both): it never revokes everything.');
+        }
+        const live = await liveRequests(client, { principal: o.principal, account: o.account });
+        if (o['dry-run']) {
+          print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, r.endsAt])) : 'Nothing live matches.'));
+          return 0;
+        }
+        const comment = args.join(' ');
+        const outcome = { revoked: [] as string[], alreadyEnded: [] as string[], failed: [] as { id: string; error: string }[] };
+        for (const r of live) {
+          try {
+            const { request } = await decide(r.id, 'revoke', { comment });
+            outcome.revoked.push(request.id);
+            if (!o.json) io.out(`${request.id}: ${request.status}`);
+          } catch (e) {
+            // Revoking a request takes its extensions with it: one listed after its parent has ended already.
+            if (e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT') {
+              outcome.alreadyEnded.push(r.id);
+              if (!o.json) io.out(`${r.id}: had ended already`);
+            } else {
+              const error = e instanceof ApiError ? `${e.status} ${e.code}: ${e.message}` : (e as Error).message;
+              outcome.failed.push({ id: r.id, error });
+              if (!o.json) io.out(`${r.id}: not revoked: ${error}`);
+            }
+          }
+        }
+        print(outcome, () => `Revoked ${outcome.revoked.length} of ${live.length}; ${outcome.alreadyEnded.length} had ended already; ${outcome.failed.length} not revoked${outcome.failed.length ? ' (repeat the command to try them again)' : ''}.`);
+        return outcome.failed.length ? 1 : 0;
       }
       case 'extend': {
         need(3, '<id> <minutes> <reason…>');
@@ -285,6 +324,36 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     io.err(`Error: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/** The statuses in which a request may give access (FAILED: a provisioning that stopped part-way may have left some). */
+const LIVE_STATUSES = ['ACTIVE', 'APPROVED', 'FAILED'];
+
+/** A user or role ARN as IAM compares names: case aside, and without its path. */
+const principalKey = (arn: string): string => arn.toLowerCase().replace(/:(user|role)\/(?:[^/]*\/)*([^/]+)$/, ':$1/$2');
+
+/**
+ * Every live request the caller sees (view=all) for the principal (as grantee
+ * or requester) and/or in the account (alias or id): the originals before the
+ * extensions, since revoking one takes its extensions with it.
+ */
+async function liveRequests(client: RolegateClient, only: { principal?: string; account?: string }): Promise<Req[]> {
+  const found: Req[] = [];
+  for (const status of LIVE_STATUSES) {
+    let cursor: string | undefined;
+    do {
+      const page = await client.send('GET', '/requests', undefined, { view: 'all', status, limit: '100', cursor }, { reply: REPLY.page });
+      found.push(
+        ...page.items.filter(
+          (r) =>
+            (only.principal === undefined || [r.principalArn, r.requester].some((a) => typeof a === 'string' && principalKey(a) === principalKey(only.principal!))) &&
+            (only.account === undefined || r.accountAlias === only.account || r.accountId === only.account),
+        ),
+      );
+      cursor = typeof page.cursor === 'string' ? page.cursor : undefined;
+    } while (cursor !== undefined);
+  }
+  return [...found.filter((r) => r.extendsRequestId === undefined), ...found.filter((r) => r.extendsRequestId !== undefined)];
 }
 
 /** A change that timed out may have been made all the same: say where to look rather than guess. */

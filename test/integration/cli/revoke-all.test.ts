@@ -1,0 +1,111 @@
+import { main } from '../../../src/cli/main';
+import { ProvisioningError } from '../../../src/domain/errors';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { call } from '../../helpers/events';
+import { serveLocally, type LocalServer } from '../../helpers/cli-server';
+import { harness, type Harness } from '../../helpers/harness';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { ARN } from '../../helpers/settings';
+
+/*
+ * `rolegate revoke-all`, a responder's tool in an incident: every live
+ * request (ACTIVE, APPROVED, FAILED) of one principal or in one account that
+ * the caller may revoke, each revoked through the API with the same comment.
+ * CLI → loopback HTTP → the whole app → DynamoDB Local.
+ */
+
+const RESPONDER = 'arn:aws:sts::111111111111:assumed-role/security-oncall/jo';
+
+let h: Harness;
+let iam: RecordingProvisioner;
+let server: LocalServer;
+beforeEach(async () => {
+  iam = new RecordingProvisioner();
+  h = await harness({ localIdentity: true, provisioner: iam });
+  server = await serveLocally(h.api);
+});
+afterEach(async () => {
+  await server.close();
+  await h.close();
+});
+
+async function cli(who: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['--api', server.url, '--as', who, ...argv], { out: (l) => out.push(l), err: (l) => err.push(l), env: {} });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+async function requested(who: string, body: object): Promise<string> {
+  const r = await call(h.api, { method: 'POST', path: '/requests', caller: who, body: { durationMinutes: 60, reason: 'work', ...body } });
+  expect(r.status).toBe(201);
+  return r.body.request.id as string;
+}
+
+/** Bob: live staging access and its extension, a failed grant and a pending request; Alice: live access of her own. */
+async function bobAndAlice() {
+  const active = await requested(ARN.bob, { account: 'staging', profile: 'ReadOnly' });
+  expect((await provisionRequest(h.deps, active)).outcome).toBe('active');
+  const extension = (await call(h.api, { method: 'POST', path: `/requests/${active}/extend`, caller: ARN.bob, body: { durationMinutes: 30, reason: 'more' } })).body.request.id as string;
+  expect((await provisionRequest(h.deps, extension)).outcome).toBe('active');
+  const failed = await requested(ARN.bob, { account: 'staging', profile: 'S3ReadOnly' });
+  iam.failNext = [new ProvisioningError('IAM refused the role (AccessDenied)', 'AccessDenied', false)];
+  expect((await provisionRequest(h.deps, failed)).outcome).toBe('failed');
+  const pending = await requested(ARN.bob, { account: 'production', profile: 'ReadOnly' });
+  const alices = await requested(ARN.alice, { account: 'staging', profile: 'ReadOnly' });
+  expect((await provisionRequest(h.deps, alices)).outcome).toBe('active');
+  return { active, extension, failed, pending, alices };
+}
+
+const statuses = async (ids: string[]) => Promise.all(ids.map(async (id) => (await h.requests.get(id))!.status));
+
+it('lists with --dry-run, then revokes every live request of the principal (any case, any path), originals first, and nothing else', async () => {
+  const { active, extension, failed, pending, alices } = await bobAndAlice();
+
+  const dry = await cli(RESPONDER, ['revoke-all', 'laptop', 'stolen', '--principal', 'arn:aws:iam::111111111111:user/team/BOB', '--dry-run', '--json']);
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.stdout).map((r: { id: string }) => r.id)).toEqual([active, failed, extension]);
+  expect(await statuses([active, extension, failed, pending, alices])).toEqual(['ACTIVE', 'ACTIVE', 'FAILED', 'PENDING', 'ACTIVE']);
+
+  const run = await cli(RESPONDER, ['revoke-all', 'laptop', 'stolen', '--principal', 'arn:aws:iam::111111111111:user/team/BOB']);
+  expect(run).toEqual({
+    code: 0,
+    // The extension went with the original.
+    stdout: [`${active}: REVOKED`, `${failed}: REVOKED`, `${extension}: had ended already`, 'Revoked 2 of 3; 1 had ended already; 0 not revoked.'].join('\n'),
+    stderr: '',
+  });
+  expect(await statuses([active, extension, failed, pending, alices])).toEqual(['REVOKED', 'REVOKED', 'REVOKED', 'PENDING', 'ACTIVE']);
+  const revokedBy = (await h.requests.getDetail(active))!.events.filter((e) => e.action === 'REVOKED');
+  expect(revokedBy).toMatchObject([{ actor: ARN.responder, comment: 'laptop stolen', source: { via: 'api', session: RESPONDER } }]);
+});
+
+it('revokes by account, and reports what it could not revoke with exit 1', async () => {
+  const { active, extension, failed, alices } = await bobAndAlice();
+
+  const dry = await cli(RESPONDER, ['revoke-all', 'x', '--account', '222222222222', '--dry-run']);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual([alices, active, failed, extension]);
+
+  // IAM refuses the first removal (Alice's role): that one is named and left live, the rest go on.
+  iam.failNext = [new ProvisioningError('IAM refused the change (AccessDenied)', 'AccessDenied', false)];
+  const run = await cli(RESPONDER, ['revoke-all', 'account', 'breached', '--account', 'staging']);
+  expect(run.code).toBe(1);
+  expect(run.stdout.split('\n')).toEqual([
+    expect.stringMatching(new RegExp(`^${alices}: not revoked: 502 PROVISIONING_FAILED: `)),
+    `${active}: REVOKED`,
+    `${failed}: REVOKED`,
+    `${extension}: had ended already`,
+    'Revoked 2 of 4; 1 had ended already; 1 not revoked (repeat the command to try them again).',
+  ]);
+  expect(await statuses([alices, active])).toEqual(['ACTIVE', 'REVOKED']);
+  // Repeated, it finishes what is left.
+  expect(await cli(RESPONDER, ['revoke-all', 'account', 'breached', '--account', 'staging'])).toMatchObject({ code: 0, stdout: `${alices}: REVOKED\nRevoked 1 of 1; 0 had ended already; 0 not revoked.` });
+});
+
+it('never revokes everything: a principal or an account must be named', async () => {
+  const { active } = await bobAndAlice();
+  const run = await cli(RESPONDER, ['revoke-all', 'incident']);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toMatch(/^revoke-all needs --principal ARN or --account ACCOUNT \(or both\): it never revokes everything\./);
+  expect(await statuses([active])).toEqual(['ACTIVE']);
+});
