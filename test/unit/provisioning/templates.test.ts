@@ -122,6 +122,20 @@ describe('provisioner role template (target accounts)', () => {
     ]);
   });
 
+  it('makes the deployer choose a required boundary or opt out by name (no default, never empty)', () => {
+    const parameter = template('provisioner-role.yaml').Parameters.RequiredPermissionsBoundaryArn as { Default?: string; AllowedPattern: string };
+    expect(parameter.Default).toBeUndefined();
+    // CloudFormation matches AllowedPattern against the whole value.
+    const accepts = (value: string) => new RegExp(`^(?:${parameter.AllowedPattern})$`).test(value);
+    expect(['none', 'arn:aws:iam::333333333333:policy/rolegate-boundary', 'arn:aws-us-gov:iam::333333333333:policy/org/boundary', 'arn:aws:iam::aws:policy/PowerUserAccess'].filter((v) => !accepts(v))).toEqual([]);
+    // Empty was the old default (no boundary): an update that keeps it is refused and must choose.
+    expect(['', 'None', ' none', 'arn:aws:iam::333333333333:role/x', '*'].filter(accepts)).toEqual([]);
+    // The opt-out is the one value that drops the boundary statements.
+    expect(template('provisioner-role.yaml') as unknown as { Conditions: unknown }).toMatchObject({
+      Conditions: { BoundaryRequired: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RequiredPermissionsBoundaryArn' }, 'none'] }] } },
+    });
+  });
+
   it('trusts only rolegate, and only with the ExternalId', () => {
     expect(template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.AssumeRolePolicyDocument.Statement).toEqual([
       { Effect: 'Allow', Principal: { AWS: { Ref: 'RolegateExecutionRoleArns' } }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'ExternalId' } } } },
