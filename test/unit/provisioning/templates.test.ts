@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CreateRoleCommand, GetRoleCommand, IAMClient, TagRoleCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
 import { load as parse } from 'js-yaml';
+import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
 import { ROLE_NAME_PREFIX, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
 import { MANAGED_TAG } from '../../../src/domain/provisioning/documents';
+import { grantSpec, instantRetry, noSuchEntity, provisionerCredentials, roleInIam, stsCredentials } from './fixtures';
 
 const ROOT = join(__dirname, '..', '..', '..');
 type Statement = { Sid: string; Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown; NotResource?: unknown; Condition?: unknown };
@@ -11,6 +16,43 @@ type Template = { Parameters: Record<string, { NoEcho?: boolean }>; Resources: R
 const template = (file: string) => parse(readFileSync(join(ROOT, 'templates', file), 'utf8')) as Template;
 const roleArn = (path: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${path}` });
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Whether IAM's StringLike would match `value` against `pattern` (`*` any run of characters, `?` one). */
+const like = (value: string, pattern: string) =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+
+/**
+ * Every tag key the provisioner sends IAM, read from the calls it makes: CreateRole for a new role, and
+ * TagRole for a managed role that carries none of its tags but managed-by (the widest rewrite).
+ */
+async function tagKeysSent(): Promise<string[]> {
+  const iam = mockClient(IAMClient);
+  const sts = mockClient(STSClient);
+  try {
+    sts.on(AssumeRoleCommand).resolves(stsCredentials('2026-03-02T10:00:00.000Z'));
+    const spec = grantSpec();
+    const keys = new Set<string>();
+    const sent = () => {
+      for (const call of [...iam.commandCalls(CreateRoleCommand), ...iam.commandCalls(TagRoleCommand)]) for (const tag of call.args[0].input.Tags ?? []) keys.add(tag.Key!);
+    };
+    const provisioner = new IamProvisioner(provisionerCredentials(), instantRetry().options);
+    iam.onAnyCommand().resolves({});
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    await provisioner.apply(spec, '01REQ');
+    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
+    sent();
+    iam.reset();
+    iam.onAnyCommand().resolves({});
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { Tags: [{ ...MANAGED_TAG }] }) });
+    await provisioner.apply(spec, '01REQ');
+    expect(iam).toHaveReceivedCommandTimes(TagRoleCommand, 1);
+    sent();
+    return [...keys].sort();
+  } finally {
+    iam.restore();
+    sts.restore();
+  }
+}
 
 /** Plain statements; conditional ones (Fn::If) separately. */
 function statements(file: string, resource: string): { plain: Statement[]; conditional: Statement[] } {
@@ -100,6 +142,20 @@ describe('provisioner role template (target accounts)', () => {
     });
     expect([...actions(deny)].sort()).toEqual(writes);
     expect(MANAGED_TAG).toEqual({ Key: 'managed-by', Value: 'rolegate' });
+  });
+
+  it('refuses creating or tagging a role with any tag key but those the provisioner writes', async () => {
+    const deny = bySid('OnlyRolegatesTagKeys')!;
+    const patterns = (deny.Condition as { 'ForAnyValue:StringNotLike': { 'aws:TagKeys': string[] } })['ForAnyValue:StringNotLike']['aws:TagKeys'];
+    // Whole statement: an unknown key in any position is enough (ForAnyValue), wherever the role is.
+    expect(deny).toEqual({ Sid: 'OnlyRolegatesTagKeys', Effect: 'Deny', Action: ['iam:CreateRole', 'iam:TagRole'], Resource: '*', Condition: { 'ForAnyValue:StringNotLike': { 'aws:TagKeys': patterns } } });
+    const sent = await tagKeysSent();
+    expect(sent).toContain(MANAGED_TAG.Key);
+    // A key the code writes that the template refuses would fail every grant in a deployed account...
+    expect(sent.filter((key) => !patterns.some((p) => like(key, p)))).toEqual([]);
+    // ...and a pattern no key the code writes needs would let leaked credentials write keys for nothing.
+    expect(patterns.filter((p) => !sent.some((key) => like(key, p)))).toEqual([]);
+    expect(['team', 'Managed-By', 'env', 'aws-rolegate:x'].filter((key) => patterns.some((p) => like(key, p)))).toEqual([]);
   });
 
   it('never allows iam:PassRole or sts:AssumeRole and denies both outright', () => {
