@@ -6,8 +6,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { load as parse } from 'js-yaml';
 import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
 import { ROLE_NAME_PREFIX, ROLE_PATH } from '../../../src/domain/provisioning/role-name';
-import { MANAGED_TAG } from '../../../src/domain/provisioning/documents';
-import { grantSpec, instantRetry, noSuchEntity, provisionerCredentials, roleInIam, stsCredentials } from './fixtures';
+import { desiredRole, MANAGED_TAG } from '../../../src/domain/provisioning/documents';
+import { parsePrincipalArn } from '../../../src/domain/principal';
+import { grantSpec, instantRetry, noSuchEntity, profile, provisionerCredentials, roleInIam, stsCredentials } from './fixtures';
 
 const ROOT = join(__dirname, '..', '..', '..');
 type Statement = { Sid: string; Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown; NotResource?: unknown; Condition?: unknown };
@@ -16,6 +17,11 @@ type Template = { Parameters: Record<string, { NoEcho?: boolean }>; Resources: R
 const template = (file: string) => parse(readFileSync(join(ROOT, 'templates', file), 'utf8')) as Template;
 const roleArn = (path: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${path}` });
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+/** Every role under rolegate's path, and those of them it names (rg-…), as the template writes them. */
+const UNDER_PATH = roleArn(`${ROLE_PATH.slice(1)}*`);
+const GRANT_ROLES = roleArn(`${ROLE_PATH.slice(1)}${ROLE_NAME_PREFIX}*`);
+/** A template ARN with its partition and account filled in, as IAM matches it. */
+const inAccount = (arn: { 'Fn::Sub': string }, accountId: string) => arn['Fn::Sub'].replace('${AWS::Partition}', 'aws').replace('${AWS::AccountId}', accountId);
 
 /** Whether IAM's StringLike would match `value` against `pattern` (`*` any run of characters, `?` one). */
 const like = (value: string, pattern: string) =>
@@ -86,16 +92,29 @@ describe('provisioner role template (target accounts)', () => {
     expect([...allowed].sort()).toEqual(commandsUsed('iam-provisioner.ts'));
   });
 
-  it('scopes every allowed action to roles under /rolegate/, but GetRole (also rg-*) and ListRoles (*)', () => {
+  it('scopes every change to the roles rolegate names (/rolegate/rg-*), reads to /rolegate/ (GetRole also rg-*) and ListRoles to *', () => {
     for (const s of allows) {
       if (actions(s).includes('iam:ListRoles')) {
         expect(s).toMatchObject({ Action: 'iam:ListRoles', Resource: '*' });
       } else if (actions(s).includes('iam:GetRole')) {
-        expect(s).toMatchObject({ Action: 'iam:GetRole', Resource: [roleArn(`${ROLE_PATH.slice(1)}*`), roleArn(`${ROLE_NAME_PREFIX}*`)] });
+        expect(s).toMatchObject({ Action: 'iam:GetRole', Resource: [UNDER_PATH, roleArn(`${ROLE_NAME_PREFIX}*`)] });
+      } else if (actions(s).every((a) => /^iam:(Get|List)/.test(a))) {
+        // Reconciliation reads every role it lists under the path, to report one rolegate did not make.
+        expect({ Action: s.Action, Resource: s.Resource }).toEqual({ Action: s.Action, Resource: UNDER_PATH });
       } else {
-        expect(s.Resource).toEqual(roleArn('rolegate/*'));
+        expect({ Action: s.Action, Resource: s.Resource }).toEqual({ Action: s.Action, Resource: GRANT_ROLES });
       }
     }
+  });
+
+  it('matches every role the code names with the grant-role ARN, and none of them with a deeper path', () => {
+    const named = [
+      grantSpec(),
+      grantSpec({ profile: profile('EC2Admin'), principal: parsePrincipalArn('arn:aws:iam::111111111111:role/teams/platform/a-very-long-workload-role-name-for-billing-reports') }),
+      grantSpec({ profile: profile('ReadOnly'), principal: parsePrincipalArn('arn:aws:iam::111111111111:user/Bob.Smith+ops@corp'), externalId: 'ext-1' }),
+    ].map((spec) => desiredRole(spec).roleArn);
+    expect(named.filter((arn) => !like(arn, inAccount(GRANT_ROLES, '333333333333')))).toEqual([]);
+    expect(named.filter((arn) => like(arn, inAccount(roleArn(`${ROLE_PATH.slice(1)}*/*`), '333333333333')))).toEqual([]);
   });
 
   it('conditions attaching a policy and setting a boundary on the allowed policy ARNs', () => {
@@ -123,11 +142,25 @@ describe('provisioner role template (target accounts)', () => {
   // Whole statements: an extra key (a Condition, a narrower Resource) would make a deny apply almost nowhere.
   const bySid = (sid: string) => [...plain, ...conditional].find((s) => s.Sid === sid);
 
-  it('denies every change outside /rolegate/, unconditionally', () => {
+  it('denies every change to any role but /rolegate/rg-* (so everything outside /rolegate/), unconditionally', () => {
     const writes = commandsUsed('iam-provisioner.ts').filter((a) => !/^iam:(Get|List)/.test(a));
-    const deny = bySid('NeverChangeAnythingOutsideTheRolegatePath')!;
+    const deny = bySid('NeverChangeAnythingButGrantRoles')!;
     expect([...actions(deny)].sort()).toEqual(writes);
-    expect(deny).toEqual({ Sid: 'NeverChangeAnythingOutsideTheRolegatePath', Effect: 'Deny', Action: deny.Action, NotResource: roleArn('rolegate/*') });
+    expect(deny).toEqual({ Sid: 'NeverChangeAnythingButGrantRoles', Effect: 'Deny', Action: deny.Action, NotResource: GRANT_ROLES });
+    // IAM's * spans slashes, so rg-* alone would admit /rolegate/rg-x/<anything>: a deeper path is denied as well.
+    const below = bySid('NeverChangeARoleBelowTheRolegatePath')!;
+    expect([...actions(below)].sort()).toEqual(writes);
+    expect(below).toEqual({ Sid: 'NeverChangeARoleBelowTheRolegatePath', Effect: 'Deny', Action: below.Action, Resource: roleArn(`${ROLE_PATH.slice(1)}*/*`) });
+    for (const [arn, denied] of [
+      ['arn:aws:iam::333333333333:role/admin', true],
+      ['arn:aws:iam::333333333333:role/rolegate-provisioner', true],
+      ['arn:aws:iam::333333333333:role/rolegate/hand-made', true],
+      ['arn:aws:iam::333333333333:role/rolegate/rg-x/admin', true],
+      ['arn:aws:iam::333333333333:role/rolegate/rg-s3readonly-alice-1a2b3c4d', false],
+    ] as const) {
+      const refused = !like(arn, inAccount(GRANT_ROLES, '333333333333')) || like(arn, inAccount(below.Resource as { 'Fn::Sub': string }, '333333333333'));
+      expect({ arn, refused }).toEqual({ arn, refused: denied });
+    }
   });
 
   it('denies every change but creation and tagging to a role under /rolegate/ without the managed-by tag', () => {
@@ -137,7 +170,8 @@ describe('provisioner role template (target accounts)', () => {
       Sid: 'NeverChangeARoleRolegateDidNotCreate',
       Effect: 'Deny',
       Action: deny.Action,
-      Resource: roleArn('rolegate/*'),
+      // The whole path, wider than the Allows: a Deny narrowed with them would cover less.
+      Resource: UNDER_PATH,
       Condition: { StringNotEquals: { 'iam:ResourceTag/managed-by': 'rolegate' } },
     });
     expect([...actions(deny)].sort()).toEqual(writes);
