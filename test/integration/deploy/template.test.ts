@@ -106,7 +106,9 @@ describe('the deployment template (serverless package)', () => {
   /** Listings (by status, by requester), a revoke's search for extensions, and the sweeper's due work. */
   const LISTING_INDEXES = [index('byStatus'), index('byPrincipal'), index('byExtends')];
   const DUE_INDEX = index('byDue');
-  const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
+  /** By key; a Query on the table reads one partition (a request's detail, an account's grants). */
+  const KEYED_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+  const ITEM_ACTIONS = [...KEYED_ACTIONS, 'dynamodb:Query'];
   const STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
 
   it('gives each function its own role, with no wildcard action and no bare wildcard resource', () => {
@@ -161,17 +163,20 @@ describe('the deployment template (serverless package)', () => {
         }
       }
     }
-    // Same items for every role but the Slack one (one conditioned PutItem, below); the reconciler
-    // lists grants with a query on the table and needs no index.
+    // Same items for every role but the Slack one (one conditioned PutItem, below) and the sweeper, which
+    // reads by key and queries only the due index (getDetail, the one table query of requests, is the API's and
+    // the worker's; the reconciler lists an account's grants with a query on the table and needs no index).
     // Only the functions that approve extensions send a ConditionCheck (the original is not REVOKED).
     const CHECK = { Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: TABLE };
     for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole', 'ReconcilerRole']) {
       const table = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE));
       const approves = role === 'ApiRole' || role === 'WorkerRole';
-      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: ITEM_ACTIONS, Resource: TABLE }, ...(approves ? [CHECK] : [])] });
+      const items = role === 'SweeperRole' ? KEYED_ACTIONS : ITEM_ACTIONS;
+      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: items, Resource: TABLE }, ...(approves ? [CHECK] : [])] });
       const indexes = statementsOf(role).filter((s) => JSON.stringify(s.Resource).includes('index'));
-      // Each function queries only the indexes it reads: the sweeper due work, the API and the worker (Slack) listings.
-      const expected = { ApiRole: LISTING_INDEXES, WorkerRole: LISTING_INDEXES, SweeperRole: DUE_INDEX, ReconcilerRole: undefined }[role];
+      // Each function queries only the indexes it reads: the sweeper due work, the API every listing and a revoke's
+      // extensions; the worker's Slack jobs list only the caller's own requests (view mine) and revoke.
+      const expected = { ApiRole: LISTING_INDEXES, WorkerRole: [index('byPrincipal'), index('byExtends')], SweeperRole: DUE_INDEX, ReconcilerRole: undefined }[role];
       expect({ role, indexes }).toEqual({ role, indexes: expected ? [{ Effect: 'Allow', Action: 'dynamodb:Query', Resource: expected }] : [] });
     }
     const everyAction = roleNames().flatMap((r) => statementsOf(r).flatMap(actionsOf));

@@ -1,17 +1,21 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/slack-store';
+import type { SlackApi } from '../../../src/adapters/slack/slack-client';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
+import { runSlackJob } from '../../../src/handlers/slack/run-job';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
-import { ARN } from '../../helpers/settings';
+import { ARN, settingsWith } from '../../helpers/settings';
 
 /*
  * Each deployed function may query only the indexes its role names
- * (serverless.yml: the sweeper byDue; the API and the worker byStatus,
- * byPrincipal and byExtends). IAM would refuse any other in production, where no test
- * runs: these record the index of every Query the code sends.
+ * (serverless.yml: the sweeper byDue and not the table itself; the API byStatus,
+ * byPrincipal and byExtends; the worker byPrincipal and byExtends). IAM would
+ * refuse any other in production, where no test runs: these record the index
+ * of every Query the code sends.
  */
 
 const api = (arn: string) => ({ arn, via: 'api' as const });
@@ -54,7 +58,8 @@ it('the sweeper queries only the due index while it times out, expires and re-dr
 
   const indexes = await indexesQueriedBy(h.requests.doc, async () => expect(await sweep(h.deps)).toMatchObject({ timedOut: 1, expired: 1, provisioned: 1, errors: [] }));
 
-  expect([...indexes].filter((i) => i !== 'table')).toEqual(['byDue']);
+  // Not even the table: every other read of the sweeper's is by key.
+  expect([...indexes]).toEqual(['byDue']);
   expect((await h.requests.get(pending.id))!.status).toBe('TIMED_OUT');
   expect((await h.requests.get(stuck.id))!.status).toBe('ACTIVE');
 });
@@ -71,4 +76,42 @@ it('the API queries only the listing indexes: lists, and a revoke that looks for
   });
 
   expect([...indexes].filter((i) => i !== 'table').sort()).toEqual(['byExtends', 'byPrincipal', 'byStatus']);
+});
+
+it("the worker queries only the caller's listing and the extensions index: Slack jobs that decide, list, show and revoke, and provisioning", async () => {
+  await h.close();
+  h = await harness({ settings: settingsWith((d) => void (d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna } })) });
+  const runner = {
+    deps: h.deps,
+    slack: { postToResponseUrl: async () => undefined } as unknown as SlackApi,
+    jobs: new DynamoSlackStore(h.requests.doc, h.tableName, () => h.clock.now()),
+  };
+  const job = (id: string, slackUserId: string, principalArn: string, work: SlackJob['work']): SlackJob => ({
+    id,
+    slackUserId,
+    principalArn,
+    responseUrl: 'https://hooks.slack.com/commands/T0001ABCD/1/x',
+    createdAt: h.clock.now().toISOString(),
+    work,
+  });
+  const r = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+
+  const texts: string[] = [];
+  const indexes = await indexesQueriedBy(h.requests.doc, async () => {
+    const run = async (j: SlackJob) => texts.push(((await runSlackJob(runner, j)) as { text: string }).text);
+    await run(job('approve-1', 'U0LEADANNA', ARN.leadAnna, { kind: 'approve', requestId: r.id }));
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+    await run(job('list-1', 'U0ALICE', ARN.alice, { kind: 'command', command: { kind: 'list' } }));
+    await run(job('status-1', 'U0ALICE', ARN.alice, { kind: 'command', command: { kind: 'status', requestId: r.id } }));
+    await run(job('revoke-1', 'U0ALICE', ARN.alice, { kind: 'command', command: { kind: 'revoke', requestId: r.id } }));
+  });
+
+  // Each job did its work (a refusal would be a friendly "Not done" text, with other queries or none).
+  expect(texts).toEqual([
+    expect.stringContaining(`You approved \`${r.id}\``),
+    expect.stringContaining(`\`${r.id}\` *ACTIVE*`),
+    expect.stringContaining(`Decisions: APPROVE by ${ARN.leadAnna}`),
+    expect.stringContaining(`Revoked \`${r.id}\``),
+  ]);
+  expect([...indexes].filter((i) => i !== 'table').sort()).toEqual(['byExtends', 'byPrincipal']);
 });
