@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { load as parseYaml } from 'js-yaml';
 import { routes } from '../../../src/handlers/http/routes';
 import { openApiDocument } from '../../../src/handlers/http/openapi';
 import { version } from '../../../package.json';
@@ -232,7 +233,7 @@ describe('the deployment template (serverless package)', () => {
     }
   });
 
-  it('lets the reconciler assume only provisioner roles, and names every role that assumes one in the stack output for the templates', () => {
+  it('lets the reconciler assume only provisioner roles, and gives the templates each list of roles they trust or protect as a stack output', () => {
     const PROVISIONER = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-provisioner' };
     const IDENTITY = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-identity-granter' };
     const assumes = (role: string) => statementsOf(role).filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
@@ -242,10 +243,22 @@ describe('the deployment template (serverless package)', () => {
     // Drift is found and repaired in target accounts; identity-account policies are the sweeper's and the API's.
     expect(assumes('ReconcilerRole')).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: PROVISIONER }]);
     expect(assumes('SlackRole')).toEqual([]);
-    // The trust of the provisioner and identity roles (RolegateExecutionRoleArns) must name each of them.
-    const output = template.Outputs.RolegateExecutionRoleArns!.Value as { 'Fn::Join': [string, { 'Fn::GetAtt': [string, string] }[]] };
-    expect(output['Fn::Join'][0]).toBe(',');
-    expect(output['Fn::Join'][1].map((r) => r['Fn::GetAtt'][0]).sort()).toEqual(roleNames().filter((r) => assumes(r).length > 0).sort());
+    const mayAssume = (arn: unknown) => roleNames().filter((r) => assumes(r).some((s) => [s.Resource].flat().some((x) => JSON.stringify(x) === JSON.stringify(arn))));
+    const rolesIn = (output: string) => {
+      const value = template.Outputs[output]!.Value as { 'Fn::Join': [string, { 'Fn::GetAtt': [string, string] }[]] };
+      expect(value['Fn::Join'][0]).toBe(',');
+      return value['Fn::Join'][1].map((r) => r['Fn::GetAtt'][0]).sort();
+    };
+    // Each trust names exactly the functions that assume the role: one left out fails there, one more is trust for nothing.
+    expect(rolesIn('RolegateExecutionRoleArns')).toEqual(mayAssume(PROVISIONER).sort());
+    expect(rolesIn('RolegateIdentityExecutionRoleArns')).toEqual(mayAssume(IDENTITY).sort());
+    // The identity-granter role may change none of rolegate's roles, the internet-facing Slack function's included.
+    expect(rolesIn('RolegateAllExecutionRoleArns')).toEqual(roleNames().sort());
+    // Every list of ARNs the templates ask for is an output of the same name.
+    for (const file of ['provisioner-role.yaml', 'identity-granter-role.yaml']) {
+      const parameters = (parseYaml(readFileSync(join(ROOT, 'templates', file), 'utf8')) as { Parameters: Record<string, unknown> }).Parameters;
+      for (const name of Object.keys(parameters).filter((p) => p.startsWith('Rolegate'))) expect({ file, name, output: name in template.Outputs }).toEqual({ file, name, output: true });
+    }
   });
 
   it('lets the internet-facing Slack function write only Slack job items and read only the Slack secrets', async () => {

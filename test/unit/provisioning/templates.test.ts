@@ -257,7 +257,8 @@ describe('identity-granter role template', () => {
         Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
         Resource: [roleArn('${RoleName}'), roleArn('${ProvisionerRoleName}'), roleArn('rolegate/*')],
       },
-      { Sid: 'NeverOnRolegatesExecutionRoles', Effect: 'Deny', Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateExecutionRoleArns' } },
+      // Every execution role (the stack's RolegateAllExecutionRoleArns, the Slack function's included), not only the trusted ones.
+      { Sid: 'NeverOnRolegatesExecutionRoles', Effect: 'Deny', Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'], Resource: { Ref: 'RolegateAllExecutionRoleArns' } },
       { Sid: 'NeverPassRoles', Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' },
     ]);
   });
@@ -276,9 +277,11 @@ describe('identity-granter role template', () => {
     expect(parameters.ProvisionerRoleName!.Default).toBe('rolegate-provisioner');
   });
 
-  it('trusts only rolegate, and only with the ExternalId', () => {
+  it('trusts only the rolegate functions that grant in the identity account, and only with the ExternalId', () => {
+    // RolegateIdentityExecutionRoleArns: the API, the worker and the sweeper; not the reconciler, which never acts here.
     expect(template('identity-granter-role.yaml').Resources.IdentityGranterRole!.Properties.AssumeRolePolicyDocument.Statement).toEqual([
-      { Effect: 'Allow', Principal: { AWS: { Ref: 'RolegateExecutionRoleArns' } }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'ExternalId' } } } },
+      { Effect: 'Allow', Principal: { AWS: { Ref: 'RolegateIdentityExecutionRoleArns' } }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'ExternalId' } } } },
     ]);
+    expect(Object.keys(template('identity-granter-role.yaml').Parameters).filter((p) => p.endsWith('RoleArns')).sort()).toEqual(['RolegateAllExecutionRoleArns', 'RolegateIdentityExecutionRoleArns']);
   });
 });
