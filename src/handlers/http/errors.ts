@@ -22,6 +22,21 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   PROVISIONING_FAILED: 502,
 };
 
+/** The code of the opaque 500 that answers anything unexpected (its details go to the log only). */
+export const INTERNAL = 'INTERNAL';
+
+/** Codes that never reach a caller as themselves: a broken configuration is our fault, answered as any unexpected error (INTERNAL). */
+export const OPAQUE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID']);
+
+/**
+ * Codes only the local server (`npm start`) answers. Deployed, API Gateway sends rolegate only the
+ * routes serverless.yml declares and answers any other route or method itself, 404 {"message":"Not Found"}.
+ */
+export const LOCAL_ONLY_CODES: ReadonlySet<ErrorCode> = new Set(['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED']);
+
+/** The header that ties a reply to rolegate's log lines: the caller's own id when well-formed (middlewares.ts, correlation). */
+export const CORRELATION_ID_HEADER = 'x-correlation-id';
+
 /** Headers a code's responses carry: a busy grant says when to try again. */
 const HEADERS_BY_CODE: Partial<Record<ErrorCode, Record<string, string>>> = { GRANT_BUSY: { 'retry-after': '5' } };
 
@@ -30,7 +45,7 @@ export function json(statusCode: number, body: unknown, correlationId: string, e
     statusCode,
     headers: {
       'content-type': 'application/json; charset=utf-8',
-      'x-correlation-id': correlationId,
+      [CORRELATION_ID_HEADER]: correlationId,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
       ...extra,
@@ -47,7 +62,7 @@ export function json(statusCode: number, body: unknown, correlationId: string, e
  * correlation id): a refusal is the trace a probe leaves.
  */
 export function errorResponse(error: unknown, correlationId: string, logger: Logger, who: Record<string, string> = {}): HttpResult {
-  if (error instanceof RolegateError && error.code !== 'CONFIG_INVALID') {
+  if (error instanceof RolegateError && !OPAQUE_CODES.has(error.code)) {
     const { code } = error;
     const status = STATUS_BY_CODE[code];
     if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId, ...who });
@@ -61,7 +76,7 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     ...who,
     error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
   });
-  return json(500, { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);
+  return json(500, { error: INTERNAL, message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);
 }
 
 function hasLogReason(error: RolegateError): error is RolegateError & { reason: string } {

@@ -9,10 +9,10 @@ import type { Actor, EventSource } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
 import { personOfCaller, principalFromCallerArn, type RolePath } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
-import { errorResponse } from './errors';
+import { CORRELATION_ID_HEADER, errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
 import type { RouteDef } from './route';
-import { idempotencyKey } from './schemas';
+import { correlationId, idempotencyKey } from './schemas';
 
 /** What the middlewares hand the route handler, on the Lambda context. */
 export interface RolegateContext extends Context {
@@ -42,8 +42,8 @@ function header(event: HttpEvent, name: string): string | undefined {
 export function correlation(logger?: Logger): Mw {
   return {
     before: (request) => {
-      const given = header(request.event, 'x-correlation-id');
-      request.context.correlationId = given && /^[A-Za-z0-9-]{8,64}$/.test(given) ? given : request.event.requestContext?.requestId || randomUUID();
+      const given = header(request.event, CORRELATION_ID_HEADER);
+      request.context.correlationId = given !== undefined && correlationId.safeParse(given).success ? given : request.event.requestContext?.requestId || randomUUID();
       logger?.setCorrelation?.({ correlationId: request.context.correlationId, awsRequestId: request.context.awsRequestId ?? '' });
     },
     after: () => logger?.setCorrelation?.(undefined),

@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
+import type { ErrorCode } from '../../domain/errors';
 import { IDEMPOTENCY_HOURS } from '../../domain/ports';
+import { CORRELATION_ID_HEADER, INTERNAL, LOCAL_ONLY_CODES, OPAQUE_CODES, STATUS_BY_CODE } from './errors';
 import { IDEMPOTENCY_KEY_HEADER } from './middlewares';
 import type { RouteDef } from './route';
 import { RESPONSE_COMPONENTS } from './responses';
-import { idempotencyKey } from './schemas';
+import { correlationId, idempotencyKey } from './schemas';
 
 /*
  * The OpenAPI 3.1 document, generated from the same route table and zod
@@ -19,22 +21,54 @@ function schemaOf(schema: z.ZodMiniType, io: 'input' | 'output' = 'input'): Json
   return out;
 }
 
-const errorSchema: Json = {
+const ref = (kind: 'schemas' | 'headers' | 'parameters', name: string): Json => ({ $ref: `#/components/${kind}/${name}` });
+
+/**
+ * Every `error` a deployed rolegate answers with: the codes errors.ts maps to a status, less those it
+ * answers as an opaque 500 and those only the local server answers, and the opaque 500's own.
+ */
+export function answeredCodes(): string[] {
+  const codes = (Object.keys(STATUS_BY_CODE) as ErrorCode[]).filter((code) => !OPAQUE_CODES.has(code) && !LOCAL_ONLY_CODES.has(code));
+  return [...codes, INTERNAL];
+}
+
+const errorSchema = (): Json => ({
   type: 'object',
   required: ['error', 'message'],
   properties: {
-    error: { type: 'string', description: 'Stable error code', examples: ['VALIDATION_FAILED', 'FORBIDDEN', 'CONFLICT'] },
+    // An enum, so a client can switch over the codes; one it does not list is a bug of ours.
+    error: { type: 'string', enum: answeredCodes(), description: 'Stable error code' },
     message: { type: 'string' },
     details: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } }, required: ['reason'] } },
-    correlationId: { type: 'string' },
+    correlationId: { type: 'string', description: `With ${INTERNAL} only: quote it when you report the failure` },
   },
-};
+});
 
 const gatewayErrorSchema: Json = {
   type: 'object',
   required: ['message'],
-  properties: { message: { type: 'string', examples: ['Forbidden', 'Unauthorized'] } },
-  description: "API Gateway's own answer to a call it refuses before rolegate runs",
+  properties: { message: { type: 'string', examples: ['Forbidden', 'Unauthorized', 'Not Found', 'Too Many Requests', 'Service Unavailable', 'Internal Server Error'] } },
+  description: "API Gateway's own answer to a call it refuses, or cannot hand to rolegate or get an answer for: rolegate did not answer, so there is no error code and no correlation id",
+};
+
+const CORRELATION_ID =
+  "rolegate's id for this call, on every log line it wrote for it: the caller's x-correlation-id when well-formed, otherwise API Gateway's request id. Quote it when you report a problem.";
+
+/** The correlation id: on every answer of rolegate's, never on API Gateway's own. */
+const HEADERS: Record<string, Json> = {
+  CorrelationId: { description: CORRELATION_ID, required: true, schema: { type: 'string' } },
+  CorrelationIdUnlessGateway: { description: `${CORRELATION_ID} Absent when API Gateway answered itself.`, required: false, schema: { type: 'string' } },
+};
+
+const PARAMETERS: Record<string, Json> = {
+  CorrelationId: {
+    name: CORRELATION_ID_HEADER,
+    in: 'header',
+    required: false,
+    description:
+      "Your own id for this call (a UUID fits): rolegate answers with it in the x-correlation-id header and writes it on its log lines. A value of another form is ignored, not refused: the reply then carries API Gateway's request id.",
+    schema: schemaOf(correlationId),
+  },
 };
 
 /** The success bodies as named components; they refer to each other by $ref. */
@@ -49,20 +83,28 @@ function responseComponents(): Record<string, Json> {
   return schemas;
 }
 
+const correlated: Json = { [CORRELATION_ID_HEADER]: ref('headers', 'CorrelationId') };
+
 function successResponse(route: RouteDef<unknown>): Json {
   return {
     description: route.status === 201 ? 'Created' : 'Success',
-    ...(route.location ? { headers: { Location: { description: 'The path of the request made (GET it for its decisions and timeline)', schema: { type: 'string' } } } } : {}),
-    content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.response}` } } },
+    headers: {
+      ...(route.location ? { Location: { description: 'The path of the request made (GET it for its decisions and timeline)', schema: { type: 'string' } } } : {}),
+      ...correlated,
+    },
+    content: { 'application/json': { schema: ref('schemas', route.response) } },
   };
 }
 
-const errorResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
-/** A refusal API Gateway may answer itself, before rolegate runs: its body is `{"message"}`, not rolegate's Error. */
+const errorResponse = (description: string): Json => ({ description, headers: correlated, content: { 'application/json': { schema: ref('schemas', 'Error') } } });
+/** A status API Gateway may answer itself, before or instead of rolegate: its body is `{"message"}`, not rolegate's Error. */
 const gatewayOrErrorResponse = (description: string): Json => ({
   description,
-  content: { 'application/json': { schema: { anyOf: [{ $ref: '#/components/schemas/Error' }, { $ref: '#/components/schemas/GatewayError' }] } } },
+  headers: { [CORRELATION_ID_HEADER]: ref('headers', 'CorrelationIdUnlessGateway') },
+  content: { 'application/json': { schema: { anyOf: [ref('schemas', 'Error'), ref('schemas', 'GatewayError')] } } },
 });
+/** A status only API Gateway answers, on any route: rolegate never ran, or its answer never came. */
+const gatewayResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: ref('schemas', 'GatewayError') } } });
 const ERRORS: Record<string, Json> = {
   '400': errorResponse('Invalid input (the details name each bad field)'),
   '401': gatewayOrErrorResponse('No authenticated caller: with auth=jwt, API Gateway answers a missing or invalid token itself ({"message": "Unauthorized"})'),
@@ -71,8 +113,22 @@ const ERRORS: Record<string, Json> = {
   '409': errorResponse("Conflicts with the request's current state (CONFLICT)"),
   '413': errorResponse('Body larger than 16 KiB'),
   '415': errorResponse('Body is not application/json'),
-  '500': errorResponse('Unexpected error (opaque, with a correlation id)'),
+  '500': gatewayOrErrorResponse(
+    `Unexpected error (${INTERNAL}: opaque, with a correlation id); or rolegate's function failed (crashed or ran out of time) and API Gateway answered itself ({"message": "Internal Server Error"})`,
+  ),
   '502': errorResponse('AWS (STS or IAM) refused or failed the change, or a revocation could not yet end an extension (PROVISIONING_FAILED): access may still be in place; repeat the call'),
+};
+
+/**
+ * What API Gateway itself may answer on every route, besides the 401/403 of its authorizers and the 500 of a
+ * failed function. An HTTP API answers a function that has not answered within its 30 s with 503, not a
+ * REST API's 504; a route or method it does not have, with 404 Not Found (not an operation of this document).
+ */
+const GATEWAY_ERRORS: Record<string, Json> = {
+  '429': gatewayResponse('Too many calls: API Gateway throttled this one before rolegate ran ({"message": "Too Many Requests"}); repeat it after a pause'),
+  '503': gatewayResponse(
+    `rolegate did not answer within API Gateway's 30 s ({"message": "Service Unavailable"}): the call may still have done its work, so read before repeating a change (a creation repeated with its ${IDEMPOTENCY_KEY_HEADER} makes nothing twice)`,
+  ),
 };
 
 /** The error statuses a route can answer: those its shape implies and those its use-case declares (checked by the HTTP fuzzing suite). */
@@ -96,19 +152,19 @@ function errorFor(route: RouteDef<unknown>, status: string): Json {
     return errorResponse(`Conflicts with the request's current state (CONFLICT), or the ${IDEMPOTENCY_KEY_HEADER} was used for another request (CONFLICT, naming the header)`);
   }
   if (status === '409' && route.outcomes?.includes(502)) {
-    return {
-      ...errorResponse("Conflicts with the request's current state (CONFLICT), or another change to the same grant held it past the wait (GRANT_BUSY: the request is not revoked; repeat after Retry-After)"),
-      headers: { 'Retry-After': { description: 'Seconds to wait before repeating (GRANT_BUSY only)', schema: { type: 'integer' } } },
-    };
+    const response = errorResponse("Conflicts with the request's current state (CONFLICT), or another change to the same grant held it past the wait (GRANT_BUSY: the request is not revoked; repeat after Retry-After)");
+    return { ...response, headers: { ...(response.headers as Json), 'Retry-After': { description: 'Seconds to wait before repeating (GRANT_BUSY only)', schema: { type: 'integer' } } } };
   }
   return ERRORS[status]!;
 }
 
+/** The method and path in camelCase, letters and digits only (`GET /openapi.json`: getOpenapiJson), a name every generator can give a function. */
 function operationId(route: RouteDef): string {
   const words = route.path
     .split('/')
+    .flatMap((segment) => (segment.startsWith('{') ? ['ById'] : segment.split(/[^A-Za-z0-9]+/)))
     .filter(Boolean)
-    .map((w) => (w.startsWith('{') ? 'ById' : w[0]!.toUpperCase() + w.slice(1)));
+    .map((word) => word[0]!.toUpperCase() + word.slice(1));
   return route.method.toLowerCase() + words.join('');
 }
 
@@ -137,17 +193,19 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
         parameters.push({ name, in: 'query', required: sent.required?.includes(name) ?? false, schema });
       }
     }
+    parameters.push(ref('parameters', 'CorrelationId'));
     const op: Json = {
       operationId: operationId(route),
       summary: route.summary,
       ...(route.public ? { security: [] } : {}),
-      ...(parameters.length ? { parameters } : {}),
+      parameters,
       ...(route.body
         ? { requestBody: { required: route.bodyRequired ?? false, content: { 'application/json': { schema: schemaOf(route.body) } } } }
         : {}),
       responses: {
         [String(route.status)]: successResponse(route),
         ...Object.fromEntries(errorStatuses(route).map((status) => [status, errorFor(route, status)])),
+        ...GATEWAY_ERRORS,
       },
     };
     paths[route.path] = { ...(paths[route.path] ?? {}), [route.method.toLowerCase()]: op };
@@ -158,10 +216,12 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
       title: 'rolegate',
       version,
       description:
-        'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json needs a caller: signed with AWS SigV4 (API Gateway IAM authorization, the default) or, in a stack deployed with auth=jwt, an OIDC bearer token. A deployment accepts one of the two.',
+        'Self-service, time-boxed access to other AWS accounts. Every route but /health and /openapi.json needs a caller: signed with AWS SigV4 (API Gateway IAM authorization, the default) or, in a stack deployed with auth=jwt, an OIDC bearer token. A deployment accepts one of the two. A route or method this document does not name is answered by API Gateway itself: 404 {"message": "Not Found"}.',
     },
     components: {
-      schemas: { ...responseComponents(), Error: errorSchema, GatewayError: gatewayErrorSchema },
+      schemas: { ...responseComponents(), Error: errorSchema(), GatewayError: gatewayErrorSchema },
+      headers: HEADERS,
+      parameters: PARAMETERS,
       securitySchemes: {
         sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (execute-api), for a stack deployed with auth=iam' },
         oidc: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "An OIDC token from the configured issuer, for a stack deployed with auth=jwt" },

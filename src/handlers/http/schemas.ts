@@ -35,6 +35,9 @@ export const idempotencyKey = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$
 // One schema, so a request and an extension answer a bad duration in the same words.
 const durationMinutes = z.number().check(z.int({ message: 'must be a whole number of minutes' }), z.positive());
 
+/** A caller's own id for a call, echoed in the reply and written in every log line of it: another value is ignored, not refused. */
+export const correlationId = z.string().check(z.regex(/^[A-Za-z0-9-]{8,64}$/));
+
 export const createRequestBody = z
   .strictObject({
     accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),
@@ -49,6 +52,9 @@ export const createRequestBody = z
     // Exactly one of them, each refusal reading after the field it names.
     z.refine((b) => b.accountId !== undefined || b.account !== undefined, { message: 'is required (or accountId instead)', path: ['account'] }),
     z.refine((b) => b.accountId === undefined || b.account === undefined, { message: 'must not be given with account (give one of them)', path: ['accountId'] }),
+    // The same rule for the OpenAPI document, as zod cannot write a refinement into JSON Schema: a oneOf of the
+    // two `required` fails, as the refinements do, when neither is given (no branch matches) or both are (two do).
+    z.meta({ oneOf: [{ required: ['account'] }, { required: ['accountId'] }] }),
   );
 
 export const approveBody = z.strictObject({ comment: z.optional(freeText(1000)) });
@@ -70,7 +76,8 @@ export const listQuery = z.strictObject({
   limit: z._default(
     z.pipe(
       z.string().check(z.regex(/^[0-9]{1,3}$/, { message: PAGE_SIZE })),
-      z.pipe(z.transform(Number), z.number().check(z.gte(1, { message: PAGE_SIZE }), z.lte(100, { message: PAGE_SIZE }))),
+      // The regex already makes it whole; z.int() says so to the OpenAPI document (an integer, not any number).
+      z.pipe(z.transform(Number), z.number().check(z.int({ message: PAGE_SIZE }), z.gte(1, { message: PAGE_SIZE }), z.lte(100, { message: PAGE_SIZE }))),
     ),
     25,
   ),

@@ -4,6 +4,7 @@ import { harness, type Harness } from '../../helpers/harness';
 import { allItems } from '../../helpers/table';
 import { httpApp } from '../../../src/handlers/http/app';
 import type { RouteDef } from '../../../src/handlers/http/route';
+import { ConfigError } from '../../../src/domain/errors';
 
 const good = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate' };
 
@@ -140,5 +141,38 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     });
     expect(result.body).not.toContain('hunter2');
     expect(h.logger.lines.some((l) => l.level === 'error' && JSON.stringify(l.fields).includes('ECONNREFUSED'))).toBe(true);
+  });
+
+  it('answers a broken configuration (CONFIG_INVALID) as the same opaque 500, a code the OpenAPI document need not list', async () => {
+    const broken: RouteDef = {
+      method: 'GET',
+      path: '/broken',
+      summary: 'fails',
+      status: 200,
+      response: 'Health',
+      handle: () => {
+        throw new ConfigError('Cannot read the secret parameter /rolegate/slack/bot-token from SSM (AccessDenied).');
+      },
+    };
+    const api = httpApp([broken], () => h.deps, h.logger, { localIdentity: false });
+    const result = await api(apiEvent({ method: 'GET', path: '/broken', caller: ARN.alice, headers: { 'x-correlation-id': 'corr-87654321' } }), lambdaContext());
+    expect([result.statusCode, JSON.parse(result.body)]).toEqual([
+      500,
+      { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId: 'corr-87654321' },
+    ]);
+    expect(result.body).not.toContain('/rolegate/slack');
+  });
+
+  it('answers with the caller\'s x-correlation-id when well-formed, success or error, and with API Gateway\'s request id instead of any other', async () => {
+    const id = 'c0ffee00-0000-4000-8000-000000000001';
+    const ok = await call(h.api, { method: 'GET', path: '/catalog', caller: ARN.alice, headers: { 'x-correlation-id': id } });
+    const refused = await call(h.api, { method: 'GET', path: '/catalog', headers: { 'X-Correlation-Id': id } });
+    expect([ok.status, ok.headers['x-correlation-id'], refused.status, refused.headers['x-correlation-id']]).toEqual([200, id, 401, id]);
+    // Too short, a character outside letters, digits and -, too long: ignored, not refused.
+    for (const given of ['short', 'has space 12345', 'x'.repeat(65)]) {
+      const event = apiEvent({ method: 'GET', path: '/catalog', caller: ARN.alice, headers: { 'x-correlation-id': given } });
+      const result = await h.api(event, lambdaContext());
+      expect({ given, status: result.statusCode, correlationId: result.headers['x-correlation-id'] }).toEqual({ given, status: 200, correlationId: event.requestContext.requestId });
+    }
   });
 });

@@ -95,7 +95,7 @@ const metricsWritten = () => written.flatMap((w) => w.split('\n')).filter((l) =>
 async function invoke(input: Parameters<typeof apiEvent>[0], remainingMs: number) {
   const result = await handler(apiEvent(input), { ...lambdaContext(), getRemainingTimeInMillis: () => remainingMs });
   const body = result.body ? JSON.parse(result.body) : undefined;
-  if (result.statusCode < 300) assertDocumented(input, body);
+  assertDocumented(input, result.statusCode, body);
   return { status: result.statusCode, body, headers: result.headers };
 }
 

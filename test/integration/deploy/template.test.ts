@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { routes } from '../../../src/handlers/http/routes';
-import { openApiDocument } from '../../../src/handlers/http/openapi';
+import { answeredCodes, openApiDocument } from '../../../src/handlers/http/openapi';
+import { LOCAL_ONLY_CODES, OPAQUE_CODES, STATUS_BY_CODE } from '../../../src/handlers/http/errors';
+import { createRequestBody } from '../../../src/handlers/http/schemas';
 import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
@@ -441,12 +443,13 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents every route and only existing routes, as OpenAPI 3.1 with resolvable references', () => {
-    const doc = openApiDocument(routes, version) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    const doc = openApiDocument(routes, version) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
     expect(documented).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
-    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
-    for (const ref of refs) expect(doc.components.schemas[ref]).toBeDefined();
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/(\w+)\/(\w+)"/g)].map((m) => [m[1]!, m[2]!] as const);
+    expect(new Set(refs.map(([kind]) => kind))).toEqual(new Set(['schemas', 'headers', 'parameters']));
+    for (const [kind, name] of refs) expect({ ref: `${kind}/${name}`, defined: doc.components[kind]?.[name] !== undefined }).toEqual({ ref: `${kind}/${name}`, defined: true });
     const create = doc.paths['/requests']!.post as { requestBody: { content: { 'application/json': { schema: { additionalProperties: boolean; required: string[] } } } } };
     expect(create.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
     expect(create.requestBody.content['application/json'].schema.required.sort()).toEqual(['durationMinutes', 'profile', 'reason']);
@@ -457,9 +460,9 @@ describe('the OpenAPI document', () => {
     const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { additionalProperties?: boolean; required?: string[]; properties?: Record<string, unknown> }> } };
     const success = (method: string, path: string, status: string) => doc.paths[path]![method]!.responses[status]!;
     expect(success('post', '/requests', '201').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestReply' });
-    expect(Object.keys(success('post', '/requests', '201').headers!)).toEqual(['Location']);
-    expect(Object.keys(success('post', '/requests/{id}/extend', '201').headers!)).toEqual(['Location']);
-    expect(success('post', '/requests/{id}/approve', '200').headers).toBeUndefined();
+    expect(Object.keys(success('post', '/requests', '201').headers!)).toEqual(['Location', 'x-correlation-id']);
+    expect(Object.keys(success('post', '/requests/{id}/extend', '201').headers!)).toEqual(['Location', 'x-correlation-id']);
+    expect(success('post', '/requests/{id}/approve', '200').headers).toEqual({ 'x-correlation-id': { $ref: '#/components/headers/CorrelationId' } });
     expect(success('get', '/requests', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestPage' });
     expect(success('get', '/requests/{id}', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RequestDetail' });
     expect(success('get', '/catalog', '200').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Catalog' });
@@ -470,30 +473,144 @@ describe('the OpenAPI document', () => {
     expect(request.properties!.access).toEqual({ $ref: '#/components/schemas/AccessDetails' });
   });
 
-  it("lets a 401 or 403 be API Gateway's own {message} answer as well as rolegate's Error, and nothing else", () => {
+  it("lets a 401, 403 or 500 be API Gateway's own {message} answer as well as rolegate's Error, a 429 or 503 only API Gateway's, and nothing else", () => {
     type Op = { responses: Record<string, { content: { 'application/json': { schema: unknown } } }> };
     const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, unknown> } };
-    const either = { anyOf: [{ $ref: '#/components/schemas/Error' }, { $ref: '#/components/schemas/GatewayError' }] };
+    const error = { $ref: '#/components/schemas/Error' };
+    const gateway = { $ref: '#/components/schemas/GatewayError' };
+    const either = { anyOf: [error, gateway] };
     const schemaOf = (status: string) => doc.paths['/requests/{id}']!.get!.responses[status]!.content['application/json'].schema;
-    expect([schemaOf('401'), schemaOf('403')]).toEqual([either, either]);
-    expect([schemaOf('400'), schemaOf('404'), schemaOf('500')]).toEqual(Array(3).fill({ $ref: '#/components/schemas/Error' }));
-    expect(doc.components.schemas.GatewayError).toMatchObject({ type: 'object', required: ['message'], properties: { message: { type: 'string' } } });
+    expect([schemaOf('401'), schemaOf('403'), schemaOf('500')]).toEqual([either, either, either]);
+    expect([schemaOf('400'), schemaOf('404')]).toEqual([error, error]);
+    expect([schemaOf('429'), schemaOf('503')]).toEqual([gateway, gateway]);
+    expect(doc.components.schemas.GatewayError).toEqual({
+      type: 'object',
+      required: ['message'],
+      properties: { message: { type: 'string', examples: ['Forbidden', 'Unauthorized', 'Not Found', 'Too Many Requests', 'Service Unavailable', 'Internal Server Error'] } },
+      description: expect.stringContaining("API Gateway's own answer"),
+    });
+    // Every operation, public ones too: API Gateway throttles and times out any route.
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect({ op: `${method} ${path}`, 429: op.responses['429']?.content['application/json'].schema, 503: op.responses['503']?.content['application/json'].schema }).toEqual({ op: `${method} ${path}`, 429: gateway, 503: gateway });
+        expect({ op: `${method} ${path}`, 500: op.responses['500']!.content['application/json'].schema }).toEqual({ op: `${method} ${path}`, 500: either });
+      }
+    }
+    // An HTTP API answers a timeout with 503, never 504; an unknown route or method with its own 404 (info), never a 405.
+    const statuses = new Set(Object.values(doc.paths).flatMap((ops) => Object.values(ops).flatMap((op) => Object.keys(op.responses))));
+    expect([statuses.has('504'), statuses.has('405')]).toEqual([false, false]);
+    expect((doc as unknown as { info: { description: string } }).info.description).toContain('A route or method this document does not name is answered by API Gateway itself: 404 {"message": "Not Found"}.');
+  });
+
+  it('lists in the Error schema exactly the codes a deployed rolegate answers: no local-only route codes, no CONFIG_INVALID (an opaque INTERNAL)', () => {
+    const doc = openApiDocument(routes, version) as { components: { schemas: { Error: { properties: { error: unknown } } } } };
+    expect(doc.components.schemas.Error.properties.error).toEqual({
+      type: 'string',
+      enum: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'GRANT_BUSY', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'PROVISIONING_FAILED', 'INTERNAL'],
+      description: 'Stable error code',
+    });
+    // Built from the code: every code errors.ts maps reaches the enum unless it is opaque or local-only.
+    expect([...answeredCodes(), ...OPAQUE_CODES, ...LOCAL_ONLY_CODES].sort()).toEqual([...Object.keys(STATUS_BY_CODE), 'INTERNAL'].sort());
+  });
+
+  it('types every count, version and duration of a reply as an integer, and no field as a mere number', () => {
+    type Props = Record<string, { type?: string; properties?: Record<string, { type?: string }> }>;
+    const doc = openApiDocument(routes, version) as { components: { schemas: Record<string, { properties: Props }> } };
+    const request = doc.components.schemas.AccessRequest!.properties;
+    const entry = doc.components.schemas.CatalogEntry!.properties;
+    expect({
+      version: request.version!.type,
+      durationMinutes: request.durationMinutes!.type,
+      approvalsRequired: request.approvalsRequired!.type,
+      provisioningAttempts: request.provisioningAttempts!.type,
+      'sweepRetry.attempts': request.sweepRetry!.properties!.attempts!.type,
+      maxDurationMinutes: entry.maxDurationMinutes!.type,
+      'catalog approvalsRequired': entry.approvalsRequired!.type,
+    }).toEqual({
+      version: 'integer',
+      durationMinutes: 'integer',
+      approvalsRequired: 'integer',
+      provisioningAttempts: 'integer',
+      'sweepRetry.attempts': 'integer',
+      maxDurationMinutes: 'integer',
+      'catalog approvalsRequired': 'integer',
+    });
+    expect(JSON.stringify(doc)).not.toContain('"type":"number"');
+  });
+
+  it('names each operation with an identifier a client generator can use: method and path in camelCase, letters and digits only', () => {
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { operationId: string }>> };
+    const ids = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op.operationId]));
+    expect(Object.fromEntries(ids)).toEqual({
+      'GET /health': 'getHealth',
+      'GET /openapi.json': 'getOpenapiJson',
+      'GET /catalog': 'getCatalog',
+      'POST /requests': 'postRequests',
+      'GET /requests': 'getRequests',
+      'GET /requests/{id}': 'getRequestsById',
+      'POST /requests/{id}/approve': 'postRequestsByIdApprove',
+      'POST /requests/{id}/deny': 'postRequestsByIdDeny',
+      'POST /requests/{id}/cancel': 'postRequestsByIdCancel',
+      'POST /requests/{id}/revoke': 'postRequestsByIdRevoke',
+      'POST /requests/{id}/retry': 'postRequestsByIdRetry',
+      'POST /requests/{id}/extend': 'postRequestsByIdExtend',
+    });
+    for (const [, id] of ids) expect(id).toMatch(/^[a-z][A-Za-z0-9]*$/);
+  });
+
+  it('says a new request names exactly one of account or accountId, as the validation decides', () => {
+    type Body = { oneOf: { required: string[] }[] };
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { requestBody: { content: { 'application/json': { schema: Body } } } }>> };
+    const schema = doc.paths['/requests']!.post!.requestBody.content['application/json'].schema;
+    expect(schema.oneOf).toEqual([{ required: ['account'] }, { required: ['accountId'] }]);
+    // The document's rule (exactly one branch's required fields present) and the validation agree on every combination.
+    const base = { profile: 'ReadOnly', durationMinutes: 60, reason: 'look' };
+    const bodies = [base, { ...base, account: 'production' }, { ...base, accountId: '111111111111' }, { ...base, account: 'production', accountId: '111111111111' }];
+    const byDocument = bodies.map((body) => schema.oneOf.filter((branch) => branch.required.every((field) => field in body)).length === 1);
+    const byValidation = bodies.map((body) => createRequestBody.safeParse(body).success);
+    expect(byDocument).toEqual([false, true, true, false]);
+    expect(byValidation).toEqual(byDocument);
+  });
+
+  it('documents x-correlation-id as an optional request header of every operation and a header of every reply rolegate gives', () => {
+    type Op = { parameters: unknown[]; responses: Record<string, { headers?: Record<string, unknown> }> };
+    const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, Op>>; components: { headers: Record<string, unknown>; parameters: Record<string, unknown> } };
+    expect(doc.components.parameters).toEqual({
+      CorrelationId: { name: 'x-correlation-id', in: 'header', required: false, description: expect.stringContaining('ignored, not refused'), schema: { type: 'string', pattern: '^[A-Za-z0-9-]{8,64}$' } },
+    });
+    expect(doc.components.headers).toEqual({
+      CorrelationId: { description: expect.stringContaining("API Gateway's request id"), required: true, schema: { type: 'string' } },
+      CorrelationIdUnlessGateway: { description: expect.stringContaining('Absent when API Gateway answered itself.'), required: false, schema: { type: 'string' } },
+    });
+    const always = { $ref: '#/components/headers/CorrelationId' };
+    const unlessGateway = { $ref: '#/components/headers/CorrelationIdUnlessGateway' };
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect({ op: `${method} ${path}`, parameter: op.parameters.at(-1) }).toEqual({ op: `${method} ${path}`, parameter: { $ref: '#/components/parameters/CorrelationId' } });
+        // Required where only rolegate answers, optional where API Gateway may have answered instead, absent where only it does.
+        const expected = Object.fromEntries(
+          Object.keys(op.responses).map((status) => [status, ['429', '503'].includes(status) ? undefined : ['401', '403', '500'].includes(status) ? unlessGateway : always]),
+        );
+        const documented = Object.fromEntries(Object.entries(op.responses).map(([status, r]) => [status, r.headers?.['x-correlation-id']]));
+        expect({ op: `${method} ${path}`, documented }).toEqual({ op: `${method} ${path}`, documented: expected });
+      }
+    }
   });
 
   it("lists for each operation the statuses it can answer, not one list for all (the fuzzing suite checks what it sees against them)", () => {
     const doc = openApiDocument(routes, version) as { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>; security: unknown[] };
     const statuses = (method: string, path: string) => Object.keys(doc.paths[path]![method]!.responses).sort();
-    expect(statuses('get', '/health')).toEqual(['200', '400', '500']);
-    expect(statuses('get', '/catalog')).toEqual(['200', '400', '401', '403', '500']);
-    expect(statuses('get', '/requests/{id}')).toEqual(['200', '400', '401', '403', '404', '500']);
-    expect(statuses('post', '/requests')).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '500']);
+    expect(statuses('get', '/health')).toEqual(['200', '400', '429', '500', '503']);
+    expect(statuses('get', '/catalog')).toEqual(['200', '400', '401', '403', '429', '500', '503']);
+    expect(statuses('get', '/requests/{id}')).toEqual(['200', '400', '401', '403', '404', '429', '500', '503']);
+    expect(statuses('post', '/requests')).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503']);
     // Only revoke changes AWS while the caller waits, so only it can answer 502.
-    expect(statuses('post', '/requests/{id}/revoke')).toEqual(['200', '400', '401', '403', '404', '409', '413', '415', '500', '502']);
+    expect(statuses('post', '/requests/{id}/revoke')).toEqual(['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '502', '503']);
     expect(Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '502' in op.responses).map(([m]) => `${m} ${path}`))).toEqual(['post /requests/{id}/revoke']);
     // GRANT_BUSY (and its Retry-After) only where a grant's lease is waited for: revoke.
-    const conflicts = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '409' in op.responses).map(([m, op]) => [`${m} ${path}`, op.responses['409'] as { description: string; headers?: unknown }] as const));
+    const conflicts = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => '409' in op.responses).map(([m, op]) => [`${m} ${path}`, op.responses['409'] as { description: string; headers: object }] as const));
     expect(conflicts.filter(([, r]) => r.description.includes('GRANT_BUSY')).map(([op]) => op)).toEqual(['post /requests/{id}/revoke']);
-    expect(conflicts.filter(([, r]) => r.headers !== undefined).map(([op, r]) => [op, Object.keys(r.headers as object)])).toEqual([['post /requests/{id}/revoke', ['Retry-After']]]);
+    expect(conflicts.filter(([, r]) => 'Retry-After' in r.headers).map(([op, r]) => [op, Object.keys(r.headers)])).toEqual([['post /requests/{id}/revoke', ['x-correlation-id', 'Retry-After']]]);
     // Either sign-in a stack may be deployed with; the public routes need none.
     expect(doc.security).toEqual([{ sigv4: [] }, { oidc: [] }]);
     expect(doc.paths['/health']!.get!.security).toEqual([]);
