@@ -57,7 +57,13 @@ export function httpErrors(logger: Logger): Mw {
     onError: (request) => {
       const { actor } = request.context;
       const apiRequestId = request.event.requestContext?.requestId;
-      const who = { ...(actor ? { caller: actor.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) } : {}), ...(apiRequestId ? { apiRequestId } : {}) };
+      // Where a refusal came from too: a probe (a run of 401s and 403s) is found by its address.
+      const sourceIp = clientText(request.event.requestContext?.http?.sourceIp, 64);
+      const who = {
+        ...(actor ? { caller: actor.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) } : {}),
+        ...(apiRequestId ? { apiRequestId } : {}),
+        ...(sourceIp !== undefined ? { sourceIp } : {}),
+      };
       request.response = errorResponse(request.error, request.context.correlationId ?? randomUUID(), logger, who);
     },
   };
