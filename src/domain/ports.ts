@@ -164,9 +164,17 @@ export interface ProvisionOutcome {
 }
 
 /** Target-account side: the cross-account role, its permissions and its trust. */
+export interface ApplyOptions {
+  existingOnly?: boolean;
+}
+
 export interface Provisioner {
-  /** Brings the grant's role to the desired state; idempotent. Throws ProvisioningError. */
-  apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome>;
+  /**
+   * Brings the grant's role to the desired state; idempotent. Throws ProvisioningError. With
+   * `existingOnly`, a missing role stays missing (RoleMissing, not retryable): narrowing a grant or
+   * repairing drift never brings back a role someone deleted, perhaps on purpose in an incident.
+   */
+  apply(spec: GrantSpec, requestId: string, options?: ApplyOptions): Promise<ProvisionOutcome>;
   /**
    * Detaches and deletes the role's policies and the role; idempotent (absent role is fine). A role
    * rolegate does not manage is refused (RoleNotManaged), unless `unrecorded`: no grant records a role

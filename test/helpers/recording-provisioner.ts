@@ -1,5 +1,6 @@
 import type { AccountSettings } from '../../src/domain/settings';
-import type { GrantSpec, IdentityGranter, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../src/domain/ports';
+import { ProvisioningError } from '../../src/domain/errors';
+import type { ApplyOptions, GrantSpec, IdentityGranter, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../src/domain/ports';
 import { desiredRole } from '../../src/domain/provisioning/documents';
 import type { PlannedCall } from '../../src/domain/model';
 import type { Principal } from '../../src/domain/principal';
@@ -30,9 +31,13 @@ export class RecordingProvisioner implements Provisioner {
   /** Throw this from the next apply/remove calls (fault injection). */
   failNext: Error[] = [];
 
-  async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
+  async apply(spec: GrantSpec, requestId: string, options: ApplyOptions = {}): Promise<ProvisionOutcome> {
     const failure = this.failNext.shift();
     if (failure) throw failure;
+    if (options.existingOnly && !this.roles.has(`${spec.account.id}#${spec.roleName}`)) {
+      this.log.push(`left ${spec.roleName} missing for ${requestId}`);
+      throw new ProvisioningError(`Role ${spec.roleName} in account ${spec.account.id} is missing.`, 'RoleMissing', false);
+    }
     this.roles.set(`${spec.account.id}#${spec.roleName}`, spec);
     this.tampered.delete(`${spec.account.id}#${spec.roleName}`);
     this.log.push(`apply ${spec.roleName} until ${spec.endsAt} for ${requestId}`);

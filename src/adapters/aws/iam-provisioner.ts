@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
-import type { GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
+import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
 import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
@@ -100,6 +100,15 @@ interface Session {
  * a crash at any point converges. ProvisionOutcome.calls lists the writes
  * sent, in order (reads are not listed).
  */
+/** A grant's role that is gone, and that a change to the grant (not a new grant) must not bring back. */
+function roleMissing(roleName: string, accountId: string): ProvisioningError {
+  return new ProvisioningError(
+    `Role ${roleName} in account ${accountId} is missing (deleted outside rolegate, perhaps on purpose): rolegate does not re-create it while changing or repairing its grant.`,
+    'RoleMissing',
+    false,
+  );
+}
+
 export class IamProvisioner implements Provisioner {
   constructor(
     private readonly credentials: ProvisionerCredentials,
@@ -108,16 +117,17 @@ export class IamProvisioner implements Provisioner {
     private readonly readBackAttempts = 4,
   ) {}
 
-  async apply(spec: GrantSpec, requestId: string): Promise<ProvisionOutcome> {
+  async apply(spec: GrantSpec, requestId: string, options: ApplyOptions = {}): Promise<ProvisionOutcome> {
     // Validation first: a bad document fails the request before any AWS call.
     const d = desiredRole(spec);
     const s = await this.open(spec.account, requestId);
-    return this.noting(s, () => this.applyIn(s, d));
+    return this.noting(s, () => this.applyIn(s, d, options));
   }
 
-  private async applyIn(s: Session, d: DesiredRole): Promise<ProvisionOutcome> {
+  private async applyIn(s: Session, d: DesiredRole, options: ApplyOptions): Promise<ProvisionOutcome> {
     let role = await this.getRole(s, d.roleName);
     let trustWritten = false;
+    if (!role && options.existingOnly) throw roleMissing(d.roleName, s.account.id);
     if (!role) {
       const [create, ...rest] = creationCalls(d);
       if (await this.createRole(s, create!)) {

@@ -128,10 +128,11 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     // fail, the role must not keep an end that only a request already ended held.
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
-    const outcome = await deps.provisioner.apply(spec, requestId).catch((e: unknown) => {
+    // Narrowing only: a role deleted outside rolegate (a responder, in an incident) stays deleted.
+    const outcome = await deps.provisioner.apply(spec, requestId, { existingOnly: true }).catch((e: unknown) => {
       // A role whose grantee was deleted admits nobody, and is never rewritten (the name may be someone
-      // else's now): leaving it as it is gives nothing, whatever the ends.
-      if (e instanceof ProvisioningError && e.awsCode === 'PrincipalDeleted') return undefined;
+      // else's now); a role that is gone admits nobody either: leaving either as it is gives nothing.
+      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing')) return undefined;
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
       // role's end: the others end no earlier, so the role gives nothing they do not.
       if (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt) throw e;

@@ -231,7 +231,8 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
     const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
     if (!problem) return undefined;
     const repaired = repair && problem.repairable && leaseHoldsForRepair(deps, lease, grant.roleName);
-    if (repaired) await deps.provisioner.apply(spec, request.id);
+    // Deleted since it was read: a repair never brings a role back (RoleMissing; the next run reports missing-role).
+    if (repaired) await deps.provisioner.apply(spec, request.id, { existingOnly: true });
     return { ...problem, repaired };
   });
   if (!confirmed) return undefined;

@@ -79,3 +79,22 @@ it('expires a request on a shared role whose rewrite IAM refuses for good, when 
   expect(iam.roles.get(key)!.endsAt).toBe(at('13:00:00'));
   expect((await h.grants.get(key))!.members).toEqual({ [long.id]: at('13:00:00') });
 });
+
+it('leaves a role a responder deleted deleted while its other requests stay: narrowing never brings it back; a new request does', async () => {
+  const longer = await active(120);
+  const shorter = await active(60);
+  const key = longer.grantKey!;
+  expect(shorter.grantKey).toBe(key);
+  // In an incident, a responder deletes the role in the console.
+  iam.roles.delete(key);
+
+  expect((await revokeRequest(h.deps, alice, shorter.id)).status).toBe('REVOKED');
+  expect(iam.roles.has(key)).toBe(false);
+  expect(iam.log.at(-1)).toBe(`left ${longer.grantKey!.split('#')[1]} missing for ${shorter.id}`);
+  expect(Object.keys((await h.grants.get(key))!.members)).toEqual([longer.id]);
+  expect((await h.requests.get(longer.id))!.status).toBe('ACTIVE');
+
+  // A new request, approved (here under the auto-approving rule), writes the role again, as documented: freeze first in an incident.
+  await active(30);
+  expect(iam.roles.has(key)).toBe(true);
+});

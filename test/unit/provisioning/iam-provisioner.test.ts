@@ -115,6 +115,19 @@ describe('IamProvisioner.apply', () => {
     expect(writesSent()).toEqual([]);
   });
 
+  it('never brings back a role deleted outside rolegate when only changing its grant (existingOnly): RoleMissing, nothing written', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ', { existingOnly: true })).rejects.toMatchObject({
+      awsCode: 'RoleMissing',
+      retryable: false,
+      message: `Role ${spec.roleName} in account ${spec.account.id} is missing (deleted outside rolegate, perhaps on purpose): rolegate does not re-create it while changing or repairing its grant.`,
+    });
+    expect(commandNames(iam)).toEqual(['GetRole']);
+    expect(iam.commandCalls(GetRoleCommand)[0]!.args[0].input).toEqual({ RoleName: spec.roleName });
+  });
+
   it('creates a new role with its trust, tags, managed and inline policies, then reads the trust back', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
