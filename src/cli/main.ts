@@ -529,9 +529,17 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
 
 async function validateConfig(file: string | undefined, io: Io): Promise<number> {
   const { loadSettings, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
+  const { shadowedRules } = await import('../domain/rules');
   const path = file ?? DEFAULT_CONFIG_PATH;
   try {
-    io.out(`${path}: valid (${summarizeSettings(loadSettings(path, toolDeployment()))})`);
+    const settings = loadSettings(path, toolDeployment());
+    io.out(`${path}: valid (${summarizeSettings(settings)})`);
+    // Valid, but probably not meant: said on stderr, without failing the check (a deploy goes on).
+    for (const { rule, by } of shadowedRules(settings)) {
+      io.err(
+        `warning: rule "${rule}" never governs a request: for every account and profile it covers, an earlier rule (${by.map((b) => `"${b}"`).join(', ')}) names all its requesters, and the first rule in file order governs. Move it up if it should.`,
+      );
+    }
     return 0;
   } catch (e) {
     io.err((e as Error).message);

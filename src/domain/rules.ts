@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, ValidationError } from './errors';
 import { ruleNames } from './rule-names';
 import type { AccessRequest } from './model';
-import { isAccountId, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
+import { arnMatches, isAccountId, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
 import type { AccountSettings, Profile, Rule, Settings } from './settings';
 
 /** Finds an account by 12-digit id or by alias; unknown → NotFoundError. */
@@ -38,6 +38,40 @@ export function ruleFor(settings: Settings, caller: Principal, account: AccountS
     throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${asGiven ?? `${account.alias} (${account.id})`}.`);
   }
   return rule;
+}
+
+/**
+ * Whether an earlier pattern admits every principal a later one does. The
+ * later pattern's text is read as an ARN, its `*` as a run of characters the
+ * earlier one must allow too; an earlier `?` stands for one character only, so
+ * against a later wildcard it is not counted as covering (a warning never
+ * claims more than holds).
+ */
+function patternCovers(earlier: string, later: string): boolean {
+  if (earlier.includes('?') && /[*?]/.test(later)) return false;
+  return arnMatches(later, earlier);
+}
+
+/**
+ * Rules that can never govern a request: for each account and profile the
+ * rule covers, an earlier rule names every requester it names (first rule in
+ * file order wins, see ruleFor). Usually an ordering mistake: a narrower,
+ * stricter rule placed after a broad one. `by` names the earlier rules.
+ */
+export function shadowedRules(settings: Settings): { rule: string; by: string[] }[] {
+  const shadowed: { rule: string; by: string[] }[] = [];
+  settings.rules.forEach((rule, i) => {
+    const earlier = settings.rules.slice(0, i).filter((e) => rule.requesters.every((later) => e.requesters.some((p) => patternCovers(p, later))));
+    const by = new Set<string>();
+    const pairs = settings.accounts.flatMap((a) => settings.profiles.map((p) => [a, p.name] as const)).filter(([a, p]) => ruleCovers(rule, a, p));
+    const allTaken = pairs.length > 0 && pairs.every(([a, p]) => {
+      const first = earlier.find((e) => ruleCovers(e, a, p));
+      if (first) by.add(first.id);
+      return first !== undefined;
+    });
+    if (allTaken) shadowed.push({ rule: rule.id, by: [...by] });
+  });
+  return shadowed;
 }
 
 /**

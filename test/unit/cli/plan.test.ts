@@ -205,6 +205,22 @@ describe('rolegate validate-config', () => {
     });
   });
 
+  it('warns on stderr of a rule that can never govern a request, and still exits 0', async () => {
+    const text = `${readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
+      /^rules:\n/m,
+      'rules:\n  - id: everything-read\n    requesters: ["arn:aws:iam::111111111111:user/*"]\n    accounts: ["*"]\n    profiles: [ReadOnly, S3ReadOnly]\n    maxDurationMinutes: 60\n    autoApprove: true\n',
+    )}`;
+    expect(text).toContain('everything-read');
+    const path = write('shadowing.yaml', text);
+    const r = await run(['validate-config', path]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/: valid \(2 accounts, 3 profiles, 4 rules; /);
+    expect(r.stderr.split('\n')).toEqual([
+      'warning: rule "staging-self-service" never governs a request: for every account and profile it covers, an earlier rule ("everything-read") names all its requesters, and the first rule in file order governs. Move it up if it should.',
+      'warning: rule "production-read" never governs a request: for every account and profile it covers, an earlier rule ("everything-read") names all its requesters, and the first rule in file order governs. Move it up if it should.',
+    ]);
+  });
+
   it('says when the provisioner grants access for real', async () => {
     const text = readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
       /^(\s*)mode: dry-run.*$/m,

@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { assertMayDecide, catalogFor, checkDuration, findAccount, resolveGrantee, ruleById, ruleFor } from '../../../src/domain/rules';
+import { assertMayDecide, catalogFor, checkDuration, findAccount, resolveGrantee, ruleById, ruleFor, shadowedRules } from '../../../src/domain/rules';
 import { ARN, exampleSettings, settingsWith } from '../../helpers/settings';
 
 const settings = exampleSettings();
@@ -81,5 +81,38 @@ describe('access rules', () => {
     });
     expect(catalogFor(s, sso).find((e) => e.profile === 'EC2Admin')).toMatchObject({ requireMfa: false });
     expect(catalogFor(s, alice).find((e) => e.profile === 'EC2Admin')).toMatchObject({ requireMfa: true });
+  });
+});
+
+describe('rules that can never govern a request (validate-config warns of them)', () => {
+  type RuleDoc = Record<string, unknown>;
+  const withRules = (edit: (rules: RuleDoc[]) => RuleDoc[]) => settingsWith((doc) => (doc.rules = edit(doc.rules as RuleDoc[])));
+  const lead = { id: 'lead-prod-admin', requesters: ['arn:aws:iam::111111111111:user/lead-*'], accounts: ['production'], profiles: ['EC2Admin'], maxDurationMinutes: 60, autoApprove: true };
+
+  it('finds none in the example', () => {
+    expect(shadowedRules(settings)).toEqual([]);
+  });
+
+  it('names a narrower rule placed after a broader one that takes all it covers, and the rule that does', () => {
+    // admin-two-approvals (every user, every account, EC2Admin) comes first: the leads' own rule never applies.
+    expect(shadowedRules(withRules((rules) => [...rules, lead]))).toEqual([{ rule: 'lead-prod-admin', by: ['admin-two-approvals'] }]);
+    // Placed first, it governs the leads' requests and shadows nothing.
+    expect(shadowedRules(withRules((rules) => [lead, ...rules]))).toEqual([]);
+  });
+
+  it('counts a rule shadowed only when every account and profile it covers is taken, by one earlier rule or several', () => {
+    const readEverywhere = { ...lead, id: 'read-everywhere', requesters: ['arn:aws:iam::111111111111:user/*'], accounts: ['*'], profiles: ['ReadOnly', 'S3ReadOnly'] };
+    // staging-self-service and production-read together take both accounts.
+    expect(shadowedRules(withRules((rules) => [...rules, readEverywhere]))).toEqual([{ rule: 'read-everywhere', by: ['staging-self-service', 'production-read'] }]);
+    // One profile more that no earlier rule covers for users: it governs those.
+    expect(shadowedRules(withRules((rules) => [...rules.filter((r) => r.id !== 'admin-two-approvals'), { ...readEverywhere, profiles: ['ReadOnly', 'EC2Admin'] }]))).toEqual([]);
+  });
+
+  it('never claims a requester is covered that an earlier pattern does not admit', () => {
+    // A role is no user; and "?" stands for one character, so it does not take a later "*".
+    expect(shadowedRules(withRules((rules) => [...rules, { ...lead, requesters: ['arn:aws:iam::111111111111:role/lead-*'] }]))).toEqual([]);
+    const oneChar = { ...lead, id: 'one-char', requesters: ['arn:aws:iam::111111111111:user/lead-?'] };
+    expect(shadowedRules(withRules(() => [oneChar, { ...lead, requesters: ['arn:aws:iam::111111111111:user/lead-*'] }]))).toEqual([]);
+    expect(shadowedRules(withRules(() => [oneChar, { ...lead, requesters: ['arn:aws:iam::111111111111:user/lead-a'] }]))).toEqual([{ rule: 'lead-prod-admin', by: ['one-char'] }]);
   });
 });
