@@ -56,6 +56,8 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     ['a body in another charset', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify(good), headers: { 'content-type': 'application/json; charset=latin1' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['wrong content type', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: 'account=production', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['oversized body', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'x'.repeat(17 * 1024) } }, 413, 'PAYLOAD_TOO_LARGE'],
+    // The limit is in bytes of UTF-8, as its message says, not in characters: 6,000 '€' are 18,000 bytes.
+    ['body over 16 KiB in UTF-8 though fewer characters', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: '€'.repeat(6000) } }, 413, 'PAYLOAD_TOO_LARGE'],
     ['empty body', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'is missing' }],
     ['malformed request id', { method: 'GET', path: '/requests/not-an-id', caller: ARN.alice }, 400, 'VALIDATION_FAILED', { field: 'id', reason: 'must be a request id (26-character ULID)' }],
     ['unknown request', { method: 'POST', path: '/requests/01J0000000000000000000000Z/approve', caller: ARN.leadAnna }, 404, 'NOT_FOUND'],

@@ -95,11 +95,18 @@ describe('Idempotency-Key', () => {
     expect(await mine()).toHaveLength(1);
   });
 
-  it('refuses the same key for another request with a 409 that names the header, and writes nothing', async () => {
+  // Every field of the intent counts: a client that reuses a key for a request that differs in any one of them would
+  // otherwise be told its new request was made, and act on access that was never asked for.
+  it.each<[string, Record<string, unknown>]>([
+    ['another duration', { durationMinutes: 120 }],
+    ['another reason', { reason: 'Investigate INC-8' }],
+    ['another ticket', { ticket: 'INC-8' }],
+    ['another principal (a workload role instead of the requester)', { principalArn: ARN.appRole }],
+  ])('refuses the same key for a request with %s with a 409 that names the header, and writes nothing', async (_what, change) => {
     const first = await post(production, 'reused-key-000001');
     const before = await allItems(h);
 
-    const other = await post({ ...production, durationMinutes: 120 }, 'reused-key-000001');
+    const other = await post({ ...production, ...change }, 'reused-key-000001');
 
     expect(other.status).toBe(409);
     expect(other.body).toEqual({

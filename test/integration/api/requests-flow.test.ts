@@ -1,6 +1,9 @@
-import { ARN } from '../../helpers/settings';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { sweep } from '../../../src/domain/use-cases/sweep';
+import { ARN, settingsWith } from '../../helpers/settings';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
+import { allItems } from '../../helpers/table';
 
 describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole middy chain)', () => {
   let h: Harness;
@@ -127,6 +130,55 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect((await call(h.api, { method: 'POST', path: `/requests/${id}/cancel`, caller: ARN.alice })).status).toBe(409);
   });
 
+  it('refuses to revoke a pending request (409), telling the requester to cancel it and an approver to deny it, and writes nothing', async () => {
+    // A pending request holds no access to take away: the requester withdraws it (cancel), an approver refuses it (deny).
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+    const before = await allItems(h);
+
+    for (const caller of [ARN.alice, ARN.leadAnna]) {
+      const res = await call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller, body: {} });
+      expect(res.status).toBe(409);
+      expect(res.body).toEqual({
+        error: 'CONFLICT',
+        message: `Request ${id} is still pending: cancel it (requester) or deny it (approver) instead.`,
+        details: [{ field: 'status', reason: 'is PENDING' }],
+      });
+    }
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  // Only live access (APPROVED or ACTIVE) is prolonged; access that has ended is asked for again, as a new request.
+  it.each<[string, (id: string) => Promise<unknown>]>([
+    ['DENIED', (id) => call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ARN.leadAnna, body: { comment: 'Use staging' } })],
+    ['CANCELLED', (id) => call(h.api, { method: 'POST', path: `/requests/${id}/cancel`, caller: ARN.alice })],
+    [
+      'EXPIRED',
+      async (id) => {
+        await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
+        await provisionRequest(h.deps, id);
+        h.clock.advance(31 * 60_000);
+        await sweep(h.deps);
+      },
+    ],
+  ])('refuses to extend a request that ended %s (409 naming its status), and writes nothing', async (status, end) => {
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+    await end(id);
+    expect((await h.requests.get(id))!.status).toBe(status);
+    const before = await allItems(h);
+
+    const res = await call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: ARN.alice, body: { durationMinutes: 30, reason: 'More time' } });
+
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({
+      error: 'CONFLICT',
+      message: `Only live access can be extended; request ${id} is ${status}.`,
+      details: [{ field: 'status', reason: `is ${status}` }],
+    });
+    expect(await allItems(h)).toEqual(before);
+  });
+
   it('approves at once where the rule says so and hands the request to provisioning', async () => {
     const created = await ask(ARN.bob, { account: 'staging', profile: 'ReadOnly', durationMinutes: 120, reason: 'Check a deploy' });
     expect(created.status).toBe(201);
@@ -163,6 +215,39 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect(bobSees.body.items).toEqual([]);
     const pendingToo = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting', status: 'PENDING' } });
     expect(pendingToo.body.items).toHaveLength(4);
+  });
+
+  it('leaves out of awaiting a request the caller approved that still waits for a second approver, and keeps it for that one', async () => {
+    // admin-two-approvals: after anna's approval the request is still PENDING, but nothing is left for anna to decide.
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'Resize the fleet' });
+    const id = body.request.id as string;
+    await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
+
+    const anna = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting' } });
+    const sam = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.sreSam, query: { view: 'awaiting' } });
+
+    expect(anna.body.items).toEqual([]);
+    expect(sam.body.items.map((r: { id: string }) => r.id)).toEqual([id]);
+    expect(sam.body.items[0]).toMatchObject({ status: 'PENDING', approvals: [ARN.leadAnna] });
+  });
+
+  it('never shows a workload role that is also an approver the requests made for it, only those for others', async () => {
+    // The app-* roles may approve production-read requests too, but never one made for them (a grantee may not decide):
+    // awaiting offers only what the caller may decide.
+    h.deps.settings = settingsWith((doc) => {
+      const rule = (doc.rules as { id: string; approvers: string[] }[]).find((r) => r.id === 'production-read')!;
+      rule.approvers.push('arn:aws:iam::111111111111:role/app-*');
+    });
+    const forApp = (await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Billing job', principalArn: ARN.appRole })).body.request.id as string;
+    h.clock.advance(1000);
+    const forBob = (await ask(ARN.bob, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Read the logs' })).body.request.id as string;
+
+    const app = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.appRole, query: { view: 'awaiting' } });
+    const anna = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting' } });
+
+    expect(app.status).toBe(200);
+    expect(app.body.items.map((r: { id: string }) => r.id)).toEqual([forBob]);
+    expect(anna.body.items.map((r: { id: string }) => r.id)).toEqual([forBob, forApp]);
   });
 
   it('refuses view=awaiting with another status than PENDING (400), instead of answering pending requests as those', async () => {

@@ -297,6 +297,22 @@ describe('an account removed from the configuration', () => {
       expect(await w.rawGrant(r.grantKey!)).toBeDefined();
     });
 
+    it('revokes a request whose end has passed but was not swept yet with a 200, as its expiry would: the role cleanup is audited as owed', async () => {
+      // Past its end IAM's time conditions already refuse the role, so an unreachable role no longer holds the revoke up.
+      w = await faultWorld(awsMode());
+      const r = await legacyGrant();
+      w.h.clock.advance(61 * MINUTE);
+
+      const res = await call(w.h.api, { method: 'POST', path: `/requests/${r.id}/revoke`, caller: ARN.alice, body: {} });
+
+      expect(res.status).toBe(200);
+      expect(res.body.request).toMatchObject({ id: r.id, status: 'REVOKED' });
+      expect((await w.h.requests.get(r.id))!.status).toBe('REVOKED');
+      expect((await actions(r)).slice(-2)).toEqual(['REVOKED', 'ACCESS_REMOVAL_OWED']);
+      expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
+      expect(identityPolicies()).toEqual([]);
+    });
+
     it('ends the expired request, removes the identity policy, and audits the role cleanup as owed (one ExpiryFailed)', async () => {
       w = await faultWorld(awsMode());
       const r = await legacyGrant();

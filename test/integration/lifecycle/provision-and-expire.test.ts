@@ -95,6 +95,18 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
       expect([...iam.roles.values()].map((s) => [s.endsAt, s.requestIds])).toEqual([['2026-03-02T13:00:00.000Z', [longer.id]]]);
       expect((await h.grants.get(grantTargetFor(h.deps.settings, request).grantKey))!.members).toEqual({ [longer.id]: '2026-03-02T13:00:00.000Z' });
     });
+
+    it('ends it EXPIRED when the wait ends exactly at its end (the end is exclusive, as IAM\'s DateLessThan): no role is written for no time left', async () => {
+      const request = await approvedStaging(60);
+      await waitOutlasts(request, 60);
+
+      const result = await provisionRequest(h.deps, request.id);
+
+      expect(result.outcome).toBe('expired');
+      expect(await h.requests.get(request.id)).toMatchObject({ status: 'EXPIRED', endedAt: '2026-03-02T10:00:00.000Z' });
+      expect(iam.roles.size).toBe(0);
+      expect(identity.policies.size).toBe(0);
+    });
   });
 
   it('is idempotent: a second run of the worker changes nothing', async () => {
@@ -404,5 +416,20 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     await sweep(h.deps);
     expect(iam.roles.size).toBe(1);
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+  });
+
+  it('starts an extension now when the original, still ACTIVE, has ended but was not swept yet: none of its time lies in the past', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    // 10:30: the original ended at 10:00; the sweeper has not expired it yet.
+    h.clock.advance(90 * 60_000);
+    expect((await h.requests.get(original.id))!.status).toBe('ACTIVE');
+
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'incident still open' });
+
+    // From the original's end it would give 10:00–11:00, half of it gone; from now it is the hour asked for.
+    expect(extension).toMatchObject({ status: 'APPROVED', extendsRequestId: original.id, endsAt: '2026-03-02T11:30:00.000Z' });
+    await provisionRequest(h.deps, extension.id);
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T11:30:00.000Z');
   });
 });

@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SLACK_JOB_SK } from '../../../src/adapters/dynamodb/slack-store';
-import { requestItem } from '../../../src/adapters/dynamodb/keys';
+import { REQUEST_SK, requestItem } from '../../../src/adapters/dynamodb/keys';
 import type { AccessRequest } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
@@ -35,13 +35,17 @@ afterEach(async () => {
   await h.close();
 });
 
-/** Writes, under a Slack job's key, a request item that is `forged` with the given index keys. */
+/** Writes, under a Slack job's key, a request item that is `forged` with the given index keys (and a job's sort key, unless `keys` gives one). */
 async function plant(jobId: string, forged: AccessRequest, keys: Record<string, string>): Promise<void> {
   const item = { ...requestItem(forged), pk: `SLACKJOB#${jobId}`, sk: SLACK_JOB_SK, ...keys };
   await h.requests.doc.send(new PutCommand({ TableName: h.tableName, Item: item }));
 }
 
-it('does not provision a request copied under a job key with another requester, profile and rule', async () => {
+// A request's own sort key is not enough: the partition key must be the one its id gives.
+it.each<[string, Record<string, string>]>([
+  ["the job's sort key", {}],
+  ["a request's sort key", { sk: REQUEST_SK }],
+])('does not provision a request copied under a job key, with %s, as another requester, profile and rule', async (_what, sortKey) => {
   // Arrange: alice's production ReadOnly request, approved by one lead, not provisioned yet.
   const r = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
   await decideRequest(h.deps, api(ARN.leadAnna), { requestId: r.id, decision: 'APPROVE' });
@@ -49,7 +53,7 @@ it('does not provision a request copied under a job key with another requester, 
   expect(approved.status).toBe('APPROVED');
   // Its copy, as bob's EC2Admin under the two-approval rule, due for provisioning first.
   const forged: AccessRequest = { ...approved, ruleId: 'admin-two-approvals', profile: 'EC2Admin', requester: ARN.bob, principalArn: ARN.bob };
-  await plant('evil', forged, { duepk: 'DUE#PROVISION', duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
+  await plant('evil', forged, { ...sortKey, duepk: 'DUE#PROVISION', duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
   h.clock.advance(5 * MINUTE);
 
   const report = await sweep(h.deps);

@@ -212,6 +212,53 @@ describe('optimistic concurrency', () => {
   });
 });
 
+describe("an extension's check that its original is not revoked (unlessRevoked)", () => {
+  /*
+   * A request that extends another commits only while that original exists
+   * and is not REVOKED: the check is part of the same transaction, so a
+   * revocation that lands between the extension's read and its commit wins.
+   */
+
+  it('commits an extension of a live original, with its event', async () => {
+    // Arrange
+    const original = await created({ status: 'ACTIVE' });
+    const extension = aRequest({ extendsRequestId: original.id });
+    const write = { ...creation(extension), unlessRevoked: original.id };
+
+    // Act
+    await t.requests.commit(write);
+
+    // Assert
+    const detail = await t.requests.getDetail(extension.id);
+    expect(detail!.request).toStrictEqual(extension);
+    expect(detail!.events).toEqual(write.events);
+  });
+
+  it.each<[string, (original: AccessRequest) => Promise<string>]>([
+    [
+      'was revoked',
+      async (original) => {
+        await t.requests.commit(transition(original, { status: 'REVOKED' }, { action: 'REVOKED' }));
+        return original.id;
+      },
+    ],
+    // A missing item has no status, so `#status <> :revoked` holds for it: only attribute_exists(pk) refuses it.
+    ['does not exist', async () => 'no-such-request'],
+  ])('refuses an extension whose original %s with a ConflictError, and writes nothing', async (_what, originalOf) => {
+    // Arrange
+    const extendsId = await originalOf(await created({ status: 'ACTIVE' }));
+    const extension = aRequest({ extendsRequestId: extendsId });
+
+    // Act
+    const attempt = t.requests.commit({ ...creation(extension), unlessRevoked: extendsId });
+
+    // Assert
+    await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+    await expect(attempt).rejects.toMatchObject({ details: [{ field: 'extendsRequestId', reason: 'was revoked' }] });
+    expect(await t.requests.getDetail(extension.id)).toBeUndefined();
+  });
+});
+
 describe('transactions DynamoDB cancels for want of capacity', () => {
   /*
    * DynamoDB reports a transaction it lacks the capacity for as a
