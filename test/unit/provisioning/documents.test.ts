@@ -271,11 +271,24 @@ describe('limits, checked before anything is sent', () => {
     expect(refusal(() => desiredRole(attaching(21))).message).toBe("The profile attaches 21 managed policies; the account allows 20 per role (IAM's ceiling).");
   });
 
-  it("refuses a profile statement that would pass for rolegate's end of access", () => {
-    const sid = { Version: '2012-10-17' as const, Statement: [{ Sid: 'RolegateAccessEnds', Effect: 'Allow' as const, Action: 's3:GetObject', Resource: '*' }] };
+  // The profile's statements come first, so one under rolegate's Sid would be checked in place of rolegate's own end
+  // of access: however well formed (a Deny after a later time), it is refused.
+  it.each<[string, Record<string, unknown>]>([
+    ['an Allow', { Sid: 'RolegateAccessEnds', Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }],
+    ['a second end of access, well formed but later', { Sid: 'RolegateAccessEnds', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2099-01-01T00:00:00.000Z' } } }],
+  ])("refuses a profile statement that would pass for rolegate's end of access: %s", (_what, statement) => {
+    const sid = { Version: '2012-10-17' as const, Statement: [statement] } as NonNullable<GrantSpec['profile']['inlinePolicy']>;
     expect(refusal(() => desiredRole(grantSpec({ profile: { ...profile('S3ReadOnly'), inlinePolicy: sid } }))).message).toBe(
       "The role's inline policy needs exactly one RolegateAccessEnds statement denying everything after an ISO 8601 time (a profile statement may not use that Sid).",
     );
+  });
+
+  it("accepts a MaxSessionDuration of 3,600 to 43,200 seconds, IAM's range, and refuses one outside it or fractional", () => {
+    const d = desiredRole(grantSpec());
+    for (const seconds of [3600, 43_200]) expect(() => validateDocuments({ ...d, maxSessionDuration: seconds })).not.toThrow();
+    for (const seconds of [3599, 43_201, 3600.5]) {
+      expect(refusal(() => validateDocuments({ ...d, maxSessionDuration: seconds })).message).toBe(`MaxSessionDuration ${seconds} is outside IAM's 3600–43200 seconds.`);
+    }
   });
 
   it('accepts a 54-character name under /rolegate/ and refuses 55 (path + name over 64)', () => {
