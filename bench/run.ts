@@ -16,6 +16,7 @@ import { sweepScaling } from './sweep-scaling';
 
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 2000);
+  const COLD_RUNS = 25;
   const liveCounts = (process.env.BENCH_LIVE ?? '1000,10000,100000').split(',').map(Number);
   const out: string[] = [];
   const say = (line = '') => {
@@ -60,9 +61,10 @@ async function main(): Promise<void> {
     await dynamo.stop();
   }
 
-  say('## Cold start (built with the esbuild options of serverless.yml; median module load of 10 fresh node processes)');
+  // 25 runs, not the 10 the goal asks at least: a median of 10 moved by ±0.03 between runs on this machine.
+  say(`## Cold start (built with the esbuild options of serverless.yml; median module load of ${COLD_RUNS} fresh node processes)`);
   say();
-  const cold = await coldStart(10);
+  const cold = await coldStart(COLD_RUNS);
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
   say('| bundle | loaded at cold start | loaded lazily | load | vs bare SDK clients (goal ≤ 1.2×) |');
   say('|---|---|---|---|---|');

@@ -10,13 +10,11 @@ import { InProcessQueue, streamQueue } from './adapters/queues';
 import { systemClock, ulidIds } from './adapters/system';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
-import { SlackClient, type SlackApi } from './adapters/slack/slack-client';
-import { SlackNotifier } from './adapters/slack/slack-notifier';
-import { WebhookNotifier } from './adapters/webhook/webhook-notifier';
+import type { SlackApi } from './adapters/slack/slack-client';
 import { DRY_RUN_NOTICE, loadSettings, readEnv, type RuntimeEnv } from './config';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
-import { provisionRequest, type ProvisioningDeps } from './domain/use-cases/provisionRequest';
+import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
 
 /*
  * The composition root: the only place that constructs SDK clients and
@@ -71,18 +69,23 @@ export function composeApp(options: ComposeOptions = {}): App {
   const slackStore = new DynamoSlackStore(doc, env.tableName, () => clock.now());
   const slack = settings.slack
     ? {
-        api: new SlackClient({ token: () => secrets.get(settings.slack!.botTokenParameter) }) as SlackApi,
+        api: lazySlackApi(async () => new (await import('./adapters/slack/slack-client')).SlackClient({ token: () => secrets.get(settings.slack!.botTokenParameter) })),
         store: slackStore,
         signingSecret: () => secrets.get(settings.slack!.signingSecretParameter),
       }
     : undefined;
+  // Slack and webhook code loads with the first notification: deployed, only the worker sends any (the
+  // others leave them to the table's stream), so the API, sweeper and reconciler never load it.
   const notifier =
     options.notifier ??
-    new CompositeNotifier([
-      new LogNotifier(logger),
-      ...(slack ? [new SlackNotifier({ slack: slack.api, settings, messages: slackStore })] : []),
-      ...(settings.webhooks.length ? [new WebhookNotifier({ webhooks: settings.webhooks, secrets, clock, logger })] : []),
-    ]);
+    lazyNotifier(async () => {
+      const [{ SlackNotifier }, { WebhookNotifier }] = await Promise.all([import('./adapters/slack/slack-notifier'), import('./adapters/webhook/webhook-notifier')]);
+      return new CompositeNotifier([
+        new LogNotifier(logger),
+        ...(slack ? [new SlackNotifier({ slack: slack.api, settings, messages: slackStore })] : []),
+        ...(settings.webhooks.length ? [new WebhookNotifier({ webhooks: settings.webhooks, secrets, clock, logger })] : []),
+      ]);
+    });
 
   // Deployed only: the local run has no CloudWatch to read EMF lines.
   const metrics: EmfMetrics | undefined = env.inProcessWorker ? undefined : createMetrics(env.stage);
@@ -100,7 +103,8 @@ export function composeApp(options: ComposeOptions = {}): App {
     provisioner,
     ...(identity ? { identity } : {}),
     ...(metrics ? { metrics } : {}),
-    queue: env.inProcessWorker ? (queue = new InProcessQueue((id) => provisionRequest(deps, id), logger)) : streamQueue,
+    // The local run provisions in-process; deployed, the worker does (its own import), so the API never loads it.
+    queue: env.inProcessWorker ? (queue = new InProcessQueue(async (id) => (await import('./domain/use-cases/provisionRequest')).provisionRequest(deps, id), logger)) : streamQueue,
   };
   const app: App = { env, logger, deps, flushMetrics: () => metrics?.flush(), ...(slack ? { slack } : {}), ...(queue ? { drain: () => queue!.drain() } : {}) };
   if (env.inProcessWorker && slack) {
@@ -176,4 +180,33 @@ let cached: App | undefined;
 export function getApp(): App {
   cached ??= composeApp();
   return cached;
+}
+
+/** A notifier built on its first use (its module loaded then, and once). */
+function lazyNotifier(load: () => Promise<Notifier>): Notifier {
+  let loaded: Promise<Notifier> | undefined;
+  return {
+    notify: async (n) => {
+      loaded ??= load();
+      loaded.catch(() => (loaded = undefined)); // a failed load is tried again by the next notification
+      return (await loaded).notify(n);
+    },
+  };
+}
+
+/** The Slack Web API client, loaded on its first call: most functions of the stack never call it. */
+function lazySlackApi(load: () => Promise<SlackApi>): SlackApi {
+  let loaded: Promise<SlackApi> | undefined;
+  const api = () => {
+    loaded ??= load();
+    loaded.catch(() => (loaded = undefined));
+    return loaded;
+  };
+  return {
+    postMessage: async (channel, message) => (await api()).postMessage(channel, message),
+    updateMessage: async (ref, message) => (await api()).updateMessage(ref, message),
+    openView: async (triggerId, view) => (await api()).openView(triggerId, view),
+    openDirectMessage: async (userId) => (await api()).openDirectMessage(userId),
+    postToResponseUrl: async (responseUrl, reply) => (await api()).postToResponseUrl(responseUrl, reply),
+  };
 }
