@@ -1,4 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
@@ -11,7 +13,7 @@ import { readEnv } from '../../../src/config';
 import { freshTable } from '../../helpers/dynamo';
 import { harness, RecordingNotifier, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
-import { ARN, exampleSettings } from '../../helpers/settings';
+import { ARN, exampleSettings, settingsWith } from '../../helpers/settings';
 import { allRawItems } from '../../helpers/table';
 
 /*
@@ -158,4 +160,32 @@ describe('the composition root decides who sends', () => {
       await table.drop();
     }
   });
+});
+
+it('delivers through the Slack and webhook notifiers it loads at the first notification (the local run, in-line)', async () => {
+  const received: { event?: string; body: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      received.push({ event: req.headers['x-rolegate-event'] as string | undefined, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const table = await freshTable();
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const composed = composeApp({
+      env: readEnv({ ROLEGATE_LOCAL: 'true', ROLEGATE_TABLE: table.tableName, ROLEGATE_LOCAL_SECRETS: JSON.stringify({ '/rolegate/webhooks/ops': 'k' }) }),
+      settings: settingsWith((doc) => (doc.webhooks = [{ url, secretParameter: '/rolegate/webhooks/ops', events: ['request.created'] }])),
+      logger: new MemoryLogger(),
+      dynamodb: table.client,
+    });
+    const request = await createRequest(composed.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    expect(received.map((r) => [r.event, JSON.parse(r.body).request.id])).toEqual([['request.created', request.id]]);
+  } finally {
+    await table.drop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
