@@ -258,6 +258,13 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         if (o.principal === undefined && o.account === undefined) {
           throw new UsageError('revoke-all needs --principal ARN or --account ACCOUNT (or both): it never revokes everything.');
         }
+        // A filter that cannot match would report "nothing live" about a principal that may hold plenty.
+        if (o.principal !== undefined && principalKey(o.principal) === undefined) {
+          throw new UsageError(`--principal must be an IAM user or role ARN, or an assumed-role session ARN (as CloudTrail names it), not "${o.principal}".`);
+        }
+        if (o.account !== undefined && !/^(\d{12}|[A-Za-z0-9][A-Za-z0-9-]{0,62})$/.test(o.account)) {
+          throw new UsageError(`--account must be a 12-digit account id or an account alias, not "${o.account}".`);
+        }
         const live = await liveRequests(client, { principal: o.principal, account: o.account });
         if (o['dry-run']) {
           print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, r.endsAt])) : 'Nothing live matches.'));
@@ -271,8 +278,9 @@ export async function main(argv: string[], raw: Io): Promise<number> {
             outcome.revoked.push(request.id);
             if (!o.json) io.out(`${request.id}: ${request.status}`);
           } catch (e) {
-            // Revoking a request takes its extensions with it: one listed after its parent has ended already.
-            if (e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT') {
+            // Revoking a request takes its extensions with it: one listed after its parent has ended already,
+            // refused for its status. Any other refusal leaves its access live: that is a failure.
+            if (e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT' && (e.details ?? []).some((d) => d.field === 'status')) {
               outcome.alreadyEnded.push(r.id);
               if (!o.json) io.out(`${r.id}: had ended already`);
             } else {
@@ -326,11 +334,25 @@ export async function main(argv: string[], raw: Io): Promise<number> {
   }
 }
 
-/** The statuses in which a request may give access (FAILED: a provisioning that stopped part-way may have left some). */
-const LIVE_STATUSES = ['ACTIVE', 'APPROVED', 'FAILED'];
+/**
+ * The statuses in which a request may give access (FAILED: a provisioning that stopped part-way may have left
+ * some), listed in the order requests move between them (APPROVED → ACTIVE or FAILED), so one that moves
+ * while they are listed is seen at least once.
+ */
+const LIVE_STATUSES = ['APPROVED', 'ACTIVE', 'FAILED'];
 
-/** A user or role ARN as IAM compares names: case aside, and without its path. */
-const principalKey = (arn: string): string => arn.toLowerCase().replace(/:(user|role)\/(?:[^/]*\/)*([^/]+)$/, ':$1/$2');
+/**
+ * A principal as IAM compares names: account, user or role, and name, case aside and without a path. An
+ * assumed-role session counts as its role. Undefined for anything else.
+ */
+function principalKey(arn: string): string | undefined {
+  const m = /^arn:([a-z-]+):(?:iam|sts)::(\d{12}):(user|role|assumed-role)\/(.+)$/i.exec(arn);
+  if (!m) return undefined;
+  const [, partition, account, type, rest] = m as unknown as [string, string, string, string, string];
+  const name = type.toLowerCase() === 'assumed-role' ? rest.split('/')[0] : rest.split('/').at(-1);
+  if (!name) return undefined;
+  return `${partition}:${account}:${type.toLowerCase() === 'user' ? 'user' : 'role'}/${name}`.toLowerCase();
+}
 
 /**
  * Every live request the caller sees (view=all) for the principal (as grantee
@@ -338,22 +360,24 @@ const principalKey = (arn: string): string => arn.toLowerCase().replace(/:(user|
  * extensions, since revoking one takes its extensions with it.
  */
 async function liveRequests(client: RolegateClient, only: { principal?: string; account?: string }): Promise<Req[]> {
-  const found: Req[] = [];
+  const found = new Map<string, Req>();
+  const who = only.principal === undefined ? undefined : principalKey(only.principal);
+  const where = only.account?.toLowerCase();
   for (const status of LIVE_STATUSES) {
     let cursor: string | undefined;
     do {
       const page = await client.send('GET', '/requests', undefined, { view: 'all', status, limit: '100', cursor }, { reply: REPLY.page });
-      found.push(
-        ...page.items.filter(
-          (r) =>
-            (only.principal === undefined || [r.principalArn, r.requester].some((a) => typeof a === 'string' && principalKey(a) === principalKey(only.principal!))) &&
-            (only.account === undefined || r.accountAlias === only.account || r.accountId === only.account),
-        ),
-      );
+      for (const r of page.items) {
+        const byWho = who === undefined || [r.principalArn, r.requester].some((a) => typeof a === 'string' && principalKey(a) === who);
+        const byWhere = where === undefined || String(r.accountAlias).toLowerCase() === where || r.accountId === where;
+        // Seen twice when it moved on between two listings: once is enough.
+        if (byWho && byWhere && !found.has(r.id)) found.set(r.id, r);
+      }
       cursor = typeof page.cursor === 'string' ? page.cursor : undefined;
     } while (cursor !== undefined);
   }
-  return [...found.filter((r) => r.extendsRequestId === undefined), ...found.filter((r) => r.extendsRequestId !== undefined)];
+  const all = [...found.values()];
+  return [...all.filter((r) => r.extendsRequestId === undefined), ...all.filter((r) => r.extendsRequestId !== undefined)];
 }
 
 /** A change that timed out may have been made all the same: say where to look rather than guess. */

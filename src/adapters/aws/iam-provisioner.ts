@@ -127,7 +127,7 @@ export class IamProvisioner implements Provisioner {
   private async applyIn(s: Session, d: DesiredRole, options: ApplyOptions): Promise<ProvisionOutcome> {
     let role = await this.getRole(s, d.roleName);
     let trustWritten = false;
-    if (!role && options.existingOnly) throw roleMissing(d.roleName, s.account.id);
+    if (!role && options.existingOnly) role = await this.stillThere(s, d.roleName);
     if (!role) {
       const [create, ...rest] = creationCalls(d);
       if (await this.createRole(s, create!)) {
@@ -280,6 +280,21 @@ export class IamProvisioner implements Provisioner {
       },
       `IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`,
     );
+  }
+
+  /**
+   * A role the first read did not show, read again 250 ms, 500 ms, 1 s …
+   * later (IAM's reads lag its writes: one created moments ago can read as
+   * absent); RoleMissing once it stays absent through every read.
+   */
+  private async stillThere(s: Session, roleName: string): Promise<Role> {
+    const sleep = this.retry.sleep ?? defaultSleep;
+    for (let i = 1; i < this.readBackAttempts; i++) {
+      await sleep(250 * 2 ** (i - 1));
+      const role = await this.getRole(s, roleName);
+      if (role) return role;
+    }
+    throw roleMissing(roleName, s.account.id);
   }
 
   /**

@@ -124,7 +124,7 @@ export class DynamoRequestStore implements RequestStore {
         throw extendsRevokedError(request.id, unlessRevoked);
       }
       if (decision && reasons[1]?.Code === 'ConditionalCheckFailed') {
-        throw new ConflictError(`${decision.approver} has already decided on this request.`, [{ field: 'decisions', reason: 'already include the caller' }]);
+        throw new ConflictError(`${decision.approver} has already decided on this request.`, [{ field: 'approvals', reason: 'already include the caller' }]);
       }
       // Another transaction held one of these items: the request may have moved on, so re-read and decide again.
       if (reasons.some((r) => r.Code === 'TransactionConflict')) throw new StaleWriteError('contended');

@@ -129,17 +129,21 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
     // Narrowing only: a role deleted outside rolegate (a responder, in an incident) stays deleted.
+    let why = 'as they end no earlier than the request leaving';
     const outcome = await deps.provisioner.apply(spec, requestId, { existingOnly: true }).catch((e: unknown) => {
       // A role whose grantee was deleted admits nobody, and is never rewritten (the name may be someone
       // else's now); a role that is gone admits nobody either: leaving either as it is gives nothing.
-      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing')) return undefined;
+      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing')) {
+        why = e.awsCode === 'PrincipalDeleted' ? 'as its grantee was deleted and it admits nobody' : 'missing, as someone deleted it outside rolegate';
+        return undefined;
+      }
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
       // role's end: the others end no earlier, so the role gives nothing they do not.
       if (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt) throw e;
       return undefined;
     });
     if (!outcome) {
-      deps.logger.warn('the shared role could not be rewritten for its other requests; it is left as it is, as they end no earlier than the request leaving', {
+      deps.logger.warn(`the shared role could not be rewritten for its other requests; it is left as it is, ${why}`, {
         requestId,
         grantKey: target.grantKey,
         remaining: Object.keys(remaining),

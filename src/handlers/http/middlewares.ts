@@ -257,16 +257,16 @@ function utf8(bytes: Uint8Array): string {
  * WAF or a log reader may keep the first: `{"account": "production",
  * "account": "staging"}` must not read as one account to rolegate and
  * another to them. Any JSON is YAML, and js-yaml (already loaded for the
- * configuration) refuses duplicate keys; only that refusal counts here, as
- * JSON.parse has already accepted the text.
+ * configuration) refuses duplicate keys. It fails closed: js-yaml refusing
+ * the text for any other reason (it stops 100 levels deep, before a later
+ * duplicate) refuses the body too; no body rolegate takes nests at all.
  */
 function refuseDuplicateKeys(text: string): void {
   try {
     loadYaml(text, { schema: JSON_SCHEMA });
   } catch (e) {
-    if (e instanceof Error && /duplicated mapping key/.test(e.message)) {
-      throw new RolegateError('INVALID_JSON', 'The body is not valid JSON for rolegate: an object holds the same key twice.');
-    }
+    const twice = e instanceof Error && /duplicated mapping key/.test(e.message);
+    throw new RolegateError('INVALID_JSON', `The body is not valid JSON for rolegate: ${twice ? 'an object holds the same key twice' : 'it nests too deep to be read safely'}.`);
   }
 }
 

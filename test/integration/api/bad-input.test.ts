@@ -49,6 +49,8 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     // JSON.parse keeps the last; a proxy or a log reader may keep the first: never two readings of one body.
     ['a key twice', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify(good).replace('{', '{"account":"staging",') }, 400, 'INVALID_JSON'],
     ['a key twice, once escaped', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify(good).replace('{', '{"\\u0061ccount":"staging",') }, 400, 'INVALID_JSON'],
+    // js-yaml stops 100 levels deep: a duplicate past such nesting must not slip through (fails closed).
+    ['a key twice after deep nesting', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: `{"x":${'['.repeat(101)}${']'.repeat(101)},"account":"staging",${JSON.stringify(good).slice(1)}` }, 400, 'INVALID_JSON'],
     ['a key twice in a nested object', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify({ ...good, x: { a: 1 } }).replace('{"a":1}', '{"a":1,"a":2}') }, 400, 'INVALID_JSON'],
     ['reason with a lone surrogate', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: JSON.stringify(good).replace('Investigate', 'a\\ud800b') }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must be well-formed Unicode (it holds half of a surrogate pair)' }],
     ['a JSON array', { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '[1,2]' }, 400, 'VALIDATION_FAILED', { field: '(body)', reason: 'must be a JSON object' }],

@@ -5,7 +5,7 @@ import { call } from '../../helpers/events';
 import { serveLocally, type LocalServer } from '../../helpers/cli-server';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingProvisioner } from '../../helpers/recording-provisioner';
-import { ARN } from '../../helpers/settings';
+import { ARN, settingsWith } from '../../helpers/settings';
 
 /*
  * `rolegate revoke-all`, a responder's tool in an incident: every live
@@ -108,4 +108,44 @@ it('never revokes everything: a principal or an account must be named', async ()
   expect(run.code).toBe(2);
   expect(run.stderr).toMatch(/^revoke-all needs --principal ARN or --account ACCOUNT \(or both\): it never revokes everything\./);
   expect(await statuses([active])).toEqual(['ACTIVE']);
+});
+
+it('names a principal by its session, as CloudTrail does, and an account in any case; refuses a filter that cannot match', async () => {
+  const workload = await requested(ARN.alice, { account: 'production', profile: 'ReadOnly', principalArn: ARN.appRole });
+  expect((await call(h.api, { method: 'POST', path: `/requests/${workload}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(200);
+  expect((await provisionRequest(h.deps, workload)).outcome).toBe('active');
+
+  const bySession = await cli(RESPONDER, ['revoke-all', 'x', '--principal', 'arn:aws:sts::111111111111:assumed-role/app-billing/i-0abc', '--dry-run', '--json']);
+  expect(JSON.parse(bySession.stdout).map((r: { id: string }) => r.id)).toEqual([workload]);
+  const byAlias = await cli(RESPONDER, ['revoke-all', 'x', '--account', 'PRODUCTION', '--dry-run', '--json']);
+  expect(JSON.parse(byAlias.stdout).map((r: { id: string }) => r.id)).toEqual([workload]);
+
+  for (const [flag, value] of [['--principal', 'app-billing'], ['--principal', 'arn:aws:iam::111111111111:root'], ['--account', 'prod*']]) {
+    const refused = await cli(RESPONDER, ['revoke-all', 'x', flag!, value!]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`^${flag} must be `));
+  }
+  expect(await statuses([workload])).toEqual(['ACTIVE']);
+});
+
+it('counts a refusal that leaves access live as not revoked (exit 1), never as ended', async () => {
+  // Two grants of one role; the later-ending one can only leave it by moving the role's end back, which needs its profile.
+  const shorter = await requested(ARN.bob, { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 30 });
+  expect((await provisionRequest(h.deps, shorter)).outcome).toBe('active');
+  h.clock.advance(1000);
+  const longer = await requested(ARN.bob, { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 120 });
+  expect((await provisionRequest(h.deps, longer)).outcome).toBe('active');
+  h.deps.settings = settingsWith((doc) => {
+    doc.profiles = (doc.profiles as { name: string }[]).filter((p) => p.name !== 'S3ReadOnly');
+    for (const rule of doc.rules as { profiles: string[] }[]) rule.profiles = rule.profiles.filter((p) => p !== 'S3ReadOnly');
+  });
+
+  const run = await cli(RESPONDER, ['revoke-all', 'incident', '--principal', ARN.bob]);
+  expect(run.code).toBe(1);
+  expect(run.stdout.split('\n')).toEqual([
+    expect.stringMatching(new RegExp(`^${longer}: not revoked: 409 CONFLICT: Request ${longer} shares role `)),
+    `${shorter}: REVOKED`,
+    'Revoked 1 of 2; 0 had ended already; 1 not revoked (repeat the command to try them again).',
+  ]);
+  expect(await statuses([longer, shorter])).toEqual(['ACTIVE', 'REVOKED']);
 });

@@ -91,6 +91,9 @@ it('leaves a role a responder deleted deleted while its other requests stay: nar
   expect((await revokeRequest(h.deps, alice, shorter.id)).status).toBe('REVOKED');
   expect(iam.roles.has(key)).toBe(false);
   expect(iam.log.at(-1)).toBe(`left ${longer.grantKey!.split('#')[1]} missing for ${shorter.id}`);
+  expect(h.logger.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toContain(
+    'the shared role could not be rewritten for its other requests; it is left as it is, missing, as someone deleted it outside rolegate',
+  );
   expect(Object.keys((await h.grants.get(key))!.members)).toEqual([longer.id]);
   expect((await h.requests.get(longer.id))!.status).toBe('ACTIVE');
 

@@ -373,7 +373,7 @@ describe('decisions', () => {
     // Assert
     await expect(attempt).rejects.toBeInstanceOf(ConflictError);
     await expect(attempt).rejects.toThrow(`${shouted} has already decided on this request.`);
-    await expect(attempt).rejects.toMatchObject({ details: [{ field: 'decisions', reason: 'already include the caller' }] });
+    await expect(attempt).rejects.toMatchObject({ details: [{ field: 'approvals', reason: 'already include the caller' }] });
     await expect(attempt).rejects.not.toBeInstanceOf(StaleWriteError);
     const detail = await t.requests.getDetail(request.id);
     expect(detail!.request).toStrictEqual(first.request);

@@ -119,13 +119,28 @@ describe('IamProvisioner.apply', () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).rejects(noSuchEntity());
 
-    await expect(provisioner().provisioner.apply(spec, '01REQ', { existingOnly: true })).rejects.toMatchObject({
+    const { provisioner: p, waits } = provisioner();
+    await expect(p.apply(spec, '01REQ', { existingOnly: true })).rejects.toMatchObject({
       awsCode: 'RoleMissing',
       retryable: false,
       message: `Role ${spec.roleName} in account ${spec.account.id} is missing (deleted outside rolegate, perhaps on purpose): rolegate does not re-create it while changing or repairing its grant.`,
     });
-    expect(commandNames(iam)).toEqual(['GetRole']);
-    expect(iam.commandCalls(GetRoleCommand)[0]!.args[0].input).toEqual({ RoleName: spec.roleName });
+    // Read four times, 250 ms, 500 ms and 1 s apart, as IAM may not show a role created moments ago.
+    expect(waits).toEqual([250, 500, 1000]);
+    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'GetRole', 'GetRole']);
+    expect(iam.commandCalls(GetRoleCommand).map((c) => c.args[0].input)).toEqual(Array(4).fill({ RoleName: spec.roleName }));
+  });
+
+  it('changes a role IAM did not show at the first read but does at the next (existingOnly), creating nothing', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+    const { provisioner: p, waits } = provisioner();
+
+    await expect(p.apply(spec, '01REQ', { existingOnly: true })).resolves.toMatchObject({ roleArn: desiredRole(spec).roleArn });
+    expect(waits).toEqual([250]);
+    expect(commandNames(iam).filter((c) => c === 'GetRole')).toHaveLength(2);
+    expect(commandNames(iam)).not.toContain('CreateRole');
   });
 
   it('creates a new role with its trust, tags, managed and inline policies, then reads the trust back', async () => {
