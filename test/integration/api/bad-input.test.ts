@@ -124,47 +124,35 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     expect((await h.requests.get(res.body.request.id))!.reason).toBe(reason);
   });
 
-  it('answers an unexpected error with an opaque 500 naming only the correlation id', async () => {
-    const boom: RouteDef = {
+  /** What the API answers when its one route throws `error`, asked with this correlation id. */
+  async function answerWhenThrowing(error: Error, correlationId: string) {
+    const failing: RouteDef = {
       method: 'GET',
-      path: '/boom',
+      path: '/failing',
       summary: 'fails',
       status: 200,
       response: 'Health',
       handle: () => {
-        throw new Error('connect ECONNREFUSED 10.0.0.1:5432 secret=hunter2');
+        throw error;
       },
     };
-    const api = httpApp([boom], () => h.deps, h.logger, { localIdentity: false });
-    const result = await api(apiEvent({ method: 'GET', path: '/boom', caller: ARN.alice, headers: { 'x-correlation-id': 'corr-12345678' } }), lambdaContext());
-    expect(result.statusCode).toBe(500);
-    expect(JSON.parse(result.body)).toEqual({
-      error: 'INTERNAL',
-      message: 'Something went wrong on our side. Quote the correlation id when you report it.',
-      correlationId: 'corr-12345678',
-    });
-    expect(result.body).not.toContain('hunter2');
+    const api = httpApp([failing], () => h.deps, h.logger, { localIdentity: false });
+    const result = await api(apiEvent({ method: 'GET', path: '/failing', caller: ARN.alice, headers: { 'x-correlation-id': correlationId } }), lambdaContext());
+    return { status: result.statusCode, body: JSON.parse(result.body) as unknown, text: result.body };
+  }
+  const OPAQUE = 'Something went wrong on our side. Quote the correlation id when you report it.';
+
+  it('answers an unexpected error with an opaque 500 naming only the correlation id', async () => {
+    const answer = await answerWhenThrowing(new Error('connect ECONNREFUSED 10.0.0.1:5432 secret=hunter2'), 'corr-12345678');
+    expect([answer.status, answer.body]).toEqual([500, { error: 'INTERNAL', message: OPAQUE, correlationId: 'corr-12345678' }]);
+    expect(answer.text).not.toContain('hunter2');
     expect(h.logger.lines.some((l) => l.level === 'error' && JSON.stringify(l.fields).includes('ECONNREFUSED'))).toBe(true);
   });
 
   it('answers a broken configuration (CONFIG_INVALID) as the same opaque 500, a code the OpenAPI document need not list', async () => {
-    const broken: RouteDef = {
-      method: 'GET',
-      path: '/broken',
-      summary: 'fails',
-      status: 200,
-      response: 'Health',
-      handle: () => {
-        throw new ConfigError('Cannot read the secret parameter /rolegate/slack/bot-token from SSM (AccessDenied).');
-      },
-    };
-    const api = httpApp([broken], () => h.deps, h.logger, { localIdentity: false });
-    const result = await api(apiEvent({ method: 'GET', path: '/broken', caller: ARN.alice, headers: { 'x-correlation-id': 'corr-87654321' } }), lambdaContext());
-    expect([result.statusCode, JSON.parse(result.body)]).toEqual([
-      500,
-      { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId: 'corr-87654321' },
-    ]);
-    expect(result.body).not.toContain('/rolegate/slack');
+    const answer = await answerWhenThrowing(new ConfigError('Cannot read the secret parameter /rolegate/slack/bot-token from SSM (AccessDenied).'), 'corr-87654321');
+    expect([answer.status, answer.body]).toEqual([500, { error: 'INTERNAL', message: OPAQUE, correlationId: 'corr-87654321' }]);
+    expect(answer.text).not.toContain('/rolegate/slack');
   });
 
   it('answers with the caller\'s x-correlation-id when well-formed, success or error, and with API Gateway\'s request id instead of any other', async () => {
