@@ -266,7 +266,7 @@ function refuseDuplicateKeys(text: string): void {
     loadYaml(text, { schema: JSON_SCHEMA });
   } catch (e) {
     const twice = e instanceof Error && /duplicated mapping key/.test(e.message);
-    throw new RolegateError('INVALID_JSON', `The body is not valid JSON for rolegate: ${twice ? 'an object holds the same key twice' : 'it nests too deep to be read safely'}.`);
+    throw new RolegateError('INVALID_JSON', `The body is not valid JSON for rolegate: ${twice ? 'an object holds the same key twice' : 'it could not be checked for a key given twice (nested too deep?)'}.`);
   }
 }
 
