@@ -182,26 +182,25 @@ export function getApp(): App {
   return cached;
 }
 
-/** A notifier built on its first use (its module loaded then, and once). */
-function lazyNotifier(load: () => Promise<Notifier>): Notifier {
-  let loaded: Promise<Notifier> | undefined;
-  return {
-    notify: async (n) => {
-      loaded ??= load();
-      loaded.catch(() => (loaded = undefined)); // a failed load is tried again by the next notification
-      return (await loaded).notify(n);
-    },
-  };
-}
-
-/** The Slack Web API client, loaded on its first call: most functions of the stack never call it. */
-function lazySlackApi(load: () => Promise<SlackApi>): SlackApi {
-  let loaded: Promise<SlackApi> | undefined;
-  const api = () => {
+/** `load`, run at the first call and its promise kept; a failed load is run again by the next call. */
+function onFirstUse<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
     loaded ??= load();
     loaded.catch(() => (loaded = undefined));
     return loaded;
   };
+}
+
+/** A notifier built on its first use (its module loaded then, and once). */
+function lazyNotifier(load: () => Promise<Notifier>): Notifier {
+  const notifier = onFirstUse(load);
+  return { notify: async (n) => (await notifier()).notify(n) };
+}
+
+/** The Slack Web API client, loaded on its first call: most functions of the stack never call it. */
+function lazySlackApi(load: () => Promise<SlackApi>): SlackApi {
+  const api = onFirstUse(load);
   return {
     postMessage: async (channel, message) => (await api()).postMessage(channel, message),
     updateMessage: async (ref, message) => (await api()).updateMessage(ref, message),
