@@ -458,7 +458,7 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
   const actionWidth = Math.max(18, ...d.events.map((e) => String(e.action).length));
   const lines = [
     `${r.id}  ${r.status}`,
-    `  ${r.principalArn} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
+    `  ${r.principalArn}${r.principalSession ? ` (only as ${r.principalSession})` : ''} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
     `  requested by ${r.requester}${personOf(r.requesterPerson)} at ${r.createdAt}: ${r.reason}${r.ticket ? ` [${r.ticket}]` : ''}`,
     ...(r.endsAt ? [`  access ends ${r.endsAt}`] : []),
     ...(r.failure ? [`  FAILED: ${r.failure.code}: ${r.failure.message}`] : []),

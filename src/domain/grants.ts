@@ -25,6 +25,8 @@ export interface GrantLocation {
   principal: Principal;
   roleName: string;
   externalId?: string;
+  /** A personal grant: the one session name of the principal role its trust admits (AccessRequest.principalSession). */
+  session?: string;
   /** A workload grant whose rule left the configuration: the ExternalId its trust demands is not known now. */
   externalIdUnknown?: boolean;
 }
@@ -39,7 +41,9 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
   // set or rotated): ending it must remove the role it holds, not one derived afresh.
   const prefix = `${request.accountId}#`;
   const stored = request.grantKey?.startsWith(prefix) ? request.grantKey.slice(prefix.length) : undefined;
-  const roleName = stored ?? roleNameFor(request.profile, principal, externalId);
+  // Only ever the requester's own role (createRequest pins nothing else): a workload grant is never pinned.
+  const session = isWorkload ? undefined : request.principalSession;
+  const roleName = stored ?? roleNameFor(request.profile, principal, externalId, session);
   return {
     grantKey: `${request.accountId}#${roleName}`,
     accountId: request.accountId,
@@ -47,6 +51,7 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
     principal,
     roleName,
     ...(externalId ? { externalId } : {}),
+    ...(session !== undefined ? { session } : {}),
     ...(isWorkload && !rule ? { externalIdUnknown: true } : {}),
   };
 }
@@ -63,7 +68,13 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
  */
 export function grantOfAnother(grant: Grant | undefined, location: GrantLocation): string | undefined {
   if (!grant) return undefined;
-  const differs = !samePrincipal(parsePrincipalArn(grant.principalArn), location.principal) ? 'principal' : grant.profile !== location.profileName ? 'profile' : undefined;
+  const differs = !samePrincipal(parsePrincipalArn(grant.principalArn), location.principal)
+    ? 'principal'
+    : grant.profile !== location.profileName
+      ? 'profile'
+      : grant.terms?.session !== location.session
+        ? 'pinned session'
+        : undefined;
   if (!differs) return undefined;
   return `Role ${location.roleName} in account ${location.accountId} belongs to another grant (its ${differs} differs from this request's); rolegate will not change it for this request. Tell your rolegate administrators: two grants derived one role name.`;
 }
@@ -121,6 +132,7 @@ export function specFor(settings: Settings, target: GrantTarget, members: Record
     requestIds: Object.keys(members).sort(),
     partition: settings.partition,
     ...(target.externalId ? { externalId: target.externalId } : {}),
+    ...(target.session !== undefined ? { session: target.session } : {}),
   };
 }
 
@@ -135,7 +147,7 @@ export function nextGrant(target: GrantTarget, previous: Grant | undefined, memb
     members,
     roleArn,
     account: target.account,
-    terms: target.externalId ? { externalId: target.externalId } : {},
+    terms: { ...(target.externalId ? { externalId: target.externalId } : {}), ...(target.session !== undefined ? { session: target.session } : {}) },
     // Once in IAM, always: a dry-run write over it changed nothing there.
     mode: previous?.mode === 'aws' ? 'aws' : mode,
     version: (previous?.version ?? 0) + 1,

@@ -50,6 +50,13 @@ export interface AccessRequest {
   requesterPerson?: string;
   /** Canonical ARN of the principal that receives access (the requester, or a workload role). */
   principalArn: string;
+  /**
+   * A personal grant (provisioner.personalGrants): the Identity Center user
+   * name, as the requester's session showed it, that the role's trust admits
+   * alone among the sessions of the principal role. Absent: every session of
+   * the principal may assume the role.
+   */
+  principalSession?: string;
   accountId: string;
   accountAlias: string;
   profile: string;
@@ -199,7 +206,7 @@ export interface Grant {
    * the rule that set them leaves the configuration. Absent on grants
    * written before rolegate kept them.
    */
-  terms?: { externalId?: string };
+  terms?: { externalId?: string; session?: string };
   /**
    * `aws` once any write of the role went to IAM (provisioner.mode aws), else
    * `dry-run`: a deployment switched to dry-run must not call a real role
@@ -219,6 +226,11 @@ export interface Actor {
    * email. Compared besides the principal, never instead of it.
    */
   person?: string;
+  /**
+   * An Identity Center sign-in's session name as its ARN shows it, case kept
+   * (principal.ts identityCenterSessionOf): what a personal grant pins.
+   */
+  sessionName?: string;
   via: 'api' | 'slack' | 'system';
   /** Where the call came from, as the authenticated request context has it (never a body field). */
   source?: EventSource;

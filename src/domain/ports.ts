@@ -154,6 +154,8 @@ export interface GrantSpec {
   requestIds: string[];
   /** Adds an sts:ExternalId condition to the trust (workload principals). */
   externalId?: string;
+  /** A personal grant: the trust admits only the principal role's sessions of this name (aws:userid). */
+  session?: string;
   partition: string;
 }
 

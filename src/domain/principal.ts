@@ -97,11 +97,29 @@ export function principalFromCallerArn(callerArn: string, rolePaths: readonly Ro
  * keeps that prefix to Identity Center.
  */
 export function personOfCaller(callerArn: string): string | undefined {
+  return identityCenterSession(callerArn)?.toLowerCase();
+}
+
+function identityCenterSession(callerArn: string): string | undefined {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);
   // Case-sensitive, as Identity Center names its roles and as an SCP's Resource matches
   // role/AWSReservedSSO_*: a role named awsreservedsso_… slips past that SCP, so it names no one.
   if (!m || !/^AWSReservedSSO_/.test(m[3]!)) return undefined;
-  return m[4]!.toLowerCase();
+  return m[4]!;
+}
+
+/** Session names as STS allows them: what a personal grant's trust may pin (never a wildcard). */
+export const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+/**
+ * The session name of an Identity Center session, exactly as its ARN shows
+ * it (case kept): the user name Identity Center set, and what a personal
+ * grant's trust pins, as IAM compares it case-sensitively. Undefined for any
+ * other caller (as personOfCaller) and for a name STS would not issue.
+ */
+export function identityCenterSessionOf(callerArn: string): string | undefined {
+  const session = identityCenterSession(callerArn);
+  return session !== undefined && SESSION_NAME.test(session) ? session : undefined;
 }
 
 /**

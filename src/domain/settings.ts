@@ -206,6 +206,12 @@ export const settingsSchema = z
         /** Role rolegate assumes in the identity account for identity grants (required with identityGrants in aws mode). */
         identityRoleArn: z.optional(roleArn),
         identityExternalId: z.optional(externalId()),
+        /**
+         * An Identity Center sign-in asking for its own role gets a role of
+         * its own, whose trust admits only sessions with its user name
+         * (aws:userid), not everyone the permission set admits.
+         */
+        personalGrants: z._default(z.boolean(), false),
         /** What the sweeper does with drift: repair it or only report it. */
         driftAction: z._default(z.enum(['repair', 'report']), 'report'),
       }),

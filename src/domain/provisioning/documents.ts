@@ -49,6 +49,9 @@ const DESCRIPTION_CHARS = /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const ROLE_PATH_CHARS = /^\/(?:[\w+=,.@-]+\/)*$/;
 // Exactly one IAM user or role: no wildcard, no account root, no other principal kind.
+const USER_ID_KEY = 'aws:userid';
+/** What a personal grant's pin may hold: any role id, then one session name, never a wildcard in it. */
+const PINNED_USER_ID = /^\*:[\w+=,.@-]{2,64}$/;
 const TRUSTED_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(?:user|role)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 export interface DesiredRole {
@@ -77,13 +80,17 @@ export interface DocumentLimits {
 /**
  * Trust: exactly the grantee may assume the role, only until the grant's
  * end (IAM refuses it afterwards even if the sweeper is late), with MFA for
- * people where the profile asks for it, and the ExternalId where the rule
- * sets one for workload principals.
+ * people where the profile asks for it, the ExternalId where the rule sets
+ * one for workload principals, and, for a personal grant, only the
+ * principal role's sessions of one name: `aws:userid` of a role session is
+ * `<role id>:<session name>`, and a session name holds no `:`, `*` or `?`,
+ * so `*:<name>` matches that name exactly.
  */
-export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'endsAt' | 'externalId'>): PolicyDocument {
+export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'endsAt' | 'externalId' | 'session'>): PolicyDocument {
   const condition: Record<string, Record<string, string>> = { DateLessThan: { 'aws:CurrentTime': spec.endsAt } };
   if (mfaRequired(spec.profile, spec.principal)) condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
   if (spec.externalId) condition.StringEquals = { 'sts:ExternalId': spec.externalId };
+  if (spec.session !== undefined) condition.StringLike = { [USER_ID_KEY]: `*:${spec.session}` };
   return {
     Version: '2012-10-17',
     Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: 'sts:AssumeRole', Condition: condition }],
@@ -154,7 +161,7 @@ export function desiredRole(spec: GrantSpec): DesiredRole {
     inlinePolicyName: INLINE_POLICY_NAME,
     ...(spec.profile.permissionsBoundaryArn ? { permissionsBoundaryArn: spec.profile.permissionsBoundaryArn } : {}),
     maxSessionDuration: spec.profile.maxSessionDurationSeconds,
-    description: `rolegate grant: ${spec.profile.name} for ${spec.principal.arn}`.slice(0, DESCRIPTION_MAX),
+    description: `rolegate grant: ${spec.profile.name} for ${spec.principal.arn}${spec.session !== undefined ? ` as ${spec.session}` : ''}`.slice(0, DESCRIPTION_MAX),
     tags: [
       { ...MANAGED_TAG },
       { Key: TAG_KEYS.grantKey, Value: tagValue(spec.grantKey) },
@@ -201,6 +208,11 @@ function checkTrust(doc: PolicyDocument, maxChars: number): void {
     const end = (statement.Condition as { DateLessThan?: Record<string, unknown> } | undefined)?.DateLessThan?.['aws:CurrentTime'];
     if (statement.Effect === 'Allow' && (typeof end !== 'string' || Number.isNaN(Date.parse(end)))) {
       fail('Every Allow statement of the trust policy needs a DateLessThan aws:CurrentTime condition holding an ISO 8601 time.');
+    }
+    // A pin with a wildcard in the session name would admit other people's sessions of the role.
+    const pin = (statement.Condition as { StringLike?: Record<string, unknown> } | undefined)?.StringLike?.[USER_ID_KEY];
+    if (pin !== undefined && (typeof pin !== 'string' || !PINNED_USER_ID.test(pin))) {
+      fail(`The trust policy would pin ${USER_ID_KEY} to "${String(pin)}"; a personal grant admits exactly one session name (2–64 letters, digits and +=,.@_-).`);
     }
   }
   const size = policySize(doc);
@@ -262,7 +274,7 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
 /**
  * Whether writing the desired trust over the current one would let anyone
  * assume the role more than now: the same grantee until a later end, or
- * without the MFA or ExternalId condition it has now. A current trust of any
+ * without the MFA, ExternalId or session-name condition it has now. A current trust of any
  * other shape (another principal, edited by hand) is replaced as a narrowing.
  */
 export function trustWidens(current: unknown, desired: PolicyDocument): boolean {
@@ -275,6 +287,7 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
   return [
     ['Bool', 'aws:MultiFactorAuthPresent'],
     ['StringEquals', 'sts:ExternalId'],
+    ['StringLike', USER_ID_KEY],
   ].some(([operator, key]) => {
     const now = was.Condition?.[operator!]?.[key!];
     return now !== undefined && will.Condition?.[operator!]?.[key!] !== now;

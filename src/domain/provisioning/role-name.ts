@@ -25,13 +25,18 @@ const HASH_LENGTH = 8;
  * identity (principalKey), so the readable principal name is lowercased:
  * `role/App` and `role/app` are one principal and get one role.
  * When the grant's trust requires an ExternalId, the hash covers it too.
+ * A personal grant's role (pinned to one Identity Center session name) is
+ * named after the person, `rg-<profile>-<session name>-<hash>`, and its hash
+ * covers the session name as it is (IAM compares it case-sensitively).
  */
-export function roleNameFor(profile: string, principal: Principal, externalId?: string): string {
+export function roleNameFor(profile: string, principal: Principal, externalId?: string, session?: string): string {
   // A role whose trust demands an ExternalId is a different role from one that does not (and from one
   // demanding another), so requests with different ExternalId terms never share, and rewrite, one trust.
-  const identity = `${profile}|${principalKey(principal)}${externalId !== undefined ? `|external-id|${externalId}` : ''}`;
+  // So is a role pinned to a person: from one pinned to another, and from the whole principal's.
+  const identity =
+    `${profile}|${principalKey(principal)}` + (externalId !== undefined ? `|external-id|${externalId}` : '') + (session !== undefined ? `|session|${session}` : '');
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, HASH_LENGTH);
-  const readable = `${ROLE_NAME_PREFIX}${profile}-${principal.name.toLowerCase()}`
+  const readable = `${ROLE_NAME_PREFIX}${profile}-${(session ?? principal.name).toLowerCase()}`
     .slice(0, MAX_ROLE_NAME - HASH_LENGTH - 1)
     // A cut can leave a dangling separator: `rg-x--1a2b3c4d` reads like a typo.
     .replace(/[-_.]+$/, '');

@@ -18,6 +18,8 @@ export interface CreateRequestInput {
   principalArn?: string;
   /** Set by extendRequest: the request whose grant this one prolongs. */
   extendsRequestId?: string;
+  /** Set by extendRequest: the original's personal pin, which an extension keeps (it prolongs that role). */
+  principalSession?: string;
   /**
    * Set by a caller that may run again for the same intent (a Slack job the
    * stream delivers twice): the new request's id. A run that finds a request
@@ -64,6 +66,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     requester: caller.arn,
     ...(actor.person !== undefined ? { requesterPerson: actor.person } : {}),
     principalArn: grantee.arn,
+    ...pinOf(deps, actor, caller.arn, grantee.arn, input),
     accountId: account.id,
     accountAlias: account.alias,
     profile: profile.name,
@@ -118,6 +121,18 @@ async function madeBefore(deps: CoreDeps, id: string, callerArn: string): Promis
 }
 
 export const claimantOfCaller = (arn: string, actor: Actor): Claimant => ({ requester: arn, ...(actor.person !== undefined ? { person: actor.person } : {}) });
+
+/**
+ * A personal grant's pin: with provisioner.personalGrants, an Identity
+ * Center sign-in asking for its own role gets a role only its own sessions
+ * may assume. A workload principal, an IAM user or another role's session
+ * is granted whole. An extension keeps what its original has, so it
+ * prolongs the same role.
+ */
+function pinOf(deps: CoreDeps, actor: Actor, callerArn: string, granteeArn: string, input: CreateRequestInput): { principalSession?: string } {
+  const session = input.extendsRequestId !== undefined ? input.principalSession : deps.settings.provisioner.personalGrants && granteeArn === callerArn ? actor.sessionName : undefined;
+  return session !== undefined ? { principalSession: session } : {};
+}
 
 const claimOf = (input: CreateRequestInput) => (input.idempotencyKey !== undefined ? { claim: input.idempotencyKey } : {});
 

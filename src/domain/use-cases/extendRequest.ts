@@ -32,6 +32,7 @@ export async function extendRequest(
     ...(original.ticket ? { ticket: original.ticket } : {}),
     ...(original.principalArn !== original.requester ? { principalArn: original.principalArn } : {}),
     extendsRequestId: original.id,
+    ...(original.principalSession !== undefined ? { principalSession: original.principalSession } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
   };
   // A repeat of an extension already made answers with it, whatever has happened to the original since.

@@ -33,6 +33,7 @@ export const accessRequest = z.strictObject({
   requester: arn,
   requesterPerson: opt(z.string()),
   principalArn: arn,
+  principalSession: opt(z.string()),
   accountId: z.string(),
   accountAlias: z.string(),
   profile: z.string(),

@@ -4,7 +4,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { serveLocally, type LocalServer } from '../../helpers/cli-server';
 import { harness, type Harness } from '../../helpers/harness';
 import type { RecordingProvisioner } from '../../helpers/recording-provisioner';
-import { ARN } from '../../helpers/settings';
+import { ARN, settingsWith } from '../../helpers/settings';
 
 /*
  * The CLI end to end: main(argv, io) → node fetch → a real HTTP server on
@@ -180,6 +180,23 @@ describe('rolegate CLI against the local HTTP API', () => {
       expect(lines).toContain(`    APPROVE by ${ARN.sreSam} at 2026-03-02T09:00:01.000Z`);
       const audit = lines.slice(lines.indexOf('  audit:') + 1).map((l) => l.trim().split(/\s+/)[1]);
       expect(audit).toEqual(['REQUESTED', 'APPROVAL_RECORDED', 'APPROVED']);
+    });
+
+    it('shows the one session a personal grant admits (provisioner.personalGrants)', async () => {
+      const before = h.deps.settings;
+      h.deps.settings = settingsWith((doc) => {
+        (doc.provisioner as Record<string, unknown>).personalGrants = true;
+        (doc.rules as unknown[]).unshift({ id: 'sso-staging', requesters: ['arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_*'], accounts: ['staging'], profiles: ['ReadOnly'], maxDurationMinutes: 60, autoApprove: true });
+      });
+      try {
+        const caller = 'arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0a1b/Alice@Example.com';
+        const id = await requestId(caller, ['staging', 'ReadOnly', '30', 'Read the queue']);
+        const shown = await as(caller, ['show', id]);
+        expect(shown.code).toBe(0);
+        expect(shown.stdout.split('\n')[1]).toBe('  arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b (only as Alice@Example.com) → ReadOnly in staging (222222222222) for 30 min');
+      } finally {
+        h.deps.settings = before;
+      }
     });
 
     it('prints the whole detail as JSON with show --json', async () => {

@@ -2,7 +2,7 @@ import { grantOfAnother, type GrantLocation } from '../../../src/domain/grants';
 import type { Grant } from '../../../src/domain/model';
 import { parsePrincipalArn } from '../../../src/domain/principal';
 
-/* Whether the grant stored under a request's key is the request's own: same principal (as IAM identifies it) and profile. */
+/* Whether the grant stored under a request's key is the request's own: same principal (as IAM identifies it), profile and pinned session. */
 
 const location: GrantLocation = {
   grantKey: '222222222222#rg-ReadOnly-deploy-1a2b3c4d',
@@ -35,6 +35,12 @@ it.each<[string, Grant | undefined, GrantLocation, string | undefined]>([
   ['another profile', { ...grant, profile: 'S3ReadOnly' }, location, 'profile'],
   // Its own grant after the rule's ExternalId was rotated: the request holds the role its grant key names.
   ['another ExternalId', { ...grant, terms: { externalId: 'ext-2' } }, location, undefined],
+  // A personal grant is its person's alone: never joined by, nor rewritten for, another session or the whole role.
+  ['pinned to another session', { ...grant, terms: { session: 'bob' } }, { ...location, session: 'alice' }, 'pinned session'],
+  ['pinned, for a request of the whole role', { ...grant, terms: { session: 'alice' } }, location, 'pinned session'],
+  ['whole, for a pinned request', grant, { ...location, session: 'alice' }, 'pinned session'],
+  ['pinned to the same session', { ...grant, terms: { session: 'alice' } }, { ...location, session: 'alice' }, undefined],
+  ['recorded before grants kept their terms', { ...grant, terms: undefined } as unknown as Grant, location, undefined],
 ])('%s', (_what, stored, where, differs) => {
   const why = grantOfAnother(stored, where);
   if (differs === undefined) expect(why).toBeUndefined();

@@ -1,4 +1,4 @@
-import { arnMatches, parsePrincipalArn, personOfCaller, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
+import { arnMatches, identityCenterSessionOf, parsePrincipalArn, personOfCaller, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
 import { ValidationError } from '../../../src/domain/errors';
 
 describe('principal ARNs', () => {
@@ -82,5 +82,17 @@ describe('the person behind a caller', () => {
     expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/awsreservedsso_Lead_9f8e/alice@example.com')).toBeUndefined();
     expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/AWSRESERVEDSSO_Lead_9f8e/alice@example.com')).toBeUndefined();
     expect(personOfCaller('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Lead_9f8e')).toBeUndefined();
+  });
+
+  it("keeps the session name's case for a personal grant's pin, and names none where personOfCaller names no one or STS would not issue it", () => {
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e7d6c5b4a3f2e/Alice@Example.com')).toBe('Alice@Example.com');
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/lead-anna/alice@example.com')).toBeUndefined();
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/awsreservedsso_Lead_9f8e/alice@example.com')).toBeUndefined();
+    expect(identityCenterSessionOf('arn:aws:iam::111111111111:user/alice')).toBeUndefined();
+    // A wildcard or a space never reaches a trust policy (the local run's header could carry one).
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e/ali*')).toBeUndefined();
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e/alice smith')).toBeUndefined();
+    expect(identityCenterSessionOf('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e/a')).toBeUndefined();
+    expect(personOfCaller('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e/ali*')).toBe('ali*');
   });
 });

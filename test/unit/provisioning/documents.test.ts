@@ -66,6 +66,21 @@ describe('trust policy', () => {
     });
     expect(trustPolicy(grantSpec({ principal: billingApp })).Statement[0]!.Condition).not.toHaveProperty('StringEquals');
   });
+
+  it("pins a personal grant to one session name of the principal role, case kept, and nothing else to none", () => {
+    const sso = parsePrincipalArn('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0a1b');
+    expect(trustPolicy(grantSpec({ principal: sso, session: 'Alice@Example.com' })).Statement).toEqual([
+      {
+        Sid: 'RolegateGrant',
+        Effect: 'Allow',
+        Principal: { AWS: sso.arn },
+        Action: 'sts:AssumeRole',
+        Condition: { DateLessThan: { 'aws:CurrentTime': END }, StringLike: { 'aws:userid': '*:Alice@Example.com' } },
+      },
+    ]);
+    expect(trustPolicy(grantSpec({ principal: sso })).Statement[0]!.Condition).not.toHaveProperty('StringLike');
+    expect(desiredRole(grantSpec({ principal: sso, session: 'Alice@Example.com' })).description).toBe(`rolegate grant: S3ReadOnly for ${sso.arn} as Alice@Example.com`);
+  });
 });
 
 describe('trustWidens (the trust is written first when it narrows, last when it widens)', () => {
@@ -81,6 +96,9 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
     ['another principal trusted now (edited by hand)', trustPolicy(grantSpec({ principal: billingApp })), trustPolicy(grantSpec({ endsAt: LATER })), false],
     ['a trust of another shape', { Version: '2012-10-17', Statement: [base.Statement[0], base.Statement[0]] }, base, false],
     ['a current trust with no end', { ...base, Statement: [{ ...base.Statement[0], Condition: {} }] }, base, true],
+    ['the session pin dropped', trustPolicy(grantSpec({ session: 'alice' })), base, true],
+    ['the session pin moved to another name', trustPolicy(grantSpec({ session: 'alice' })), trustPolicy(grantSpec({ session: 'bob' })), true],
+    ['the session pin added', base, trustPolicy(grantSpec({ session: 'alice' })), false],
   ];
   it.each(cases)('%s', (_what, current, desired, widens) => {
     expect(trustWidens(current, desired)).toBe(widens);
@@ -135,6 +153,15 @@ describe('role names', () => {
     const names = new Set([roleNameFor('ReadOnly', billingApp), roleNameFor('ReadOnly', billingApp, 'wl-1'), roleNameFor('ReadOnly', billingApp, 'wl-2')]);
     expect(names.size).toBe(3);
     expect(roleNameFor('ReadOnly', billingApp, 'wl-1')).toBe(roleNameFor('ReadOnly', billingApp, 'wl-1'));
+  });
+
+  it('read rg-<profile>-<session name>-<hash> for a personal grant, distinct per session name (case included) and from the whole principal', () => {
+    const sso = parsePrincipalArn('arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b');
+    expect(roleNameFor('ReadOnly', sso, undefined, 'Alice@Example.com')).toBe(
+      'rg-ReadOnly-alice@example.com-' + createHash('sha256').update(`ReadOnly|${principalKey(sso)}|session|Alice@Example.com`).digest('hex').slice(0, 8),
+    );
+    const names = new Set([roleNameFor('ReadOnly', sso), roleNameFor('ReadOnly', sso, undefined, 'Alice@Example.com'), roleNameFor('ReadOnly', sso, undefined, 'alice@example.com'), roleNameFor('ReadOnly', sso, undefined, 'bob')]);
+    expect(names.size).toBe(4);
   });
 
   it('are one role for one principal whatever the case of its name, as IAM names are case-insensitive', () => {
@@ -329,6 +356,19 @@ describe('limits, checked before anything is sent', () => {
       );
       // The same ARN in a one-element list is still one principal.
       expect(() => validateDocuments(trusting({ AWS: ['arn:aws:iam::111111111111:user/alice'] }))).not.toThrow();
+    });
+
+    it.each([
+      ['a wildcard for the session name', '*:*'],
+      ['a wildcard inside the session name', '*:alice*'],
+      ['a one-character wildcard', '*:alic?'],
+      ['no role-id part', 'alice'],
+      ['a session name STS would not issue', '*:alice smith'],
+      ['a list of names', ['*:alice', '*:bob']],
+    ])('a session pin with %s', (_, pin) => {
+      const statement = d.trustPolicy.Statement[0]!;
+      const pinned = { ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...statement, Condition: { ...(statement.Condition as object), StringLike: { 'aws:userid': pin } } }] } };
+      expect(refusal(() => validateDocuments(pinned)).message).toMatch(/^The trust policy would pin aws:userid to ".*"; a personal grant admits exactly one session name/);
     });
 
     it('a service principal', () => {

@@ -33,6 +33,7 @@ export interface SpecOptions {
   endsAt?: string;
   requestIds?: string[];
   externalId?: string;
+  session?: string;
 }
 
 /** The desired state of a grant, derived the way src/domain/grants.ts derives it. */
@@ -40,7 +41,7 @@ export function grantSpec(o: SpecOptions = {}): GrantSpec {
   const principal = o.principal ?? alice;
   const p = o.profile ?? profile('S3ReadOnly');
   const a = o.account ?? account('production');
-  const roleName = roleNameFor(p.name, principal);
+  const roleName = roleNameFor(p.name, principal, o.externalId, o.session);
   return {
     grantKey: `${a.id}#${roleName}`,
     account: a,
@@ -51,6 +52,7 @@ export function grantSpec(o: SpecOptions = {}): GrantSpec {
     requestIds: o.requestIds ?? ['01REQ'],
     partition: 'aws',
     ...(o.externalId ? { externalId: o.externalId } : {}),
+    ...(o.session !== undefined ? { session: o.session } : {}),
   };
 }
 
