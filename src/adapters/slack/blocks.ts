@@ -224,6 +224,8 @@ function requestFields(r: AccessRequest, slackUserOf?: Mention): Block[] {
     md(`*Duration*\n${formatDuration(r.durationMinutes)}`),
   ];
   if (r.principalArn !== r.requester) fields.push(md(`*For principal*\n\`${esc(r.principalArn)}\``));
+  // A personal grant: approvers see that only this person's sessions of the role may use it.
+  if (r.principalSession !== undefined) fields.push(md(`*Only as*\n\`${esc(r.principalSession)}\``));
   if (r.ticket) fields.push(md(`*Ticket*\n${userText(r.ticket, 400)}`));
   return [
     { type: 'section', fields },

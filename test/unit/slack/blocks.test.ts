@@ -77,6 +77,12 @@ describe('approvalMessage', () => {
     const text = mrkdwn(approvalMessage(pendingRequest({ requester: ARN.bob, principalArn: ARN.appRole }), undefined, { slackUserOf }));
     expect(text).toContain('*Requester*\n`arn:aws:iam::111111111111:user/bob`');
     expect(text).toContain('*For principal*\n`arn:aws:iam::111111111111:role/app-billing`');
+    expect(text).not.toContain('*Only as*');
+  });
+
+  it("names the one session a personal grant admits, so approvers see it is the person's alone", () => {
+    const text = mrkdwn(approvalMessage(pendingRequest({ principalSession: 'Alice@Example.com' }), undefined, { slackUserOf }));
+    expect(text).toContain('*Only as*\n`Alice@Example.com`');
   });
 
   it('summarises boundary, inline policy and MFA', () => {
