@@ -2,8 +2,8 @@ import { DryRunIdentityGranter, DryRunProvisioner } from '../adapters/aws/dry-ru
 import { DEFAULT_CONFIG_PATH, loadSettings, toolDeployment } from '../config';
 import { grantTargetFor, specFor } from '../domain/grants';
 import type { AccessRequest, PlannedCall } from '../domain/model';
-import { principalFromCallerArn } from '../domain/principal';
-import { checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../domain/rules';
+import { identityCenterSessionOf, principalFromCallerArn } from '../domain/principal';
+import { checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../domain/rules';
 import { identityGranterFor } from '../domain/use-cases/grant-membership';
 
 export interface PlanInput {
@@ -37,10 +37,13 @@ export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const grantee = resolveGrantee(rule, caller, input.principalArn);
   checkDuration(settings, rule, input.durationMinutes);
   const now = new Date().toISOString();
+  // As createRequest would pin it: an Identity Center session ARN names its user, and a personal grant is theirs.
+  const sessionName = identityCenterSessionOf(input.requester);
   const request = {
     id: 'PLAN',
     requester: caller.arn,
     principalArn: grantee.arn,
+    ...personalPin(settings, sessionName !== undefined ? { sessionName } : {}, caller, grantee),
     accountId: account.id,
     profile: profile.name,
     ruleId: rule.id,

@@ -108,6 +108,11 @@ function identityCenterSession(callerArn: string): string | undefined {
   return m[4]!;
 }
 
+/** A role Identity Center made for a permission set (named AWSReservedSSO_…, case-sensitive, as personOfCaller reads it). */
+export function isIdentityCenterRole(p: Principal): boolean {
+  return p.type === 'role' && /^AWSReservedSSO_/.test(p.name);
+}
+
 /** Session names as STS allows them: what a personal grant's trust may pin (never a wildcard). */
 export const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 

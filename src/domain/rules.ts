@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, ValidationError } from './errors';
 import { ruleNames } from './rule-names';
-import type { AccessRequest } from './model';
-import { arnMatches, isAccountId, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
+import type { AccessRequest, Actor } from './model';
+import { arnMatches, isAccountId, isIdentityCenterRole, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
 import type { AccountSettings, Profile, Rule, Settings } from './settings';
 
 /** Finds an account by 12-digit id or by alias; unknown → NotFoundError. */
@@ -105,6 +105,37 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
     ]);
   }
   return target;
+}
+
+/**
+ * A new request's personal-grant pin (provisioner.personalGrants): an
+ * Identity Center sign-in asking for its own role gets a role only its own
+ * sessions may assume. A workload principal, an IAM user or another role is
+ * granted whole. Fails closed: with the setting on, a request for an
+ * Identity Center role whose sign-in names no session (Slack, OIDC) is
+ * refused, never granted to the whole permission set.
+ */
+export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'>, caller: Principal, grantee: Principal): { principalSession?: string } {
+  // The same test as grantLocationFor's: a grantee other than the requester is a workload, never pinned.
+  if (!settings.provisioner.personalGrants || grantee.arn !== caller.arn) return {};
+  if (actor.sessionName !== undefined) return { principalSession: actor.sessionName };
+  if (!isIdentityCenterRole(caller)) return {};
+  throw new ForbiddenError(
+    `Personal grants are on: access for Identity Center role ${caller.arn} is granted to one user's sessions of it, and this sign-in names none. ` +
+      `Ask through the API signed in as yourself through Identity Center (the CLI with your SSO profile); a request through Slack or OIDC cannot name your session.`,
+    [{ field: 'caller', reason: 'names no Identity Center session' }],
+  );
+}
+
+/**
+ * Why the caller may not act as the requester of a personal grant, or
+ * undefined: extending or retrying gives access, which on a personal grant
+ * is the person's alone. Ending it (cancel, revoke) stays with everyone who
+ * signs in as the requester's principal.
+ */
+export function notThePerson(request: Pick<AccessRequest, 'id' | 'principalSession'>, actor: Pick<Actor, 'sessionName'>, verb: string): ForbiddenError | undefined {
+  if (request.principalSession === undefined || actor.sessionName === request.principalSession) return undefined;
+  return new ForbiddenError(`Request ${request.id} is a personal grant of ${request.principalSession}: only they may ${verb} it, signed in as themselves through Identity Center.`);
 }
 
 /**

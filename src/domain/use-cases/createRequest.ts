@@ -2,8 +2,8 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
-import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
-import { assertNotFrozen, checkDuration, findAccount, findProfile, resolveGrantee, ruleFor } from '../rules';
+import { parsePrincipalArn, principalFromCallerArn, principalKey, type Principal } from '../principal';
+import { assertNotFrozen, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
 
@@ -66,7 +66,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     requester: caller.arn,
     ...(actor.person !== undefined ? { requesterPerson: actor.person } : {}),
     principalArn: grantee.arn,
-    ...pinOf(deps, actor, caller.arn, grantee.arn, input),
+    ...pinOf(deps, actor, caller, grantee, input),
     accountId: account.id,
     accountAlias: account.alias,
     profile: profile.name,
@@ -122,16 +122,10 @@ async function madeBefore(deps: CoreDeps, id: string, callerArn: string): Promis
 
 export const claimantOfCaller = (arn: string, actor: Actor): Claimant => ({ requester: arn, ...(actor.person !== undefined ? { person: actor.person } : {}) });
 
-/**
- * A personal grant's pin: with provisioner.personalGrants, an Identity
- * Center sign-in asking for its own role gets a role only its own sessions
- * may assume. A workload principal, an IAM user or another role's session
- * is granted whole. An extension keeps what its original has, so it
- * prolongs the same role.
- */
-function pinOf(deps: CoreDeps, actor: Actor, callerArn: string, granteeArn: string, input: CreateRequestInput): { principalSession?: string } {
-  const session = input.extendsRequestId !== undefined ? input.principalSession : deps.settings.provisioner.personalGrants && granteeArn === callerArn ? actor.sessionName : undefined;
-  return session !== undefined ? { principalSession: session } : {};
+/** An extension keeps its original's pin (it prolongs that role); a new request takes the caller's (rules.ts personalPin). */
+function pinOf(deps: CoreDeps, actor: Actor, caller: Principal, grantee: Principal, input: CreateRequestInput): { principalSession?: string } {
+  if (input.extendsRequestId !== undefined) return input.principalSession !== undefined ? { principalSession: input.principalSession } : {};
+  return personalPin(deps.settings, actor, caller, grantee);
 }
 
 const claimOf = (input: CreateRequestInput) => (input.idempotencyKey !== undefined ? { claim: input.idempotencyKey } : {});

@@ -2,7 +2,7 @@ import { ConflictError, ForbiddenError, NotFoundError, extendsRevokedError } fro
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import type { RequestStore } from '../ports';
-import { assertNotFrozen, findAccount, ruleFor } from '../rules';
+import { assertNotFrozen, findAccount, notThePerson, ruleFor } from '../rules';
 import { addMinutes, isoNow, type CoreDeps } from './context';
 import { claimantOfCaller, createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
 
@@ -24,6 +24,8 @@ export async function extendRequest(
   if (!samePrincipal(caller, parsePrincipalArn(original.requester))) {
     throw new ForbiddenError('Only the requester may extend a request.');
   }
+  const notThem = notThePerson(original, actor, 'extend');
+  if (notThem) throw notThem;
   const intent: CreateRequestInput = {
     account: original.accountId,
     profile: original.profile,

@@ -2,7 +2,7 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
+import { assertMayDecide, assertRuleStillCovers, isApproverFor, notThePerson, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -22,8 +22,12 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     // approval (never the requester or grantee); under an auto-approving rule, the requester too.
     const rule = ruleById(deps.settings, current.ruleId);
     if (!rule.autoApprove) assertMayDecide(rule, current, caller, actor.person);
-    else if (!isApproverFor(rule, caller) && !samePrincipal(caller, parsePrincipalArn(current.requester))) {
-      throw new ForbiddenError(`Only the requester or an approver under rule "${rule.id}" may retry request ${current.id}.`);
+    else if (!isApproverFor(rule, caller)) {
+      if (!samePrincipal(caller, parsePrincipalArn(current.requester))) {
+        throw new ForbiddenError(`Only the requester or an approver under rule "${rule.id}" may retry request ${current.id}.`);
+      }
+      const notThem = notThePerson(current, actor, 'retry');
+      if (notThem) throw notThem;
     }
     // The access is approved afresh, so under the rule as it is now.
     assertRuleStillCovers(deps.settings, rule, current);

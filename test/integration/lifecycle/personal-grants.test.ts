@@ -3,12 +3,14 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { Settings } from '../../../src/domain/settings';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { call } from '../../helpers/events';
 import { routeAwsMocks } from '../../helpers/fault-iam';
 import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
 import { settingsWith } from '../../helpers/settings';
+import { allItems } from '../../helpers/table';
 
 /*
  * provisioner.personalGrants: an Identity Center sign-in asking for its own
@@ -35,7 +37,7 @@ const bob = session(DEVELOPER, 'bob@example.com');
 const anna = session(LEAD, 'anna@example.com');
 const body = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate the billing incident' };
 
-function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'report'): Settings {
+function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'report', more: { autoApprove?: boolean; freeze?: boolean } = {}): Settings {
   return settingsWith((doc) => {
     const provisioner = doc.provisioner as Record<string, unknown>;
     provisioner.mode = 'aws';
@@ -52,7 +54,9 @@ function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'r
       maxDurationMinutes: 240,
       approvers: [`arn:aws:iam::${IDENTITY}:role${SSO_PATH}AWSReservedSSO_Lead_*`],
       workloadPrincipals: [`arn:aws:iam::${IDENTITY}:role/app-*`],
+      ...(more.autoApprove ? { autoApprove: true } : {}),
     });
+    if (more.freeze) doc.freeze = { accounts: ['production'] };
   });
 }
 
@@ -128,11 +132,16 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect(trustOf(b).Statement).toEqual([grantStatement(ssoRole(DEVELOPER), b.endsAt!, '*:bob@example.com')]);
   });
 
-  it("keeps an extension on the original's role and pin, whoever of the permission set asks for it", async () => {
+  it("keeps an extension on the original's role and pin, and leaves extending to the person alone", async () => {
     await world(true);
     const a = await provisioned(await approved(alice));
-    // Requests belong to the principal: Bob, signed in through the same permission set, may extend Alice's.
-    const extended = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: bob, body: { durationMinutes: 60, reason: 'Still on it' } });
+    // Bob signs in through the same permission set: he may see and end Alice's access, not prolong it.
+    const byBob = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: bob, body: { durationMinutes: 60, reason: 'Still on it' } });
+    expect(byBob.status).toBe(403);
+    expect(byBob.body.message).toBe(`Request ${a.id} is a personal grant of Alice@Example.com: only they may extend it, signed in as themselves through Identity Center.`);
+    expect((await call(w.h.api, { method: 'GET', path: `/requests/${a.id}`, caller: bob })).status).toBe(200);
+
+    const extended = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: alice, body: { durationMinutes: 60, reason: 'Still on it' } });
     expect(extended.status).toBe(201);
     const ext = extended.body.request as AccessRequest;
     expect(ext.principalSession).toBe('Alice@Example.com');
@@ -142,6 +151,39 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect(live.grantKey).toBe(a.grantKey);
     expect(trustOf(live).Statement).toEqual([grantStatement(ssoRole(DEVELOPER), live.endsAt!, '*:Alice@Example.com')]);
     expect(Object.keys(w.aws.dump().roles).filter((k) => k.startsWith(`${PRODUCTION}/`))).toHaveLength(1);
+    expect((await allItems(w.h)).filter((i) => i.type === 'request')).toHaveLength(2);
+  });
+
+  it('leaves retrying a failed personal grant to the person (or an approver)', async () => {
+    await world(true);
+    w.h.deps.settings = settings(true, 'report', { autoApprove: true });
+    const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
+    const id = created.body.request.id as string;
+    // Frozen between the approval and provisioning: FAILED, for a retry once the freeze is lifted.
+    w.h.deps.settings = settings(true, 'report', { autoApprove: true, freeze: true });
+    expect((await provisionRequest(w.h.deps, id)).outcome).toBe('failed');
+    w.h.deps.settings = settings(true, 'report', { autoApprove: true });
+
+    const byBob = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: bob, body: {} });
+    expect(byBob.status).toBe(403);
+    expect(byBob.body.message).toBe(`Request ${id} is a personal grant of Alice@Example.com: only they may retry it, signed in as themselves through Identity Center.`);
+    expect((await w.h.requests.get(id))!.status).toBe('FAILED');
+    const byAlice = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: alice, body: {} });
+    expect(byAlice.status).toBe(200);
+    expect(byAlice.body.request.status).toBe('APPROVED');
+  });
+
+  it('refuses, and records nothing for, a request for an Identity Center role whose sign-in names no session (Slack, OIDC)', async () => {
+    await world(true);
+    for (const via of ['slack', 'api'] as const) {
+      await expect(createRequest(w.h.deps, { arn: ssoRole(DEVELOPER), via }, body)).rejects.toThrow(
+        `Personal grants are on: access for Identity Center role ${ssoRole(DEVELOPER)} is granted to one user's sessions of it, and this sign-in names none.`,
+      );
+    }
+    expect(await allItems(w.h)).toEqual([]);
+    // Switched off, the same request is granted to the whole permission set, as before.
+    w.h.deps.settings = settings(false);
+    expect((await createRequest(w.h.deps, { arn: ssoRole(DEVELOPER), via: 'slack' }, body)).principalSession).toBeUndefined();
   });
 
   it('grants a workload principal or an IAM user whole, as before', async () => {

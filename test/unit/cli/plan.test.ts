@@ -183,6 +183,30 @@ describe('rolegate plan (local dry run)', () => {
   });
 });
 
+describe('rolegate plan with personal grants', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rolegate-plan-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('plans the role and the pinned trust an Identity Center user would get, as a request would', async () => {
+    const path = join(dir, 'personal.yaml');
+    writeFileSync(
+      path,
+      readFileSync(EXAMPLE_CONFIG, 'utf8')
+        .replace(/^(\s*)driftAction: report$/m, '$1driftAction: report\n$1personalGrants: true')
+        .replace(/^rules:\n/m, 'rules:\n  - id: sso-read\n    requesters: ["arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_*"]\n    accounts: [staging]\n    profiles: [ReadOnly]\n    maxDurationMinutes: 60\n    autoApprove: true\n'),
+    );
+    const r = await run(['plan', 'staging', 'ReadOnly', '30', '--as', 'arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0a1b/Alice@Example.com', '--json', '--config', path]);
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(r.stdout);
+    expect(result.roleArn).toMatch(/^arn:aws:iam::222222222222:role\/rolegate\/rg-ReadOnly-alice@example\.com-[0-9a-f]{8}$/);
+    const createRole = result.calls.find((c: { command: string }) => c.command === 'CreateRole');
+    expect(JSON.parse(createRole.input.AssumeRolePolicyDocument).Statement[0].Condition.StringLike).toEqual({ 'aws:userid': '*:Alice@Example.com' });
+  });
+});
+
 describe('rolegate validate-config', () => {
   let dir: string;
   beforeAll(() => {
