@@ -16,7 +16,7 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export type WebhookSettings = Settings['webhooks'][number];
 
 type PublicField =
-  | 'id' | 'version' | 'status' | 'requester' | 'principalArn' | 'accountId' | 'accountAlias' | 'profile' | 'ruleId'
+  | 'id' | 'version' | 'status' | 'requester' | 'principalArn' | 'principalSession' | 'accountId' | 'accountAlias' | 'profile' | 'ruleId'
   | 'durationMinutes' | 'reason' | 'ticket' | 'approvalsRequired' | 'approvals' | 'createdAt' | 'updatedAt'
   | 'decisionDeadline' | 'approvedAt' | 'endsAt' | 'endedAt' | 'extendsRequestId';
 
@@ -44,6 +44,8 @@ export function publicRequest(r: AccessRequest): PublicRequest {
     status: r.status,
     requester: r.requester,
     principalArn: r.principalArn,
+    // A personal grant: who alone among the principal role's sessions may use it.
+    ...(r.principalSession !== undefined ? { principalSession: r.principalSession } : {}),
     accountId: r.accountId,
     accountAlias: r.accountAlias,
     profile: r.profile,

@@ -126,6 +126,14 @@ describe('WebhookNotifier', () => {
     expect(request).toEqual(expect.objectContaining({ status: 'ACTIVE', roleArn: 'arn:aws:iam::333333333333:role/rolegate/rolegate-ReadOnly-alice', endsAt: '2026-01-01T11:35:00.000Z' }));
     expect(Object.keys(request)).not.toEqual(expect.arrayContaining(['plan']));
     for (const hidden of ['plan', 'grantKey', 'provisioningAttempts', 'access']) expect(request).not.toHaveProperty(hidden);
+    expect(request).not.toHaveProperty('principalSession');
+  });
+
+  it("names a personal grant's one session, so a receiver knows who alone may use the role", async () => {
+    const { fetch, sent } = scripted(200);
+    const { n } = notifier(fetch);
+    await n.notify({ ...created, kind: 'request.active', request: { ...activeRequest(), principalSession: 'Alice@Example.com' } });
+    expect(JSON.parse(sent[0]!.body).request.principalSession).toBe('Alice@Example.com');
   });
 
   it('sends only to webhooks subscribed to the event kind', async () => {
