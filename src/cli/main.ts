@@ -267,7 +267,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         }
         const live = await liveRequests(client, { principal: o.principal, account: o.account });
         if (o['dry-run']) {
-          print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, r.endsAt])) : 'Nothing live matches.'));
+          print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, `${r.principalArn}${r.principalSession ? ` (only as ${r.principalSession})` : ''}`, r.endsAt])) : 'Nothing live matches.'));
           return 0;
         }
         const comment = args.join(' ');

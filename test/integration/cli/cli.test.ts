@@ -194,6 +194,10 @@ describe('rolegate CLI against the local HTTP API', () => {
         const shown = await as(caller, ['show', id]);
         expect(shown.code).toBe(0);
         expect(shown.stdout.split('\n')[1]).toBe('  arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b (only as Alice@Example.com) → ReadOnly in staging (222222222222) for 30 min');
+        // A responder's incident listing tells whose each personal grant is.
+        const listed = await as(ARN.responder, ['revoke-all', 'x', '--principal', caller, '--dry-run']);
+        expect(listed.code).toBe(0);
+        expect(listed.stdout.split('\n').filter((l) => l.startsWith(id))).toEqual([expect.stringContaining('arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b (only as Alice@Example.com)')]);
       } finally {
         h.deps.settings = before;
       }
