@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError, ValidationError } from './errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors';
 import { ruleNames } from './rule-names';
 import type { AccessRequest, Actor } from './model';
 import { arnMatches, isAccountId, isIdentityCenterRole, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
@@ -135,7 +135,25 @@ export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'
  */
 export function notThePerson(request: Pick<AccessRequest, 'id' | 'principalSession'>, actor: Pick<Actor, 'sessionName'>, verb: string): ForbiddenError | undefined {
   if (request.principalSession === undefined || actor.sessionName === request.principalSession) return undefined;
-  return new ForbiddenError(`Request ${request.id} is a personal grant of ${request.principalSession}: only they may ${verb} it, signed in as themselves through Identity Center.`);
+  return new ForbiddenError(`Request ${request.id} is a personal grant of ${request.principalSession}: only they may ${verb} it, signed in as themselves through Identity Center.`, [
+    { field: 'caller', reason: `is not ${request.principalSession}'s session` },
+  ]);
+}
+
+/**
+ * A retry approves access afresh, so under personal grants as they are now:
+ * a request for the requester's own Identity Center role made before they
+ * were switched on (no pin) would be granted to the whole permission set
+ * again, and a FAILED request never expires. Refused (409); an extension
+ * keeps its original's role, pinned or not, as it prolongs it.
+ */
+export function assertStillPersonal(settings: Settings, request: AccessRequest): void {
+  if (!settings.provisioner.personalGrants || request.principalSession !== undefined || request.extendsRequestId !== undefined) return;
+  if (request.principalArn !== request.requester || !isIdentityCenterRole(parsePrincipalArn(request.principalArn))) return;
+  throw new ConflictError(
+    `Request ${request.id} was made before personal grants were switched on, for everyone of Identity Center role ${request.principalArn}; a retry would grant that afresh. Make a new request: it will be yours alone.`,
+    [{ field: 'principalSession', reason: 'is absent: made before personal grants' }],
+  );
 }
 
 /**

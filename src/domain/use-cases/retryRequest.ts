@@ -2,7 +2,7 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { assertMayDecide, assertRuleStillCovers, isApproverFor, notThePerson, ruleById } from '../rules';
+import { assertMayDecide, assertRuleStillCovers, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -36,6 +36,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
         { field: 'status', reason: `is ${current.status}` },
       ]);
     }
+    assertStillPersonal(deps.settings, current);
     // ...and with the approvals the rule counts now, as an approval would. Short of the number, a new
     // request asks for them.
     let counted: Pick<AccessRequest, 'approvals' | 'approvalsRequired' | 'approverPersons'> | undefined;

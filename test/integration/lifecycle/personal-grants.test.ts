@@ -6,7 +6,9 @@ import type { Settings } from '../../../src/domain/settings';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
-import { call } from '../../helpers/events';
+import { httpApp } from '../../../src/handlers/http/app';
+import { routes } from '../../../src/handlers/http/routes';
+import { apiEvent, call, lambdaContext } from '../../helpers/events';
 import { routeAwsMocks } from '../../helpers/fault-iam';
 import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
 import { settingsWith } from '../../helpers/settings';
@@ -140,6 +142,10 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect(byBob.status).toBe(403);
     expect(byBob.body.message).toBe(`Request ${a.id} is a personal grant of Alice@Example.com: only they may extend it, signed in as themselves through Identity Center.`);
     expect((await call(w.h.api, { method: 'GET', path: `/requests/${a.id}`, caller: bob })).status).toBe(200);
+    // IAM compares aws:userid case-sensitively: a name in another case is another session, refused alike.
+    const otherCase = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 60, reason: 'x' } });
+    expect(otherCase.status).toBe(403);
+    expect(otherCase.body.details).toEqual([{ field: 'caller', reason: "is not Alice@Example.com's session" }]);
 
     const extended = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: alice, body: { durationMinutes: 60, reason: 'Still on it' } });
     expect(extended.status).toBe(201);
@@ -171,6 +177,87 @@ describe('personal grants (provisioner.personalGrants)', () => {
     const byAlice = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: alice, body: {} });
     expect(byAlice.status).toBe(200);
     expect(byAlice.body.request.status).toBe('APPROVED');
+  });
+
+  it('lets an approver retry a failed personal grant, which stays pinned', async () => {
+    await world(true);
+    const a = await approved(alice);
+    w.h.deps.settings = settings(true, 'report', { freeze: true });
+    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('failed');
+    w.h.deps.settings = settings(true);
+    const byAnna = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/retry`, caller: anna, body: {} });
+    expect(byAnna.status).toBe(200);
+    const live = await provisioned((await w.h.requests.get(a.id))!);
+    expect(trustOf(live).Statement).toEqual([grantStatement(ssoRole(DEVELOPER), live.endsAt!, '*:Alice@Example.com')]);
+  });
+
+  it('refuses to retry, once switched on, a failed request made before for the whole permission set (a retry grants afresh)', async () => {
+    await world(false);
+    w.h.deps.settings = settings(false, 'report', { autoApprove: true });
+    const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
+    const id = created.body.request.id as string;
+    w.h.deps.settings = settings(false, 'report', { autoApprove: true, freeze: true });
+    expect((await provisionRequest(w.h.deps, id)).outcome).toBe('failed');
+    w.h.deps.settings = settings(true, 'report', { autoApprove: true });
+    const before = await w.h.requests.get(id);
+
+    const retried = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: alice, body: {} });
+    expect(retried.status).toBe(409);
+    expect(retried.body.message).toBe(
+      `Request ${id} was made before personal grants were switched on, for everyone of Identity Center role ${ssoRole(DEVELOPER)}; a retry would grant that afresh. Make a new request: it will be yours alone.`,
+    );
+    expect(retried.body.details).toEqual([{ field: 'principalSession', reason: 'is absent: made before personal grants' }]);
+    expect(await w.h.requests.get(id)).toEqual(before);
+    // Switched off again, the same retry goes through, as before personal grants.
+    w.h.deps.settings = settings(false, 'report', { autoApprove: true });
+    expect((await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: alice, body: {} })).status).toBe(200);
+  });
+
+  it('keeps an extension of a request made before switch-on on the whole-role role it prolongs', async () => {
+    await world(false);
+    const before = await provisioned(await approved(alice));
+    w.h.deps.settings = settings(true);
+    const ext = await call(w.h.api, { method: 'POST', path: `/requests/${before.id}/extend`, caller: alice, body: { durationMinutes: 60, reason: 'Still on it' } });
+    expect(ext.status).toBe(201);
+    expect(ext.body.request.principalSession).toBeUndefined();
+    await call(w.h.api, { method: 'POST', path: `/requests/${ext.body.request.id}/approve`, caller: anna, body: {} });
+    // Failed and retried, it still prolongs that role: a retry refuses only a request that would grant it afresh.
+    w.h.deps.settings = settings(true, 'report', { freeze: true });
+    expect((await provisionRequest(w.h.deps, ext.body.request.id as string)).outcome).toBe('failed');
+    w.h.deps.settings = settings(true);
+    expect((await call(w.h.api, { method: 'POST', path: `/requests/${ext.body.request.id}/retry`, caller: anna, body: {} })).status).toBe(200);
+    const live = await provisioned((await w.h.requests.get(ext.body.request.id as string))!);
+    expect(live.grantKey).toBe(before.grantKey);
+    expect(trustOf(live).Statement).toEqual([grantStatement(ssoRole(DEVELOPER), live.endsAt!)]);
+    expect(await reconcile(w.h.deps)).toEqual([]);
+  });
+
+  it('keeps a personal grant and its extensions pinned, and the person\'s, after switching it off', async () => {
+    await world(true);
+    const a = await provisioned(await approved(alice));
+    w.h.deps.settings = settings(false);
+    expect(await reconcile(w.h.deps)).toEqual([]);
+    const byBob = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: bob, body: { durationMinutes: 60, reason: 'x' } });
+    expect(byBob.status).toBe(403);
+    const ext = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/extend`, caller: alice, body: { durationMinutes: 60, reason: 'Still on it' } });
+    expect(ext.body.request.principalSession).toBe('Alice@Example.com');
+    await call(w.h.api, { method: 'POST', path: `/requests/${ext.body.request.id}/approve`, caller: anna, body: {} });
+    const live = await provisioned((await w.h.requests.get(ext.body.request.id as string))!);
+    expect(live.grantKey).toBe(a.grantKey);
+    expect(trustOf(live).Statement).toEqual([grantStatement(ssoRole(DEVELOPER), live.endsAt!, '*:Alice@Example.com')]);
+    expect(await reconcile(w.h.deps)).toEqual([]);
+  });
+
+  it('refuses an OIDC sign-in mapped to an Identity Center role: its token names no session', async () => {
+    await world(true);
+    const oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email' as const, principals: { 'alice@example.com': ssoRole(DEVELOPER) } };
+    const oidcApi = httpApp(routes, () => w.h.deps, w.h.logger, { localIdentity: false, oidc });
+    const e = apiEvent({ method: 'POST', path: '/requests', body });
+    (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims: { iss: oidc.issuer, aud: 'rolegate', email: 'alice@example.com', email_verified: 'true' }, scopes: null } };
+    const reply = await oidcApi(e, lambdaContext());
+    expect(reply.statusCode).toBe(403);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: 'FORBIDDEN', details: [{ field: 'caller', reason: 'names no Identity Center session' }] });
+    expect(await allItems(w.h)).toEqual([]);
   });
 
   it('refuses, and records nothing for, a request for an Identity Center role whose sign-in names no session (Slack, OIDC)', async () => {

@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { assertMayDecide, catalogFor, checkDuration, findAccount, resolveGrantee, ruleById, ruleFor, shadowedRules } from '../../../src/domain/rules';
+import { assertMayDecide, catalogFor, checkDuration, findAccount, personalPin, resolveGrantee, ruleById, ruleFor, shadowedRules } from '../../../src/domain/rules';
 import { ARN, exampleSettings, settingsWith } from '../../helpers/settings';
 
 const settings = exampleSettings();
@@ -114,5 +114,28 @@ describe('rules that can never govern a request (validate-config warns of them)'
     const oneChar = { ...lead, id: 'one-char', requesters: ['arn:aws:iam::111111111111:user/lead-?'] };
     expect(shadowedRules(withRules(() => [oneChar, { ...lead, requesters: ['arn:aws:iam::111111111111:user/lead-*'] }]))).toEqual([]);
     expect(shadowedRules(withRules(() => [oneChar, { ...lead, requesters: ['arn:aws:iam::111111111111:user/lead-a'] }]))).toEqual([{ rule: 'lead-prod-admin', by: ['one-char'] }]);
+  });
+});
+
+describe('personal grants (provisioner.personalGrants)', () => {
+  const on = settingsWith((d) => ((d.provisioner as Record<string, unknown>).personalGrants = true));
+  const sso = parsePrincipalArn('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0a1b');
+
+  it('is off unless switched on: nothing is pinned, whoever asks', () => {
+    expect(exampleSettings().provisioner.personalGrants).toBe(false);
+    expect(personalPin(exampleSettings(), { sessionName: 'alice' }, sso, sso)).toEqual({});
+  });
+
+  it("pins the caller's session name for its own role, never a workload's", () => {
+    expect(personalPin(on, { sessionName: 'Alice' }, sso, sso)).toEqual({ principalSession: 'Alice' });
+    expect(personalPin(on, { sessionName: 'Alice' }, sso, parsePrincipalArn(ARN.appRole))).toEqual({});
+  });
+
+  it('refuses an Identity Center role whose sign-in names no session, and grants any other principal whole', () => {
+    expect(() => personalPin(on, {}, sso, sso)).toThrow(ForbiddenError);
+    expect(personalPin(on, {}, parsePrincipalArn(ARN.alice), parsePrincipalArn(ARN.alice))).toEqual({});
+    // Another case of the prefix is not Identity Center's (as personOfCaller reads it): no session to pin, granted whole.
+    const lookAlike = parsePrincipalArn('arn:aws:iam::111111111111:role/awsreservedsso_Dev_0a1b');
+    expect(personalPin(on, {}, lookAlike, lookAlike)).toEqual({});
   });
 });

@@ -365,6 +365,8 @@ describe('limits, checked before anything is sent', () => {
       ['no role-id part', 'alice'],
       ['a session name STS would not issue', '*:alice smith'],
       ['a list of names', ['*:alice', '*:bob']],
+      ['a one-character name, which STS would not issue', '*:a'],
+      ['anything before the wildcard', 'x*:alice'],
     ])('a session pin with %s', (_, pin) => {
       const statement = d.trustPolicy.Statement[0]!;
       const pinned = { ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...statement, Condition: { ...(statement.Condition as object), StringLike: { 'aws:userid': pin } } }] } };
