@@ -265,7 +265,13 @@ export type MetricName =
   /** An account, a grant or a role the reconciler could not check (alarmed): drift there goes unseen until a run succeeds. */
   | 'ReconcileFailed'
   /** A notification (Slack, a webhook) not delivered; audited as NOTIFICATION_FAILED (alarmed): approvers may never hear of a request. */
-  | 'NotificationFailed';
+  | 'NotificationFailed'
+  /** Access ended, but its role could not be deleted (its account left the configuration): an administrator owes the cleanup (alarmed). */
+  | 'RemovalOwed'
+  /** A Slack action failed on rolegate's side (IAM refused a revoke, an unexpected error): what the API would answer 5xx to (alarmed). */
+  | 'SlackJobFailed'
+  /** A stream record the worker sent back for retry after a crash; after the stream's retries it goes to the dead-letter queue. */
+  | 'WorkerRecordFailed';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */
 export interface Metrics {

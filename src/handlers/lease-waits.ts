@@ -1,3 +1,5 @@
+import type { Context } from 'aws-lambda';
+import type { Logger } from '../domain/ports';
 import { withRunTime } from '../domain/time-left';
 import type { ProvisioningDeps } from '../domain/use-cases/provisionRequest';
 
@@ -39,4 +41,22 @@ export const RUN_MARGIN_MS = 2_000;
  */
 export function withinRun<T>(remainingMs: () => number, work: () => Promise<T>): Promise<T> {
   return withRunTime(() => remainingMs() - RUN_MARGIN_MS, work);
+}
+
+/** What a scheduled or stream invocation needs of the Lambda context: its time left and, deployed, its request id. */
+export type InvocationContext = Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>;
+
+/**
+ * Runs a worker, sweeper or reconciler invocation with Lambda's request id
+ * on every line it logs (as the API's lines carry theirs), so one run's
+ * lines, and the REPORT line of its duration, can be found together.
+ */
+export async function invocation<T>(logger: Logger, context: InvocationContext, work: () => Promise<T>): Promise<T> {
+  if (!context.awsRequestId) return work();
+  logger.setCorrelation?.({ awsRequestId: context.awsRequestId });
+  try {
+    return await work();
+  } finally {
+    logger.setCorrelation?.(undefined);
+  }
 }

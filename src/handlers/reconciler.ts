@@ -1,7 +1,6 @@
-import type { Context } from 'aws-lambda';
 import { getApp } from '../compose';
 import { reconcile, type Drift } from '../domain/use-cases/reconcile';
-import { withinRun } from './lease-waits';
+import { invocation, withinRun, type InvocationContext } from './lease-waits';
 
 /**
  * No grant or role is taken up with less than this left of the function's
@@ -11,12 +10,14 @@ import { withinRun } from './lease-waits';
 export const RECONCILER_RESERVE_MS = 90_000;
 
 /** Every 15 minutes: compare the roles in each target account with the live grants. */
-export async function handler(_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<{ drift: Drift[] }> {
+export async function handler(_event: unknown, context: InvocationContext): Promise<{ drift: Drift[] }> {
   const app = getApp();
-  try {
-    const remaining = () => context.getRemainingTimeInMillis();
-    return { drift: await withinRun(remaining, () => reconcile(app.deps, { inTime: () => remaining() > RECONCILER_RESERVE_MS })) };
-  } finally {
-    app.flushMetrics();
-  }
+  return invocation(app.deps.logger, context, async () => {
+    try {
+      const remaining = () => context.getRemainingTimeInMillis();
+      return { drift: await withinRun(remaining, () => reconcile(app.deps, { inTime: () => remaining() > RECONCILER_RESERVE_MS })) };
+    } finally {
+      app.flushMetrics();
+    }
+  });
 }

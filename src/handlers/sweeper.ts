@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { getApp, type App } from '../compose';
 import { sweep, type SweepReport } from '../domain/use-cases/sweep';
-import { leaseWaitsWithin, withinRun } from './lease-waits';
+import { invocation, leaseWaitsWithin, withinRun, type InvocationContext } from './lease-waits';
 
 /**
  * Time arithmetic (timeout 120 s): no new item starts with SWEEPER_STOP_MS or
@@ -19,11 +19,13 @@ export async function handler(_event: unknown, context: Context): Promise<SweepR
   return runSweep(getApp(), context);
 }
 
-export async function runSweep(app: Pick<App, 'deps' | 'flushMetrics'>, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweepReport> {
+export async function runSweep(app: Pick<App, 'deps' | 'flushMetrics'>, context: InvocationContext): Promise<SweepReport> {
   const remaining = () => context.getRemainingTimeInMillis();
-  try {
-    return await withinRun(remaining, () => sweep(leaseWaitsWithin(app.deps, remaining, SWEEPER_WORK_MS), { shouldStop: () => remaining() <= SWEEPER_STOP_MS }));
-  } finally {
-    app.flushMetrics();
-  }
+  return invocation(app.deps.logger, context, async () => {
+    try {
+      return await withinRun(remaining, () => sweep(leaseWaitsWithin(app.deps, remaining, SWEEPER_WORK_MS), { shouldStop: () => remaining() <= SWEEPER_STOP_MS }));
+    } finally {
+      app.flushMetrics();
+    }
+  });
 }

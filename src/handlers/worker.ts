@@ -4,7 +4,7 @@ import { errorForLog } from '../domain/errors';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
-import { leaseWaitsWithin, withinRun } from './lease-waits';
+import { invocation, leaseWaitsWithin, withinRun, type InvocationContext } from './lease-waits';
 import { EVENT_SK_PREFIX, REQUEST_SK, requestPk } from '../adapters/dynamodb/keys';
 import { SLACK_JOB_PK_PREFIX, SLACK_JOB_SK, type SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
@@ -40,11 +40,18 @@ export const WORKER_WORK_MS = 20_000;
 
 export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
 
-export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DynamoDBBatchResponse> {
-  return withinRun(() => context.getRemainingTimeInMillis(), () => handleRecords(app, event, context));
+export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, context: InvocationContext): Promise<DynamoDBBatchResponse> {
+  return invocation(app.logger, context, async () => {
+    try {
+      return await withinRun(() => context.getRemainingTimeInMillis(), () => handleRecords(app, event, context));
+    } finally {
+      // Even when the invocation fails: what it counted (a failed provisioning, a crashed record) reaches its alarm.
+      app.flushMetrics();
+    }
+  });
 }
 
-async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DynamoDBBatchResponse> {
+async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context: InvocationContext): Promise<DynamoDBBatchResponse> {
   const failures: DynamoDBBatchResponse['batchItemFailures'] = [];
   const fail = (record: DynamoDBRecord) => {
     if (record.dynamodb?.SequenceNumber) failures.push({ itemIdentifier: record.dynamodb.SequenceNumber });
@@ -60,7 +67,6 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
       const unhandled = event.Records.filter((r, j) => j >= i || collected.has(r));
       app.logger.warn('worker running out of time; records sent back to the stream', { records: unhandled.length });
       unhandled.forEach(fail);
-      app.flushMetrics();
       return { batchItemFailures: failures };
     }
     const image = record.dynamodb?.NewImage;
@@ -80,7 +86,8 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
         const job = JSON.parse(image.job?.S ?? 'null') as SlackJob | null;
         if (app.slack && job) await runSlackJob({ deps: app.deps, slack: app.slack.api, jobs: app.slack.store }, job);
       } catch (e) {
-        app.logger.error('slack job crashed; the record will be retried', { error: String(e) });
+        app.logger.error('slack job crashed; the record will be retried', { jobKey: image.pk?.S, error: String(e) });
+        app.deps.metrics?.count('WorkerRecordFailed');
         fail(record);
       }
       continue;
@@ -92,11 +99,11 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
       app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: errorForLog(e) });
+      app.deps.metrics?.count('WorkerRecordFailed');
       fail(record);
     }
   }
   await deliverAll(app, notices, fail, inTime);
-  app.flushMetrics();
   return { batchItemFailures: failures };
 }
 
@@ -129,6 +136,7 @@ async function deliverAll(app: WorkerApp, notices: { record: DynamoDBRecord; eve
           await deliverNotification(app.deps, request, event);
         } catch (e) {
           app.logger.error('notification crashed; the record will be retried', { requestId: event.requestId, kind: event.notify, error: String(e) });
+          app.deps.metrics?.count('WorkerRecordFailed');
           // This one and the request's later ones go back, in order.
           for (const rest of queue.slice(i)) fail(rest.record);
           return;

@@ -76,8 +76,8 @@ export async function endAccess(
     });
   });
   if (ended.changed) deps.metrics?.count('AccessEnded');
-  // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
-  if (ended.owed) deps.metrics?.count('ExpiryFailed');
+  // The RemovalOwed alarm tells the operator once that a role was left for them to delete.
+  if (ended.owed) deps.metrics?.count('RemovalOwed');
   if (ended.event) await announce(deps, ended.request, ended.event);
   return ended.request;
 }

@@ -254,8 +254,8 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
         : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
     ],
   });
-  // The ExpiryFailed alarm tells the operator once that a role was left for them to delete.
-  if (owed) deps.metrics?.count('ExpiryFailed');
+  // The RemovalOwed alarm tells the operator once that a role was left for them to delete.
+  if (owed) deps.metrics?.count('RemovalOwed');
   return { outcome: 'expired', request: expired, event };
 }
 

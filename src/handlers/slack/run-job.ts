@@ -3,7 +3,8 @@ import { encodeTime } from 'ulid';
 import type { SlackJob, SlackJobLedger } from '../../adapters/dynamodb/slack-store';
 import { commandReply, helpText } from '../../adapters/slack/blocks';
 import type { SlackApi } from '../../adapters/slack/slack-client';
-import { ForbiddenError, RolegateError } from '../../domain/errors';
+import { errorForLog, ForbiddenError, RolegateError } from '../../domain/errors';
+import { STATUS_BY_CODE } from '../http/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
 import { cancelRequest } from '../../domain/use-cases/cancelRequest';
 import { createRequest } from '../../domain/use-cases/createRequest';
@@ -44,12 +45,13 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
   try {
     text = await perform(deps, { arn: linkedPrincipal(deps, job), via: 'slack', source: { via: 'slack', slackUser: job.slackUserId } }, job);
   } catch (e) {
-    if (!(e instanceof RolegateError)) {
-      deps.logger.error('slack job failed', { jobId: job.id, error: e instanceof Error ? e.message : String(e) });
-      text = 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';
-    } else {
-      text = `Not done: ${e.message}`;
+    // Our side's failures (what the API answers 5xx: an unexpected error, IAM refusing a revoke) are logged and
+    // counted for their alarm, as the API's are; a refusal (4xx) is the user's answer and nothing more.
+    if (!(e instanceof RolegateError) || STATUS_BY_CODE[e.code] >= 500) {
+      deps.logger.error('slack job failed', { jobId: job.id, kind: job.work.kind, ...(e instanceof RolegateError ? { code: e.code } : {}), error: errorForLog(e) });
+      deps.metrics?.count('SlackJobFailed');
     }
+    text = e instanceof RolegateError ? `Not done: ${e.message}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';
   }
   // Marked before the reply: a reply lost to a crash here is better than a second run answering
   // "already decided". If the mark fails the job may run again, which its use-cases make harmless.

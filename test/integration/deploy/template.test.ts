@@ -292,15 +292,17 @@ describe('the deployment template (serverless package)', () => {
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
-  it('alarms on worker, sweeper, reconciler and API errors, dead letters, provisioning, expiry, reconciliation and notification failures and drift, to one topic', () => {
+  it('alarms on worker, sweeper, reconciler and API errors, a lagging worker, a sweeper that stopped, dead letters, provisioning, expiry, removal, reconciliation, Slack-action and notification failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     // Typed, so a metric renamed in the code fails here rather than leave its alarm watching nothing.
-    const alarmed: MetricName[] = ['DriftFound', 'ExpiryFailed', 'NotificationFailed', 'ProvisioningFailed', 'ReconcileFailed', 'RevocationIncomplete'];
+    const alarmed: MetricName[] = ['DriftFound', 'ExpiryFailed', 'NotificationFailed', 'ProvisioningFailed', 'ReconcileFailed', 'RemovalOwed', 'RevocationIncomplete', 'SlackJobFailed'];
     expect(alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
       'AWS/ApiGateway/5xx',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
+      'AWS/Lambda/Invocations',
+      'AWS/Lambda/IteratorAge',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
       ...alarmed.map((m) => `rolegate/${m}`),
     ]);
@@ -321,8 +323,12 @@ describe('the deployment template (serverless package)', () => {
     const api = alarms.find((a) => a.Properties.Namespace === 'AWS/ApiGateway')!;
     expect(api.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
     expect(resources.HttpApi!.Type).toBe('AWS::ApiGatewayV2::Api');
-    const lambda = alarms.filter((a) => a.Properties.Namespace === 'AWS/Lambda').map((a) => a.Properties.Dimensions[0].Value.Ref).sort();
-    expect(lambda).toEqual(['ReconcilerLambdaFunction', 'SweeperLambdaFunction', 'WorkerLambdaFunction']);
+    const lambda = alarms.filter((a) => a.Properties.Namespace === 'AWS/Lambda').map((a) => `${a.Properties.MetricName} ${a.Properties.Dimensions[0].Value.Ref}`).sort();
+    expect(lambda).toEqual(['Errors ReconcilerLambdaFunction', 'Errors SweeperLambdaFunction', 'Errors WorkerLambdaFunction', 'Invocations SweeperLambdaFunction', 'IteratorAge WorkerLambdaFunction']);
+    // A sweeper that stopped sends no data at all: only missing data counted as breaching shows it.
+    const stopped = alarms.find((a) => a.Properties.MetricName === 'Invocations')!;
+    expect(stopped.Properties).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    expect(alarms.find((a) => a.Properties.MetricName === 'IteratorAge')!.Properties).toMatchObject({ Statistic: 'Maximum', Threshold: 120000, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
   it('encrypts the alarm topic with a key CloudWatch may use (the AWS-managed SNS key would silence every alarm)', () => {

@@ -124,6 +124,8 @@ it('when a request cannot be read, its notifications go back to the stream in or
   expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(ofFirst);
   expect(h.notifier.sent.map((n) => [n.kind, n.request.id])).toEqual([['request.created', second.id]]);
   expect(h.logger.lines.some((l) => l.message === 'notification crashed; the record will be retried' && l.fields.requestId === first.id)).toBe(true);
+  // Counted once per record sent back after a crash (not per record in the request's queue): the dead-letter queue is where it ends.
+  expect(h.metrics.counts.get('WorkerRecordFailed')).toBe(1);
 });
 
 it('ignores events that announce nothing and any record that is not a new event', async () => {

@@ -120,3 +120,31 @@ it('stops starting records when time runs low, sending back the unhandled ones a
   expect(replies).toHaveLength(2);
   expect(h.notifier.sent.map((n) => [n.kind, n.request.id])).toEqual([['request.created', request.id]]);
 });
+
+it('sends back a record whose provisioning crashed, logs it with its request, counts it, and flushes its metrics under the invocation id', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read' });
+  const [image] = (await allRawItems(h)).filter((i) => i.type?.S === 'request');
+  const real = h.requests.get.bind(h.requests);
+  h.deps.requests = Object.assign(Object.create(h.requests), {
+    get: async (id: string) => {
+      if (id === request.id) throw new Error('ProvisionedThroughputExceededException');
+      return real(id);
+    },
+  });
+  const correlations: (Record<string, string> | undefined)[] = [];
+  let flushed = 0;
+  const logger = Object.assign(Object.create(h.logger), { setCorrelation: (fields: Record<string, string> | undefined) => void correlations.push(fields) });
+  remainingMs = 120_000;
+  const batch = records([image!]);
+
+  const result = await handleStream({ ...app, logger, flushMetrics: () => void flushed++ }, { Records: batch }, { ...context, awsRequestId: 'lambda-req-1' });
+
+  expect(result.batchItemFailures).toEqual(seq(batch));
+  expect(h.logger.lines.filter((l) => l.level === 'error')).toEqual([
+    { level: 'error', message: 'provisioning crashed; the record will be retried', fields: { requestId: request.id, error: 'ProvisionedThroughputExceededException' } },
+  ]);
+  expect(h.metrics.counts.get('WorkerRecordFailed')).toBe(1);
+  expect(flushed).toBe(1);
+  // Every line of the invocation carries Lambda's request id, and the next invocation starts clean.
+  expect(correlations).toEqual([{ awsRequestId: 'lambda-req-1' }, undefined]);
+});

@@ -2,12 +2,15 @@ import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/
 import type { SlackApi } from '../../../src/adapters/slack/slack-client';
 import type { ModalView, SlackReply } from '../../../src/adapters/slack/blocks';
 import { signSlackRequest } from '../../../src/adapters/slack/signature';
+import { ProvisioningError } from '../../../src/domain/errors';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { slackApp } from '../../../src/handlers/slack/app';
 import { runSlackJob } from '../../../src/handlers/slack/run-job';
 import type { HttpEvent } from '../../../src/handlers/http/types';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
+import type { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { allItems } from '../../helpers/table';
 import { blockActionsPayload, interactionBody, slashCommandBody } from '../../unit/slack/fixtures';
 
@@ -251,6 +254,11 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { trigger_id: '111.222.first' }))));
     await settle();
     expect((await h.requests.getDetail(request.id))!.decisions).toEqual([]);
+    // Our side's failure, as a 5xx would be over the API: logged and counted for its alarm.
+    expect(h.metrics.counts.get('SlackJobFailed')).toBe(1);
+    expect(h.logger.lines.filter((l) => l.message === 'slack job failed')).toEqual([
+      { level: 'error', message: 'slack job failed', fields: { jobId: expect.any(String), kind: 'approve', error: 'connection reset' } },
+    ]);
 
     await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { trigger_id: '111.222.second' }))));
     await settle();
@@ -260,6 +268,25 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.',
       `Your approval of \`${request.id}\` is recorded (1 of 2).`,
     ]);
+    expect(h.metrics.counts.get('SlackJobFailed')).toBe(1);
+  });
+
+  it('logs and counts a Slack revoke IAM refuses, as the API would answer it 502, and not a refusal of the user', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    await provisionRequest(h.deps, request.id);
+    (h.deps.provisioner as RecordingProvisioner).failNext.push(new ProvisioningError('IAM refused DeleteRole', 'AccessDenied', false));
+    await app(event('/slack/commands', slashCommandBody(`revoke ${request.id} done`, { user_id: 'U0ALICE' })));
+    await settle();
+    expect((await h.requests.get(request.id))!.status).toBe('ACTIVE');
+    expect(h.metrics.counts.get('SlackJobFailed')).toBe(1);
+    expect(h.logger.lines.filter((l) => l.message === 'slack job failed').map((l) => l.fields)).toEqual([
+      { jobId: expect.any(String), kind: 'command', code: 'PROVISIONING_FAILED', error: 'IAM refused DeleteRole' },
+    ]);
+    // A refusal is the user's answer, not an alarm: revoking a request that has ended.
+    await app(event('/slack/commands', slashCommandBody('revoke 01ARZ3NDEKTSV4RRFFQ69G5FAV', { user_id: 'U0ALICE', trigger_id: '333.444.second' })));
+    await settle();
+    expect(slack.replies.map((r) => r.reply.text)).toEqual(['Not done: IAM refused DeleteRole', 'Not done: Request 01ARZ3NDEKTSV4RRFFQ69G5FAV does not exist.']);
+    expect(h.metrics.counts.get('SlackJobFailed')).toBe(1);
   });
 
   it('tells the clicker how else to deny when Slack refuses to open the deny form, and decides nothing', async () => {
