@@ -10,7 +10,7 @@
  */
 
 const { spawnSync } = require('node:child_process');
-const { join } = require('node:path');
+const { isAbsolute, join, relative, resolve } = require('node:path');
 
 const ROOT = join(__dirname, '..');
 /** The environment the functions check the configuration against (serverless.yml, provider.environment; src/config.ts DEPLOYMENT_ENV and the stage, kept in step by a test). */
@@ -26,6 +26,8 @@ class ValidateConfig {
   check() {
     const environment = this.serverless.service.provider.environment || {};
     const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
+    const outside = outsideService(file);
+    if (outside) throw new this.serverless.classes.Error(outside);
     const env = { ...process.env };
     for (const key of DEPLOYMENT_ENV) {
       if (typeof environment[key] === 'string') env[key] = environment[key];
@@ -40,5 +42,18 @@ class ValidateConfig {
   }
 }
 
+/**
+ * Serverless packages only files under the service directory, and the
+ * functions read the configuration from their package: a configFile
+ * elsewhere would pass the check above and ship without it, and every
+ * function would then fail at cold start.
+ */
+function outsideService(file) {
+  const rel = relative(ROOT, resolve(ROOT, file));
+  if (!isAbsolute(file) && rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return undefined;
+  return `Not packaged: configFile ${file} is not inside the service directory (${ROOT}); Serverless packages only files under it, so every function would start without its configuration. Copy the file under config/ and point configFile there (--param="configFile=config/<name>.yaml").`;
+}
+
 ValidateConfig.DEPLOYMENT_ENV = DEPLOYMENT_ENV;
+ValidateConfig.outsideService = outsideService;
 module.exports = ValidateConfig;

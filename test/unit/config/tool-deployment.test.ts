@@ -76,3 +76,13 @@ it('the packaging check passes validate-config every deployment value the functi
   const plugin = require('../../../scripts/serverless-validate-config.js') as { DEPLOYMENT_ENV: string[] };
   expect([...plugin.DEPLOYMENT_ENV].sort()).toEqual(['ROLEGATE_STAGE', ...Object.values(DEPLOYMENT_ENV)].sort());
 });
+
+it("refuses to package a configFile outside the service directory, which Serverless would leave out of every function's package", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const plugin = require('../../../scripts/serverless-validate-config.js') as { outsideService: (file: string) => string | undefined };
+  expect(plugin.outsideService('config/rolegate.example.yaml')).toBeUndefined();
+  expect(plugin.outsideService('config/../config/acme.yaml')).toBeUndefined();
+  for (const file of ['../cfg/acme.yaml', '/etc/rolegate/acme.yaml', 'config/../../acme.yaml']) {
+    expect(plugin.outsideService(file)).toMatch(new RegExp(`^Not packaged: configFile ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not inside the service directory .*Copy the file under config/`));
+  }
+});
