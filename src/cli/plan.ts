@@ -1,8 +1,10 @@
 import { DryRunIdentityGranter, DryRunProvisioner } from '../adapters/aws/dry-run';
 import { DEFAULT_CONFIG_PATH, loadSettings, toolDeployment } from '../config';
 import { grantTargetFor, specFor } from '../domain/grants';
+import { ForbiddenError } from '../domain/errors';
+import type { Settings } from '../domain/settings';
 import type { AccessRequest, PlannedCall } from '../domain/model';
-import { identityCenterSessionOf, principalFromCallerArn } from '../domain/principal';
+import { identityCenterSessionOf, principalFromCallerArn, type Principal } from '../domain/principal';
 import { checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../domain/rules';
 import { identityGranterFor } from '../domain/use-cases/grant-membership';
 
@@ -28,6 +30,19 @@ export interface PlanResult {
  * alone with the dry-run provisioner: same rules, same documents, same
  * validation, nothing sent to AWS and nothing stored.
  */
+/** As createRequest pins, with what `plan` needs to be told: the session ARN names the user. */
+function planPin(settings: Settings, sessionName: string | undefined, caller: Principal, grantee: Principal, requester: string): { principalSession?: string } {
+  try {
+    return personalPin(settings, sessionName !== undefined ? { sessionName } : {}, caller, grantee);
+  } catch (e) {
+    if (!(e instanceof ForbiddenError)) throw e;
+    throw new ForbiddenError(
+      `Personal grants are on: access for Identity Center role ${caller.arn} is planned for one user. Pass that user's session as --as arn:${caller.partition}:sts::${caller.accountId}:assumed-role/${caller.name}/<user name> (not ${requester}).`,
+      e.details,
+    );
+  }
+}
+
 export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH, toolDeployment());
   const caller = principalFromCallerArn(input.requester, settings.rolePaths);
@@ -43,7 +58,7 @@ export async function planRequest(input: PlanInput): Promise<PlanResult> {
     id: 'PLAN',
     requester: caller.arn,
     principalArn: grantee.arn,
-    ...personalPin(settings, sessionName !== undefined ? { sessionName } : {}, caller, grantee),
+    ...planPin(settings, sessionName, caller, grantee, input.requester),
     accountId: account.id,
     profile: profile.name,
     ruleId: rule.id,

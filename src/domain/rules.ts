@@ -35,7 +35,9 @@ function ruleCovers(rule: Rule, account: AccountSettings, profile: string): bool
 export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string, asGiven?: string): Rule {
   const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile));
   if (!rule) {
-    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${asGiven ?? `${account.alias} (${account.id})`}.`);
+    // An Identity Center role no rolePaths entry placed is taken to be at `/`, which path-anchored patterns never match.
+    const unplaced = isIdentityCenterRole(caller) && caller.path === '/' ? ' Identity Center roles live under /aws-reserved/sso.amazonaws.com/: without a rolePaths entry for this one, rolegate took it to be at /.' : '';
+    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${asGiven ?? `${account.alias} (${account.id})`}.${unplaced}`);
   }
   return rule;
 }
@@ -121,7 +123,7 @@ export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'
   if (actor.sessionName !== undefined) return { principalSession: actor.sessionName };
   if (!isIdentityCenterRole(caller)) return {};
   throw new ForbiddenError(
-    `Personal grants are on: access for Identity Center role ${caller.arn} is granted to one user's sessions of it, and this sign-in names none. ` +
+    `Personal grants are on: access for Identity Center role ${caller.arn} is granted to one user's sessions of it, and this sign-in names no session name rolegate can pin. ` +
       `Ask through the API signed in as yourself through Identity Center (the CLI with your SSO profile); a request through Slack or OIDC cannot name your session.`,
     [{ field: 'caller', reason: 'names no Identity Center session' }],
   );

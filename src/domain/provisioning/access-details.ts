@@ -1,6 +1,6 @@
 import type { AccessDetails } from '../model';
 import { mfaRequired } from '../rules';
-import type { Principal } from '../principal';
+import { isIdentityCenterRole, type Principal } from '../principal';
 import type { AccountSettings, Profile } from '../settings';
 
 /*
@@ -96,6 +96,8 @@ function noteFor(principal: Principal, profile: Profile, options: AccessOptions)
     parts.push(`This profile requires MFA: mfa_serial assumes your virtual MFA device is named ${principal.name}; if not, use its ARN from your security credentials page.`);
   }
   if (options.externalId) parts.push('The role requires an ExternalId, so it can be used from the CLI or SDK but not from the console switch-role page.');
+  // Identity Center credentials come from an SSO profile, not `default`.
+  if (isIdentityCenterRole(principal)) parts.push('In the CLI profile, set source_profile to the name of your Identity Center (SSO) profile for this permission set.');
   return parts.join(' ');
 }
 

@@ -264,7 +264,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
     await world(true);
     for (const via of ['slack', 'api'] as const) {
       await expect(createRequest(w.h.deps, { arn: ssoRole(DEVELOPER), via }, body)).rejects.toThrow(
-        `Personal grants are on: access for Identity Center role ${ssoRole(DEVELOPER)} is granted to one user's sessions of it, and this sign-in names none.`,
+        `Personal grants are on: access for Identity Center role ${ssoRole(DEVELOPER)} is granted to one user's sessions of it, and this sign-in names no session name rolegate can pin.`,
       );
     }
     expect(await allItems(w.h)).toEqual([]);

@@ -204,6 +204,13 @@ describe('rolegate plan with personal grants', () => {
     expect(result.roleArn).toMatch(/^arn:aws:iam::222222222222:role\/rolegate\/rg-ReadOnly-alice@example\.com-[0-9a-f]{8}$/);
     const createRole = result.calls.find((c: { command: string }) => c.command === 'CreateRole');
     expect(JSON.parse(createRole.input.AssumeRolePolicyDocument).Statement[0].Condition.StringLike).toEqual({ 'aws:userid': '*:Alice@Example.com' });
+
+    // Planned for the role itself, it says how to name the user.
+    const byRole = await run(['plan', 'staging', 'ReadOnly', '30', '--as', 'arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b', '--config', path]);
+    expect(byRole.code).toBe(1);
+    expect(byRole.stderr).toContain(
+      'Pass that user\'s session as --as arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0a1b/<user name> (not arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b).',
+    );
   });
 });
 

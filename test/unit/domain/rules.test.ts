@@ -139,3 +139,17 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect(personalPin(on, {}, lookAlike, lookAlike)).toEqual({});
   });
 });
+
+describe('a refusal of an Identity Center role no rolePaths entry placed', () => {
+  it('says where Identity Center roles live, as path-anchored patterns never match one taken to be at /', () => {
+    const settings = exampleSettings();
+    const unplaced = parsePrincipalArn('arn:aws:iam::111111111111:role/AWSReservedSSO_Dev_0a1b');
+    const placed = parsePrincipalArn('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0a1b');
+    const production = findAccount(settings, 'production');
+    expect(() => ruleFor(settings, unplaced, production, 'ReadOnly')).toThrow(
+      `No rule lets ${unplaced.arn} request profile "ReadOnly" in account production (333333333333). Identity Center roles live under /aws-reserved/sso.amazonaws.com/: without a rolePaths entry for this one, rolegate took it to be at /.`,
+    );
+    expect(() => ruleFor(settings, placed, production, 'ReadOnly')).toThrow(`No rule lets ${placed.arn} request profile "ReadOnly" in account production (333333333333).`);
+    expect(() => ruleFor(settings, placed, production, 'ReadOnly')).not.toThrow(/rolePaths/);
+  });
+});

@@ -69,4 +69,10 @@ describe('access details', () => {
   it('tell a workload that a role with an ExternalId cannot be used from the console', () => {
     expect(accessDetails(ROLE, account('production'), profile('ReadOnly'), billingApp, END, { externalId: 'e1' }).note).toMatch(/not from the console switch-role page/);
   });
+
+  it('tell an Identity Center user to source the CLI profile from their SSO profile, and no one else', () => {
+    const sso = parsePrincipalArn('arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0a1b');
+    expect(accessDetails(ROLE, account('production'), profile('ReadOnly'), sso, END).note).toMatch(/set source_profile to the name of your Identity Center \(SSO\) profile for this permission set\.$/);
+    expect(accessDetails(ROLE, account('production'), profile('ReadOnly'), alice, END).note).not.toContain('source_profile');
+  });
 });
