@@ -38,6 +38,8 @@ Options
                    deployed with auth=jwt); or set $ROLEGATE_TOKEN
   --json           machine-readable output
 
+<minutes> is a number of minutes or a duration: 90, 90m, 1h, 1h30m.
+
 Each call waits 30 s for its answer. request and extend send an Idempotency-Key
 (a new UUID, or --idempotency-key K to repeat an earlier run's) and try again,
 with the same key, twice (after 1 s, then 2 s, or the Retry-After the API names,
