@@ -338,6 +338,33 @@ describe('an account removed from the configuration', () => {
       expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
     });
 
+    it('ends an approved request whose role was written before a crash, once its end has passed, with the cleanup owed (one RemovalOwed)', async () => {
+      w = await faultWorld(awsMode());
+      const r = await createRequest(w.h.deps, alice, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
+      // The worker dies after the role and the grant were written, before the request was recorded ACTIVE.
+      const commit = w.h.deps.requests.commit.bind(w.h.deps.requests);
+      let crashes = 1;
+      w.h.deps.requests.commit = async (write) => {
+        if (write.request.status === 'ACTIVE' && crashes-- > 0) throw new Error('Lambda timed out');
+        return commit(write);
+      };
+      await expect(provisionRequest(w.h.deps, r.id)).rejects.toThrow('Lambda timed out');
+      expect((await w.h.requests.get(r.id))!.status).toBe('APPROVED');
+      const grantKey = `${STAGING}#${stagingRoles()[0]!.split('/')[1]}`;
+      expect((await w.rawGrant(grantKey))!.members).toEqual({ [r.id]: expect.any(String) });
+      await w.h.requests.doc.send(new UpdateCommand({ TableName: w.h.tableName, Key: grantItemKey(grantKey), UpdateExpression: 'REMOVE account' }));
+      w.h.deps.settings = awsMode(withoutStaging);
+      w.h.clock.advance(61 * MINUTE);
+
+      const result = await provisionRequest(w.h.deps, r.id);
+
+      expect(result.outcome).toBe('expired');
+      expect((await w.h.requests.get(r.id))!.status).toBe('EXPIRED');
+      expect((await w.h.requests.getDetail(r.id))!.events.slice(-2).map((e) => e.action)).toEqual(['EXPIRED', 'ACCESS_REMOVAL_OWED']);
+      expect(w.h.metrics.counts.get('RemovalOwed')).toBe(1);
+      expect(w.h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
+    });
+
     it('refuses the revoke of a request whose live extension on the same role cannot be reached, rather than answering 200', async () => {
       w = await faultWorld(awsMode());
       const { r, extension } = await grantWithExtension('ReadOnly');
