@@ -86,7 +86,7 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
         const job = JSON.parse(image.job?.S ?? 'null') as SlackJob | null;
         if (app.slack && job) await runSlackJob({ deps: app.deps, slack: app.slack.api, jobs: app.slack.store }, job);
       } catch (e) {
-        app.logger.error('slack job crashed; the record will be retried', { jobKey: image.pk?.S, error: String(e) });
+        app.logger.error('slack job crashed; the record will be retried', { jobId: image.pk?.S?.slice(SLACK_JOB_PK_PREFIX.length), error: String(e) });
         app.deps.metrics?.count('WorkerRecordFailed');
         fail(record);
       }

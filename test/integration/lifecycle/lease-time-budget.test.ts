@@ -152,7 +152,11 @@ it('sweeper: an expiry stops waiting for a busy lease with SWEEPER_WORK_MS left;
   await h.grants.release(held);
   h.clock.advance(60_000);
   remainingMs = 120_000;
-  const next = await runSweep({ deps: h.deps, flushMetrics: () => undefined }, context);
+  // Deployed, every line of the run carries Lambda's request id, cleared when it ends.
+  const correlations: (Record<string, string> | undefined)[] = [];
+  const logger = Object.assign(Object.create(h.logger), { setCorrelation: (fields: Record<string, string> | undefined) => void correlations.push(fields) });
+  const next = await runSweep({ deps: { ...h.deps, logger }, flushMetrics: () => undefined }, { ...context, awsRequestId: 'sweep-run-7' });
+  expect(correlations).toStrictEqual([{ awsRequestId: 'sweep-run-7' }, undefined]);
   expect(next).toMatchObject({ expired: 2, errors: [] });
   expect((await h.requests.get(first.id))!.status).toBe('EXPIRED');
   expect((await h.requests.get(second.id))!.status).toBe('EXPIRED');

@@ -146,5 +146,5 @@ it('sends back a record whose provisioning crashed, logs it with its request, co
   expect(h.metrics.counts.get('WorkerRecordFailed')).toBe(1);
   expect(flushed).toBe(1);
   // Every line of the invocation carries Lambda's request id, and the next invocation starts clean.
-  expect(correlations).toEqual([{ awsRequestId: 'lambda-req-1' }, undefined]);
+  expect(correlations).toStrictEqual([{ awsRequestId: 'lambda-req-1' }, undefined]);
 });

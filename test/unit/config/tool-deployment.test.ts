@@ -86,3 +86,10 @@ it("refuses to package a configFile outside the service directory, which Serverl
     expect(plugin.outsideService(file)).toMatch(new RegExp(`^Not packaged: configFile ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not inside the service directory .*Copy the file under config/`));
   }
 });
+
+it('stops the package when the configFile lies outside the project, before validating or building anything', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Plugin = require('../../../scripts/serverless-validate-config.js') as new (sls: unknown, o: unknown, u: unknown) => { check(): void };
+  const serverless = { service: { provider: { environment: { ROLEGATE_CONFIG: './../cfg/acme.yaml', ROLEGATE_STAGE: 'ci' } } }, classes: { Error } };
+  expect(() => new Plugin(serverless, {}, {}).check()).toThrow(/^Not packaged: configFile \.\.\/cfg\/acme\.yaml is not inside the service directory/);
+});
