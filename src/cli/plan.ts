@@ -25,11 +25,6 @@ export interface PlanResult {
   calls: PlannedCall[];
 }
 
-/**
- * The IAM changes a request would make, computed from the configuration
- * alone with the dry-run provisioner: same rules, same documents, same
- * validation, nothing sent to AWS and nothing stored.
- */
 /** As createRequest pins, with what `plan` needs to be told: the session ARN names the user. */
 function planPin(settings: Settings, sessionName: string | undefined, caller: Principal, grantee: Principal, requester: string): { principalSession?: string } {
   try {
@@ -43,6 +38,11 @@ function planPin(settings: Settings, sessionName: string | undefined, caller: Pr
   }
 }
 
+/**
+ * The IAM changes a request would make, computed from the configuration
+ * alone with the dry-run provisioner: same rules, same documents, same
+ * validation, nothing sent to AWS and nothing stored.
+ */
 export async function planRequest(input: PlanInput): Promise<PlanResult> {
   const settings = loadSettings(input.configPath ?? DEFAULT_CONFIG_PATH, toolDeployment());
   const caller = principalFromCallerArn(input.requester, settings.rolePaths);

@@ -39,7 +39,7 @@ const bob = session(DEVELOPER, 'bob@example.com');
 const anna = session(LEAD, 'anna@example.com');
 const body = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Investigate the billing incident' };
 
-function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'report', more: { autoApprove?: boolean; freeze?: boolean } = {}): Settings {
+function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'report', more: { autoApprove?: boolean } = {}): Settings {
   return settingsWith((doc) => {
     const provisioner = doc.provisioner as Record<string, unknown>;
     provisioner.mode = 'aws';
@@ -58,7 +58,6 @@ function settings(personalGrants: boolean, driftAction: 'report' | 'repair' = 'r
       workloadPrincipals: [`arn:aws:iam::${IDENTITY}:role/app-*`],
       ...(more.autoApprove ? { autoApprove: true } : {}),
     });
-    if (more.freeze) doc.freeze = { accounts: ['production'] };
   });
 }
 
@@ -88,6 +87,13 @@ async function approved(caller: string, extra: Record<string, unknown> = {}): Pr
 async function provisioned(r: AccessRequest): Promise<AccessRequest> {
   expect((await provisionRequest(w.h.deps, r.id)).outcome).toBe('active');
   return (await w.h.requests.get(r.id))!;
+}
+
+/** Provisioning while production is frozen ends the request FAILED; then `after` applies (freeze lifted), ready for a retry. */
+async function failedUnderFreeze(id: string, after: Settings): Promise<void> {
+  w.h.deps.settings = { ...after, freeze: { principals: [], accounts: ['production'] } };
+  expect((await provisionRequest(w.h.deps, id)).outcome).toBe('failed');
+  w.h.deps.settings = after;
 }
 
 const roleNameOf = (r: AccessRequest) => r.grantKey!.split('#')[1]!;
@@ -165,10 +171,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
     w.h.deps.settings = settings(true, 'report', { autoApprove: true });
     const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
     const id = created.body.request.id as string;
-    // Frozen between the approval and provisioning: FAILED, for a retry once the freeze is lifted.
-    w.h.deps.settings = settings(true, 'report', { autoApprove: true, freeze: true });
-    expect((await provisionRequest(w.h.deps, id)).outcome).toBe('failed');
-    w.h.deps.settings = settings(true, 'report', { autoApprove: true });
+    await failedUnderFreeze(id, settings(true, 'report', { autoApprove: true }));
 
     const byBob = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: bob, body: {} });
     expect(byBob.status).toBe(403);
@@ -182,9 +185,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
   it('lets an approver retry a failed personal grant, which stays pinned', async () => {
     await world(true);
     const a = await approved(alice);
-    w.h.deps.settings = settings(true, 'report', { freeze: true });
-    expect((await provisionRequest(w.h.deps, a.id)).outcome).toBe('failed');
-    w.h.deps.settings = settings(true);
+    await failedUnderFreeze(a.id, settings(true));
     const byAnna = await call(w.h.api, { method: 'POST', path: `/requests/${a.id}/retry`, caller: anna, body: {} });
     expect(byAnna.status).toBe(200);
     const live = await provisioned((await w.h.requests.get(a.id))!);
@@ -196,8 +197,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
     w.h.deps.settings = settings(false, 'report', { autoApprove: true });
     const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
     const id = created.body.request.id as string;
-    w.h.deps.settings = settings(false, 'report', { autoApprove: true, freeze: true });
-    expect((await provisionRequest(w.h.deps, id)).outcome).toBe('failed');
+    await failedUnderFreeze(id, settings(false, 'report', { autoApprove: true }));
     w.h.deps.settings = settings(true, 'report', { autoApprove: true });
     const before = await w.h.requests.get(id);
 
@@ -222,9 +222,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect(ext.body.request.principalSession).toBeUndefined();
     await call(w.h.api, { method: 'POST', path: `/requests/${ext.body.request.id}/approve`, caller: anna, body: {} });
     // Failed and retried, it still prolongs that role: a retry refuses only a request that would grant it afresh.
-    w.h.deps.settings = settings(true, 'report', { freeze: true });
-    expect((await provisionRequest(w.h.deps, ext.body.request.id as string)).outcome).toBe('failed');
-    w.h.deps.settings = settings(true);
+    await failedUnderFreeze(ext.body.request.id as string, settings(true));
     expect((await call(w.h.api, { method: 'POST', path: `/requests/${ext.body.request.id}/retry`, caller: anna, body: {} })).status).toBe(200);
     const live = await provisioned((await w.h.requests.get(ext.body.request.id as string))!);
     expect(live.grantKey).toBe(before.grantKey);
