@@ -124,7 +124,7 @@ export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'
   if (!isIdentityCenterRole(caller)) return {};
   throw new ForbiddenError(
     `Personal grants are on: access for Identity Center role ${caller.arn} is granted to one user's sessions of it, and this sign-in names no session name rolegate can pin. ` +
-      `Ask through the API signed in as yourself through Identity Center (the CLI with your SSO profile); a request through Slack or OIDC cannot name your session.`,
+      `Ask through the API signed in as yourself through Identity Center (the CLI with your SSO profile), or through Slack once your slack.users entry names your session (assumed-role/<role>/<user name>); OIDC cannot name it.`,
     [{ field: 'caller', reason: 'names no Identity Center session' }],
   );
 }

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import './zod-locale';
-import { isAccountId, parsePrincipalArn } from './principal';
+import { identityCenterSessionOf, isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { NOTIFICATION_KINDS } from './model';
@@ -415,10 +415,17 @@ export const settingsSchema = z
       subjects.set(key, subject);
     });
     Object.entries(s.slack?.users ?? {}).forEach(([user, arn]) => {
+      // An Identity Center session ARN names the person too (the user name Identity Center sets), so a Slack
+      // user mapped to one acts as that person: refused their own requests, pinned on personal grants.
+      if (identityCenterSessionOf(arn) !== undefined) return;
       try {
         parsePrincipalArn(arn);
       } catch {
-        ctx.addIssue({ code: 'custom', path: ['slack', 'users', user], message: 'must be an IAM user or role ARN' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['slack', 'users', user],
+          message: 'must be an IAM user or role ARN, or an Identity Center session ARN (arn:aws:sts::<account>:assumed-role/AWSReservedSSO_<set>_<id>/<user name>)',
+        });
       }
     });
   }),

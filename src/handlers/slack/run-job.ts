@@ -6,6 +6,7 @@ import type { SlackApi } from '../../adapters/slack/slack-client';
 import { errorForLog, ForbiddenError, RolegateError } from '../../domain/errors';
 import { STATUS_BY_CODE } from '../http/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
+import { identityCenterSessionOf, personOfCaller, principalFromCallerArn } from '../../domain/principal';
 import { cancelRequest } from '../../domain/use-cases/cancelRequest';
 import { createRequest } from '../../domain/use-cases/createRequest';
 import { decideRequest } from '../../domain/use-cases/decideRequest';
@@ -43,7 +44,7 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
   }
   let text: string;
   try {
-    text = await perform(deps, { arn: linkedPrincipal(deps, job), via: 'slack', source: { via: 'slack', slackUser: job.slackUserId } }, job);
+    text = await perform(deps, slackActor(deps, linkedPrincipal(deps, job), job.slackUserId), job);
   } catch (e) {
     // Our side's failures (what the API answers 5xx: an unexpected error, IAM refusing a revoke) are logged and
     // counted for their alarm, as the API's are; a refusal (4xx) is the user's answer and nothing more.
@@ -86,6 +87,25 @@ function linkedPrincipal(deps: ProvisioningDeps, job: SlackJob): string {
     throw new ForbiddenError(`Your Slack user (${job.slackUserId}) is not linked to ${job.principalArn} in rolegate's configuration (slack.users), so rolegate did not act for it.`);
   }
   return linked;
+}
+
+/**
+ * The actor a Slack user acts as: the principal its slack.users entry names.
+ * An entry naming an Identity Center session (assumed-role/AWSReservedSSO_…/
+ * <user name>) stands for that role, under its configured path, and names
+ * the person as a sign-in would: their own requests are refused to them, and
+ * a personal grant is pinned to them.
+ */
+function slackActor(deps: ProvisioningDeps, linked: string, slackUserId: string): Actor {
+  const person = personOfCaller(linked);
+  const sessionName = identityCenterSessionOf(linked);
+  return {
+    arn: principalFromCallerArn(linked, deps.settings.rolePaths).arn,
+    via: 'slack',
+    ...(person !== undefined ? { person } : {}),
+    ...(sessionName !== undefined ? { sessionName } : {}),
+    source: { via: 'slack', slackUser: slackUserId },
+  };
 }
 
 function withoutUrls(e: unknown, responseUrl: string): string {

@@ -38,6 +38,11 @@ class RecordingSlack implements SlackApi {
   }
 }
 
+const SSO_PATH = '/aws-reserved/sso.amazonaws.com/eu-west-1/';
+const DEVELOPER = 'AWSReservedSSO_Developer_0a1b2c3d4e5f6a7b';
+const LEAD = 'AWSReservedSSO_Lead_9f8e7d6c5b4a3f2e';
+const sso = (role: string, user: string) => `arn:aws:sts::111111111111:assumed-role/${role}/${user}`;
+
 describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
   let h: Harness;
   let slack: RecordingSlack;
@@ -48,7 +53,21 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
 
   beforeEach(async () => {
     const settings = settingsWith((d) => {
-      d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna, U0LEADBEN: ARN.leadBen }, signingSecretParameter: '/rolegate/slack/signing-secret' };
+      d.slack = {
+        users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna, U0LEADBEN: ARN.leadBen, U0ALICESSO: sso(DEVELOPER, 'Alice@Example.com'), U0ALICELEAD: sso(LEAD, 'alice@example.com'), U0ANNASSO: sso(LEAD, 'anna@example.com') },
+        signingSecretParameter: '/rolegate/slack/signing-secret',
+      };
+      // Identity Center users, mapped to their sessions: personal grants and one person's own requests refused, through Slack too.
+      d.rolePaths = [{ roleName: 'AWSReservedSSO_*', path: SSO_PATH }];
+      (d.provisioner as Record<string, unknown>).personalGrants = true;
+      (d.rules as unknown[]).push({
+        id: 'sso-production-read',
+        requesters: [`arn:aws:iam::111111111111:role${SSO_PATH}${DEVELOPER}`],
+        accounts: ['production'],
+        profiles: ['ReadOnly'],
+        maxDurationMinutes: 240,
+        approvers: [`arn:aws:iam::111111111111:role${SSO_PATH}${LEAD}`],
+      });
     });
     h = await harness({ settings });
     slack = new RecordingSlack();
@@ -95,6 +114,25 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     const mine = await h.requests.list({ requester: ARN.alice, limit: 10 });
     expect(mine.items).toHaveLength(1);
     expect(mine.items[0]).toMatchObject({ profile: 'ReadOnly', durationMinutes: 90, reason: 'Investigating INC-42', requester: ARN.alice });
+  });
+
+  it('acts for a Slack user mapped to an Identity Center session as that person: a personal grant, and their own request refused to them', async () => {
+    await app(event('/slack/commands', slashCommandBody('request production ReadOnly 90m Investigating INC-42', { user_id: 'U0ALICESSO', trigger_id: '1.1.request' })));
+    await settle();
+    const developer = `arn:aws:iam::111111111111:role${SSO_PATH}${DEVELOPER}`;
+    const [made] = (await h.requests.list({ requester: developer, limit: 10 })).items;
+    expect(made).toMatchObject({ requester: developer, principalArn: developer, requesterPerson: 'alice@example.com', principalSession: 'Alice@Example.com' });
+
+    // Alice again, through the Lead set: her own request, refused as through the API.
+    await app(event('/slack/commands', slashCommandBody(`approve ${made!.id}`, { user_id: 'U0ALICELEAD', trigger_id: '1.2.own' })));
+    await app(event('/slack/commands', slashCommandBody(`approve ${made!.id}`, { user_id: 'U0ANNASSO', trigger_id: '1.3.anna' })));
+    await settle();
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([
+      expect.stringMatching(/^Requested `[0-9A-Z]{26}`: waiting for 1 approval\(s\)/),
+      'Not done: Nobody may decide on their own request: alice@example.com asked for it, signed in through another role.',
+      `Approval of \`${made!.id}\` recorded: APPROVED (1 of 1).`,
+    ]);
+    expect((await h.requests.getDetail(made!.id))!.decisions.map((d) => [d.approver, d.person])).toEqual([[`arn:aws:iam::111111111111:role${SSO_PATH}${LEAD}`, 'anna@example.com']]);
   });
 
   it.each([

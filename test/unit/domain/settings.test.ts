@@ -40,6 +40,17 @@ describe('configuration validation', () => {
     });
   });
 
+  it('maps a Slack user to an IAM user or role, or to an Identity Center session (which names the person), and refuses any other session', () => {
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    const session = 'arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Lead_9f8e/Anna@Example.com';
+    doc.slack = { users: { U0ANNA: session, U0BOB: 'arn:aws:iam::111111111111:user/bob' } };
+    expect(parseSettings(doc).slack!.users).toEqual({ U0ANNA: session, U0BOB: 'arn:aws:iam::111111111111:user/bob' });
+    doc.slack = { users: { U0ANNA: 'arn:aws:sts::111111111111:assumed-role/lead-anna/anna' } };
+    expect(() => parseSettings(doc)).toThrow(
+      'slack.users.U0ANNA: must be an IAM user or role ARN, or an Identity Center session ARN (arn:aws:sts::<account>:assumed-role/AWSReservedSSO_<set>_<id>/<user name>)',
+    );
+  });
+
   it('reads the Slack secrets from /rolegate/slack/ by default and accepts other names there (the signing secret under the name the worker is denied)', () => {
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.slack = { users: {} };
