@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { DynamoSlackStore, type SlackJob } from '../../../src/adapters/dynamodb/slack-store';
+import { DynamoSlackStore, SLACK_JOB_PK_PREFIX, SLACK_JOB_SK, type SlackJob } from '../../../src/adapters/dynamodb/slack-store';
 import type { SlackApi } from '../../../src/adapters/slack/slack-client';
 import type { Notification } from '../../../src/domain/ports';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
@@ -147,4 +147,21 @@ it('sends back a record whose provisioning crashed, logs it with its request, co
   expect(flushed).toBe(1);
   // Every line of the invocation carries Lambda's request id, and the next invocation starts clean.
   expect(correlations).toStrictEqual([{ awsRequestId: 'lambda-req-1' }, undefined]);
+});
+
+it('sends back a Slack job record it cannot read, logs it by job id and counts it', async () => {
+  const batch = records([{ pk: { S: `${SLACK_JOB_PK_PREFIX}cmd:trigger-9` }, sk: { S: SLACK_JOB_SK }, type: { S: 'slack-job' }, job: { S: '{"id":' } }]);
+  remainingMs = 120_000;
+
+  const result = await handleStream(app, { Records: batch }, context);
+
+  expect(result.batchItemFailures).toEqual(seq(batch));
+  expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.jobId])).toEqual([['slack job crashed; the record will be retried', 'cmd:trigger-9']]);
+  expect(h.metrics.counts.get('WorkerRecordFailed')).toBe(1);
+});
+
+it('flushes what an invocation counted even when it fails outright', async () => {
+  let flushed = 0;
+  await expect(handleStream({ ...app, flushMetrics: () => void flushed++ }, {} as never, context)).rejects.toThrow(TypeError);
+  expect(flushed).toBe(1);
 });
