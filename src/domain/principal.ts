@@ -128,6 +128,18 @@ export function identityCenterSessionOf(callerArn: string): string | undefined {
 }
 
 /**
+ * Who a caller ARN signs in as: its principal (a session as its role, under
+ * its configured path) and, for an Identity Center session, the person and
+ * the session name exactly as shown. The API and Slack (an entry of
+ * slack.users) read a caller ARN the same way.
+ */
+export function callerIdentity(callerArn: string, rolePaths: readonly RolePath[] = []): { arn: string; person?: string; sessionName?: string } {
+  const person = personOfCaller(callerArn);
+  const sessionName = identityCenterSessionOf(callerArn);
+  return { arn: principalFromCallerArn(callerArn, rolePaths).arn, ...(person !== undefined ? { person } : {}), ...(sessionName !== undefined ? { sessionName } : {}) };
+}
+
+/**
  * The identity of a principal as IAM sees it. IAM names are unique per
  * account regardless of case and path, so two ARNs that differ only in the
  * case of the name or in the path are the same user or role.

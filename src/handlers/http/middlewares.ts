@@ -7,7 +7,7 @@ import { issuesToDetails } from '../../config';
 import { ForbiddenError, MethodNotAllowedError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor, EventSource } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
-import { identityCenterSessionOf, personOfCaller, principalFromCallerArn, type RolePath } from '../../domain/principal';
+import { callerIdentity, principalFromCallerArn, type RolePath } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
 import { CORRELATION_ID_HEADER, errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
@@ -166,18 +166,12 @@ export function authenticate(options: IdentityOptions): Mw {
             : 'Sign the request with AWS SigV4 (IAM authorization).',
         );
       }
-      // The person: the verified claim of a token, or the Identity Center user behind a session.
-      const person = jwtArn ? jwtPerson : personOfCaller(callerArn);
-      const sessionName = jwtArn ? undefined : identityCenterSessionOf(callerArn);
       try {
-        const arn = principalFromCallerArn(callerArn, options.rolePaths).arn;
-        request.context.actor = {
-          arn,
-          via: 'api',
-          ...(person !== undefined ? { person } : {}),
-          ...(sessionName !== undefined ? { sessionName } : {}),
-          source: sourceOf(request.event, callerArn === arn ? undefined : callerArn),
-        };
+        // The person: the verified claim of a token (which names no session), or the Identity Center user behind a session.
+        const who = jwtArn
+          ? { arn: principalFromCallerArn(jwtArn, options.rolePaths).arn, ...(jwtPerson !== undefined ? { person: jwtPerson } : {}) }
+          : callerIdentity(callerArn, options.rolePaths);
+        request.context.actor = { ...who, via: 'api', source: sourceOf(request.event, callerArn === who.arn ? undefined : callerArn) };
       } catch {
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }

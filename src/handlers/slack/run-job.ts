@@ -6,7 +6,7 @@ import type { SlackApi } from '../../adapters/slack/slack-client';
 import { errorForLog, ForbiddenError, RolegateError } from '../../domain/errors';
 import { STATUS_BY_CODE } from '../http/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
-import { identityCenterSessionOf, personOfCaller, principalFromCallerArn } from '../../domain/principal';
+import { callerIdentity } from '../../domain/principal';
 import { cancelRequest } from '../../domain/use-cases/cancelRequest';
 import { createRequest } from '../../domain/use-cases/createRequest';
 import { decideRequest } from '../../domain/use-cases/decideRequest';
@@ -97,15 +97,7 @@ function linkedPrincipal(deps: ProvisioningDeps, job: SlackJob): string {
  * a personal grant is pinned to them.
  */
 function slackActor(deps: ProvisioningDeps, linked: string, slackUserId: string): Actor {
-  const person = personOfCaller(linked);
-  const sessionName = identityCenterSessionOf(linked);
-  return {
-    arn: principalFromCallerArn(linked, deps.settings.rolePaths).arn,
-    via: 'slack',
-    ...(person !== undefined ? { person } : {}),
-    ...(sessionName !== undefined ? { sessionName } : {}),
-    source: { via: 'slack', slackUser: slackUserId },
-  };
+  return { ...callerIdentity(linked, deps.settings.rolePaths), via: 'slack', source: { via: 'slack', slackUser: slackUserId } };
 }
 
 function withoutUrls(e: unknown, responseUrl: string): string {

@@ -89,6 +89,15 @@ async function provisioned(r: AccessRequest): Promise<AccessRequest> {
   return (await w.h.requests.get(r.id))!;
 }
 
+/** An auto-approved request of Alice's that failed its provisioning (under a freeze, then lifted), with personal grants as given. */
+async function failedAutoApproved(personalGrants: boolean): Promise<string> {
+  w.h.deps.settings = settings(personalGrants, 'report', { autoApprove: true });
+  const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
+  const id = created.body.request.id as string;
+  await failedUnderFreeze(id, settings(personalGrants, 'report', { autoApprove: true }));
+  return id;
+}
+
 /** Provisioning while production is frozen ends the request FAILED; then `after` applies (freeze lifted), ready for a retry. */
 async function failedUnderFreeze(id: string, after: Settings): Promise<void> {
   w.h.deps.settings = { ...after, freeze: { principals: [], accounts: ['production'] } };
@@ -168,10 +177,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
 
   it('leaves retrying a failed personal grant to the person (or an approver)', async () => {
     await world(true);
-    w.h.deps.settings = settings(true, 'report', { autoApprove: true });
-    const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
-    const id = created.body.request.id as string;
-    await failedUnderFreeze(id, settings(true, 'report', { autoApprove: true }));
+    const id = await failedAutoApproved(true);
 
     const byBob = await call(w.h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: bob, body: {} });
     expect(byBob.status).toBe(403);
@@ -194,10 +200,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
 
   it('refuses to retry, once switched on, a failed request made before for the whole permission set (a retry grants afresh)', async () => {
     await world(false);
-    w.h.deps.settings = settings(false, 'report', { autoApprove: true });
-    const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: alice, body });
-    const id = created.body.request.id as string;
-    await failedUnderFreeze(id, settings(false, 'report', { autoApprove: true }));
+    const id = await failedAutoApproved(false);
     w.h.deps.settings = settings(true, 'report', { autoApprove: true });
     const before = await w.h.requests.get(id);
 
