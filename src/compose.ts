@@ -11,7 +11,7 @@ import { systemClock, ulidIds } from './adapters/system';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import type { SlackApi } from './adapters/slack/slack-client';
-import { DRY_RUN_NOTICE, loadSettings, readEnv, type RuntimeEnv } from './config';
+import { DRY_RUN_NOTICE, loadDeployedSettings, loadSettings, readEnv, type RuntimeEnv } from './config';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
@@ -46,8 +46,8 @@ export interface ComposeOptions {
 
 export function composeApp(options: ComposeOptions = {}): App {
   const env = options.env ?? readEnv();
-  const settings = options.settings ?? loadSettings(env.configPath, env.deployment);
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
+  const settings = options.settings ?? settingsOf(env, logger);
   if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
     // Deployed with the default mode (or the example configuration): every request would read as granted.
     logger.warn(`provisioner.mode is dry-run: ${DRY_RUN_NOTICE}`);
@@ -115,6 +115,14 @@ export function composeApp(options: ComposeOptions = {}): App {
     };
   }
   return app;
+}
+
+/** The configuration; deployed, the copy packaging validated when it still matches the file. */
+function settingsOf(env: RuntimeEnv, logger: Logger): Settings {
+  if (!env.validatedConfigPath) return loadSettings(env.configPath, env.deployment);
+  return loadDeployedSettings(env.configPath, env.validatedConfigPath, env.deployment, (why) =>
+    logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (package the stack again to ship a matching copy)`),
+  );
 }
 
 /**

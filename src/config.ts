@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { CORE_SCHEMA, JSON_SCHEMA, load as loadYaml } from 'js-yaml';
@@ -35,6 +36,8 @@ const DEPLOYMENT_KEYS = Object.keys(DEPLOYMENT_ENV) as (keyof Deployment)[];
 export interface RuntimeEnv {
   tableName: string;
   configPath: string;
+  /** Deployed: the copy of the configuration `serverless package` validated (ROLEGATE_VALIDATED_CONFIG), loaded when it matches the file. */
+  validatedConfigPath?: string;
   stage: string;
   /** True only outside Lambda with ROLEGATE_LOCAL=true: then the x-rolegate-principal header names the caller. */
   localIdentity: boolean;
@@ -56,6 +59,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
   return {
     tableName: env.ROLEGATE_TABLE ?? 'rolegate',
     configPath: env.ROLEGATE_CONFIG ?? DEFAULT_CONFIG_PATH,
+    ...(env.ROLEGATE_VALIDATED_CONFIG ? { validatedConfigPath: env.ROLEGATE_VALIDATED_CONFIG } : {}),
     stage: env.ROLEGATE_STAGE ?? 'local',
     // A deployed function never trusts the header, whatever its environment says.
     localIdentity: local,
@@ -244,13 +248,20 @@ export function summarizeSettings(s: Settings): string {
 
 /** Reads and validates a YAML or JSON configuration file. */
 export function loadSettings(path: string, deployment: Partial<Deployment> = {}): Settings {
+  const { full, text } = readConfigFile(path);
+  return settingsFromText(full, text, deployment);
+}
+
+function readConfigFile(path: string): { full: string; text: string } {
   const full = resolve(path);
-  let text: string;
   try {
-    text = readFileSync(full, 'utf8');
+    return { full, text: readFileSync(full, 'utf8') };
   } catch (e) {
     throw new ConfigError(`Cannot read the configuration file ${full}: ${(e as Error).message}`);
   }
+}
+
+function settingsFromText(full: string, text: string, deployment: Partial<Deployment>): Settings {
   let doc: unknown;
   try {
     // js-yaml's core schema is YAML 1.2 (no 1.1 surprises such as `no` read as false); it is a third of the
@@ -267,6 +278,63 @@ export function loadSettings(path: string, deployment: Partial<Deployment> = {})
     throw new ConfigError(`${full} is not valid ${extname(full) === '.json' ? 'JSON' : 'YAML'}: ${whereParsingFailed(e, text)}`);
   }
   return parseSettings(doc, full, deployment);
+}
+
+/**
+ * The configuration as `serverless package` validated it (validate-config
+ * --write), shipped beside the file for the functions to load at cold start
+ * without parsing and validating it again (about 7 ms of the API's cold
+ * start). It holds what the checks returned, the SHA-256 of the text they
+ * read, and the deployment values they read it against.
+ */
+export interface ValidatedConfig {
+  format: typeof VALIDATED_FORMAT;
+  sourceSha256: string;
+  deployment: Deployment;
+  settings: Settings;
+}
+const VALIDATED_FORMAT = 'rolegate-validated-config/1';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** Validates a configuration file as loadSettings does, and returns what a deployment ships for its functions to load. */
+export function validatedConfig(path: string, deployment: Partial<Deployment> = {}): ValidatedConfig {
+  const { full, text } = readConfigFile(path);
+  const settings = settingsFromText(full, text, deployment);
+  return { format: VALIDATED_FORMAT, sourceSha256: sha256(text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, settings };
+}
+
+/**
+ * A deployed function's configuration: the validated copy packaging wrote,
+ * when it was made from this very text (the file's SHA-256) against these
+ * very deployment values; otherwise (the file edited or the stack's values
+ * changed since, the copy missing or unreadable) the file, validated now as
+ * loadSettings does, and `stale` is told why the copy was passed over. The
+ * copy is never taken on its own word: a hand-written one that does not
+ * match the file is ignored.
+ */
+export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, stale: (why: string) => void): Settings {
+  const { full, text } = readConfigFile(path);
+  const why = validatedCopyProblem(validatedPath, text, { ...DEFAULT_DEPLOYMENT, ...deployment });
+  if (typeof why !== 'string') return why.settings;
+  stale(why);
+  return settingsFromText(full, text, deployment);
+}
+
+function validatedCopyProblem(validatedPath: string, text: string, deployment: Deployment): string | ValidatedConfig {
+  let copy: Partial<ValidatedConfig>;
+  try {
+    copy = JSON.parse(readFileSync(resolve(validatedPath), 'utf8')) as Partial<ValidatedConfig>;
+  } catch (e) {
+    return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? 'not JSON'})`;
+  }
+  if (copy?.format !== VALIDATED_FORMAT) return `it is not of format ${VALIDATED_FORMAT}`;
+  if (copy.sourceSha256 !== sha256(text)) return 'it was made from another text of the configuration file';
+  const against = copy.deployment as Partial<Deployment> | undefined;
+  const changed = DEPLOYMENT_KEYS.filter((k) => against?.[k] !== deployment[k]);
+  if (changed.length > 0) return `it was checked against other deployment values (${changed.join(', ')})`;
+  if (!copy.settings || typeof copy.settings !== 'object') return 'it holds no settings';
+  return copy as ValidatedConfig;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError, regionFromUrl, RolegateClient, TimedOutError, UnreachableError } from './client';
 
@@ -25,7 +26,9 @@ Commands
   extend <id> <minutes> <reason…> [--idempotency-key K]
   retry <id> [comment…]
   catalog
-  validate-config [FILE]         (local, no API)
+  validate-config [FILE] [--write OUT]
+                                 (local, no API; --write OUT also writes the
+                                 validated copy packaging ships to the functions)
   plan <account> <profile> <minutes> --as ARN [--principal ARN] [--config FILE]   (local dry run, no API)
 
 Options
@@ -116,6 +119,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         limit: { type: 'string' },
         cursor: { type: 'string' },
         config: { type: 'string' },
+        write: { type: 'string' },
         'token-file': { type: 'string' },
         'idempotency-key': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -139,7 +143,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
 
   try {
     // The file rolegate itself would load: FILE, --config, $ROLEGATE_CONFIG, then the default.
-    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, io);
+    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, o.write, io);
     if (command === 'plan') return await plan(args, o, io, print);
 
     const named = o.api ?? io.env.ROLEGATE_API;
@@ -553,13 +557,20 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
   }
 }
 
-async function validateConfig(file: string | undefined, io: Io): Promise<number> {
-  const { loadSettings, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
+async function validateConfig(file: string | undefined, write: string | undefined, io: Io): Promise<number> {
+  const { validatedConfig, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
   const { shadowedRules } = await import('../domain/rules');
   const path = file ?? DEFAULT_CONFIG_PATH;
   try {
-    const settings = loadSettings(path, toolDeployment());
+    const validated = validatedConfig(path, toolDeployment());
+    const { settings } = validated;
     io.out(`${path}: valid (${summarizeSettings(settings)})`);
+    if (write !== undefined) {
+      // serverless package ships this beside the file: the functions load it instead of validating the file again.
+      mkdirSync(dirname(resolve(write)), { recursive: true });
+      writeFileSync(write, `${JSON.stringify(validated)}\n`);
+      io.out(`wrote the validated configuration to ${write}`);
+    }
     // Valid, but probably not meant: said on stderr, without failing the check (a deploy goes on).
     for (const { rule, by } of shadowedRules(settings)) {
       io.err(

@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type Io } from '../../../src/cli/main';
+import { loadDeployedSettings, validatedConfig } from '../../../src/config';
 import { ARN, EXAMPLE_CONFIG } from '../../helpers/settings';
 
 /*
@@ -290,6 +291,25 @@ describe('rolegate validate-config', () => {
         '  - rules.1.approver: is not a known field',
       ]),
     );
+  });
+
+  it('--write OUT writes what packaging ships: the validated settings, the hash of the text read and the stack values, which a deployed function loads', async () => {
+    const out = join(dir, 'nested', 'validated-config.json');
+    const r = await run(['validate-config', EXAMPLE_CONFIG, '--write', out]);
+    expect(r).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`: valid \\(2 accounts, 3 profiles, 3 rules; .*\\)\nwrote the validated configuration to ${out}$`)), stderr: '' });
+
+    const copy = JSON.parse(readFileSync(out, 'utf8'));
+    expect(copy).toEqual(validatedConfig(EXAMPLE_CONFIG));
+    const stale: string[] = [];
+    expect(loadDeployedSettings(EXAMPLE_CONFIG, out, {}, (why) => stale.push(why))).toEqual(copy.settings);
+    expect(stale).toEqual([]);
+  });
+
+  it('--write OUT writes nothing for a configuration that is not valid', async () => {
+    const out = join(dir, 'refused', 'validated-config.json');
+    const r = await run(['validate-config', write('partial.yaml', 'partition: aws\n'), '--write', out]);
+    expect(r.code).toBe(1);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('exits 1 on a file that is not YAML, or not there', async () => {
