@@ -1,18 +1,27 @@
 'use strict';
 
 /*
- * A local Serverless plugin: before `serverless package` (and so `deploy`)
- * builds anything, checks the configuration file with `validate-config`
- * against this stack's params as resolved for this stage (`--param` and
- * `--stage` included), the same checks every function makes at cold start.
- * A configuration the functions would refuse then never ships: deployed, it
- * would stop them all, the sweeper's expiry included.
+ * A local Serverless plugin: before `serverless package` (and so `deploy`,
+ * and `deploy function`) builds anything, checks the configuration file with
+ * `validate-config` against this stack's params as resolved for this stage
+ * (`--param` and `--stage` included), the same checks every function would
+ * make at cold start. A configuration the functions would refuse then never
+ * ships: deployed, it would stop them all, the sweeper's expiry included.
+ *
+ * What the check validated is written to VALIDATED (ROLEGATE_VALIDATED_CONFIG
+ * in serverless.yml), which ships beside the file: the functions load it at
+ * cold start instead of parsing and validating the file again, for as long
+ * as it matches the file's text and the stack's values (src/config.ts,
+ * loadDeployedSettings). It is written afresh at every package.
  */
 
 const { spawnSync } = require('node:child_process');
+const { rmSync } = require('node:fs');
 const { isAbsolute, join, relative, resolve } = require('node:path');
 
 const ROOT = join(__dirname, '..');
+/** Where the validated copy is written, relative to the service directory (serverless.yml ships and names the same path). */
+const VALIDATED = '.rolegate/validated-config.json';
 /** The environment the functions check the configuration against (serverless.yml, provider.environment; src/config.ts DEPLOYMENT_ENV and the stage, kept in step by a test). */
 const DEPLOYMENT_ENV = ['ROLEGATE_STAGE', 'ROLEGATE_SECRETS_PATH', 'ROLEGATE_PROVISIONER_ROLE_NAME', 'ROLEGATE_IDENTITY_ROLE_NAME', 'ROLEGATE_AUTH'];
 
@@ -20,7 +29,7 @@ class ValidateConfig {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
     this.log = utils && utils.log;
-    this.hooks = { 'before:package:initialize': () => this.check() };
+    this.hooks = { 'before:package:initialize': () => this.check(), 'before:deploy:function:packageFunction': () => this.check() };
   }
 
   check() {
@@ -33,7 +42,9 @@ class ValidateConfig {
       if (typeof environment[key] === 'string') env[key] = environment[key];
       else delete env[key];
     }
-    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'src', 'cli', 'main.ts'), 'validate-config', file], { cwd: ROOT, env, encoding: 'utf8' });
+    // A copy left from an earlier package must not ship if this check fails.
+    rmSync(join(ROOT, VALIDATED), { force: true });
+    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'src', 'cli', 'main.ts'), 'validate-config', file, '--write', VALIDATED], { cwd: ROOT, env, encoding: 'utf8' });
     const said = `${run.stdout || ''}${run.stderr || ''}`.trim();
     if (run.status !== 0) {
       throw new this.serverless.classes.Error(`Not packaged: the configuration is not valid for this stack (stage ${environment.ROLEGATE_STAGE}), and every function would refuse it at cold start.\n${said || String(run.error)}`);
@@ -56,4 +67,5 @@ function outsideService(file) {
 
 ValidateConfig.DEPLOYMENT_ENV = DEPLOYMENT_ENV;
 ValidateConfig.outsideService = outsideService;
+ValidateConfig.VALIDATED = VALIDATED;
 module.exports = ValidateConfig;

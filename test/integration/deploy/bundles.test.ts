@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLikeDeployment, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
+import { validatedConfig } from '../../../src/config';
+import { ARN } from '../../helpers/settings';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -21,13 +23,31 @@ describe('the functions as built for deployment', () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Runs an ES module script in a fresh node with a deployed function's environment; returns its stdout. */
-  const run = (script: string) =>
+  /** Runs an ES module script in a fresh node with a deployed function's environment (and `env`); returns its stdout. */
+  const run = (script: string, env: Record<string, string> = {}) =>
     execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bundles', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bundles', ROLEGATE_LOG_LEVEL: 'ERROR' },
+      env: { PATH: process.env.PATH, ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bundles', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bundles', ROLEGATE_LOG_LEVEL: 'ERROR', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 60_000,
     }).toString();
+
+  /** The api bundle's answer to `event`, a signed-in call of `arn` when given. */
+  const callApi = (path: string, env: Record<string, string> = {}, arn?: string) => {
+    const event = {
+      version: '2.0',
+      routeKey: `GET ${path}`,
+      rawPath: path,
+      rawQueryString: '',
+      headers: {},
+      requestContext: { http: { method: 'GET', path }, requestId: 'r1', ...(arn ? { authorizer: { iam: { userArn: arn, accountId: arn.split(':')[4] } } } : {}) },
+      isBase64Encoded: false,
+    };
+    const context = { awsRequestId: 'r1', functionName: 'api' };
+    const out = run(`const { handler } = await import(${JSON.stringify(built.get('api')!.entry)}); const res = await handler(${JSON.stringify(event)}, { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 1000 }); console.log('RESULT ' + JSON.stringify(res));`, env);
+    const line = out.split('\n').find((l) => l.startsWith('RESULT '))!;
+    const res = JSON.parse(line.slice('RESULT '.length)) as { statusCode: number; body: string };
+    return { statusCode: res.statusCode, body: JSON.parse(res.body) as unknown };
+  };
 
   it.each(FUNCTIONS)('%s: the entry and every chunk, lazy ones included, load in a fresh node and export a handler', (name) => {
     const f = built.get(name)!;
@@ -46,12 +66,23 @@ describe('the functions as built for deployment', () => {
   });
 
   it('the api bundle answers GET /health through its handler', () => {
-    const event = { version: '2.0', routeKey: 'GET /health', rawPath: '/health', rawQueryString: '', headers: {}, requestContext: { http: { method: 'GET', path: '/health' }, requestId: 'r1' }, isBase64Encoded: false };
-    const context = { awsRequestId: 'r1', functionName: 'api' };
-    const out = run(`const { handler } = await import(${JSON.stringify(built.get('api')!.entry)}); const res = await handler(${JSON.stringify(event)}, { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 1000 }); console.log('RESULT ' + JSON.stringify(res));`);
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '))!;
-    const res = JSON.parse(line.slice('RESULT '.length)) as { statusCode: number; body: string };
-    expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ status: 'ok' });
+    expect(callApi('/health')).toEqual({ statusCode: 200, body: { status: 'ok' } });
+  });
+
+  it('the api bundle loads the validated copy packaging ships, when it matches the file', () => {
+    // Settings of its own (the first account's name), which only a copy in use shows in the catalog.
+    const v = validatedConfig(join(ROOT, 'config', 'rolegate.example.yaml'));
+    v.settings.accounts[0]!.name = 'Staging, from the copy';
+    const copy = join(dir, 'validated-config.json');
+    writeFileSync(copy, JSON.stringify(v));
+    const names = (env: Record<string, string>) => {
+      const { statusCode, body } = callApi('/catalog', env, ARN.alice);
+      expect(statusCode).toBe(200);
+      return [...new Set((body as { entries: { accountName?: string }[] }).entries.map((e) => e.accountName))];
+    };
+
+    expect(names({ ROLEGATE_VALIDATED_CONFIG: copy })).toEqual(['Staging, from the copy', 'Production']);
+    // The same copy for a stack with other values is passed over: the file is validated and loaded.
+    expect(names({ ROLEGATE_VALIDATED_CONFIG: copy, ROLEGATE_SECRETS_PATH: 'acme/rolegate' })).toEqual(['Staging', 'Production']);
   });
 });

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { routes } from '../../../src/handlers/http/routes';
 import { answeredCodes, openApiDocument } from '../../../src/handlers/http/openapi';
 import { LOCAL_ONLY_CODES, OPAQUE_CODES, STATUS_BY_CODE } from '../../../src/handlers/http/errors';
 import { createRequestBody } from '../../../src/handlers/http/schemas';
+import { validatedConfig } from '../../../src/config';
 import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
@@ -42,12 +43,13 @@ function emfOf(stage: string, names: MetricName[]): { namespace: string; dimensi
 }
 
 /** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
-function packageTemplate(params: string[] = []): Template {
+function packageTemplate(params: string[] = [], inspect?: (dir: string) => void): Template {
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
   try {
     execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir, ...params], { cwd: ROOT, env, stdio: 'pipe' });
+    inspect?.(dir);
     return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -57,8 +59,14 @@ function packageTemplate(params: string[] = []): Template {
 describe('the deployment template (serverless package)', () => {
   let template: Template;
   let resources: Record<string, Resource>;
+  /** Each function's package (api.zip …), as bytes. */
+  const archives = new Map<string, Buffer>();
+  let validatedCopy: unknown;
   beforeAll(() => {
-    template = packageTemplate();
+    template = packageTemplate([], (dir) => {
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.zip'))) archives.set(f.replace(/\.zip$/, ''), readFileSync(join(dir, f)));
+      validatedCopy = JSON.parse(readFileSync(join(ROOT, '.rolegate', 'validated-config.json'), 'utf8'));
+    });
     resources = template.Resources;
   }, 120_000);
   const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
@@ -386,6 +394,16 @@ describe('the deployment template (serverless package)', () => {
   it('ships the configuration file inside the functions and points them at it', () => {
     for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_CONFIG).toBe('./config/rolegate.example.yaml');
   });
+
+  it('ships, beside it, the copy packaging validated against this stack, and points the functions at it', () => {
+    expect(validatedCopy).toEqual(validatedConfig(join(ROOT, 'config', 'rolegate.example.yaml')));
+    for (const f of ofType('AWS::Lambda::Function')) expect(f.Properties.Environment.Variables.ROLEGATE_VALIDATED_CONFIG).toBe('./.rolegate/validated-config.json');
+    expect([...archives.keys()].sort()).toEqual(['api', 'reconciler', 'slack', 'sweeper', 'worker']);
+    // A zip names each entry in plain text (its local header and its central directory).
+    for (const [name, zip] of archives) {
+      expect({ name, validated: zip.includes('.rolegate/validated-config.json'), config: zip.includes('config/rolegate.example.yaml') }).toEqual({ name, validated: true, config: true });
+    }
+  });
 });
 
 /** A configuration file of the project's own (packaging ships only files under the service), removed afterwards. */
@@ -429,6 +447,10 @@ describe('packaging checks the configuration first', () => {
   };
 
   it('refuses a configuration the functions would refuse at cold start, against the params given on the command line', () => {
+    // A copy an earlier package validated must not ship with a configuration refused since.
+    const copy = join(ROOT, '.rolegate', 'validated-config.json');
+    mkdirSync(dirname(copy), { recursive: true });
+    writeFileSync(copy, '{}');
     // Valid against the defaults; with auth=jwt the configuration must map OIDC sign-ins.
     expect(refusal(['--param=auth=jwt', '--param=oidcIssuer=https://issuer.example.com', '--param=oidcAudience=c'])).toContain(
       'oidc: is required: the stack signs callers in with OIDC (auth=jwt), and only oidc.principals maps a token to a principal',
@@ -439,6 +461,7 @@ describe('packaging checks the configuration first', () => {
     expect(withConfig(broken, (file) => refusal([`--param=configFile=${file}`]))).toMatch(
       /Not packaged: the configuration is not valid for this stack \(stage ci\)[\s\S]*provisioner\.identityRoleArn: is required with identityGrants in aws mode/,
     );
+    expect(existsSync(copy)).toBe(false);
   }, 120_000);
 });
 
