@@ -12,12 +12,27 @@ import { load as parse } from 'js-yaml';
 const ROOT = join(__dirname, '..');
 export const FUNCTIONS = ['api', 'slack', 'worker', 'sweeper', 'reconciler'] as const;
 
-/** serverless.yml's esbuild options; serverless-esbuild's own option is translated and the target follows the running Node. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const packaging = require('./serverless-validate-config.js') as { esbuildDefine: (code: string) => Record<string, string> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { codeFingerprint } = require('./code-fingerprint.js') as { codeFingerprint: (root: string) => string };
+
+/** The fingerprint packaging gives the code of this checkout (scripts/code-fingerprint.js). */
+export function deploymentCode(): string {
+  return codeFingerprint(ROOT);
+}
+
+/**
+ * serverless.yml's esbuild options, with the code fingerprint packaging adds
+ * (scripts/serverless-validate-config.js); serverless-esbuild's own option is
+ * translated and the target follows the running Node.
+ */
 export function deploymentBuildOptions(): BuildOptions {
   const doc = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: Record<string, unknown> } };
   const { outputFileExtension, target: _target, sourcemap: _sourcemap, ...options } = doc.custom.esbuild;
   return {
     ...(options as BuildOptions),
+    define: { ...(options.define as Record<string, string> | undefined), ...packaging.esbuildDefine(deploymentCode()) },
     ...(typeof outputFileExtension === 'string' ? { outExtension: { '.js': outputFileExtension } } : {}),
     target: `node${process.versions.node.split('.')[0]}`,
     logLevel: 'silent',

@@ -11,11 +11,15 @@
  * What the check validated is written to VALIDATED (ROLEGATE_VALIDATED_CONFIG
  * in serverless.yml), which ships beside the file: the functions load it at
  * cold start instead of parsing and validating the file again, for as long
- * as it matches the file's text and the stack's values (src/config.ts,
- * loadDeployedSettings). It is written afresh at every package.
+ * as it matches the file's text, the stack's values and the code they run
+ * (src/config.ts, loadDeployedSettings). It is written afresh at every
+ * package, with the fingerprint of the code (scripts/code-fingerprint.js)
+ * that this plugin also bakes into every bundle, as esbuild defines
+ * __ROLEGATE_CODE__, before serverless-esbuild reads its options.
  */
 
 const { spawnSync } = require('node:child_process');
+const { codeFingerprint } = require('./code-fingerprint');
 const { rmSync } = require('node:fs');
 const { isAbsolute, join, relative, resolve } = require('node:path');
 
@@ -29,7 +33,20 @@ class ValidateConfig {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
     this.log = utils && utils.log;
-    this.hooks = { 'before:package:initialize': () => this.check(), 'before:deploy:function:packageFunction': () => this.check() };
+    this.hooks = {
+      // Before serverless-esbuild's own initialize (this plugin is listed first), which reads the build options.
+      initialize: () => this.defineCode(),
+      'before:package:initialize': () => this.check(),
+      'before:deploy:function:packageFunction': () => this.check(),
+    };
+  }
+
+  /** Bakes the code fingerprint into every bundle this run builds. */
+  defineCode() {
+    const custom = (this.serverless.service.custom = this.serverless.service.custom || {});
+    const esbuild = (custom.esbuild = custom.esbuild || {});
+    this.code = codeFingerprint(ROOT);
+    esbuild.define = { ...esbuild.define, ...esbuildDefine(this.code) };
   }
 
   check() {
@@ -37,7 +54,7 @@ class ValidateConfig {
     const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
     const outside = outsideService(file);
     if (outside) throw new this.serverless.classes.Error(outside);
-    const env = { ...process.env };
+    const env = { ...process.env, ROLEGATE_CODE_FINGERPRINT: this.code || codeFingerprint(ROOT) };
     for (const key of DEPLOYMENT_ENV) {
       if (typeof environment[key] === 'string') env[key] = environment[key];
       else delete env[key];
@@ -65,7 +82,13 @@ function outsideService(file) {
   return `Not packaged: configFile ${file} is not inside the service directory (${ROOT}); Serverless packages only files under it, so every function would start without its configuration. Copy the file under config/ and point configFile there (--param="configFile=config/<name>.yaml").`;
 }
 
+/** The esbuild `define` that gives a bundle its code fingerprint (src/config.ts, BUILT_CODE). */
+function esbuildDefine(code) {
+  return { __ROLEGATE_CODE__: JSON.stringify(code) };
+}
+
 ValidateConfig.DEPLOYMENT_ENV = DEPLOYMENT_ENV;
+ValidateConfig.esbuildDefine = esbuildDefine;
 ValidateConfig.outsideService = outsideService;
 ValidateConfig.VALIDATED = VALIDATED;
 module.exports = ValidateConfig;

@@ -11,7 +11,7 @@ import { systemClock, ulidIds } from './adapters/system';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import type { SlackApi } from './adapters/slack/slack-client';
-import { DRY_RUN_NOTICE, loadDeployedSettings, loadSettings, readEnv, type RuntimeEnv } from './config';
+import { BUILT_CODE, DRY_RUN_NOTICE, loadDeployedSettings, loadSettings, readEnv, type RuntimeEnv } from './config';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
@@ -42,12 +42,14 @@ export interface ComposeOptions {
   logger?: Logger;
   notifier?: Notifier;
   dynamodb?: DynamoDBClient;
+  /** Tests: the code fingerprint to take a validated copy of the configuration by (deployed: the bundle's own). */
+  builtCode?: string;
 }
 
 export function composeApp(options: ComposeOptions = {}): App {
   const env = options.env ?? readEnv();
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
-  const settings = options.settings ?? settingsOf(env, logger);
+  const settings = options.settings ?? settingsOf(env, options.builtCode ?? BUILT_CODE, logger);
   if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
     // Deployed with the default mode (or the example configuration): every request would read as granted.
     logger.warn(`provisioner.mode is dry-run: ${DRY_RUN_NOTICE}`);
@@ -118,10 +120,10 @@ export function composeApp(options: ComposeOptions = {}): App {
 }
 
 /** The configuration; deployed, the copy packaging validated when it still matches the file. */
-function settingsOf(env: RuntimeEnv, logger: Logger): Settings {
+function settingsOf(env: RuntimeEnv, code: string | undefined, logger: Logger): Settings {
   if (!env.validatedConfigPath) return loadSettings(env.configPath, env.deployment);
-  return loadDeployedSettings(env.configPath, env.validatedConfigPath, env.deployment, (why) =>
-    logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (package the stack again to ship a matching copy)`),
+  return loadDeployedSettings(env.configPath, env.validatedConfigPath, env.deployment, code, (why) =>
+    logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (serverless deploy ships a matching copy)`),
   );
 }
 

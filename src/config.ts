@@ -282,46 +282,55 @@ function settingsFromText(full: string, text: string, deployment: Partial<Deploy
 
 /**
  * The configuration as `serverless package` validated it (validate-config
- * --write), shipped beside the file for the functions to load at cold start
- * without parsing and validating it again (about 7 ms of the API's cold
- * start). It holds what the checks returned, the SHA-256 of the text they
- * read, and the deployment values they read it against.
+ * --write, from scripts/serverless-validate-config.js), shipped beside the
+ * file for the functions to load at cold start without parsing and
+ * validating it again (about 6 ms of the API's cold start). It holds what
+ * the checks returned, and what they depended on: the SHA-256 of the text
+ * they read, the deployment values they read it against, and the
+ * fingerprint of the code that checked it (scripts/code-fingerprint.js).
  */
 export interface ValidatedConfig {
   format: typeof VALIDATED_FORMAT;
   sourceSha256: string;
   deployment: Deployment;
+  code: string;
   settings: Settings;
 }
 const VALIDATED_FORMAT = 'rolegate-validated-config/1';
 
+declare const __ROLEGATE_CODE__: string | undefined;
+/** The code fingerprint packaging bakes into a function's bundle (esbuild `define`); undefined when run from the sources. */
+export const BUILT_CODE: string | undefined = typeof __ROLEGATE_CODE__ === 'string' ? __ROLEGATE_CODE__ : undefined;
+
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** Validates a configuration file as loadSettings does, and returns what a deployment ships for its functions to load. */
-export function validatedConfig(path: string, deployment: Partial<Deployment> = {}): ValidatedConfig {
+/** Validates a configuration file as loadSettings does, and returns what a deployment built from code `code` ships for its functions to load. */
+export function validatedConfig(path: string, deployment: Partial<Deployment>, code: string): ValidatedConfig {
   const { full, text } = readConfigFile(path);
   const settings = settingsFromText(full, text, deployment);
-  return { format: VALIDATED_FORMAT, sourceSha256: sha256(text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, settings };
+  return { format: VALIDATED_FORMAT, sourceSha256: sha256(text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, code, settings };
 }
 
 /**
  * A deployed function's configuration: the validated copy packaging wrote,
- * when it was made from this very text (the file's SHA-256) against these
- * very deployment values; otherwise (the file edited or the stack's values
- * changed since, the copy missing or unreadable) the file, validated now as
- * loadSettings does, and `stale` is told why the copy was passed over. The
- * copy is never taken on its own word: a hand-written one that does not
- * match the file is ignored.
+ * when it was made from this very text (the file's SHA-256), against these
+ * very deployment values, by this very code (`code`, the fingerprint baked
+ * into the running bundle); otherwise (the file edited or the stack's values
+ * changed since, other code, no fingerprint, the copy missing or unreadable)
+ * the file, validated now as loadSettings does, and `stale` is told why the
+ * copy was passed over. The copy is never taken on its own word: one that
+ * does not match is ignored.
  */
-export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, stale: (why: string) => void): Settings {
+export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): Settings {
   const { full, text } = readConfigFile(path);
-  const why = validatedCopyProblem(validatedPath, text, { ...DEFAULT_DEPLOYMENT, ...deployment });
+  const why = validatedCopyProblem(validatedPath, text, { ...DEFAULT_DEPLOYMENT, ...deployment }, code);
   if (typeof why !== 'string') return why.settings;
   stale(why);
   return settingsFromText(full, text, deployment);
 }
 
-function validatedCopyProblem(validatedPath: string, text: string, deployment: Deployment): string | ValidatedConfig {
+function validatedCopyProblem(validatedPath: string, text: string, deployment: Deployment, code: string | undefined): string | ValidatedConfig {
+  if (code === undefined) return 'this code carries no fingerprint (it was not built by serverless package)';
   let copy: Partial<ValidatedConfig>;
   try {
     copy = JSON.parse(readFileSync(resolve(validatedPath), 'utf8')) as Partial<ValidatedConfig>;
@@ -329,6 +338,7 @@ function validatedCopyProblem(validatedPath: string, text: string, deployment: D
     return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? 'not JSON'})`;
   }
   if (copy?.format !== VALIDATED_FORMAT) return `it is not of format ${VALIDATED_FORMAT}`;
+  if (copy.code !== code) return 'it was validated by other code than this build of rolegate';
   if (copy.sourceSha256 !== sha256(text)) return 'it was made from another text of the configuration file';
   const against = copy.deployment as Partial<Deployment> | undefined;
   const changed = DEPLOYMENT_KEYS.filter((k) => against?.[k] !== deployment[k]);

@@ -26,9 +26,7 @@ Commands
   extend <id> <minutes> <reason…> [--idempotency-key K]
   retry <id> [comment…]
   catalog
-  validate-config [FILE] [--write OUT]
-                                 (local, no API; --write OUT also writes the
-                                 validated copy packaging ships to the functions)
+  validate-config [FILE]         (local, no API)
   plan <account> <profile> <minutes> --as ARN [--principal ARN] [--config FILE]   (local dry run, no API)
 
 Options
@@ -557,12 +555,22 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
   }
 }
 
+/**
+ * Validates a configuration file. `--write OUT` (packaging's, not in the help:
+ * scripts/serverless-validate-config.js) also writes the validated copy the
+ * functions load at cold start, recording ROLEGATE_CODE_FINGERPRINT, the
+ * fingerprint of the code they are built from.
+ */
 async function validateConfig(file: string | undefined, write: string | undefined, io: Io): Promise<number> {
   const { validatedConfig, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
   const { shadowedRules } = await import('../domain/rules');
   const path = file ?? DEFAULT_CONFIG_PATH;
+  const code = io.env.ROLEGATE_CODE_FINGERPRINT;
+  if (write !== undefined && !code) {
+    throw new UsageError('validate-config --write is for serverless package, which sets ROLEGATE_CODE_FINGERPRINT (the fingerprint of the code the functions are built from).');
+  }
   try {
-    const validated = validatedConfig(path, toolDeployment());
+    const validated = validatedConfig(path, toolDeployment(), code ?? '');
     const { settings } = validated;
     io.out(`${path}: valid (${summarizeSettings(settings)})`);
     if (write !== undefined) {

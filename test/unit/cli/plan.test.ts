@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type Io } from '../../../src/cli/main';
-import { loadDeployedSettings, validatedConfig } from '../../../src/config';
+import { loadDeployedSettings, loadSettings, validatedConfig } from '../../../src/config';
 import { ARN, EXAMPLE_CONFIG } from '../../helpers/settings';
 
 /*
@@ -293,22 +293,25 @@ describe('rolegate validate-config', () => {
     );
   });
 
-  it('--write OUT writes what packaging ships: the validated settings, the hash of the text read and the stack values, which a deployed function loads', async () => {
+  it('--write OUT (packaging\'s) writes the validated settings, the hash of the text read, the stack values and the code fingerprint it is given', async () => {
     const out = join(dir, 'nested', 'validated-config.json');
-    const r = await run(['validate-config', EXAMPLE_CONFIG, '--write', out]);
+    const code = 'c0de'.repeat(16);
+    const r = await run(['validate-config', EXAMPLE_CONFIG, '--write', out], { ROLEGATE_CODE_FINGERPRINT: code });
     expect(r).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`: valid \\(2 accounts, 3 profiles, 3 rules; .*\\)\nwrote the validated configuration to ${out}$`)), stderr: '' });
 
-    const copy = JSON.parse(readFileSync(out, 'utf8'));
-    expect(copy).toEqual(validatedConfig(EXAMPLE_CONFIG));
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toStrictEqual(validatedConfig(EXAMPLE_CONFIG, {}, code));
+    // What a function built from that code then loads, as it is: no word of passing it over.
     const stale: string[] = [];
-    expect(loadDeployedSettings(EXAMPLE_CONFIG, out, {}, (why) => stale.push(why))).toEqual(copy.settings);
+    expect(loadDeployedSettings(EXAMPLE_CONFIG, out, {}, code, (why) => stale.push(why))).toStrictEqual(loadSettings(EXAMPLE_CONFIG));
     expect(stale).toEqual([]);
   });
 
-  it('--write OUT writes nothing for a configuration that is not valid', async () => {
+  it('--write OUT writes nothing for a configuration that is not valid, nor without a code fingerprint to record', async () => {
     const out = join(dir, 'refused', 'validated-config.json');
-    const r = await run(['validate-config', write('partial.yaml', 'partition: aws\n'), '--write', out]);
-    expect(r.code).toBe(1);
+    const invalid = await run(['validate-config', write('partial.yaml', 'partition: aws\n'), '--write', out], { ROLEGATE_CODE_FINGERPRINT: 'c0de' });
+    expect(invalid.code).toBe(1);
+    const unfingerprinted = await run(['validate-config', EXAMPLE_CONFIG, '--write', out]);
+    expect(unfingerprinted).toEqual({ code: 2, stdout: '', stderr: expect.stringContaining('validate-config --write is for serverless package, which sets ROLEGATE_CODE_FINGERPRINT') });
     expect(existsSync(out)).toBe(false);
   });
 

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEPLOYMENT_ENV, toolDeployment } from '../../../src/config';
+import { deploymentCode } from '../../../scripts/deployment-build';
 
 /*
  * validate-config and plan check a configuration against the stack it will
@@ -92,4 +93,46 @@ it('stops the package when the configFile lies outside the project, before valid
   const Plugin = require('../../../scripts/serverless-validate-config.js') as new (sls: unknown, o: unknown, u: unknown) => { check(): void };
   const serverless = { service: { provider: { environment: { ROLEGATE_CONFIG: './../cfg/acme.yaml', ROLEGATE_STAGE: 'ci' } } }, classes: { Error } };
   expect(() => new Plugin(serverless, {}, {}).check()).toThrow(/^Not packaged: configFile \.\.\/cfg\/acme\.yaml is not inside the service directory/);
+});
+
+it('checks the configuration before every packaging, deploy function included, and bakes the code fingerprint into the bundles first', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Plugin = require('../../../scripts/serverless-validate-config.js') as new (sls: unknown, o: unknown, u: unknown) => { hooks: Record<string, () => unknown> };
+  const serverless = { service: { custom: { esbuild: { bundle: true, define: { 'process.env.KEEP': '"1"' } } }, provider: { environment: {} } }, classes: { Error } };
+  const plugin = new Plugin(serverless, {}, {});
+
+  expect(Object.keys(plugin.hooks).sort()).toEqual(['before:deploy:function:packageFunction', 'before:package:initialize', 'initialize']);
+  plugin.hooks.initialize!();
+
+  expect(serverless.service.custom.esbuild).toEqual({ bundle: true, define: { 'process.env.KEEP': '"1"', __ROLEGATE_CODE__: JSON.stringify(deploymentCode()) } });
+  expect(deploymentCode()).toMatch(/^[0-9a-f]{64}$/);
+});
+
+it('fingerprints the code by every file under src/ (name and content) and the lockfile, and by nothing else', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { codeFingerprint } = require('../../../scripts/code-fingerprint.js') as { codeFingerprint: (root: string) => string };
+  const root = mkdtempSync(join(tmpdir(), 'rolegate-code-'));
+  try {
+    mkdirSync(join(root, 'src', 'domain'), { recursive: true });
+    writeFileSync(join(root, 'package-lock.json'), '{"lockfileVersion": 3}');
+    writeFileSync(join(root, 'src', 'config.ts'), 'export const a = 1;');
+    writeFileSync(join(root, 'src', 'domain', 'settings.ts'), 'export const b = 2;');
+    const seen = [codeFingerprint(root)];
+    const changes = [
+      () => writeFileSync(join(root, 'src', 'domain', 'settings.ts'), 'export const b = 3;'),
+      () => renameSync(join(root, 'src', 'config.ts'), join(root, 'src', 'config2.ts')),
+      () => writeFileSync(join(root, 'src', 'domain', 'new.ts'), ''),
+      () => writeFileSync(join(root, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {}}'),
+    ];
+    for (const change of changes) {
+      change();
+      seen.push(codeFingerprint(root));
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    // Files elsewhere (tests, docs) are no part of what the functions run.
+    writeFileSync(join(root, 'README.md'), 'docs');
+    expect(codeFingerprint(root)).toBe(seen.at(-1));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
