@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLikeDeployment, FUNCTIONS } from '../scripts/deployment-build';
+import { buildLikeDeployment, deploymentCode, FUNCTIONS } from '../scripts/deployment-build';
 import { validatedConfig } from '../src/config';
 import { median } from './stats';
 
@@ -54,7 +54,7 @@ export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; b
 
   // As `serverless package` writes it (scripts/serverless-validate-config.js), for the default stack values.
   const validated = join(dir(), 'validated-config.json');
-  writeFileSync(validated, JSON.stringify(validatedConfig(EXAMPLE)));
+  writeFileSync(validated, JSON.stringify(validatedConfig(EXAMPLE, {}, deploymentCode())));
 
   // Interleave runs so machine noise touches every bundle alike.
   const samples = new Map<string, number[]>();

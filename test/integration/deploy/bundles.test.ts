@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLikeDeployment, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
+import { buildLikeDeployment, deploymentCode, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
 import { validatedConfig } from '../../../src/config';
 import { ARN } from '../../helpers/settings';
 
@@ -71,7 +71,7 @@ describe('the functions as built for deployment', () => {
 
   it('the api bundle loads the validated copy packaging ships, when it matches the file', () => {
     // Settings of its own (the first account's name), which only a copy in use shows in the catalog.
-    const v = validatedConfig(join(ROOT, 'config', 'rolegate.example.yaml'));
+    const v = validatedConfig(join(ROOT, 'config', 'rolegate.example.yaml'), {}, deploymentCode());
     v.settings.accounts[0]!.name = 'Staging, from the copy';
     const copy = join(dir, 'validated-config.json');
     writeFileSync(copy, JSON.stringify(v));
@@ -82,7 +82,9 @@ describe('the functions as built for deployment', () => {
     };
 
     expect(names({ ROLEGATE_VALIDATED_CONFIG: copy })).toEqual(['Staging, from the copy', 'Production']);
-    // The same copy for a stack with other values is passed over: the file is validated and loaded.
+    // The same copy for a stack with other values, or made by other code, is passed over: the file is validated and loaded.
     expect(names({ ROLEGATE_VALIDATED_CONFIG: copy, ROLEGATE_SECRETS_PATH: 'acme/rolegate' })).toEqual(['Staging', 'Production']);
+    writeFileSync(copy, JSON.stringify({ ...v, code: 'f00d'.repeat(16) }));
+    expect(names({ ROLEGATE_VALIDATED_CONFIG: copy })).toEqual(['Staging', 'Production']);
   });
 });
