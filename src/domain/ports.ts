@@ -271,7 +271,9 @@ export type MetricName =
   /** A Slack action failed on rolegate's side (IAM refused a revoke, an unexpected error): what the API would answer 5xx to (alarmed). */
   | 'SlackJobFailed'
   /** A stream record the worker sent back for retry after a crash; after the stream's retries it goes to the dead-letter queue. */
-  | 'WorkerRecordFailed';
+  | 'WorkerRecordFailed'
+  /** A call to the Slack endpoints refused for its signature (a probe, or a signing secret that is not Slack's: a rotation not yet in SSM). */
+  | 'SlackSignatureRefused';
 
 /** Operational metrics (CloudWatch embedded metric format in AWS). */
 export interface Metrics {

@@ -6,7 +6,7 @@ import { slackApp } from './slack/app';
 /** Lambda entry point of Slack's slash command and interactivity endpoints (no IAM auth: Slack signs). */
 const app = getApp();
 const slack = app.slack
-  ? slackApp({ settings: app.deps.settings, ...app.slack, slack: app.slack.api, logger: app.logger, now: () => app.deps.clock.now(), ...(app.runSlackJobInProcess ? { runInProcess: app.runSlackJobInProcess } : {}) })
+  ? slackApp({ settings: app.deps.settings, ...app.slack, slack: app.slack.api, logger: app.logger, ...(app.deps.metrics ? { metrics: app.deps.metrics } : {}), now: () => app.deps.clock.now(), ...(app.runSlackJobInProcess ? { runInProcess: app.runSlackJobInProcess } : {}) })
   : undefined;
 
 export async function handler(event: HttpEvent): Promise<HttpResult> {

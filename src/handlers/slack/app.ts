@@ -4,9 +4,9 @@ import { commandReply, denyReasonModal, helpText } from '../../adapters/slack/bl
 import { parseAccessCommand, parseInteraction, parseSlashCommand, type BlockAction } from '../../adapters/slack/commands';
 import { APPROVE_ACTION_ID } from '../../adapters/slack/constants';
 import type { SlackApi } from '../../adapters/slack/slack-client';
-import { verifySlackRequest } from '../../adapters/slack/signature';
+import { SlackSignatureError, verifySlackRequest } from '../../adapters/slack/signature';
 import { RolegateError } from '../../domain/errors';
-import type { Logger } from '../../domain/ports';
+import type { Logger, Metrics } from '../../domain/ports';
 import type { Settings } from '../../domain/settings';
 import { errorResponse, json } from '../http/errors';
 import type { HttpEvent, HttpResult } from '../http/types';
@@ -19,6 +19,8 @@ export interface SlackAppDeps {
   store: DynamoSlackStore;
   signingSecret: () => Promise<string>;
   logger: Logger;
+  /** Deployed: counts the calls refused for their signature. */
+  metrics?: Metrics;
   now: () => Date;
   /** Local run: do the job in-process after acknowledging (deployed: the table's stream does). */
   runInProcess?: (job: SlackJob) => void;
@@ -109,6 +111,7 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
       }
       throw new RolegateError('ROUTE_NOT_FOUND', `No Slack route ${path}.`);
     } catch (e) {
+      if (e instanceof SlackSignatureError) d.metrics?.count('SlackSignatureRefused');
       return errorResponse(e, correlationId, d.logger);
     }
   };

@@ -79,6 +79,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       store,
       signingSecret: async () => SECRET,
       logger: h.logger,
+      metrics: h.metrics,
       now: () => now,
       runInProcess: (job: SlackJob) => jobs.push(runSlackJob({ deps: h.deps, slack, jobs: store }, job)),
     });
@@ -149,6 +150,8 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(JSON.parse(res.body)).toEqual({ error: 'UNAUTHENTICATED', message: 'The request does not carry a valid Slack signature.' });
     // The body is the same for every reason; the log tells a rotated secret from a skewed clock.
     expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)).toEqual({ level: 'info', message: 'request refused', fields: { code: 'UNAUTHENTICATED', status: 401, reason, correlationId: expect.any(String) } });
+    // Counted, so that a signing secret Slack does not sign with shows on a graph.
+    expect(h.metrics.counts.get('SlackSignatureRefused')).toBe(1);
     await settle();
     expect(await allItems(h)).toEqual(before);
     expect(slack.replies).toEqual([]);
@@ -159,6 +162,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     const res = await app(event('/slack/commands', slashCommandBody('list', { user_id: 'U0ALICE', trigger_id: '1'.repeat(3000) })));
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'VALIDATION_FAILED', details: [{ field: 'trigger_id', reason: 'has an unexpected format' }] });
+    expect(h.metrics.counts.get('SlackSignatureRefused')).toBeUndefined();
     await settle();
     expect(await allItems(h)).toEqual(before);
     expect(slack.replies).toEqual([]);
