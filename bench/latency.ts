@@ -62,14 +62,16 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
   const rawWrite = async (items: Record<string, unknown>[]) => {
     await doc.send(new TransactWriteCommand({ TransactItems: items.map((Item) => ({ Put: { TableName: tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } })) }));
   };
-  // The items the handler writes, byte for byte in shape: the audit events carry their data and the notification they announce.
+  // The items the handler writes, byte for byte in shape: the audit events carry their data, the notification they
+  // announce and where the call came from (as apiEvent's API Gateway context gives it).
+  const source = () => ({ via: 'api' as const, sourceIp: '203.0.113.7', userAgent: 'aws-cli/2.15', apiRequestId: randomUUID() });
   const rawCreate = (r: AccessRequest) =>
     rawWrite([
       requestItem(r),
-      eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ALICE, action: 'REQUESTED', to: 'PENDING', comment: r.reason, data: { account: r.accountId, profile: r.profile, durationMinutes: r.durationMinutes, principal: r.principalArn }, notify: 'request.created' }),
+      eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ALICE, source: source(), action: 'REQUESTED', to: 'PENDING', comment: r.reason, data: { account: r.accountId, profile: r.profile, durationMinutes: r.durationMinutes, principal: r.principalArn }, notify: 'request.created' }),
     ]);
   const approvalEvent = (r: AccessRequest) =>
-    eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ANNA, action: 'APPROVAL_RECORDED', from: 'PENDING', to: 'PENDING', data: { approvals: 1, required: 2 }, notify: 'request.approval_recorded' });
+    eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ANNA, source: source(), action: 'APPROVAL_RECORDED', from: 'PENDING', to: 'PENDING', data: { approvals: 1, required: 2 }, notify: 'request.approval_recorded' });
   const decisionOf = (r: AccessRequest) => decisionItem({ requestId: r.id, approver: ANNA, decision: 'APPROVE', at: r.createdAt, via: 'api' });
   const rawApproval = async (r: AccessRequest) => {
     const next = requestItem({ ...r, version: r.version + 1, approvals: [...r.approvals, ANNA] });
