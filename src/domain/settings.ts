@@ -298,6 +298,9 @@ export const settingsSchema = z
     s.rules.forEach((r, i) => {
       for (const field of ['requesters', 'approvers', 'workloadPrincipals'] as const) r[field].forEach((arn, j) => inPartition(arn, ['rules', i, field, j]));
     });
+    // A freeze entry of another partition would freeze nobody, silently, in an incident; a responder's would see nothing.
+    s.responders.forEach((arn, j) => inPartition(arn, ['responders', j]));
+    s.freeze.principals.forEach((arn, j) => inPartition(arn, ['freeze', 'principals', j]));
     const ids = new Set<string>();
     const aliases = new Set<string>();
     s.accounts.forEach((a, i) => {
@@ -403,6 +406,8 @@ export const settingsSchema = z
     Object.entries(s.oidc?.principals ?? {}).forEach(([subject, arn]) => {
       try {
         parsePrincipalArn(arn);
+        // A person mapped to another partition's principal would be refused everything, without a word why.
+        inPartition(arn, ['oidc', 'principals', subject]);
       } catch {
         ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: 'must be an IAM user or role ARN' });
       }
@@ -417,9 +422,10 @@ export const settingsSchema = z
     Object.entries(s.slack?.users ?? {}).forEach(([user, arn]) => {
       // An Identity Center session ARN names the person too (the user name Identity Center sets), so a Slack
       // user mapped to one acts as that person: refused their own requests, pinned on personal grants.
-      if (identityCenterSessionOf(arn) !== undefined) return;
+      if (identityCenterSessionOf(arn) !== undefined) return inPartition(arn, ['slack', 'users', user]);
       try {
         parsePrincipalArn(arn);
+        inPartition(arn, ['slack', 'users', user]);
       } catch {
         ctx.addIssue({
           code: 'custom',

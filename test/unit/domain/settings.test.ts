@@ -304,6 +304,22 @@ describe('configuration validation', () => {
     ['a pattern with no slash after user (it matches no one)', (d: any) => (d.rules[1].approvers = ['arn:aws:iam::111111111111:userfoo']), 'rules.1.approvers.0', PATTERN_SHAPE],
     ['a pattern of another partition', (d: any) => (d.rules[1].approvers = ['arn:aws-cn:iam::111111111111:user/lead-*']), 'rules.1.approvers.0', "must be in the configuration's partition (aws)"],
     ['a provisioner role of another partition', (d: any) => (d.accounts[0].provisionerRoleArn = 'arn:aws-us-gov:iam::222222222222:role/rolegate-provisioner'), 'accounts.0.provisionerRoleArn', "must be in the configuration's partition (aws)"],
+    // Sixteenth review: an entry of another partition matches no caller, so these would do nothing, silently.
+    ['a frozen principal of another partition (the freeze would stop nobody)', (d: any) => (d.freeze = { principals: ['arn:aws-us-gov:iam::111111111111:user/mallory'] }), 'freeze.principals.0', "must be in the configuration's partition (aws)"],
+    ['a responder of another partition', (d: any) => (d.responders = ['arn:aws-cn:iam::111111111111:role/security-oncall']), 'responders.0', "must be in the configuration's partition (aws)"],
+    [
+      'an OIDC sign-in mapped to a principal of another partition',
+      (d: any) => (d.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], principals: { 'alice@example.com': 'arn:aws-cn:iam::111111111111:user/alice' } }),
+      'oidc.principals.alice@example.com',
+      "must be in the configuration's partition (aws)",
+    ],
+    ['a Slack user mapped to a principal of another partition', (d: any) => (d.slack = { users: { U0ALICE: 'arn:aws-us-gov:iam::111111111111:user/alice' } }), 'slack.users.U0ALICE', "must be in the configuration's partition (aws)"],
+    [
+      'a Slack user mapped to an Identity Center session of another partition',
+      (d: any) => (d.slack = { users: { U0ALICE: 'arn:aws-cn:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0a1b/alice@example.com' } }),
+      'slack.users.U0ALICE',
+      "must be in the configuration's partition (aws)",
+    ],
     ['a managed policy in a partition that does not exist', (d: any) => (d.profiles[0].managedPolicyArns = ['arn:aws-zzz:iam::aws:policy/ReadOnlyAccess']), 'profiles.0.managedPolicyArns.0', POLICY_SHAPE],
     ['a managed policy ARN with an empty path segment', (d: any) => (d.profiles[0].managedPolicyArns = ['arn:aws:iam::aws:policy/a//b']), 'profiles.0.managedPolicyArns.0', POLICY_SHAPE],
     [
