@@ -110,8 +110,26 @@ export interface RequestStore {
   listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
   /** Audit events that change no state (a failed notification, drift found). */
   appendEvents(events: AuditEvent[]): Promise<void>;
+  /**
+   * Audit events of a finding that may be found again and again (drift, at
+   * every reconciliation): written, with a record of `report`, unless the same
+   * finding (its subject and fingerprint) was written within its quiet hours;
+   * true when written. Both or neither.
+   */
+  appendReport(events: AuditEvent[], report: Report): Promise<boolean>;
   /** The id of the request the claimant made under idempotency key `key`, if that claim is still live at `at` (a consistent read). */
   claimed(claimant: Claimant, key: string, at: string): Promise<string | undefined>;
+}
+
+/** A finding, as appendReport keeps it quiet. */
+export interface Report {
+  /** What it is about (an account's role). */
+  subject: string;
+  /** What was found: another fingerprint is a new finding. */
+  fingerprint: string;
+  at: string;
+  /** How long the same finding stays unwritten after it was written. */
+  quietHours: number;
 }
 
 /** A held lease on one grant key; changes to a grant key are serialised through it. */

@@ -11,6 +11,7 @@ import { parsePrincipalArn } from '../../domain/principal';
  *   event     pk REQ#<id>        sk EVENT#<at>#<event id>
  *   grant     pk GRANT#<account> sk ROLE#<roleName>
  *   claim     pk CLAIM#<hash>    sk #CLAIM   (an idempotency key, by requester; TTL)
+ *   report    pk REPORT#<subject> sk #REPORT (the last time a finding was audited; TTL)
  * Indexes on requests: byStatus (gsi1), byPrincipal (gsi2, the requester),
  * byDue (sparse: only requests with due work, keyed by when it is due),
  * byExtends (sparse: only extensions, keyed by the request's own
@@ -24,7 +25,7 @@ export const DECISION_SK_PREFIX = 'DECISION#';
 export const EVENT_SK_PREFIX = 'EVENT#';
 export const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'duepk', 'duesk', 'type', 'leaseOwner', 'leaseUntil'] as const;
 
-export type ItemType = 'request' | 'decision' | 'event' | 'grant' | 'claim';
+export type ItemType = 'request' | 'decision' | 'event' | 'grant' | 'claim' | 'report';
 
 export const requestPk = (id: string) => `REQ#${id}`;
 export const requestKey = (id: string) => ({ pk: requestPk(id), sk: REQUEST_SK });
@@ -94,6 +95,8 @@ export const claimKey = (claimant: Claimant, key: string) => ({
   pk: `CLAIM#${createHash('sha256').update(`${principalIdentity(claimant.requester)}\n${claimant.person ?? ''}\n${key}`).digest('base64url')}`,
   sk: '#CLAIM',
 });
+
+export const reportKey = (subject: string) => ({ pk: `REPORT#${subject}`, sk: '#REPORT' });
 
 export function grantKeyParts(grantKey: string): { accountId: string; roleName: string } {
   const i = grantKey.indexOf('#');

@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
-import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
+import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type Report, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
 import { queryAll, queryPartition, transactWrite } from './client';
 import {
   DECISION_SK_PREFIX,
@@ -19,6 +19,7 @@ import {
   requestKey,
   requestPk,
   statusPk,
+  reportKey,
   strip,
   type ItemType,
 } from './keys';
@@ -236,6 +237,29 @@ export class DynamoRequestStore implements RequestStore {
    * stored under the same key (its id is unique) is a replay of this very
    * write whose answer was lost, so it counts as written.
    */
+  async appendReport(events: AuditEvent[], report: Report): Promise<boolean> {
+    if (events.length + 1 > MAX_TRANSACTION_ITEMS) throw new Error(`appendReport: ${events.length} events and the report exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
+    assertDistinctEvents(events);
+    const since = new Date(Date.parse(report.at) - report.quietHours * 3_600_000).toISOString();
+    const marker = {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...reportKey(report.subject), type: 'report' satisfies ItemType, fingerprint: report.fingerprint, reportedAt: report.at, expiresAt: epochSeconds(report.at) + report.quietHours * 3600 },
+        // None yet, another finding, or the same one written longer ago than its quiet hours (TTL deletes lazily).
+        ConditionExpression: 'attribute_not_exists(pk) OR fingerprint <> :fingerprint OR reportedAt <= :since',
+        ExpressionAttributeValues: { ':fingerprint': report.fingerprint, ':since': since },
+      },
+    };
+    try {
+      await transactWrite(this.doc, { TransactItems: [marker, ...events.map((e) => this.putNew(eventItem(e)))] });
+      return true;
+    } catch (e) {
+      const quiet = e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed' && e.CancellationReasons.slice(1).every((r) => r.Code === 'None');
+      if (quiet) return false;
+      throw e;
+    }
+  }
+
   async appendEvents(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     if (events.length > MAX_TRANSACTION_ITEMS) {

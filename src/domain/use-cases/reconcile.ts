@@ -291,9 +291,16 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
   return undefined;
 }
 
+/**
+ * How often a drift that stays is audited and announced again. The reconciler
+ * finds it at every run (every 15 minutes); its log line and DriftFound (the
+ * alarm) say so each time, while the audit trail and the webhooks hear of it
+ * when it is new, when it changes, and then once a day.
+ */
+export const DRIFT_REMINDER_HOURS = 24;
+
 /** Drift on a grant is audited on one of its requests; a role with no request is audited under `account:<id>`. */
 async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequest): Promise<void> {
-  deps.logger.warn('drift found', { ...drift });
   deps.metrics?.count('DriftFound');
   const at = isoNow(deps.clock);
   const subject = request ?? ({ id: `account:${drift.accountId}` } as AccessRequest);
@@ -307,7 +314,20 @@ async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequ
     ...(request ? { notify: 'drift.detected' as const } : {}),
   });
   const events: AuditEvent[] = [detected];
-  if (drift.repaired) events.push(audit.driftRepaired(subject, { id: deps.ids.next(), at, actor: 'rolegate', data: { roleName: drift.roleName, kind: drift.kind } }));
-  await deps.requests.appendEvents(events);
-  if (request) await announce(deps, request, detected);
+  // A repair is an act of rolegate's, always audited; a drift left as it is, when new or changed, then daily.
+  let audited = false;
+  try {
+    if (drift.repaired) {
+      events.push(audit.driftRepaired(subject, { id: deps.ids.next(), at, actor: 'rolegate', data: { roleName: drift.roleName, kind: drift.kind } }));
+      await deps.requests.appendEvents(events);
+      audited = true;
+    } else {
+      const report = { subject: `${drift.accountId}#${drift.roleName}`, fingerprint: `${drift.kind}: ${drift.detail}`, at, quietHours: DRIFT_REMINDER_HOURS };
+      audited = await deps.requests.appendReport(events, report);
+    }
+  } finally {
+    // Every run, audited or not (a failed write is logged by the caller as well).
+    deps.logger.warn('drift found', { ...drift, audited });
+  }
+  if (request && audited) await announce(deps, request, detected);
 }

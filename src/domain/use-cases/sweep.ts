@@ -165,6 +165,7 @@ async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boo
     extensionsOf: (id) => store.extensionsOf(id),
     listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
     appendEvents: (events) => store.appendEvents(events),
+    appendReport: (e, r) => store.appendReport(e, r),
     claimed: (claimant, key, at) => store.claimed(claimant, key, at),
   };
   await endAccess({ ...deps, requests }, known.id, 'EXPIRED', SYSTEM_ACTOR, undefined, known);

@@ -1,6 +1,7 @@
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import { RECONCILE_EVERY_MINUTES, reconcile } from '../../../src/domain/use-cases/reconcile';
+import { DRIFT_REMINDER_HOURS, RECONCILE_EVERY_MINUTES, reconcile } from '../../../src/domain/use-cases/reconcile';
+import { allItems } from '../../helpers/table';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { harness, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
@@ -290,6 +291,79 @@ describe('reconciliation: IAM compared with the live grants', () => {
       expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'session-duration-changed' })]);
 
       expect(h.metrics.counts.get('ReconcileFailed')).toBeUndefined();
+    });
+  });
+
+  describe('a drift that stays', () => {
+    const RUN = RECONCILE_EVERY_MINUTES * 60_000;
+    const driftLines = () => h.logger.lines.filter((l) => l.message === 'drift found').map((l) => l.fields.audited);
+    /** The audit events of drift in the table, under the request or `account:<id>` they are recorded on. */
+    const driftEvents = async (on: string) =>
+      (await allItems(h)).filter((i) => i.pk === `REQ#${on}` && typeof i.action === 'string' && String(i.action).startsWith('DRIFT_')).map((i) => `${String(i.action)} ${String(i.comment ?? '')}`);
+
+    it('is audited and announced when found and when it changes, while every run logs and counts it (the alarm)', async () => {
+      await start('report');
+      const request = await liveGrant();
+      iam.tampered.set(request.grantKey!, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess', 'arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+
+      for (let run = 0; run < 3; run++) {
+        expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'permissions-changed', repaired: false })]);
+        h.clock.advance(RUN);
+      }
+      // Changed since: a new finding, audited at once.
+      iam.tampered.set(request.grantKey!, { attachedPolicyArns: ['arn:aws:iam::aws:policy/IAMFullAccess', 'arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+      await reconcile(h.deps);
+
+      expect(h.metrics.counts.get('DriftFound')).toBe(4);
+      expect(driftLines()).toEqual([true, false, false, true]);
+      expect(await driftEvents(request.id)).toEqual([
+        'DRIFT_DETECTED permissions-changed: attached arn:aws:iam::aws:policy/AdministratorAccess, arn:aws:iam::aws:policy/ReadOnlyAccess; inline rolegate-profile',
+        'DRIFT_DETECTED permissions-changed: attached arn:aws:iam::aws:policy/IAMFullAccess, arn:aws:iam::aws:policy/ReadOnlyAccess; inline rolegate-profile',
+      ]);
+      expect(h.notifier.sent.filter((n) => n.kind === 'drift.detected')).toHaveLength(2);
+    });
+
+    it('is audited again once a day while it stays (a role no grant names, audited under its account)', async () => {
+      await start('report');
+      iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);
+      const runs = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'unknown-role' })]);
+          h.clock.advance(RUN);
+        }
+      };
+
+      // A day of runs, then the first run past the day.
+      await runs((DRIFT_REMINDER_HOURS * 60) / RECONCILE_EVERY_MINUTES);
+      await runs(1);
+
+      const audited = driftLines();
+      expect(audited.filter(Boolean)).toHaveLength(2);
+      expect([audited[0], audited.at(-1)]).toEqual([true, true]);
+      expect(await driftEvents('account:222222222222')).toEqual([
+        'DRIFT_DETECTED unknown-role: a rolegate role that no live grant accounts for',
+        'DRIFT_DETECTED unknown-role: a rolegate role that no live grant accounts for',
+      ]);
+    });
+
+    it('is audited at every repair: each is an act of rolegate\'s', async () => {
+      await start('repair');
+      const request = await liveGrant();
+      const tamper = () => iam.tampered.set(request.grantKey!, { trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] } });
+
+      tamper();
+      await reconcile(h.deps);
+      h.clock.advance(RUN);
+      tamper();
+      await reconcile(h.deps);
+
+      expect(await driftEvents(request.id)).toEqual([
+        'DRIFT_DETECTED trust-changed: the trust policy differs from the desired one (repaired)',
+        'DRIFT_REPAIRED ',
+        'DRIFT_DETECTED trust-changed: the trust policy differs from the desired one (repaired)',
+        'DRIFT_REPAIRED ',
+      ]);
+      expect(driftLines()).toEqual([true, true]);
     });
   });
 

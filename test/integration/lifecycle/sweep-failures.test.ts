@@ -265,6 +265,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
       list: (q) => store.list(q),
       extensionsOf: (id) => store.extensionsOf(id),
       appendEvents: (e) => store.appendEvents(e),
+      appendReport: (e, r) => store.appendReport(e, r),
       claimed: (r, k, a) => store.claimed(r, k, a),
       listDue: async (kind, before, limit, cursor) => {
         const page = await store.listDue(kind, before, limit, cursor);

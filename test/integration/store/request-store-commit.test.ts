@@ -395,6 +395,64 @@ describe('decisions', () => {
   });
 });
 
+describe('appending the audit events of a finding that recurs (appendReport)', () => {
+  const report = (fingerprint: string, at: string) => ({ subject: '222222222222#rg-ReadOnly-alice-0a1b2c3d', fingerprint, at, quietHours: 24 });
+  const hours = (n: number) => minutes(n * 60);
+
+  it('writes them when new, not again within the quiet hours, at once when the finding changes, and again after the quiet hours', async () => {
+    // Arrange
+    const request = await created();
+    const drift = (at: string) => anEvent(request, { at, actor: 'rolegate', action: 'DRIFT_DETECTED', to: undefined });
+    const calls: [string, string][] = [
+      ['trust-changed', minutes(1)],
+      ['trust-changed', minutes(16)],
+      ['trust-changed', hours(23)],
+      ['permissions-changed', hours(23.5)],
+      ['permissions-changed', hours(47.5)],
+      ['permissions-changed', hours(47.75)],
+    ];
+    const events = calls.map(([, at], i) => ({ ...drift(at), id: `01EVENT${i}` }));
+
+    // Act
+    const written: boolean[] = [];
+    for (const [i, [fingerprint, at]] of calls.entries()) written.push(await t.requests.appendReport([events[i]!], report(fingerprint, at)));
+
+    // Assert
+    expect(written).toEqual([true, false, false, true, true, false]);
+    expect((await t.requests.getDetail(request.id))!.events.slice(1).map((e) => e.id)).toEqual(['01EVENT0', '01EVENT3', '01EVENT4']);
+  });
+
+  it('writes the events and the record of the report together or not at all', async () => {
+    // Arrange: an event id already stored, so the transaction is refused on the event.
+    const request = await created();
+    const stored = anEvent(request, { at: minutes(2), action: 'DRIFT_DETECTED' });
+    await t.requests.appendEvents([stored]);
+
+    // Act
+    const attempt = t.requests.appendReport([stored], report('trust-changed', minutes(3)));
+
+    // Assert: refused, and the finding not recorded as reported, so the next run's events are written.
+    await expect(attempt).rejects.toBeInstanceOf(TransactionCanceledException);
+    const next = anEvent(request, { at: minutes(18), action: 'DRIFT_DETECTED' });
+    expect(await t.requests.appendReport([next], report('trust-changed', minutes(18)))).toBe(true);
+    expect((await t.requests.getDetail(request.id))!.events.slice(1).map((e) => e.id)).toEqual([stored.id, next.id]);
+  });
+
+  it('sends again a transaction cancelled for throttling', async () => {
+    // Arrange
+    const request = await created();
+    const event = anEvent(request, { at: minutes(4), action: 'DRIFT_DETECTED' });
+    const dynamo = cancelTransactions(t.doc, 1);
+
+    // Act
+    const written = await t.requests.appendReport([event], report('trust-changed', minutes(4)));
+
+    // Assert
+    expect({ written, dynamo }).toEqual({ written: true, dynamo: { sent: 2, cancelled: 1 } });
+    expect((await t.requests.getDetail(request.id))!.events.slice(1)).toEqual([event]);
+  });
+});
+
 describe('appending audit events', () => {
   it('appends events that change no state, after the existing ones', async () => {
     // Arrange
