@@ -131,7 +131,8 @@ export const accountSchema = z.strictObject({
   trustPolicyMaxChars: z._default(intIn(2048, 8192), 2048),
   /** IAM's managed-policies-per-role quota, raised per account on request (default 10, at most 20). */
   managedPoliciesPerRoleMax: z._default(intIn(DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES), DEFAULT_MANAGED_POLICIES_PER_ROLE),
-  region: z.optional(z.string()),
+  /** The region the access's CLI profile names (its STS endpoint); needed in aws-cn and aws-us-gov, where the global one refuses. */
+  region: z.optional(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { message: 'must be an AWS region, as eu-west-1' }))),
 });
 
 export const profileSchema = z.strictObject({
@@ -290,6 +291,11 @@ export const settingsSchema = z
       if (arn.split(':')[1] !== s.partition) ctx.addIssue({ code: 'custom', path, message: `must be in the configuration's partition (${s.partition})` });
     };
     s.accounts.forEach((a, i) => inPartition(a.provisionerRoleArn, ['accounts', i, 'provisionerRoleArn']));
+    // cn-* regions are aws-cn's, us-gov-* aws-us-gov's: a profile naming another partition's region asks an STS that knows none of its credentials.
+    s.accounts.forEach((a, i) => {
+      const of = a.region === undefined ? undefined : a.region.startsWith('cn-') ? 'aws-cn' : a.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+      if (of !== undefined && of !== s.partition) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'region'], message: `is a region of partition ${of}, not of the configuration's (${s.partition})` });
+    });
     if (s.provisioner.identityRoleArn) inPartition(s.provisioner.identityRoleArn, ['provisioner', 'identityRoleArn']);
     s.profiles.forEach((p, i) => {
       p.managedPolicyArns.forEach((arn, j) => inPartition(arn, ['profiles', i, 'managedPolicyArns', j]));

@@ -75,15 +75,21 @@ export function sessionSecondsFor(principal: Principal, profile: Profile): numbe
 export interface AccessOptions {
   /** The trust's sts:ExternalId, when the rule sets one for workload principals. */
   externalId?: string;
+  /** The account's region (accounts[].region): the profile's, where STS is asked for the role's session. */
+  region?: string;
 }
 
 /**
  * An `~/.aws/config` profile for the role: `source_profile = default` holds
  * the principal's own credentials; mfa_serial only where the profile asks
- * for MFA and the principal is a person (a workload role cannot do MFA).
+ * for MFA and the principal is a person (a workload role cannot do MFA). A
+ * profile does not take its region from its source profile: without
+ * `region` the CLI asks STS in AWS_REGION's region, or at the global
+ * endpoint, which refuses aws-cn and aws-us-gov credentials.
  */
 export function cliProfile(name: string, roleArn: string, principal: Principal, profile: Profile, options: AccessOptions = {}): string {
   const lines = [`[profile ${name}]`, `role_arn = ${roleArn}`, 'source_profile = default'];
+  if (options.region) lines.push(`region = ${options.region}`);
   if (mfaRequired(profile, principal)) lines.push(`mfa_serial = ${mfaSerialFor(principal)}`);
   if (options.externalId) lines.push(`external_id = ${options.externalId}`);
   lines.push(`duration_seconds = ${sessionSecondsFor(principal, profile)}`);
@@ -120,7 +126,7 @@ export function accessDetails(
     accountId: account.id,
     roleName,
     switchRoleUrl: switchRoleUrl(roleArn, account.id, display),
-    cliProfile: cliProfile(display, roleArn, principal, profile, options),
+    cliProfile: cliProfile(display, roleArn, principal, profile, { ...options, ...(account.region ? { region: account.region } : {}) }),
     endsAt,
     note: noteFor(principal, profile, options),
   };

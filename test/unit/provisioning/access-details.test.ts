@@ -46,6 +46,12 @@ describe('~/.aws/config profile', () => {
     expect(cliProfile('p', ROLE, billingApp, profile('ReadOnly'), { externalId: 'billing-ext' })).toContain('\nexternal_id = billing-ext\n');
   });
 
+  it("names the account's region, where STS is asked for the session (a profile does not take its source profile's)", () => {
+    expect(cliProfile('p', ROLE, billingApp, profile('ReadOnly'), { region: 'us-gov-west-1' })).toBe(
+      ['[profile p]', `role_arn = ${ROLE}`, 'source_profile = default', 'region = us-gov-west-1', 'duration_seconds = 3600'].join('\n'),
+    );
+  });
+
   it('names the MFA device in the GovCloud partition with that partition', () => {
     const gov = parsePrincipalArn('arn:aws-us-gov:iam::111111111111:user/alice');
     expect(cliProfile('p', ROLE, gov, profile('EC2Admin'))).toContain('mfa_serial = arn:aws-us-gov:iam::111111111111:mfa/alice');
@@ -64,6 +70,12 @@ describe('access details', () => {
       endsAt: END,
       note: 'IAM is eventually consistent: the first assumption of a new role can fail for a few seconds; try again shortly.',
     });
+  });
+
+  it("give the profile the account's region when the configuration names one, and none otherwise", () => {
+    const withRegion = accessDetails(ROLE, { ...account('production'), region: 'eu-central-1' }, profile('ReadOnly'), alice, END);
+    expect(withRegion.cliProfile.split('\n')).toContain('region = eu-central-1');
+    expect(accessDetails(ROLE, account('production'), profile('ReadOnly'), alice, END).cliProfile).not.toContain('region');
   });
 
   it('tell a workload that a role with an ExternalId cannot be used from the console', () => {
