@@ -278,7 +278,7 @@ export type MetricName =
   /** A revocation committed but could not end one of its extensions yet (alarmed). */
   | 'RevocationIncomplete'
   | 'DriftFound'
-  /** The reconciler stopped before its last account to keep its time (the next run starts further on). */
+  /** The reconciler stopped before its last account to keep its time (the next runs start elsewhere). */
   | 'ReconcileCutShort'
   /** An account, a grant or a role the reconciler could not check (alarmed): drift there goes unseen until a run succeeds. */
   | 'ReconcileFailed'
