@@ -9,6 +9,7 @@ import { answeredCodes, openApiDocument } from '../../../src/handlers/http/opena
 import { LOCAL_ONLY_CODES, OPAQUE_CODES, STATUS_BY_CODE } from '../../../src/handlers/http/errors';
 import { createRequestBody } from '../../../src/handlers/http/schemas';
 import { validatedConfig } from '../../../src/config';
+import { grantItemKey } from '../../../src/adapters/dynamodb/keys';
 import { deploymentCode } from '../../../scripts/deployment-build';
 import { unzip } from '../../helpers/unzip';
 import { ARN } from '../../helpers/settings';
@@ -121,7 +122,9 @@ describe('the deployment template (serverless package)', () => {
   const LISTING_INDEXES = [index('byStatus'), index('byPrincipal'), index('byExtends')];
   const DUE_INDEX = index('byDue');
   /** By key; a Query on the table reads one partition (a request's detail, an account's grants). */
-  const KEYED_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+  const KEYED_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+  /** Deletes of grant items alone: no role may delete a request, a decision or an audit event. */
+  const GRANT_DELETES = { Effect: 'Allow', Action: 'dynamodb:DeleteItem', Resource: TABLE, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['GRANT#*'] } } };
   const ITEM_ACTIONS = [...KEYED_ACTIONS, 'dynamodb:Query'];
   const STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
 
@@ -186,7 +189,7 @@ describe('the deployment template (serverless package)', () => {
       const table = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE));
       const approves = role === 'ApiRole' || role === 'WorkerRole';
       const items = role === 'SweeperRole' ? KEYED_ACTIONS : ITEM_ACTIONS;
-      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: items, Resource: TABLE }, ...(approves ? [CHECK] : [])] });
+      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: items, Resource: TABLE }, GRANT_DELETES, ...(approves ? [CHECK] : [])] });
       const indexes = statementsOf(role).filter((s) => JSON.stringify(s.Resource).includes('index'));
       // Each function queries only the indexes it reads: the sweeper due work, the API every listing and a revoke's
       // extensions; the worker's Slack jobs list only the caller's own requests (view mine) and revoke.
@@ -230,6 +233,13 @@ describe('the deployment template (serverless package)', () => {
       }
     }
     expect([...sent].sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].sort());
+    // The deletes the roles may send are of grant items (GRANT#…): every one in the source names a grant's key.
+    const deletes = files.flatMap((file) => [...readFileSync(join(ROOT, 'src', file), 'utf8').matchAll(/new DeleteCommand\(\{[^}]*?Key: (\w+)\(/g)].map((m) => ({ file, key: m[1] })));
+    expect(deletes).toEqual([
+      { file: 'adapters/dynamodb/grant-store.ts', key: 'grantItemKey' },
+      { file: 'adapters/dynamodb/grant-store.ts', key: 'grantItemKey' },
+    ]);
+    expect(grantItemKey('222222222222#rg-ReadOnly-alice-0a1b2c3d').pk).toMatch(/^GRANT#/);
     for (const role of ['ApiRole', 'WorkerRole']) {
       const held = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE)).flatMap(actionsOf);
       expect({ role, missing: [...sent].filter((a) => !held.includes(a)) }).toEqual({ role, missing: [] });
