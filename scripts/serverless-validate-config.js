@@ -54,7 +54,8 @@ class ValidateConfig {
     const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
     const outside = outsideService(file);
     if (outside) throw new this.serverless.classes.Error(outside);
-    const env = { ...process.env, ROLEGATE_CODE_FINGERPRINT: this.code || codeFingerprint(ROOT) };
+    // The region the stack deploys to (--region), which must be of the configuration's partition.
+    const env = { ...process.env, ROLEGATE_CODE_FINGERPRINT: this.code || codeFingerprint(ROOT), ROLEGATE_STACK_REGION: String(this.serverless.service.provider.region || '') };
     for (const key of DEPLOYMENT_ENV) {
       if (typeof environment[key] === 'string') env[key] = environment[key];
       else delete env[key];

@@ -559,11 +559,14 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
  * Validates a configuration file. `--write OUT` (packaging's, not in the help:
  * scripts/serverless-validate-config.js) also writes the validated copy the
  * functions load at cold start, recording ROLEGATE_CODE_FINGERPRINT, the
- * fingerprint of the code they are built from.
+ * fingerprint of the code they are built from; packaging also names the
+ * stack's region (ROLEGATE_STACK_REGION), which must be of the
+ * configuration's partition.
  */
 async function validateConfig(file: string | undefined, write: string | undefined, io: Io): Promise<number> {
   const { validatedConfig, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
   const { shadowedRules } = await import('../domain/rules');
+  const { partitionOfRegion } = await import('../domain/settings');
   const path = file ?? DEFAULT_CONFIG_PATH;
   const code = io.env.ROLEGATE_CODE_FINGERPRINT;
   if (write !== undefined && !code) {
@@ -572,6 +575,12 @@ async function validateConfig(file: string | undefined, write: string | undefine
   try {
     const validated = validatedConfig(path, toolDeployment(), code ?? '');
     const { settings } = validated;
+    // Packaging names the region the stack deploys to: one of another partition than the configuration's would fail every AssumeRole.
+    const stackRegion = io.env.ROLEGATE_STACK_REGION;
+    if (stackRegion && partitionOfRegion(stackRegion) !== settings.partition) {
+      io.err(`${path} is not valid for this stack:\n  - partition: is ${settings.partition}, but the stack deploys to ${stackRegion}, a region of ${partitionOfRegion(stackRegion)}: every AssumeRole into its accounts would fail`);
+      return 1;
+    }
     io.out(`${path}: valid (${summarizeSettings(settings)})`);
     if (write !== undefined) {
       // serverless package ships this beside the file: the functions load it instead of validating the file again.

@@ -291,9 +291,9 @@ export const settingsSchema = z
       if (arn.split(':')[1] !== s.partition) ctx.addIssue({ code: 'custom', path, message: `must be in the configuration's partition (${s.partition})` });
     };
     s.accounts.forEach((a, i) => inPartition(a.provisionerRoleArn, ['accounts', i, 'provisionerRoleArn']));
-    // cn-* regions are aws-cn's, us-gov-* aws-us-gov's: a profile naming another partition's region asks an STS that knows none of its credentials.
+    // A profile naming another partition's region asks an STS that knows none of its credentials.
     s.accounts.forEach((a, i) => {
-      const of = a.region === undefined ? undefined : a.region.startsWith('cn-') ? 'aws-cn' : a.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+      const of = a.region === undefined ? undefined : partitionOfRegion(a.region);
       if (of !== undefined && of !== s.partition) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'region'], message: `is a region of partition ${of}, not of the configuration's (${s.partition})` });
     });
     if (s.provisioner.identityRoleArn) inPartition(s.provisioner.identityRoleArn, ['provisioner', 'identityRoleArn']);
@@ -442,6 +442,11 @@ export const settingsSchema = z
     });
   }),
   );
+
+/** The partition a region belongs to: cn-* regions are aws-cn's, us-gov-* aws-us-gov's, the others aws's. */
+export function partitionOfRegion(region: string): string {
+  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+}
 
 export type Settings = z.output<typeof settingsSchema>;
 export type AccountSettings = z.output<typeof accountSchema>;

@@ -500,6 +500,8 @@ describe('packaging checks the configuration first', () => {
       /Not packaged: the configuration is not valid for this stack \(stage ci\)[\s\S]*provisioner\.identityRoleArn: is required with identityGrants in aws mode/,
     );
     expect(existsSync(copy)).toBe(false);
+    // A stack deployed to a region of another partition than the configuration's.
+    expect(refusal(['--region', 'us-gov-west-1'])).toContain('partition: is aws, but the stack deploys to us-gov-west-1, a region of aws-us-gov');
   }, 120_000);
 });
 

@@ -315,6 +315,19 @@ describe('rolegate validate-config', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses, for packaging, a stack region of another partition than the configuration\'s (every AssumeRole would fail), and writes nothing', async () => {
+    const out = join(dir, 'gov', 'validated-config.json');
+    const env = { ROLEGATE_CODE_FINGERPRINT: 'c0de' };
+    const gov = await run(['validate-config', EXAMPLE_CONFIG, '--write', out], { ...env, ROLEGATE_STACK_REGION: 'us-gov-west-1' });
+    expect(gov).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `${EXAMPLE_CONFIG} is not valid for this stack:\n  - partition: is aws, but the stack deploys to us-gov-west-1, a region of aws-us-gov: every AssumeRole into its accounts would fail`,
+    });
+    expect(existsSync(out)).toBe(false);
+    expect((await run(['validate-config', EXAMPLE_CONFIG, '--write', out], { ...env, ROLEGATE_STACK_REGION: 'eu-central-1' })).code).toBe(0);
+  });
+
   it('exits 1 on a file that is not YAML, or not there', async () => {
     const bad = write('bad.yaml', 'accounts: [\n');
     const notYaml = await run(['validate-config', bad]);
