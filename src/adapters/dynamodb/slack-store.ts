@@ -37,7 +37,8 @@ const jobKey = (jobId: string) => ({ pk: `${SLACK_JOB_PK_PREFIX}${jobId}`, sk: S
 
 /**
  * Slack jobs and approval-message references in the rolegate table. Jobs
- * expire by TTL after a day: they are the only items that may disappear.
+ * expire by TTL after a day (as idempotency keys and drift reports do);
+ * message references stay, as the requests they belong to do.
  */
 export class DynamoSlackStore implements SlackMessageStore, SlackJobLedger {
   constructor(
