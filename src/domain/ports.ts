@@ -113,8 +113,9 @@ export interface RequestStore {
   /**
    * Audit events of a finding that may be found again and again (drift, at
    * every reconciliation): written, with a record of `report`, unless the same
-   * finding (its subject and fingerprint) was written within its quiet hours;
-   * true when written. Both or neither.
+   * finding (its subject and fingerprint) was written within its quiet hours
+   * and seen without a lapse since; true when written. Both or neither. A
+   * finding kept quiet is recorded as seen.
    */
   appendReport(events: AuditEvent[], report: Report): Promise<boolean>;
   /** The id of the request the claimant made under idempotency key `key`, if that claim is still live at `at` (a consistent read). */
@@ -130,6 +131,8 @@ export interface Report {
   at: string;
   /** How long the same finding stays unwritten after it was written. */
   quietHours: number;
+  /** A finding not seen for this long is new when seen again (it went away and came back). */
+  lapseMinutes: number;
 }
 
 /** A held lease on one grant key; changes to a grant key are serialised through it. */

@@ -443,9 +443,19 @@ export const settingsSchema = z
   }),
   );
 
-/** The partition a region belongs to: cn-* regions are aws-cn's, us-gov-* aws-us-gov's, the others aws's. */
+/** Regions of partitions other than aws, by prefix (the isolated ones rolegate does not support, named so none passes for aws). */
+const REGION_PARTITIONS: [string, string][] = [
+  ['cn-', 'aws-cn'],
+  ['us-gov-', 'aws-us-gov'],
+  ['us-iso-', 'aws-iso'],
+  ['us-isob-', 'aws-iso-b'],
+  ['us-isof-', 'aws-iso-f'],
+  ['eu-isoe-', 'aws-iso-e'],
+];
+
+/** The partition a region belongs to: cn-* regions are aws-cn's, us-gov-* aws-us-gov's, the isolated ones theirs, the others aws's. */
 export function partitionOfRegion(region: string): string {
-  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+  return REGION_PARTITIONS.find(([prefix]) => region.startsWith(prefix))?.[1] ?? 'aws';
 }
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type DueKind, type ListQuery, type Page, type Report, type RequestDetail, type RequestStore, type RequestWrite } from '../../domain/ports';
@@ -233,21 +233,26 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   /**
-   * Writes audit events that change no state, all or none. An event already
-   * stored under the same key (its id is unique) is a replay of this very
-   * write whose answer was lost, so it counts as written.
+   * The events of a finding, with its report item (REPORT#<subject>), in one
+   * transaction whose first item is the report's, conditioned on the finding
+   * being due: none yet, another fingerprint, written longer ago than its
+   * quiet hours, or not seen for its lapse. Refused on that condition alone,
+   * the finding is quiet: the item records it as seen, and nothing else is
+   * written. (Unlike appendEvents, a refusal on the events is an error: their
+   * ids are new at every call, and the SDK's client token makes a resent
+   * transaction DynamoDB's own idempotent replay.)
    */
   async appendReport(events: AuditEvent[], report: Report): Promise<boolean> {
-    if (events.length + 1 > MAX_TRANSACTION_ITEMS) throw new Error(`appendReport: ${events.length} events and the report exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
-    assertDistinctEvents(events);
-    const since = new Date(Date.parse(report.at) - report.quietHours * 3_600_000).toISOString();
+    this.assertAppendable(events, 1);
+    const at = (hours: number) => new Date(Date.parse(report.at) - hours * 3_600_000).toISOString();
+    const key = reportKey(report.subject);
     const marker = {
       Put: {
         TableName: this.tableName,
-        Item: { ...reportKey(report.subject), type: 'report' satisfies ItemType, fingerprint: report.fingerprint, reportedAt: report.at, expiresAt: epochSeconds(report.at) + report.quietHours * 3600 },
-        // None yet, another finding, or the same one written longer ago than its quiet hours (TTL deletes lazily).
-        ConditionExpression: 'attribute_not_exists(pk) OR fingerprint <> :fingerprint OR reportedAt <= :since',
-        ExpressionAttributeValues: { ':fingerprint': report.fingerprint, ':since': since },
+        Item: { ...key, type: 'report' satisfies ItemType, fingerprint: report.fingerprint, reportedAt: report.at, lastSeenAt: report.at, expiresAt: epochSeconds(report.at) + report.quietHours * 3600 },
+        // TTL deletes lazily: the times decide, not whether the item is still there.
+        ConditionExpression: 'attribute_not_exists(pk) OR fingerprint <> :fingerprint OR reportedAt <= :quietSince OR lastSeenAt <= :lapsedSince',
+        ExpressionAttributeValues: { ':fingerprint': report.fingerprint, ':quietSince': at(report.quietHours), ':lapsedSince': at(report.lapseMinutes / 60) },
       },
     };
     try {
@@ -255,18 +260,33 @@ export class DynamoRequestStore implements RequestStore {
       return true;
     } catch (e) {
       const quiet = e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed' && e.CancellationReasons.slice(1).every((r) => r.Code === 'None');
-      if (quiet) return false;
-      throw e;
+      if (!quiet) throw e;
     }
+    // Seen again: a lapse is counted from now. Another finding written meanwhile keeps its own record.
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET lastSeenAt = :at',
+          ConditionExpression: 'fingerprint = :fingerprint',
+          ExpressionAttributeValues: { ':at': report.at, ':fingerprint': report.fingerprint },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    return false;
   }
 
+  /**
+   * Writes audit events that change no state, all or none. An event already
+   * stored under the same key (its id is unique) is a replay of this very
+   * write whose answer was lost, so it counts as written.
+   */
   async appendEvents(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    if (events.length > MAX_TRANSACTION_ITEMS) {
-      // Chunks would not be all-or-nothing, and a retried chunk would collide with the one already written.
-      throw new Error(`appendEvents: ${events.length} events exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
-    }
-    assertDistinctEvents(events);
+    this.assertAppendable(events, 0);
     const [only] = events;
     if (events.length === 1 && only) {
       try {
@@ -282,6 +302,15 @@ export class DynamoRequestStore implements RequestStore {
       const replay = e instanceof TransactionCanceledException && e.CancellationReasons?.every((r) => r.Code === 'ConditionalCheckFailed');
       if (!replay) throw e;
     }
+  }
+
+  /** Events one transaction can hold beside `others` items, distinct. */
+  private assertAppendable(events: AuditEvent[], others: number): void {
+    if (events.length + others > MAX_TRANSACTION_ITEMS) {
+      // Chunks would not be all-or-nothing, and a retried chunk would collide with the one already written.
+      throw new Error(`${events.length} audit events${others ? ` and ${others} more items` : ''} exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
+    }
+    assertDistinctEvents(events);
   }
 
   /** The claim of an idempotency key, taken unless a live one holds it (an expired one waits for TTL's sweep, up to days). */

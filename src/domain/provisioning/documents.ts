@@ -332,7 +332,12 @@ export function onlyDenies(doc: unknown): boolean {
 
 /** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */
 export function samePolicy(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  return canonicalText(a) === canonicalText(b);
+}
+
+/** A document as text that is the same for the same document, whatever the order of its keys. */
+export function canonicalText(v: unknown): string {
+  return JSON.stringify(canonical(v));
 }
 
 function canonical(v: unknown): unknown {

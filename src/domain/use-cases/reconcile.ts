@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { audit } from '../audit';
 import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
@@ -190,7 +191,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
         repaired: confirmed.removed,
       };
       drifts.push(drift);
-      await record(deps, drift);
+      await record(deps, drift, confirmed.role);
     } catch (e) {
       deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: errorForLog(e) });
       deps.metrics?.count('ReconcileFailed');
@@ -243,16 +244,17 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
     const current = liveMembers(lease.grant?.members ?? {}, isoNow(deps.clock));
     if (Object.keys(current).length === 0) return undefined;
     const spec = specFor(deps.settings, target, current);
-    const problem = compare(await provisioner.describeManagedRole(account, grant.roleName), desiredRole(spec));
+    const described = await provisioner.describeManagedRole(account, grant.roleName);
+    const problem = compare(described, desiredRole(spec));
     if (!problem) return undefined;
     const repaired = repair && problem.repairable && leaseHoldsForRepair(deps, lease, grant.roleName);
     // Deleted since it was read: a repair never brings a role back (RoleMissing; the next run reports missing-role).
     if (repaired) await deps.provisioner.apply(spec, request.id, { existingOnly: true });
-    return { ...problem, repaired };
+    return { ...problem, repaired, described };
   });
   if (!confirmed) return undefined;
   const drift: Drift = { accountId: account.id, roleName: grant.roleName, kind: confirmed.kind, detail: confirmed.detail, repaired: confirmed.repaired };
-  await record(deps, drift, request);
+  await record(deps, drift, confirmed.described, request);
   return drift;
 }
 
@@ -310,12 +312,35 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
  * How often a drift that stays is audited and announced again. The reconciler
  * finds it at every run (every 15 minutes); its log line and DriftFound (the
  * alarm) say so each time, while the audit trail and the webhooks hear of it
- * when it is new, when it changes, and then once a day.
+ * when it is new (or back after it went away), when it changes, and then
+ * once a day.
  */
 export const DRIFT_REMINDER_HOURS = 24;
+/** A drift not seen for two runs and more went away (repaired by hand, say): seen again, it is new. */
+export const DRIFT_LAPSE_MINUTES = 2 * RECONCILE_EVERY_MINUTES + 5;
+
+/**
+ * What a drift is, as the audit trail tells one from another: its kind and
+ * the role as IAM showed it (its trust, boundary, policies and session
+ * length, whatever the order of their keys). The detail shown to people says
+ * less ("the trust policy differs"), so a role tampered with again, in
+ * another way, is a new drift though it reads the same.
+ */
+export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undefined): string {
+  const seen = role && {
+    managedByRolegate: role.managedByRolegate,
+    outsidePath: role.outsidePath ?? null,
+    trustPolicy: role.trustPolicy,
+    permissionsBoundaryArn: role.permissionsBoundaryArn ?? null,
+    attachedPolicyArns: [...role.attachedPolicyArns].sort(),
+    inlinePolicies: role.inlinePolicies,
+    maxSessionDuration: role.maxSessionDuration,
+  };
+  return `${kind}:${createHash('sha256').update(canonicalText(seen ?? null)).digest('hex')}`;
+}
 
 /** Drift on a grant is audited on one of its requests; a role with no request is audited under `account:<id>`. */
-async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequest): Promise<void> {
+async function record(deps: ProvisioningDeps, drift: Drift, role: ManagedRoleState | undefined, request?: AccessRequest): Promise<void> {
   deps.metrics?.count('DriftFound');
   const at = isoNow(deps.clock);
   const subject = request ?? ({ id: `account:${drift.accountId}` } as AccessRequest);
@@ -337,7 +362,7 @@ async function record(deps: ProvisioningDeps, drift: Drift, request?: AccessRequ
       await deps.requests.appendEvents(events);
       audited = true;
     } else {
-      const report = { subject: `${drift.accountId}#${drift.roleName}`, fingerprint: `${drift.kind}: ${drift.detail}`, at, quietHours: DRIFT_REMINDER_HOURS };
+      const report = { subject: `${drift.accountId}#${drift.roleName}`, fingerprint: driftFingerprint(drift.kind, role), at, quietHours: DRIFT_REMINDER_HOURS, lapseMinutes: DRIFT_LAPSE_MINUTES };
       audited = await deps.requests.appendReport(events, report);
     }
   } finally {

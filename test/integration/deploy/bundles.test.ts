@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildLikeDeployment, deploymentCode, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
 import { validatedConfig } from '../../../src/config';
 import { ARN } from '../../helpers/settings';
+import { callBuiltHandler, getEvent } from '../../helpers/built-handler';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -23,30 +24,16 @@ describe('the functions as built for deployment', () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Runs an ES module script in a fresh node with a deployed function's environment (and `env`); returns its stdout. */
-  const run = (script: string, env: Record<string, string> = {}) =>
-    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bundles', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bundles', ROLEGATE_LOG_LEVEL: 'ERROR', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    }).toString();
+  const DEPLOYED_ENV = { ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bundles', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bundles', ROLEGATE_LOG_LEVEL: 'ERROR' };
+  /** Runs an ES module script in a fresh node with a deployed function's environment; returns its stdout. */
+  const run = (script: string) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...DEPLOYED_ENV }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 }).toString();
 
-  /** The api bundle's answer to `event`, a signed-in call of `arn` when given. */
+  /** The api bundle's answer to GET `path`, a signed-in call of `arn` when given, with a deployed function's environment (and `env`). */
   const callApi = (path: string, env: Record<string, string> = {}, arn?: string) => {
-    const event = {
-      version: '2.0',
-      routeKey: `GET ${path}`,
-      rawPath: path,
-      rawQueryString: '',
-      headers: {},
-      requestContext: { http: { method: 'GET', path }, requestId: 'r1', ...(arn ? { authorizer: { iam: { userArn: arn, accountId: arn.split(':')[4] } } } : {}) },
-      isBase64Encoded: false,
-    };
-    const context = { awsRequestId: 'r1', functionName: 'api' };
-    const out = run(`const { handler } = await import(${JSON.stringify(built.get('api')!.entry)}); const res = await handler(${JSON.stringify(event)}, { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 1000 }); console.log('RESULT ' + JSON.stringify(res));`, env);
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '))!;
-    const res = JSON.parse(line.slice('RESULT '.length)) as { statusCode: number; body: string };
-    return { statusCode: res.statusCode, body: JSON.parse(res.body) as unknown };
+    const { result, output } = callBuiltHandler(built.get('api')!.entry, 'handler', getEvent(path, arn), { env: { ...DEPLOYED_ENV, ...env } });
+    if (!result) throw new Error(`the api bundle gave no answer: ${output}`);
+    return { statusCode: result.statusCode, body: JSON.parse(result.body) as unknown };
   };
 
   it.each(FUNCTIONS)('%s: the entry and every chunk, lazy ones included, load in a fresh node and export a handler', (name) => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { validatedConfig } from '../../../src/config';
 import { grantItemKey } from '../../../src/adapters/dynamodb/keys';
 import { deploymentCode } from '../../../scripts/deployment-build';
 import { unzip } from '../../helpers/unzip';
+import { callBuiltHandler, getEvent } from '../../helpers/built-handler';
 import { ARN } from '../../helpers/settings';
 import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -430,17 +431,13 @@ describe('the deployment template (serverless package)', () => {
     // The table's name is a CloudFormation reference until deployed.
     const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : 'rolegate-ci']));
     const [file, exported] = (fn.Properties.Handler as string).split('.') as [string, string];
-    const event = { version: '2.0', routeKey: 'GET /catalog', rawPath: '/catalog', rawQueryString: '', headers: {}, requestContext: { http: { method: 'GET', path: '/catalog' }, requestId: 'r1', authorizer: { iam: { userArn: ARN.alice, accountId: '111111111111' } } }, isBase64Encoded: false };
-    const script = `const m = await import(${JSON.stringify(join(root, `${file}.mjs`))}); const res = await m.${exported}(${JSON.stringify(event)}, { awsRequestId: 'r1', getRemainingTimeInMillis: () => 1000 }); console.log('RESULT ' + JSON.stringify(res));`;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: { PATH: process.env.PATH, ...env, AWS_LAMBDA_FUNCTION_NAME: 'rolegate-ci-api', AWS_REGION: 'eu-west-1' }, encoding: 'utf8', timeout: 60_000 });
 
-    const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    expect({ status: run.status, result: line !== undefined }).toEqual({ status: 0, result: true });
-    const res = JSON.parse(line!.slice('RESULT '.length)) as { statusCode: number; body: string };
-    expect(res.statusCode).toBe(200);
-    expect((JSON.parse(res.body) as { entries: unknown[] }).entries.length).toBeGreaterThan(0);
+    const run = callBuiltHandler(join(root, `${file}.mjs`), exported, getEvent('/catalog', ARN.alice), { cwd: root, env: { ...env, AWS_LAMBDA_FUNCTION_NAME: 'rolegate-ci-api', AWS_REGION: 'eu-west-1' } });
+
+    expect({ status: run.status, statusCode: run.result?.statusCode }).toEqual({ status: 0, statusCode: 200 });
+    expect((JSON.parse(run.result!.body) as { entries: unknown[] }).entries.length).toBeGreaterThan(0);
     // Passing the copy over is a warning; loading it says nothing.
-    expect(`${run.stdout}${run.stderr}`).not.toContain('validated copy');
+    expect(run.output).not.toContain('validated copy');
   }, 60_000);
 });
 

@@ -327,6 +327,43 @@ describe('reconciliation: IAM compared with the live grants', () => {
       expect(h.notifier.sent.filter((n) => n.kind === 'drift.detected')).toHaveLength(2);
     });
 
+    it('is audited again when the role is tampered with in another way that reads the same (the trust, edited twice)', async () => {
+      await start('report');
+      const request = await liveGrant();
+      const trusting = (who: string) => ({ trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: who }, Action: 'sts:AssumeRole' }] } });
+
+      iam.tampered.set(request.grantKey!, trusting('arn:aws:iam::999999999999:root'));
+      await reconcile(h.deps);
+      h.clock.advance(RUN);
+      iam.tampered.set(request.grantKey!, trusting('arn:aws:iam::888888888888:root'));
+      await reconcile(h.deps);
+      h.clock.advance(RUN);
+      await reconcile(h.deps);
+
+      expect(driftLines()).toEqual([true, true, false]);
+      expect(await driftEvents(request.id)).toEqual(Array(2).fill('DRIFT_DETECTED trust-changed: the trust policy differs from the desired one'));
+    });
+
+    it('is audited again when it comes back after it went away (repaired by hand, done again)', async () => {
+      await start('report');
+      const request = await liveGrant();
+      const tamper = () => iam.tampered.set(request.grantKey!, { attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess', 'arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+
+      tamper();
+      expect(await reconcile(h.deps)).toHaveLength(1);
+      iam.tampered.delete(request.grantKey!);
+      for (let run = 0; run < 2; run++) {
+        h.clock.advance(RUN);
+        expect(await reconcile(h.deps)).toEqual([]);
+      }
+      h.clock.advance(RUN);
+      tamper();
+      expect(await reconcile(h.deps)).toHaveLength(1);
+
+      expect(driftLines()).toEqual([true, true]);
+      expect(await driftEvents(request.id)).toHaveLength(2);
+    });
+
     it('is audited again once a day while it stays (a role no grant names, audited under its account)', async () => {
       await start('report');
       iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);

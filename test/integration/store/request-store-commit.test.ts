@@ -396,7 +396,8 @@ describe('decisions', () => {
 });
 
 describe('appending the audit events of a finding that recurs (appendReport)', () => {
-  const report = (fingerprint: string, at: string) => ({ subject: '222222222222#rg-ReadOnly-alice-0a1b2c3d', fingerprint, at, quietHours: 24 });
+  /** A report quiet for a day; a lapse longer than any gap the calls leave unless a test names one. */
+  const report = (fingerprint: string, at: string, lapseMinutes = 100 * 60) => ({ subject: '222222222222#rg-ReadOnly-alice-0a1b2c3d', fingerprint, at, quietHours: 24, lapseMinutes });
   const hours = (n: number) => minutes(n * 60);
 
   it('writes them when new, not again within the quiet hours, at once when the finding changes, and again after the quiet hours', async () => {
@@ -420,6 +421,21 @@ describe('appending the audit events of a finding that recurs (appendReport)', (
     // Assert
     expect(written).toEqual([true, false, false, true, true, false]);
     expect((await t.requests.getDetail(request.id))!.events.slice(1).map((e) => e.id)).toEqual(['01EVENT0', '01EVENT3', '01EVENT4']);
+  });
+
+  it('writes them again for a finding not seen for its lapse (it went away and came back); each quiet call counts as seen', async () => {
+    // Arrange: seen every 15 minutes for 45 minutes, then not for 75.
+    const request = await created();
+    const at = [0, 15, 30, 45, 120].map((m) => minutes(m));
+    const events = at.map((when, i) => ({ ...anEvent(request, { at: when, actor: 'rolegate', action: 'DRIFT_DETECTED', to: undefined }), id: `01LAPSE${i}` }));
+
+    // Act
+    const written: boolean[] = [];
+    for (const [i, when] of at.entries()) written.push(await t.requests.appendReport([events[i]!], report('trust-changed', when, 35)));
+
+    // Assert: at 45 minutes the finding was last written 45 minutes before, but seen 15 minutes before.
+    expect(written).toEqual([true, false, false, false, true]);
+    expect((await t.requests.getDetail(request.id))!.events.map((e) => e.id).filter((id) => id.startsWith('01LAPSE'))).toEqual(['01LAPSE0', '01LAPSE4']);
   });
 
   it('writes the events and the record of the report together or not at all', async () => {

@@ -308,6 +308,7 @@ describe('configuration validation', () => {
     ['a frozen principal of another partition (the freeze would stop nobody)', (d: any) => (d.freeze = { principals: ['arn:aws-us-gov:iam::111111111111:user/mallory'] }), 'freeze.principals.0', "must be in the configuration's partition (aws)"],
     ['an account region that is no region', (d: any) => (d.accounts[0].region = 'Frankfurt'), 'accounts.0.region', 'must be an AWS region, as eu-west-1'],
     ['an account region of another partition (its STS knows none of the credentials)', (d: any) => (d.accounts[0].region = 'cn-north-1'), 'accounts.0.region', "is a region of partition aws-cn, not of the configuration's (aws)"],
+    ['an account region of an isolated partition', (d: any) => (d.accounts[0].region = 'us-isob-east-1'), 'accounts.0.region', "is a region of partition aws-iso-b, not of the configuration's (aws)"],
     ['a responder of another partition', (d: any) => (d.responders = ['arn:aws-cn:iam::111111111111:role/security-oncall']), 'responders.0', "must be in the configuration's partition (aws)"],
     [
       'an OIDC sign-in mapped to a principal of another partition',
