@@ -10,7 +10,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * | header                 | value                                                            |
  * |------------------------|------------------------------------------------------------------|
  * | `x-rolegate-event`     | the event kind, e.g. `request.approved`                          |
- * | `x-rolegate-delivery`  | a unique id of this delivery; the same on every retry of it      |
+ * | `x-rolegate-delivery`  | an id of this delivery, the same on its retries (for your logs)  |
  * | `x-rolegate-timestamp` | when it was signed, in whole seconds since the Unix epoch        |
  * | `x-rolegate-signature` | `v1=` followed by the signature, 64 lowercase hex characters     |
  *
@@ -26,14 +26,16 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *    `hmac.compare_digest`). Reject on any difference.
  * 5. Reject when the timestamp is not a whole number or is more than 300
  *    seconds away from your clock, in the past or the future (replays).
- * 6. Optionally keep the `x-rolegate-delivery` ids seen in the last few
- *    minutes and ignore a delivery seen before.
+ * 6. To drop repeats, keep the body's `id` (the audit event's: the same
+ *    whenever the event is sent again, by a retry or after a worker crash,
+ *    which sends it as a new delivery) and ignore an id seen before.
  *
- * In Node.js:
+ * In Node.js (or use verifyWebhook below):
  * ```js
- * const expected = 'v1=' + crypto.createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
- * const ok = expected.length === signature.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature))
- *   && Math.abs(Date.now() / 1000 - Number(timestamp)) <= 300;
+ * const expected = Buffer.from('v1=' + crypto.createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex'));
+ * const given = Buffer.from(String(signature ?? ''));
+ * const ok = given.length === expected.length && crypto.timingSafeEqual(given, expected)
+ *   && /^\d+$/.test(String(timestamp)) && Math.abs(Date.now() / 1000 - Number(timestamp)) <= 300;
  * ```
  *
  * The body:

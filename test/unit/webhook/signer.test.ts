@@ -1,3 +1,6 @@
+import * as crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { StaticSecretSource } from '../../../src/adapters/secrets/ssm-secrets';
 import { signWebhook, verifyWebhook } from '../../../src/adapters/webhook/signer';
@@ -60,6 +63,32 @@ describe('webhook signature', () => {
     expect(
       verifyWebhook({ secret: SECRET, timestamp: headers['x-rolegate-timestamp'], signature: headers['x-rolegate-signature'], body: body.toString('utf8'), now: NOW }),
     ).toBe(true);
+  });
+});
+
+describe("the README's verification snippet, run as written", () => {
+  const README = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const snippet = /To verify a delivery:[\s\S]*?```js\n([\s\S]*?)```/.exec(README)![1]!;
+  const receiver = new Function('crypto', 'secret', 'timestamp', 'signature', 'rawBody', `${snippet}\nreturn ok;`) as (c: typeof crypto, secret: string, timestamp: unknown, signature: unknown, rawBody: Buffer) => boolean;
+  /** The snippet checks the time against Date.now(): a delivery signed just now. */
+  const fresh = () => {
+    const ts = Math.floor(Date.now() / 1000);
+    const body = Buffer.from('{"id":"e1","kind":"request.approved"}');
+    return { ts: String(ts), body, signature: signWebhook(SECRET, ts, body.toString()) };
+  };
+
+  it('accepts a genuine delivery and refuses a tampered one', () => {
+    const { ts, body, signature } = fresh();
+    expect(receiver(crypto, SECRET, ts, signature, body)).toBe(true);
+    expect(receiver(crypto, SECRET, ts, signature, Buffer.from(body.toString().replace('approved', 'denied')))).toBe(false);
+  });
+
+  it('refuses, without throwing, a signature header of other bytes than characters, a missing one, and a timestamp that is no whole number', () => {
+    const { ts, body, signature } = fresh();
+    // As many characters as a genuine signature, more bytes: comparing string lengths let timingSafeEqual throw.
+    expect(receiver(crypto, SECRET, ts, `${signature.slice(0, -1)}é`, body)).toBe(false);
+    expect(receiver(crypto, SECRET, ts, undefined, body)).toBe(false);
+    expect(receiver(crypto, SECRET, `${ts}.0`, signature, body)).toBe(false);
   });
 });
 
