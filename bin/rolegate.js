@@ -18,4 +18,5 @@ async function load() {
 
 load()
   .then(({ main }) => main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }))
-  .then((code) => process.exit(code));
+  // exitCode, not exit(): output still queued for a pipe (asynchronous on macOS) is written before Node ends.
+  .then((code) => (process.exitCode = code));

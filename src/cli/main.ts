@@ -190,11 +190,15 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     };
     // A creation sent again after a timeout or a dropped connection must not make a second request: the key makes it safe to repeat.
     const create = async (path: string, body: unknown): Promise<{ request: Req }> => {
-      const headers = { 'idempotency-key': o['idempotency-key'] ?? randomUUID() };
-      return repeating(
-        () => client.send('POST', path, body, undefined, { headers, reply: REPLY.request }),
-        (e) => e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status)),
-      );
+      const key = o['idempotency-key'] ?? randomUUID();
+      const transient = (e: unknown) => e instanceof UnreachableError || e instanceof TimedOutError || (e instanceof ApiError && [429, 500, 502, 503, 504].includes(e.status));
+      try {
+        return await repeating(() => client.send('POST', path, body, undefined, { headers: { 'idempotency-key': key }, reply: REPLY.request }), transient);
+      } catch (e) {
+        // The last try may have made it all the same: the same key gets that one back rather than a second.
+        if (transient(e)) io.err(`To get back what the last try may have made (never a second one), run the same command with --idempotency-key ${key}.`);
+        throw e;
+      }
     };
     // A decision has no key, so it is repeated only where the API says nothing was done: a throttle (429), or
     // a revoke whose grant another change held (GRANT_BUSY, with Retry-After). A timeout may have acted: never repeated.
@@ -219,10 +223,18 @@ export async function main(argv: string[], raw: Io): Promise<number> {
           ...(o.principal ? { principalArn: o.principal } : {}),
         };
         const { request } = await create('/requests', body);
-        // With --json --wait, stdout carries one document: the final request (below), not this one too.
-        if (!(o.wait && o.json)) print(request, () => `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : ''));
-        if (o.wait) return await waitForAccess(client, request.id, io, o.json ?? false);
-        return 0;
+        const said = `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : '');
+        // With --json --wait, stdout carries one document: the final request (below), not this one too; the id goes to
+        // stderr at once, so a wait that fails or is cut short still says which request was made.
+        if (o.wait && o.json) io.err(said);
+        else print(request, () => said);
+        if (!o.wait) return 0;
+        try {
+          return await waitForAccess(client, request.id, io, o.json ?? false);
+        } catch (e) {
+          io.err(`Request ${request.id} was made; stopped waiting for it: follow it with \`rolegate show ${request.id}\`.`);
+          throw e;
+        }
       }
       case 'list': {
         const page = await client.send('GET', '/requests', undefined, {
@@ -624,7 +636,8 @@ async function plan(args: string[], o: Record<string, unknown>, io: Io, print: (
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => process.exit(code));
+  // exitCode, not exit(): output still queued for a pipe (asynchronous on macOS) is written before Node ends.
+  main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => (process.exitCode = code));
 }
 
 /**

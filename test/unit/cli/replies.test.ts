@@ -80,7 +80,7 @@ describe('the CLI refuses an answer it cannot read', () => {
 
     expect(r.code).toBe(1);
     expect(r.sent).toEqual(['POST /requests', `GET /requests/${ID}`]);
-    expect(r.err).toEqual(['Error 200 BAD_RESPONSE: The API answered 200 with a body that is not the answer the CLI expects.']);
+    expect(r.err).toEqual([`Request ${ID} was made; stopped waiting for it: follow it with \`rolegate show ${ID}\`.`, 'Error 200 BAD_RESPONSE: The API answered 200 with a body that is not the answer the CLI expects.']);
   });
 
   it.each([

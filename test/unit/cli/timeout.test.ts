@@ -90,7 +90,13 @@ describe('the CLI reports a call that timed out as one that may have acted', () 
     expect(r.sent).toEqual(Array(3).fill(['POST', path, key]));
     expect(r.slept).toEqual([1000, 2000]);
     const noAnswer = `No answer from the rolegate API at ${server.url} within 0.2 s.`;
-    expect(r.err).toEqual([`… ${noAnswer} (trying again in 1 s; attempt 1 of 3)`, `… ${noAnswer} (trying again in 2 s; attempt 2 of 3)`, `Error: ${noAnswer} ${hint}`]);
+    expect(r.err).toEqual([
+      `… ${noAnswer} (trying again in 1 s; attempt 1 of 3)`,
+      `… ${noAnswer} (trying again in 2 s; attempt 2 of 3)`,
+      // The key the CLI made up, to repeat the run with: the API then answers with what the last try made, if anything.
+      `To get back what the last try may have made (never a second one), run the same command with --idempotency-key ${key}.`,
+      `Error: ${noAnswer} ${hint}`,
+    ]);
   });
 
   it('prints the request made when a later attempt of the same key is answered', async () => {
@@ -116,6 +122,8 @@ describe('the CLI reports a call that timed out as one that may have acted', () 
     expect(r.code).toBe(1);
     expect(r.sent).toEqual([['POST', '/requests', expect.any(String)], ...Array(5).fill(['GET', `/requests/${ID}`, null])]);
     const noAnswer = `No answer from the rolegate API at ${server.url} within 0.2 s.`;
-    expect(r.err).toEqual([1, 2, 3, 4].map((n) => `… ${noAnswer} (still waiting; attempt ${n} of 5)`).concat(`Error: ${noAnswer}`));
+    expect(r.err).toEqual(
+      [1, 2, 3, 4].map((n) => `… ${noAnswer} (still waiting; attempt ${n} of 5)`).concat(`Request ${ID} was made; stopped waiting for it: follow it with \`rolegate show ${ID}\`.`, `Error: ${noAnswer}`),
+    );
   });
 });
