@@ -2,7 +2,7 @@ import { audit } from '../audit';
 import { errorForLog, ForbiddenError, GrantBusyError, IN_THE_SWEEPERS_LOG, noteWritesSent, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
 import { grantLocationFor, grantOfAnother, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
-import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner } from '../ports';
+import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner, RequestWrite } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
 import { assertRuleStillCovers } from '../rules';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -88,6 +88,10 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   const another = grantOfAnother(lease.grant, target);
   if (another) return recordProvisioningError(deps, lease, target, request, new ProvisioningError(another, 'GrantConflict', false));
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
+  if (Object.keys(members).length > MAX_GRANT_MEMBERS) {
+    const full = `The role ${target.roleName} already serves ${MAX_GRANT_MEMBERS} live requests, the most rolegate shares one role among (its grant is one DynamoDB item, and a revoke reads every member): nothing was granted. Let some end, or revoke some, and request again.`;
+    return recordProvisioningError(deps, lease, target, request, new ProvisioningError(full, 'GrantFull', false));
+  }
   const spec = specFor(deps.settings, target, members);
   let outcome: ProvisionOutcome | undefined;
   let identityCalls: PlannedCall[] = [];
@@ -123,7 +127,7 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   });
   try {
     await deps.grants.save(lease, nextGrant(target, lease.grant, members, outcome.roleArn, t, deps.settings.provisioner.mode));
-    await deps.requests.commit({ request: active, expectedVersion: request.version, events: [provisioned] });
+    await commitActive(deps, { request: active, expectedVersion: request.version, events: [provisioned] });
   } catch (e) {
     // Only the commit raises StaleWriteError (a lost lease is a plain ConflictError).
     if (e instanceof StaleWriteError) return 'stale';
@@ -131,6 +135,35 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
     throw e;
   }
   return { outcome: 'active', request: active, event: provisioned };
+}
+
+/**
+ * The most live requests one grant (one role) is shared among. Its members
+ * are one DynamoDB item (400 KB at most, rewritten whole under every lease)
+ * and a revoke reads each of them: past a few hundred, a revoke would not
+ * fit its API call's time. Far above any real use of one role by one
+ * principal for one profile.
+ */
+export const MAX_GRANT_MEMBERS = 200;
+
+/** Attempts of the ACTIVE commit that another write held at that moment (TransactionConflict): nothing was checked, so the same write may go through. */
+const CONTENDED_COMMIT_ATTEMPTS = 3;
+
+/**
+ * Commits ACTIVE, sending it again (a few times, briefly) while only
+ * contended: the role and the grant are written already, and giving up
+ * would leave the request APPROVED without its access details until the
+ * sweeper re-drives it, minutes later. A version that moved on is final.
+ */
+async function commitActive(deps: ProvisioningDeps, write: RequestWrite): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.requests.commit(write);
+    } catch (e) {
+      if (!(e instanceof StaleWriteError) || e.why !== 'contended' || attempt >= CONTENDED_COMMIT_ATTEMPTS) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }
 
 /** Why the configuration no longer lets an approved request be provisioned; undefined while it does. */
