@@ -386,7 +386,8 @@ describe('rolegate CLI against the local HTTP API', () => {
         },
       });
       expect(r.code).toBe(0);
-      expect(r.stderr).toBe('');
+      // stdout holds one document; the request made is named on stderr as soon as it is made.
+      expect(r.stderr).toBe(`Requested ${id}: APPROVED`);
       const final = JSON.parse(r.stdout);
       expect(final).toMatchObject({ id, status: 'ACTIVE', profile: 'S3ReadOnly' });
       expect(final.access.switchRoleUrl).toContain('displayName=staging-S3ReadOnly');
@@ -417,7 +418,7 @@ describe('rolegate CLI against the local HTTP API', () => {
       });
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ id, status: 'DENIED' });
-      expect(r.stderr).toBe(`Request ${id} ended DENIED`);
+      expect(r.stderr.split('\n')).toEqual([expect.stringMatching(new RegExp(`^Requested ${id}: PENDING \\(needs 1 approval\\(s\\) before `)), `Request ${id} ended DENIED`]);
     });
   });
 
@@ -483,9 +484,12 @@ describe('rolegate CLI against the local HTTP API', () => {
       const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'API', 'down', '--wait'], { fetch: flakyFetch({ n: 100 }), sleep: async () => {} });
       expect(r.code).toBe(1);
       const lines = r.stderr.split('\n');
-      expect(lines).toHaveLength(5);
+      const id = /^Requested (\S+):/.exec(r.stdout)![1]!;
+      expect(lines).toHaveLength(6);
       expect(lines[3]).toBe('… Service Unavailable (still waiting; attempt 4 of 5)');
-      expect(lines[4]).toBe('Error 503 SERVICE_UNAVAILABLE: Service Unavailable');
+      // The request made is named, so that a script can follow it rather than request again.
+      expect(lines[4]).toBe(`Request ${id} was made; stopped waiting for it: follow it with \`rolegate show ${id}\`.`);
+      expect(lines[5]).toBe('Error 503 SERVICE_UNAVAILABLE: Service Unavailable');
     });
 
     it('does not retry a refusal (4xx): the answer will not change', async () => {
@@ -494,7 +498,8 @@ describe('rolegate CLI against the local HTTP API', () => {
       const sleeps: number[] = [];
       const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'Forbidden', 'poll', '--wait'], { fetch: denied, sleep: async (ms) => void sleeps.push(ms) });
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe('Error 403 FORBIDDEN: Not yours.');
+      const id = /^Requested (\S+):/.exec(r.stdout)![1]!;
+      expect(r.stderr).toBe(`Request ${id} was made; stopped waiting for it: follow it with \`rolegate show ${id}\`.\nError 403 FORBIDDEN: Not yours.`);
       expect(sleeps).toEqual([]);
     });
   });
