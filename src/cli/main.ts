@@ -332,8 +332,10 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         throw new UsageError(`Unknown command "${command}".`);
     }
   } catch (e) {
+    // With --json every error is one JSON line on stderr, `error` a stable code: the API's, or USAGE, TIMEOUT,
+    // UNREACHABLE or ERROR for what happened on this side (progress lines, `… ` first, stay text).
     if (e instanceof UsageError) {
-      io.err(`${e.message}\n\n${USAGE}`);
+      io.err(o.json ? jsonText({ error: 'USAGE', message: e.message }) : `${e.message}\n\n${USAGE}`);
       return 2;
     }
     if (e instanceof ApiError) {
@@ -341,11 +343,9 @@ export async function main(argv: string[], raw: Io): Promise<number> {
       else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
       return 1;
     }
-    if (e instanceof TimedOutError && e.method === 'POST') {
-      io.err(`Error: ${e.message} ${afterTimeout(command, args[0]!)}`);
-      return 1;
-    }
-    io.err(`Error: ${(e as Error).message}`);
+    const message = e instanceof TimedOutError && e.method === 'POST' ? `${e.message} ${afterTimeout(command, args[0]!)}` : (e as Error).message;
+    if (o.json) io.err(jsonText({ error: e instanceof TimedOutError ? 'TIMEOUT' : e instanceof UnreachableError ? 'UNREACHABLE' : 'ERROR', message }));
+    else io.err(`Error: ${message}`);
     return 1;
   }
 }

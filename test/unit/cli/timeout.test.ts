@@ -108,6 +108,19 @@ describe('the CLI reports a call that timed out as one that may have acted', () 
     expect(r.out).toEqual([`Requested ${ID}: PENDING (needs 1 approval(s) before 2026-11-24T10:00:00.000Z)`]);
   });
 
+  it('with --json, reports every error as one JSON line with a stable code: a timeout (with its hint), a usage error', async () => {
+    const timedOut = await run(['approve', ID, 'ok', '--json'], ['silent']);
+    expect(timedOut.code).toBe(1);
+    expect(timedOut.err.map((l) => JSON.parse(l))).toEqual([
+      { error: 'TIMEOUT', message: `No answer from the rolegate API at ${server.url} within 0.2 s. The call may have taken effect: check with \`rolegate show ${ID}\`.` },
+    ]);
+    await server.close();
+
+    const usage = await run(['approve', '--json'], []);
+    expect(usage.code).toBe(2);
+    expect(usage.err.map((l) => JSON.parse(l))).toEqual([{ error: 'USAGE', message: 'approve needs <id>.' }]);
+  });
+
   it('reports a read that timed out without a hint: it changed nothing', async () => {
     const r = await run(['show', ID], ['silent']);
 
