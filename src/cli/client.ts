@@ -121,6 +121,8 @@ export class RolegateClient {
     }
     if (res.status >= 300 && res.status < 400) {
       const to = res.headers.get('location');
+      // Its body unread would keep the connection, and so the process, alive until the call's timeout.
+      await res.body?.cancel().catch(() => undefined);
       throw new ApiError(
         res.status,
         'REDIRECT_REFUSED',

@@ -124,7 +124,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
       },
     });
   } catch (e) {
-    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    io.err(argv.includes('--json') ? jsonText({ error: 'USAGE', message: (e as Error).message }) : `${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const { values: o, positionals: [command, ...args] } = parsed;
@@ -134,7 +134,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
       io.out(USAGE);
       return 0;
     }
-    io.err(USAGE);
+    io.err(o.json ? jsonText({ error: 'USAGE', message: 'Name a command.' }) : USAGE);
     return 2;
   }
   const print = (value: unknown, human: () => string) => io.out(o.json ? jsonText(value, 2) : human());
@@ -196,7 +196,10 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         return await repeating(() => client.send('POST', path, body, undefined, { headers: { 'idempotency-key': key }, reply: REPLY.request }), transient);
       } catch (e) {
         // The last try may have made it all the same: the same key gets that one back rather than a second.
-        if (transient(e)) io.err(`To get back what the last try may have made (never a second one), run the same command with --idempotency-key ${key}.`);
+        if (transient(e)) {
+          if (o.json) (e as { idempotencyKey?: string }).idempotencyKey = key;
+          else io.err(`To get back what the last try may have made (never a second one), run the same command with --idempotency-key ${key}.`);
+        }
         throw e;
       }
     };
@@ -225,14 +228,15 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         const { request } = await create('/requests', body);
         const said = `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : '');
         // With --json --wait, stdout carries one document: the final request (below), not this one too; the id goes to
-        // stderr at once, so a wait that fails or is cut short still says which request was made.
-        if (o.wait && o.json) io.err(said);
+        // stderr at once (a progress line), so a wait that fails or is cut short still says which request was made.
+        if (o.wait && o.json) io.err(`… ${said}`);
         else print(request, () => said);
         if (!o.wait) return 0;
         try {
           return await waitForAccess(client, request.id, io, o.json ?? false);
         } catch (e) {
-          io.err(`Request ${request.id} was made; stopped waiting for it: follow it with \`rolegate show ${request.id}\`.`);
+          if (o.json) (e as { requestId?: string }).requestId = request.id;
+          else io.err(`Request ${request.id} was made; stopped waiting for it: follow it with \`rolegate show ${request.id}\`.`);
           throw e;
         }
       }
@@ -333,18 +337,21 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     }
   } catch (e) {
     // With --json every error is one JSON line on stderr, `error` a stable code: the API's, or USAGE, TIMEOUT,
-    // UNREACHABLE or ERROR for what happened on this side (progress lines, `… ` first, stay text).
+    // UNREACHABLE or ERROR for what happened on this side (progress lines, `… ` first, stay text), with the
+    // request a failed --wait had made and the key that gets back what a failed creation may have made.
+    const made = e as { requestId?: string; idempotencyKey?: string };
+    const context = { ...(made.requestId ? { requestId: made.requestId } : {}), ...(made.idempotencyKey ? { idempotencyKey: made.idempotencyKey } : {}) };
     if (e instanceof UsageError) {
       io.err(o.json ? jsonText({ error: 'USAGE', message: e.message }) : `${e.message}\n\n${USAGE}`);
       return 2;
     }
     if (e instanceof ApiError) {
-      if (o.json) io.err(jsonText({ error: e.code, status: e.status, message: e.message, details: e.details }));
+      if (o.json) io.err(jsonText({ error: e.code, status: e.status, message: e.message, details: e.details, ...context }));
       else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
       return 1;
     }
     const message = e instanceof TimedOutError && e.method === 'POST' ? `${e.message} ${afterTimeout(command, args[0]!)}` : (e as Error).message;
-    if (o.json) io.err(jsonText({ error: e instanceof TimedOutError ? 'TIMEOUT' : e instanceof UnreachableError ? 'UNREACHABLE' : 'ERROR', message }));
+    if (o.json) io.err(jsonText({ error: e instanceof TimedOutError ? 'TIMEOUT' : e instanceof UnreachableError ? 'UNREACHABLE' : 'ERROR', message, ...context }));
     else io.err(`Error: ${message}`);
     return 1;
   }
@@ -560,7 +567,8 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
         if (!json) io.out(`\n${accessText(request.access)}`);
         return 0;
       }
-      io.err(`Request ${id} ended ${request.status}${request.failure ? `: ${request.failure.message}` : ''}`);
+      const ended = `Request ${id} ended ${request.status}${request.failure ? `: ${request.failure.message}` : ''}`;
+      io.err(json ? jsonText({ error: 'NOT_ACTIVE', message: ended, requestId: id, status: request.status }) : ended);
       return 1;
     }
     await sleep(interval);

@@ -88,7 +88,8 @@ async function provisionUnderLease(deps: ProvisioningDeps, lease: GrantLease, ta
   const another = grantOfAnother(lease.grant, target);
   if (another) return recordProvisioningError(deps, lease, target, request, new ProvisioningError(another, 'GrantConflict', false));
   const members = liveMembers({ ...(lease.grant?.members ?? {}), [request.id]: request.endsAt }, t);
-  if (Object.keys(members).length > MAX_GRANT_MEMBERS) {
+  // A member already (a re-run after a crash) is let through: refusing it would only end FAILED what holds access.
+  if (Object.keys(members).length > MAX_GRANT_MEMBERS && lease.grant?.members[request.id] === undefined) {
     const full = `The role ${target.roleName} already serves ${MAX_GRANT_MEMBERS} live requests, the most rolegate shares one role among (its grant is one DynamoDB item, and a revoke reads every member): nothing was granted. Let some end, or revoke some, and request again.`;
     return recordProvisioningError(deps, lease, target, request, new ProvisioningError(full, 'GrantFull', false));
   }

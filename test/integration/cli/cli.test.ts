@@ -386,8 +386,8 @@ describe('rolegate CLI against the local HTTP API', () => {
         },
       });
       expect(r.code).toBe(0);
-      // stdout holds one document; the request made is named on stderr as soon as it is made.
-      expect(r.stderr).toBe(`Requested ${id}: APPROVED`);
+      // stdout holds one document; the request made is named on stderr (a progress line) as soon as it is made.
+      expect(r.stderr).toBe(`… Requested ${id}: APPROVED`);
       const final = JSON.parse(r.stdout);
       expect(final).toMatchObject({ id, status: 'ACTIVE', profile: 'S3ReadOnly' });
       expect(final.access.switchRoleUrl).toContain('displayName=staging-S3ReadOnly');
@@ -418,7 +418,10 @@ describe('rolegate CLI against the local HTTP API', () => {
       });
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ id, status: 'DENIED' });
-      expect(r.stderr.split('\n')).toEqual([expect.stringMatching(new RegExp(`^Requested ${id}: PENDING \\(needs 1 approval\\(s\\) before `)), `Request ${id} ended DENIED`]);
+      const [progress, ended, ...rest] = r.stderr.split('\n');
+      expect(progress).toMatch(new RegExp(`^… Requested ${id}: PENDING \\(needs 1 approval\\(s\\) before `));
+      expect(JSON.parse(ended!)).toEqual({ error: 'NOT_ACTIVE', message: `Request ${id} ended DENIED`, requestId: id, status: 'DENIED' });
+      expect(rest).toEqual([]);
     });
   });
 
@@ -490,6 +493,15 @@ describe('rolegate CLI against the local HTTP API', () => {
       // The request made is named, so that a script can follow it rather than request again.
       expect(lines[4]).toBe(`Request ${id} was made; stopped waiting for it: follow it with \`rolegate show ${id}\`.`);
       expect(lines[5]).toBe('Error 503 SERVICE_UNAVAILABLE: Service Unavailable');
+    });
+
+    it('with --json, writes on stderr only progress lines (… ) and one JSON error naming the request made, when the wait gives up', async () => {
+      const r = await as(ARN.alice, ['request', 'production', 'ReadOnly', '60', 'API', 'down', 'json', '--wait', '--json'], { fetch: flakyFetch({ n: 100 }), sleep: async () => {} });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.split('\n');
+      const id = /^… Requested (\S+):/.exec(lines[0]!)![1]!;
+      expect(lines.filter((l) => !l.startsWith('… ')).map((l) => JSON.parse(l))).toEqual([{ error: 'SERVICE_UNAVAILABLE', status: 503, message: 'Service Unavailable', requestId: id }]);
     });
 
     it('does not retry a refusal (4xx): the answer will not change', async () => {

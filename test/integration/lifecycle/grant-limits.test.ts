@@ -29,16 +29,30 @@ afterEach(async () => {
 /** Alice's auto-approved ReadOnly access in staging: one grant, one role, as every such request shares. */
 const staging = (durationMinutes = 60) => createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes, reason: 'logs' });
 
-it(`refuses a request past ${MAX_GRANT_MEMBERS} live members of one role: FAILED with why, never granted in IAM`, async () => {
+/** A live grant of Alice's staging ReadOnly role, as if `n` requests were live on it (the first one real; the others only need an end to count). */
+async function grantOf(n: number): Promise<{ first: string; end: string }> {
   const first = await staging();
   await provisionRequest(h.deps, first.id);
   const grantKey = (await h.requests.get(first.id))!.grantKey!;
-  // The grant as if MAX_GRANT_MEMBERS requests were live on it (the other members only need an end to count).
   const end = new Date(h.clock.now().getTime() + 3_600_000).toISOString();
-  const others = Object.fromEntries(Array.from({ length: MAX_GRANT_MEMBERS - 1 }, (_, i) => [`01MEMBER${String(i).padStart(18, '0')}`, end]));
+  const others = Object.fromEntries(Array.from({ length: n - 1 }, (_, i) => [`01MEMBER${String(i).padStart(18, '0')}`, end]));
   await h.requests.doc.send(
     new UpdateCommand({ TableName: h.tableName, Key: grantItemKey(grantKey), UpdateExpression: 'SET members = :m', ExpressionAttributeValues: { ':m': { [first.id]: end, ...others } } }),
   );
+  return { first: first.id, end };
+}
+
+it(`shares one role among ${MAX_GRANT_MEMBERS} live requests, the last of them included`, async () => {
+  await grantOf(MAX_GRANT_MEMBERS - 1);
+
+  const last = await staging(90);
+  await provisionRequest(h.deps, last.id);
+
+  expect((await h.requests.get(last.id))!.status).toBe('ACTIVE');
+});
+
+it(`refuses a request past ${MAX_GRANT_MEMBERS} live members of one role: FAILED with why, never granted in IAM`, async () => {
+  const { end } = await grantOf(MAX_GRANT_MEMBERS);
   const sent = iam.log.length;
 
   // Longer than the others: granting it would move the role's end past theirs.
@@ -50,6 +64,17 @@ it(`refuses a request past ${MAX_GRANT_MEMBERS} live members of one role: FAILED
   expect(failed.failure?.message).toMatch(new RegExp(`already serves ${MAX_GRANT_MEMBERS} live requests, the most rolegate shares one role among .*nothing was granted`));
   // Never granted: the only write is the undo every FAILED request gets, the role as its members had it (their end).
   expect(iam.log.slice(sent)).toEqual([expect.stringMatching(new RegExp(`^apply \\S+ until ${end.replace(/[.]/g, '\\.')} for ${late.id}$`))]);
+});
+
+it('lets a member already (a re-run after a crash) through a full grant rather than end FAILED what holds access', async () => {
+  const { first } = await grantOf(MAX_GRANT_MEMBERS + 1);
+  // As after a crash between the grant's save and the ACTIVE commit: APPROVED again, still a member.
+  const request = (await h.requests.get(first))!;
+  await h.requests.commit({ request: { ...request, version: request.version + 1, status: 'APPROVED', updatedAt: request.updatedAt }, expectedVersion: request.version, events: [] });
+
+  await provisionRequest(h.deps, first);
+
+  expect((await h.requests.get(first))!.status).toBe('ACTIVE');
 });
 
 it('sends the ACTIVE commit again when another write only held the request (TransactionConflict), instead of leaving it APPROVED', async () => {

@@ -116,9 +116,22 @@ describe('the CLI reports a call that timed out as one that may have acted', () 
     ]);
     await server.close();
 
+    const request = await run(['request', 'production', 'ReadOnly', '60', 'Logs', '--json'], ['silent', 'silent', 'silent']);
+    expect(request.code).toBe(1);
+    const key = request.sent[0]![2];
+    // Progress lines, then one JSON error that carries the key to repeat the run with.
+    expect(request.err.filter((l) => !l.startsWith('… ')).map((l) => JSON.parse(l))).toEqual([
+      { error: 'TIMEOUT', message: `No answer from the rolegate API at ${server.url} within 0.2 s. The request may have been made: check with \`rolegate list\`.`, idempotencyKey: key },
+    ]);
+    await server.close();
+
     const usage = await run(['approve', '--json'], []);
     expect(usage.code).toBe(2);
     expect(usage.err.map((l) => JSON.parse(l))).toEqual([{ error: 'USAGE', message: 'approve needs <id>.' }]);
+    await server.close();
+    const unknown = await run(['list', '--json', '--nope'], []);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err.map((l) => JSON.parse(l))).toEqual([{ error: 'USAGE', message: expect.stringContaining("Unknown option '--nope'") }]);
   });
 
   it('reports a read that timed out without a hint: it changed nothing', async () => {
