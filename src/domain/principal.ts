@@ -21,6 +21,8 @@ const NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 const PATH = /^\/(?:[A-Za-z0-9+=,.@_-]+\/)*$/;
 const IAM_ARN = /^arn:([a-z-]+):iam::(\d{12}):(user|role)(\/.*)$/;
 const ASSUMED_ROLE_ARN = /^arn:([a-z-]+):sts::(\d{12}):assumed-role\/([^/]+)\/([^/]+)$/;
+/** The names Identity Center gives the roles of permission sets (case-sensitive). */
+const IDENTITY_CENTER_ROLE = /^AWSReservedSSO_/;
 
 export function isAccountId(value: string): boolean {
   return ACCOUNT_ID.test(value);
@@ -104,13 +106,13 @@ function identityCenterSession(callerArn: string): string | undefined {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);
   // Case-sensitive, as Identity Center names its roles and as an SCP's Resource matches
   // role/AWSReservedSSO_*: a role named awsreservedsso_… slips past that SCP, so it names no one.
-  if (!m || !/^AWSReservedSSO_/.test(m[3]!)) return undefined;
+  if (!m || !IDENTITY_CENTER_ROLE.test(m[3]!)) return undefined;
   return m[4]!;
 }
 
 /** A role Identity Center made for a permission set (named AWSReservedSSO_…, case-sensitive, as personOfCaller reads it). */
 export function isIdentityCenterRole(p: Principal): boolean {
-  return p.type === 'role' && /^AWSReservedSSO_/.test(p.name);
+  return p.type === 'role' && IDENTITY_CENTER_ROLE.test(p.name);
 }
 
 /** Session names as STS allows them: what a personal grant's trust may pin (never a wildcard). */
@@ -123,9 +125,10 @@ export const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
  * other caller (as personOfCaller) and for a name STS would not issue.
  */
 export function identityCenterSessionOf(callerArn: string): string | undefined {
-  const session = identityCenterSession(callerArn);
-  return session !== undefined && SESSION_NAME.test(session) ? session : undefined;
+  return pinnable(identityCenterSession(callerArn));
 }
+
+const pinnable = (session: string | undefined) => (session !== undefined && SESSION_NAME.test(session) ? session : undefined);
 
 /**
  * Who a caller ARN signs in as: its principal (a session as its role, under
@@ -134,8 +137,10 @@ export function identityCenterSessionOf(callerArn: string): string | undefined {
  * slack.users) read a caller ARN the same way.
  */
 export function callerIdentity(callerArn: string, rolePaths: readonly RolePath[] = []): { arn: string; person?: string; sessionName?: string } {
-  const person = personOfCaller(callerArn);
-  const sessionName = identityCenterSessionOf(callerArn);
+  // One reading of the ARN for both: every API call and Slack action comes through here.
+  const session = identityCenterSession(callerArn);
+  const person = session?.toLowerCase();
+  const sessionName = pinnable(session);
   return { arn: principalFromCallerArn(callerArn, rolePaths).arn, ...(person !== undefined ? { person } : {}), ...(sessionName !== undefined ? { sessionName } : {}) };
 }
 

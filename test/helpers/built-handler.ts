@@ -1,18 +1,5 @@
 import { spawnSync } from 'node:child_process';
 
-/** An HTTP API (v2) event for GET `path`, signed in as `arn` (IAM authorization) when given. */
-export function getEvent(path: string, arn?: string) {
-  return {
-    version: '2.0',
-    routeKey: `GET ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers: {},
-    requestContext: { http: { method: 'GET', path }, requestId: 'r1', ...(arn ? { authorizer: { iam: { userArn: arn, accountId: arn.split(':')[4] } } } : {}) },
-    isBase64Encoded: false,
-  };
-}
-
 export interface HandlerRun {
   /** The handler's answer, when it gave one. */
   result?: { statusCode: number; body: string };

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { buildLikeDeployment, deploymentCode, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
 import { validatedConfig } from '../../../src/config';
 import { ARN } from '../../helpers/settings';
-import { callBuiltHandler, getEvent } from '../../helpers/built-handler';
+import { callBuiltHandler } from '../../helpers/built-handler';
+import { apiEvent } from '../../helpers/events';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -31,7 +32,7 @@ describe('the functions as built for deployment', () => {
 
   /** The api bundle's answer to GET `path`, a signed-in call of `arn` when given, with a deployed function's environment (and `env`). */
   const callApi = (path: string, env: Record<string, string> = {}, arn?: string) => {
-    const { result, output } = callBuiltHandler(built.get('api')!.entry, 'handler', getEvent(path, arn), { env: { ...DEPLOYED_ENV, ...env } });
+    const { result, output } = callBuiltHandler(built.get('api')!.entry, 'handler', apiEvent({ method: 'GET', path, ...(arn ? { caller: arn } : {}) }), { env: { ...DEPLOYED_ENV, ...env } });
     if (!result) throw new Error(`the api bundle gave no answer: ${output}`);
     return { statusCode: result.statusCode, body: JSON.parse(result.body) as unknown };
   };

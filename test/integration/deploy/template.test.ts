@@ -12,7 +12,8 @@ import { validatedConfig } from '../../../src/config';
 import { grantItemKey } from '../../../src/adapters/dynamodb/keys';
 import { deploymentCode } from '../../../scripts/deployment-build';
 import { unzip } from '../../helpers/unzip';
-import { callBuiltHandler, getEvent } from '../../helpers/built-handler';
+import { callBuiltHandler } from '../../helpers/built-handler';
+import { apiEvent } from '../../helpers/events';
 import { ARN } from '../../helpers/settings';
 import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -432,7 +433,7 @@ describe('the deployment template (serverless package)', () => {
     const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : 'rolegate-ci']));
     const [file, exported] = (fn.Properties.Handler as string).split('.') as [string, string];
 
-    const run = callBuiltHandler(join(root, `${file}.mjs`), exported, getEvent('/catalog', ARN.alice), { cwd: root, env: { ...env, AWS_LAMBDA_FUNCTION_NAME: 'rolegate-ci-api', AWS_REGION: 'eu-west-1' } });
+    const run = callBuiltHandler(join(root, `${file}.mjs`), exported, apiEvent({ method: 'GET', path: '/catalog', caller: ARN.alice }), { cwd: root, env: { ...env, AWS_LAMBDA_FUNCTION_NAME: 'rolegate-ci-api', AWS_REGION: 'eu-west-1' } });
 
     expect({ status: run.status, statusCode: run.result?.statusCode }).toEqual({ status: 0, statusCode: 200 });
     expect((JSON.parse(run.result!.body) as { entries: unknown[] }).entries.length).toBeGreaterThan(0);
