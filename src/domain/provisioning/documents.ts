@@ -91,9 +91,46 @@ export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'end
   if (mfaRequired(spec.profile, spec.principal)) condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
   if (spec.externalId) condition.StringEquals = { 'sts:ExternalId': spec.externalId };
   if (spec.session !== undefined) condition.StringLike = { [USER_ID_KEY]: `*:${spec.session}` };
+  condition[SOURCE_IDENTITY_PIN[0]] = { [SOURCE_IDENTITY_PIN[1]]: SOURCE_IDENTITY_PIN[2] };
   return {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: 'sts:AssumeRole', Condition: condition }],
+    Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: [...ASSUME_ACTIONS], Condition: condition }],
+  };
+}
+
+/**
+ * What a grantee may do with a grant role's trust, and in the identity
+ * account's policy: assume it, carrying the source identity its session
+ * already has. STS asks for `sts:SetSourceIdentity` on both sides whenever
+ * the caller's session carries one (set at sign-in through SAML or OIDC,
+ * or earlier in a role chain), even when the call passes none: without it
+ * such people could not use their grants.
+ */
+export const ASSUME_ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity'] as const;
+
+/**
+ * The trust's source-identity pin: a source identity in the call must be
+ * the one the caller's session already carries. A session without one may
+ * not set one at the grant role (the variable of an absent key matches
+ * nothing), so nobody can put another person's name in the target
+ * account's trail; a call that sets none passes (IfExists), and STS itself
+ * refuses to change a source identity once set.
+ */
+export const SOURCE_IDENTITY_PIN = ['StringEqualsIfExists', 'sts:SourceIdentity', '${aws:SourceIdentity}'] as const;
+
+/**
+ * The trust as rolegate wrote it before it allowed source identities (the
+ * same, with `sts:AssumeRole` alone and no pin): it only admits fewer
+ * sessions than the desired one, so a live role still holding it is no
+ * drift; the next write to the grant brings it up to date.
+ */
+export function trustBeforeSourceIdentity(trust: PolicyDocument): PolicyDocument {
+  return {
+    ...trust,
+    Statement: trust.Statement.map((st) => {
+      const { [SOURCE_IDENTITY_PIN[0]]: _pin, ...condition } = (st.Condition ?? {}) as Record<string, unknown>;
+      return { ...st, Action: 'sts:AssumeRole', Condition: condition };
+    }),
   };
 }
 
@@ -110,11 +147,11 @@ export function roleInlinePolicy(spec: Pick<GrantSpec, 'profile' | 'endsAt'>): P
   return { Version: '2012-10-17', Statement: [...own, accessEndsStatement(spec.endsAt)] };
 }
 
-/** Identity side: the principal may assume exactly this role, and only until the end. */
+/** Identity side: the principal may assume exactly this role (its source identity carried: the trust pins it), and only until the end. */
 export function identityPolicy(roleArn: string, endsAt: string): PolicyDocument {
   return {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: roleArn, Condition: { DateLessThan: { 'aws:CurrentTime': endsAt } } }],
+    Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: [...ASSUME_ACTIONS], Resource: roleArn, Condition: { DateLessThan: { 'aws:CurrentTime': endsAt } } }],
   };
 }
 
@@ -214,6 +251,16 @@ function checkTrust(doc: PolicyDocument, maxChars: number): void {
     if (pin !== undefined && (typeof pin !== 'string' || !PINNED_USER_ID.test(pin))) {
       fail(`The trust policy would pin ${USER_ID_KEY} to "${String(pin)}"; a personal grant admits exactly one session name (2–64 letters, digits and +=,.@_-).`);
     }
+    // Only assuming; and a source identity only as carried, or the grantee could write anyone's name into the trail.
+    const actions = actionsOf(statement.Action);
+    if (actions.length === 0 || actions.some((a) => !(ASSUME_ACTIONS as readonly string[]).includes(a))) {
+      fail(`The trust policy would allow ${JSON.stringify(statement.Action ?? null)}; rolegate allows only ${ASSUME_ACTIONS.join(' and ')}.`);
+    }
+    const [operator, key, carried] = SOURCE_IDENTITY_PIN;
+    const sourcePin = (statement.Condition as Record<string, Record<string, unknown> | undefined> | undefined)?.[operator]?.[key];
+    if (actions.includes(ASSUME_ACTIONS[1]) && sourcePin !== carried) {
+      fail(`The trust policy allows ${ASSUME_ACTIONS[1]} without the ${operator} ${key} "${carried}" condition; a grantee could then set any source identity.`);
+    }
   }
   const size = policySize(doc);
   if (size > maxChars) {
@@ -273,8 +320,9 @@ export function validateDocuments(d: DesiredRole, limits: DocumentLimits = {}): 
 
 /**
  * Whether writing the desired trust over the current one would let anyone
- * assume the role more than now: the same grantee until a later end, or
- * without the MFA, ExternalId or session-name condition it has now. A current trust of any
+ * assume the role more than now: the same grantee until a later end, with
+ * an action it lacks now, or without the MFA, ExternalId, session-name or
+ * source-identity condition it has now. A current trust of any
  * other shape (another principal, edited by hand) is replaced as a narrowing.
  */
 export function trustWidens(current: unknown, desired: PolicyDocument): boolean {
@@ -283,11 +331,15 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
   if (!was || !will || !samePolicy(was.Principal, will.Principal)) return false;
   const [wasEnd, willEnd] = [was.Condition?.DateLessThan?.['aws:CurrentTime'], will.Condition?.DateLessThan?.['aws:CurrentTime']];
   if (wasEnd === undefined || willEnd === undefined || Date.parse(willEnd) > Date.parse(wasEnd)) return true;
+  // An action it does not allow now (sts:SetSourceIdentity, to a trust written before rolegate allowed it).
+  if (will.Action.some((a) => !was.Action.includes(a))) return true;
   // A condition the current trust holds, gone or changed.
   return [
     ['Bool', 'aws:MultiFactorAuthPresent'],
     ['StringEquals', 'sts:ExternalId'],
     ['StringLike', USER_ID_KEY],
+    // The pin matters only while sts:SetSourceIdentity is allowed.
+    ...(will.Action.includes(ASSUME_ACTIONS[1]) ? [[SOURCE_IDENTITY_PIN[0], SOURCE_IDENTITY_PIN[1]]] : []),
   ].some(([operator, key]) => {
     const now = was.Condition?.[operator!]?.[key!];
     return now !== undefined && will.Condition?.[operator!]?.[key!] !== now;
@@ -296,13 +348,19 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
 
 type Conditions = Record<string, Record<string, string>>;
 
-function grantStatementOf(doc: unknown): { Principal: unknown; Condition?: Conditions } | undefined {
+function grantStatementOf(doc: unknown): { Principal: unknown; Action: string[]; Condition?: Conditions } | undefined {
   const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
   const list = Array.isArray(statements) ? statements : [statements];
   if (list.length !== 1 || !list[0] || typeof list[0] !== 'object') return undefined;
-  const s = list[0] as { Effect?: unknown; Principal?: unknown; Condition?: unknown };
+  const s = list[0] as { Effect?: unknown; Principal?: unknown; Action?: unknown; Condition?: unknown };
   if (s.Effect !== 'Allow' || s.Principal === undefined) return undefined;
-  return { Principal: s.Principal, ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Conditions } : {}) };
+  return { Principal: s.Principal, Action: actionsOf(s.Action), ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Conditions } : {}) };
+}
+
+/** A statement's actions as a list (IAM takes one as a string); anything else as no action. */
+function actionsOf(action: unknown): string[] {
+  const list = Array.isArray(action) ? action : [action];
+  return list.every((a): a is string => typeof a === 'string') ? list : [];
 }
 
 /**

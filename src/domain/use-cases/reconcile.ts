@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
@@ -286,7 +286,10 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
       repairable: false,
     };
   }
-  if (!samePolicy(role.trustPolicy, d.trustPolicy)) return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true };
+  // A trust written before source identities were allowed admits fewer sessions, never more: no drift.
+  if (!samePolicy(role.trustPolicy, d.trustPolicy) && !samePolicy(role.trustPolicy, trustBeforeSourceIdentity(d.trustPolicy))) {
+    return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true };
+  }
   if ((role.permissionsBoundaryArn ?? '') !== (d.permissionsBoundaryArn ?? '')) {
     return { kind: 'boundary-changed', detail: `permissions boundary ${role.permissionsBoundaryArn ?? 'none'}; expected ${d.permissionsBoundaryArn ?? 'none'}`, repairable: true };
   }

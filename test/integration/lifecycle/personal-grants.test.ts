@@ -111,8 +111,8 @@ const grantStatement = (principal: string, endsAt: string, pin?: string) => ({
   Sid: 'RolegateGrant',
   Effect: 'Allow',
   Principal: { AWS: principal },
-  Action: 'sts:AssumeRole',
-  Condition: { DateLessThan: { 'aws:CurrentTime': endsAt }, ...(pin ? { StringLike: { 'aws:userid': pin } } : {}) },
+  Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+  Condition: { DateLessThan: { 'aws:CurrentTime': endsAt }, ...(pin ? { StringLike: { 'aws:userid': pin } } : {}), StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } },
 });
 
 describe('personal grants (provisioner.personalGrants)', () => {

@@ -149,6 +149,28 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
   });
 
+  it('takes a trust written before rolegate allowed source identities (sts:AssumeRole alone, no pin) as no drift: it admits fewer sessions, never more', async () => {
+    await start('repair');
+    const request = await liveGrant();
+    const spec = iam.roles.get(request.grantKey!)!;
+    const trust = (await iam.describeManagedRole(spec.account, spec.roleName))!.trustPolicy as { Statement: Record<string, unknown>[] };
+    const { StringEqualsIfExists: pin, ...conditions } = trust.Statement[0]!.Condition as Record<string, unknown>;
+    expect(pin).toEqual({ 'sts:SourceIdentity': '${aws:SourceIdentity}' });
+    const before = { ...trust, Statement: [{ ...trust.Statement[0], Action: 'sts:AssumeRole', Condition: conditions }] };
+    iam.tampered.set(request.grantKey!, { trustPolicy: before });
+    const applied = iam.log.length;
+
+    expect(await reconcile(h.deps)).toEqual([]);
+
+    expect(iam.log.length).toBe(applied);
+    expect(iam.tampered.get(request.grantKey!)).toEqual({ trustPolicy: before });
+    expect((await h.requests.getDetail(request.id))!.events.filter((e) => e.action.startsWith('DRIFT_'))).toEqual([]);
+    // Only that shape: the old trust until a later end is drift as before.
+    const later = { ...before, Statement: [{ ...before.Statement[0], Condition: { ...conditions, DateLessThan: { 'aws:CurrentTime': '2099-01-01T00:00:00.000Z' } } }] };
+    iam.tampered.set(request.grantKey!, { trustPolicy: later });
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'trust-changed', repaired: true })]);
+  });
+
   it('never writes back the ARN of a grantee IAM shows as deleted (a principal made since under that name is someone else), and says to revoke', async () => {
     await start('repair');
     const request = await liveGrant();

@@ -86,8 +86,8 @@ describe('IAM Identity Center (SSO) roles', () => {
           Sid: 'RolegateGrant',
           Effect: 'Allow',
           Principal: { AWS: roleArn(DEVELOPER) },
-          Action: 'sts:AssumeRole',
-          Condition: { DateLessThan: { 'aws:CurrentTime': result.request!.endsAt } },
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+          Condition: { DateLessThan: { 'aws:CurrentTime': result.request!.endsAt }, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } },
         },
       ]);
       // The SSO role's permissions come from its permission set: rolegate puts no identity policy on it.

@@ -70,8 +70,8 @@ describe('policy injection', () => {
               Sid: 'RolegateGrant',
               Effect: 'Allow',
               Principal: { AWS: arn },
-              Action: 'sts:AssumeRole',
-              Condition: { DateLessThan: { 'aws:CurrentTime': result.request!.endsAt }, StringEquals: { 'sts:ExternalId': 'ext-1' } },
+              Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+              Condition: { DateLessThan: { 'aws:CurrentTime': result.request!.endsAt }, StringEquals: { 'sts:ExternalId': 'ext-1' }, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } },
             },
           ],
         });

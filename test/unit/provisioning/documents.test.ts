@@ -12,6 +12,7 @@ import {
   roleInlinePolicy,
   samePolicy,
   parsePolicy,
+  trustBeforeSourceIdentity,
   trustWidens,
   deletedPrincipalIn,
 } from '../../../src/domain/provisioning/documents';
@@ -31,7 +32,7 @@ function refusal(build: () => unknown): ProvisioningError {
 }
 
 describe('trust policy', () => {
-  it('trusts exactly the principal, for sts:AssumeRole, until the grant ends', () => {
+  it('trusts exactly the principal, to assume the role carrying the source identity it has, until the grant ends', () => {
     expect(trustPolicy(grantSpec())).toEqual({
       Version: '2012-10-17',
       Statement: [
@@ -39,8 +40,8 @@ describe('trust policy', () => {
           Sid: 'RolegateGrant',
           Effect: 'Allow',
           Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' },
-          Action: 'sts:AssumeRole',
-          Condition: { DateLessThan: { 'aws:CurrentTime': END } },
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+          Condition: { DateLessThan: { 'aws:CurrentTime': END }, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } },
         },
       ],
     });
@@ -50,12 +51,14 @@ describe('trust policy', () => {
     expect(trustPolicy(grantSpec({ profile: profile('EC2Admin') })).Statement[0]!.Condition).toEqual({
       DateLessThan: { 'aws:CurrentTime': END },
       Bool: { 'aws:MultiFactorAuthPresent': 'true' },
+      StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' },
     });
   });
 
   it('never asks a workload role for MFA, even on a profile that requires it', () => {
     expect(trustPolicy(grantSpec({ principal: billingApp, profile: profile('EC2Admin') })).Statement[0]!.Condition).toEqual({
       DateLessThan: { 'aws:CurrentTime': END },
+      StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' },
     });
   });
 
@@ -63,6 +66,7 @@ describe('trust policy', () => {
     expect(trustPolicy(grantSpec({ principal: billingApp, externalId: 'billing-ext' })).Statement[0]!.Condition).toEqual({
       DateLessThan: { 'aws:CurrentTime': END },
       StringEquals: { 'sts:ExternalId': 'billing-ext' },
+      StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' },
     });
     expect(trustPolicy(grantSpec({ principal: billingApp })).Statement[0]!.Condition).not.toHaveProperty('StringEquals');
   });
@@ -74,8 +78,12 @@ describe('trust policy', () => {
         Sid: 'RolegateGrant',
         Effect: 'Allow',
         Principal: { AWS: sso.arn },
-        Action: 'sts:AssumeRole',
-        Condition: { DateLessThan: { 'aws:CurrentTime': END }, StringLike: { 'aws:userid': '*:Alice@Example.com' } },
+        Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        Condition: {
+          DateLessThan: { 'aws:CurrentTime': END },
+          StringLike: { 'aws:userid': '*:Alice@Example.com' },
+          StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' },
+        },
       },
     ]);
     expect(trustPolicy(grantSpec({ principal: sso })).Statement[0]!.Condition).not.toHaveProperty('StringLike');
@@ -99,6 +107,9 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
     ['the session pin dropped', trustPolicy(grantSpec({ session: 'alice' })), base, true],
     ['the session pin moved to another name', trustPolicy(grantSpec({ session: 'alice' })), trustPolicy(grantSpec({ session: 'bob' })), true],
     ['the session pin added', base, trustPolicy(grantSpec({ session: 'alice' })), false],
+    ['sts:SetSourceIdentity added to a trust written before rolegate allowed it', trustBeforeSourceIdentity(base), base, true],
+    ['the source-identity pin dropped', base, { ...base, Statement: [{ ...base.Statement[0], Condition: { DateLessThan: { 'aws:CurrentTime': END } } }] }, true],
+    ['back to sts:AssumeRole alone', base, trustBeforeSourceIdentity(base), false],
   ];
   it.each(cases)('%s', (_what, current, desired, widens) => {
     expect(trustWidens(current, desired)).toBe(widens);
@@ -122,10 +133,10 @@ describe('deletedPrincipalIn (the id IAM shows once a trusted user or role is de
 });
 
 describe('identity policy', () => {
-  it('allows sts:AssumeRole on exactly the grant role until the end', () => {
+  it('allows sts:AssumeRole (and carrying a source identity) on exactly the grant role until the end', () => {
     expect(identityPolicy('arn:aws:iam::333333333333:role/rolegate/rg-x', END)).toEqual({
       Version: '2012-10-17',
-      Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: 'arn:aws:iam::333333333333:role/rolegate/rg-x', Condition: { DateLessThan: { 'aws:CurrentTime': END } } }],
+      Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: 'arn:aws:iam::333333333333:role/rolegate/rg-x', Condition: { DateLessThan: { 'aws:CurrentTime': END } } }],
     });
   });
 });
@@ -377,6 +388,41 @@ describe('limits, checked before anything is sent', () => {
       expect(refusal(() => validateDocuments(trusting({ AWS: 'arn:aws:iam::111111111111:user/alice', Service: 'ec2.amazonaws.com' }))).message).toBe(
         'The trust policy would trust Service principals; rolegate trusts exactly one IAM user or role.',
       );
+    });
+  });
+
+  describe('refuses a trust that allows more than assuming the role, carrying a source identity as it is', () => {
+    const d = desiredRole(grantSpec());
+    const statement = d.trustPolicy.Statement[0]!;
+    const allowing = (Action: unknown, Condition: unknown = statement.Condition): DesiredRole => ({ ...d, trustPolicy: { ...d.trustPolicy, Statement: [{ ...statement, Action, Condition }] } });
+    const { StringEqualsIfExists: _pin, ...unpinned } = statement.Condition as Record<string, unknown>;
+
+    it.each([
+      ['every STS action', 'sts:*'],
+      ['tagging the session', ['sts:AssumeRole', 'sts:TagSession']],
+      ['another way in', 'sts:AssumeRoleWithWebIdentity'],
+      ['every action', '*'],
+      ['no action', []],
+      ['a non-string action', [42]],
+    ])('%s', (_, action) => {
+      expect(refusal(() => validateDocuments(allowing(action))).message).toBe(
+        `The trust policy would allow ${JSON.stringify(action)}; rolegate allows only sts:AssumeRole and sts:SetSourceIdentity.`,
+      );
+    });
+
+    it.each([
+      ['no source-identity condition', unpinned],
+      ["a source identity of the caller's choosing", { ...unpinned, StringEqualsIfExists: { 'sts:SourceIdentity': '*' } }],
+      ['the pin as StringLike', { ...unpinned, StringLike: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } }],
+    ])('sts:SetSourceIdentity with %s', (_, condition) => {
+      expect(refusal(() => validateDocuments(allowing(['sts:AssumeRole', 'sts:SetSourceIdentity'], condition))).message).toBe(
+        'The trust policy allows sts:SetSourceIdentity without the StringEqualsIfExists sts:SourceIdentity "${aws:SourceIdentity}" condition; a grantee could then set any source identity.',
+      );
+    });
+
+    it('but takes a trust of sts:AssumeRole alone, with or without the pin', () => {
+      expect(() => validateDocuments(allowing('sts:AssumeRole', unpinned))).not.toThrow();
+      expect(() => validateDocuments(allowing(['sts:AssumeRole']))).not.toThrow();
     });
   });
 

@@ -21,7 +21,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { desiredRole, trustPolicy } from '../../../src/domain/provisioning/documents';
+import { desiredRole, trustBeforeSourceIdentity, trustPolicy } from '../../../src/domain/provisioning/documents';
 import {
   account,
   awsError,
@@ -165,7 +165,7 @@ describe('IamProvisioner.apply', () => {
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' }, Action: 'sts:AssumeRole', Condition: { DateLessThan: { 'aws:CurrentTime': END } } },
+          { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:user/alice' }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Condition: { DateLessThan: { 'aws:CurrentTime': END }, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}' } } },
         ],
       },
       MaxSessionDuration: 3600,
@@ -374,6 +374,22 @@ describe('IamProvisioner.apply', () => {
     expect(writesSent().slice(0, 3)).toEqual(['UpdateAssumeRolePolicy', 'PutRolePermissionsBoundary', 'TagRole']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(spec));
     expect(iam).not.toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyDocument: expect.stringContaining('RolegateProfileChanging') });
+  });
+
+  it('brings a trust written before rolegate allowed source identities up to date last, as the widening it is', async () => {
+    const spec = grantSpec();
+    const old = trustBeforeSourceIdentity(trustPolicy(spec));
+    // A profile change at the same time: its permissions are in place before the trust admits more sessions.
+    const before = desiredRole(spec).inlinePolicy;
+    const changed = { ...before, Statement: [{ Effect: 'Deny', Action: 's3:DeleteObject', Resource: '*' }, ...before.Statement] };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(spec, { trust: old }) }).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies(changed);
+
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(outcome.calls.map((c) => c.command)).toEqual(['PutRolePolicy', 'UpdateAssumeRolePolicy']);
+    const update = iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input;
+    expect({ ...update, PolicyDocument: parsed(update.PolicyDocument) }).toEqual({ RoleName: spec.roleName, PolicyDocument: trustPolicy(spec) });
   });
 
   it('moves the end and records the new request when a second request extends the grant', async () => {

@@ -42,7 +42,7 @@ describe('IamIdentityGranter', () => {
       PolicyName: identityPolicyName(KEY),
       PolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: ROLE, Condition: { DateLessThan: { 'aws:CurrentTime': END } } }],
+        Statement: [{ Sid: 'RolegateAssume', Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: ROLE, Condition: { DateLessThan: { 'aws:CurrentTime': END } } }],
       },
     });
     expect(identityPolicyName(KEY)).toMatch(/^rolegate-[0-9a-f]{16}$/);
