@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError, regionFromUrl, RolegateClient, TimedOutError, UnreachableError } from './client';
+import { ConfigError, RolegateError } from '../domain/errors';
 
 /*
  * rolegate CLI. `npx rolegate help` for usage. Talks to the HTTP API signed
@@ -141,7 +142,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
 
   try {
     // The file rolegate itself would load: FILE, --config, $ROLEGATE_CONFIG, then the default.
-    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, o.write, io);
+    if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, o.write, io, o.json ?? false);
     if (command === 'plan') return await plan(args, o, io, print);
 
     const named = o.api ?? io.env.ROLEGATE_API;
@@ -348,6 +349,11 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     if (e instanceof ApiError) {
       if (o.json) io.err(jsonText({ error: e.code, status: e.status, message: e.message, details: e.details, ...context }));
       else io.err(`Error ${e.status} ${e.code}: ${e.message}${(e.details ?? []).map((d) => `\n  - ${d.field ? `${d.field}: ` : ''}${d.reason}`).join('')}`);
+      return 1;
+    }
+    if (e instanceof RolegateError && o.json) {
+      // A refusal of the local commands (plan, validate-config): the code and details the API would give for it.
+      io.err(jsonText({ error: e.code, message: e.message, ...(e.details?.length ? { details: e.details } : {}) }));
       return 1;
     }
     const message = e instanceof TimedOutError && e.method === 'POST' ? `${e.message} ${afterTimeout(command, args[0]!)}` : (e as Error).message;
@@ -583,7 +589,7 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
  * stack's region (ROLEGATE_STACK_REGION), which must be of the
  * configuration's partition.
  */
-async function validateConfig(file: string | undefined, write: string | undefined, io: Io): Promise<number> {
+async function validateConfig(file: string | undefined, write: string | undefined, io: Io, json: boolean): Promise<number> {
   const { validatedConfig, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
   const { shadowedRules } = await import('../domain/rules');
   const { partitionOfRegion } = await import('../domain/settings');
@@ -598,24 +604,33 @@ async function validateConfig(file: string | undefined, write: string | undefine
     // Packaging names the region the stack deploys to: one of another partition than the configuration's would fail every AssumeRole.
     const stackRegion = io.env.ROLEGATE_STACK_REGION;
     if (stackRegion && partitionOfRegion(stackRegion) !== settings.partition) {
-      io.err(`${path} is not valid for this stack:\n  - partition: is ${settings.partition}, but the stack deploys to ${stackRegion}, a region of ${partitionOfRegion(stackRegion)}: every AssumeRole into its accounts would fail`);
-      return 1;
+      const detail = { field: 'partition', reason: `is ${settings.partition}, but the stack deploys to ${stackRegion}, a region of ${partitionOfRegion(stackRegion)}: every AssumeRole into its accounts would fail` };
+      throw new ConfigError(`${path} is not valid for this stack:\n  - ${detail.field}: ${detail.reason}`, [detail]);
     }
-    io.out(`${path}: valid (${summarizeSettings(settings)})`);
+    const summary = summarizeSettings(settings);
     if (write !== undefined) {
       // serverless package ships this beside the file: the functions load it instead of validating the file again.
       mkdirSync(dirname(resolve(write)), { recursive: true });
       writeFileSync(write, `${JSON.stringify(validated)}\n`);
-      io.out(`wrote the validated configuration to ${write}`);
     }
-    // Valid, but probably not meant: said on stderr, without failing the check (a deploy goes on).
-    for (const { rule, by } of shadowedRules(settings)) {
+    // Valid, but probably not meant: said without failing the check (a deploy goes on).
+    const shadowed = shadowedRules(settings);
+    if (json) {
+      // One document on stdout: what a CI step checks (`.valid`) and shows (`.warnings`).
+      io.out(jsonText({ path, valid: true, summary, warnings: shadowed.map(({ rule, by }) => ({ rule, shadowedBy: by })), ...(write !== undefined ? { wrote: write } : {}) }, 2));
+      return 0;
+    }
+    io.out(`${path}: valid (${summary})`);
+    if (write !== undefined) io.out(`wrote the validated configuration to ${write}`);
+    for (const { rule, by } of shadowed) {
       io.err(
         `warning: rule "${rule}" never governs a request: for every account and profile it covers, an earlier rule (${by.map((b) => `"${b}"`).join(', ')}) names all its requesters, and the first rule in file order governs. Move it up if it should.`,
       );
     }
     return 0;
   } catch (e) {
+    // With --json, the caller's catch writes it as one JSON line (CONFIG_INVALID, with the bad fields).
+    if (json && e instanceof RolegateError) throw e;
     io.err((e as Error).message);
     return 1;
   }

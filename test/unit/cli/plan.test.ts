@@ -164,6 +164,17 @@ describe('rolegate plan (local dry run)', () => {
     expect(r.stderr).toContain(fragment);
   });
 
+  it('with --json, says why it cannot plan as one JSON line: the code and details the API would give', async () => {
+    const over = await plan('production', 'EC2Admin', '3h', '--as', ARN.alice, '--json');
+    expect(over.code).toBe(1);
+    expect(over.stdout).toBe('');
+    expect(JSON.parse(over.stderr)).toEqual({ error: 'FORBIDDEN', message: 'Rule "admin-two-approvals" allows at most 120 minutes.', details: [{ field: 'durationMinutes', reason: "above the rule's maximum of 120" }] });
+    const short = await plan('production', 'ReadOnly', '10', '--as', ARN.alice, '--json');
+    expect(short.code).toBe(1);
+    expect(short.stderr.split('\n')).toHaveLength(1);
+    expect(JSON.parse(short.stderr)).toMatchObject({ error: 'VALIDATION_FAILED', message: expect.stringContaining('at least 15 minutes') });
+  });
+
   it.each([
     ['without --as', ['production', 'ReadOnly', '30']],
     ['without a duration', ['production', 'ReadOnly', '--as', ARN.alice]],
@@ -326,6 +337,63 @@ describe('rolegate validate-config', () => {
     });
     expect(existsSync(out)).toBe(false);
     expect((await run(['validate-config', EXAMPLE_CONFIG, '--write', out], { ...env, ROLEGATE_STACK_REGION: 'eu-central-1' })).code).toBe(0);
+  });
+
+  describe('--json', () => {
+    it('prints one document: valid, the summary, and the rules an earlier rule hides as warnings (stderr stays empty)', async () => {
+      const text = readFileSync(EXAMPLE_CONFIG, 'utf8').replace(
+        /^rules:\n/m,
+        'rules:\n  - id: everything-read\n    requesters: ["arn:aws:iam::111111111111:user/*"]\n    accounts: ["*"]\n    profiles: [ReadOnly, S3ReadOnly]\n    maxDurationMinutes: 60\n    autoApprove: true\n',
+      );
+      const path = write('shadowing-json.yaml', text);
+      const r = await run(['validate-config', path, '--json']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({
+        path,
+        valid: true,
+        summary: expect.stringMatching(/^2 accounts, 3 profiles, 4 rules; /),
+        warnings: [
+          { rule: 'staging-self-service', shadowedBy: ['everything-read'] },
+          { rule: 'production-read', shadowedBy: ['everything-read'] },
+        ],
+      });
+      expect(JSON.parse((await run(['validate-config', EXAMPLE_CONFIG, '--json'])).stdout).warnings).toEqual([]);
+    });
+
+    it('refuses with one JSON line on stderr: CONFIG_INVALID and each bad field in details', async () => {
+      const broken = readFileSync(EXAMPLE_CONFIG, 'utf8').replace('id: "222222222222"', 'id: "2222"').replace('    approvalsRequired: 1\n', '    approvalsRequired: 1\n    approver: oops\n');
+      const path = write('broken-json.yaml', broken);
+      const r = await run(['validate-config', path, '--json']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      const error = JSON.parse(r.stderr);
+      expect(error).toMatchObject({ error: 'CONFIG_INVALID', message: expect.stringMatching(new RegExp(`^${path} is not valid:\n`)) });
+      expect(error.details).toEqual(
+        expect.arrayContaining([
+          { field: 'accounts.0.id', reason: 'must be a 12-digit AWS account id' },
+          { field: 'rules.1.approver', reason: 'is not a known field' },
+        ]),
+      );
+      const notYaml = await run(['validate-config', write('bad-json.yaml', 'accounts: [\n'), '--json']);
+      expect(notYaml.code).toBe(1);
+      expect(JSON.parse(notYaml.stderr)).toMatchObject({ error: 'CONFIG_INVALID', message: expect.stringContaining('is not valid YAML') });
+    });
+
+    it('names the partition as the bad field of a stack region of another partition, and writes nothing', async () => {
+      const out = join(dir, 'gov-json', 'validated-config.json');
+      const r = await run(['validate-config', EXAMPLE_CONFIG, '--write', out, '--json'], { ROLEGATE_CODE_FINGERPRINT: 'c0de', ROLEGATE_STACK_REGION: 'cn-north-1' });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stderr)).toMatchObject({
+        error: 'CONFIG_INVALID',
+        details: [{ field: 'partition', reason: 'is aws, but the stack deploys to cn-north-1, a region of aws-cn: every AssumeRole into its accounts would fail' }],
+      });
+      expect(existsSync(out)).toBe(false);
+      const written = await run(['validate-config', EXAMPLE_CONFIG, '--write', out, '--json'], { ROLEGATE_CODE_FINGERPRINT: 'c0de' });
+      expect(JSON.parse(written.stdout)).toMatchObject({ valid: true, wrote: out });
+      expect(existsSync(out)).toBe(true);
+    });
   });
 
   it('exits 1 on a file that is not YAML, or not there', async () => {
