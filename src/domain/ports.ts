@@ -225,7 +225,7 @@ export interface ManagedRoleState {
   maxSessionDuration: number;
 }
 
-/** Identity-account side: sts:AssumeRole for the principal on exactly the grant's role. */
+/** Identity-account side: sts:AssumeRole (and sts:SetSourceIdentity) for the principal on exactly the grant's role. */
 export interface IdentityGranter {
   grant(principal: Principal, roleArn: string, endsAt: string, grantKey: string): Promise<PlannedCall[]>;
   revoke(principal: Principal, grantKey: string): Promise<PlannedCall[]>;

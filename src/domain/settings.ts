@@ -202,7 +202,7 @@ export const settingsSchema = z
       z.strictObject({
         /** `dry-run` records the plan on the request and changes nothing in AWS. */
         mode: z._default(z.enum(['dry-run', 'aws']), 'dry-run'),
-        /** Grant the requester sts:AssumeRole in the identity account with an inline policy. */
+        /** Grant the requester sts:AssumeRole (and sts:SetSourceIdentity) in the identity account with an inline policy. */
         identityGrants: z._default(z.boolean(), false),
         /** Role rolegate assumes in the identity account for identity grants (required with identityGrants in aws mode). */
         identityRoleArn: z.optional(roleArn),

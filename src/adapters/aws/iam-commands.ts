@@ -60,7 +60,7 @@ export function identityPolicyName(grantKey: string): string {
   return `rolegate-${createHash('sha256').update(grantKey).digest('hex').slice(0, 16)}`;
 }
 
-/** The call that gives the principal sts:AssumeRole on the grant's role until the end (shared with the dry run). */
+/** The call that gives the principal sts:AssumeRole (and sts:SetSourceIdentity) on the grant's role until the end (shared with the dry run). */
 export function identityGrantCall(principal: Principal, roleArn: string, endsAt: string, grantKey: string): PlannedCall {
   const base = { PolicyName: identityPolicyName(grantKey), PolicyDocument: policyText(identityPolicy(roleArn, endsAt)) };
   return principal.type === 'user' ? iam('PutUserPolicy', { UserName: principal.name, ...base }) : iam('PutRolePolicy', { RoleName: principal.name, ...base });

@@ -23,7 +23,8 @@ const HINTS = {
 /**
  * The identity-account side: an inline policy `rolegate-<hash of the grant
  * key>` on the requester's IAM user (or the workload role) allowing
- * sts:AssumeRole on exactly the grant's role until its end. One policy per
+ * sts:AssumeRole (and sts:SetSourceIdentity, to carry a session's source
+ * identity) on exactly the grant's role until its end. One policy per
  * grant key, so a re-run overwrites it and an extension moves its end.
  */
 export class IamIdentityGranter implements IdentityGranter {

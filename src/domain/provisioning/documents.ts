@@ -112,9 +112,10 @@ export const ASSUME_ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity'] as con
  * The trust's source-identity pin: a source identity in the call must be
  * the one the caller's session already carries. A session without one may
  * not set one at the grant role (the variable of an absent key matches
- * nothing), so nobody can put another person's name in the target
- * account's trail; a call that sets none passes (IfExists), and STS itself
- * refuses to change a source identity once set.
+ * nothing); a call that sets none passes (IfExists), and STS itself
+ * refuses to change a source identity once set. The value carried is only
+ * as good as where it was first set (an identity provider, an earlier
+ * role): rolegate passes it on, it does not vouch for it.
  */
 export const SOURCE_IDENTITY_PIN = ['StringEqualsIfExists', 'sts:SourceIdentity', '${aws:SourceIdentity}'] as const;
 
@@ -125,11 +126,14 @@ export const SOURCE_IDENTITY_PIN = ['StringEqualsIfExists', 'sts:SourceIdentity'
  * drift; the next write to the grant brings it up to date.
  */
 export function trustBeforeSourceIdentity(trust: PolicyDocument): PolicyDocument {
+  const [operator, key] = SOURCE_IDENTITY_PIN;
   return {
     ...trust,
     Statement: trust.Statement.map((st) => {
-      const { [SOURCE_IDENTITY_PIN[0]]: _pin, ...condition } = (st.Condition ?? {}) as Record<string, unknown>;
-      return { ...st, Action: 'sts:AssumeRole', Condition: condition };
+      // The pin's key only: any other condition under the same operator stays, as do all the others.
+      const { [operator]: under, ...others } = (st.Condition ?? {}) as Record<string, Record<string, unknown> | undefined>;
+      const { [key]: _pin, ...rest } = under ?? {};
+      return { ...st, Action: 'sts:AssumeRole', Condition: Object.keys(rest).length > 0 ? { ...others, [operator]: rest } : others };
     }),
   };
 }

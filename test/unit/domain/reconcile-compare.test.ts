@@ -1,7 +1,7 @@
 import { compare } from '../../../src/domain/use-cases/reconcile';
 import type { ManagedRoleState } from '../../../src/domain/ports';
-import { desiredRole } from '../../../src/domain/provisioning/documents';
-import { grantSpec } from '../provisioning/fixtures';
+import { desiredRole, trustBeforeSourceIdentity, type PolicyDocument } from '../../../src/domain/provisioning/documents';
+import { grantSpec, profile } from '../provisioning/fixtures';
 import { roleStateOf } from '../../helpers/recording-provisioner';
 
 /** A role state as the provisioner reads it, for a role of a live grant's name. */
@@ -52,5 +52,29 @@ describe('what is not drift to repair', () => {
     expect(compare(asDesired({ inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy, AWSRevokeOlderSessions: revokeOlderSessions } }), d)).toBeUndefined();
     const allows = { Version: '2012-10-17', Statement: [revokeOlderSessions.Statement[0], { Effect: 'Allow', Action: 's3:*', Resource: '*' }] };
     expect(compare(asDesired({ inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy, extra: allows } }), d)).toMatchObject({ kind: 'permissions-changed', repairable: true });
+  });
+});
+
+describe('a trust written before rolegate allowed source identities', () => {
+  // MFA, ExternalId and a session pin: conditions the old shape must keep to pass.
+  const spec = grantSpec({ profile: profile('EC2Admin'), externalId: 'ext-1', session: 'alice' });
+  const d = desiredRole(spec);
+  const holding = (trustPolicy: unknown): ManagedRoleState => ({ ...roleStateOf(spec), trustPolicy });
+  const before = trustBeforeSourceIdentity(d.trustPolicy);
+  const conditionOf = (p: PolicyDocument) => p.Statement[0]!.Condition as Record<string, unknown>;
+  const withCondition = (p: PolicyDocument, Condition: unknown, Action: unknown = p.Statement[0]!.Action) => ({ ...p, Statement: [{ ...p.Statement[0], Action, Condition }] });
+
+  it('is no drift, as it was written (it admits fewer sessions than the desired one)', () => {
+    expect(compare(holding(before), d)).toBeUndefined();
+  });
+
+  it.each([
+    ['without its MFA condition', () => withCondition(before, (({ Bool: _mfa, ...c }) => c)(conditionOf(before)))],
+    ['without its ExternalId', () => withCondition(before, (({ StringEquals: _ext, ...c }) => c)(conditionOf(before)))],
+    ['without its session pin', () => withCondition(before, (({ StringLike: _pin, ...c }) => c)(conditionOf(before)))],
+    ['allowing sts:SetSourceIdentity without the pin', () => withCondition(before, conditionOf(before), ['sts:AssumeRole', 'sts:SetSourceIdentity'])],
+    ['pinning the source identity to anything', () => withCondition(d.trustPolicy, { ...conditionOf(d.trustPolicy), StringEqualsIfExists: { 'sts:SourceIdentity': '*' } })],
+  ])('is drift to repair %s', (_what, trust) => {
+    expect(compare(holding(trust()), d)).toEqual({ kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true });
   });
 });

@@ -110,9 +110,41 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
     ['sts:SetSourceIdentity added to a trust written before rolegate allowed it', trustBeforeSourceIdentity(base), base, true],
     ['the source-identity pin dropped', base, { ...base, Statement: [{ ...base.Statement[0], Condition: { DateLessThan: { 'aws:CurrentTime': END } } }] }, true],
     ['back to sts:AssumeRole alone', base, trustBeforeSourceIdentity(base), false],
+    ['a trust written before, brought up to date with an earlier end', trustBeforeSourceIdentity(trustPolicy(grantSpec({ endsAt: LATER }))), base, true],
+    ['an action someone added dropped', { ...base, Statement: [{ ...base.Statement[0], Action: ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'] }] }, base, false],
   ];
   it.each(cases)('%s', (_what, current, desired, widens) => {
     expect(trustWidens(current, desired)).toBe(widens);
+  });
+});
+
+describe('trustBeforeSourceIdentity (the trust as rolegate wrote it before it allowed source identities)', () => {
+  it('is the trust with sts:AssumeRole alone and without the pin: every other condition stays', () => {
+    const spec = grantSpec({ profile: profile('EC2Admin'), externalId: 'ext-1', session: 'alice' });
+    expect(trustBeforeSourceIdentity(trustPolicy(spec))).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'RolegateGrant',
+          Effect: 'Allow',
+          Principal: { AWS: alice.arn },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            DateLessThan: { 'aws:CurrentTime': END },
+            Bool: { 'aws:MultiFactorAuthPresent': 'true' },
+            StringEquals: { 'sts:ExternalId': 'ext-1' },
+            StringLike: { 'aws:userid': '*:alice' },
+          },
+        },
+      ],
+    });
+  });
+
+  it('drops only the pin\'s key: another condition under the same operator stays', () => {
+    const base = trustPolicy(grantSpec());
+    const condition = { ...base.Statement[0]!.Condition as object, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}', 'aws:RequestedRegion': 'eu-west-1' } };
+    const before = trustBeforeSourceIdentity({ ...base, Statement: [{ ...base.Statement[0], Condition: condition }] });
+    expect(before.Statement[0]!.Condition).toEqual({ DateLessThan: { 'aws:CurrentTime': END }, StringEqualsIfExists: { 'aws:RequestedRegion': 'eu-west-1' } });
   });
 });
 
