@@ -227,7 +227,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
           ...(o.principal ? { principalArn: o.principal } : {}),
         };
         const { request } = await create('/requests', body);
-        const said = `Requested ${request.id}: ${request.status}` + (request.status === 'PENDING' ? ` (needs ${request.approvalsRequired} approval(s) before ${request.decisionDeadline})` : '');
+        const said = `Requested ${request.id}: ${request.status}${standing(request)}`;
         // With --json --wait, stdout carries one document: the final request (below), not this one too; the id goes to
         // stderr at once (a progress line), so a wait that fails or is cut short still says which request was made.
         if (o.wait && o.json) io.err(`… ${said}`);
@@ -320,7 +320,8 @@ export async function main(argv: string[], raw: Io): Promise<number> {
           durationMinutes: minutesOf(args[1]!),
           reason: args.slice(2).join(' '),
         });
-        print(request, () => `Extension requested: ${request.id} (${request.status})`);
+        // An auto-approved extension says where access now ends: the rule's maximum from now may have cut it short.
+        print(request, () => `Extension requested: ${request.id}: ${request.status}${standing(request)}`);
         return 0;
       }
       case 'catalog': {
@@ -489,15 +490,22 @@ function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string 
     `${r.id}  ${r.status}`,
     `  ${r.principalArn}${r.principalSession ? ` (only as ${r.principalSession})` : ''} → ${r.profile} in ${r.accountAlias} (${r.accountId}) for ${r.durationMinutes} min`,
     `  requested by ${r.requester}${personOf(r.requesterPerson)} at ${r.createdAt}: ${r.reason}${r.ticket ? ` [${r.ticket}]` : ''}`,
-    ...(r.endsAt ? [`  access ends ${r.endsAt}`] : []),
+    ...(r.endedAt ? [`  ended ${r.endedAt}${r.endsAt ? ` (its access was to end ${r.endsAt})` : ''}`] : r.endsAt ? [`  access ends ${r.endsAt}`] : []),
     ...(r.failure ? [`  FAILED: ${r.failure.code}: ${r.failure.message}`] : []),
     '  decisions:',
     ...(d.decisions.length ? d.decisions.map((x) => `    ${x.decision} by ${x.approver}${personOf(x.person)} at ${x.at}${x.comment ? `: ${x.comment}` : ''}`) : ['    (none)']),
     '  audit:',
     ...d.events.map((e) => `    ${e.at}  ${String(e.action).padEnd(actionWidth)} ${e.actor}${personOf(e.actorPerson)}${sourceText(e.source)}${e.comment ? `: ${e.comment}` : ''}`),
   ];
-  if (r.access) lines.push('', accessText(r.access));
+  // Once ended, the role is named for the record; its console link and profile no longer work, so they are not offered.
+  if (r.access) lines.push('', r.endedAt ? `Role: ${r.access.roleArn} (no longer usable: the request ended ${r.endedAt})` : accessText(r.access));
   return lines.join('\n');
+}
+
+/** What a request just made waits for, or, approved at once, until when it gives access. */
+function standing(r: Req): string {
+  if (r.status === 'PENDING') return ` (needs ${String(r.approvalsRequired)} approval(s) before ${String(r.decisionDeadline)})`;
+  return r.status === 'APPROVED' && typeof r.endsAt === 'string' ? ` (access until ${r.endsAt} once provisioned)` : '';
 }
 
 function accessText(a: Req): string {

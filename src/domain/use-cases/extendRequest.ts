@@ -61,12 +61,16 @@ export async function extendRequest(
   const account = findAccount(deps.settings, original.accountId);
   const rule = ruleFor(deps.settings, caller, account, original.profile);
   assertNotFrozen(deps.settings, caller, parsePrincipalArn(original.principalArn, 'principalArn'), account);
-  // Access already as far ahead as the rule allows from now: an extension approved now would add nothing.
+  // Access (nearly) as far ahead as the rule allows from now: an extension approved now would add less than
+  // the shortest access anyone may ask for (seconds, say), yet be recorded, approved and provisioned as one.
   const now = isoNow(deps.clock);
-  if (original.endsAt && original.endsAt >= addMinutes(now, rule.maxDurationMinutes)) {
+  const shortest = deps.settings.minDurationMinutes;
+  if (original.endsAt && original.endsAt > addMinutes(now, rule.maxDurationMinutes - shortest)) {
+    const from = addMinutes(original.endsAt, shortest - rule.maxDurationMinutes);
     throw new ConflictError(
-      `Request ${original.id} already gives access until ${original.endsAt}, as far ahead as rule "${rule.id}" allows (${rule.maxDurationMinutes} minutes from now); extend it closer to its end.`,
-      [{ field: 'durationMinutes', reason: `access already runs ${rule.maxDurationMinutes} minutes ahead, the rule's maximum` }],
+      `Request ${original.id} already gives access until ${original.endsAt}, and rule "${rule.id}" allows access at most ${rule.maxDurationMinutes} minutes ahead: ` +
+        `an extension approved now would add less than ${shortest} minutes. Extend it from ${from}.`,
+      [{ field: 'durationMinutes', reason: `access already runs more than ${rule.maxDurationMinutes - shortest} of the rule's ${rule.maxDurationMinutes} minutes ahead` }],
     );
   }
   return createRequest(deps, actor, intent);

@@ -387,8 +387,8 @@ describe('rolegate CLI against the local HTTP API', () => {
       });
       expect(r.code).toBe(0);
       // stdout holds one document; the request made is named on stderr (a progress line) as soon as it is made.
-      expect(r.stderr).toBe(`… Requested ${id}: APPROVED`);
       const final = JSON.parse(r.stdout);
+      expect(r.stderr).toBe(`… Requested ${id}: APPROVED (access until ${final.endsAt} once provisioned)`);
       expect(final).toMatchObject({ id, status: 'ACTIVE', profile: 'S3ReadOnly' });
       expect(final.access.switchRoleUrl).toContain('displayName=staging-S3ReadOnly');
       expect(final.access.cliProfile).toMatch(/^\[profile staging-S3ReadOnly\]\n/);
@@ -555,12 +555,23 @@ describe('rolegate CLI against the local HTTP API', () => {
       expect(extension).toMatchObject({ extendsRequestId: id, durationMinutes: 30, reason: 'Still debugging' });
       expect(extension.id).not.toBe(id);
 
+      // Auto-approved (staging-self-service): it says where access ends now, 15 minutes after the original (the 30 above is not provisioned yet).
       const human = await as(ARN.alice, ['extend', id, '15', 'More']);
       expect(human.code).toBe(0);
-      expect(human.stdout).toMatch(/^Extension requested: \S+ \((PENDING|APPROVED)\)$/);
+      expect(human.stdout).toMatch(/^Extension requested: \S+: APPROVED \(access until 2026-03-02T10:15:01\.000Z once provisioned\)$/);
+
+      const live = (await as(ARN.alice, ['show', id])).stdout.split('\n');
+      expect(live).toContain('  access ends 2026-03-02T10:00:01.000Z');
+      expect(live.some((l) => l.startsWith('Console: https://'))).toBe(true);
 
       const revoked = await as(ARN.alice, ['revoke', id, 'done']);
       expect(revoked).toEqual({ code: 0, stdout: `${id}: REVOKED`, stderr: '' });
+      // Ended: the role for the record, never a console link or a profile that no longer works.
+      const ended = JSON.parse((await as(ARN.alice, ['show', id, '--json'])).stdout).request;
+      const shown = (await as(ARN.alice, ['show', id])).stdout.split('\n');
+      expect(shown).toContain(`  ended ${ended.endedAt} (its access was to end 2026-03-02T10:00:01.000Z)`);
+      expect(shown).toContain(`Role: ${ended.access.roleArn} (no longer usable: the request ended ${ended.endedAt})`);
+      expect(shown.filter((l) => /^(Console|Until|~\/\.aws\/config)/.test(l) || l.startsWith('[profile'))).toEqual([]);
       const detail = JSON.parse((await as(ARN.alice, ['show', id, '--json'])).stdout);
       expect(detail.events.find((e: { action: string }) => e.action === 'REVOKED')).toMatchObject({ actor: ARN.alice, comment: 'done' });
     });

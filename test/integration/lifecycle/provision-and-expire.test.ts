@@ -296,11 +296,22 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     const original = await approvedStaging(480);
     await provisionRequest(h.deps, original.id);
     expect(original.endsAt).toBe('2026-03-02T17:00:00.000Z');
-    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' })).rejects.toThrow(
-      `Request ${original.id} already gives access until 2026-03-02T17:00:00.000Z, as far ahead as rule "staging-self-service" allows (480 minutes from now); extend it closer to its end.`,
-    );
+    const refusal = `Request ${original.id} already gives access until 2026-03-02T17:00:00.000Z, and rule "staging-self-service" allows access at most 480 minutes ahead: an extension approved now would add less than 15 minutes. Extend it from 2026-03-02T09:15:00.000Z.`;
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' })).rejects.toThrow(refusal);
+    // Seconds later it would add seconds, yet be approved and provisioned as a whole request: refused alike, until it can add 15 minutes.
+    h.clock.advance(3_000);
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' })).rejects.toThrow(refusal);
+    h.clock.set('2026-03-02T09:14:59.999Z');
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' })).rejects.toMatchObject({
+      details: [{ field: 'durationMinutes', reason: "access already runs more than 465 of the rule's 480 minutes ahead" }],
+    });
+    h.clock.set('2026-03-02T09:15:00.000Z');
+    const shortest = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' });
+    expect(shortest.endsAt).toBe('2026-03-02T17:15:00.000Z');
+    await revokeRequest(h.deps, api(ARN.alice), shortest.id, 'not needed');
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T17:00:00.000Z');
 
-    h.clock.advance(60 * 60_000);
+    h.clock.set('2026-03-02T10:00:00.000Z');
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 480, reason: 'more' });
     await provisionRequest(h.deps, extension.id);
     // 17:00 + 480 minutes would be 01:00 tomorrow; the rule allows 480 minutes from 10:00.
