@@ -23,7 +23,9 @@ export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const query = Object.fromEntries(url.searchParams.entries());
+  // As API Gateway (payload 2.0) hands them: a repeated parameter's values joined with commas.
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
   const requestId = randomUUID();
   const body = Buffer.concat(chunks);
   return {

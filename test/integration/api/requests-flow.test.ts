@@ -1,7 +1,7 @@
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { ARN, settingsWith } from '../../helpers/settings';
-import { call } from '../../helpers/events';
+import { apiEvent, call, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { allItems } from '../../helpers/table';
 
@@ -215,6 +215,23 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect(bobSees.body.items).toEqual([]);
     const pendingToo = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting', status: 'PENDING' } });
     expect(pendingToo.body.items).toHaveLength(4);
+  });
+
+  it('refuses a query parameter given twice, naming it, rather than read one of the values (API Gateway joins them: "1,2")', async () => {
+    const event = apiEvent({ method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '1,2', view: 'all,mine', status: 'PENDING' } });
+    event.rawQueryString = 'limit=1&limit=2&view=all&status=PENDING&view=mine';
+    const reply = await h.api(event, lambdaContext());
+    expect(reply.statusCode).toBe(400);
+    expect(JSON.parse(reply.body as string)).toMatchObject({
+      error: 'VALIDATION_FAILED',
+      message: 'Give each query parameter once.',
+      details: [
+        { field: 'limit', reason: 'is given more than once' },
+        { field: 'view', reason: 'is given more than once' },
+      ],
+    });
+    // Each once: the same values are fine.
+    expect((await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '2', view: 'mine', status: 'PENDING' } })).status).toBe(200);
   });
 
   it('leaves out of awaiting a request the caller approved that still waits for a second approver, and keeps it for that one', async () => {

@@ -20,6 +20,13 @@ describe('the local server', () => {
     expect(event.requestContext.http).toMatchObject({ method: 'POST', path: '/requests', sourceIp: '127.0.0.1', userAgent: 'curl/8.5' });
   });
 
+  it('hands a repeated query parameter as API Gateway does, its values joined with commas, and the raw query string as sent', async () => {
+    const req = Object.assign(request(Buffer.from('')), { url: '/requests?limit=1&view=all&limit=2', method: 'GET' });
+    const event = await toApiGatewayEvent(req);
+    expect(event.queryStringParameters).toEqual({ limit: '1,2', view: 'all' });
+    expect(event.rawQueryString).toBe('limit=1&view=all&limit=2');
+  });
+
   it('hands bytes that are not UTF-8 as base64, for the function to refuse, never as text with U+FFFD in it', async () => {
     const latin1 = Buffer.from('{"reason":"café"}', 'latin1');
     const event = await toApiGatewayEvent(request(latin1));
