@@ -286,22 +286,33 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         if (o.account !== undefined && !/^(\d{12}|[A-Za-z0-9][A-Za-z0-9-]{0,62})$/.test(o.account)) {
           throw new UsageError(`--account must be a 12-digit account id or an account alias, not "${o.account}".`);
         }
-        const live = await liveRequests(client, { principal: o.principal, account: o.account });
+        const { live, accounts } = await liveRequests(client, { principal: o.principal, account: o.account });
+        // A mistyped account would report "nothing live", which in an incident reads as "nothing to do".
+        const where = o.account?.toLowerCase();
+        if (where !== undefined && !o.json && !accounts.some((a) => a.alias.toLowerCase() === where || a.id === where)) {
+          const seen = accounts.map((a) => `${a.alias} (${a.id})`).join(', ');
+          io.err(`warning: no live request you may see is in an account named "${o.account}"${seen ? `; live requests are in ${seen}` : ''}. Check the alias or id.`);
+        }
         if (o['dry-run']) {
           print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, `${r.principalArn}${r.principalSession ? ` (only as ${r.principalSession})` : ''}`, r.endsAt])) : 'Nothing live matches.'));
           return 0;
         }
         const comment = args.join(' ');
-        const outcome = { revoked: [] as string[], alreadyEnded: [] as string[], failed: [] as { id: string; error: string }[] };
+        const outcome = { revoked: [] as string[], revokedWithOriginal: [] as string[], alreadyEnded: [] as string[], failed: [] as { id: string; error: string }[] };
         for (const r of live) {
           try {
             const { request } = await decide(r.id, 'revoke', { comment });
             outcome.revoked.push(request.id);
             if (!o.json) io.out(`${request.id}: ${request.status}`);
           } catch (e) {
-            // Revoking a request takes its extensions with it: one listed after its parent has ended already,
-            // refused for its status. Any other refusal leaves its access live: that is a failure.
-            if (e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT' && (e.details ?? []).some((d) => d.field === 'status')) {
+            // Revoking a request takes its extensions with it: one listed after its parent is refused for its status,
+            // revoked by this run all the same. Any other refusal leaves its access live: that is a failure.
+            const ended = e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT' ? (e.details ?? []).find((d) => d.field === 'status') : undefined;
+            const parent = typeof r.extendsRequestId === 'string' ? r.extendsRequestId : undefined;
+            if (ended && ended.reason === 'is REVOKED' && parent !== undefined && [...outcome.revoked, ...outcome.revokedWithOriginal].includes(parent)) {
+              outcome.revokedWithOriginal.push(r.id);
+              if (!o.json) io.out(`${r.id}: REVOKED with ${parent}, which it extends`);
+            } else if (ended) {
               outcome.alreadyEnded.push(r.id);
               if (!o.json) io.out(`${r.id}: had ended already`);
             } else {
@@ -311,7 +322,13 @@ export async function main(argv: string[], raw: Io): Promise<number> {
             }
           }
         }
-        print(outcome, () => `Revoked ${outcome.revoked.length} of ${live.length}; ${outcome.alreadyEnded.length} had ended already; ${outcome.failed.length} not revoked${outcome.failed.length ? ' (repeat the command to try them again)' : ''}.`);
+        const withOriginal = outcome.revokedWithOriginal.length;
+        print(
+          outcome,
+          () =>
+            `Revoked ${outcome.revoked.length + withOriginal} of ${live.length}${withOriginal ? ` (${withOriginal} with the request they extend)` : ''}; ` +
+            `${outcome.alreadyEnded.length} had ended already; ${outcome.failed.length} not revoked${outcome.failed.length ? ' (repeat the command to try them again)' : ''}.`,
+        );
         return outcome.failed.length ? 1 : 0;
       }
       case 'extend': {
@@ -389,8 +406,10 @@ function principalKey(arn: string): string | undefined {
  * or requester) and/or in the account (alias or id): the originals before the
  * extensions, since revoking one takes its extensions with it.
  */
-async function liveRequests(client: RolegateClient, only: { principal?: string; account?: string }): Promise<Req[]> {
+/** The live requests the caller may see that match, originals first, and every account a live request it may see is in. */
+async function liveRequests(client: RolegateClient, only: { principal?: string; account?: string }): Promise<{ live: Req[]; accounts: { alias: string; id: string }[] }> {
   const found = new Map<string, Req>();
+  const accounts = new Map<string, string>();
   const who = only.principal === undefined ? undefined : principalKey(only.principal);
   const where = only.account?.toLowerCase();
   for (const status of LIVE_STATUSES) {
@@ -398,6 +417,7 @@ async function liveRequests(client: RolegateClient, only: { principal?: string; 
     do {
       const page = await client.send('GET', '/requests', undefined, { view: 'all', status, limit: '100', cursor }, { reply: REPLY.page });
       for (const r of page.items) {
+        accounts.set(String(r.accountId), String(r.accountAlias));
         const byWho = who === undefined || [r.principalArn, r.requester].some((a) => typeof a === 'string' && principalKey(a) === who);
         const byWhere = where === undefined || String(r.accountAlias).toLowerCase() === where || r.accountId === where;
         // Seen twice when it moved on between two listings: once is enough.
@@ -407,7 +427,10 @@ async function liveRequests(client: RolegateClient, only: { principal?: string; 
     } while (cursor !== undefined);
   }
   const all = [...found.values()];
-  return [...all.filter((r) => r.extendsRequestId === undefined), ...all.filter((r) => r.extendsRequestId !== undefined)];
+  return {
+    live: [...all.filter((r) => r.extendsRequestId === undefined), ...all.filter((r) => r.extendsRequestId !== undefined)],
+    accounts: [...accounts].map(([id, alias]) => ({ id, alias })).sort((a, b) => a.alias.localeCompare(b.alias)),
+  };
 }
 
 /** A change that timed out may have been made all the same: say where to look rather than guess. */

@@ -70,8 +70,13 @@ it('lists with --dry-run, then revokes every live request of the principal (any 
   const run = await cli(RESPONDER, ['revoke-all', 'laptop', 'stolen', '--principal', 'arn:aws:iam::111111111111:user/team/BOB']);
   expect(run).toEqual({
     code: 0,
-    // The extension went with the original.
-    stdout: [`${active}: REVOKED`, `${failed}: REVOKED`, `${extension}: had ended already`, 'Revoked 2 of 3; 1 had ended already; 0 not revoked.'].join('\n'),
+    // The extension went with the original: revoked by this run, not "ended already".
+    stdout: [
+      `${active}: REVOKED`,
+      `${failed}: REVOKED`,
+      `${extension}: REVOKED with ${active}, which it extends`,
+      'Revoked 3 of 3 (1 with the request they extend); 0 had ended already; 0 not revoked.',
+    ].join('\n'),
     stderr: '',
   });
   expect(await statuses([active, extension, failed, pending, alices])).toEqual(['REVOKED', 'REVOKED', 'REVOKED', 'PENDING', 'ACTIVE']);
@@ -94,12 +99,29 @@ it('revokes by account, and reports what it could not revoke with exit 1', async
     expect.stringMatching(new RegExp(`^${alices}: not revoked: 502 PROVISIONING_FAILED: `)),
     `${active}: REVOKED`,
     `${failed}: REVOKED`,
-    `${extension}: had ended already`,
-    'Revoked 2 of 4; 1 had ended already; 1 not revoked (repeat the command to try them again).',
+    `${extension}: REVOKED with ${active}, which it extends`,
+    'Revoked 3 of 4 (1 with the request they extend); 0 had ended already; 1 not revoked (repeat the command to try them again).',
   ]);
   expect(await statuses([alices, active])).toEqual(['ACTIVE', 'REVOKED']);
   // Repeated, it finishes what is left.
   expect(await cli(RESPONDER, ['revoke-all', 'account', 'breached', '--account', 'staging'])).toMatchObject({ code: 0, stdout: `${alices}: REVOKED\nRevoked 1 of 1; 0 had ended already; 0 not revoked.` });
+});
+
+it('warns when no live request it may see is in the account named (a typo reads as "nothing live"), naming those that have some', async () => {
+  const { active } = await bobAndAlice();
+  for (const account of ['stagign', '444444444444']) {
+    const dry = await cli(RESPONDER, ['revoke-all', 'x', '--account', account, '--dry-run']);
+    expect(dry).toEqual({
+      code: 0,
+      stdout: 'Nothing live matches.',
+      stderr: `warning: no live request you may see is in an account named "${account}"; live requests are in staging (222222222222). Check the alias or id.`,
+    });
+  }
+  // An account that has live requests, by alias in any case or by id: no warning. With --json, stderr stays for JSON errors.
+  expect((await cli(RESPONDER, ['revoke-all', 'x', '--account', 'STAGING', '--dry-run'])).stderr).toBe('');
+  expect((await cli(RESPONDER, ['revoke-all', 'x', '--account', '222222222222', '--dry-run'])).stderr).toBe('');
+  expect(await cli(RESPONDER, ['revoke-all', 'x', '--account', 'stagign', '--dry-run', '--json'])).toEqual({ code: 0, stdout: '[]', stderr: '' });
+  expect(await statuses([active])).toEqual(['ACTIVE']);
 });
 
 it('never revokes everything: a principal or an account must be named', async () => {
