@@ -109,6 +109,8 @@ async function started(dynamo: RunningDynamo, port: number, settings: Settings, 
       `  configuration: ${app.env.configPath} (provisioner: ${app.deps.settings.provisioner.mode})`,
       `  DynamoDB Local: ${dynamo.endpoint}, table ${app.env.tableName}`,
       `  name the caller with: -H 'x-rolegate-principal: arn:aws:iam::111111111111:user/alice'`,
+      // The CLI's --as alone finds the local run on port 3000 only: on another port it needs the address.
+      `  CLI: npx rolegate ${port === 3000 ? '' : `--api http://127.0.0.1:${port} `}--as arn:aws:iam::111111111111:user/alice catalog`,
       ...(app.deps.settings.provisioner.mode === 'aws' ? ['  ROLEGATE_LOCAL_ALLOW_AWS=true: IAM in real accounts changes, for any caller the header names'] : []),
       `  sweeper every ${sweepSeconds} s; Ctrl-C to stop`,
     ].join('\n'),
