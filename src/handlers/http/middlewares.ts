@@ -172,7 +172,11 @@ export function authenticate(options: IdentityOptions): Mw {
           ? { arn: principalFromCallerArn(jwtArn, options.rolePaths).arn, ...(jwtPerson !== undefined ? { person: jwtPerson } : {}) }
           : callerIdentity(callerArn, options.rolePaths);
         request.context.actor = { ...who, via: 'api', source: sourceOf(request.event, callerArn === who.arn ? undefined : callerArn) };
-      } catch {
+      } catch (e) {
+        // The local run's header is typed by hand: say what is wrong with it rather than guess at a root or federated user.
+        if (callerArn === localArn && iamArn === undefined && jwtArn === undefined) {
+          throw new ForbiddenError(`The ${LOCAL_IDENTITY_HEADER} header must name an IAM user or role, or an assumed-role session: ${(e as Error).message}`);
+        }
         throw new ForbiddenError('Only IAM users and roles may use rolegate (not an account root or a federated user).');
       }
     },

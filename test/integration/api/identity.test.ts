@@ -38,6 +38,16 @@ describe('identity comes only from the authenticated request context', () => {
     expect(res.body.request.requester).toBe(ARN.alice);
   });
 
+  it('says what is wrong with a local header that names no IAM user or role, and a deployed caller that is none is told why', async () => {
+    for (const value of ['bob', `arn:aws:iam::111111111111:user/${'x'.repeat(200)}`, 'arn:aws:iam::111111111111:root']) {
+      const res = await call(local.api, { method: 'POST', path: '/requests', headers: { 'x-rolegate-principal': value }, body });
+      expect(res.status).toBe(403);
+      expect(res.body.message).toMatch(/^The x-rolegate-principal header must name an IAM user or role, or an assumed-role session: \S/);
+    }
+    const root = await call(deployed.api, { method: 'POST', path: '/requests', caller: 'arn:aws:iam::111111111111:root', body });
+    expect(root.body).toEqual({ error: 'FORBIDDEN', message: 'Only IAM users and roles may use rolegate (not an account root or a federated user).' });
+  });
+
   it('never turns on local identity inside Lambda, whatever the environment says', () => {
     expect(readEnv({ ROLEGATE_LOCAL: 'true', AWS_LAMBDA_FUNCTION_NAME: 'rolegate-prod-api' }).localIdentity).toBe(false);
     expect(readEnv({ ROLEGATE_LOCAL: 'true' }).localIdentity).toBe(true);
