@@ -345,7 +345,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         const { entries } = await client.send('GET', '/catalog', undefined, undefined, { reply: REPLY.catalog });
         print(entries, () =>
           table(
-            ['ACCOUNT', 'ID', 'PROFILE', 'MAX MIN', 'APPROVALS', 'APPROVERS'],
+            ['ACCOUNT', 'ID', 'PROFILE', 'MAX MINUTES', 'APPROVALS', 'APPROVERS'],
             entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
           ),
         );

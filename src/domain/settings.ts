@@ -3,7 +3,7 @@ import './zod-locale';
 import { identityCenterSessionOf, isAccountId, parsePrincipalArn } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
-import { NOTIFICATION_KINDS } from './model';
+import { MAX_RULE_MINUTES, NOTIFICATION_KINDS } from './model';
 import { ruleNames } from './rule-names';
 import { ACCOUNT_ALIAS, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME } from './text';
 
@@ -155,7 +155,7 @@ export const ruleSchema = z.strictObject({
   accounts: z.array(nonEmpty()).check(z.minLength(1)),
   /** Profile names; `*` for every profile. */
   profiles: z.array(nonEmpty()).check(z.minLength(1)),
-  maxDurationMinutes: intIn(15, 60 * 24 * 30),
+  maxDurationMinutes: intIn(15, MAX_RULE_MINUTES),
   approvers: z._default(z.array(principalPattern), []),
   approvalsRequired: z._default(intIn(1, 10), 1),
   autoApprove: z._default(z.boolean(), false),

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../../domain/zod-locale';
-import { REQUEST_STATUSES } from '../../domain/model';
+import { MAX_RULE_MINUTES, REQUEST_STATUSES } from '../../domain/model';
 import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME, TICKET_ID } from '../../domain/text';
 
 /*
@@ -23,7 +23,8 @@ const freeText = (max: number) =>
 
 // A ULID's letters are case-insensitive (Crockford base32): a lower-case id is the same request, stored upper-case.
 export const requestId = z.pipe(
-  z.string().check(z.regex(/^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$/, { message: 'must be a request id (26-character ULID)' })),
+  // A ULID's first character is 0–7 (its 48-bit time fills 10 characters of 5 bits): 8ZZ… is no id, refused as such, not looked for.
+  z.string().check(z.regex(/^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$/, { message: 'must be a request id (26-character ULID)' })),
   z.transform((id) => id.toUpperCase()),
 );
 
@@ -33,7 +34,8 @@ export const idParams = z.strictObject({ id: requestId });
 export const idempotencyKey = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, { message: 'must be 8–128 letters, digits and _.:- (a UUID fits)' }));
 
 // One schema, so a request and an extension answer a bad duration in the same words.
-const durationMinutes = z.number().check(z.int({ message: 'must be a whole number of minutes' }), z.positive());
+// Bounded by what any rule may allow (30 days), so a huge number is told so, not that it is no whole number (zod's int stops at 2^53).
+const durationMinutes = z.number().check(z.maximum(MAX_RULE_MINUTES, { message: `must be at most ${MAX_RULE_MINUTES} minutes (30 days), the most any rule allows` }), z.int({ message: 'must be a whole number of minutes' }), z.positive());
 
 /** A caller's own id for a call, echoed in the reply and written in every log line of it: another value is ignored, not refused. */
 export const correlationId = z.string().check(z.regex(/^[A-Za-z0-9-]{8,64}$/));

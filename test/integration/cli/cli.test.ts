@@ -244,7 +244,7 @@ describe('rolegate CLI against the local HTTP API', () => {
       const r = await as(ARN.alice, ['catalog']);
       expect(r.code).toBe(0);
       const lines = r.stdout.split('\n');
-      expect(lines[0]).toMatch(/^ACCOUNT\s+ID\s+PROFILE\s+MAX MIN\s+APPROVALS\s+APPROVERS$/);
+      expect(lines[0]).toMatch(/^ACCOUNT\s+ID\s+PROFILE\s+MAX MINUTES\s+APPROVALS\s+APPROVERS$/);
       const rows = lines.slice(1).map((l) => l.split(/\s{2,}/));
       expect(rows).toEqual([
         ['staging', '222222222222', 'ReadOnly', '480', 'auto'],
