@@ -17,7 +17,11 @@ export function findAccount(settings: Settings, idOrAlias: string): AccountSetti
 
 export function findProfile(settings: Settings, name: string): Profile {
   const profile = settings.profiles.find((p) => p.name === name);
-  if (!profile) throw new NotFoundError(`No access profile is named "${name}".`);
+  if (!profile) {
+    // Names are case-sensitive (they name IAM policies and roles): a near miss is told so, without naming what it missed.
+    const caseOnly = settings.profiles.some((p) => p.name.toLowerCase() === name.toLowerCase());
+    throw new NotFoundError(`No access profile is named "${name}".${caseOnly ? ' Profile names are case-sensitive: `rolegate catalog` lists yours.' : ''}`);
+  }
   return profile;
 }
 

@@ -43,7 +43,7 @@ export const correlationId = z.string().check(z.regex(/^[A-Za-z0-9-]{8,64}$/));
 export const createRequestBody = z
   .strictObject({
     accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id' }))),
-    account: z.optional(z.string().check(z.regex(ACCOUNT_REF, { message: 'must be an account alias or a 12-digit account id' }))),
+    account: z.optional(z.string().check(z.regex(ACCOUNT_REF, { message: 'must be an account alias (lower-case letters, digits and -) or a 12-digit account id' }))),
     profile: z.string().check(z.regex(NAME, { message: 'must be a profile name (letters, digits, _ or -)' })),
     durationMinutes,
     reason: freeText(1000),

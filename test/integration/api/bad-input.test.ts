@@ -19,10 +19,19 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     await h.close();
   });
 
+  it('tells a profile name in the wrong case that names are case-sensitive, and an unknown one only that it is unknown', async () => {
+    const wrongCase = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, profile: 'readonly' } });
+    expect(wrongCase.status).toBe(404);
+    expect(wrongCase.body.message).toBe('No access profile is named "readonly". Profile names are case-sensitive: `rolegate catalog` lists yours.');
+    const unknown = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, profile: 'Admin' } });
+    expect(unknown.body.message).toBe('No access profile is named "Admin".');
+  });
+
   const cases: [string, EventInput, number, string, { field: string; reason: string }?][] = [
     ['unknown account', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, account: 'nope' } }, 404, 'NOT_FOUND'],
     ['unknown account id', { method: 'POST', path: '/requests', caller: ARN.alice, body: { profile: 'ReadOnly', durationMinutes: 60, reason: 'x', accountId: '999999999999' } }, 404, 'NOT_FOUND'],
     ['unknown profile', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, profile: 'Admin' } }, 404, 'NOT_FOUND'],
+    ['an account alias in capitals', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, account: 'PRODUCTION' } }, 400, 'VALIDATION_FAILED', { field: 'account', reason: 'must be an account alias (lower-case letters, digits and -) or a 12-digit account id' }],
     ['duration above the rule maximum', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 241 } }, 403, 'FORBIDDEN', { field: 'durationMinutes', reason: "above the rule's maximum of 240" }],
     ['duration below 15 minutes', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 14 } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'below the minimum of 15' }],
     ['fractional duration', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 30.5 } }, 400, 'VALIDATION_FAILED', { field: 'durationMinutes', reason: 'must be a whole number of minutes' }],
