@@ -52,6 +52,29 @@ the API says nothing was done: 429, or a revoke whose grant was busy (409
 GRANT_BUSY); one that timed out may have been done, and is reported.
 `;
 
+/** The CLI's options, for Node's parser. */
+const OPTIONS = {
+  api: { type: 'string' },
+  as: { type: 'string' },
+  profile: { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  ticket: { type: 'string' },
+  principal: { type: 'string' },
+  account: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  wait: { type: 'boolean', default: false },
+  view: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  config: { type: 'string' },
+  write: { type: 'string' },
+  'token-file': { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export interface Io {
   out(line: string): void;
   err(line: string): void;
@@ -102,30 +125,11 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        api: { type: 'string' },
-        as: { type: 'string' },
-        profile: { type: 'string' },
-        region: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        ticket: { type: 'string' },
-        principal: { type: 'string' },
-        account: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-        view: { type: 'string' },
-        status: { type: 'string' },
-        limit: { type: 'string' },
-        cursor: { type: 'string' },
-        config: { type: 'string' },
-        write: { type: 'string' },
-        'token-file': { type: 'string' },
-        'idempotency-key': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: OPTIONS,
     });
   } catch (e) {
-    io.err(argv.includes('--json') ? jsonText({ error: 'USAGE', message: (e as Error).message }) : `${(e as Error).message}\n\n${USAGE}`);
+    const message = parseErrorText((e as Error).message);
+    io.err(argv.includes('--json') ? jsonText({ error: 'USAGE', message }) : usageError(message, commandIn(argv)));
     return 2;
   }
   const { values: o, positionals: [command, ...args] } = parsed;
@@ -361,7 +365,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     const made = e as { requestId?: string; idempotencyKey?: string };
     const context = { ...(made.requestId ? { requestId: made.requestId } : {}), ...(made.idempotencyKey ? { idempotencyKey: made.idempotencyKey } : {}) };
     if (e instanceof UsageError) {
-      io.err(o.json ? jsonText({ error: 'USAGE', message: e.message }) : `${e.message}\n\n${USAGE}`);
+      io.err(o.json ? jsonText({ error: 'USAGE', message: e.message }) : usageError(e.message, command));
       return 2;
     }
     if (e instanceof ApiError) {
@@ -441,6 +445,38 @@ function afterTimeout(command: string, id: string): string {
 }
 
 class UsageError extends Error {}
+
+/** A usage error as printed: the reason, the command's own usage if it has one, and where the rest is. */
+function usageError(message: string, command: string | undefined): string {
+  // USAGE holds one or two entries per line, two spaces and more apart (an entry's first word is its command);
+  // a line indented further continues the entry above it.
+  const entries: string[] = [];
+  for (const line of USAGE.slice(USAGE.indexOf('Commands'), USAGE.indexOf('Options')).split('\n').slice(1)) {
+    if (/^ {20,}\S/.test(line)) entries[entries.length - 1] += ` ${line.trim()}`;
+    else entries.push(...line.trim().split(/\s{2,}/));
+  }
+  const own = entries.filter((entry) => command !== undefined && entry.split(' ')[0] === command);
+  return [message, ...own.map((entry) => `Usage: rolegate ${entry}`), 'Run `rolegate help` for every command and option.'].join('\n');
+}
+
+/** The command word of arguments the parser refused: the first that is neither an option nor an option's value. */
+function commandIn(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) return arg;
+    const name = arg.replace(/^--?/, '');
+    if (!name.includes('=') && (OPTIONS as Record<string, { type: string }>)[name]?.type === 'string') i++;
+  }
+  return undefined;
+}
+
+/** Node's parser on an unknown option, in plainer words: a negative number is no option, and a value may start with '-' after '--'. */
+function parseErrorText(message: string): string {
+  const unknown = /^Unknown option '([^']*)'/.exec(message)?.[1];
+  if (unknown === undefined) return message;
+  if (/^-\d/.test(unknown)) return `"${unknown}" is taken for an option: durations and limits are positive numbers.`;
+  return `Unknown option '${unknown}'. (A value that starts with '-', as a reason might, goes after '--': rolegate deny <id> -- "${unknown} …".)`;
+}
 
 function isLoopback(api: string): boolean {
   try {

@@ -304,13 +304,17 @@ describe('rolegate CLI against the local HTTP API', () => {
       ['an unknown command', ['frobnicate'], 'Unknown command "frobnicate".'],
       ['an unknown option', ['list', '--bogus'], "Unknown option '--bogus'"],
       ['a duration that is not one', ['request', 'production', 'ReadOnly', '1.5h', 'Logs'], '"1.5h" is not a duration'],
+      ['a negative duration', ['request', 'production', 'ReadOnly', '-5', 'Logs'], '"-5" is taken for an option: durations and limits are positive numbers.'],
     ])('exits 2 with usage on stderr for %s, sending nothing', async (_what, argv, message) => {
       const before = server.seen.length;
       const r = await as(ARN.alice, argv);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(message);
-      expect(r.stderr).toContain('Commands');
+      // The reason, the command's own usage (an unknown one has none), where the rest is: not the whole help again.
+      const lines = r.stderr.split('\n');
+      expect(lines.at(-1)).toBe('Run `rolegate help` for every command and option.');
+      expect(lines.filter((l) => l.startsWith('Usage: '))).toEqual(argv[0] === 'frobnicate' ? [] : [expect.stringMatching(new RegExp(`^Usage: rolegate ${argv[0]} `))]);
       expect(server.seen.length).toBe(before);
     });
 

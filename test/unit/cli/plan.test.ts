@@ -183,7 +183,7 @@ describe('rolegate plan (local dry run)', () => {
     const r = await plan(...argv);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('Commands');
+    expect(r.stderr).toContain('Usage: rolegate plan <account> <profile> <minutes> --as ARN');
   });
 
   it('reads the configuration from $ROLEGATE_CONFIG when --config is absent', async () => {
