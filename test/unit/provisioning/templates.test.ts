@@ -117,15 +117,21 @@ describe('provisioner role template (target accounts)', () => {
     expect(named.filter((arn) => like(arn, inAccount(roleArn(`${ROLE_PATH.slice(1)}*/*`), '333333333333')))).toEqual([]);
   });
 
-  it('conditions attaching a policy and setting a boundary on the allowed policy ARNs', () => {
+  it('conditions attaching a policy on the allowed policy ARNs, and setting a boundary on the allowed boundary ARNs, two lists', () => {
     expect(allows.find((s) => s.Action === 'iam:AttachRolePolicy')!.Condition).toEqual({ ArnLike: { 'iam:PolicyARN': { Ref: 'AllowedPolicyArns' } } });
     // With a required boundary, that one alone (NeverWithoutTheRequiredBoundary refuses any other): never refused for not being listed.
     expect(allows.find((s) => s.Action === 'iam:PutRolePermissionsBoundary')!.Condition).toEqual({
-      ArnLike: { 'iam:PermissionsBoundary': { 'Fn::If': ['BoundaryRequired', [{ Ref: 'RequiredPermissionsBoundaryArn' }], { Ref: 'AllowedPolicyArns' }] } },
+      ArnLike: { 'iam:PermissionsBoundary': { 'Fn::If': ['BoundaryRequired', [{ Ref: 'RequiredPermissionsBoundaryArn' }], { Ref: 'AllowedBoundaryArns' }] } },
     });
+    // A boundary (PowerUserAccess, say) is never attachable as permissions for being allowed as a boundary: no statement lets one list stand for the other.
+    const text = JSON.stringify(template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.Policies);
+    expect(text.match(/"Ref":"AllowedPolicyArns"/g)).toHaveLength(1);
+    // Allowing no boundary unless the deployer lists some: 'none' is no ARN, so ArnLike matches nothing.
+    const parameters = template('provisioner-role.yaml').Parameters as Record<string, { Default?: string; Type: string }>;
+    expect(parameters.AllowedBoundaryArns).toMatchObject({ Type: 'CommaDelimitedList', Default: 'none' });
   });
 
-  it('takes a boundary at creation only from the allowed policies, as when setting one later (the required one, when set)', () => {
+  it('takes a boundary at creation only from the allowed boundaries, as when setting one later (the required one, when set)', () => {
     const all = template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.Policies[0]!.PolicyDocument.Statement as Record<string, unknown>[];
     // Only without a required boundary: with one, CreateRole must carry exactly it, listed or not.
     expect(all.find((s) => JSON.stringify(s).includes('NeverCreateWithABoundaryNotAllowed'))!['Fn::If']).toEqual(['BoundaryRequired', { Ref: 'AWS::NoValue' }, expect.any(Object)]);
@@ -135,7 +141,7 @@ describe('provisioner role template (target accounts)', () => {
       Action: 'iam:CreateRole',
       Resource: '*',
       // Both must hold: a boundary is given, and it is not one of the allowed ARNs.
-      Condition: { Null: { 'iam:PermissionsBoundary': 'false' }, ArnNotLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedPolicyArns' } } },
+      Condition: { Null: { 'iam:PermissionsBoundary': 'false' }, ArnNotLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedBoundaryArns' } } },
     });
   });
 
