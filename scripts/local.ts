@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { loadSettings, readEnv } from '../src/config';
 import type { Settings } from '../src/domain/settings';
 import { createTable, localClient, startDynamoDbLocal, type RunningDynamo } from '../src/local/dynamodb-local';
-import { isLocalHost, localPort, localRunRefusal } from '../src/local/guards';
+import { isLocalHost, localPort, localRunRefusal, localSecretsRefusal, secretNamesOf } from '../src/local/guards';
 import { BodyTooLargeError, toApiGatewayEvent } from '../src/local/http-event';
 
 type Handler = (event: never, context: never) => Promise<unknown>;
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   // The configuration is checked and the port taken before DynamoDB Local starts: a mistake leaves nothing running.
   const env = readEnv();
   const settings = loadSettings(env.configPath, env.deployment);
-  const refusal = localRunRefusal(settings.provisioner.mode, process.env);
+  const refusal = localRunRefusal(settings.provisioner.mode, process.env) ?? localSecretsRefusal(secretNamesOf(settings), process.env);
   if (refusal) throw new Error(refusal);
   let handler: Handler | undefined;
   const server = createServer((req, res) => {
@@ -112,6 +112,7 @@ async function started(dynamo: RunningDynamo, port: number, settings: Settings, 
       // The CLI's --as alone finds the local run on port 3000 only: on another port it needs the address.
       `  CLI: npx rolegate ${port === 3000 ? '' : `--api http://127.0.0.1:${port} `}--as arn:aws:iam::111111111111:user/alice catalog`,
       ...(app.deps.settings.provisioner.mode === 'aws' ? ['  ROLEGATE_LOCAL_ALLOW_AWS=true: IAM in real accounts changes, for any caller the header names'] : []),
+      ...(settings.slack ? [`  Slack: POST /slack/commands and /slack/interactions, signed with the signing secret of ROLEGATE_LOCAL_SECRETS; replies go to slack.com with its bot token`] : []),
       `  sweeper every ${sweepSeconds} s; Ctrl-C to stop`,
     ].join('\n'),
   );

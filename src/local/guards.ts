@@ -1,3 +1,5 @@
+import type { Settings } from '../domain/settings';
+
 /*
  * What keeps `npm start` a local tool. Its caller is whoever the
  * x-rolegate-principal header names, so it must never act on real AWS by
@@ -19,6 +21,30 @@ export function localRunRefusal(mode: 'dry-run' | 'aws', env: NodeJS.ProcessEnv)
     'This configuration has provisioner.mode: aws. Run locally, rolegate would change IAM in real accounts with',
     "this machine's AWS credentials, for anyone its x-rolegate-principal header names, which nothing authenticates.",
     `Use a dry-run configuration, or set ${ALLOW_AWS_VARIABLE}=true to do it on purpose (a sandbox account).`,
+  ].join('\n');
+}
+
+/** The SSM parameters a configuration names: Slack's signing secret and bot token, each webhook's secret. */
+export function secretNamesOf(s: Pick<Settings, 'slack' | 'webhooks'>): string[] {
+  return [...(s.slack ? [s.slack.signingSecretParameter, s.slack.botTokenParameter] : []), ...s.webhooks.map((w) => w.secretParameter)];
+}
+
+/** The variable the local run takes secrets from (JSON, name → value) instead of SSM. */
+export const LOCAL_SECRETS_VARIABLE = 'ROLEGATE_LOCAL_SECRETS';
+
+/**
+ * Why the local run refuses to start on a configuration that names secrets
+ * (Slack's signing secret and bot token, webhook secrets), or undefined.
+ * Without ROLEGATE_LOCAL_SECRETS it would read them from SSM Parameter
+ * Store with this machine's AWS credentials, and post to Slack with the bot
+ * token found there; that too takes ROLEGATE_LOCAL_ALLOW_AWS=true.
+ */
+export function localSecretsRefusal(secretNames: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  if (secretNames.length === 0 || env[LOCAL_SECRETS_VARIABLE] !== undefined || env[ALLOW_AWS_VARIABLE] === 'true') return undefined;
+  return [
+    `This configuration names secrets (${secretNames.join(', ')}). Run locally without ${LOCAL_SECRETS_VARIABLE}, rolegate would read them`,
+    "from SSM Parameter Store with this machine's AWS credentials, and post to Slack with the bot token found there.",
+    `Give them locally, ${LOCAL_SECRETS_VARIABLE}='{"${secretNames[0]}":"…"}', or set ${ALLOW_AWS_VARIABLE}=true to read them from SSM on purpose.`,
   ].join('\n');
 }
 

@@ -1,4 +1,5 @@
-import { isLocalHost, localPort, localRunRefusal } from '../../../src/local/guards';
+import { isLocalHost, localPort, localRunRefusal, localSecretsRefusal, secretNamesOf } from '../../../src/local/guards';
+import { exampleSettings, settingsWith } from '../../helpers/settings';
 
 describe('the local run', () => {
   it('refuses a configuration that provisions for real unless ROLEGATE_LOCAL_ALLOW_AWS=true says so', () => {
@@ -13,6 +14,26 @@ describe('the local run', () => {
         ].join('\n'),
       );
     }
+  });
+
+  it('refuses a configuration that names secrets unless they are given locally, or reading SSM is allowed on purpose', () => {
+    expect(secretNamesOf(exampleSettings())).toEqual([]);
+    const withSlack = settingsWith((doc) => {
+      doc.slack = { teamIds: ['T0ACME'], users: { U0ALICE: 'arn:aws:iam::111111111111:user/alice' } };
+      doc.webhooks = [{ url: 'https://hooks.example.com/rolegate', secretParameter: '/rolegate/webhooks/ops' }];
+    });
+    const names = secretNamesOf(withSlack);
+    expect(names).toEqual(['/rolegate/slack/signing-secret', '/rolegate/slack/bot-token', '/rolegate/webhooks/ops']);
+    expect(localSecretsRefusal([], {})).toBeUndefined();
+    expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_SECRETS: '{}' })).toBeUndefined();
+    expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_ALLOW_AWS: 'true' })).toBeUndefined();
+    expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_ALLOW_AWS: '1' })).toBe(
+      [
+        'This configuration names secrets (/rolegate/slack/signing-secret, /rolegate/slack/bot-token, /rolegate/webhooks/ops). Run locally without ROLEGATE_LOCAL_SECRETS, rolegate would read them',
+        "from SSM Parameter Store with this machine's AWS credentials, and post to Slack with the bot token found there.",
+        `Give them locally, ROLEGATE_LOCAL_SECRETS='{"/rolegate/slack/signing-secret":"…"}', or set ROLEGATE_LOCAL_ALLOW_AWS=true to read them from SSM on purpose.`,
+      ].join('\n'),
+    );
   });
 
   it.each([
