@@ -146,7 +146,8 @@ async function perform(deps: ProvisioningDeps, actor: Actor, job: SlackJob): Pro
     }
     case 'status': {
       const d = await getRequest(deps, actor, c.requestId);
-      const access = d.request.access ? `\nConsole: ${d.request.access.switchRoleUrl}` : '';
+      // Once ended, the link no longer works: not offered.
+      const access = d.request.access && d.request.status === 'ACTIVE' ? `\nConsole: ${d.request.access.switchRoleUrl}` : '';
       return `${line(d.request)}\nDecisions: ${d.decisions.map((x) => `${x.decision} by ${x.approver}`).join(', ') || 'none'}${access}`;
     }
     case 'approve': {

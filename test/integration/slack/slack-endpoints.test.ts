@@ -5,6 +5,7 @@ import { signSlackRequest } from '../../../src/adapters/slack/signature';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { slackApp } from '../../../src/handlers/slack/app';
 import { runSlackJob } from '../../../src/handlers/slack/run-job';
 import type { HttpEvent } from '../../../src/handlers/http/types';
@@ -273,6 +274,21 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect((await h.requests.get(denied.id))!.status).toBe('DENIED');
     expect((await h.requests.get(cancelled.id))!.status).toBe('CANCELLED');
     expect(slack.replies.map((r) => r.reply.text)).toEqual([`Approval of \`${approved.id}\` recorded: PENDING (1 of 2).`, `Denied \`${denied.id}\`.`, `Cancelled \`${cancelled.id}\`.`]);
+  });
+
+  it('offers the console link in status while access is live, never once it ended', async () => {
+    const r = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('active');
+    const status = async (trigger: string) => {
+      expect((await app(event('/slack/commands', slashCommandBody(`status ${r.id}`, { user_id: 'U0ALICE', trigger_id: trigger })))).statusCode).toBe(200);
+      await settle();
+      return slack.replies.at(-1)!.reply.text!;
+    };
+    expect(await status('2.2.a')).toMatch(/\nConsole: https:\/\/signin\.aws\.amazon\.com\/switchrole\?/);
+    await revokeRequest(h.deps, { arn: ARN.alice, via: 'api' }, r.id, 'done');
+    const ended = await status('2.2.b');
+    expect(ended).toContain('REVOKED');
+    expect(ended).not.toContain('Console:');
   });
 
   it('keeps the state when a notifier fails, and audits the failure', async () => {
