@@ -92,7 +92,10 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
           const a = interaction.action;
           const principalArn = principalOf(a.userId, a.teamId);
           if (!principalArn) {
-            await d.slack.postToResponseUrl(a.responseUrl, unmapped(a.userId, a.teamId));
+            // Nothing was asked of rolegate: a reply that fails (the message's response_url expired) is logged, not a 5xx.
+            await d.slack.postToResponseUrl(a.responseUrl, unmapped(a.userId, a.teamId)).catch((e: unknown) => {
+              d.logger.warn('slack reply to an unlinked user failed', { correlationId, slackUser: a.userId, error: e instanceof Error ? e.message : String(e) });
+            });
             return ok(correlationId);
           }
           if (a.actionId === APPROVE_ACTION_ID) {

@@ -201,6 +201,18 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(await allItems(h)).toEqual(before);
   });
 
+  it('answers an unlinked clicker 200 even when the reply cannot be posted (an expired response_url), and logs it', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    slack.postToResponseUrl = async () => {
+      throw new Error('response_url: expired_url');
+    };
+    const before = await allItems(h);
+    const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { user: { id: 'U0STRANGER', team_id: 'T0001ABCD' } }))));
+    expect(res.statusCode).toBe(200);
+    expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'slack reply to an unlinked user failed', fields: expect.objectContaining({ slackUser: 'U0STRANGER', error: 'response_url: expired_url' }) }));
+    expect(await allItems(h)).toEqual(before);
+  });
+
   it('refuses self-approval by button with a friendly message', async () => {
     const request = await createRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
     const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id))));
