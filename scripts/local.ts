@@ -112,7 +112,7 @@ async function started(dynamo: RunningDynamo, port: number, settings: Settings, 
       // The CLI's --as alone finds the local run on port 3000 only: on another port it needs the address.
       `  CLI: npx rolegate ${port === 3000 ? '' : `--api http://127.0.0.1:${port} `}--as arn:aws:iam::111111111111:user/alice catalog`,
       ...(app.deps.settings.provisioner.mode === 'aws' ? ['  ROLEGATE_LOCAL_ALLOW_AWS=true: IAM in real accounts changes, for any caller the header names'] : []),
-      ...(settings.slack ? [`  Slack: POST /slack/commands and /slack/interactions, signed with the signing secret of ROLEGATE_LOCAL_SECRETS; replies go to slack.com with its bot token`] : []),
+      ...(settings.slack ? [`  Slack: POST /slack/commands and /slack/interactions, signed with the configured signing secret; replies go to slack.com with the bot token`] : []),
       `  sweeper every ${sweepSeconds} s; Ctrl-C to stop`,
     ].join('\n'),
   );

@@ -303,6 +303,15 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         }
         const comment = args.join(' ');
         const outcome = { revoked: [] as string[], revokedWithOriginal: [] as string[], alreadyEnded: [] as string[], failed: [] as { id: string; error: string }[] };
+        const byId = new Map(live.map((r) => [String(r.id), r]));
+        // The request this run revoked that took r with it: its original, or the original's, up the chain.
+        const revokedAbove = (r: Req): string | undefined => {
+          const done = new Set([...outcome.revoked, ...outcome.revokedWithOriginal]);
+          for (let up = r.extendsRequestId as string | undefined; up !== undefined; up = byId.get(up)?.extendsRequestId as string | undefined) {
+            if (done.has(up)) return up;
+          }
+          return undefined;
+        };
         for (const r of live) {
           try {
             const { request } = await decide(r.id, 'revoke', { comment });
@@ -312,10 +321,10 @@ export async function main(argv: string[], raw: Io): Promise<number> {
             // Revoking a request takes its extensions with it: one listed after its parent is refused for its status,
             // revoked by this run all the same. Any other refusal leaves its access live: that is a failure.
             const ended = e instanceof ApiError && e.status === 409 && e.code === 'CONFLICT' ? (e.details ?? []).find((d) => d.field === 'status') : undefined;
-            const parent = typeof r.extendsRequestId === 'string' ? r.extendsRequestId : undefined;
-            if (ended && ended.reason === 'is REVOKED' && parent !== undefined && [...outcome.revoked, ...outcome.revokedWithOriginal].includes(parent)) {
+            const above = ended?.reason === 'is REVOKED' ? revokedAbove(r) : undefined;
+            if (above !== undefined) {
               outcome.revokedWithOriginal.push(r.id);
-              if (!o.json) io.out(`${r.id}: REVOKED with ${parent}, which it extends`);
+              if (!o.json) io.out(`${r.id}: REVOKED with ${above}, which it extends`);
             } else if (ended) {
               outcome.alreadyEnded.push(r.id);
               if (!o.json) io.out(`${r.id}: had ended already`);
@@ -453,7 +462,13 @@ function usageError(message: string, command: string | undefined): string {
   const entries: string[] = [];
   for (const line of USAGE.slice(USAGE.indexOf('Commands'), USAGE.indexOf('Options')).split('\n').slice(1)) {
     if (/^ {20,}\S/.test(line)) entries[entries.length - 1] += ` ${line.trim()}`;
-    else entries.push(...line.trim().split(/\s{2,}/));
+    // A note in parentheses after an entry belongs to it.
+    else {
+      for (const part of line.trim().split(/\s{2,}/).filter(Boolean)) {
+        if (part.startsWith('(') && entries.length > 0) entries[entries.length - 1] += ` ${part}`;
+        else entries.push(part);
+      }
+    }
   }
   const own = entries.filter((entry) => command !== undefined && entry.split(' ')[0] === command);
   return [message, ...own.map((entry) => `Usage: rolegate ${entry}`), 'Run `rolegate help` for every command and option.'].join('\n');

@@ -1,9 +1,9 @@
 import type { AccountSettings } from './settings';
 
-/** The lifecycle of a request; see DESIGN.md and src/domain/state-machine.ts. */
 /** The longest access any rule may allow (`rules[].maxDurationMinutes`): 30 days. */
 export const MAX_RULE_MINUTES = 60 * 24 * 30;
 
+/** The lifecycle of a request; see DESIGN.md and src/domain/state-machine.ts. */
 export const REQUEST_STATUSES = [
   'PENDING',
   'APPROVED',

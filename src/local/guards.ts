@@ -40,7 +40,8 @@ export const LOCAL_SECRETS_VARIABLE = 'ROLEGATE_LOCAL_SECRETS';
  * token found there; that too takes ROLEGATE_LOCAL_ALLOW_AWS=true.
  */
 export function localSecretsRefusal(secretNames: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
-  if (secretNames.length === 0 || env[LOCAL_SECRETS_VARIABLE] !== undefined || env[ALLOW_AWS_VARIABLE] === 'true') return undefined;
+  // Non-empty, as src/config.ts reads it: an empty value gives no secrets, and SSM would be read after all.
+  if (secretNames.length === 0 || !!env[LOCAL_SECRETS_VARIABLE] || env[ALLOW_AWS_VARIABLE] === 'true') return undefined;
   return [
     `This configuration names secrets (${secretNames.join(', ')}). Run locally without ${LOCAL_SECRETS_VARIABLE}, rolegate would read them`,
     "from SSM Parameter Store with this machine's AWS credentials, and post to Slack with the bot token found there.",

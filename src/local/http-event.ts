@@ -24,8 +24,9 @@ export async function toApiGatewayEvent(req: IncomingMessage, maxBytes = 1024 * 
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   // As API Gateway (payload 2.0) hands them: a repeated parameter's values joined with commas.
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
+  // Built without a prototype: a parameter named constructor or __proto__ is a parameter like any other.
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of url.searchParams) query[k] = Object.hasOwn(query, k) ? `${query[k]},${v}` : v;
   const requestId = randomUUID();
   const body = Buffer.concat(chunks);
   return {

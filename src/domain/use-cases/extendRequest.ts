@@ -65,6 +65,12 @@ export async function extendRequest(
   // the shortest access anyone may ask for (seconds, say), yet be recorded, approved and provisioned as one.
   const now = isoNow(deps.clock);
   const shortest = deps.settings.minDurationMinutes;
+  if (rule.maxDurationMinutes === shortest) {
+    throw new ConflictError(
+      `Rule "${rule.id}" allows at most ${rule.maxDurationMinutes} minutes, the shortest access anyone may ask for: an extension could never add time. Ask for new access once request ${original.id} ends.`,
+      [{ field: 'durationMinutes', reason: `rule's maximum equals minDurationMinutes (${shortest})` }],
+    );
+  }
   if (original.endsAt && original.endsAt > addMinutes(now, rule.maxDurationMinutes - shortest)) {
     const from = addMinutes(original.endsAt, shortest - rule.maxDurationMinutes);
     throw new ConflictError(

@@ -35,7 +35,7 @@ export const idempotencyKey = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$
 
 // One schema, so a request and an extension answer a bad duration in the same words.
 // Bounded by what any rule may allow (30 days), so a huge number is told so, not that it is no whole number (zod's int stops at 2^53).
-const durationMinutes = z.number().check(z.maximum(MAX_RULE_MINUTES, { message: `must be at most ${MAX_RULE_MINUTES} minutes (30 days), the most any rule allows` }), z.int({ message: 'must be a whole number of minutes' }), z.positive());
+const durationMinutes = z.number().check(z.maximum(MAX_RULE_MINUTES, { message: `must be at most ${MAX_RULE_MINUTES} minutes (30 days), the most any rule allows`, abort: true }), z.int({ message: 'must be a whole number of minutes' }), z.positive());
 
 /** A caller's own id for a call, echoed in the reply and written in every log line of it: another value is ignored, not refused. */
 export const correlationId = z.string().check(z.regex(/^[A-Za-z0-9-]{8,64}$/));

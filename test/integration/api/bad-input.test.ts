@@ -101,6 +101,11 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     expect(await allItems(h)).toEqual(before);
   });
 
+  it('says of a duration past 2^53 only that it is over the most any rule allows, not also that it is no whole number', async () => {
+    const res = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, durationMinutes: 1e20 } });
+    expect(res.body.details).toEqual([{ field: 'durationMinutes', reason: 'must be at most 43200 minutes (30 days), the most any rule allows' }]);
+  });
+
   it('names the methods a route takes in the Allow header of a 405', async () => {
     const res = await call(h.api, { method: 'DELETE', path: `/requests/${pendingId}`, caller: ARN.alice });
     expect(res.status).toBe(405);

@@ -84,6 +84,28 @@ it('lists with --dry-run, then revokes every live request of the principal (any 
   expect(revokedBy).toMatchObject([{ actor: ARN.responder, comment: 'laptop stolen', source: { via: 'api', session: RESPONDER } }]);
 });
 
+it('counts an extension of an extension, listed before its parent, as revoked with the original that took it', async () => {
+  const active = await requested(ARN.bob, { account: 'staging', profile: 'ReadOnly' });
+  expect((await provisionRequest(h.deps, active)).outcome).toBe('active');
+  const extend = async (id: string) => (await call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: ARN.bob, body: { durationMinutes: 30, reason: 'more' } })).body.request.id as string;
+  const first = await extend(active);
+  expect((await provisionRequest(h.deps, first)).outcome).toBe('active');
+  h.clock.advance(1000);
+  const second = await extend(first);
+  expect((await provisionRequest(h.deps, second)).outcome).toBe('active');
+
+  const run = await cli(RESPONDER, ['revoke-all', 'incident', '--principal', ARN.bob]);
+  expect(run.code).toBe(0);
+  // Newest first among the extensions: the second before the first it extends, both gone with the original.
+  expect(run.stdout.split('\n')).toEqual([
+    `${active}: REVOKED`,
+    `${second}: REVOKED with ${active}, which it extends`,
+    `${first}: REVOKED with ${active}, which it extends`,
+    'Revoked 3 of 3 (2 with the request they extend); 0 had ended already; 0 not revoked.',
+  ]);
+  expect(await statuses([active, first, second])).toEqual(['REVOKED', 'REVOKED', 'REVOKED']);
+});
+
 it('revokes by account, and reports what it could not revoke with exit 1', async () => {
   const { active, extension, failed, alices } = await bobAndAlice();
 

@@ -11,7 +11,7 @@ import { grantTargetFor } from '../../../src/domain/grants';
 import { harness, type Harness } from '../../helpers/harness';
 import { holdLease } from '../../helpers/leases';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
-import { ARN } from '../../helpers/settings';
+import { ARN, settingsWith } from '../../helpers/settings';
 
 const api = (arn: string) => ({ arn, via: 'api' as const });
 
@@ -318,6 +318,32 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect(extension.endsAt).toBe('2026-03-02T18:00:00.000Z');
     await expect(extendRequest(h.deps, api(ARN.alice), extension.id, { durationMinutes: 480, reason: 'and more' })).rejects.toBeInstanceOf(ConflictError);
     expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T18:00:00.000Z');
+  });
+
+  it('measures what an extension must add by the configured minimum, and says when a rule leaves no room for any', async () => {
+    h.deps.settings = settingsWith((doc) => {
+      doc.minDurationMinutes = 30;
+      const rule = (doc.rules as { id: string; maxDurationMinutes: number }[]).find((r) => r.id === 'staging-self-service')!;
+      rule.maxDurationMinutes = 120;
+    });
+    const original = await approvedStaging(120);
+    await provisionRequest(h.deps, original.id);
+    // 09:00 + 120 = 11:00; approved before 09:30 an extension would add less than 30 minutes.
+    h.clock.set('2026-03-02T09:29:59.999Z');
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' })).rejects.toThrow(/would add less than 30 minutes\. Extend it from 2026-03-02T09:30:00\.000Z\.$/);
+    h.clock.set('2026-03-02T09:30:00.000Z');
+    expect((await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' })).endsAt).toBe('2026-03-02T11:30:00.000Z');
+
+    // A rule whose maximum is the minimum leaves no room, whenever it is asked: said so, not "extend it from" its end.
+    h.deps.settings = settingsWith((doc) => {
+      doc.minDurationMinutes = 30;
+      (doc.rules as { id: string; maxDurationMinutes: number }[]).find((r) => r.id === 'staging-self-service')!.maxDurationMinutes = 30;
+    });
+    h.clock.set('2026-03-02T10:50:00.000Z');
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 30, reason: 'more' })).rejects.toMatchObject({
+      message: `Rule "staging-self-service" allows at most 30 minutes, the shortest access anyone may ask for: an extension could never add time. Ask for new access once request ${original.id} ends.`,
+      details: [{ field: 'durationMinutes', reason: "rule's maximum equals minDurationMinutes (30)" }],
+    });
   });
 
   it('ends an approved extension no later than the rule\'s maximum from its approval', async () => {

@@ -127,6 +127,8 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
 
     // Alice again, through the Lead set: her own request, refused as through the API.
     await app(event('/slack/commands', slashCommandBody(`approve ${made!.id}`, { user_id: 'U0ALICELEAD', trigger_id: '1.2.own' })));
+    // One job at a time: two in flight would reply in whichever order they finish.
+    await settle();
     await app(event('/slack/commands', slashCommandBody(`approve ${made!.id}`, { user_id: 'U0ANNASSO', trigger_id: '1.3.anna' })));
     await settle();
     expect(slack.replies.map((r) => r.reply.text)).toEqual([

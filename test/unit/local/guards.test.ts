@@ -27,6 +27,8 @@ describe('the local run', () => {
     expect(localSecretsRefusal([], {})).toBeUndefined();
     expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_SECRETS: '{}' })).toBeUndefined();
     expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_ALLOW_AWS: 'true' })).toBeUndefined();
+    // Empty is no secrets given: the run would read SSM after all.
+    expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_SECRETS: '' })).toBe(localSecretsRefusal(names, {}));
     expect(localSecretsRefusal(names, { ROLEGATE_LOCAL_ALLOW_AWS: '1' })).toBe(
       [
         'This configuration names secrets (/rolegate/slack/signing-secret, /rolegate/slack/bot-token, /rolegate/webhooks/ops). Run locally without ROLEGATE_LOCAL_SECRETS, rolegate would read them',

@@ -81,7 +81,8 @@ function commandsUsed(file: string): string[] {
 
 describe('provisioner role template (target accounts)', () => {
   const { plain, conditional } = statements('provisioner-role.yaml', 'ProvisionerRole');
-  const allows = plain.filter((s) => s.Effect === 'Allow');
+  // Setting a boundary is allowed only where one may be set (required or listed): a conditional Allow.
+  const allows = [...plain, ...conditional].filter((s) => s.Effect === 'Allow');
   const allowed = new Set(allows.flatMap(actions));
 
   it('parses as plain YAML, with the ExternalId parameter hidden', () => {
@@ -126,9 +127,15 @@ describe('provisioner role template (target accounts)', () => {
     // A boundary (PowerUserAccess, say) is never attachable as permissions for being allowed as a boundary: no statement lets one list stand for the other.
     const text = JSON.stringify(template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.Policies);
     expect(text.match(/"Ref":"AllowedPolicyArns"/g)).toHaveLength(1);
-    // Allowing no boundary unless the deployer lists some: 'none' is no ARN, so ArnLike matches nothing.
+    // Allowing no boundary unless the deployer lists some or requires one; 'none' is no ARN and never reaches an ARN condition.
     const parameters = template('provisioner-role.yaml').Parameters as Record<string, { Default?: string; Type: string }>;
     expect(parameters.AllowedBoundaryArns).toMatchObject({ Type: 'CommaDelimitedList', Default: 'none' });
+    const all = template('provisioner-role.yaml').Resources.ProvisionerRole!.Properties.Policies[0]!.PolicyDocument.Statement as Record<string, unknown>[];
+    expect(all.find((st) => JSON.stringify(st).includes('BoundaryOnlyFromAllowedPolicies'))!['Fn::If']).toEqual(['BoundariesSettable', expect.objectContaining({ Action: 'iam:PutRolePermissionsBoundary' }), { Ref: 'AWS::NoValue' }]);
+    expect((template('provisioner-role.yaml') as unknown as { Conditions: unknown }).Conditions).toMatchObject({
+      BoundariesListed: { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': [',', { Ref: 'AllowedBoundaryArns' }] }, 'none'] }] },
+      BoundariesSettable: { 'Fn::Or': [{ Condition: 'BoundaryRequired' }, { Condition: 'BoundariesListed' }] },
+    });
   });
 
   it('takes a boundary at creation only from the allowed boundaries, as when setting one later (the required one, when set)', () => {
@@ -140,8 +147,14 @@ describe('provisioner role template (target accounts)', () => {
       Effect: 'Deny',
       Action: 'iam:CreateRole',
       Resource: '*',
-      // Both must hold: a boundary is given, and it is not one of the allowed ARNs.
-      Condition: { Null: { 'iam:PermissionsBoundary': 'false' }, ArnNotLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedBoundaryArns' } } },
+      // Boundaries listed: both must hold, a boundary is given and it is not one of them. None listed: any boundary given.
+      Condition: {
+        'Fn::If': [
+          'BoundariesListed',
+          { Null: { 'iam:PermissionsBoundary': 'false' }, ArnNotLike: { 'iam:PermissionsBoundary': { Ref: 'AllowedBoundaryArns' } } },
+          { Null: { 'iam:PermissionsBoundary': 'false' } },
+        ],
+      },
     });
   });
 
@@ -206,7 +219,7 @@ describe('provisioner role template (target accounts)', () => {
   });
 
   it('can require a permissions boundary on every role it creates', () => {
-    expect(conditional.filter((s) => s.Sid !== 'NeverCreateWithABoundaryNotAllowed')).toEqual([
+    expect(conditional.filter((s) => s.Effect === 'Deny' && s.Sid !== 'NeverCreateWithABoundaryNotAllowed')).toEqual([
       {
         Sid: 'NeverWithoutTheRequiredBoundary',
         Effect: 'Deny',
