@@ -86,7 +86,9 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
         const job = JSON.parse(image.job?.S ?? 'null') as SlackJob | null;
         if (app.slack && job) await runSlackJob({ deps: app.deps, slack: app.slack.api, jobs: app.slack.store }, job);
       } catch (e) {
-        app.logger.error('slack job crashed; the record will be retried', { jobId: image.pk?.S?.slice(SLACK_JOB_PK_PREFIX.length), error: String(e) });
+        // A parse error quotes the item, whose response_url is a credential: named, never quoted.
+        const error = e instanceof SyntaxError ? 'SyntaxError: the job item is not valid JSON' : String(e);
+        app.logger.error('slack job crashed; the record will be retried', { jobId: image.pk?.S?.slice(SLACK_JOB_PK_PREFIX.length), error });
         app.deps.metrics?.count('WorkerRecordFailed');
         fail(record);
       }

@@ -193,7 +193,7 @@ async function owe(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocat
   if (lease.grant) await deps.grants.remove(lease);
   const owed =
     `Account ${target.accountId} is no longer in the configuration, so ${where} could not be deleted (IAM's time conditions already refuse it). ` +
-    `Delete the role by hand, or add the account back and let reconciliation remove it.`;
+    `Delete the role by hand, or add the account back and let reconciliation remove it (driftAction: repair).`;
   deps.logger.error('access ended, but its role could not be deleted; an administrator owes the cleanup', { requestId, accountId: target.accountId, roleName: target.roleName });
   return { calls, roleDeleted: false, remaining: [], owed };
 }

@@ -108,14 +108,20 @@ export function slackApp(d: SlackAppDeps): (event: HttpEvent) => Promise<HttpRes
         }
         const s = interaction.submission;
         const principalArn = principalOf(s.userId, s.teamId);
-        if (!principalArn || !s.origin?.responseUrl) return ok(correlationId);
+        if (!principalArn || !s.origin?.responseUrl) {
+          // The form closes either way: nothing is decided, and the log says so (the clicker was told why when it opened, if unlinked).
+          d.logger.warn('slack deny form submitted but not acted on', { correlationId, slackUser: s.userId, requestId: s.requestId, why: principalArn ? 'the form names no message to answer' : 'the user is not linked to an AWS identity' });
+          return ok(correlationId);
+        }
         await enqueue({ id: `deny:${s.viewId}`, slackUserId: s.userId, principalArn, responseUrl: s.origin.responseUrl, work: { kind: 'deny', requestId: s.requestId, reason: s.reason } });
         return ok(correlationId);
       }
       throw new RolegateError('ROUTE_NOT_FOUND', `No Slack route ${path}.`);
     } catch (e) {
       if (e instanceof SlackSignatureError) d.metrics?.count('SlackSignatureRefused');
-      return errorResponse(e, correlationId, d.logger);
+      // The endpoints are public: a refusal names where it came from, so probing leaves a trace.
+      const sourceIp = event.requestContext?.http?.sourceIp;
+      return errorResponse(e, correlationId, d.logger, sourceIp ? { sourceIp } : {});
     }
   };
 }

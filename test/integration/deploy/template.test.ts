@@ -315,7 +315,7 @@ describe('the deployment template (serverless package)', () => {
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });
 
-  it('alarms on worker, sweeper, reconciler and API errors, a lagging worker, a sweeper that stopped, dead letters, provisioning, expiry, removal, reconciliation, Slack-action and notification failures and drift, to one topic', () => {
+  it('alarms on worker, sweeper, reconciler and API errors, a lagging worker, a sweeper or reconciler that stopped, dead letters, provisioning, expiry, removal, reconciliation, Slack-action and notification failures and drift, to one topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     // Typed, so a metric renamed in the code fails here rather than leave its alarm watching nothing.
     const alarmed: MetricName[] = ['DriftFound', 'ExpiryFailed', 'NotificationFailed', 'ProvisioningFailed', 'ReconcileFailed', 'RemovalOwed', 'RevocationIncomplete', 'SlackJobFailed'];
@@ -324,6 +324,7 @@ describe('the deployment template (serverless package)', () => {
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
       'AWS/Lambda/Errors',
+      'AWS/Lambda/Invocations',
       'AWS/Lambda/Invocations',
       'AWS/Lambda/IteratorAge',
       'AWS/SQS/ApproximateNumberOfMessagesVisible',
@@ -340,14 +341,25 @@ describe('the deployment template (serverless package)', () => {
       });
       expect(emf.metrics).toContain(a.Properties.MetricName);
     }
-    // The stack names the topic, so on-call can be subscribed without searching the console.
+    // A schedule that stopped shows: the sweeper's within 10 to 20 minutes, the reconciler's (every 15 minutes) after three missed runs.
+    expect(
+      alarms
+        .filter((a) => a.Properties.MetricName === 'Invocations')
+        .map((a) => [a.Properties.Dimensions[0].Value.Ref, a.Properties.Period, a.Properties.ComparisonOperator, a.Properties.Threshold, a.Properties.TreatMissingData])
+        .sort(),
+    ).toEqual([
+      ['ReconcilerLambdaFunction', 2700, 'LessThanThreshold', 1, 'breaching'],
+      ['SweeperLambdaFunction', 600, 'LessThanThreshold', 1, 'breaching'],
+    ]);
+    // The stack names the topic, so on-call can be subscribed without searching the console; and the table, for exports.
     expect(template.Outputs.AlarmTopicArn!.Value).toEqual({ Ref: 'AlarmTopic' });
+    expect(template.Outputs.TableArn!.Value).toEqual({ 'Fn::GetAtt': ['RolegateTable', 'Arn'] });
     // The API answers its own failures (500, 502) without a Lambda error: only the gateway counts them, on this API.
     const api = alarms.find((a) => a.Properties.Namespace === 'AWS/ApiGateway')!;
     expect(api.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
     expect(resources.HttpApi!.Type).toBe('AWS::ApiGatewayV2::Api');
     const lambda = alarms.filter((a) => a.Properties.Namespace === 'AWS/Lambda').map((a) => `${a.Properties.MetricName} ${a.Properties.Dimensions[0].Value.Ref}`).sort();
-    expect(lambda).toEqual(['Errors ReconcilerLambdaFunction', 'Errors SweeperLambdaFunction', 'Errors WorkerLambdaFunction', 'Invocations SweeperLambdaFunction', 'IteratorAge WorkerLambdaFunction']);
+    expect(lambda).toEqual(['Errors ReconcilerLambdaFunction', 'Errors SweeperLambdaFunction', 'Errors WorkerLambdaFunction', 'Invocations ReconcilerLambdaFunction', 'Invocations SweeperLambdaFunction', 'IteratorAge WorkerLambdaFunction']);
     // A sweeper that stopped sends no data at all: only missing data counted as breaching shows it.
     const stopped = alarms.find((a) => a.Properties.MetricName === 'Invocations')!;
     expect(stopped.Properties).toMatchObject({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });

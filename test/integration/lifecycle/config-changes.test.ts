@@ -328,7 +328,7 @@ describe('an account removed from the configuration', () => {
       expect(last.map((e) => e.action)).toEqual(['EXPIRED', 'ACCESS_REMOVAL_OWED']);
       expect(last[1]).toMatchObject({
         actor: 'rolegate',
-        comment: `Account ${STAGING} is no longer in the configuration, so role ${roleName(r)} in account ${STAGING} could not be deleted (IAM's time conditions already refuse it). Delete the role by hand, or add the account back and let reconciliation remove it.`,
+        comment: `Account ${STAGING} is no longer in the configuration, so role ${roleName(r)} in account ${STAGING} could not be deleted (IAM's time conditions already refuse it). Delete the role by hand, or add the account back and let reconciliation remove it (driftAction: repair).`,
         data: { accountId: STAGING, roleName: roleName(r), calls: ['DeleteUserPolicy'] },
       });
       expect(w.h.metrics.counts.get('RemovalOwed')).toBe(1);

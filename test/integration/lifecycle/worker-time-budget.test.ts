@@ -150,13 +150,17 @@ it('sends back a record whose provisioning crashed, logs it with its request, co
 });
 
 it('sends back a Slack job record it cannot read, logs it by job id and counts it', async () => {
-  const batch = records([{ pk: { S: `${SLACK_JOB_PK_PREFIX}cmd:trigger-9` }, sk: { S: SLACK_JOB_SK }, type: { S: 'slack-job' }, job: { S: '{"id":' } }]);
+  // Cut short after a response_url, a credential: the parse error would quote it, the log must not.
+  const batch = records([{ pk: { S: `${SLACK_JOB_PK_PREFIX}cmd:trigger-9` }, sk: { S: SLACK_JOB_SK }, type: { S: 'slack-job' }, job: { S: '{"responseUrl":"https://hooks.slack.com/commands/T1/2/secret-part" x' } }]);
   remainingMs = 120_000;
 
   const result = await handleStream(app, { Records: batch }, context);
 
   expect(result.batchItemFailures).toEqual(seq(batch));
-  expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.jobId])).toEqual([['slack job crashed; the record will be retried', 'cmd:trigger-9']]);
+  expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.jobId, l.fields.error])).toEqual([
+    ['slack job crashed; the record will be retried', 'cmd:trigger-9', 'SyntaxError: the job item is not valid JSON'],
+  ]);
+  expect(JSON.stringify(h.logger.lines)).not.toContain('secret-part');
   expect(h.metrics.counts.get('WorkerRecordFailed')).toBe(1);
 });
 

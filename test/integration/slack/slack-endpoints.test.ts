@@ -96,7 +96,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       rawPath: path,
       rawQueryString: '',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SECRET, ts, body), ...headers },
-      requestContext: { requestId: 'r1', routeKey: `POST ${path}`, http: { method: 'POST', path } },
+      requestContext: { requestId: 'r1', routeKey: `POST ${path}`, http: { method: 'POST', path, sourceIp: '198.51.100.9' } },
       body: base64 ? Buffer.from(body).toString('base64') : body,
       isBase64Encoded: base64,
     } as unknown as HttpEvent;
@@ -152,7 +152,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(res.statusCode).toBe(401);
     expect(JSON.parse(res.body)).toEqual({ error: 'UNAUTHENTICATED', message: 'The request does not carry a valid Slack signature.' });
     // The body is the same for every reason; the log tells a rotated secret from a skewed clock.
-    expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)).toEqual({ level: 'info', message: 'request refused', fields: { code: 'UNAUTHENTICATED', status: 401, reason, correlationId: expect.any(String) } });
+    expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)).toEqual({ level: 'info', message: 'request refused', fields: { code: 'UNAUTHENTICATED', status: 401, reason, correlationId: expect.any(String), sourceIp: '198.51.100.9' } });
     // Counted, so that a signing secret Slack does not sign with shows on a graph.
     expect(h.metrics.counts.get('SlackSignatureRefused')).toBe(1);
     await settle();
@@ -212,6 +212,27 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { user: { id: 'U0STRANGER', team_id: 'T0001ABCD' } }))));
     expect(res.statusCode).toBe(200);
     expect(h.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'slack reply to an unlinked user failed', fields: expect.objectContaining({ slackUser: 'U0STRANGER', error: 'response_url: expired_url' }) }));
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('logs a deny form submitted by an unlinked user, which decides nothing', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
+    const before = await allItems(h);
+    const submission = {
+      type: 'view_submission',
+      team: { id: 'T0001ABCD' },
+      user: { id: 'U0STRANGER', team_id: 'T0001ABCD' },
+      view: {
+        id: 'V0DENY9',
+        callback_id: 'rolegate_deny_reason',
+        private_metadata: JSON.stringify({ requestId: request.id, responseUrl: 'https://hooks.slack.com/actions/T0001ABCD/1/abc' }),
+        state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: 'Not now' } } } },
+      },
+    };
+    expect((await app(event('/slack/interactions', interactionBody(submission)))).statusCode).toBe(200);
+    expect(h.logger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'slack deny form submitted but not acted on', fields: expect.objectContaining({ slackUser: 'U0STRANGER', requestId: request.id, why: 'the user is not linked to an AWS identity' }) }),
+    );
     expect(await allItems(h)).toEqual(before);
   });
 
