@@ -227,7 +227,8 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
   const anyMember = Object.keys(members)[0];
   if (!anyMember) return (await awaitingSweeper(deps, grant.members, now)) ? undefined : 'orphan-candidate';
   const request = await deps.requests.get(anyMember);
-  if (!request) return undefined;
+  // Requests are never deleted (no function may): a grant naming one that is not there cannot be compared, and says so.
+  if (!request) throw new ConflictError(`Grant ${grant.grantKey} is not compared: its member request ${anyMember} is not in the table.`);
   // A workload's rule gone from the configuration: the ExternalId its grant recorded.
   const target = withRecordedTerms(grantTargetFor(deps.settings, request), grant);
   // None recorded (an older grant): the trust would read as drift, and a repair would take the

@@ -309,6 +309,20 @@ describe('reconciliation: IAM compared with the live grants', () => {
       ]);
     });
 
+    it('a grant whose member request is not in the table: counted and named, never skipped in silence', async () => {
+      await start('report');
+      const request = await liveGrant();
+      const get = h.requests.get.bind(h.requests);
+      h.deps.requests.get = async (id) => (id === request.id ? undefined : get(id));
+
+      expect(await reconcile(h.deps)).toEqual([]);
+
+      expect(h.metrics.counts.get('ReconcileFailed')).toBe(1);
+      expect(h.logger.lines.filter((l) => l.level === 'error').map((l) => [l.message, l.fields.grantKey, String(l.fields.error)])).toEqual([
+        ['reconciliation of a grant failed; the others continue', request.grantKey, expect.stringContaining(`its member request ${request.id} is not in the table`)],
+      ]);
+    });
+
     it('counts nothing when every check succeeds, drift or not', async () => {
       await start('report');
       const request = await liveGrant();
