@@ -417,9 +417,9 @@ function principalKey(arn: string): string | undefined {
 /**
  * Every live request the caller sees (view=all) for the principal (as grantee
  * or requester) and/or in the account (alias or id): the originals before the
- * extensions, since revoking one takes its extensions with it.
+ * extensions, since revoking one takes its extensions with it. With them, every
+ * account any live request the caller sees is in, to tell a mistyped account.
  */
-/** The live requests the caller may see that match, originals first, and every account a live request it may see is in. */
 async function liveRequests(client: RolegateClient, only: { principal?: string; account?: string }): Promise<{ live: Req[]; accounts: { alias: string; id: string }[] }> {
   const found = new Map<string, Req>();
   const accounts = new Map<string, string>();
