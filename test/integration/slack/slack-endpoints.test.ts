@@ -44,6 +44,21 @@ const DEVELOPER = 'AWSReservedSSO_Developer_0a1b2c3d4e5f6a7b';
 const LEAD = 'AWSReservedSSO_Lead_9f8e7d6c5b4a3f2e';
 const sso = (role: string, user: string) => `arn:aws:sts::111111111111:assumed-role/${role}/${user}`;
 
+/** A deny form's submission as Slack posts it: the user, the view, what the form carried and the typed reason. */
+function denySubmission(userId: string, viewId: string, privateMetadata: string, reason: string, callbackId = 'rolegate_deny_reason') {
+  return {
+    type: 'view_submission',
+    team: { id: 'T0001ABCD' },
+    user: { id: userId, team_id: 'T0001ABCD' },
+    view: {
+      id: viewId,
+      callback_id: callbackId,
+      private_metadata: privateMetadata,
+      state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: reason } } } },
+    },
+  };
+}
+
 describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
   let h: Harness;
   let slack: RecordingSlack;
@@ -218,17 +233,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
   it('logs a deny form submitted by an unlinked user, which decides nothing', async () => {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
     const before = await allItems(h);
-    const submission = {
-      type: 'view_submission',
-      team: { id: 'T0001ABCD' },
-      user: { id: 'U0STRANGER', team_id: 'T0001ABCD' },
-      view: {
-        id: 'V0DENY9',
-        callback_id: 'rolegate_deny_reason',
-        private_metadata: JSON.stringify({ requestId: request.id, responseUrl: 'https://hooks.slack.com/actions/T0001ABCD/1/abc' }),
-        state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: 'Not now' } } } },
-      },
-    };
+    const submission = denySubmission('U0STRANGER', 'V0DENY9', JSON.stringify({ requestId: request.id, responseUrl: 'https://hooks.slack.com/actions/T0001ABCD/1/abc' }), 'Not now');
     expect((await app(event('/slack/interactions', interactionBody(submission)))).statusCode).toBe(200);
     expect(h.logger.lines).toContainEqual(
       expect.objectContaining({ level: 'warn', message: 'slack deny form submitted but not acted on', fields: expect.objectContaining({ slackUser: 'U0STRANGER', requestId: request.id, why: 'the user is not linked to an AWS identity' }) }),
@@ -270,17 +275,7 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
     await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_deny', request.id))));
     const opened = slack.views[0]!.view;
-    const submission = {
-      type: 'view_submission',
-      team: { id: 'T0001ABCD' },
-      user: { id: 'U0LEADANNA', team_id: 'T0001ABCD' },
-      view: {
-        id: 'V0DENY1',
-        callback_id: opened.callback_id,
-        private_metadata: opened.private_metadata,
-        state: { values: { rolegate_deny_reason_block: { rolegate_deny_reason_input: { type: 'plain_text_input', value: '  Use staging first.  ' } } } },
-      },
-    };
+    const submission = denySubmission('U0LEADANNA', 'V0DENY1', opened.private_metadata, '  Use staging first.  ', opened.callback_id);
 
     const res = await app(event('/slack/interactions', interactionBody(submission)));
     expect(res.statusCode).toBe(200);
