@@ -47,16 +47,19 @@ export function withinRun<T>(remainingMs: () => number, work: () => Promise<T>):
 export type InvocationContext = Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>;
 
 /**
- * Runs a worker, sweeper or reconciler invocation with Lambda's request id
- * on every line it logs (as the API's lines carry theirs), so one run's
- * lines, and the REPORT line of its duration, can be found together.
+ * Runs a worker, sweeper or reconciler invocation: within its time
+ * (withinRun), with Lambda's request id on every line it logs (as the API's
+ * lines carry theirs, so one run's lines, and the REPORT line of its
+ * duration, can be found together), and its metrics flushed even when it
+ * fails, so that what it counted (a failed provisioning, a crashed record)
+ * reaches its alarm.
  */
-export async function invocation<T>(logger: Logger, context: InvocationContext, work: () => Promise<T>): Promise<T> {
-  if (!context.awsRequestId) return work();
-  logger.setCorrelation?.({ awsRequestId: context.awsRequestId });
+export async function invocation<T>(run: { logger: Logger; flushMetrics: () => void }, context: InvocationContext, work: () => Promise<T>): Promise<T> {
+  if (context.awsRequestId) run.logger.setCorrelation?.({ awsRequestId: context.awsRequestId });
   try {
-    return await work();
+    return await withinRun(() => context.getRemainingTimeInMillis(), work);
   } finally {
-    logger.setCorrelation?.(undefined);
+    run.flushMetrics();
+    if (context.awsRequestId) run.logger.setCorrelation?.(undefined);
   }
 }

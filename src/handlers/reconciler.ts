@@ -1,6 +1,6 @@
 import { getApp } from '../compose';
 import { reconcile, type Drift } from '../domain/use-cases/reconcile';
-import { invocation, withinRun, type InvocationContext } from './lease-waits';
+import { invocation, type InvocationContext } from './lease-waits';
 
 /**
  * No grant or role is taken up with less than this left of the function's
@@ -12,12 +12,7 @@ export const RECONCILER_RESERVE_MS = 90_000;
 /** Every 15 minutes: compare the roles in each target account with the live grants. */
 export async function handler(_event: unknown, context: InvocationContext): Promise<{ drift: Drift[] }> {
   const app = getApp();
-  return invocation(app.deps.logger, context, async () => {
-    try {
-      const remaining = () => context.getRemainingTimeInMillis();
-      return { drift: await withinRun(remaining, () => reconcile(app.deps, { inTime: () => remaining() > RECONCILER_RESERVE_MS })) };
-    } finally {
-      app.flushMetrics();
-    }
-  });
+  return invocation({ logger: app.deps.logger, flushMetrics: app.flushMetrics }, context, async () => ({
+    drift: await reconcile(app.deps, { inTime: () => context.getRemainingTimeInMillis() > RECONCILER_RESERVE_MS }),
+  }));
 }

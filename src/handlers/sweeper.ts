@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { getApp, type App } from '../compose';
 import { sweep, type SweepReport } from '../domain/use-cases/sweep';
-import { invocation, leaseWaitsWithin, withinRun, type InvocationContext } from './lease-waits';
+import { invocation, leaseWaitsWithin, type InvocationContext } from './lease-waits';
 
 /**
  * Time arithmetic (timeout 120 s): no new item starts with SWEEPER_STOP_MS or
@@ -21,11 +21,7 @@ export async function handler(_event: unknown, context: Context): Promise<SweepR
 
 export async function runSweep(app: Pick<App, 'deps' | 'flushMetrics'>, context: InvocationContext): Promise<SweepReport> {
   const remaining = () => context.getRemainingTimeInMillis();
-  return invocation(app.deps.logger, context, async () => {
-    try {
-      return await withinRun(remaining, () => sweep(leaseWaitsWithin(app.deps, remaining, SWEEPER_WORK_MS), { shouldStop: () => remaining() <= SWEEPER_STOP_MS }));
-    } finally {
-      app.flushMetrics();
-    }
-  });
+  return invocation({ logger: app.deps.logger, flushMetrics: app.flushMetrics }, context, () =>
+    sweep(leaseWaitsWithin(app.deps, remaining, SWEEPER_WORK_MS), { shouldStop: () => remaining() <= SWEEPER_STOP_MS }),
+  );
 }

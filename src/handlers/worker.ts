@@ -4,7 +4,7 @@ import { errorForLog } from '../domain/errors';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
-import { invocation, leaseWaitsWithin, withinRun, type InvocationContext } from './lease-waits';
+import { invocation, leaseWaitsWithin, type InvocationContext } from './lease-waits';
 import { EVENT_SK_PREFIX, REQUEST_SK, requestPk } from '../adapters/dynamodb/keys';
 import { SLACK_JOB_PK_PREFIX, SLACK_JOB_SK, type SlackJob } from '../adapters/dynamodb/slack-store';
 import { runSlackJob } from './slack/run-job';
@@ -41,14 +41,7 @@ export const WORKER_WORK_MS = 20_000;
 export type WorkerApp = Pick<App, 'deps' | 'logger' | 'slack' | 'flushMetrics'>;
 
 export async function handleStream(app: WorkerApp, event: DynamoDBStreamEvent, context: InvocationContext): Promise<DynamoDBBatchResponse> {
-  return invocation(app.logger, context, async () => {
-    try {
-      return await withinRun(() => context.getRemainingTimeInMillis(), () => handleRecords(app, event, context));
-    } finally {
-      // Even when the invocation fails: what it counted (a failed provisioning, a crashed record) reaches its alarm.
-      app.flushMetrics();
-    }
-  });
+  return invocation(app, context, () => handleRecords(app, event, context));
 }
 
 async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context: InvocationContext): Promise<DynamoDBBatchResponse> {
