@@ -474,15 +474,9 @@ function usageError(message: string, command: string | undefined): string {
   return [message, ...own.map((entry) => `Usage: rolegate ${entry}`), 'Run `rolegate help` for every command and option.'].join('\n');
 }
 
-/** The command word of arguments the parser refused: the first that is neither an option nor an option's value. */
+/** The command word of arguments the strict parser refused: the first positional as a lenient parse reads it. */
 function commandIn(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('-')) return arg;
-    const name = arg.replace(/^--?/, '');
-    if (!name.includes('=') && (OPTIONS as Record<string, { type: string }>)[name]?.type === 'string') i++;
-  }
-  return undefined;
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false }).positionals[0];
 }
 
 /** Node's parser on an unknown option, in plainer words: a negative number is no option, and a value may start with '-' after '--'. */
