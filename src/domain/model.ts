@@ -225,7 +225,7 @@ export interface Actor {
   arn: string;
   /**
    * The person, where the sign-in names one rolegate can trust (principal.ts
-   * personOfCaller, or the OIDC claim): an Identity Center user name, an
+   * callerIdentity, or the OIDC claim): an Identity Center user name, an
    * email. Compared besides the principal, never instead of it.
    */
   person?: string;

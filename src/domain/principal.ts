@@ -84,24 +84,6 @@ export function principalFromCallerArn(callerArn: string, rolePaths: readonly Ro
   return parsePrincipalArn(callerArn, 'caller');
 }
 
-/**
- * The person behind a caller ARN, where AWS vouches for it: a session of an
- * IAM Identity Center role (`AWSReservedSSO_…`), whose session name Identity
- * Center sets to the user's name; the user cannot choose it. The same person
- * then shows through every permission set and account they sign in to.
- * Undefined otherwise: an IAM user is its own person, and another role's
- * session name is whatever its caller chose. It only ever adds refusals
- * (never one's own request, never twice on one), so a session name on a
- * look-alike role can refuse its caller but never admit anyone. It is also
- * recorded (audit events' actorPerson), where a look-alike role that a rule
- * lets act (one named AWSReservedSSO_… by someone who may create roles in
- * the caller's account) could name anyone: the README asks for an SCP that
- * keeps that prefix to Identity Center.
- */
-export function personOfCaller(callerArn: string): string | undefined {
-  return identityCenterSession(callerArn)?.toLowerCase();
-}
-
 function identityCenterSession(callerArn: string): string | undefined {
   const m = ASSUMED_ROLE_ARN.exec(callerArn);
   // Case-sensitive, as Identity Center names its roles and as an SCP's Resource matches
@@ -110,7 +92,7 @@ function identityCenterSession(callerArn: string): string | undefined {
   return m[4]!;
 }
 
-/** A role Identity Center made for a permission set (named AWSReservedSSO_…, case-sensitive, as personOfCaller reads it). */
+/** A role Identity Center made for a permission set (named AWSReservedSSO_…, case-sensitive, as callerIdentity reads it). */
 export function isIdentityCenterRole(p: Principal): boolean {
   return p.type === 'role' && IDENTITY_CENTER_ROLE.test(p.name);
 }
@@ -122,7 +104,7 @@ export const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
  * The session name of an Identity Center session, exactly as its ARN shows
  * it (case kept): the user name Identity Center set, and what a personal
  * grant's trust pins, as IAM compares it case-sensitively. Undefined for any
- * other caller (as personOfCaller) and for a name STS would not issue.
+ * other caller (no person either: callerIdentity) and for a name STS would not issue.
  */
 export function identityCenterSessionOf(callerArn: string): string | undefined {
   return pinnable(identityCenterSession(callerArn));
@@ -135,6 +117,19 @@ const pinnable = (session: string | undefined) => (session !== undefined && SESS
  * its configured path) and, for an Identity Center session, the person and
  * the session name exactly as shown. The API and Slack (an entry of
  * slack.users) read a caller ARN the same way.
+ *
+ * The person, in lower case, is named only where AWS vouches for it: a
+ * session of an IAM Identity Center role (`AWSReservedSSO_…`), whose session
+ * name Identity Center sets to the user's name; the user cannot choose it.
+ * The same person then shows through every permission set and account they
+ * sign in to. None otherwise: an IAM user is its own person, and another
+ * role's session name is whatever its caller chose. It only ever adds
+ * refusals (never one's own request, never twice on one), so a session name
+ * on a look-alike role can refuse its caller but never admit anyone. It is
+ * also recorded (audit events' actorPerson), where a look-alike role that a
+ * rule lets act (one named AWSReservedSSO_… by someone who may create roles
+ * in the caller's account) could name anyone: the README asks for an SCP
+ * that keeps that prefix to Identity Center.
  */
 export function callerIdentity(callerArn: string, rolePaths: readonly RolePath[] = []): { arn: string; person?: string; sessionName?: string } {
   // One reading of the ARN for both: every API call and Slack action comes through here.

@@ -1,4 +1,6 @@
-import { arnMatches, identityCenterSessionOf, parsePrincipalArn, personOfCaller, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
+import { arnMatches, callerIdentity, identityCenterSessionOf, parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../../../src/domain/principal';
+
+const personOfCaller = (callerArn: string) => callerIdentity(callerArn).person;
 import { ValidationError } from '../../../src/domain/errors';
 
 describe('principal ARNs', () => {

@@ -134,7 +134,7 @@ describe('personal grants (provisioner.personalGrants)', () => {
   it('refuses an Identity Center role whose sign-in names no session, and grants any other principal whole', () => {
     expect(() => personalPin(on, {}, sso, sso)).toThrow(ForbiddenError);
     expect(personalPin(on, {}, parsePrincipalArn(ARN.alice), parsePrincipalArn(ARN.alice))).toEqual({});
-    // Another case of the prefix is not Identity Center's (as personOfCaller reads it): no session to pin, granted whole.
+    // Another case of the prefix is not Identity Center's (as callerIdentity reads it): no session to pin, granted whole.
     const lookAlike = parsePrincipalArn('arn:aws:iam::111111111111:role/awsreservedsso_Dev_0a1b');
     expect(personalPin(on, {}, lookAlike, lookAlike)).toEqual({});
   });
