@@ -8,7 +8,7 @@ export const DENY_REASON_CALLBACK_ID = 'rolegate_deny_reason';
 export const DENY_REASON_BLOCK_ID = 'rolegate_deny_reason_block';
 export const DENY_REASON_ACTION_ID = 'rolegate_deny_reason_input';
 
-/** Request ids are ULIDs (src/adapters/system.ts), as the HTTP API checks them: the first character 0–7. */
-export const REQUEST_ID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+/** Request ids, as the HTTP API checks them (upper case: the buttons carry them so, and commands upper-case them first). */
+export { REQUEST_ID } from '../../domain/text';
 /** Free text limit shared with the HTTP API (reason, comment). */
 export const FREE_TEXT_MAX = 1000;
