@@ -91,7 +91,7 @@ export function trustPolicy(spec: Pick<GrantSpec, 'principal' | 'profile' | 'end
   if (mfaRequired(spec.profile, spec.principal)) condition.Bool = { 'aws:MultiFactorAuthPresent': 'true' };
   if (spec.externalId) condition.StringEquals = { 'sts:ExternalId': spec.externalId };
   if (spec.session !== undefined) condition.StringLike = { [USER_ID_KEY]: `*:${spec.session}` };
-  condition[SOURCE_IDENTITY_PIN[0]] = { [SOURCE_IDENTITY_PIN[1]]: SOURCE_IDENTITY_PIN[2] };
+  condition[SOURCE_IDENTITY_PIN.operator] = { [SOURCE_IDENTITY_PIN.key]: SOURCE_IDENTITY_PIN.carried };
   return {
     Version: '2012-10-17',
     Statement: [{ Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: [...ASSUME_ACTIONS], Condition: condition }],
@@ -117,7 +117,7 @@ export const ASSUME_ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity'] as con
  * as good as where it was first set (an identity provider, an earlier
  * role): rolegate passes it on, it does not vouch for it.
  */
-export const SOURCE_IDENTITY_PIN = ['StringEqualsIfExists', 'sts:SourceIdentity', '${aws:SourceIdentity}'] as const;
+export const SOURCE_IDENTITY_PIN = { operator: 'StringEqualsIfExists', key: 'sts:SourceIdentity', carried: '${aws:SourceIdentity}' } as const;
 
 /**
  * The trust as rolegate wrote it before it allowed source identities (the
@@ -126,7 +126,7 @@ export const SOURCE_IDENTITY_PIN = ['StringEqualsIfExists', 'sts:SourceIdentity'
  * drift; the next write to the grant brings it up to date.
  */
 export function trustBeforeSourceIdentity(trust: PolicyDocument): PolicyDocument {
-  const [operator, key] = SOURCE_IDENTITY_PIN;
+  const { operator, key } = SOURCE_IDENTITY_PIN;
   return {
     ...trust,
     Statement: trust.Statement.map((st) => {
@@ -260,7 +260,7 @@ function checkTrust(doc: PolicyDocument, maxChars: number): void {
     if (actions.length === 0 || actions.some((a) => !(ASSUME_ACTIONS as readonly string[]).includes(a))) {
       fail(`The trust policy would allow ${JSON.stringify(statement.Action ?? null)}; rolegate allows only ${ASSUME_ACTIONS.join(' and ')}.`);
     }
-    const [operator, key, carried] = SOURCE_IDENTITY_PIN;
+    const { operator, key, carried } = SOURCE_IDENTITY_PIN;
     const sourcePin = (statement.Condition as Record<string, Record<string, unknown> | undefined> | undefined)?.[operator]?.[key];
     if (actions.includes(ASSUME_ACTIONS[1]) && sourcePin !== carried) {
       fail(`The trust policy allows ${ASSUME_ACTIONS[1]} without the ${operator} ${key} "${carried}" condition; a grantee could then set any source identity.`);
@@ -343,7 +343,7 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
     ['StringEquals', 'sts:ExternalId'],
     ['StringLike', USER_ID_KEY],
     // The pin matters only while sts:SetSourceIdentity is allowed.
-    ...(will.Action.includes(ASSUME_ACTIONS[1]) ? [[SOURCE_IDENTITY_PIN[0], SOURCE_IDENTITY_PIN[1]]] : []),
+    ...(will.Action.includes(ASSUME_ACTIONS[1]) ? [[SOURCE_IDENTITY_PIN.operator, SOURCE_IDENTITY_PIN.key]] : []),
   ].some(([operator, key]) => {
     const now = was.Condition?.[operator!]?.[key!];
     return now !== undefined && will.Condition?.[operator!]?.[key!] !== now;
