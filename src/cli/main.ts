@@ -293,9 +293,11 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         const { live, accounts } = await liveRequests(client, { principal: o.principal, account: o.account });
         // A mistyped account would report "nothing live", which in an incident reads as "nothing to do".
         const where = o.account?.toLowerCase();
-        if (where !== undefined && !o.json && !accounts.some((a) => a.alias.toLowerCase() === where || a.id === where)) {
+        if (where !== undefined && !accounts.some((a) => a.alias.toLowerCase() === where || a.id === where)) {
           const seen = accounts.map((a) => `${a.alias} (${a.id})`).join(', ');
-          io.err(`warning: no live request you may see is in an account named "${o.account}"${seen ? `; live requests are in ${seen}` : ''}. Check the alias or id.`);
+          const message = `no live request you may see is in an account named "${o.account}"${seen ? `; live requests are in ${seen}` : ''}. Check the alias or id.`;
+          // Under --json, one JSON line told from an error by its key: a script reading `[]` on stdout can still see why.
+          io.err(o.json ? jsonText({ warning: 'ACCOUNT_NOT_SEEN', message, liveAccounts: accounts.map(({ alias, id }) => ({ alias, id })) }) : `warning: ${message}`);
         }
         if (o['dry-run']) {
           print(live, () => (live.length ? table(['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'ENDS'], live.map((r) => [r.id, r.status, r.accountAlias, r.profile, `${r.principalArn}${r.principalSession ? ` (only as ${r.principalSession})` : ''}`, r.endsAt])) : 'Nothing live matches.'));

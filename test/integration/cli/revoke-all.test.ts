@@ -139,10 +139,18 @@ it('warns when no live request it may see is in the account named (a typo reads 
       stderr: `warning: no live request you may see is in an account named "${account}"; live requests are in staging (222222222222). Check the alias or id.`,
     });
   }
-  // An account that has live requests, by alias in any case or by id: no warning. With --json, stderr stays for JSON errors.
+  // An account that has live requests, by alias in any case or by id: no warning.
   expect((await cli(RESPONDER, ['revoke-all', 'x', '--account', 'STAGING', '--dry-run'])).stderr).toBe('');
   expect((await cli(RESPONDER, ['revoke-all', 'x', '--account', '222222222222', '--dry-run'])).stderr).toBe('');
-  expect(await cli(RESPONDER, ['revoke-all', 'x', '--account', 'stagign', '--dry-run', '--json'])).toEqual({ code: 0, stdout: '[]', stderr: '' });
+  // With --json, stdout is the answer alone and the warning one JSON line on stderr, keyed `warning` (errors are keyed `error`).
+  const json = await cli(RESPONDER, ['revoke-all', 'x', '--account', 'stagign', '--dry-run', '--json']);
+  expect(json).toMatchObject({ code: 0, stdout: '[]' });
+  expect(JSON.parse(json.stderr)).toEqual({
+    warning: 'ACCOUNT_NOT_SEEN',
+    message: 'no live request you may see is in an account named "stagign"; live requests are in staging (222222222222). Check the alias or id.',
+    liveAccounts: [{ alias: 'staging', id: '222222222222' }],
+  });
+  expect((await cli(RESPONDER, ['revoke-all', 'x', '--account', 'staging', '--dry-run', '--json'])).stderr).toBe('');
   expect(await statuses([active])).toEqual(['ACTIVE']);
 });
 
