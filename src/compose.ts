@@ -67,7 +67,7 @@ export function composeApp(options: ComposeOptions = {}): App {
   const doc = createDocumentClient(dynamodb);
 
   const { provisioner, identity } = provisioning(settings, env, clock);
-  const secrets = secretSource(env);
+  const secrets = secretSource(env, logger);
   const slackStore = new DynamoSlackStore(doc, env.tableName, () => clock.now());
   const slack = settings.slack
     ? {
@@ -132,11 +132,13 @@ function settingsOf(env: RuntimeEnv, code: string | undefined, logger: Logger): 
  * Parameter Store, each kept five minutes (SsmSecretSource). The local run may take them
  * from ROLEGATE_LOCAL_SECRETS (JSON name → value) instead.
  */
-function secretSource(env: RuntimeEnv): SecretSource {
+function secretSource(env: RuntimeEnv, logger: Logger): SecretSource {
   if (env.localSecrets) return new StaticSecretSource(env.localSecrets);
   // The SSM client loads on the first secret read, not at cold start.
   const ssm = once(() =>
-    Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }))),
+    Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(
+      ([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }), { onStale: (why) => logger.warn(why) }),
+    ),
   );
   return { get: async (name) => (await ssm()).get(name) };
 }

@@ -43,13 +43,16 @@ export class SsmSecretSource implements SecretSource {
   private readonly cache = new Map<string, Cached>();
   private readonly maxAgeMs: number;
   private readonly now: () => number;
+  private readonly onStale: (why: string) => void;
 
   constructor(
     private readonly ssm: SSMClient,
-    options: { maxAgeMs?: number; now?: () => number } = {},
+    options: { maxAgeMs?: number; now?: () => number; onStale?: (why: string) => void } = {},
   ) {
     this.maxAgeMs = options.maxAgeMs ?? SECRET_MAX_AGE_MS;
     this.now = options.now ?? Date.now;
+    // Told each time an earlier value stands in (at most once per RETRY_AFTER_FAILURE_MS per name): a rotation is not yet in effect.
+    this.onStale = options.onStale ?? (() => undefined);
   }
 
   get(name: string): Promise<string> {
@@ -73,6 +76,7 @@ export class SsmSecretSource implements SecretSource {
         // SSM throttled or out of reach: the last good value, and another read in RETRY_AFTER_FAILURE_MS,
         // not at every use (which would add to the throttling and make every Slack call wait on SSM).
         entry.readAt = this.now() - this.maxAgeMs + RETRY_AFTER_FAILURE_MS;
+        this.onStale(`${(e as Error).message} The value read earlier is used; SSM is asked again in ${RETRY_AFTER_FAILURE_MS / 1000} s.`);
         return good;
       },
     );

@@ -52,7 +52,8 @@ describe('SsmSecretSource', () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'xoxb-1' } }).rejectsOnce(throttled).resolves({ Parameter: { Value: 'xoxb-2' } });
     let now = 0;
-    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
+    const stale: string[] = [];
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now, onStale: (why) => stale.push(why) });
     await source.get('/rolegate/slack/bot-token');
     now += SECRET_MAX_AGE_MS;
 
@@ -65,6 +66,8 @@ describe('SsmSecretSource', () => {
     expect(during).toEqual(['xoxb-1', 'xoxb-1']);
     expect([stillWaiting, after]).toEqual(['xoxb-1', 'xoxb-2']);
     expect(ssmMock).toHaveReceivedCommandTimes(GetParameterCommand, 3);
+    // Said once, for the one failed read (a rotation not yet in effect is visible), naming the parameter, never a value.
+    expect(stale).toEqual(['Cannot read the secret parameter /rolegate/slack/bot-token from SSM (ThrottlingException). The value read earlier is used; SSM is asked again in 30 s.']);
   });
 
   it.each([
@@ -73,12 +76,14 @@ describe('SsmSecretSource', () => {
   ])('stops using a secret whose parameter was %s (a withdrawn key), rather than the last value read', async (_what, error) => {
     ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: 'compromised' } }).rejects(error);
     let now = 0;
-    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now });
+    const stale: string[] = [];
+    const source = new SsmSecretSource(new SSMClient({ region: 'eu-west-1' }), { now: () => now, onStale: (why) => stale.push(why) });
     await source.get('/rolegate/webhooks/siem');
     now += SECRET_MAX_AGE_MS;
 
     await expect(source.get('/rolegate/webhooks/siem')).rejects.toThrow(`Cannot read the secret parameter /rolegate/webhooks/siem from SSM (${error.name}).`);
     await expect(source.get('/rolegate/webhooks/siem')).rejects.toBeInstanceOf(ConfigError);
+    expect(stale).toEqual([]);
   });
 
   it('refuses an empty parameter', async () => {
