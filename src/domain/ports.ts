@@ -291,6 +291,8 @@ export type MetricName =
   | 'RemovalOwed'
   /** A Slack action failed on rolegate's side (IAM refused a revoke, an unexpected error): what the API would answer 5xx to (alarmed). */
   | 'SlackJobFailed'
+  /** A Slack action's answer could not be posted to its response_url (the work is done): the user was not told the outcome. */
+  | 'SlackReplyUndelivered'
   /** A stream record the worker sent back for retry after a crash; after the stream's retries it goes to the dead-letter queue. */
   | 'WorkerRecordFailed'
   /** A call to the Slack endpoints refused for its signature (a probe, or a signing secret that is not Slack's: a rotation not yet in SSM). */

@@ -67,6 +67,7 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
   } catch (e) {
     // The response_url is a bearer credential for the user's channel: kept out of the log.
     deps.logger.warn('slack job reply not delivered; the work is done and is not repeated', { jobId: job.id, error: withoutUrls(e, job.responseUrl) });
+    deps.metrics?.count('SlackReplyUndelivered');
     return { status: 'done', text, replied: false };
   }
 }

@@ -104,6 +104,7 @@ it('keeps a record whose reply Slack refused as handled, and a redelivery makes 
     fields: { jobId: 'cmd:13345224609.738474920.8088930838d88f008e0', error: 'SlackApiError: Slack response_url failed: service_unavailable' },
   });
   expect(JSON.stringify(h.logger.lines)).not.toContain('hooks.slack.com');
+  expect(h.metrics.counts.get('SlackReplyUndelivered')).toBe(1);
 });
 
 it('makes the same single request when a job killed between creating it and marking itself done runs again', async () => {
