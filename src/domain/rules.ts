@@ -165,6 +165,8 @@ export function assertStillPersonal(settings: Settings, request: AccessRequest):
 /**
  * A request as its rule stands now, before access is approved or retried:
  * the rule still names the requester, still covers the account and profile,
+ * still governs them (no earlier rule took them over: a stricter rule put
+ * first must not be passed by the looser one's pending or failed requests),
  * and still admits the grantee. A configuration change that took any of it
  * away refuses the approval (403), which is then for a new request to ask.
  */
@@ -176,6 +178,13 @@ export function assertRuleStillCovers(settings: Settings, rule: Rule, request: A
   if (!account || !profileExists || !matchesAny(requester, rule.requesters) || !ruleCovers(rule, account, request.profile)) {
     throw new ForbiddenError(
       `Rule "${rule.id}" no longer lets ${requester.arn} request profile "${request.profile}" in account ${request.accountAlias} (${request.accountId}): the configuration changed since request ${request.id} was made. Make a new request.`,
+    );
+  }
+  // The first rule that names the requester and covers the request governs it, as it would a new request.
+  const governing = ruleFor(settings, requester, account, request.profile);
+  if (governing.id !== rule.id) {
+    throw new ForbiddenError(
+      `Rule "${governing.id}" now governs profile "${request.profile}" in account ${request.accountAlias} (${request.accountId}) for ${requester.arn}, ahead of rule "${rule.id}" that request ${request.id} was made under: the configuration changed since. Make a new request.`,
     );
   }
   if (request.principalArn !== request.requester) resolveGrantee(rule, requester, request.principalArn);

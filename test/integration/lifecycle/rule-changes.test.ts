@@ -356,3 +356,70 @@ it('a rule over every profile does not cover one that left the configuration: th
   expect(res.body.message).toContain('the configuration changed since request');
   expect((await h.requests.get(r.id))!).toMatchObject({ status: 'PENDING', approvals: [] });
 });
+
+describe('a stricter rule put ahead of the one a request was made under governs it from then on', () => {
+  /** Put first: production and staging ReadOnly now need two approvals from the SREs. */
+  const stricterFirst = (doc: Doc) => {
+    doc.rules.unshift({
+      id: 'read-reviewed',
+      requesters: ['arn:aws:iam::111111111111:user/*'],
+      accounts: ['production', 'staging'],
+      profiles: ['ReadOnly'],
+      maxDurationMinutes: 60,
+      approvers: ['arn:aws:iam::111111111111:user/sre-*'],
+      approvalsRequired: 2,
+    });
+  };
+  const governed = (r: AccessRequest, was: string, account: string) =>
+    `Rule "read-reviewed" now governs profile "ReadOnly" in account ${account} for ${ARN.alice}, ahead of rule "${was}" that request ${r.id} was made under: the configuration changed since. Make a new request.`;
+
+  it("refuses the looser rule's approval of a pending request (403) and writes nothing; a deny still ends it", async () => {
+    const r = await pending();
+    h.deps.settings = settingsWith(stricterFirst);
+    const before = await allItems(h);
+
+    const res = await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} });
+
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error: 'FORBIDDEN', message: governed(r, 'production-read', 'production (333333333333)') });
+    expect(await allItems(h)).toEqual(before);
+    const deny = await call(h.api, { method: 'POST', path: `/requests/${r.id}/deny`, caller: ARN.leadAnna, body: { comment: 'needs the SREs now' } });
+    expect(deny.body.request).toMatchObject({ status: 'DENIED' });
+  });
+
+  it('refuses the retry of a FAILED auto-approved request, which would have granted without the new approvals', async () => {
+    const f = await failed();
+    h.deps.settings = settingsWith(stricterFirst);
+    const before = await allItems(h);
+
+    const res = await call(h.api, { method: 'POST', path: `/requests/${f.id}/retry`, caller: ARN.alice, body: {} });
+
+    expect(res.status).toBe(403);
+    expect(res.body.message).toBe(governed(f, 'staging-self-service', 'staging (222222222222)'));
+    expect(await allItems(h)).toEqual(before);
+  });
+
+  it('ends an approved request FAILED (ConfigurationChanged) at provisioning, with nothing granted', async () => {
+    const r = await pending();
+    expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} })).body.request.status).toBe('APPROVED');
+    h.deps.settings = settingsWith(stricterFirst);
+
+    expect((await provisionRequest(h.deps, r.id)).outcome).toBe('failed');
+    expect((await h.requests.get(r.id))!.failure).toMatchObject({ code: 'ConfigurationChanged', retryable: false, message: governed(r, 'production-read', 'production (333333333333)') });
+    expect((h.deps.provisioner as RecordingProvisioner).log.filter((l) => l.startsWith('apply'))).toEqual([]);
+  });
+
+  it('a rule put after it, or over other profiles, changes nothing: the approval goes through', async () => {
+    const [r, s] = [await pending(), await pending()];
+    h.deps.settings = settingsWith((doc) => {
+      stricterFirst(doc);
+      rule(doc, 'read-reviewed').profiles = ['S3ReadOnly'];
+    });
+    expect((await call(h.api, { method: 'POST', path: `/requests/${s.id}/approve`, caller: ARN.leadAnna, body: {} })).body.request.status).toBe('APPROVED');
+    h.deps.settings = settingsWith((doc: Doc) => {
+      stricterFirst(doc);
+      doc.rules.push(doc.rules.shift());
+    });
+    expect((await call(h.api, { method: 'POST', path: `/requests/${r.id}/approve`, caller: ARN.leadAnna, body: {} })).body.request.status).toBe('APPROVED');
+  });
+});
