@@ -198,11 +198,38 @@ export function assertRuleStillCovers(settings: Settings, rule: Rule, request: A
  */
 export function assertNotFrozen(settings: Settings, requester: Principal, grantee: Principal, account: AccountSettings): void {
   const { freeze } = settings;
-  const who = [requester, grantee].find((p) => matchesAny(p, freeze.principals));
+  const who = [requester, grantee].find((p) => isFrozen(settings, p));
   if (who) throw new ForbiddenError(`New access for ${who.arn} is frozen by the configuration (freeze.principals): nothing is granted until it is lifted.`);
   if (ruleNames(freeze.accounts, account.id, account.alias)) {
     throw new ForbiddenError(`New access to account ${account.alias} (${account.id}) is frozen by the configuration (freeze.accounts): nothing is granted until it is lifted.`);
   }
+}
+
+/** Whether the configuration's freeze names this principal (what it may still do: deny, cancel, revoke). */
+export function isFrozen(settings: Settings, who: Principal): boolean {
+  return matchesAny(who, settings.freeze.principals);
+}
+
+/**
+ * Refuses (403) an approval, or a retry (an approval afresh), by a frozen
+ * principal: the freeze is what an incident puts on a principal whose
+ * credentials may be someone else's, approvers included.
+ */
+export function assertMayApprove(settings: Settings, who: Principal): void {
+  if (isFrozen(settings, who)) {
+    throw new ForbiddenError(`${who.arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`);
+  }
+}
+
+/**
+ * Why an approved request must not be provisioned for its approvals: one was
+ * given by a principal frozen since (its credentials may not have been its
+ * own). Undefined when none was. A retry counts the approvals without it.
+ */
+export function frozenApproval(settings: Settings, request: AccessRequest): string | undefined {
+  const frozen = request.approvals.find((a) => isFrozen(settings, parsePrincipalArn(a)));
+  if (frozen === undefined) return undefined;
+  return `Request ${request.id} was approved by ${frozen}, frozen since by the configuration (freeze.principals): nothing was granted. A retry counts its approvals without the frozen one; or make a new request.`;
 }
 
 /** The duration must lie between the minimum (15 minutes by default) and the rule's maximum. */

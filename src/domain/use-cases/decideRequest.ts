@@ -4,7 +4,7 @@ import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '.
 import type { Rule } from '../settings';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { assertMayDecide, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
+import { assertMayApprove, assertMayDecide, assertRuleStillCovers, isApproverFor, isFrozen, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -62,11 +62,15 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
 /**
  * The approvals the rule counts now, as an approval or a retry weighs them:
  * an earlier approval by someone it no longer names as an approver (offboarded,
- * distrusted) drops out, with its person (its decision and audit event stay),
- * and the number needed is the rule's if it rose since the request was made.
+ * distrusted) or by a principal frozen since drops out, with its person (its
+ * decision and audit event stay), and the number needed is the rule's if it
+ * rose since the request was made.
  */
 export async function countedApprovals(deps: CoreDeps, rule: Rule, current: AccessRequest): Promise<{ kept: string[]; keptPersons: string[] | undefined; required: number }> {
-  const kept = current.approvals.filter((a) => isApproverFor(rule, parsePrincipalArn(a)));
+  const kept = current.approvals.filter((a) => {
+    const approver = parsePrincipalArn(a);
+    return isApproverFor(rule, approver) && !isFrozen(deps.settings, approver);
+  });
   const keptPersons = kept.length === current.approvals.length ? current.approverPersons : await personsOf(deps, current.id, kept);
   return { kept, keptPersons, required: Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired) };
 }
@@ -99,8 +103,11 @@ async function planDecision(
       { field: 'status', reason: `is ${current.status}` },
     ]);
   }
-  // A deny always stands; an approval only while the rule still covers the request as made.
-  if (input.decision === 'APPROVE') assertRuleStillCovers(deps.settings, rule, current);
+  // A deny always stands; an approval only while the rule still covers the request as made, and never by a frozen principal.
+  if (input.decision === 'APPROVE') {
+    assertRuleStillCovers(deps.settings, rule, current);
+    assertMayApprove(deps.settings, approver);
+  }
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`, [{ field: 'approvals', reason: 'already include the caller' }]);

@@ -4,7 +4,7 @@ import { grantLocationFor, grantOfAnother, grantTargetFor, liveMembers, nextGran
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner, RequestWrite } from '../ports';
 import { accessDetails } from '../provisioning/access-details';
-import { assertRuleStillCovers } from '../rules';
+import { assertRuleStillCovers, frozenApproval } from '../rules';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 import { identityGranterFor, leaseOptions, releaseFromGrant, type Release } from './grant-membership';
 
@@ -177,7 +177,7 @@ function configurationChange(settings: ProvisioningDeps['settings'], request: Ac
     if (e instanceof ForbiddenError) return e.message;
     throw e;
   }
-  return undefined;
+  return frozenApproval(settings, request);
 }
 
 /**

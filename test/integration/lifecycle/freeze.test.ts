@@ -65,6 +65,53 @@ it('a frozen principal gets no new access by any route, and what was approved be
   expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'unrelated' })).status).toBe('APPROVED');
 });
 
+describe('a frozen approver (its credentials may be someone else\'s)', () => {
+  const frozenApprover = (arn: string) => `${arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`;
+  const productionRead = (reason: string) => createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason });
+
+  it('approves nothing and retries nothing, and writes nothing; a deny by it still ends a request', async () => {
+    const pending = await productionRead('pending');
+    const failing = await productionRead('will fail');
+    await decideRequest(h.deps, api(ARN.leadBen), { requestId: failing.id, decision: 'APPROVE' });
+    iam.failNext = [new ProvisioningError('IAM refused (AccessDenied)', 'AccessDenied', false)];
+    await provisionRequest(h.deps, failing.id);
+    expect((await h.requests.get(failing.id))!.status).toBe('FAILED');
+    freeze({ principals: ['arn:aws:iam::111111111111:user/lead-*'] });
+    const before = await allItems(h);
+
+    await expect(decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'APPROVE' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozenApprover(ARN.leadAnna) });
+    await expect(retryRequest(h.deps, api(ARN.leadBen), failing.id)).rejects.toMatchObject({ code: 'FORBIDDEN', message: frozenApprover(ARN.leadBen) });
+    expect(await allItems(h)).toEqual(before);
+
+    expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'DENY', comment: 'incident' })).status).toBe('DENIED');
+  });
+
+  it('its earlier approval stops counting toward a quorum, and one it completed is not provisioned; a retry counts without it', async () => {
+    const admin = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'patch' });
+    expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: admin.id, decision: 'APPROVE' })).approvals).toEqual([ARN.leadAnna]);
+    const read = await productionRead('approved by anna alone');
+    expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: read.id, decision: 'APPROVE' })).status).toBe('APPROVED');
+    freeze({ principals: [ARN.leadAnna] });
+
+    // Two are needed: Sam's approval is the only one that counts now.
+    expect(await decideRequest(h.deps, api(ARN.sreSam), { requestId: admin.id, decision: 'APPROVE' })).toMatchObject({ status: 'PENDING', approvals: [ARN.sreSam] });
+
+    const provisioned = await provisionRequest(h.deps, read.id);
+    expect(provisioned.outcome).toBe('failed');
+    expect(provisioned.request!.failure).toMatchObject({
+      code: 'ConfigurationChanged',
+      retryable: false,
+      message: `Request ${read.id} was approved by ${ARN.leadAnna}, frozen since by the configuration (freeze.principals): nothing was granted. A retry counts its approvals without the frozen one; or make a new request.`,
+    });
+    expect(iam.log.filter((l) => l.startsWith('apply'))).toEqual([]);
+    await expect(retryRequest(h.deps, api(ARN.leadBen), read.id)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('now needs 1 approval(s) from its current approvers') });
+
+    // Lifted, Anna's approval counts again and the request can be retried.
+    freeze({});
+    expect((await retryRequest(h.deps, api(ARN.leadBen), read.id)).status).toBe('APPROVED');
+  });
+});
+
 it('a frozen account takes no new access from anyone, and a grantee of a workload request is frozen as its requester is', async () => {
   freeze({ accounts: ['production'] });
   await expect(createRequest(h.deps, api(ARN.bob), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' })).rejects.toMatchObject({
