@@ -5,7 +5,7 @@ import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { MAX_RULE_MINUTES, NOTIFICATION_KINDS } from './model';
 import { ruleNames } from './rule-names';
-import { ACCOUNT_ALIAS, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME } from './text';
+import { ACCOUNT_ALIAS, asciiLowerCase, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGATE, LONE_SURROGATE_REASON, NAME } from './text';
 
 /*
  * The configuration file's schema: accounts, access profiles, access rules,
@@ -418,7 +418,7 @@ export const settingsSchema = z
         ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: 'must be an IAM user or role ARN' });
       }
       if (s.oidc?.claim !== 'email') return;
-      const key = subject.toLowerCase();
+      const key = asciiLowerCase(subject);
       const earlier = subjects.get(key);
       if (earlier !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['oidc', 'principals', subject], message: `is "${earlier}" in another case: emails are compared in lower case, so both would sign in as one principal` });

@@ -10,6 +10,15 @@
  */
 export const HIDDEN_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/;
 
+/**
+ * Text in lower case in its ASCII letters only, as mail systems fold an
+ * address: `toLowerCase` also folds look-alikes (the Kelvin sign U+212A to
+ * `k`), so "\u212Aate@corp.com" would sign in as kate@corp.com.
+ */
+export function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
 /*
  * The names a request gives, checked alike by the configuration, the HTTP API
  * and Slack commands.

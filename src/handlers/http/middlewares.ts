@@ -9,6 +9,7 @@ import type { Actor, EventSource } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
 import { callerIdentity, principalFromCallerArn, type RolePath } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
+import { asciiLowerCase } from '../../domain/text';
 import { CORRELATION_ID_HEADER, errorResponse } from './errors';
 import type { HttpEvent, HttpResult } from './types';
 import type { RouteDef } from './route';
@@ -236,11 +237,11 @@ function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<Ide
  */
 function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record<string, unknown>) => { arn?: string; person?: string } {
   const isEmail = oidc.claim === 'email';
-  const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [isEmail ? subject.toLowerCase() : subject, arn]));
+  const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [isEmail ? asciiLowerCase(subject) : subject, arn]));
   return (claims) => {
     const subject = claims[oidc.claim];
     if (typeof subject !== 'string') return {};
-    const person = isEmail ? subject.toLowerCase() : subject;
+    const person = isEmail ? asciiLowerCase(subject) : subject;
     const arn = principals.get(person);
     return arn ? { arn, person } : {};
   };

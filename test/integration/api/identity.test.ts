@@ -111,6 +111,14 @@ describe('identity comes only from the authenticated request context', () => {
       }
     });
 
+    it('folds only ASCII letters of an email: a look-alike (the Kelvin sign, which toLowerCase folds to k) is another address', async () => {
+      const kate = httpApp(routes, () => deployed.deps, deployed.logger, oidcOptions('email', { 'kate@example.com': ARN.alice }));
+      expect((await kate(jwtEvent({ email: 'KATE@example.com', email_verified: 'true' }), lambdaContext())).statusCode).toBe(201);
+      const lookAlike = await kate(jwtEvent({ email: '\u212Aate@example.com', email_verified: 'true' }), lambdaContext());
+      expect(lookAlike.statusCode).toBe(403);
+      expect(JSON.parse(lookAlike.body).message).toContain('not mapped');
+    });
+
     it('refuses an email address the identity provider has not verified, or does not say it verified', async () => {
       const unverified: Record<string, string>[] = [{ email: 'alice@example.com', email_verified: 'false' }, { email: 'alice@example.com' }];
       for (const claims of unverified) {
