@@ -103,8 +103,8 @@ export interface AccessSummary {
   maxSessionMinutes: number;
 }
 
-/** Renders a principal ARN: a Slack mention when the person is mapped, else the ARN. */
-export type Mention = (principalArn: string) => string | undefined;
+/** The Slack user to mention for a principal ARN (and the person behind it, when known): undefined shows the ARN. */
+export type Mention = (principalArn: string, person?: string) => string | undefined;
 
 export interface RenderOptions {
   /** Slack user id of a principal ARN (reverse of settings.slack.users). */
@@ -150,9 +150,9 @@ function md(text: string): Mrkdwn {
   return { type: 'mrkdwn', text };
 }
 
-function who(arn: string, slackUserOf?: Mention): string {
+function who(arn: string, slackUserOf?: Mention, person?: string): string {
   if (arn === 'rolegate') return 'rolegate';
-  const user = slackUserOf?.(arn);
+  const user = slackUserOf?.(arn, person);
   if (user && /^[UW][A-Z0-9]+$/.test(user)) return `<@${user}>`;
   return `\`${esc(arn)}\``;
 }
@@ -218,7 +218,7 @@ const STATUS_LINE: Record<RequestStatus, string> = {
 
 function requestFields(r: AccessRequest, slackUserOf?: Mention): Block[] {
   const fields: Mrkdwn[] = [
-    md(`*Requester*\n${who(r.requester, slackUserOf)}`),
+    md(`*Requester*\n${who(r.requester, slackUserOf, r.requesterPerson)}`),
     md(`*Account*\n${esc(r.accountAlias)} (\`${esc(r.accountId)}\`)`),
     md(`*Profile*\n${esc(r.profile)}`),
     md(`*Duration*\n${formatDuration(r.durationMinutes)}`),

@@ -1,6 +1,6 @@
 import type { AccessRequest } from '../../domain/model';
 import type { Notification, Notifier } from '../../domain/ports';
-import { parsePrincipalArn, principalKey } from '../../domain/principal';
+import { callerIdentity, parsePrincipalArn, principalKey } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
 import { accessReadyMessage, accessSummary, approvalMessage, statusMessage, type AccessSummary, type Mention } from './blocks';
 import type { SlackApi, SlackMessageRef } from './slack-client';
@@ -37,16 +37,36 @@ export interface SlackNotifierDeps {
   messages: SlackMessageStore;
 }
 
-/** Slack user id for each mapped principal (the reverse of settings.slack.users). */
+/**
+ * The Slack user of a principal (the reverse of settings.slack.users), and of
+ * a person behind it: several Slack users may map to one role (sessions of an
+ * Identity Center role, one per person, or a role people share), and then the
+ * role alone does not say which of them asked or acted. A principal answers
+ * only when one Slack user maps to it; with a person (an Identity Center
+ * session's), the Slack user mapped to that person's session, or a sole one
+ * mapped to the role itself. Anyone else is shown by ARN and sent nothing.
+ */
 export function slackUserIndex(settings: Settings): Mention {
-  const index = new Map<string, string>();
+  const users = new Map<string, { userId: string; person?: string }[]>();
   for (const [userId, arn] of Object.entries(settings.slack?.users ?? {})) {
-    const key = keyOf(arn);
-    if (key && !index.has(key)) index.set(key, userId);
+    // A session ARN (as Identity Center users are mapped) counts for its role, with its person.
+    let mapped: { arn: string; person?: string };
+    try {
+      mapped = callerIdentity(arn);
+    } catch {
+      continue;
+    }
+    const key = keyOf(mapped.arn);
+    if (key === undefined) continue;
+    users.set(key, [...(users.get(key) ?? []), { userId, ...(mapped.person !== undefined ? { person: mapped.person } : {}) }]);
   }
-  return (arn) => {
+  return (arn, person) => {
     const key = keyOf(arn);
-    return key ? index.get(key) : undefined;
+    const mapped = key === undefined ? [] : (users.get(key) ?? []);
+    const theirs = person === undefined ? [] : mapped.filter((u) => u.person === person);
+    if (theirs.length === 1) return theirs[0]!.userId;
+    const [sole] = mapped;
+    return mapped.length === 1 && (person === undefined || sole!.person === undefined) ? sole!.userId : undefined;
   };
 }
 
@@ -117,7 +137,7 @@ export class SlackNotifier implements Notifier {
   }
 
   private async sendAccessReady(n: Notification): Promise<void> {
-    const userId = this.slackUserOf(n.request.requester);
+    const userId = this.slackUserOf(n.request.requester, n.request.requesterPerson);
     if (!userId) return; // The requester has no Slack identity in the configuration.
     const channel = await this.deps.slack.openDirectMessage(userId);
     await this.deps.slack.postMessage(channel, accessReadyMessage(n.request));

@@ -1,6 +1,6 @@
 import { approvalMessage, accessReadyMessage, accessSummary, statusMessage } from '../../../src/adapters/slack/blocks';
 import { SlackApiError, SlackClient } from '../../../src/adapters/slack/slack-client';
-import { InMemorySlackMessageStore, SlackNotifier } from '../../../src/adapters/slack/slack-notifier';
+import { InMemorySlackMessageStore, SlackNotifier, slackUserIndex } from '../../../src/adapters/slack/slack-notifier';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { Notification, NotificationKind } from '../../../src/domain/ports';
 import { parsePrincipalArn } from '../../../src/domain/principal';
@@ -145,5 +145,45 @@ describe('SlackNotifier', () => {
     await expect(notifier.notify(note('request.active', activeRequest()))).rejects.toThrow(
       'Slack notification failed: Slack chat.update failed: invalid_auth; Slack conversations.open failed: invalid_auth',
     );
+  });
+});
+
+describe('slackUserIndex: whom a principal, and the person behind it, is in Slack', () => {
+  const DEV_ROLE = 'arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Dev_0123456789abcdef';
+  const session = (person: string) => `arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/${person}`;
+  const indexOf = (users: Record<string, string>) => slackUserIndex(settingsWith((doc) => (doc.slack = { users })));
+
+  it('tells the people of one Identity Center role apart by their sessions, and names none by the role alone', () => {
+    const of = indexOf({ U0ALICE: session('alice@example.com'), U0BOB: session('bob@example.com') });
+    expect([of(DEV_ROLE, 'alice@example.com'), of(DEV_ROLE, 'bob@example.com')]).toEqual(['U0ALICE', 'U0BOB']);
+    // An approver or actor is known by the role only: either of them could be meant.
+    expect(of(DEV_ROLE)).toBeUndefined();
+    expect(of(DEV_ROLE, 'carol@example.com')).toBeUndefined();
+  });
+
+  it("never names one person's Slack user for another person of the same role", () => {
+    const of = indexOf({ U0ALICE: session('alice@example.com') });
+    expect(of(DEV_ROLE, 'alice@example.com')).toBe('U0ALICE');
+    expect(of(DEV_ROLE, 'bob@example.com')).toBeUndefined();
+  });
+
+  it('names the one Slack user mapped to a principal itself, and none when several share it', () => {
+    expect(indexOf({ U0DEV: DEV_ROLE })(DEV_ROLE, 'bob@example.com')).toBe('U0DEV');
+    expect(indexOf({ U0ALICE: ARN.alice })('arn:aws:iam::111111111111:user/people/ALICE')).toBe('U0ALICE');
+    const shared = indexOf({ U0ONE: ARN.otherRole, U0TWO: ARN.otherRole, U0ALICE: ARN.alice });
+    expect([shared(ARN.otherRole), shared(ARN.alice)]).toEqual([undefined, 'U0ALICE']);
+  });
+
+  it('sends "access ready" to the person who asked through a shared Identity Center role, not to the first one mapped', async () => {
+    const slack = fakeSlack();
+    const notifier = new SlackNotifier({
+      slack: new SlackClient({ token: 'xoxb-test', fetch: slack.fetch }),
+      settings: settingsWith((doc) => (doc.slack = { users: { U0ALICE: session('alice@example.com'), U0BOB: session('bob@example.com') } })),
+      messages: new InMemorySlackMessageStore(),
+    });
+
+    await notifier.notify(note('request.active', activeRequest({ requester: DEV_ROLE, principalArn: DEV_ROLE, requesterPerson: 'bob@example.com' }), 'rolegate'));
+
+    expect(slack.calls.find((c) => c.url.endsWith('conversations.open'))?.body).toEqual({ users: 'U0BOB' });
   });
 });
