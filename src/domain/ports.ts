@@ -187,6 +187,13 @@ export interface ProvisionOutcome {
 }
 
 /** Target-account side: the cross-account role, its permissions and its trust. */
+export interface RemoveOptions {
+  /** No grant records a role of this name: one rolegate does not manage is left alone. */
+  unrecorded?: boolean;
+  /** The failed attempt being undone sent this role's CreateRole: "no such role" is read again before it is believed (IAM's reads lag). */
+  justCreated?: boolean;
+}
+
 export interface ApplyOptions {
   existingOnly?: boolean;
 }
@@ -203,7 +210,7 @@ export interface Provisioner {
    * rolegate does not manage is refused (RoleNotManaged), unless `unrecorded`: no grant records a role
    * there, so one of that name that rolegate does not manage was never rolegate's, and is left alone.
    */
-  remove(account: AccountSettings, roleName: string, requestId: string, options?: { unrecorded?: boolean }): Promise<PlannedCall[]>;
+  remove(account: AccountSettings, roleName: string, requestId: string, options?: RemoveOptions): Promise<PlannedCall[]>;
   /** Roles under rolegate's path in an account, for reconciliation. */
   listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
   /** One role read afresh (undefined if absent): reconciliation confirms drift before it reports it. */

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
-import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner } from '../../domain/ports';
+import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner, RemoveOptions } from '../../domain/ports';
 import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
@@ -127,7 +127,10 @@ export class IamProvisioner implements Provisioner {
   private async applyIn(s: Session, d: DesiredRole, options: ApplyOptions): Promise<ProvisionOutcome> {
     let role = await this.getRole(s, d.roleName);
     let trustWritten = false;
-    if (!role && options.existingOnly) role = await this.stillThere(s, d.roleName);
+    if (!role && options.existingOnly) {
+      role = await this.readAgain(s, d.roleName);
+      if (!role) throw roleMissing(d.roleName, s.account.id);
+    }
     if (!role) {
       const [create, ...rest] = creationCalls(d);
       if (await this.createRole(s, create!)) {
@@ -150,15 +153,18 @@ export class IamProvisioner implements Provisioner {
   /**
    * Detaches and deletes the role's policies, then the role. An absent role is already removed; an
    * unrecorded one rolegate does not manage (the reason a provisioning failed) was never rolegate's.
+   * A role `justCreated` (a failed attempt sent its CreateRole) is read again, with backoff, before
+   * its absence is believed: IAM's reads lag its writes, and a lagging "no such role" would leave it.
    */
-  async remove(account: AccountSettings, roleName: string, requestId: string, options: { unrecorded?: boolean } = {}): Promise<PlannedCall[]> {
+  async remove(account: AccountSettings, roleName: string, requestId: string, options: RemoveOptions = {}): Promise<PlannedCall[]> {
     const s = await this.open(account, requestId);
     return this.noting(s, () => this.removeIn(s, roleName, options));
   }
 
-  private async removeIn(s: Session, roleName: string, options: { unrecorded?: boolean }): Promise<PlannedCall[]> {
+  private async removeIn(s: Session, roleName: string, options: RemoveOptions): Promise<PlannedCall[]> {
     const account = s.account;
-    const role = await this.getRole(s, roleName);
+    let role = await this.getRole(s, roleName);
+    if (!role && options.justCreated) role = await this.readAgain(s, roleName);
     if (!role) return s.calls;
     if (options.unrecorded && !isManagedRole(role)) return s.calls;
     this.assertManaged(role, roleName, account.id, 'delete');
@@ -287,14 +293,15 @@ export class IamProvisioner implements Provisioner {
    * later (IAM's reads lag its writes: one created moments ago can read as
    * absent); RoleMissing once it stays absent through every read.
    */
-  private async stillThere(s: Session, roleName: string): Promise<Role> {
+  /** A role IAM just said is absent, read again up to readBackAttempts times in all, 250 ms, 500 ms … apart; undefined if it stays absent. */
+  private async readAgain(s: Session, roleName: string): Promise<Role | undefined> {
     const sleep = this.retry.sleep ?? defaultSleep;
     for (let i = 1; i < this.readBackAttempts; i++) {
       await sleep(250 * 2 ** (i - 1));
       const role = await this.getRole(s, roleName);
       if (role) return role;
     }
-    throw roleMissing(roleName, s.account.id);
+    return undefined;
   }
 
   /**

@@ -63,6 +63,8 @@ export interface ReleaseOptions {
    * could not end (FAILED, or EXPIRED) until the others ended.
    */
   failedEndingBy?: string;
+  /** The failed attempt being undone sent the role's CreateRole: IAM may not show the role yet, so its absence is read again. */
+  justCreated?: boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     }
     // No grant item: rolegate recorded no role here, so a foreign role of that name (why provisioning
     // failed) holds nothing of this request's; one rolegate made before a crash is removed as usual.
-    const calls = await deps.provisioner.remove(account, target.roleName, requestId, lease.grant ? {} : { unrecorded: true });
+    const calls = await deps.provisioner.remove(account, target.roleName, requestId, { ...(lease.grant ? {} : { unrecorded: true }), ...(options.justCreated ? { justCreated: true } : {}) });
     if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
     if (lease.grant) await deps.grants.remove(lease);
     return { calls, roleDeleted: true, remaining: [] };

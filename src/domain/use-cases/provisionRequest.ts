@@ -299,10 +299,13 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * are removed, or brought back to the other live requests' state. A failure
  * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string): Promise<Release | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string, error: ProvisioningError): Promise<Release | 'failed'> {
   const requestId = request.id;
   try {
-    return await releaseFromGrant(deps, lease, target, requestId, now, request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {});
+    return await releaseFromGrant(deps, lease, target, requestId, now, {
+      ...(request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {}),
+      ...(writesSentBefore(error).includes('CreateRole') ? { justCreated: true } : {}),
+    });
   } catch (e) {
     deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e) });
     return 'failed';
@@ -377,7 +380,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     const attempts = before + (error.awsCode === 'OutOfTime' && before > 0 ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
-    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now);
+    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, error);
     const writes = writesSentBefore(error);
     if (!fails || cleanup === undefined || cleanup === 'failed') {
       // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the

@@ -298,6 +298,27 @@ it('leaves a request APPROVED, not FAILED, while the undo of its permanent failu
   expect((await eventsOf(r.id)).at(-2)!.data).toMatchObject({ awsCode: 'AccessDenied', attempts: 1, undo: 'failed' });
 });
 
+it('removes the role its failed attempt created even while IAM still answers "no such role" for it (its reads lag its writes)', async () => {
+  const r = await approvedStaging(60);
+  let created = false;
+  let lagging = 2;
+  w.aws.onCall = (service, command) => {
+    if (service === 'iam' && command === 'CreateRole') created = true;
+    if (service === 'iam' && command === 'GetRole' && created && lagging > 0) {
+      lagging--;
+      throw awsError('NoSuchEntity', 'The role cannot be found.', 404);
+    }
+  };
+  failAttachRolePolicy(ACCESS_DENIED);
+
+  const result = await provisionRequest(w.h.deps, r.id);
+
+  expect(result.outcome).toBe('failed');
+  expect(lagging).toBe(0);
+  expect(await held(r)).toEqual({ role: undefined, trustEnds: undefined, identityPolicy: undefined, members: [], grantItem: undefined });
+  expect((await eventsOf(r.id)).at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: expect.objectContaining({ awsCode: 'AccessDenied' }) });
+});
+
 describe('a request failing for good on a role live requests share', () => {
   /** IAM refuses every read of the role (an SCP, a narrowed provisioner role): B's own attempt and the rewrite for the others alike. */
   const refuseRoleReads = () => {

@@ -620,6 +620,21 @@ describe('IamProvisioner.remove', () => {
     expect(commandNames(iam)).toEqual(['GetRole']);
   });
 
+  it('reads a role it was told it just created again before it believes it gone, and gives up on it after four reads', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+
+    await provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ', { unrecorded: true, justCreated: true });
+    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'DeleteRole']);
+
+    iam.reset();
+    iam.on(GetRoleCommand).rejects(noSuchEntity());
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ', { justCreated: true })).resolves.toEqual([]);
+    expect(commandNames(iam)).toEqual(['GetRole', 'GetRole', 'GetRole', 'GetRole']);
+  });
+
   it('is done when the role disappears while it is being removed', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
