@@ -144,10 +144,14 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
 async function finishRevocation(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>, when: 'repeat' | 'after' = 'repeat'): Promise<AccessRequest> {
   let found = 0;
   try {
-    for (let pass = 0; pass < MAX_EXTENSION_PASSES; pass++) {
+    for (let pass = 1; ; pass++) {
       const n = await endExtensions(deps, request, by, chain);
       found += n;
       if (n === 0) break;
+      // Still ending extensions granted meanwhile, pass after pass: never reported as finished while one may be live.
+      if (pass === MAX_EXTENSION_PASSES) {
+        throw new ProvisioningError(`Extensions of it were still being granted after ${MAX_EXTENSION_PASSES} passes.`, 'RevocationIncomplete', true);
+      }
     }
   } catch (e) {
     // The request is REVOKED, but an extension keeps its access: counted and alarmed (through Slack
@@ -204,33 +208,44 @@ const MAX_EXTENSION_PASSES = 10;
 /**
  * Revokes the request's live extensions (and theirs) and cancels its
  * pending ones, since a later approval would give back the access being
- * taken away. Returns how many it found; `ended` counts those it ended, as
- * it goes (a revoke cut short says how many). An extension that could not be
- * ended and is still live (its role cannot be reached) fails the
- * revocation: the access it carries is not gone.
+ * taken away. Returns how many this pass ended (one the index still showed,
+ * already ended, is not counted: the index lags); `ended` counts them across
+ * calls, as it goes (a revoke cut short says how many). An extension that
+ * could not be ended and is still live (its role cannot be reached) fails
+ * the revocation: the access it carries is not gone.
  */
 async function endExtensions(deps: ProvisioningDeps, request: AccessRequest, by: EventActor, chain: Set<string>, ended = { count: 0 }): Promise<number> {
+  const before = ended.count;
   const extensions = await extensionsOf(deps, request, chain);
   for (const extension of extensions.pending) {
     try {
       await cancelOrphanedExtension(deps, extension.id, by, request.id);
       ended.count++;
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e; // decided meanwhile: an approval is found live by the next pass
-    }
-  }
-  for (const extension of extensions.live) {
-    try {
-      // The whole chain is leaving: the role is not narrowed to links about to leave too.
-      await endAccess(deps, extension.id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`, undefined, { leavingWith: chain });
-      ended.count++;
-    } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
+      // Decided meanwhile. Approved (or granted already), it is revoked now, not left for an index that may lag.
       const now = await deps.requests.get(extension.id);
-      if (now && !TERMINAL.includes(now.status)) throw e; // not ended meanwhile: its access stays, so the revocation must say so
+      if (now && LIVE_EXTENSION.includes(now.status)) {
+        chain.add(now.id);
+        await revokeExtension(deps, now.id, request, by, chain, ended);
+      }
     }
   }
-  return extensions.live.length + extensions.pending.length;
+  for (const extension of extensions.live) await revokeExtension(deps, extension.id, request, by, chain, ended);
+  return ended.count - before;
+}
+
+/** Revokes one extension with the request it extends; one ended meanwhile is left as it is. */
+async function revokeExtension(deps: ProvisioningDeps, id: string, request: AccessRequest, by: EventActor, chain: Set<string>, ended: { count: number }): Promise<void> {
+  try {
+    // The whole chain is leaving: the role is not narrowed to links about to leave too.
+    await endAccess(deps, id, 'REVOKED', by, `Revoked with request ${request.id}, which it extends.`, undefined, { leavingWith: chain });
+    ended.count++;
+  } catch (e) {
+    if (!(e instanceof ConflictError)) throw e;
+    const now = await deps.requests.get(id);
+    if (now && !TERMINAL.includes(now.status)) throw e; // not ended meanwhile: its access stays, so the revocation must say so
+  }
 }
 
 /** The statuses in which an extension holds or may still get access (FAILED: an approver may retry it). */

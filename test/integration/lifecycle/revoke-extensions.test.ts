@@ -132,6 +132,53 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(iam.roles.size).toBe(0);
   });
 
+  it('revokes an extension approved since the index listed it as pending, though the index keeps showing it pending', async () => {
+    const original = await activeProduction();
+    const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+    await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+    const store = h.deps.requests;
+    let listings = 0;
+    const lagging = intercept(store, {
+      extensionsOf: async (id: string) => {
+        if (id !== original.id) return store.extensionsOf(id);
+        listings++;
+        return [extension];
+      },
+    });
+
+    const revoked = await revokeRequest({ ...h.deps, requests: lagging }, api(ARN.leadAnna), original.id, 'incident over');
+
+    expect(revoked.status).toBe('REVOKED');
+    expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
+    // Before the commit, then one pass after it that ends nothing: the stale listing is not taken for a new extension.
+    expect(listings).toBe(2);
+    expect(h.metrics.counts.get('RevocationIncomplete')).toBeUndefined();
+  });
+
+  it('reports a revocation still ending extensions granted meanwhile after ten passes as incomplete, never as finished; a repeat goes on', async () => {
+    const original = await activeProduction();
+    const extensions: AccessRequest[] = [];
+    for (let i = 0; i < 12; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
+    // Each listing shows one more, as extensions made faster than the revocation ends them would.
+    const store = h.deps.requests;
+    let shown = 0;
+    const growing = intercept(store, { extensionsOf: async (id: string) => (id === original.id ? extensions.slice(shown, ++shown) : store.extensionsOf(id)) });
+    const deps = { ...h.deps, requests: growing };
+
+    await expect(revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).rejects.toMatchObject({
+      code: 'PROVISIONING_FAILED',
+      awsCode: 'RevocationIncomplete',
+      message: `Request ${original.id} is revoked, but one of its extensions could not be ended, so its access stays: Extensions of it were still being granted after 10 passes. Repeat the revoke to finish it.`,
+    });
+    expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
+    expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
+    expect(shown).toBe(11);
+
+    expect((await revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
+    const statuses = await Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
+    expect(statuses).toEqual(Array(12).fill('CANCELLED'));
+  });
+
   it('reports a revocation whose late extension found its grant busy as incomplete (not "busy, nothing changed"), and a repeat finishes it', async () => {
     const original = await activeProduction();
     const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
