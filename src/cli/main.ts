@@ -360,8 +360,8 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         const { entries } = await client.send('GET', '/catalog', undefined, undefined, { reply: REPLY.catalog });
         print(entries, () =>
           table(
-            ['ACCOUNT', 'ID', 'PROFILE', 'MAX MINUTES', 'APPROVALS', 'APPROVERS'],
-            entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
+            ['ACCOUNT', 'ID', 'PROFILE', 'MAX MINUTES', 'MFA', 'APPROVALS', 'APPROVERS'],
+            entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.requireMfa === true ? 'required' : 'no', e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
           ),
         );
         return 0;

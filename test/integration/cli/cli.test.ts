@@ -244,15 +244,15 @@ describe('rolegate CLI against the local HTTP API', () => {
       const r = await as(ARN.alice, ['catalog']);
       expect(r.code).toBe(0);
       const lines = r.stdout.split('\n');
-      expect(lines[0]).toMatch(/^ACCOUNT\s+ID\s+PROFILE\s+MAX MINUTES\s+APPROVALS\s+APPROVERS$/);
+      expect(lines[0]).toMatch(/^ACCOUNT\s+ID\s+PROFILE\s+MAX MINUTES\s+MFA\s+APPROVALS\s+APPROVERS$/);
       const rows = lines.slice(1).map((l) => l.split(/\s{2,}/));
       expect(rows).toEqual([
-        ['staging', '222222222222', 'ReadOnly', '480', 'auto'],
-        ['staging', '222222222222', 'S3ReadOnly', '480', 'auto'],
-        ['staging', '222222222222', 'EC2Admin', '120', '2', 'arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*'],
-        ['production', '333333333333', 'ReadOnly', '240', '1', 'arn:aws:iam::111111111111:user/lead-*'],
-        ['production', '333333333333', 'S3ReadOnly', '240', '1', 'arn:aws:iam::111111111111:user/lead-*'],
-        ['production', '333333333333', 'EC2Admin', '120', '2', 'arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*'],
+        ['staging', '222222222222', 'ReadOnly', '480', 'no', 'auto'],
+        ['staging', '222222222222', 'S3ReadOnly', '480', 'no', 'auto'],
+        ['staging', '222222222222', 'EC2Admin', '120', 'required', '2', 'arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*'],
+        ['production', '333333333333', 'ReadOnly', '240', 'no', '1', 'arn:aws:iam::111111111111:user/lead-*'],
+        ['production', '333333333333', 'S3ReadOnly', '240', 'no', '1', 'arn:aws:iam::111111111111:user/lead-*'],
+        ['production', '333333333333', 'EC2Admin', '120', 'required', '2', 'arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*'],
       ]);
     });
 
