@@ -5,7 +5,7 @@ import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
-import type { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import type { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
 
 /*
  * Access is approved (or, after a failure, approved again) under the rule as
@@ -32,6 +32,15 @@ afterEach(async () => {
 
 const pending = (principalArn?: string) =>
   createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs', ...(principalArn ? { principalArn } : {}) });
+
+/** No role written, no identity-side policy, no grant item: nothing was granted. */
+async function expectNothingGranted(): Promise<void> {
+  const provisioner = h.deps.provisioner as RecordingProvisioner;
+  expect(provisioner.roles.size).toBe(0);
+  expect(provisioner.log.filter((l) => l.startsWith('apply'))).toEqual([]);
+  expect((h.deps.identity as RecordingIdentityGranter).policies.size).toBe(0);
+  expect((await allItems(h)).filter((i) => i.type === 'grant')).toEqual([]);
+}
 
 /** Marks an approved request FAILED, as provisioning would after an AccessDenied. */
 async function markFailed(r: AccessRequest, retryable: boolean): Promise<AccessRequest> {
@@ -318,9 +327,7 @@ describe('an approved request the configuration no longer covers when it is prov
       status: 'FAILED',
       failure: { code: 'ConfigurationChanged', retryable: false, message: `The rule "production-read" that approved request ${r.id} left the configuration before its access was granted; nothing was granted. Make a new request.` },
     });
-    const provisioner = h.deps.provisioner as RecordingProvisioner;
-    expect(provisioner.roles.size).toBe(0);
-    expect(provisioner.log.filter((l) => l.startsWith('apply'))).toEqual([]);
+    await expectNothingGranted();
     expect((await h.requests.getDetail(r.id))!.events.at(-1)).toMatchObject({ action: 'PROVISIONING_FAILED', data: { awsCode: 'ConfigurationChanged' } });
   });
 
@@ -406,7 +413,7 @@ describe('a stricter rule put ahead of the one a request was made under governs 
 
     expect((await provisionRequest(h.deps, r.id)).outcome).toBe('failed');
     expect((await h.requests.get(r.id))!.failure).toMatchObject({ code: 'ConfigurationChanged', retryable: false, message: governed(r, 'production-read', 'production (333333333333)') });
-    expect((h.deps.provisioner as RecordingProvisioner).log.filter((l) => l.startsWith('apply'))).toEqual([]);
+    await expectNothingGranted();
   });
 
   it('a rule put after it, or over other profiles, changes nothing: the approval goes through', async () => {

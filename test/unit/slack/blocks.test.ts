@@ -114,9 +114,12 @@ describe('approvalMessage', () => {
 
   it('keeps a very long reason within Slack limits', () => {
     const message = approvalMessage(pendingRequest({ reason: '<'.repeat(5000) }), readOnly);
-    for (const block of message.blocks) {
-      if (block.type === 'section' && block.text) expect(block.text.text.length).toBeLessThanOrEqual(3000);
-    }
+    const reason = message.blocks.find((b) => b.type === 'section' && b.text?.text.startsWith('*Reason*'));
+    expect(reason?.type === 'section' && reason.text?.text).toMatch(/^\*Reason\*\n(&lt;)+…$/);
+    // Every text Slack takes in a section or context, 3,000 characters at most.
+    const texts = message.blocks.flatMap((b) => [...(b.type === 'section' ? [b.text, ...(b.fields ?? [])] : []), ...(b.type === 'context' ? b.elements : [])]);
+    expect(texts.length).toBeGreaterThan(0);
+    for (const t of texts) if (t && 'text' in t) expect(t.text.length).toBeLessThanOrEqual(3000);
   });
 });
 
