@@ -2,6 +2,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { ruleNames } from './rule-names';
 import type { AccessRequest, Actor } from './model';
 import { arnMatches, isAccountId, isIdentityCenterRole, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
+import { ROLE_NAME_PREFIX } from './provisioning/role-name';
 import type { AccountSettings, Profile, Rule, Settings } from './settings';
 
 /** Finds an account by 12-digit id or by alias; unknown → NotFoundError. */
@@ -212,12 +213,34 @@ export function isFrozen(settings: Settings, who: Principal): boolean {
 
 /**
  * Refuses (403) an approval, or a retry (an approval afresh), by a frozen
- * principal: the freeze is what an incident puts on a principal whose
- * credentials may be someone else's, approvers included.
+ * principal (the freeze is what an incident puts on a principal whose
+ * credentials may be someone else's, approvers included), or by one of
+ * rolegate's own grant roles.
  */
 export function assertMayApprove(settings: Settings, who: Principal): void {
   if (isFrozen(settings, who)) {
     throw new ForbiddenError(`${who.arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`);
+  }
+  assertNotGrantRole(settings, who, 'approve');
+}
+
+/**
+ * Whether a principal is one of the roles rolegate grants (its `rg-` names,
+ * in an account it manages). Its sessions are whoever holds that grant: the
+ * requester, signed in through the access rolegate gave them, could otherwise
+ * approve their own request where approver patterns reach roles (`role/*`),
+ * or request more access as the grant role.
+ */
+export function isGrantRole(settings: Settings, who: Principal): boolean {
+  return who.type === 'role' && who.name.startsWith(ROLE_NAME_PREFIX) && settings.accounts.some((a) => a.id === who.accountId);
+}
+
+/** Refuses (403) one of rolegate's own grant roles as requester, grantee or approver. */
+export function assertNotGrantRole(settings: Settings, who: Principal, what: string): void {
+  if (isGrantRole(settings, who)) {
+    throw new ForbiddenError(
+      `${who.arn} is a role rolegate grants (${ROLE_NAME_PREFIX}… in account ${who.accountId}): its sessions are whoever holds that grant, so it may not ${what}. Sign in as yourself.`,
+    );
   }
 }
 

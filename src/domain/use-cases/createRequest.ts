@@ -3,7 +3,7 @@ import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey, type Principal } from '../principal';
-import { assertNotFrozen, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
+import { assertNotFrozen, assertNotGrantRole, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
 
@@ -55,6 +55,8 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);
   const grantee = resolveGrantee(rule, caller, input.principalArn);
+  assertNotGrantRole(deps.settings, caller, 'request access');
+  assertNotGrantRole(deps.settings, grantee, 'be given access');
   assertNotFrozen(deps.settings, caller, grantee, account);
   checkDuration(deps.settings, rule, input.durationMinutes);
 
