@@ -170,7 +170,7 @@ export const MAX_CONFIG_VALUES = 100_000;
  * for billions of values (each level repeating the one below), which would
  * hang validation and a cold start, or for a value inside itself, which no
  * JSON holds. Both are refused, by where they are, before anything walks the
- * document.
+ * document, and so is a `__proto__` key, which validation would never see.
  */
 function shapeProblem(doc: unknown): ErrorDetail | undefined {
   let values = 0;
@@ -183,6 +183,9 @@ function shapeProblem(doc: unknown): ErrorDetail | undefined {
     if (inside.has(value)) return { field: path || '(document)', reason: 'refers to itself (a YAML anchor used inside itself): no JSON, and no policy, can hold it' };
     inside.add(value);
     for (const [key, child] of Object.entries(value)) {
+      // The parsed document drops this key (it reads as the object's prototype): whatever it holds would vanish in
+      // silence, a policy statement's condition with it.
+      if (key === '__proto__') return { field: path ? `${path}.${key}` : key, reason: 'is not a key a configuration may use: it would be dropped without a word' };
       const problem = walk(child, path ? `${path}.${key}` : key);
       if (problem) return problem;
     }

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import './zod-locale';
-import { identityCenterSessionOf, isAccountId, parsePrincipalArn } from './principal';
+import { identityCenterSessionOf, isAccountId, parsePrincipalArn, principalKey } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { MAX_RULE_MINUTES, NOTIFICATION_KINDS } from './model';
@@ -71,6 +71,37 @@ const oneOrMore = (form: RegExp, what: string) => {
 };
 const actions = oneOrMore(/^(?:\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/, 'must be "*" or service:Action (s3:GetObject, ec2:Describe*), as IAM takes an action');
 const resources = oneOrMore(/^(?:\*|arn:\S+)$/, 'must be "*" or an ARN, as IAM takes a resource');
+/** A named approver as IAM tells principals apart (case and path aside); its text when it is no IAM ARN (refused elsewhere). */
+function approverKey(arn: string): string {
+  try {
+    return principalKey(parsePrincipalArn(arn));
+  } catch {
+    return arn.toLowerCase();
+  }
+}
+
+/** IAM's condition operators, with their set prefixes and IfExists forms (Null takes neither). */
+const CONDITION_OPERATOR =
+  /^(?:(?:ForAnyValue:|ForAllValues:)?(?:String(?:Not)?Equals(?:IgnoreCase)?|String(?:Not)?Like|Numeric(?:Not)?Equals|Numeric(?:Less|Greater)Than(?:Equals)?|Date(?:Not)?Equals|Date(?:Less|Greater)Than(?:Equals)?|Bool|BinaryEquals|(?:Not)?IpAddress|Arn(?:Not)?(?:Equals|Like))(?:IfExists)?|Null)$/;
+/** A condition key: service:name, as aws:PrincipalTag/team or s3:prefix. */
+const CONDITION_KEY = /^[A-Za-z0-9-]+:\S+$/;
+const conditionValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()])).check(z.minLength(1))], {
+  message: 'must be a string, number or boolean, or a non-empty list of them',
+});
+/**
+ * A Condition block: IAM's operators, each over condition keys and plain
+ * values. Checked here, as the rest of the statement is; and a key such as
+ * `__proto__` would otherwise vanish from the parsed object, leaving a
+ * statement without its condition, that is, unconditional.
+ */
+const condition = z
+  .record(
+    z.string().check(z.regex(CONDITION_OPERATOR, { message: 'must be an IAM condition operator (StringEquals, ForAnyValue:StringLike, BoolIfExists, Null, …)' })),
+    z
+      .record(z.string().check(z.regex(CONDITION_KEY, { message: 'must be a condition key, service:name (aws:PrincipalTag/team)' })), conditionValue)
+      .check(z.refine((keys) => Object.keys(keys).length > 0, { message: 'must name at least one condition key' })),
+  )
+  .check(z.refine((ops) => Object.keys(ops).length > 0, { message: 'must name at least one operator (an empty Condition would make the statement unconditional)' }));
 /**
  * A statement of an identity-based policy as IAM takes it: checked here, not
  * by IAM at the first grant, which for a profile on a role others share
@@ -84,7 +115,7 @@ const policyStatement = z
     NotAction: z.optional(actions),
     Resource: z.optional(resources),
     NotResource: z.optional(resources),
-    Condition: z.optional(z.record(z.string(), z.record(z.string(), z.unknown()))),
+    Condition: z.optional(condition),
   })
   .check(
     z.superRefine((st, ctx) => {
@@ -371,7 +402,8 @@ export const settingsSchema = z
       }
       // Named approvers only (no wildcard): there must be as many distinct principals as approvals needed, or every request times out.
       if (!r.autoApprove && r.approvers.length > 0 && r.approvers.every((a) => !/[*?]/.test(a))) {
-        const distinct = new Set(r.approvers.map((a) => a.toLowerCase())).size;
+        // As IAM tells principals apart: by name whatever its case, and not by path.
+        const distinct = new Set(r.approvers.map((a) => approverKey(a))).size;
         if (distinct < r.approvalsRequired) {
           ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvalsRequired'], message: `is ${r.approvalsRequired}, but the rule names only ${distinct} distinct approver(s): its requests could never be approved` });
         }

@@ -13,6 +13,23 @@ function invalidDoc(doc: unknown): ConfigError {
   throw new Error('expected the configuration to be refused');
 }
 
+describe('inline policy conditions', () => {
+  it('keeps every IAM condition form as written: set prefixes, IfExists, Null, lists, numbers and booleans', () => {
+    const written = {
+      'ForAnyValue:StringLikeIfExists': { 'aws:TagKeys': ['team-*', 'env'] },
+      'ForAllValues:StringEquals': { 'aws:PrincipalTag/team': 'ops' },
+      NumericLessThanEquals: { 's3:max-keys': 10 },
+      Bool: { 'aws:SecureTransport': false },
+      Null: { 'aws:RequestTag/owner': 'true' },
+      NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8'] },
+      ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/x' },
+    };
+    const doc = JSON.parse(JSON.stringify(exampleSettings()));
+    doc.profiles[1].inlinePolicy.Statement[0].Condition = written;
+    expect(parseSettings(doc).profiles[1]!.inlinePolicy!.Statement[0]!.Condition).toEqual(written);
+  });
+});
+
 function invalid(patch: (d: Record<string, any>) => void): ConfigError {
   const doc = JSON.parse(JSON.stringify(exampleSettings()));
   patch(doc);
@@ -338,6 +355,23 @@ describe('configuration validation', () => {
       'rules.2.approvalsRequired',
       'is 2, but the rule names only 1 distinct approver(s): its requests could never be approved',
     ],
+    [
+      'two approvals from one named approver written at two paths (IAM names are unique whatever the path)',
+      (d: any) => (d.rules[2].approvers = ['arn:aws:iam::111111111111:user/alice', 'arn:aws:iam::111111111111:user/team/ALICE']),
+      'rules.2.approvalsRequired',
+      'is 2, but the rule names only 1 distinct approver(s): its requests could never be approved',
+    ],
+    [
+      'a __proto__ condition operator, which the parsed document would drop (leaving the statement less conditional than written)',
+      (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = JSON.parse('{"__proto__": {"StringEquals": {"aws:PrincipalTag/team": "x"}}, "Bool": {"aws:SecureTransport": "true"}}')),
+      'profiles.1.inlinePolicy.Statement.0.Condition.__proto__',
+      'is not a key a configuration may use: it would be dropped without a word',
+    ],
+    ['an unknown condition operator', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEqual: { 'aws:x': 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEqual', 'must be an IAM condition operator (StringEquals, ForAnyValue:StringLike, BoolIfExists, Null, …)'],
+    ['a condition key without its service', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { SourceIp: 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.SourceIp', 'must be a condition key, service:name (aws:PrincipalTag/team)'],
+    ['a condition value that is an object', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { 'aws:x': { a: 'b' } } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.aws:x', 'must be a string, number or boolean, or a non-empty list of them'],
+    ['an empty Condition (the statement would be unconditional)', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = {}), 'profiles.1.inlinePolicy.Statement.0.Condition', 'must name at least one operator (an empty Condition would make the statement unconditional)'],
+    ['a condition operator over no key', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: {} }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals', 'must name at least one condition key'],
     ['a statement without an action', (d: any) => (d.profiles[1].inlinePolicy.Statement = [{ Effect: 'Allow', Resource: '*' }]), 'profiles.1.inlinePolicy.Statement.0', 'needs exactly one of Action and NotAction'],
     ['a misspelt Action', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Actoin = 's3:GetObject'), 'profiles.1.inlinePolicy.Statement.0.Actoin', 'is not a known field'],
     ['a Principal in an identity policy', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Principal = '*'), 'profiles.1.inlinePolicy.Statement.0.Principal', 'is not a known field'],
