@@ -193,7 +193,11 @@ export const ruleSchema = z.strictObject({
   /** How long a request may wait for a decision before it times out. */
   pendingTimeoutMinutes: z._default(intIn(5, 60 * 24 * 14), 60 * 24),
   /** Workload principals (roles) a requester may ask access for; empty means only themselves. */
-  workloadPrincipals: z._default(z.array(principalPattern), []),
+  // Roles only: a user is a person, who asks for themselves under a rule that names them as a requester.
+  workloadPrincipals: z._default(
+    z.array(principalPattern.check(z.refine((p) => /^arn:[a-z-]+:iam::\d{12}:role\//.test(p), { message: 'must name roles (…:role/<name or pattern>): a workload is an application\'s role, and a user asks for access under a rule naming them as a requester' }))),
+    [],
+  ),
   /** Adds an sts:ExternalId condition to the role's trust for workload principals. */
   workloadExternalId: z.optional(externalId()),
   /** Slack channel id where approval requests for this rule are posted. */

@@ -367,6 +367,18 @@ describe('configuration validation', () => {
       'profiles.1.inlinePolicy.Statement.0.Condition.__proto__',
       'is not a key a configuration may use: it would be dropped without a word',
     ],
+    [
+      'a user as a workload principal (a requester could hand access to a person the rule never named)',
+      (d: any) => (d.rules[1].workloadPrincipals = ['arn:aws:iam::111111111111:role/app-*', 'arn:aws:iam::111111111111:user/contractor']),
+      'rules.1.workloadPrincipals.1',
+      "must name roles (…:role/<name or pattern>): a workload is an application's role, and a user asks for access under a rule naming them as a requester",
+    ],
+    [
+      'every principal of an account as a workload principal',
+      (d: any) => (d.rules[1].workloadPrincipals = ['arn:aws:iam::111111111111:*']),
+      'rules.1.workloadPrincipals.0',
+      "must name roles (…:role/<name or pattern>): a workload is an application's role, and a user asks for access under a rule naming them as a requester",
+    ],
     ['an unknown condition operator', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEqual: { 'aws:x': 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEqual', 'must be an IAM condition operator (StringEquals, ForAnyValue:StringLike, BoolIfExists, Null, …)'],
     ['a condition key without its service', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { SourceIp: 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.SourceIp', 'must be a condition key, service:name (aws:PrincipalTag/team)'],
     ['a condition value that is an object', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { 'aws:x': { a: 'b' } } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.aws:x', 'must be a string, number or boolean, or a non-empty list of them'],
