@@ -2,13 +2,19 @@
  * What free text (a reason, a comment) may not hold, through the HTTP API and
  * Slack alike: control characters other than tab and line breaks (C0, DEL and
  * C1, which some terminals act on), and the invisible characters that change
- * how a text reads without showing: the zero-width space, word joiner and
- * byte-order mark, the line and paragraph separators, and the bidirectional
- * marks, embeddings, overrides and isolates, with which a reason can show an
- * approver one thing and say another ("Trojan Source"). The zero-width
- * joiner and non-joiner stay allowed: scripts and emoji sequences need them.
+ * how a text reads without showing: every format character (Unicode's Cf:
+ * the zero-width space, word joiner and byte-order mark, the soft hyphen, the
+ * invisible math operators, the bidirectional marks, embeddings, overrides
+ * and isolates, with which a reason can show an approver one thing and say
+ * another, "Trojan Source", and the tag characters that can carry a hidden
+ * second text), the line and paragraph separators, and the characters that
+ * draw nothing although they are letters or marks (the combining grapheme
+ * joiner, the Hangul and Khmer fillers, the Mongolian variation selectors).
+ * The zero-width joiner and non-joiner stay allowed, as do the variation
+ * selectors of emoji: scripts and emoji sequences need them. (Flags of
+ * England, Scotland and Wales are spelt with tag characters: refused too.)
  */
-export const HIDDEN_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/;
+export const HIDDEN_CHARACTERS = /(?![\t\n\r\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0]/u;
 
 /**
  * Text in lower case in its ASCII letters only, as mail systems fold an

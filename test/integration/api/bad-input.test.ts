@@ -46,6 +46,10 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     ['reason with a right-to-left override', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u202edeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
     ['reason with a zero-width space', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u200bdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
     ['reason with a line separator', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u2028deny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with an Arabic letter mark (a text-direction character)', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u061cdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with tag characters (a hidden second text)', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'ok \u{E0061}\u{E0070}\u{E0070}\u{E0072}\u{E006F}\u{E0076}\u{E0065}' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a Hangul filler (a letter that draws nothing)', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u3164deny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
+    ['reason with a soft hyphen', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'appro\u00adved' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
     ['reason with a bidi isolate', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\u2066deny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
     ['reason with a byte-order mark', { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason: 'approved\ufeffdeny' } }, 400, 'VALIDATION_FAILED', { field: 'reason', reason: 'must not hold control, invisible or text-direction characters' }],
     ['approval comment with a right-to-left override', { method: 'POST', path: '/requests/PENDING/approve', caller: ARN.leadAnna, body: { comment: 'ok \u202edenied' } }, 400, 'VALIDATION_FAILED', { field: 'comment', reason: 'must not hold control, invisible or text-direction characters' }],
@@ -134,7 +138,7 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
   });
 
   it('keeps a reason in any script as typed: accents, right-to-left text, and the joiners that scripts and emoji sequences need', async () => {
-    const reason = 'Résumé du déploiement — مراجعه\u200cی لاگ‌ها — on-call 👩\u200d💻, ticket ①';
+    const reason = 'Résumé du déploiement — مراجعه\u200cی لاگ‌ها — on-call 👩\u200d💻 ❤\ufe0f 👍🏽, ticket ①';
     const res = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: { ...good, reason } });
     expect(res.status).toBe(201);
     expect(res.body.request.reason).toBe(reason);
