@@ -351,9 +351,14 @@ export const settingsSchema = z
       aliases.add(a.alias);
     });
     const profiles = new Set<string>();
+    // Names differing only in case read as one to people (and IAM role names, which carry them, are unique whatever their case).
+    const profilesAnyCase = new Map<string, string>();
     s.profiles.forEach((p, i) => {
+      const sameButCase = profilesAnyCase.get(p.name.toLowerCase());
       if (profiles.has(p.name)) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'name'], message: `profile "${p.name}" is defined twice` });
+      else if (sameButCase !== undefined) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'name'], message: `is profile "${sameButCase}" in another case: two profiles whose names differ only in case read as one` });
       profiles.add(p.name);
+      profilesAnyCase.set(p.name.toLowerCase(), p.name);
       if (p.managedPolicyArns.length === 0 && !p.inlinePolicy) {
         ctx.addIssue({ code: 'custom', path: ['profiles', i], message: 'a profile needs managedPolicyArns or an inlinePolicy' });
       }
@@ -372,9 +377,13 @@ export const settingsSchema = z
     // A name that matches no account would freeze nothing, silently, in an incident.
     checkAccounts(s.freeze.accounts, ['freeze', 'accounts']);
     const rules = new Set<string>();
+    const rulesAnyCase = new Map<string, string>();
     s.rules.forEach((r, i) => {
+      const sameButCase = rulesAnyCase.get(r.id.toLowerCase());
       if (rules.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule "${r.id}" is defined twice` });
+      else if (sameButCase !== undefined) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `is rule "${sameButCase}" in another case: two rules whose ids differ only in case read as one` });
       rules.add(r.id);
+      rulesAnyCase.set(r.id.toLowerCase(), r.id);
       checkAccounts(r.accounts, ['rules', i, 'accounts']);
       r.profiles.forEach((p, j) => {
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });

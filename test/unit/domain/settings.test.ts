@@ -379,6 +379,13 @@ describe('configuration validation', () => {
       'rules.1.workloadPrincipals.0',
       "must name roles (…:role/<name or pattern>): a workload is an application's role, and a user asks for access under a rule naming them as a requester",
     ],
+    [
+      'two profiles whose names differ only in case',
+      (d: any) => d.profiles.push({ ...d.profiles[0], name: 'readonly' }),
+      'profiles.3.name',
+      'is profile "ReadOnly" in another case: two profiles whose names differ only in case read as one',
+    ],
+    ['two rules whose ids differ only in case', (d: any) => d.rules.push({ ...d.rules[0], id: 'Staging-Self-Service' }), 'rules.3.id', 'is rule "staging-self-service" in another case: two rules whose ids differ only in case read as one'],
     ['an unknown condition operator', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEqual: { 'aws:x': 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEqual', 'must be an IAM condition operator (StringEquals, ForAnyValue:StringLike, BoolIfExists, Null, …)'],
     ['a condition key without its service', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { SourceIp: 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.SourceIp', 'must be a condition key, service:name (aws:PrincipalTag/team)'],
     ['a condition value that is an object', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { 'aws:x': { a: 'b' } } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.aws:x', 'must be a string, number or boolean, or a non-empty list of them'],
