@@ -330,6 +330,10 @@ export const settingsSchema = z
     s.accounts.forEach((a, i) => {
       const of = a.region === undefined ? undefined : partitionOfRegion(a.region);
       if (of !== undefined && of !== s.partition) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'region'], message: `is a region of partition ${of}, not of the configuration's (${s.partition})` });
+      // Without one, the profile's session is asked of the global STS endpoint, which refuses these partitions' credentials.
+      if (a.region === undefined && (s.partition === 'aws-cn' || s.partition === 'aws-us-gov')) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'region'], message: `is required in partition ${s.partition}: the access's CLI profile must name the STS it asks, since the global endpoint refuses ${s.partition} credentials` });
+      }
     });
     if (s.provisioner.identityRoleArn) inPartition(s.provisioner.identityRoleArn, ['provisioner', 'identityRoleArn']);
     s.profiles.forEach((p, i) => {

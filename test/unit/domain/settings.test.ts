@@ -13,6 +13,17 @@ function invalidDoc(doc: unknown): ConfigError {
   throw new Error('expected the configuration to be refused');
 }
 
+it('needs each account\'s region in aws-cn and aws-us-gov, whose credentials the global STS endpoint refuses', () => {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()).replaceAll('arn:aws:', 'arn:aws-us-gov:'));
+  doc.partition = 'aws-us-gov';
+  doc.accounts[0].region = 'us-gov-west-1';
+  expect(invalidDoc(doc).details).toEqual([
+    { field: 'accounts.1.region', reason: "is required in partition aws-us-gov: the access's CLI profile must name the STS it asks, since the global endpoint refuses aws-us-gov credentials" },
+  ]);
+  doc.accounts[1].region = 'us-gov-east-1';
+  expect(parseSettings(doc).accounts.map((a) => a.region)).toEqual(['us-gov-west-1', 'us-gov-east-1']);
+});
+
 describe('inline policy conditions', () => {
   it('keeps every IAM condition form as written: set prefixes, IfExists, Null, lists, numbers and booleans', () => {
     const written = {
