@@ -40,7 +40,8 @@ const principalPattern = z.string().check(
   z.regex(/^arn:[a-z*?-]+:iam::[0-9*?]{1,12}:(?:(?:user|role)\/[A-Za-z0-9+=,.@_/*?-]+|\*)$/, {
     message: 'must be an IAM user or role ARN, optionally with * or ? wildcards in its name (e.g. arn:aws:iam::111111111111:user/*)',
   }),
-  z.refine((p) => /^arn:[a-z-]+:iam::\d{12}:/.test(p), {
+  // Said only of an IAM ARN (any other is told it is not one, above), with a wildcard in its partition or account.
+  z.refine((p) => !/^arn:[^:]*:iam::/.test(p) || /^arn:[a-z-]+:iam::\d{12}:/.test(p), {
     message: 'must name its partition and account (12 digits) without wildcards: a wildcard account matches principals of every AWS account, outside your organisation too',
   }),
 );

@@ -24,6 +24,12 @@ it('needs each account\'s region in aws-cn and aws-us-gov, whose credentials the
   expect(parseSettings(doc).accounts.map((a) => a.region)).toEqual(['us-gov-west-1', 'us-gov-east-1']);
 });
 
+it('tells a session ARN given as a requester pattern that it is no IAM ARN, and only that', () => {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()));
+  doc.rules[0].requesters = ['arn:aws:sts::111111111111:assumed-role/x/y'];
+  expect(invalidDoc(doc).details).toEqual([{ field: 'rules.0.requesters.0', reason: PATTERN_SHAPE }]);
+});
+
 describe('inline policy conditions', () => {
   it('keeps every IAM condition form as written: set prefixes, IfExists, Null, lists, numbers and booleans', () => {
     const written = {
