@@ -15,6 +15,7 @@ import { unzip } from '../../helpers/unzip';
 import { callBuiltHandler } from '../../helpers/built-handler';
 import { apiEvent } from '../../helpers/events';
 import { ARN } from '../../helpers/settings';
+import { CONDITION_CHECK, TABLE_ACTIONS } from '../../helpers/role-actions';
 import { version } from '../../../package.json';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
@@ -123,11 +124,8 @@ describe('the deployment template (serverless package)', () => {
   /** Listings (by status, by requester), a revoke's search for extensions, and the sweeper's due work. */
   const LISTING_INDEXES = [index('byStatus'), index('byPrincipal'), index('byExtends')];
   const DUE_INDEX = index('byDue');
-  /** By key; a Query on the table reads one partition (a request's detail, an account's grants). */
-  const KEYED_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
   /** Deletes of grant items alone: no role may delete a request, a decision or an audit event. */
   const GRANT_DELETES = { Effect: 'Allow', Action: 'dynamodb:DeleteItem', Resource: TABLE, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['GRANT#*'] } } };
-  const ITEM_ACTIONS = [...KEYED_ACTIONS, 'dynamodb:Query'];
   const STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
 
   it('gives each function its own role, with no wildcard action and no bare wildcard resource', () => {
@@ -182,16 +180,14 @@ describe('the deployment template (serverless package)', () => {
         }
       }
     }
-    // Same items for every role but the Slack one (one conditioned PutItem, below) and the sweeper, which
-    // reads by key and queries only the due index (getDetail, the one table query of requests, is the API's and
-    // the worker's; the reconciler lists an account's grants with a query on the table and needs no index).
-    // Only the functions that approve extensions send a ConditionCheck (the original is not REVOKED).
-    const CHECK = { Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: TABLE };
-    for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole', 'ReconcilerRole']) {
+    // Each role's table actions are those of test/helpers/role-actions.ts (which the recording tests hold the code
+    // each function runs to), with the grant-item deletes; the Slack one's single conditioned PutItem is below.
+    for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole', 'ReconcilerRole'] as const) {
       const table = statementsOf(role).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(TABLE));
-      const approves = role === 'ApiRole' || role === 'WorkerRole';
-      const items = role === 'SweeperRole' ? KEYED_ACTIONS : ITEM_ACTIONS;
-      expect({ role, table }).toEqual({ role, table: [{ Effect: 'Allow', Action: items, Resource: TABLE }, GRANT_DELETES, ...(approves ? [CHECK] : [])] });
+      const actions = TABLE_ACTIONS[role];
+      const items = { Effect: 'Allow', Action: actions.filter((a) => a !== CONDITION_CHECK), Resource: TABLE };
+      const check = actions.includes(CONDITION_CHECK) ? [{ Effect: 'Allow', Action: CONDITION_CHECK, Resource: TABLE }] : [];
+      expect({ role, table }).toEqual({ role, table: [items, GRANT_DELETES, ...check] });
       const indexes = statementsOf(role).filter((s) => JSON.stringify(s.Resource).includes('index'));
       // Each function queries only the indexes it reads: the sweeper due work, the API every listing and a revoke's
       // extensions; the worker's Slack jobs list only the caller's own requests (view mine) and revoke.

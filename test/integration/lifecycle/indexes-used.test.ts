@@ -9,9 +9,13 @@ import { runSlackJob } from '../../../src/handlers/slack/run-job';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
+import { beyondRole, sentToDynamo } from '../../helpers/role-actions';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { reconcile } from '../../../src/domain/use-cases/reconcile';
 
 /*
- * Each deployed function may query only the indexes its role names
+ * Each deployed function may send only what its role holds (test/helpers/role-actions.ts,
+ * which the template test holds the packaged roles to), and query only the indexes its role names
  * (serverless.yml: the sweeper byDue and not the table itself; the API byStatus,
  * byPrincipal and byExtends; the worker byPrincipal and byExtends). IAM would
  * refuse any other in production, where no test runs: these record the index
@@ -56,10 +60,12 @@ it('the sweeper queries only the due index while it times out, expires and re-dr
   const stuck = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 480, reason: 're-driven' });
   h.clock.advance(200 * MINUTE);
 
-  const indexes = await indexesQueriedBy(h.requests.doc, async () => expect(await sweep(h.deps)).toMatchObject({ timedOut: 1, expired: 1, provisioned: 1, errors: [] }));
+  const sent = await sentToDynamo(h.requests.doc, async () => expect(await sweep(h.deps)).toMatchObject({ timedOut: 1, expired: 1, provisioned: 1, errors: [] }));
 
-  // Not even the table: every other read of the sweeper's is by key.
-  expect([...indexes]).toEqual(['byDue']);
+  // Not even the table: every other read of the sweeper's is by key; and nothing its role does not hold.
+  expect([...sent.indexes]).toEqual(['byDue']);
+  expect(beyondRole(sent, 'SweeperRole')).toEqual({ actions: [], deletes: [] });
+  expect([...sent.tableActions].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   expect((await h.requests.get(pending.id))!.status).toBe('TIMED_OUT');
   expect((await h.requests.get(stuck.id))!.status).toBe('ACTIVE');
 });
@@ -114,4 +120,46 @@ it("the worker queries only the caller's listing and the extensions index: Slack
     expect.stringContaining(`Revoked \`${r.id}\``),
   ]);
   expect([...indexes].filter((i) => i !== 'table').sort()).toEqual(['byExtends', 'byPrincipal']);
+});
+
+it('the sweeper sends nothing its role lacks when a step fails and is put off for later', async () => {
+  const iam = new RecordingProvisioner();
+  await h.close();
+  h = await harness({ provisioner: iam });
+  const expiring = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 15, reason: 'expires' });
+  await provisionRequest(h.deps, expiring.id);
+  h.clock.advance(20 * MINUTE);
+  iam.failNext = [new Error('IAM unreachable')];
+
+  const sent = await sentToDynamo(h.requests.doc, async () => expect((await sweep(h.deps)).errors).toHaveLength(1));
+
+  expect((await h.requests.get(expiring.id))!.sweepRetry).toMatchObject({ kind: 'EXPIRE', attempts: 1 });
+  expect(beyondRole(sent, 'SweeperRole')).toEqual({ actions: [], deletes: [] });
+  expect([...sent.indexes]).toEqual(['byDue']);
+});
+
+it('the reconciler sends nothing its role lacks, and queries no index, while it checks, reports and repairs', async () => {
+  const iam = new RecordingProvisioner();
+  await h.close();
+  h = await harness({ provisioner: iam, settings: settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = 'repair')) });
+  const live = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'live' });
+  await provisionRequest(h.deps, live.id);
+  // A role no grant names (reported, then removed in repair mode) and a live grant's role tampered with (repaired).
+  iam.foreign.set('222222222222#rg-ReadOnly-mallory-deadbeef', {
+    roleName: 'rg-ReadOnly-mallory-deadbeef',
+    roleArn: 'arn:aws:iam::222222222222:role/rolegate/rg-ReadOnly-mallory-deadbeef',
+    managedByRolegate: true,
+    trustPolicy: { Version: '2012-10-17', Statement: [] },
+    attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+    inlinePolicies: {},
+    maxSessionDuration: 3600,
+  });
+
+  let found: unknown[] = [];
+  const sent = await sentToDynamo(h.requests.doc, async () => (found = await reconcile(h.deps)));
+
+  expect(found.length).toBeGreaterThan(0);
+  expect(beyondRole(sent, 'ReconcilerRole')).toEqual({ actions: [], deletes: [] });
+  expect([...sent.indexes]).toEqual([]);
+  expect(sent.tableActions.has('dynamodb:Query')).toBe(true);
 });
