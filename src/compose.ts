@@ -137,7 +137,7 @@ function secretSource(env: RuntimeEnv, logger: Logger): SecretSource {
   // The SSM client loads on the first secret read, not at cold start.
   const ssm = once(() =>
     Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(
-      ([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }), { onStale: (why) => logger.warn(why) }),
+      ([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }), { onStale: (why) => logger.warn('an earlier secret value is in use: SSM could not be read', { why }) }),
     ),
   );
   return { get: async (name) => (await ssm()).get(name) };

@@ -361,7 +361,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
         print(entries, () =>
           table(
             ['ACCOUNT', 'ID', 'PROFILE', 'MAX MINUTES', 'MFA', 'APPROVALS', 'APPROVERS'],
-            entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.requireMfa === true ? 'required' : 'no', e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
+            entries.map((e) => [e.accountAlias, e.accountId, e.profile, e.maxDurationMinutes, e.requireMfa === true ? 'required' : e.requireMfa === false ? 'no' : '?', e.autoApprove ? 'auto' : e.approvalsRequired, e.approvers.join(', ')]),
           ),
         );
         return 0;

@@ -148,6 +148,15 @@ export function principalKey(p: Principal): string {
   return `${p.partition}:${p.accountId}:${p.type}:${p.name.toLowerCase()}`;
 }
 
+/** principalKey of an ARN, or undefined when it is no IAM user or role ARN. */
+export function principalKeyOf(arn: string): string | undefined {
+  try {
+    return principalKey(parsePrincipalArn(arn));
+  } catch {
+    return undefined;
+  }
+}
+
 export function samePrincipal(a: Principal, b: Principal): boolean {
   return principalKey(a) === principalKey(b);
 }

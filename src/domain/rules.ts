@@ -2,7 +2,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { ruleNames } from './rule-names';
 import type { AccessRequest, Actor } from './model';
 import { arnMatches, isAccountId, isIdentityCenterRole, matchesAny, parsePrincipalArn, samePrincipal, type Principal } from './principal';
-import { ROLE_NAME_PREFIX } from './provisioning/role-name';
+import { GRANT_ROLE_NAME, ROLE_NAME_PREFIX } from './provisioning/role-name';
 import type { AccountSettings, Profile, Rule, Settings } from './settings';
 
 /** Finds an account by 12-digit id or by alias; unknown → NotFoundError. */
@@ -189,7 +189,11 @@ export function assertRuleStillCovers(settings: Settings, rule: Rule, request: A
     );
   }
   if (request.principalArn !== request.requester) resolveGrantee(rule, requester, request.principalArn);
-  assertNotFrozen(settings, requester, parsePrincipalArn(request.principalArn, 'principalArn'), account);
+  const grantee = parsePrincipalArn(request.principalArn, 'principalArn');
+  // Made before rolegate refused its own grant roles as requesters and grantees.
+  assertNotGrantRole(settings, requester, 'request access');
+  assertNotGrantRole(settings, grantee, 'be given access');
+  assertNotFrozen(settings, requester, grantee, account);
 }
 
 /**
@@ -221,18 +225,19 @@ export function assertMayApprove(settings: Settings, who: Principal): void {
   if (isFrozen(settings, who)) {
     throw new ForbiddenError(`${who.arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`);
   }
-  assertNotGrantRole(settings, who, 'approve');
+  assertNotGrantRole(settings, who, 'decide on a request');
 }
 
 /**
- * Whether a principal is one of the roles rolegate grants (its `rg-` names,
- * in an account it manages). Its sessions are whoever holds that grant: the
- * requester, signed in through the access rolegate gave them, could otherwise
- * approve their own request where approver patterns reach roles (`role/*`),
- * or request more access as the grant role.
+ * Whether a principal is one of the roles rolegate grants (a name of the
+ * shape it derives, `rg-…-<8 hex>`, in an account it manages). Its sessions
+ * are whoever holds that grant: the requester, signed in through the access
+ * rolegate gave them, could otherwise decide on their own request where
+ * approver patterns reach roles (`role/*`), or request more access as the
+ * grant role.
  */
 export function isGrantRole(settings: Settings, who: Principal): boolean {
-  return who.type === 'role' && who.name.startsWith(ROLE_NAME_PREFIX) && settings.accounts.some((a) => a.id === who.accountId);
+  return who.type === 'role' && GRANT_ROLE_NAME.test(who.name) && settings.accounts.some((a) => a.id === who.accountId);
 }
 
 /** Refuses (403) one of rolegate's own grant roles as requester, grantee or approver. */
@@ -251,8 +256,19 @@ export function assertNotGrantRole(settings: Settings, who: Principal, what: str
  */
 export function frozenApproval(settings: Settings, request: AccessRequest): string | undefined {
   const frozen = request.approvals.find((a) => isFrozen(settings, parsePrincipalArn(a)));
-  if (frozen === undefined) return undefined;
-  return `Request ${request.id} was approved by ${frozen}, frozen since by the configuration (freeze.principals): nothing was granted. A retry counts its approvals without the frozen one; or make a new request.`;
+  if (frozen !== undefined) {
+    return `Request ${request.id} was approved by ${frozen}, frozen since by the configuration (freeze.principals): nothing was granted. A retry counts its approvals without the frozen one; or make a new request.`;
+  }
+  const grantRole = request.approvals.find((a) => isGrantRole(settings, parsePrincipalArn(a)));
+  if (grantRole !== undefined) {
+    return `Request ${request.id} was approved by ${grantRole}, a role rolegate grants, whose sessions are whoever holds that grant: nothing was granted. A retry counts its approvals without it; or make a new request.`;
+  }
+  return undefined;
+}
+
+/** Whether an approval counts now: its approver neither frozen nor one of rolegate's grant roles. */
+export function approvalCounts(settings: Settings, approver: Principal): boolean {
+  return !isFrozen(settings, approver) && !isGrantRole(settings, approver);
 }
 
 /** The duration must lie between the minimum (15 minutes by default) and the rule's maximum. */

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import './zod-locale';
-import { identityCenterSessionOf, isAccountId, parsePrincipalArn, principalKey } from './principal';
+import { identityCenterSessionOf, isAccountId, parsePrincipalArn, principalKeyOf } from './principal';
 import { ACCESS_ENDS_SID } from './provisioning/access-ends';
 import { DEFAULT_MANAGED_POLICIES_PER_ROLE, MAX_MANAGED_POLICIES, managedPoliciesProblem, profileInlinePolicyProblem } from './provisioning/policy-limits';
 import { MAX_RULE_MINUTES, NOTIFICATION_KINDS } from './model';
@@ -72,20 +72,12 @@ const oneOrMore = (form: RegExp, what: string) => {
 };
 const actions = oneOrMore(/^(?:\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/, 'must be "*" or service:Action (s3:GetObject, ec2:Describe*), as IAM takes an action');
 const resources = oneOrMore(/^(?:\*|arn:\S+)$/, 'must be "*" or an ARN, as IAM takes a resource');
-/** A named approver as IAM tells principals apart (case and path aside); its text when it is no IAM ARN (refused elsewhere). */
-function approverKey(arn: string): string {
-  try {
-    return principalKey(parsePrincipalArn(arn));
-  } catch {
-    return arn.toLowerCase();
-  }
-}
 
 /** IAM's condition operators, with their set prefixes and IfExists forms (Null takes neither). */
 const CONDITION_OPERATOR =
   /^(?:(?:ForAnyValue:|ForAllValues:)?(?:String(?:Not)?Equals(?:IgnoreCase)?|String(?:Not)?Like|Numeric(?:Not)?Equals|Numeric(?:Less|Greater)Than(?:Equals)?|Date(?:Not)?Equals|Date(?:Less|Greater)Than(?:Equals)?|Bool|BinaryEquals|(?:Not)?IpAddress|Arn(?:Not)?(?:Equals|Like))(?:IfExists)?|Null)$/;
-/** A condition key: service:name, as aws:PrincipalTag/team or s3:prefix. */
-const CONDITION_KEY = /^[A-Za-z0-9-]+:\S+$/;
+/** A condition key: service:name, as aws:PrincipalTag/team or s3:prefix; a tag key after the slash may hold spaces. */
+const CONDITION_KEY = /^[A-Za-z0-9-]+:[^\s/]+(?:\/.+)?$/;
 const conditionValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()])).check(z.minLength(1))], {
   message: 'must be a string, number or boolean, or a non-empty list of them',
 });
@@ -196,7 +188,8 @@ export const ruleSchema = z.strictObject({
   /** Workload principals (roles) a requester may ask access for; empty means only themselves. */
   // Roles only: a user is a person, who asks for themselves under a rule that names them as a requester.
   workloadPrincipals: z._default(
-    z.array(principalPattern.check(z.refine((p) => /^arn:[a-z-]+:iam::\d{12}:role\//.test(p), { message: 'must name roles (…:role/<name or pattern>): a workload is an application\'s role, and a user asks for access under a rule naming them as a requester' }))),
+    // Said only of a pattern otherwise well-formed (user/… or :*), which the checks above leave to this one.
+    z.array(principalPattern.check(z.refine((p) => !/^arn:[a-z-]+:iam::\d{12}:(?:user\/|\*$)/.test(p), { message: 'must name roles (…:role/<name or pattern>): a workload is an application\'s role, and a user asks for access under a rule naming them as a requester' }))),
     [],
   ),
   /** Adds an sts:ExternalId condition to the role's trust for workload principals. */
@@ -355,15 +348,25 @@ export const settingsSchema = z
       ids.add(a.id);
       aliases.add(a.alias);
     });
-    const profiles = new Set<string>();
-    // Names differing only in case read as one to people (and IAM role names, which carry them, are unique whatever their case).
-    const profilesAnyCase = new Map<string, string>();
+    /**
+     * Records the names of a list, refusing one given twice, or again in another case: such names read as one
+     * to people (and IAM role names, which carry profile names, are unique whatever their case).
+     */
+    const uniqueNames = (list: 'profiles' | 'rules', field: 'name' | 'id', what: string, plural: string) => {
+      const seen = new Set<string>();
+      const anyCase = new Map<string, string>();
+      const add = (value: string, i: number) => {
+        const sameButCase = anyCase.get(value.toLowerCase());
+        if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [list, i, field], message: `${what} "${value}" is defined twice` });
+        else if (sameButCase !== undefined) ctx.addIssue({ code: 'custom', path: [list, i, field], message: `is ${what} "${sameButCase}" in another case: two ${plural} differ only in case read as one` });
+        seen.add(value);
+        anyCase.set(value.toLowerCase(), value);
+      };
+      return { seen, add };
+    };
+    const { seen: profiles, add: addProfile } = uniqueNames('profiles', 'name', 'profile', 'profiles whose names');
     s.profiles.forEach((p, i) => {
-      const sameButCase = profilesAnyCase.get(p.name.toLowerCase());
-      if (profiles.has(p.name)) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'name'], message: `profile "${p.name}" is defined twice` });
-      else if (sameButCase !== undefined) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'name'], message: `is profile "${sameButCase}" in another case: two profiles whose names differ only in case read as one` });
-      profiles.add(p.name);
-      profilesAnyCase.set(p.name.toLowerCase(), p.name);
+      addProfile(p.name, i);
       if (p.managedPolicyArns.length === 0 && !p.inlinePolicy) {
         ctx.addIssue({ code: 'custom', path: ['profiles', i], message: 'a profile needs managedPolicyArns or an inlinePolicy' });
       }
@@ -381,14 +384,9 @@ export const settingsSchema = z
       });
     // A name that matches no account would freeze nothing, silently, in an incident.
     checkAccounts(s.freeze.accounts, ['freeze', 'accounts']);
-    const rules = new Set<string>();
-    const rulesAnyCase = new Map<string, string>();
+    const { add: addRule } = uniqueNames('rules', 'id', 'rule', 'rules whose ids');
     s.rules.forEach((r, i) => {
-      const sameButCase = rulesAnyCase.get(r.id.toLowerCase());
-      if (rules.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule "${r.id}" is defined twice` });
-      else if (sameButCase !== undefined) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `is rule "${sameButCase}" in another case: two rules whose ids differ only in case read as one` });
-      rules.add(r.id);
-      rulesAnyCase.set(r.id.toLowerCase(), r.id);
+      addRule(r.id, i);
       checkAccounts(r.accounts, ['rules', i, 'accounts']);
       r.profiles.forEach((p, j) => {
         if (p !== '*' && !profiles.has(p)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles', j], message: `unknown profile "${p}"` });
@@ -421,7 +419,7 @@ export const settingsSchema = z
       // Named approvers only (no wildcard): there must be as many distinct principals as approvals needed, or every request times out.
       if (!r.autoApprove && r.approvers.length > 0 && r.approvers.every((a) => !/[*?]/.test(a))) {
         // As IAM tells principals apart: by name whatever its case, and not by path.
-        const distinct = new Set(r.approvers.map((a) => approverKey(a))).size;
+        const distinct = new Set(r.approvers.map((a) => principalKeyOf(a) ?? a.toLowerCase())).size;
         if (distinct < r.approvalsRequired) {
           ctx.addIssue({ code: 'custom', path: ['rules', i, 'approvalsRequired'], message: `is ${r.approvalsRequired}, but the rule names only ${distinct} distinct approver(s): its requests could never be approved` });
         }

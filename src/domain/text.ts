@@ -10,11 +10,13 @@
  * second text), the line and paragraph separators, and the characters that
  * draw nothing although they are letters or marks (the combining grapheme
  * joiner, the Hangul and Khmer fillers, the Mongolian variation selectors).
- * The zero-width joiner and non-joiner stay allowed, as do the variation
- * selectors of emoji: scripts and emoji sequences need them. (Flags of
+ * The zero-width joiner and non-joiner stay allowed, as do the two
+ * variation selectors of emoji (text and emoji style): scripts and emoji
+ * sequences need them. The other variation selectors, which can carry a
+ * hidden text byte by byte as tag characters can, are refused. (Flags of
  * England, Scotland and Wales are spelt with tag characters: refused too.)
  */
-export const HIDDEN_CHARACTERS = /(?![\t\n\r\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0]/u;
+export const HIDDEN_CHARACTERS = /(?![\t\n\r\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0d\u{e0100}-\u{e01ef}]/u;
 
 /**
  * Text in lower case in its ASCII letters only, as mail systems fold an

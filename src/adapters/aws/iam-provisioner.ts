@@ -290,10 +290,9 @@ export class IamProvisioner implements Provisioner {
 
   /**
    * A role the first read did not show, read again 250 ms, 500 ms, 1 s …
-   * later (IAM's reads lag its writes: one created moments ago can read as
-   * absent); RoleMissing once it stays absent through every read.
+   * later, up to readBackAttempts reads in all (IAM's reads lag its writes:
+   * one created moments ago can read as absent); undefined if it stays absent.
    */
-  /** A role IAM just said is absent, read again up to readBackAttempts times in all, 250 ms, 500 ms … apart; undefined if it stays absent. */
   private async readAgain(s: Session, roleName: string): Promise<Role | undefined> {
     const sleep = this.retry.sleep ?? defaultSleep;
     for (let i = 1; i < this.readBackAttempts; i++) {

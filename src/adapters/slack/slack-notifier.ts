@@ -1,6 +1,6 @@
 import type { AccessRequest } from '../../domain/model';
 import type { Notification, Notifier } from '../../domain/ports';
-import { callerIdentity, parsePrincipalArn, principalKey } from '../../domain/principal';
+import { callerIdentity, parsePrincipalArn, principalKeyOf } from '../../domain/principal';
 import type { Settings } from '../../domain/settings';
 import { accessReadyMessage, accessSummary, approvalMessage, statusMessage, type AccessSummary, type Mention } from './blocks';
 import type { SlackApi, SlackMessageRef } from './slack-client';
@@ -42,9 +42,9 @@ export interface SlackNotifierDeps {
  * a person behind it: several Slack users may map to one role (sessions of an
  * Identity Center role, one per person, or a role people share), and then the
  * role alone does not say which of them asked or acted. A principal answers
- * only when one Slack user maps to it; with a person (an Identity Center
- * session's), the Slack user mapped to that person's session, or a sole one
- * mapped to the role itself. Anyone else is shown by ARN and sent nothing.
+ * only when one Slack user maps to it, to the principal itself; with a person
+ * (an Identity Center session's), also the Slack user mapped to that
+ * person's session. Anyone else is shown by ARN and sent nothing.
  */
 export function slackUserIndex(settings: Settings): Mention {
   const users = new Map<string, { userId: string; person?: string }[]>();
@@ -56,27 +56,22 @@ export function slackUserIndex(settings: Settings): Mention {
     } catch {
       continue;
     }
-    const key = keyOf(mapped.arn);
+    const key = principalKeyOf(mapped.arn);
     if (key === undefined) continue;
     users.set(key, [...(users.get(key) ?? []), { userId, ...(mapped.person !== undefined ? { person: mapped.person } : {}) }]);
   }
   return (arn, person) => {
-    const key = keyOf(arn);
+    const key = principalKeyOf(arn);
     const mapped = key === undefined ? [] : (users.get(key) ?? []);
     const theirs = person === undefined ? [] : mapped.filter((u) => u.person === person);
     if (theirs.length === 1) return theirs[0]!.userId;
+    // One Slack user mapped to the principal itself: theirs, whoever asked. One mapped to a person's session is
+    // that person's only: the principal alone (an approver, an actor) may be another person of the same role.
     const [sole] = mapped;
-    return mapped.length === 1 && (person === undefined || sole!.person === undefined) ? sole!.userId : undefined;
+    return mapped.length === 1 && sole!.person === undefined ? sole!.userId : undefined;
   };
 }
 
-function keyOf(arn: string): string | undefined {
-  try {
-    return principalKey(parsePrincipalArn(arn));
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Slack side of notifications: posts the approval message in the rule's

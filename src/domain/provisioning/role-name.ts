@@ -11,6 +11,8 @@ export const MAX_ROLE_NAME = MAX_PATH_AND_NAME - ROLE_PATH.length;
 /** Every name rolegate derives starts with this; the provisioner template relies on it. */
 export const ROLE_NAME_PREFIX = 'rg-';
 const HASH_LENGTH = 8;
+/** The shape of every name roleNameFor derives: rg-<readable>-<8 hex>. */
+export const GRANT_ROLE_NAME = new RegExp(`^${ROLE_NAME_PREFIX}.+-[0-9a-f]{${HASH_LENGTH}}$`);
 
 /**
  * The role for a grant key: `rg-<profile>-<principal name>-<hash>`, at most

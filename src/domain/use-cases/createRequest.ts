@@ -2,7 +2,7 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
-import { parsePrincipalArn, principalFromCallerArn, principalKey, type Principal } from '../principal';
+import { principalFromCallerArn, principalKeyOf, type Principal } from '../principal';
 import { assertNotFrozen, assertNotGrantRole, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
@@ -151,13 +151,7 @@ export async function madeUnderKey(deps: CoreDeps, claimant: Claimant, key: stri
 
 /** Whether a request made earlier asked for what this input asks (account by id or alias; no principal: the requester). */
 function sameIntent(made: AccessRequest, intent: CreateRequestInput): boolean {
-  const grantee = (arn: string) => {
-    try {
-      return principalKey(parsePrincipalArn(arn));
-    } catch {
-      return arn;
-    }
-  };
+  const grantee = (arn: string) => principalKeyOf(arn) ?? arn;
   return (
     (made.accountId === intent.account || made.accountAlias === intent.account) &&
     made.profile === intent.profile &&

@@ -4,7 +4,7 @@ import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '.
 import type { Rule } from '../settings';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { assertMayApprove, assertMayDecide, assertRuleStillCovers, isApproverFor, isFrozen, ruleById } from '../rules';
+import { approvalCounts, assertMayApprove, assertMayDecide, assertNotGrantRole, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -62,14 +62,15 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
 /**
  * The approvals the rule counts now, as an approval or a retry weighs them:
  * an earlier approval by someone it no longer names as an approver (offboarded,
- * distrusted) or by a principal frozen since drops out, with its person (its
+ * distrusted), by a principal frozen since or by one of rolegate's grant roles
+ * drops out, with its person (its
  * decision and audit event stay), and the number needed is the rule's if it
  * rose since the request was made.
  */
 export async function countedApprovals(deps: CoreDeps, rule: Rule, current: AccessRequest): Promise<{ kept: string[]; keptPersons: string[] | undefined; required: number }> {
   const kept = current.approvals.filter((a) => {
     const approver = parsePrincipalArn(a);
-    return isApproverFor(rule, approver) && !isFrozen(deps.settings, approver);
+    return isApproverFor(rule, approver) && approvalCounts(deps.settings, approver);
   });
   const keptPersons = kept.length === current.approvals.length ? current.approverPersons : await personsOf(deps, current.id, kept);
   return { kept, keptPersons, required: Math.max(current.approvalsRequired, rule.autoApprove ? 0 : rule.approvalsRequired) };
@@ -97,6 +98,8 @@ async function planDecision(
   current: AccessRequest,
 ): Promise<Planned> {
   const rule = ruleById(deps.settings, current.ruleId);
+  // A deny too: whoever holds a grant could otherwise deny, through it, what approver patterns reaching roles let it.
+  assertNotGrantRole(deps.settings, approver, 'decide on a request');
   assertMayDecide(rule, current, approver, actor.person);
   if (current.status !== 'PENDING') {
     throw new ConflictError(`Request ${current.id} is no longer pending: it is ${current.status}.`, [

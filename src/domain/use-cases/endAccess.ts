@@ -148,9 +148,10 @@ async function finishRevocation(deps: ProvisioningDeps, request: AccessRequest, 
       const n = await endExtensions(deps, request, by, chain);
       found += n;
       if (n === 0) break;
-      // Still ending extensions granted meanwhile, pass after pass: never reported as finished while one may be live.
-      if (pass === MAX_EXTENSION_PASSES) {
-        throw new ProvisioningError(`Extensions of it were still being granted after ${MAX_EXTENSION_PASSES} passes.`, 'RevocationIncomplete', true);
+      // Still ending extensions granted meanwhile, pass after pass, one more pass included: never reported as
+      // finished while one may be live.
+      if (pass > MAX_EXTENSION_PASSES) {
+        throw new ProvisioningError(`Extensions of it were still being granted after ${pass} passes.`, 'RevocationIncomplete', true);
       }
     }
   } catch (e) {

@@ -2,6 +2,7 @@ import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 
 /*
  * rolegate's own grant roles (`rg-…` in an account it manages) are never a
@@ -44,7 +45,7 @@ afterEach(async () => {
 
 const read = { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' };
 
-it('refuses an approval through a grant role (403), writing nothing; a role the approver patterns name approves', async () => {
+it('refuses an approval or a deny through a grant role (403), writing nothing; a role the approver patterns name approves', async () => {
   const made = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read });
   expect(made.status).toBe(201);
   const id = made.body.request.id;
@@ -52,8 +53,11 @@ it('refuses an approval through a grant role (403), writing nothing; a role the 
 
   const res = await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ALICE_THROUGH_GRANT, body: {} });
 
+  const deny = await call(h.api, { method: 'POST', path: `/requests/${id}/deny`, caller: ALICE_THROUGH_GRANT, body: { comment: 'no' } });
+
   expect(res.status).toBe(403);
-  expect(res.body).toEqual({ error: 'FORBIDDEN', message: refused('approve') });
+  expect(res.body).toEqual({ error: 'FORBIDDEN', message: refused('decide on a request') });
+  expect(deny.body).toEqual({ error: 'FORBIDDEN', message: refused('decide on a request') });
   expect(await allItems(h)).toEqual(before);
   expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: OPS_ROLE, body: {} })).body.request).toMatchObject({ status: 'APPROVED', approvals: [`arn:aws:iam::${IDENTITY}:role/ops-approver`] });
 });
@@ -79,4 +83,27 @@ it('takes an rg- role of an account rolegate does not manage for what it is: any
   h.deps.settings = elsewhere;
   const id = (await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read })).body.request.id;
   expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ALICE_THROUGH_GRANT, body: {} })).status).toBe(200);
+});
+
+it('counts no approval a grant role gave before rolegate refused them: such a request is not provisioned, and a retry counts without it', async () => {
+  const id = (await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read })).body.request.id;
+  // As an older rolegate recorded it: approved by the grant role's session, now APPROVED.
+  const stored = (await h.requests.get(id))!;
+  const grantRole = `arn:aws:iam::${IDENTITY}:role/rg-ReadOnly-alice-d3acb6d9`;
+  await h.requests.commit({ request: { ...stored, version: stored.version + 1, status: 'APPROVED', approvals: [grantRole], approvedAt: stored.createdAt, endsAt: '2026-03-02T10:00:00.000Z' }, expectedVersion: stored.version, events: [] });
+
+  const provisioned = await provisionRequest(h.deps, id);
+
+  expect(provisioned.outcome).toBe('failed');
+  expect(provisioned.request!.failure).toMatchObject({ code: 'ConfigurationChanged', message: expect.stringContaining(`was approved by ${grantRole}, a role rolegate grants`) });
+  const retry = await call(h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: OPS_ROLE, body: {} });
+  expect([retry.status, retry.body.message]).toEqual([409, expect.stringContaining('now needs 1 approval(s) from its current approvers, and request')]);
+  const asGrant = await call(h.api, { method: 'POST', path: `/requests/${id}/retry`, caller: ALICE_THROUGH_GRANT, body: {} });
+  expect([asGrant.status, asGrant.body.message]).toEqual([403, refused('decide on a request')]);
+});
+
+it('takes an rg- role of a name rolegate never derives (no 8-hex ending) for what it is: any other role', async () => {
+  const id = (await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read })).body.request.id;
+  const readers = `arn:aws:sts::${IDENTITY}:assumed-role/rg-readers/carol`;
+  expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: readers, body: {} })).body.request).toMatchObject({ status: 'APPROVED' });
 });

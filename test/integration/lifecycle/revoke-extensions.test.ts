@@ -158,7 +158,7 @@ describe('revoking a request and its extensions at the same time as they are gra
   it('reports a revocation still ending extensions granted meanwhile after ten passes as incomplete, never as finished; a repeat goes on', async () => {
     const original = await activeProduction();
     const extensions: AccessRequest[] = [];
-    for (let i = 0; i < 12; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
+    for (let i = 0; i < 13; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
     // Each listing shows one more, as extensions made faster than the revocation ends them would.
     const store = h.deps.requests;
     let shown = 0;
@@ -168,15 +168,30 @@ describe('revoking a request and its extensions at the same time as they are gra
     await expect(revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).rejects.toMatchObject({
       code: 'PROVISIONING_FAILED',
       awsCode: 'RevocationIncomplete',
-      message: `Request ${original.id} is revoked, but one of its extensions could not be ended, so its access stays: Extensions of it were still being granted after 10 passes. Repeat the revoke to finish it.`,
+      message: `Request ${original.id} is revoked, but one of its extensions could not be ended, so its access stays: Extensions of it were still being granted after 11 passes. Repeat the revoke to finish it.`,
     });
     expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
     expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
-    expect(shown).toBe(11);
+    // One before the commit, ten passes after it and one more that still found one.
+    expect(shown).toBe(12);
 
     expect((await revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
     const statuses = await Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
-    expect(statuses).toEqual(Array(12).fill('CANCELLED'));
+    expect(statuses).toEqual(Array(13).fill('CANCELLED'));
+  });
+
+  it('finishes a revocation whose tenth pass ended the last extension: the pass after it finds none', async () => {
+    const original = await activeProduction();
+    const extensions: AccessRequest[] = [];
+    for (let i = 0; i < 11; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
+    const store = h.deps.requests;
+    let shown = 0;
+    const growing = intercept(store, { extensionsOf: async (id: string) => (id === original.id ? extensions.slice(shown, ++shown) : store.extensionsOf(id)) });
+
+    expect((await revokeRequest({ ...h.deps, requests: growing }, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
+    expect(h.metrics.counts.get('RevocationIncomplete')).toBeUndefined();
+    const statuses = await Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
+    expect(statuses).toEqual(Array(11).fill('CANCELLED'));
   });
 
   it('reports a revocation whose late extension found its grant busy as incomplete (not "busy, nothing changed"), and a repeat finishes it', async () => {

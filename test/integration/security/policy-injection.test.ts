@@ -22,7 +22,7 @@ const principalArn = fc.oneof(
   nameish.map((n) => `arn:aws:iam::111111111111:role/${n}`),
   fc.constantFrom('arn:aws:iam::*:root', 'arn:aws:iam::111111111111:root', 'arn:aws:iam::111111111111:role/*', '*', 'arn:aws:iam::111111111111:role/app-*', 'arn:aws:iam::111111111111:role/app-billing'),
 );
-/** Starts every reason, so any trace of one in a document or tag is found, not only the whole text. */
+/** Starts every reason, so a document or tag holding the reason, or its start, is found even where it is not the whole value. */
 const MARKER = 'RGREASONMARK';
 /** Printable ASCII, any UTF-16 (newlines, look-alikes, lone surrogates: the API refuses what it must), and policy-shaped fragments. */
 const reasonText = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 40 }), nameish);
@@ -86,7 +86,7 @@ describe('policy injection', () => {
         const shape = inline.split(result.request!.endsAt!).join('<end>');
         inlineShape ??= shape;
         expect(shape).toBe(inlineShape);
-        // Nor does any other document or tag carry the reason, whole or in part (its marker), or the ticket as written.
+        // Nor does any other document or tag carry the reason (found by its marker, within any value) or the ticket as written.
         const values = plan.flatMap((c) => stringsIn(c.input));
         expect(values.filter((v) => v.includes(MARKER))).toEqual([]);
         if (ticketId !== undefined) expect(values).not.toContain(ticketId);

@@ -24,6 +24,16 @@ it('needs each account\'s region in aws-cn and aws-us-gov, whose credentials the
   expect(parseSettings(doc).accounts.map((a) => a.region)).toEqual(['us-gov-west-1', 'us-gov-east-1']);
 });
 
+it('tells a workload pattern only what is wrong with it: a wildcard account, or users', () => {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()));
+  doc.rules[1].workloadPrincipals = ['arn:aws:iam::*:role/app', 'arn:aws:sts::111111111111:assumed-role/app/x', 'arn:aws:iam::111111111111:user/bob'];
+  expect(invalidDoc(doc).details).toEqual([
+    { field: 'rules.1.workloadPrincipals.0', reason: expect.stringMatching(/^must name its partition and account \(12 digits\) without wildcards/) },
+    { field: 'rules.1.workloadPrincipals.1', reason: PATTERN_SHAPE },
+    { field: 'rules.1.workloadPrincipals.2', reason: expect.stringMatching(/^must name roles/) },
+  ]);
+});
+
 it('tells a session ARN given as a requester pattern that it is no IAM ARN, and only that', () => {
   const doc = JSON.parse(JSON.stringify(exampleSettings()));
   doc.rules[0].requesters = ['arn:aws:sts::111111111111:assumed-role/x/y'];
@@ -40,6 +50,7 @@ describe('inline policy conditions', () => {
       Null: { 'aws:RequestTag/owner': 'true' },
       NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8'] },
       ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/x' },
+      StringEqualsIgnoreCase: { 'aws:ResourceTag/Cost Center': '42' },
     };
     const doc = JSON.parse(JSON.stringify(exampleSettings()));
     doc.profiles[1].inlinePolicy.Statement[0].Condition = written;

@@ -165,6 +165,8 @@ describe('slackUserIndex: whom a principal, and the person behind it, is in Slac
     const of = indexOf({ U0ALICE: session('alice@example.com') });
     expect(of(DEV_ROLE, 'alice@example.com')).toBe('U0ALICE');
     expect(of(DEV_ROLE, 'bob@example.com')).toBeUndefined();
+    // An approver or an actor known by the role alone may be Bob: not Alice's to be credited with.
+    expect(of(DEV_ROLE)).toBeUndefined();
   });
 
   it('names the one Slack user mapped to a principal itself, and none when several share it', () => {
