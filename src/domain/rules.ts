@@ -122,9 +122,19 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
  * Identity Center role whose sign-in names no session (Slack, OIDC) is
  * refused, never granted to the whole permission set.
  */
+/** STS keeps at most 64 characters of a session name; Identity Center user names may be longer. */
+const MAX_SESSION_NAME = 64;
+
 export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'>, caller: Principal, grantee: Principal): { principalSession?: string } {
   // The same test as grantLocationFor's: a grantee other than the requester is a workload, never pinned.
   if (!settings.provisioner.personalGrants || grantee.arn !== caller.arn) return {};
+  if (actor.sessionName !== undefined && actor.sessionName.length >= MAX_SESSION_NAME) {
+    // Fails closed: a trust pinned to a cut name would admit every user whose name starts the same.
+    throw new ForbiddenError(
+      `Personal grants are on, and this sign-in's session name is ${MAX_SESSION_NAME} characters, the most STS keeps: it may be a longer Identity Center user name cut short, which another user's could share, so no grant is pinned to it. Ask an administrator for a shorter user name.`,
+      [{ field: 'caller', reason: `session name is ${MAX_SESSION_NAME} characters (possibly cut short)` }],
+    );
+  }
   if (actor.sessionName !== undefined) return { principalSession: actor.sessionName };
   if (!isIdentityCenterRole(caller)) return {};
   throw new ForbiddenError(

@@ -274,6 +274,18 @@ describe('personal grants (provisioner.personalGrants)', () => {
     expect((await createRequest(w.h.deps, { arn: ssoRole(DEVELOPER), via: 'slack' }, body)).principalSession).toBeUndefined();
   });
 
+  it('pins no grant to a session name of 64 characters, the most STS keeps (maybe a longer user name cut short); 63 are pinned', async () => {
+    await world(true);
+    const long = `${'a'.repeat(52)}@example.com`;
+    expect(long).toHaveLength(64);
+    const refused = await call(w.h.api, { method: 'POST', path: '/requests', caller: session(DEVELOPER, long), body });
+    expect(refused.status).toBe(403);
+    expect(refused.body.details).toEqual([{ field: 'caller', reason: 'session name is 64 characters (possibly cut short)' }]);
+    expect(await allItems(w.h)).toEqual([]);
+    const fits = await call(w.h.api, { method: 'POST', path: '/requests', caller: session(DEVELOPER, long.slice(1)), body });
+    expect([fits.status, fits.body.request.principalSession]).toEqual([201, long.slice(1)]);
+  });
+
   it('grants a workload principal or an IAM user whole, as before', async () => {
     await world(true);
     const workload = await provisioned(await approved(alice, { principalArn: `arn:aws:iam::${IDENTITY}:role/${APP}` }));
