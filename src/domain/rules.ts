@@ -114,6 +114,9 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
   return target;
 }
 
+/** STS keeps at most 64 characters of a session name; Identity Center user names may be longer. */
+const MAX_SESSION_NAME = 64;
+
 /**
  * A new request's personal-grant pin (provisioner.personalGrants): an
  * Identity Center sign-in asking for its own role gets a role only its own
@@ -122,9 +125,6 @@ export function resolveGrantee(rule: Rule, caller: Principal, principalArn: stri
  * Identity Center role whose sign-in names no session (Slack, OIDC) is
  * refused, never granted to the whole permission set.
  */
-/** STS keeps at most 64 characters of a session name; Identity Center user names may be longer. */
-const MAX_SESSION_NAME = 64;
-
 export function personalPin(settings: Settings, actor: Pick<Actor, 'sessionName'>, caller: Principal, grantee: Principal): { principalSession?: string } {
   // The same test as grantLocationFor's: a grantee other than the requester is a workload, never pinned.
   if (!settings.provisioner.personalGrants || grantee.arn !== caller.arn) return {};

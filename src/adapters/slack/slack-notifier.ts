@@ -72,7 +72,6 @@ export function slackUserIndex(settings: Settings): Mention {
   };
 }
 
-
 /**
  * Slack side of notifications: posts the approval message in the rule's
  * channel when a request is created, updates it in place on every later
