@@ -107,6 +107,8 @@ describe('the deployment template (serverless package)', () => {
       { eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: ['event'] }, notify: { S: [{ exists: true }] } } } },
     ]);
     expect(mapping!.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['WorkerDeadLetterQueue', 'Arn'] });
+    // Batches of a shard in parallel (each partition key in order): one slow webhook does not hold up the rest.
+    expect(mapping!.Properties).toMatchObject({ BatchSize: 5, ParallelizationFactor: 4, MaximumRetryAttempts: 3, BisectBatchOnFunctionError: true, FunctionResponseTypes: ['ReportBatchItemFailures'] });
   });
 
   /** The role each function runs with: `WorkerLambdaFunction` → `WorkerRole`. */
