@@ -374,9 +374,14 @@ function actionsOf(action: unknown): string[] {
  * no longer lets anyone in. Writing the ARN back would trust the new one.
  */
 export function deletedPrincipalIn(trust: unknown): string | undefined {
-  const principal = grantStatementOf(trust)?.Principal as { AWS?: unknown } | undefined;
-  const aws = Array.isArray(principal?.AWS) && principal.AWS.length === 1 ? principal.AWS[0] : principal?.AWS;
-  return typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws) ? aws : undefined;
+  // In any statement, of any effect, among any principals: a trust someone added to (a Deny) still names the id.
+  const statements = (trust as { Statement?: unknown } | undefined)?.Statement;
+  for (const statement of Array.isArray(statements) ? statements : [statements]) {
+    const principal = (statement as { Principal?: { AWS?: unknown } } | undefined)?.Principal;
+    const ids = [principal?.AWS].flat().find((aws): aws is string => typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws));
+    if (ids !== undefined) return ids;
+  }
+  return undefined;
 }
 
 /**

@@ -157,7 +157,13 @@ describe('deletedPrincipalIn (the id IAM shows once a trusted user or role is de
     ['a live principal', base, undefined],
     ['an access key id (not a principal id)', naming('AKIAIOSFODNN7EXAMPLE'), undefined],
     ['a wildcard', naming('*'), undefined],
-    ['two principals', naming(['AIDAJQABLZS4A3QDU576Q', 'AIDAJQABLZS4A3QDU577Q']), undefined],
+    ['among two principals', naming(['arn:aws:iam::111111111111:user/bob', 'AIDAJQABLZS4A3QDU577Q']), 'AIDAJQABLZS4A3QDU577Q'],
+    // A responder's Deny added beside it: the Allow still names a deleted grantee, which must not be written back.
+    [
+      'beside a Deny statement added by hand',
+      { ...naming('AIDAJQABLZS4A3QDU576Q'), Statement: [...naming('AIDAJQABLZS4A3QDU576Q').Statement, { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] },
+      'AIDAJQABLZS4A3QDU576Q',
+    ],
     ['no document', undefined, undefined],
   ])('%s', (_what, trust, id) => {
     expect(deletedPrincipalIn(trust)).toBe(id);
