@@ -5,6 +5,7 @@ import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
 import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
 import { leaseOptions } from './grant-membership';
@@ -263,9 +264,71 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
  * The first way a live grant's role differs from its desired state, or
  * undefined. Every difference that widens or lengthens access counts: a
  * trust, a boundary removed or swapped, a policy attached, added or edited
- * in place, a longer maximum session.
+ * in place, a longer maximum session. Repairable only when a repair takes
+ * away what was added, never what a responder put there: not while the role
+ * holds a Deny rolegate did not write (containment), and not when every
+ * difference only narrows access (writing the desired state back would
+ * widen it).
  */
 export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
+  const found = differenceOf(role, d);
+  if (!found?.repairable || !role) return found;
+  const denied = addedDeny(role, d);
+  if (denied !== undefined) {
+    return { ...found, detail: `${found.detail}; left as it is, since the role also ${denied}, as a responder's containment would: rolegate does not undo it`, repairable: false };
+  }
+  if (!widens(role, d)) {
+    return { ...found, detail: `${found.detail}; left as it is, since it only narrows access (as a responder might): a repair would widen it`, repairable: false };
+  }
+  return found;
+}
+
+/** Managed policies AWS publishes that only deny: attached by hand, they contain a role. */
+const DENY_ONLY_MANAGED_POLICIES = new Set(['AWSDenyAll']);
+
+const statementsOf = (doc: unknown) => [(doc as { Statement?: unknown } | undefined)?.Statement].flat().filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
+/** A document's statements of one effect, as comparable text; rolegate's own end-of-access Deny left out (its time, edited, may lengthen access as well as shorten it). */
+const statementTexts = (doc: unknown, effect: 'Allow' | 'Deny') => statementsOf(doc).filter((st) => st.Effect === effect && st.Sid !== ACCESS_ENDS_SID).map((st) => canonicalText(st));
+const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') && DENY_ONLY_MANAGED_POLICIES.has(arn.split('/').at(-1)!);
+
+/**
+ * A Deny on the role that rolegate did not write, or undefined: in its trust
+ * or its profile policy, or a deny-only managed policy attached. What an
+ * incident responder puts on a grant role; a repair would take it away.
+ */
+export function addedDeny(role: ManagedRoleState, d: DesiredRole): string | undefined {
+  const wantedTrust = new Set(statementTexts(d.trustPolicy, 'Deny'));
+  if (statementTexts(role.trustPolicy, 'Deny').some((st) => !wantedTrust.has(st))) return 'has a Deny in its trust policy';
+  const wanted = new Set(statementTexts(d.inlinePolicy, 'Deny'));
+  if (statementTexts(role.inlinePolicies[d.inlinePolicyName], 'Deny').some((st) => !wanted.has(st))) return `has a Deny added to its inline policy ${d.inlinePolicyName}`;
+  const denyAll = role.attachedPolicyArns.find((arn) => isDenyOnlyManaged(arn) && !d.managedPolicyArns.includes(arn));
+  return denyAll !== undefined ? `has ${denyAll} attached` : undefined;
+}
+
+/**
+ * Whether the role holds anything its desired state does not: an Allow in
+ * its trust or profile policy, an edited end of access, a boundary removed
+ * or swapped (which of two bounds more is not told without reading both; a
+ * wider one is what stolen credentials would put there), a policy attached
+ * or an inline policy added that allows, a longer maximum session. A role
+ * only narrower (a policy detached, a boundary added, a shorter session) is
+ * not repaired: that is what a responder does, and a repair would undo it.
+ */
+export function widens(role: ManagedRoleState, d: DesiredRole): boolean {
+  const wantedTrust = new Set([...statementTexts(d.trustPolicy, 'Allow'), ...statementTexts(trustBeforeSourceIdentity(d.trustPolicy), 'Allow')]);
+  if (statementTexts(role.trustPolicy, 'Allow').some((st) => !wantedTrust.has(st))) return true;
+  const wanted = new Set(statementTexts(d.inlinePolicy, 'Allow'));
+  const live = role.inlinePolicies[d.inlinePolicyName];
+  if (statementTexts(live, 'Allow').some((st) => !wanted.has(st))) return true;
+  const endOf = (doc: unknown) => canonicalText(statementsOf(doc).find((st) => st.Sid === ACCESS_ENDS_SID) ?? null);
+  if (live !== undefined && endOf(live) !== endOf(d.inlinePolicy)) return true;
+  if (d.permissionsBoundaryArn !== undefined && role.permissionsBoundaryArn !== d.permissionsBoundaryArn) return true;
+  if (role.attachedPolicyArns.some((arn) => !d.managedPolicyArns.includes(arn) && !isDenyOnlyManaged(arn))) return true;
+  if (Object.entries(role.inlinePolicies).some(([name, doc]) => name !== d.inlinePolicyName && !onlyDenies(doc))) return true;
+  return role.maxSessionDuration > d.maxSessionDuration;
+}
+
+function differenceOf(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
   if (!role) {
     // Never re-created by repair: someone may have deleted it to contain an incident. A request approved
     // for the grant from now on writes it afresh; revoke the grant's requests to end them.

@@ -148,6 +148,72 @@ describe('reconciliation against IAM as it really holds a role', () => {
     expect(await reconcile(w.h.deps)).toEqual([]);
   });
 
+  const DENY_ASSUME = { Sid: 'Incident42', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+  it.each([
+    {
+      name: 'a Deny added to the trust',
+      grant: inlineGrant,
+      change: (role: FakeRole) => {
+        const trust = JSON.parse(role.trust);
+        role.trust = JSON.stringify({ ...trust, Statement: [...trust.Statement, DENY_ASSUME] });
+      },
+      kind: 'trust-changed',
+      why: 'the role also has a Deny in its trust policy',
+    },
+    {
+      name: 'AWSDenyAll attached',
+      grant: inlineGrant,
+      change: (role: FakeRole) => role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll'),
+      kind: 'permissions-changed',
+      why: 'the role also has arn:aws:iam::aws:policy/AWSDenyAll attached',
+    },
+    {
+      name: 'a Deny added to the profile policy',
+      grant: inlineGrant,
+      change: (role: FakeRole) => {
+        const doc = JSON.parse(role.inline['rolegate-profile']!);
+        role.inline['rolegate-profile'] = JSON.stringify({ ...doc, Statement: [...doc.Statement, { Effect: 'Deny', Action: '*', Resource: '*' }] });
+      },
+      kind: 'permissions-changed',
+      why: 'the role also has a Deny added to its inline policy rolegate-profile',
+    },
+    {
+      name: 'a Deny added beside a widening (which of the two a responder made is not known: reported and alarmed, not repaired)',
+      grant: inlineGrant,
+      change: (role: FakeRole) => {
+        role.attached.push('arn:aws:iam::aws:policy/AdministratorAccess');
+        role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll');
+      },
+      kind: 'permissions-changed',
+      why: 'the role also has arn:aws:iam::aws:policy/AWSDenyAll attached',
+    },
+    { name: 'a managed policy detached', grant: inlineGrant, change: (role: FakeRole) => (role.attached = []), kind: 'permissions-changed', why: 'it only narrows access' },
+    { name: 'the maximum session lowered', grant: boundedGrant, change: (role: FakeRole) => (role.MaxSessionDuration = 3600), kind: 'session-duration-changed', why: 'it only narrows access' },
+  ])("never undoes containment, even in repair mode: $name is reported and left as it is", async ({ grant, change, kind, why }) => {
+    w = await faultWorld(settingsFor('repair'));
+    const r = await grant();
+    tamper(r, change);
+    const tampered = roleOf(r);
+
+    const { drift, iamWrites } = await reconcileOnce();
+
+    expect(drift).toEqual([{ accountId: r.accountId, roleName: roleName(r), kind, detail: expect.stringContaining(why), repaired: false }]);
+    expect(iamWrites).toEqual([]);
+    expect(roleOf(r)).toEqual(tampered);
+  });
+
+  it('repairs a role whose policies were swapped for wider ones, though it lacks one of its own', async () => {
+    w = await faultWorld(settingsFor('repair'));
+    const r = await inlineGrant();
+    const provisioned = roleOf(r);
+    tamper(r, (role) => (role.attached = ['arn:aws:iam::aws:policy/AdministratorAccess']));
+
+    const { drift } = await reconcileOnce();
+
+    expect(drift).toEqual([expect.objectContaining({ kind: 'permissions-changed', repaired: true })]);
+    expect(roleOf(r)).toEqual(provisioned);
+  });
+
   it('reports a live role whose managed-by tag was removed, and never changes it, even in repair mode', async () => {
     w = await faultWorld(settingsFor('repair'));
     const r = await inlineGrant();
