@@ -230,6 +230,8 @@ export interface ManagedRoleState {
   inlinePolicies: Record<string, unknown>;
   permissionsBoundaryArn?: string;
   maxSessionDuration: number;
+  /** The request ids its `rolegate:requests` tag names (the newest, as many as the tag holds): which deployment's requests made it. */
+  requestIds?: string[];
 }
 
 /** Identity-account side: sts:AssumeRole (and sts:SetSourceIdentity) for the principal on exactly the grant's role. */

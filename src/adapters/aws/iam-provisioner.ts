@@ -22,7 +22,8 @@ import {
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner, RemoveOptions } from '../../domain/ports';
-import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
+import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, TAG_KEYS, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
+import { REQUEST_ID } from '../../domain/text';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
 import { provisionerRole, type ProvisionerCredentials } from './credentials';
@@ -229,6 +230,7 @@ export class IamProvisioner implements Provisioner {
       inlinePolicies,
       ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
       maxSessionDuration: role.MaxSessionDuration ?? 3600,
+      ...requestIdsOf(role),
     };
   }
 
@@ -465,4 +467,10 @@ export class IamProvisioner implements Provisioner {
     } while (marker);
     return names.sort();
   }
+}
+
+/** The request ids a role's rolegate:requests tag names (`+N ` and other words that are no request id left out). */
+function requestIdsOf(role: Role): { requestIds?: string[] } {
+  const value = role.Tags?.find((t) => t.Key === TAG_KEYS.requests)?.Value;
+  return value === undefined ? {} : { requestIds: value.split(' ').filter((word) => REQUEST_ID.test(word)) };
 }

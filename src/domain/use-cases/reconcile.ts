@@ -178,17 +178,23 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
         if (lease.grant && (await awaitingSweeper(deps, lease.grant.members, t))) return undefined;
         const role = await provisioner.describeManagedRole(account, listed.roleName);
         if (!role) return undefined;
-        // Under our path but never rolegate's (no managed-by tag): report, never touch.
-        const removed = role.managedByRolegate && repair && leaseHoldsForRepair(deps, lease, listed.roleName);
+        // Under our path but never rolegate's (no managed-by tag): report, never touch. Nor one none of this table's
+        // requests made: another rolegate deployment's in the same account, or older than a restored table.
+        const ours = role.managedByRolegate && (await madeHere(deps, role));
+        const removed = ours && repair && leaseHoldsForRepair(deps, lease, listed.roleName);
         if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
-        return { role, removed };
+        return { role, ours, removed };
       });
       if (!confirmed) return;
       const drift: Drift = {
         accountId: account.id,
         roleName: listed.roleName,
         kind: 'unknown-role',
-        detail: confirmed.role.managedByRolegate ? 'a rolegate role that no live grant accounts for' : 'a role under /rolegate/ that rolegate did not create',
+        detail: !confirmed.role.managedByRolegate
+          ? 'a role under /rolegate/ that rolegate did not create'
+          : confirmed.ours
+            ? 'a rolegate role that no live grant accounts for'
+            : "a rolegate role that none of this deployment's requests made (another rolegate deployment's, or older than this table): left as it is",
         repaired: confirmed.removed,
       };
       drifts.push(drift);
@@ -198,6 +204,12 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       deps.metrics?.count('ReconcileFailed');
     }
   }
+}
+
+/** Whether a request its tag names is in this table: the role was made by this deployment (a request is never deleted). */
+async function madeHere(deps: ProvisioningDeps, role: ManagedRoleState): Promise<boolean> {
+  for (const id of role.requestIds ?? []) if (await deps.requests.get(id)) return true;
+  return false;
 }
 
 /** A repair needs this much of the grant's lease left: its IAM calls must end before another change may take the lease. */

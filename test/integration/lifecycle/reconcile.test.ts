@@ -15,11 +15,14 @@ describe('reconciliation: IAM compared with the live grants', () => {
     iam = new RecordingProvisioner();
     const settings: Settings = settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = driftAction));
     h = await harness({ settings, provisioner: iam, identity: new RecordingIdentityGranter() });
+    // The request whose role unknownRole stands for: made by this deployment, its grant since gone.
+    await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'made the role', requestId: MADE_HERE });
   };
   afterEach(async () => {
     await h.close();
   });
 
+  const MADE_HERE = '01JABCDEFGHJKMNPQRSTVWXY42';
   const unknownRole = {
     roleName: 'rg-ReadOnly-mallory-deadbeef',
     roleArn: 'arn:aws:iam::222222222222:role/rolegate/rg-ReadOnly-mallory-deadbeef',
@@ -28,6 +31,7 @@ describe('reconciliation: IAM compared with the live grants', () => {
     attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
     inlinePolicies: {},
     maxSessionDuration: 3600,
+    requestIds: [MADE_HERE],
   };
 
   async function liveGrant() {
@@ -122,16 +126,24 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(h.logger.lines.some((l) => l.message === 'drift found' && l.fields.roleName === unknownRole.roleName)).toBe(true);
   });
 
-  it('removes an unknown rolegate role in repair mode, but never a role rolegate did not create', async () => {
+  it('removes an unknown rolegate role in repair mode, but never a role rolegate did not create, nor one another deployment made', async () => {
     await start('repair');
     iam.foreign.set(`222222222222#${unknownRole.roleName}`, unknownRole);
     iam.foreign.set('222222222222#someone-elses', { ...unknownRole, roleName: 'someone-elses', managedByRolegate: false });
+    // Tagged rolegate's, but its requests are in another deployment's table (a staging stack in the same account).
+    iam.foreign.set('222222222222#rg-ReadOnly-bob-0badf00d', { ...unknownRole, roleName: 'rg-ReadOnly-bob-0badf00d', requestIds: ['01JABCDEFGHJKMNPQRSTVWXY99'] });
+    iam.foreign.set('222222222222#rg-ReadOnly-carol-0badf00d', { ...unknownRole, roleName: 'rg-ReadOnly-carol-0badf00d', requestIds: undefined });
     const drift = await reconcile(h.deps);
     expect(drift.map((d) => [d.roleName, d.repaired])).toEqual([
       [unknownRole.roleName, true],
       ['someone-elses', false],
+      ['rg-ReadOnly-bob-0badf00d', false],
+      ['rg-ReadOnly-carol-0badf00d', false],
     ]);
-    expect([...iam.foreign.keys()]).toEqual(['222222222222#someone-elses']);
+    expect(drift.find((d) => d.roleName === 'rg-ReadOnly-bob-0badf00d')!.detail).toBe(
+      "a rolegate role that none of this deployment's requests made (another rolegate deployment's, or older than this table): left as it is",
+    );
+    expect([...iam.foreign.keys()].sort()).toEqual(['222222222222#rg-ReadOnly-bob-0badf00d', '222222222222#rg-ReadOnly-carol-0badf00d', '222222222222#someone-elses']);
   });
 
   it('repairs a tampered trust policy and records drift on the grant\'s request', async () => {

@@ -20,6 +20,7 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
+import { REQUEST_ID } from '../../../src/domain/text';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { parsePrincipalArn } from '../../../src/domain/principal';
 import { desiredRole, trustBeforeSourceIdentity, trustPolicy } from '../../../src/domain/provisioning/documents';
@@ -79,6 +80,8 @@ function managedState(spec: ReturnType<typeof grantSpec>) {
     attachedPolicyArns: [S3_READ],
     inlinePolicies: { [d.inlinePolicyName]: d.inlinePolicy },
     maxSessionDuration: d.maxSessionDuration,
+    // What its rolegate:requests tag names that is a request id (this fixture's short ids are none).
+    requestIds: spec.requestIds.filter((id) => REQUEST_ID.test(id)),
   };
 }
 
@@ -772,6 +775,16 @@ describe('IamProvisioner.describeManagedRole', () => {
     });
     expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
     expect(iam).toHaveReceivedCommandTimes(ListAttachedRolePoliciesCommand, 0);
+  });
+
+  it('names the requests its rolegate:requests tag holds, past the count of those left out, so reconciliation can tell whose role it is', async () => {
+    const mine = grantSpec();
+    const ids = ['01JABCDEFGHJKMNPQRSTVWXY07', '01JABCDEFGHJKMNPQRSTVWXY09'];
+    const tags = desiredRole(mine).tags.map((t) => (t.Key === 'rolegate:requests' ? { ...t, Value: `+7 ${ids.join(' ')}` } : t));
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine, { Tags: tags }) });
+    holdsS3ReadOnlyPolicies(desiredRole(mine).inlinePolicy);
+
+    expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.requestIds).toEqual(ids);
   });
 
   it('is undefined for a role that does not exist', async () => {
