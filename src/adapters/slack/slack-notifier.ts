@@ -109,7 +109,8 @@ export class SlackNotifier implements Notifier {
     const existing = await this.deps.messages.get(r.id);
     // A retried notification must not post a second message with live buttons.
     if (existing) return this.updateInPlace(n, existing);
-    const message = approvalMessage(r, this.summary(r), { slackUserOf: this.slackUserOf });
+    // Sent late (behind a slow receiver, after a re-drive), the request may have moved on: never offer buttons it no longer takes.
+    const message = r.status === 'PENDING' ? approvalMessage(r, this.summary(r), { slackUserOf: this.slackUserOf }) : statusMessage(r, { slackUserOf: this.slackUserOf, actor: n.actor });
     const ref = await this.deps.slack.postMessage(channel, message);
     await this.deps.messages.put(r.id, { channel: ref.channel, ts: ref.ts, version: r.version });
   }

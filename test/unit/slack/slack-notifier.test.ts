@@ -44,6 +44,17 @@ describe('SlackNotifier', () => {
     expect(await messages.get(REQUEST_ID)).toEqual({ channel: 'C0APPROVERS', ts: '1767261600.000100', version: 1 });
   });
 
+  it('posts a request announced only after it moved on (cancelled) as it stands, without buttons', async () => {
+    const { notifier, sent } = setup();
+    const cancelled = pendingRequest({ status: 'CANCELLED', version: 2, endedAt: AT });
+
+    await notifier.notify(note('request.created', cancelled));
+
+    const expected = statusMessage(cancelled, { slackUserOf, actor: ARN.alice });
+    expect(sent()).toEqual([{ api: 'chat.postMessage', body: { channel: 'C0APPROVERS', text: expected.text, blocks: expected.blocks, unfurl_links: false, unfurl_media: false } }]);
+    expect(JSON.stringify(expected.blocks)).not.toContain('rolegate_approve');
+  });
+
   it('updates the same message when the notification is delivered twice, never posting a second one', async () => {
     const { notifier, sent } = setup();
     await notifier.notify(note('request.created', pendingRequest()));
