@@ -301,6 +301,10 @@ export const settingsSchema = z
           url: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).check(
             // fetch refuses them (every delivery would fail), and a password belongs in secretParameter, not here.
             z.refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), { message: 'must not hold a user name or password: fetch refuses such URLs; sign with secretParameter instead' }),
+            // Reasons, principals and tickets would cross the network in clear, and a delivery could be held or replayed.
+            z.refine((u) => !/^http:/i.test(u) || /^http:\/\/(?:127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)/i.test(u), {
+              message: 'must be https (plain http only to a receiver on this machine, 127.0.0.1 or localhost): deliveries carry reasons, principals and tickets',
+            }),
           ),
           /** SSM parameter path of the HMAC secret (never the secret itself), under /<secretsPath>/. */
           secretParameter: parameterName(),

@@ -34,6 +34,14 @@ it('tells a workload pattern only what is wrong with it: a wildcard account, or 
   ]);
 });
 
+it('takes a plain http webhook only on this machine (a local receiver)', () => {
+  const doc = JSON.parse(JSON.stringify(exampleSettings()));
+  doc.webhooks = ['http://127.0.0.1:9000/hook', 'http://localhost/hook', 'https://hooks.example.com/x'].map((url) => ({ url, secretParameter: '/rolegate/webhooks/x' }));
+  expect(parseSettings(doc).webhooks.map((w) => w.url)).toEqual(['http://127.0.0.1:9000/hook', 'http://localhost/hook', 'https://hooks.example.com/x']);
+  doc.webhooks = [{ url: 'http://localhost.evil.example/hook', secretParameter: '/rolegate/webhooks/x' }];
+  expect(invalidDoc(doc).details).toEqual([{ field: 'webhooks.0.url', reason: expect.stringMatching(/^must be https/) }]);
+});
+
 it('tells a session ARN given as a requester pattern that it is no IAM ARN, and only that', () => {
   const doc = JSON.parse(JSON.stringify(exampleSettings()));
   doc.rules[0].requesters = ['arn:aws:sts::111111111111:assumed-role/x/y'];
@@ -414,6 +422,12 @@ describe('configuration validation', () => {
       'is profile "ReadOnly" in another case: two profiles whose names differ only in case read as one',
     ],
     ['two rules whose ids differ only in case', (d: any) => d.rules.push({ ...d.rules[0], id: 'Staging-Self-Service' }), 'rules.3.id', 'is rule "staging-self-service" in another case: two rules whose ids differ only in case read as one'],
+    [
+      'a webhook over plain http to another machine',
+      (d: any) => (d.webhooks = [{ url: 'http://siem.internal.example.com/rolegate', secretParameter: '/rolegate/webhooks/x' }]),
+      'webhooks.0.url',
+      'must be https (plain http only to a receiver on this machine, 127.0.0.1 or localhost): deliveries carry reasons, principals and tickets',
+    ],
     ['an unknown condition operator', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEqual: { 'aws:x': 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEqual', 'must be an IAM condition operator (StringEquals, ForAnyValue:StringLike, BoolIfExists, Null, …)'],
     ['a condition key without its service', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { SourceIp: 'y' } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.SourceIp', 'must be a condition key, service:name (aws:PrincipalTag/team)'],
     ['a condition value that is an object', (d: any) => (d.profiles[1].inlinePolicy.Statement[0].Condition = { StringEquals: { 'aws:x': { a: 'b' } } }), 'profiles.1.inlinePolicy.Statement.0.Condition.StringEquals.aws:x', 'must be a string, number or boolean, or a non-empty list of them'],
