@@ -332,12 +332,26 @@ export function widens(role: ManagedRoleState, d: DesiredRole): boolean {
   const wanted = new Set(statementTexts(d.inlinePolicy, 'Allow'));
   const live = role.inlinePolicies[d.inlinePolicyName];
   if (statementTexts(live, 'Allow').some((st) => !wanted.has(st))) return true;
-  const endOf = (doc: unknown) => canonicalText(statementsOf(doc).find((st) => st.Sid === ACCESS_ENDS_SID) ?? null);
-  if (live !== undefined && endOf(live) !== endOf(d.inlinePolicy)) return true;
+  if (live !== undefined && endsLater(live, d.inlinePolicy)) return true;
   if (d.permissionsBoundaryArn !== undefined && role.permissionsBoundaryArn !== d.permissionsBoundaryArn) return true;
   if (role.attachedPolicyArns.some((arn) => !d.managedPolicyArns.includes(arn) && !isDenyOnlyManaged(arn))) return true;
   if (Object.entries(role.inlinePolicies).some(([name, doc]) => name !== d.inlinePolicyName && !onlyDenies(doc))) return true;
   return role.maxSessionDuration > d.maxSessionDuration;
+}
+
+/**
+ * Whether a live profile policy's end of access (rolegate's own Deny) lets
+ * access run past the desired one: ends later, or says something else. One
+ * that ends earlier only narrows.
+ */
+function endsLater(live: unknown, desired: unknown): boolean {
+  const endOf = (doc: unknown) => statementsOf(doc).find((st) => st.Sid === ACCESS_ENDS_SID);
+  const timeOf = (st: Record<string, unknown> | undefined) => (st?.Condition as { DateGreaterThan?: Record<string, unknown> } | undefined)?.DateGreaterThan?.['aws:CurrentTime'];
+  const [was, wanted] = [endOf(live), endOf(desired)];
+  const [wasAt, wantedAt] = [timeOf(was), timeOf(wanted)];
+  const withoutTime = (st: Record<string, unknown> | undefined) => canonicalText({ ...st, Condition: { ...(st?.Condition as object), DateGreaterThan: null } });
+  if (typeof wasAt !== 'string' || typeof wantedAt !== 'string' || withoutTime(was) !== withoutTime(wanted)) return canonicalText(was ?? null) !== canonicalText(wanted ?? null);
+  return !(Date.parse(wasAt) <= Date.parse(wantedAt));
 }
 
 function differenceOf(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {

@@ -65,6 +65,14 @@ async function reconcileOnce() {
   });
   return { drift, iamWrites: calls.filter((c) => c.service === 'iam' && isIamWrite(c.command)).map((c) => c.command) };
 }
+/** A profile policy with rolegate's end of access moved by `ms`. */
+function movedEnd(policy: string, ms: number): string {
+  const doc = JSON.parse(policy);
+  const ends = doc.Statement.find((st: { Sid?: string }) => st.Sid === 'RolegateAccessEnds');
+  const at = ends.Condition.DateGreaterThan['aws:CurrentTime'];
+  ends.Condition.DateGreaterThan['aws:CurrentTime'] = new Date(Date.parse(at) + ms).toISOString();
+  return JSON.stringify(doc);
+}
 const desiredFor = (r: AccessRequest) => desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, r), { [r.id]: r.endsAt! }));
 
 describe('reconciliation against IAM as it really holds a role', () => {
@@ -114,6 +122,14 @@ describe('reconciliation against IAM as it really holds a role', () => {
       kind: 'permissions-changed',
       detail: 'attached arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess; inline break-glass, rolegate-profile',
       repairedBy: 'DeleteRolePolicy',
+    },
+    {
+      name: 'the end of access moved a day later',
+      grant: inlineGrant,
+      change: (role: FakeRole) => (role.inline['rolegate-profile'] = movedEnd(role.inline['rolegate-profile']!, 24 * 3_600_000)),
+      kind: 'permissions-changed',
+      detail: 'inline policy rolegate-profile was edited',
+      repairedBy: 'PutRolePolicy',
     },
     {
       name: 'the maximum session raised to 12 hours',
@@ -189,6 +205,13 @@ describe('reconciliation against IAM as it really holds a role', () => {
     },
     { name: 'a managed policy detached', grant: inlineGrant, change: (role: FakeRole) => (role.attached = []), kind: 'permissions-changed', why: 'it only narrows access' },
     { name: 'the maximum session lowered', grant: boundedGrant, change: (role: FakeRole) => (role.MaxSessionDuration = 3600), kind: 'session-duration-changed', why: 'it only narrows access' },
+    {
+      name: 'the end of access moved earlier',
+      grant: inlineGrant,
+      change: (role: FakeRole) => (role.inline['rolegate-profile'] = movedEnd(role.inline['rolegate-profile']!, -30 * 60_000)),
+      kind: 'permissions-changed',
+      why: 'it only narrows access',
+    },
   ])("never undoes containment, even in repair mode: $name is reported and left as it is", async ({ grant, change, kind, why }) => {
     w = await faultWorld(settingsFor('repair'));
     const r = await grant();
