@@ -227,15 +227,13 @@ export function isFrozen(settings: Settings, who: Principal): boolean {
 
 /**
  * Refuses (403) an approval, or a retry (an approval afresh), by a frozen
- * principal (the freeze is what an incident puts on a principal whose
- * credentials may be someone else's, approvers included), or by one of
- * rolegate's own grant roles.
+ * principal: the freeze is what an incident puts on a principal whose
+ * credentials may be someone else's, approvers included.
  */
 export function assertMayApprove(settings: Settings, who: Principal): void {
   if (isFrozen(settings, who)) {
     throw new ForbiddenError(`${who.arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`);
   }
-  assertNotGrantRole(settings, who, 'decide on a request');
 }
 
 /**

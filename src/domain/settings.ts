@@ -83,9 +83,10 @@ const conditionValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.u
 });
 /**
  * A Condition block: IAM's operators, each over condition keys and plain
- * values. Checked here, as the rest of the statement is; and a key such as
- * `__proto__` would otherwise vanish from the parsed object, leaving a
- * statement without its condition, that is, unconditional.
+ * values, never empty (an empty block would leave the statement
+ * unconditional). Checked here, as the rest of the statement is. (A
+ * `__proto__` key, which parsing would drop unseen, is refused before:
+ * config.ts, shapeProblem.)
  */
 const condition = z
   .record(

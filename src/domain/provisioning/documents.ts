@@ -352,9 +352,14 @@ export function trustWidens(current: unknown, desired: PolicyDocument): boolean 
 
 type Conditions = Record<string, Record<string, string>>;
 
-function grantStatementOf(doc: unknown): { Principal: unknown; Action: string[]; Condition?: Conditions } | undefined {
+/** A policy document's statements as a list (IAM takes a lone one unwrapped), each as held: not yet checked to be an object. */
+export function statementsIn(doc: unknown): unknown[] {
   const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
-  const list = Array.isArray(statements) ? statements : [statements];
+  return Array.isArray(statements) ? statements : [statements];
+}
+
+function grantStatementOf(doc: unknown): { Principal: unknown; Action: string[]; Condition?: Conditions } | undefined {
+  const list = statementsIn(doc);
   if (list.length !== 1 || !list[0] || typeof list[0] !== 'object') return undefined;
   const s = list[0] as { Effect?: unknown; Principal?: unknown; Action?: unknown; Condition?: unknown };
   if (s.Effect !== 'Allow' || s.Principal === undefined) return undefined;
@@ -375,8 +380,7 @@ function actionsOf(action: unknown): string[] {
  */
 export function deletedPrincipalIn(trust: unknown): string | undefined {
   // In any statement, of any effect, among any principals: a trust someone added to (a Deny) still names the id.
-  const statements = (trust as { Statement?: unknown } | undefined)?.Statement;
-  for (const statement of Array.isArray(statements) ? statements : [statements]) {
+  for (const statement of statementsIn(trust)) {
     const principal = (statement as { Principal?: { AWS?: unknown } } | undefined)?.Principal;
     const ids = [principal?.AWS].flat().find((aws): aws is string => typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws));
     if (ids !== undefined) return ids;
@@ -392,8 +396,7 @@ export function deletedPrincipalIn(trust: unknown): string | undefined {
  * next change to the grant.
  */
 export function onlyDenies(doc: unknown): boolean {
-  const statements = (doc as { Statement?: unknown } | undefined)?.Statement;
-  const list = Array.isArray(statements) ? statements : [statements];
+  const list = statementsIn(doc);
   return list.length > 0 && list.every((s) => !!s && typeof s === 'object' && (s as { Effect?: unknown }).Effect === 'Deny');
 }
 

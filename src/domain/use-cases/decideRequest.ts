@@ -62,10 +62,9 @@ async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principa
 /**
  * The approvals the rule counts now, as an approval or a retry weighs them:
  * an earlier approval by someone it no longer names as an approver (offboarded,
- * distrusted), by a principal frozen since or by one of rolegate's grant roles
- * drops out, with its person (its
- * decision and audit event stay), and the number needed is the rule's if it
- * rose since the request was made.
+ * distrusted), by a principal frozen since or by one of rolegate's grant
+ * roles drops out, with its person (its decision and audit event stay), and
+ * the number needed is the rule's if it rose since the request was made.
  */
 export async function countedApprovals(deps: CoreDeps, rule: Rule, current: AccessRequest): Promise<{ kept: string[]; keptPersons: string[] | undefined; required: number }> {
   const kept = current.approvals.filter((a) => {
@@ -106,7 +105,8 @@ async function planDecision(
       { field: 'status', reason: `is ${current.status}` },
     ]);
   }
-  // A deny always stands; an approval only while the rule still covers the request as made, and never by a frozen principal.
+  // A deny always stands; an approval only while the rule still covers the request as made, and never by a frozen principal
+  // (a grant role was refused above, for a deny too).
   if (input.decision === 'APPROVE') {
     assertRuleStillCovers(deps.settings, rule, current);
     assertMayApprove(deps.settings, approver);

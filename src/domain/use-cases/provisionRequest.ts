@@ -299,12 +299,12 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * are removed, or brought back to the other live requests' state. A failure
  * here is logged; the request then stays APPROVED, so the sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string, error: ProvisioningError): Promise<Release | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string, justCreated: boolean): Promise<Release | 'failed'> {
   const requestId = request.id;
   try {
     return await releaseFromGrant(deps, lease, target, requestId, now, {
       ...(request.endsAt !== undefined ? { failedEndingBy: request.endsAt } : {}),
-      ...(writesSentBefore(error).includes('CreateRole') ? { justCreated: true } : {}),
+      ...(justCreated ? { justCreated: true } : {}),
     });
   } catch (e) {
     deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e) });
@@ -380,8 +380,9 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     const attempts = before + (error.awsCode === 'OutOfTime' && before > 0 ? 0 : 1);
     const fails = !error.retryable || attempts >= maxAttempts;
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
-    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, error);
     const writes = writesSentBefore(error);
+    // The attempt's CreateRole went out: IAM may not show the role to the undo at once.
+    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'));
     if (!fails || cleanup === undefined || cleanup === 'failed') {
       // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the
       // budget (the last says its undo failed), and any attempt that wrote to IAM. An undo that keeps failing

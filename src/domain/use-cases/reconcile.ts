@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -298,7 +298,7 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
 /** Managed policies AWS publishes that only deny: attached by hand, they contain a role. */
 const DENY_ONLY_MANAGED_POLICIES = new Set(['AWSDenyAll']);
 
-const statementsOf = (doc: unknown) => [(doc as { Statement?: unknown } | undefined)?.Statement].flat().filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
+const statementsOf = (doc: unknown) => statementsIn(doc).filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
 /** A document's statements of one effect, as comparable text; rolegate's own end-of-access Deny left out (its time, edited, may lengthen access as well as shorten it). */
 const statementTexts = (doc: unknown, effect: 'Allow' | 'Deny') => statementsOf(doc).filter((st) => st.Effect === effect && st.Sid !== ACCESS_ENDS_SID).map((st) => canonicalText(st));
 const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') && DENY_ONLY_MANAGED_POLICIES.has(arn.split('/').at(-1)!);

@@ -2,7 +2,7 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { assertMayApprove, assertMayDecide, assertRuleStillCovers, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
+import { assertMayApprove, assertMayDecide, assertNotGrantRole, assertRuleStillCovers, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -29,9 +29,10 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       const notThem = notThePerson(current, actor, 'retry');
       if (notThem) throw notThem;
     }
-    // The access is approved afresh, so under the rule as it is now, and never by a frozen principal.
+    // The access is approved afresh, so under the rule as it is now, never by a frozen principal nor one of rolegate's grant roles.
     assertRuleStillCovers(deps.settings, rule, current);
     assertMayApprove(deps.settings, caller);
+    assertNotGrantRole(deps.settings, caller, 'decide on a request');
     if (current.status !== 'FAILED') {
       throw new ConflictError(`Only a FAILED request can be retried; request ${current.id} is ${current.status}.`, [
         { field: 'status', reason: `is ${current.status}` },
