@@ -96,3 +96,18 @@ export class RecordingIdentityGranter implements IdentityGranter {
     return [{ service: 'iam', command: principal.type === 'user' ? 'DeleteUserPolicy' : 'DeleteRolePolicy', input: { grantKey } }];
   }
 }
+
+/** A role under /rolegate/ that no grant names (tagged rolegate's), as IAM would show it to reconciliation. */
+export function strayRole(accountId: string, patch: Partial<ManagedRoleState> = {}): ManagedRoleState {
+  const roleName = patch.roleName ?? 'rg-ReadOnly-mallory-deadbeef';
+  return {
+    roleName,
+    roleArn: `arn:aws:iam::${accountId}:role/rolegate/${roleName}`,
+    managedByRolegate: true,
+    trustPolicy: { Version: '2012-10-17', Statement: [] },
+    attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+    inlinePolicies: {},
+    maxSessionDuration: 3600,
+    ...patch,
+  };
+}

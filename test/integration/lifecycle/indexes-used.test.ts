@@ -10,7 +10,7 @@ import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { beyondRole, sentToDynamo } from '../../helpers/role-actions';
-import { RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { RecordingProvisioner, strayRole } from '../../helpers/recording-provisioner';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 
 /*
@@ -35,21 +35,8 @@ afterEach(async () => {
 
 /** The indexes (or 'table') of every Query sent while `work` runs. */
 async function indexesQueriedBy(doc: DynamoDBDocumentClient, work: () => Promise<unknown>): Promise<Set<string>> {
-  const seen = new Set<string>();
-  const name = `recordIndexes${Math.random().toString(36).slice(2)}`;
-  doc.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (String(context.commandName ?? '').startsWith('Query')) seen.add((args.input as { IndexName?: string }).IndexName ?? 'table');
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    await work();
-  } finally {
-    doc.middlewareStack.remove(name);
-  }
-  return seen;
+  const sent = await sentToDynamo(doc, work);
+  return new Set([...sent.indexes, ...(sent.tableActions.has('dynamodb:Query') ? ['table'] : [])]);
 }
 
 it('the sweeper queries only the due index while it times out, expires and re-drives', async () => {
@@ -145,15 +132,7 @@ it('the reconciler sends nothing its role lacks, and queries no index, while it 
   const live = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'live' });
   await provisionRequest(h.deps, live.id);
   // A role no grant names (reported, then removed in repair mode) and a live grant's role tampered with (repaired).
-  iam.foreign.set('222222222222#rg-ReadOnly-mallory-deadbeef', {
-    roleName: 'rg-ReadOnly-mallory-deadbeef',
-    roleArn: 'arn:aws:iam::222222222222:role/rolegate/rg-ReadOnly-mallory-deadbeef',
-    managedByRolegate: true,
-    trustPolicy: { Version: '2012-10-17', Statement: [] },
-    attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
-    inlinePolicies: {},
-    maxSessionDuration: 3600,
-  });
+  iam.foreign.set('222222222222#rg-ReadOnly-mallory-deadbeef', strayRole('222222222222'));
 
   let found: unknown[] = [];
   const sent = await sentToDynamo(h.requests.doc, async () => (found = await reconcile(h.deps)));

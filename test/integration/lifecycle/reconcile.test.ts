@@ -4,7 +4,7 @@ import { DRIFT_REMINDER_HOURS, RECONCILE_EVERY_MINUTES, reconcile } from '../../
 import { allItems } from '../../helpers/table';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { harness, type Harness } from '../../helpers/harness';
-import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
+import { RecordingIdentityGranter, RecordingProvisioner, strayRole } from '../../helpers/recording-provisioner';
 import { ARN, settingsWith } from '../../helpers/settings';
 import type { Settings } from '../../../src/domain/settings';
 
@@ -23,16 +23,7 @@ describe('reconciliation: IAM compared with the live grants', () => {
   });
 
   const MADE_HERE = '01JABCDEFGHJKMNPQRSTVWXY42';
-  const unknownRole = {
-    roleName: 'rg-ReadOnly-mallory-deadbeef',
-    roleArn: 'arn:aws:iam::222222222222:role/rolegate/rg-ReadOnly-mallory-deadbeef',
-    managedByRolegate: true,
-    trustPolicy: { Version: '2012-10-17', Statement: [] },
-    attachedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
-    inlinePolicies: {},
-    maxSessionDuration: 3600,
-    requestIds: [MADE_HERE],
-  };
+  const unknownRole = strayRole('222222222222', { requestIds: [MADE_HERE] });
 
   async function liveGrant() {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });

@@ -155,15 +155,23 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(h.metrics.counts.get('RevocationIncomplete')).toBeUndefined();
   });
 
-  it('reports a revocation still ending extensions granted meanwhile after ten passes as incomplete, never as finished; a repeat goes on', async () => {
+  /**
+   * An active request with `count` pending extensions that its extensions index shows one more of at each listing,
+   * as extensions made faster than a revocation ends them would be.
+   */
+  async function extensionsShownOneByOne(count: number) {
     const original = await activeProduction();
     const extensions: AccessRequest[] = [];
-    for (let i = 0; i < 13; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
-    // Each listing shows one more, as extensions made faster than the revocation ends them would.
+    for (let i = 0; i < count; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
     const store = h.deps.requests;
-    let shown = 0;
-    const growing = intercept(store, { extensionsOf: async (id: string) => (id === original.id ? extensions.slice(shown, ++shown) : store.extensionsOf(id)) });
-    const deps = { ...h.deps, requests: growing };
+    const listed = { shown: 0 };
+    const growing = intercept(store, { extensionsOf: async (id: string) => (id === original.id ? extensions.slice(listed.shown, ++listed.shown) : store.extensionsOf(id)) });
+    const statuses = () => Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
+    return { original, listed, statuses, deps: { ...h.deps, requests: growing } };
+  }
+
+  it('reports a revocation still ending extensions granted meanwhile after ten passes as incomplete, never as finished; a repeat goes on', async () => {
+    const { original, listed, statuses, deps } = await extensionsShownOneByOne(13);
 
     await expect(revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).rejects.toMatchObject({
       code: 'PROVISIONING_FAILED',
@@ -173,25 +181,18 @@ describe('revoking a request and its extensions at the same time as they are gra
     expect(h.metrics.counts.get('RevocationIncomplete')).toBe(1);
     expect((await h.requests.get(original.id))!.status).toBe('REVOKED');
     // One before the commit, ten passes after it and one more that still found one.
-    expect(shown).toBe(12);
+    expect(listed.shown).toBe(12);
 
     expect((await revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
-    const statuses = await Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
-    expect(statuses).toEqual(Array(13).fill('CANCELLED'));
+    expect(await statuses()).toEqual(Array(13).fill('CANCELLED'));
   });
 
   it('finishes a revocation whose tenth pass ended the last extension: the pass after it finds none', async () => {
-    const original = await activeProduction();
-    const extensions: AccessRequest[] = [];
-    for (let i = 0; i < 11; i++) extensions.push(await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: `more ${i}` }));
-    const store = h.deps.requests;
-    let shown = 0;
-    const growing = intercept(store, { extensionsOf: async (id: string) => (id === original.id ? extensions.slice(shown, ++shown) : store.extensionsOf(id)) });
+    const { original, statuses, deps } = await extensionsShownOneByOne(11);
 
-    expect((await revokeRequest({ ...h.deps, requests: growing }, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
+    expect((await revokeRequest(deps, api(ARN.leadAnna), original.id, 'incident')).status).toBe('REVOKED');
     expect(h.metrics.counts.get('RevocationIncomplete')).toBeUndefined();
-    const statuses = await Promise.all(extensions.map(async (e) => (await h.requests.get(e.id))!.status));
-    expect(statuses).toEqual(Array(11).fill('CANCELLED'));
+    expect(await statuses()).toEqual(Array(11).fill('CANCELLED'));
   });
 
   it('reports a revocation whose late extension found its grant busy as incomplete (not "busy, nothing changed"), and a repeat finishes it', async () => {
