@@ -274,6 +274,21 @@ export function frozenApproval(settings: Settings, request: AccessRequest): stri
   return undefined;
 }
 
+/**
+ * Refuses (403) an approval of this request by this caller on what the
+ * request and the configuration say, before any tally: a grant role, the
+ * requester or grantee (or their person), one the rule does not name, a rule
+ * that no longer covers or governs the request, a frozen approver. The
+ * decision path runs it for an approval; the awaiting view offers only the
+ * requests it lets through.
+ */
+export function assertMayApproveRequest(settings: Settings, rule: Rule, request: AccessRequest, who: Principal, person?: string): void {
+  assertNotGrantRole(settings, who, 'decide on a request');
+  assertMayDecide(rule, request, who, person);
+  assertRuleStillCovers(settings, rule, request);
+  assertMayApprove(settings, who);
+}
+
 /** Whether an approval counts now: its approver neither frozen nor one of rolegate's grant roles. */
 export function approvalCounts(settings: Settings, approver: Principal): boolean {
   return !isFrozen(settings, approver) && !isGrantRole(settings, approver);

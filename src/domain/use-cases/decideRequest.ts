@@ -4,7 +4,7 @@ import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '.
 import type { Rule } from '../settings';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { approvalCounts, assertMayApprove, assertMayDecide, assertNotGrantRole, assertRuleStillCovers, isApproverFor, ruleById } from '../rules';
+import { approvalCounts, assertMayApproveRequest, assertMayDecide, assertNotGrantRole, isApproverFor, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -97,19 +97,19 @@ async function planDecision(
   current: AccessRequest,
 ): Promise<Planned> {
   const rule = ruleById(deps.settings, current.ruleId);
-  // A deny too: whoever holds a grant could otherwise deny, through it, what approver patterns reaching roles let it.
-  assertNotGrantRole(deps.settings, approver, 'decide on a request');
-  assertMayDecide(rule, current, approver, actor.person);
+  // An approval only while the rule still covers and governs the request as made, and never by a frozen principal.
+  // A deny stands whatever the configuration became, but a grant role may not give one either: whoever holds a grant
+  // could otherwise deny, through it, what approver patterns reaching roles let it.
+  if (input.decision === 'APPROVE') {
+    assertMayApproveRequest(deps.settings, rule, current, approver, actor.person);
+  } else {
+    assertNotGrantRole(deps.settings, approver, 'decide on a request');
+    assertMayDecide(rule, current, approver, actor.person);
+  }
   if (current.status !== 'PENDING') {
     throw new ConflictError(`Request ${current.id} is no longer pending: it is ${current.status}.`, [
       { field: 'status', reason: `is ${current.status}` },
     ]);
-  }
-  // A deny always stands; an approval only while the rule still covers the request as made, and never by a frozen principal
-  // (a grant role was refused above, for a deny too).
-  if (input.decision === 'APPROVE') {
-    assertRuleStillCovers(deps.settings, rule, current);
-    assertMayApprove(deps.settings, approver);
   }
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {

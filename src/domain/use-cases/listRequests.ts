@@ -1,8 +1,8 @@
-import { ValidationError } from '../errors';
+import { RolegateError, ValidationError } from '../errors';
 import type { AccessRequest, Actor, RequestStatus } from '../model';
 import type { Page } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
-import { isApproverFor } from '../rules';
+import { assertMayApproveRequest } from '../rules';
 import { canView } from './getRequest';
 import type { CoreDeps } from './context';
 
@@ -39,14 +39,12 @@ export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings'>
     if (input.view === 'mine') return true;
     if (!canView(deps.settings, r, caller)) return false;
     if (input.view !== 'awaiting') return true;
+    // Only what an approval by the caller would not be refused for: the checks it runs on the request and the
+    // configuration alone, then an approval already given (as this principal or, through another role, this person).
     const rule = deps.settings.rules.find((x) => x.id === r.ruleId);
-    return (
-      rule !== undefined &&
-      isApproverFor(rule, caller) &&
-      principalKey(parsePrincipalArn(r.requester)) !== me &&
-      principalKey(parsePrincipalArn(r.principalArn)) !== me &&
-      !r.approvals.some((a) => principalKey(parsePrincipalArn(a)) === me)
-    );
+    if (rule === undefined || refused(() => assertMayApproveRequest(deps.settings, rule, r, caller, actor.person))) return false;
+    if (r.approvals.some((a) => principalKey(parsePrincipalArn(a)) === me)) return false;
+    return actor.person === undefined || !(r.approverPersons ?? []).includes(actor.person);
   };
 
   const items: AccessRequest[] = [];
@@ -58,4 +56,15 @@ export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings'>
     if (!cursor) break;
   }
   return { items, ...(cursor ? { cursor } : {}) };
+}
+
+/** Whether a check refuses (a refusal is a RolegateError; anything else is a fault and is thrown on). */
+function refused(check: () => void): boolean {
+  try {
+    check();
+    return false;
+  } catch (e) {
+    if (e instanceof RolegateError) return true;
+    throw e;
+  }
 }

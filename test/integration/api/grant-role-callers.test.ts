@@ -62,6 +62,14 @@ it('refuses an approval or a deny through a grant role (403), writing nothing; a
   expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: OPS_ROLE, body: {} })).body.request).toMatchObject({ status: 'APPROVED', approvals: [`arn:aws:iam::${IDENTITY}:role/ops-approver`] });
 });
 
+it('offers a grant role nothing in view=awaiting; a role the approver patterns name is offered the request', async () => {
+  const id = (await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read })).body.request.id;
+  const awaiting = async (caller: string) => (await call(h.api, { method: 'GET', path: '/requests', caller, query: { view: 'awaiting' } })).body.items.map((r: { id: string }) => r.id);
+
+  expect(await awaiting(ALICE_THROUGH_GRANT)).toEqual([]);
+  expect(await awaiting(OPS_ROLE)).toEqual([id]);
+});
+
 it('refuses a grant role as requester and as grantee, writing nothing; other roles request as the rule allows', async () => {
   const before = await allItems(h);
 

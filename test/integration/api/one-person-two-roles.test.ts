@@ -91,6 +91,19 @@ it('counts one person once toward a two-person rule, whichever set they approve 
   expect(second.body.request).toMatchObject({ status: 'APPROVED', approvals: [`${SSO}${LEAD}`, `${SSO}${SRE}`], approverPersons: ['bob@example.com', 'dave@example.com'] });
 });
 
+it('offers in view=awaiting neither a person\'s own request nor one they approved, through whichever role they sign in', async () => {
+  const own = await requested(session(DEVELOPER, 'alice@example.com'), read);
+  const two = await requested(session(DEVELOPER, 'carol@example.com'), admin);
+  const awaiting = async (caller: string) => (await call(h.api, { method: 'GET', path: '/requests', caller, query: { view: 'awaiting' } })).body.items.map((r: { id: string }) => r.id);
+  expect(await awaiting(session(LEAD, 'alice@example.com'))).toEqual([two]);
+
+  expect((await call(h.api, { method: 'POST', path: `/requests/${two}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).status).toBe(200);
+
+  expect(await awaiting(session(SRE, 'bob@example.com'))).toEqual([]);
+  expect(await awaiting(session(SRE, 'dave@example.com'))).toEqual([two]);
+  expect(await awaiting(session(LEAD, 'erin@example.com'))).toEqual([own]);
+});
+
 it('ties an OIDC sign-in to the same person signed in through Identity Center', async () => {
   // Alice asks through OIDC (her email, mapped to her IAM user), then tries to approve through the Lead set.
   const oidcApi = httpApp(routes, () => h.deps, h.logger, { localIdentity: false, oidc: { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'email', principals: settings.oidc!.principals } });

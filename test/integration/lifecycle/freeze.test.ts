@@ -2,6 +2,7 @@ import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
+import { listRequests } from '../../../src/domain/use-cases/listRequests';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
 import { ProvisioningError } from '../../../src/domain/errors';
@@ -84,6 +85,17 @@ describe('a frozen approver (its credentials may be someone else\'s)', () => {
     expect(await allItems(h)).toEqual(before);
 
     expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'DENY', comment: 'incident' })).status).toBe('DENIED');
+  });
+
+  it('is offered nothing in view=awaiting while frozen; lifted, the request is offered again', async () => {
+    const pending = await productionRead('pending');
+    const awaiting = async (arn: string) => (await listRequests(h.deps, api(arn), { view: 'awaiting', limit: 10 })).items.map((r) => r.id);
+    freeze({ principals: [ARN.leadAnna] });
+
+    expect(await awaiting(ARN.leadAnna)).toEqual([]);
+    expect(await awaiting(ARN.leadBen)).toEqual([pending.id]);
+    freeze({});
+    expect(await awaiting(ARN.leadAnna)).toEqual([pending.id]);
   });
 
   it('its earlier approval stops counting toward a quorum, and one it completed is not provisioned; a retry counts without it', async () => {

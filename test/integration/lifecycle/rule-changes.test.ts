@@ -394,6 +394,18 @@ describe('a stricter rule put ahead of the one a request was made under governs 
     expect(deny.body.request).toMatchObject({ status: 'DENIED' });
   });
 
+  it("no longer offers the pending request to the looser rule's approvers in view=awaiting", async () => {
+    const r = await pending();
+    const awaiting = async () => (await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting' } })).body.items.map((i: { id: string }) => i.id);
+    expect(await awaiting()).toEqual([r.id]);
+
+    h.deps.settings = settingsWith(stricterFirst);
+
+    expect(await awaiting()).toEqual([]);
+    // Still visible, as a request under the rule its approvers belong to.
+    expect((await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'all' } })).body.items.map((i: { id: string }) => i.id)).toEqual([r.id]);
+  });
+
   it('refuses the retry of a FAILED auto-approved request, which would have granted without the new approvals', async () => {
     const f = await failed();
     h.deps.settings = settingsWith(stricterFirst);
