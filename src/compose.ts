@@ -163,7 +163,7 @@ function provisioning(settings: Settings, env: RuntimeEnv, clock: Clock): Pick<P
       ...(dryRun
         ? {}
         : {
-            listManagedRoles: async (account: AccountSettings) => (await load()).provisioner.listManagedRoles!(account),
+            listManagedRoleNames: async (account: AccountSettings) => (await load()).provisioner.listManagedRoleNames!(account),
             describeManagedRole: async (account: AccountSettings, roleName: string) => (await load()).provisioner.describeManagedRole!(account, roleName),
           }),
     },

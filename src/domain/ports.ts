@@ -211,8 +211,12 @@ export interface Provisioner {
    * there, so one of that name that rolegate does not manage was never rolegate's, and is left alone.
    */
   remove(account: AccountSettings, roleName: string, requestId: string, options?: RemoveOptions): Promise<PlannedCall[]>;
-  /** Roles under rolegate's path in an account, for reconciliation. */
-  listManagedRoles?(account: AccountSettings): Promise<ManagedRoleState[]>;
+  /**
+   * The names of the roles under rolegate's path in an account, for reconciliation: a listing only, each
+   * role then read (describeManagedRole) when its turn comes, so a run with hundreds of roles in one account
+   * keeps to its time and one role it cannot read fails alone.
+   */
+  listManagedRoleNames?(account: AccountSettings): Promise<string[]>;
   /** One role read afresh (undefined if absent): reconciliation confirms drift before it reports it. */
   describeManagedRole?(account: AccountSettings, roleName: string): Promise<ManagedRoleState | undefined>;
 }

@@ -53,9 +53,12 @@ export class RecordingProvisioner implements Provisioner {
   /** Runs once a listing is taken, before reconciliation reads the grants: a change racing with it. */
   afterListing?: () => Promise<void>;
 
-  async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
+  /** Names read by describeManagedRole, in order: what reconciliation read, and when. */
+  readonly described: string[] = [];
+
+  async listManagedRoleNames(account: AccountSettings): Promise<string[]> {
     const keys = [...this.roles.keys(), ...this.foreign.keys()].filter((key) => key.startsWith(`${account.id}#`));
-    const listing = keys.map((key) => this.stateOf(key)!);
+    const listing = keys.map((key) => key.slice(key.indexOf('#') + 1));
     const hook = this.afterListing;
     this.afterListing = undefined;
     await hook?.();
@@ -63,6 +66,7 @@ export class RecordingProvisioner implements Provisioner {
   }
 
   async describeManagedRole(account: AccountSettings, roleName: string): Promise<ManagedRoleState | undefined> {
+    this.described.push(roleName);
     return this.stateOf(`${account.id}#${roleName}`);
   }
 

@@ -186,7 +186,7 @@ export class IamProvisioner implements Provisioner {
    * role is read again with GetRole; inline policies are read with their
    * documents, since a policy edited in place keeps its name.
    */
-  async listManagedRoles(account: AccountSettings): Promise<ManagedRoleState[]> {
+  async listManagedRoleNames(account: AccountSettings): Promise<string[]> {
     const s = await this.open(account, 'reconcile');
     const names: string[] = [];
     let marker: string | undefined;
@@ -195,12 +195,7 @@ export class IamProvisioner implements Provisioner {
       names.push(...(out.Roles ?? []).flatMap((r) => (r.RoleName ? [r.RoleName] : [])));
       marker = out.IsTruncated ? out.Marker : undefined;
     } while (marker);
-    const states: ManagedRoleState[] = [];
-    for (const name of names) {
-      const state = await this.stateOf(s, name);
-      if (state) states.push(state); // else deleted since the listing
-    }
-    return states;
+    return names;
   }
 
   /** One role as reconciliation compares it, read afresh; undefined when it does not exist. */

@@ -56,10 +56,10 @@ export interface ReconcileOptions {
 export const RECONCILE_EVERY_MINUTES = 15;
 
 export async function reconcile(deps: ProvisioningDeps, options: ReconcileOptions = {}): Promise<Drift[]> {
-  const { listManagedRoles, describeManagedRole } = deps.provisioner;
+  const { listManagedRoleNames, describeManagedRole } = deps.provisioner;
   // A dry run reads no account and has neither; one without the other is a wiring mistake, never "no drift".
-  if (!listManagedRoles && !describeManagedRole) return [];
-  if (!listManagedRoles || !describeManagedRole) throw new Error('reconcile: the provisioner must both list and describe managed roles');
+  if (!listManagedRoleNames && !describeManagedRole) return [];
+  if (!listManagedRoleNames || !describeManagedRole) throw new Error('reconcile: the provisioner must both list and describe managed roles');
   const inTime = options.inTime ?? (() => true);
   // A run cut short for time must not always starve the same accounts (and grants): each run starts elsewhere.
   const run = Math.floor(deps.clock.now().getTime() / (RECONCILE_EVERY_MINUTES * 60_000));
@@ -130,28 +130,28 @@ export function runStart(run: number, n: number): number {
  * whose members have all ended. `cutShort` when it stopped for time.
  */
 async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings, inTime: () => boolean, run: number): Promise<{ drifts: Drift[]; cutShort: boolean }> {
-  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
+  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoleNames' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
   const now = isoNow(deps.clock);
-  const roles = new Map((await provisioner.listManagedRoles(account)).map((r) => [r.roleName, r]));
+  // Names only: each role is read when its turn comes, after a look at the time.
+  const listed = new Set(await provisioner.listManagedRoleNames(account));
   const grants = await deps.grants.listByAccount(account.id);
   const named = new Set(grants.map((g) => g.roleName));
   const drifts: Drift[] = [];
-  const orphanCandidates: ManagedRoleState[] = [];
+  const orphanCandidates: string[] = [];
 
-  for (const listed of [...roles.values()].filter((r) => !named.has(r.roleName))) {
+  for (const roleName of [...listed].filter((name) => !named.has(name))) {
     if (!inTime()) return { drifts, cutShort: true };
-    await checkUnknownRole(listed);
+    await checkUnknownRole(roleName);
   }
 
   for (const grant of rotated(grants, run)) {
     if (!inTime()) return { drifts, cutShort: true };
-    const role = roles.get(grant.roleName);
     // One grant that cannot be compared (its profile left the configuration, a failed read) must not hide the others.
     try {
-      const drift = await reconcileGrant(deps, account, grant, role, now);
+      const drift = await reconcileGrant(deps, account, grant, listed.has(grant.roleName), now);
       if (drift === 'orphan-candidate') {
-        if (role) orphanCandidates.push(role);
+        if (listed.has(grant.roleName)) orphanCandidates.push(grant.roleName);
       } else if (drift) {
         drifts.push(drift);
       }
@@ -161,34 +161,34 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
     }
   }
 
-  for (const listed of orphanCandidates) {
+  for (const roleName of orphanCandidates) {
     if (!inTime()) return { drifts, cutShort: true };
-    await checkUnknownRole(listed);
+    await checkUnknownRole(roleName);
   }
   return { drifts, cutShort: false };
 
-  async function checkUnknownRole(listed: ManagedRoleState): Promise<void> {
+  async function checkUnknownRole(roleName: string): Promise<void> {
     try {
       // Under the role's grant lease: a provisioning in flight creates the role before it saves
       // the grant, both under this lease, and a role removed since the listing is no drift.
-      const confirmed = await withGrantLease(leaseOptions(deps), `${account.id}#${listed.roleName}`, async (lease) => {
+      const confirmed = await withGrantLease(leaseOptions(deps), `${account.id}#${roleName}`, async (lease) => {
         const t = isoNow(deps.clock);
         if (Object.keys(liveMembers(lease.grant?.members ?? {}, t)).length > 0) return undefined;
         // Ended since the grant listing: the sweeper's to remove, as above.
         if (lease.grant && (await awaitingSweeper(deps, lease.grant.members, t))) return undefined;
-        const role = await provisioner.describeManagedRole(account, listed.roleName);
+        const role = await provisioner.describeManagedRole(account, roleName);
         if (!role) return undefined;
         // Under our path but never rolegate's (no managed-by tag): report, never touch. Nor one none of this table's
         // requests made: another rolegate deployment's in the same account, or older than a restored table.
         const ours = role.managedByRolegate && (await madeHere(deps, role));
-        const removed = ours && repair && leaseHoldsForRepair(deps, lease, listed.roleName);
+        const removed = ours && repair && leaseHoldsForRepair(deps, lease, roleName);
         if (removed) await deps.provisioner.remove(account, role.roleName, 'reconcile');
         return { role, ours, removed };
       });
       if (!confirmed) return;
       const drift: Drift = {
         accountId: account.id,
-        roleName: listed.roleName,
+        roleName: roleName,
         kind: 'unknown-role',
         detail: !confirmed.role.managedByRolegate
           ? 'a role under /rolegate/ that rolegate did not create'
@@ -200,7 +200,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       drifts.push(drift);
       await record(deps, drift, confirmed.role);
     } catch (e) {
-      deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: listed.roleName, error: errorForLog(e) });
+      deps.logger.error('reconciliation of a role failed; the others continue', { accountId: account.id, roleName: roleName, error: errorForLog(e) });
       deps.metrics?.count('ReconcileFailed');
     }
   }
@@ -233,8 +233,8 @@ function leaseHoldsForRepair(deps: ProvisioningDeps, lease: GrantLease, roleName
  * member ended longer ago than the sweeper needs, the role as a candidate
  * for an orphan.
  */
-async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, grant: Grant, role: ManagedRoleState | undefined, now: string): Promise<Drift | 'orphan-candidate' | undefined> {
-  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoles' | 'describeManagedRole'>>;
+async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, grant: Grant, listed: boolean, now: string): Promise<Drift | 'orphan-candidate' | undefined> {
+  const provisioner = deps.provisioner as Required<Pick<Provisioner, 'listManagedRoleNames' | 'describeManagedRole'>>;
   const repair = deps.settings.provisioner.driftAction === 'repair';
   const members = liveMembers(grant.members, now);
   const anyMember = Object.keys(members)[0];
@@ -249,6 +249,8 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
   if (target.externalIdUnknown) {
     throw new ConflictError(`Grant ${grant.grantKey} is not compared: the rule that set its workload's ExternalId (${request.ruleId}) is no longer in the configuration, and the grant, written before grants recorded it, does not say what it was.`);
   }
+  // Not listed: missing (confirmed below). Listed: read now (undefined if deleted since the listing).
+  const role = listed ? await provisioner.describeManagedRole(account, grant.roleName) : undefined;
   if (!compare(role, desiredRole(specFor(deps.settings, target, members)))) return undefined;
   // The role listing and the grant listing are read apart and may be minutes old: a grant
   // provisioned, widened or ended in between looks like drift. Under the grant's lease, compare

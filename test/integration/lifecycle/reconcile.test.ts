@@ -73,6 +73,24 @@ describe('reconciliation: IAM compared with the live grants', () => {
       expect((await reconcile(h.deps)).map((d) => d.kind).sort()).toEqual(['trust-changed', 'unknown-role']);
     });
 
+    it('reads each role in its turn, after a look at the time: a run cut short after the first reads none of the others', async () => {
+      await start('report');
+      h.deps.settings = settingsWith((d) => {
+        (d.provisioner as Record<string, unknown>).driftAction = 'report';
+        d.accounts = (d.accounts as { alias: string }[]).filter((a) => a.alias === 'staging');
+        d.rules = (d.rules as { accounts: string[] }[]).filter((r) => !r.accounts.includes('production'));
+      });
+      const strays = ['rg-ReadOnly-one-00000001', 'rg-ReadOnly-two-00000002', 'rg-ReadOnly-three-00000003'];
+      for (const roleName of strays) iam.foreign.set(`222222222222#${roleName}`, { ...unknownRole, roleName, roleArn: `arn:aws:iam::222222222222:role/rolegate/${roleName}` });
+
+      // One check before the account, one before its first role.
+      const drift = await reconcile(h.deps, { inTime: checks(2) });
+
+      expect(drift.map((d) => d.roleName)).toEqual([strays[0]]);
+      expect(iam.described).toEqual([strays[0]]);
+      expect(h.metrics.counts.get('ReconcileCutShort')).toBe(1);
+    });
+
     it('stops between accounts, and the account a run did not reach is reached by the next runs', async () => {
       await start('report');
       unknownIn('222222222222');
@@ -98,7 +116,7 @@ describe('reconciliation: IAM compared with the live grants', () => {
 
   it('refuses a provisioner that lists roles but cannot re-read one, rather than report no drift', async () => {
     await start('report');
-    h.deps.provisioner = { apply: iam.apply.bind(iam), remove: iam.remove.bind(iam), listManagedRoles: iam.listManagedRoles.bind(iam) };
+    h.deps.provisioner = { apply: iam.apply.bind(iam), remove: iam.remove.bind(iam), listManagedRoleNames: iam.listManagedRoleNames.bind(iam) };
     await expect(reconcile(h.deps)).rejects.toThrow('reconcile: the provisioner must both list and describe managed roles');
   });
 
@@ -264,8 +282,8 @@ describe('reconciliation: IAM compared with the live grants', () => {
     it('an account it cannot list: counted once, and the other account is still checked', async () => {
       await start('report');
       iam.foreign.set(`333333333333#${unknownRole.roleName}`, { ...unknownRole, roleArn: `arn:aws:iam::333333333333:role/rolegate/${unknownRole.roleName}` });
-      const list = iam.listManagedRoles.bind(iam);
-      iam.listManagedRoles = async (account) => {
+      const list = iam.listManagedRoleNames.bind(iam);
+      iam.listManagedRoleNames = async (account) => {
         if (account.id === '222222222222') throw denied();
         return list(account);
       };

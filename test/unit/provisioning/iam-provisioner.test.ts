@@ -685,53 +685,19 @@ describe('IamProvisioner.remove', () => {
   });
 });
 
-describe('IamProvisioner.listManagedRoles', () => {
-  it('pages through the roles under /rolegate/ and reads each with what reconciliation compares', async () => {
+describe('IamProvisioner.listManagedRoleNames', () => {
+  it('pages through the roles under /rolegate/ and names them, reading none of them (reconciliation reads each in its turn)', async () => {
     const mine = grantSpec();
     const other = grantSpec({ profile: profile('EC2Admin') });
-    const d = desiredRole(mine);
-    // As IAM: a listing has neither tags nor boundaries; GetRole has both.
-    const listed = (spec: typeof mine) => ({ ...roleInIam(spec), Tags: undefined, PermissionsBoundary: undefined });
-    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/' }).resolves({ Roles: [listed(mine)], IsTruncated: true, Marker: 'm1' });
-    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/', Marker: 'm1' }).resolves({ Roles: [listed(other)], IsTruncated: false });
-    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine) });
-    iam.on(GetRoleCommand, { RoleName: other.roleName }).resolves({ Role: roleInIam(other, { Tags: [], MaxSessionDuration: 43200 }) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
-    iam.on(ListRolePoliciesCommand, { RoleName: mine.roleName }).resolves({ PolicyNames: [d.inlinePolicyName] });
-    iam.on(ListRolePoliciesCommand, { RoleName: other.roleName }).resolves({ PolicyNames: [] });
-    iam.on(GetRolePolicyCommand, { RoleName: mine.roleName, PolicyName: d.inlinePolicyName }).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(d.inlinePolicy)) });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/' }).resolves({ Roles: [roleInIam(mine)], IsTruncated: true, Marker: 'm1' });
+    iam.on(ListRolesCommand, { PathPrefix: '/rolegate/', Marker: 'm1' }).resolves({ Roles: [roleInIam(other)], IsTruncated: false });
 
-    const roles = await provisioner().provisioner.listManagedRoles(account('production'));
+    const names = await provisioner().provisioner.listManagedRoleNames(account('production'));
 
-    expect(d.inlinePolicy).toBeDefined();
-    expect(desiredRole(other).permissionsBoundaryArn).toBeDefined();
-    expect(roles).toEqual([
-      managedState(mine),
-      {
-        roleName: other.roleName,
-        roleArn: desiredRole(other).roleArn,
-        managedByRolegate: false,
-        trustPolicy: trustPolicy(other),
-        attachedPolicyArns: [S3_READ],
-        inlinePolicies: {},
-        permissionsBoundaryArn: desiredRole(other).permissionsBoundaryArn,
-        maxSessionDuration: 43200,
-      },
-    ]);
+    expect(names).toEqual([mine.roleName, other.roleName]);
     expect(iam).toHaveReceivedCommandTimes(ListRolesCommand, 2);
-    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 2);
-    expect(iam).toHaveReceivedCommandTimes(GetRolePolicyCommand, 1);
-    expect(writesSent()).toEqual([]);
+    expect(iam.calls().map((c) => c.args[0].constructor.name)).toEqual(['ListRolesCommand', 'ListRolesCommand']);
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
-  });
-
-  it('skips a role deleted between the listing and its read', async () => {
-    const gone = grantSpec();
-    iam.on(ListRolesCommand).resolves({ Roles: [roleInIam(gone)], IsTruncated: false });
-    iam.on(GetRoleCommand).rejects(noSuchEntity());
-
-    expect(await provisioner().provisioner.listManagedRoles(account('production'))).toEqual([]);
-    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
   });
 });
 
@@ -751,6 +717,28 @@ describe('IamProvisioner.describeManagedRole', () => {
     expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 1);
     expect(writesSent()).toEqual([]);
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleSessionName: 'rolegate-reconcile' });
+  });
+
+  it('reads a role without the managed-by tag as not managed, with its boundary and maximum session', async () => {
+    const other = grantSpec({ profile: profile('EC2Admin') });
+    iam.on(GetRoleCommand, { RoleName: other.roleName }).resolves({ Role: roleInIam(other, { Tags: [], MaxSessionDuration: 43200 }) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }] });
+    iam.on(ListRolePoliciesCommand, { RoleName: other.roleName }).resolves({ PolicyNames: [] });
+
+    const state = await provisioner().provisioner.describeManagedRole(account('production'), other.roleName);
+
+    expect(desiredRole(other).permissionsBoundaryArn).toBeDefined();
+    expect(state).toEqual({
+      roleName: other.roleName,
+      roleArn: desiredRole(other).roleArn,
+      managedByRolegate: false,
+      trustPolicy: trustPolicy(other),
+      attachedPolicyArns: [S3_READ],
+      inlinePolicies: {},
+      permissionsBoundaryArn: desiredRole(other).permissionsBoundaryArn,
+      maxSessionDuration: 43200,
+    });
+    expect(writesSent()).toEqual([]);
   });
 
   it("reports a role of the grant's name outside /rolegate/ as not managed, without reading the policies the provisioner may not read", async () => {
