@@ -4,7 +4,7 @@ import type { Page } from '../ports';
 import { parsePrincipalArn, principalFromCallerArn, principalKey } from '../principal';
 import { assertMayApproveRequest } from '../rules';
 import { canView } from './getRequest';
-import type { CoreDeps } from './context';
+import { isoNow, type CoreDeps } from './context';
 
 export interface ListRequestsInput {
   /** `mine` (default): requests I made; `awaiting`: pending requests I may still approve; `all`: every request I may see. */
@@ -21,9 +21,10 @@ const MAX_PAGES = 10;
  * request; filtered pages may hold fewer items than the limit, and the
  * cursor continues exactly after the last item read.
  */
-export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings'>, actor: Actor, input: ListRequestsInput): Promise<Page<AccessRequest>> {
+export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings' | 'clock'>, actor: Actor, input: ListRequestsInput): Promise<Page<AccessRequest>> {
   const caller = principalFromCallerArn(actor.arn);
   const me = principalKey(caller);
+  const now = isoNow(deps.clock);
   // Refused, not ignored: a client asking for awaiting ACTIVE requests would otherwise read PENDING ones as those.
   if (input.view === 'awaiting' && input.status !== undefined && input.status !== 'PENDING') {
     throw new ValidationError('view=awaiting lists pending requests only: leave status out, or use view=all.', [
@@ -44,6 +45,8 @@ export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings'>
     const rule = deps.settings.rules.find((x) => x.id === r.ruleId);
     if (rule === undefined || refused(() => assertMayApproveRequest(deps.settings, rule, r, caller, actor.person))) return false;
     if (r.approvals.some((a) => principalKey(parsePrincipalArn(a)) === me)) return false;
+    // Past its deadline it is timing out: an approval is refused (409).
+    if (now >= r.decisionDeadline) return false;
     return actor.person === undefined || !(r.approverPersons ?? []).includes(actor.person);
   };
 

@@ -281,8 +281,12 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
   return {
     before: (request) => {
       const { event, context } = request;
-      if (!context.route.body) return;
       const raw = event.body ?? '';
+      if (!context.route.body) {
+        // Refused, not ignored: GET /requests with {"view":"all"} in a body would list the caller's own requests.
+        if (raw.trim() !== '') throw new ValidationError('This route takes no body: give its input in the query, or send none.', [{ field: '(body)', reason: 'this route takes no body' }]);
+        return;
+      }
       // A leading byte-order mark is no part of the JSON (RFC 8259 lets a parser ignore it).
       const text = (event.isBase64Encoded ? utf8(Buffer.from(raw, 'base64')) : raw).replace(/^\uFEFF/, '');
       if (Buffer.byteLength(text, 'utf8') > maxBytes) {

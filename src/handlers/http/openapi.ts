@@ -134,7 +134,7 @@ const GATEWAY_ERRORS: Record<string, Json> = {
 /** The error statuses a route can answer: those its shape implies and those its use-case declares (checked by the HTTP fuzzing suite). */
 export function errorStatuses(route: RouteDef<unknown>): string[] {
   const statuses = [
-    // Every route refuses a query parameter it does not know.
+    // Every route refuses a query parameter it does not know, and a body where it takes none.
     '400',
     ...(route.public ? [] : ['401', '403']),
     ...(route.params ? ['404'] : []),

@@ -82,7 +82,8 @@ export const listQuery = z.strictObject({
     ),
     25,
   ),
-  cursor: z.optional(z.string().check(z.maxLength(2048))),
+  // Empty is refused, not read as none: a client passing `cursor=` for "no more pages" would start over for ever.
+  cursor: z.optional(z.string().check(z.minLength(1, { message: 'must not be empty: leave it out for the first page' }), z.maxLength(2048))),
 });
 
 export const emptyQuery = z.strictObject({});

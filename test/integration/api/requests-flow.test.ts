@@ -234,6 +234,36 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect((await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '2', view: 'mine', status: 'PENDING' } })).status).toBe(200);
   });
 
+  it('refuses an empty cursor (400) rather than start the listing over, and a body on a route that takes none', async () => {
+    const empty = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { view: 'all', cursor: '' } });
+    expect(empty.status).toBe(400);
+    expect(empty.body.details).toEqual([{ field: 'cursor', reason: 'must not be empty: leave it out for the first page' }]);
+
+    // A body is no way to give a listing's input: read as none, it would have listed the caller's own requests.
+    const withBody = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, body: { view: 'all', status: 'ACTIVE' } });
+    expect(withBody.status).toBe(400);
+    expect(withBody.body).toEqual({
+      error: 'VALIDATION_FAILED',
+      message: 'This route takes no body: give its input in the query, or send none.',
+      details: [{ field: '(body)', reason: 'this route takes no body' }],
+    });
+    // Blank is no body.
+    expect((await call(h.api, { method: 'GET', path: '/catalog', caller: ARN.alice, rawBody: ' \n' })).status).toBe(200);
+  });
+
+  it('leaves out of awaiting a request past its decision deadline, which the sweeper has yet to time out (an approval is refused)', async () => {
+    const id = (await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'Read the logs' })).body.request.id as string;
+    const { decisionDeadline } = (await h.requests.get(id))!;
+    const awaiting = async () => (await call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query: { view: 'awaiting' } })).body.items.map((r: { id: string }) => r.id);
+    h.clock.set(new Date(Date.parse(decisionDeadline) - 1).toISOString());
+    expect(await awaiting()).toEqual([id]);
+
+    h.clock.set(decisionDeadline);
+
+    expect(await awaiting()).toEqual([]);
+    expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(409);
+  });
+
   it('leaves out of awaiting a request the caller approved that still waits for a second approver, and keeps it for that one', async () => {
     // admin-two-approvals: after anna's approval the request is still PENDING, but nothing is left for anna to decide.
     const { body } = await ask(ARN.alice, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'Resize the fleet' });
