@@ -52,6 +52,8 @@ class ValidateConfig {
   check() {
     const environment = this.serverless.service.provider.environment || {};
     const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
+    const missing = noConfigFile(file, environment.ROLEGATE_STAGE);
+    if (missing) throw new this.serverless.classes.Error(missing);
     const outside = outsideService(file);
     if (outside) throw new this.serverless.classes.Error(outside);
     // The region the stack deploys to (--region), which must be of the configuration's partition.
@@ -69,6 +71,17 @@ class ValidateConfig {
     }
     if (this.log) this.log.notice(said);
   }
+}
+
+/**
+ * Only stage dev falls back on the example configuration (serverless.yml,
+ * params.dev): another stage with no configFile would otherwise have shipped
+ * the example (dry-run, made-up accounts) and stopped granting and removing
+ * access in the real ones, with a warning at cold start its only sign.
+ */
+function noConfigFile(file, stage) {
+  if (file !== '') return undefined;
+  return `Not packaged: stage ${stage} names no configuration file. Give yours: --param="configFile=config/<your-org>.yaml" (only stage dev falls back on the example, which is dry-run with made-up accounts).`;
 }
 
 /**

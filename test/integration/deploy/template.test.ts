@@ -51,7 +51,9 @@ function emfOf(stage: string, names: MetricName[]): { namespace: string; dimensi
 }
 
 /** `serverless package` with the open-source CLI (osls), no AWS credentials, as CI runs it. */
-function packageTemplate(params: string[] = [], inspect?: (dir: string) => void): Template {
+/** Packages stage ci, with the example configuration unless the params name one (only stage dev falls back on it). */
+function packageTemplate(params: string[] = [], inspect?: (dir: string) => void, { exampleConfig = true } = {}): Template {
+  if (exampleConfig && !params.some((p) => p.startsWith('--param=configFile='))) params = ['--param=configFile=config/rolegate.example.yaml', ...params];
   const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
@@ -483,9 +485,9 @@ describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
 });
 
 describe('packaging checks the configuration first', () => {
-  const refusal = (params: string[]): string => {
+  const refusal = (params: string[], options?: { exampleConfig: boolean }): string => {
     try {
-      packageTemplate(params);
+      packageTemplate(params, undefined, options);
     } catch (e) {
       return String((e as { stdout?: Buffer }).stdout ?? '') + String((e as { stderr?: Buffer }).stderr ?? '');
     }
@@ -510,6 +512,10 @@ describe('packaging checks the configuration first', () => {
     expect(existsSync(copy)).toBe(false);
     // A stack deployed to a region of another partition than the configuration's.
     expect(refusal(['--region', 'us-gov-west-1'])).toContain('partition: is aws, but the stack deploys to us-gov-west-1, a region of aws-us-gov');
+    // A stage other than dev that names no file: the example (dry-run, made-up accounts) must not ship to it.
+    expect(refusal([], { exampleConfig: false })).toContain(
+      'Not packaged: stage ci names no configuration file. Give yours: --param="configFile=config/<your-org>.yaml" (only stage dev falls back on the example, which is dry-run with made-up accounts).',
+    );
   }, 120_000);
 });
 
