@@ -84,6 +84,12 @@ function hasManagedTag(tags: Tag[] | undefined): boolean {
 }
 
 const isNoSuchEntity = (e: unknown) => e instanceof ProvisioningError && e.awsCode === 'NoSuchEntity';
+/**
+ * IAM authorises a call on a role it does not show (not yet, or no longer) against role/<name>, without
+ * the path, which the provisioner role may not write (templates/provisioner-role.yaml): such a write is
+ * refused AccessDenied where NoSuchEntity is meant. Told apart by reading the role.
+ */
+const isAccessDenied = (e: unknown) => e instanceof ProvisioningError && e.awsCode === 'AccessDenied';
 
 /** One account's IAM, and the writes made through it for one apply/remove. */
 interface Session {
@@ -174,8 +180,11 @@ export class IamProvisioner implements Provisioner {
       for (const name of await this.inlinePolicies(s, roleName)) await this.writeTolerant(s, deleteInlineCall(roleName, name));
       await this.write(s, deleteRoleCall(roleName));
     } catch (e) {
-      // Gone meanwhile (another worker, an administrator): the goal holds.
-      if (!isNoSuchEntity(e)) throw e;
+      // Gone meanwhile (another worker, an administrator): the goal holds. IAM refuses a write to a role
+      // it no longer shows as AccessDenied (isAccessDenied): one read tells which.
+      if (isNoSuchEntity(e)) return s.calls;
+      if (isAccessDenied(e) && !(await this.getRole(s, roleName))) return s.calls;
+      throw e;
     }
     return s.calls;
   }
@@ -271,18 +280,27 @@ export class IamProvisioner implements Provisioner {
    * NotYetConsistent (retryable), never a permanent failure.
    */
   private async writeToNewRole(s: Session, call: PlannedCall, roleName: string): Promise<void> {
-    await this.untilConsistent(
-      async () => {
-        try {
-          await this.write(s, call);
-          return true;
-        } catch (e) {
-          if (!isNoSuchEntity(e)) throw e;
-          return false;
-        }
-      },
-      `IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`,
-    );
+    // A role IAM does not show yet is refused as AccessDenied too (isAccessDenied): tried again the same way,
+    // and, still refused at the end, a refusal of its own only if IAM shows the role by then.
+    let denied: unknown;
+    try {
+      await this.untilConsistent(
+        async () => {
+          try {
+            await this.write(s, call);
+            return true;
+          } catch (e) {
+            if (!isNoSuchEntity(e) && !isAccessDenied(e)) throw e;
+            denied = isAccessDenied(e) ? e : undefined;
+            return false;
+          }
+        },
+        `IAM in account ${s.account.id} does not yet show role ${roleName}, created moments ago, to ${call.command}; it will be retried.`,
+      );
+    } catch (e) {
+      if (denied !== undefined && (await this.getRole(s, roleName))) throw denied;
+      throw e;
+    }
   }
 
   /**

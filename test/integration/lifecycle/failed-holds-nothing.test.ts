@@ -40,7 +40,11 @@ const IDENTITY_ACCOUNT = SETTINGS.identityAccountId ?? DEFAULT_IDENTITY_ACCOUNT;
 const STAGING = '222222222222';
 const api = (arn: string) => ({ arn, via: 'api' as const });
 
-const ACCESS_DENIED: FaultKind = { name: 'AccessDenied (403)', outcome: 'throw', effect: 'before', times: 1, error: () => awsError('AccessDenied', 'User is not authorized to perform: iam:AttachRolePolicy', 403) };
+/**
+ * Refused for good: on every try. A write to a role just created is tried four times while IAM may not show
+ * it yet (its refusal then reads AccessDenied too), and only then, the role there to read, is it the failure.
+ */
+const ACCESS_DENIED: FaultKind = { name: 'AccessDenied (403) on every try', outcome: 'throw', effect: 'before', times: 4, error: () => awsError('AccessDenied', 'User is not authorized to perform: iam:AttachRolePolicy', 403) };
 const THROTTLED: FaultKind = { name: 'Throttling on every in-step retry', outcome: 'throw', effect: 'before', times: 5, error: () => awsError('Throttling', 'Rate exceeded', 400) };
 const failAttachRolePolicy = (kind: FaultKind) => w.schedule.arm({ point: { service: 'iam', command: 'AttachRolePolicy', nth: 1 }, kind });
 
@@ -301,10 +305,12 @@ it('leaves a request APPROVED, not FAILED, while the undo of its permanent failu
 it('removes the role its failed attempt created even while IAM still answers "no such role" for it (its reads lag its writes)', async () => {
   const r = await approvedStaging(60);
   let created = false;
+  let readsAfterCreation = 0;
   let lagging = 2;
   w.aws.onCall = (service, command) => {
     if (service === 'iam' && command === 'CreateRole') created = true;
-    if (service === 'iam' && command === 'GetRole' && created && lagging > 0) {
+    // The first read after creation (telling the write's refusal its own: the role is there) answers; the undo's reads lag.
+    if (service === 'iam' && command === 'GetRole' && created && ++readsAfterCreation > 1 && lagging > 0) {
       lagging--;
       throw awsError('NoSuchEntity', 'The role cannot be found.', 404);
     }

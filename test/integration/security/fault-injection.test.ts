@@ -127,6 +127,19 @@ interface Phase {
   redrive(w: FaultWorld, c: Ctx): Promise<unknown>;
   /** Once converged, a further run: returns what it did wrong (it must change nothing). */
   again(w: FaultWorld, c: Ctx): Promise<string[]>;
+  /**
+   * The writes to the role the run has just created. IAM authorises a write to a role it does not show
+   * yet against role/<name>, without the path, and refuses it AccessDenied: a one-off refusal of one of
+   * these is that lag, tried again, and the run goes through.
+   */
+  newRoleWrites?: string[];
+}
+
+/** How the first run is expected to end under this fault, at this point, in this phase. */
+function firstRunOf(phase: Phase, point: FaultPoint | undefined, kind: Kind | undefined): FirstRun | undefined {
+  if (!point || !kind) return undefined;
+  const denied = kind.outcome === 'throw' && kind.times === 1 && kind.error?.().name === 'AccessDenied';
+  return denied && phase.newRoleWrites?.includes(pointLabel(point)) ? 'absorbed' : kind.firstRun;
 }
 
 function stagingRequest(w: FaultWorld, minutes: number): Promise<AccessRequest> {
@@ -173,6 +186,7 @@ const PROVISION_NEW: Phase = {
   act: (w, c) => provisionRequest(w.h.deps, c.target.id),
   redrive: reDriveProvisioning,
   again: provisionAgain,
+  newRoleWrites: ['iam:PutRolePolicy#1', 'iam:AttachRolePolicy#1'],
 };
 
 const PROVISION_OVERLAP: Phase = {
@@ -381,6 +395,7 @@ const BASE_EVENTS = ['REQUESTED', 'AUTO_APPROVED'];
 
 async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind | undefined, into: MatrixResult): Promise<void> {
   const label = point && kind ? `${pointLabel(point)} ${kind.name}` : 'no fault';
+  const firstRun = firstRunOf(phase, point, kind);
   const problems: Violation[] = [];
   const flag = (category: Category, list: string[], stage = '') => list.forEach((problem) => problems.push({ category, case: label, problem: `${stage}${problem}` }));
   const w = await faultWorld(SETTINGS);
@@ -408,17 +423,17 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       if (!['APPROVED', 'ACTIVE', 'FAILED'].includes(r1.status)) flag('outcome', [`the request is ${r1.status}`], after);
       if (r1.status === 'ACTIVE') flag('outcome', roleProblems(o1, c, liveMembers(o1)).map((x) => `ACTIVE, but ${x}`), after);
       if (r1.status === 'FAILED' && !(r1.failure?.code && r1.failure.message)) flag('outcome', ['FAILED without a code and a reason'], after);
-      const expected = { absorbed: 'ACTIVE', exhausted: 'APPROVED', permanent: 'FAILED', dies: 'APPROVED', any: undefined }[kind?.firstRun ?? 'absorbed'];
+      const expected = { absorbed: 'ACTIVE', exhausted: 'APPROVED', permanent: 'FAILED', dies: 'APPROVED', any: undefined }[firstRun ?? 'absorbed'];
       if (expected && r1.status !== expected) flag('outcome', [`the request is ${r1.status}, expected ${expected} (${first})`], after);
-      if (kind?.firstRun === 'exhausted' && r1.provisioningAttempts !== 1) flag('outcome', [`provisioningAttempts is ${r1.provisioningAttempts}, expected 1`], after);
+      if (firstRun === 'exhausted' && r1.provisioningAttempts !== 1) flag('outcome', [`provisioningAttempts is ${r1.provisioningAttempts}, expected 1`], after);
       if (point?.service === 'dynamodb' && r1.status === 'FAILED') flag('outcome', ['a DynamoDB fault marked the request FAILED'], after);
       for (const other of o1.others) if (other.request.status !== 'ACTIVE') flag('outcome', [`the other live request on the grant is ${other.request.status}`], after);
       if (o1.others.length && !o1.role) flag('outcome', ['the role the other live request holds is gone'], after);
     } else {
       if (![phase.ends, 'ACTIVE'].includes(r1.status)) flag('outcome', [`the request is ${r1.status}`], after);
       if (r1.status === phase.ends) flag('outcome', endedProblems(o1).map((x) => `${phase.ends}, but ${x}`), after);
-      if (kind?.firstRun === 'absorbed' && r1.status !== phase.ends) flag('outcome', [`the request is ${r1.status}, expected ${phase.ends} at once (${first})`], after);
-      if (kind && ['exhausted', 'permanent', 'dies'].includes(kind.firstRun) && r1.status !== 'ACTIVE') flag('outcome', [`the request is ${r1.status}, expected still ACTIVE (${first})`], after);
+      if (firstRun === 'absorbed' && r1.status !== phase.ends) flag('outcome', [`the request is ${r1.status}, expected ${phase.ends} at once (${first})`], after);
+      if (firstRun && ['exhausted', 'permanent', 'dies'].includes(firstRun) && r1.status !== 'ACTIVE') flag('outcome', [`the request is ${r1.status}, expected still ACTIVE (${first})`], after);
     }
 
     // Re-drive as production does until the request settles.
@@ -439,8 +454,8 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     if (provisioning(phase)) {
       if (r2.status === 'ACTIVE') flag('outcome', roleProblems(o2, c, liveMembers(o2)).map((x) => `ACTIVE, but ${x}`), fin);
       if (r2.status === 'FAILED' && !(r2.failure?.code && r2.failure.message)) flag('outcome', ['FAILED without a code and a reason'], fin);
-      if (kind?.firstRun === 'permanent' && !(r2.status === 'FAILED' && r2.failure?.code === 'AccessDenied')) flag('outcome', [`${r2.status} (${r2.failure?.code}), expected FAILED with AccessDenied`], fin);
-      if (kind && ['absorbed', 'exhausted', 'dies'].includes(kind.firstRun) && r2.status !== 'ACTIVE') flag('outcome', [`${r2.status} (${r2.failure?.code}: ${r2.failure?.message}), expected ACTIVE`], fin);
+      if (firstRun === 'permanent' && !(r2.status === 'FAILED' && r2.failure?.code === 'AccessDenied')) flag('outcome', [`${r2.status} (${r2.failure?.code}), expected FAILED with AccessDenied`], fin);
+      if (firstRun && ['absorbed', 'exhausted', 'dies'].includes(firstRun) && r2.status !== 'ACTIVE') flag('outcome', [`${r2.status} (${r2.failure?.code}: ${r2.failure?.message}), expected ACTIVE`], fin);
       if (point?.service === 'dynamodb' && r2.status !== 'ACTIVE') flag('outcome', [`${r2.status}, expected ACTIVE after a DynamoDB fault`], fin);
       // Each counted failed attempt is audited; the last one of a FAILED request is its PROVISIONING_FAILED.
       const failedAttempts = Math.max(0, (r2.provisioningAttempts ?? 0) - (r2.status === 'FAILED' ? 1 : 0));
@@ -462,7 +477,7 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     if (JSON.stringify(afterAgain) !== JSON.stringify(before)) problemsAgain.push(`a further run changed the state: ${diff(before, afterAgain)}`);
     flag('convergence', problemsAgain);
 
-    into.cases.push({ label, firstRun: kind?.firstRun ?? '-', first: `${first} → ${r1.status}`, final: r2.status + (r2.failure ? ` (${r2.failure.code})` : ''), redrives });
+    into.cases.push({ label, firstRun: firstRun ?? '-', first: `${first} → ${r1.status}`, final: r2.status + (r2.failure ? ` (${r2.failure.code})` : ''), redrives });
   } catch (e) {
     flag('outcome', [`the case itself failed: ${e instanceof Error ? e.stack : String(e)}`]);
   } finally {

@@ -213,6 +213,42 @@ describe('IamProvisioner.apply', () => {
     expect(iam).not.toHaveReceivedCommand(AttachRolePolicyCommand);
   });
 
+  describe('a write to a role IAM does not show yet, refused as AccessDenied (authorised against role/<name>, without the path)', () => {
+    const denied = () => awsError('AccessDenied', 'User is not authorized to perform: iam:PutRolePolicy on resource: role rg-x', 403);
+
+    it('is tried again as NoSuchEntity is, and goes through once IAM shows the role', async () => {
+      const spec = grantSpec();
+      iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+      iam.on(PutRolePolicyCommand).rejectsOnce(denied()).resolves({});
+      const { provisioner: p, waits } = provisioner();
+
+      const outcome = await p.apply(spec, '01REQ');
+
+      expect(commandNames(iam)).toEqual(['GetRole', 'CreateRole', 'PutRolePolicy', 'PutRolePolicy', 'AttachRolePolicy', 'GetRole']);
+      expect(waits).toEqual([250]);
+      expect(outcome.calls.map((c) => c.command)).toEqual(['CreateRole', 'PutRolePolicy', 'AttachRolePolicy']);
+    });
+
+    it('still refused while IAM does not show the role: left for the next attempt (NotYetConsistent, retryable)', async () => {
+      const spec = grantSpec();
+      iam.on(GetRoleCommand).rejects(noSuchEntity());
+      iam.on(PutRolePolicyCommand).rejects(denied());
+
+      await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({ awsCode: 'NotYetConsistent', retryable: true });
+      expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 4);
+    });
+
+    it('still refused while IAM shows the role: a refusal of its own (AccessDenied, not retryable)', async () => {
+      const spec = grantSpec();
+      iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
+      iam.on(PutRolePolicyCommand).rejects(denied());
+
+      await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({ awsCode: 'AccessDenied', retryable: false });
+      expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 4);
+      expect(iam).not.toHaveReceivedCommand(AttachRolePolicyCommand);
+    });
+  });
+
   it('creates the role with its permissions boundary, MFA condition and longer session where the profile has them', async () => {
     const spec = grantSpec({ profile: profile('EC2Admin') });
     iam.on(GetRoleCommand).rejectsOnce(noSuchEntity()).resolves({ Role: roleInIam(spec) });
@@ -651,6 +687,25 @@ describe('IamProvisioner.remove', () => {
 
     await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).resolves.toEqual([]);
     expect(iam).not.toHaveReceivedCommand(DeleteRoleCommand);
+  });
+
+  it('is done when the role is deleted meanwhile and IAM refuses the write to it as AccessDenied (a role it no longer shows)', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(spec) }).rejects(noSuchEntity());
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(DeleteRoleCommand).rejects(awsError('AccessDenied', 'User is not authorized to perform: iam:DeleteRole on resource: role rg-x', 403));
+
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).resolves.toEqual([]);
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListAttachedRolePolicies', 'ListRolePolicies', 'DeleteRole', 'GetRole']);
+
+    // Still there: the refusal is its own.
+    iam.reset();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(DeleteRoleCommand).rejects(awsError('AccessDenied', 'User is not authorized to perform: iam:DeleteRole', 403));
+    await expect(provisioner().provisioner.remove(spec.account, spec.roleName, '01REQ')).rejects.toMatchObject({ awsCode: 'AccessDenied' });
   });
 
   it('refuses to delete a role rolegate does not manage', async () => {
