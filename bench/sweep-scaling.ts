@@ -20,7 +20,8 @@ export async function sweepScaling(dynamo: RunningDynamo, liveCounts: number[], 
     const future = new Date(Date.now() + 3600_000).toISOString();
     const past = new Date(Date.now() - 60_000).toISOString();
     await seedActive(doc, tableName, live, () => future, 'L');
-    await seedActive(doc, tableName, due, () => past, 'D');
+    // The due ones with their grant items, as provisioning leaves them: what each expiry takes the lease on.
+    await seedActive(doc, tableName, due, () => past, 'D', { grants: deps.settings.provisioner.mode });
     const reads = countReads(doc);
     const t = performance.now();
     const report = await sweep(deps, { batchSize: due });

@@ -1,5 +1,5 @@
 import { actedBy, audit, eventActor } from '../audit';
-import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError } from '../errors';
+import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError, StaleWriteError } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
 import { principalFromCallerArn } from '../principal';
@@ -42,6 +42,12 @@ export async function endAccess(
     const target = grantLocationFor(deps.settings, request);
 
     return withGrantLease(leaseOptions(deps), target.grantKey, async (lease) => {
+      // Read before the lease: a sweep or revoke that held it first may have ended the request meanwhile,
+      // and taken it out of the grant. Not in it, it is read again rather than removed over (and its commit
+      // refused only after the IAM calls); in it, as nearly always, nothing ended it.
+      if (lease.grant?.members[request.id] === undefined && (await movedOn(deps, request))) {
+        throw new StaleWriteError('changed', `Request ${request.id} changed while this run waited for its grant.`);
+      }
       const now = isoNow(deps.clock);
       const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, {
         ...options,
@@ -80,6 +86,11 @@ export async function endAccess(
   if (ended.owed) deps.metrics?.count('RemovalOwed');
   if (ended.event) await announce(deps, ended.request, ended.event);
   return ended.request;
+}
+
+/** Whether the request's stored version is no longer the one read (or it is gone). */
+async function movedOn(deps: ProvisioningDeps, read: AccessRequest): Promise<boolean> {
+  return (await deps.requests.get(read.id))?.version !== read.version;
 }
 
 /**

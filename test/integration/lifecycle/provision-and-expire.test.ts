@@ -6,7 +6,7 @@ import { retryRequest } from '../../../src/domain/use-cases/retryRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { ConflictError, ProvisioningError } from '../../../src/domain/errors';
-import type { AccessRequest } from '../../../src/domain/model';
+import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import { grantTargetFor } from '../../../src/domain/grants';
 import { harness, type Harness } from '../../helpers/harness';
 import { holdLease } from '../../helpers/leases';
@@ -289,6 +289,22 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
       expect(detail.events.filter((e) => e.action === 'EXPIRED')).toHaveLength(1);
     }
     expect(iam.roles.size).toBe(0);
+  });
+
+  it('a sweep that read a request before another sweep ended it does not remove it over again: it reads it afresh, under the lease', async () => {
+    const r = await approvedStaging(60);
+    await provisionRequest(h.deps, r.id);
+    h.clock.set('2026-03-02T10:00:01.000Z');
+    const asListed = (await h.requests.get(r.id))!;
+    await endAccess(h.deps, r.id, 'EXPIRED', SYSTEM_ACTOR, undefined, asListed);
+    const removals = iam.log.filter((l) => l.startsWith('remove')).length;
+
+    // The second sweep's copy, listed before the first ended it.
+    const again = await endAccess(h.deps, r.id, 'EXPIRED', SYSTEM_ACTOR, undefined, asListed);
+
+    expect(again).toMatchObject({ status: 'EXPIRED', version: asListed.version + 1 });
+    expect(iam.log.filter((l) => l.startsWith('remove'))).toHaveLength(removals);
+    expect((await h.requests.getDetail(r.id))!.events.filter((e) => e.action === 'EXPIRED' || e.action === 'ACCESS_REMOVED')).toHaveLength(2);
   });
 
   it('never lets extensions reach further than the rule\'s maximum from now, however they are chained (auto-approved)', async () => {

@@ -14,7 +14,7 @@ describe('the cost of a sweep follows the due work, not the live grants', () => 
 
   it('reads about 100 items for 100 due among 10,000 live grants', async () => {
     await seedActive(h.requests.doc, h.tableName, 10_000, () => '2026-03-02T12:00:00.000Z', 'L');
-    const due = await seedActive(h.requests.doc, h.tableName, 100, (i) => `2026-03-02T08:${String(10 + (i % 50)).padStart(2, '0')}:00.000Z`, 'D');
+    const due = await seedActive(h.requests.doc, h.tableName, 100, (i) => `2026-03-02T08:${String(10 + (i % 50)).padStart(2, '0')}:00.000Z`, 'D', { grants: h.deps.settings.provisioner.mode });
     const reads = countReads(h.requests.doc);
 
     const report = await sweep(h.deps, { batchSize: 100 });
