@@ -40,7 +40,8 @@ const MAX_ERROR_LENGTH = 500;
 
 /**
  * One pass of the scheduled sweeper: times out pending requests past their
- * deadline, expires access past its end, re-drives stuck provisioning. Due
+ * deadline, expires access past its end, re-drives stuck provisioning (in
+ * that order). Due
  * work is read from the due index, never by scanning, so the cost follows
  * the work that is due. Each item is handled on its own: one failure does
  * not stop the others, and conditional transitions make concurrent sweeps safe.
@@ -108,14 +109,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
     if (cursor) report.more = true;
   };
 
-  await run(
-    'EXPIRE',
-    now,
-    async (r) => {
-      if (await expire(deps, r)) report.expired++;
-    },
-    (r, e) => retryLater(deps, 'EXPIRE', r, e),
-  );
+  // Timeouts first: DynamoDB writes only, a batch of them takes well under a second, whereas expiries call
+  // IAM and may use the whole run in a backlog, leaving requests past their deadline pending tick after tick.
   await run(
     'TIMEOUT',
     now,
@@ -123,6 +118,14 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
       if (await timeOut(deps, r)) report.timedOut++;
     },
     (r, e) => retryLater(deps, 'TIMEOUT', r, e),
+  );
+  await run(
+    'EXPIRE',
+    now,
+    async (r) => {
+      if (await expire(deps, r)) report.expired++;
+    },
+    (r, e) => retryLater(deps, 'EXPIRE', r, e),
   );
   const stuckBefore = new Date(Date.parse(now) - (options.stuckAfterSeconds ?? 120) * 1000).toISOString();
   const provisioned = (result: ProvisionResult) => {

@@ -257,6 +257,19 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect(await h.requests.get(stuck.id)).toMatchObject({ status: 'ACTIVE', sweepRetry: { attempts: 1, nextAttemptAt: '2026-03-02T09:41:50.000Z' } });
   });
 
+  it('times out pending requests before it expires access: a run with time for one item spends it on the timeout (DynamoDB only)', async () => {
+    const live = await activeStaging(ARN.alice, 30);
+    const pending = await createRequest(h.deps, api(ARN.bob), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    h.clock.set(new Date(Math.max(Date.parse(live.endsAt!), Date.parse(pending.decisionDeadline)) + 60_000).toISOString());
+    let begun = 0;
+
+    const report = await sweep(h.deps, { shouldStop: () => begun++ >= 1 });
+
+    expect(report).toMatchObject({ timedOut: 1, expired: 0, more: true });
+    expect(await status(pending)).toBe('TIMED_OUT');
+    expect(await status(live)).toBe('ACTIVE');
+  });
+
   it('does not count an expiry that a concurrent sweep carried out first', async () => {
     // Arrange: the other sweep ends the request between this sweep's due query and its expiry.
     const r = await activeStaging(ARN.alice, 30);
