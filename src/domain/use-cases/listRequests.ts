@@ -50,15 +50,44 @@ export async function listRequests(deps: Pick<CoreDeps, 'requests' | 'settings' 
     return actor.person === undefined || !(r.approverPersons ?? []).includes(actor.person);
   };
 
+  const listing = listingOf(input);
   const items: AccessRequest[] = [];
-  let cursor = input.cursor;
+  let cursor = input.cursor === undefined ? undefined : storeCursorOf(input.cursor, listing);
   for (let page = 0; page < MAX_PAGES && items.length < input.limit; page++) {
     const result = await deps.requests.list({ ...query, limit: input.limit - items.length, ...(cursor ? { cursor } : {}) });
     items.push(...result.items.filter(keep));
     cursor = result.cursor;
     if (!cursor) break;
   }
-  return { items, ...(cursor ? { cursor } : {}) };
+  return { items, ...(cursor ? { cursor: listingCursor(listing, cursor) } : {}) };
+}
+
+/** What a listing lists: its view and the status it filters by (`ANY`: none). */
+function listingOf(input: Pick<ListRequestsInput, 'view' | 'status'>): string {
+  const status = input.view === 'mine' ? (input.status ?? 'ANY') : input.view === 'awaiting' ? 'PENDING' : (input.status ?? 'PENDING');
+  return `${input.view}.${status}`;
+}
+
+/**
+ * A listing's cursor: the store's, behind the listing it continues. Two
+ * listings may read one partition (`mine` with and without a status,
+ * `awaiting` and `all` pending), and a cursor carried over to another
+ * filter would go on from the middle of it, the newer matches skipped.
+ */
+export function listingCursor(listing: string, storeCursor: string): string {
+  return `${listing}.${storeCursor}`;
+}
+
+function storeCursorOf(cursor: string, listing: string): string {
+  const prefix = `${listing}.`;
+  if (cursor.startsWith(prefix) && cursor.length > prefix.length) return cursor.slice(prefix.length);
+  const from = /^(mine|awaiting|all)\.([A-Z_]+)\./.exec(cursor);
+  throw new ValidationError('The cursor is not valid.', [
+    {
+      field: 'cursor',
+      reason: from ? `continues another listing (view=${from[1]}, ${from[2] === 'ANY' ? 'any status' : `status=${from[2]}`}): give its view and status, or start without a cursor` : 'is not a cursor this listing returned',
+    },
+  ]);
 }
 
 /** Whether a check refuses (a refusal is a RolegateError; anything else is a fault and is thrown on). */

@@ -234,6 +234,28 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect((await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { limit: '2', view: 'mine', status: 'PENDING' } })).status).toBe(200);
   });
 
+  it('refuses a cursor carried over to another listing (400), which would go on from the middle of it', async () => {
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance(1000);
+      await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: `r${i}` });
+    }
+    const list = (query: Record<string, string>) => call(h.api, { method: 'GET', path: '/requests', caller: ARN.leadAnna, query });
+    const page1 = await list({ view: 'all', limit: '1' });
+    expect(page1.body.cursor).toEqual(expect.any(String));
+
+    const awaiting = await list({ view: 'awaiting', cursor: page1.body.cursor });
+    const active = await list({ view: 'all', status: 'ACTIVE', cursor: page1.body.cursor });
+
+    expect(awaiting.status).toBe(400);
+    expect(awaiting.body.details).toEqual([{ field: 'cursor', reason: 'continues another listing (view=all, status=PENDING): give its view and status, or start without a cursor' }]);
+    expect(active.status).toBe(400);
+    expect((await list({ view: 'all', status: 'PENDING', limit: '5', cursor: page1.body.cursor })).body.items).toHaveLength(2);
+    const mine = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { status: 'PENDING', limit: '1' } });
+    expect((await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { cursor: mine.body.cursor } })).body.details).toEqual([
+      { field: 'cursor', reason: 'continues another listing (view=mine, status=PENDING): give its view and status, or start without a cursor' },
+    ]);
+  });
+
   it('refuses an empty cursor (400) rather than start the listing over, and a body on a route that takes none', async () => {
     const empty = await call(h.api, { method: 'GET', path: '/requests', caller: ARN.alice, query: { view: 'all', cursor: '' } });
     expect(empty.status).toBe(400);

@@ -1,3 +1,4 @@
+import { listingCursor } from '../../../src/domain/use-cases/listRequests';
 import fc from 'fast-check';
 import { harness, type Harness } from '../../helpers/harness';
 import { call, type EventInput } from '../../helpers/events';
@@ -68,7 +69,8 @@ const cursorArb: fc.Arbitrary<EventInput> = fc
   .tuple(fc.boolean(), keyValue, keyValue)
   .map(([mine, pk, position]) => {
     const key = mine ? { pk, sk: '#REQUEST', gsi2pk: principalPk(ARN.alice), gsi2sk: position } : { pk, sk: '#REQUEST', gsi1pk: 'STATUS#PENDING', gsi1sk: position };
-    return { method: 'GET' as const, path: '/requests', caller: ARN.alice, query: { view: mine ? 'mine' : 'all', cursor: Buffer.from(JSON.stringify(key)).toString('base64url') } };
+    const storeCursor = Buffer.from(JSON.stringify(key)).toString('base64url');
+    return { method: 'GET' as const, path: '/requests', caller: ARN.alice, query: { view: mine ? 'mine' : 'all', cursor: listingCursor(mine ? 'mine.ANY' : 'all.PENDING', storeCursor) } };
   });
 
 const broadArb: fc.Arbitrary<EventInput> = fc.record({
