@@ -145,6 +145,16 @@ export function errorStatuses(route: RouteDef<unknown>): string[] {
   return [...new Set(statuses)].sort();
 }
 
+/** What a route's query parameters mean, where their schema does not say it (here, not in the routes: only the document needs it). */
+const QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
+  'GET /requests': {
+    view: "mine: the caller's requests; awaiting: pending requests the caller may approve now; all: every request the caller may see, in one status",
+    status: 'With mine: only this status (default any). With all: this status (default PENDING). With awaiting: PENDING or absent (another is a 400).',
+    limit: 'Most items in the page; a page may hold fewer, even none, and still have a cursor',
+    cursor: 'From the previous page of the same listing (same view and status; another is a 400); absent for the first page',
+  },
+};
+
 /** A status's description, where a route means something of its own by it. */
 function errorFor(route: RouteDef<unknown>, status: string): Json {
   if (status === '404' && !route.params) return errorResponse('No account or profile of the name the body gives (NOT_FOUND)');
@@ -189,8 +199,9 @@ export function openApiDocument(routes: readonly RouteDef<unknown>[], version: s
       // A query value arrives as text; its schema is the value it stands for (limit: an integer), its requiredness the caller's.
       const sent = schemaOf(route.query) as { required?: string[] };
       const meant = schemaOf(route.query, 'output') as { properties?: Record<string, Json> };
+      const described = QUERY_DESCRIPTIONS[`${route.method} ${route.path}`] ?? {};
       for (const [name, schema] of Object.entries(meant.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: sent.required?.includes(name) ?? false, schema });
+        parameters.push({ name, in: 'query', required: sent.required?.includes(name) ?? false, ...(described[name] ? { description: described[name] } : {}), schema });
       }
     }
     parameters.push(ref('parameters', 'CorrelationId'));
