@@ -12,6 +12,12 @@ export interface DecideInput {
   requestId: string;
   decision: DecisionKind;
   comment?: string;
+  /**
+   * When the approver gave the decision, if earlier than it is recorded: a
+   * Slack click is queued for the worker, and an approval clicked before the
+   * decision deadline is weighed as of the click (never later than now).
+   */
+  givenAt?: string;
 }
 
 /**
@@ -124,8 +130,10 @@ async function planDecision(
     ]);
   }
   const now = isoNow(deps.clock);
-  // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve.
-  if (input.decision === 'APPROVE' && now >= current.decisionDeadline) {
+  // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve. Given before
+  // it (a click the worker took up later), in time: the request is still pending, or the status check refused it.
+  const givenAt = input.givenAt !== undefined && input.givenAt < now ? input.givenAt : now;
+  if (input.decision === 'APPROVE' && givenAt >= current.decisionDeadline) {
     throw new ConflictError(`Request ${current.id} passed its decision deadline (${current.decisionDeadline}); it is timing out. Ask the requester to request again.`, [
       { field: 'decisionDeadline', reason: 'has passed' },
     ]);

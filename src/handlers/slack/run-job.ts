@@ -125,7 +125,8 @@ export function requestIdForJob(job: Pick<SlackJob, 'id' | 'createdAt'>): string
 async function perform(deps: ProvisioningDeps, actor: Actor, job: SlackJob): Promise<string> {
   const w = job.work;
   if (w.kind === 'approve') {
-    const r = await decideRequest(deps, actor, { requestId: w.requestId, decision: 'APPROVE' });
+    // Weighed against the decision deadline as of the click, not of this run (the worker may lag behind).
+    const r = await decideRequest(deps, actor, { requestId: w.requestId, decision: 'APPROVE', ...(job.createdAt !== undefined ? { givenAt: job.createdAt } : {}) });
     return r.status === 'APPROVED' ? `You approved \`${r.id}\`: it is approved and access is being set up.` : `Your approval of \`${r.id}\` is recorded (${r.approvals.length} of ${r.approvalsRequired}).`;
   }
   if (w.kind === 'deny') {

@@ -7,6 +7,7 @@ import { signSlackRequest } from '../../../src/adapters/slack/signature';
 import { SlackClient } from '../../../src/adapters/slack/slack-client';
 import { ConflictError } from '../../../src/domain/errors';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { INTERACTIVE_LEASE_ATTEMPTS } from '../../../src/handlers/lease-waits';
 import type { HttpEvent } from '../../../src/handlers/http/types';
@@ -62,8 +63,8 @@ afterEach(async () => {
   await h.close();
 });
 
-function signed(path: string, body: string): HttpEvent {
-  const ts = Math.floor(jobTime.getTime() / 1000);
+function signed(path: string, body: string, at = jobTime): HttpEvent {
+  const ts = Math.floor(at.getTime() / 1000);
   return {
     version: '2.0',
     rawPath: path,
@@ -147,6 +148,30 @@ it('posts no second reply for a redelivered approval click', async () => {
 
   expect((await h.requests.getDetail(request.id))!.decisions.map((d) => d.approver)).toEqual([ARN.leadAnna]);
   expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([`Your approval of \`${request.id}\` is recorded (1 of 2).`]);
+});
+
+it('weighs an approval clicked before the decision deadline as of the click, though the worker takes it up after the deadline', async () => {
+  status = 200;
+  const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+  const clicked = new Date(Date.parse(request.decisionDeadline) - 5_000);
+  const clicks = slackApp({ settings: h.deps.settings, slack: worker.slack!.api, store, signingSecret: async () => SECRET, logger: h.logger, now: () => clicked });
+  await clicks(signed('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id)), clicked));
+  const record = await jobRecord();
+  // The worker, behind, runs the job 10 s after the deadline: the sweeper has not timed the request out yet.
+  h.clock.set(new Date(Date.parse(request.decisionDeadline) + 10_000).toISOString());
+
+  await handleStream(worker, { Records: [record] }, plentyOfTime);
+
+  expect((await h.requests.get(request.id))!).toMatchObject({ status: 'APPROVED', approvals: [ARN.leadAnna] });
+  expect(posts.map((p) => JSON.parse(p.body).text)).toEqual([`You approved \`${request.id}\`: it is approved and access is being set up.`]);
+  // An approval through the API at that moment is too late.
+  const other = await createRequest(h.deps, { arn: ARN.bob, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'y' });
+  h.clock.set(other.decisionDeadline);
+  await expect(decideRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { requestId: other.id, decision: 'APPROVE' })).rejects.toMatchObject({ code: 'CONFLICT' });
+  // A click time ahead of the worker's clock (skew) is weighed as of the worker's: never later than now.
+  h.clock.set(new Date(Date.parse(other.decisionDeadline) - 1_000).toISOString());
+  const ahead = new Date(Date.parse(other.decisionDeadline) + 1_000).toISOString();
+  expect(await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'slack' }, { requestId: other.id, decision: 'APPROVE', givenAt: ahead })).toMatchObject({ status: 'APPROVED' });
 });
 
 it('refuses a chosen request id that another caller already holds, and hands nothing back', async () => {
