@@ -54,6 +54,8 @@ class ValidateConfig {
     const file = String(environment.ROLEGATE_CONFIG || '').replace(/^\.\//, '');
     const missing = noConfigFile(file, environment.ROLEGATE_STAGE);
     if (missing) throw new this.serverless.classes.Error(missing);
+    const organization = notAnOrganization(this.serverless.service);
+    if (organization) throw new this.serverless.classes.Error(organization);
     const outside = outsideService(file);
     if (outside) throw new this.serverless.classes.Error(outside);
     // The region the stack deploys to (--region), which must be of the configuration's partition.
@@ -82,6 +84,18 @@ class ValidateConfig {
 function noConfigFile(file, stage) {
   if (file !== '') return undefined;
   return `Not packaged: stage ${stage} names no configuration file. Give yours: --param="configFile=config/<your-org>.yaml" (only stage dev falls back on the example, which is dry-run with made-up accounts).`;
+}
+
+/**
+ * organizationId (serverless.yml) as the template resolved it: a value that
+ * is not an AWS Organizations id would deploy, and then refuse every
+ * AssumeRole (expiries and revokes included) on aws:ResourceOrgID.
+ */
+function notAnOrganization(service) {
+  const condition = service.resources && service.resources.Conditions && service.resources.Conditions.InOneOrganization;
+  const id = condition && condition['Fn::Not'] && condition['Fn::Not'][0] && condition['Fn::Not'][0]['Fn::Equals'] && condition['Fn::Not'][0]['Fn::Equals'][0];
+  if (id === undefined || id === '' || /^o-[a-z0-9]{10,32}$/.test(String(id))) return undefined;
+  return `Not packaged: organizationId ${JSON.stringify(id)} is not an AWS Organizations id (o- and 10 to 32 lower-case letters or digits, as \`aws organizations describe-organization\` shows it): every AssumeRole, expiries and revokes included, would be refused.`;
 }
 
 /**

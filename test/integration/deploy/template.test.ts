@@ -27,7 +27,7 @@ import { INTERACTIVE_LEASE_ATTEMPTS, RUN_MARGIN_MS } from '../../../src/handlers
 const ROOT = join(__dirname, '..', '..', '..');
 
 type Resource = { Type: string; Properties: Record<string, any> };
-type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }>; Conditions?: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 /** The namespace, dimensions (as an alarm names them) and metric names of the EMF line a deployed function writes for `names`. */
@@ -262,11 +262,14 @@ describe('the deployment template (serverless package)', () => {
     const PROVISIONER = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-provisioner' };
     const IDENTITY = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/rolegate-identity-granter' };
     const assumes = (role: string) => statementsOf(role).filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    // In accounts of the organisation organizationId names; with none given (here), the condition resolves to nothing.
+    const IN_ORGANIZATION = { 'Fn::If': ['InOneOrganization', { StringEquals: { 'aws:ResourceOrgID': '' } }, { Ref: 'AWS::NoValue' }] };
+    expect(template.Conditions).toEqual({ InOneOrganization: { 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] } });
     for (const role of ['ApiRole', 'WorkerRole', 'SweeperRole']) {
-      expect({ role, sts: assumes(role) }).toEqual({ role, sts: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [PROVISIONER, IDENTITY] }] });
+      expect({ role, sts: assumes(role) }).toEqual({ role, sts: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [PROVISIONER, IDENTITY], Condition: IN_ORGANIZATION }] });
     }
     // Drift is found and repaired in target accounts; identity-account policies are the sweeper's and the API's.
-    expect(assumes('ReconcilerRole')).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: PROVISIONER }]);
+    expect(assumes('ReconcilerRole')).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: PROVISIONER, Condition: IN_ORGANIZATION }]);
     expect(assumes('SlackRole')).toEqual([]);
     const mayAssume = (arn: unknown) => roleNames().filter((r) => assumes(r).some((s) => [s.Resource].flat().some((x) => JSON.stringify(x) === JSON.stringify(arn))));
     const rolesIn = (output: string) => {
@@ -484,6 +487,17 @@ describe('the deployment template with OIDC sign-in (--param auth=jwt)', () => {
   }, 120_000);
 });
 
+it('with organizationId, lets every role assume provisioner and identity roles only in accounts of that organisation', () => {
+  const template = packageTemplate(['--param=organizationId=o-a1b2c3d4e5']);
+  const assumeStatements = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::IAM::Role')
+    .flatMap((r) => ((r.Properties.Policies ?? []) as { PolicyDocument: { Statement: { Action: unknown; Condition?: unknown }[] } }[]).flatMap((p) => p.PolicyDocument.Statement))
+    .filter((st) => [st.Action].flat().includes('sts:AssumeRole'));
+  expect(assumeStatements).toHaveLength(4);
+  for (const st of assumeStatements) expect(st.Condition).toEqual({ 'Fn::If': ['InOneOrganization', { StringEquals: { 'aws:ResourceOrgID': 'o-a1b2c3d4e5' } }, { Ref: 'AWS::NoValue' }] });
+  expect(template.Conditions).toEqual({ InOneOrganization: { 'Fn::Not': [{ 'Fn::Equals': ['o-a1b2c3d4e5', ''] }] } });
+}, 120_000);
+
 describe('packaging checks the configuration first', () => {
   const refusal = (params: string[], options?: { exampleConfig: boolean }): string => {
     try {
@@ -512,6 +526,8 @@ describe('packaging checks the configuration first', () => {
     expect(existsSync(copy)).toBe(false);
     // A stack deployed to a region of another partition than the configuration's.
     expect(refusal(['--region', 'us-gov-west-1'])).toContain('partition: is aws, but the stack deploys to us-gov-west-1, a region of aws-us-gov');
+    // An organizationId that is not one would have every AssumeRole refused once deployed.
+    expect(refusal(['--param=organizationId=123456789012'])).toContain('Not packaged: organizationId "123456789012" is not an AWS Organizations id');
     // A stage other than dev that names no file: the example (dry-run, made-up accounts) must not ship to it.
     expect(refusal([], { exampleConfig: false })).toContain(
       'Not packaged: stage ci names no configuration file. Give yours: --param="configFile=config/<your-org>.yaml" (only stage dev falls back on the example, which is dry-run with made-up accounts).',
