@@ -236,6 +236,8 @@ export interface ManagedRoleState {
   maxSessionDuration: number;
   /** The request ids its `rolegate:requests` tag names (the newest, as many as the tag holds): which deployment's requests made it. */
   requestIds?: string[];
+  /** The keys of the tags it carries that are not rolegate's (`managed-by`, `rolegate:*`): added by hand. */
+  otherTagKeys?: string[];
 }
 
 /** Identity-account side: sts:AssumeRole (and sts:SetSourceIdentity) for the principal on exactly the grant's role. */

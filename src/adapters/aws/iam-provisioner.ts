@@ -235,6 +235,7 @@ export class IamProvisioner implements Provisioner {
       ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
       maxSessionDuration: role.MaxSessionDuration ?? 3600,
       ...requestIdsOf(role),
+      ...otherTagKeysOf(role),
     };
   }
 
@@ -483,6 +484,12 @@ export class IamProvisioner implements Provisioner {
 }
 
 /** The request ids a role's rolegate:requests tag names (`+N ` and other words that are no request id left out). */
+/** The keys of tags that are not rolegate's, sorted; none: absent. */
+function otherTagKeysOf(role: Role): { otherTagKeys?: string[] } {
+  const keys = (role.Tags ?? []).flatMap((t) => (t.Key === undefined || t.Key === MANAGED_TAG.Key || t.Key.startsWith('rolegate:') ? [] : [t.Key])).sort();
+  return keys.length > 0 ? { otherTagKeys: keys } : {};
+}
+
 function requestIdsOf(role: Role): { requestIds?: string[] } {
   const value = role.Tags?.find((t) => t.Key === TAG_KEYS.requests)?.Value;
   return value === undefined ? {} : { requestIds: value.split(' ').filter((word) => REQUEST_ID.test(word)) };

@@ -19,7 +19,8 @@ export type DriftKind =
   | 'trust-changed'
   | 'boundary-changed'
   | 'permissions-changed'
-  | 'session-duration-changed';
+  | 'session-duration-changed'
+  | 'tags-added';
 
 /**
  * How long after a grant's last end its role still counts as expected: the
@@ -400,6 +401,11 @@ function differenceOf(role: ManagedRoleState | undefined, d: DesiredRole): { kin
   if (role.maxSessionDuration !== d.maxSessionDuration) {
     return { kind: 'session-duration-changed', detail: `maximum session ${role.maxSessionDuration} s; expected ${d.maxSessionDuration} s`, repairable: true };
   }
+  // A tag another policy keys on (aws:PrincipalTag in a resource or session policy) may widen what the role
+  // reaches; one a responder added may be what contains it (an SCP denying on it). Reported, never removed.
+  if (role.otherTagKeys !== undefined && role.otherTagKeys.length > 0) {
+    return { kind: 'tags-added', detail: `tags rolegate did not write: ${role.otherTagKeys.join(', ')} (a policy keyed on them may widen the role's access); rolegate leaves them: remove them if nobody meant them`, repairable: false };
+  }
   return undefined;
 }
 
@@ -430,6 +436,8 @@ export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undef
     attachedPolicyArns: [...role.attachedPolicyArns].sort(),
     inlinePolicies: role.inlinePolicies,
     maxSessionDuration: role.maxSessionDuration,
+    // Only when there are any: a drift found before tags were compared keeps its fingerprint.
+    ...(role.otherTagKeys !== undefined ? { otherTagKeys: role.otherTagKeys } : {}),
   };
   return `${kind}:${createHash('sha256').update(canonicalText(seen ?? null)).digest('hex')}`;
 }

@@ -170,6 +170,26 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(h.notifier.sent.at(-1)).toMatchObject({ kind: 'drift.detected', comment: 'trust-changed: the trust policy differs from the desired one (repaired)' });
   });
 
+  it('reports tags rolegate did not write on a grant role (a policy keyed on them may widen it), and never removes them, in repair mode too', async () => {
+    await start('repair');
+    const request = await liveGrant();
+    iam.tampered.set(request.grantKey!, { otherTagKeys: ['access-team', 'project'] });
+    const applied = iam.log.length;
+
+    const drift = await reconcile(h.deps);
+
+    expect(drift).toEqual([
+      expect.objectContaining({
+        kind: 'tags-added',
+        repaired: false,
+        detail: "tags rolegate did not write: access-team, project (a policy keyed on them may widen the role's access); rolegate leaves them: remove them if nobody meant them",
+      }),
+    ]);
+    expect(iam.log.length).toBe(applied);
+    expect(iam.tampered.get(request.grantKey!)).toEqual({ otherTagKeys: ['access-team', 'project'] });
+    expect((await h.requests.getDetail(request.id))!.events.map((e) => e.action).at(-1)).toBe('DRIFT_DETECTED');
+  });
+
   it('takes a trust written before rolegate allowed source identities (sts:AssumeRole alone, no pin) as no drift: it admits fewer sessions, never more', async () => {
     await start('repair');
     const request = await liveGrant();

@@ -820,6 +820,17 @@ describe('IamProvisioner.describeManagedRole', () => {
     expect(iam).toHaveReceivedCommandTimes(ListAttachedRolePoliciesCommand, 0);
   });
 
+  it('names the keys of the tags rolegate did not write, and none when it carries only its own', async () => {
+    const mine = grantSpec();
+    const tags = [...desiredRole(mine).tags, { Key: 'project', Value: 'x' }, { Key: 'access-team', Value: 'payments' }];
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine, { Tags: tags }) });
+    holdsS3ReadOnlyPolicies(desiredRole(mine).inlinePolicy);
+
+    expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.otherTagKeys).toEqual(['access-team', 'project']);
+    iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine) });
+    expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.otherTagKeys).toBeUndefined();
+  });
+
   it('names the requests its rolegate:requests tag holds, past the count of those left out, so reconciliation can tell whose role it is', async () => {
     const mine = grantSpec();
     const ids = ['01JABCDEFGHJKMNPQRSTVWXY07', '01JABCDEFGHJKMNPQRSTVWXY09'];
