@@ -559,11 +559,10 @@ describe('rolegate CLI against the local HTTP API', () => {
       expect(extension).toMatchObject({ extendsRequestId: id, durationMinutes: 30, reason: 'Still debugging' });
       expect(extension.id).not.toBe(id);
 
-      // Auto-approved (staging-self-service): it says where access ends once provisioned, 15 minutes after the 30 above
-      // (approved, not yet provisioned), which already runs past the original's end.
+      // Auto-approved (staging-self-service): it says where access ends now, 15 minutes after the original (the 30 above is not provisioned yet).
       const human = await as(ARN.alice, ['extend', id, '15', 'More']);
       expect(human.code).toBe(0);
-      expect(human.stdout).toMatch(/^Extension requested: \S+: APPROVED \(access until 2026-03-02T10:45:01\.000Z once provisioned\)$/);
+      expect(human.stdout).toMatch(/^Extension requested: \S+: APPROVED \(access until 2026-03-02T10:15:01\.000Z once provisioned\)$/);
 
       const live = (await as(ARN.alice, ['show', id])).stdout.split('\n');
       expect(live).toContain('  access ends 2026-03-02T10:00:01.000Z');
