@@ -65,18 +65,16 @@ export async function extendRequest(
   // the shortest access anyone may ask for (seconds, say), yet be recorded, approved and provisioned as one.
   const now = isoNow(deps.clock);
   const shortest = deps.settings.minDurationMinutes;
-  // The access as it stands: an extension approved since may already run later than the original.
-  const endsAt = await liveAccessEnd(deps.requests, original, now);
   if (rule.maxDurationMinutes === shortest) {
     throw new ConflictError(
       `Rule "${rule.id}" allows at most ${rule.maxDurationMinutes} minutes, the shortest access anyone may ask for: an extension could never add time. Ask for new access once request ${original.id} ends.`,
       [{ field: 'durationMinutes', reason: `rule's maximum equals minDurationMinutes (${shortest})` }],
     );
   }
-  if (endsAt && endsAt > addMinutes(now, rule.maxDurationMinutes - shortest)) {
-    const from = addMinutes(endsAt, shortest - rule.maxDurationMinutes);
+  if (original.endsAt && original.endsAt > addMinutes(now, rule.maxDurationMinutes - shortest)) {
+    const from = addMinutes(original.endsAt, shortest - rule.maxDurationMinutes);
     throw new ConflictError(
-      `Request ${original.id}${endsAt !== original.endsAt ? ' with its extensions' : ''} already gives access until ${endsAt}, and rule "${rule.id}" allows access at most ${rule.maxDurationMinutes} minutes ahead: ` +
+      `Request ${original.id} already gives access until ${original.endsAt}, and rule "${rule.id}" allows access at most ${rule.maxDurationMinutes} minutes ahead: ` +
         `an extension approved now would add less than ${shortest} minutes. Extend it from ${from}.`,
       [{ field: 'durationMinutes', reason: `access already runs more than ${rule.maxDurationMinutes - shortest} of the rule's ${rule.maxDurationMinutes} minutes ahead` }],
     );
@@ -86,9 +84,7 @@ export async function extendRequest(
 
 /**
  * When approved access ends: the duration from now, or, for an extension of
- * access that is still live, the duration from where that access ends now
- * (the original's end, or a later one an extension of it approved since:
- * from the original's own end, a second extension would add nothing). Never
+ * access that is still live, the duration from the original's end. Never
  * later than the rule's maximum from the moment of approval, so no approval
  * (and no chain of auto-approved extensions) gives access further ahead than
  * the rule allows. Refused (409) for an extension of a revoked request; the
@@ -101,47 +97,11 @@ export async function accessEndFor(requests: RequestStore, request: AccessReques
   if (request.extendsRequestId) {
     const original = await requests.get(request.extendsRequestId);
     if (original) refuseIfExtendsRevoked(request, original);
-    const from = original && (await liveAccessEnd(requests, original, now, request.id));
-    if (from) end = addMinutes(from, request.durationMinutes);
-  }
-  return end < latest ? end : latest;
-}
-
-/** How many requests of a chain of extensions are read at most to find where its access ends. */
-const MAX_CHAIN_READ = 50;
-
-/**
- * Where the live access of a chain of extensions ends: the latest end still
- * ahead among the request, the requests it extends, and every extension of
- * any of them (an extension of the original approved since, or one of an
- * extension, may run later than the request itself); undefined when none of
- * them is live. `leaving` out: the extension being approved.
- */
-export async function liveAccessEnd(requests: RequestStore, request: AccessRequest, now: string, leaving?: string): Promise<string | undefined> {
-  const live = (r: AccessRequest) => (r.status === 'ACTIVE' || r.status === 'APPROVED') && r.endsAt !== undefined && r.endsAt > now && r.id !== leaving;
-  // Up to the first request of the chain, then down through every extension of it.
-  let root = request;
-  const seen = new Set([request.id]);
-  while (root.extendsRequestId !== undefined && !seen.has(root.extendsRequestId) && seen.size < MAX_CHAIN_READ) {
-    const parent = await requests.get(root.extendsRequestId);
-    if (!parent) break;
-    seen.add(parent.id);
-    root = parent;
-  }
-  const members = new Map([[root.id, root]]);
-  const toRead = [root.id];
-  while (toRead.length > 0 && members.size < MAX_CHAIN_READ) {
-    for (const extension of await requests.extensionsOf(toRead.shift()!)) {
-      if (members.has(extension.id)) continue;
-      members.set(extension.id, extension);
-      toRead.push(extension.id);
+    if (original?.endsAt && (original.status === 'ACTIVE' || original.status === 'APPROVED') && original.endsAt > now) {
+      end = addMinutes(original.endsAt, request.durationMinutes);
     }
   }
-  // The request as the caller read it (an index may show it a moment behind).
-  members.set(request.id, request);
-  let end: string | undefined;
-  for (const r of members.values()) if (live(r) && (end === undefined || r.endsAt! > end)) end = r.endsAt;
-  return end;
+  return end < latest ? end : latest;
 }
 
 /**
