@@ -58,6 +58,21 @@ export async function extendRequest(
       { field: gone.field, reason: 'is no longer in the configuration' },
     ]);
   }
+  // Extended once: a second extension of the same request would start at its end, inside what the first gives,
+  // and add nothing; one stacked on the first's end instead would stand on time that revoking the first, which it
+  // would not extend, must take away. The extension is extended in turn, so the chain stays one line.
+  const extension = (await deps.requests.extensionsOf(original.id)).find((e) => e.status === 'PENDING' || e.status === 'APPROVED' || e.status === 'ACTIVE' || e.status === 'FAILED');
+  if (extension) {
+    const how =
+      extension.status === 'PENDING'
+        ? 'extend that one once it is approved, or cancel it'
+        : extension.status === 'FAILED'
+          ? 'retry it and extend it, or revoke it (it holds nothing) and extend this one'
+          : `extend that one (it runs until ${extension.endsAt})`;
+    throw new ConflictError(`Request ${original.id} already has extension ${extension.id} (${extension.status}): ${how}. A request is extended once, so revoking an extension takes away everything that extends it.`, [
+      { field: 'extendsRequestId', reason: `request ${original.id} already has extension ${extension.id}` },
+    ]);
+  }
   const account = findAccount(deps.settings, original.accountId);
   const rule = ruleFor(deps.settings, caller, account, original.profile);
   assertNotFrozen(deps.settings, caller, parsePrincipalArn(original.principalArn, 'principalArn'), account);

@@ -136,10 +136,11 @@ it('names the person in the audit trail of a cancel and of a revoke, and of the 
 
   const id = await requested(session(DEVELOPER, 'alice@example.com'), read);
   expect((await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).status).toBe(200);
-  const extend = () => call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 30, reason: 'not done yet' } });
-  const live = await extend();
+  const extend = (of: string) => call(h.api, { method: 'POST', path: `/requests/${of}/extend`, caller: session(DEVELOPER, 'alice@example.com'), body: { durationMinutes: 30, reason: 'not done yet' } });
+  const live = await extend(id);
   expect((await call(h.api, { method: 'POST', path: `/requests/${live.body.request.id}/approve`, caller: session(LEAD, 'bob@example.com'), body: {} })).body.request.status).toBe('APPROVED');
-  const extension = await extend();
+  // Pending, of the live extension (a request is extended once: its extension in turn).
+  const extension = await extend(live.body.request.id);
   expect(extension.status).toBe(201);
   const revoked = await call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller: session(LEAD, 'bob@example.com'), body: { comment: 'incident over' } });
   expect(revoked.status).toBe(200);

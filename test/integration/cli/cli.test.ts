@@ -559,10 +559,14 @@ describe('rolegate CLI against the local HTTP API', () => {
       expect(extension).toMatchObject({ extendsRequestId: id, durationMinutes: 30, reason: 'Still debugging' });
       expect(extension.id).not.toBe(id);
 
-      // Auto-approved (staging-self-service): it says where access ends now, 15 minutes after the original (the 30 above is not provisioned yet).
-      const human = await as(ARN.alice, ['extend', id, '15', 'More']);
+      // A request is extended once: a second extension of it is refused, naming the one to extend.
+      const again = await as(ARN.alice, ['extend', id, '15', 'More']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(new RegExp(`^Error 409 CONFLICT: Request ${id} already has extension ${extension.id} \\(APPROVED\\): extend that one`));
+      // Auto-approved (staging-self-service): it says where access ends once provisioned, 15 minutes after the extension it extends.
+      const human = await as(ARN.alice, ['extend', extension.id, '15', 'More']);
       expect(human.code).toBe(0);
-      expect(human.stdout).toMatch(/^Extension requested: \S+: APPROVED \(access until 2026-03-02T10:15:01\.000Z once provisioned\)$/);
+      expect(human.stdout).toMatch(new RegExp(`^Extension requested: \\S+: APPROVED \\(access until ${new Date(Date.parse(extension.endsAt) + 15 * 60_000).toISOString()} once provisioned\\)$`));
 
       const live = (await as(ARN.alice, ['show', id])).stdout.split('\n');
       expect(live).toContain('  access ends 2026-03-02T10:00:01.000Z');

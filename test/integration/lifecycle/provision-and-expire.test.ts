@@ -356,8 +356,10 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
       (doc.rules as { id: string; maxDurationMinutes: number }[]).find((r) => r.id === 'staging-self-service')!.maxDurationMinutes = 30;
     });
     h.clock.set('2026-03-02T10:50:00.000Z');
-    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 30, reason: 'more' })).rejects.toMatchObject({
-      message: `Rule "staging-self-service" allows at most 30 minutes, the shortest access anyone may ask for: an extension could never add time. Ask for new access once request ${original.id} ends.`,
+    const short = await approvedStaging(30, ARN.bob);
+    await provisionRequest(h.deps, short.id);
+    await expect(extendRequest(h.deps, api(ARN.bob), short.id, { durationMinutes: 30, reason: 'more' })).rejects.toMatchObject({
+      message: `Rule "staging-self-service" allows at most 30 minutes, the shortest access anyone may ask for: an extension could never add time. Ask for new access once request ${short.id} ends.`,
       details: [{ field: 'durationMinutes', reason: "rule's maximum equals minDurationMinutes (30)" }],
     });
   });
@@ -469,6 +471,30 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     await sweep(h.deps);
     expect(iam.roles.size).toBe(1);
     expect((await h.requests.get(extension.id))!.status).toBe('ACTIVE');
+  });
+
+  it('extends a request once: a second extension of it is refused (409), naming the one to extend, whose revoke takes what extends it', async () => {
+    const original = await approvedStaging(60);
+    await provisionRequest(h.deps, original.id);
+    h.clock.advance(30 * 60_000);
+    const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 30, reason: 'more' });
+    await provisionRequest(h.deps, first.id);
+    const before = (await h.requests.list({ requester: ARN.alice, limit: 100 })).items.length;
+
+    // From the original's end (10:00) a second would end at 10:15, inside the first's 10:30: it would add nothing.
+    await expect(extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 15, reason: 'a little more' })).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: `Request ${original.id} already has extension ${first.id} (ACTIVE): extend that one (it runs until 2026-03-02T10:30:00.000Z). A request is extended once, so revoking an extension takes away everything that extends it.`,
+      details: [{ field: 'extendsRequestId', reason: `request ${original.id} already has extension ${first.id}` }],
+    });
+    expect((await h.requests.list({ requester: ARN.alice, limit: 100 })).items).toHaveLength(before);
+
+    const second = await extendRequest(h.deps, api(ARN.alice), first.id, { durationMinutes: 15, reason: 'a little more' });
+    expect(second.endsAt).toBe('2026-03-02T10:45:00.000Z');
+    await provisionRequest(h.deps, second.id);
+    await revokeRequest(h.deps, api(ARN.alice), first.id, 'enough');
+    expect((await h.requests.get(second.id))!.status).toBe('REVOKED');
+    expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T10:00:00.000Z');
   });
 
   it('starts an extension now when the original, still ACTIVE, has ended but was not swept yet: none of its time lies in the past', async () => {
