@@ -283,8 +283,23 @@ export function frozenApproval(settings: Settings, request: AccessRequest): stri
  * requests it lets through.
  */
 export function assertMayApproveRequest(settings: Settings, rule: Rule, request: AccessRequest, who: Principal, person?: string): void {
+  assertMayDecideOn(settings, rule, request, who, person);
+  assertApprovalStands(settings, rule, request, who);
+}
+
+/**
+ * Refuses (403) a decision either way by one who may not give it: a grant role
+ * (whoever holds a grant could otherwise decide through it, where approver
+ * patterns reach roles), the requester or grantee (or their person), one the
+ * rule does not name.
+ */
+export function assertMayDecideOn(settings: Settings, rule: Rule, request: AccessRequest, who: Principal, person?: string): void {
   assertNotGrantRole(settings, who, 'decide on a request');
   assertMayDecide(rule, request, who, person);
+}
+
+/** Refuses (403) an approval the configuration no longer lets stand: a rule that no longer covers or governs the request, a frozen approver. */
+export function assertApprovalStands(settings: Settings, rule: Rule, request: AccessRequest, who: Principal): void {
   assertRuleStillCovers(settings, rule, request);
   assertMayApprove(settings, who);
 }

@@ -4,7 +4,7 @@ import type { AccessRequest, Actor, AuditEvent, Decision, DecisionKind } from '.
 import type { Rule } from '../settings';
 import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
-import { approvalCounts, assertMayApproveRequest, assertMayDecide, assertNotGrantRole, isApproverFor, ruleById } from '../rules';
+import { approvalCounts, assertApprovalStands, assertMayDecideOn, isApproverFor, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
@@ -15,10 +15,15 @@ export interface DecideInput {
   /**
    * When the approver gave the decision, if earlier than it is recorded: a
    * Slack click is queued for the worker, and an approval clicked before the
-   * decision deadline is weighed as of the click (never later than now).
+   * decision deadline is weighed as of the click; never later than now, nor
+   * more than GIVEN_AT_MAX_LAG_MS before it (a click is taken up within
+   * seconds, and a time older than that is no click's).
    */
   givenAt?: string;
 }
+
+/** How far back a decision's `givenAt` is taken: the worker's lag, as its iterator-age alarm bounds it. */
+export const GIVEN_AT_MAX_LAG_MS = 5 * 60_000;
 
 /**
  * Records an approver's decision. An eligible approver (never the requester
@@ -103,20 +108,16 @@ async function planDecision(
   current: AccessRequest,
 ): Promise<Planned> {
   const rule = ruleById(deps.settings, current.ruleId);
-  // An approval only while the rule still covers and governs the request as made, and never by a frozen principal.
-  // A deny stands whatever the configuration became, but a grant role may not give one either: whoever holds a grant
-  // could otherwise deny, through it, what approver patterns reaching roles let it.
-  if (input.decision === 'APPROVE') {
-    assertMayApproveRequest(deps.settings, rule, current, approver, actor.person);
-  } else {
-    assertNotGrantRole(deps.settings, approver, 'decide on a request');
-    assertMayDecide(rule, current, approver, actor.person);
-  }
+  // Who may decide first (403, and nothing said of the request's state to anyone else), then its state (409), then,
+  // for an approval, what the configuration lets stand: the rule still covers and governs the request as made, the
+  // approver is not frozen. A deny stands whatever the configuration became.
+  assertMayDecideOn(deps.settings, rule, current, approver, actor.person);
   if (current.status !== 'PENDING') {
     throw new ConflictError(`Request ${current.id} is no longer pending: it is ${current.status}.`, [
       { field: 'status', reason: `is ${current.status}` },
     ]);
   }
+  if (input.decision === 'APPROVE') assertApprovalStands(deps.settings, rule, current, approver);
   const mine = principalKey(approver);
   if (current.approvals.some((a) => principalKey(parsePrincipalArn(a)) === mine)) {
     throw new ConflictError(`${approver.arn} has already approved request ${current.id}.`, [{ field: 'approvals', reason: 'already include the caller' }]);
@@ -132,7 +133,7 @@ async function planDecision(
   const now = isoNow(deps.clock);
   // Past its deadline a request is timing out (the sweeper runs every minute): too late to approve. Given before
   // it (a click the worker took up later), in time: the request is still pending, or the status check refused it.
-  const givenAt = input.givenAt !== undefined && input.givenAt < now ? input.givenAt : now;
+  const givenAt = input.givenAt !== undefined && input.givenAt < now && Date.parse(input.givenAt) >= Date.parse(now) - GIVEN_AT_MAX_LAG_MS ? input.givenAt : now;
   if (input.decision === 'APPROVE' && givenAt >= current.decisionDeadline) {
     throw new ConflictError(`Request ${current.id} passed its decision deadline (${current.decisionDeadline}); it is timing out. Ask the requester to request again.`, [
       { field: 'decisionDeadline', reason: 'has passed' },

@@ -85,6 +85,8 @@ describe('a frozen approver (its credentials may be someone else\'s)', () => {
     expect(await allItems(h)).toEqual(before);
 
     expect((await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'DENY', comment: 'incident' })).status).toBe('DENIED');
+    // No longer pending: said first (409), before what the configuration lets stand.
+    await expect(decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'APPROVE' })).rejects.toMatchObject({ code: 'CONFLICT', message: `Request ${pending.id} is no longer pending: it is DENIED.` });
   });
 
   it('is offered nothing in view=awaiting while frozen; lifted, the request is offered again', async () => {
