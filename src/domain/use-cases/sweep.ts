@@ -56,8 +56,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
   const report: SweepReport = { timedOut: 0, expired: 0, provisioned: 0, failed: 0, errors: [], more: false };
   const now = isoNow(deps.clock);
   const started = Date.now();
-  /** Items this sweep has started, of every kind. */
-  let begun = 0;
+  /** Items this sweep has started that call IAM (expiries, provisioning): timeouts, taken first, call none. */
+  let iamBegun = 0;
 
   const run = async (kind: DueKind, before: string, step: (r: AccessRequest) => Promise<void>, putOff: (r: AccessRequest, error: unknown) => Promise<void>) => {
     let handled = 0;
@@ -70,7 +70,8 @@ export async function sweep(deps: ProvisioningDeps, options: SweepOptions = {}):
           report.more = true;
           return;
         }
-        const first = begun++ === 0;
+        // The sweep's first item to call IAM began with (nearly) the whole run ahead: timeouts before it are DynamoDB writes.
+        const first = kind !== 'TIMEOUT' && iamBegun++ === 0;
         try {
           await step(request);
           handled++;

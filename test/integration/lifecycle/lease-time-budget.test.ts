@@ -246,7 +246,9 @@ it('sweeper: an expiry whose IAM call finds too little of the run left (OutOfTim
 it('sweeper: an expiry that runs out of time for its IAM call as the first item of a sweep is slow itself: counted and backed off, so it does not stand first tick after tick', async () => {
   const slow = await approved(60);
   expect((await provisionRequest(h.deps, slow.id)).outcome).toBe('active');
-  h.clock.advance(61 * 60_000);
+  // A timeout due too, taken first: it calls no IAM, so the expiry is still the sweep's first IAM item.
+  const waiting = await createRequest(h.deps, api(ARN.bob), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  h.clock.set(new Date(Math.max(Date.parse(slow.endsAt!), Date.parse(waiting.decisionDeadline)) + 60_000).toISOString());
   removingWith(async () => {
     // IAM crawled through the reads: 110 s of the run's 120 s went before the delete.
     remainingMs -= 110_000;
@@ -260,6 +262,7 @@ it('sweeper: an expiry that runs out of time for its IAM call as the first item 
   expect(h.metrics.counts.get('ExpiryFailed')).toBe(1);
   expect(h.metrics.counts.get('SweepOutOfTime')).toBeUndefined();
   expect(await h.requests.get(slow.id)).toMatchObject({ status: 'ACTIVE', sweepRetry: { kind: 'EXPIRE', attempts: 1 } });
+  expect(report.timedOut).toBe(1);
 });
 
 it('api: a revoke with too little of the invocation left for its IAM call is not revoked, says to repeat it, and a repeat with time finishes it', async () => {
