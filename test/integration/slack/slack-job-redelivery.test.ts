@@ -7,7 +7,7 @@ import { signSlackRequest } from '../../../src/adapters/slack/signature';
 import { SlackClient } from '../../../src/adapters/slack/slack-client';
 import { ConflictError } from '../../../src/domain/errors';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
-import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
+import { decideRequest, GIVEN_AT_MAX_LAG_MS } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { INTERACTIVE_LEASE_ATTEMPTS } from '../../../src/handlers/lease-waits';
 import type { HttpEvent } from '../../../src/handlers/http/types';
@@ -172,6 +172,15 @@ it('weighs an approval clicked before the decision deadline as of the click, tho
   h.clock.set(new Date(Date.parse(other.decisionDeadline) - 1_000).toISOString());
   const ahead = new Date(Date.parse(other.decisionDeadline) + 1_000).toISOString();
   expect(await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'slack' }, { requestId: other.id, decision: 'APPROVE', givenAt: ahead })).toMatchObject({ status: 'APPROVED' });
+  // Nor earlier than the worker's lag allows: a time long past (or no time at all) is no click's.
+  const late = await createRequest(h.deps, { arn: ARN.bob, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'z' });
+  h.clock.set(new Date(Date.parse(late.decisionDeadline) + 1_000).toISOString());
+  for (const givenAt of [new Date(Date.parse(late.decisionDeadline) - GIVEN_AT_MAX_LAG_MS).toISOString(), '', '1970-01-01T00:00:00.000Z']) {
+    await expect(decideRequest(h.deps, { arn: ARN.leadAnna, via: 'slack' }, { requestId: late.id, decision: 'APPROVE', givenAt })).rejects.toMatchObject({ code: 'CONFLICT' });
+  }
+  // Within it, in time.
+  const inTime = new Date(Date.parse(late.decisionDeadline) + 1_000 - GIVEN_AT_MAX_LAG_MS).toISOString();
+  expect(await decideRequest(h.deps, { arn: ARN.leadAnna, via: 'slack' }, { requestId: late.id, decision: 'APPROVE', givenAt: inTime })).toMatchObject({ status: 'APPROVED' });
 });
 
 it('refuses a chosen request id that another caller already holds, and hands nothing back', async () => {
