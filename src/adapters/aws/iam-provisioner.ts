@@ -190,10 +190,11 @@ export class IamProvisioner implements Provisioner {
   }
 
   /**
-   * Every role under rolegate's path in an account, with what reconciliation
-   * compares. ListRoles omits tags and the permissions boundary, so each
-   * role is read again with GetRole; inline policies are read with their
-   * documents, since a policy edited in place keeps its name.
+   * The names of the roles under rolegate's path in an account (ListRoles
+   * pages only). ListRoles omits tags and the permissions boundary, so
+   * reconciliation reads each role in its turn (describeManagedRole: GetRole,
+   * and the inline policies with their documents, since a policy edited in
+   * place keeps its name).
    */
   async listManagedRoleNames(account: AccountSettings): Promise<string[]> {
     const s = await this.open(account, 'reconcile');
