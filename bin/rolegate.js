@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Runs the bundled CLI when built (npm run build:cli), else the TypeScript source through tsx.
 const { existsSync } = require('node:fs');
+// The AWS SDK warns on stderr, once per process, that it will need Node 22 from 2027: a CLI whose --json errors
+// are one JSON line on stderr must not print it (rolegate runs on Node 20 and 22 alike). A value set stays.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { join } = require('node:path');
 
 async function load() {

@@ -52,6 +52,50 @@ the API says nothing was done: 429, or a revoke whose grant was busy (409
 GRANT_BUSY); one that timed out may have been done, and is reported.
 `;
 
+/** Options every API command takes (how to reach and sign in to the API, and the output). */
+const CONNECTION = ['api', 'as', 'profile', 'region', 'json', 'token-file', 'help'] as const;
+
+/**
+ * What each command takes besides CONNECTION: its own options, and at most how many words (Infinity: a text
+ * of any length follows). An option it does not use, or a word too many, is refused rather than dropped:
+ * `cancel <id> "not needed"` would record no reason, `list awaiting` list the caller's own requests.
+ */
+const COMMANDS: Record<string, { options: readonly string[]; words: number }> = {
+  request: { options: ['ticket', 'principal', 'wait', 'idempotency-key'], words: Infinity },
+  list: { options: ['view', 'status', 'limit', 'cursor'], words: 0 },
+  show: { options: [], words: 1 },
+  approve: { options: [], words: Infinity },
+  deny: { options: [], words: Infinity },
+  cancel: { options: [], words: 1 },
+  revoke: { options: [], words: Infinity },
+  'revoke-all': { options: ['principal', 'account', 'dry-run'], words: Infinity },
+  extend: { options: ['idempotency-key'], words: Infinity },
+  retry: { options: [], words: Infinity },
+  catalog: { options: [], words: 0 },
+};
+
+/** Refuses an option the command does not use, an empty option value, and words beyond what the command takes. */
+function checkUse(command: string, given: Record<string, unknown>, args: readonly string[]): void {
+  for (const [name, value] of Object.entries(given)) {
+    if (value === '') throw new UsageError(`--${name} is empty: give it a value, or leave it out.`);
+  }
+  const takes = COMMANDS[command];
+  if (!takes) return;
+  const unused = Object.keys(given).filter((name) => given[name] !== undefined && given[name] !== false && !(CONNECTION as readonly string[]).includes(name) && !takes.options.includes(name));
+  if (unused.length > 0) throw new UsageError(`${command} does not take ${unused.map((n) => `--${n}`).join(', ')}.`);
+  if (args.length > takes.words) {
+    throw new UsageError(`${command} takes ${takes.words === 0 ? 'no words' : `${takes.words} word${takes.words === 1 ? '' : 's'}`} after it; "${args.slice(takes.words).join(' ')}" is too many${command === 'list' ? ' (a view is --view VIEW)' : command === 'cancel' ? ' (a cancel records no comment)' : ''}.`);
+  }
+}
+
+/** A reason whose first word reads as a duration: `request prod RO 1h 30m Resize` meant 1h30m, not 60 minutes for "30m Resize". */
+function refuseSplitDuration(reason: readonly string[]): void {
+  const first = reason[0];
+  if (first !== undefined && /^(?:\d+h(?:\d+m?)?|\d+m)$/.test(first)) {
+    throw new UsageError(`The reason starts with "${first}", which reads as more of the duration: write the duration as one word (1h30m), or begin the reason otherwise.`);
+  }
+}
+
 /** The CLI's options, for Node's parser. */
 const OPTIONS = {
   api: { type: 'string' },
@@ -149,8 +193,13 @@ export async function main(argv: string[], raw: Io): Promise<number> {
     if (command === 'validate-config') return await validateConfig(args[0] ?? o.config ?? io.env.ROLEGATE_CONFIG, o.write, io, o.json ?? false);
     if (command === 'plan') return await plan(args, o, io, print);
 
-    const named = o.api ?? io.env.ROLEGATE_API;
+    checkUse(command, o, args);
     if (o.as && o['token-file']) throw new UsageError('--as names the caller of the local run; --token-file signs in to a deployed API: give one or the other.');
+    // --as is for the local run, which only this machine answers: never $ROLEGATE_API's deployed API.
+    if (o.as && o.api !== undefined && !isLoopback(o.api)) {
+      throw new UsageError(`--as names the caller of the local run (npm start) on this machine; ${o.api} is not this machine (a deployed API takes a signature or a token, never --as).`);
+    }
+    const named = o.as ? o.api : (o.api ?? io.env.ROLEGATE_API);
     // On a shared host anyone may listen on the default port: a token or a signature sent there could be replayed.
     if (!o.as && named === undefined) {
       throw new UsageError(`Name the API with --api URL (or $ROLEGATE_API): without one the CLI talks only to the local run (${LOCAL_API}, with --as ARN), and sends it no OIDC token or SigV4 signature.`);
@@ -222,13 +271,14 @@ export async function main(argv: string[], raw: Io): Promise<number> {
       case 'request': {
         need(4, '<account> <profile> <minutes> <reason…>');
         const [account, profile, minutes, ...reason] = args as [string, string, string, ...string[]];
+        refuseSplitDuration(reason);
         const body = {
           ...(/^\d{12}$/.test(account) ? { accountId: account } : { account }),
           profile,
           durationMinutes: minutesOf(minutes),
           reason: reason.join(' '),
-          ...(o.ticket ? { ticket: o.ticket } : {}),
-          ...(o.principal ? { principalArn: o.principal } : {}),
+          ...(o.ticket !== undefined ? { ticket: o.ticket } : {}),
+          ...(o.principal !== undefined ? { principalArn: o.principal } : {}),
         };
         const { request } = await create('/requests', body);
         const said = `Requested ${request.id}: ${request.status}${standing(request)}`;
@@ -256,7 +306,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
           table(
             ['ID', 'STATUS', 'ACCOUNT', 'PROFILE', 'PRINCIPAL', 'MIN', 'CREATED'],
             page.items.map((r) => [r.id, r.status, r.accountAlias, r.profile, r.principalArn, r.durationMinutes, r.createdAt]),
-          ) + (page.cursor ? `\nmore: --cursor ${page.cursor}` : ''),
+          ) + (page.cursor ? `\nmore: ${[o.view && `--view ${o.view}`, o.status && `--status ${o.status}`, o.limit && `--limit ${o.limit}`, `--cursor ${page.cursor}`].filter(Boolean).join(' ')}` : ''),
         );
         return 0;
       }
@@ -348,6 +398,7 @@ export async function main(argv: string[], raw: Io): Promise<number> {
       }
       case 'extend': {
         need(3, '<id> <minutes> <reason…>');
+        refuseSplitDuration(args.slice(2));
         const { request } = await create(`/requests/${encodeURIComponent(args[0]!)}/extend`, {
           durationMinutes: minutesOf(args[1]!),
           reason: args.slice(2).join(' '),
@@ -737,6 +788,8 @@ async function plan(args: string[], o: Record<string, unknown>, io: Io, print: (
 }
 
 if (require.main === module) {
+  // As bin/rolegate.js: no SDK notice on stderr, where --json writes one JSON line.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // exitCode, not exit(): output still queued for a pipe (asynchronous on macOS) is written before Node ends.
   main(process.argv.slice(2), { out: (l) => console.log(l), err: (l) => console.error(l), env: process.env }).then((code) => (process.exitCode = code));
 }

@@ -57,5 +57,15 @@ describe('bin/rolegate.js in a fresh node', () => {
       expect(lines[0]).toBe('Rule admin-two-approvals: 2 approval(s) by arn:aws:iam::111111111111:user/lead-*, arn:aws:iam::111111111111:user/sre-*');
       expect(lines[1]).toMatch(/^Role arn:aws:iam::333333333333:role\/rolegate\/rg-EC2Admin-alice-[0-9a-f]+$/);
     });
+
+    it('with --json, writes an error as one JSON line on stderr and nothing else, though it built an AWS SDK client (no Node-version notice)', () => {
+      // No region anywhere: the CLI asks an SDK client for the profile's, which on Node 20 would print the SDK's notice.
+      const r = run(layout, ['catalog', '--api', 'http://127.0.0.1:9', '--json']);
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      // No credentials in this environment either: refused before any call, as one line.
+      expect(JSON.parse(lines[0]!)).toMatchObject({ error: 'ERROR', message: expect.stringMatching(/^No AWS credentials to sign the request with/) });
+    });
   });
 });

@@ -134,13 +134,16 @@ describe('rolegate CLI against the local HTTP API', () => {
     it('pages with --limit and the printed --cursor', async () => {
       const page1 = await as(carol, ['list', '--limit', '1']);
       expect(page1.code).toBe(0);
-      const more = /\nmore: --cursor (\S+)$/.exec(page1.stdout);
+      const more = /\nmore: (--limit 1 --cursor (\S+))$/.exec(page1.stdout);
       expect(more).not.toBeNull();
       expect(page1.stdout).toContain(second);
       expect(page1.stdout).not.toContain(first);
-      const page2 = await as(carol, ['list', '--limit', '1', '--cursor', more![1]!, '--json']);
+      // The options printed are the ones to give: the cursor continues this listing only.
+      const page2 = await as(carol, ['list', ...more![1]!.split(' '), '--json']);
       expect(page2.code).toBe(0);
       expect(JSON.parse(page2.stdout).items.map((r: { id: string }) => r.id)).toEqual([first]);
+      const viewed = await as(carol, ['list', '--view', 'mine', '--limit', '1']);
+      expect(viewed.stdout).toMatch(/\nmore: --view mine --limit 1 --cursor mine\.ANY\.\S+$/);
     });
 
     it('filters by --status and prints (none) when nothing matches', async () => {
@@ -305,6 +308,13 @@ describe('rolegate CLI against the local HTTP API', () => {
       ['an unknown option', ['list', '--bogus'], "Unknown option '--bogus'"],
       ['a duration that is not one', ['request', 'production', 'ReadOnly', '1.5h', 'Logs'], '"1.5h" is not a duration'],
       ['a negative duration', ['request', 'production', 'ReadOnly', '-5', 'Logs'], '"-5" is taken for an option: durations and limits are positive numbers.'],
+      // Each of these was taken before, and did something else than meant.
+      ['an empty --principal (for the caller, not the workload)', ['request', 'production', 'ReadOnly', '30', 'Logs', '--principal', ''], '--principal is empty: give it a value, or leave it out.'],
+      ['a duration in two words (60 minutes for "30m Resize")', ['request', 'production', 'ReadOnly', '1h', '30m', 'Resize'], 'The reason starts with "30m", which reads as more of the duration: write the duration as one word (1h30m), or begin the reason otherwise.'],
+      ['an option the command does not use', ['extend', '01ARZ3NDEKTSV4RRFFQ69G5FAV', '1h', 'more', '--ticket', 'OPS-1'], 'extend does not take --ticket.'],
+      ['a comment to cancel, which records none', ['cancel', '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'not', 'needed'], 'cancel takes 1 word after it; "not needed" is too many (a cancel records no comment).'],
+      ['a view without --view (listed mine)', ['list', 'awaiting'], 'list takes no words after it; "awaiting" is too many (a view is --view VIEW).'],
+      ['--as to an API elsewhere (the header a deployed API ignores)', ['list', '--api', 'https://rolegate.example.com'], '--as names the caller of the local run (npm start) on this machine; https://rolegate.example.com is not this machine'],
     ])('exits 2 with usage on stderr for %s, sending nothing', async (_what, argv, message) => {
       const before = server.seen.length;
       const r = await as(ARN.alice, argv);

@@ -59,10 +59,22 @@ describe('the CLI signs in with an OIDC token', () => {
     expect(r.sent[0]!.headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
   });
 
-  it('uses the local identity header with --as, sending no token', async () => {
-    const r = await catalog(['--as', 'arn:aws:iam::111111111111:user/alice'], { ROLEGATE_TOKEN: TOKEN });
+  it('uses the local identity header with --as, to the local run only, sending no token', async () => {
+    const r = await catalog(['--api', 'http://127.0.0.1:3000', '--as', 'arn:aws:iam::111111111111:user/alice'], { ROLEGATE_TOKEN: TOKEN });
+    expect(String(r.sent[0]!.url)).toBe('http://127.0.0.1:3000/catalog');
     expect(r.sent[0]!.headers.get('x-rolegate-principal')).toBe('arn:aws:iam::111111111111:user/alice');
     expect(r.sent[0]!.headers.has('authorization')).toBe(false);
+    // Sent elsewhere, the header would be ignored (a deployed API): refused, sending nothing.
+    const elsewhere = await catalog(['--as', 'arn:aws:iam::111111111111:user/alice'], { ROLEGATE_TOKEN: TOKEN });
+    expect(elsewhere).toMatchObject({ code: 2, sent: [] });
+    expect(elsewhere.err[0]!.split('\n')[0]).toBe(`--as names the caller of the local run (npm start) on this machine; ${API} is not this machine (a deployed API takes a signature or a token, never --as).`);
+  });
+
+  it('with --as and no --api, calls the local run even where $ROLEGATE_API names a deployed API', async () => {
+    const { fetch, sent } = fakeFetch();
+    const code = await main(['catalog', '--as', 'arn:aws:iam::111111111111:user/alice'], { out: () => undefined, err: () => undefined, env: { ROLEGATE_API: API }, fetch });
+    expect(code).toBe(0);
+    expect(sent.map((x) => String(x.url))).toEqual(['http://127.0.0.1:3000/catalog']);
   });
 
   it.each([
