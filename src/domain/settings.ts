@@ -276,8 +276,12 @@ export const settingsSchema = z
       z.strictObject({
         /** Slack user id → principal ARN of that person. */
         users: z._default(z.record(z.string().check(z.regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id' })), z.string()), {}),
-        /** Workspaces (team ids, T…; with Enterprise Grid, each workspace's, not the org's E… id) whose people may act; absent: any workspace the app is installed in. */
-        teamIds: z.optional(z.array(z.string().check(z.regex(/^T[A-Z0-9]{2,}$/, { message: 'must be a Slack workspace id (T…; Slack sends the workspace, not the Enterprise Grid org)' }))).check(z.minLength(1))),
+        /**
+         * Workspaces (team ids, T…) whose people may act; absent: any workspace the app is installed in. With
+         * Enterprise Grid, also the org's id (E…): a click or form names the user's team as the org, a slash
+         * command the workspace it ran in.
+         */
+        teamIds: z.optional(z.array(z.string().check(z.regex(/^[TE][A-Z0-9]{2,}$/, { message: 'must be a Slack workspace id (T…) or an Enterprise Grid org id (E…)' }))).check(z.minLength(1))),
         /** SSM parameter paths of the signing secret and bot token (under /<secretsPath>/slack/). */
         signingSecretParameter: z._default(parameterName(), '/rolegate/slack/signing-secret'),
         botTokenParameter: z._default(parameterName(), '/rolegate/slack/bot-token'),

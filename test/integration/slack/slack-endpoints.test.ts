@@ -429,6 +429,25 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
       expect(await allItems(h)).toEqual(before);
     });
 
+    it("with Enterprise Grid, takes a click whose user Slack names by the org's id once the org is listed, and only then", async () => {
+      const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+      // As Slack sends it in an Enterprise Grid org: the user's team is the org (E…), the click's team the workspace.
+      const click = () => guarded(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { team: { id: 'T0001ABCD', enterprise_id: 'E0ORG1234' }, user: { id: 'U0LEADANNA', team_id: 'E0ORG1234' } }))));
+      await click();
+      await settle();
+      expect(slack.replies.map((r) => r.reply.text)).toEqual(['This Slack workspace (E0ORG1234) is not one rolegate accepts (slack.teamIds), so nobody can act from it.']);
+      expect((await h.requests.get(request.id))!.status).toBe('PENDING');
+
+      const settings = settingsWith((d) => {
+        d.slack = { users: { U0ALICE: ARN.alice, U0LEADANNA: ARN.leadAnna }, teamIds: ['T0001ABCD', 'E0ORG1234'] };
+      });
+      const store = new DynamoSlackStore(h.requests.doc, h.tableName, () => now);
+      guarded = slackApp({ settings, slack, store, signingSecret: async () => SECRET, logger: h.logger, now: () => now, runInProcess: (job: SlackJob) => jobs.push(runSlackJob({ deps: { ...h.deps, settings }, slack, jobs: store }, job)) });
+      await click();
+      await settle();
+      expect((await h.requests.get(request.id))!).toMatchObject({ status: 'APPROVED', approvals: [ARN.leadAnna] });
+    });
+
     it('lets the listed workspace act as before', async () => {
       const res = await guarded(event('/slack/commands', slashCommandBody('list', { user_id: 'U0ALICE' })));
       await settle();
