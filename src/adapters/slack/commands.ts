@@ -221,7 +221,10 @@ const CHANNEL_ID = /^[CDG][A-Z0-9]{2,}$/;
 /** Slack's trigger ids (`13345224609.738474920.8088…`), bounded: a slash command's is its job's key (DynamoDB: ≤ 2,048 bytes). */
 const TRIGGER_ID = /^[A-Za-z0-9._-]{1,255}$/;
 
-/** True for the https URLs Slack hands out for replies; anything else is never called (no SSRF through a payload). */
+/**
+ * True for the URLs Slack hands out for replies, https://hooks.slack.com/commands/… and …/actions/…;
+ * anything else is never called (no SSRF through a payload, not even to another slack.com host).
+ */
 export function isSlackResponseUrl(value: string): boolean {
   let url: URL;
   try {
@@ -229,7 +232,7 @@ export function isSlackResponseUrl(value: string): boolean {
   } catch {
     return false;
   }
-  return url.protocol === 'https:' && (url.hostname === 'slack.com' || url.hostname.endsWith('.slack.com')) && url.port === '';
+  return url.protocol === 'https:' && url.hostname === 'hooks.slack.com' && url.port === '' && url.username === '' && url.password === '' && /^\/(commands|actions)\/[^/]/.test(url.pathname);
 }
 
 function required(value: string | null | undefined, field: string, pattern?: RegExp): string {
@@ -241,7 +244,7 @@ function required(value: string | null | undefined, field: string, pattern?: Reg
 
 function responseUrl(value: unknown, field: string): string {
   const url = required(typeof value === 'string' ? value : undefined, field);
-  if (!isSlackResponseUrl(url)) throw new SlackPayloadError(field, 'is not an https URL on slack.com');
+  if (!isSlackResponseUrl(url)) throw new SlackPayloadError(field, 'is not a Slack reply URL (https://hooks.slack.com/commands/… or /actions/…)');
   return url;
 }
 
