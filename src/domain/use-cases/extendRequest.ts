@@ -63,6 +63,12 @@ export async function extendRequest(
   // would not extend, must take away. The extension is extended in turn, so the chain stays one line.
   const extension = (await deps.requests.extensionsOf(original.id)).find((e) => e.status === 'PENDING' || e.status === 'APPROVED' || e.status === 'ACTIVE' || e.status === 'FAILED');
   if (extension) {
+    // Made by this very intent in a copy of the call still running when this one read the key (a retry after a
+    // timeout): answered with it, as a repeat made later is.
+    if (input.idempotencyKey !== undefined) {
+      const made = await madeUnderKey(deps, claimantOfCaller(caller.arn, actor), input.idempotencyKey, intent);
+      if (made) return made;
+    }
     const how =
       extension.status === 'PENDING'
         ? 'extend that one once it is approved, or cancel it'

@@ -67,6 +67,34 @@ describe('Idempotency-Key', () => {
     expect(h.notifier.sent.filter((n) => n.kind === 'request.created')).toHaveLength(1);
   });
 
+  it('answers an extend repeated while the first copy is still running with the extension that copy made, not a 409 about it', async () => {
+    const original = (await post({ account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' })).body.request.id as string;
+    await provisionRequest(h.deps, original);
+    // The second copy reads the key before the first commits, and the request's extensions after: it sees the first's.
+    const store = h.deps.requests;
+    let committed!: () => void;
+    const firstCommitted = new Promise<void>((r) => (committed = r));
+    let listings = 0;
+    h.deps.requests = Object.assign(Object.create(store) as typeof store, {
+      extensionsOf: async (id: string) => {
+        if (++listings === 2) await firstCommitted;
+        return store.extensionsOf(id);
+      },
+      commit: async (write: Parameters<typeof store.commit>[0]) => {
+        await store.commit(write);
+        if (write.request.extendsRequestId === original) committed();
+      },
+    });
+    const extend = () => call(h.api, { method: 'POST', path: `/requests/${original}/extend`, caller: ARN.alice, body: { durationMinutes: 30, reason: 'more' }, headers: { 'Idempotency-Key': 'extend-key-0001' } });
+
+    const [first, second] = await Promise.all([extend(), extend()]);
+
+    expect(listings).toBe(2);
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(second.body.request.id).toBe(first.body.request.id);
+    expect((await mine()).filter((r) => r.extendsRequestId === original)).toHaveLength(1);
+  });
+
   it('commits again when DynamoDB cancels the transaction over a claim still in flight (TransactionConflict), and answers with the winner', async () => {
     // DynamoDB Local runs transactions one at a time, so the cancellation real DynamoDB gives two that meet is played here:
     // the loser's first commit is cancelled while the winner's is in flight, before the winner's claim can be read.
