@@ -39,7 +39,10 @@ export class RecordingProvisioner implements Provisioner {
       throw new ProvisioningError(`Role ${spec.roleName} in account ${spec.account.id} is missing.`, 'RoleMissing', false);
     }
     this.roles.set(`${spec.account.id}#${spec.roleName}`, spec);
+    // A rewrite undoes what was tampered with, but tags added by hand stay (apply only adds and updates its own).
+    const { otherTagKeys } = this.tampered.get(`${spec.account.id}#${spec.roleName}`) ?? {};
     this.tampered.delete(`${spec.account.id}#${spec.roleName}`);
+    if (otherTagKeys) this.tampered.set(`${spec.account.id}#${spec.roleName}`, { otherTagKeys });
     this.log.push(`apply ${spec.roleName} until ${spec.endsAt} for ${requestId}`);
     const roleArn = `arn:${spec.partition}:iam::${spec.account.id}:role/rolegate/${spec.roleName}`;
     return { roleArn, calls: [{ service: 'iam', command: 'UpsertRole', input: { RoleName: spec.roleName } }] };

@@ -484,13 +484,16 @@ export class IamProvisioner implements Provisioner {
   }
 }
 
-/** The request ids a role's rolegate:requests tag names (`+N ` and other words that are no request id left out). */
+/** The tag keys rolegate writes: any other (a `rolegate:team` added by hand too) is not rolegate's. */
+const OWN_TAG_KEYS: ReadonlySet<string> = new Set([MANAGED_TAG.Key, ...Object.values(TAG_KEYS)]);
+
 /** The keys of tags that are not rolegate's, sorted; none: absent. */
 function otherTagKeysOf(role: Role): { otherTagKeys?: string[] } {
-  const keys = (role.Tags ?? []).flatMap((t) => (t.Key === undefined || t.Key === MANAGED_TAG.Key || t.Key.startsWith('rolegate:') ? [] : [t.Key])).sort();
+  const keys = (role.Tags ?? []).flatMap((t) => (t.Key === undefined || OWN_TAG_KEYS.has(t.Key) ? [] : [t.Key])).sort();
   return keys.length > 0 ? { otherTagKeys: keys } : {};
 }
 
+/** The request ids a role's rolegate:requests tag names (`+N ` and other words that are no request id left out). */
 function requestIdsOf(role: Role): { requestIds?: string[] } {
   const value = role.Tags?.find((t) => t.Key === TAG_KEYS.requests)?.Value;
   return value === undefined ? {} : { requestIds: value.split(' ').filter((word) => REQUEST_ID.test(word)) };

@@ -428,6 +428,9 @@ export const DRIFT_LAPSE_MINUTES = 2 * RECONCILE_EVERY_MINUTES + 5;
  * another way, is a new drift though it reads the same.
  */
 export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undefined): string {
+  // Tags added: the tags alone. The trust and the inline policy carry the grant's end, which every extension
+  // moves: the same tags would read as a new drift at each change to the grant.
+  if (kind === 'tags-added') return `${kind}:${createHash('sha256').update(canonicalText(role?.otherTagKeys ?? [])).digest('hex')}`;
   const seen = role && {
     managedByRolegate: role.managedByRolegate,
     outsidePath: role.outsidePath ?? null,
@@ -436,8 +439,6 @@ export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undef
     attachedPolicyArns: [...role.attachedPolicyArns].sort(),
     inlinePolicies: role.inlinePolicies,
     maxSessionDuration: role.maxSessionDuration,
-    // Only when there are any: a drift found before tags were compared keeps its fingerprint.
-    ...(role.otherTagKeys !== undefined ? { otherTagKeys: role.otherTagKeys } : {}),
   };
   return `${kind}:${createHash('sha256').update(canonicalText(seen ?? null)).digest('hex')}`;
 }

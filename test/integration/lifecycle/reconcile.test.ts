@@ -1,4 +1,5 @@
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { extendRequest } from '../../../src/domain/use-cases/extendRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { DRIFT_REMINDER_HOURS, RECONCILE_EVERY_MINUTES, reconcile } from '../../../src/domain/use-cases/reconcile';
 import { allItems } from '../../helpers/table';
@@ -188,6 +189,21 @@ describe('reconciliation: IAM compared with the live grants', () => {
     expect(iam.log.length).toBe(applied);
     expect(iam.tampered.get(request.grantKey!)).toEqual({ otherTagKeys: ['access-team', 'project'] });
     expect((await h.requests.getDetail(request.id))!.events.map((e) => e.action).at(-1)).toBe('DRIFT_DETECTED');
+
+    // The grant moves on (an extension joins: new end in the trust and the inline policy), the tags stay: the same drift,
+    // reported by the log at each run but audited and announced once.
+    const extension = await extendRequest(h.deps, { arn: ARN.alice, via: 'api' }, request.id, { durationMinutes: 30, reason: 'more' });
+    await provisionRequest(h.deps, extension.id);
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'tags-added' })]);
+    const audited = async (id: string) => (await h.requests.getDetail(id))!.events.filter((e) => e.action === 'DRIFT_DETECTED').length;
+    expect((await audited(request.id)) + (await audited(extension.id))).toBe(1);
+  });
+
+  it('reports a tag added by hand under rolegate: too, which is none of the keys rolegate writes', async () => {
+    await start('report');
+    const request = await liveGrant();
+    iam.tampered.set(request.grantKey!, { otherTagKeys: ['rolegate:team'] });
+    expect(await reconcile(h.deps)).toEqual([expect.objectContaining({ kind: 'tags-added', detail: expect.stringContaining('tags rolegate did not write: rolegate:team') })]);
   });
 
   it('takes a trust written before rolegate allowed source identities (sts:AssumeRole alone, no pin) as no drift: it admits fewer sessions, never more', async () => {

@@ -822,11 +822,11 @@ describe('IamProvisioner.describeManagedRole', () => {
 
   it('names the keys of the tags rolegate did not write, and none when it carries only its own', async () => {
     const mine = grantSpec();
-    const tags = [...desiredRole(mine).tags, { Key: 'project', Value: 'x' }, { Key: 'access-team', Value: 'payments' }];
+    const tags = [...desiredRole(mine).tags, { Key: 'project', Value: 'x' }, { Key: 'access-team', Value: 'payments' }, { Key: 'rolegate:team', Value: 'by hand' }];
     iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine, { Tags: tags }) });
     holdsS3ReadOnlyPolicies(desiredRole(mine).inlinePolicy);
 
-    expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.otherTagKeys).toEqual(['access-team', 'project']);
+    expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.otherTagKeys).toEqual(['access-team', 'project', 'rolegate:team']);
     iam.on(GetRoleCommand, { RoleName: mine.roleName }).resolves({ Role: roleInIam(mine) });
     expect((await provisioner().provisioner.describeManagedRole(account('production'), mine.roleName))!.otherTagKeys).toBeUndefined();
   });
