@@ -497,6 +497,24 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect([...iam.roles.values()][0]!.endsAt).toBe('2026-03-02T10:00:00.000Z');
   });
 
+  it('names what to do with the extension a request already has, pending or failed, when asked for a second', async () => {
+    const original = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: original.id, decision: 'APPROVE' });
+    await provisionRequest(h.deps, original.id);
+    const pending = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 30, reason: 'more' });
+    const again = () => extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 30, reason: 'again' });
+
+    await expect(again()).rejects.toThrow(`Request ${original.id} already has extension ${pending.id} (PENDING): extend that one once it is approved, or cancel it.`);
+    await decideRequest(h.deps, api(ARN.leadAnna), { requestId: pending.id, decision: 'APPROVE' });
+    iam.failNext = [new ProvisioningError('IAM refused (AccessDenied)', 'AccessDenied', false)];
+    await provisionRequest(h.deps, pending.id);
+    expect((await h.requests.get(pending.id))!.status).toBe('FAILED');
+    await expect(again()).rejects.toThrow(`Request ${original.id} already has extension ${pending.id} (FAILED): retry it and extend it, or revoke it (it holds nothing) and extend this one.`);
+    // Revoked, it holds the request back no more.
+    await revokeRequest(h.deps, api(ARN.alice), pending.id, 'not needed');
+    expect((await again()).extendsRequestId).toBe(original.id);
+  });
+
   it('starts an extension now when the original, still ACTIVE, has ended but was not swept yet: none of its time lies in the past', async () => {
     const original = await approvedStaging(60);
     await provisionRequest(h.deps, original.id);
