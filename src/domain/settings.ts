@@ -298,6 +298,15 @@ export const settingsSchema = z
         audience: z.array(nonEmpty()).check(z.minLength(1)),
         claim: z._default(nonEmpty(), 'email'),
         principals: z._default(z.record(nonEmpty(), z.string()), {}),
+        /**
+         * The person a mapped claim value is, as Identity Center names them (its user name), where the claim
+         * is not that name (a `sub`, a username): one person signed in both ways is then one person, who may
+         * not approve their own request through the other. Absent: the claim value (an email in lower case).
+         */
+        persons: z._default(
+          z.record(nonEmpty(), z.string().check(z.regex(/^[A-Za-z0-9+=,.@_-]{1,128}$/, { message: 'must be a user name as Identity Center takes it (letters, digits and +=,.@_-, at most 128)' }))),
+          {},
+        ),
       }),
     ),
     webhooks: z._default(
@@ -482,6 +491,12 @@ export const settingsSchema = z
       }
       subjects.set(key, subject);
     });
+    for (const subject of Object.keys(s.oidc?.persons ?? {})) {
+      // A person for a claim no sign-in maps would never be used: a typo, silently.
+      if (!Object.hasOwn(s.oidc?.principals ?? {}, subject)) {
+        ctx.addIssue({ code: 'custom', path: ['oidc', 'persons', subject], message: 'is not a key of oidc.principals: name the claim value as principals does' });
+      }
+    }
     Object.entries(s.slack?.users ?? {}).forEach(([user, arn]) => {
       // An Identity Center session ARN names the person too (the user name Identity Center sets), so a Slack
       // user mapped to one acts as that person: refused their own requests, pinned on personal grants.

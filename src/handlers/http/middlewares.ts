@@ -119,7 +119,7 @@ export interface IdentityOptions {
   /** Honour the x-rolegate-principal header (local runs only; never in Lambda). */
   localIdentity: boolean;
   /** OIDC: the issuer and audiences tokens must carry, the verified claim that names the person, and its mapping to IAM principals. */
-  oidc?: { issuer: string; audience: readonly string[]; claim: string; principals: Record<string, string> };
+  oidc?: { issuer: string; audience: readonly string[]; claim: string; principals: Record<string, string>; persons?: Record<string, string> };
   /** Paths of the roles callers sign in through (settings.rolePaths). */
   rolePaths?: readonly RolePath[];
 }
@@ -237,13 +237,15 @@ function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<Ide
  */
 function oidcMapper(oidc: NonNullable<IdentityOptions['oidc']>): (claims: Record<string, unknown>) => { arn?: string; person?: string } {
   const isEmail = oidc.claim === 'email';
-  const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [isEmail ? asciiLowerCase(subject) : subject, arn]));
+  const key = (subject: string) => (isEmail ? asciiLowerCase(subject) : subject);
+  const principals = new Map(Object.entries(oidc.principals).map(([subject, arn]) => [key(subject), arn]));
+  // As callerIdentity names an Identity Center person: its user name in lower case.
+  const persons = new Map(Object.entries(oidc.persons ?? {}).map(([subject, person]) => [key(subject), person.toLowerCase()]));
   return (claims) => {
     const subject = claims[oidc.claim];
     if (typeof subject !== 'string') return {};
-    const person = isEmail ? asciiLowerCase(subject) : subject;
-    const arn = principals.get(person);
-    return arn ? { arn, person } : {};
+    const arn = principals.get(key(subject));
+    return arn ? { arn, person: persons.get(key(subject)) ?? key(subject) } : {};
   };
 }
 

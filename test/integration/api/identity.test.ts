@@ -99,8 +99,8 @@ describe('identity comes only from the authenticated request context', () => {
     });
 
     it('takes the issuer and audience from the oidc section of the configuration', () => {
-      const settings = { ...deployed.deps.settings, oidc: { issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } } };
-      expect(identityOptionsFor(settings, false).oidc).toEqual({ issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice } });
+      const settings = { ...deployed.deps.settings, oidc: { issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice }, persons: { u1: 'alice' } } };
+      expect(identityOptionsFor(settings, false).oidc).toEqual({ issuer: ISSUER, audience: ['rolegate'], claim: 'sub', principals: { u1: ARN.alice }, persons: { u1: 'alice' } });
     });
 
     it('maps the verified claim to the configured principal, an email address whatever its case', async () => {

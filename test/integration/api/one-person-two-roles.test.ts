@@ -118,6 +118,28 @@ it('ties an OIDC sign-in to the same person signed in through Identity Center', 
   expect(own.status).toBe(403);
 });
 
+it('ties an OIDC sign-in by an opaque claim (sub) to the Identity Center user oidc.persons names, and only then', async () => {
+  const SUB = '00u1a2b3c4D5e6F7g8h9';
+  const oidcApi = (persons?: Record<string, string>) =>
+    httpApp(routes, () => h.deps, h.logger, { localIdentity: false, oidc: { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'sub', principals: { [SUB]: ARN.alice }, ...(persons ? { persons } : {}) } });
+  const ask = async (persons?: Record<string, string>) => {
+    const e = apiEvent({ method: 'POST', path: '/requests', body: read });
+    (e.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims: { iss: 'https://login.example.com', aud: 'rolegate', sub: SUB }, scopes: null } };
+    return JSON.parse((await oidcApi(persons)(e, lambdaContext())).body).request;
+  };
+
+  // Without it, the person is the sub, which no Identity Center user name equals: her own approval through Lead counted.
+  const unnamed = await ask();
+  expect(unnamed.requesterPerson).toBe(SUB);
+  expect((await call(h.api, { method: 'POST', path: `/requests/${unnamed.id}/approve`, caller: session(LEAD, 'alice@example.com'), body: {} })).status).toBe(200);
+
+  const named = await ask({ [SUB]: 'Alice@example.com' });
+  expect(named.requesterPerson).toBe('alice@example.com');
+  const own = await call(h.api, { method: 'POST', path: `/requests/${named.id}/approve`, caller: session(LEAD, 'alice@example.com'), body: {} });
+  expect(own.status).toBe(403);
+  expect(own.body.message).toBe('Nobody may decide on their own request: alice@example.com asked for it, signed in through another role.');
+});
+
 it('names no person for an IAM user, whose requests and approvals work as before', async () => {
   const byUser = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, body: read });
   expect(byUser.body.request.requesterPerson).toBeUndefined();

@@ -312,6 +312,8 @@ describe('configuration validation', () => {
       'profiles.1.inlinePolicy',
       "the Sid RolegateAccessEnds is rolegate's own (the statement that ends the access)",
     ],
+    ['an OIDC person for a claim no principal maps', (d: any) => (d.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'sub', principals: { u1: 'arn:aws:iam::111111111111:user/alice' }, persons: { u2: 'alice' } }), 'oidc.persons.u2', 'is not a key of oidc.principals: name the claim value as principals does'],
+    ['an OIDC person that is no user name', (d: any) => (d.oidc = { issuer: 'https://login.example.com', audience: ['rolegate'], claim: 'sub', principals: { u1: 'arn:aws:iam::111111111111:user/alice' }, persons: { u1: 'alice smith' } }), 'oidc.persons.u1', 'must be a user name as Identity Center takes it (letters, digits and +=,.@_-, at most 128)'],
     ['a Slack workspace id that is not one', (d: any) => (d.slack = { teamIds: ['workspace-1'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…) or an Enterprise Grid org id (E…)'],
     ['a Slack user id for a workspace', (d: any) => (d.slack = { teamIds: ['U0123ALICE'] }), 'slack.teamIds.0', 'must be a Slack workspace id (T…) or an Enterprise Grid org id (E…)'],
     ['an alias that reads as an account id', (d: any) => (d.accounts[0].alias = '333333333333'), 'accounts.0.alias', 'must not be 12 digits: it would read as an account id'],
