@@ -379,7 +379,8 @@ function assertWellFormed(write: RequestWrite): void {
   if (decision && decision.requestId !== request.id) {
     throw new Error(`commit: the decision is for request ${decision.requestId}, not ${request.id}`);
   }
-  const count = 1 + (decision ? 1 : 0) + events.length + (write.unlessRevoked !== undefined ? 1 : 0);
+  // Every item commit() puts in the transaction: the claim of a creation's idempotency key too.
+  const count = 1 + (decision ? 1 : 0) + events.length + (write.unlessRevoked !== undefined ? 1 : 0) + (write.claim !== undefined && expectedVersion === undefined ? 1 : 0);
   if (count > MAX_TRANSACTION_ITEMS) {
     throw new Error(`commit: ${count} items exceed the ${MAX_TRANSACTION_ITEMS} a DynamoDB transaction may hold`);
   }

@@ -165,6 +165,11 @@ describe('optimistic concurrency', () => {
     // Assert
     await expect(attempt).rejects.toThrow(/101 items exceed the 100/);
     expect((await t.requests.get(request.id))!.version).toBe(1);
+    // A creation's idempotency claim is one of them: 99 events, the request and the claim are 101.
+    const fresh = aRequest();
+    const withClaim = { ...creation(fresh), events: Array.from({ length: 99 }, (_, i) => anEvent(fresh, { at: minutes(i) })), claim: 'key-0001' };
+    await expect(t.requests.commit(withClaim)).rejects.toThrow(/101 items exceed the 100/);
+    expect(await t.requests.get(fresh.id)).toBeUndefined();
   });
 
   it('reports a transaction cancelled by a concurrent transaction as StaleWriteError, contended, so the caller re-reads or writes again', async () => {
