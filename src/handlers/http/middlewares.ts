@@ -229,8 +229,9 @@ function checkTokenOrigin(claims: Record<string, unknown>, oidc: NonNullable<Ide
 }
 
 /**
- * The principal a verified token's claim maps to, and the claim as the
- * person. Claims match exactly (a `sub` or a username may differ only in
+ * The principal a verified token's claim maps to, and the person: the name
+ * oidc.persons gives that claim value (an Identity Center user name), else
+ * the claim itself. Claims match exactly (a `sub` or a username may differ only in
  * case), except `email`, which matches whatever its case, as mail systems
  * do, and names the person in lower case. (An email claim counts only when
  * the token says the address was verified: see authenticate.)
