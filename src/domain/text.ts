@@ -35,7 +35,6 @@ export function asciiLowerCase(text: string): string {
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 /** An account's alias (the configuration also refuses 12 digits, which read as an id). */
 export const ACCOUNT_ALIAS = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** How a request names an account: its alias or its 12-digit id. */
 /**
  * A request id: a ULID (src/adapters/system.ts) as rolegate writes it, in
  * upper case; its first character is 0–7 (its 48-bit time fills 10
@@ -44,6 +43,7 @@ export const ACCOUNT_ALIAS = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const REQUEST_ID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 /** The same in either case, as a caller may type it: spelt out, since an OpenAPI pattern takes no flags. */
 export const REQUEST_ID_ANY_CASE = /^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$/;
+/** How a request names an account: its alias or its 12-digit id. */
 export const ACCOUNT_REF = /^(\d{12}|[a-z0-9][a-z0-9-]{0,62})$/;
 /** A ticket id: 1–64 letters, digits and ._#:/- (as Jira, ServiceNow or a URL path write them). */
 export const TICKET_ID = /^[A-Za-z0-9][A-Za-z0-9._#:/-]{0,63}$/;

@@ -3,6 +3,7 @@ import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
 import type { RequestStore } from '../ports';
 import { assertNotFrozen, findAccount, notThePerson, ruleFor } from '../rules';
+import { TERMINAL } from '../state-machine';
 import { addMinutes, isoNow, type CoreDeps } from './context';
 import { claimantOfCaller, createRequest, madeUnderKey, type CreateRequestInput } from './createRequest';
 
@@ -60,8 +61,9 @@ export async function extendRequest(
   }
   // Extended once: a second extension of the same request would start at its end, inside what the first gives,
   // and add nothing; one stacked on the first's end instead would stand on time that revoking the first, which it
-  // would not extend, must take away. The extension is extended in turn, so the chain stays one line.
-  const extension = (await deps.requests.extensionsOf(original.id)).find((e) => e.status === 'PENDING' || e.status === 'APPROVED' || e.status === 'ACTIVE' || e.status === 'FAILED');
+  // would not extend, must take away. The extension is extended in turn, so the chain stays one line. One not
+  // ended (pending, approved, live, or failed and retryable) holds the request.
+  const extension = (await deps.requests.extensionsOf(original.id)).find((e) => !TERMINAL.includes(e.status));
   if (extension) {
     // Made by this very intent in a copy of the call still running when this one read the key (a retry after a
     // timeout): answered with it, as a repeat made later is.

@@ -189,7 +189,7 @@ async function reconcileAccount(deps: ProvisioningDeps, account: AccountSettings
       if (!confirmed) return;
       const drift: Drift = {
         accountId: account.id,
-        roleName: roleName,
+        roleName,
         kind: 'unknown-role',
         detail: !confirmed.role.managedByRolegate
           ? 'a role under /rolegate/ that rolegate did not create'
@@ -430,7 +430,8 @@ export const DRIFT_LAPSE_MINUTES = 2 * RECONCILE_EVERY_MINUTES + 5;
 export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undefined): string {
   // Tags added: the tags alone. The trust and the inline policy carry the grant's end, which every extension
   // moves: the same tags would read as a new drift at each change to the grant.
-  if (kind === 'tags-added') return `${kind}:${createHash('sha256').update(canonicalText(role?.otherTagKeys ?? [])).digest('hex')}`;
+  const of = (seen: unknown) => `${kind}:${createHash('sha256').update(canonicalText(seen)).digest('hex')}`;
+  if (kind === 'tags-added') return of(role?.otherTagKeys ?? []);
   const seen = role && {
     managedByRolegate: role.managedByRolegate,
     outsidePath: role.outsidePath ?? null,
@@ -440,7 +441,7 @@ export function driftFingerprint(kind: DriftKind, role: ManagedRoleState | undef
     inlinePolicies: role.inlinePolicies,
     maxSessionDuration: role.maxSessionDuration,
   };
-  return `${kind}:${createHash('sha256').update(canonicalText(seen ?? null)).digest('hex')}`;
+  return of(seen ?? null);
 }
 
 /** Drift on a grant is audited on one of its requests; a role with no request is audited under `account:<id>`. */

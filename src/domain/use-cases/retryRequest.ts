@@ -2,7 +2,7 @@ import { actedBy, audit, eventActor } from '../audit';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../principal';
-import { assertMayApprove, assertMayDecide, assertNotGrantRole, assertRuleStillCovers, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
+import { assertApprovalStands, assertMayDecide, assertNotGrantRole, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
 import { accessEndFor } from './extendRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
@@ -30,8 +30,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
       if (notThem) throw notThem;
     }
     // The access is approved afresh, so under the rule as it is now, never by a frozen principal nor one of rolegate's grant roles.
-    assertRuleStillCovers(deps.settings, rule, current);
-    assertMayApprove(deps.settings, caller);
+    assertApprovalStands(deps.settings, rule, current, caller);
     assertNotGrantRole(deps.settings, caller, 'decide on a request');
     if (current.status !== 'FAILED') {
       throw new ConflictError(`Only a FAILED request can be retried; request ${current.id} is ${current.status}.`, [

@@ -41,9 +41,8 @@ const MAX_ERROR_LENGTH = 500;
 /**
  * One pass of the scheduled sweeper: times out pending requests past their
  * deadline, expires access past its end, re-drives stuck provisioning (in
- * that order). Due
- * work is read from the due index, never by scanning, so the cost follows
- * the work that is due. Each item is handled on its own: one failure does
+ * that order). Due work is read from the due index, never by scanning, so
+ * the cost follows the work that is due. Each item is handled on its own: one failure does
  * not stop the others, and conditional transitions make concurrent sweeps safe.
  * A failed item is put off (an expiry or a timeout with backoff, provisioning
  * as one more attempt of its budget) so it never holds the head of the due

@@ -36,6 +36,13 @@ describe('reconciliation: IAM compared with the live grants', () => {
     const unknownIn = (accountId: string) => {
       iam.foreign.set(`${accountId}#${unknownRole.roleName}`, { ...unknownRole, roleArn: `arn:aws:iam::${accountId}:role/rolegate/${unknownRole.roleName}` });
     };
+    /** The settings with staging as the only account (report mode): one account, so a run's checks are counted in it. */
+    const stagingOnly = () =>
+      settingsWith((d) => {
+        (d.provisioner as Record<string, unknown>).driftAction = 'report';
+        d.accounts = (d.accounts as { alias: string }[]).filter((a) => a.alias === 'staging');
+        d.rules = (d.rules as { accounts: string[] }[]).filter((r) => !r.accounts.includes('production'));
+      });
     /** In time for the first `n` checks only. */
     const checks = (n: number) => {
       let made = 0;
@@ -55,11 +62,7 @@ describe('reconciliation: IAM compared with the live grants', () => {
 
     it('counts a run cut short inside its last account, and looks at roles no grant names before the grants', async () => {
       await start('report');
-      h.deps.settings = settingsWith((d) => {
-        (d.provisioner as Record<string, unknown>).driftAction = 'report';
-        d.accounts = (d.accounts as { alias: string }[]).filter((a) => a.alias === 'staging');
-        d.rules = (d.rules as { accounts: string[] }[]).filter((r) => !r.accounts.includes('production'));
-      });
+      h.deps.settings = stagingOnly();
       const request = await liveGrant();
       iam.tampered.set(request.grantKey!, { trustPolicy: { Version: '2012-10-17', Statement: [] } });
       unknownIn('222222222222');
@@ -76,11 +79,7 @@ describe('reconciliation: IAM compared with the live grants', () => {
 
     it('reads each role in its turn, after a look at the time: a run cut short after the first reads none of the others', async () => {
       await start('report');
-      h.deps.settings = settingsWith((d) => {
-        (d.provisioner as Record<string, unknown>).driftAction = 'report';
-        d.accounts = (d.accounts as { alias: string }[]).filter((a) => a.alias === 'staging');
-        d.rules = (d.rules as { accounts: string[] }[]).filter((r) => !r.accounts.includes('production'));
-      });
+      h.deps.settings = stagingOnly();
       const strays = ['rg-ReadOnly-one-00000001', 'rg-ReadOnly-two-00000002', 'rg-ReadOnly-three-00000003'];
       for (const roleName of strays) iam.foreign.set(`222222222222#${roleName}`, { ...unknownRole, roleName, roleArn: `arn:aws:iam::222222222222:role/rolegate/${roleName}` });
 
