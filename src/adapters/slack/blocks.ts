@@ -33,6 +33,8 @@ export interface PlainText {
 export interface Mrkdwn {
   type: 'mrkdwn';
   text: string;
+  /** True on everything rolegate builds (`md`): Slack then neither turns bare URLs into links nor parses `@here`, `@channel` or `#channel` words. */
+  verbatim?: boolean;
 }
 export type TextObject = PlainText | Mrkdwn;
 
@@ -146,8 +148,28 @@ function plain(text: string, max = 75): PlainText {
   return { type: 'plain_text', text: truncate(text, max), emoji: true };
 }
 
+/**
+ * Every mrkdwn object is verbatim: `esc` stops `<!channel>` and `<url|label>`,
+ * but without it Slack would still link a bare URL and ping on `@here` in a
+ * reason, inside rolegate's own message. Explicit `<@U…>` mentions still work.
+ */
 function md(text: string): Mrkdwn {
-  return { type: 'mrkdwn', text };
+  return { type: 'mrkdwn', text, verbatim: true };
+}
+
+/**
+ * User text as a block quote, every line of it: Slack quotes only the line a
+ * `>` starts, so a multi-line comment could otherwise add lines that read as
+ * rolegate's own status lines. Bounded after quoting.
+ */
+function quoted(text: string, max: number): string {
+  return clip(
+    esc(text)
+      .split('\n')
+      .map((line) => `> ${line}`)
+      .join('\n'),
+    max,
+  );
 }
 
 function who(arn: string, slackUserOf?: Mention, person?: string): string {
@@ -229,7 +251,7 @@ function requestFields(r: AccessRequest, slackUserOf?: Mention): Block[] {
   if (r.ticket) fields.push(md(`*Ticket*\n${userText(r.ticket, 400)}`));
   return [
     { type: 'section', fields },
-    { type: 'section', text: md(`*Reason*\n${userText(r.reason)}`) },
+    { type: 'section', text: md(`*Reason*\n${quoted(r.reason, 2800)}`) },
   ];
 }
 
@@ -302,14 +324,14 @@ export function statusMessage(request: AccessRequest, options: RenderOptions = {
       break;
     case 'FAILED':
       outcome.push(STATUS_LINE.FAILED);
-      if (r.failure) outcome.push(`> ${userText(r.failure.message, 600)}${r.failure.retryable ? ' (an approver can retry)' : ''}`);
+      if (r.failure) outcome.push(`${quoted(r.failure.message, 600)}${r.failure.retryable ? ' (an approver can retry)' : ''}`);
       break;
     default:
       outcome.push(STATUS_LINE[r.status]);
   }
   const approvals = approvalsLine(r, options.slackUserOf);
   if (approvals && r.status !== 'DENIED') outcome.push(approvals);
-  if (options.comment && r.status !== 'FAILED') outcome.push(`> ${userText(options.comment, 1500)}`);
+  if (options.comment && r.status !== 'FAILED') outcome.push(quoted(options.comment, 1500));
 
   return {
     text: `Access request ${esc(r.id)}: ${STATUS_LINE[r.status].replace(/^:[a-z_]+: /, '')}`,

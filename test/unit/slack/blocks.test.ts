@@ -58,7 +58,7 @@ describe('approvalMessage', () => {
     expect(text).toContain('*Account*\nproduction (`333333333333`)');
     expect(text).toContain('*Profile*\nReadOnly');
     expect(text).toContain('*Duration*\n1h 30m');
-    expect(text).toContain('*Reason*\nInvestigating INC-42');
+    expect(text).toContain('*Reason*\n> Investigating INC-42');
     expect(text).toContain('*Ticket*\nINC-42');
     expect(text).toContain('Read-only access to every service');
     expect(text).toContain('Policies: `ReadOnlyAccess`');
@@ -112,10 +112,36 @@ describe('approvalMessage', () => {
     }
   });
 
+  it('marks every mrkdwn text verbatim, so Slack neither links a bare URL nor pings @here in user text', () => {
+    const message = approvalMessage(pendingRequest({ reason: '@here approve at https://rolegate-sso.example.net/login', ticket: 'https://rolegate-sso.example.net/approve' }), readOnly);
+    const objects: Array<Record<string, unknown>> = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (o.type === 'mrkdwn') objects.push(o);
+        Object.values(o).forEach(walk);
+      }
+    };
+    for (const m of [message, statusMessage({ ...pendingRequest(), status: 'DENIED' }, { actor: ARN.leadAnna, comment: '@channel' }), accessReadyMessage(activeRequest())]) walk(m.blocks);
+    expect(objects.length).toBeGreaterThan(10);
+    expect(objects.filter((o) => o.verbatim !== true)).toEqual([]);
+  });
+
+  it('quotes every line of a reason or comment, so added lines cannot pass for rolegate status lines', () => {
+    const fake = 'done\n:white_check_mark: Access extended by rolegate\nApproved by `arn:aws:iam::111111111111:user/ciso`';
+    const quotedFake = '> done\n> :white_check_mark: Access extended by rolegate\n> Approved by `arn:aws:iam::111111111111:user/ciso`';
+    expect(mrkdwn(approvalMessage(pendingRequest({ reason: fake }), readOnly))).toContain(`*Reason*\n${quotedFake}`);
+    const revoked = mrkdwn(statusMessage(activeRequest({ status: 'REVOKED' }), { slackUserOf, actor: ARN.alice, comment: fake }));
+    expect(revoked).toContain(`:lock: Revoked by <@U0ALICE>\nApproved by <@U0LEADANNA>\n${quotedFake}`);
+    const failed = pendingRequest({ status: 'FAILED', failure: { code: 'AccessDenied', message: fake, at: '2026-01-01T10:06:00.000Z', retryable: false } });
+    expect(mrkdwn(statusMessage(failed))).toContain(`:warning: Setting up access failed\n${quotedFake}`);
+  });
+
   it('keeps a very long reason within Slack limits', () => {
     const message = approvalMessage(pendingRequest({ reason: '<'.repeat(5000) }), readOnly);
     const reason = message.blocks.find((b) => b.type === 'section' && b.text?.text.startsWith('*Reason*'));
-    expect(reason?.type === 'section' && reason.text?.text).toMatch(/^\*Reason\*\n(&lt;)+…$/);
+    expect(reason?.type === 'section' && reason.text?.text).toMatch(/^\*Reason\*\n> (&lt;)+…$/);
     // Every text Slack takes in a section or context, 3,000 characters at most.
     const texts = message.blocks.flatMap((b) => [...(b.type === 'section' ? [b.text, ...(b.fields ?? [])] : []), ...(b.type === 'context' ? b.elements : [])]);
     expect(texts.length).toBeGreaterThan(0);
@@ -194,7 +220,7 @@ describe('denyReasonModal', () => {
       submit: { type: 'plain_text', text: 'Deny', emoji: true },
       close: { type: 'plain_text', text: 'Cancel', emoji: true },
       blocks: [
-        { type: 'section', text: { type: 'mrkdwn', text: `Why is request \`${REQUEST_ID}\` denied? The requester will see this reason.` } },
+        { type: 'section', text: { type: 'mrkdwn', text: `Why is request \`${REQUEST_ID}\` denied? The requester will see this reason.`, verbatim: true } },
         {
           type: 'input',
           block_id: 'rolegate_deny_reason_block',
