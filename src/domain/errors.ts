@@ -35,6 +35,14 @@ export class RolegateError extends Error {
   }
 }
 
+/** Codes whose message is for operators only: a broken configuration names parameters and files, and is our fault. */
+export const OPAQUE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID']);
+
+/** rolegate's own words about an error, where a person may read them: any other error's text stays in the log. */
+export function messageForUsers(e: unknown): string | undefined {
+  return e instanceof RolegateError && !OPAQUE_CODES.has(e.code) ? e.message : undefined;
+}
+
 /** A route that exists, asked with another method: the methods it takes go in the Allow header (RFC 9110). */
 export class MethodNotAllowedError extends RolegateError {
   constructor(

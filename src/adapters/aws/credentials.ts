@@ -9,6 +9,9 @@ import { sessionName } from './session-name';
 export { sessionName };
 
 /** A role rolegate assumes: a target account's provisioner role, or the identity-granter role. */
+/** The cache key of the identity account's granter role (provisioner roles are keyed by their account id). */
+export const IDENTITY_ACCOUNT_KEY = 'identity-account';
+
 export interface AssumableRole {
   /** Cache key: one set of credentials per key (the account id for provisioner roles). */
   key: string;
@@ -115,10 +118,13 @@ export class ProvisionerCredentials {
 
   private async assume(target: AssumableRole, requestId: string): Promise<Entry> {
     const input = assumeRoleInput(target, requestId);
-    const out = await withRetry(`AssumeRole into ${target.roleArn}`, () => this.sts.send(new AssumeRoleCommand(input)), this.retry, STS_HINTS);
+    // The message reaches requesters, approvers' channels and webhooks (the request's failure), so it names the
+    // account, not rolegate's own role in it; the role's ARN is in STS's own message, which goes to the logs only.
+    const what = `AssumeRole into ${target.key === IDENTITY_ACCOUNT_KEY ? 'the identity account' : `account ${target.key}`}`;
+    const out = await withRetry(what, () => this.sts.send(new AssumeRoleCommand(input)), this.retry, STS_HINTS);
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-      throw new ProvisioningError(`AssumeRole into ${target.roleArn} returned no credentials; it will be retried.`, 'NoCredentials', true);
+      throw new ProvisioningError(`${what} returned no credentials; it will be retried.`, 'NoCredentials', true, 'PROVISIONING_FAILED', `no credentials from ${target.roleArn}`);
     }
     const credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: new Date(c.Expiration) };
     const entry = { credentials, client: this.iamFactory(credentials) };

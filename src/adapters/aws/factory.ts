@@ -3,7 +3,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import type { Clock, IdentityGranter, Provisioner } from '../../domain/ports';
 import type { Settings } from '../../domain/settings';
 import { AWS_CALL_BOUNDS } from './call-bounds';
-import { ProvisionerCredentials } from './credentials';
+import { IDENTITY_ACCOUNT_KEY, ProvisionerCredentials } from './credentials';
 import { IamIdentityGranter } from './identity-granter';
 import { IamProvisioner } from './iam-provisioner';
 
@@ -23,7 +23,7 @@ export function createAwsProvisioning(settings: Settings, region: string, clock:
   const p = settings.provisioner;
   let identityIam: () => Promise<IAMClient>;
   if (p.identityRoleArn) {
-    const target = { key: 'identity-account', roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
+    const target = { key: IDENTITY_ACCOUNT_KEY, roleArn: p.identityRoleArn, ...(p.identityExternalId ? { externalId: p.identityExternalId } : {}) };
     identityIam = () => credentials.iamFor(target, 'identity');
   } else {
     // Settings validation requires identityRoleArn with identityGrants in aws mode, so this is never

@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { errorForLog, ForbiddenError, GrantBusyError, IN_THE_SWEEPERS_LOG, noteWritesSent, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
+import { errorForLog, ForbiddenError, GrantBusyError, IN_THE_SWEEPERS_LOG, messageForUsers, noteWritesSent, ProvisioningError, StaleWriteError, writesSentBefore } from '../errors';
 import { grantLocationFor, grantOfAnother, grantTargetFor, liveMembers, nextGrant, specFor, withGrantLease, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { AccessRequest, AuditEvent, FailureInfo, PlannedCall } from '../model';
 import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisioner, RequestWrite } from '../ports';
@@ -324,7 +324,8 @@ export async function recordUnexpectedProvisioningError(deps: ProvisioningDeps, 
   // Rolegate's own errors say what a person can act on. Any other may quote what only operators should
   // read (an SDK's message names ARNs of rolegate's roles and tables, an SCP), and the reason reaches the
   // requester, the approval channel and webhooks: it stays in the sweeper's log (sweep step failed).
-  const why = e instanceof RolegateError ? `: ${e.message}` : ` (${IN_THE_SWEEPERS_LOG})`;
+  const mine = messageForUsers(e);
+  const why = mine !== undefined ? `: ${mine}` : ` (${IN_THE_SWEEPERS_LOG})`;
   const error = new ProvisioningError(`Provisioning failed with an unexpected error${why}`, 'UnexpectedError', true);
   noteWritesSent(error, writesSentBefore(e));
   return failUnderLease(deps, request, error);

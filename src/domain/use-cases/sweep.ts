@@ -1,5 +1,5 @@
 import { audit } from '../audit';
-import { errorForLog, IN_THE_SWEEPERS_LOG, OutOfTimeError, ProvisioningError, RolegateError, StaleWriteError } from '../errors';
+import { errorForLog, IN_THE_SWEEPERS_LOG, messageForUsers, OutOfTimeError, ProvisioningError, StaleWriteError } from '../errors';
 import { SYSTEM_ACTOR, type AccessRequest, type SweepRetry } from '../model';
 import type { DueKind, RequestStore } from '../ports';
 import { announce, isoNow, withOptimisticRetry } from './context';
@@ -188,7 +188,7 @@ async function retryLater(deps: ProvisioningDeps, kind: SweepRetry['kind'], requ
   const delay = Math.min(RETRY_FIRST_MS * 2 ** Math.min(attempts - 1, 30), RETRY_MAX_MS) - RETRY_EARLY_MS;
   // On the request, which its requester, grantee and approvers read: rolegate's own words only. Any other
   // error's text (an SDK's names rolegate's roles, sessions and table) stays in the log line of the failure.
-  const message = e instanceof RolegateError ? e.message : `an unexpected error (${IN_THE_SWEEPERS_LOG})`;
+  const message = messageForUsers(e) ?? `an unexpected error (${IN_THE_SWEEPERS_LOG})`;
   const sweepRetry: SweepRetry = {
     kind,
     attempts,

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../domain/errors';
-import { errorForLog, MethodNotAllowedError, RolegateError } from '../../domain/errors';
+import { errorForLog, MethodNotAllowedError, OPAQUE_CODES, RolegateError } from '../../domain/errors';
 import type { Logger } from '../../domain/ports';
 import type { HttpResult } from './types';
 
@@ -25,8 +25,6 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
 /** The code of the opaque 500 that answers anything unexpected (its details go to the log only). */
 export const INTERNAL = 'INTERNAL';
 
-/** Codes that never reach a caller as themselves: a broken configuration is our fault, answered as any unexpected error (INTERNAL). */
-export const OPAQUE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID']);
 
 /**
  * Codes only the local server (`npm start`) answers. Deployed, API Gateway sends rolegate only the

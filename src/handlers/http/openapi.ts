@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import type { ErrorCode } from '../../domain/errors';
+import { OPAQUE_CODES } from '../../domain/errors';
 import { IDEMPOTENCY_HOURS } from '../../domain/ports';
-import { CORRELATION_ID_HEADER, INTERNAL, LOCAL_ONLY_CODES, OPAQUE_CODES, STATUS_BY_CODE } from './errors';
+import { CORRELATION_ID_HEADER, INTERNAL, LOCAL_ONLY_CODES, STATUS_BY_CODE } from './errors';
 import { IDEMPOTENCY_KEY_HEADER } from './middlewares';
 import type { RouteDef } from './route';
 import { RESPONSE_COMPONENTS } from './responses';

@@ -3,7 +3,7 @@ import { encodeTime } from 'ulid';
 import type { SlackJob, SlackJobLedger } from '../../adapters/dynamodb/slack-store';
 import { commandReply, helpText } from '../../adapters/slack/blocks';
 import type { SlackApi } from '../../adapters/slack/slack-client';
-import { errorForLog, ForbiddenError, RolegateError } from '../../domain/errors';
+import { errorForLog, ForbiddenError, messageForUsers, RolegateError } from '../../domain/errors';
 import { STATUS_BY_CODE } from '../http/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
 import { callerIdentity } from '../../domain/principal';
@@ -52,7 +52,8 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
       deps.logger.error('slack job failed', { jobId: job.id, kind: job.work.kind, ...(e instanceof RolegateError ? { code: e.code } : {}), error: errorForLog(e) });
       deps.metrics?.count('SlackJobFailed');
     }
-    text = e instanceof RolegateError ? `Not done: ${e.message}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';
+    const why = messageForUsers(e);
+    text = why !== undefined ? `Not done: ${why}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';
   }
   // Marked before the reply: a reply lost to a crash here is better than a second run answering
   // "already decided". If the mark fails the job may run again, which its use-cases make harmless.

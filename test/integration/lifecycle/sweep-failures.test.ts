@@ -1,4 +1,4 @@
-import { NotFoundError, ProvisioningError } from '../../../src/domain/errors';
+import { ConfigError, NotFoundError, ProvisioningError } from '../../../src/domain/errors';
 import type { AccountSettings } from '../../../src/domain/settings';
 import { SYSTEM_ACTOR, type AccessRequest } from '../../../src/domain/model';
 import type { GrantSpec, ProvisionOutcome, RequestStore } from '../../../src/domain/ports';
@@ -28,7 +28,7 @@ class UntrustedAccount extends RecordingProvisioner {
   private refuse(account: AccountSettings): void {
     if (account.id === this.untrusted) {
       throw new ProvisioningError(
-        `AssumeRole into arn:aws:iam::${account.id}:role/rolegate-provisioner failed: rolegate may not act in this account (AccessDenied: not authorized to perform sts:AssumeRole)`,
+        `AssumeRole into account ${account.id} failed: rolegate may not act in this account (AccessDenied)`,
         'AccessDenied',
         false,
       );
@@ -104,11 +104,15 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     }
   });
 
-  it("keeps an SDK's own error text off the request (its people read sweepRetry), in the log only", async () => {
+  const sdkText = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-prod-SweeperRole-1ABC/rolegate-prod-sweeper is not authorized to perform: dynamodb:DeleteItem';
+  it.each([
+    ["an SDK's own error text", () => Object.assign(new Error(sdkText), { name: 'AccessDeniedException' })],
+    // rolegate's own error, but one whose words are for operators (it names parameters and files).
+    ['a configuration error', () => new ConfigError(sdkText)],
+  ])('keeps %s off the request (its people read sweepRetry), in the log only', async (_, error) => {
     const r = await activeStaging(ARN.alice, 15);
-    const sdkText = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-prod-SweeperRole-1ABC/rolegate-prod-sweeper is not authorized to perform: dynamodb:DeleteItem';
     h.deps.grants.remove = async () => {
-      throw Object.assign(new Error(sdkText), { name: 'AccessDeniedException' });
+      throw error();
     };
     h.clock.advance(16 * 60_000);
 
@@ -159,11 +163,16 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
     expect(iam.roles.size).toBe(0);
   });
 
-  it('ends a request FAILED by an error it did not expect without publishing that error, which only the log holds', async () => {
-    // Arrange: an error no part of rolegate made, quoting what only operators should read.
-    const leak = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-worker/x is not authorized to perform: dynamodb:Query on arn:aws:dynamodb:eu-west-1:999999999999:table/rolegate';
+  const leak = 'User: arn:aws:sts::999999999999:assumed-role/rolegate-worker/x is not authorized to perform: dynamodb:Query on arn:aws:dynamodb:eu-west-1:999999999999:table/rolegate';
+  it.each([
+    // An error no part of rolegate made, quoting what only operators should read.
+    ['no part of rolegate made', () => new Error(leak)],
+    // rolegate's own, but for operators: a configuration error names parameters and files.
+    ['about the configuration', () => new ConfigError(leak)],
+  ])('ends a request FAILED by an error it did not expect (%s) without publishing that error, which only the log holds', async (_, error) => {
+    // Arrange
     iam.apply = async () => {
-      throw new Error(leak);
+      throw error();
     };
     const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
 

@@ -1,7 +1,7 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { provisionerRole, ProvisionerCredentials, sessionName, type TemporaryCredentials } from '../../../src/adapters/aws/credentials';
+import { IDENTITY_ACCOUNT_KEY, provisionerRole, ProvisionerCredentials, sessionName, type TemporaryCredentials } from '../../../src/adapters/aws/credentials';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { account, awsError, instantRetry, ManualClock, sandbox, stsCredentials } from './fixtures';
 
@@ -73,10 +73,21 @@ describe('ProvisionerCredentials', () => {
     const error = await creds.iamFor(target, 'r1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisioningError);
     expect(error).toMatchObject({ awsCode: 'AccessDenied', retryable: false });
-    expect((error as Error).message).toMatch(/^AssumeRole into arn:aws:iam::222222222222:role\/rolegate-provisioner failed: rolegate may not assume this role: .*ExternalId/);
+    expect((error as Error).message).toMatch(/^AssumeRole into account 222222222222 failed: rolegate may not assume this role: .*ExternalId/);
+    // The message reaches requesters and channels; rolegate's role ARN does not, STS's own text goes to the logs.
+    expect((error as Error).message).not.toContain('role/rolegate-provisioner');
+    expect(error).toMatchObject({ awsMessage: 'not authorized to perform: sts:AssumeRole' });
 
     await expect(creds.iamFor(target, 'r2')).resolves.toBeInstanceOf(IAMClient);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+  });
+
+  it("names the identity account, not its granter role, when the identity side's AssumeRole fails", async () => {
+    const { creds } = credentials();
+    sts.on(AssumeRoleCommand).rejects(awsError('AccessDenied', 'not authorized to perform: sts:AssumeRole', 403));
+    const error = await creds.iamFor({ key: IDENTITY_ACCOUNT_KEY, roleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', externalId: 'x'.repeat(32) }, 'r1').catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^AssumeRole into the identity account failed: /);
+    expect((error as Error).message).not.toContain('rolegate-identity-granter');
   });
 
   it('fails retryably when STS answers without credentials', async () => {
