@@ -2,17 +2,20 @@ import { ScanCommand as RawScanCommand, type AttributeValue } from '@aws-sdk/cli
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Harness } from './harness';
 
+/** A harness or a store fixture: what reading the whole table takes. */
+type Table = Pick<Harness, 'tableName'> & { requests: Pick<Harness['requests'], 'doc'> };
+
 /** Every item in the test table (a test-side check only; the product never scans). */
-export async function allItems(h: Harness): Promise<Record<string, unknown>[]> {
+export async function allItems(h: Table): Promise<Record<string, unknown>[]> {
   return scanAll(h, ScanCommand) as Promise<Record<string, unknown>[]>;
 }
 
 /** Every item as DynamoDB holds it (attribute-value maps, as a stream image carries them). */
-export async function allRawItems(h: Harness): Promise<Record<string, AttributeValue>[]> {
+export async function allRawItems(h: Table): Promise<Record<string, AttributeValue>[]> {
   return scanAll(h, RawScanCommand) as Promise<Record<string, AttributeValue>[]>;
 }
 
-async function scanAll(h: Harness, Command: typeof ScanCommand | typeof RawScanCommand): Promise<unknown[]> {
+async function scanAll(h: Table, Command: typeof ScanCommand | typeof RawScanCommand): Promise<unknown[]> {
   const items: unknown[] = [];
   let start: Record<string, never> | undefined;
   do {

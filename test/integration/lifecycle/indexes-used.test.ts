@@ -131,13 +131,24 @@ it('the reconciler sends nothing its role lacks, and queries no index, while it 
   h = await harness({ provisioner: iam, settings: settingsWith((d) => ((d.provisioner as Record<string, unknown>).driftAction = 'repair')) });
   const live = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'live' });
   await provisionRequest(h.deps, live.id);
-  // A role no grant names (reported, then removed in repair mode) and a live grant's role tampered with (repaired).
-  iam.foreign.set('222222222222#rg-ReadOnly-mallory-deadbeef', strayRole('222222222222'));
+  const liveRole = (await h.requests.get(live.id))!.grantKey!;
+  // A role no grant names, made by this deployment (its request is in the table; removed in repair mode),
+  // and a live grant's role whose trust was widened (repaired; a narrowed one would be left as it is).
+  const maker = await createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'made the stray role' });
+  iam.foreign.set('222222222222#rg-ReadOnly-mallory-deadbeef', strayRole('222222222222', { requestIds: [maker.id] }));
+  iam.tampered.set(liveRole, { trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] } });
 
-  let found: unknown[] = [];
+  const logged = iam.log.length;
+  let found: Array<{ roleName: string; repaired: boolean }> = [];
   const sent = await sentToDynamo(h.requests.doc, async () => (found = await reconcile(h.deps)));
 
-  expect(found.length).toBeGreaterThan(0);
+  expect(found.map((d) => [d.roleName, d.repaired]).sort()).toEqual([
+    ['rg-ReadOnly-mallory-deadbeef', true],
+    [liveRole.split('#')[1], true],
+  ].sort());
+  const reconciled = iam.log.slice(logged);
+  expect(reconciled.filter((l) => l.startsWith('remove rg-ReadOnly-mallory-deadbeef '))).toHaveLength(1);
+  expect(reconciled.filter((l) => l.startsWith(`apply ${liveRole.split('#')[1]} `))).toHaveLength(1);
   expect(beyondRole(sent, 'ReconcilerRole')).toEqual({ actions: [], deletes: [] });
   expect([...sent.indexes]).toEqual([]);
   expect(sent.tableActions.has('dynamodb:Query')).toBe(true);

@@ -97,22 +97,30 @@ describe('metrics and structured logs', () => {
   });
 
   it('puts the correlation id on every log line of a request and keeps user text in fields', async () => {
+    const HOSTILE = '"}\n{"level":"ERROR","message":"forged"}\n';
     const lines: Record<string, unknown>[] = [];
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(JSON.parse(String(chunk)));
+      // One write is one line, one JSON object: a forged line would be a second object (or fail to parse).
+      const text = String(chunk).replace(/\n$/, '');
+      expect(text).not.toContain('\n');
+      lines.push(JSON.parse(text));
       return true;
     });
     try {
       const logger = new PowertoolsLoggerAdapter(new PowertoolsLogger({ serviceName: 'rolegate', logLevel: 'INFO' }));
       const api = httpApp(routes, () => h.deps, logger, { localIdentity: false });
-      await api(apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'nope', profile: 'ReadOnly', durationMinutes: 30, reason: '"}\n{"level":"ERROR"' }, headers: { 'x-correlation-id': 'corr-abcdef12' } }), lambdaContext());
+      await api(apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, body: { account: 'nope', profile: 'ReadOnly', durationMinutes: 30, reason: HOSTILE }, headers: { 'x-correlation-id': 'corr-abcdef12' } }), lambdaContext());
       logger.info('after the request');
+      // User text that does reach a log line (a field) stays inside it, as one value.
+      logger.info('user text', { reason: HOSTILE });
     } finally {
       spy.mockRestore();
     }
-    const during = lines.filter((l) => l.message !== 'after the request');
+    const during = lines.filter((l) => l.message !== 'after the request' && l.message !== 'user text');
     expect(during.length).toBeGreaterThan(0);
     for (const l of during) expect(l.correlationId).toBe('corr-abcdef12');
     expect(lines.find((l) => l.message === 'after the request')!.correlationId).toBeUndefined();
+    expect(lines.filter((l) => l.message === 'user text').map((l) => l.reason)).toEqual([HOSTILE]);
+    expect(lines.filter((l) => l.level === 'ERROR')).toEqual([]);
   });
 });

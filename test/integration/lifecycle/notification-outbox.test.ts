@@ -175,18 +175,38 @@ it('delivers through the Slack and webhook notifiers it loads at the first notif
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Slack's Web API answered in the process (no network): the Slack client calls the global fetch.
+  const toSlack: { method: string; token: string | null; body: Record<string, unknown> }[] = [];
+  const realFetch = globalThis.fetch;
+  const fetchSpy = jest.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const url = String(input);
+    if (!url.startsWith('https://slack.com/api/')) return realFetch(input, init);
+    toSlack.push({ method: url.slice('https://slack.com/api/'.length), token: new Headers(init?.headers).get('authorization'), body: JSON.parse(String(init?.body)) });
+    return new Response(JSON.stringify({ ok: true, channel: 'C0APPROVERS', ts: '1767268800.000100' }), { status: 200, headers: { 'content-type': 'application/json' } });
+  });
   const table = await freshTable();
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     const composed = composeApp({
-      env: readEnv({ ROLEGATE_LOCAL: 'true', ROLEGATE_TABLE: table.tableName, ROLEGATE_LOCAL_SECRETS: JSON.stringify({ '/rolegate/webhooks/ops': 'k' }) }),
-      settings: settingsWith((doc) => (doc.webhooks = [{ url, secretParameter: '/rolegate/webhooks/ops', events: ['request.created'] }])),
+      env: readEnv({
+        ROLEGATE_LOCAL: 'true',
+        ROLEGATE_TABLE: table.tableName,
+        ROLEGATE_LOCAL_SECRETS: JSON.stringify({ '/rolegate/webhooks/ops': 'k', '/rolegate/slack/signing-secret': 's', '/rolegate/slack/bot-token': 'xoxb-local' }),
+      }),
+      settings: settingsWith((doc) => {
+        doc.webhooks = [{ url, secretParameter: '/rolegate/webhooks/ops', events: ['request.created'] }];
+        doc.slack = { users: {} };
+        for (const rule of doc.rules as Record<string, unknown>[]) if (rule.id === 'production-read') rule.slackChannel = 'C0APPROVERS';
+      }),
       logger: new MemoryLogger(),
       dynamodb: table.client,
     });
     const request = await createRequest(composed.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
     expect(received.map((r) => [r.event, JSON.parse(r.body).request.id])).toEqual([['request.created', request.id]]);
+    expect(toSlack.map((c) => [c.method, c.token, c.body.channel])).toEqual([['chat.postMessage', 'Bearer xoxb-local', 'C0APPROVERS']]);
+    expect(JSON.stringify(toSlack[0]!.body.blocks)).toContain(request.id);
   } finally {
+    fetchSpy.mockRestore();
     await table.drop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

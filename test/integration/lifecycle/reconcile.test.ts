@@ -132,7 +132,9 @@ describe('reconciliation: IAM compared with the live grants', () => {
     const drift = await reconcile(h.deps);
     expect(drift).toEqual([{ accountId: '222222222222', roleName: unknownRole.roleName, kind: 'unknown-role', detail: 'a rolegate role that no live grant accounts for', repaired: false }]);
     expect(iam.foreign.size).toBe(1);
-    expect(h.logger.lines.some((l) => l.message === 'drift found' && l.fields.roleName === unknownRole.roleName)).toBe(true);
+    expect(h.logger.lines.filter((l) => l.message === 'drift found').map((l) => [l.fields.roleName, l.fields.audited])).toEqual([[unknownRole.roleName, true]]);
+    const audited = (await allItems(h)).filter((i) => i.pk === 'REQ#account:222222222222' && i.action === 'DRIFT_DETECTED');
+    expect(audited).toEqual([expect.objectContaining({ actor: 'rolegate', comment: 'unknown-role: a rolegate role that no live grant accounts for' })]);
   });
 
   it('removes an unknown rolegate role in repair mode, but never a role rolegate did not create, nor one another deployment made', async () => {
