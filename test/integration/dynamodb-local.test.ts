@@ -2,7 +2,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { freshTable } from '../helpers/dynamo';
 
 describe('the test DynamoDB engine', () => {
-  it('creates the table from serverless.yml with its three indexes', async () => {
+  it('creates the table from serverless.yml with its four indexes', async () => {
     const t = await freshTable();
     try {
       const out = await t.client.send(new DescribeTableCommand({ TableName: t.tableName }));

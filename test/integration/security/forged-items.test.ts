@@ -1,6 +1,6 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { SLACK_JOB_SK } from '../../../src/adapters/dynamodb/slack-store';
-import { REQUEST_SK, requestItem } from '../../../src/adapters/dynamodb/keys';
+import { duePk, REQUEST_SK, requestItem } from '../../../src/adapters/dynamodb/keys';
 import type { AccessRequest } from '../../../src/domain/model';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
@@ -39,6 +39,11 @@ afterEach(async () => {
 async function plant(jobId: string, forged: AccessRequest, keys: Record<string, string>): Promise<void> {
   const item = { ...requestItem(forged), pk: `SLACKJOB#${jobId}`, sk: SLACK_JOB_SK, ...keys };
   await h.requests.doc.send(new PutCommand({ TableName: h.tableName, Item: item }));
+  if (keys.duepk !== undefined) {
+    // The copy is in the due index, where the sweeper looks, so what it does not do is its own choice.
+    const seen = await h.requests.doc.send(new QueryCommand({ TableName: h.tableName, IndexName: 'byDue', KeyConditionExpression: 'duepk = :k', ExpressionAttributeValues: { ':k': keys.duepk } }));
+    expect((seen.Items ?? []).map((i) => i.pk)).toContain(item.pk);
+  }
 }
 
 // A request's own sort key is not enough: the partition key must be the one its id gives.
@@ -53,7 +58,7 @@ it.each<[string, Record<string, string>]>([
   expect(approved.status).toBe('APPROVED');
   // Its copy, as bob's EC2Admin under the two-approval rule, due for provisioning first.
   const forged: AccessRequest = { ...approved, ruleId: 'admin-two-approvals', profile: 'EC2Admin', requester: ARN.bob, principalArn: ARN.bob };
-  await plant('evil', forged, { ...sortKey, duepk: 'DUE#PROVISION', duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
+  await plant('evil', forged, { ...sortKey, duepk: duePk('PROVISION'), duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
   h.clock.advance(5 * MINUTE);
 
   const report = await sweep(h.deps);
@@ -70,7 +75,7 @@ it('does not end live access, nor rewrite its record, through a copy due for exp
   await provisionRequest(h.deps, r.id);
   const active = (await h.requests.get(r.id))!;
   expect(active.status).toBe('ACTIVE');
-  await plant('expire', { ...active, reason: 'FORGED' }, { duepk: 'DUE#EXPIRE', duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
+  await plant('expire', { ...active, reason: 'FORGED' }, { duepk: duePk('EXPIRE'), duesk: `2000-01-01T00:00:00.000Z#${r.id}` });
   const before = (await allItems(h)).filter((i) => i.pk === `REQ#${r.id}`);
 
   const report = await sweep(h.deps);

@@ -56,15 +56,18 @@ describe('listing due work', () => {
     expect(provisioning).toStrictEqual({ items: [retried, approved] });
   });
 
-  it('reads the instant in any ISO-8601 form: an item due exactly then is not yet due', async () => {
+  it('reads the instant in any ISO-8601 form: an item due exactly then is not yet due, one a millisecond before is', async () => {
     // Arrange
-    await createAll([inStatus('PENDING', { decisionDeadline: '2026-03-02T09:00:00.000Z' })]);
+    const [, justBefore] = await createAll([
+      inStatus('PENDING', { decisionDeadline: '2026-03-02T09:00:00.000Z' }),
+      inStatus('PENDING', { decisionDeadline: '2026-03-02T08:59:59.999Z' }),
+    ]);
 
-    // Act
-    const page = await t.requests.listDue('TIMEOUT', '2026-03-02T09:00:00Z', 10);
+    // Act: one instant, written three ways ('…:00Z' sorts after '…:00.000Z' as text, and would admit the first).
+    const pages = await Promise.all(['2026-03-02T09:00:00Z', '2026-03-02T10:00:00+01:00', '2026-03-02T09:00:00.000Z'].map((at) => t.requests.listDue('TIMEOUT', at, 10)));
 
     // Assert
-    expect(page.items).toEqual([]);
+    for (const page of pages) expect(page.items.map((r) => r.id)).toEqual([justBefore!.id]);
   });
 
   it('pages through due items with a cursor, oldest first, with no duplicates and none missing', async () => {

@@ -130,9 +130,9 @@ describe('withRetry within the time its work has (a grant lease)', () => {
 
   it('is unbounded outside any limit; an inner lease replaces an outer one, and the run\'s limit holds under both', async () => {
     expect(timeLeftMs()).toBe(Infinity);
-    await withLeaseTime(() => 1_000, () => withLeaseTime(() => 60_000, async () => expect(timeLeftMs()).toBe(60_000)));
-    await withRunTime(() => 30_000, () => withLeaseTime(() => 60_000, () => withLeaseTime(() => 90_000, async () => expect(timeLeftMs()).toBe(30_000))));
-    await withLeaseTime(() => 20_000, () => withRunTime(() => 30_000, async () => expect(timeLeftMs()).toBe(20_000)));
+    expect(await withLeaseTime(() => 1_000, () => withLeaseTime(() => 60_000, async () => timeLeftMs()))).toBe(60_000);
+    expect(await withRunTime(() => 30_000, () => withLeaseTime(() => 60_000, () => withLeaseTime(() => 90_000, async () => timeLeftMs())))).toBe(30_000);
+    expect(await withLeaseTime(() => 20_000, () => withRunTime(() => 30_000, async () => timeLeftMs()))).toBe(20_000);
     await expect(withRetry('GetRole', failing().fn, instantRetry().options)).resolves.toBe('ok');
   });
 });
