@@ -56,12 +56,16 @@ export function correlation(logger?: Logger): Mw {
 export function httpErrors(logger: Logger): Mw {
   return {
     onError: (request) => {
-      const { actor } = request.context;
+      const { actor, route, params } = request.context;
       const apiRequestId = request.event.requestContext?.requestId;
       // Where a refusal came from too: a probe (a run of 401s and 403s) is found by its address.
       const sourceIp = clientText(request.event.requestContext?.http?.sourceIp, 64);
+      // And what it tried: the route (its template, not the path as sent) and the request it named.
+      const requestId = clientText(params?.id, 64);
       const who = {
         ...(actor ? { caller: actor.arn, ...(actor.person !== undefined ? { person: actor.person } : {}) } : {}),
+        ...(route ? { route: `${route.method} ${route.path}` } : {}),
+        ...(requestId !== undefined ? { requestId } : {}),
         ...(apiRequestId ? { apiRequestId } : {}),
         ...(sourceIp !== undefined ? { sourceIp } : {}),
       };

@@ -47,10 +47,13 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
     text = await perform(deps, slackActor(deps, linkedPrincipal(deps, job), job.slackUserId), job);
   } catch (e) {
     // Our side's failures (what the API answers 5xx: an unexpected error, IAM refusing a revoke) are logged and
-    // counted for their alarm, as the API's are; a refusal (4xx) is the user's answer and nothing more.
+    // counted for their alarm, as the API's are; a refusal (4xx) is logged as the API logs one: the trace a
+    // probe leaves (a self-approval, a revoke of another's access), with who tried what.
     if (!(e instanceof RolegateError) || STATUS_BY_CODE[e.code] >= 500) {
       deps.logger.error('slack job failed', { jobId: job.id, kind: job.work.kind, ...(e instanceof RolegateError ? { code: e.code } : {}), error: errorForLog(e) });
       deps.metrics?.count('SlackJobFailed');
+    } else {
+      deps.logger.info('slack job refused', { jobId: job.id, ...jobTarget(job), code: e.code, slackUserId: job.slackUserId, caller: job.principalArn });
     }
     const why = messageForUsers(e);
     text = why !== undefined ? `Not done: ${why}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';
@@ -105,6 +108,14 @@ function slackActor(deps: ProvisioningDeps, linked: string, slackUserId: string)
 function withoutUrls(e: unknown, responseUrl: string): string {
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   return message.split(responseUrl).join('<response_url>').replace(/https?:\/\/\S+/g, '<url>');
+}
+
+/** What a job tried, for its log line: its kind (a command's verb) and the request it named. */
+function jobTarget(job: SlackJob): { kind: string; requestId?: string } {
+  const w = job.work;
+  if (w.kind !== 'command') return { kind: w.kind, requestId: w.requestId };
+  const c = w.command;
+  return { kind: `command ${c.kind}`, ...('requestId' in c ? { requestId: c.requestId } : {}) };
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

@@ -93,13 +93,22 @@ it('a request no rule allows is a 403 naming the account as the caller gave it, 
   expect((await allItems(h)).filter((i) => i.type === 'request')).toHaveLength(1);
 });
 
-it('logs who was refused (the caller, API Gateway\'s request id and the address, which the caller cannot choose), not only the correlation id they may pick', async () => {
+it('logs who was refused, and at what (the caller, the route and request, API Gateway\'s request id and the address, which the caller cannot choose), not only the correlation id they may pick', async () => {
   const id = await aliceActive();
   const res = await call(h.api, { method: 'POST', path: `/requests/${id}/revoke`, caller: ARN.bob, sourceIp: '198.51.100.9', body: {}, headers: { 'x-correlation-id': 'chosen-by-the-caller' } });
   expect(res.status).toBe(403);
   expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)).toEqual({
     level: 'info',
     message: 'request refused',
-    fields: { code: 'FORBIDDEN', status: 403, correlationId: 'chosen-by-the-caller', caller: ARN.bob, apiRequestId: expect.stringMatching(/.+/), sourceIp: '198.51.100.9' },
+    fields: {
+      code: 'FORBIDDEN',
+      status: 403,
+      correlationId: 'chosen-by-the-caller',
+      caller: ARN.bob,
+      route: 'POST /requests/{id}/revoke',
+      requestId: id,
+      apiRequestId: expect.stringMatching(/.+/),
+      sourceIp: '198.51.100.9',
+    },
   });
 });

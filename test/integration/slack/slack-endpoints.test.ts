@@ -241,13 +241,26 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     expect(await allItems(h)).toEqual(before);
   });
 
-  it('refuses self-approval by button with a friendly message', async () => {
+  it('refuses self-approval by button with a friendly message, and logs who tried what, as the API logs a refusal', async () => {
     const request = await createRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { account: 'production', profile: 'EC2Admin', durationMinutes: 60, reason: 'x' });
     const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id))));
     expect(res.statusCode).toBe(200);
     await settle();
     expect(slack.replies.map((r) => r.reply.text)).toEqual(['Not done: Nobody may decide on their own request.']);
     expect((await h.requests.getDetail(request.id))!.decisions).toEqual([]);
+    expect(h.logger.lines.filter((l) => l.message === 'slack job refused')).toEqual([
+      { level: 'info', message: 'slack job refused', fields: { jobId: expect.any(String), kind: 'approve', requestId: request.id, code: 'FORBIDDEN', slackUserId: 'U0LEADANNA', caller: ARN.leadAnna } },
+    ]);
+  });
+
+  it('logs a refused command with its verb and the request it named', async () => {
+    const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    const res = await app(event('/slack/commands', slashCommandBody(`revoke ${request.id}`, { user_id: 'U0LEADBEN', trigger_id: '1.3.revoke' })));
+    expect(res.statusCode).toBe(200);
+    await settle();
+    expect(h.logger.lines.filter((l) => l.message === 'slack job refused').map((l) => l.fields)).toEqual([
+      expect.objectContaining({ kind: 'command revoke', requestId: request.id, slackUserId: 'U0LEADBEN', caller: ARN.leadBen }),
+    ]);
   });
 
   it('records one decision for a double click (and for a replayed payload)', async () => {
