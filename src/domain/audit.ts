@@ -30,7 +30,7 @@ export function actedBy(by: EventActor): Pick<EventInput, 'actor' | 'actorPerson
   return { actor: by.arn, ...(by.person !== undefined ? { actorPerson: by.person } : {}), ...(by.source !== undefined ? { source: by.source } : {}) };
 }
 
-function event(action: AuditAction, request: AccessRequest, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {
+function event(action: AuditAction, request: Pick<AccessRequest, 'id'>, input: EventInput, from?: RequestStatus, to?: RequestStatus): AuditEvent {
   return {
     id: input.id,
     requestId: request.id,
@@ -68,5 +68,6 @@ export const audit = {
   driftDetected: (r: AccessRequest, i: EventInput) => event('DRIFT_DETECTED', r, i),
   driftRepaired: (r: AccessRequest, i: EventInput) => event('DRIFT_REPAIRED', r, i),
   notificationFailed: (r: AccessRequest, i: EventInput) => event('NOTIFICATION_FAILED', r, i),
-  extensionRequested: (r: AccessRequest, i: EventInput) => event('EXTENSION_REQUESTED', r, i),
+  /** On the original's trail, written with the extension's creation: who asked to extend it, when, why, and which request carries it. */
+  extensionRequested: (original: Pick<AccessRequest, 'id'>, i: EventInput) => event('EXTENSION_REQUESTED', original, i),
 };

@@ -90,13 +90,18 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     comment: input.reason,
     data: { account: account.id, profile: profile.name, durationMinutes: input.durationMinutes, principal: grantee.arn },
   };
+  // An extension shows on the original's own trail too, in the same transaction: a reader of the original
+  // sees who asked to extend it, when and why, and which request carries the extension.
+  const onOriginal = input.extendsRequestId
+    ? [audit.extensionRequested({ id: input.extendsRequestId }, { ...requested, id: deps.ids.next(), data: { extensionId: pending.id, durationMinutes: input.durationMinutes } })]
+    : [];
 
   if (rule.autoApprove) {
     const approved: AccessRequest = { ...pending, status: 'APPROVED', approvedAt: now, endsAt: await accessEndFor(deps.requests, pending, now, rule.maxDurationMinutes), provisioningAttempts: 0 };
     const autoApproved = audit.autoApproved(approved, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { rule: rule.id }, notify: 'request.approved' });
     const earlier = await commitNew(
       deps,
-      { request: approved, events: [audit.requested(pending, requested), autoApproved], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}), ...claimOf(input) },
+      { request: approved, events: [audit.requested(pending, requested), autoApproved, ...onOriginal], ...(input.extendsRequestId ? { unlessRevoked: input.extendsRequestId } : {}), ...claimOf(input) },
       input,
     );
     if (earlier) return earlier;
@@ -108,7 +113,7 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   }
 
   const created = audit.requested(pending, { ...requested, notify: 'request.created' });
-  const earlier = await commitNew(deps, { request: pending, events: [created], ...claimOf(input) }, input);
+  const earlier = await commitNew(deps, { request: pending, events: [created, ...onOriginal], ...claimOf(input) }, input);
   if (earlier) return earlier;
   deps.metrics?.count('RequestCreated');
   await announce(deps, pending, created);

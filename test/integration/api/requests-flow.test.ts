@@ -179,6 +179,23 @@ describe('HTTP API: request → approvals → APPROVED (real DynamoDB, whole mid
     expect(await allItems(h)).toEqual(before);
   });
 
+  it("records an extension on the original's trail too: who asked, when, why, and which request carries it", async () => {
+    const { body } = await ask(ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 30, reason: 'Debug' });
+    const id = body.request.id as string;
+    await call(h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} });
+    await provisionRequest(h.deps, id);
+    h.clock.advance(10 * 60_000);
+
+    const res = await call(h.api, { method: 'POST', path: `/requests/${id}/extend`, caller: ARN.alice, body: { durationMinutes: 45, reason: 'More time' } });
+
+    expect(res.status).toBe(201);
+    const detail = await call(h.api, { method: 'GET', path: `/requests/${id}`, caller: ARN.alice });
+    expect(detail.body.events.filter((e: { action: string }) => e.action === 'EXTENSION_REQUESTED')).toEqual([
+      expect.objectContaining({ requestId: id, actor: ARN.alice, at: '2026-03-02T09:10:00.000Z', comment: 'More time', data: { extensionId: res.body.request.id, durationMinutes: 45 } }),
+    ]);
+    expect(detail.body.request.version).toBe(3);
+  });
+
   it('approves at once where the rule says so and hands the request to provisioning', async () => {
     const created = await ask(ARN.bob, { account: 'staging', profile: 'ReadOnly', durationMinutes: 120, reason: 'Check a deploy' });
     expect(created.status).toBe(201);
