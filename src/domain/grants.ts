@@ -29,8 +29,6 @@ export interface GrantLocation {
   session?: string;
   /** A workload grant whose rule left the configuration: the ExternalId its trust demands is not known now. */
   externalIdUnknown?: boolean;
-  /** The request recorded this role as its own (it was provisioned): a role was made for it, whatever the grant item says now. */
-  held?: boolean;
 }
 
 /** The grant key is deterministic, so a re-run after a crash always finds the same role; never fails on configuration. */
@@ -55,7 +53,6 @@ export function grantLocationFor(settings: Settings, request: AccessRequest): Gr
     ...(externalId ? { externalId } : {}),
     ...(session !== undefined ? { session } : {}),
     ...(isWorkload && !rule ? { externalIdUnknown: true } : {}),
-    ...(stored !== undefined ? { held: true } : {}),
   };
 }
 

@@ -106,11 +106,9 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
   const account = accountForGrant(deps.settings, target.accountId, lease.grant);
   if (Object.keys(remaining).length === 0) {
     if (!account) {
-      // No grant item, and the request never recorded a role as its own: nothing was recorded for this grant
-      // in that account (it never got as far as a role), so nothing is owed there; the identity side is
-      // reachable. A request that did record its role still owes it: an earlier attempt at this end took the
-      // grant item away, and the request's commit failed after it (a retried expiry must not lose the record).
-      if (!lease.grant && !target.held) return { calls: identity ? await identity.revoke(target.principal, target.grantKey) : [], roleDeleted: false, remaining: [] };
+      // No grant item: nothing was recorded for this grant in that account (the request never got as far
+      // as a role, or its grant is gone already), so nothing is owed there; the identity side is reachable.
+      if (!lease.grant) return { calls: identity ? await identity.revoke(target.principal, target.grantKey) : [], roleDeleted: false, remaining: [] };
       return owe(deps, lease, target, requestId, options);
     }
     // No grant item: rolegate recorded no role here, so a foreign role of that name (why provisioning
