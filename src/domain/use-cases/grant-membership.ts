@@ -179,7 +179,11 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
  * before the grant recorded its settings: its role cannot be reached. An
  * ended request still ends (IAM's time conditions refuse the role after its
  * end) and the cleanup is recorded as owed; a revoke, which would leave the
- * access usable until its end, is refused.
+ * access usable until its end, is refused. The grant item stays, as the role
+ * it describes does: a retry of this end (its commit failed) finds it and
+ * owes the role again, where with no item it would read as a request that
+ * never had one; and reconciliation, once the account is back, finds the
+ * role through it, ended, and removes it (driftAction: repair).
  */
 async function owe(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, options: ReleaseOptions): Promise<Release> {
   const where = `role ${target.roleName} in account ${target.accountId}`;
@@ -192,7 +196,6 @@ async function owe(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocat
   }
   const identity = identityGranterFor(deps, target.principal);
   const calls = identity ? await identity.revoke(target.principal, target.grantKey) : [];
-  if (lease.grant) await deps.grants.remove(lease);
   const owed =
     `Account ${target.accountId} is no longer in the configuration, so ${where} could not be deleted (IAM's time conditions already refuse it). ` +
     `Delete the role by hand, or add the account back and let reconciliation remove it (driftAction: repair).`;

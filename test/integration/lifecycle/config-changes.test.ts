@@ -269,6 +269,24 @@ describe('an account removed from the configuration', () => {
     expect(identityPolicies()).toEqual([]);
   });
 
+  it('expires two requests sharing a role in one sweep through the recorded account: the role goes once, and nothing is owed', async () => {
+    w = await faultWorld(awsMode());
+    const { r, extension } = await grantWithExtension('ReadOnly');
+    w.h.deps.settings = awsMode(withoutStaging);
+    w.h.clock.advance(121 * MINUTE);
+
+    const report = await sweep(w.h.deps);
+
+    expect(report).toMatchObject({ expired: 2, errors: [] });
+    for (const request of [r, extension]) {
+      expect((await w.h.requests.get(request.id))!.status).toBe('EXPIRED');
+      expect(await actions(request)).not.toContain('ACCESS_REMOVAL_OWED');
+    }
+    expect(w.h.metrics.counts.get('RemovalOwed')).toBeUndefined();
+    expect(stagingRoles()).toEqual([]);
+    expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
+  });
+
   describe('with a grant that recorded nothing to reach it (written before grants kept their account)', () => {
     async function legacyGrant(): Promise<AccessRequest> {
       const r = await grant('ReadOnly', 60);
@@ -335,7 +353,65 @@ describe('an account removed from the configuration', () => {
       expect(w.h.metrics.counts.get('ExpiryFailed')).toBeUndefined();
       expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
       expect(identityPolicies()).toEqual([]);
-      expect(await w.rawGrant(r.grantKey!)).toBeUndefined();
+      // The grant stays, as its role does: reconciliation finds the role through it once the account is back.
+      expect((await w.rawGrant(r.grantKey!))!.members).toEqual({ [r.id]: r.endsAt });
+    });
+
+    /** Fails the first commit of a request into `status` (a Lambda timeout after the IAM work, DynamoDB throttled past its retries). */
+    function failFirstCommitInto(status: string): void {
+      const commit = w.h.deps.requests.commit.bind(w.h.deps.requests);
+      let failures = 1;
+      w.h.deps.requests.commit = async (write) => {
+        if (write.request.status === status && failures-- > 0) throw new Error('Lambda timed out');
+        return commit(write);
+      };
+    }
+
+    it('still audits the role cleanup as owed when the expiry is retried after its commit failed, and removes the role once the account is back (repair)', async () => {
+      w = await faultWorld(awsMode());
+      const r = await legacyGrant();
+      w.h.clock.advance(61 * MINUTE);
+      failFirstCommitInto('EXPIRED');
+
+      const first = await sweep(w.h.deps);
+      expect(first.expired).toBe(0);
+      expect((await w.h.requests.get(r.id))!.status).toBe('ACTIVE');
+      w.h.clock.advance(5 * MINUTE);
+      const second = await sweep(w.h.deps);
+
+      expect(second).toMatchObject({ expired: 1, errors: [] });
+      const last = (await w.h.requests.getDetail(r.id))!.events.slice(-2);
+      expect(last.map((e) => e.action)).toEqual(['EXPIRED', 'ACCESS_REMOVAL_OWED']);
+      expect(last[1]).toMatchObject({ data: { accountId: STAGING, roleName: roleName(r) } });
+      expect(w.h.metrics.counts.get('RemovalOwed')).toBe(1);
+      expect(stagingRoles()).toEqual([`${STAGING}/${roleName(r)}`]);
+
+      // The account back, under driftAction repair: reconciliation removes the role the grant still names.
+      w.h.deps.settings = awsMode(() => undefined, 'repair');
+      w.h.clock.advance(10 * MINUTE);
+      const drift = await reconcile(w.h.deps);
+      expect(drift).toEqual([expect.objectContaining({ accountId: STAGING, roleName: roleName(r), kind: 'unknown-role', repaired: true })]);
+      expect(stagingRoles()).toEqual([]);
+    });
+
+    it('ends an approved request whose role was written before a crash with the cleanup owed, also when that end is retried after its commit failed', async () => {
+      w = await faultWorld(awsMode());
+      const r = await createRequest(w.h.deps, alice, { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read the logs' });
+      failFirstCommitInto('ACTIVE');
+      await expect(provisionRequest(w.h.deps, r.id)).rejects.toThrow('Lambda timed out');
+      const grantKey = `${STAGING}#${stagingRoles()[0]!.split('/')[1]}`;
+      await w.h.requests.doc.send(new UpdateCommand({ TableName: w.h.tableName, Key: grantItemKey(grantKey), UpdateExpression: 'REMOVE account' }));
+      w.h.deps.settings = awsMode(withoutStaging);
+      w.h.clock.advance(61 * MINUTE);
+      failFirstCommitInto('EXPIRED');
+
+      await expect(provisionRequest(w.h.deps, r.id)).rejects.toThrow('Lambda timed out');
+      const result = await provisionRequest(w.h.deps, r.id);
+
+      expect(result.outcome).toBe('expired');
+      expect((await w.h.requests.getDetail(r.id))!.events.slice(-2).map((e) => e.action)).toEqual(['EXPIRED', 'ACCESS_REMOVAL_OWED']);
+      expect(w.h.metrics.counts.get('RemovalOwed')).toBe(1);
+      expect(stagingRoles()).toHaveLength(1);
     });
 
     it('ends an approved request whose role was written before a crash, once its end has passed, with the cleanup owed (one RemovalOwed)', async () => {
