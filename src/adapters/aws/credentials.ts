@@ -8,10 +8,10 @@ import { sessionName } from './session-name';
 
 export { sessionName };
 
-/** A role rolegate assumes: a target account's provisioner role, or the identity-granter role. */
 /** The cache key of the identity account's granter role (provisioner roles are keyed by their account id). */
 export const IDENTITY_ACCOUNT_KEY = 'identity-account';
 
+/** A role rolegate assumes: a target account's provisioner role, or the identity-granter role. */
 export interface AssumableRole {
   /** Cache key: one set of credentials per key (the account id for provisioner roles). */
   key: string;
@@ -54,9 +54,14 @@ interface Entry {
   client: IAMClient;
 }
 
+/** What to check when STS refuses: the role is named by its account (the message reaches requesters), so the hint says which template made it. */
 const STS_HINTS = {
   AccessDenied:
-    'rolegate may not assume this role: check that it exists (templates/provisioner-role.yaml), that its trust names rolegate\'s execution role, and that the ExternalId in the configuration matches the stack\'s',
+    "rolegate may not assume its provisioner role there: check that the role exists (templates/provisioner-role.yaml), that its trust names rolegate's execution role, and that the account's externalId in the configuration matches the stack's",
+};
+const IDENTITY_STS_HINTS = {
+  AccessDenied:
+    "rolegate may not assume its identity-granter role there: check that the role exists (templates/identity-granter-role.yaml), that its trust names rolegate's execution role, and that provisioner.identityExternalId matches the stack's",
 };
 
 /**
@@ -120,8 +125,9 @@ export class ProvisionerCredentials {
     const input = assumeRoleInput(target, requestId);
     // The message reaches requesters, approvers' channels and webhooks (the request's failure), so it names the
     // account, not rolegate's own role in it; the role's ARN is in STS's own message, which goes to the logs only.
-    const what = `AssumeRole into ${target.key === IDENTITY_ACCOUNT_KEY ? 'the identity account' : `account ${target.key}`}`;
-    const out = await withRetry(what, () => this.sts.send(new AssumeRoleCommand(input)), this.retry, STS_HINTS);
+    const identity = target.key === IDENTITY_ACCOUNT_KEY;
+    const what = `AssumeRole into ${identity ? 'the identity account' : `account ${target.key}`}`;
+    const out = await withRetry(what, () => this.sts.send(new AssumeRoleCommand(input)), this.retry, identity ? IDENTITY_STS_HINTS : STS_HINTS);
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new ProvisioningError(`${what} returned no credentials; it will be retried.`, 'NoCredentials', true, 'PROVISIONING_FAILED', `no credentials from ${target.roleArn}`);

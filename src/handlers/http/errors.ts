@@ -55,9 +55,10 @@ export function json(statusCode: number, body: unknown, correlationId: string, e
 /**
  * A known error becomes `{error, message, details?}` with its status code;
  * anything else an opaque 500 that names only the correlation id, while the
- * details go to the log, with who asked (`who`: the caller, where known, and
- * API Gateway's own request id, which the caller cannot choose as it can the
- * correlation id): a refusal is the trace a probe leaves.
+ * details go to the log, with who asked and at what (`who`: the caller, where
+ * known, the route and the request it named, API Gateway's own request id,
+ * which the caller cannot choose as it can the correlation id, and the
+ * address): a refusal is the trace a probe leaves.
  */
 export function errorResponse(error: unknown, correlationId: string, logger: Logger, who: Record<string, string> = {}): HttpResult {
   if (error instanceof RolegateError && !OPAQUE_CODES.has(error.code)) {

@@ -43,8 +43,11 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
     return { status: 'already done' };
   }
   let text: string;
+  // The principal slack.users links the user to, once checked (never the job's own claim, which may be forged).
+  let caller: string | undefined;
   try {
-    text = await perform(deps, slackActor(deps, linkedPrincipal(deps, job), job.slackUserId), job);
+    caller = linkedPrincipal(deps, job);
+    text = await perform(deps, slackActor(deps, caller, job.slackUserId), job);
   } catch (e) {
     // Our side's failures (what the API answers 5xx: an unexpected error, IAM refusing a revoke) are logged and
     // counted for their alarm, as the API's are; a refusal (4xx) is logged as the API logs one: the trace a
@@ -53,7 +56,7 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
       deps.logger.error('slack job failed', { jobId: job.id, kind: job.work.kind, ...(e instanceof RolegateError ? { code: e.code } : {}), error: errorForLog(e) });
       deps.metrics?.count('SlackJobFailed');
     } else {
-      deps.logger.info('slack job refused', { jobId: job.id, ...jobTarget(job), code: e.code, slackUserId: job.slackUserId, caller: job.principalArn });
+      deps.logger.info('slack job refused', { jobId: job.id, ...jobTarget(job), code: e.code, slackUserId: job.slackUserId, ...(caller !== undefined ? { caller } : {}) });
     }
     const why = messageForUsers(e);
     text = why !== undefined ? `Not done: ${why}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';

@@ -235,6 +235,10 @@ describe('what the Slack function writes is not taken at its word', () => {
       `Not done: Your Slack user (${slackUserId}) is not linked to ${ARN.leadAnna} in rolegate's configuration (slack.users), so rolegate did not act for it.`,
     ]);
     expect(h.logger.lines).toContainEqual({ level: 'error', message: 'slack job names a principal its Slack user is not linked to; refused', fields: { jobId: 'approve:forged', slackUserId } });
+    // The refusal's line names no caller: the job's own claim (lead-anna) is what was forged.
+    expect(h.logger.lines.filter((l) => l.message === 'slack job refused').map((l) => l.fields)).toEqual([
+      { jobId: 'approve:forged', kind: 'approve', requestId: request.id, code: 'FORBIDDEN', slackUserId },
+    ]);
   });
 
   it('acts for the principal the job’s Slack user is linked to', async () => {

@@ -73,7 +73,7 @@ describe('ProvisionerCredentials', () => {
     const error = await creds.iamFor(target, 'r1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisioningError);
     expect(error).toMatchObject({ awsCode: 'AccessDenied', retryable: false });
-    expect((error as Error).message).toMatch(/^AssumeRole into account 222222222222 failed: rolegate may not assume this role: .*ExternalId/);
+    expect((error as Error).message).toMatch(/^AssumeRole into account 222222222222 failed: rolegate may not assume its provisioner role there: .*templates\/provisioner-role\.yaml.*externalId/);
     // The message reaches requesters and channels; rolegate's role ARN does not, STS's own text goes to the logs.
     expect((error as Error).message).not.toContain('role/rolegate-provisioner');
     expect(error).toMatchObject({ awsMessage: 'not authorized to perform: sts:AssumeRole' });
@@ -86,7 +86,7 @@ describe('ProvisionerCredentials', () => {
     const { creds } = credentials();
     sts.on(AssumeRoleCommand).rejects(awsError('AccessDenied', 'not authorized to perform: sts:AssumeRole', 403));
     const error = await creds.iamFor({ key: IDENTITY_ACCOUNT_KEY, roleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', externalId: 'x'.repeat(32) }, 'r1').catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/^AssumeRole into the identity account failed: /);
+    expect((error as Error).message).toMatch(/^AssumeRole into the identity account failed: rolegate may not assume its identity-granter role there: .*templates\/identity-granter-role\.yaml.*identityExternalId/);
     expect((error as Error).message).not.toContain('rolegate-identity-granter');
   });
 
