@@ -147,7 +147,7 @@ export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetai
 export function parseSettings(doc: unknown, source = 'configuration', deployment: Partial<Deployment> = {}): Settings {
   const shape = shapeProblem(doc);
   if (shape) throw new ConfigError(`${source} is not valid:\n  - ${shape.field}: ${shape.reason}`, [shape]);
-  const result = settingsSchema.safeParse(doc);
+  const result = settingsSchema().safeParse(doc);
   const full = { ...DEFAULT_DEPLOYMENT, ...deployment };
   if (result.success && result.data.slack) {
     // The Slack secrets' default names follow the stack's secretsPath (the schema's defaults are the default path's).
