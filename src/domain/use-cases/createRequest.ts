@@ -1,5 +1,5 @@
 import { actedBy, audit, eventActor } from '../audit';
-import { ConflictError, StaleWriteError } from '../errors';
+import { ConflictError, RolegateError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKeyOf, type Principal } from '../principal';
@@ -47,10 +47,22 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     if (made) return made;
   }
   // extendRequest looked already, before its own checks.
-  if (input.idempotencyKey !== undefined && input.extendsRequestId === undefined) {
-    const made = await madeUnderKey(deps, claimantOfCaller(caller.arn, actor), input.idempotencyKey, input);
-    if (made) return made;
+  const key = input.extendsRequestId === undefined ? input.idempotencyKey : undefined;
+  try {
+    return await checkAndCommit(deps, actor, caller, input);
+  } catch (e) {
+    // A repeat of a call that made its request gets that request, whatever this run's checks say now (a rule, a
+    // freeze or the caller's standing changed since). The key is read only then: a first call costs no read of it,
+    // and a repeat that passes the checks finds the earlier request through its commit, which the claim refuses.
+    if (key !== undefined && e instanceof RolegateError) {
+      const made = await madeUnderKey(deps, claimantOfCaller(caller.arn, actor), key, input);
+      if (made) return made;
+    }
+    throw e;
   }
+}
+
+async function checkAndCommit(deps: CoreDeps, actor: Actor, caller: Principal, input: CreateRequestInput): Promise<AccessRequest> {
   const account = findAccount(deps.settings, input.account);
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);

@@ -2,7 +2,8 @@ import { StaleWriteError } from '../../../src/domain/errors';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
-import { ARN } from '../../helpers/settings';
+import { countReads } from '../../helpers/read-counter';
+import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
 
 /** POST /requests and /extend with an Idempotency-Key, on the real engine: a retry after a timeout makes nothing twice. */
@@ -35,6 +36,34 @@ describe('Idempotency-Key', () => {
     expect(h.notifier.sent.filter((n) => n.kind === 'request.created')).toHaveLength(1);
   });
 
+  it('reads nothing for a first call with a key: one transaction, the claim in it; a repeat finds the request through that claim', async () => {
+    const reads = countReads(h.requests.doc);
+
+    const first = await post(production, '7a0b6c1d-2e3f-4a5b-8c6d-9e0f1a2b3c4d');
+    expect(first.status).toBe(201);
+    expect(reads.calls).toEqual({});
+
+    const repeat = await post(production, '7a0b6c1d-2e3f-4a5b-8c6d-9e0f1a2b3c4d');
+    expect(repeat.status).toBe(201);
+    expect(repeat.body.request.id).toBe(first.body.request.id);
+    // The claim refused the repeat's commit; the key and the request it names are read then.
+    expect(reads.calls).toEqual({ GetItemCommand: 2 });
+  });
+
+  it('answers a repeat with the request it made even when the rule has since stopped allowing it (the key is read once a check refuses)', async () => {
+    const first = await post(production, '5c4b3a21-7d6e-4f3a-9b1d-2f1c7a9e5b1d');
+    h.deps.settings = settingsWith((d) => {
+      d.rules = (d.rules as Array<Record<string, unknown>>).filter((r) => r.id !== 'production-read');
+    });
+
+    const repeat = await post(production, '5c4b3a21-7d6e-4f3a-9b1d-2f1c7a9e5b1d');
+    const fresh = await post(production, '9e0f1a2b-3c4d-4a5b-8c6d-7a0b6c1d2e3f');
+
+    expect(first.status).toBe(201);
+    expect(repeat).toMatchObject({ status: 201, body: { request: { id: first.body.request.id } } });
+    expect(fresh.status).toBe(403);
+  });
+
   it('takes up an auto-approved request once: one request, one provisioning enqueued', async () => {
     const staging = { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'Check a deploy' };
 
@@ -46,16 +75,16 @@ describe('Idempotency-Key', () => {
   });
 
   it('makes one request when the same key arrives ten times at once', async () => {
-    // All ten look the key up before any commits (a barrier), so all ten race to commit: one wins, nine find its claim.
+    // All ten reach their commit before any commits (a barrier), so all ten race: one wins, nine find its claim.
     const store = h.deps.requests;
     let arrived = 0;
     let release!: () => void;
     const allArrived = new Promise<void>((r) => (release = r));
     h.deps.requests = Object.assign(Object.create(store) as typeof store, {
-      claimed: async (...args: Parameters<typeof store.claimed>) => {
+      commit: async (...args: Parameters<typeof store.commit>) => {
         if (arrived < 10 && ++arrived === 10) release();
         if (arrived <= 10) await allArrived;
-        return store.claimed(...args);
+        return store.commit(...args);
       },
     });
 
