@@ -32,5 +32,7 @@ export function httpApp<D>(routes: readonly RouteDef<D>[], deps: () => Promise<D
       });
       return json(route.status, result, context.correlationId, route.location ? { location: route.location(result) } : {});
     });
-  return (event, context) => chain(event, context as RolegateContext);
+  // The middlewares keep the call's state (caller, route, body, Idempotency-Key) on the context: on one of its own,
+  // which reads through to Lambda's, so nothing of one call outlives it on a context object the caller passes again.
+  return (event, context) => chain(event, Object.create(context) as RolegateContext);
 }

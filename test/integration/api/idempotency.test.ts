@@ -1,6 +1,6 @@
 import { StaleWriteError } from '../../../src/domain/errors';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
-import { call } from '../../helpers/events';
+import { apiEvent, call, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { countReads } from '../../helpers/read-counter';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -62,6 +62,18 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(201);
     expect(repeat).toMatchObject({ status: 201, body: { request: { id: first.body.request.id } } });
     expect(fresh.status).toBe(403);
+  });
+
+  it('keeps no call state on a context object passed again: a call without a key after one with a key makes its own request', async () => {
+    const ctx = lambdaContext();
+    const send = (headers: Record<string, string>) => h.api(apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, body: production, headers }), ctx);
+
+    const keyed = JSON.parse((await send({ 'Idempotency-Key': '1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d' })).body!);
+    const plain = JSON.parse((await send({})).body!);
+
+    expect(plain.request.id).not.toBe(keyed.request.id);
+    expect(await mine()).toHaveLength(2);
+    expect(Object.keys(ctx)).not.toContain('idempotencyKey');
   });
 
   it('takes up an auto-approved request once: one request, one provisioning enqueued', async () => {
