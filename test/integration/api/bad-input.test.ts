@@ -117,6 +117,16 @@ describe('HTTP API: every bad input is a clear 4xx and changes nothing', () => {
     expect(res.headers.allow).toBe('GET');
   });
 
+  it('takes a reason or ticket that quotes a key (its text is no key), with whitespace before the colons, as one key each', async () => {
+    const reason = 'set "account": "staging" \\" then "profile" : x';
+    const spaced = `{"account" :\n "production", "profile"\t: "ReadOnly", "durationMinutes": 60, "reason" : ${JSON.stringify(reason)}, "ticket": "INC-42"}`;
+
+    const res = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: spaced });
+
+    expect(res.status).toBe(201);
+    expect(res.body.request).toMatchObject({ accountAlias: 'production', profile: 'ReadOnly', reason, ticket: 'INC-42' });
+  });
+
   it('reads a JSON body that starts with a byte-order mark, as sent or base64-encoded, and one with charset UTF-8', async () => {
     const body = JSON.stringify({ ...good, reason: 'sent with a BOM' });
     const plain = await call(h.api, { method: 'POST', path: '/requests', caller: ARN.alice, rawBody: `\ufeff${body}` });
