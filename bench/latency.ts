@@ -1,10 +1,13 @@
 import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { decisionItem, eventItem, requestItem, requestKey } from '../src/adapters/dynamodb/keys';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { claimKey, decisionItem, eventItem, requestItem, requestKey } from '../src/adapters/dynamodb/keys';
+import { composeApp } from '../src/compose';
+import { readEnv } from '../src/config';
 import type { AccessRequest } from '../src/domain/model';
-import { DynamoRequestStore } from '../src/adapters/dynamodb/request-store';
-import { httpApp } from '../src/handlers/http/app';
-import { routes } from '../src/handlers/http/routes';
+import { claimantOf, IDEMPOTENCY_HOURS } from '../src/domain/ports';
+import type { Settings } from '../src/domain/settings';
+import { apiHandler } from '../src/handlers/http/lambda';
 import type { RunningDynamo } from '../src/local/dynamodb-local';
 import { apiEvent, lambdaContext } from '../test/helpers/events';
 import { benchDeps } from './env';
@@ -44,13 +47,42 @@ function sampleRequest(id: string): AccessRequest {
  * reads and writes again).
  */
 export async function latency(dynamo: RunningDynamo, n: number): Promise<LatencyRow[]> {
+  // The functions' log and metric lines go where Lambda's would, out of the process (here /dev/null), not to the bench's table.
+  const sink = openSync('/dev/null', 'w');
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((s) => s.write);
+  for (const s of streams) {
+    s.write = ((chunk: string | Uint8Array) => {
+      if (typeof chunk === 'string') writeSync(sink, chunk);
+      else writeSync(sink, chunk);
+      return true;
+    }) as typeof s.write;
+  }
+  try {
+    return await measure(dynamo, n);
+  } finally {
+    streams.forEach((s, i) => (s.write = writes[i]!));
+    closeSync(sink);
+  }
+}
+
+async function measure(dynamo: RunningDynamo, n: number): Promise<LatencyRow[]> {
   const { deps, doc, tableName } = await benchDeps(dynamo);
-  const api = httpApp(routes, () => deps, deps.logger, { localIdentity: false });
-  /** Another Lambda container: the same table, a store (and so snapshots) of its own. */
-  const container = (settings = deps.settings) => {
-    const own = { ...deps, settings, requests: new DynamoRequestStore(doc, tableName) };
-    return httpApp(routes, () => own, deps.logger, { localIdentity: false });
-  };
+  /**
+   * A Lambda container of the api function as deployed (its environment, so its Powertools logger,
+   * EMF metrics flushed at each call, and the handler's run-time wrapper): the same table, a store,
+   * and so snapshots, of its own.
+   */
+  const env = readEnv({
+    AWS_LAMBDA_FUNCTION_NAME: 'rolegate-bench-api',
+    AWS_REGION: 'eu-west-1',
+    ROLEGATE_STAGE: 'bench',
+    ROLEGATE_TABLE: tableName,
+    ROLEGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+    ROLEGATE_LOG_LEVEL: 'INFO',
+  });
+  const container = (settings: Settings = deps.settings) => apiHandler(composeApp({ env, settings }));
+  const api = container();
   const elsewhere = container();
   // For the stale snapshot, the rule wants a third approval, so the one measured (the second) is not the last, as in the rows above.
   const threeApprovals = { ...deps.settings, rules: deps.settings.rules.map((r) => (r.id === 'admin-two-approvals' ? { ...r, approvalsRequired: 3 } : r)) };
@@ -65,11 +97,15 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
   // The items the handler writes, byte for byte in shape: the audit events carry their data, the notification they
   // announce and where the call came from (as apiEvent's API Gateway context gives it).
   const source = () => ({ via: 'api' as const, sourceIp: '203.0.113.7', userAgent: 'aws-cli/2.15', apiRequestId: randomUUID() });
-  const rawCreate = (r: AccessRequest) =>
-    rawWrite([
-      requestItem(r),
-      eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ALICE, source: source(), action: 'REQUESTED', to: 'PENDING', comment: r.reason, data: { account: r.accountId, profile: r.profile, durationMinutes: r.durationMinutes, principal: r.principalArn }, notify: 'request.created' }),
-    ]);
+  const createdEvent = (r: AccessRequest) =>
+    eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ALICE, source: source(), action: 'REQUESTED', to: 'PENDING', comment: r.reason, data: { account: r.accountId, profile: r.profile, durationMinutes: r.durationMinutes, principal: r.principalArn }, notify: 'request.created' });
+  const rawCreate = (r: AccessRequest) => rawWrite([requestItem(r), createdEvent(r)]);
+  // With an Idempotency-Key (the CLI sends one every time): the key's claim is the transaction's third item.
+  const claimItem = (r: AccessRequest, key: string) => ({
+    ...claimKey(claimantOf(r), key), type: 'claim', requestId: r.id, requester: r.requester, createdAt: r.createdAt,
+    expiresAt: Math.floor(Date.parse(r.createdAt) / 1000) + IDEMPOTENCY_HOURS * 3600,
+  });
+  const rawCreateKeyed = (r: AccessRequest) => rawWrite([requestItem(r), createdEvent(r), claimItem(r, randomUUID())]);
   const approvalEvent = (r: AccessRequest) =>
     eventItem({ id: randomUUID(), requestId: r.id, at: r.createdAt, actor: ANNA, source: source(), action: 'APPROVAL_RECORDED', from: 'PENDING', to: 'PENDING', data: { approvals: 1, required: 2 }, notify: 'request.approval_recorded' });
   const decisionOf = (r: AccessRequest) => decisionItem({ requestId: r.id, approver: ANNA, decision: 'APPROVE', at: r.createdAt, via: 'api' });
@@ -90,8 +126,9 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
     into.push(performance.now() - t);
     return out;
   };
-  const made = async (app: typeof api, into: number[]): Promise<string> => {
-    const res = await timed(into, () => app(apiEvent({ method: 'POST', path: '/requests', caller: ALICE, body: create }), ctx));
+  const made = async (app: typeof api, into: number[], key?: string): Promise<string> => {
+    const headers = key === undefined ? {} : { headers: { 'Idempotency-Key': key } };
+    const res = await timed(into, () => app(apiEvent({ method: 'POST', path: '/requests', caller: ALICE, body: create, ...headers }), ctx));
     if (res.statusCode !== 201) throw new Error(`create failed: ${res.body}`);
     return JSON.parse(res.body).request.id;
   };
@@ -102,6 +139,8 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
 
   const hCreate: number[] = [];
   const rCreate: number[] = [];
+  const hKeyed: number[] = [];
+  const rKeyed: number[] = [];
   const hApprove: number[] = [];
   const rApprove: number[] = [];
   const hElsewhere: number[] = [];
@@ -130,6 +169,14 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
         id = await made(api, into(hCreate));
       },
       () => timed(into(rCreate), () => rawCreate(r)),
+    );
+    // POST /requests as the CLI sends it, with an Idempotency-Key.
+    const k = sampleRequest(randomUUID());
+    await pair(
+      async () => {
+        await made(api, into(hKeyed), randomUUID());
+      },
+      () => timed(into(rKeyed), () => rawCreateKeyed(k)),
     );
     // The raw approval writes what the handler writes: the stored request's next version over it, under a condition on its version.
     await pair(
@@ -171,6 +218,7 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
   }
   return [
     { name: 'POST /requests', n, handler: summary(hCreate), raw: summary(rCreate) },
+    { name: 'POST /requests with an Idempotency-Key (as the CLI sends it)', n, handler: summary(hKeyed), raw: summary(rKeyed) },
     { name: 'POST /requests/{id}/approve (container that wrote it)', n, handler: summary(hApprove), raw: summary(rApprove) },
     {
       name: 'POST /requests/{id}/approve (container new to it)', n, handler: summary(hElsewhere), raw: summary(rApprove),

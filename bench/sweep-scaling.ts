@@ -9,6 +9,8 @@ export interface SweepRow {
   due: number;
   itemsRead: number;
   readsPerDue: number;
+  /** Items writes handed back: each expiry's lease (an UpdateItem) returns its grant item. */
+  returnedByWrites: number;
   sweepMs: number;
 }
 
@@ -27,7 +29,7 @@ export async function sweepScaling(dynamo: RunningDynamo, liveCounts: number[], 
     const report = await sweep(deps, { batchSize: due });
     const sweepMs = performance.now() - t;
     if (report.expired !== due) throw new Error(`expected ${due} expiries, got ${report.expired}: ${JSON.stringify(report.errors.slice(0, 3))}`);
-    rows.push({ live, due, itemsRead: reads.items, readsPerDue: reads.items / due, sweepMs });
+    rows.push({ live, due, itemsRead: reads.items, readsPerDue: reads.items / due, returnedByWrites: reads.returnedByWrites, sweepMs });
     client.destroy();
   }
   return rows;

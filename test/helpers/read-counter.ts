@@ -4,13 +4,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
  * Counts the items DynamoDB returns to reads (GetItem, Query, Scan,
  * BatchGetItem) through a client middleware, the way a bill would.
  */
-export function countReads(doc: DynamoDBDocumentClient): { items: number; calls: Record<string, number>; reset(): void } {
+export function countReads(doc: DynamoDBDocumentClient): { items: number; calls: Record<string, number>; returnedByWrites: number; reset(): void } {
   const counter = {
     items: 0,
     calls: {} as Record<string, number>,
+    /** Items a write handed back (UpdateItem with ReturnValues: a lease taken returns its grant): billed as the write, not as a read. */
+    returnedByWrites: 0,
     reset() {
       counter.items = 0;
       counter.calls = {};
+      counter.returnedByWrites = 0;
     },
   };
   doc.middlewareStack.add(
@@ -22,7 +25,10 @@ export function countReads(doc: DynamoDBDocumentClient): { items: number; calls:
       if (command.startsWith('GetItem')) n = out.Item ? 1 : 0;
       else if (command.startsWith('Query') || command.startsWith('Scan')) n = out.Items?.length ?? 0;
       else if (command.startsWith('BatchGetItem')) n = Object.values(out.Responses ?? {}).reduce((s, items) => s + items.length, 0);
-      else return result;
+      else {
+        if ((result.output as { Attributes?: unknown }).Attributes !== undefined) counter.returnedByWrites++;
+        return result;
+      }
       counter.items += n;
       counter.calls[command] = (counter.calls[command] ?? 0) + 1;
       return result;
