@@ -36,7 +36,7 @@ function sampleRequest(id: string): AccessRequest {
 }
 
 /**
- * POST /requests and approve through the whole middy chain on DynamoDB
+ * POST /requests and approve through the API's Lambda handler as deployed (the whole middy chain, the run-time wrapper, the logger and the metrics flush) on DynamoDB
  * Local, each against one raw TransactWriteItems of the same items on the
  * same engine, interleaved so both see the same machine state. Approve is
  * measured three ways: in the container that wrote the request (it decides on

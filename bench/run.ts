@@ -33,7 +33,7 @@ async function main(): Promise<void> {
 
   const dynamo = await startDynamoDbLocal();
   try {
-    say(`## Handler latency (${n} calls each, whole middy chain vs one raw TransactWriteItems of the same items)`);
+    say(`## Handler latency (${n} calls each, the API's Lambda handler as deployed vs one raw TransactWriteItems of the same items)`);
     say();
     say('| route | handler p50 | raw p50 | ratio p50 (goal ≤ 1.15×) | handler p99 | raw p99 | ratio p99 (goal ≤ 1.3×) |');
     say('|---|---|---|---|---|---|---|');
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   }
 
   // 25 runs, not the 10 the goal asks at least: a median of 10 moved by ±0.03 between runs on this machine.
-  say(`## Cold start (built with the esbuild options of serverless.yml; median module load of ${COLD_RUNS} fresh node processes)`);
+  say(`## Cold start (built with the esbuild options of serverless.yml; median load and composition of ${COLD_RUNS} fresh node processes)`);
   say();
   const cold = await coldStart(COLD_RUNS);
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;

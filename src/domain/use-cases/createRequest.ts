@@ -6,6 +6,7 @@ import { principalFromCallerArn, principalKeyOf, type Principal } from '../princ
 import { assertNotFrozen, assertNotGrantRole, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
+import type { AccountSettings, Profile, Rule } from '../settings';
 
 export interface CreateRequestInput {
   /** 12-digit account id or alias. */
@@ -48,8 +49,9 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
   }
   // extendRequest looked already, before its own checks.
   const key = input.extendsRequestId === undefined ? input.idempotencyKey : undefined;
+  let terms: Terms;
   try {
-    return await checkAndCommit(deps, actor, caller, input);
+    terms = checkedTerms(deps, actor, caller, input);
   } catch (e) {
     // A repeat of a call that made its request gets that request, whatever this run's checks say now (a rule, a
     // freeze or the caller's standing changed since). The key is read only then: a first call costs no read of it,
@@ -60,9 +62,19 @@ export async function createRequest(deps: CoreDeps, actor: Actor, input: CreateR
     }
     throw e;
   }
+  return commitRequest(deps, actor, caller, input, terms);
 }
 
-async function checkAndCommit(deps: CoreDeps, actor: Actor, caller: Principal, input: CreateRequestInput): Promise<AccessRequest> {
+interface Terms {
+  account: AccountSettings;
+  profile: Profile;
+  rule: Rule;
+  grantee: Principal;
+  pin: { principalSession?: string };
+}
+
+/** Who may ask whom for what: the rule's checks, every refusal a RolegateError. */
+function checkedTerms(deps: CoreDeps, actor: Actor, caller: Principal, input: CreateRequestInput): Terms {
   const account = findAccount(deps.settings, input.account);
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);
@@ -71,7 +83,11 @@ async function checkAndCommit(deps: CoreDeps, actor: Actor, caller: Principal, i
   assertNotGrantRole(deps.settings, grantee, 'be given access');
   assertNotFrozen(deps.settings, caller, grantee, account);
   checkDuration(deps.settings, rule, input.durationMinutes);
+  return { account, profile, rule, grantee, pin: pinOf(deps, actor, caller, grantee, input) };
+}
 
+async function commitRequest(deps: CoreDeps, actor: Actor, caller: Principal, input: CreateRequestInput, terms: Terms): Promise<AccessRequest> {
+  const { account, profile, rule, grantee, pin } = terms;
   const now = isoNow(deps.clock);
   const pending: AccessRequest = {
     id: input.requestId ?? deps.ids.next(),
@@ -80,7 +96,7 @@ async function checkAndCommit(deps: CoreDeps, actor: Actor, caller: Principal, i
     requester: caller.arn,
     ...(actor.person !== undefined ? { requesterPerson: actor.person } : {}),
     principalArn: grantee.arn,
-    ...pinOf(deps, actor, caller, grantee, input),
+    ...pin,
     accountId: account.id,
     accountAlias: account.alias,
     profile: profile.name,
@@ -191,7 +207,14 @@ async function commitNew(deps: CoreDeps, write: RequestWrite, input: CreateReque
       await deps.requests.commit(write);
       return undefined;
     } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
+      if (!(e instanceof ConflictError)) {
+        // The write failed otherwise (DynamoDB throttled it past its retries; a timeout, after which it may have
+        // landed): a repeat's earlier request, or this call's own, is its answer if the key names one. Best effort:
+        // the error stands when the key cannot be read either.
+        const made = input.idempotencyKey === undefined ? undefined : await madeUnderKey(deps, claimantOf(write.request), input.idempotencyKey, input).catch(() => undefined);
+        if (made) return made;
+        throw e;
+      }
       if (input.idempotencyKey !== undefined) {
         const made = await madeUnderKey(deps, claimantOf(write.request), input.idempotencyKey, input);
         if (made) return made;

@@ -34,5 +34,5 @@ export function httpApp<D>(routes: readonly RouteDef<D>[], deps: () => Promise<D
     });
   // The middlewares keep the call's state (caller, route, body, Idempotency-Key) on the context: on one of its own,
   // which reads through to Lambda's, so nothing of one call outlives it on a context object the caller passes again.
-  return (event, context) => chain(event, Object.create(context) as RolegateContext);
+  return (event, context) => chain(event, Object.create(context ?? {}) as RolegateContext);
 }

@@ -270,9 +270,12 @@ function utf8(bytes: Uint8Array): string {
  * WAF or a log reader may keep the first: `{"account": "production",
  * "account": "staging"}` must not read as one account to rolegate and
  * another to them. Any JSON is YAML, and js-yaml (already loaded for the
- * configuration) refuses duplicate keys. It fails closed: js-yaml refusing
- * the text for any other reason (it stops 100 levels deep, before a later
- * duplicate) refuses the body too; no body rolegate takes nests at all.
+ * configuration) refuses duplicate keys; it reads the body only when some
+ * key appears twice in its text (keysAllDistinct). Then it fails closed:
+ * js-yaml refusing the text for any other reason (it stops 100 levels deep,
+ * before a later duplicate) refuses the body too. A body with no key twice
+ * is not refused for its depth here: the route's schema refuses any nesting
+ * (no body rolegate takes nests at all).
  */
 function refuseDuplicateKeys(text: string): void {
   // js-yaml's parse costs every body about 0.04 ms; it is needed only where some key appears twice in the text.

@@ -50,6 +50,32 @@ describe('Idempotency-Key', () => {
     expect(reads.calls).toEqual({ GetItemCommand: 2 });
   });
 
+  it('reads the key and its request once for a repeat that asks for something else: one 409', async () => {
+    await post(production, '3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7');
+    const reads = countReads(h.requests.doc);
+
+    const other = await post({ ...production, reason: 'something else' }, '3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7');
+
+    expect(other.status).toBe(409);
+    expect(reads.calls).toEqual({ GetItemCommand: 2 });
+  });
+
+  it('answers a repeat whose write fails otherwise (DynamoDB throttled past its retries) with the request the key names', async () => {
+    const first = await post(production, '8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a');
+    const store = h.deps.requests;
+    h.deps.requests = Object.assign(Object.create(store) as typeof store, {
+      commit: async () => {
+        throw Object.assign(new Error('Transaction cancelled: throttled'), { name: 'TransactionCanceledException' });
+      },
+    });
+
+    const repeat = await post(production, '8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a');
+    const fresh = await post(production, '0f1a2b3c-4d5e-4f6a-8b7c-9d0e1f2a3b4c');
+
+    expect(repeat).toMatchObject({ status: 201, body: { request: { id: first.body.request.id } } });
+    expect(fresh.status).toBe(500);
+  });
+
   it('answers a repeat with the request it made even when the rule has since stopped allowing it (the key is read once a check refuses)', async () => {
     const first = await post(production, '5c4b3a21-7d6e-4f3a-9b1d-2f1c7a9e5b1d');
     h.deps.settings = settingsWith((d) => {
