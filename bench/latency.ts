@@ -53,8 +53,7 @@ export async function latency(dynamo: RunningDynamo, n: number): Promise<Latency
   const writes = streams.map((s) => s.write);
   for (const s of streams) {
     s.write = ((chunk: string | Uint8Array) => {
-      if (typeof chunk === 'string') writeSync(sink, chunk);
-      else writeSync(sink, chunk);
+      writeSync(sink, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       return true;
     }) as typeof s.write;
   }

@@ -55,14 +55,11 @@ interface Entry {
 }
 
 /** What to check when STS refuses: the role is named by its account (the message reaches requesters), so the hint says which template made it. */
-const STS_HINTS = {
-  AccessDenied:
-    "rolegate may not assume its provisioner role there: check that the role exists (templates/provisioner-role.yaml), that its trust names rolegate's execution role, and that the account's externalId in the configuration matches the stack's",
-};
-const IDENTITY_STS_HINTS = {
-  AccessDenied:
-    "rolegate may not assume its identity-granter role there: check that the role exists (templates/identity-granter-role.yaml), that its trust names rolegate's execution role, and that provisioner.identityExternalId matches the stack's",
-};
+const stsHints = (role: string, template: string, externalId: string) => ({
+  AccessDenied: `rolegate may not assume its ${role} role there: check that the role exists (templates/${template}), that its trust names rolegate's execution role, and that ${externalId} matches the stack's`,
+});
+const STS_HINTS = stsHints('provisioner', 'provisioner-role.yaml', "the account's externalId in the configuration");
+const IDENTITY_STS_HINTS = stsHints('identity-granter', 'identity-granter-role.yaml', 'provisioner.identityExternalId');
 
 /**
  * Credentials for the roles rolegate assumes, by STS AssumeRole with the

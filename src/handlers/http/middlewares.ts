@@ -289,7 +289,7 @@ function refuseDuplicateKeys(text: string): void {
 }
 
 /** A JSON string token, and the colon that makes it a key: valid JSON holds no `"` outside its strings, so the tokens are found in order. */
-const STRING_TOKEN = /"(?:[^"\\]|\\.)*"(\s*:)?/g;
+const STRING_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?/g;
 
 /**
  * Whether no key of a valid JSON text appears twice anywhere in it, compared
@@ -299,9 +299,9 @@ const STRING_TOKEN = /"(?:[^"\\]|\\.)*"(\s*:)?/g;
  */
 function keysAllDistinct(text: string): boolean {
   const seen = new Set<string>();
-  for (const token of text.matchAll(STRING_TOKEN)) {
-    if (token[1] === undefined) continue;
-    const key = JSON.parse(token[0].slice(0, token[0].lastIndexOf('"') + 1)) as string;
+  for (const [, string, colon] of text.matchAll(STRING_TOKEN)) {
+    if (colon === undefined) continue;
+    const key = JSON.parse(string!) as string;
     if (seen.has(key)) return false;
     seen.add(key);
   }
