@@ -1,3 +1,5 @@
+import type { AccessRequest } from './model';
+
 /**
  * One error tree for rolegate. Every error a caller may see carries a stable
  * code; the HTTP layer maps codes to status codes in one place
@@ -180,6 +182,12 @@ export class StaleWriteError extends ConflictError {
      */
     readonly why: 'changed' | 'contended',
     message = 'The request changed while this decision was being recorded.',
+    /**
+     * `changed` on a request: the request as stored when DynamoDB refused the write (the item its failed
+     * condition was checked against), as exact then as a consistent read. A retry may decide on it instead
+     * of reading again. Absent when the store could not say (contended, or the item is gone).
+     */
+    readonly found?: AccessRequest,
   ) {
     super(message);
   }

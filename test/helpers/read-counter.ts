@@ -8,7 +8,10 @@ export function countReads(doc: DynamoDBDocumentClient): { items: number; calls:
   const counter = {
     items: 0,
     calls: {} as Record<string, number>,
-    /** Items a write handed back (UpdateItem with ReturnValues: a lease taken returns its grant): billed as the write, not as a read. */
+    /**
+     * Items a write handed back (UpdateItem with ReturnValues: a lease taken returns its grant; a refused
+     * conditional write, the item it was refused on): billed as the write, not as a read.
+     */
     returnedByWrites: 0,
     reset() {
       counter.items = 0;
@@ -18,7 +21,16 @@ export function countReads(doc: DynamoDBDocumentClient): { items: number; calls:
   };
   doc.middlewareStack.add(
     (next, context) => async (args) => {
-      const result = await next(args);
+      let result: Awaited<ReturnType<typeof next>>;
+      try {
+        result = await next(args);
+      } catch (e) {
+        // A refused conditional write hands back the item it checked (ReturnValuesOnConditionCheckFailure): one
+        // refused alone carries it as Item, a transaction's in its cancellation reasons.
+        const refused = e as { Item?: unknown; CancellationReasons?: Array<{ Item?: unknown }> };
+        counter.returnedByWrites += (refused.Item !== undefined ? 1 : 0) + (refused.CancellationReasons ?? []).filter((r) => r.Item !== undefined).length;
+        throw e;
+      }
       const command = String(context.commandName ?? '');
       const out = result.output as { Item?: unknown; Items?: unknown[]; Responses?: Record<string, unknown[]> };
       let n = 0;

@@ -1,4 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, StaleWriteError, ValidationError, extendsRevokedError } from '../../domain/errors';
 import type { AccessRequest, AuditEvent, Decision } from '../../domain/model';
@@ -86,7 +87,11 @@ export class DynamoRequestStore implements RequestStore {
           TableName: this.tableName,
           Item: requestItem(request),
           ConditionExpression: creating ? 'attribute_not_exists(pk)' : '#version = :expected',
-          ...(creating ? {} : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
+          // A write on a version that moved on hands back the request as stored (billed as this write, not as a
+          // read), so whoever decides again needs no read first.
+          ...(creating
+            ? {}
+            : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const }),
         },
       },
     ];
@@ -116,7 +121,12 @@ export class DynamoRequestStore implements RequestStore {
       const reasons = e.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
         if (creating) throw new ConflictError('A request with this id already exists.');
-        throw new StaleWriteError('changed');
+        const stored = reasons[0].Item;
+        if (!stored) throw new StaleWriteError('changed');
+        // The reasons are DynamoDB's own attribute values: the document client converts only what a call returns.
+        const found = strip<AccessRequest>(unmarshall(stored));
+        this.remember(found);
+        throw new StaleWriteError('changed', undefined, found);
       }
       if (claimIndex !== undefined && reasons[claimIndex]?.Code === 'ConditionalCheckFailed') {
         throw new ConflictError(`${request.requester} already used this idempotency key in the last ${IDEMPOTENCY_HOURS} hours.`);

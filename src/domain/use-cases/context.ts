@@ -34,9 +34,10 @@ export function addMinutes(iso: string, minutes: number): string {
 
 /**
  * Runs a read-decide-write step again when the store reports that the
- * request changed in between (another approver, a sweep). Each retry
- * re-reads (only a first attempt may decide on a snapshot) and re-checks
- * every rule, so a retry can still end in a 409.
+ * request changed in between (another approver, a sweep). Each retry works
+ * on the request as stored (read again, or as the refused write found it:
+ * never on a snapshot from memory) and re-checks every rule, so a retry can
+ * still end in a 409.
  */
 export async function withOptimisticRetry<T>(attempt: () => Promise<T>, maxAttempts = 12): Promise<T> {
   for (let i = 1; ; i++) {

@@ -32,14 +32,24 @@ export const GIVEN_AT_MAX_LAG_MS = 5 * 60_000;
  */
 export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideInput): Promise<AccessRequest> {
   const approver = principalFromCallerArn(actor.arn);
-  const { next, event } =
-    (await decideOnSnapshot(deps, actor, approver, input)) ??
-    (await withOptimisticRetry(async () => {
-      const current = await deps.requests.get(input.requestId);
-      if (!current) throw new NotFoundError(`Request ${input.requestId} does not exist.`);
-      const plan = await planDecision(deps, actor, approver, input, current);
+  // The request as a refused write found it (StaleWriteError.found): as exact as a consistent read at that moment, so
+  // the next attempt decides on it, refusals included, without reading again.
+  let found: AccessRequest | undefined;
+  const committed = async (plan: Planned): Promise<Planned> => {
+    try {
       await deps.requests.commit(plan.write);
-      return plan;
+    } catch (e) {
+      if (e instanceof StaleWriteError) found = e.found;
+      throw e;
+    }
+    return plan;
+  };
+  const { next, event } =
+    (await decideOnSnapshot(deps, actor, approver, input, committed)) ??
+    (await withOptimisticRetry(async () => {
+      const current = found ?? (await deps.requests.get(input.requestId));
+      if (!current) throw new NotFoundError(`Request ${input.requestId} does not exist.`);
+      return committed(await planDecision(deps, actor, approver, input, current));
     }));
 
   deps.metrics?.count(next.status === 'DENIED' ? 'RequestDenied' : next.status === 'APPROVED' ? 'RequestApproved' : 'ApprovalRecorded');
@@ -53,21 +63,24 @@ export async function decideRequest(deps: CoreDeps, actor: Actor, input: DecideI
  * decision through and is still exact: the commit conditions on its version.
  * Undefined when there is none, when it would refuse (a refusal is never
  * given on a snapshot: it is decided again on a fresh read) or when it was
- * stale; the fresh read then follows at once, since a stale snapshot is no
- * sign of contenders to wait out.
+ * stale; the decision is then made again at once (a stale snapshot is no sign
+ * of contenders to wait out), on the request as the refused write found it.
  */
-async function decideOnSnapshot(deps: CoreDeps, actor: Actor, approver: Principal, input: DecideInput): Promise<Planned | undefined> {
+async function decideOnSnapshot(
+  deps: CoreDeps,
+  actor: Actor,
+  approver: Principal,
+  input: DecideInput,
+  committed: (plan: Planned) => Promise<Planned>,
+): Promise<Planned | undefined> {
   const snapshot = deps.requests.snapshot?.(input.requestId);
   if (!snapshot) return undefined;
   const plan = await planDecision(deps, actor, approver, input, snapshot).catch(() => undefined);
   if (!plan) return undefined;
-  try {
-    await deps.requests.commit(plan.write);
-  } catch (e) {
+  return committed(plan).catch((e: unknown) => {
     if (e instanceof StaleWriteError) return undefined;
     throw e;
-  }
-  return plan;
+  });
 }
 
 /**

@@ -74,8 +74,9 @@ it('counts an approval another container recorded after the snapshot was taken: 
   // This container's snapshot still says PENDING with no approvals at version 1.
   const next = await decideRequest(h.deps, as(ARN.sreSam), { requestId: request.id, decision: 'APPROVE' });
 
-  // The snapshot's transaction failed its version condition; the retry read the request.
-  expect(reads.calls).toEqual({ GetItemCommand: 1 });
+  // The snapshot's transaction failed its version condition and handed back the request as stored: no read.
+  expect(reads.calls).toEqual({});
+  expect(reads.returnedByWrites).toBe(1);
   expect(next).toMatchObject({ status: 'APPROVED', version: 3, approvals: [ARN.leadAnna, ARN.sreSam] });
   const detail = (await h.requests.getDetail(request.id))!;
   expect(detail.request).toStrictEqual(next);
@@ -86,10 +87,14 @@ it('counts an approval another container recorded after the snapshot was taken: 
 it('refuses a second approval by the same approver even when the first was recorded in another container', async () => {
   const request = await createRequest(h.deps, as(ARN.alice), TWO_APPROVALS);
   await decideRequest(elsewhere, as(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE' });
+  reads.reset();
 
   await expect(decideRequest(h.deps, as(ARN.leadAnna), { requestId: request.id, decision: 'APPROVE' })).rejects.toThrow(
     new ConflictError(`${ARN.leadAnna} has already approved request ${request.id}.`),
   );
+  // Refused on the request the failed write found (as exact as a read), not on the snapshot.
+  expect(reads.calls).toEqual({});
+  expect(reads.returnedByWrites).toBe(1);
   expect(await h.requests.get(request.id)).toMatchObject({ version: 2, approvals: [ARN.leadAnna] });
 });
 
@@ -114,6 +119,7 @@ it('gives a refusal on the stored state, never on the snapshot: ACTIVE, not the 
   const attempt = decideRequest(h.deps, as(ARN.leadBen), { requestId: request.id, decision: 'APPROVE' });
 
   await expect(attempt).rejects.toThrow(`Request ${request.id} is no longer pending: it is ACTIVE.`);
+  // The snapshot (APPROVED) would refuse, so nothing was written on it: the refusal comes from a read.
   expect(reads.calls).toEqual({ GetItemCommand: 1 });
   expect(await h.requests.get(request.id)).toMatchObject({ status: 'ACTIVE', approvals: [ARN.leadAnna] });
 });

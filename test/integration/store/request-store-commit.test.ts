@@ -115,6 +115,8 @@ describe('optimistic concurrency', () => {
     await expect(attempt).rejects.toMatchObject({ why: 'changed' });
     const detail = await t.requests.getDetail(request.id);
     expect(detail!.request).toMatchObject({ version: 2, status: 'APPROVED' });
+    // The refusal hands back the request as stored, exactly as a read returns it.
+    await expect(attempt).rejects.toHaveProperty('found', detail!.request);
     expect(detail!.events.map((e) => e.id)).not.toContain(stale.events[0]!.id);
     expect(detail!.events).toHaveLength(2);
   });

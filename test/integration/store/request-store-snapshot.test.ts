@@ -1,3 +1,5 @@
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { requestKey } from '../../../src/adapters/dynamodb/keys';
 import { DynamoRequestStore } from '../../../src/adapters/dynamodb/request-store';
 import { StaleWriteError } from '../../../src/domain/errors';
 import { aRequest, bob, creation, storeTable, transition, type StoreTable } from '../../helpers/store-fixtures';
@@ -53,14 +55,27 @@ describe('what a store remembers', () => {
     expect(t.requests.snapshot(request.id)).toStrictEqual(approved.request);
   });
 
-  it('forgets a request whose commit was refused as stale, so the next decision reads it again', async () => {
+  it('remembers a request whose commit was refused as stale as the refused write found it stored, not as it was to be written', async () => {
     const request = aRequest();
     await t.requests.commit(creation(request));
     const other = new DynamoRequestStore(t.doc, t.tableName);
-    await other.commit(transition(request, { status: 'CANCELLED' }));
+    const cancelled = transition(request, { status: 'CANCELLED' });
+    await other.commit(cancelled);
 
     await expect(t.requests.commit(transition(request, { status: 'APPROVED', approvals: [bob] }))).rejects.toBeInstanceOf(StaleWriteError);
 
+    expect(t.requests.snapshot(request.id)).toStrictEqual(cancelled.request);
+  });
+
+  it('forgets a request whose stale commit found it gone, so the next decision reads it again', async () => {
+    const request = aRequest();
+    await t.requests.commit(creation(request));
+    await t.doc.send(new DeleteCommand({ TableName: t.tableName, Key: requestKey(request.id) }));
+
+    const attempt = t.requests.commit(transition(request, { status: 'APPROVED', approvals: [bob] }));
+
+    await expect(attempt).rejects.toBeInstanceOf(StaleWriteError);
+    await expect(attempt).rejects.toMatchObject({ why: 'changed', found: undefined });
     expect(t.requests.snapshot(request.id)).toBeUndefined();
   });
 
