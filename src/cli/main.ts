@@ -605,7 +605,7 @@ function sourceText(source: unknown): string {
 
 function showText(d: { request: Req; decisions: Req[]; events: Req[] }): string {
   const r = d.request;
-  // One column for the actions, as wide as the longest shown (PROVISIONING_ATTEMPT_FAILED is 27).
+  // One column for the actions, as wide as the longest shown (ACCESS_REMOVAL_ATTEMPT_FAILED is 29).
   const actionWidth = Math.max(18, ...d.events.map((e) => String(e.action).length));
   const lines = [
     `${r.id}  ${r.status}`,

@@ -63,6 +63,8 @@ export const audit = {
   revoked: (r: AccessRequest, i: EventInput) => event('REVOKED', r, i, r.status, 'REVOKED'),
   expired: (r: AccessRequest, i: EventInput) => event('EXPIRED', r, i, r.status, 'EXPIRED'),
   accessRemoved: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVED', r, i),
+  /** An attempt to end the access failed after it had written to IAM: what it wrote, as nothing else would say. */
+  accessRemovalAttemptFailed: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVAL_ATTEMPT_FAILED', r, i),
   /** The request ended, but its role could not be reached to delete: an administrator owes the IAM cleanup. */
   accessRemovalOwed: (r: AccessRequest, i: EventInput) => event('ACCESS_REMOVAL_OWED', r, i),
   driftDetected: (r: AccessRequest, i: EventInput) => event('DRIFT_DETECTED', r, i),

@@ -108,8 +108,12 @@ export interface RequestStore {
    * provisioning (PROVISION).
    */
   listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
-  /** Audit events that change no state (a failed notification, drift found). */
-  appendEvents(events: AuditEvent[]): Promise<void>;
+  /**
+   * Audit events that change no state (a failed notification, drift found).
+   * With `whileAt`, only while that request is still at that version, in one
+   * transaction: none are written, and nothing is said, once it has moved on.
+   */
+  appendEvents(events: AuditEvent[], whileAt?: Pick<AccessRequest, 'id' | 'version'>): Promise<void>;
   /**
    * Audit events of a finding that may be found again and again (drift, at
    * every reconciliation): written, with a record of `report`, unless the same

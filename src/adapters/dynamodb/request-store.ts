@@ -294,9 +294,10 @@ export class DynamoRequestStore implements RequestStore {
    * stored under the same key (its id is unique) is a replay of this very
    * write whose answer was lost, so it counts as written.
    */
-  async appendEvents(events: AuditEvent[]): Promise<void> {
+  async appendEvents(events: AuditEvent[], whileAt?: Pick<AccessRequest, 'id' | 'version'>): Promise<void> {
     if (events.length === 0) return;
-    this.assertAppendable(events, 0);
+    this.assertAppendable(events, whileAt ? 1 : 0);
+    if (whileAt) return this.appendWhileAt(events, whileAt);
     const [only] = events;
     if (events.length === 1 && only) {
       try {
@@ -311,6 +312,27 @@ export class DynamoRequestStore implements RequestStore {
     } catch (e) {
       const replay = e instanceof TransactionCanceledException && e.CancellationReasons?.every((r) => r.Code === 'ConditionalCheckFailed');
       if (!replay) throw e;
+    }
+  }
+
+  /** The events, in one transaction with a check that the request is still at the version given; nothing once it moved on. */
+  private async appendWhileAt(events: AuditEvent[], at: Pick<AccessRequest, 'id' | 'version'>): Promise<void> {
+    const check = {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: requestKey(at.id),
+        ConditionExpression: '#version = :version',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':version': at.version },
+      },
+    };
+    try {
+      await transactWrite(this.doc, { TransactItems: [...events.map((e) => this.putNew(eventItem(e))), check] });
+    } catch (e) {
+      // The request moved on, or these events are stored already (a replay): either way there is nothing to add.
+      const reasons = e instanceof TransactionCanceledException ? (e.CancellationReasons ?? []) : [];
+      const settled = reasons.length > 0 && (reasons.at(-1)?.Code === 'ConditionalCheckFailed' || reasons.slice(0, -1).every((r) => r.Code === 'ConditionalCheckFailed'));
+      if (!settled) throw e;
     }
   }
 

@@ -1,5 +1,5 @@
 import { actedBy, audit, eventActor } from '../audit';
-import { ConflictError, ForbiddenError, GrantBusyError, NotFoundError, ProvisioningError, StaleWriteError } from '../errors';
+import { ConflictError, errorForLog, ForbiddenError, GrantBusyError, messageForUsers, noteWritesSent, NotFoundError, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
 import { principalFromCallerArn } from '../principal';
@@ -11,6 +11,9 @@ import { leaseOptions, releaseFromGrant, type ReleaseOptions } from './grant-mem
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type EndReason = 'EXPIRED' | 'REVOKED';
+
+/** What a failed attempt's audit event says of an error that is not rolegate's own (its text stays in the log). */
+const UNEXPECTED_FOR_USERS = "an unexpected error (the log of the rolegate function that ran it holds it, under this request's id)";
 
 /**
  * Ends one request's access. Under the grant's lease the request leaves the
@@ -52,12 +55,12 @@ export async function endAccess(
       const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, {
         ...options,
         endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now),
-      });
+      }).catch((e: unknown) => auditWritesOf(deps, request, e));
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}) };
       const event = to === 'REVOKED' ? audit.revoked(request, { ...input, notify: 'request.revoked' }) : audit.expired(request, { ...input, notify: 'request.expired' });
-      await deps.requests.commit({
+      const commit = deps.requests.commit({
         request: next,
         expectedVersion: request.version,
         events: [
@@ -78,6 +81,13 @@ export async function endAccess(
               }),
         ],
       });
+      // The IAM writes are made: should the commit fail, the attempt that made them is audited all the same.
+      // A refusal (RolegateError) wrote nothing; any other failure (a timeout, a 5xx) may have landed, with its
+      // ACCESS_REMOVED: then the request has moved on, and the attempt is not audited as failed.
+      await commit.catch((e: unknown) => {
+        noteWritesSent(e, calls.map((c) => c.command));
+        return auditWritesOf(deps, request, e, e instanceof RolegateError ? undefined : request);
+      });
       return { request: next, changed: true, event, owed: owed !== undefined };
     });
   });
@@ -86,6 +96,36 @@ export async function endAccess(
   if (ended.owed) deps.metrics?.count('RemovalOwed');
   if (ended.event) await announce(deps, ended.request, ended.event);
   return ended.request;
+}
+
+/**
+ * An attempt to end the access that failed after writing to IAM: what it
+ * wrote goes on the request's audit trail (ACCESS_REMOVAL_ATTEMPT_FAILED,
+ * changing no state, notifying nobody), as a failed provisioning attempt's
+ * does, so the trail holds every IAM change rolegate saw made, not only
+ * those of the attempt that succeeds (a write whose own answer was lost is
+ * not known to have been made: the next attempt finds what it did). With
+ * `whileAt`, only while the request is still at that version. Best effort:
+ * the error is rethrown either way, and a failed audit write is logged with
+ * the writes it would have recorded.
+ */
+async function auditWritesOf(deps: ProvisioningDeps, request: AccessRequest, e: unknown, whileAt?: AccessRequest): Promise<never> {
+  const writes = writesSentBefore(e);
+  if (writes.length > 0) {
+    const awsCode = e instanceof ProvisioningError ? e.awsCode : undefined;
+    const event = audit.accessRemovalAttemptFailed(request, {
+      id: deps.ids.next(),
+      at: isoNow(deps.clock),
+      actor: 'rolegate',
+      // On the request, which its requester, grantee and approvers read: rolegate's own words only.
+      comment: messageForUsers(e) ?? UNEXPECTED_FOR_USERS,
+      data: { ...(awsCode ? { awsCode } : {}), writesBeforeError: writes },
+    });
+    await deps.requests.appendEvents([event], whileAt).catch((failure: unknown) =>
+      deps.logger.error('the IAM writes of a failed attempt to end access could not be audited', { requestId: request.id, writesBeforeError: writes, reason: errorForLog(failure) }),
+    );
+  }
+  throw e;
 }
 
 /** Whether the request's stored version is no longer the one read (or it is gone). */

@@ -1,4 +1,4 @@
-import { ConflictError, ProvisioningError } from '../errors';
+import { ConflictError, noteWritesSent, ProvisioningError } from '../errors';
 import { accountForGrant, grantEnd, grantOfAnother, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
@@ -25,6 +25,16 @@ export function identityGranterFor(deps: Pick<ProvisioningDeps, 'identity' | 'se
   if (!deps.identity || !deps.settings.provisioner.identityGrants) return undefined;
   if (principal.type === 'role' && AWS_MANAGED_ROLE_PATHS.some((path) => principal.path.startsWith(path))) return undefined;
   return principal.accountId === deps.settings.identityAccountId ? deps.identity : undefined;
+}
+
+/** A step after IAM writes were sent (`sent`, as it stands when the step fails): its error carries them (noteWritesSent). */
+async function after(sent: readonly PlannedCall[], step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    noteWritesSent(e, sent.map((c) => c.command));
+    throw e;
+  }
 }
 
 export interface Release {
@@ -114,8 +124,10 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     // No grant item: rolegate recorded no role here, so a foreign role of that name (why provisioning
     // failed) holds nothing of this request's; one rolegate made before a crash is removed as usual.
     const calls = await deps.provisioner.remove(account, target.roleName, requestId, { ...(lease.grant ? {} : { unrecorded: true }), ...(options.justCreated ? { justCreated: true } : {}) });
-    if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
-    if (lease.grant) await deps.grants.remove(lease);
+    await after(calls, async () => {
+      if (identity) calls.push(...(await identity.revoke(target.principal, target.grantKey)));
+      if (lease.grant) await deps.grants.remove(lease);
+    });
     return { calls, roleDeleted: true, remaining: [] };
   }
   /** The request leaves the grant; the role and the identity policy stay as they are, for the others. */
@@ -153,8 +165,10 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       return leaveRoleAsItIs();
     }
     const calls = [...outcome.calls];
-    if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
-    await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now, deps.settings.provisioner.mode));
+    await after(calls, async () => {
+      if (identity) calls.push(...(await identity.grant(target.principal, outcome.roleArn, spec.endsAt, target.grantKey)));
+      await deps.grants.save(lease, nextGrant(full, lease.grant, remaining, outcome.roleArn, now, deps.settings.provisioner.mode));
+    });
     return { calls, roleDeleted: false, remaining: Object.keys(remaining) };
   }
   // Without the configured profile (or account) the role cannot be rewritten. It need not be when the

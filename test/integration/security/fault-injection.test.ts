@@ -409,6 +409,7 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     );
     const first = await Promise.race([run, w.schedule.halted.then(() => 'died')]);
     const fired = [...w.schedule.fired];
+    const seen = [...w.schedule.calls];
     w.schedule.disarm();
     if (point && kind && !fired.length) flag('coverage', ['the fault never fired: the call was not made again']);
 
@@ -434,6 +435,18 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       if (r1.status === phase.ends) flag('outcome', endedProblems(o1).map((x) => `${phase.ends}, but ${x}`), after);
       if (firstRun === 'absorbed' && r1.status !== phase.ends) flag('outcome', [`the request is ${r1.status}, expected ${phase.ends} at once (${first})`], after);
       if (firstRun && ['exhausted', 'permanent', 'dies'].includes(firstRun) && r1.status !== 'ACTIVE') flag('outcome', [`the request is ${r1.status}, expected still ACTIVE (${first})`], after);
+      // An attempt that failed (rather than died) after IAM answered a write leaves what it wrote on the trail.
+      // (A write whose answer was lost is not known to rolegate to have been made; the re-drive finds what it did.)
+      const answered = seen.filter((x) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted);
+      const attempts = o1.events.filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED');
+      if (point?.service !== 'dynamodb' && first.startsWith('threw') && r1.status === 'ACTIVE' && answered.length > 0 && attempts.length === 0) {
+        flag('audit', [`the failed attempt wrote ${answered.map(pointLabel)} to IAM, and the trail says nothing of it`], after);
+      }
+      if (answered.length === 0 && attempts.length > 0) flag('audit', ['a failed attempt that wrote nothing to IAM was audited as if it had'], after);
+      for (const a of attempts) {
+        const writes = (a.data as { writesBeforeError?: unknown } | undefined)?.writesBeforeError;
+        if (!Array.isArray(writes) || writes.length === 0) flag('audit', [`${a.action} lists no writes`], after);
+      }
     }
 
     // Re-drive as production does until the request settles.
@@ -464,7 +477,9 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       for (const other of o2.others) flag('audit', auditProblems(other.request, other.events, [...BASE_EVENTS, 'PROVISIONED']), `${fin}other request: `);
     } else {
       if (r2.status === phase.ends) flag('outcome', endedProblems(o2).map((x) => `${phase.ends}, but ${x}`), fin);
-      flag('audit', auditProblems(r2, o2.events, [...BASE_EVENTS, 'PROVISIONED', phase.ends, 'ACCESS_REMOVED']), fin);
+      // Each failed attempt that wrote to IAM is audited before the end that succeeded.
+      const attempts = o2.events.filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED').length;
+      flag('audit', auditProblems(r2, o2.events, [...BASE_EVENTS, 'PROVISIONED', ...Array<string>(attempts).fill('ACCESS_REMOVAL_ATTEMPT_FAILED'), phase.ends, 'ACCESS_REMOVED']), fin);
     }
 
     // Once settled, running again converges: nothing changes, nothing is written.

@@ -514,6 +514,35 @@ describe('appending audit events', () => {
     expect(detail!.events.slice(1)).toEqual([one, ...pair]);
   });
 
+  it('appends events while the request is at the version given, in one transaction with the check', async () => {
+    // Arrange
+    const request = await created();
+    const event = anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', to: undefined, data: { writesBeforeError: ['DeleteRole'] } });
+
+    // Act
+    await t.requests.appendEvents([event], request);
+    await t.requests.appendEvents([event], request); // a replayed call
+
+    // Assert
+    expect((await t.requests.getDetail(request.id))!.events.slice(1)).toEqual([event]);
+  });
+
+  it('appends nothing, and says nothing, once the request has moved on from the version given', async () => {
+    // Arrange: the write the events were about landed after all.
+    const request = await created();
+    const moved = transition(request, { status: 'APPROVED' });
+    await t.requests.commit(moved);
+    const event = anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', to: undefined });
+
+    // Act
+    await t.requests.appendEvents([event], request);
+
+    // Assert
+    const events = (await t.requests.getDetail(request.id))!.events;
+    expect(events.map((e) => e.action)).toEqual(['REQUESTED', 'APPROVED']);
+    expect(events.at(-1)).toEqual(moved.events[0]);
+  });
+
   it('never overwrites a stored event', async () => {
     // Arrange
     const request = await created();
