@@ -10,13 +10,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export const KEYED_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 export const ITEM_ACTIONS = [...KEYED_ACTIONS, 'dynamodb:Query'];
-/** The functions that approve extensions send a ConditionCheck (the original is not REVOKED). */
+/**
+ * A ConditionCheck: the functions that approve extensions (the original is not REVOKED), and those that end
+ * access (a failed attempt's IAM writes are audited while the request is unchanged).
+ */
 export const CONDITION_CHECK = 'dynamodb:ConditionCheckItem';
 export const TABLE_ACTIONS: Record<'ApiRole' | 'WorkerRole' | 'SweeperRole' | 'ReconcilerRole', string[]> = {
   ApiRole: [...ITEM_ACTIONS, CONDITION_CHECK],
   WorkerRole: [...ITEM_ACTIONS, CONDITION_CHECK],
-  // Reads by key, and queries only the due index.
-  SweeperRole: KEYED_ACTIONS,
+  // Reads by key, and queries only the due index; ends access.
+  SweeperRole: [...KEYED_ACTIONS, CONDITION_CHECK],
   // Lists an account's grants with a query on the table.
   ReconcilerRole: ITEM_ACTIONS,
 };

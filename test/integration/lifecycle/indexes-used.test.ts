@@ -125,6 +125,24 @@ it('the sweeper sends nothing its role lacks when a step fails and is put off fo
   expect([...sent.indexes]).toEqual(['byDue']);
 });
 
+it("the sweeper sends nothing its role lacks when an expiry's commit goes unanswered after its IAM writes, and audits them", async () => {
+  const expiring = await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 15, reason: 'expires' });
+  await provisionRequest(h.deps, expiring.id);
+  h.clock.advance(20 * MINUTE);
+  // The commit of EXPIRED times out without landing: the attempt's writes are audited while the request is unchanged.
+  const commit = h.requests.commit.bind(h.requests);
+  h.requests.commit = async (write) => {
+    if (write.request.status === 'EXPIRED') throw Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
+    return commit(write);
+  };
+
+  const sent = await sentToDynamo(h.requests.doc, async () => expect((await sweep(h.deps)).errors).toHaveLength(1));
+
+  expect((await h.requests.getDetail(expiring.id))!.events.at(-1)).toMatchObject({ action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', data: { writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'] } });
+  expect(sent.tableActions.has('dynamodb:ConditionCheckItem')).toBe(true);
+  expect(beyondRole(sent, 'SweeperRole')).toEqual({ actions: [], deletes: [] });
+});
+
 it('the reconciler sends nothing its role lacks, and queries no index, while it checks, reports and repairs', async () => {
   const iam = new RecordingProvisioner();
   await h.close();
