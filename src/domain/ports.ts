@@ -108,12 +108,14 @@ export interface RequestStore {
    * provisioning (PROVISION).
    */
   listDue(kind: DueKind, before: string, limit: number, cursor?: string): Promise<Page<AccessRequest>>;
+  /** Audit events that change no state (a failed notification, drift found). */
+  appendEvents(events: AuditEvent[]): Promise<void>;
   /**
-   * Audit events that change no state (a failed notification, drift found).
-   * With `whileAt`, only while that request is still at that version, in one
-   * transaction: none are written, and nothing is said, once it has moved on.
+   * Audit events that change no state, written only while the request is
+   * still at the version given, in one transaction with that check: none are
+   * written, and nothing is said, once it has moved on.
    */
-  appendEvents(events: AuditEvent[], whileAt?: Pick<AccessRequest, 'id' | 'version'>): Promise<void>;
+  appendEventsWhileAt(events: AuditEvent[], at: Pick<AccessRequest, 'id' | 'version'>): Promise<void>;
   /**
    * Audit events of a finding that may be found again and again (drift, at
    * every reconciliation): written, with a record of `report`, unless the same

@@ -204,6 +204,8 @@ export class FakeAws {
       result = service === 'sts' ? this.assumeRole(input) : this.iam(command, input, account);
     } catch (e) {
       refused = e;
+      // Numbered just above, with nothing awaited since: the last call numbered is this one.
+      this.schedule.refusedLast();
     }
     if (fault) {
       if (fault.outcome === 'halt') return this.schedule.halt();

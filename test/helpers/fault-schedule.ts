@@ -62,8 +62,8 @@ export class FaultSchedule {
   private fault: Fault | undefined;
   private armed = false;
   private onHalt: () => void = () => undefined;
-  /** Every call numbered while armed, in order. */
-  readonly calls: (FaultPoint & { faulted?: string })[] = [];
+  /** Every call numbered while armed, in order; `refused`: the service answered it with an error of its own. */
+  readonly calls: (FaultPoint & { faulted?: string; refused?: boolean })[] = [];
   /** Faulted calls, by label. */
   readonly fired: string[] = [];
   /** Resolves when a `halt` fault froze the invocation. */
@@ -85,12 +85,12 @@ export class FaultSchedule {
     this.fault = undefined;
   }
 
-  /** The calls made by `work`, numbered, with no fault injected. */
-  async record(work: () => Promise<unknown>): Promise<FaultPoint[]> {
+  /** The calls made by `work`, numbered, with no fault injected (and whether the service refused each). */
+  async record(work: () => Promise<unknown>): Promise<(FaultPoint & { refused?: boolean })[]> {
     this.arm();
     try {
       await work();
-      return this.calls.map(({ service, command, nth }) => ({ service, command, nth }));
+      return this.calls.map(({ service, command, nth, refused }) => ({ service, command, nth, ...(refused ? { refused } : {}) }));
     } finally {
       this.disarm();
     }
@@ -108,6 +108,12 @@ export class FaultSchedule {
     if (!hit) return undefined;
     this.fired.push(pointLabel({ service, command, nth }));
     return f.kind;
+  }
+
+  /** The call numbered last was answered with the service's own error (IAM's NoSuchEntity, say): it changed nothing. */
+  refusedLast(): void {
+    const last = this.calls.at(-1);
+    if (this.armed && last) last.refused = true;
   }
 
   /** A promise that never settles, and the signal that the invocation is now frozen. */

@@ -115,18 +115,21 @@ export class DynamoRequestStore implements RequestStore {
       // Sent again while DynamoDB cancels it only for throttling; what is left to read below is final.
       await transactWrite(this.doc, { TransactItems: items });
     } catch (e) {
-      // Whatever went wrong, the stored request may not be what this process last saw.
-      this.snapshots.delete(request.id);
-      if (!(e instanceof TransactionCanceledException)) throw e;
-      const reasons = e.CancellationReasons ?? [];
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
-        if (creating) throw new ConflictError('A request with this id already exists.');
-        const stored = reasons[0].Item;
-        if (!stored) throw new StaleWriteError('changed');
+      const reasons = e instanceof TransactionCanceledException ? (e.CancellationReasons ?? []) : [];
+      const stored = reasons[0]?.Code === 'ConditionalCheckFailed' && !creating ? reasons[0].Item : undefined;
+      if (stored) {
+        // The request as the refusal found it: remembered unless this process holds a newer one (a concurrent call's).
         // The reasons are DynamoDB's own attribute values: the document client converts only what a call returns.
         const found = strip<AccessRequest>(unmarshall(stored));
         this.remember(found);
         throw new StaleWriteError('changed', undefined, found);
+      }
+      // Whatever else went wrong, the stored request may not be what this process last saw.
+      this.snapshots.delete(request.id);
+      if (!(e instanceof TransactionCanceledException)) throw e;
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+        if (creating) throw new ConflictError('A request with this id already exists.');
+        throw new StaleWriteError('changed');
       }
       if (claimIndex !== undefined && reasons[claimIndex]?.Code === 'ConditionalCheckFailed') {
         throw new ConflictError(`${request.requester} already used this idempotency key in the last ${IDEMPOTENCY_HOURS} hours.`);
@@ -294,10 +297,9 @@ export class DynamoRequestStore implements RequestStore {
    * stored under the same key (its id is unique) is a replay of this very
    * write whose answer was lost, so it counts as written.
    */
-  async appendEvents(events: AuditEvent[], whileAt?: Pick<AccessRequest, 'id' | 'version'>): Promise<void> {
+  async appendEvents(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    this.assertAppendable(events, whileAt ? 1 : 0);
-    if (whileAt) return this.appendWhileAt(events, whileAt);
+    this.assertAppendable(events, 0);
     const [only] = events;
     if (events.length === 1 && only) {
       try {
@@ -316,7 +318,9 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   /** The events, in one transaction with a check that the request is still at the version given; nothing once it moved on. */
-  private async appendWhileAt(events: AuditEvent[], at: Pick<AccessRequest, 'id' | 'version'>): Promise<void> {
+  async appendEventsWhileAt(events: AuditEvent[], at: Pick<AccessRequest, 'id' | 'version'>): Promise<void> {
+    if (events.length === 0) return;
+    this.assertAppendable(events, 1);
     const check = {
       ConditionCheck: {
         TableName: this.tableName,

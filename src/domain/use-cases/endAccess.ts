@@ -14,6 +14,10 @@ export type EndReason = 'EXPIRED' | 'REVOKED';
 
 /** What a failed attempt's audit event says of an error that is not rolegate's own (its text stays in the log). */
 const UNEXPECTED_FOR_USERS = "an unexpected error (the log of the rolegate function that ran it holds it, under this request's id)";
+/** What it says when the request changed before its end could be recorded (another run moved it on). */
+const CHANGED_MEANWHILE = 'the request changed before its end was recorded; it is decided again on the request as stored';
+/** Failed expiries by the sweeper (sweepRetry) whose IAM writes are audited; later ones are logged only. */
+export const MAX_AUDITED_SWEEP_ATTEMPTS = 5;
 
 /**
  * Ends one request's access. Under the grant's lease the request leaves the
@@ -55,7 +59,7 @@ export async function endAccess(
       const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, {
         ...options,
         endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now),
-      }).catch((e: unknown) => auditWritesOf(deps, request, e));
+      }).catch((e: unknown) => auditWritesOf(deps, request, e, 'failed'));
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}) };
@@ -86,7 +90,7 @@ export async function endAccess(
       // ACCESS_REMOVED: then the request has moved on, and the attempt is not audited as failed.
       await commit.catch((e: unknown) => {
         noteWritesSent(e, calls.map((c) => c.command));
-        return auditWritesOf(deps, request, e, e instanceof RolegateError ? undefined : request);
+        return auditWritesOf(deps, request, e, e instanceof RolegateError ? 'failed' : 'unanswered');
       });
       return { request: next, changed: true, event, owed: owed !== undefined };
     });
@@ -102,26 +106,36 @@ export async function endAccess(
  * An attempt to end the access that failed after writing to IAM: what it
  * wrote goes on the request's audit trail (ACCESS_REMOVAL_ATTEMPT_FAILED,
  * changing no state, notifying nobody), as a failed provisioning attempt's
- * does, so the trail holds every IAM change rolegate saw made, not only
- * those of the attempt that succeeds (a write whose own answer was lost is
- * not known to have been made: the next attempt finds what it did). With
- * `whileAt`, only while the request is still at that version. Best effort:
- * the error is rethrown either way, and a failed audit write is logged with
- * the writes it would have recorded.
+ * does, so the trail holds the IAM changes rolegate saw made, not only those
+ * of the attempt that succeeds (a write whose own answer was lost is not
+ * known to have been made: the next attempt finds what it did).
+ *
+ * `unanswered`: the commit failed without an answer (a timeout, a 5xx) and
+ * may yet land; the event is written only while the request is still at the
+ * version read, and says `commitUnanswered`, for a commit still in flight
+ * may land after it. The sweeper's expiry is audited for its first
+ * MAX_AUDITED_SWEEP_ATTEMPTS failures only (each repeat of a write-then-fail
+ * would add one every 15 minutes); later ones are logged. Best effort: the
+ * error is rethrown either way, and a failed audit write is logged with the
+ * writes it would have recorded.
  */
-async function auditWritesOf(deps: ProvisioningDeps, request: AccessRequest, e: unknown, whileAt?: AccessRequest): Promise<never> {
+async function auditWritesOf(deps: ProvisioningDeps, request: AccessRequest, e: unknown, commit: 'failed' | 'unanswered'): Promise<never> {
   const writes = writesSentBefore(e);
-  if (writes.length > 0) {
+  const repeats = request.sweepRetry?.kind === 'EXPIRE' ? request.sweepRetry.attempts : 0;
+  if (writes.length > 0 && repeats >= MAX_AUDITED_SWEEP_ATTEMPTS) {
+    deps.logger.warn('an expiry failed again after writing to IAM; past its first attempts, this is logged only', { requestId: request.id, attempts: repeats + 1, writesBeforeError: writes, reason: errorForLog(e) });
+  } else if (writes.length > 0) {
     const awsCode = e instanceof ProvisioningError ? e.awsCode : undefined;
     const event = audit.accessRemovalAttemptFailed(request, {
       id: deps.ids.next(),
       at: isoNow(deps.clock),
       actor: 'rolegate',
       // On the request, which its requester, grantee and approvers read: rolegate's own words only.
-      comment: messageForUsers(e) ?? UNEXPECTED_FOR_USERS,
-      data: { ...(awsCode ? { awsCode } : {}), writesBeforeError: writes },
+      comment: e instanceof StaleWriteError ? CHANGED_MEANWHILE : (messageForUsers(e) ?? UNEXPECTED_FOR_USERS),
+      data: { ...(awsCode ? { awsCode } : {}), writesBeforeError: writes, ...(commit === 'unanswered' ? { commitUnanswered: true } : {}) },
     });
-    await deps.requests.appendEvents([event], whileAt).catch((failure: unknown) =>
+    const written = commit === 'unanswered' ? deps.requests.appendEventsWhileAt([event], request) : deps.requests.appendEvents([event]);
+    await written.catch((failure: unknown) =>
       deps.logger.error('the IAM writes of a failed attempt to end access could not be audited', { requestId: request.id, writesBeforeError: writes, reason: errorForLog(failure) }),
     );
   }

@@ -297,9 +297,19 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * Takes back what a failed provisioning may have left, as ending its access
  * would: the request leaves the grant, and the role and the identity policy
  * are removed, or brought back to the other live requests' state. A failure
- * here is logged; the request then stays APPROVED, so the sweeper tries again.
+ * here is logged, and the IAM writes it had made are left in `failure` for
+ * the attempt's audit event; the request then stays APPROVED, so the
+ * sweeper tries again.
  */
-async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string, justCreated: boolean): Promise<Release | 'failed'> {
+async function undoForFailedRequest(
+  deps: ProvisioningDeps,
+  lease: GrantLease,
+  target: GrantLocation,
+  request: AccessRequest,
+  now: string,
+  justCreated: boolean,
+  failure: { writes: string[] },
+): Promise<Release | 'failed'> {
   const requestId = request.id;
   try {
     return await releaseFromGrant(deps, lease, target, requestId, now, {
@@ -307,7 +317,8 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
       ...(justCreated ? { justCreated: true } : {}),
     });
   } catch (e) {
-    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e) });
+    failure.writes = writesSentBefore(e);
+    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e), writesBeforeError: failure.writes });
     return 'failed';
   }
 }
@@ -368,6 +379,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   let preread: AccessRequest | undefined = read;
   let cleanup: Release | 'failed' | undefined;
+  const undo = { writes: [] as string[] };
   return withOptimisticRetry(async (): Promise<ProvisionResult> => {
     const request = preread ?? (await deps.requests.get(read.id));
     preread = undefined;
@@ -383,7 +395,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     const writes = writesSentBefore(error);
     // The attempt's CreateRole went out: IAM may not show the role to the undo at once.
-    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'));
+    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'), undo);
     if (!fails || cleanup === undefined || cleanup === 'failed') {
       // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the
       // budget (the last says its undo failed), and any attempt that wrote to IAM. An undo that keeps failing
@@ -397,7 +409,14 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
               at: now,
               actor: 'rolegate',
               comment: error.message,
-              data: { awsCode: error.awsCode ?? 'ProvisioningFailed', attempts, maxAttempts, writesBeforeError: writes, ...(fails ? { undo: 'failed' } : {}) },
+              data: {
+                awsCode: error.awsCode ?? 'ProvisioningFailed',
+                attempts,
+                maxAttempts,
+                writesBeforeError: writes,
+                // What the failed undo had written to IAM before its own error.
+                ...(fails ? { undo: 'failed', ...(undo.writes.length > 0 ? { undoWritesBeforeError: undo.writes } : {}) } : {}),
+              },
             }),
           ]
         : [];

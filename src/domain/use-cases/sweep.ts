@@ -167,7 +167,8 @@ async function expire(deps: ProvisioningDeps, known: AccessRequest): Promise<boo
     list: (query) => store.list(query),
     extensionsOf: (id) => store.extensionsOf(id),
     listDue: (kind, before, limit, cursor) => store.listDue(kind, before, limit, cursor),
-    appendEvents: (events, whileAt) => store.appendEvents(events, whileAt),
+    appendEvents: (events) => store.appendEvents(events),
+    appendEventsWhileAt: (events, at) => store.appendEventsWhileAt(events, at),
     appendReport: (e, r) => store.appendReport(e, r),
     claimed: (claimant, key, at) => store.claimed(claimant, key, at),
   };

@@ -53,6 +53,7 @@ function loseNextActiveCommit(): void {
     extensionsOf: (id) => real.extensionsOf(id),
     listDue: (k, b, l, c) => real.listDue(k, b, l, c),
     appendEvents: (e) => real.appendEvents(e),
+    appendEventsWhileAt: (e, at) => real.appendEventsWhileAt(e, at),
     appendReport: (e, r) => real.appendReport(e, r),
     claimed: (r, k, a) => real.claimed(r, k, a),
   };

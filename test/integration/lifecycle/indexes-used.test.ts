@@ -138,7 +138,7 @@ it("the sweeper sends nothing its role lacks when an expiry's commit goes unansw
 
   const sent = await sentToDynamo(h.requests.doc, async () => expect((await sweep(h.deps)).errors).toHaveLength(1));
 
-  expect((await h.requests.getDetail(expiring.id))!.events.at(-1)).toMatchObject({ action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', data: { writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'] } });
+  expect((await h.requests.getDetail(expiring.id))!.events.at(-1)).toMatchObject({ action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', data: { writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'], commitUnanswered: true } });
   expect(sent.tableActions.has('dynamodb:ConditionCheckItem')).toBe(true);
   expect(beyondRole(sent, 'SweeperRole')).toEqual({ actions: [], deletes: [] });
 });

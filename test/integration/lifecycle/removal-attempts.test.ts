@@ -1,9 +1,9 @@
 import { DynamoGrantStore } from '../../../src/adapters/dynamodb/grant-store';
-import { ProvisioningError } from '../../../src/domain/errors';
+import { ProvisioningError, StaleWriteError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
 import type { Principal } from '../../../src/domain/principal';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
-import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { MAX_AUDITED_SWEEP_ATTEMPTS, revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { harness, type Harness } from '../../helpers/harness';
@@ -78,7 +78,8 @@ it('audits the role deleted by a revoke whose identity-side step then failed, an
   expect(identity.policies.size).toBe(0);
   const events = await trail(request.id);
   expect(events.map((e) => e.action)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED', 'ACCESS_REMOVAL_ATTEMPT_FAILED', 'REVOKED', 'ACCESS_REMOVED']);
-  // Between them, the two attempts list every write: the role by the first, the identity policy by the second.
+  // The second attempt lists what it sent: the recording provisioner answers a delete of a role already gone as
+  // sent again (the real one's answer is in the fault matrix), and the identity policy.
   expect(events.at(-1)!.data).toMatchObject({ roleDeleted: true, calls: ['DeleteRole', 'DeleteUserPolicy'] });
 });
 
@@ -123,4 +124,64 @@ it('audits nothing for an attempt that failed before writing to IAM', async () =
 
   expect((await trail(request.id)).map((e) => e.action)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED']);
   expect(iam.roles.size).toBe(1);
+});
+
+it('says so when the request changed before the end was recorded, and the retry that finished it follows', async () => {
+  const request = await active();
+  const commit = h.requests.commit.bind(h.requests);
+  let refused = false;
+  h.requests.commit = async (write) => {
+    if (write.request.status === 'REVOKED' && !refused) {
+      refused = true;
+      throw new StaleWriteError('changed');
+    }
+    return commit(write);
+  };
+
+  await revokeRequest(h.deps, api(ARN.alice), request.id, 'done');
+
+  const events = await trail(request.id);
+  expect(events.map((e) => e.action)).toEqual(['REQUESTED', 'AUTO_APPROVED', 'PROVISIONED', 'ACCESS_REMOVAL_ATTEMPT_FAILED', 'REVOKED', 'ACCESS_REMOVED']);
+  expect(events[3]).toMatchObject({
+    comment: 'the request changed before its end was recorded; it is decided again on the request as stored',
+    data: { writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'] },
+  });
+  expect(events[3]!.data).not.toHaveProperty('commitUnanswered');
+});
+
+it(`audits the sweeper's first ${MAX_AUDITED_SWEEP_ATTEMPTS} failed expiries that wrote to IAM, and logs the later ones only`, async () => {
+  const request = await active(60);
+  const grants = h.deps.grants as DynamoGrantStore;
+  const failing = Object.create(grants) as DynamoGrantStore;
+  failing.remove = async () => {
+    throw new ProvisioningError('The lease on the grant was lost.', 'LeaseLost', true);
+  };
+  h.deps.grants = failing;
+  h.clock.advance(61 * 60_000);
+
+  // Each sweep finds the request due again once its backoff has passed.
+  for (let i = 0; i < MAX_AUDITED_SWEEP_ATTEMPTS + 2; i++) {
+    expect((await sweep(h.deps)).errors).toHaveLength(1);
+    h.clock.advance(16 * 60_000);
+  }
+
+  const attempts = (await trail(request.id)).filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED');
+  expect(attempts).toHaveLength(MAX_AUDITED_SWEEP_ATTEMPTS);
+  expect((await h.requests.get(request.id))!.sweepRetry).toMatchObject({ kind: 'EXPIRE', attempts: MAX_AUDITED_SWEEP_ATTEMPTS + 2 });
+  const logged = h.logger.lines.filter((l) => l.message.startsWith('an expiry failed again after writing to IAM'));
+  expect(logged).toHaveLength(2);
+  expect(logged[0]!.fields).toMatchObject({ requestId: request.id, attempts: MAX_AUDITED_SWEEP_ATTEMPTS + 1, writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'] });
+});
+
+it("lists, on a failed provisioning's attempt, what its failed undo had written", async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' });
+  iam.failNext.push(new ProvisioningError('PutRolePolicy in account 222222222222 was refused (AccessDenied).', 'AccessDenied', false));
+  identity.failNext.push(new ProvisioningError('DeleteUserPolicy in the identity account was throttled.', 'Throttling', true));
+
+  expect((await provisionRequest(h.deps, request.id)).outcome).toBe('retry-later');
+
+  expect((await trail(request.id)).at(-1)).toMatchObject({
+    action: 'PROVISIONING_ATTEMPT_FAILED',
+    data: { awsCode: 'AccessDenied', undo: 'failed', undoWritesBeforeError: ['DeleteRole'] },
+  });
 });

@@ -292,6 +292,7 @@ describe('the sweeper when some due work keeps failing (real DynamoDB)', () => {
       list: (q) => store.list(q),
       extensionsOf: (id) => store.extensionsOf(id),
       appendEvents: (e) => store.appendEvents(e),
+      appendEventsWhileAt: (e, at) => store.appendEventsWhileAt(e, at),
       appendReport: (e, r) => store.appendReport(e, r),
       claimed: (r, k, a) => store.claimed(r, k, a),
       listDue: async (kind, before, limit, cursor) => {

@@ -437,7 +437,7 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       if (firstRun && ['exhausted', 'permanent', 'dies'].includes(firstRun) && r1.status !== 'ACTIVE') flag('outcome', [`the request is ${r1.status}, expected still ACTIVE (${first})`], after);
       // An attempt that failed (rather than died) after IAM answered a write leaves what it wrote on the trail.
       // (A write whose answer was lost is not known to rolegate to have been made; the re-drive finds what it did.)
-      const answered = seen.filter((x) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted);
+      const answered = seen.filter((x) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted && !x.refused);
       const attempts = o1.events.filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED');
       if (point?.service !== 'dynamodb' && first.startsWith('threw') && r1.status === 'ACTIVE' && answered.length > 0 && attempts.length === 0) {
         flag('audit', [`the failed attempt wrote ${answered.map(pointLabel)} to IAM, and the trail says nothing of it`], after);
@@ -452,9 +452,13 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     // Re-drive as production does until the request settles.
     let redrives = 0;
     let current = r1;
+    // The IAM writes IAM answered, in the faulty run and each re-drive (recorded, with no fault).
+    const madeWrite = (x: { service: string; command: string; faulted?: string; refused?: boolean }) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted && !x.refused;
+    const answeredWrites = seen.filter(madeWrite).map((x) => x.command);
     while (!settled(phase, current) && redrives < MAX_REDRIVES) {
       redrives++;
-      await phase.redrive(w, c).catch(() => undefined);
+      const calls = await w.schedule.record(() => phase.redrive(w, c).catch(() => undefined));
+      answeredWrites.push(...calls.filter(madeWrite).map((x) => x.command));
       current = (await w.h.requests.get(c.target.id))!;
     }
     if (!settled(phase, current)) flag('convergence', [`still ${current.status} after ${MAX_REDRIVES} re-drives`]);
@@ -480,6 +484,16 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       // Each failed attempt that wrote to IAM is audited before the end that succeeded.
       const attempts = o2.events.filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED').length;
       flag('audit', auditProblems(r2, o2.events, [...BASE_EVENTS, 'PROVISIONED', ...Array<string>(attempts).fill('ACCESS_REMOVAL_ATTEMPT_FAILED'), phase.ends, 'ACCESS_REMOVED']), fin);
+      // Between them, the attempts' events list exactly the writes IAM answered: none twice, none made up, and none
+      // lost, but those of an invocation that died (nothing of it survives to say what it wrote).
+      const listed = o2.events.flatMap((e) => {
+        const data = (e.data ?? {}) as { writesBeforeError?: string[]; calls?: string[] };
+        return e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED' ? (data.writesBeforeError ?? []) : e.action === 'ACCESS_REMOVED' ? (data.calls ?? []) : [];
+      });
+      const missing = without(answeredWrites, listed);
+      const extra = without(listed, answeredWrites);
+      if (extra.length > 0) flag('audit', [`the trail lists IAM writes IAM never answered: ${extra}`], fin);
+      if (missing.length > 0 && firstRun !== 'dies' && kind?.outcome !== 'halt') flag('audit', [`IAM answered writes the trail does not list: ${missing}`], fin);
     }
 
     // Once settled, running again converges: nothing changes, nothing is written.
@@ -499,6 +513,17 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     await w.close();
   }
   into.violations.push(...problems);
+}
+
+/** `a` less one occurrence of each element of `b` (multisets of command names). */
+function without(a: string[], b: string[]): string[] {
+  const rest = [...b];
+  return a.filter((x) => {
+    const i = rest.indexOf(x);
+    if (i < 0) return true;
+    rest.splice(i, 1);
+    return false;
+  });
 }
 
 function liveMembers(o: Observed): Record<string, string> {

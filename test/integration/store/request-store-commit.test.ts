@@ -520,8 +520,8 @@ describe('appending audit events', () => {
     const event = anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', to: undefined, data: { writesBeforeError: ['DeleteRole'] } });
 
     // Act
-    await t.requests.appendEvents([event], request);
-    await t.requests.appendEvents([event], request); // a replayed call
+    await t.requests.appendEventsWhileAt([event], request);
+    await t.requests.appendEventsWhileAt([event], request); // a replayed call
 
     // Assert
     expect((await t.requests.getDetail(request.id))!.events.slice(1)).toEqual([event]);
@@ -535,7 +535,7 @@ describe('appending audit events', () => {
     const event = anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', to: undefined });
 
     // Act
-    await t.requests.appendEvents([event], request);
+    await t.requests.appendEventsWhileAt([event], request);
 
     // Assert
     const events = (await t.requests.getDetail(request.id))!.events;
