@@ -211,7 +211,6 @@ function buildSchemas() {
     slackChannel: z.optional(z.string().check(z.regex(/^[CG][A-Z0-9]{2,}$/, { message: 'must be a Slack channel id (C… or G…)' }))),
   });
 
-
   const settingsSchema = z
     .strictObject({
       partition: z._default(z.enum(['aws', 'aws-cn', 'aws-us-gov']), 'aws'),

@@ -297,19 +297,11 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
  * Takes back what a failed provisioning may have left, as ending its access
  * would: the request leaves the grant, and the role and the identity policy
  * are removed, or brought back to the other live requests' state. A failure
- * here is logged, and the IAM writes it had made are left in `failure` for
- * the attempt's audit event; the request then stays APPROVED, so the
- * sweeper tries again.
+ * here is logged, and answered with the IAM writes it had made (for the
+ * attempt's audit event); the request then stays APPROVED, so the sweeper
+ * tries again.
  */
-async function undoForFailedRequest(
-  deps: ProvisioningDeps,
-  lease: GrantLease,
-  target: GrantLocation,
-  request: AccessRequest,
-  now: string,
-  justCreated: boolean,
-  failure: { writes: string[] },
-): Promise<Release | 'failed'> {
+async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest, now: string, justCreated: boolean): Promise<Release | UndoFailed> {
   const requestId = request.id;
   try {
     return await releaseFromGrant(deps, lease, target, requestId, now, {
@@ -317,10 +309,15 @@ async function undoForFailedRequest(
       ...(justCreated ? { justCreated: true } : {}),
     });
   } catch (e) {
-    failure.writes = writesSentBefore(e);
-    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e), writesBeforeError: failure.writes });
-    return 'failed';
+    const failed = writesSentBefore(e);
+    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e), writesBeforeError: failed });
+    return { failed };
   }
+}
+
+/** An undo that failed, with the IAM writes it had made before its error. */
+interface UndoFailed {
+  failed: string[];
 }
 
 /**
@@ -378,8 +375,7 @@ async function failUnderLease(deps: ProvisioningDeps, request: AccessRequest, er
 async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, read: AccessRequest, error: ProvisioningError): Promise<ProvisionResult> {
   const maxAttempts = deps.maxProvisioningAttempts ?? 5;
   let preread: AccessRequest | undefined = read;
-  let cleanup: Release | 'failed' | undefined;
-  const undo = { writes: [] as string[] };
+  let cleanup: Release | UndoFailed | undefined;
   return withOptimisticRetry(async (): Promise<ProvisionResult> => {
     const request = preread ?? (await deps.requests.get(read.id));
     preread = undefined;
@@ -395,8 +391,8 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     const writes = writesSentBefore(error);
     // The attempt's CreateRole went out: IAM may not show the role to the undo at once.
-    if (fails && (cleanup === undefined || cleanup === 'failed')) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'), undo);
-    if (!fails || cleanup === undefined || cleanup === 'failed') {
+    if (fails && (cleanup === undefined || 'failed' in cleanup)) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'));
+    if (!fails || cleanup === undefined || 'failed' in cleanup) {
       // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the
       // budget (the last says its undo failed), and any attempt that wrote to IAM. An undo that keeps failing
       // past the budget is re-driven every few minutes; each of those repeats is logged and counted only,
@@ -415,7 +411,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
                 maxAttempts,
                 writesBeforeError: writes,
                 // What the failed undo had written to IAM before its own error.
-                ...(fails ? { undo: 'failed', ...(undo.writes.length > 0 ? { undoWritesBeforeError: undo.writes } : {}) } : {}),
+                ...(fails ? { undo: 'failed', ...(cleanup && 'failed' in cleanup && cleanup.failed.length > 0 ? { undoWritesBeforeError: cleanup.failed } : {}) } : {}),
               },
             }),
           ]

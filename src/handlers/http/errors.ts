@@ -25,7 +25,6 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
 /** The code of the opaque 500 that answers anything unexpected (its details go to the log only). */
 export const INTERNAL = 'INTERNAL';
 
-
 /**
  * Codes only the local server (`npm start`) answers. Deployed, API Gateway sends rolegate only the
  * routes serverless.yml declares and answers any other route or method itself, 404 {"message":"Not Found"}.

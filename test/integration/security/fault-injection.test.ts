@@ -437,7 +437,7 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
       if (firstRun && ['exhausted', 'permanent', 'dies'].includes(firstRun) && r1.status !== 'ACTIVE') flag('outcome', [`the request is ${r1.status}, expected still ACTIVE (${first})`], after);
       // An attempt that failed (rather than died) after IAM answered a write leaves what it wrote on the trail.
       // (A write whose answer was lost is not known to rolegate to have been made; the re-drive finds what it did.)
-      const answered = seen.filter((x) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted && !x.refused);
+      const answered = seen.filter(madeWrite);
       const attempts = o1.events.filter((e) => e.action === 'ACCESS_REMOVAL_ATTEMPT_FAILED');
       if (point?.service !== 'dynamodb' && first.startsWith('threw') && r1.status === 'ACTIVE' && answered.length > 0 && attempts.length === 0) {
         flag('audit', [`the failed attempt wrote ${answered.map(pointLabel)} to IAM, and the trail says nothing of it`], after);
@@ -453,7 +453,6 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
     let redrives = 0;
     let current = r1;
     // The IAM writes IAM answered, in the faulty run and each re-drive (recorded, with no fault).
-    const madeWrite = (x: { service: string; command: string; faulted?: string; refused?: boolean }) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted && !x.refused;
     const answeredWrites = seen.filter(madeWrite).map((x) => x.command);
     while (!settled(phase, current) && redrives < MAX_REDRIVES) {
       redrives++;
@@ -514,6 +513,9 @@ async function runCase(phase: Phase, point: FaultPoint | undefined, kind: Kind |
   }
   into.violations.push(...problems);
 }
+
+/** An IAM write IAM carried out: answered without a fault, and not refused with IAM's own error. */
+const madeWrite = (x: { service: string; command: string; faulted?: string; refused?: boolean }) => x.service === 'iam' && isIamWrite(x.command) && !x.faulted && !x.refused;
 
 /** `a` less one occurrence of each element of `b` (multisets of command names). */
 function without(a: string[], b: string[]): string[] {
