@@ -66,8 +66,8 @@ const sdkClients = (packages: string[]) => packages.filter((p) => /^@aws-sdk\/(c
  * Each function, built as deployed, against a bare bundle importing only the
  * same SDK clients it loads at cold start, built the same way. The time is
  * the module load and the composition a cold start pays before its first
- * call: the API composes as it loads, the other functions at their first
- * call (getApp), which the timed bundle calls as it loads.
+ * call: the API and the Slack function compose as they load, the others at
+ * their first call (getApp), which the timed bundle awaits as it loads.
  */
 export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; everyClient: { bytes: number; loadMs: number } }> {
   // Each bundle in a directory of its own, as each function is packaged alone.
@@ -79,7 +79,7 @@ export async function coldStart(runs: number): Promise<{ rows: ColdStartRow[]; e
     const shipped = await buildLikeDeployment(handler, dir());
     // The same modules (esbuild bundles one copy of compose), and the composition of a first call.
     const composed = await buildLikeDeployment(
-      { name: `${name}-composed`, contents: [`import * as fn from './src/handlers/${name}';`, "import { getApp } from './src/compose';", 'getApp();', '(globalThis as Record<string, unknown>).keep = fn;'].join('\n') },
+      { name: `${name}-composed`, contents: [`import * as fn from './src/handlers/${name}';`, "import { getApp } from './src/compose';", 'await getApp();', '(globalThis as Record<string, unknown>).keep = fn;'].join('\n') },
       dir(),
     );
     const clients = sdkClients(shipped.eagerPackages);

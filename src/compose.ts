@@ -11,7 +11,7 @@ import { systemClock, ulidIds } from './adapters/system';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import type { SlackApi } from './adapters/slack/slack-client';
-import { BUILT_CODE, DRY_RUN_NOTICE, loadDeployedSettings, loadSettings, readEnv, type RuntimeEnv } from './config';
+import { BUILT_CODE, DRY_RUN_NOTICE, readDeployedConfig, readEnv, type RuntimeEnv } from './environment';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
@@ -37,19 +37,39 @@ export interface App {
 
 export interface ComposeOptions {
   env?: RuntimeEnv;
-  settings?: Settings;
+  settings: Settings;
   clock?: Clock;
   logger?: Logger;
   notifier?: Notifier;
   dynamodb?: DynamoDBClient;
+}
+
+export interface LoadOptions extends Omit<ComposeOptions, 'settings'> {
   /** Tests: the code fingerprint to take a validated copy of the configuration by (deployed: the bundle's own). */
   builtCode?: string;
 }
 
-export function composeApp(options: ComposeOptions = {}): App {
+/**
+ * The app of a deployed function: its configuration read as deployed
+ * (settingsOf), then composed. With a matching validated copy nothing waits:
+ * the app is composed before this returns, as the function's module loads.
+ */
+export function loadApp(options: LoadOptions = {}): Promise<App> {
+  try {
+    const env = options.env ?? readEnv();
+    const logger = options.logger ?? createLogger('rolegate', env.logLevel);
+    const compose = (settings: Settings) => composeApp({ ...options, env, logger, settings });
+    const settings = settingsOf(env, options.builtCode ?? BUILT_CODE, logger);
+    return settings instanceof Promise ? settings.then(compose) : Promise.resolve(compose(settings));
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+}
+
+export function composeApp(options: ComposeOptions): App {
   const env = options.env ?? readEnv();
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
-  const settings = options.settings ?? settingsOf(env, options.builtCode ?? BUILT_CODE, logger);
+  const { settings } = options;
   if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
     // Deployed with the default mode (or the example configuration): every request would read as granted.
     logger.warn(`provisioner.mode is dry-run: ${DRY_RUN_NOTICE}`);
@@ -119,12 +139,20 @@ export function composeApp(options: ComposeOptions = {}): App {
   return app;
 }
 
-/** The configuration; deployed, the copy packaging validated when it still matches the file. */
-function settingsOf(env: RuntimeEnv, code: string | undefined, logger: Logger): Settings {
-  if (!env.validatedConfigPath) return loadSettings(env.configPath, env.deployment);
-  return loadDeployedSettings(env.configPath, env.validatedConfigPath, env.deployment, code, (why) =>
-    logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (serverless deploy ships a matching copy)`),
-  );
+/**
+ * The configuration; deployed, the copy packaging validated when it still
+ * matches the file. Only without one is the file parsed and validated here,
+ * and only then does the code that does it (config.ts: js-yaml, the zod
+ * schemas) load: a function with a matching copy never compiles it.
+ */
+function settingsOf(env: RuntimeEnv, code: string | undefined, logger: Logger): Settings | Promise<Settings> {
+  const read = env.validatedConfigPath
+    ? readDeployedConfig(env.configPath, env.validatedConfigPath, env.deployment, code, (why) =>
+        logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (serverless deploy ships a matching copy)`),
+      )
+    : undefined;
+  if (read && 'settings' in read) return read.settings;
+  return import('./config').then(({ loadSettings, settingsFromText }) => (read ? settingsFromText(read, env.deployment) : loadSettings(env.configPath, env.deployment)));
 }
 
 /**
@@ -186,33 +214,31 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-let cached: App | undefined;
+/** The app of this cold start; one that failed to load (a configuration that does not validate) is loaded again by the next call. */
+export const getApp: () => Promise<App> = once(() => loadApp());
 
-/** The app of this cold start. */
-export function getApp(): App {
-  cached ??= composeApp();
-  return cached;
-}
-
-/** `load`, run at the first call and its promise kept; a failed load is run again by the next call. */
-function onFirstUse<T>(load: () => Promise<T>): () => Promise<T> {
-  let loaded: Promise<T> | undefined;
-  return () => {
-    loaded ??= load();
-    loaded.catch(() => (loaded = undefined));
-    return loaded;
-  };
+/**
+ * What an entry point builds from the app, started at cold start (the API
+ * and the Slack function compose as they load, so their first call finds
+ * them ready); a failed load is retried by the next call, which then meets
+ * its error.
+ */
+export function atColdStart<T>(build: (app: App) => T): () => Promise<T> {
+  const built = once(async () => build(await getApp()));
+  // Its failure is the first call's to meet, not an unhandled rejection.
+  built().catch(() => undefined);
+  return built;
 }
 
 /** A notifier built on its first use (its module loaded then, and once). */
 function lazyNotifier(load: () => Promise<Notifier>): Notifier {
-  const notifier = onFirstUse(load);
+  const notifier = once(load);
   return { notify: async (n) => (await notifier()).notify(n) };
 }
 
 /** The Slack Web API client, loaded on its first call: most functions of the stack never call it. */
 function lazySlackApi(load: () => Promise<SlackApi>): SlackApi {
-  const api = onFirstUse(load);
+  const api = once(load);
   return {
     postMessage: async (channel, message) => (await api()).postMessage(channel, message),
     updateMessage: async (ref, message) => (await api()).updateMessage(ref, message),

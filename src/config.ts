@@ -1,76 +1,42 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { CORE_SCHEMA, JSON_SCHEMA, load as loadYaml } from 'js-yaml';
-import type * as z from 'zod/mini';
 import { ConfigError, type ErrorDetail } from './domain/errors';
 import { identityRoleUsed, settingsSchema, type Settings } from './domain/settings';
+import { issuesToDetails } from './domain/zod-locale';
+import {
+  BUILT_CODE,
+  DEFAULT_CONFIG_PATH,
+  DEFAULT_DEPLOYMENT,
+  DEPLOYMENT_ENV,
+  DEPLOYMENT_KEYS,
+  deploymentFromEnv,
+  DRY_RUN_NOTICE,
+  readConfigFile,
+  readDeployedConfig,
+  readEnv,
+  sha256,
+  VALIDATED_FORMAT,
+  type ConfigFile,
+  type Deployment,
+  type RuntimeEnv,
+  type ValidatedConfig,
+} from './environment';
+
+/*
+ * The configuration file: parsed (js-yaml) and validated (the zod schemas of
+ * domain/settings.ts, and the checks against the stack). The CLI, the local
+ * run and packaging load it; a deployed function only when it has no
+ * matching validated copy (environment.ts), and then on its own, lazily.
+ */
+
+export { BUILT_CODE, DEFAULT_CONFIG_PATH, DEFAULT_DEPLOYMENT, DEPLOYMENT_ENV, DRY_RUN_NOTICE, issuesToDetails, readEnv, type Deployment, type RuntimeEnv, type ValidatedConfig };
 
 /*
  * The only module that reads process.env. Everything else receives values.
  */
 
-export const DEFAULT_CONFIG_PATH = 'config/rolegate.example.yaml';
-/**
- * What the stack lets the functions reach (serverless.yml's params, passed as
- * ROLEGATE_SECRETS_PATH, ROLEGATE_PROVISIONER_ROLE_NAME, ROLEGATE_IDENTITY_ROLE_NAME):
- * SSM parameters under /<secretsPath>/, and sts:AssumeRole on roles of these names only;
- * and how callers sign in (ROLEGATE_AUTH: iam, SigV4; jwt, OIDC tokens mapped by `oidc`).
- */
-export interface Deployment {
-  secretsPath: string;
-  provisionerRoleName: string;
-  identityRoleName: string;
-  auth: string;
-}
-export const DEFAULT_DEPLOYMENT: Deployment = { secretsPath: 'rolegate', provisionerRoleName: 'rolegate-provisioner', identityRoleName: 'rolegate-identity-granter', auth: 'iam' };
-/** The environment variable serverless.yml passes each deployment value (each stack param of the same name) as. */
-export const DEPLOYMENT_ENV: Record<keyof Deployment, string> = {
-  secretsPath: 'ROLEGATE_SECRETS_PATH',
-  provisionerRoleName: 'ROLEGATE_PROVISIONER_ROLE_NAME',
-  identityRoleName: 'ROLEGATE_IDENTITY_ROLE_NAME',
-  auth: 'ROLEGATE_AUTH',
-};
-const DEPLOYMENT_KEYS = Object.keys(DEPLOYMENT_ENV) as (keyof Deployment)[];
 
-export interface RuntimeEnv {
-  tableName: string;
-  configPath: string;
-  /** Deployed: the copy of the configuration `serverless package` validated (ROLEGATE_VALIDATED_CONFIG), loaded when it matches the file. */
-  validatedConfigPath?: string;
-  stage: string;
-  /** True only outside Lambda with ROLEGATE_LOCAL=true: then the x-rolegate-principal header names the caller. */
-  localIdentity: boolean;
-  /** DynamoDB endpoint override (DynamoDB Local). The SDK's AWS_ENDPOINT_URL_* variables work as well. */
-  dynamodbEndpoint?: string;
-  region: string;
-  logLevel: string;
-  /** The worker is fed by the table's stream when deployed, in-process when local. */
-  inProcessWorker: boolean;
-  /** What the stack's IAM lets the functions reach; the configuration is checked against it. */
-  deployment: Deployment;
-  /** Local run only: secrets by name (ROLEGATE_LOCAL_SECRETS, JSON), instead of SSM. */
-  localSecrets?: Record<string, string>;
-}
-
-export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
-  const inLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
-  const local = env.ROLEGATE_LOCAL === 'true' && !inLambda;
-  return {
-    tableName: env.ROLEGATE_TABLE ?? 'rolegate',
-    configPath: env.ROLEGATE_CONFIG ?? DEFAULT_CONFIG_PATH,
-    ...(env.ROLEGATE_VALIDATED_CONFIG ? { validatedConfigPath: env.ROLEGATE_VALIDATED_CONFIG } : {}),
-    stage: env.ROLEGATE_STAGE ?? 'local',
-    // A deployed function never trusts the header, whatever its environment says.
-    localIdentity: local,
-    ...(env.ROLEGATE_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.ROLEGATE_DYNAMODB_ENDPOINT } : {}),
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-    inProcessWorker: local,
-    deployment: { ...DEFAULT_DEPLOYMENT, ...deploymentFromEnv(env) },
-    ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
-  };
-}
 
 /**
  * What validate-config and plan check a configuration against, run from the
@@ -106,36 +72,8 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
   return { ...fromStack, ...deploymentFromEnv(env) };
 }
 
-/** The deployment values the environment sets (serverless.yml passes each stack param as one of these). */
-function deploymentFromEnv(env: NodeJS.ProcessEnv): Partial<Deployment> {
-  const set: Partial<Deployment> = {};
-  for (const key of DEPLOYMENT_KEYS) {
-    const value = env[DEPLOYMENT_ENV[key]];
-    if (value) set[key] = value;
-  }
-  return set;
-}
 
-function parseLocalSecrets(text: string): Record<string, string> {
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) return value as Record<string, string>;
-  } catch {
-    // fall through
-  }
-  throw new ConfigError('ROLEGATE_LOCAL_SECRETS must be a JSON object of secret name → string value.');
-}
 
-/** Turns zod issues into details that name the bad field by its path and say why. */
-export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
-  return issues.flatMap((issue) => {
-    const path = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => ({ field: path ? `${path}.${k}` : k, reason: 'is not a known field' }));
-    }
-    return [{ field: path || '(root)', reason: issue.message }];
-  });
-}
 
 /**
  * Validates an already parsed configuration document, and checks it against
@@ -240,8 +178,6 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   return details;
 }
 
-/** What dry-run means for whoever runs it, said the same way by `validate-config` and by a deployed function at cold start. */
-export const DRY_RUN_NOTICE = 'requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access';
 
 /** What `validate-config` says of a valid configuration: its size, and whether it grants anything at all. */
 export function summarizeSettings(s: Settings): string {
@@ -251,20 +187,12 @@ export function summarizeSettings(s: Settings): string {
 
 /** Reads and validates a YAML or JSON configuration file. */
 export function loadSettings(path: string, deployment: Partial<Deployment> = {}): Settings {
-  const { full, text } = readConfigFile(path);
-  return settingsFromText(full, text, deployment);
+  return settingsFromText(readConfigFile(path), deployment);
 }
 
-function readConfigFile(path: string): { full: string; text: string } {
-  const full = resolve(path);
-  try {
-    return { full, text: readFileSync(full, 'utf8') };
-  } catch (e) {
-    throw new ConfigError(`Cannot read the configuration file ${full}: ${(e as Error).message}`);
-  }
-}
 
-function settingsFromText(full: string, text: string, deployment: Partial<Deployment>): Settings {
+/** A configuration file's text, parsed and validated as loadSettings does. */
+export function settingsFromText({ full, text }: ConfigFile, deployment: Partial<Deployment> = {}): Settings {
   let doc: unknown;
   try {
     // js-yaml's core schema is YAML 1.2 (no 1.1 surprises such as `no` read as false); it is a third of the
@@ -283,72 +211,14 @@ function settingsFromText(full: string, text: string, deployment: Partial<Deploy
   return parseSettings(doc, full, deployment);
 }
 
-/**
- * The configuration as `serverless package` validated it (validate-config
- * --write, from scripts/serverless-validate-config.js), shipped beside the
- * file for the functions to load at cold start without parsing and
- * validating it again (about 6 ms of the API's cold start). It holds what
- * the checks returned, and what they depended on: the SHA-256 of the text
- * they read, the deployment values they read it against, and the
- * fingerprint of the code that checked it (scripts/code-fingerprint.js).
- */
-export interface ValidatedConfig {
-  format: typeof VALIDATED_FORMAT;
-  sourceSha256: string;
-  deployment: Deployment;
-  code: string;
-  settings: Settings;
-}
-const VALIDATED_FORMAT = 'rolegate-validated-config/1';
-
-declare const __ROLEGATE_CODE__: string | undefined;
-/** The code fingerprint packaging bakes into a function's bundle (esbuild `define`); undefined when run from the sources. */
-export const BUILT_CODE: string | undefined = typeof __ROLEGATE_CODE__ === 'string' ? __ROLEGATE_CODE__ : undefined;
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Validates a configuration file as loadSettings does, and returns what a deployment built from code `code` ships for its functions to load. */
 export function validatedConfig(path: string, deployment: Partial<Deployment>, code: string): ValidatedConfig {
-  const { full, text } = readConfigFile(path);
-  const settings = settingsFromText(full, text, deployment);
-  return { format: VALIDATED_FORMAT, sourceSha256: sha256(text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, code, settings };
+  const file = readConfigFile(path);
+  const settings = settingsFromText(file, deployment);
+  return { format: VALIDATED_FORMAT, sourceSha256: sha256(file.text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, code, settings };
 }
 
-/**
- * A deployed function's configuration: the validated copy packaging wrote,
- * when it was made from this very text (the file's SHA-256), against these
- * very deployment values, by this very code (`code`, the fingerprint baked
- * into the running bundle); otherwise (the file edited or the stack's values
- * changed since, other code, no fingerprint, the copy missing or unreadable)
- * the file, validated now as loadSettings does, and `stale` is told why the
- * copy was passed over. The copy is never taken on its own word: one that
- * does not match is ignored.
- */
-export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): Settings {
-  const { full, text } = readConfigFile(path);
-  const why = validatedCopyProblem(validatedPath, text, { ...DEFAULT_DEPLOYMENT, ...deployment }, code);
-  if (typeof why !== 'string') return why.settings;
-  stale(why);
-  return settingsFromText(full, text, deployment);
-}
-
-function validatedCopyProblem(validatedPath: string, text: string, deployment: Deployment, code: string | undefined): string | ValidatedConfig {
-  if (code === undefined) return 'this code carries no fingerprint (it was not built by serverless package)';
-  let copy: Partial<ValidatedConfig>;
-  try {
-    copy = JSON.parse(readFileSync(resolve(validatedPath), 'utf8')) as Partial<ValidatedConfig>;
-  } catch (e) {
-    return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? 'not JSON'})`;
-  }
-  if (copy?.format !== VALIDATED_FORMAT) return `it is not of format ${VALIDATED_FORMAT}`;
-  if (copy.code !== code) return 'it was validated by other code than this build of rolegate';
-  if (copy.sourceSha256 !== sha256(text)) return 'it was made from another text of the configuration file';
-  const against = copy.deployment as Partial<Deployment> | undefined;
-  const changed = DEPLOYMENT_KEYS.filter((k) => against?.[k] !== deployment[k]);
-  if (changed.length > 0) return `it was checked against other deployment values (${changed.join(', ')})`;
-  if (!copy.settings || typeof copy.settings !== 'object') return 'it holds no settings';
-  return copy as ValidatedConfig;
-}
 
 /**
  * Why and where a configuration file does not parse, without its text: the
@@ -370,4 +240,14 @@ export function whereParsingFailed(e: unknown, text: string): string {
     return `syntax error at line ${before.length}, column ${before.at(-1)!.length + 1}`;
   }
   return /end of JSON input/.test(message) ? 'it ends before the document does' : 'syntax error (an unexpected character)';
+}
+
+/**
+ * A deployed function's configuration: the validated copy packaging wrote
+ * when it matches (readDeployedConfig), otherwise the file, validated now as
+ * loadSettings does.
+ */
+export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): Settings {
+  const read = readDeployedConfig(path, validatedPath, deployment, code, stale);
+  return 'settings' in read ? read.settings : settingsFromText(read, deployment);
 }

@@ -1,4 +1,5 @@
 import { config, type core } from 'zod/mini';
+import type { ErrorDetail } from './errors';
 import { en } from 'zod/v4/locales';
 
 /*
@@ -69,3 +70,14 @@ function rolegateMessage(issue: core.$ZodRawIssue): string | undefined {
 }
 
 config({ ...en(), customError: rolegateMessage });
+
+/** Turns zod issues into details that name the bad field by its path and say why. */
+export function issuesToDetails(issues: readonly core.$ZodIssue[]): ErrorDetail[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: path ? `${path}.${k}` : k, reason: 'is not a known field' }));
+    }
+    return [{ field: path || '(root)', reason: issue.message }];
+  });
+}

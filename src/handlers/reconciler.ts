@@ -11,7 +11,7 @@ export const RECONCILER_RESERVE_MS = 90_000;
 
 /** Every 15 minutes: compare the roles in each target account with the live grants. */
 export async function handler(_event: unknown, context: InvocationContext): Promise<{ drift: Drift[] }> {
-  const app = getApp();
+  const app = await getApp();
   return invocation({ logger: app.deps.logger, flushMetrics: app.flushMetrics }, context, async () => ({
     drift: await reconcile(app.deps, { inTime: () => context.getRemainingTimeInMillis() > RECONCILER_RESERVE_MS }),
   }));

@@ -16,7 +16,7 @@ export const SWEEPER_WORK_MS = 35_000;
 
 /** Every minute: expire due access, time out stale requests, re-drive stuck provisioning. */
 export async function handler(_event: unknown, context: Context): Promise<SweepReport> {
-  return runSweep(getApp(), context);
+  return runSweep(await getApp(), context);
 }
 
 export async function runSweep(app: Pick<App, 'deps' | 'flushMetrics'>, context: InvocationContext): Promise<SweepReport> {

@@ -21,7 +21,7 @@ import { runSlackJob } from './slack/run-job';
  * (a timeout would send the whole batch back, work done included).
  */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
-  return handleStream(getApp(), event, context);
+  return handleStream(await getApp(), event, context);
 }
 
 /**

@@ -1,9 +1,8 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { JSON_SCHEMA, load as loadYaml } from 'js-yaml';
 import type * as z from 'zod/mini';
-import { issuesToDetails } from '../../config';
+import { issuesToDetails } from '../../domain/zod-locale';
 import { ForbiddenError, MethodNotAllowedError, RolegateError, UnauthenticatedError, ValidationError } from '../../domain/errors';
 import type { Actor, EventSource } from '../../domain/model';
 import type { Logger } from '../../domain/ports';
@@ -269,19 +268,21 @@ function utf8(bytes: Uint8Array): string {
  * Refuses an object with a key twice. JSON.parse keeps the last, a proxy, a
  * WAF or a log reader may keep the first: `{"account": "production",
  * "account": "staging"}` must not read as one account to rolegate and
- * another to them. Any JSON is YAML, and js-yaml (already loaded for the
- * configuration) refuses duplicate keys; it reads the body only when some
- * key appears twice in its text (keysAllDistinct). Then it fails closed:
- * js-yaml refusing the text for any other reason (it stops 100 levels deep,
- * before a later duplicate) refuses the body too. A body with no key twice
- * is not refused for its depth here: the route's schema refuses any nesting
- * (no body rolegate takes nests at all).
+ * another to them. Any JSON is YAML, and js-yaml refuses duplicate keys;
+ * it reads the body only when some key appears twice in its text
+ * (keysAllDistinct), and it loads then, not at cold start (the deployed API
+ * parses no YAML otherwise). Then it fails closed: js-yaml refusing the text
+ * for any other reason (it stops 100 levels deep, before a later duplicate)
+ * refuses the body too. A body with no key twice is not refused for its
+ * depth here: the route's schema refuses any nesting (no body rolegate takes
+ * nests at all).
  */
-function refuseDuplicateKeys(text: string): void {
+async function refuseDuplicateKeys(text: string): Promise<void> {
   // js-yaml's parse costs every body about 0.04 ms; it is needed only where some key appears twice in the text.
   if (keysAllDistinct(text)) return;
+  const { JSON_SCHEMA, load } = await import('js-yaml');
   try {
-    loadYaml(text, { schema: JSON_SCHEMA });
+    load(text, { schema: JSON_SCHEMA });
   } catch (e) {
     const twice = e instanceof Error && /duplicated mapping key/.test(e.message);
     throw new RolegateError('INVALID_JSON', `The body is not valid JSON for rolegate: ${twice ? 'an object holds the same key twice' : 'it could not be checked for a key given twice (nested too deep?)'}.`);
@@ -311,7 +312,7 @@ function keysAllDistinct(text: string): boolean {
 /** Parses a JSON body: JSON content type, UTF-8, at most 16 KiB, an object, no key twice. */
 export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
   return {
-    before: (request) => {
+    before: async (request) => {
       const { event, context } = request;
       const raw = event.body ?? '';
       if (!context.route.body) {
@@ -343,7 +344,7 @@ export function jsonBody(maxBytes = MAX_BODY_BYTES): Mw {
       } catch (e) {
         throw new RolegateError('INVALID_JSON', `The body is not valid JSON: ${(e as Error).message}`);
       }
-      refuseDuplicateKeys(text);
+      await refuseDuplicateKeys(text);
       // null is not "no body": every route's body is an object.
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         throw new ValidationError('The body must be a JSON object.', [{ field: '(body)', reason: 'must be a JSON object' }]);

@@ -53,8 +53,31 @@ describe('the functions as built for deployment', () => {
     }
   });
 
+  it('keeps the configuration file\'s parser and schemas out of every cold start: they load only without a matching validated copy', () => {
+    for (const name of FUNCTIONS) {
+      const eager = built.get(name)!.eagerPackages;
+      // The API validates every request with zod, so zod is the API's at cold start; js-yaml is no one's.
+      const parsers = name === 'api' ? ['js-yaml'] : ['js-yaml', 'zod'];
+      expect({ name, eager: eager.filter((p) => parsers.includes(p)) }).toEqual({ name, eager: [] });
+    }
+  });
+
   it('the api bundle answers GET /health through its handler', () => {
     expect(callApi('/health')).toEqual({ statusCode: 200, body: { status: 'ok' } });
+  });
+
+  it('the api bundle loads js-yaml when a body holds a key twice, and refuses the body', () => {
+    // POST /requests: the duplicate is refused before anything reads the table (none is reachable here).
+    const event = apiEvent({ method: 'POST', path: '/requests', caller: ARN.alice, rawBody: '{"account":"production","profile":"ReadOnly","account":"staging"}' });
+    const { result, output } = callBuiltHandler(built.get('api')!.entry, 'handler', event, { env: DEPLOYED_ENV });
+    if (!result) throw new Error(`the api bundle gave no answer: ${output}`);
+
+    const body = JSON.parse(result.body) as { error: string; message: string };
+    expect({ statusCode: result.statusCode, error: body.error, message: body.message }).toEqual({
+      statusCode: 400,
+      error: 'INVALID_JSON',
+      message: 'The body is not valid JSON for rolegate: an object holds the same key twice.',
+    });
   });
 
   it('the api bundle loads the validated copy packaging ships, when it matches the file', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../../src/adapters/logger';
-import { composeApp } from '../../../src/compose';
+import { loadApp } from '../../../src/compose';
 import { BUILT_CODE, DEFAULT_DEPLOYMENT, loadDeployedSettings, loadSettings, parseSettings, readEnv, validatedConfig, type ValidatedConfig } from '../../../src/config';
 import { ConfigError } from '../../../src/domain/errors';
 import { ARN, EXAMPLE_CONFIG, exampleSettings } from '../../helpers/settings';
@@ -154,28 +154,28 @@ describe('passes a copy over, says why, and validates the file instead', () => {
   });
 });
 
-describe('a deployed function (composeApp)', () => {
+describe('a deployed function (loadApp)', () => {
   const dynamodb = new DynamoDBClient({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const compose = (extra: Record<string, string>, builtCode?: string) => {
+  const compose = async (extra: Record<string, string>, builtCode?: string) => {
     const logger = new MemoryLogger();
     const env = readEnv({ AWS_LAMBDA_FUNCTION_NAME: 'rolegate-prod-api', ROLEGATE_TABLE: 't', ROLEGATE_CONFIG: config, ...extra });
-    const app = composeApp({ env, logger, dynamodb, ...(builtCode !== undefined ? { builtCode } : {}) });
+    const app = await loadApp({ env, logger, dynamodb, ...(builtCode !== undefined ? { builtCode } : {}) });
     return { app, warnings: logger.lines.filter((l) => l.level === 'warn').map((l) => l.message).filter((m) => !m.startsWith('provisioner.mode is dry-run')) };
   };
 
-  it('loads the copy ROLEGATE_VALIDATED_CONFIG names, quietly, when it matches its bundle\'s code', () => {
+  it('loads the copy ROLEGATE_VALIDATED_CONFIG names, quietly, when it matches its bundle\'s code', async () => {
     writeCopy(markedCopy());
 
-    const { app, warnings } = compose({ ROLEGATE_VALIDATED_CONFIG: copy }, CODE);
+    const { app, warnings } = await compose({ ROLEGATE_VALIDATED_CONFIG: copy }, CODE);
 
     expect(warnings).toEqual([]);
     expect(app.deps.settings.accounts[0]!.alias).toBe('from-the-copy');
   });
 
-  it('warns, naming both files and why, when it passes the copy over', () => {
+  it('warns, naming both files and why, when it passes the copy over', async () => {
     writeCopy(markedCopy({ identityRoleName: 'acme-identity' }));
 
-    const { app, warnings } = compose({ ROLEGATE_VALIDATED_CONFIG: copy }, CODE);
+    const { app, warnings } = await compose({ ROLEGATE_VALIDATED_CONFIG: copy }, CODE);
 
     expect(warnings).toEqual([
       `the validated copy of the configuration (${copy}) is not used: it was checked against other deployment values (identityRoleName); validating ${config} instead (serverless deploy ships a matching copy)`,
@@ -183,11 +183,11 @@ describe('a deployed function (composeApp)', () => {
     expect(app.deps.settings).toStrictEqual(loadSettings(config));
   });
 
-  it('run from the sources (no bundle, so no fingerprint: a test, sls invoke local) never takes a copy on trust', () => {
+  it('run from the sources (no bundle, so no fingerprint: a test, sls invoke local) never takes a copy on trust', async () => {
     expect(BUILT_CODE).toBeUndefined();
     writeCopy(markedCopy());
 
-    const { app, warnings } = compose({ ROLEGATE_VALIDATED_CONFIG: copy });
+    const { app, warnings } = await compose({ ROLEGATE_VALIDATED_CONFIG: copy });
 
     expect(warnings).toEqual([expect.stringContaining('is not used: this code carries no fingerprint')]);
     expect(app.deps.settings.accounts[0]!.alias).toBe('staging');
