@@ -79,6 +79,7 @@ async function started(dynamo: RunningDynamo, port: number, settings: Settings, 
 
   // Loaded after the environment is set: compose reads it once.
   const { composeApp } = await import('../src/compose');
+  const { IN_PROCESS } = await import('../src/local/in-process');
   const { httpApp } = await import('../src/handlers/http/app');
   const { routes } = await import('../src/handlers/http/routes');
   const { interactiveDeps } = await import('../src/handlers/lease-waits');
@@ -86,7 +87,8 @@ async function started(dynamo: RunningDynamo, port: number, settings: Settings, 
   const { sweep } = await import('../src/domain/use-cases/sweep');
   const { reconcile } = await import('../src/domain/use-cases/reconcile');
   // The configuration checked above, not read a second time.
-  const app = composeApp({ settings });
+  // Provisioning and Slack jobs run in this process, as the worker runs them deployed.
+  const app = composeApp({ settings, inProcess: IN_PROCESS });
   const deps = interactiveDeps(app.deps);
   const api = httpApp(routes, () => deps, app.logger, identityOptionsFor(app.deps.settings, app.env.localIdentity));
   const { slackApp } = await import('../src/handlers/slack/app');

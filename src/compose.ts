@@ -15,6 +15,7 @@ import { BUILT_CODE, DRY_RUN_NOTICE, readDeployedConfig, readEnv, type RuntimeEn
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
+import type { SlackJobRunner } from './handlers/slack/run-job';
 
 /*
  * The composition root: the only place that constructs SDK clients and
@@ -35,9 +36,23 @@ export interface App {
   drain?: () => Promise<void>;
 }
 
+/**
+ * What the local run does in its own process that a deployment's worker does
+ * from the table's stream: provisioning an approved request, running a Slack
+ * job. The local run passes it (src/local/in-process.ts); a deployed
+ * function never does, so none of its bundles holds either as a chunk of
+ * its own.
+ */
+export interface InProcessWork {
+  provision: (deps: ProvisioningDeps, requestId: string) => Promise<unknown>;
+  runSlackJob: (runner: SlackJobRunner, job: SlackJob) => Promise<unknown>;
+}
+
 export interface ComposeOptions {
   env?: RuntimeEnv;
   settings: Settings;
+  /** The local run: notifications in-line, provisioning and Slack jobs in-process, no EMF metrics, no dry-run warning. */
+  inProcess?: InProcessWork;
   clock?: Clock;
   logger?: Logger;
   notifier?: Notifier;
@@ -69,8 +84,8 @@ export function loadApp(options: LoadOptions = {}): Promise<App> {
 export function composeApp(options: ComposeOptions): App {
   const env = options.env ?? readEnv();
   const logger = options.logger ?? createLogger('rolegate', env.logLevel);
-  const { settings } = options;
-  if (settings.provisioner.mode === 'dry-run' && !env.inProcessWorker) {
+  const { settings, inProcess } = options;
+  if (settings.provisioner.mode === 'dry-run' && !inProcess) {
     // Deployed with the default mode (or the example configuration): every request would read as granted.
     logger.warn(`provisioner.mode is dry-run: ${DRY_RUN_NOTICE}`);
   }
@@ -110,7 +125,7 @@ export function composeApp(options: ComposeOptions): App {
     });
 
   // Deployed only: the local run has no CloudWatch to read EMF lines.
-  const metrics: EmfMetrics | undefined = env.inProcessWorker ? undefined : createMetrics(env.stage);
+  const metrics: EmfMetrics | undefined = inProcess ? undefined : createMetrics(env.stage);
   let queue: InProcessQueue | undefined;
   const deps: ProvisioningDeps = {
     settings,
@@ -121,18 +136,18 @@ export function composeApp(options: ComposeOptions): App {
     logger,
     notifier,
     // Deployed, notifications go out from the table's stream (the worker); locally, in-line.
-    notifications: env.inProcessWorker ? 'inline' : 'stream',
+    notifications: inProcess ? 'inline' : 'stream',
     provisioner,
     ...(identity ? { identity } : {}),
     ...(metrics ? { metrics } : {}),
     // The local run provisions in-process; deployed, the worker does (its own import), so the API never loads it.
-    queue: env.inProcessWorker ? (queue = new InProcessQueue(async (id) => (await import('./domain/use-cases/provisionRequest')).provisionRequest(deps, id), logger)) : streamQueue,
+    queue: inProcess ? (queue = new InProcessQueue((id) => inProcess.provision(deps, id), logger)) : streamQueue,
   };
   const app: App = { env, logger, deps, flushMetrics: () => metrics?.flush(), ...(slack ? { slack } : {}), ...(queue ? { drain: () => queue!.drain() } : {}) };
-  if (env.inProcessWorker && slack) {
+  if (inProcess && slack) {
     app.runSlackJobInProcess = (job) => {
       setImmediate(() => {
-        void import('./handlers/slack/run-job').then(({ runSlackJob }) => runSlackJob({ deps, slack: slack.api, jobs: slack.store }, job)).catch((e) => logger.error('slack job failed', { error: String(e) }));
+        inProcess.runSlackJob({ deps, slack: slack.api, jobs: slack.store }, job).catch((e) => logger.error('slack job failed', { error: String(e) }));
       });
     };
   }

@@ -50,8 +50,6 @@ export interface RuntimeEnv {
   dynamodbEndpoint?: string;
   region: string;
   logLevel: string;
-  /** The worker is fed by the table's stream when deployed, in-process when local. */
-  inProcessWorker: boolean;
   /** What the stack's IAM lets the functions reach; the configuration is checked against it. */
   deployment: Deployment;
   /** Local run only: secrets by name (ROLEGATE_LOCAL_SECRETS, JSON), instead of SSM. */
@@ -71,7 +69,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
     ...(env.ROLEGATE_DYNAMODB_ENDPOINT ? { dynamodbEndpoint: env.ROLEGATE_DYNAMODB_ENDPOINT } : {}),
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.ROLEGATE_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-    inProcessWorker: local,
     deployment: { ...DEFAULT_DEPLOYMENT, ...deploymentFromEnv(env) },
     ...(local && env.ROLEGATE_LOCAL_SECRETS ? { localSecrets: parseLocalSecrets(env.ROLEGATE_LOCAL_SECRETS) } : {}),
   };

@@ -10,6 +10,7 @@ import { handleStream, type WorkerApp } from '../../../src/handlers/worker';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp } from '../../../src/compose';
 import { readEnv } from '../../../src/config';
+import { IN_PROCESS } from '../../../src/local/in-process';
 import { freshTable } from '../../helpers/dynamo';
 import { harness, RecordingNotifier, type Harness } from '../../helpers/harness';
 import { RecordingIdentityGranter, RecordingProvisioner } from '../../helpers/recording-provisioner';
@@ -143,7 +144,7 @@ it('ignores events that announce nothing and any record that is not a new event'
 describe('the composition root decides who sends', () => {
   it.each([
     ['a deployed function leaves notifications to the stream', { AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-api' }, 0],
-    ['the local run sends them in-line', { ROLEGATE_LOCAL: 'true' }, 1],
+    ['the local run (its work in-process) sends them in-line', { ROLEGATE_LOCAL: 'true' }, 1],
   ])('%s', async (_name, env, sentInLine) => {
     const table = await freshTable();
     try {
@@ -151,6 +152,7 @@ describe('the composition root decides who sends', () => {
       const composed = composeApp({
         env: readEnv({ ...env, ROLEGATE_TABLE: table.tableName }),
         settings: exampleSettings(),
+        ...(sentInLine ? { inProcess: IN_PROCESS } : {}),
         notifier,
         logger: new MemoryLogger(),
         dynamodb: table.client,
@@ -198,6 +200,7 @@ it('delivers through the Slack and webhook notifiers it loads at the first notif
         doc.slack = { users: {} };
         for (const rule of doc.rules as Record<string, unknown>[]) if (rule.id === 'production-read') rule.slackChannel = 'C0APPROVERS';
       }),
+      inProcess: IN_PROCESS,
       logger: new MemoryLogger(),
       dynamodb: table.client,
     });

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MemoryLogger } from '../../../src/adapters/logger';
-import { composeApp } from '../../../src/compose';
+import { composeApp, type InProcessWork } from '../../../src/compose';
 import { readEnv } from '../../../src/config';
+import { IN_PROCESS } from '../../../src/local/in-process';
 import { exampleSettings, settingsWith } from '../../helpers/settings';
 
 /*
@@ -14,9 +15,9 @@ import { exampleSettings, settingsWith } from '../../helpers/settings';
 const DRY_RUN_WARNING = 'provisioner.mode is dry-run: requests go ACTIVE with a plan, and nothing is sent to AWS; set provisioner.mode: aws to grant access';
 const dynamodb = new DynamoDBClient({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
 
-function warnings(env: Record<string, string>, settings = exampleSettings()): string[] {
+function warnings(env: Record<string, string>, settings = exampleSettings(), inProcess?: InProcessWork): string[] {
   const logger = new MemoryLogger();
-  composeApp({ env: readEnv(env), settings, logger, dynamodb });
+  composeApp({ env: readEnv(env), settings, logger, dynamodb, ...(inProcess ? { inProcess } : {}) });
   return logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
 }
 
@@ -29,5 +30,5 @@ it('does not warn with the aws provisioner, nor in the local run', () => {
     Object.assign(doc.provisioner as Record<string, unknown>, { mode: 'aws', identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', identityExternalId: 'rolegate-identity-5b1e' });
   });
   expect(warnings({ AWS_LAMBDA_FUNCTION_NAME: 'rolegate-prod-worker', ROLEGATE_TABLE: 't' }, aws)).toEqual([]);
-  expect(warnings({ ROLEGATE_LOCAL: 'true', ROLEGATE_TABLE: 't' })).toEqual([]);
+  expect(warnings({ ROLEGATE_LOCAL: 'true', ROLEGATE_TABLE: 't' }, exampleSettings(), IN_PROCESS)).toEqual([]);
 });
