@@ -20,7 +20,7 @@ export default tseslint.config(
           { group: ['../adapters/*', '../handlers/*', '../../adapters/*', '../../handlers/*'], message: 'the domain does not know its adapters.' },
         ],
       }],
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration in src/config.ts only.' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read the environment in src/environment.ts only.' }],
     },
   },
   {

@@ -12,7 +12,7 @@
  * in serverless.yml), which ships beside the file: the functions load it at
  * cold start instead of parsing and validating the file again, for as long
  * as it matches the file's text, the stack's values and the code they run
- * (src/config.ts, loadDeployedSettings). It is written afresh at every
+ * (src/environment.ts, functionSettings). It is written afresh at every
  * package, with the fingerprint of the code (scripts/code-fingerprint.js)
  * that this plugin also bakes into every bundle, as esbuild defines
  * __ROLEGATE_CODE__, before serverless-esbuild reads its options.
@@ -26,7 +26,7 @@ const { isAbsolute, join, relative, resolve } = require('node:path');
 const ROOT = join(__dirname, '..');
 /** Where the validated copy is written, relative to the service directory (serverless.yml ships and names the same path). */
 const VALIDATED = '.rolegate/validated-config.json';
-/** The environment the functions check the configuration against (serverless.yml, provider.environment; src/config.ts DEPLOYMENT_ENV and the stage, kept in step by a test). */
+/** The environment the functions check the configuration against (serverless.yml, provider.environment; src/environment.ts DEPLOYMENT_ENV and the stage, kept in step by a test). */
 const DEPLOYMENT_ENV = ['ROLEGATE_STAGE', 'ROLEGATE_SECRETS_PATH', 'ROLEGATE_PROVISIONER_ROLE_NAME', 'ROLEGATE_IDENTITY_ROLE_NAME', 'ROLEGATE_AUTH'];
 
 class ValidateConfig {
@@ -69,7 +69,7 @@ class ValidateConfig {
     const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'src', 'cli', 'main.ts'), 'validate-config', file, '--write', VALIDATED], { cwd: ROOT, env, encoding: 'utf8' });
     const said = `${run.stdout || ''}${run.stderr || ''}`.trim();
     if (run.status !== 0) {
-      throw new this.serverless.classes.Error(`Not packaged: the configuration is not valid for this stack (stage ${environment.ROLEGATE_STAGE}), and every function would refuse it at cold start.\n${said || String(run.error)}`);
+      throw new this.serverless.classes.Error(`Not packaged: the configuration is not valid for this stack (stage ${environment.ROLEGATE_STAGE}), and every function would refuse it, at every call.\n${said || String(run.error)}`);
     }
     if (this.log) this.log.notice(said);
   }
@@ -102,7 +102,7 @@ function notAnOrganization(service) {
  * Serverless packages only files under the service directory, and the
  * functions read the configuration from their package: a configFile
  * elsewhere would pass the check above and ship without it, and every
- * function would then fail at cold start.
+ * function would then fail at every call.
  */
 function outsideService(file) {
   const rel = relative(ROOT, resolve(ROOT, file));

@@ -11,7 +11,7 @@ import { systemClock, ulidIds } from './adapters/system';
 import { DynamoSlackStore, type SlackJob } from './adapters/dynamodb/slack-store';
 import { StaticSecretSource, type SecretSource } from './adapters/secrets/secret-source';
 import type { SlackApi } from './adapters/slack/slack-client';
-import { BUILT_CODE, DRY_RUN_NOTICE, readDeployedConfig, readEnv, type RuntimeEnv } from './environment';
+import { BUILT_CODE, DRY_RUN_NOTICE, functionSettings, readEnv, type RuntimeEnv } from './environment';
 import type { Clock, IdentityGranter, Logger, Notifier, Provisioner } from './domain/ports';
 import type { AccountSettings, Settings } from './domain/settings';
 import type { ProvisioningDeps } from './domain/use-cases/provisionRequest';
@@ -161,13 +161,9 @@ export function composeApp(options: ComposeOptions): App {
  * schemas) load: a function with a matching copy never compiles it.
  */
 function settingsOf(env: RuntimeEnv, code: string | undefined, logger: Logger): Settings | Promise<Settings> {
-  const read = env.validatedConfigPath
-    ? readDeployedConfig(env.configPath, env.validatedConfigPath, env.deployment, code, (why) =>
-        logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (serverless deploy ships a matching copy)`),
-      )
-    : undefined;
-  if (read && 'settings' in read) return read.settings;
-  return import('./config').then(({ loadSettings, settingsFromText }) => (read ? settingsFromText(read, env.deployment) : loadSettings(env.configPath, env.deployment)));
+  return functionSettings(env.configPath, env.validatedConfigPath, env.deployment, code, (why) =>
+    logger.warn(`the validated copy of the configuration (${env.validatedConfigPath}) is not used: ${why}; validating ${env.configPath} instead (serverless deploy ships a matching copy)`),
+  );
 }
 
 /**
@@ -231,6 +227,20 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 
 /** The app of this cold start; one that failed to load (a configuration that does not validate) is loaded again by the next call. */
 export const getApp: () => Promise<App> = once(() => loadApp());
+
+/**
+ * A logger for an entry point whose app did not load (its own logger did not
+ * load with it): the reason goes to the log, as the app's logger would write it.
+ */
+export function bootLogger(): Logger {
+  let level = 'INFO';
+  try {
+    level = readEnv().logLevel;
+  } catch {
+    // An environment that does not read (the local run's secrets) keeps the default level.
+  }
+  return createLogger('rolegate', level);
+}
 
 /**
  * What an entry point builds from the app, started at cold start (the API

@@ -13,7 +13,6 @@ import {
   deploymentFromEnv,
   DRY_RUN_NOTICE,
   readConfigFile,
-  readDeployedConfig,
   readEnv,
   sha256,
   VALIDATED_FORMAT,
@@ -31,12 +30,6 @@ import {
  */
 
 export { BUILT_CODE, DEFAULT_CONFIG_PATH, DEFAULT_DEPLOYMENT, DEPLOYMENT_ENV, DRY_RUN_NOTICE, issuesToDetails, readEnv, type Deployment, type RuntimeEnv, type ValidatedConfig };
-
-/*
- * The only module that reads process.env. Everything else receives values.
- */
-
-
 
 /**
  * What validate-config and plan check a configuration against, run from the
@@ -71,9 +64,6 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
   }
   return { ...fromStack, ...deploymentFromEnv(env) };
 }
-
-
-
 
 /**
  * Validates an already parsed configuration document, and checks it against
@@ -178,7 +168,6 @@ function outsideDeployment(settings: Settings, deployment: Deployment): ErrorDet
   return details;
 }
 
-
 /** What `validate-config` says of a valid configuration: its size, and whether it grants anything at all. */
 export function summarizeSettings(s: Settings): string {
   const mode = s.provisioner.mode === 'dry-run' ? `provisioner dry-run: ${DRY_RUN_NOTICE}` : 'provisioner aws';
@@ -189,7 +178,6 @@ export function summarizeSettings(s: Settings): string {
 export function loadSettings(path: string, deployment: Partial<Deployment> = {}): Settings {
   return settingsFromText(readConfigFile(path), deployment);
 }
-
 
 /** A configuration file's text, parsed and validated as loadSettings does. */
 export function settingsFromText({ full, text }: ConfigFile, deployment: Partial<Deployment> = {}): Settings {
@@ -211,7 +199,6 @@ export function settingsFromText({ full, text }: ConfigFile, deployment: Partial
   return parseSettings(doc, full, deployment);
 }
 
-
 /** Validates a configuration file as loadSettings does, and returns what a deployment built from code `code` ships for its functions to load. */
 export function validatedConfig(path: string, deployment: Partial<Deployment>, code: string): ValidatedConfig {
   const file = readConfigFile(path);
@@ -219,12 +206,11 @@ export function validatedConfig(path: string, deployment: Partial<Deployment>, c
   return { format: VALIDATED_FORMAT, sourceSha256: sha256(file.text), deployment: { ...DEFAULT_DEPLOYMENT, ...deployment }, code, settings };
 }
 
-
 /**
  * Why and where a configuration file does not parse, without its text: the
  * parsers quote the lines around the fault (js-yaml) or a run of the text
  * (V8's JSON.parse), which may be an account's ExternalId, and a broken
- * file fails a Lambda's cold start, whose message goes to the log as is.
+ * file fails every call of a Lambda function, whose error goes to the log as is.
  */
 export function whereParsingFailed(e: unknown, text: string): string {
   const yaml = e as { reason?: unknown; mark?: { line?: unknown; column?: unknown } };
@@ -240,14 +226,4 @@ export function whereParsingFailed(e: unknown, text: string): string {
     return `syntax error at line ${before.length}, column ${before.at(-1)!.length + 1}`;
   }
   return /end of JSON input/.test(message) ? 'it ends before the document does' : 'syntax error (an unexpected character)';
-}
-
-/**
- * A deployed function's configuration: the validated copy packaging wrote
- * when it matches (readDeployedConfig), otherwise the file, validated now as
- * loadSettings does.
- */
-export function loadDeployedSettings(path: string, validatedPath: string, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): Settings {
-  const read = readDeployedConfig(path, validatedPath, deployment, code, stale);
-  return 'settings' in read ? read.settings : settingsFromText(read, deployment);
 }

@@ -122,21 +122,26 @@ export const BUILT_CODE: string | undefined = typeof __ROLEGATE_CODE__ === 'stri
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /**
- * What a deployed function reads its configuration from: the validated copy
- * packaging wrote, when it was made from this very text (the file's SHA-256),
- * against these very deployment values, by this very code (`code`, the
- * fingerprint baked into the running bundle); otherwise (the file edited or
- * the stack's values changed since, other code, no fingerprint, the copy
- * missing or unreadable) the file's text, for the caller to validate as
- * loadSettings does, and `stale` is told why the copy was passed over. The
- * copy is never taken on its own word: one that does not match is ignored.
+ * A function's configuration. Deployed (`validatedPath` given): the
+ * validated copy packaging wrote, when it was made from this very text (the
+ * file's SHA-256), against these very deployment values, by this very code
+ * (`code`, the fingerprint baked into the running bundle). Otherwise (run
+ * from the sources, or the file edited or the stack's values changed since,
+ * other code, no fingerprint, the copy missing or unreadable) the file,
+ * parsed and validated now as loadSettings does, and `stale` is told why the
+ * copy was passed over. The copy is never taken on its own word: one that
+ * does not match is ignored. Only that fallback loads config.ts (js-yaml,
+ * the zod schemas): with a matching copy the settings come back at once, not
+ * as a promise, and nothing parses.
  */
-export function readDeployedConfig(path: string, validatedPath: string, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): { settings: Settings } | ConfigFile {
+export function functionSettings(path: string, validatedPath: string | undefined, deployment: Partial<Deployment>, code: string | undefined, stale: (why: string) => void): Settings | Promise<Settings> {
   const file = readConfigFile(path);
-  const why = validatedCopyProblem(validatedPath, file.text, { ...DEFAULT_DEPLOYMENT, ...deployment }, code);
-  if (typeof why !== 'string') return { settings: why.settings };
-  stale(why);
-  return file;
+  if (validatedPath !== undefined) {
+    const why = validatedCopyProblem(validatedPath, file.text, { ...DEFAULT_DEPLOYMENT, ...deployment }, code);
+    if (typeof why !== 'string') return why.settings;
+    stale(why);
+  }
+  return import('./config').then(({ settingsFromText }) => settingsFromText(file, deployment));
 }
 
 /** A configuration file's absolute path and text. */

@@ -1,6 +1,6 @@
 import { config, type core } from 'zod/mini';
-import type { ErrorDetail } from './errors';
 import { en } from 'zod/v4/locales';
+import type { ErrorDetail } from './errors';
 
 /*
  * zod/mini (a fraction of classic zod's size and load time, which matters at

@@ -1,4 +1,4 @@
-import { atColdStart } from '../compose';
+import { atColdStart, bootLogger } from '../compose';
 import { errorResponse } from './http/errors';
 import type { HttpEvent, HttpResult } from './http/types';
 import { slackApp } from './slack/app';
@@ -13,7 +13,14 @@ const ready = atColdStart((app) => ({
 
 /** Lambda entry point of Slack's slash command and interactivity endpoints (no IAM auth: Slack signs). */
 export async function handler(event: HttpEvent): Promise<HttpResult> {
-  const { app, slack } = await ready();
+  let loaded: Awaited<ReturnType<typeof ready>>;
+  try {
+    loaded = await ready();
+  } catch (e) {
+    // The app did not load (a configuration that does not validate): Slack is answered 500, the log gets the reason.
+    return errorResponse(e, event.requestContext?.requestId ?? 'slack', bootLogger());
+  }
+  const { app, slack } = loaded;
   if (!slack) return errorResponse(new (await import('../domain/errors')).NotFoundError('Slack is not configured (no slack section in the configuration).'), event.requestContext?.requestId ?? 'slack', app.logger);
   try {
     return await slack(event);

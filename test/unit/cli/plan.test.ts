@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type Io } from '../../../src/cli/main';
-import { loadDeployedSettings, loadSettings, validatedConfig } from '../../../src/config';
+import { loadSettings, validatedConfig } from '../../../src/config';
+import { functionSettings } from '../../../src/environment';
 import { ARN, EXAMPLE_CONFIG } from '../../helpers/settings';
 
 /*
@@ -313,7 +314,7 @@ describe('rolegate validate-config', () => {
     expect(JSON.parse(readFileSync(out, 'utf8'))).toStrictEqual(validatedConfig(EXAMPLE_CONFIG, {}, code));
     // What a function built from that code then loads, as it is: no word of passing it over.
     const stale: string[] = [];
-    expect(loadDeployedSettings(EXAMPLE_CONFIG, out, {}, code, (why) => stale.push(why))).toStrictEqual(loadSettings(EXAMPLE_CONFIG));
+    expect(await functionSettings(EXAMPLE_CONFIG, out, {}, code, (why) => stale.push(why))).toStrictEqual(loadSettings(EXAMPLE_CONFIG));
     expect(stale).toEqual([]);
   });
 

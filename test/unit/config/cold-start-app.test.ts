@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atColdStart, getApp, type App } from '../../../src/compose';
-import { EXAMPLE_CONFIG } from '../../helpers/settings';
+import { apiEvent, lambdaContext } from '../../helpers/events';
+import { ARN, EXAMPLE_CONFIG } from '../../helpers/settings';
 
 /*
  * A deployed function's app (getApp), and what an entry point builds from it
@@ -43,5 +44,37 @@ describe('the app of a cold start', () => {
     expect(build).toHaveBeenCalledTimes(1);
     // One app for the cold start: the one built from.
     expect(await getApp()).toBe(build.mock.calls[0]![0]);
+  });
+
+  it('the API answers 500 with a correlation id while its app does not load, logs why, and serves once it loads', async () => {
+    writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8').replace('mode: dry-run', 'mode: sometimes'));
+    const written: string[] = [];
+    // Powertools writes errors to stderr, the rest to stdout.
+    const record = (chunk: string | Uint8Array) => written.push(String(chunk)) > 0;
+    const out = [jest.spyOn(process.stdout, 'write').mockImplementation(record), jest.spyOn(process.stderr, 'write').mockImplementation(record)];
+    process.env.ROLEGATE_LOG_LEVEL = 'ERROR';
+    try {
+      await jest.isolateModulesAsync(async () => {
+        // A module registry of its own: this entry point's cold start, with the file broken.
+        const { handler } = await import('../../../src/handlers/api');
+        const event = apiEvent({ method: 'GET', path: '/catalog', caller: ARN.alice });
+
+        const failed = await handler(event, lambdaContext());
+
+        expect({ statusCode: failed.statusCode, body: JSON.parse(failed.body) as unknown }).toEqual({
+          statusCode: 500,
+          // The configuration's faults are the operators' to read, not the caller's.
+          body: { error: 'INTERNAL', message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId: event.requestContext.requestId },
+        });
+        const logged = written.map((line) => JSON.parse(line) as { message: string; correlationId?: string; error?: { message: string } });
+        expect(logged).toEqual([expect.objectContaining({ message: 'unexpected error', correlationId: event.requestContext.requestId, error: expect.objectContaining({ message: expect.stringContaining('provisioner.mode') }) })]);
+
+        writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8'));
+        expect((await handler(event, lambdaContext())).statusCode).toBe(200);
+      });
+    } finally {
+      out.forEach((spy) => spy.mockRestore());
+      process.env.ROLEGATE_LOG_LEVEL = 'SILENT';
+    }
   });
 });

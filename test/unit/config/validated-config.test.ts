@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { loadApp } from '../../../src/compose';
-import { BUILT_CODE, DEFAULT_DEPLOYMENT, loadDeployedSettings, loadSettings, parseSettings, readEnv, validatedConfig, type ValidatedConfig } from '../../../src/config';
+import { BUILT_CODE, DEFAULT_DEPLOYMENT, loadSettings, parseSettings, readEnv, validatedConfig, type ValidatedConfig } from '../../../src/config';
+import { functionSettings } from '../../../src/environment';
 import { ConfigError } from '../../../src/domain/errors';
 import { ARN, EXAMPLE_CONFIG, exampleSettings } from '../../helpers/settings';
 
@@ -36,10 +37,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const writeCopy = (value: unknown) => writeFileSync(copy, typeof value === 'string' ? value : JSON.stringify(value));
 
-/** loadDeployedSettings, with what it said of the copy. */
-function load(deployment = {}) {
+/** A deployed function's settings (functionSettings), with what it said of the copy. */
+async function load(deployment = {}, { code }: { code: string | undefined } = { code: CODE }) {
   const stale: string[] = [];
-  const settings = loadDeployedSettings(config, copy, deployment, CODE, (why) => stale.push(why));
+  const settings = await functionSettings(config, copy, deployment, code, (why) => stale.push(why));
   return { settings, stale };
 }
 
@@ -61,19 +62,21 @@ it('validates the file as loadSettings does, and records its hash, the deploymen
   expect(() => validatedConfig(config, { auth: 'jwt' }, CODE)).toThrow(ConfigError);
 });
 
-it('loads a matching copy as the settings, without a word, strictly equal to what validating the file gives', () => {
+it('loads a matching copy as the settings, without a word, strictly equal to what validating the file gives', async () => {
   writeCopy(validatedConfig(config, {}, CODE));
 
-  const { settings, stale } = load();
+  const { settings, stale } = await load();
 
   expect(stale).toEqual([]);
   expect(settings).toStrictEqual(loadSettings(config));
+  // At once, not as a promise: a function composes as its module loads, and loads no parser.
+  expect(functionSettings(config, copy, {}, CODE, () => undefined)).not.toBeInstanceOf(Promise);
 });
 
-it('takes the settings from the copy, not from validating the file again, while the copy matches', () => {
+it('takes the settings from the copy, not from validating the file again, while the copy matches', async () => {
   writeCopy(markedCopy());
 
-  const { settings, stale } = load();
+  const { settings, stale } = await load();
 
   expect(stale).toEqual([]);
   expect(settings.accounts[0]!.alias).toBe('from-the-copy');
@@ -94,11 +97,11 @@ it('settings pass through JSON unchanged, every optional section in use (nothing
 });
 
 describe('passes a copy over, says why, and validates the file instead', () => {
-  it('a copy made from another text of the file: the file as edited since is what loads', () => {
+  it('a copy made from another text of the file: the file as edited since is what loads', async () => {
     writeCopy(markedCopy());
     writeFileSync(config, EXAMPLE_TEXT.replace('name: Staging', 'name: Staging (edited)'));
 
-    const { settings, stale } = load();
+    const { settings, stale } = await load();
 
     expect(stale).toEqual(['it was made from another text of the configuration file']);
     expect(settings).toStrictEqual(loadSettings(config));
@@ -114,43 +117,42 @@ describe('passes a copy over, says why, and validates the file instead', () => {
     ['holding no settings', (v) => ({ ...v, settings: null }), 'it holds no settings'],
     ['not JSON', () => '{"format": "rolegate-validated-config/1",', 'it cannot be read (not JSON)'],
     ['JSON null', () => 'null', 'it is not of format rolegate-validated-config/1'],
-  ])('a copy %s', (_name, shape, why) => {
+  ])('a copy %s', async (_name, shape, why) => {
     writeCopy(shape(markedCopy()));
 
-    const { settings, stale } = load();
+    const { settings, stale } = await load();
 
     expect(stale).toEqual([why]);
     expect(settings).toStrictEqual(loadSettings(config));
   });
 
-  it('any copy, when the running code carries no fingerprint (not built by serverless package)', () => {
+  it('any copy, when the running code carries no fingerprint (not built by serverless package)', async () => {
     writeCopy(markedCopy());
 
-    const stale: string[] = [];
-    const settings = loadDeployedSettings(config, copy, {}, undefined, (why) => stale.push(why));
+    const { settings, stale } = await load({}, { code: undefined });
 
     expect(stale).toEqual(['this code carries no fingerprint (it was not built by serverless package)']);
     expect(settings).toStrictEqual(loadSettings(config));
   });
 
-  it('a copy that is not there', () => {
-    const { settings, stale } = load();
+  it('a copy that is not there', async () => {
+    const { settings, stale } = await load();
 
     expect(stale).toEqual(['it cannot be read (ENOENT)']);
     expect(settings).toStrictEqual(loadSettings(config));
   });
 
-  it('a copy made against the defaults, for a stack deployed with other values, which the file then fails', () => {
+  it('a copy made against the defaults, for a stack deployed with other values, which the file then fails', async () => {
     writeCopy(markedCopy());
 
-    expect(() => load({ auth: 'jwt' })).toThrow(/oidc: is required: the stack signs callers in with OIDC/);
+    await expect(load({ auth: 'jwt' })).rejects.toThrow(/oidc: is required: the stack signs callers in with OIDC/);
   });
 
-  it('a copy of a valid file edited since into an invalid one: the edit is refused, never the old copy used', () => {
+  it('a copy of a valid file edited since into an invalid one: the edit is refused, never the old copy used', async () => {
     writeCopy(markedCopy());
     writeFileSync(config, EXAMPLE_TEXT.replace('mode: dry-run', 'mode: sometimes'));
 
-    expect(() => load()).toThrow(ConfigError);
+    await expect(load()).rejects.toThrow(ConfigError);
   });
 });
 
