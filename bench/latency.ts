@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { claimKey, decisionItem, eventItem, requestItem, requestKey } from '../src/adapters/dynamodb/keys';
 import { composeApp } from '../src/compose';
-import { readEnv } from '../src/config';
+import { readEnv } from '../src/environment';
 import type { AccessRequest } from '../src/domain/model';
 import { claimantOf, IDEMPOTENCY_HOURS } from '../src/domain/ports';
 import type { Settings } from '../src/domain/settings';

@@ -11,7 +11,8 @@
  *   rebinding), and starts DynamoDB Local only once the configuration and the port are good.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { loadSettings, readEnv } from '../src/config';
+import { loadSettings } from '../src/config';
+import { readEnv } from '../src/environment';
 import type { Settings } from '../src/domain/settings';
 import { createTable, localClient, startDynamoDbLocal, type RunningDynamo } from '../src/local/dynamodb-local';
 import { isLocalHost, localPort, localRunRefusal, localSecretsRefusal, secretNamesOf } from '../src/local/guards';

@@ -64,21 +64,11 @@ export interface LoadOptions extends Omit<ComposeOptions, 'settings'> {
   builtCode?: string;
 }
 
-/**
- * The app of a deployed function: its configuration read as deployed
- * (settingsOf), then composed. With a matching validated copy nothing waits:
- * the app is composed before this returns, as the function's module loads.
- */
-export function loadApp(options: LoadOptions = {}): Promise<App> {
-  try {
-    const env = options.env ?? readEnv();
-    const logger = options.logger ?? createLogger('rolegate', env.logLevel);
-    const compose = (settings: Settings) => composeApp({ ...options, env, logger, settings });
-    const settings = settingsOf(env, options.builtCode ?? BUILT_CODE, logger);
-    return settings instanceof Promise ? settings.then(compose) : Promise.resolve(compose(settings));
-  } catch (e) {
-    return Promise.reject(e as Error);
-  }
+/** The app of a deployed function: its configuration read as deployed (settingsOf), then composed. */
+export async function loadApp(options: LoadOptions = {}): Promise<App> {
+  const env = options.env ?? readEnv();
+  const logger = options.logger ?? createLogger('rolegate', env.logLevel);
+  return composeApp({ ...options, env, logger, settings: await settingsOf(env, options.builtCode ?? BUILT_CODE, logger) });
 }
 
 export function composeApp(options: ComposeOptions): App {

@@ -5,20 +5,16 @@ import { ConfigError, type ErrorDetail } from './domain/errors';
 import { identityRoleUsed, settingsSchema, type Settings } from './domain/settings';
 import { issuesToDetails } from './domain/zod-locale';
 import {
-  BUILT_CODE,
-  DEFAULT_CONFIG_PATH,
   DEFAULT_DEPLOYMENT,
   DEPLOYMENT_ENV,
   DEPLOYMENT_KEYS,
   deploymentFromEnv,
   DRY_RUN_NOTICE,
   readConfigFile,
-  readEnv,
   sha256,
   VALIDATED_FORMAT,
   type ConfigFile,
   type Deployment,
-  type RuntimeEnv,
   type ValidatedConfig,
 } from './environment';
 
@@ -28,8 +24,6 @@ import {
  * run and packaging load it; a deployed function only when it has no
  * matching validated copy (environment.ts), and then on its own, lazily.
  */
-
-export { BUILT_CODE, DEFAULT_CONFIG_PATH, DEFAULT_DEPLOYMENT, DEPLOYMENT_ENV, DRY_RUN_NOTICE, issuesToDetails, readEnv, type Deployment, type RuntimeEnv, type ValidatedConfig };
 
 /**
  * What validate-config and plan check a configuration against, run from the
@@ -75,7 +69,7 @@ export function toolDeployment(env: NodeJS.ProcessEnv = process.env, stackFile =
 export function parseSettings(doc: unknown, source = 'configuration', deployment: Partial<Deployment> = {}): Settings {
   const shape = shapeProblem(doc);
   if (shape) throw new ConfigError(`${source} is not valid:\n  - ${shape.field}: ${shape.reason}`, [shape]);
-  const result = settingsSchema().safeParse(doc);
+  const result = settingsSchema.safeParse(doc);
   const full = { ...DEFAULT_DEPLOYMENT, ...deployment };
   if (result.success && result.data.slack) {
     // The Slack secrets' default names follow the stack's secretsPath (the schema's defaults are the default path's).

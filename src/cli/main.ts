@@ -719,7 +719,8 @@ async function waitForAccess(client: RolegateClient, id: string, io: Io, json: b
  * configuration's partition.
  */
 async function validateConfig(file: string | undefined, write: string | undefined, io: Io, json: boolean): Promise<number> {
-  const { validatedConfig, DEFAULT_CONFIG_PATH, summarizeSettings, toolDeployment } = await import('../config');
+  const { validatedConfig, summarizeSettings, toolDeployment } = await import('../config');
+  const { DEFAULT_CONFIG_PATH } = await import('../environment');
   const { shadowedRules } = await import('../domain/rules');
   const { partitionOfRegion } = await import('../domain/settings');
   const path = file ?? DEFAULT_CONFIG_PATH;

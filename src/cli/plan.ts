@@ -1,5 +1,6 @@
 import { DryRunIdentityGranter, DryRunProvisioner } from '../adapters/aws/dry-run';
-import { DEFAULT_CONFIG_PATH, loadSettings, toolDeployment } from '../config';
+import { loadSettings, toolDeployment } from '../config';
+import { DEFAULT_CONFIG_PATH } from '../environment';
 import { grantTargetFor, specFor } from '../domain/grants';
 import { ForbiddenError } from '../domain/errors';
 import type { Settings } from '../domain/settings';

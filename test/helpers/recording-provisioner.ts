@@ -98,7 +98,11 @@ export class RecordingIdentityGranter implements IdentityGranter {
     this.policies.set(grantKey, { principal: principal.arn, roleArn, endsAt });
     return [{ service: 'iam', command: principal.type === 'user' ? 'PutUserPolicy' : 'PutRolePolicy', input: { grantKey } }];
   }
+  /** Errors the next revokes fail with, before they remove anything. */
+  failNext: Error[] = [];
   async revoke(principal: Principal, grantKey: string): Promise<PlannedCall[]> {
+    const failure = this.failNext.shift();
+    if (failure) throw failure;
     this.policies.delete(grantKey);
     return [{ service: 'iam', command: principal.type === 'user' ? 'DeleteUserPolicy' : 'DeleteRolePolicy', input: { grantKey } }];
   }

@@ -116,18 +116,18 @@ export class DynamoRequestStore implements RequestStore {
       await transactWrite(this.doc, { TransactItems: items });
     } catch (e) {
       const reasons = e instanceof TransactionCanceledException ? (e.CancellationReasons ?? []) : [];
-      const stored = reasons[0]?.Code === 'ConditionalCheckFailed' && !creating ? reasons[0].Item : undefined;
-      if (stored) {
+      const refused = reasons[0]?.Code === 'ConditionalCheckFailed' ? reasons[0] : undefined;
+      if (refused?.Item && !creating) {
         // The request as the refusal found it: remembered unless this process holds a newer one (a concurrent call's).
         // The reasons are DynamoDB's own attribute values: the document client converts only what a call returns.
-        const found = strip<AccessRequest>(unmarshall(stored));
+        const found = strip<AccessRequest>(unmarshall(refused.Item));
         this.remember(found);
         throw new StaleWriteError('changed', undefined, found);
       }
       // Whatever else went wrong, the stored request may not be what this process last saw.
       this.snapshots.delete(request.id);
       if (!(e instanceof TransactionCanceledException)) throw e;
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+      if (refused) {
         if (creating) throw new ConflictError('A request with this id already exists.');
         throw new StaleWriteError('changed');
       }

@@ -119,7 +119,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       // No grant item: nothing was recorded for this grant in that account (the request never got as far
       // as a role, or its grant is gone already), so nothing is owed there; the identity side is reachable.
       if (!lease.grant) return { calls: identity ? await identity.revoke(target.principal, target.grantKey) : [], roleDeleted: false, remaining: [] };
-      return owe(deps, lease, target, requestId, options);
+      return owe(deps, target, requestId, options);
     }
     // No grant item: rolegate recorded no role here, so a foreign role of that name (why provisioning
     // failed) holds nothing of this request's; one rolegate made before a crash is removed as usual.
@@ -199,7 +199,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
  * never had one; and reconciliation, once the account is back, finds the
  * role through it, ended, and removes it (driftAction: repair).
  */
-async function owe(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, requestId: string, options: ReleaseOptions): Promise<Release> {
+async function owe(deps: ProvisioningDeps, target: GrantLocation, requestId: string, options: ReleaseOptions): Promise<Release> {
   const where = `role ${target.roleName} in account ${target.accountId}`;
   if (!options.endHasPassed) {
     throw new ConflictError(

@@ -309,16 +309,18 @@ async function undoForFailedRequest(deps: ProvisioningDeps, lease: GrantLease, t
       ...(justCreated ? { justCreated: true } : {}),
     });
   } catch (e) {
-    const failed = writesSentBefore(e);
-    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e), writesBeforeError: failed });
-    return { failed };
+    const undoWrites = writesSentBefore(e);
+    deps.logger.error('could not undo a failed provisioning; the request stays APPROVED and is retried', { requestId, grantKey: target.grantKey, error: errorForLog(e), writesBeforeError: undoWrites });
+    return { undoWrites };
   }
 }
 
 /** An undo that failed, with the IAM writes it had made before its error. */
 interface UndoFailed {
-  failed: string[];
+  undoWrites: string[];
 }
+
+const undoFailed = (cleanup: Release | UndoFailed): cleanup is UndoFailed => 'undoWrites' in cleanup;
 
 /**
  * The sweeper's answer to an error provisioning did not expect (not a
@@ -391,8 +393,9 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
     // A request about to end FAILED must not leave access behind: undo what IAM holds for it first.
     const writes = writesSentBefore(error);
     // The attempt's CreateRole went out: IAM may not show the role to the undo at once.
-    if (fails && (cleanup === undefined || 'failed' in cleanup)) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'));
-    if (!fails || cleanup === undefined || 'failed' in cleanup) {
+    if (fails && (cleanup === undefined || undoFailed(cleanup))) cleanup = await undoForFailedRequest(deps, lease, target, request, now, writes.includes('CreateRole'));
+    if (!fails || cleanup === undefined || undoFailed(cleanup)) {
+      const undoWrites = cleanup && undoFailed(cleanup) ? cleanup.undoWrites : [];
       // Not announced: the request stays APPROVED and is tried again. Audited: each counted attempt up to the
       // budget (the last says its undo failed), and any attempt that wrote to IAM. An undo that keeps failing
       // past the budget is re-driven every few minutes; each of those repeats is logged and counted only,
@@ -411,7 +414,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
                 maxAttempts,
                 writesBeforeError: writes,
                 // What the failed undo had written to IAM before its own error.
-                ...(fails ? { undo: 'failed', ...(cleanup && 'failed' in cleanup && cleanup.failed.length > 0 ? { undoWritesBeforeError: cleanup.failed } : {}) } : {}),
+                ...(fails ? { undo: 'failed', ...(undoWrites.length > 0 ? { undoWritesBeforeError: undoWrites } : {}) } : {}),
               },
             }),
           ]

@@ -1,7 +1,7 @@
 import { ARN } from '../../helpers/settings';
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { httpApp } from '../../../src/handlers/http/app';
 import { identityOptionsFor } from '../../../src/handlers/http/middlewares';
 import { routes } from '../../../src/handlers/http/routes';

@@ -1,6 +1,6 @@
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp, type InProcessWork } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { IN_PROCESS } from '../../../src/local/in-process';

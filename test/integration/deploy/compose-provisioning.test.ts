@@ -3,7 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { freshTable } from '../../helpers/dynamo';

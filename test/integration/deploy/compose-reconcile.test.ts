@@ -3,7 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { freshTable } from '../../helpers/dynamo';
 import { awsModeSettings } from '../../helpers/settings';

@@ -8,8 +8,8 @@ import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { handleStream, type WorkerApp } from '../../../src/handlers/worker';
 import { MemoryLogger } from '../../../src/adapters/logger';
-import { composeApp } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { composeApp, type InProcessWork } from '../../../src/compose';
+import { readEnv } from '../../../src/environment';
 import { IN_PROCESS } from '../../../src/local/in-process';
 import { freshTable } from '../../helpers/dynamo';
 import { harness, RecordingNotifier, type Harness } from '../../helpers/harness';
@@ -142,17 +142,18 @@ it('ignores events that announce nothing and any record that is not a new event'
 });
 
 describe('the composition root decides who sends', () => {
-  it.each([
-    ['a deployed function leaves notifications to the stream', { AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-api' }, 0],
-    ['the local run (its work in-process) sends them in-line', { ROLEGATE_LOCAL: 'true' }, 1],
-  ])('%s', async (_name, env, sentInLine) => {
+  // The in-process work, which only the local run passes, decides; the environment is each one's own.
+  it.each<[string, Record<string, string>, InProcessWork | undefined, number]>([
+    ['a deployed function leaves notifications to the stream', { AWS_LAMBDA_FUNCTION_NAME: 'rolegate-dev-api' }, undefined, 0],
+    ['the local run (its work in-process) sends them in-line', { ROLEGATE_LOCAL: 'true' }, IN_PROCESS, 1],
+  ])('%s', async (_name, env, inProcess, sentInLine) => {
     const table = await freshTable();
     try {
       const notifier = new RecordingNotifier();
       const composed = composeApp({
         env: readEnv({ ...env, ROLEGATE_TABLE: table.tableName }),
         settings: exampleSettings(),
-        ...(sentInLine ? { inProcess: IN_PROCESS } : {}),
+        ...(inProcess ? { inProcess } : {}),
         notifier,
         logger: new MemoryLogger(),
         dynamodb: table.client,

@@ -1,7 +1,6 @@
 import { DynamoGrantStore } from '../../../src/adapters/dynamodb/grant-store';
 import { ProvisioningError, StaleWriteError } from '../../../src/domain/errors';
 import type { AccessRequest } from '../../../src/domain/model';
-import type { Principal } from '../../../src/domain/principal';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { MAX_AUDITED_SWEEP_ATTEMPTS, revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
@@ -21,25 +20,26 @@ import { ARN } from '../../helpers/settings';
 const api = (arn: string) => ({ arn, via: 'api' as const });
 const UNEXPECTED = "an unexpected error (the log of the rolegate function that ran it holds it, under this request's id)";
 
-/** An identity granter whose next revokes fail with the errors given, before writing anything. */
-class FailingIdentity extends RecordingIdentityGranter {
-  failNext: Error[] = [];
-  override async revoke(principal: Principal, grantKey: string) {
-    const failure = this.failNext.shift();
-    if (failure) throw failure;
-    return super.revoke(principal, grantKey);
-  }
-}
-
 let h: Harness;
 let iam: RecordingProvisioner;
-let identity: FailingIdentity;
+let identity: RecordingIdentityGranter;
 beforeEach(async () => {
   iam = new RecordingProvisioner();
-  identity = new FailingIdentity();
+  identity = new RecordingIdentityGranter();
   h = await harness({ provisioner: iam, identity });
 });
 afterEach(() => h.close());
+
+/** Every removal of a grant item fails with a new `error()` (after the IAM writes before it), in this test's deps; returns what restores the store. */
+function failGrantRemoval(error: () => Error): () => void {
+  const grants = h.deps.grants;
+  const failing = Object.create(grants as DynamoGrantStore) as DynamoGrantStore;
+  failing.remove = async () => {
+    throw error();
+  };
+  h.deps.grants = failing;
+  return () => (h.deps.grants = grants);
+}
 
 /** Staging ReadOnly is auto-approved: ACTIVE with its role and identity-side policy. */
 async function active(minutes = 60): Promise<AccessRequest> {
@@ -85,12 +85,7 @@ it('audits the role deleted by a revoke whose identity-side step then failed, an
 
 it("audits an expiry's IAM writes when the grant item could not be removed after them, in rolegate's words only", async () => {
   const request = await active(60);
-  const grants = h.deps.grants as DynamoGrantStore;
-  const failing = Object.create(grants) as DynamoGrantStore;
-  failing.remove = async () => {
-    throw Object.assign(new Error('socket hang up at arn:aws:dynamodb:eu-west-1:999999999999:table/rolegate'), { name: 'TimeoutError' });
-  };
-  h.deps.grants = failing;
+  const restore = failGrantRemoval(() => Object.assign(new Error('socket hang up at arn:aws:dynamodb:eu-west-1:999999999999:table/rolegate'), { name: 'TimeoutError' }));
   h.clock.advance(61 * 60_000);
 
   const report = await sweep(h.deps);
@@ -109,7 +104,7 @@ it("audits an expiry's IAM writes when the grant item could not be removed after
     data: { writesBeforeError: ['DeleteRole', 'DeleteUserPolicy'] },
   });
 
-  h.deps.grants = grants;
+  restore();
   h.clock.advance(60 * 60_000);
   expect((await sweep(h.deps)).expired).toBe(1);
   const events = await trail(request.id);
@@ -151,12 +146,7 @@ it('says so when the request changed before the end was recorded, and the retry 
 
 it(`audits the sweeper's first ${MAX_AUDITED_SWEEP_ATTEMPTS} failed expiries that wrote to IAM, and logs the later ones only`, async () => {
   const request = await active(60);
-  const grants = h.deps.grants as DynamoGrantStore;
-  const failing = Object.create(grants) as DynamoGrantStore;
-  failing.remove = async () => {
-    throw new ProvisioningError('The lease on the grant was lost.', 'LeaseLost', true);
-  };
-  h.deps.grants = failing;
+  failGrantRemoval(() => new ProvisioningError('The lease on the grant was lost.', 'LeaseLost', true));
   h.clock.advance(61 * 60_000);
 
   // Each sweep finds the request due again once its backoff has passed.

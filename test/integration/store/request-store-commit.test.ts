@@ -514,7 +514,7 @@ describe('appending audit events', () => {
     expect(detail!.events.slice(1)).toEqual([one, ...pair]);
   });
 
-  it('appends events while the request is at the version given, in one transaction with the check', async () => {
+  it('appends events while the request is at the version given, once (a replayed call adds nothing)', async () => {
     // Arrange
     const request = await created();
     const event = anEvent(request, { at: minutes(3), actor: 'rolegate', action: 'ACCESS_REMOVAL_ATTEMPT_FAILED', to: undefined, data: { writesBeforeError: ['DeleteRole'] } });

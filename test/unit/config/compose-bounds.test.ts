@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { AWS_CALL_BOUNDS, DYNAMODB_CALL_BOUNDS } from '../../../src/adapters/aws/call-bounds';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { settingsWith } from '../../helpers/settings';
 
 /*

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp, type InProcessWork } from '../../../src/compose';
-import { readEnv } from '../../../src/config';
+import { readEnv } from '../../../src/environment';
 import { IN_PROCESS } from '../../../src/local/in-process';
 import { exampleSettings, settingsWith } from '../../helpers/settings';
 

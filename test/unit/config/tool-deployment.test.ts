@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEPLOYMENT_ENV, toolDeployment } from '../../../src/config';
+import { toolDeployment } from '../../../src/config';
+import { DEPLOYMENT_ENV } from '../../../src/environment';
 import { deploymentCode } from '../../../scripts/deployment-build';
 
 /*

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { issuesToDetails } from '../../../src/config';
+import { issuesToDetails } from '../../../src/domain/zod-locale';
 import { createRequestBody, extendBody, listQuery } from '../../../src/handlers/http/schemas';
 
 /* The reasons a bad field gets, in rolegate's words, through the schemas the API validates with. */
