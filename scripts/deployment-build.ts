@@ -1,5 +1,5 @@
-import { build, type BuildOptions, type Metafile } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { load as parse } from 'js-yaml';
 
@@ -29,9 +29,12 @@ export function deploymentCode(): string {
  */
 export function deploymentBuildOptions(): BuildOptions {
   const doc = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: Record<string, unknown> } };
-  const { outputFileExtension, target: _target, sourcemap: _sourcemap, ...options } = doc.custom.esbuild;
+  const { outputFileExtension, target: _target, sourcemap: _sourcemap, plugins, ...options } = doc.custom.esbuild;
   return {
     ...(options as BuildOptions),
+    // serverless-esbuild's form: a file exporting a function that returns the plugins.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ...(typeof plugins === 'string' ? { plugins: (require(join(ROOT, plugins)) as () => Plugin[])() } : {}),
     define: { ...(options.define as Record<string, string> | undefined), ...packaging.esbuildDefine(deploymentCode()) },
     ...(typeof outputFileExtension === 'string' ? { outExtension: { '.js': outputFileExtension } } : {}),
     target: `node${process.versions.node.split('.')[0]}`,
@@ -49,19 +52,28 @@ export interface BuiltFunction {
   lazy: string[];
   /** The npm packages whose code a cold start loads. */
   eagerPackages: string[];
+  /** Each file's modules (as esbuild's metafile names them) and the names it exports, by absolute path. */
+  files: Record<string, { modules: string[]; exports: string[] }>;
 }
 
-/** Builds one entry (a file, or TypeScript text resolved against the project) as the deployment does, into `outdir`. */
+/**
+ * Builds one entry as the deployment does, into `outdir`: a file, or
+ * TypeScript text (`contents`, written beside the output as `<name>.ts`;
+ * project files by absolute path, packages resolved from the project).
+ */
 export async function buildLikeDeployment(entry: string | { name: string; contents: string }, outdir: string): Promise<BuiltFunction> {
   const base = deploymentBuildOptions();
-  const options: BuildOptions =
-    typeof entry === 'string'
-      ? { ...base, entryPoints: [entry], outdir }
-      : { ...base, stdin: { contents: entry.contents, resolveDir: ROOT, loader: 'ts', sourcefile: `${entry.name}.ts` }, outdir, entryNames: entry.name };
+  let file = entry as string;
+  if (typeof entry !== 'string') {
+    mkdirSync(outdir, { recursive: true });
+    file = join(outdir, `${entry.name}.ts`);
+    writeFileSync(file, entry.contents);
+  }
+  const options: BuildOptions = { ...base, entryPoints: [file], outdir, nodePaths: [join(ROOT, 'node_modules')] };
   const outputs: Metafile['outputs'] = (await build(options)).metafile!.outputs;
   // With code splitting every dynamically imported module is an entry point too; the function's is the one asked for.
-  const wanted = typeof entry === 'string' ? [relative(process.cwd(), entry)] : ['<stdin>', `${entry.name}.ts`];
-  const main = Object.keys(outputs).find((f) => wanted.includes(outputs[f]!.entryPoint ?? ''));
+  const wanted = relative(process.cwd(), file);
+  const main = Object.keys(outputs).find((f) => outputs[f]!.entryPoint === wanted);
   if (!main) throw new Error(`esbuild produced no output for ${wanted}`);
   const eager = new Set<string>();
   const walk = (f: string) => {
@@ -77,5 +89,6 @@ export async function buildLikeDeployment(entry: string | { name: string; conten
     const m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(input);
     if (m) packages.add(m[1]!);
   }
-  return { entry: abs(main), eager: [...eager].map(abs), lazy: code.filter((f) => !eager.has(f)).map(abs), eagerPackages: [...packages].sort() };
+  const files = Object.fromEntries(code.map((f) => [abs(f), { modules: Object.keys(outputs[f]!.inputs), exports: outputs[f]!.exports }]));
+  return { entry: abs(main), eager: [...eager].map(abs), lazy: code.filter((f) => !eager.has(f)).map(abs), eagerPackages: [...packages].sort(), files };
 }

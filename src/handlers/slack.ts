@@ -1,4 +1,5 @@
 import { atColdStart, bootLogger } from '../compose';
+import { NotFoundError } from '../domain/errors';
 import { errorResponse } from './http/errors';
 import type { HttpEvent, HttpResult } from './http/types';
 import { slackApp } from './slack/app';
@@ -21,7 +22,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     return errorResponse(e, event.requestContext?.requestId ?? 'slack', bootLogger());
   }
   const { app, slack } = loaded;
-  if (!slack) return errorResponse(new (await import('../domain/errors')).NotFoundError('Slack is not configured (no slack section in the configuration).'), event.requestContext?.requestId ?? 'slack', app.logger);
+  if (!slack) return errorResponse(new NotFoundError('Slack is not configured (no slack section in the configuration).'), event.requestContext?.requestId ?? 'slack', app.logger);
   try {
     return await slack(event);
   } finally {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLikeDeployment, deploymentCode, FUNCTIONS, type BuiltFunction } from '../../../scripts/deployment-build';
@@ -60,6 +60,40 @@ describe('the functions as built for deployment', () => {
       const parsers = name === 'api' ? ['js-yaml'] : ['js-yaml', 'zod'];
       expect({ name, eager: eager.filter((p) => parsers.includes(p)) }).toEqual({ name, eager: [] });
     }
+  });
+
+  it('reads each function\'s own code at cold start from its entry file alone: the other files a cold start reads are the SDK\'s', () => {
+    for (const name of FUNCTIONS) {
+      const f = built.get(name)!;
+      const ownElsewhere = f.eager.filter((file) => file !== f.entry).flatMap((file) => f.files[file]!.modules.filter((m) => !m.includes('node_modules/')));
+      expect({ name, ownElsewhere }).toEqual({ name, ownElsewhere: [] });
+    }
+  });
+
+  it('bundles every module into one file only, so lazy code gets the instances the cold start made', () => {
+    for (const name of FUNCTIONS) {
+      const files = built.get(name)!.files;
+      const seen = new Map<string, number>();
+      for (const { modules } of Object.values(files)) for (const m of modules) seen.set(m, (seen.get(m) ?? 0) + 1);
+      expect({ name, twice: [...seen].filter(([, n]) => n > 1).map(([m]) => m) }).toEqual({ name, twice: [] });
+    }
+  });
+
+  it('exports from each entry every name its lazy chunks read from it', () => {
+    for (const name of FUNCTIONS) {
+      const f = built.get(name)!;
+      const read = new Set(f.lazy.flatMap((file) => readFileSync(file, 'utf8').match(/__rg\d+_[A-Za-z0-9_$]+/g) ?? []));
+      const exported = new Set(f.files[f.entry]!.exports);
+      // The API's lazy code reads shared modules from its entry (the OpenAPI document, the configuration parser).
+      if (name === 'api') expect(read.size).toBeGreaterThan(10);
+      expect({ name, missing: [...read].filter((n) => !exported.has(n)) }).toEqual({ name, missing: [] });
+    }
+  });
+
+  it('the api bundle serves the OpenAPI document from its lazy chunk, with the zod schemas its entry made', () => {
+    const { statusCode, body } = callApi('/openapi.json');
+    expect(statusCode).toBe(200);
+    expect(body).toEqual(JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')));
   });
 
   it('the api bundle answers GET /health through its handler', () => {

@@ -1,0 +1,60 @@
+import { build, type Metafile } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { eagerCore } = require('../../../scripts/esbuild-eager-core.js') as { eagerCore: () => import('esbuild').Plugin };
+
+/*
+ * The build plugin that keeps a function's cold-start code in its entry file
+ * (scripts/esbuild-eager-core.js), on a project of four files: an entry, a
+ * module it shares with a lazily loaded one, and a module only the lazy one
+ * uses. bundles.test.ts checks the functions themselves.
+ */
+describe('the eager-core build plugin', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rolegate-eager-core-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (files: Record<string, string>) => {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  };
+  const buildEntry = async () =>
+    (await build({ entryPoints: [join(dir, 'entry.ts')], absWorkingDir: dir, bundle: true, splitting: true, format: 'esm', platform: 'node', outdir: join(dir, 'out'), outExtension: { '.js': '.mjs' }, metafile: true, logLevel: 'silent', plugins: [eagerCore()] })).metafile;
+  const PROJECT = {
+    // Counts its evaluations: two copies would count two.
+    'shared.ts': 'export class Thing {}\nexport const unusedByLazy = () => 1;\n(globalThis as any).evaluations = ((globalThis as any).evaluations ?? 0) + 1;\n',
+    'lazy-only.ts': 'export const hello = (s: string) => `hello ${s}`;\n',
+    'lazy.ts': "import { Thing } from './shared';\nimport { hello } from './lazy-only';\nexport const check = (t: unknown) => ({ same: t instanceof Thing, said: hello('lazy') });\n",
+    'entry.ts': "import { Thing, unusedByLazy } from './shared';\nexport const thing = new Thing();\nexport const n = unusedByLazy();\nexport const later = async () => (await import('./lazy')).check(thing);\n",
+  };
+
+  it('keeps the shared module in the entry, evaluated once, and lazy code gets its instances', async () => {
+    write(PROJECT);
+    const meta: Metafile = await buildEntry();
+
+    const files = Object.fromEntries(Object.entries(meta.outputs).map(([f, o]) => [f.split('/').pop()!, Object.keys(o.inputs)]));
+    // The entry and the lazy module's file: no chunk for the shared module.
+    expect(Object.keys(files).map((f) => f.replace(/-[A-Z0-9]+\.mjs$/, '.mjs')).sort()).toEqual(['entry.mjs', 'lazy.mjs']);
+    expect(files['entry.mjs']).toEqual(expect.arrayContaining(['shared.ts', 'entry.ts']));
+    // The entry re-exports only what lazy code reads of the shared module.
+    expect(meta.outputs['out/entry.mjs']!.exports.sort()).toEqual(['__rg0_Thing', 'later', 'n', 'thing']);
+
+    const run = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(dir, 'out', 'entry.mjs'))}); const r = await m.later(); console.log(JSON.stringify({ ...r, evaluations: globalThis.evaluations }));`]).toString();
+    expect(JSON.parse(run)).toEqual({ same: true, said: 'hello lazy', evaluations: 1 });
+  });
+
+  it('refuses an entry with top-level await, which a lazy chunk importing it could wait on for ever', async () => {
+    write({ ...PROJECT, 'entry.ts': `${PROJECT['entry.ts']}await Promise.resolve();\n` });
+    await expect(buildEntry()).rejects.toThrow(/entry\.ts uses top-level await; its lazy chunks import it/);
+  });
+
+  it('refuses a shared module exporting a variable, which lazy code would read once and not see change', async () => {
+    write({ ...PROJECT, 'shared.ts': `${PROJECT['shared.ts']}export let count = 0;\n` });
+    await expect(buildEntry()).rejects.toThrow(/shared\.ts exports a variable \(let or var\)/);
+  });
+});
