@@ -21,6 +21,11 @@ const freeText = (max: number) =>
       z.refine((s) => !LONE_SURROGATE.test(s), { message: LONE_SURROGATE_REASON }),
     );
 
+// One schema for every free-text field (a reason, a comment), built once: schemas are immutable, and this
+// module builds all of them at every cold start.
+const text = freeText(1000);
+const optionalText = z.optional(text);
+
 // A ULID's letters are case-insensitive (Crockford base32): a lower-case id is the same request, stored upper-case.
 export const requestId = z.pipe(
   z.string().check(z.regex(REQUEST_ID_ANY_CASE, { message: 'must be a request id (26-character ULID)' })),
@@ -45,7 +50,7 @@ export const createRequestBody = z
     account: z.optional(z.string().check(z.regex(ACCOUNT_REF, { message: 'must be an account alias (lower-case letters, digits and -) or a 12-digit account id' }))),
     profile: z.string().check(z.regex(NAME, { message: 'must be a profile name (letters, digits, _ or -)' })),
     durationMinutes,
-    reason: freeText(1000),
+    reason: text,
     ticket: z.optional(z.string().check(z.regex(TICKET_ID, { message: 'must be 1–64 characters of letters, digits and ._#:/-' }))),
     principalArn: z.optional(z.string().check(z.maxLength(2048))),
   })
@@ -58,14 +63,14 @@ export const createRequestBody = z
     z.meta({ oneOf: [{ required: ['account'] }, { required: ['accountId'] }] }),
   );
 
-export const approveBody = z.strictObject({ comment: z.optional(freeText(1000)) });
-export const denyBody = z.strictObject({ comment: freeText(1000) });
-export const revokeBody = z.strictObject({ comment: z.optional(freeText(1000)) });
+export const approveBody = z.strictObject({ comment: optionalText });
+export const denyBody = z.strictObject({ comment: text });
+export const revokeBody = z.strictObject({ comment: optionalText });
 export const cancelBody = z.strictObject({});
-export const retryBody = z.strictObject({ comment: z.optional(freeText(1000)) });
+export const retryBody = z.strictObject({ comment: optionalText });
 export const extendBody = z.strictObject({
   durationMinutes,
-  reason: freeText(1000),
+  reason: text,
 });
 
 const PAGE_SIZE = 'must be a whole number from 1 to 100';

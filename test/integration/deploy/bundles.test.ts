@@ -90,10 +90,21 @@ describe('the functions as built for deployment', () => {
     }
   });
 
-  it('the api bundle serves the OpenAPI document from its lazy chunk, with the zod schemas its entry made', () => {
+  it('the api bundle serves the OpenAPI document from a lazy chunk', () => {
     const { statusCode, body } = callApi('/openapi.json');
     expect(statusCode).toBe(200);
     expect(body).toEqual(JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')));
+  });
+
+  it('the api bundle, with no validated copy, loads the configuration parser from its lazy chunk, which refuses a bad file in rolegate\'s words', () => {
+    // The parser reads zod, the wording and the deployment's values through the entry (one copy of each module).
+    const file = join(dir, 'no-identity-account.yaml');
+    writeFileSync(file, readFileSync(join(ROOT, 'config', 'rolegate.example.yaml'), 'utf8').replace(/^identityAccountId: .*$/m, ''));
+    const { result, output } = callBuiltHandler(built.get('api')!.entry, 'handler', apiEvent({ method: 'GET', path: '/health' }), { env: { ...DEPLOYED_ENV, ROLEGATE_CONFIG: file } });
+
+    expect(result?.statusCode).toBe(500);
+    // zod's own English would say "Invalid input: expected string, received undefined".
+    expect(output).toContain('identityAccountId: is required');
   });
 
   it('the api bundle answers GET /health through its handler', () => {
