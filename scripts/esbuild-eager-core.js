@@ -2,8 +2,8 @@
 
 /*
  * An esbuild plugin for the functions' builds (serverless.yml, custom.esbuild.plugins;
- * scripts/deployment-build.ts): the project code a function's cold start
- * loads sits in its entry file, not in a dozen chunks.
+ * scripts/deployment-build.ts): the code a function's cold start loads sits
+ * in its entry file, not in a dozen chunks.
  *
  * With code splitting, esbuild puts every module that the entry and a lazily
  * loaded module (the IAM adapters, the Slack client, the configuration
@@ -12,22 +12,23 @@
  * cost to resolve, link and evaluate: about half of what the function's own
  * code added to a bare SDK client's load (bench/cold-start.ts).
  *
- * Here a lazily loaded module's imports of those modules are pointed instead
- * at the entry file, which re-exports what lazy code uses of them. The modules
- * then stay in the entry, and each is still evaluated once: lazy code gets the
- * very instances (classes, registries, caches) the cold start made. The SDK's
- * own chunks are left as esbuild makes them (a bare SDK bundle has them too).
+ * Here a lazily loaded project module's imports of those modules (the
+ * project's, and ES-module packages such as zod) are pointed instead at the
+ * entry file, which re-exports what lazy code uses of them. The modules then
+ * stay in the entry, and each is still evaluated once: lazy code gets the very
+ * instances (classes, registries, caches) the cold start made, through live
+ * ES-module bindings. Imports between packages (the SDK's lazy clients and
+ * its core) are left to esbuild, as a bare SDK bundle has them.
  *
- * Three builds, not written, come first: one finds which modules the cold
- * start loads and which of them lazy modules import; one lists their exports;
- * one finds which of those lazy code uses, so that the entry re-exports only
- * those and tree shaking still drops the rest.
+ * Before each build, three more, not written: one finds which modules the
+ * cold start loads and which of them lazy modules import; one lists their
+ * exports; a trial finds which of those lazy code reads, so that the entry
+ * re-exports only those and tree shaking still drops the rest.
  *
- * Two things the plugin refuses, as they would break this:
- * - an entry with top-level await: a lazy chunk imports the entry, and one
- *   loaded while the entry awaits would wait for it for ever;
- * - a shared module exporting `let` or `var`: lazy code reads each export
- *   once, when it loads, so it would not see the variable change.
+ * Lazy chunks import the entry, so the build stops when that could fail: when
+ * an output is not beside the entry (the chunks name it `./<entry>.mjs`), and
+ * when the code a cold start loads uses top-level await (a lazy chunk loaded
+ * while the entry awaits would wait for it for ever).
  */
 
 const esbuild = require('esbuild');
@@ -39,35 +40,27 @@ const SHARED = `${NAME}:shared`;
 const SKIP = Symbol(NAME);
 /** The name under which the entry re-exports export `name` of shared module `i`. */
 const alias = (i, name) => `__rg${i}_${name}`;
-const ALIAS = /__rg(\d+)_([A-Za-z0-9_$]+)/g;
+const ALIAS = /__rg(\d+)_([\p{L}\p{N}_$]+)/gu;
 
 /** A path as esbuild's metafile writes it: relative to the working directory, with forward slashes. */
 const metaPath = (cwd, file) => relative(cwd, file).split(sep).join('/');
 const isProjectModule = (path) => !path.includes('node_modules/') && !path.includes(':');
 const loaderOf = (file) => ({ '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx' })[extname(file)] || 'js';
 
-/** esbuild cannot write top-level await as CommonJS, and says so: the exact test. */
-async function refuseTopLevelAwait(file, source) {
+/** esbuild cannot write top-level await as CommonJS, and says so: the test, on the code a cold start loads. */
+async function refuseTopLevelAwait(file, code) {
   try {
-    await esbuild.transform(source, { loader: loaderOf(file), format: 'cjs', logLevel: 'silent' });
+    await esbuild.transform(code, { loader: 'js', format: 'cjs', logLevel: 'silent' });
   } catch (e) {
-    if (/top-level await/i.test(String(e && e.message))) {
-      throw new Error(`${NAME}: ${file} uses top-level await; its lazy chunks import it, and one loaded while it awaits would wait for it for ever`);
-    }
-    throw e;
-  }
-}
-
-function refuseVariableExports(cwd, path) {
-  if (/^export\s+(let|var)\s/m.test(readFileSync(resolve(cwd, path), 'utf8'))) {
-    throw new Error(`${NAME}: ${path} exports a variable (let or var), which lazy code, reading it once as it loads, would not see change; export a constant or a function`);
+    if (!/top-level await/i.test(String(e && e.message))) throw e;
+    throw new Error(`${NAME}: ${file} (with what it imports) uses top-level await, and its lazy chunks import it: one loaded while it awaits would wait for it for ever`);
   }
 }
 
 /**
  * What one function's build shares: the modules its cold start loads
  * (`eager`), those of them lazy modules import (`modules`, as the metafile
- * names them), every export of each (`exports`) and those lazy code uses (`used`).
+ * names them), every export of each (`exports`) and those lazy code reads (`used`).
  */
 async function planFor(options, others, cwd, entryFile, entryOutput) {
   const quiet = { ...options, plugins: others, write: false, metafile: true, sourcemap: false, logLevel: 'silent' };
@@ -76,78 +69,92 @@ async function planFor(options, others, cwd, entryFile, entryOutput) {
   const walk = (path) => {
     if (eager.has(path) || !inputs[path]) return;
     eager.add(path);
-    for (const i of inputs[path].imports) if (i.kind === 'import-statement' && !i.external) walk(i.path);
+    for (const i of inputs[path].imports) if ((i.kind === 'import-statement' || i.kind === 'require-call') && !i.external) walk(i.path);
   };
   walk(metaPath(cwd, entryFile));
+  // An ES module (or a project file) only: a CommonJS package's exports are not known before it runs.
+  const bridgeable = (path) => eager.has(path) && (isProjectModule(path) || inputs[path].format === 'esm');
   const shared = new Set();
   for (const [path, input] of Object.entries(inputs)) {
     if (eager.has(path) || !isProjectModule(path)) continue;
-    for (const i of input.imports) if (i.kind === 'import-statement' && eager.has(i.path)) shared.add(i.path);
+    for (const i of input.imports) if (i.kind === 'import-statement' && bridgeable(i.path)) shared.add(i.path);
   }
   const modules = [...shared].sort();
   const plan = { eager: [...eager], modules, exports: [], used: [] };
   if (modules.length === 0) return plan;
-  for (const m of modules) if (isProjectModule(m)) refuseVariableExports(cwd, m);
 
   // Every export of each: a build of them as entries lists them.
-  const { outputs } = (
-    await esbuild.build({ entryPoints: modules.map((m) => resolve(cwd, m)), absWorkingDir: cwd, bundle: true, splitting: true, format: 'esm', platform: options.platform, target: options.target, define: options.define, outdir: options.outdir, write: false, metafile: true, logLevel: 'silent' })
-  ).metafile;
+  const { outputs } = (await esbuild.build({ ...quiet, entryPoints: modules.map((m) => resolve(cwd, m)) })).metafile;
   plan.exports = modules.map((m) => (Object.values(outputs).find((o) => o.entryPoint === m) || { exports: [] }).exports);
 
-  // Those lazy code uses: a build whose entry offers them all. Its lazy chunks name the aliases they read.
-  const trial = await esbuild.build({ ...quiet, metafile: false, plugins: [...others, eagerCore({ ...plan, used: plan.exports })] });
+  // Those lazy code reads: a build whose entry offers them all, and whose bridges read each from the entry's
+  // namespace into a constant, which tree shaking drops when unused. Its lazy chunks name the aliases they read.
+  const trial = await esbuild.build({ ...quiet, plugins: [...others, eagerCore({ ...plan, used: plan.exports, trial: true })] });
+  const files = trial.outputFiles.filter((f) => !f.path.endsWith('.map'));
+  const entryPath = Object.keys(trial.metafile.outputs).find((o) => trial.metafile.outputs[o].entryPoint === metaPath(cwd, entryFile));
+  const entry = files.find((f) => metaPath(cwd, f.path) === entryPath);
+  const astray = files.filter((f) => dirname(f.path) !== dirname(entry.path)).map((f) => f.path);
+  if (basename(entry.path) !== basename(entryOutput) || astray.length > 0) {
+    throw new Error(`${NAME}: needs every output beside the entry, named ${entryOutput} (entryNames, chunkNames, outbase); got ${entry.path}${astray.length ? ` and ${astray.join(', ')}` : ''}`);
+  }
+  await refuseTopLevelAwait(entryFile, entry.text);
   const used = modules.map(() => new Set());
-  for (const file of trial.outputFiles) {
-    if (basename(file.path) === basename(entryOutput)) continue;
+  for (const file of files) {
+    if (file === entry) continue;
     for (const [, i, name] of file.text.matchAll(ALIAS)) used[Number(i)].add(name);
   }
   plan.used = plan.exports.map((names, i) => names.filter((n) => used[i].has(n)));
   return plan;
 }
 
-/** @param given the plan of the trial build (planFor); the deployment's builds find their own. */
+/** @param given the trial build's plan (planFor); a function's build finds its own before each (re)build. */
 function eagerCore(given) {
   return {
     name: NAME,
-    async setup(build) {
+    setup(build) {
       const options = build.initialOptions;
       if (!options.splitting) return;
       const entries = Array.isArray(options.entryPoints) ? options.entryPoints : [];
       if (entries.length !== 1 || typeof entries[0] !== 'string') throw new Error(`${NAME}: builds one function at a time, from one entry file`);
-      if (options.chunkNames && options.chunkNames.includes('/')) throw new Error(`${NAME}: needs every chunk beside the entry (chunkNames without a directory)`);
       const cwd = options.absWorkingDir || process.cwd();
       const entryFile = resolve(cwd, entries[0]);
-      const entrySource = readFileSync(entryFile, 'utf8');
       const entryOutput = `./${basename(entryFile, extname(entryFile))}${(options.outExtension && options.outExtension['.js']) || '.js'}`;
       const others = (options.plugins || []).filter((p) => p.name !== NAME);
-      if (!given) await refuseTopLevelAwait(entryFile, entrySource);
-      const plan = given || (await planFor(options, others, cwd, entryFile, entryOutput));
-      if (plan.modules.length === 0) return;
-      const eager = new Set(plan.eager);
-
-      // The entry re-exports, under aliases, what lazy code uses of the shared modules.
-      build.onLoad({ filter: /.*/ }, (args) => {
-        if (args.path !== entryFile || args.namespace !== 'file') return undefined;
-        const reexports = plan.modules.map((m, i) => `export { ${plan.used[i].map((n) => `${n} as ${alias(i, n)}`).join(', ')} } from ${JSON.stringify(resolve(cwd, m))};`);
-        return { contents: `${entrySource}\n${reexports.join('\n')}\n`, loader: loaderOf(entryFile), resolveDir: dirname(entryFile) };
+      let plan = given;
+      let eager = new Set(given ? given.eager : []);
+      build.onStart(async () => {
+        if (given) return;
+        plan = await planFor(options, others, cwd, entryFile, entryOutput);
+        eager = new Set(plan.eager);
       });
 
-      // A lazy module's import of a shared module: the same exports, read from the entry.
+      // The entry re-exports, under aliases, what lazy code reads of the shared modules.
+      build.onLoad({ filter: /.*/ }, (args) => {
+        if (args.path !== entryFile || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
+        const reexports = plan.modules.map((m, i) => `export { ${plan.used[i].map((n) => `${n} as ${alias(i, n)}`).join(', ')} } from ${JSON.stringify(resolve(cwd, m))};`);
+        const loader = (options.loader && options.loader[extname(entryFile)]) || loaderOf(entryFile);
+        return { contents: `${readFileSync(entryFile, 'utf8')}\n${reexports.join('\n')}\n`, loader, resolveDir: dirname(entryFile) };
+      });
+
+      // A lazy project module's import of a shared module: the same exports, from the entry.
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.pluginData === SKIP || args.kind !== 'import-statement' || args.namespace !== 'file') return undefined;
+        if (args.pluginData === SKIP || args.kind !== 'import-statement' || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
         const importer = metaPath(cwd, args.importer);
         if (!isProjectModule(importer) || eager.has(importer)) return undefined;
         const target = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: SKIP });
         const i = plan.modules.indexOf(metaPath(cwd, target.path));
         return i < 0 ? undefined : { path: String(i), namespace: SHARED, sideEffects: false };
       });
-      // Each export copied to a constant, which tree shaking drops when lazy code does not use it (a re-export
-      // from another file esbuild keeps whole), so that the trial build's chunks name only what they use.
+      // What lazy code reads, imported by name: a live binding, and a missing one fails as the chunk loads. The
+      // rest (names a lazy module imports but its code, once bundled, never reads) read from the entry's
+      // namespace into constants that tree shaking drops: esbuild keeps every name of an import from another file.
       build.onLoad({ filter: /.*/, namespace: SHARED }, (args) => {
         const i = Number(args.path);
-        const copies = plan.exports[i].map((n, k) => `const v${k} = entry.${alias(i, n)};\nexport { v${k} as ${n} };`);
-        return { contents: `import * as entry from ${JSON.stringify(entryOutput)};\n${copies.join('\n')}\n`, loader: 'js' };
+        const used = new Set(given && given.trial ? [] : plan.used[i]);
+        const lines = [`import * as entry from ${JSON.stringify(entryOutput)};`];
+        if (used.size > 0) lines.push(`import { ${[...used].map((n, k) => `${alias(i, n)} as u${k}`).join(', ')} } from ${JSON.stringify(entryOutput)};`, `export { ${[...used].map((n, k) => `u${k} as ${n}`).join(', ')} };`);
+        plan.exports[i].filter((n) => !used.has(n)).forEach((n, k) => lines.push(`const v${k} = entry.${alias(i, n)};`, `export { v${k} as ${n} };`));
+        return { contents: `${lines.join('\n')}\n`, loader: 'js' };
       });
       build.onResolve({ filter: /.*/, namespace: SHARED }, (args) => ({ path: args.path, external: true }));
     },
