@@ -12,6 +12,8 @@ import { correlationId, idempotencyKey } from './schemas';
  * The OpenAPI 3.1 document, generated from the same route table and zod
  * schemas the handlers validate with. `npm run openapi` writes openapi.json;
  * a test keeps the committed file, the routes and serverless.yml in step.
+ * The API serves that file (GET /openapi.json): this module runs in the
+ * script and the tests, never in a function.
  */
 
 type Json = Record<string, unknown>;

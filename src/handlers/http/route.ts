@@ -34,7 +34,7 @@ export interface RouteDef<D = unknown> {
   status: number;
   /**
    * The success body's shape, by name: the OpenAPI document's, checked against every reply in the
-   * tests. A name, so the schemas load only with the document, not at every cold start.
+   * tests. A name, so the response schemas stay out of the functions (they serve the written document).
    */
   response: ResponseName;
   /** Where what a 201 made lives, for its Location header. */
