@@ -25,6 +25,11 @@
  * exports; a trial finds which of those lazy code reads, so that the entry
  * re-exports only those and tree shaking still drops the rest.
  *
+ * The function's chunks are named after it (`api.chunk-….mjs`, unless the
+ * build names chunks itself): serverless-esbuild leaves files named after
+ * another function's entry out of a function's package, so each package holds
+ * its own function's code only, though all are built into one directory.
+ *
  * Lazy chunks import the entry, so the build stops when that could fail: when
  * an output is not beside the entry (the chunks name it `./<entry>.mjs`), and
  * when the code a cold start loads uses top-level await (a lazy chunk loaded
@@ -120,6 +125,7 @@ function eagerCore(given) {
       const entryFile = resolve(cwd, entries[0]);
       const entryOutput = `./${basename(entryFile, extname(entryFile))}${(options.outExtension && options.outExtension['.js']) || '.js'}`;
       const others = (options.plugins || []).filter((p) => p.name !== NAME);
+      if (!options.chunkNames) options.chunkNames = `${basename(entryOutput, extname(entryOutput))}.[name]-[hash]`;
       let plan = given;
       let eager = new Set(given ? given.eager : []);
       build.onStart(async () => {

@@ -440,6 +440,19 @@ describe('the deployment template (serverless package)', () => {
     }
   });
 
+  it('gives each function a package of its own code: its entry and chunks, every file they import, and no other function\'s', async () => {
+    for (const zip of readdirSync(packages).filter((f) => f.endsWith('.zip'))) {
+      const name = zip.replace(/\.zip$/, '');
+      const root = join(packages, `${name}-own`);
+      const code = (await unzip(join(packages, zip), root)).filter((f) => f.endsWith('.mjs'));
+      expect({ zip, others: code.filter((f) => !f.startsWith(`src/handlers/${name}.`)) }).toEqual({ zip, others: [] });
+      // Every file a module of the package imports, statically or when first needed, is in it.
+      const imported = code.flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/["']\.\/([^"']+\.mjs)["']/g)].map((m) => `src/handlers/${m[1]}`));
+      expect(imported.length).toBeGreaterThan(code.length);
+      expect({ zip, missing: [...new Set(imported)].filter((f) => !code.includes(f)) }).toEqual({ zip, missing: [] });
+    }
+  });
+
   it('the packaged api, unzipped and run as Lambda runs it (its directory, its environment), loads the copy and answers', async () => {
     const root = join(packages, 'api-as-deployed');
     await unzip(join(packages, 'api.zip'), root);
