@@ -102,7 +102,15 @@ async function planFor(options, others, cwd, entryFile, entryOutput) {
   if (basename(entry.path) !== basename(entryOutput) || astray.length > 0) {
     throw new Error(`${NAME}: needs every output beside the entry, named ${entryOutput} (entryNames, chunkNames, outbase); got ${entry.path}${astray.length ? ` and ${astray.join(', ')}` : ''}`);
   }
-  await refuseTopLevelAwait(entryFile, entry.text);
+  // The code a cold start loads: the entry and the files it imports statically (the SDK's shared chunks).
+  const loaded = new Set();
+  const load = (path) => {
+    if (loaded.has(path)) return;
+    loaded.add(path);
+    for (const i of trial.metafile.outputs[path].imports) if (i.kind === 'import-statement' && !i.external) load(i.path);
+  };
+  load(entryPath);
+  for (const file of files) if (loaded.has(metaPath(cwd, file.path))) await refuseTopLevelAwait(entryFile, file.text);
   const used = modules.map(() => new Set());
   for (const file of files) {
     if (file === entry) continue;
@@ -130,13 +138,15 @@ function eagerCore(given) {
       let eager = new Set(given ? given.eager : []);
       build.onStart(async () => {
         if (given) return;
+        plan = undefined;
         plan = await planFor(options, others, cwd, entryFile, entryOutput);
         eager = new Set(plan.eager);
       });
 
       // The entry re-exports, under aliases, what lazy code reads of the shared modules.
+      // (No plan: the plan's own failure is the build's error.)
       build.onLoad({ filter: /.*/ }, (args) => {
-        if (args.path !== entryFile || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
+        if (!plan || args.path !== entryFile || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
         const reexports = plan.modules.map((m, i) => `export { ${plan.used[i].map((n) => `${n} as ${alias(i, n)}`).join(', ')} } from ${JSON.stringify(resolve(cwd, m))};`);
         const loader = (options.loader && options.loader[extname(entryFile)]) || loaderOf(entryFile);
         return { contents: `${readFileSync(entryFile, 'utf8')}\n${reexports.join('\n')}\n`, loader, resolveDir: dirname(entryFile) };
@@ -144,7 +154,7 @@ function eagerCore(given) {
 
       // A lazy project module's import of a shared module: the same exports, from the entry.
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.pluginData === SKIP || args.kind !== 'import-statement' || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
+        if (!plan || args.pluginData === SKIP || args.kind !== 'import-statement' || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
         const importer = metaPath(cwd, args.importer);
         if (!isProjectModule(importer) || eager.has(importer)) return undefined;
         const target = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: SKIP });

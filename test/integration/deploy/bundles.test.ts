@@ -75,7 +75,7 @@ describe('the functions as built for deployment', () => {
       const f = built.get(name)!;
       const read = new Set(f.lazy.flatMap((file) => readFileSync(file, 'utf8').match(/__rg\d+_[A-Za-z0-9_$]+/g) ?? []));
       const exported = new Set(f.files[f.entry]!.exports);
-      // The API's lazy code reads shared modules from its entry (the OpenAPI document, the configuration parser).
+      // The API's lazy code reads shared modules from its entry (the configuration parser, the dry-run planner…).
       if (name === 'api') expect(read.size).toBeGreaterThan(10);
       expect({ name, missing: [...read].filter((n) => !exported.has(n)) }).toEqual({ name, missing: [] });
     }

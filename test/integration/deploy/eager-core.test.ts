@@ -1,6 +1,6 @@
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -53,6 +53,18 @@ describe('the eager-core build plugin', () => {
     write({ ...PROJECT, 'entry.ts': `${PROJECT['entry.ts']}await Promise.resolve();\n` });
     await expect(buildEntry()).rejects.toThrow(/entry\.ts \(with what it imports\) uses top-level await/);
     write({ ...PROJECT, 'shared.ts': `${PROJECT['shared.ts']}await Promise.resolve();\n` });
+    await expect(buildEntry()).rejects.toThrow(/entry\.ts \(with what it imports\) uses top-level await/);
+  });
+
+  it('refuses top-level await in a chunk the entry loads at cold start (package code it shares with a lazy package module)', async () => {
+    mkdirSync(join(dir, 'node_modules', 'pkg'), { recursive: true });
+    write({
+      ...PROJECT,
+      'node_modules/pkg/package.json': '{"name":"pkg","type":"module","exports":{"./core":"./core.js","./lazy":"./lazy.js"}}',
+      'node_modules/pkg/core.js': 'export const ready = await Promise.resolve(1);\n',
+      'node_modules/pkg/lazy.js': "import { ready } from './core.js';\nexport const twice = ready * 2;\n",
+      'entry.ts': `${PROJECT['entry.ts']}import { ready } from 'pkg/core';\nexport const r = ready;\nexport const pkgLater = () => import('pkg/lazy');\n`,
+    });
     await expect(buildEntry()).rejects.toThrow(/entry\.ts \(with what it imports\) uses top-level await/);
   });
 
