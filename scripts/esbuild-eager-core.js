@@ -64,7 +64,7 @@ async function refuseTopLevelAwait(file, code) {
 
 /**
  * What one function's build shares: the modules its cold start loads
- * (`eager`), those of them lazy modules import (`modules`, as the metafile
+ * (`eager`, a set), those of them lazy modules import (`modules`, as the metafile
  * names them), every export of each (`exports`) and those lazy code reads (`used`).
  */
 async function planFor(options, others, cwd, entryFile, entryOutput) {
@@ -85,7 +85,7 @@ async function planFor(options, others, cwd, entryFile, entryOutput) {
     for (const i of input.imports) if (i.kind === 'import-statement' && bridgeable(i.path)) shared.add(i.path);
   }
   const modules = [...shared].sort();
-  const plan = { eager: [...eager], modules, exports: [], used: [] };
+  const plan = { eager, modules, exports: [], used: [] };
   if (modules.length === 0) return plan;
 
   // Every export of each: a build of them as entries lists them.
@@ -131,16 +131,15 @@ function eagerCore(given) {
       if (entries.length !== 1 || typeof entries[0] !== 'string') throw new Error(`${NAME}: builds one function at a time, from one entry file`);
       const cwd = options.absWorkingDir || process.cwd();
       const entryFile = resolve(cwd, entries[0]);
-      const entryOutput = `./${basename(entryFile, extname(entryFile))}${(options.outExtension && options.outExtension['.js']) || '.js'}`;
+      const out = basename(entryFile, extname(entryFile));
+      const entryOutput = `./${out}${(options.outExtension && options.outExtension['.js']) || '.js'}`;
       const others = (options.plugins || []).filter((p) => p.name !== NAME);
-      if (!options.chunkNames) options.chunkNames = `${basename(entryOutput, extname(entryOutput))}.[name]-[hash]`;
+      if (!options.chunkNames) options.chunkNames = `${out}.[name]-[hash]`;
       let plan = given;
-      let eager = new Set(given ? given.eager : []);
       build.onStart(async () => {
         if (given) return;
         plan = undefined;
         plan = await planFor(options, others, cwd, entryFile, entryOutput);
-        eager = new Set(plan.eager);
       });
 
       // The entry re-exports, under aliases, what lazy code reads of the shared modules.
@@ -156,7 +155,7 @@ function eagerCore(given) {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (!plan || args.pluginData === SKIP || args.kind !== 'import-statement' || args.namespace !== 'file' || plan.modules.length === 0) return undefined;
         const importer = metaPath(cwd, args.importer);
-        if (!isProjectModule(importer) || eager.has(importer)) return undefined;
+        if (!isProjectModule(importer) || plan.eager.has(importer)) return undefined;
         const target = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: SKIP });
         const i = plan.modules.indexOf(metaPath(cwd, target.path));
         return i < 0 ? undefined : { path: String(i), namespace: SHARED, sideEffects: false };

@@ -9,21 +9,18 @@ import { ACCOUNT_REF, HIDDEN_CHARACTERS, HIDDEN_CHARACTERS_REASON, LONE_SURROGAT
  * strict: an unknown field is refused, never ignored.
  */
 
-// Free text: tabs and newlines allowed; control, invisible and text-direction characters refused (domain/text.ts).
-const freeText = (max: number) =>
-  z
-    .string()
-    .check(
-      z.trim(),
-      z.minLength(1, { message: 'must not be empty' }),
-      z.maxLength(max, { message: `must be at most ${max} characters` }),
-      z.refine((s) => !HIDDEN_CHARACTERS.test(s), { message: HIDDEN_CHARACTERS_REASON }),
-      z.refine((s) => !LONE_SURROGATE.test(s), { message: LONE_SURROGATE_REASON }),
-    );
-
-// One schema for every free-text field (a reason, a comment), built once: schemas are immutable, and this
-// module builds all of them at every cold start.
-const text = freeText(1000);
+// Free text (a reason, a comment): tabs and newlines allowed; control, invisible and text-direction characters
+// refused (domain/text.ts). One schema for every such field, built once: schemas are immutable.
+const TEXT_MAX = 1000;
+const text = z
+  .string()
+  .check(
+    z.trim(),
+    z.minLength(1, { message: 'must not be empty' }),
+    z.maxLength(TEXT_MAX, { message: `must be at most ${TEXT_MAX} characters` }),
+    z.refine((s) => !HIDDEN_CHARACTERS.test(s), { message: HIDDEN_CHARACTERS_REASON }),
+    z.refine((s) => !LONE_SURROGATE.test(s), { message: LONE_SURROGATE_REASON }),
+  );
 const optionalText = z.optional(text);
 
 // A ULID's letters are case-insensitive (Crockford base32): a lower-case id is the same request, stored upper-case.
