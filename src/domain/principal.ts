@@ -62,7 +62,7 @@ export function parsePrincipalArn(arn: string, field = 'principalArn'): Principa
  * names have which path.
  */
 export interface RolePath {
-  /** A role name, where `*` and `?` may stand for characters (case-insensitive, as IAM names are). */
+  /** A role name, where `*` and `?` may stand for characters (case-sensitive: arnMatches). */
   roleName: string;
   /** `/segment/…/`. */
   path: string;
@@ -165,22 +165,30 @@ const patternCache = new Map<string, RegExp>();
 
 /**
  * Matches an ARN against a configuration pattern where `*` matches any run of
- * characters and `?` one character. Case-insensitive, as IAM names are.
+ * characters and `?` one character. Case-sensitive, as IAM's own ArnLike
+ * matches: a pattern that gives something (a requester's, an approver's or a
+ * responder's rights, an Identity Center path) must not admit a look-alike
+ * such as `awsreservedsso_…`, which an SCP on `AWSReservedSSO*` (matched
+ * case-sensitively) does not stop anyone creating. `anyCase` is for patterns
+ * that only take something away (freeze): a name in another case is the same
+ * IAM user or role, and a responder's pattern in the wrong case must still
+ * freeze it.
  */
-export function arnMatches(arn: string, pattern: string): boolean {
-  let re = patternCache.get(pattern);
+export function arnMatches(arn: string, pattern: string, options: { anyCase?: boolean } = {}): boolean {
+  const key = `${options.anyCase ? 'i' : 's'}${pattern}`;
+  let re = patternCache.get(key);
   if (!re) {
     const body = pattern
       .split('')
       .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
       .join('');
-    re = new RegExp(`^${body}$`, 'i');
-    patternCache.set(pattern, re);
+    re = new RegExp(`^${body}$`, options.anyCase ? 'i' : '');
+    patternCache.set(key, re);
   }
   return re.test(arn);
 }
 
 /** True when the principal's ARN matches any of the patterns. */
-export function matchesAny(p: Principal, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) => arnMatches(p.arn, pattern));
+export function matchesAny(p: Principal, patterns: readonly string[], options: { anyCase?: boolean } = {}): boolean {
+  return patterns.some((pattern) => arnMatches(p.arn, pattern, options));
 }

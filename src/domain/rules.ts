@@ -222,7 +222,7 @@ export function assertNotFrozen(settings: Settings, requester: Principal, grante
 
 /** Whether the configuration's freeze names this principal (what it may still do: deny, cancel, revoke). */
 export function isFrozen(settings: Settings, who: Principal): boolean {
-  return matchesAny(who, settings.freeze.principals);
+  return matchesAny(who, settings.freeze.principals, { anyCase: true });
 }
 
 /**

@@ -67,6 +67,16 @@ it('a frozen principal gets no new access by any route, and what was approved be
   expect((await createRequest(h.deps, api(ARN.bob), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'unrelated' })).status).toBe('APPROVED');
 });
 
+it('freezes a principal named in another case: IAM names are one user or role whatever their case, and a freeze errs on stopping more', async () => {
+  freeze({ principals: [ARN.alice.replace('user/alice', 'user/ALICE')] });
+  const before = await allItems(h);
+  await expect(createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'again' })).rejects.toMatchObject({
+    code: 'FORBIDDEN',
+    message: `New access for ${ARN.alice} is frozen by the configuration (freeze.principals): nothing is granted until it is lifted.`,
+  });
+  expect(await allItems(h)).toEqual(before);
+});
+
 describe('a frozen approver (its credentials may be someone else\'s)', () => {
   const frozenApprover = (arn: string) => `${arn} is frozen by the configuration (freeze.principals): it approves nothing until the freeze is lifted (it may still deny, cancel and revoke).`;
   const productionRead = (reason: string) => createRequest(h.deps, api(ARN.alice), { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason });

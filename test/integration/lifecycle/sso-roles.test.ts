@@ -98,6 +98,27 @@ describe('IAM Identity Center (SSO) roles', () => {
     }
   });
 
+  it('a look-alike role in another case (awsreservedsso_…, which an SCP on AWSReservedSSO* lets anyone create) gets neither the path nor an approver\'s rights', async () => {
+    const w = await ssoWorld(true);
+    try {
+      const created = await call(w.h.api, { method: 'POST', path: '/requests', caller: session(DEVELOPER, 'alice@example.com'), body });
+      const id = created.body.request.id as string;
+      const before = await w.h.requests.getDetail(id);
+      const lookAlike = 'awsreservedsso_Lead_x';
+
+      const refused = await call(w.h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(lookAlike, 'mallory'), body: {} });
+
+      expect(refused.status).toBe(403);
+      expect(refused.body.error).toBe('FORBIDDEN');
+      // Matched as IAM matches ARNs, case-sensitively: the rolePaths entry does not place it, the approver pattern does not admit it.
+      expect(refused.body.message).toContain(`arn:aws:iam::${IDENTITY}:role/${lookAlike} `);
+      expect(await w.h.requests.getDetail(id)).toEqual(before);
+      expect(before?.request.status).toBe('PENDING');
+    } finally {
+      await w.close();
+    }
+  });
+
   it('without rolePaths, the path-less trust is refused by IAM and the request ends FAILED with the reason (fail closed)', async () => {
     const w = await ssoWorld(false);
     try {

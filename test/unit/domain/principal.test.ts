@@ -16,7 +16,7 @@ describe('principal ARNs', () => {
   it('puts a session\'s role under the path of the first rolePaths entry its name matches', () => {
     const rolePaths = [
       { roleName: 'AWSReservedSSO_*', path: '/aws-reserved/sso.amazonaws.com/eu-west-1/' },
-      { roleName: 'awsreservedsso_admin_*', path: '/never-reached/' },
+      { roleName: 'AWSReservedSSO_Admin_*', path: '/never-reached/' },
       { roleName: 'ci-?', path: '/ci/' },
     ];
     const sso = principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/alice@example.com', rolePaths);
@@ -28,9 +28,13 @@ describe('principal ARNs', () => {
       path: '/aws-reserved/sso.amazonaws.com/eu-west-1/',
       name: 'AWSReservedSSO_Admin_0123abcd',
     });
-    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/CI-7/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/ci/CI-7');
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/ci-7/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/ci/ci-7');
     // No match: the root path, as without rolePaths.
     expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/ci-77/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/ci-77');
+    // Names match case-sensitively: a look-alike in another case, which an SCP on role/*AWSReservedSSO* does not
+    // stop anyone creating, does not get Identity Center's path (where approver patterns would admit it).
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/awsreservedsso_Admin_x/mallory', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/awsreservedsso_Admin_x');
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/CI-7/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/CI-7');
     // A user ARN carries its own path; rolePaths never applies to it.
     expect(principalFromCallerArn('arn:aws:iam::111111111111:user/AWSReservedSSO_x', rolePaths).arn).toBe('arn:aws:iam::111111111111:user/AWSReservedSSO_x');
     // The same role with or without the path is one IAM identity.
@@ -61,9 +65,13 @@ describe('principal ARNs', () => {
     expect(samePrincipal(a, parsePrincipalArn('arn:aws:iam::222222222222:user/alice'))).toBe(false);
   });
 
-  it('matches configuration patterns with * and ? only, case-insensitively', () => {
+  it('matches configuration patterns with * and ? only, case-sensitively as IAM matches ARNs, and in any case only when asked (freeze)', () => {
     expect(arnMatches('arn:aws:iam::111111111111:user/lead-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(true);
-    expect(arnMatches('arn:aws:iam::111111111111:user/LEAD-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(true);
+    expect(arnMatches('arn:aws:iam::111111111111:user/LEAD-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(false);
+    expect(arnMatches('arn:aws:iam::111111111111:user/LEAD-anna', 'arn:aws:iam::111111111111:user/lead-*', { anyCase: true })).toBe(true);
+    // Asked both ways, one pattern keeps both answers (they are cached apart).
+    expect(arnMatches('arn:aws:iam::111111111111:user/LEAD-anna', 'arn:aws:iam::111111111111:user/lead-*')).toBe(false);
+    expect(arnMatches('arn:aws:iam::111111111111:role/awsreservedsso_Lead_x', 'arn:aws:iam::111111111111:role/AWSReservedSSO_Lead_*')).toBe(false);
     expect(arnMatches('arn:aws:iam::111111111111:user/leadXanna', 'arn:aws:iam::111111111111:user/lead.anna')).toBe(false);
     expect(arnMatches('arn:aws:iam::111111111111:user/bob', 'arn:aws:iam::111111111111:user/lead-*')).toBe(false);
     expect(arnMatches('arn:aws:iam::111111111111:user/ab', 'arn:aws:iam::111111111111:user/a?')).toBe(true);
