@@ -22,7 +22,21 @@ import {
 import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner, RemoveOptions } from '../../domain/ports';
-import { deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, parsePolicy, samePolicy, TAG_KEYS, trustWidens, type DesiredRole, type PolicyDocument } from '../../domain/provisioning/documents';
+import {
+  deletedPrincipalIn,
+  desiredRole,
+  HOLD_SID,
+  isDenyOnlyManaged,
+  keepingDenies,
+  MANAGED_TAG,
+  onlyDenies,
+  parsePolicy,
+  samePolicy,
+  TAG_KEYS,
+  trustWidens,
+  type DesiredRole,
+  type PolicyDocument,
+} from '../../domain/provisioning/documents';
 import { REQUEST_ID } from '../../domain/text';
 import { ROLE_PATH } from '../../domain/provisioning/role-name';
 import type { AccountSettings } from '../../domain/settings';
@@ -48,7 +62,7 @@ import { defaultSleep, withRetry, type RetryOptions } from './retry';
  */
 const HOLD_POLICY: PolicyDocument = {
   Version: '2012-10-17',
-  Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }],
+  Statement: [{ Sid: HOLD_SID, Effect: 'Deny', Action: '*', Resource: '*' }],
 };
 
 /**
@@ -149,11 +163,12 @@ export class IamProvisioner implements Provisioner {
         if (!role) throw new ProvisioningError(`Role ${d.roleName} in account ${s.account.id} exists but cannot be read yet; it will be retried.`, 'NotYetConsistent', true);
       }
     }
+    let trust: PolicyDocument | undefined = trustWritten ? d.trustPolicy : undefined;
     if (role) {
       this.assertManaged(role, d.roleName, s.account.id, 'take over');
-      trustWritten = await this.converge(s, role, d);
+      trust = await this.converge(s, role, d);
     }
-    if (trustWritten) await this.readBack(s, d);
+    if (trust) await this.readBack(s, d.roleName, trust);
     return { roleArn: role?.Arn ?? d.roleArn, calls: s.calls };
   }
 
@@ -384,11 +399,13 @@ export class IamProvisioner implements Provisioner {
    * managed-policies-per-role quota either). A boundary swapped or removed
    * could widen what the old policies allow, so the role is first held at
    * Deny-all (HOLD_POLICY) until its new policies are in place: it fails
-   * closed, held, until a retry completes. Returns whether the trust was
-   * rewritten.
+   * closed, held, until a retry completes. A Deny someone else put on the
+   * role (a responder's containment: in its trust or its profile policy, a
+   * Deny-only inline policy, AWSDenyAll attached) is kept through all of it
+   * (foreignDenies). Returns the trust written, if it was rewritten.
    */
-  private async converge(s: Session, role: Role, d: DesiredRole): Promise<boolean> {
-    const name = d.roleName;
+  private async converge(s: Session, role: Role, desired: DesiredRole): Promise<PolicyDocument | undefined> {
+    const name = desired.roleName;
     const currentTrust = parsePolicy(role.AssumeRolePolicyDocument);
     const deleted = deletedPrincipalIn(currentTrust);
     if (deleted) {
@@ -401,16 +418,20 @@ export class IamProvisioner implements Provisioner {
         false,
       );
     }
-    const trustChanged = !samePolicy(currentTrust, d.trustPolicy);
-    const widening = trustChanged && trustWidens(currentTrust, d.trustPolicy);
-    if (trustChanged && !widening) await this.write(s, updateTrustCall(d));
-    if (role.MaxSessionDuration !== d.maxSessionDuration || (role.Description ?? '') !== d.description) await this.write(s, updateRoleCall(d));
+    // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies).
+    const trust = keepingDenies(desired.trustPolicy, currentTrust);
+    const trustChanged = !samePolicy(currentTrust, trust);
+    const widening = trustChanged && trustWidens(currentTrust, trust);
+    if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
+    if (role.MaxSessionDuration !== desired.maxSessionDuration || (role.Description ?? '') !== desired.description) await this.write(s, updateRoleCall(desired));
 
     const inline = await this.inlinePolicies(s, name);
-    let inlineAsDesired = inline.includes(d.inlinePolicyName) && (await this.inlinePolicyIs(s, d));
+    const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
+    const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
+    let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     if (boundary && boundary !== d.permissionsBoundaryArn) {
-      await this.write(s, putInlineCall({ ...d, inlinePolicy: HOLD_POLICY }));
+      await this.write(s, putInlineCall({ ...d, inlinePolicy: keepingDenies(HOLD_POLICY, liveProfile) }));
       inlineAsDesired = false;
       await this.write(s, d.permissionsBoundaryArn ? putBoundaryCall(d) : deleteBoundaryCall(name));
     } else if (d.permissionsBoundaryArn && !boundary) {
@@ -421,7 +442,8 @@ export class IamProvisioner implements Provisioner {
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
     const attached = await this.attachedPolicies(s, name);
-    for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a))) await this.writeTolerant(s, detachCall(name, arn));
+    // AWSDenyAll attached by a responder only narrows the role: it stays.
+    for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a) && !isDenyOnlyManaged(a))) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
       // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
       if (!onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
@@ -429,12 +451,7 @@ export class IamProvisioner implements Provisioner {
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));
-    return trustChanged;
-  }
-
-  private async inlinePolicyIs(s: Session, d: DesiredRole): Promise<boolean> {
-    const current = await this.inlinePolicy(s, d.roleName, d.inlinePolicyName);
-    return current !== undefined && samePolicy(current, d.inlinePolicy);
+    return trustChanged ? d.trustPolicy : undefined;
   }
 
   /** An inline policy's document, parsed; undefined when the role has no policy of that name. */
@@ -449,13 +466,13 @@ export class IamProvisioner implements Provisioner {
   }
 
   /** IAM is eventually consistent: the trust written must be the trust read before access is handed out. */
-  private async readBack(s: Session, d: DesiredRole): Promise<void> {
+  private async readBack(s: Session, roleName: string, trust: PolicyDocument): Promise<void> {
     await this.untilConsistent(
       async () => {
-        const role = await this.getRole(s, d.roleName);
-        return role !== undefined && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), d.trustPolicy);
+        const role = await this.getRole(s, roleName);
+        return role !== undefined && samePolicy(parsePolicy(role.AssumeRolePolicyDocument), trust);
       },
-      `IAM in account ${s.account.id} does not yet show the trust policy written for ${d.roleName} after ${this.readBackAttempts} reads; it will be retried.`,
+      `IAM in account ${s.account.id} does not yet show the trust policy written for ${roleName} after ${this.readBackAttempts} reads; it will be retried.`,
     );
   }
 

@@ -358,10 +358,13 @@ export function statementsIn(doc: unknown): unknown[] {
   return Array.isArray(statements) ? statements : [statements];
 }
 
+/** A trust's one Allow statement, beside any number of Denies (a responder's); undefined for any other shape. */
 function grantStatementOf(doc: unknown): { Principal: unknown; Action: string[]; Condition?: Conditions } | undefined {
   const list = statementsIn(doc);
-  if (list.length !== 1 || !list[0] || typeof list[0] !== 'object') return undefined;
-  const s = list[0] as { Effect?: unknown; Principal?: unknown; Action?: unknown; Condition?: unknown };
+  if (list.some((st) => !st || typeof st !== 'object')) return undefined;
+  const allows = list.filter((st) => (st as { Effect?: unknown }).Effect !== 'Deny');
+  if (allows.length !== 1) return undefined;
+  const s = allows[0] as { Effect?: unknown; Principal?: unknown; Action?: unknown; Condition?: unknown };
   if (s.Effect !== 'Allow' || s.Principal === undefined) return undefined;
   return { Principal: s.Principal, Action: actionsOf(s.Action), ...(s.Condition && typeof s.Condition === 'object' ? { Condition: s.Condition as Conditions } : {}) };
 }
@@ -398,6 +401,39 @@ export function deletedPrincipalIn(trust: unknown): string | undefined {
 export function onlyDenies(doc: unknown): boolean {
   const list = statementsIn(doc);
   return list.length > 0 && list.every((s) => !!s && typeof s === 'object' && (s as { Effect?: unknown }).Effect === 'Deny');
+}
+
+/** The Sid of what a grant role's profile policy holds while its boundary is swapped (IamProvisioner): nothing allowed. */
+export const HOLD_SID = 'RolegateProfileChanging';
+
+/** Sids of the Deny statements rolegate writes itself (its end of access, its hold); any other Deny it did not write. */
+const OWN_DENY_SIDS: ReadonlySet<unknown> = new Set([ACCESS_ENDS_SID, HOLD_SID]);
+
+/** Managed policies AWS publishes that only deny: attached by hand, they contain a role. */
+const DENY_ONLY_MANAGED_POLICIES = new Set(['AWSDenyAll']);
+
+/** Whether a managed policy is one AWS publishes that only denies (AWSDenyAll): attached to a grant role, it contains it. */
+export const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') && DENY_ONLY_MANAGED_POLICIES.has(arn.split('/').at(-1)!);
+
+/**
+ * The Deny statements of a live policy (a grant role's trust, or its
+ * profile policy) that its desired one lacks and rolegate did not write:
+ * what an incident responder adds to contain a role. rolegate never takes
+ * one away, neither by a repair nor by any change to the grant. A Deny the
+ * profile itself had and has dropped since reads the same way, and stays
+ * until the role is deleted: it only narrows.
+ */
+export function foreignDenies(live: unknown, desired: PolicyDocument): Record<string, unknown>[] {
+  const wanted = new Set(desired.Statement.map((st) => canonicalText(st)));
+  return statementsIn(live).filter(
+    (st): st is Record<string, unknown> => !!st && typeof st === 'object' && (st as Record<string, unknown>).Effect === 'Deny' && !OWN_DENY_SIDS.has((st as Record<string, unknown>).Sid) && !wanted.has(canonicalText(st)),
+  );
+}
+
+/** A desired policy with the live one's foreign Denies kept (foreignDenies): what rolegate writes over a role a responder contained. */
+export function keepingDenies(desired: PolicyDocument, live: unknown): PolicyDocument {
+  const kept = foreignDenies(live, desired);
+  return kept.length === 0 ? desired : { ...desired, Statement: [...desired.Statement, ...kept] };
 }
 
 /** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */

@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, foreignDenies, isDenyOnlyManaged, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -298,13 +298,9 @@ export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { k
   return found;
 }
 
-/** Managed policies AWS publishes that only deny: attached by hand, they contain a role. */
-const DENY_ONLY_MANAGED_POLICIES = new Set(['AWSDenyAll']);
-
 const statementsOf = (doc: unknown) => statementsIn(doc).filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
-/** A document's statements of one effect, as comparable text; rolegate's own end-of-access Deny left out (its time, edited, may lengthen access as well as shorten it). */
-const statementTexts = (doc: unknown, effect: 'Allow' | 'Deny') => statementsOf(doc).filter((st) => st.Effect === effect && st.Sid !== ACCESS_ENDS_SID).map((st) => canonicalText(st));
-const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') && DENY_ONLY_MANAGED_POLICIES.has(arn.split('/').at(-1)!);
+/** A document's Allow statements, as comparable text. */
+const allowTexts = (doc: unknown) => statementsOf(doc).filter((st) => st.Effect === 'Allow').map((st) => canonicalText(st));
 
 /**
  * A Deny on the role that rolegate did not write, or undefined: in its trust
@@ -312,10 +308,8 @@ const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') && DENY_
  * incident responder puts on a grant role; a repair would take it away.
  */
 export function addedDeny(role: ManagedRoleState, d: DesiredRole): string | undefined {
-  const wantedTrust = new Set(statementTexts(d.trustPolicy, 'Deny'));
-  if (statementTexts(role.trustPolicy, 'Deny').some((st) => !wantedTrust.has(st))) return 'has a Deny in its trust policy';
-  const wanted = new Set(statementTexts(d.inlinePolicy, 'Deny'));
-  if (statementTexts(role.inlinePolicies[d.inlinePolicyName], 'Deny').some((st) => !wanted.has(st))) return `has a Deny added to its inline policy ${d.inlinePolicyName}`;
+  if (foreignDenies(role.trustPolicy, d.trustPolicy).length > 0) return 'has a Deny in its trust policy';
+  if (foreignDenies(role.inlinePolicies[d.inlinePolicyName], d.inlinePolicy).length > 0) return `has a Deny added to its inline policy ${d.inlinePolicyName}`;
   const denyAll = role.attachedPolicyArns.find((arn) => isDenyOnlyManaged(arn) && !d.managedPolicyArns.includes(arn));
   return denyAll !== undefined ? `has ${denyAll} attached` : undefined;
 }
@@ -330,11 +324,11 @@ export function addedDeny(role: ManagedRoleState, d: DesiredRole): string | unde
  * not repaired: that is what a responder does, and a repair would undo it.
  */
 export function widens(role: ManagedRoleState, d: DesiredRole): boolean {
-  const wantedTrust = new Set([...statementTexts(d.trustPolicy, 'Allow'), ...statementTexts(trustBeforeSourceIdentity(d.trustPolicy), 'Allow')]);
-  if (statementTexts(role.trustPolicy, 'Allow').some((st) => !wantedTrust.has(st))) return true;
-  const wanted = new Set(statementTexts(d.inlinePolicy, 'Allow'));
+  const wantedTrust = new Set([...allowTexts(d.trustPolicy), ...allowTexts(trustBeforeSourceIdentity(d.trustPolicy))]);
+  if (allowTexts(role.trustPolicy).some((st) => !wantedTrust.has(st))) return true;
+  const wanted = new Set(allowTexts(d.inlinePolicy));
   const live = role.inlinePolicies[d.inlinePolicyName];
-  if (statementTexts(live, 'Allow').some((st) => !wanted.has(st))) return true;
+  if (allowTexts(live).some((st) => !wanted.has(st))) return true;
   if (live !== undefined && endsLater(live, d.inlinePolicy)) return true;
   if (d.permissionsBoundaryArn !== undefined && role.permissionsBoundaryArn !== d.permissionsBoundaryArn) return true;
   if (role.attachedPolicyArns.some((arn) => !d.managedPolicyArns.includes(arn) && !isDenyOnlyManaged(arn))) return true;

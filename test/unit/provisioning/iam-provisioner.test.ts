@@ -316,6 +316,43 @@ describe('IamProvisioner.apply', () => {
     expect(outcome.calls.map((c) => c.command)).toEqual(['TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy']);
   });
 
+  it('writes its own Denies afresh, keeping none of them as another\'s: an end of access moved, a hold left by a crash', async () => {
+    const before = grantSpec();
+    const spec = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const hold = { Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(before) }).resolves({ Role: roleInIam(spec) });
+    const live = desiredRole(before).inlinePolicy;
+    holdsS3ReadOnlyPolicies({ ...live, Statement: [...live.Statement, hold] });
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    const put = iam.commandCalls(PutRolePolicyCommand).map((c) => parsed(c.args[0].input.PolicyDocument));
+    expect(put).toEqual([desiredRole(spec).inlinePolicy]);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(spec));
+  });
+
+  it('keeps AWSDenyAll and the Denies a responder added to the trust and the profile policy, in the documents it writes', async () => {
+    const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const spec = grantSpec();
+    const trustDeny = { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+    const profileDeny = { Effect: 'Deny', Action: 's3:*', Resource: '*' };
+    const liveTrust = { ...trustPolicy(before), Statement: [...trustPolicy(before).Statement, trustDeny] };
+    const written = { ...trustPolicy(spec), Statement: [...trustPolicy(spec).Statement, trustDeny] };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(before, { trust: liveTrust }) }).resolves({ Role: roleInIam(spec, { trust: written }) });
+    const live = desiredRole(before).inlinePolicy;
+    holdsS3ReadOnlyPolicies({ ...live, Statement: [...live.Statement, profileDeny] });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }, { PolicyArn: 'arn:aws:iam::aws:policy/AWSDenyAll' }] });
+
+    const outcome = await provisioner().provisioner.apply(spec, '01REQ');
+
+    // An earlier end narrows: the trust first. Nothing detached; both Denies written back beside rolegate's documents.
+    expect(outcome.calls.map((c) => c.command)).toEqual(['UpdateAssumeRolePolicy', 'TagRole', 'PutRolePolicy']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(written);
+    const desired = desiredRole(spec).inlinePolicy;
+    expect(parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({ ...desired, Statement: [...desired.Statement, profileDeny] });
+    expect(iam).not.toHaveReceivedCommand(DetachRolePolicyCommand);
+  });
+
   it('reads every page of a role\'s policies: one added by hand on a later page is removed too', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });

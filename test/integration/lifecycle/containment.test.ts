@@ -1,0 +1,87 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { AccessRequest } from '../../../src/domain/model';
+import { desiredRole } from '../../../src/domain/provisioning/documents';
+import { grantTargetFor, specFor } from '../../../src/domain/grants';
+import { createRequest } from '../../../src/domain/use-cases/createRequest';
+import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { reconcile } from '../../../src/domain/use-cases/reconcile';
+import { routeAwsMocks, type FakeRole } from '../../helpers/fault-iam';
+import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
+import { ARN, settingsWith } from '../../helpers/settings';
+
+/*
+ * An incident responder contains a grant role by hand: AWSDenyAll attached,
+ * a Deny added to its trust and to its profile policy, the console's "Revoke
+ * active sessions". Another request then leaves the role it shares, and
+ * rolegate rewrites the role for those that stay. That rewrite must narrow
+ * the role and keep every Deny it did not write, as reconciliation does.
+ * (Found by a review: the rewrite detached AWSDenyAll and wrote the trust
+ * and the profile policy over the responder's Denies, so the role worked
+ * again.) Through the real IamProvisioner against the in-memory IAM, on
+ * DynamoDB Local.
+ */
+
+const iamMock = mockClient(IAMClient);
+const stsMock = mockClient(STSClient);
+const api = (arn: string) => ({ arn, via: 'api' as const });
+const DENY_ALL = 'arn:aws:iam::aws:policy/AWSDenyAll';
+const trustDeny = { Sid: 'IncidentNoAssume', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+const profileDeny = { Sid: 'IncidentNoS3', Effect: 'Deny', Action: 's3:*', Resource: '*' };
+const revokeOlderSessions = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-03-02T09:30:00.000Z' } } }] };
+
+let w: FaultWorld;
+beforeEach(async () => {
+  routeAwsMocks(iamMock, stsMock);
+  w = await faultWorld(
+    settingsWith((doc) => {
+      (doc.provisioner as Record<string, unknown>).mode = 'aws';
+      (doc.provisioner as Record<string, unknown>).identityRoleArn = 'arn:aws:iam::111111111111:role/rolegate-identity-granter';
+      (doc.provisioner as Record<string, unknown>).identityExternalId = 'rolegate-identity-5b1e';
+    }),
+  );
+});
+afterEach(async () => {
+  await w.close();
+});
+
+/** S3ReadOnly in staging (auto-approved), provisioned. */
+async function active(minutes: number): Promise<AccessRequest> {
+  const r = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: minutes, reason: 'read the logs' });
+  await provisionRequest(w.h.deps, r.id);
+  return (await w.h.requests.get(r.id))!;
+}
+const roleName = (r: AccessRequest) => r.grantKey!.split('#')[1]!;
+const roleOf = (r: AccessRequest): FakeRole => w.aws.role(r.accountId, roleName(r))!;
+const statements = (json: string) => (JSON.parse(json) as { Statement: unknown[] }).Statement;
+
+it("keeps a responder's Denies on a shared role while a request leaving it narrows the role for the one that stays", async () => {
+  const short = await active(60);
+  const long = await active(180);
+  expect(roleName(short)).toBe(roleName(long));
+  w.aws.tamper(short.accountId, roleName(short), (role) => {
+    role.attached.push(DENY_ALL);
+    role.trust = JSON.stringify({ ...JSON.parse(role.trust), Statement: [...statements(role.trust), trustDeny] });
+    role.inline['rolegate-profile'] = JSON.stringify({ ...JSON.parse(role.inline['rolegate-profile']!), Statement: [...statements(role.inline['rolegate-profile']!), profileDeny] });
+    role.inline.AWSRevokeOlderSessions = JSON.stringify(revokeOlderSessions);
+  });
+
+  // The later one leaves: the role's end moves back to the earlier one's.
+  expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
+
+  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, short), { [short.id]: short.endsAt! }));
+  const role = roleOf(short);
+  expect(role.attached.sort()).toEqual([...desired.managedPolicyArns, DENY_ALL].sort());
+  expect(statements(role.trust)).toEqual([...desired.trustPolicy.Statement, trustDeny]);
+  expect(statements(role.inline['rolegate-profile']!)).toEqual([...desired.inlinePolicy.Statement, profileDeny]);
+  expect(JSON.parse(role.inline.AWSRevokeOlderSessions!)).toEqual(revokeOlderSessions);
+  // The narrowing took: the trust and the profile policy end at the remaining request's end.
+  expect(role.trust).toContain(short.endsAt!);
+  expect(role.trust).not.toContain(long.endsAt!);
+
+  // Reconciliation reads the contained role as no drift to repair: nothing it would write back.
+  const drift = await reconcile(w.h.deps);
+  expect(drift.filter((d) => d.roleName === roleName(short) && d.repaired)).toEqual([]);
+});
