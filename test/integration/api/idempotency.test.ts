@@ -165,18 +165,22 @@ describe('Idempotency-Key', () => {
   it('commits again when DynamoDB cancels the transaction over a claim still in flight (TransactionConflict), and answers with the winner', async () => {
     // DynamoDB Local runs transactions one at a time, so the cancellation real DynamoDB gives two that meet is played here:
     // the loser's first commit is cancelled while the winner's is in flight, before the winner's claim can be read.
+    // No timer: the winner's commit waits until the loser commits again, so the loser's look for a claim in between finds none.
     const store = h.deps.requests;
     let winner: Promise<void> | undefined;
+    let loserRetries!: () => void;
+    const loserRetried = new Promise<void>((resolve) => (loserRetries = resolve));
     let loserCommits = 0;
     h.deps.requests = Object.assign(Object.create(store) as typeof store, {
       commit: async (write: Parameters<typeof store.commit>[0]) => {
         if (write.claim === undefined) return store.commit(write);
         if (!winner) {
-          winner = new Promise((r) => setTimeout(r, 30)).then(() => store.commit(write));
+          winner = loserRetried.then(() => store.commit(write));
           return winner;
         }
         if (++loserCommits === 1) throw new StaleWriteError('contended');
         // The retry lands once the winner has committed.
+        loserRetries();
         await winner;
         return store.commit(write);
       },

@@ -8,6 +8,7 @@ import type { Context } from 'aws-lambda';
 import type { HttpEvent, HttpResult } from '../../../src/handlers/http/types';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { identityPolicyName } from '../../../src/adapters/aws/identity-granter';
 import { apiEvent, assertDocumented, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -149,6 +150,17 @@ it('starts no STS or IAM call of a revoke that could outlast the invocation: the
   const repeat = await invoke({ method: 'POST', path: `/requests/${id}/revoke`, caller: ARN.alice, body: {} }, 29_000);
 
   expect(repeat).toMatchObject({ status: 200, body: { request: { id, status: 'REVOKED' } } });
-  expect(stsMock.calls().length).toBeGreaterThan(0);
+  // The staging account's provisioner role, with its ExternalId; then the grant's role looked for, and found gone.
+  // The staging account's provisioner role, with its ExternalId, and the identity granter; the grant's role looked for and
+  // found gone, and alice's identity policy for it deleted.
+  const { grantKey } = (await h.requests.get(id))!;
+  expect(stsMock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input])).toEqual([
+    ['AssumeRoleCommand', expect.objectContaining({ RoleArn: 'arn:aws:iam::222222222222:role/rolegate-provisioner', ExternalId: 'rolegate-staging-7f3a', RoleSessionName: `rolegate-${id}` })],
+    ['AssumeRoleCommand', expect.objectContaining({ RoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', ExternalId: 'rolegate-identity-5b1e' })],
+  ]);
+  expect(iamMock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input])).toEqual([
+    ['GetRoleCommand', { RoleName: grantKey!.split('#')[1] }],
+    ['DeleteUserPolicyCommand', { UserName: 'alice', PolicyName: identityPolicyName(grantKey!) }],
+  ]);
   expect(await h.requests.get(id)).toMatchObject({ status: 'REVOKED' });
 });

@@ -25,7 +25,18 @@ describe('the functions as built for deployment', () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const DEPLOYED_ENV = { ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'), ROLEGATE_TABLE: 'bundles', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'bundles', ROLEGATE_LOG_LEVEL: 'ERROR' };
+  const DEPLOYED_ENV = {
+    ROLEGATE_CONFIG: join(ROOT, 'config', 'rolegate.example.yaml'),
+    ROLEGATE_TABLE: 'bundles',
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: 'bundles',
+    ROLEGATE_LOG_LEVEL: 'ERROR',
+    // Nothing here should reach AWS; should something try, it meets a closed loopback port, not AWS or the instance metadata.
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: 'AKIDBUNDLESTEST',
+    AWS_SECRET_ACCESS_KEY: 'bundles-test',
+  };
   /** Runs an ES module script in a fresh node with a deployed function's environment; returns its stdout. */
   const run = (script: string) =>
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...DEPLOYED_ENV }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 }).toString();

@@ -2,6 +2,7 @@ import { DeleteUserPolicyCommand, GetRoleCommand, IAMClient } from '@aws-sdk/cli
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { MemoryLogger } from '../../../src/adapters/logger';
+import { identityPolicyName } from '../../../src/adapters/aws/identity-granter';
 import { composeApp } from '../../../src/compose';
 import { readEnv } from '../../../src/environment';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
@@ -52,7 +53,7 @@ it('ends a request FAILED when its role name belongs to a role rolegate does not
     // Nothing but the requester's own identity-side policy is written (its removal, should an earlier attempt have put it).
     const writes = iam.calls().map((c) => c.args[0].constructor.name).filter((name) => !/^(Get|List)/.test(name));
     expect(writes).toEqual(['DeleteUserPolicyCommand']);
-    expect(iam.commandCalls(DeleteUserPolicyCommand)[0]!.args[0].input).toMatchObject({ UserName: 'alice' });
+    expect(iam.commandCalls(DeleteUserPolicyCommand)[0]!.args[0].input).toEqual({ UserName: 'alice', PolicyName: identityPolicyName(`222222222222#${iam.commandCalls(GetRoleCommand)[0]!.args[0].input.RoleName}`) });
   } finally {
     await table.drop();
   }

@@ -18,7 +18,9 @@ import { apiEvent } from '../../helpers/events';
 import { ARN } from '../../helpers/settings';
 import { CONDITION_CHECK, TABLE_ACTIONS } from '../../helpers/role-actions';
 import { version } from '../../../package.json';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { freshTable } from '../../helpers/dynamo';
+import { allRawItems } from '../../helpers/table';
 import { ATTEMPT_MAX_MS } from '../../../src/adapters/aws/retry';
 import { DynamoSlackStore } from '../../../src/adapters/dynamodb/slack-store';
 import { createMetrics } from '../../../src/adapters/metrics';
@@ -304,17 +306,23 @@ describe('the deployment template (serverless package)', () => {
       },
     });
     // The attributes allowed are exactly those the Slack function writes: one more would fail in production.
-    const sent: Record<string, unknown>[] = [];
-    const doc = { send: async (command: { input: { Item: Record<string, unknown> } }) => void sent.push(command.input.Item) };
-    await new DynamoSlackStore(doc as unknown as DynamoDBDocumentClient, 'rolegate').putJob({
-      id: 'job-1',
-      slackUserId: 'U1',
-      principalArn: 'arn:aws:iam::111111111111:user/alice',
-      responseUrl: 'https://hooks.slack.com/actions/T/1/x',
-      createdAt: '2026-03-02T09:00:00.000Z',
-      work: { kind: 'deny', requestId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', reason: 'no' },
-    });
-    expect(Object.keys(sent[0]!).sort()).toEqual(['expiresAt', 'job', 'pk', 'sk', 'type']);
+    // Written to a table on the engine and read back as stored.
+    const table = await freshTable();
+    try {
+      const doc = DynamoDBDocumentClient.from(table.client);
+      await new DynamoSlackStore(doc, table.tableName).putJob({
+        id: 'job-1',
+        slackUserId: 'U1',
+        principalArn: 'arn:aws:iam::111111111111:user/alice',
+        responseUrl: 'https://hooks.slack.com/actions/T/1/x',
+        createdAt: '2026-03-02T09:00:00.000Z',
+        work: { kind: 'deny', requestId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', reason: 'no' },
+      });
+      const stored = await allRawItems({ tableName: table.tableName, requests: { doc } });
+      expect(stored.map((item) => Object.keys(item).sort())).toEqual([['expiresAt', 'job', 'pk', 'sk', 'type']]);
+    } finally {
+      await table.drop();
+    }
     expect(statements[1]!.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rolegate/slack/*' });
     expect(JSON.stringify(statements)).not.toContain('sts:');
   });

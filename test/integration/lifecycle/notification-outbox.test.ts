@@ -183,7 +183,9 @@ it('delivers through the Slack and webhook notifiers it loads at the first notif
   const realFetch = globalThis.fetch;
   const fetchSpy = jest.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
     const url = String(input);
-    if (!url.startsWith('https://slack.com/api/')) return realFetch(input, init);
+    // The webhook server below, on loopback; nothing else leaves the process.
+    if (url.startsWith('http://127.0.0.1:')) return realFetch(input, init);
+    if (!url.startsWith('https://slack.com/api/')) throw new Error(`the test lets no request reach ${url}`);
     toSlack.push({ method: url.slice('https://slack.com/api/'.length), token: new Headers(init?.headers).get('authorization'), body: JSON.parse(String(init?.body)) });
     return new Response(JSON.stringify({ ok: true, channel: 'C0APPROVERS', ts: '1767268800.000100' }), { status: 200, headers: { 'content-type': 'application/json' } });
   });

@@ -11,6 +11,7 @@ import { principalPk } from '../../../src/adapters/dynamodb/keys';
 import { routes } from '../../../src/handlers/http/routes';
 import { matchPath } from '../../../src/handlers/http/middlewares';
 import { errorStatuses } from '../../../src/handlers/http/openapi';
+import { fuzzRuns } from '../../helpers/fuzz-runs';
 
 /*
  * Property: whatever a client sends to any route — malformed, oversized,
@@ -19,7 +20,7 @@ import { errorStatuses } from '../../../src/handlers/http/openapi';
  * request. The run size is set by ROLEGATE_FUZZ_RUNS (CI default below).
  */
 
-const RUNS = Number(process.env.ROLEGATE_FUZZ_RUNS ?? 10_500);
+const RUNS = fuzzRuns('ROLEGATE_FUZZ_RUNS', 10_500);
 const STABLE_CODES = new Set(['VALIDATION_FAILED', 'INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'CONFLICT']);
 
 const hostileString = fc.oneof(

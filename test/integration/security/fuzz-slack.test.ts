@@ -8,6 +8,7 @@ import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allItems } from '../../helpers/table';
 import { blockActionsPayload, interactionBody, REQUEST_ID } from '../../unit/slack/fixtures';
+import { fuzzRuns } from '../../helpers/fuzz-runs';
 
 /*
  * Property: any body to either Slack endpoint, signed or not, gets a
@@ -15,7 +16,7 @@ import { blockActionsPayload, interactionBody, REQUEST_ID } from '../../unit/sla
  * valid command may write is its job.
  */
 
-const RUNS = Number(process.env.ROLEGATE_FUZZ_SLACK_RUNS ?? 3000);
+const RUNS = fuzzRuns('ROLEGATE_FUZZ_SLACK_RUNS', 3000);
 const SECRET = 'fuzz-signing-secret-0123456789';
 const hostile = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('<!channel>', '&amp;', '%', '\u0000', 'a'.repeat(3000), '{"type":"block_actions"}', 'payload=%7B', 'approve 01J0000000000000000000000Z'));
 const form = fc.dictionary(fc.constantFrom('user_id', 'team_id', 'command', 'text', 'response_url', 'trigger_id', 'channel_id', 'payload', 'token'), hostile).map((d) => new URLSearchParams(d).toString());
@@ -68,10 +69,21 @@ describe('fuzzing the Slack endpoints', () => {
 
   it(`answers ${RUNS} signed and unsigned hostile payloads without a 5xx`, async () => {
     const noop = async () => undefined;
+    // Every job written, counted per case: a refused request (4xx) must write none.
+    const real = new DynamoSlackStore(h.requests.doc, h.tableName);
+    let jobsThisCase = 0;
+    let jobsWritten = 0;
+    const store = Object.assign(Object.create(real) as DynamoSlackStore, {
+      putJob: async (...args: Parameters<DynamoSlackStore['putJob']>) => {
+        jobsThisCase++;
+        jobsWritten++;
+        return real.putJob(...args);
+      },
+    });
     const app = slackApp({
       settings: h.deps.settings,
       slack: { postMessage: async () => ({ channel: 'C', ts: '1' }), updateMessage: async (r) => r, openView: async () => ({ viewId: 'V' }), openDirectMessage: async () => 'D', postToResponseUrl: noop },
-      store: new DynamoSlackStore(h.requests.doc, h.tableName),
+      store,
       signingSecret: async () => SECRET,
       logger: h.logger,
       now: () => new Date('2026-03-02T09:00:00.000Z'),
@@ -94,8 +106,10 @@ describe('fuzzing the Slack endpoints', () => {
           body,
           isBase64Encoded: false,
         } as unknown as HttpEvent;
+        jobsThisCase = 0;
         const res = await app(event);
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        if (res.statusCode >= 400) expect(jobsThisCase).toBe(0);
         expect(res.statusCode).toBeLessThan(500);
         if (!signed) expect(res.statusCode).toBe(401);
         if (signed && res.statusCode === 200) signedAccepted++;
@@ -110,6 +124,8 @@ describe('fuzzing the Slack endpoints', () => {
     expect(signedAccepted).toBeGreaterThan(0);
     expect(items.length).toBeGreaterThan(0);
     expect(items.length).toBeLessThanOrEqual(signedAccepted);
+    // Each job item is one the store was asked to write (a resent action writes its job again, in place).
+    expect(items.length).toBeLessThanOrEqual(jobsWritten);
     // Only the Slack users the configuration maps get work done; clicks and deny reasons became work too (a positive control for them).
     const jobs = items.map((i) => JSON.parse(i.job as string) as { slackUserId: string; work: { kind: string } });
     expect(new Set(jobs.map((j) => j.slackUserId))).toEqual(new Set(['U0ALICE', 'U0LEADANNA']));

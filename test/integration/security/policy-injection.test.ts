@@ -4,6 +4,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { call } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
+import { fuzzRuns } from '../../helpers/fuzz-runs';
 
 /*
  * Property: whatever principal ARN, reason or ticket a requester sends, every
@@ -12,7 +13,7 @@ import { ARN, settingsWith } from '../../helpers/settings';
  * came in unvalidated.
  */
 
-const RUNS = Number(process.env.ROLEGATE_FUZZ_POLICY_RUNS ?? 400);
+const RUNS = fuzzRuns('ROLEGATE_FUZZ_POLICY_RUNS', 400);
 const nasty = fc.constantFrom('*', '?', '"', "'", '\n', '\\', '}', ']', ',"Effect":"Allow"', 'аdmin', 'ａｄｍｉｎ', ':root', '/../', '${aws:username}', ' ');
 const nameish = fc.array(fc.oneof(fc.constantFrom('app', '-', 'billing', '_', '.', '@', '=', '+', ','), nasty), { minLength: 1, maxLength: 6 }).map((p) => p.join(''));
 const principalArn = fc.oneof(
