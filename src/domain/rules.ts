@@ -39,12 +39,25 @@ function ruleCovers(rule: Rule, account: AccountSettings, profile: string): bool
  */
 export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string, asGiven?: string): Rule {
   const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile));
-  if (!rule) {
-    // An Identity Center role no rolePaths entry placed is taken to be at `/`, which path-anchored patterns never match.
-    const unplaced = isIdentityCenterRole(caller) && caller.path === '/' ? ' Identity Center roles live under /aws-reserved/sso.amazonaws.com/: without a rolePaths entry for this one, rolegate took it to be at /.' : '';
-    throw new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${asGiven ?? `${account.alias} (${account.id})`}.${unplaced}`);
-  }
+  if (!rule) throw noRuleLets(caller, profile, asGiven ?? `${account.alias} (${account.id})`);
   return rule;
+}
+
+/**
+ * Refuses a caller that no rule names as a requester, before the account
+ * and profile it asked for are looked up: with the same 403 a managed
+ * account outside its rules gets, so it cannot tell which accounts and
+ * profiles rolegate manages from the answers (a requester's catalog lists
+ * what its own rules cover).
+ */
+export function assertNamedAsRequester(settings: Settings, caller: Principal, profile: string, account: string): void {
+  if (!settings.rules.some((r) => matchesAny(caller, r.requesters))) throw noRuleLets(caller, profile, account);
+}
+
+function noRuleLets(caller: Principal, profile: string, account: string): ForbiddenError {
+  // An Identity Center role no rolePaths entry placed is taken to be at `/`, which path-anchored patterns never match.
+  const unplaced = isIdentityCenterRole(caller) && caller.path === '/' ? ' Identity Center roles live under /aws-reserved/sso.amazonaws.com/: without a rolePaths entry for this one, rolegate took it to be at /.' : '';
+  return new ForbiddenError(`No rule lets ${caller.arn} request profile "${profile}" in account ${account}.${unplaced}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { ConflictError, RolegateError, StaleWriteError } from '../errors';
 import type { AccessRequest, Actor } from '../model';
 import { IDEMPOTENCY_HOURS, claimantOf, type Claimant, type RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKeyOf, type Principal } from '../principal';
-import { assertNotFrozen, assertNotGrantRole, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
+import { assertNamedAsRequester, assertNotFrozen, assertNotGrantRole, checkDuration, findAccount, findProfile, personalPin, resolveGrantee, ruleFor } from '../rules';
 import { accessEndFor } from './extendRequest';
 import { addMinutes, announce, enqueueSafely, isoNow, type CoreDeps } from './context';
 import type { AccountSettings, Profile, Rule } from '../settings';
@@ -75,6 +75,7 @@ interface Terms {
 
 /** Who may ask whom for what: the rule's checks, every refusal a RolegateError. */
 function checkedTerms(deps: CoreDeps, actor: Actor, caller: Principal, input: CreateRequestInput): Terms {
+  assertNamedAsRequester(deps.settings, caller, input.profile, input.account);
   const account = findAccount(deps.settings, input.account);
   const profile = findProfile(deps.settings, input.profile);
   const rule = ruleFor(deps.settings, caller, account, profile.name, input.account);

@@ -82,13 +82,25 @@ it('a role that asked through one session cannot approve through another session
   expect(other.body.request).toMatchObject({ status: 'APPROVED', approvals: ['arn:aws:iam::111111111111:role/lead-sec'] });
 });
 
-it('a request no rule allows is a 403 naming the account as the caller gave it, never its id for its alias or the reverse', async () => {
+it('a request no rule allows is a 403 naming the account as the caller gave it, never its id for its alias or the reverse, nor whether it exists', async () => {
   const stranger = ARN.otherRole;
   const byAlias = await post('/requests', stranger, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });
   expect(byAlias).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "ReadOnly" in account production.` } });
   const byId = await post('/requests', stranger, { accountId: '333333333333', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' });
   expect(byId).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "ReadOnly" in account 333333333333.` } });
-  // A positive control: a requester the rule names is not refused.
+  // Named by no rule as a requester, it learns nothing of what rolegate manages: an account, an alias or a profile that
+  // does not exist gets the same 403 as those that do.
+  for (const [body, account] of [
+    [{ account: 'no-such-alias', profile: 'ReadOnly' }, 'no-such-alias'],
+    [{ accountId: '999999999999', profile: 'ReadOnly' }, '999999999999'],
+    [{ account: 'production', profile: 'NoSuchProfile' }, 'production'],
+    [{ account: 'production', profile: 'readonly' }, 'production'],
+  ] as const) {
+    const refused = await post('/requests', stranger, { ...body, durationMinutes: 60, reason: 'look' });
+    expect(refused).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `No rule lets ${stranger} request profile "${body.profile}" in account ${account}.` } });
+  }
+  // A positive control: a requester the rule names is not refused, and is told of an unknown account.
+  expect((await post('/requests', ARN.alice, { account: 'no-such-alias', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' })).status).toBe(404);
   expect((await post('/requests', ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' })).status).toBe(201);
   expect((await allItems(h)).filter((i) => i.type === 'request')).toHaveLength(1);
 });
