@@ -38,9 +38,32 @@ function ruleCovers(rule: Rule, account: AccountSettings, profile: string): bool
  * the caller's catalog does not reveal its id for its alias, or the reverse.
  */
 export function ruleFor(settings: Settings, caller: Principal, account: AccountSettings, profile: string, asGiven?: string): Rule {
-  const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile));
+  const rule = governingRule(settings, caller, account, profile);
   if (!rule) throw noRuleLets(caller, profile, asGiven ?? `${account.alias} (${account.id})`);
+  if (rule.inAnotherCase) {
+    throw new ForbiddenError(
+      `Rule "${rule.id}" names ${caller.arn} as a requester only in another case. ARN patterns match case-sensitively, as IAM's do, and a later rule does not govern in its place: ` +
+        `an administrator must write the pattern in the case IAM shows.`,
+    );
+  }
   return rule;
+}
+
+/**
+ * The first rule, in file order, that covers the account and profile and
+ * names the caller as a requester; marked `inAnotherCase` when its pattern
+ * names the caller only in another case (patterns match case-sensitively,
+ * arnMatches). Such a rule is not skipped: an earlier rule is often the
+ * stricter one, and a typo in its case must not hand its requesters to a
+ * looser rule after it.
+ */
+function governingRule(settings: Settings, caller: Principal, account: AccountSettings, profile: string): (Rule & { inAnotherCase?: true }) | undefined {
+  for (const rule of settings.rules) {
+    if (!ruleCovers(rule, account, profile)) continue;
+    if (matchesAny(caller, rule.requesters)) return rule;
+    if (matchesAny(caller, rule.requesters, { anyCase: true })) return { ...rule, inAnotherCase: true };
+  }
+  return undefined;
 }
 
 /**
@@ -397,8 +420,9 @@ export function catalogFor(settings: Settings, caller: Principal): CatalogEntry[
   const entries: CatalogEntry[] = [];
   for (const account of settings.accounts) {
     for (const profile of settings.profiles) {
-      const rule = settings.rules.find((r) => matchesAny(caller, r.requesters) && ruleCovers(r, account, profile.name));
-      if (!rule) continue;
+      const rule = governingRule(settings, caller, account, profile.name);
+      // One named only in another case governs nothing (ruleFor refuses it), so it offers nothing either.
+      if (!rule || rule.inAnotherCase) continue;
       entries.push({
         accountId: account.id,
         accountAlias: account.alias,

@@ -23,6 +23,7 @@ import { noteWritesSent, ProvisioningError } from '../../domain/errors';
 import type { PlannedCall } from '../../domain/model';
 import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner, RemoveOptions } from '../../domain/ports';
 import {
+  containedRoleProblem,
   deletedPrincipalIn,
   desiredRole,
   HOLD_SID,
@@ -402,7 +403,9 @@ export class IamProvisioner implements Provisioner {
    * closed, held, until a retry completes. A Deny someone else put on the
    * role (a responder's containment: in its trust or its profile policy, a
    * Deny-only inline policy, AWSDenyAll attached) is kept through all of it
-   * (foreignDenies). Returns the trust written, if it was rewritten.
+   * (foreignDenies); should what is kept take the role past an IAM limit,
+   * nothing wider is written (assertWithinLimits). Returns the trust
+   * written, if it was rewritten.
    */
   private async converge(s: Session, role: Role, desired: DesiredRole): Promise<PolicyDocument | undefined> {
     const name = desired.roleName;
@@ -418,8 +421,9 @@ export class IamProvisioner implements Provisioner {
         false,
       );
     }
-    // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies).
+    // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
+    this.assertWithinLimits(s, { ...desired, trustPolicy: trust }, 0);
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
     if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
@@ -428,6 +432,7 @@ export class IamProvisioner implements Provisioner {
     const inline = await this.inlinePolicies(s, name);
     const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
     const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
+    this.assertWithinLimits(s, d, 0);
     let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     if (boundary && boundary !== d.permissionsBoundaryArn) {
@@ -442,7 +447,8 @@ export class IamProvisioner implements Provisioner {
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
     const attached = await this.attachedPolicies(s, name);
-    // AWSDenyAll attached by a responder only narrows the role: it stays.
+    // AWSDenyAll attached by a responder only narrows the role: it stays, and counts against the quota.
+    this.assertWithinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a) && !isDenyOnlyManaged(a))) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
       // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
@@ -452,6 +458,21 @@ export class IamProvisioner implements Provisioner {
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));
     return trustChanged ? d.trustPolicy : undefined;
+  }
+
+  /**
+   * Refuses, before the write that IAM would refuse, a role whose kept Denies (a responder's containment)
+   * take its documents past IAM's limits: for good, as only a person can choose what to take off the role.
+   */
+  private assertWithinLimits(s: Session, d: DesiredRole, keptManaged: number): void {
+    const problem = containedRoleProblem(d, keptManaged, { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax });
+    if (problem === undefined) return;
+    throw new ProvisioningError(
+      `Role ${d.roleName} in account ${s.account.id} holds Denies rolegate did not write (a responder's containment, which rolegate keeps), and with them ${problem}. ` +
+        `Take off what is no longer needed, then retry.`,
+      'LimitExceeded',
+      false,
+    );
   }
 
   /** An inline policy's document, parsed; undefined when the role has no policy of that name. */

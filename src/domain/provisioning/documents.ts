@@ -3,7 +3,7 @@ import type { GrantSpec } from '../ports';
 import type { Principal } from '../principal';
 import { mfaRequired } from '../rules';
 import { ACCESS_ENDS_SID } from './access-ends';
-import { accessEndsStatement, inlinePolicyProblem, managedPoliciesProblem, policySize } from './policy-limits';
+import { accessEndsStatement, INLINE_POLICY_MAX_CHARS, inlinePolicyProblem, managedPoliciesProblem, MAX_MANAGED_POLICIES, policySize } from './policy-limits';
 import { MAX_PATH_AND_NAME, ROLE_PATH } from './role-name';
 
 export { accessEndsStatement, INLINE_POLICY_MAX_CHARS, policySize } from './policy-limits';
@@ -130,6 +130,8 @@ export function trustBeforeSourceIdentity(trust: PolicyDocument): PolicyDocument
   return {
     ...trust,
     Statement: trust.Statement.map((st) => {
+      // rolegate's own statement, the Allow: a Deny beside it (a responder's) is as it is.
+      if (st.Effect !== 'Allow') return st;
       // The pin's key only: any other condition under the same operator stays, as do all the others.
       const { [operator]: under, ...others } = (st.Condition ?? {}) as Record<string, Record<string, unknown> | undefined>;
       const { [key]: _pin, ...rest } = under ?? {};
@@ -382,14 +384,19 @@ function actionsOf(action: unknown): string[] {
  * no longer lets anyone in. Writing the ARN back would trust the new one.
  */
 export function deletedPrincipalIn(trust: unknown): string | undefined {
-  // In any statement, of any effect, among any principals: a trust someone added to (a Deny) still names the id.
+  // In any statement that allows, among any principals. A Deny someone added that names a deleted principal
+  // denies nobody now: rolegate leaves that principal out of it when it writes the trust (foreignDenies).
   for (const statement of statementsIn(trust)) {
+    if ((statement as { Effect?: unknown } | undefined)?.Effect === 'Deny') continue;
     const principal = (statement as { Principal?: { AWS?: unknown } } | undefined)?.Principal;
-    const ids = [principal?.AWS].flat().find((aws): aws is string => typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws));
+    const ids = [principal?.AWS].flat().find((aws): aws is string => isDeletedPrincipalId(aws));
     if (ids !== undefined) return ids;
   }
   return undefined;
 }
+
+/** The unique id (AIDA… for a user, AROA… for a role) IAM shows in a policy in place of a principal deleted since. */
+const isDeletedPrincipalId = (aws: unknown): aws is string => typeof aws === 'string' && /^A(ID|RO)A[A-Z0-9]{12,124}$/.test(aws);
 
 /**
  * Whether a policy only denies: every statement `Deny`. Such a policy can
@@ -417,23 +424,61 @@ export const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') &
 
 /**
  * The Deny statements of a live policy (a grant role's trust, or its
- * profile policy) that its desired one lacks and rolegate did not write:
- * what an incident responder adds to contain a role. rolegate never takes
- * one away, neither by a repair nor by any change to the grant. A Deny the
- * profile itself had and has dropped since reads the same way, and stays
- * until the role is deleted: it only narrows.
+ * profile policy) that rolegate did not write: what an incident responder
+ * adds to contain a role. rolegate never takes one away, neither by a repair
+ * nor by any change to the grant. rolegate's are the desired document's
+ * statements, those whose Sid it gives (one the profile still has, edited
+ * since: written anew, never twice under one Sid, which IAM refuses), and
+ * its own end of access and hold. A Sid-less Deny the profile itself had and
+ * has dropped since reads as another's, and stays until the role is
+ * deleted: it only narrows. A principal IAM shows by its unique id (deleted
+ * since) is left out of a kept Deny, as it matches nobody and IAM would
+ * refuse it written back; a Deny that named only such principals goes.
  */
 export function foreignDenies(live: unknown, desired: PolicyDocument): Record<string, unknown>[] {
   const wanted = new Set(desired.Statement.map((st) => canonicalText(st)));
-  return statementsIn(live).filter(
-    (st): st is Record<string, unknown> => !!st && typeof st === 'object' && (st as Record<string, unknown>).Effect === 'Deny' && !OWN_DENY_SIDS.has((st as Record<string, unknown>).Sid) && !wanted.has(canonicalText(st)),
-  );
+  const sids = new Set([...OWN_DENY_SIDS, ...desired.Statement.map((st) => st.Sid).filter((sid) => sid !== undefined)]);
+  return statementsIn(live).flatMap((st) => {
+    if (!st || typeof st !== 'object') return [];
+    const statement = st as Record<string, unknown>;
+    if (statement.Effect !== 'Deny' || sids.has(statement.Sid) || wanted.has(canonicalText(statement))) return [];
+    const kept = withoutDeletedPrincipals(statement);
+    return kept ? [kept] : [];
+  });
+}
+
+/** A statement without the principals IAM shows by unique id (deleted); undefined when it named no other. */
+function withoutDeletedPrincipals(statement: Record<string, unknown>): Record<string, unknown> | undefined {
+  const principal = statement.Principal as { AWS?: unknown } | undefined;
+  if (!principal || typeof principal !== 'object' || principal.AWS === undefined) return statement;
+  const all = [principal.AWS].flat();
+  const alive = all.filter((aws) => !isDeletedPrincipalId(aws));
+  if (alive.length === all.length) return statement;
+  if (alive.length === 0) return undefined;
+  return { ...statement, Principal: { ...principal, AWS: alive.length === 1 ? alive[0] : alive } };
 }
 
 /** A desired policy with the live one's foreign Denies kept (foreignDenies): what rolegate writes over a role a responder contained. */
 export function keepingDenies(desired: PolicyDocument, live: unknown): PolicyDocument {
   const kept = foreignDenies(live, desired);
   return kept.length === 0 ? desired : { ...desired, Statement: [...desired.Statement, ...kept] };
+}
+
+/**
+ * Why IAM would refuse a grant role's documents once the Denies someone
+ * else put on it are kept beside rolegate's (keepingDenies), if it would:
+ * the trust and inline-policy sizes, and the managed-policy quota with
+ * AWSDenyAll kept attached. Checked before anything is written.
+ */
+export function containedRoleProblem(d: DesiredRole, keptManaged: number, limits: DocumentLimits): string | undefined {
+  const trustMax = limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS;
+  const trustSize = policySize(d.trustPolicy);
+  if (trustSize > trustMax) return `its trust policy would be ${trustSize} characters without whitespace, over this account's quota of ${trustMax}`;
+  const inlineSize = policySize(d.inlinePolicy);
+  if (inlineSize > INLINE_POLICY_MAX_CHARS) return `its inline policy ${d.inlinePolicyName} would be ${inlineSize} characters without whitespace, over IAM's ${INLINE_POLICY_MAX_CHARS}`;
+  const perRoleMax = limits.managedPoliciesPerRoleMax ?? MAX_MANAGED_POLICIES;
+  const attached = d.managedPolicyArns.length + keptManaged;
+  return attached > perRoleMax ? `it would hold ${attached} managed policies, over this account's ${perRoleMax} per role` : undefined;
 }
 
 /** True when two policy documents say the same thing (compared as parsed JSON; a one-element array equals its element). */

@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, foreignDenies, isDenyOnlyManaged, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, isDenyOnlyManaged, keepingDenies, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -277,42 +277,38 @@ async function reconcileGrant(deps: ProvisioningDeps, account: AccountSettings, 
 
 /**
  * The first way a live grant's role differs from its desired state, or
- * undefined. Every difference that widens or lengthens access counts: a
- * trust, a boundary removed or swapped, a policy attached, added or edited
- * in place, a longer maximum session. Repairable only when a repair takes
- * away what was added, never what a responder put there: not while the role
- * holds a Deny rolegate did not write (containment), and not when every
- * difference only narrows access (writing the desired state back would
- * widen it).
+ * undefined. The desired state is what a write of the grant leaves
+ * (IamProvisioner.converge): rolegate's documents with every Deny someone
+ * else put on the role kept (a responder's containment: in its trust or its
+ * profile policy, AWSDenyAll attached), so those are no drift, and a repair
+ * takes away what was added around them and never them. Every difference
+ * that widens or lengthens access counts: a trust, a boundary removed or
+ * swapped, a policy attached, added or edited in place, a longer maximum
+ * session. Repairable only when something widens: when every difference
+ * only narrows access, writing the desired state back would widen it.
  */
 export function compare(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
   const found = differenceOf(role, d);
   if (!found?.repairable || !role) return found;
-  const denied = addedDeny(role, d);
-  if (denied !== undefined) {
-    return { ...found, detail: `${found.detail}; left as it is, since the role also ${denied}, as a responder's containment would: rolegate does not undo it`, repairable: false };
-  }
   if (!widens(role, d)) {
     return { ...found, detail: `${found.detail}; left as it is, since it only narrows access (as a responder might): a repair would widen it`, repairable: false };
   }
   return found;
 }
 
+/** The desired role as a write of the grant leaves it on this live role: with the Denies others put there kept. */
+function withContainment(role: ManagedRoleState, d: DesiredRole): DesiredRole {
+  return {
+    ...d,
+    trustPolicy: keepingDenies(d.trustPolicy, role.trustPolicy),
+    inlinePolicy: keepingDenies(d.inlinePolicy, role.inlinePolicies[d.inlinePolicyName]),
+    managedPolicyArns: [...new Set([...d.managedPolicyArns, ...role.attachedPolicyArns.filter(isDenyOnlyManaged)])].sort(),
+  };
+}
+
 const statementsOf = (doc: unknown) => statementsIn(doc).filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
 /** A document's Allow statements, as comparable text. */
 const allowTexts = (doc: unknown) => statementsOf(doc).filter((st) => st.Effect === 'Allow').map((st) => canonicalText(st));
-
-/**
- * A Deny on the role that rolegate did not write, or undefined: in its trust
- * or its profile policy, or a deny-only managed policy attached. What an
- * incident responder puts on a grant role; a repair would take it away.
- */
-export function addedDeny(role: ManagedRoleState, d: DesiredRole): string | undefined {
-  if (foreignDenies(role.trustPolicy, d.trustPolicy).length > 0) return 'has a Deny in its trust policy';
-  if (foreignDenies(role.inlinePolicies[d.inlinePolicyName], d.inlinePolicy).length > 0) return `has a Deny added to its inline policy ${d.inlinePolicyName}`;
-  const denyAll = role.attachedPolicyArns.find((arn) => isDenyOnlyManaged(arn) && !d.managedPolicyArns.includes(arn));
-  return denyAll !== undefined ? `has ${denyAll} attached` : undefined;
-}
 
 /**
  * Whether the role holds anything its desired state does not: an Allow in
@@ -351,7 +347,7 @@ function endsLater(live: unknown, desired: unknown): boolean {
   return !(Date.parse(wasAt) <= Date.parse(wantedAt));
 }
 
-function differenceOf(role: ManagedRoleState | undefined, d: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
+function differenceOf(role: ManagedRoleState | undefined, desired: DesiredRole): { kind: DriftKind; detail: string; repairable: boolean } | undefined {
   if (!role) {
     // Never re-created by repair: someone may have deleted it to contain an incident. A request approved
     // for the grant from now on writes it afresh; revoke the grant's requests to end them.
@@ -373,6 +369,8 @@ function differenceOf(role: ManagedRoleState | undefined, d: DesiredRole): { kin
       repairable: false,
     };
   }
+  // Compared with what a write of the grant would leave: the Denies others put on the role kept.
+  const d = withContainment(role, desired);
   // A trust written before source identities were allowed admits fewer sessions, never more: no drift.
   if (!samePolicy(role.trustPolicy, d.trustPolicy) && !samePolicy(role.trustPolicy, trustBeforeSourceIdentity(d.trustPolicy))) {
     return { kind: 'trust-changed', detail: 'the trust policy differs from the desired one', repairable: true };

@@ -150,7 +150,6 @@ it('starts no STS or IAM call of a revoke that could outlast the invocation: the
   const repeat = await invoke({ method: 'POST', path: `/requests/${id}/revoke`, caller: ARN.alice, body: {} }, 29_000);
 
   expect(repeat).toMatchObject({ status: 200, body: { request: { id, status: 'REVOKED' } } });
-  // The staging account's provisioner role, with its ExternalId; then the grant's role looked for, and found gone.
   // The staging account's provisioner role, with its ExternalId, and the identity granter; the grant's role looked for and
   // found gone, and alice's identity policy for it deleted.
   const { grantKey } = (await h.requests.get(id))!;

@@ -8,7 +8,7 @@ import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
-import { routeAwsMocks, type FakeRole } from '../../helpers/fault-iam';
+import { isIamWrite, routeAwsMocks, type FakeRole } from '../../helpers/fault-iam';
 import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
 import { ARN, settingsWith } from '../../helpers/settings';
 
@@ -81,7 +81,16 @@ it("keeps a responder's Denies on a shared role while a request leaving it narro
   expect(role.trust).toContain(short.endsAt!);
   expect(role.trust).not.toContain(long.endsAt!);
 
-  // Reconciliation reads the contained role as no drift to repair: nothing it would write back.
-  const drift = await reconcile(w.h.deps);
-  expect(drift.filter((d) => d.roleName === roleName(short) && d.repaired)).toEqual([]);
+  // Reconciliation, even in repair mode, reads the contained role as what a write of the grant leaves: no drift, nothing written.
+  const before = roleOf(short);
+  w.h.deps.settings = settingsWith((doc) => {
+    Object.assign(doc.provisioner as Record<string, unknown>, { mode: 'aws', identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', identityExternalId: 'rolegate-identity-5b1e', driftAction: 'repair' });
+  });
+  let drift: Awaited<ReturnType<typeof reconcile>> = [];
+  const calls = await w.schedule.record(async () => {
+    drift = await reconcile(w.h.deps);
+  });
+  expect(drift).toEqual([]);
+  expect(calls.filter((c) => c.service === 'iam' && isIamWrite(c.command))).toEqual([]);
+  expect(roleOf(short)).toEqual(before);
 });

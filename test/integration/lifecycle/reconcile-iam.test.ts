@@ -168,41 +168,56 @@ describe('reconciliation against IAM as it really holds a role', () => {
   it.each([
     {
       name: 'a Deny added to the trust',
-      grant: inlineGrant,
       change: (role: FakeRole) => {
         const trust = JSON.parse(role.trust);
         role.trust = JSON.stringify({ ...trust, Statement: [...trust.Statement, DENY_ASSUME] });
       },
-      kind: 'trust-changed',
-      why: 'the role also has a Deny in its trust policy',
     },
-    {
-      name: 'AWSDenyAll attached',
-      grant: inlineGrant,
-      change: (role: FakeRole) => role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll'),
-      kind: 'permissions-changed',
-      why: 'the role also has arn:aws:iam::aws:policy/AWSDenyAll attached',
-    },
+    { name: 'AWSDenyAll attached', change: (role: FakeRole) => role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll') },
     {
       name: 'a Deny added to the profile policy',
-      grant: inlineGrant,
       change: (role: FakeRole) => {
         const doc = JSON.parse(role.inline['rolegate-profile']!);
         role.inline['rolegate-profile'] = JSON.stringify({ ...doc, Statement: [...doc.Statement, { Effect: 'Deny', Action: '*', Resource: '*' }] });
       },
-      kind: 'permissions-changed',
-      why: 'the role also has a Deny added to its inline policy rolegate-profile',
     },
-    {
-      name: 'a Deny added beside a widening (which of the two a responder made is not known: reported and alarmed, not repaired)',
-      grant: inlineGrant,
-      change: (role: FakeRole) => {
-        role.attached.push('arn:aws:iam::aws:policy/AdministratorAccess');
-        role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll');
-      },
-      kind: 'permissions-changed',
-      why: 'the role also has arn:aws:iam::aws:policy/AWSDenyAll attached',
-    },
+  ])("takes a responder's containment for no drift, even in repair mode: $name stays as it is", async ({ change }) => {
+    w = await faultWorld(settingsFor('repair'));
+    const r = await inlineGrant();
+    tamper(r, change);
+    const tampered = roleOf(r);
+
+    const { drift, iamWrites } = await reconcileOnce();
+
+    expect(drift).toEqual([]);
+    expect(iamWrites).toEqual([]);
+    expect(roleOf(r)).toEqual(tampered);
+  });
+
+  it('repairs a widening around a responder\'s Deny: what was added goes, the Deny stays', async () => {
+    w = await faultWorld(settingsFor('repair'));
+    const r = await inlineGrant();
+    const provisioned = roleOf(r);
+    tamper(r, (role) => {
+      role.attached.push('arn:aws:iam::aws:policy/AdministratorAccess');
+      role.attached.push('arn:aws:iam::aws:policy/AWSDenyAll');
+      const trust = JSON.parse(role.trust);
+      role.trust = JSON.stringify({ ...trust, Statement: [...trust.Statement, DENY_ASSUME] });
+    });
+
+    const { drift, iamWrites } = await reconcileOnce();
+
+    expect(drift).toEqual([expect.objectContaining({ kind: 'permissions-changed', repaired: true })]);
+    expect(iamWrites).toEqual(['DetachRolePolicy']);
+    const trust = JSON.parse(provisioned.trust);
+    expect(roleOf(r)).toEqual({
+      ...provisioned,
+      attached: [...provisioned.attached, 'arn:aws:iam::aws:policy/AWSDenyAll'],
+      trust: JSON.stringify({ ...trust, Statement: [...trust.Statement, DENY_ASSUME] }),
+    });
+  });
+
+  it.each([
     { name: 'a managed policy detached', grant: inlineGrant, change: (role: FakeRole) => (role.attached = []), kind: 'permissions-changed', why: 'it only narrows access' },
     { name: 'the maximum session lowered', grant: boundedGrant, change: (role: FakeRole) => (role.MaxSessionDuration = 3600), kind: 'session-duration-changed', why: 'it only narrows access' },
     {
@@ -212,7 +227,7 @@ describe('reconciliation against IAM as it really holds a role', () => {
       kind: 'permissions-changed',
       why: 'it only narrows access',
     },
-  ])("never undoes containment, even in repair mode: $name is reported and left as it is", async ({ grant, change, kind, why }) => {
+  ])("never widens a role back, even in repair mode: $name is reported and left as it is", async ({ grant, change, kind, why }) => {
     w = await faultWorld(settingsFor('repair'));
     const r = await grant();
     tamper(r, change);

@@ -29,6 +29,26 @@ describe('access rules', () => {
     expect(ruleFor(settings, alice, prod, 'EC2Admin').id).toBe('admin-two-approvals');
   });
 
+  it('lets no later rule govern a caller that an earlier covering rule names only in another case: refused, and offered nothing', () => {
+    // The strict rule's pattern has a typo in its case; the loose one after it would auto-approve anyone.
+    const typo = settingsWith((doc) => {
+      (doc.rules as unknown[]).unshift(
+        { id: 'contractors', requesters: ['arn:aws:iam::111111111111:user/contractor-*'], accounts: ['production'], profiles: ['ReadOnly'], maxDurationMinutes: 60, approvers: [ARN.leadAnna] },
+      );
+      (doc.rules as unknown[]).push({ id: 'anyone-staging', requesters: ['arn:aws:iam::111111111111:user/*'], accounts: ['*'], profiles: ['ReadOnly'], maxDurationMinutes: 480, autoApprove: true });
+    });
+    const bob = parsePrincipalArn('arn:aws:iam::111111111111:user/Contractor-bob');
+    const prod = findAccount(typo, 'production');
+    expect(() => ruleFor(typo, bob, prod, 'ReadOnly')).toThrow(
+      new ForbiddenError(
+        'Rule "contractors" names arn:aws:iam::111111111111:user/Contractor-bob as a requester only in another case. ARN patterns match case-sensitively, as IAM\'s do, and a later rule does not govern in its place: an administrator must write the pattern in the case IAM shows.',
+      ),
+    );
+    expect(catalogFor(typo, bob).filter((e) => e.accountAlias === 'production' && e.profile === 'ReadOnly')).toEqual([]);
+    // Where no earlier rule names it in any case, the later rule governs as before.
+    expect(ruleFor(typo, bob, findAccount(typo, 'staging'), 'ReadOnly').id).not.toBe('contractors');
+  });
+
   it('refuses a caller no rule names as a requester', () => {
     const outsider = parsePrincipalArn('arn:aws:iam::999999999999:user/mallory');
     expect(() => ruleFor(settings, outsider, findAccount(settings, 'staging'), 'ReadOnly')).toThrow(ForbiddenError);

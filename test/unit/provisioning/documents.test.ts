@@ -93,6 +93,7 @@ describe('trust policy', () => {
 
 describe('trustWidens (the trust is written first when it narrows, last when it widens)', () => {
   const LATER = '2026-03-02T12:00:00.000Z';
+  const DENY = { Sid: 'Incident', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
   const base = trustPolicy(grantSpec());
   const cases: [string, unknown, ReturnType<typeof trustPolicy>, boolean][] = [
     ['a later end', base, trustPolicy(grantSpec({ endsAt: LATER })), true],
@@ -110,6 +111,9 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
     ['sts:SetSourceIdentity added to a trust written before rolegate allowed it', trustBeforeSourceIdentity(base), base, true],
     ['the source-identity pin dropped', base, { ...base, Statement: [{ ...base.Statement[0], Condition: { DateLessThan: { 'aws:CurrentTime': END } } }] }, true],
     ['back to sts:AssumeRole alone', base, trustBeforeSourceIdentity(base), false],
+    // A responder's Deny beside the Allow changes neither way: the one Allow is what is compared.
+    ['a later end, with a responder\'s Deny kept beside it', { ...base, Statement: [...base.Statement, DENY] }, { ...trustPolicy(grantSpec({ endsAt: LATER })), Statement: [...trustPolicy(grantSpec({ endsAt: LATER })).Statement, DENY] }, true],
+    ['an earlier end, with a responder\'s Deny kept beside it', { ...trustPolicy(grantSpec({ endsAt: LATER })), Statement: [...trustPolicy(grantSpec({ endsAt: LATER })).Statement, DENY] }, { ...base, Statement: [...base.Statement, DENY] }, false],
     ['a trust written before, brought up to date with an earlier end', trustBeforeSourceIdentity(trustPolicy(grantSpec({ endsAt: LATER }))), base, true],
     ['an action someone added dropped', { ...base, Statement: [{ ...base.Statement[0], Action: ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'] }] }, base, false],
   ];
@@ -140,6 +144,12 @@ describe('trustBeforeSourceIdentity (the trust as rolegate wrote it before it al
     });
   });
 
+  it('changes only rolegate\'s own statement, the Allow: a Deny beside it is as it was', () => {
+    const base = trustPolicy(grantSpec());
+    const deny = { Effect: 'Deny', Principal: { AWS: '*' }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Condition: { StringEqualsIfExists: { 'sts:SourceIdentity': 'x' } } };
+    expect(trustBeforeSourceIdentity({ ...base, Statement: [...base.Statement, deny] }).Statement).toEqual([...trustBeforeSourceIdentity(base).Statement, deny]);
+  });
+
   it('drops only the pin\'s key: another condition under the same operator stays', () => {
     const base = trustPolicy(grantSpec());
     const condition = { ...base.Statement[0]!.Condition as object, StringEqualsIfExists: { 'sts:SourceIdentity': '${aws:SourceIdentity}', 'aws:RequestedRegion': 'eu-west-1' } };
@@ -164,6 +174,8 @@ describe('deletedPrincipalIn (the id IAM shows once a trusted user or role is de
       { ...naming('AIDAJQABLZS4A3QDU576Q'), Statement: [...naming('AIDAJQABLZS4A3QDU576Q').Statement, { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] },
       'AIDAJQABLZS4A3QDU576Q',
     ],
+    // A Deny that names a deleted principal denies nobody now; the grantee the Allow names is alive.
+    ['only in a responder\'s Deny', { ...base, Statement: [...base.Statement, { Effect: 'Deny', Principal: { AWS: 'AIDAJQABLZS4A3QDU576Q' }, Action: 'sts:AssumeRole' }] }, undefined],
     ['no document', undefined, undefined],
   ])('%s', (_what, trust, id) => {
     expect(deletedPrincipalIn(trust)).toBe(id);

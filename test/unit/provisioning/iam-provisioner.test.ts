@@ -119,6 +119,65 @@ describe('IamProvisioner.apply', () => {
     expect(writesSent()).toEqual([]);
   });
 
+  it('leaves a deleted principal out of a responder\'s trust Deny (it denies nobody now) rather than refuse the role as voided', async () => {
+    const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const spec = grantSpec();
+    const denyTwo = { Sid: 'Incident7', Effect: 'Deny', Principal: { AWS: ['AIDAJQABLZS4A3QDU576Q', 'arn:aws:iam::111111111111:user/mallory'] }, Action: 'sts:AssumeRole' };
+    const denyGone = { Effect: 'Deny', Principal: { AWS: 'AROAJQABLZS4A3QDU576Q' }, Action: 'sts:AssumeRole' };
+    const live = { ...trustPolicy(before), Statement: [...trustPolicy(before).Statement, denyTwo, denyGone] };
+    const written = { ...trustPolicy(spec), Statement: [...trustPolicy(spec).Statement, { ...denyTwo, Principal: { AWS: 'arn:aws:iam::111111111111:user/mallory' } }] };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(before, { trust: live }) }).resolves({ Role: roleInIam(spec, { trust: written }) });
+    holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(written);
+  });
+
+  it('refuses for good, before any write, a contained role whose kept Denies would take it past an IAM limit', async () => {
+    const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const spec = grantSpec();
+    // A trust Deny naming many principals: past the 2,048-character default once beside rolegate's statement.
+    const many = Array.from({ length: 40 }, (_, i) => `arn:aws:iam::111111111111:user/someone-with-a-long-name-${i}`);
+    const live = { ...trustPolicy(before), Statement: [...trustPolicy(before).Statement, { Effect: 'Deny', Principal: { AWS: many }, Action: 'sts:AssumeRole' }] };
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(before, { trust: live }) });
+    holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
+      awsCode: 'LimitExceeded',
+      retryable: false,
+      message: expect.stringMatching(new RegExp(`^Role ${spec.roleName} in account ${spec.account.id} holds Denies rolegate did not write \\(a responder's containment, which rolegate keeps\\), and with them its trust policy would be \\d+ characters without whitespace, over this account's quota of 2048\\.`)),
+    });
+    expect(writesSent()).toEqual([]);
+  });
+
+  it('counts a kept AWSDenyAll against the managed-policy quota, and refuses before attaching or detaching anything', async () => {
+    const spec = grantSpec({ account: { ...account('production'), managedPoliciesPerRoleMax: 10 }, profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: 10 }, (_, i) => `arn:aws:iam::aws:policy/Policy${i}`) } });
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(desiredRole(spec).inlinePolicy)) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [S3_READ, 'arn:aws:iam::aws:policy/AWSDenyAll'].map((PolicyArn) => ({ PolicyArn })) });
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
+      awsCode: 'LimitExceeded',
+      retryable: false,
+      message: expect.stringContaining("and with them it would hold 11 managed policies, over this account's 10 per role."),
+    });
+    expect(writesSent()).toEqual([]);
+  });
+
+  it('writes a profile statement whose Sid it gives anew, edited, never keeping the old one beside it (IAM refuses a Sid twice)', async () => {
+    const edited = { ...profile('S3ReadOnly'), inlinePolicy: { Version: '2012-10-17' as const, Statement: [{ Sid: 'NoSecrets', Effect: 'Deny' as const, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-vault/*' }] } };
+    const original = { ...edited, inlinePolicy: { Version: '2012-10-17' as const, Statement: [{ Sid: 'NoSecrets', Effect: 'Deny' as const, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' }] } };
+    const spec = grantSpec({ profile: edited });
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies(desiredRole(grantSpec({ profile: original })).inlinePolicy);
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(iam.commandCalls(PutRolePolicyCommand).map((c) => parsed(c.args[0].input.PolicyDocument))).toEqual([desiredRole(spec).inlinePolicy]);
+  });
+
   it('never brings back a role deleted outside rolegate when only changing its grant (existingOnly): RoleMissing, nothing written', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).rejects(noSuchEntity());
