@@ -309,10 +309,13 @@ function withContainment(role: ManagedRoleState, d: DesiredRole): DesiredRole {
 const statementsOf = (doc: unknown) => statementsIn(doc).filter((st): st is Record<string, unknown> => !!st && typeof st === 'object');
 /** A document's Allow statements, as comparable text. */
 const allowTexts = (doc: unknown) => statementsOf(doc).filter((st) => st.Effect === 'Allow').map((st) => canonicalText(st));
+/** A document's Deny statements but rolegate's end of access (its time is endsLater's), as comparable text. */
+const denyTexts = (doc: unknown) => statementsOf(doc).filter((st) => st.Effect === 'Deny' && st.Sid !== ACCESS_ENDS_SID).map((st) => canonicalText(st));
 
 /**
  * Whether the role holds anything its desired state does not: an Allow in
- * its trust or profile policy, an edited end of access, a boundary removed
+ * its trust or profile policy, a Deny of its profile's taken out or edited,
+ * an edited end of access, a boundary removed
  * or swapped (which of two bounds more is not told without reading both; a
  * wider one is what stolen credentials would put there), a policy attached
  * or an inline policy added that allows, a longer maximum session. A role
@@ -325,6 +328,9 @@ export function widens(role: ManagedRoleState, d: DesiredRole): boolean {
   const wanted = new Set(allowTexts(d.inlinePolicy));
   const live = role.inlinePolicies[d.inlinePolicyName];
   if (allowTexts(live).some((st) => !wanted.has(st))) return true;
+  // A Deny of the profile's taken out or edited (its end of access aside: endsLater) denies less than it did.
+  const liveDenies = new Set(denyTexts(live));
+  if (denyTexts(d.inlinePolicy).some((st) => !liveDenies.has(st))) return true;
   if (live !== undefined && endsLater(live, d.inlinePolicy)) return true;
   if (d.permissionsBoundaryArn !== undefined && role.permissionsBoundaryArn !== d.permissionsBoundaryArn) return true;
   if (role.attachedPolicyArns.some((arn) => !d.managedPolicyArns.includes(arn) && !isDenyOnlyManaged(arn))) return true;

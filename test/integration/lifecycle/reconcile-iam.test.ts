@@ -116,6 +116,17 @@ describe('reconciliation against IAM as it really holds a role', () => {
       repairedBy: 'PutRolePolicy',
     },
     {
+      name: "the profile's own Deny taken out of the inline policy (taking a Deny away widens)",
+      grant: inlineGrant,
+      change: (role: FakeRole) => {
+        const doc = JSON.parse(role.inline['rolegate-profile']!);
+        role.inline['rolegate-profile'] = JSON.stringify({ ...doc, Statement: doc.Statement.filter((st: { Sid?: string }) => st.Sid === 'RolegateAccessEnds') });
+      },
+      kind: 'permissions-changed',
+      detail: 'inline policy rolegate-profile was edited',
+      repairedBy: 'PutRolePolicy',
+    },
+    {
       name: 'a second inline policy added',
       grant: inlineGrant,
       change: (role: FakeRole) => (role.inline['break-glass'] = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }] })),
