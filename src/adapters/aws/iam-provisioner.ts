@@ -29,6 +29,7 @@ import {
   HOLD_SID,
   isDenyOnlyManaged,
   keepingDenies,
+  LOCKED_DOWN_SID,
   MANAGED_TAG,
   onlyDenies,
   parsePolicy,
@@ -64,6 +65,16 @@ import { defaultSleep, withRetry, type RetryOptions } from './retry';
 const HOLD_POLICY: PolicyDocument = {
   Version: '2012-10-17',
   Statement: [{ Sid: HOLD_SID, Effect: 'Deny', Action: '*', Resource: '*' }],
+};
+
+/**
+ * The trust of a locked-down grant role (lockDown): it admits nobody. Kept
+ * by every later write, as any Deny rolegate did not write as it writes it
+ * now is (foreignDenies), until a person takes it out.
+ */
+const LOCKED_TRUST: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }],
 };
 
 /**
@@ -404,7 +415,7 @@ export class IamProvisioner implements Provisioner {
    * role (a responder's containment: in its trust or its profile policy, a
    * Deny-only inline policy, AWSDenyAll attached) is kept through all of it
    * (foreignDenies); should what is kept take the role past an IAM limit,
-   * nothing wider is written (assertWithinLimits). Returns the trust
+   * the role is locked down instead (withinLimits). Returns the trust
    * written, if it was rewritten.
    */
   private async converge(s: Session, role: Role, desired: DesiredRole): Promise<PolicyDocument | undefined> {
@@ -423,7 +434,7 @@ export class IamProvisioner implements Provisioner {
     }
     // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
-    this.assertWithinLimits(s, { ...desired, trustPolicy: trust }, 0);
+    await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0);
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
     if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
@@ -432,7 +443,7 @@ export class IamProvisioner implements Provisioner {
     const inline = await this.inlinePolicies(s, name);
     const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
     const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
-    this.assertWithinLimits(s, d, 0);
+    await this.withinLimits(s, d, 0);
     let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     if (boundary && boundary !== d.permissionsBoundaryArn) {
@@ -448,7 +459,7 @@ export class IamProvisioner implements Provisioner {
 
     const attached = await this.attachedPolicies(s, name);
     // AWSDenyAll attached by a responder only narrows the role: it stays, and counts against the quota.
-    this.assertWithinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length);
+    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a) && !isDenyOnlyManaged(a))) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
       // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
@@ -461,16 +472,30 @@ export class IamProvisioner implements Provisioner {
   }
 
   /**
-   * Refuses, before the write that IAM would refuse, a role whose kept Denies (a responder's containment)
-   * take its documents past IAM's limits: for good, as only a person can choose what to take off the role.
+   * A role whose kept Denies (foreignDenies) would take its documents past
+   * IAM's limits cannot be given its grant's state, which may be narrower
+   * than what it holds (a request leaving it, a repair), and a person must
+   * choose what to take off. Until then it is locked down rather than left
+   * as it is: its trust admits nobody (LOCKED_TRUST, which later writes
+   * keep), its profile policy denies everything, and what else allows is
+   * taken off; a Deny-only policy and AWSDenyAll stay. Then it fails for
+   * good (RoleLockedDown).
    */
-  private assertWithinLimits(s: Session, d: DesiredRole, keptManaged: number): void {
+  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number): Promise<void> {
     const problem = containedRoleProblem(d, keptManaged, { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax });
     if (problem === undefined) return;
+    const name = d.roleName;
+    await this.write(s, updateTrustCall({ ...d, trustPolicy: LOCKED_TRUST }));
+    await this.write(s, putInlineCall({ ...d, inlinePolicy: HOLD_POLICY }));
+    for (const arn of await this.attachedPolicies(s, name)) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
+    for (const policyName of await this.inlinePolicies(s, name)) {
+      if (policyName !== d.inlinePolicyName && !onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    }
     throw new ProvisioningError(
-      `Role ${d.roleName} in account ${s.account.id} holds Denies rolegate did not write (a responder's containment, which rolegate keeps), and with them ${problem}. ` +
-        `Take off what is no longer needed, then retry.`,
-      'LimitExceeded',
+      `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
+        `rolegate locked the role down rather than leave it as it was: its trust admits nobody (statement ${LOCKED_DOWN_SID}) and its policies allow nothing. ` +
+        `Take off what is no longer needed and the ${LOCKED_DOWN_SID} statement, then retry.`,
+      'RoleLockedDown',
       false,
     );
   }

@@ -413,7 +413,10 @@ export function onlyDenies(doc: unknown): boolean {
 /** The Sid of what a grant role's profile policy holds while its boundary is swapped (IamProvisioner): nothing allowed. */
 export const HOLD_SID = 'RolegateProfileChanging';
 
-/** Sids of the Deny statements rolegate writes itself (its end of access, its hold); any other Deny it did not write. */
+/** The Sid of the one statement of a locked-down grant role's trust (IamProvisioner): it admits nobody, until a person takes it out. */
+export const LOCKED_DOWN_SID = 'RolegateLockedDown';
+
+/** Sids of the Deny statements rolegate writes and rewrites itself (its end of access, its hold); any other Deny it did not write. */
 const OWN_DENY_SIDS: ReadonlySet<unknown> = new Set([ACCESS_ENDS_SID, HOLD_SID]);
 
 /** Managed policies AWS publishes that only deny: attached by hand, they contain a role. */
@@ -424,26 +427,32 @@ export const isDenyOnlyManaged = (arn: string) => arn.includes(':aws:policy/') &
 
 /**
  * The Deny statements of a live policy (a grant role's trust, or its
- * profile policy) that rolegate did not write: what an incident responder
- * adds to contain a role. rolegate never takes one away, neither by a repair
- * nor by any change to the grant. rolegate's are the desired document's
- * statements, those whose Sid it gives (one the profile still has, edited
- * since: written anew, never twice under one Sid, which IAM refuses), and
- * its own end of access and hold. A Sid-less Deny the profile itself had and
- * has dropped since reads as another's, and stays until the role is
- * deleted: it only narrows. A principal IAM shows by its unique id (deleted
- * since) is left out of a kept Deny, as it matches nobody and IAM would
- * refuse it written back; a Deny that named only such principals goes.
+ * profile policy) that rolegate did not write as it writes them now: what
+ * an incident responder adds to contain a role, a statement of rolegate's
+ * turned into a Deny, or a lockdown (LOCKED_DOWN_SID). rolegate never takes
+ * one away, neither by a repair nor by any change to the grant; only its
+ * own end of access and hold, which it moves and lifts, are its to rewrite.
+ * One under a Sid the desired document gives (its grant turned into a Deny,
+ * a profile statement edited since) is kept without that Sid, as IAM
+ * refuses a Sid twice. So a Deny the profile itself had and has changed or
+ * dropped since stays too, until the role is deleted: it only narrows. A
+ * principal IAM shows by its unique id (deleted since) is left out of a
+ * kept Deny, as it matches nobody and IAM would refuse it written back; a
+ * Deny that named only such principals goes.
  */
 export function foreignDenies(live: unknown, desired: PolicyDocument): Record<string, unknown>[] {
   const wanted = new Set(desired.Statement.map((st) => canonicalText(st)));
-  const sids = new Set([...OWN_DENY_SIDS, ...desired.Statement.map((st) => st.Sid).filter((sid) => sid !== undefined)]);
+  const sids = new Set<unknown>(desired.Statement.map((st) => st.Sid).filter((sid) => sid !== undefined));
   return statementsIn(live).flatMap((st) => {
     if (!st || typeof st !== 'object') return [];
     const statement = st as Record<string, unknown>;
-    if (statement.Effect !== 'Deny' || sids.has(statement.Sid) || wanted.has(canonicalText(statement))) return [];
-    const kept = withoutDeletedPrincipals(statement);
-    return kept ? [kept] : [];
+    if (statement.Effect !== 'Deny' || OWN_DENY_SIDS.has(statement.Sid) || wanted.has(canonicalText(statement))) return [];
+    const { Sid: _sid, ...unnamed } = statement;
+    const kept = withoutDeletedPrincipals(sids.has(statement.Sid) ? unnamed : statement);
+    if (!kept || wanted.has(canonicalText(kept))) return [];
+    // Two that read alike once unnamed are one.
+    wanted.add(canonicalText(kept));
+    return [kept];
   });
 }
 

@@ -146,9 +146,15 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     let why = 'as they end no earlier than the request leaving';
     const outcome = await deps.provisioner.apply(spec, requestId, { existingOnly: true }).catch((e: unknown) => {
       // A role whose grantee was deleted admits nobody, and is never rewritten (the name may be someone
-      // else's now); a role that is gone admits nobody either: leaving either as it is gives nothing.
-      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing')) {
-        why = e.awsCode === 'PrincipalDeleted' ? 'as its grantee was deleted and it admits nobody' : 'missing, as someone deleted it outside rolegate';
+      // else's now); a role that is gone, or locked down (what was kept on it passed an IAM limit), admits
+      // nobody either: leaving any of them as it is gives nothing.
+      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing' || e.awsCode === 'RoleLockedDown')) {
+        why =
+          e.awsCode === 'PrincipalDeleted'
+            ? 'as its grantee was deleted and it admits nobody'
+            : e.awsCode === 'RoleLockedDown'
+              ? 'locked down, admitting nobody, as what was kept on it passed an IAM limit'
+              : 'missing, as someone deleted it outside rolegate';
         return undefined;
       }
       // A rewrite IAM refuses for good need not hold the request up when it would not move the

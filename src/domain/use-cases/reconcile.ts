@@ -328,9 +328,12 @@ export function widens(role: ManagedRoleState, d: DesiredRole): boolean {
   const wanted = new Set(allowTexts(d.inlinePolicy));
   const live = role.inlinePolicies[d.inlinePolicyName];
   if (allowTexts(live).some((st) => !wanted.has(st))) return true;
-  // A Deny of the profile's taken out or edited (its end of access aside: endsLater) denies less than it did.
+  // A Deny of the profile's taken out or edited (its end of access aside: endsLater) denies less than it did, where it
+  // has something to fence: a policy attached, or an Allow of the profile's. The profile policy taken off whole, with
+  // nothing attached, only narrows (a responder's doing).
+  const fenced = role.attachedPolicyArns.some((arn) => !isDenyOnlyManaged(arn)) || allowTexts(live).length > 0;
   const liveDenies = new Set(denyTexts(live));
-  if (denyTexts(d.inlinePolicy).some((st) => !liveDenies.has(st))) return true;
+  if (fenced && denyTexts(d.inlinePolicy).some((st) => !liveDenies.has(st))) return true;
   if (live !== undefined && endsLater(live, d.inlinePolicy)) return true;
   if (d.permissionsBoundaryArn !== undefined && role.permissionsBoundaryArn !== d.permissionsBoundaryArn) return true;
   if (role.attachedPolicyArns.some((arn) => !d.managedPolicyArns.includes(arn) && !isDenyOnlyManaged(arn))) return true;

@@ -2,12 +2,13 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AccessRequest } from '../../../src/domain/model';
-import { desiredRole } from '../../../src/domain/provisioning/documents';
+import { desiredRole, policySize } from '../../../src/domain/provisioning/documents';
 import { grantTargetFor, specFor } from '../../../src/domain/grants';
 import { createRequest } from '../../../src/domain/use-cases/createRequest';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
+import { sweep } from '../../../src/domain/use-cases/sweep';
 import { isIamWrite, routeAwsMocks, type FakeRole } from '../../helpers/fault-iam';
 import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -93,4 +94,37 @@ it("keeps a responder's Denies on a shared role while a request leaving it narro
   expect(drift).toEqual([]);
   expect(calls.filter((c) => c.service === 'iam' && isIamWrite(c.command))).toEqual([]);
   expect(roleOf(short)).toEqual(before);
+});
+
+it('locks a shared role down, rather than leave it wider or longer than its grant, when what it must keep would pass an IAM limit; the leaving request still ends', async () => {
+  const short = await active(60);
+  const long = await active(180);
+  // Someone with IAM write on the role shortened rolegate's grant statement (no end, no conditions) and padded the
+  // trust with a Deny: IAM took it, but rolegate's own statement beside that Deny would not fit the 2,048 characters.
+  const grant = { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' };
+  const names: string[] = [];
+  const padded = () => ({ Effect: 'Deny', Principal: { AWS: [...names] }, Action: 'sts:AssumeRole' });
+  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, short), { [short.id]: short.endsAt! }));
+  while (policySize({ ...desired.trustPolicy, Statement: [...desired.trustPolicy.Statement, padded()] }) <= 2048) names.push(`arn:aws:iam::111111111111:user/padding-${names.length}`);
+  const live = { Version: '2012-10-17', Statement: [grant, padded()] };
+  expect(policySize(live)).toBeLessThanOrEqual(2048);
+  w.aws.tamper(short.accountId, roleName(short), (role) => {
+    role.trust = JSON.stringify(live);
+  });
+
+  expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
+
+  const role = roleOf(short);
+  expect(statements(role.trust)).toEqual([{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+  expect(statements(role.inline['rolegate-profile']!)).toEqual([{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }]);
+  expect(role.attached).toEqual([]);
+  // A later write of the grant keeps the lockdown beside rolegate's statement: nobody is admitted until a person takes it out.
+  const joining = await active(30);
+  expect(roleName(joining)).toBe(roleName(short));
+  expect(statements(roleOf(short).trust)).toContainEqual({ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
+  // The last request to end removes the role as usual.
+  w.h.clock.advance(61 * 60_000);
+  await sweep(w.h.deps);
+  expect([(await w.h.requests.get(short.id))!.status, (await w.h.requests.get(joining.id))!.status]).toEqual(['EXPIRED', 'EXPIRED']);
+  expect(w.aws.role(short.accountId, roleName(short))).toBeUndefined();
 });

@@ -230,6 +230,16 @@ describe('reconciliation against IAM as it really holds a role', () => {
 
   it.each([
     { name: 'a managed policy detached', grant: inlineGrant, change: (role: FakeRole) => (role.attached = []), kind: 'permissions-changed', why: 'it only narrows access' },
+    {
+      name: 'every policy taken off, the profile policy with its Deny included (nothing left for the Deny to fence)',
+      grant: inlineGrant,
+      change: (role: FakeRole) => {
+        role.attached = [];
+        delete role.inline['rolegate-profile'];
+      },
+      kind: 'permissions-changed',
+      why: 'it only narrows access',
+    },
     { name: 'the maximum session lowered', grant: boundedGrant, change: (role: FakeRole) => (role.MaxSessionDuration = 3600), kind: 'session-duration-changed', why: 'it only narrows access' },
     {
       name: 'the end of access moved earlier',

@@ -134,7 +134,11 @@ describe('IamProvisioner.apply', () => {
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(written);
   });
 
-  it('refuses for good, before any write, a contained role whose kept Denies would take it past an IAM limit', async () => {
+  /** What a locked-down role is written: a trust admitting nobody, a profile policy denying everything. */
+  const LOCKED_TRUST = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] };
+  const HOLD = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }] };
+
+  it('locks a role down, and fails for good, when its kept Denies would take its trust past IAM\'s quota (it may hold more than its grant)', async () => {
     const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
     const spec = grantSpec();
     // A trust Deny naming many principals: past the 2,048-character default once beside rolegate's statement.
@@ -144,14 +148,19 @@ describe('IamProvisioner.apply', () => {
     holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
 
     await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
-      awsCode: 'LimitExceeded',
+      awsCode: 'RoleLockedDown',
       retryable: false,
-      message: expect.stringMatching(new RegExp(`^Role ${spec.roleName} in account ${spec.account.id} holds Denies rolegate did not write \\(a responder's containment, which rolegate keeps\\), and with them its trust policy would be \\d+ characters without whitespace, over this account's quota of 2048\\.`)),
+      message: expect.stringMatching(
+        new RegExp(`^Role ${spec.roleName} in account ${spec.account.id} holds Denies rolegate did not write, which it keeps, and with them its trust policy would be \\d+ characters without whitespace, over this account's quota of 2048\\. rolegate locked the role down`),
+      ),
     });
-    expect(writesSent()).toEqual([]);
+    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'PutRolePolicy', 'DetachRolePolicy']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(LOCKED_TRUST);
+    expect(parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(HOLD);
+    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
 
-  it('counts a kept AWSDenyAll against the managed-policy quota, and refuses before attaching or detaching anything', async () => {
+  it('counts a kept AWSDenyAll against the managed-policy quota: past it, the role is locked down and AWSDenyAll stays', async () => {
     const spec = grantSpec({ account: { ...account('production'), managedPoliciesPerRoleMax: 10 }, profile: { ...profile('S3ReadOnly'), managedPolicyArns: Array.from({ length: 10 }, (_, i) => `arn:aws:iam::aws:policy/Policy${i}`) } });
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['rolegate-profile'] });
@@ -159,23 +168,32 @@ describe('IamProvisioner.apply', () => {
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [S3_READ, 'arn:aws:iam::aws:policy/AWSDenyAll'].map((PolicyArn) => ({ PolicyArn })) });
 
     await expect(provisioner().provisioner.apply(spec, '01REQ')).rejects.toMatchObject({
-      awsCode: 'LimitExceeded',
+      awsCode: 'RoleLockedDown',
       retryable: false,
       message: expect.stringContaining("and with them it would hold 11 managed policies, over this account's 10 per role."),
     });
-    expect(writesSent()).toEqual([]);
+    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'PutRolePolicy', 'DetachRolePolicy']);
+    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
 
-  it('writes a profile statement whose Sid it gives anew, edited, never keeping the old one beside it (IAM refuses a Sid twice)', async () => {
+  it('keeps a Deny under a Sid it gives without that Sid (IAM refuses one twice): its grant turned into a Deny, a profile statement edited since', async () => {
     const edited = { ...profile('S3ReadOnly'), inlinePolicy: { Version: '2012-10-17' as const, Statement: [{ Sid: 'NoSecrets', Effect: 'Deny' as const, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-vault/*' }] } };
     const original = { ...edited, inlinePolicy: { Version: '2012-10-17' as const, Statement: [{ Sid: 'NoSecrets', Effect: 'Deny' as const, Action: 's3:GetObject', Resource: 'arn:aws:s3:::*-secrets/*' }] } };
     const spec = grantSpec({ profile: edited });
-    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
+    const grant = trustPolicy(spec).Statement[0]!;
+    // A responder turned rolegate's grant statement into a Deny.
+    const contained = { ...trustPolicy(spec), Statement: [{ ...grant, Effect: 'Deny' }] };
+    const { Sid: _grantSid, ...containedUnnamed } = { ...grant, Effect: 'Deny' } as Record<string, unknown>;
+    const written = { ...trustPolicy(spec), Statement: [...trustPolicy(spec).Statement, containedUnnamed] };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(spec, { trust: contained }) }).resolves({ Role: roleInIam(spec, { trust: written }) });
     holdsS3ReadOnlyPolicies(desiredRole(grantSpec({ profile: original })).inlinePolicy);
 
     await provisioner().provisioner.apply(spec, '01REQ');
 
-    expect(iam.commandCalls(PutRolePolicyCommand).map((c) => parsed(c.args[0].input.PolicyDocument))).toEqual([desiredRole(spec).inlinePolicy]);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(written);
+    const desired = desiredRole(spec).inlinePolicy;
+    const { Sid: _sid, ...oldUnnamed } = original.inlinePolicy.Statement[0]!;
+    expect(iam.commandCalls(PutRolePolicyCommand).map((c) => parsed(c.args[0].input.PolicyDocument))).toEqual([{ ...desired, Statement: [...desired.Statement, oldUnnamed] }]);
   });
 
   it('never brings back a role deleted outside rolegate when only changing its grant (existingOnly): RoleMissing, nothing written', async () => {
