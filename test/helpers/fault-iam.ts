@@ -232,7 +232,8 @@ export class FakeAws {
     const known = new Set([...this.principals, ...[...this.roles.values()].map((r) => r.Arn)]);
     for (const statement of trust.Statement ?? []) {
       for (const arn of [statement.Principal?.AWS ?? []].flat()) {
-        if (!known.has(arn)) throw new MalformedPolicyDocumentException({ message: `Invalid principal in policy: "AWS":"${arn}"`, $metadata: { httpStatusCode: 400 } });
+        // `*` is every principal, which IAM takes (a Deny of everyone, say); any other must exist.
+        if (arn !== '*' && !known.has(arn)) throw new MalformedPolicyDocumentException({ message: `Invalid principal in policy: "AWS":"${arn}"`, $metadata: { httpStatusCode: 400 } });
       }
     }
   }
