@@ -24,6 +24,7 @@ import type { PlannedCall } from '../../domain/model';
 import type { ApplyOptions, GrantSpec, ManagedRoleState, ProvisionOutcome, Provisioner, RemoveOptions } from '../../domain/ports';
 import {
   containedRoleProblem,
+  DEFAULT_TRUST_POLICY_MAX_CHARS,
   deletedPrincipalIn,
   desiredRole,
   HOLD_SID,
@@ -33,7 +34,9 @@ import {
   MANAGED_TAG,
   onlyDenies,
   parsePolicy,
+  policySize,
   samePolicy,
+  statementsIn,
   TAG_KEYS,
   trustWidens,
   type DesiredRole,
@@ -67,11 +70,7 @@ const HOLD_POLICY: PolicyDocument = {
   Statement: [{ Sid: HOLD_SID, Effect: 'Deny', Action: '*', Resource: '*' }],
 };
 
-/**
- * The trust of a locked-down grant role (lockDown): it admits nobody. Kept
- * by every later write, as any Deny rolegate did not write as it writes it
- * now is (foreignDenies), until a person takes it out.
- */
+/** The trust of a locked-down grant role (withinLimits): it admits nobody, until a person takes it out. */
 const LOCKED_TRUST: PolicyDocument = {
   Version: '2012-10-17',
   Statement: [{ Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }],
@@ -432,9 +431,10 @@ export class IamProvisioner implements Provisioner {
         false,
       );
     }
+    this.assertNotLockedDown(s, name, currentTrust);
     // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
-    await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0);
+    await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0, currentTrust);
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
     if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
@@ -443,7 +443,7 @@ export class IamProvisioner implements Provisioner {
     const inline = await this.inlinePolicies(s, name);
     const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
     const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
-    await this.withinLimits(s, d, 0);
+    await this.withinLimits(s, d, 0, currentTrust);
     let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     if (boundary && boundary !== d.permissionsBoundaryArn) {
@@ -459,7 +459,7 @@ export class IamProvisioner implements Provisioner {
 
     const attached = await this.attachedPolicies(s, name);
     // AWSDenyAll attached by a responder only narrows the role: it stays, and counts against the quota.
-    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length);
+    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust);
     for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a) && !isDenyOnlyManaged(a))) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
       // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
@@ -476,25 +476,38 @@ export class IamProvisioner implements Provisioner {
    * IAM's limits cannot be given its grant's state, which may be narrower
    * than what it holds (a request leaving it, a repair), and a person must
    * choose what to take off. Until then it is locked down rather than left
-   * as it is: its trust admits nobody (LOCKED_TRUST, which later writes
-   * keep), its profile policy denies everything, and what else allows is
-   * taken off; a Deny-only policy and AWSDenyAll stay. Then it fails for
-   * good (RoleLockedDown).
+   * as it is: its trust admits nobody (LOCKED_TRUST, beside the Denies it
+   * held where they fit) and what else allows is taken off (a policy
+   * attached, an inline policy that allows); its profile policy, with its
+   * end of access and whatever Denies it holds, stays. rolegate then
+   * changes nothing on it (converge) until a person takes the lock out.
    */
-  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number): Promise<void> {
-    const problem = containedRoleProblem(d, keptManaged, { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax });
+  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number, currentTrust: unknown): Promise<void> {
+    const limits = { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax };
+    const problem = containedRoleProblem(d, keptManaged, limits);
     if (problem === undefined) return;
     const name = d.roleName;
-    await this.write(s, updateTrustCall({ ...d, trustPolicy: LOCKED_TRUST }));
-    await this.write(s, putInlineCall({ ...d, inlinePolicy: HOLD_POLICY }));
+    const withDenies = keepingDenies(LOCKED_TRUST, currentTrust);
+    const locked = policySize(withDenies) <= (limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS) ? withDenies : LOCKED_TRUST;
+    await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
     for (const arn of await this.attachedPolicies(s, name)) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of await this.inlinePolicies(s, name)) {
       if (policyName !== d.inlinePolicyName && !onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
     }
     throw new ProvisioningError(
       `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
-        `rolegate locked the role down rather than leave it as it was: its trust admits nobody (statement ${LOCKED_DOWN_SID}) and its policies allow nothing. ` +
+        `rolegate locked the role down rather than leave it as it was: its trust admits nobody (statement ${LOCKED_DOWN_SID}) and no policy but its own profile policy is left on it. ` +
         `Take off what is no longer needed and the ${LOCKED_DOWN_SID} statement, then retry.`,
+      'RoleLockedDown',
+      false,
+    );
+  }
+
+  /** A role locked down (withinLimits) is left as it is, by every write, until a person takes the lock out of its trust. */
+  private assertNotLockedDown(s: Session, roleName: string, trust: unknown): void {
+    if (!statementsIn(trust).some((st) => (st as { Sid?: unknown } | undefined)?.Sid === LOCKED_DOWN_SID)) return;
+    throw new ProvisioningError(
+      `Role ${roleName} in account ${s.account.id} is locked down (statement ${LOCKED_DOWN_SID} in its trust): it admits nobody, and rolegate changes nothing on it until a person takes that statement out.`,
       'RoleLockedDown',
       false,
     );

@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, isDenyOnlyManaged, keepingDenies, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, isDenyOnlyManaged, keepingDenies, LOCKED_DOWN_SID, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -377,6 +377,10 @@ function differenceOf(role: ManagedRoleState | undefined, desired: DesiredRole):
       detail: `the trust names ${deleted}, IAM's id for a grantee that was deleted, so nobody can assume the role; rolegate does not write the grantee's ARN back (a principal made since under that name is someone else): revoke the request`,
       repairable: false,
     };
+  }
+  if (statementsIn(role.trustPolicy).some((st) => (st as { Sid?: unknown } | undefined)?.Sid === LOCKED_DOWN_SID)) {
+    // Locked because what it had to keep passed an IAM limit (IamProvisioner): left to a person, as every write leaves it.
+    return { kind: 'trust-changed', detail: `the role is locked down (statement ${LOCKED_DOWN_SID} in its trust: it admits nobody); rolegate changes nothing on it until a person takes that statement out`, repairable: false };
   }
   // Compared with what a write of the grant would leave: the Denies others put on the role kept.
   const d = withContainment(role, desired);

@@ -96,7 +96,7 @@ it("keeps a responder's Denies on a shared role while a request leaving it narro
   expect(roleOf(short)).toEqual(before);
 });
 
-it('locks a shared role down, rather than leave it wider or longer than its grant, when what it must keep would pass an IAM limit; the leaving request still ends', async () => {
+it('locks a shared role down, rather than leave it wider or longer than its grant, when what it must keep would pass an IAM limit; the leaving request still ends, and rolegate leaves the lock', async () => {
   const short = await active(60);
   const long = await active(180);
   // Someone with IAM write on the role shortened rolegate's grant statement (no end, no conditions) and padded the
@@ -114,17 +114,27 @@ it('locks a shared role down, rather than leave it wider or longer than its gran
 
   expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
 
-  const role = roleOf(short);
-  expect(statements(role.trust)).toEqual([{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
-  expect(statements(role.inline['rolegate-profile']!)).toEqual([{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }]);
-  expect(role.attached).toEqual([]);
-  // A later write of the grant keeps the lockdown beside rolegate's statement: nobody is admitted until a person takes it out.
-  const joining = await active(30);
-  expect(roleName(joining)).toBe(roleName(short));
-  expect(statements(roleOf(short).trust)).toContainEqual({ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
+  // Locked: the trust admits nobody, the padding kept beside the lock; the managed policy is off; the profile policy stays.
+  const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+  const locked = roleOf(short);
+  expect(statements(locked.trust)).toEqual([lock, padded()]);
+  expect(locked.attached).toEqual([]);
+  expect(Object.keys(locked.inline)).toEqual(['rolegate-profile']);
+
+  // A request joining the role fails, and nothing on the role moves: nobody is admitted until a person takes the lock out.
+  const joining = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 30, reason: 'read the logs' });
+  await provisionRequest(w.h.deps, joining.id);
+  expect(await w.h.requests.get(joining.id)).toMatchObject({ status: 'FAILED', failure: { code: 'RoleLockedDown', retryable: false } });
+  expect(roleOf(short)).toEqual(locked);
+  // Reconciliation, in repair mode too, reports it and leaves it.
+  w.h.deps.settings = settingsWith((doc) => {
+    Object.assign(doc.provisioner as Record<string, unknown>, { mode: 'aws', identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', identityExternalId: 'rolegate-identity-5b1e', driftAction: 'repair' });
+  });
+  expect(await reconcile(w.h.deps)).toEqual([expect.objectContaining({ roleName: roleName(short), kind: 'trust-changed', detail: expect.stringContaining('the role is locked down'), repaired: false })]);
+  expect(roleOf(short)).toEqual(locked);
   // The last request to end removes the role as usual.
   w.h.clock.advance(61 * 60_000);
   await sweep(w.h.deps);
-  expect([(await w.h.requests.get(short.id))!.status, (await w.h.requests.get(joining.id))!.status]).toEqual(['EXPIRED', 'EXPIRED']);
+  expect((await w.h.requests.get(short.id))!.status).toBe('EXPIRED');
   expect(w.aws.role(short.accountId, roleName(short))).toBeUndefined();
 });

@@ -23,7 +23,7 @@ import { IamProvisioner } from '../../../src/adapters/aws/iam-provisioner';
 import { REQUEST_ID } from '../../../src/domain/text';
 import { ProvisioningError } from '../../../src/domain/errors';
 import { parsePrincipalArn } from '../../../src/domain/principal';
-import { desiredRole, trustBeforeSourceIdentity, trustPolicy } from '../../../src/domain/provisioning/documents';
+import { desiredRole, policySize, trustBeforeSourceIdentity, trustPolicy } from '../../../src/domain/provisioning/documents';
 import {
   account,
   awsError,
@@ -134,16 +134,20 @@ describe('IamProvisioner.apply', () => {
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(written);
   });
 
-  /** What a locked-down role is written: a trust admitting nobody, a profile policy denying everything. */
-  const LOCKED_TRUST = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }] };
-  const HOLD = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateProfileChanging', Effect: 'Deny', Action: '*', Resource: '*' }] };
+  /** The statement of a locked-down role's trust: it admits nobody. */
+  const LOCK = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
 
   it('locks a role down, and fails for good, when its kept Denies would take its trust past IAM\'s quota (it may hold more than its grant)', async () => {
     const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
     const spec = grantSpec();
-    // A trust Deny naming many principals: past the 2,048-character default once beside rolegate's statement.
-    const many = Array.from({ length: 40 }, (_, i) => `arn:aws:iam::111111111111:user/someone-with-a-long-name-${i}`);
-    const live = { ...trustPolicy(before), Statement: [...trustPolicy(before).Statement, { Effect: 'Deny', Principal: { AWS: many }, Action: 'sts:AssumeRole' }] };
+    // Someone shortened rolegate's grant statement and padded the trust with a Deny: IAM took it (2,048 characters at
+    // most), but rolegate's statement as it writes it, beside that Deny, would not fit.
+    const many: string[] = [];
+    const padding = { Effect: 'Deny', Principal: { AWS: many }, Action: 'sts:AssumeRole' };
+    while (policySize({ ...trustPolicy(spec), Statement: [...trustPolicy(spec).Statement, padding] }) <= 2048) many.push(`arn:aws:iam::111111111111:user/padding-${many.length}`);
+    const shortened = { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: spec.principal.arn }, Action: 'sts:AssumeRole' };
+    const live = { Version: '2012-10-17', Statement: [shortened, padding] };
+    expect(policySize(live)).toBeLessThanOrEqual(2048);
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(before, { trust: live }) });
     holdsS3ReadOnlyPolicies(desiredRole(before).inlinePolicy);
 
@@ -154,9 +158,10 @@ describe('IamProvisioner.apply', () => {
         new RegExp(`^Role ${spec.roleName} in account ${spec.account.id} holds Denies rolegate did not write, which it keeps, and with them its trust policy would be \\d+ characters without whitespace, over this account's quota of 2048\\. rolegate locked the role down`),
       ),
     });
-    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'PutRolePolicy', 'DetachRolePolicy']);
-    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(LOCKED_TRUST);
-    expect(parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(HOLD);
+    // The trust admits nobody (the Deny it held kept beside the lock, as it fits where rolegate's grant was); the
+    // managed policy is taken off; the profile policy, with its end of access, is left.
+    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({ Version: '2012-10-17', Statement: [LOCK, padding] });
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
 
@@ -172,8 +177,24 @@ describe('IamProvisioner.apply', () => {
       retryable: false,
       message: expect.stringContaining("and with them it would hold 11 managed policies, over this account's 10 per role."),
     });
-    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'PutRolePolicy', 'DetachRolePolicy']);
+    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy']);
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({ Version: '2012-10-17', Statement: [LOCK] });
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
+  });
+
+  it('changes nothing on a locked-down role, joining or leaving, until a person takes the lock out', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [LOCK] } }) });
+    holdsS3ReadOnlyPolicies();
+
+    for (const options of [{}, { existingOnly: true }]) {
+      await expect(provisioner().provisioner.apply(spec, '01REQ', options)).rejects.toMatchObject({
+        awsCode: 'RoleLockedDown',
+        retryable: false,
+        message: `Role ${spec.roleName} in account ${spec.account.id} is locked down (statement RolegateLockedDown in its trust): it admits nobody, and rolegate changes nothing on it until a person takes that statement out.`,
+      });
+    }
+    expect(writesSent()).toEqual([]);
   });
 
   it('keeps a Deny under a Sid it gives without that Sid (IAM refuses one twice): its grant turned into a Deny, a profile statement edited since', async () => {
