@@ -29,14 +29,15 @@ import {
   desiredRole,
   HOLD_SID,
   isDenyOnlyManaged,
+  isLockedDown,
   keepingDenies,
   LOCKED_DOWN_SID,
+  LOCKED_DOWN_STATEMENT,
   MANAGED_TAG,
   onlyDenies,
   parsePolicy,
   policySize,
   samePolicy,
-  statementsIn,
   TAG_KEYS,
   trustWidens,
   type DesiredRole,
@@ -71,10 +72,7 @@ const HOLD_POLICY: PolicyDocument = {
 };
 
 /** The trust of a locked-down grant role (withinLimits): it admits nobody, until a person takes it out. */
-const LOCKED_TRUST: PolicyDocument = {
-  Version: '2012-10-17',
-  Statement: [{ Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }],
-};
+const LOCKED_TRUST: PolicyDocument = { Version: '2012-10-17', Statement: [{ ...LOCKED_DOWN_STATEMENT }] };
 
 /**
  * The IAM writes the provisioner sends, by name. Reads are sent directly.
@@ -431,7 +429,7 @@ export class IamProvisioner implements Provisioner {
         false,
       );
     }
-    this.assertNotLockedDown(s, name, currentTrust);
+    await this.assertNotLockedDown(s, name, desired.inlinePolicyName, currentTrust);
     // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
     await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0, currentTrust);
@@ -490,10 +488,7 @@ export class IamProvisioner implements Provisioner {
     const withDenies = keepingDenies(LOCKED_TRUST, currentTrust);
     const locked = policySize(withDenies) <= (limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS) ? withDenies : LOCKED_TRUST;
     await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
-    for (const arn of await this.attachedPolicies(s, name)) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of await this.inlinePolicies(s, name)) {
-      if (policyName !== d.inlinePolicyName && !onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
-    }
+    await this.takeOffWhatAllows(s, name, d.inlinePolicyName);
     throw new ProvisioningError(
       `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
         `rolegate locked the role down rather than leave it as it was: its trust admits nobody (statement ${LOCKED_DOWN_SID}) and no policy but its own profile policy is left on it. ` +
@@ -503,9 +498,21 @@ export class IamProvisioner implements Provisioner {
     );
   }
 
-  /** A role locked down (withinLimits) is left as it is, by every write, until a person takes the lock out of its trust. */
-  private assertNotLockedDown(s: Session, roleName: string, trust: unknown): void {
-    if (!statementsIn(trust).some((st) => (st as { Sid?: unknown } | undefined)?.Sid === LOCKED_DOWN_SID)) return;
+  /** Every policy on the role that allows, but its profile policy: taken off (each removal safe to repeat). */
+  private async takeOffWhatAllows(s: Session, name: string, profilePolicyName: string): Promise<void> {
+    for (const arn of await this.attachedPolicies(s, name)) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
+    for (const policyName of await this.inlinePolicies(s, name)) {
+      if (policyName !== profilePolicyName && !onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+    }
+  }
+
+  /**
+   * A role locked down (withinLimits) is left as it is by every write, until a person takes the lock out of its
+   * trust; only the lockdown's own removals are finished, should a failure have cut them short.
+   */
+  private async assertNotLockedDown(s: Session, roleName: string, profilePolicyName: string, trust: unknown): Promise<void> {
+    if (!isLockedDown(trust)) return;
+    await this.takeOffWhatAllows(s, roleName, profilePolicyName);
     throw new ProvisioningError(
       `Role ${roleName} in account ${s.account.id} is locked down (statement ${LOCKED_DOWN_SID} in its trust): it admits nobody, and rolegate changes nothing on it until a person takes that statement out.`,
       'RoleLockedDown',

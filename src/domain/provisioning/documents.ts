@@ -413,8 +413,21 @@ export function onlyDenies(doc: unknown): boolean {
 /** The Sid of what a grant role's profile policy holds while its boundary is swapped (IamProvisioner): nothing allowed. */
 export const HOLD_SID = 'RolegateProfileChanging';
 
-/** The Sid of the one statement of a locked-down grant role's trust (IamProvisioner): it admits nobody, until a person takes it out. */
+/** The Sid of the statement that locks a grant role down (IamProvisioner): it admits nobody, until a person takes it out. */
 export const LOCKED_DOWN_SID = 'RolegateLockedDown';
+
+/** The statement of a locked-down grant role's trust: it denies every principal every STS action on the role. */
+export const LOCKED_DOWN_STATEMENT: Readonly<Record<string, unknown>> = { Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: '*', Action: 'sts:*' };
+
+/**
+ * Whether a trust holds the lockdown statement, exactly: a statement that
+ * only borrows its Sid (an Allow, say) locks nothing, and is compared as
+ * any other hand change is.
+ */
+export function isLockedDown(trust: unknown): boolean {
+  const lock = canonicalText(LOCKED_DOWN_STATEMENT);
+  return statementsIn(trust).some((st) => canonicalText(st) === lock);
+}
 
 /** Sids of the Deny statements rolegate writes and rewrites itself (its end of access, its hold); any other Deny it did not write. */
 const OWN_DENY_SIDS: ReadonlySet<unknown> = new Set([ACCESS_ENDS_SID, HOLD_SID]);

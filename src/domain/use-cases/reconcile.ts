@@ -4,7 +4,7 @@ import { ConflictError, errorForLog } from '../errors';
 import { grantTargetFor, liveMembers, specFor, withGrantLease, withRecordedTerms } from '../grants';
 import type { AccessRequest, AuditEvent, Grant } from '../model';
 import type { GrantLease, ManagedRoleState, Provisioner } from '../ports';
-import { canonicalText, deletedPrincipalIn, desiredRole, isDenyOnlyManaged, keepingDenies, LOCKED_DOWN_SID, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
+import { canonicalText, deletedPrincipalIn, desiredRole, isDenyOnlyManaged, isLockedDown, keepingDenies, LOCKED_DOWN_SID, MANAGED_TAG, onlyDenies, samePolicy, statementsIn, trustBeforeSourceIdentity, type DesiredRole } from '../provisioning/documents';
 import { ACCESS_ENDS_SID } from '../provisioning/access-ends';
 import type { AccountSettings } from '../settings';
 import { announce, isoNow } from './context';
@@ -378,7 +378,7 @@ function differenceOf(role: ManagedRoleState | undefined, desired: DesiredRole):
       repairable: false,
     };
   }
-  if (statementsIn(role.trustPolicy).some((st) => (st as { Sid?: unknown } | undefined)?.Sid === LOCKED_DOWN_SID)) {
+  if (isLockedDown(role.trustPolicy)) {
     // Locked because what it had to keep passed an IAM limit (IamProvisioner): left to a person, as every write leaves it.
     return { kind: 'trust-changed', detail: `the role is locked down (statement ${LOCKED_DOWN_SID} in its trust: it admits nobody); rolegate changes nothing on it until a person takes that statement out`, repairable: false };
   }

@@ -135,7 +135,7 @@ describe('IamProvisioner.apply', () => {
   });
 
   /** The statement of a locked-down role's trust: it admits nobody. */
-  const LOCK = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+  const LOCK = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: '*', Action: 'sts:*' };
 
   it('locks a role down, and fails for good, when its kept Denies would take its trust past IAM\'s quota (it may hold more than its grant)', async () => {
     const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
@@ -186,6 +186,7 @@ describe('IamProvisioner.apply', () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [LOCK] } }) });
     holdsS3ReadOnlyPolicies();
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
 
     for (const options of [{}, { existingOnly: true }]) {
       await expect(provisioner().provisioner.apply(spec, '01REQ', options)).rejects.toMatchObject({
@@ -195,6 +196,32 @@ describe('IamProvisioner.apply', () => {
       });
     }
     expect(writesSent()).toEqual([]);
+  });
+
+  it('finishes a lockdown a failure cut short: what still allows is taken off, and nothing else changes', async () => {
+    const spec = grantSpec();
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [LOCK] } }) });
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }, { PolicyArn: 'arn:aws:iam::aws:policy/AWSDenyAll' }] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['added-by-hand', 'rolegate-profile'] });
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(desiredRole(spec).inlinePolicy)) });
+    addedByHand(ALLOW_ALL);
+
+    await expect(provisioner().provisioner.apply(spec, '01REQ', { existingOnly: true })).rejects.toMatchObject({ awsCode: 'RoleLockedDown', retryable: false });
+
+    expect(writesSent()).toEqual(['DetachRolePolicy', 'DeleteRolePolicy']);
+    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
+    expect(iam.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyName: 'added-by-hand' }]);
+  });
+
+  it('takes a statement that only borrows the lock\'s Sid (an Allow) for no lock: the trust is written as the grant\'s', async () => {
+    const spec = grantSpec();
+    const borrowed = { Version: '2012-10-17', Statement: [{ Sid: 'RolegateLockedDown', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:user/mallory' }, Action: 'sts:AssumeRole' }] };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(spec, { trust: borrowed }) }).resolves({ Role: roleInIam(spec) });
+    holdsS3ReadOnlyPolicies();
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(spec));
   });
 
   it('keeps a Deny under a Sid it gives without that Sid (IAM refuses one twice): its grant turned into a Deny, a profile statement edited since', async () => {
