@@ -228,6 +228,8 @@ export class FakeAws {
   /** IAM resolves every principal of a trust policy when it is saved; an unknown one makes the document invalid. */
   private checkTrust(document: string): void {
     const trust = JSON.parse(document) as { Statement?: { Principal?: { AWS?: string | string[] } }[] };
+    // IAM refuses a bare "*" principal in a role's trust ("STAR"): every principal is {"AWS": "*"} there.
+    if ((trust.Statement ?? []).some((st) => (st.Principal as unknown) === '*')) throw new MalformedPolicyDocumentException({ message: 'AssumeRolepolicy contained an invalid principal: "STAR":"*".', $metadata: { httpStatusCode: 400 } });
     if (!this.principals) return;
     const known = new Set([...this.principals, ...[...this.roles.values()].map((r) => r.Arn)]);
     for (const statement of trust.Statement ?? []) {

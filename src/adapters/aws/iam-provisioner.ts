@@ -429,7 +429,7 @@ export class IamProvisioner implements Provisioner {
         false,
       );
     }
-    await this.assertNotLockedDown(s, name, desired.inlinePolicyName, currentTrust);
+    this.assertNotLockedDown(s, name, currentTrust);
     // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
     await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0, currentTrust);
@@ -487,8 +487,10 @@ export class IamProvisioner implements Provisioner {
     const name = d.roleName;
     const withDenies = keepingDenies(LOCKED_TRUST, currentTrust);
     const locked = policySize(withDenies) <= (limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS) ? withDenies : LOCKED_TRUST;
-    await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
+    // What allows goes first, the lock last: a lock on the role then means the lockdown is whole, and one a failure
+    // cut short is done again by the next write, which meets the same limit.
     await this.takeOffWhatAllows(s, name, d.inlinePolicyName);
+    await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
     throw new ProvisioningError(
       `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
         `rolegate locked the role down rather than leave it as it was: its trust admits nobody (statement ${LOCKED_DOWN_SID}) and no policy but its own profile policy is left on it. ` +
@@ -506,13 +508,9 @@ export class IamProvisioner implements Provisioner {
     }
   }
 
-  /**
-   * A role locked down (withinLimits) is left as it is by every write, until a person takes the lock out of its
-   * trust; only the lockdown's own removals are finished, should a failure have cut them short.
-   */
-  private async assertNotLockedDown(s: Session, roleName: string, profilePolicyName: string, trust: unknown): Promise<void> {
+  /** A role locked down (withinLimits) is left as it is by every write, until a person takes the lock out of its trust. */
+  private assertNotLockedDown(s: Session, roleName: string, trust: unknown): void {
     if (!isLockedDown(trust)) return;
-    await this.takeOffWhatAllows(s, roleName, profilePolicyName);
     throw new ProvisioningError(
       `Role ${roleName} in account ${s.account.id} is locked down (statement ${LOCKED_DOWN_SID} in its trust): it admits nobody, and rolegate changes nothing on it until a person takes that statement out.`,
       'RoleLockedDown',

@@ -416,17 +416,28 @@ export const HOLD_SID = 'RolegateProfileChanging';
 /** The Sid of the statement that locks a grant role down (IamProvisioner): it admits nobody, until a person takes it out. */
 export const LOCKED_DOWN_SID = 'RolegateLockedDown';
 
-/** The statement of a locked-down grant role's trust: it denies every principal every STS action on the role. */
-export const LOCKED_DOWN_STATEMENT: Readonly<Record<string, unknown>> = { Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: '*', Action: 'sts:*' };
+/**
+ * The statement of a locked-down grant role's trust: it denies every AWS
+ * principal sts:AssumeRole (the form IAM takes in a trust: a bare "*"
+ * principal it refuses there). The trust holds no Allow beside it.
+ */
+export const LOCKED_DOWN_STATEMENT: Readonly<Record<string, unknown>> = { Sid: LOCKED_DOWN_SID, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
 
 /**
- * Whether a trust holds the lockdown statement, exactly: a statement that
- * only borrows its Sid (an Allow, say) locks nothing, and is compared as
- * any other hand change is.
+ * Whether a trust holds the lock: a Deny under the lock's Sid of
+ * sts:AssumeRole (or every STS action) to every principal, in whichever
+ * form IAM gives it back. A statement that only borrows the Sid (an Allow,
+ * a Deny of someone) locks nothing, and is compared as any other hand
+ * change is.
  */
 export function isLockedDown(trust: unknown): boolean {
-  const lock = canonicalText(LOCKED_DOWN_STATEMENT);
-  return statementsIn(trust).some((st) => canonicalText(st) === lock);
+  return statementsIn(trust).some((st) => {
+    if (!st || typeof st !== 'object') return false;
+    const { Sid, Effect, Principal, Action, Condition } = st as Record<string, unknown>;
+    const everyone = Principal === '*' || [(Principal as { AWS?: unknown } | undefined)?.AWS].flat().includes('*');
+    const actions = [Action].flat();
+    return Sid === LOCKED_DOWN_SID && Effect === 'Deny' && everyone && Condition === undefined && (actions.includes('sts:AssumeRole') || actions.includes('sts:*'));
+  });
 }
 
 /** Sids of the Deny statements rolegate writes and rewrites itself (its end of access, its hold); any other Deny it did not write. */

@@ -380,7 +380,13 @@ function differenceOf(role: ManagedRoleState | undefined, desired: DesiredRole):
   }
   if (isLockedDown(role.trustPolicy)) {
     // Locked because what it had to keep passed an IAM limit (IamProvisioner): left to a person, as every write leaves it.
-    return { kind: 'trust-changed', detail: `the role is locked down (statement ${LOCKED_DOWN_SID} in its trust: it admits nobody); rolegate changes nothing on it until a person takes that statement out`, repairable: false };
+    // An Allow someone put in the trust since is named, for the person to take out.
+    const added = allowTexts(role.trustPolicy).length > 0 ? ', though someone has since added an Allow to its trust' : '';
+    return {
+      kind: 'trust-changed',
+      detail: `the role is locked down (statement ${LOCKED_DOWN_SID} in its trust: it admits nobody${added}); rolegate changes nothing on it until a person takes that statement out`,
+      repairable: false,
+    };
   }
   // Compared with what a write of the grant would leave: the Denies others put on the role kept.
   const d = withContainment(role, desired);

@@ -115,7 +115,7 @@ it('locks a shared role down, rather than leave it wider or longer than its gran
   expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
 
   // Locked: the trust admits nobody, the padding kept beside the lock; the managed policy is off; the profile policy stays.
-  const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: '*', Action: 'sts:*' };
+  const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
   const locked = roleOf(short);
   expect(statements(locked.trust)).toEqual([lock, padded()]);
   expect(locked.attached).toEqual([]);

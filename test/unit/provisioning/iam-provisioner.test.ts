@@ -135,7 +135,7 @@ describe('IamProvisioner.apply', () => {
   });
 
   /** The statement of a locked-down role's trust: it admits nobody. */
-  const LOCK = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: '*', Action: 'sts:*' };
+  const LOCK = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
 
   it('locks a role down, and fails for good, when its kept Denies would take its trust past IAM\'s quota (it may hold more than its grant)', async () => {
     const before = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
@@ -160,7 +160,8 @@ describe('IamProvisioner.apply', () => {
     });
     // The trust admits nobody (the Deny it held kept beside the lock, as it fits where rolegate's grant was); the
     // managed policy is taken off; the profile policy, with its end of access, is left.
-    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy']);
+    // What allows goes first, the lock last (a lock on the role means the lockdown is whole).
+    expect(writesSent()).toEqual(['DetachRolePolicy', 'UpdateAssumeRolePolicy']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({ Version: '2012-10-17', Statement: [LOCK, padding] });
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
@@ -177,7 +178,7 @@ describe('IamProvisioner.apply', () => {
       retryable: false,
       message: expect.stringContaining("and with them it would hold 11 managed policies, over this account's 10 per role."),
     });
-    expect(writesSent()).toEqual(['UpdateAssumeRolePolicy', 'DetachRolePolicy']);
+    expect(writesSent()).toEqual(['DetachRolePolicy', 'UpdateAssumeRolePolicy']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual({ Version: '2012-10-17', Statement: [LOCK] });
     expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
   });
@@ -198,19 +199,17 @@ describe('IamProvisioner.apply', () => {
     expect(writesSent()).toEqual([]);
   });
 
-  it('finishes a lockdown a failure cut short: what still allows is taken off, and nothing else changes', async () => {
+  it.each([
+    ['as written', LOCK],
+    ['with a list of principals and actions', { ...LOCK, Principal: { AWS: ['*'] }, Action: ['sts:AssumeRole'] }],
+    ['over every principal and every STS action', { ...LOCK, Principal: '*', Action: 'sts:*' }],
+  ])('recognises the lock %s, and writes nothing, not even to take off a policy someone attached since', async (_form, lock) => {
     const spec = grantSpec();
-    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [LOCK] } }) });
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: S3_READ }, { PolicyArn: 'arn:aws:iam::aws:policy/AWSDenyAll' }] });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['added-by-hand', 'rolegate-profile'] });
-    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(JSON.stringify(desiredRole(spec).inlinePolicy)) });
-    addedByHand(ALLOW_ALL);
+    iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec, { trust: { Version: '2012-10-17', Statement: [lock] } }) });
+    holdsS3ReadOnlyPolicies();
 
     await expect(provisioner().provisioner.apply(spec, '01REQ', { existingOnly: true })).rejects.toMatchObject({ awsCode: 'RoleLockedDown', retryable: false });
-
-    expect(writesSent()).toEqual(['DetachRolePolicy', 'DeleteRolePolicy']);
-    expect(iam.commandCalls(DetachRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyArn: S3_READ }]);
-    expect(iam.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyName: 'added-by-hand' }]);
+    expect(writesSent()).toEqual([]);
   });
 
   it('takes a statement that only borrows the lock\'s Sid (an Allow) for no lock: the trust is written as the grant\'s', async () => {
