@@ -456,13 +456,9 @@ export class IamProvisioner implements Provisioner {
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
     const attached = await this.attachedPolicies(s, name);
-    // AWSDenyAll attached by a responder only narrows the role: it stays, and counts against the quota.
+    // AWSDenyAll attached by a responder only narrows the role: it stays (takeOff), and counts against the quota.
     await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust);
-    for (const arn of attached.filter((a) => !d.managedPolicyArns.includes(a) && !isDenyOnlyManaged(a))) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of inline.filter((p) => p !== d.inlinePolicyName)) {
-      // Another's Deny (a responder's "Revoke active sessions") only narrows the role: it stays.
-      if (!onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
-    }
+    await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), inline.filter((p) => p !== d.inlinePolicyName));
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));
@@ -489,7 +485,8 @@ export class IamProvisioner implements Provisioner {
     const locked = policySize(withDenies) <= (limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS) ? withDenies : LOCKED_TRUST;
     // What allows goes first, the lock last: a lock on the role then means the lockdown is whole, and one a failure
     // cut short is done again by the next write, which meets the same limit.
-    await this.takeOffWhatAllows(s, name, d.inlinePolicyName);
+    const others = (await this.inlinePolicies(s, name)).filter((p) => p !== d.inlinePolicyName);
+    await this.takeOff(s, name, await this.attachedPolicies(s, name), others);
     await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
     throw new ProvisioningError(
       `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
@@ -500,11 +497,15 @@ export class IamProvisioner implements Provisioner {
     );
   }
 
-  /** Every policy on the role that allows, but its profile policy: taken off (each removal safe to repeat). */
-  private async takeOffWhatAllows(s: Session, name: string, profilePolicyName: string): Promise<void> {
-    for (const arn of await this.attachedPolicies(s, name)) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of await this.inlinePolicies(s, name)) {
-      if (policyName !== profilePolicyName && !onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+  /**
+   * Detaches the managed policies and deletes the inline policies given, but those that only deny (AWSDenyAll;
+   * another's Deny-only policy, such as a responder's "Revoke active sessions"): they only narrow the role, and
+   * stay. Each removal is safe to repeat.
+   */
+  private async takeOff(s: Session, name: string, managedArns: readonly string[], inlineNames: readonly string[]): Promise<void> {
+    for (const arn of managedArns) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
+    for (const policyName of inlineNames) {
+      if (!onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
     }
   }
 

@@ -78,6 +78,17 @@ export interface ReleaseOptions {
 }
 
 /**
+ * Why a role a request leaves is left as it is, by the refusal that says so: a role whose grantee was
+ * deleted admits nobody, and is never rewritten (the name may be someone else's now); a role that is gone,
+ * or locked down (what was kept on it passed an IAM limit), admits nobody either.
+ */
+const ADMITS_NOBODY: ReadonlyMap<string | undefined, string> = new Map([
+  ['PrincipalDeleted', 'as its grantee was deleted and it admits nobody'],
+  ['RoleMissing', 'missing, as someone deleted it outside rolegate'],
+  ['RoleLockedDown', 'locked down, admitting nobody, as what was kept on it passed an IAM limit'],
+]);
+
+/**
  * Takes one request out of a grant, under the grant's lease, and brings IAM
  * to what the other live requests need: with none left, the role (with its
  * policies), the identity-side policy and the grant item go; otherwise the
@@ -145,16 +156,9 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     // Narrowing only: a role deleted outside rolegate (a responder, in an incident) stays deleted.
     let why = 'as they end no earlier than the request leaving';
     const outcome = await deps.provisioner.apply(spec, requestId, { existingOnly: true }).catch((e: unknown) => {
-      // A role whose grantee was deleted admits nobody, and is never rewritten (the name may be someone
-      // else's now); a role that is gone, or locked down (what was kept on it passed an IAM limit), admits
-      // nobody either: leaving any of them as it is gives nothing.
-      if (e instanceof ProvisioningError && (e.awsCode === 'PrincipalDeleted' || e.awsCode === 'RoleMissing' || e.awsCode === 'RoleLockedDown')) {
-        why =
-          e.awsCode === 'PrincipalDeleted'
-            ? 'as its grantee was deleted and it admits nobody'
-            : e.awsCode === 'RoleLockedDown'
-              ? 'locked down, admitting nobody, as what was kept on it passed an IAM limit'
-              : 'missing, as someone deleted it outside rolegate';
+      const admitsNobody = e instanceof ProvisioningError ? ADMITS_NOBODY.get(e.awsCode) : undefined;
+      if (admitsNobody !== undefined) {
+        why = admitsNobody;
         return undefined;
       }
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
