@@ -7,7 +7,7 @@ import { assertTransition, TERMINAL } from '../state-machine';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
 import { canView } from './getRequest';
-import { leaseOptions, releaseFromGrant, type ReleaseOptions } from './grant-membership';
+import { leaseOptions, releaseFromGrant, removalData, type ReleaseOptions } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
 export type EndReason = 'EXPIRED' | 'REVOKED';
@@ -56,10 +56,11 @@ export async function endAccess(
         throw new StaleWriteError('changed', `Request ${request.id} changed while this run waited for its grant.`);
       }
       const now = isoNow(deps.clock);
-      const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, {
+      const release = await releaseFromGrant(deps, lease, target, request.id, now, {
         ...options,
         endHasPassed: to === 'EXPIRED' || (request.endsAt !== undefined && request.endsAt <= now),
       }).catch((e: unknown) => auditWritesOf(deps, request, e, 'failed'));
+      const { calls, owed } = release;
 
       const next: AccessRequest = { ...request, version: request.version + 1, status: to, updatedAt: now, endedAt: now };
       const input = { id: deps.ids.next(), at: now, ...actedBy(by), ...(comment !== undefined ? { comment } : {}) };
@@ -81,7 +82,7 @@ export async function endAccess(
                 id: deps.ids.next(),
                 at: now,
                 actor: 'rolegate',
-                data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
+                data: removalData(release),
               }),
         ],
       });

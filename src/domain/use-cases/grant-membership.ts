@@ -1,4 +1,4 @@
-import { ConflictError, noteWritesSent, ProvisioningError } from '../errors';
+import { ConflictError, noteWritesSent, ProvisioningError, writesSentBefore } from '../errors';
 import { accountForGrant, grantEnd, grantOfAnother, liveMembers, nextGrant, specFor, withRecordedTerms, type GrantLocation, type GrantTarget, type LeaseOptions } from '../grants';
 import type { PlannedCall } from '../model';
 import type { GrantLease, IdentityGranter } from '../ports';
@@ -28,7 +28,7 @@ export function identityGranterFor(deps: Pick<ProvisioningDeps, 'identity' | 'se
 }
 
 /** A step after IAM writes were sent (`sent`, as it stands when the step fails): its error carries them (noteWritesSent). */
-async function after(sent: readonly PlannedCall[], step: () => Promise<void>): Promise<void> {
+async function after(sent: ReadonlyArray<Pick<PlannedCall, 'command'>>, step: () => Promise<unknown>): Promise<void> {
   try {
     await step();
   } catch (e) {
@@ -38,12 +38,25 @@ async function after(sent: readonly PlannedCall[], step: () => Promise<void>): P
 }
 
 export interface Release {
-  calls: PlannedCall[];
+  /** The IAM writes sent, in order (a role left as it is may have had a lockdown's). */
+  calls: ReadonlyArray<Pick<PlannedCall, 'command'>>;
   roleDeleted: boolean;
   /** The live requests still covered by the role. */
   remaining: string[];
   /** Set when the role could not be reached to delete (its account left the configuration): why, for the audit event. */
   owed?: string;
+  /** Set when the shared role could not be rewritten for the requests that stay and was left as it is: why. */
+  leftAsItIs?: string;
+}
+
+/** What an ACCESS_REMOVED event records of a release: the role deleted or not, who it still covers, the IAM writes sent. */
+export function removalData(release: Release): Record<string, unknown> {
+  return {
+    roleDeleted: release.roleDeleted,
+    stillCoveredBy: release.remaining,
+    calls: release.calls.map((c) => c.command),
+    ...(release.leftAsItIs !== undefined ? { roleLeftAsItIs: release.leftAsItIs } : {}),
+  };
 }
 
 export interface ReleaseOptions {
@@ -141,10 +154,14 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     });
     return { calls, roleDeleted: true, remaining: [] };
   }
-  /** The request leaves the grant; the role and the identity policy stay as they are, for the others. */
-  const leaveRoleAsItIs = async (): Promise<Release> => {
-    await deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now });
-    return { calls: [], roleDeleted: false, remaining: Object.keys(remaining) };
+  /**
+   * The request leaves the grant; the role and the identity policy stay as they are, for the others. A rewrite
+   * refused on the way may have written first (a lockdown): those writes are the release's.
+   */
+  const leaveRoleAsItIs = async (refused?: { why: string; writes: string[] }): Promise<Release> => {
+    const calls = (refused?.writes ?? []).map((command) => ({ command }));
+    await after(calls, () => deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now }));
+    return { calls, roleDeleted: false, remaining: Object.keys(remaining), ...(refused ? { leftAsItIs: refused.why } : {}) };
   };
   const leaving = options.failedEndingBy ?? lease.grant?.members[requestId];
   const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
@@ -154,25 +171,23 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     const full: GrantTarget = { ...target, account, profile };
     const spec = specFor(deps.settings, full, remaining);
     // Narrowing only: a role deleted outside rolegate (a responder, in an incident) stays deleted.
-    let why = 'as they end no earlier than the request leaving';
+    let refused: { why: string; writes: string[] } | undefined;
     const outcome = await deps.provisioner.apply(spec, requestId, { existingOnly: true }).catch((e: unknown) => {
       const admitsNobody = e instanceof ProvisioningError ? ADMITS_NOBODY.get(e.awsCode) : undefined;
-      if (admitsNobody !== undefined) {
-        why = admitsNobody;
-        return undefined;
-      }
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
       // role's end: the others end no earlier, so the role gives nothing they do not.
-      if (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt) throw e;
+      if (admitsNobody === undefined && (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt)) throw e;
+      refused = { why: admitsNobody ?? 'as they end no earlier than the request leaving', writes: writesSentBefore(e) };
       return undefined;
     });
     if (!outcome) {
-      deps.logger.warn(`the shared role could not be rewritten for its other requests; it is left as it is, ${why}`, {
+      deps.logger.warn(`the shared role could not be rewritten for its other requests; it is left as it is, ${refused!.why}`, {
         requestId,
         grantKey: target.grantKey,
         remaining: Object.keys(remaining),
+        ...(refused!.writes.length > 0 ? { writesBeforeRefusal: refused!.writes } : {}),
       });
-      return leaveRoleAsItIs();
+      return leaveRoleAsItIs(refused);
     }
     const calls = [...outcome.calls];
     await after(calls, async () => {

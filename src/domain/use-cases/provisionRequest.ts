@@ -6,7 +6,7 @@ import type { GrantLease, GrantStore, IdentityGranter, ProvisionOutcome, Provisi
 import { accessDetails } from '../provisioning/access-details';
 import { assertRuleStillCovers, frozenApproval } from '../rules';
 import { announce, isoNow, withOptimisticRetry, type CoreDeps } from './context';
-import { identityGranterFor, leaseOptions, releaseFromGrant, type Release } from './grant-membership';
+import { identityGranterFor, leaseOptions, releaseFromGrant, removalData, type Release } from './grant-membership';
 
 export interface ProvisioningDeps extends CoreDeps {
   grants: GrantStore;
@@ -205,7 +205,7 @@ async function revokedOriginalOf(deps: ProvisioningDeps, request: AccessRequest)
  * crashed earlier attempt may have put it there), audited and announced.
  */
 async function revokeWithOriginal(deps: ProvisioningDeps, lease: GrantLease, target: GrantTarget, request: AccessRequest, original: AccessRequest, now: string): Promise<ProvisionResult> {
-  const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, request.id, now);
+  const release = await releaseFromGrant(deps, lease, target, request.id, now);
   const revoked: AccessRequest = { ...request, version: request.version + 1, status: 'REVOKED', updatedAt: now, endedAt: now };
   const event = audit.revoked(request, {
     id: deps.ids.next(),
@@ -217,7 +217,7 @@ async function revokeWithOriginal(deps: ProvisioningDeps, lease: GrantLease, tar
   await deps.requests.commit({
     request: revoked,
     expectedVersion: request.version,
-    events: [event, audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } })],
+    events: [event, audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: removalData(release) })],
   });
   deps.logger.warn('an extension of a revoked request was revoked instead of provisioned', { requestId: request.id, revokedOriginal: original.id });
   return { outcome: 'revoked', request: revoked, event };
@@ -240,7 +240,7 @@ async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantTarge
     // Whoever moved it on under the lease took it out of the grant already; only a membership left behind is ours to undo.
     if (lease.grant?.members[requestId] === undefined) return { outcome: 'skipped', request };
     const now = isoNow(deps.clock);
-    const { calls, roleDeleted, remaining } = await releaseFromGrant(deps, lease, target, requestId, now);
+    const release = await releaseFromGrant(deps, lease, target, requestId, now);
     deps.logger.warn('provisioning finished after the request had left APPROVED; its access was taken back', { requestId, status: request.status, grantKey: target.grantKey });
     await deps.requests.appendEvents([
       audit.accessRemoved(request, {
@@ -248,7 +248,7 @@ async function settleAfterStaleCommit(deps: ProvisioningDeps, target: GrantTarge
         at: now,
         actor: 'rolegate',
         comment: `Provisioning finished after the request became ${request.status}; the access it set up was taken back.`,
-        data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) },
+        data: removalData(release),
       }),
     ]);
     return { outcome: 'skipped', request };
@@ -275,7 +275,8 @@ async function endBeforeProvisioning(deps: ProvisioningDeps, first: AccessReques
 /** Under the grant's lease: an APPROVED request whose end has passed leaves the grant and ends EXPIRED, never ACTIVE. */
 async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, target: GrantLocation, request: AccessRequest): Promise<ProvisionResult> {
   const now = isoNow(deps.clock);
-  const { calls, roleDeleted, remaining, owed } = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: true });
+  const release = await releaseFromGrant(deps, lease, target, request.id, now, { endHasPassed: true });
+  const { calls, owed } = release;
   const expired: AccessRequest = { ...request, version: request.version + 1, status: 'EXPIRED', updatedAt: now, endedAt: now };
   const event = audit.expired(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: 'The access ended before it could be provisioned.', notify: 'request.expired' });
   await deps.requests.commit({
@@ -285,7 +286,7 @@ async function expireUnderLease(deps: ProvisioningDeps, lease: GrantLease, targe
       event,
       owed
         ? audit.accessRemovalOwed(request, { id: deps.ids.next(), at: now, actor: 'rolegate', comment: owed, data: { accountId: target.accountId, roleName: target.roleName, calls: calls.map((c) => c.command) } })
-        : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: { roleDeleted, stillCoveredBy: remaining, calls: calls.map((c) => c.command) } }),
+        : audit.accessRemoved(request, { id: deps.ids.next(), at: now, actor: 'rolegate', data: removalData(release) }),
     ],
   });
   // The RemovalOwed alarm tells the operator once that a role was left for them to delete.
@@ -434,7 +435,7 @@ async function recordProvisioningError(deps: ProvisioningDeps, lease: GrantLease
       actor: 'rolegate',
       comment: error.message,
       // What the undo did in IAM, as an ended access records it: the role deleted, or rewritten for the others.
-      data: { awsCode: failure.code, attempts, writesBeforeError: writes, cleanup: 'done', roleDeleted: cleanup.roleDeleted, stillCoveredBy: cleanup.remaining, calls: cleanup.calls.map((c) => c.command) },
+      data: { awsCode: failure.code, attempts, writesBeforeError: writes, cleanup: 'done', ...removalData(cleanup) },
       notify: 'request.failed',
     });
     await deps.requests.commit({ request: failed, expectedVersion: request.version, events: [event] });

@@ -120,6 +120,9 @@ it('locks a shared role down, rather than leave it wider or longer than its gran
   expect(statements(locked.trust)).toEqual([lock, padded()]);
   expect(locked.attached).toEqual([]);
   expect(Object.keys(locked.inline)).toEqual(['rolegate-profile']);
+  // The leaving request's trail lists the lockdown's writes, in the order sent: what allowed came off, then the lock.
+  const removed = (await w.h.requests.getDetail(long.id))!.events.filter((e) => e.action === 'ACCESS_REMOVED');
+  expect(removed).toEqual([expect.objectContaining({ data: { roleDeleted: false, stillCoveredBy: [short.id], calls: ['DetachRolePolicy', 'UpdateAssumeRolePolicy'], roleLeftAsItIs: expect.stringContaining('locked down') } })]);
 
   // A request joining the role fails, and nothing on the role moves: nobody is admitted until a person takes the lock out.
   const joining = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 30, reason: 'read the logs' });
