@@ -6,6 +6,7 @@ import type { RequestWrite } from '../ports';
 import { principalFromCallerArn, principalKey, parsePrincipalArn, type Principal } from '../principal';
 import { approvalCounts, assertApprovalStands, assertMayDecideOn, isApproverFor, ruleById } from '../rules';
 import { accessEndFor } from './extendRequest';
+import { assertSees } from './getRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 export interface DecideInput {
@@ -120,6 +121,7 @@ async function planDecision(
   input: DecideInput,
   current: AccessRequest,
 ): Promise<Planned> {
+  assertSees(deps.settings, current, approver, 'Only the approvers of its rule may decide on this request.');
   const rule = ruleById(deps.settings, current.ruleId);
   // Who may decide first (403, and nothing said of the request's state to anyone else), then its state (409), then,
   // for an approval, what the configuration lets stand: the rule still covers and governs the request as made, the

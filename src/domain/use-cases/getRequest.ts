@@ -17,6 +17,25 @@ export function canView(settings: Settings, request: AccessRequest, who: Princip
   return matchesAny(who, settings.responders) || approvesFor(settings, request, who);
 }
 
+/**
+ * Refuses (403) one who may not see the request, before anything of it is
+ * weighed, in words that name nothing of it: its rule, whether that rule is
+ * still configured, its state. Those who see it get the precise refusals.
+ */
+export function assertSees(settings: Settings, request: AccessRequest, who: Principal, refusal: string): void {
+  if (!canView(settings, request, who)) throw new UnseenRequestError(refusal, `${who.arn} may not see request ${request.id} (rule "${request.ruleId}")`);
+}
+
+/** The refusal of one who may not see a request: the same answer whatever the request; `reason`, the cause, is for the log. */
+export class UnseenRequestError extends ForbiddenError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The request with its decisions and audit timeline (and access details once active); the events' sources in full for responders only. */
 export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, actor: Actor, requestId: string): Promise<RequestDetail> {
   const caller = principalFromCallerArn(actor.arn);

@@ -5,6 +5,7 @@ import { parsePrincipalArn, principalFromCallerArn, samePrincipal } from '../pri
 import { assertApprovalStands, assertMayDecide, assertNotGrantRole, assertStillPersonal, isApproverFor, notThePerson, ruleById } from '../rules';
 import { countedApprovals } from './decideRequest';
 import { accessEndFor } from './extendRequest';
+import { assertSees } from './getRequest';
 import { announce, enqueueSafely, isoNow, withOptimisticRetry, type CoreDeps } from './context';
 
 /**
@@ -20,6 +21,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
     // A retry approves the access afresh: under a rule that needs approval, the same people as an
     // approval (never the requester or grantee); under an auto-approving rule, the requester too.
+    assertSees(deps.settings, current, caller, 'Only an approver of its rule (or, under a rule that approves by itself, its requester) may retry this request.');
     const rule = ruleById(deps.settings, current.ruleId);
     if (!rule.autoApprove) assertMayDecide(rule, current, caller, actor.person);
     else if (!isApproverFor(rule, caller)) {
