@@ -45,17 +45,20 @@ export interface Release {
   remaining: string[];
   /** Set when the role could not be reached to delete (its account left the configuration): why, for the audit event. */
   owed?: string;
-  /** Set when the shared role could not be rewritten for the requests that stay and was left as it is: why. */
-  leftAsItIs?: string;
+  /**
+   * Set when the shared role was not rewritten for the requests that stay: why. `calls` then lists what a
+   * refused rewrite had written first (a lockdown's detaches and lock), if anything.
+   */
+  notRewritten?: string;
 }
 
-/** What an ACCESS_REMOVED event records of a release: the role deleted or not, who it still covers, the IAM writes sent. */
+/** What an ACCESS_REMOVED event records of a release: the role deleted or not, who it still covers, the IAM writes sent, why it was not rewritten. */
 export function removalData(release: Release): Record<string, unknown> {
   return {
     roleDeleted: release.roleDeleted,
     stillCoveredBy: release.remaining,
     calls: release.calls.map((c) => c.command),
-    ...(release.leftAsItIs !== undefined ? { roleLeftAsItIs: release.leftAsItIs } : {}),
+    ...(release.notRewritten !== undefined ? { roleNotRewritten: release.notRewritten } : {}),
   };
 }
 
@@ -155,13 +158,14 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
     return { calls, roleDeleted: true, remaining: [] };
   }
   /**
-   * The request leaves the grant; the role and the identity policy stay as they are, for the others. A rewrite
-   * refused on the way may have written first (a lockdown): those writes are the release's.
+   * The request leaves the grant without the role being rewritten (why); the role and the identity policy stay
+   * as they are, for the others. A rewrite refused on the way may have written first (a lockdown): those
+   * writes are the release's.
    */
-  const leaveRoleAsItIs = async (refused?: { why: string; writes: string[] }): Promise<Release> => {
-    const calls = (refused?.writes ?? []).map((command) => ({ command }));
+  const leaveRoleAsItIs = async (why: string, writes: readonly string[] = []): Promise<Release> => {
+    const calls = writes.map((command) => ({ command }));
     await after(calls, () => deps.grants.save(lease, { ...lease.grant!, members: remaining, version: lease.grant!.version + 1, updatedAt: now }));
-    return { calls, roleDeleted: false, remaining: Object.keys(remaining), ...(refused ? { leftAsItIs: refused.why } : {}) };
+    return { calls, roleDeleted: false, remaining: Object.keys(remaining), notRewritten: why };
   };
   const leaving = options.failedEndingBy ?? lease.grant?.members[requestId];
   const profile = deps.settings.profiles.find((p) => p.name === target.profileName);
@@ -177,7 +181,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       // A rewrite IAM refuses for good need not hold the request up when it would not move the
       // role's end: the others end no earlier, so the role gives nothing they do not.
       if (admitsNobody === undefined && (leaving === undefined || !(e instanceof ProvisioningError) || e.retryable || leaving > spec.endsAt)) throw e;
-      refused = { why: admitsNobody ?? 'as they end no earlier than the request leaving', writes: writesSentBefore(e) };
+      refused = { why: admitsNobody ?? 'as IAM refuses the rewrite for good, and they end no earlier than the request leaving', writes: writesSentBefore(e) };
       return undefined;
     });
     if (!outcome) {
@@ -187,7 +191,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
         remaining: Object.keys(remaining),
         ...(refused!.writes.length > 0 ? { writesBeforeRefusal: refused!.writes } : {}),
       });
-      return leaveRoleAsItIs(refused);
+      return leaveRoleAsItIs(refused!.why, refused!.writes);
     }
     const calls = [...outcome.calls];
     await after(calls, async () => {
@@ -199,10 +203,12 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
   // Without the configured profile (or account) the role cannot be rewritten. It need not be when the
   // request leaving ends no later than the others: the role and the identity policy already end at theirs;
   // nor when only requests leaving with it remain, where the last to leave deletes the role.
-  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) return leaveRoleAsItIs();
+  const missing = !account ? `account ${target.accountId}` : !profile ? `profile "${target.profileName}"` : `the rule that set its ExternalId`;
+  if (account && options.leavingWith && Object.keys(remaining).every((id) => options.leavingWith!.has(id))) {
+    return leaveRoleAsItIs(`as ${missing} is no longer in the configuration, and only requests leaving with it remain (the last to leave deletes the role)`);
+  }
   const end = grantEnd(remaining)!;
   if (leaving !== undefined && leaving > end) {
-    const missing = !account ? `account ${target.accountId}` : !profile ? `profile "${target.profileName}"` : `the rule that set its ExternalId`;
     throw new ConflictError(
       `Request ${requestId} shares role ${target.roleName} in account ${target.accountId} with live requests ${Object.keys(remaining).sort().join(', ')} and ends after them; ` +
         `moving the role's end back to theirs needs ${missing}, which is no longer in the configuration. ` +
@@ -210,7 +216,7 @@ export async function releaseFromGrant(deps: ProvisioningDeps, lease: GrantLease
       [{ field: !account ? 'accountId' : !profile ? 'profile' : 'ruleId', reason: 'is no longer in the configuration' }],
     );
   }
-  return leaveRoleAsItIs();
+  return leaveRoleAsItIs(`as ${missing} is no longer in the configuration, and they end no earlier than the request leaving`);
 }
 
 /**

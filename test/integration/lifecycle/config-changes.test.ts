@@ -139,6 +139,12 @@ describe('a profile removed from the configuration', () => {
     expect((await w.h.requests.get(short.id))!.status).toBe('REVOKED');
     expect(w.aws.role(STAGING, roleName(long))).toEqual(role);
     expect(Object.keys((await w.rawGrant(long.grantKey!))!.members as object)).toEqual([long.id]);
+    expect((await w.h.requests.getDetail(short.id))!.events.find((e) => e.action === 'ACCESS_REMOVED')!.data).toEqual({
+      roleDeleted: false,
+      stillCoveredBy: [long.id],
+      calls: [],
+      roleNotRewritten: 'as profile "S3ReadOnly" is no longer in the configuration, and they end no earlier than the request leaving',
+    });
 
     // Now the last member: the role goes.
     await revokeRequest(w.h.deps, alice, long.id);
@@ -158,6 +164,12 @@ describe('a profile removed from the configuration', () => {
     expect((await w.h.requests.get(r.id))!.status).toBe('REVOKED');
     expect((await w.h.requests.get(extension.id))!.status).toBe('REVOKED');
     expect((await actions(extension)).slice(-2)).toEqual(['REVOKED', 'ACCESS_REMOVED']);
+    expect((await w.h.requests.getDetail(extension.id))!.events.find((e) => e.action === 'ACCESS_REMOVED')!.data).toEqual({
+      roleDeleted: false,
+      stillCoveredBy: [r.id],
+      calls: [],
+      roleNotRewritten: 'as profile "S3ReadOnly" is no longer in the configuration, and only requests leaving with it remain (the last to leave deletes the role)',
+    });
     // Nothing rewritten on the way: the role kept the extension's end, then went.
     expect(writes).toEqual(['DetachRolePolicy', 'DeleteRolePolicy', 'DeleteRole', 'DeleteUserPolicy']);
     expect(stagingRoles()).toEqual([]);

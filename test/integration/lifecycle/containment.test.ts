@@ -10,6 +10,7 @@ import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest
 import { reconcile } from '../../../src/domain/use-cases/reconcile';
 import { sweep } from '../../../src/domain/use-cases/sweep';
 import { isIamWrite, routeAwsMocks, type FakeRole } from '../../helpers/fault-iam';
+import { awsError } from '../../helpers/fault-schedule';
 import { faultWorld, type FaultWorld } from '../../helpers/fault-world';
 import { ARN, settingsWith } from '../../helpers/settings';
 
@@ -99,30 +100,19 @@ it("keeps a responder's Denies on a shared role while a request leaving it narro
 it('locks a shared role down, rather than leave it wider or longer than its grant, when what it must keep would pass an IAM limit; the leaving request still ends, and rolegate leaves the lock', async () => {
   const short = await active(60);
   const long = await active(180);
-  // Someone with IAM write on the role shortened rolegate's grant statement (no end, no conditions) and padded the
-  // trust with a Deny: IAM took it, but rolegate's own statement beside that Deny would not fit the 2,048 characters.
-  const grant = { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' };
-  const names: string[] = [];
-  const padded = () => ({ Effect: 'Deny', Principal: { AWS: [...names] }, Action: 'sts:AssumeRole' });
-  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, short), { [short.id]: short.endsAt! }));
-  while (policySize({ ...desired.trustPolicy, Statement: [...desired.trustPolicy.Statement, padded()] }) <= 2048) names.push(`arn:aws:iam::111111111111:user/padding-${names.length}`);
-  const live = { Version: '2012-10-17', Statement: [grant, padded()] };
-  expect(policySize(live)).toBeLessThanOrEqual(2048);
-  w.aws.tamper(short.accountId, roleName(short), (role) => {
-    role.trust = JSON.stringify(live);
-  });
+  const padding = padTrustPastTheLimit(short);
 
   expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
 
   // Locked: the trust admits nobody, the padding kept beside the lock; the managed policy is off; the profile policy stays.
   const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
   const locked = roleOf(short);
-  expect(statements(locked.trust)).toEqual([lock, padded()]);
+  expect(statements(locked.trust)).toEqual([lock, padding]);
   expect(locked.attached).toEqual([]);
   expect(Object.keys(locked.inline)).toEqual(['rolegate-profile']);
   // The leaving request's trail lists the lockdown's writes, in the order sent: what allowed came off, then the lock.
   const removed = (await w.h.requests.getDetail(long.id))!.events.filter((e) => e.action === 'ACCESS_REMOVED');
-  expect(removed).toEqual([expect.objectContaining({ data: { roleDeleted: false, stillCoveredBy: [short.id], calls: ['DetachRolePolicy', 'UpdateAssumeRolePolicy'], roleLeftAsItIs: expect.stringContaining('locked down') } })]);
+  expect(removed).toEqual([expect.objectContaining({ data: { roleDeleted: false, stillCoveredBy: [short.id], calls: ['DetachRolePolicy', 'UpdateAssumeRolePolicy'], roleNotRewritten: expect.stringContaining('locked down') } })]);
 
   // A request joining the role fails, and nothing on the role moves: nobody is admitted until a person takes the lock out.
   const joining = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 30, reason: 'read the logs' });
@@ -140,4 +130,61 @@ it('locks a shared role down, rather than leave it wider or longer than its gran
   await sweep(w.h.deps);
   expect((await w.h.requests.get(short.id))!.status).toBe('EXPIRED');
   expect(w.aws.role(short.accountId, roleName(short))).toBeUndefined();
+});
+
+/**
+ * Someone with IAM write on the role shortened rolegate's grant statement (no end, no conditions) and padded
+ * the trust with a Deny: IAM took it, but rolegate's own statement beside that Deny would not fit the 2,048
+ * characters, so the next change to the role locks it down. Returns the padding statement.
+ */
+function padTrustPastTheLimit(r: AccessRequest): Record<string, unknown> {
+  const grant = { Sid: 'RolegateGrant', Effect: 'Allow', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' };
+  const names: string[] = [];
+  const padded = () => ({ Effect: 'Deny', Principal: { AWS: [...names] }, Action: 'sts:AssumeRole' });
+  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, r), { [r.id]: r.endsAt! }));
+  while (policySize({ ...desired.trustPolicy, Statement: [...desired.trustPolicy.Statement, padded()] }) <= 2048) names.push(`arn:aws:iam::111111111111:user/padding-${names.length}`);
+  const live = { Version: '2012-10-17', Statement: [grant, padded()] };
+  expect(policySize(live)).toBeLessThanOrEqual(2048);
+  w.aws.tamper(r.accountId, roleName(r), (role) => {
+    role.trust = JSON.stringify(live);
+  });
+  return padded();
+}
+
+const LOCKDOWN_WRITES = ['DetachRolePolicy', 'UpdateAssumeRolePolicy'];
+const eventsOf = async (id: string, action: string) => (await w.h.requests.getDetail(id))!.events.filter((e) => e.action === action);
+
+it('lists a lockdown once on the trail when the grant item cannot be saved after it: on the failed attempt, not again on the one that finishes', async () => {
+  const short = await active(60);
+  const long = await active(180);
+  padTrustPastTheLimit(short);
+
+  // The lockdown's writes land; saving the grant without the leaving request fails (DynamoDB, its retries spent).
+  w.schedule.arm({ point: { service: 'dynamodb', command: 'PutCommand', nth: 1 }, kind: { name: 'InternalServerError', outcome: 'throw', effect: 'before', times: 1, error: () => awsError('InternalServerError', 'Internal server error', 500) } });
+  await expect(revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).rejects.toThrow('Internal server error');
+  expect(w.schedule.fired).toHaveLength(1);
+  w.schedule.disarm();
+  expect((await w.h.requests.get(long.id))!.status).toBe('ACTIVE');
+  expect((await eventsOf(long.id, 'ACCESS_REMOVAL_ATTEMPT_FAILED')).map((e) => e.data)).toEqual([{ writesBeforeError: LOCKDOWN_WRITES }]);
+
+  // Repeated, the revoke finds the role locked and writes nothing more to it: its ACCESS_REMOVED lists no write.
+  expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
+  expect((await eventsOf(long.id, 'ACCESS_REMOVED')).map((e) => e.data)).toEqual([
+    { roleDeleted: false, stillCoveredBy: [short.id], calls: [], roleNotRewritten: expect.stringContaining('locked down') },
+  ]);
+});
+
+it('fails a request whose own grant locks the role down, and lists the lockdown on its trail', async () => {
+  const short = await active(60);
+  padTrustPastTheLimit(short);
+
+  const joining = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'S3ReadOnly', durationMinutes: 30, reason: 'read the logs' });
+  await provisionRequest(w.h.deps, joining.id);
+
+  expect(await w.h.requests.get(joining.id)).toMatchObject({ status: 'FAILED', failure: { code: 'RoleLockedDown', retryable: false } });
+  // Its attempt wrote the lockdown; its undo found the role locked and left it, for the request still on it.
+  expect((await eventsOf(joining.id, 'PROVISIONING_FAILED')).map((e) => e.data)).toEqual([
+    expect.objectContaining({ writesBeforeError: LOCKDOWN_WRITES, cleanup: 'done', roleDeleted: false, stillCoveredBy: [short.id], calls: [], roleNotRewritten: expect.stringContaining('locked down') }),
+  ]);
+  expect(statements(roleOf(short).trust)[0]).toEqual({ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
 });

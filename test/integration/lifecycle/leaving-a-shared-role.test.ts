@@ -80,7 +80,7 @@ it('expires a request on a shared role whose rewrite IAM refuses for good, when 
   expect((await h.grants.get(key))!.members).toEqual({ [long.id]: at('13:00:00') });
   // The trail says the role was left as it is, and why: no write was sent.
   const removed = (await h.requests.getDetail(short.id))!.events.filter((e) => e.action === 'ACCESS_REMOVED');
-  expect(removed.map((e) => e.data)).toEqual([{ roleDeleted: false, stillCoveredBy: [long.id], calls: [], roleLeftAsItIs: 'as they end no earlier than the request leaving' }]);
+  expect(removed.map((e) => e.data)).toEqual([{ roleDeleted: false, stillCoveredBy: [long.id], calls: [], roleNotRewritten: 'as IAM refuses the rewrite for good, and they end no earlier than the request leaving' }]);
 });
 
 it('leaves a role a responder deleted deleted while its other requests stay: narrowing never brings it back; a new request does', async () => {
@@ -100,7 +100,7 @@ it('leaves a role a responder deleted deleted while its other requests stay: nar
   expect(Object.keys((await h.grants.get(key))!.members)).toEqual([longer.id]);
   expect((await h.requests.get(longer.id))!.status).toBe('ACTIVE');
   const removed = (await h.requests.getDetail(shorter.id))!.events.filter((e) => e.action === 'ACCESS_REMOVED');
-  expect(removed.map((e) => e.data)).toEqual([{ roleDeleted: false, stillCoveredBy: [longer.id], calls: [], roleLeftAsItIs: 'missing, as someone deleted it outside rolegate' }]);
+  expect(removed.map((e) => e.data)).toEqual([{ roleDeleted: false, stillCoveredBy: [longer.id], calls: [], roleNotRewritten: 'missing, as someone deleted it outside rolegate' }]);
 
   // A new request, approved (here under the auto-approving rule), writes the role again, as documented: freeze first in an incident.
   await active(30);

@@ -51,6 +51,12 @@ it('leaves a trust IAM voided as it is, whoever joins or leaves the grant, and d
   expect((await revokeRequest(w.h.deps, api(ARN.alice), longer.id, 'left the company')).status).toBe('REVOKED');
   expect(trust()).toBe(voided);
   expect(sent.filter((c) => /^(Update|Put|Attach|Create)/.test(c))).toEqual([]);
+  expect((await w.h.requests.getDetail(longer.id))!.events.find((e) => e.action === 'ACCESS_REMOVED')!.data).toEqual({
+    roleDeleted: false,
+    stillCoveredBy: [shorter.id],
+    calls: [],
+    roleNotRewritten: 'as its grantee was deleted and it admits nobody',
+  });
 
   // Someone made since under alice's name asks: nothing is written for them on that role.
   const newcomer = await createRequest(w.h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 30, reason: 'new here' });
