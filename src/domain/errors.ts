@@ -37,6 +37,12 @@ export class RolegateError extends Error {
   }
 }
 
+/** The cause a refusal carries for the log only, where its answer is the same for every cause (a Slack signature, a request the caller may not see). */
+export function logReasonOf(e: unknown): string | undefined {
+  const reason = e !== null && typeof e === 'object' ? (e as { reason?: unknown }).reason : undefined;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
 /** Codes whose message is for operators only: a broken configuration names parameters and files, and is our fault. */
 export const OPAQUE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID']);
 

@@ -121,7 +121,7 @@ async function planDecision(
   input: DecideInput,
   current: AccessRequest,
 ): Promise<Planned> {
-  assertSees(deps.settings, current, approver, 'Only the approvers of its rule may decide on this request.');
+  assertSees(deps.settings, current, approver, `${approver.arn} is not an approver under this request's rule.`);
   const rule = ruleById(deps.settings, current.ruleId);
   // Who may decide first (403, and nothing said of the request's state to anyone else), then its state (409), then,
   // for an approval, what the configuration lets stand: the rule still covers and governs the request as made, the

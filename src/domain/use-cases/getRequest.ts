@@ -20,7 +20,9 @@ export function canView(settings: Settings, request: AccessRequest, who: Princip
 /**
  * Refuses (403) one who may not see the request, before anything of it is
  * weighed, in words that name nothing of it: its rule, whether that rule is
- * still configured, its state. Those who see it get the precise refusals.
+ * still configured, its state (the refusal names the caller as rolegate took
+ * them, which tells a Slack user how their account maps). Those who see it
+ * get the precise refusals.
  */
 export function assertSees(settings: Settings, request: AccessRequest, who: Principal, refusal: string): void {
   if (!canView(settings, request, who)) throw new UnseenRequestError(refusal, `${who.arn} may not see request ${request.id} (rule "${request.ruleId}")`);

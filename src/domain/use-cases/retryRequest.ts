@@ -21,7 +21,7 @@ export async function retryRequest(deps: CoreDeps, actor: Actor, requestId: stri
     if (!current) throw new NotFoundError(`Request ${requestId} does not exist.`);
     // A retry approves the access afresh: under a rule that needs approval, the same people as an
     // approval (never the requester or grantee); under an auto-approving rule, the requester too.
-    assertSees(deps.settings, current, caller, 'Only an approver of its rule (or, under a rule that approves by itself, its requester) may retry this request.');
+    assertSees(deps.settings, current, caller, `${caller.arn} may not retry this request: only an approver under its rule (or, under a rule that approves by itself, its requester) may.`);
     const rule = ruleById(deps.settings, current.ruleId);
     if (!rule.autoApprove) assertMayDecide(rule, current, caller, actor.person);
     else if (!isApproverFor(rule, caller)) {

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../domain/errors';
-import { errorForLog, MethodNotAllowedError, OPAQUE_CODES, RolegateError } from '../../domain/errors';
+import { errorForLog, logReasonOf, MethodNotAllowedError, OPAQUE_CODES, RolegateError } from '../../domain/errors';
 import type { Logger } from '../../domain/ports';
 import type { HttpResult } from './types';
 
@@ -64,8 +64,11 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
     const { code } = error;
     const status = STATUS_BY_CODE[code];
     if (status >= 500) logger.error('request failed', { code, error: errorForLog(error), correlationId, ...who });
-    // A refusal whose answer is the same for every cause (a Slack signature) carries the cause for the log only.
-    else logger.info('request refused', { code, status, ...(hasLogReason(error) ? { reason: error.reason } : {}), correlationId, ...who });
+    else {
+      // A refusal whose answer is the same for every cause (a Slack signature, a request the caller may not see) carries the cause for the log only.
+      const reason = logReasonOf(error);
+      logger.info('request refused', { code, status, ...(reason !== undefined ? { reason } : {}), correlationId, ...who });
+    }
     const headers = { ...HEADERS_BY_CODE[code], ...(error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {}) };
     return json(status, { error: code, message: error.message, ...(error.details?.length ? { details: error.details } : {}) }, correlationId, headers);
   }
@@ -77,6 +80,3 @@ export function errorResponse(error: unknown, correlationId: string, logger: Log
   return json(500, { error: INTERNAL, message: 'Something went wrong on our side. Quote the correlation id when you report it.', correlationId }, correlationId);
 }
 
-function hasLogReason(error: RolegateError): error is RolegateError & { reason: string } {
-  return typeof (error as { reason?: unknown }).reason === 'string';
-}

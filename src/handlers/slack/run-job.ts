@@ -3,7 +3,7 @@ import { encodeTime } from 'ulid';
 import type { SlackJob, SlackJobLedger } from '../../adapters/dynamodb/slack-store';
 import { commandReply, helpText } from '../../adapters/slack/blocks';
 import type { SlackApi } from '../../adapters/slack/slack-client';
-import { errorForLog, ForbiddenError, messageForUsers, RolegateError } from '../../domain/errors';
+import { errorForLog, ForbiddenError, logReasonOf, messageForUsers, RolegateError } from '../../domain/errors';
 import { STATUS_BY_CODE } from '../http/errors';
 import type { AccessRequest, Actor } from '../../domain/model';
 import { callerIdentity } from '../../domain/principal';
@@ -56,7 +56,8 @@ export async function runSlackJob(r: SlackJobRunner, job: SlackJob): Promise<Sla
       deps.logger.error('slack job failed', { jobId: job.id, kind: job.work.kind, ...(e instanceof RolegateError ? { code: e.code } : {}), error: errorForLog(e) });
       deps.metrics?.count('SlackJobFailed');
     } else {
-      deps.logger.info('slack job refused', { jobId: job.id, ...jobTarget(job), code: e.code, slackUserId: job.slackUserId, ...(caller !== undefined ? { caller } : {}) });
+      const reason = logReasonOf(e);
+      deps.logger.info('slack job refused', { jobId: job.id, ...jobTarget(job), code: e.code, ...(reason !== undefined ? { reason } : {}), slackUserId: job.slackUserId, ...(caller !== undefined ? { caller } : {}) });
     }
     const why = messageForUsers(e);
     text = why !== undefined ? `Not done: ${why}` : 'Something went wrong on our side; nothing may have changed. Try again, or use the rolegate CLI.';

@@ -10,7 +10,8 @@ import { ARN, settingsWith } from '../../helpers/settings';
  * approver of its rule, not a responder) and tries to decide on it or retry
  * it is refused before anything of the request is weighed: one answer, which
  * names neither its rule nor whether that rule is still configured, whatever
- * the request. On DynamoDB Local, through the HTTP API.
+ * the request (it names the caller as rolegate took them). On DynamoDB Local,
+ * through the HTTP API.
  */
 
 let h: Harness;
@@ -24,8 +25,11 @@ afterEach(async () => {
 });
 
 const post = (path: string, caller: string, body: unknown = {}) => call(h.api, { method: 'POST', path, caller, body });
-const DECIDE = { status: 403, body: { error: 'FORBIDDEN', message: 'Only the approvers of its rule may decide on this request.' } };
-const RETRY = { status: 403, body: { error: 'FORBIDDEN', message: 'Only an approver of its rule (or, under a rule that approves by itself, its requester) may retry this request.' } };
+const decide = (who: string) => ({ status: 403, body: { error: 'FORBIDDEN', message: `${who} is not an approver under this request's rule.` } });
+const retry = (who: string) => ({
+  status: 403,
+  body: { error: 'FORBIDDEN', message: `${who} may not retry this request: only an approver under its rule (or, under a rule that approves by itself, its requester) may.` },
+});
 
 it('are refused a decision or a retry in words that name nothing of the request', async () => {
   const pending = (await post('/requests', ARN.alice, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'look' })).body.request.id as string;
@@ -37,9 +41,9 @@ it('are refused a decision or a retry in words that name nothing of the request'
   for (const outsider of [ARN.bob, ARN.sreSam, ARN.appRole]) {
     for (const id of [pending, failed]) {
       expect(await call(h.api, { method: 'GET', path: `/requests/${id}`, caller: outsider })).toMatchObject({ status: 403 });
-      expect(await post(`/requests/${id}/approve`, outsider)).toMatchObject(DECIDE);
-      expect(await post(`/requests/${id}/deny`, outsider, { comment: 'no' })).toMatchObject(DECIDE);
-      expect(await post(`/requests/${id}/retry`, outsider)).toMatchObject(RETRY);
+      expect(await post(`/requests/${id}/approve`, outsider)).toMatchObject(decide(outsider));
+      expect(await post(`/requests/${id}/deny`, outsider, { comment: 'no' })).toMatchObject(decide(outsider));
+      expect(await post(`/requests/${id}/retry`, outsider)).toMatchObject(retry(outsider));
     }
   }
   expect((await h.requests.get(pending))!).toMatchObject({ status: 'PENDING', version: 1 });
@@ -49,10 +53,18 @@ it('are refused a decision or a retry in words that name nothing of the request'
   h.deps.settings = settingsWith((doc) => {
     doc.rules = (doc.rules as Array<{ id: string }>).filter((r) => r.id !== 'production-read');
   });
-  expect(await post(`/requests/${pending}/approve`, ARN.bob)).toMatchObject(DECIDE);
-  expect(await post(`/requests/${pending}/retry`, ARN.bob)).toMatchObject(RETRY);
+  expect(await post(`/requests/${pending}/approve`, ARN.bob)).toMatchObject(decide(ARN.bob));
+  expect(await post(`/requests/${pending}/deny`, ARN.bob, { comment: 'no' })).toMatchObject(decide(ARN.bob));
+  expect(await post(`/requests/${pending}/retry`, ARN.bob)).toMatchObject(retry(ARN.bob));
+  // The cause is in the log, for whoever looks into the refusals.
+  expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)!.fields).toMatchObject({ code: 'FORBIDDEN', reason: `${ARN.bob} may not see request ${pending} (rule "production-read")` });
 
-  // A positive control: one who sees the request (a responder) is still told which rule it is under.
+  // Positive controls: one who sees the requests (a responder) is still told which rule each is under.
   h.deps.settings = settingsWith(() => undefined);
   expect(await post(`/requests/${pending}/approve`, ARN.responder)).toMatchObject({ status: 403, body: { message: `${ARN.responder} is not an approver under rule "production-read".` } });
+  expect(await post(`/requests/${failed}/retry`, ARN.responder)).toMatchObject({
+    status: 403,
+    body: { message: `Only the requester or an approver under rule "staging-self-service" may retry request ${failed}.` },
+  });
+  expect((await h.requests.get(failed))!.status).toBe('FAILED');
 });

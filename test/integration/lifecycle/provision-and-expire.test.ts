@@ -245,7 +245,7 @@ describe('provisioning, overlap, revocation and expiry (real DynamoDB, recorded 
     expect((await provisionRequest(h.deps, request.id)).outcome).toBe('failed');
     const { retryRequest } = await import('../../../src/domain/use-cases/retryRequest');
 
-    await expect(retryRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow('Only an approver of its rule (or, under a rule that approves by itself, its requester) may retry this request.');
+    await expect(retryRequest(h.deps, api(ARN.bob), request.id)).rejects.toThrow(`${ARN.bob} may not retry this request: only an approver under its rule (or, under a rule that approves by itself, its requester) may.`);
     expect((await retryRequest(h.deps, api(ARN.alice), request.id)).status).toBe('APPROVED');
   });
 

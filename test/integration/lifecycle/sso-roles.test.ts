@@ -109,8 +109,8 @@ describe('IAM Identity Center (SSO) roles', () => {
       const refused = await call(w.h.api, { method: 'POST', path: `/requests/${id}/approve`, caller: session(lookAlike, 'mallory'), body: {} });
 
       // Not an approver, it does not even see the request: the answer names nothing of it.
-      expect(refused).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: 'Only the approvers of its rule may decide on this request.' } });
-      // Matched as IAM matches ARNs, case-sensitively: the rolePaths entry does not place it (the log names it at /), the approver pattern does not admit it.
+      expect(refused).toMatchObject({ status: 403, body: { error: 'FORBIDDEN', message: `arn:aws:iam::${IDENTITY}:role/${lookAlike} is not an approver under this request's rule.` } });
+      // Matched as IAM matches ARNs, case-sensitively: the rolePaths entry does not place it (it is named at /), the approver pattern does not admit it.
       expect(w.h.logger.lines.find((l) => l.message === 'request refused')?.fields).toMatchObject({ code: 'FORBIDDEN', reason: `arn:aws:iam::${IDENTITY}:role/${lookAlike} may not see request ${id} (rule "sso-production-read")` });
       expect(await w.h.requests.getDetail(id)).toEqual(before);
       expect(before?.request.status).toBe('PENDING');

@@ -253,6 +253,19 @@ describe('Slack endpoints (signed payloads, real DynamoDB)', () => {
     ]);
   });
 
+  it("refuses a button click by one who may not see the request in words that name nothing of it, and logs the cause", async () => {
+    const request = await createRequest(h.deps, { arn: ARN.leadAnna, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
+    const res = await app(event('/slack/interactions', interactionBody(blockActionsPayload('rolegate_approve', request.id, { user: { id: 'U0ALICE', team_id: 'T0001ABCD' } }))));
+    expect(res.statusCode).toBe(200);
+    await settle();
+    // alice is neither its requester nor an approver of its rule: told how rolegate took her, not which rule it is.
+    expect(slack.replies.map((r) => r.reply.text)).toEqual([`Not done: ${ARN.alice} is not an approver under this request's rule.`]);
+    expect((await h.requests.getDetail(request.id))!.decisions).toEqual([]);
+    expect(h.logger.lines.filter((l) => l.message === 'slack job refused').map((l) => l.fields)).toEqual([
+      { jobId: expect.any(String), kind: 'approve', requestId: request.id, code: 'FORBIDDEN', reason: `${ARN.alice} may not see request ${request.id} (rule "production-read")`, slackUserId: 'U0ALICE', caller: ARN.alice },
+    ]);
+  });
+
   it('logs a refused command with its verb and the request it named', async () => {
     const request = await createRequest(h.deps, { arn: ARN.alice, via: 'api' }, { account: 'production', profile: 'ReadOnly', durationMinutes: 60, reason: 'x' });
     const res = await app(event('/slack/commands', slashCommandBody(`revoke ${request.id}`, { user_id: 'U0LEADBEN', trigger_id: '1.3.revoke' })));
