@@ -15,6 +15,12 @@ import {
   trustBeforeSourceIdentity,
   trustWidens,
   deletedPrincipalIn,
+  containedRoleProblem,
+  foreignDenies,
+  isDenyOnlyManaged,
+  isLockedDown,
+  keepingDenies,
+  LOCKED_DOWN_STATEMENT,
 } from '../../../src/domain/provisioning/documents';
 import { MAX_ROLE_NAME, ROLE_PATH, roleNameFor } from '../../../src/domain/provisioning/role-name';
 import { account, alice, billingApp, END, grantSpec, profile } from './fixtures';
@@ -104,6 +110,8 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
     ['the ExternalId added', trustPolicy(grantSpec({ principal: billingApp })), trustPolicy(grantSpec({ principal: billingApp, externalId: 'new-ext' })), false],
     ['another principal trusted now (edited by hand)', trustPolicy(grantSpec({ principal: billingApp })), trustPolicy(grantSpec({ endsAt: LATER })), false],
     ['a trust of another shape', { Version: '2012-10-17', Statement: [base.Statement[0], base.Statement[0]] }, base, false],
+    // A second Allow someone added (another principal) makes it another shape: written first, as a narrowing, whatever the end.
+    ['a later end, over a trust with a hand-added Allow for someone else', { ...base, Statement: [base.Statement[0], trustPolicy(grantSpec({ principal: billingApp })).Statement[0]] }, trustPolicy(grantSpec({ endsAt: LATER })), false],
     ['a current trust with no end', { ...base, Statement: [{ ...base.Statement[0], Condition: {} }] }, base, true],
     ['the session pin dropped', trustPolicy(grantSpec({ session: 'alice' })), base, true],
     ['the session pin moved to another name', trustPolicy(grantSpec({ session: 'alice' })), trustPolicy(grantSpec({ session: 'bob' })), true],
@@ -119,6 +127,67 @@ describe('trustWidens (the trust is written first when it narrows, last when it 
   ];
   it.each(cases)('%s', (_what, current, desired, widens) => {
     expect(trustWidens(current, desired)).toBe(widens);
+  });
+});
+
+describe('containment: what rolegate keeps of a role someone contained, and when it locks the role', () => {
+  const trust = trustPolicy(grantSpec());
+  const DENY = { Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::111111111111:user/mallory' }, Action: 'sts:AssumeRole' };
+
+  it('takes only a Deny of sts:AssumeRole to every principal, unconditional, under the lock\'s Sid, for the lock', () => {
+    expect(isLockedDown({ Version: '2012-10-17', Statement: [LOCKED_DOWN_STATEMENT] })).toBe(true);
+    // As IAM may give it back: a lone statement, a principal list, every STS action.
+    expect(isLockedDown({ Statement: { ...LOCKED_DOWN_STATEMENT, Principal: { AWS: ['*'] }, Action: 'sts:*' } })).toBe(true);
+    // An Allow to everyone under the Sid opens the role: it is no lock, and rolegate rewrites it.
+    expect(isLockedDown({ Statement: [{ ...LOCKED_DOWN_STATEMENT, Effect: 'Allow' }] })).toBe(false);
+    // A Deny under a condition (until a time, from an address) admits everyone else: no lock.
+    expect(isLockedDown({ Statement: [{ ...LOCKED_DOWN_STATEMENT, Condition: { DateLessThan: { 'aws:CurrentTime': END } } }] })).toBe(false);
+    expect(isLockedDown({ Statement: [{ ...LOCKED_DOWN_STATEMENT, Principal: { AWS: 'arn:aws:iam::111111111111:user/mallory' } }] })).toBe(false);
+    expect(isLockedDown({ Statement: [{ ...LOCKED_DOWN_STATEMENT, Sid: 'Incident' }] })).toBe(false);
+    expect(isLockedDown({ Statement: [{ ...LOCKED_DOWN_STATEMENT, Action: 's3:*' }] })).toBe(false);
+  });
+
+  it("keeps AWS's own AWSDenyAll attached, never a policy of an account's that borrows its name", () => {
+    expect(isDenyOnlyManaged('arn:aws:iam::aws:policy/AWSDenyAll')).toBe(true);
+    expect(isDenyOnlyManaged('arn:aws-us-gov:iam::aws:policy/AWSDenyAll')).toBe(true);
+    expect(isDenyOnlyManaged('arn:aws:iam::333333333333:policy/AWSDenyAll')).toBe(false);
+    expect(isDenyOnlyManaged('arn:aws:iam::aws:policy/ReadOnlyAccess')).toBe(false);
+  });
+
+  it('keeps a Deny it did not write once, without a Sid the desired document uses, and none of its own', () => {
+    // A Deny it writes itself, found as it writes it (a profile's own, with its Sid), is not kept beside itself.
+    const withOwnDeny = { Version: '2012-10-17' as const, Statement: [...trust.Statement, { Sid: 'NoSecrets', Effect: 'Deny', Action: 'secretsmanager:*', Resource: '*' }] };
+    expect(foreignDenies(withOwnDeny, withOwnDeny)).toEqual([]);
+    expect(keepingDenies(withOwnDeny, withOwnDeny)).toEqual(withOwnDeny);
+    // Rolegate's grant turned into a Deny is kept without the Sid (IAM refuses a Sid twice); the same Deny found twice is kept once.
+    expect(foreignDenies({ Statement: [DENY, { ...DENY, Sid: 'RolegateGrant' }] }, trust)).toEqual([DENY]);
+    expect(foreignDenies({ Statement: [{ ...DENY, Sid: 'RolegateGrant' }, DENY] }, trust)).toEqual([DENY]);
+    // Its own end of access and hold are its to rewrite: never kept.
+    expect(foreignDenies({ Statement: [{ ...DENY, Sid: 'RolegateAccessEnds' }, { ...DENY, Sid: 'RolegateProfileChanging' }] }, trust)).toEqual([]);
+    expect(keepingDenies(trust, { Statement: [...trust.Statement, DENY] })).toEqual({ ...trust, Statement: [...trust.Statement, DENY] });
+  });
+
+  it('names the first IAM limit the kept Denies take a role past, and none at the limit itself', () => {
+    const d = desiredRole(grantSpec());
+    const padded = (doc: typeof d.trustPolicy, size: number) => {
+      const pad = { Effect: 'Deny', Action: 'sts:AssumeRole', Principal: { AWS: 'arn:aws:iam::111111111111:user/p' } };
+      const grow = (n: number) => ({ ...doc, Statement: [...doc.Statement, { ...pad, Principal: { AWS: `arn:aws:iam::111111111111:user/${'p'.repeat(n)}` } }] });
+      const at = size - policySize(grow(1)) + 1;
+      const out = grow(at);
+      expect(policySize(out)).toBe(size);
+      return out;
+    };
+    expect(containedRoleProblem({ ...d, trustPolicy: padded(d.trustPolicy, 2048) }, 0, {})).toBeUndefined();
+    expect(containedRoleProblem({ ...d, trustPolicy: padded(d.trustPolicy, 2049) }, 0, {})).toBe("its trust policy would be 2049 characters without whitespace, over this account's quota of 2048");
+    // An account's raised quota is the limit.
+    expect(containedRoleProblem({ ...d, trustPolicy: padded(d.trustPolicy, 2500) }, 0, { trustPolicyMaxChars: 4096 })).toBeUndefined();
+    expect(containedRoleProblem({ ...d, inlinePolicy: padded(d.inlinePolicy, 10240) }, 0, {})).toBeUndefined();
+    expect(containedRoleProblem({ ...d, inlinePolicy: padded(d.inlinePolicy, 10241) }, 0, {})).toBe("its inline policy rolegate-profile would be 10241 characters without whitespace, over IAM's 10240");
+    expect(containedRoleProblem(d, 10 - d.managedPolicyArns.length, { managedPoliciesPerRoleMax: 10 })).toBeUndefined();
+    expect(containedRoleProblem(d, 11 - d.managedPolicyArns.length, { managedPoliciesPerRoleMax: 10 })).toBe("it would hold 11 managed policies, over this account's 10 per role");
+    // A grant recorded before rolegate kept the account's quota: IAM's most, 20.
+    expect(containedRoleProblem(d, 20 - d.managedPolicyArns.length, {})).toBeUndefined();
+    expect(containedRoleProblem(d, 21 - d.managedPolicyArns.length, {})).toBe("it would hold 21 managed policies, over this account's 20 per role");
   });
 });
 
