@@ -430,18 +430,20 @@ export class IamProvisioner implements Provisioner {
       );
     }
     this.assertNotLockedDown(s, name, currentTrust);
-    // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), within IAM's limits.
+    // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), and AWSDenyAll
+    // attached; all of it is read, and checked against IAM's limits, before anything is written.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
-    await this.withinLimits(s, { ...desired, trustPolicy: trust }, 0, currentTrust);
+    const inline = await this.inlinePolicies(s, name);
+    const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
+    const attached = await this.attachedPolicies(s, name);
+    const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
+    // AWSDenyAll attached by a responder only narrows the role: it stays (takeOff), and counts against the quota.
+    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust);
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
     if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
     if (role.MaxSessionDuration !== desired.maxSessionDuration || (role.Description ?? '') !== desired.description) await this.write(s, updateRoleCall(desired));
 
-    const inline = await this.inlinePolicies(s, name);
-    const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
-    const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
-    await this.withinLimits(s, d, 0, currentTrust);
     let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
     if (boundary && boundary !== d.permissionsBoundaryArn) {
@@ -455,9 +457,6 @@ export class IamProvisioner implements Provisioner {
     const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
-    const attached = await this.attachedPolicies(s, name);
-    // AWSDenyAll attached by a responder only narrows the role: it stays (takeOff), and counts against the quota.
-    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust);
     await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), inline.filter((p) => p !== d.inlinePolicyName));
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));

@@ -59,16 +59,43 @@ const roleName = (r: AccessRequest) => r.grantKey!.split('#')[1]!;
 const roleOf = (r: AccessRequest): FakeRole => w.aws.role(r.accountId, roleName(r))!;
 const statements = (json: string) => (JSON.parse(json) as { Statement: unknown[] }).Statement;
 
-it("keeps a responder's Denies on a shared role while a request leaving it narrows the role for the one that stays", async () => {
-  const short = await active(60);
-  const long = await active(180);
-  expect(roleName(short)).toBe(roleName(long));
-  w.aws.tamper(short.accountId, roleName(short), (role) => {
+/** A responder contains the role: AWSDenyAll attached, a Deny added to its trust and to its profile policy, the console's "Revoke active sessions". */
+function contain(r: AccessRequest): void {
+  w.aws.tamper(r.accountId, roleName(r), (role) => {
     role.attached.push(DENY_ALL);
     role.trust = JSON.stringify({ ...JSON.parse(role.trust), Statement: [...statements(role.trust), trustDeny] });
     role.inline['rolegate-profile'] = JSON.stringify({ ...JSON.parse(role.inline['rolegate-profile']!), Statement: [...statements(role.inline['rolegate-profile']!), profileDeny] });
     role.inline.AWSRevokeOlderSessions = JSON.stringify(revokeOlderSessions);
   });
+}
+
+/** The example in aws mode, with a change to one of its profiles. */
+const awsWith = (patch: (profiles: Array<Record<string, unknown>>) => void) =>
+  settingsWith((doc) => {
+    Object.assign(doc.provisioner as Record<string, unknown>, { mode: 'aws', identityRoleArn: 'arn:aws:iam::111111111111:role/rolegate-identity-granter', identityExternalId: 'rolegate-identity-5b1e' });
+    patch(doc.profiles as Array<Record<string, unknown>>);
+  });
+const s3ReadOnly = (profiles: Array<Record<string, unknown>>) => profiles.find((p) => p.name === 'S3ReadOnly')!;
+
+/** Each IAM write sent while `work` runs, with what it sent. */
+async function iamWritesDuring(work: () => Promise<unknown>): Promise<Array<{ command: string; input: Record<string, unknown> }>> {
+  const writes: Array<{ command: string; input: Record<string, unknown> }> = [];
+  w.aws.onCall = (service, command, input) => {
+    if (service === 'iam' && isIamWrite(command)) writes.push({ command, input: input as Record<string, unknown> });
+  };
+  try {
+    await work();
+  } finally {
+    w.aws.onCall = undefined;
+  }
+  return writes;
+}
+
+it("keeps a responder's Denies on a shared role while a request leaving it narrows the role for the one that stays", async () => {
+  const short = await active(60);
+  const long = await active(180);
+  expect(roleName(short)).toBe(roleName(long));
+  contain(short);
 
   // The later one leaves: the role's end moves back to the earlier one's.
   expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
@@ -187,4 +214,97 @@ it('fails a request whose own grant locks the role down, and lists the lockdown 
     expect.objectContaining({ writesBeforeError: LOCKDOWN_WRITES, cleanup: 'done', roleDeleted: false, stillCoveredBy: [short.id], calls: [], roleNotRewritten: expect.stringContaining('locked down') }),
   ]);
   expect(statements(roleOf(short).trust)[0]).toEqual({ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' });
+});
+
+it("keeps a responder's Denies when a request with a later end joins the contained role, which widens it (its trust written last)", async () => {
+  const short = await active(60);
+  contain(short);
+  const later = await active(180);
+  expect(roleName(later)).toBe(roleName(short));
+
+  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, short), { [short.id]: short.endsAt!, [later.id]: later.endsAt! }));
+  const role = roleOf(short);
+  expect(role.trust).toContain(later.endsAt!);
+  expect(statements(role.trust)).toEqual([...desired.trustPolicy.Statement, trustDeny]);
+  expect(statements(role.inline['rolegate-profile']!)).toEqual([...desired.inlinePolicy.Statement, profileDeny]);
+  expect(role.attached.sort()).toEqual([...desired.managedPolicyArns, DENY_ALL].sort());
+  expect(JSON.parse(role.inline.AWSRevokeOlderSessions!)).toEqual(revokeOlderSessions);
+});
+
+it("keeps a responder's Denies in the profile policy that holds the role while its permissions boundary is swapped", async () => {
+  const OLD_BOUNDARY = 'arn:aws:iam::aws:policy/PowerUserAccess';
+  const NEW_BOUNDARY = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
+  w.h.deps.settings = awsWith((profiles) => void (s3ReadOnly(profiles).permissionsBoundaryArn = OLD_BOUNDARY));
+  const short = await active(60);
+  expect(roleOf(short).boundary).toBe(OLD_BOUNDARY);
+  contain(short);
+  w.h.deps.settings = awsWith((profiles) => void (s3ReadOnly(profiles).permissionsBoundaryArn = NEW_BOUNDARY));
+
+  let later: AccessRequest | undefined;
+  const writes = await iamWritesDuring(async () => (later = await active(180)));
+
+  // The hold (nothing allowed while the boundary changes) goes first, with the responder's Deny beside it, so a run cut
+  // short after it leaves the Deny on the role for the next one to keep.
+  const hold = writes.find((c) => c.command === 'PutRolePolicy')!;
+  const held = statements(decodeURIComponent(hold.input.PolicyDocument as string));
+  expect(held[0]).toMatchObject({ Sid: 'RolegateProfileChanging', Effect: 'Deny' });
+  expect(held).toContainEqual(profileDeny);
+  expect(writes.map((c) => c.command).indexOf('PutRolePolicy')).toBeLessThan(writes.map((c) => c.command).indexOf('PutRolePermissionsBoundary'));
+  const desired = desiredRole(specFor(w.h.deps.settings, grantTargetFor(w.h.deps.settings, short), { [short.id]: short.endsAt!, [later!.id]: later!.endsAt! }));
+  const role = roleOf(short);
+  expect(role.boundary).toBe(NEW_BOUNDARY);
+  expect(statements(role.inline['rolegate-profile']!)).toEqual([...desired.inlinePolicy.Statement, profileDeny]);
+});
+
+it('locks the role down before any other write when the kept Denies take its profile policy past IAM\'s 10,240 characters, and leaves that policy, Allows and all', async () => {
+  const allowList = { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::app-*' };
+  w.h.deps.settings = awsWith((profiles) => {
+    const p = s3ReadOnly(profiles);
+    p.inlinePolicy = { ...(p.inlinePolicy as Record<string, unknown>), Statement: [allowList, ...((p.inlinePolicy as { Statement: unknown[] }).Statement)] };
+  });
+  const short = await active(60);
+  const long = await active(180);
+  // A responder's Deny of many buckets, which fits beside the profile policy as it is...
+  const buckets: string[] = [];
+  const bigDeny = () => ({ Sid: 'IncidentBuckets', Effect: 'Deny', Action: 's3:*', Resource: [...buckets] });
+  const live = () => ({ ...JSON.parse(roleOf(short).inline['rolegate-profile']!), Statement: [...statements(roleOf(short).inline['rolegate-profile']!), bigDeny()] });
+  while (policySize(live()) <= 10_240 - 60) buckets.push(`arn:aws:s3:::bucket-${buckets.length}/*`);
+  expect(policySize(live())).toBeLessThanOrEqual(10_240);
+  const before = live();
+  w.aws.tamper(short.accountId, roleName(short), (role) => void (role.inline['rolegate-profile'] = JSON.stringify(before)));
+  // ...but not beside the profile as it is configured now, one statement longer.
+  w.h.deps.settings = awsWith((profiles) => {
+    const p = s3ReadOnly(profiles);
+    p.inlinePolicy = { ...(p.inlinePolicy as Record<string, unknown>), Statement: [allowList, { Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: 'arn:aws:s3:::app-*' }, ...((p.inlinePolicy as { Statement: unknown[] }).Statement)] };
+  });
+
+  const writes = await iamWritesDuring(() => revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident'));
+
+  expect((await w.h.requests.get(long.id))!.status).toBe('REVOKED');
+  // Nothing before the lockdown (no tag, no profile policy): the managed policy off, then the lock.
+  expect(writes.map((c) => c.command)).toEqual(['DetachRolePolicy', 'UpdateAssumeRolePolicy']);
+  const locked = roleOf(short);
+  expect(statements(locked.trust)).toEqual([{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+  expect(locked.inline).toEqual({ 'rolegate-profile': JSON.stringify(before) });
+  expect(locked.attached).toEqual([]);
+});
+
+it('writes the lock alone when the trust cannot hold it beside the Denies it kept', async () => {
+  const short = await active(60);
+  const long = await active(180);
+  // Someone turned rolegate's grant into a Deny and padded the trust: it fits, but not with the lock beside it.
+  const asDeny = { Sid: 'RolegateGrant', Effect: 'Deny', Principal: { AWS: ARN.alice }, Action: 'sts:AssumeRole' };
+  const names: string[] = [];
+  const padded = () => ({ Effect: 'Deny', Principal: { AWS: [...names] }, Action: 'sts:AssumeRole' });
+  const live = () => ({ Version: '2012-10-17', Statement: [asDeny, padded()] });
+  while (policySize(live()) <= 2048) names.push(`arn:aws:iam::111111111111:user/padding-${names.length}`);
+  names.pop();
+  const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+  expect(policySize(live())).toBeLessThanOrEqual(2048);
+  expect(policySize({ ...live(), Statement: [lock, ...live().Statement] })).toBeGreaterThan(2048);
+  w.aws.tamper(short.accountId, roleName(short), (role) => void (role.trust = JSON.stringify(live())));
+
+  expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
+
+  expect(statements(roleOf(short).trust)).toEqual([lock]);
 });

@@ -402,12 +402,13 @@ describe('IamProvisioner.apply', () => {
 
     const outcome = await provisioner().provisioner.apply(spec, '01REQ');
 
+    // Everything it keeps is read and checked against IAM's limits before the first write; the trust narrows first.
     expect(commandNames(iam)).toEqual([
       'GetRole',
-      'UpdateAssumeRolePolicy',
       'ListRolePolicies',
       'GetRolePolicy',
       'ListAttachedRolePolicies',
+      'UpdateAssumeRolePolicy',
       'DetachRolePolicy',
       'GetRolePolicy',
       'DeleteRolePolicy',
@@ -513,11 +514,11 @@ describe('IamProvisioner.apply', () => {
     // The boundary goes only once the role is held at Deny-all; the hold ends with the new inline policy.
     expect(commandNames(iam)).toEqual([
       'GetRole',
-      'UpdateRole',
       'ListRolePolicies',
+      'ListAttachedRolePolicies',
+      'UpdateRole',
       'PutRolePolicy',
       'DeleteRolePermissionsBoundary',
-      'ListAttachedRolePolicies',
       'DetachRolePolicy',
       'PutRolePolicy',
       'AttachRolePolicy',
@@ -605,7 +606,7 @@ describe('IamProvisioner.apply', () => {
     await provisioner().provisioner.apply(extended, '01B');
 
     // The trust's later end is written last, once the role's policies are as desired.
-    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'GetRolePolicy', 'TagRole', 'ListAttachedRolePolicies', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'GetRole']);
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies', 'TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'GetRole']);
     expect(parsed(iam.commandCalls(UpdateAssumeRolePolicyCommand)[0]!.args[0].input.PolicyDocument)).toEqual(trustPolicy(extended));
     // The end of access moves with the trust's end.
     expect((parsed(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument) as { Statement: unknown[] }).Statement.at(-1)).toEqual({
