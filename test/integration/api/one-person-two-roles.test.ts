@@ -1,3 +1,6 @@
+import { ProvisioningError } from '../../../src/domain/errors';
+import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
+import { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { call, apiEvent, lambdaContext } from '../../helpers/events';
 import { harness, type Harness } from '../../helpers/harness';
 import { ARN, settingsWith } from '../../helpers/settings';
@@ -74,6 +77,26 @@ it('refuses the requester approving through another permission set (403), writin
     ['REQUESTED', 'alice@example.com'],
     ['APPROVED', 'bob@example.com'],
   ]);
+});
+
+it('refuses the requester sending their failed request back to provisioning through another permission set (403); another lead then may', async () => {
+  const iam = new RecordingProvisioner();
+  const own = await harness({ settings, provisioner: iam });
+  try {
+    const created = await call(own.api, { method: 'POST', path: '/requests', caller: session(DEVELOPER, 'alice@example.com'), body: read });
+    const id = created.body.request.id as string;
+    expect((await call(own.api, { method: 'POST', path: `/requests/${id}/approve`, caller: ARN.leadAnna, body: {} })).status).toBe(200);
+    iam.failNext = [new ProvisioningError('IAM refused the role (AccessDenied)', 'AccessDenied', false)];
+    expect((await provisionRequest(own.deps, id)).outcome).toBe('failed');
+    const before = await allItems(own);
+
+    const retried = await call(own.api, { method: 'POST', path: `/requests/${id}/retry`, caller: session(LEAD, 'alice@example.com'), body: {} });
+    expect(retried).toMatchObject({ status: 403, body: { message: 'Nobody may decide on their own request: alice@example.com asked for it, signed in through another role.' } });
+    expect(await allItems(own)).toEqual(before);
+    expect(await call(own.api, { method: 'POST', path: `/requests/${id}/retry`, caller: session(LEAD, 'anna@example.com'), body: {} })).toMatchObject({ status: 200, body: { request: { status: 'APPROVED' } } });
+  } finally {
+    await own.close();
+  }
 });
 
 it('counts one person once toward a two-person rule, whichever set they approve through (409); a second person completes it', async () => {

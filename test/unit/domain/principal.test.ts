@@ -35,10 +35,14 @@ describe('principal ARNs', () => {
     // stop anyone creating, does not get Identity Center's path (where approver patterns would admit it).
     expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/awsreservedsso_Admin_x/mallory', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/awsreservedsso_Admin_x');
     expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/CI-7/build', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/CI-7');
+    // The whole name matches, from its first character: a role whose name only ends like the pattern is not placed.
+    expect(principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/MyAWSReservedSSO_Admin_x/mallory', rolePaths).arn).toBe('arn:aws:iam::111111111111:role/MyAWSReservedSSO_Admin_x');
     // A user ARN carries its own path; rolePaths never applies to it.
     expect(principalFromCallerArn('arn:aws:iam::111111111111:user/AWSReservedSSO_x', rolePaths).arn).toBe('arn:aws:iam::111111111111:user/AWSReservedSSO_x');
     // The same role with or without the path is one IAM identity.
     expect(samePrincipal(sso, principalFromCallerArn('arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/bob'))).toBe(true);
+    // One account id in two partitions is two accounts.
+    expect(samePrincipal(parsePrincipalArn('arn:aws:iam::111111111111:user/alice'), parsePrincipalArn('arn:aws-cn:iam::111111111111:user/alice'))).toBe(false);
   });
 
   it.each([
