@@ -56,6 +56,8 @@ it('shows it to the person who asked and to the workload, not to another user', 
   const id = (await post('/requests', ARN.alice, forBilling('production'))).body.request.id as string;
   expect(await get(id, ARN.alice)).toMatchObject({ status: 200, body: { request: { id } } });
   expect(await get(id, ARN.appRole)).toMatchObject({ status: 200, body: { request: { id } } });
+  // The same user moved to another path since: one IAM identity, as IAM compares them.
+  expect((await get(id, 'arn:aws:iam::111111111111:user/team/alice')).status).toBe(200);
   expect((await get(id, ARN.bob)).status).toBe(403);
 });
 

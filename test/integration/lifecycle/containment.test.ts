@@ -308,3 +308,32 @@ it('writes the lock alone when the trust cannot hold it beside the Denies it kep
 
   expect(statements(roleOf(short).trust)).toEqual([lock]);
 });
+
+it('writes the lock beside the Denies it kept when they fit together exactly, at the trust quota', async () => {
+  const short = await active(60);
+  const long = await active(180);
+  // Someone took rolegate's Allow out and padded the trust with a Deny: the lock beside it comes to exactly 2,048 characters.
+  const lock = { Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' };
+  const names: string[] = [];
+  const padded = () => ({ Effect: 'Deny', Principal: { AWS: [...names] }, Action: 'sts:AssumeRole' });
+  const locked = () => ({ Version: '2012-10-17', Statement: [lock, padded()] });
+  while (policySize(locked()) < 2048 - 60) names.push(`arn:aws:iam::111111111111:user/padding-${names.length}`);
+  names.push(`arn:aws:iam::111111111111:user/${'p'.repeat(2048 - policySize(locked()) - '"arn:aws:iam::111111111111:user/",'.length)}`);
+  expect(policySize(locked())).toBe(2048);
+  w.aws.tamper(short.accountId, roleName(short), (role) => void (role.trust = JSON.stringify({ Version: '2012-10-17', Statement: [padded()] })));
+
+  expect((await revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident')).status).toBe('REVOKED');
+
+  expect(statements(roleOf(short).trust)).toEqual([lock, padded()]);
+});
+
+it('counts AWSDenyAll once toward the managed-policy quota when the profile itself attaches it: no lockdown at the quota', async () => {
+  const ten = ['AmazonS3ReadOnlyAccess', 'AWSDenyAll', 'ReadOnlyAccess', 'SecurityAudit', 'ViewOnlyAccess', 'AmazonEC2ReadOnlyAccess', 'IAMReadOnlyAccess', 'AmazonRDSReadOnlyAccess', 'AmazonSQSReadOnlyAccess', 'AmazonSNSReadOnlyAccess'];
+  w.h.deps.settings = awsWith((profiles) => void (s3ReadOnly(profiles).managedPolicyArns = ten.map((n) => `arn:aws:iam::aws:policy/${n}`)));
+  const short = await active(60);
+  const long = await active(180);
+  expect(long.status).toBe('ACTIVE');
+  expect(roleOf(short).attached).toHaveLength(10);
+  expect(roleOf(short).trust).not.toContain('RolegateLockedDown');
+  expect(roleOf(short).trust).toContain(long.endsAt!);
+});
