@@ -1,12 +1,12 @@
 import { actedBy, audit, eventActor } from '../audit';
-import { ConflictError, errorForLog, ForbiddenError, GrantBusyError, messageForUsers, noteWritesSent, NotFoundError, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
+import { ConflictError, errorForLog, GrantBusyError, messageForUsers, noteWritesSent, NotFoundError, ProvisioningError, RolegateError, StaleWriteError, writesSentBefore } from '../errors';
 import { grantLocationFor, withGrantLease } from '../grants';
 import { SYSTEM_ACTOR, type AccessRequest, type Actor, type EventActor, type RequestStatus } from '../model';
 import { principalFromCallerArn } from '../principal';
 import { assertTransition, TERMINAL } from '../state-machine';
 import { announce, isoNow, withOptimisticRetry } from './context';
 import { cancelOrphanedExtension } from './cancelRequest';
-import { canView } from './getRequest';
+import { assertSees } from './getRequest';
 import { leaseOptions, releaseFromGrant, removalData, type ReleaseOptions } from './grant-membership';
 import type { ProvisioningDeps } from './provisionRequest';
 
@@ -158,9 +158,7 @@ export async function revokeRequest(deps: ProvisioningDeps, actor: Actor, reques
   const request = await deps.requests.get(requestId);
   if (!request) throw new NotFoundError(`Request ${requestId} does not exist.`);
   // Whoever may see it: the requester, the grantee, an approver of its rule (or, its rule gone, of it).
-  if (!canView(deps.settings, request, caller)) {
-    throw new ForbiddenError('Only an approver of its rule, a responder, the requester or the grantee may revoke a request.');
-  }
+  assertSees(deps.settings, request, caller, 'Only an approver of its rule, a responder, the requester or the grantee may revoke a request.');
   if (request.status === 'PENDING') {
     throw new ConflictError(`Request ${request.id} is still pending: cancel it (requester) or deny it (approver) instead.`, [
       { field: 'status', reason: 'is PENDING' },

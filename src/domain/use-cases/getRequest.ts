@@ -43,9 +43,7 @@ export async function getRequest(deps: Pick<CoreDeps, 'requests' | 'settings'>, 
   const caller = principalFromCallerArn(actor.arn);
   const detail = await deps.requests.getDetail(requestId);
   if (!detail) throw new NotFoundError(`Request ${requestId} does not exist.`);
-  if (!canView(deps.settings, detail.request, caller)) {
-    throw new ForbiddenError('Only the requester, the grantee, the approvers of its rule and the responders may see this request.');
-  }
+  assertSees(deps.settings, detail.request, caller, 'Only the requester, the grantee, the approvers of its rule and the responders may see this request.');
   // Where each change came from (addresses, clients, sessions) is for the responders; others see how it came.
   if (matchesAny(caller, deps.settings.responders)) return detail;
   return { ...detail, events: detail.events.map((e) => (e.source ? { ...e, source: { via: e.source.via } } : e)) };

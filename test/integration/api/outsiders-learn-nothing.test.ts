@@ -46,6 +46,12 @@ it('are refused a decision or a retry in words that name nothing of the request'
       expect(await post(`/requests/${id}/retry`, outsider)).toMatchObject(retry(outsider));
     }
   }
+  // Seeing and revoking are refused the same way, the cause in the log.
+  const lastRefusal = () => h.logger.lines.filter((l) => l.message === 'request refused').at(-1)!.fields;
+  expect((await call(h.api, { method: 'GET', path: `/requests/${pending}`, caller: ARN.bob })).status).toBe(403);
+  expect(lastRefusal()).toMatchObject({ code: 'FORBIDDEN', reason: `${ARN.bob} may not see request ${pending} (rule "production-read")` });
+  expect(await post(`/requests/${failed}/revoke`, ARN.bob, { comment: 'x' })).toMatchObject({ status: 403, body: { message: 'Only an approver of its rule, a responder, the requester or the grantee may revoke a request.' } });
+  expect(lastRefusal()).toMatchObject({ code: 'FORBIDDEN', reason: `${ARN.bob} may not see request ${failed} (rule "staging-self-service")` });
   expect((await h.requests.get(pending))!).toMatchObject({ status: 'PENDING', version: 1 });
   expect((await h.requests.get(failed))!.status).toBe('FAILED');
 
@@ -57,7 +63,7 @@ it('are refused a decision or a retry in words that name nothing of the request'
   expect(await post(`/requests/${pending}/deny`, ARN.bob, { comment: 'no' })).toMatchObject(decide(ARN.bob));
   expect(await post(`/requests/${pending}/retry`, ARN.bob)).toMatchObject(retry(ARN.bob));
   // The cause is in the log, for whoever looks into the refusals.
-  expect(h.logger.lines.filter((l) => l.message === 'request refused').at(-1)!.fields).toMatchObject({ code: 'FORBIDDEN', reason: `${ARN.bob} may not see request ${pending} (rule "production-read")` });
+  expect(lastRefusal()).toMatchObject({ code: 'FORBIDDEN', reason: `${ARN.bob} may not see request ${pending} (rule "production-read")` });
 
   // Positive controls: one who sees the requests (a responder) is still told which rule each is under.
   h.deps.settings = settingsWith(() => undefined);

@@ -115,6 +115,7 @@ it('logs who was refused, and at what (the caller, the route and request, API Ga
     fields: {
       code: 'FORBIDDEN',
       status: 403,
+      reason: `${ARN.bob} may not see request ${id} (rule "staging-self-service")`,
       correlationId: 'chosen-by-the-caller',
       caller: ARN.bob,
       route: 'POST /requests/{id}/revoke',
