@@ -435,14 +435,18 @@ export class IamProvisioner implements Provisioner {
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
     const inline = await this.inlinePolicies(s, name);
     const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
+    // Another inline policy that only denies stays (takeOff) and counts toward IAM's size limit over all of them.
+    const others = new Map<string, unknown>();
+    for (const policyName of inline.filter((p) => p !== desired.inlinePolicyName)) others.set(policyName, await this.inlinePolicy(s, name, policyName));
+    const keptInlineChars = [...others.values()].filter((doc) => onlyDenies(doc)).reduce((n: number, doc) => n + policySize(doc), 0);
     const attached = await this.attachedPolicies(s, name);
     const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
     // AWSDenyAll attached by a responder only narrows the role: it stays (takeOff), and counts against the quota.
-    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust);
+    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust, keptInlineChars);
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
-    if (trustChanged && !widening) await this.write(s, updateTrustCall({ ...desired, trustPolicy: trust }));
-    if (role.MaxSessionDuration !== desired.maxSessionDuration || (role.Description ?? '') !== desired.description) await this.write(s, updateRoleCall(desired));
+    if (trustChanged && !widening) await this.write(s, updateTrustCall(d));
+    if (role.MaxSessionDuration !== d.maxSessionDuration || (role.Description ?? '') !== d.description) await this.write(s, updateRoleCall(d));
 
     let inlineAsDesired = liveProfile !== undefined && samePolicy(liveProfile, d.inlinePolicy);
     const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
@@ -457,7 +461,7 @@ export class IamProvisioner implements Provisioner {
     const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
-    await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), inline.filter((p) => p !== d.inlinePolicyName));
+    await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), [...others.keys()], others);
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));
@@ -475,9 +479,9 @@ export class IamProvisioner implements Provisioner {
    * end of access and whatever Denies it holds, stays. rolegate then
    * changes nothing on it (converge) until a person takes the lock out.
    */
-  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number, currentTrust: unknown): Promise<void> {
+  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number, currentTrust: unknown, keptInlineChars: number): Promise<void> {
     const limits = { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax };
-    const problem = containedRoleProblem(d, keptManaged, limits);
+    const problem = containedRoleProblem(d, keptManaged, limits, keptInlineChars);
     if (problem === undefined) return;
     const name = d.roleName;
     const withDenies = keepingDenies(LOCKED_TRUST, currentTrust);
@@ -499,12 +503,13 @@ export class IamProvisioner implements Provisioner {
   /**
    * Detaches the managed policies and deletes the inline policies given, but those that only deny (AWSDenyAll;
    * another's Deny-only policy, such as a responder's "Revoke active sessions"): they only narrow the role, and
-   * stay. Each removal is safe to repeat.
+   * stay. Each removal is safe to repeat. `read`: the inline policies' documents already read, not read again.
    */
-  private async takeOff(s: Session, name: string, managedArns: readonly string[], inlineNames: readonly string[]): Promise<void> {
+  private async takeOff(s: Session, name: string, managedArns: readonly string[], inlineNames: readonly string[], read: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
     for (const arn of managedArns) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
     for (const policyName of inlineNames) {
-      if (!onlyDenies(await this.inlinePolicy(s, name, policyName))) await this.writeTolerant(s, deleteInlineCall(name, policyName));
+      const doc = read.has(policyName) ? read.get(policyName) : await this.inlinePolicy(s, name, policyName);
+      if (!onlyDenies(doc)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
     }
   }
 

@@ -500,15 +500,21 @@ export function keepingDenies(desired: PolicyDocument, live: unknown): PolicyDoc
 /**
  * Why IAM would refuse a grant role's documents once the Denies someone
  * else put on it are kept beside rolegate's (keepingDenies), if it would:
- * the trust and inline-policy sizes, and the managed-policy quota with
- * AWSDenyAll kept attached. Checked before anything is written.
+ * the trust's size; the inline policies' size, which IAM counts over all of
+ * a role's inline policies (the profile policy and the Deny-only ones kept
+ * beside it, `keptInlineChars`); the managed-policy quota with AWSDenyAll
+ * kept attached. Checked before anything is written.
  */
-export function containedRoleProblem(d: DesiredRole, keptManaged: number, limits: DocumentLimits): string | undefined {
+export function containedRoleProblem(d: DesiredRole, keptManaged: number, limits: DocumentLimits, keptInlineChars = 0): string | undefined {
   const trustMax = limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS;
   const trustSize = policySize(d.trustPolicy);
   if (trustSize > trustMax) return `its trust policy would be ${trustSize} characters without whitespace, over this account's quota of ${trustMax}`;
   const inlineSize = policySize(d.inlinePolicy);
-  if (inlineSize > INLINE_POLICY_MAX_CHARS) return `its inline policy ${d.inlinePolicyName} would be ${inlineSize} characters without whitespace, over IAM's ${INLINE_POLICY_MAX_CHARS}`;
+  if (inlineSize + keptInlineChars > INLINE_POLICY_MAX_CHARS) {
+    return keptInlineChars === 0
+      ? `its inline policy ${d.inlinePolicyName} would be ${inlineSize} characters without whitespace, over IAM's ${INLINE_POLICY_MAX_CHARS}`
+      : `its inline policies would be ${inlineSize + keptInlineChars} characters without whitespace (${d.inlinePolicyName} ${inlineSize}, the Deny-only ones kept beside it ${keptInlineChars}), over IAM's ${INLINE_POLICY_MAX_CHARS} for a role`;
+  }
   const perRoleMax = limits.managedPoliciesPerRoleMax ?? MAX_MANAGED_POLICIES;
   const attached = d.managedPolicyArns.length + keptManaged;
   return attached > perRoleMax ? `it would hold ${attached} managed policies, over this account's ${perRoleMax} per role` : undefined;

@@ -337,3 +337,31 @@ it('counts AWSDenyAll once toward the managed-policy quota when the profile itse
   expect(roleOf(short).trust).not.toContain('RolegateLockedDown');
   expect(roleOf(short).trust).toContain(long.endsAt!);
 });
+
+it("locks the role down when a Deny-only policy kept beside its profile policy takes the role's inline policies past IAM's 10,240 characters", async () => {
+  const short = await active(60);
+  const long = await active(180);
+  // A responder's "Revoke active sessions" and a Deny of many buckets, in one inline policy of its own: it fits beside
+  // the profile policy as it stands (IAM counts all of a role's inline policies together), but not beside the profile
+  // as it is configured now, one statement longer.
+  const buckets: string[] = [];
+  const incident = () => ({ Version: '2012-10-17', Statement: [...revokeOlderSessions.Statement, { Effect: 'Deny', Action: 's3:*', Resource: [...buckets] }] });
+  const profileNow = () => JSON.parse(roleOf(short).inline['rolegate-profile']!) as unknown;
+  while (policySize(profileNow()) + policySize(incident()) <= 10_240 - 60) buckets.push(`arn:aws:s3:::bucket-${buckets.length}/*`);
+  w.aws.tamper(short.accountId, roleName(short), (role) => void (role.inline.IncidentContainment = JSON.stringify(incident())));
+  w.h.deps.settings = awsWith((profiles) => {
+    const p = s3ReadOnly(profiles);
+    p.inlinePolicy = { ...(p.inlinePolicy as Record<string, unknown>), Statement: [{ Effect: 'Allow', Action: 's3:GetBucketLocation', Resource: 'arn:aws:s3:::app-*' }, ...((p.inlinePolicy as { Statement: unknown[] }).Statement)] };
+  });
+  const before = roleOf(short);
+
+  const writes = await iamWritesDuring(() => revokeRequest(w.h.deps, api(ARN.responder), long.id, 'incident'));
+
+  expect((await w.h.requests.get(long.id))!.status).toBe('REVOKED');
+  expect(writes.map((c) => c.command)).toEqual(['DetachRolePolicy', 'UpdateAssumeRolePolicy']);
+  const locked = roleOf(short);
+  expect(statements(locked.trust)).toEqual([{ Sid: 'RolegateLockedDown', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }]);
+  // Both inline policies stay as they were: the profile policy (with its end of access) and the responder's.
+  expect(locked.inline).toEqual(before.inline);
+  expect((await w.h.requests.getDetail(long.id))!.events.find((e) => e.action === 'ACCESS_REMOVED')!.data).toMatchObject({ roleNotRewritten: expect.stringContaining('locked down') });
+});

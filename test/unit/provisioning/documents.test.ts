@@ -183,6 +183,12 @@ describe('containment: what rolegate keeps of a role someone contained, and when
     expect(containedRoleProblem({ ...d, trustPolicy: padded(d.trustPolicy, 2500) }, 0, { trustPolicyMaxChars: 4096 })).toBeUndefined();
     expect(containedRoleProblem({ ...d, inlinePolicy: padded(d.inlinePolicy, 10240) }, 0, {})).toBeUndefined();
     expect(containedRoleProblem({ ...d, inlinePolicy: padded(d.inlinePolicy, 10241) }, 0, {})).toBe("its inline policy rolegate-profile would be 10241 characters without whitespace, over IAM's 10240");
+    // IAM's limit is on all of a role's inline policies: a Deny-only one kept beside the profile policy counts.
+    const profileSize = policySize(d.inlinePolicy);
+    expect(containedRoleProblem(d, 0, {}, 10240 - profileSize)).toBeUndefined();
+    expect(containedRoleProblem(d, 0, {}, 10241 - profileSize)).toBe(
+      `its inline policies would be 10241 characters without whitespace (rolegate-profile ${profileSize}, the Deny-only ones kept beside it ${10241 - profileSize}), over IAM's 10240 for a role`,
+    );
     expect(containedRoleProblem(d, 10 - d.managedPolicyArns.length, { managedPoliciesPerRoleMax: 10 })).toBeUndefined();
     expect(containedRoleProblem(d, 11 - d.managedPolicyArns.length, { managedPoliciesPerRoleMax: 10 })).toBe("it would hold 11 managed policies, over this account's 10 per role");
     // A grant recorded before rolegate kept the account's quota: IAM's most, 20.

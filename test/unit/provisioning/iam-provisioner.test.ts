@@ -407,10 +407,10 @@ describe('IamProvisioner.apply', () => {
       'GetRole',
       'ListRolePolicies',
       'GetRolePolicy',
+      'GetRolePolicy',
       'ListAttachedRolePolicies',
       'UpdateAssumeRolePolicy',
       'DetachRolePolicy',
-      'GetRolePolicy',
       'DeleteRolePolicy',
       'GetRole',
     ]);
