@@ -435,14 +435,11 @@ export class IamProvisioner implements Provisioner {
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
     const inline = await this.inlinePolicies(s, name);
     const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
-    // Another inline policy that only denies stays (takeOff) and counts toward IAM's size limit over all of them.
     const others = new Map<string, unknown>();
     for (const policyName of inline.filter((p) => p !== desired.inlinePolicyName)) others.set(policyName, await this.inlinePolicy(s, name, policyName));
-    const keptInlineChars = [...others.values()].filter((doc) => onlyDenies(doc)).reduce((n: number, doc) => n + policySize(doc), 0);
     const attached = await this.attachedPolicies(s, name);
     const d: DesiredRole = { ...desired, trustPolicy: trust, inlinePolicy: keepingDenies(desired.inlinePolicy, liveProfile) };
-    // AWSDenyAll attached by a responder only narrows the role: it stays (takeOff), and counts against the quota.
-    await this.withinLimits(s, d, attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length, currentTrust, keptInlineChars);
+    await this.withinLimits(s, d, { trust: currentTrust, attached, others });
     const trustChanged = !samePolicy(currentTrust, trust);
     const widening = trustChanged && trustWidens(currentTrust, trust);
     if (trustChanged && !widening) await this.write(s, updateTrustCall(d));
@@ -461,7 +458,7 @@ export class IamProvisioner implements Provisioner {
     const changedTags = d.tags.filter((t) => current.get(t.Key) !== t.Value);
     if (changedTags.length) await this.write(s, tagRoleCall(name, changedTags));
 
-    await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), [...others.keys()], others);
+    await this.takeOff(s, name, attached.filter((a) => !d.managedPolicyArns.includes(a)), others);
     if (!inlineAsDesired) await this.write(s, putInlineCall(d));
     for (const arn of d.managedPolicyArns.filter((a) => !attached.includes(a))) await this.write(s, attachCall(name, arn));
     if (widening) await this.write(s, updateTrustCall(d));
@@ -478,18 +475,22 @@ export class IamProvisioner implements Provisioner {
    * attached, an inline policy that allows); its profile policy, with its
    * end of access and whatever Denies it holds, stays. rolegate then
    * changes nothing on it (converge) until a person takes the lock out.
+   * Decided on what converge read of the role (`live`), before any write.
    */
-  private async withinLimits(s: Session, d: DesiredRole, keptManaged: number, currentTrust: unknown, keptInlineChars: number): Promise<void> {
+  private async withinLimits(s: Session, d: DesiredRole, live: { trust: unknown; attached: readonly string[]; others: ReadonlyMap<string, unknown> }): Promise<void> {
     const limits = { trustPolicyMaxChars: s.account.trustPolicyMaxChars, managedPoliciesPerRoleMax: s.account.managedPoliciesPerRoleMax };
+    // What only denies stays (takeOff) and counts: AWSDenyAll toward the managed-policy quota, another inline policy
+    // that only denies toward IAM's size limit over all of a role's inline policies.
+    const keptManaged = live.attached.filter((a) => isDenyOnlyManaged(a) && !d.managedPolicyArns.includes(a)).length;
+    const keptInlineChars = [...live.others.values()].filter((doc) => onlyDenies(doc)).reduce((n: number, doc) => n + policySize(doc), 0);
     const problem = containedRoleProblem(d, keptManaged, limits, keptInlineChars);
     if (problem === undefined) return;
     const name = d.roleName;
-    const withDenies = keepingDenies(LOCKED_TRUST, currentTrust);
+    const withDenies = keepingDenies(LOCKED_TRUST, live.trust);
     const locked = policySize(withDenies) <= (limits.trustPolicyMaxChars ?? DEFAULT_TRUST_POLICY_MAX_CHARS) ? withDenies : LOCKED_TRUST;
     // What allows goes first, the lock last: a lock on the role then means the lockdown is whole, and one a failure
     // cut short is done again by the next write, which meets the same limit.
-    const others = (await this.inlinePolicies(s, name)).filter((p) => p !== d.inlinePolicyName);
-    await this.takeOff(s, name, await this.attachedPolicies(s, name), others);
+    await this.takeOff(s, name, live.attached, live.others);
     await this.write(s, updateTrustCall({ ...d, trustPolicy: locked }));
     throw new ProvisioningError(
       `Role ${name} in account ${s.account.id} holds Denies rolegate did not write, which it keeps, and with them ${problem}. ` +
@@ -503,14 +504,11 @@ export class IamProvisioner implements Provisioner {
   /**
    * Detaches the managed policies and deletes the inline policies given, but those that only deny (AWSDenyAll;
    * another's Deny-only policy, such as a responder's "Revoke active sessions"): they only narrow the role, and
-   * stay. Each removal is safe to repeat. `read`: the inline policies' documents already read, not read again.
+   * stay. Each removal is safe to repeat. `inline`: the inline policies to take off, with their documents as read.
    */
-  private async takeOff(s: Session, name: string, managedArns: readonly string[], inlineNames: readonly string[], read: ReadonlyMap<string, unknown> = new Map()): Promise<void> {
+  private async takeOff(s: Session, name: string, managedArns: readonly string[], inline: ReadonlyMap<string, unknown>): Promise<void> {
     for (const arn of managedArns) if (!isDenyOnlyManaged(arn)) await this.writeTolerant(s, detachCall(name, arn));
-    for (const policyName of inlineNames) {
-      const doc = read.has(policyName) ? read.get(policyName) : await this.inlinePolicy(s, name, policyName);
-      if (!onlyDenies(doc)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
-    }
+    for (const [policyName, doc] of inline) if (!onlyDenies(doc)) await this.writeTolerant(s, deleteInlineCall(name, policyName));
   }
 
   /** A role locked down (withinLimits) is left as it is by every write, until a person takes the lock out of its trust. */
