@@ -433,8 +433,10 @@ export class IamProvisioner implements Provisioner {
     // What is written keeps the Denies others put in the trust and the profile policy (foreignDenies), and AWSDenyAll
     // attached; all of it is read, and checked against IAM's limits, before anything is written.
     const trust = keepingDenies(desired.trustPolicy, currentTrust);
+    // The profile policy is read by its name, listed or not: IAM's lists lag its writes, and one listed late would
+    // be written over without the Denies it holds.
     const inline = await this.inlinePolicies(s, name);
-    const liveProfile = inline.includes(desired.inlinePolicyName) ? await this.inlinePolicy(s, name, desired.inlinePolicyName) : undefined;
+    const liveProfile = await this.inlinePolicy(s, name, desired.inlinePolicyName);
     const others = new Map<string, unknown>();
     for (const policyName of inline.filter((p) => p !== desired.inlinePolicyName)) others.set(policyName, await this.inlinePolicy(s, name, policyName));
     const attached = await this.attachedPolicies(s, name);

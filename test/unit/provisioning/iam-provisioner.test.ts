@@ -478,6 +478,22 @@ describe('IamProvisioner.apply', () => {
     expect(iam).not.toHaveReceivedCommand(DetachRolePolicyCommand);
   });
 
+  it('reads the profile policy even when ListRolePolicies does not list it yet (IAM lists lag), and keeps the Deny a responder put in it', async () => {
+    const before = grantSpec();
+    const spec = grantSpec({ endsAt: '2026-03-02T12:00:00.000Z' });
+    const profileDeny = { Effect: 'Deny', Action: 's3:*', Resource: '*' };
+    iam.on(GetRoleCommand).resolvesOnce({ Role: roleInIam(before) }).resolves({ Role: roleInIam(spec) });
+    const live = desiredRole(before).inlinePolicy;
+    holdsS3ReadOnlyPolicies({ ...live, Statement: [...live.Statement, profileDeny] });
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+
+    await provisioner().provisioner.apply(spec, '01REQ');
+
+    expect(iam.commandCalls(GetRolePolicyCommand).map((c) => c.args[0].input)).toEqual([{ RoleName: spec.roleName, PolicyName: 'rolegate-profile' }]);
+    const desired = desiredRole(spec).inlinePolicy;
+    expect(iam.commandCalls(PutRolePolicyCommand).map((c) => parsed(c.args[0].input.PolicyDocument))).toEqual([{ ...desired, Statement: [...desired.Statement, profileDeny] }]);
+  });
+
   it('reads every page of a role\'s policies: one added by hand on a later page is removed too', async () => {
     const spec = grantSpec();
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
@@ -508,6 +524,7 @@ describe('IamProvisioner.apply', () => {
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(before, { trust: trustPolicy(spec) }) });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(GetRolePolicyCommand).rejects(noSuchEntity());
 
     await provisioner().provisioner.apply(spec, '01REQ');
 
@@ -515,6 +532,7 @@ describe('IamProvisioner.apply', () => {
     expect(commandNames(iam)).toEqual([
       'GetRole',
       'ListRolePolicies',
+      'GetRolePolicy',
       'ListAttachedRolePolicies',
       'UpdateRole',
       'PutRolePolicy',
@@ -730,9 +748,11 @@ describe('IamProvisioner.apply', () => {
     iam.on(GetRoleCommand).resolves({ Role: roleInIam(spec) });
     iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(GetRolePolicyCommand).rejects(noSuchEntity());
     const outcome = await p.apply(spec, '01REQ');
 
-    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'ListAttachedRolePolicies', 'PutRolePolicy', 'AttachRolePolicy']);
+    // The profile policy is asked for by name (IAM's lists lag): NoSuchEntity, so it is written.
+    expect(commandNames(iam)).toEqual(['GetRole', 'ListRolePolicies', 'GetRolePolicy', 'ListAttachedRolePolicies', 'PutRolePolicy', 'AttachRolePolicy']);
     expect(outcome.calls.map((c) => c.command)).toEqual(['PutRolePolicy', 'AttachRolePolicy']);
   });
 
