@@ -57,15 +57,19 @@ function emfOf(stage: string, names: MetricName[]): { namespace: string; dimensi
 /** Packages stage ci, with the example configuration unless the params name one (only stage dev falls back on it). */
 function packageTemplate(params: string[] = [], inspect?: (dir: string) => void, { exampleConfig = true } = {}): Template {
   if (exampleConfig && !params.some((p) => p.startsWith('--param=configFile='))) params = ['--param=configFile=config/rolegate.example.yaml', ...params];
-  const dir = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
-  const env = { ...process.env };
+  const work = mkdtempSync(join(tmpdir(), 'rolegate-sls-'));
+  const dir = join(work, 'package');
+  // The framework builds each function in a directory of its own under the temporary directory and leaves it
+  // there (about 6 MB each): under this run's, it goes with it.
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: join(work, 'tmp') };
+  mkdirSync(env.TMPDIR!);
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
   try {
     execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'ci', '--package', dir, ...params], { cwd: ROOT, env, stdio: 'pipe' });
     inspect?.(dir);
     return JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
