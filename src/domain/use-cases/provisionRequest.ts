@@ -62,11 +62,13 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
   try {
     result = await withGrantLease(leaseOptions(deps), target.grantKey, (lease) => provisionUnderLease(deps, lease, target, requestId));
   } catch (e) {
-    if (!(e instanceof ProvisioningError)) throw e;
     // The lease stayed taken (GrantBusy): its holder decides under it. Counting or failing the
     // request from here, outside the lease, could end it FAILED while the holder grants access.
+    // Any other error (IAM refusing the removal of an extension revoked or ended before it was
+    // provisioned) is the caller's: the worker sends its record back, the sweeper counts it.
+    if (!(e instanceof GrantBusyError)) throw e;
     deps.logger.warn('another change to the grant is in progress; provisioning will be retried', { requestId, grantKey: target.grantKey, awsCode: e.awsCode });
-    return { outcome: 'retry-later', ...(e instanceof GrantBusyError ? { busy: e } : {}) };
+    return { outcome: 'retry-later', busy: e };
   }
   if (result === 'stale') result = await settleAfterStaleCommit(deps, target, requestId);
   if (result.outcome === 'active' && result.request) deps.metrics?.count('GrantActivated');
@@ -359,8 +361,8 @@ async function failUnderLease(deps: ProvisioningDeps, request: AccessRequest, er
       return recordProvisioningError(deps, lease, target, current, error);
     });
   } catch (busy) {
-    if (!(busy instanceof ProvisioningError)) throw busy;
-    return { outcome: 'retry-later', ...(busy instanceof GrantBusyError ? { busy } : {}) };
+    if (!(busy instanceof GrantBusyError)) throw busy;
+    return { outcome: 'retry-later', busy };
   }
   if (result.outcome === 'failed') deps.metrics?.count('ProvisioningFailed');
   if (result.request && result.event) await announce(deps, result.request, result.event);

@@ -385,6 +385,32 @@ describe('revoking a request and its extensions at the same time as they are gra
       expect(h.notifier.sent.filter((n) => n.request.id === extension.id).map((n) => n.kind)).toContain('request.revoked');
     });
 
+    it('an IAM failure while such an extension is revoked by its provisioning is an error the sweeper counts, not a busy grant, and the next sweep revokes it', async () => {
+      const original = await activeProduction();
+      const extension = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
+      await decideRequest(h.deps, api(ARN.leadBen), { requestId: extension.id, decision: 'APPROVE' });
+      await revokeRequest({ ...h.deps, requests: laggingIndex(h.deps.requests, extension.id) }, api(ARN.leadAnna), original.id, 'incident over');
+      const throttled = () => new ProvisioningError('Rate exceeded', 'Throttling', true);
+
+      // The worker's run: the error comes out, so its record goes back to the stream.
+      iam.failNext.push(throttled());
+      await expect(provisionRequest(h.deps, extension.id)).rejects.toMatchObject({ awsCode: 'Throttling' });
+      expect(h.logger.lines.map((l) => l.message)).not.toContain('another change to the grant is in progress; provisioning will be retried');
+
+      // The sweeper's: counted and audited as a failed attempt, the request still APPROVED.
+      iam.failNext.push(throttled());
+      h.clock.advance(121_000);
+      await sweep(h.deps);
+      const counted = (await h.requests.getDetail(extension.id))!;
+      expect(counted.request).toMatchObject({ status: 'APPROVED', provisioningAttempts: 1 });
+      expect(counted.events.at(-1)).toMatchObject({ action: 'PROVISIONING_ATTEMPT_FAILED', data: { awsCode: 'UnexpectedError', attempts: 1 } });
+
+      h.clock.advance(121_000);
+      await sweep(h.deps);
+      expect((await h.requests.get(extension.id))!.status).toBe('REVOKED');
+      expect(iam.roles.size).toBe(0);
+    });
+
     it('an extension of an extension is revoked by its provisioning when the first link was revoked with the original', async () => {
       const original = await activeProduction();
       const first = await extendRequest(h.deps, api(ARN.alice), original.id, { durationMinutes: 60, reason: 'more' });
