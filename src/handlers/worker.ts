@@ -1,6 +1,6 @@
 import type { AttributeValue, Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { getApp, type App } from '../compose';
-import { errorForLog } from '../domain/errors';
+import { errorForLog, ProvisioningError } from '../domain/errors';
 import type { AuditAction, AuditEvent, NotificationKind } from '../domain/model';
 import { deliverNotification } from '../domain/use-cases/context';
 import { provisionRequest } from '../domain/use-cases/provisionRequest';
@@ -12,9 +12,11 @@ import { runSlackJob } from './slack/run-job';
 /**
  * Worker, fed by the table's stream (filtered in serverless.yml to requests
  * entering APPROVED, new Slack jobs, and new audit events that carry a
- * notification). Each record is independent; an unexpected error reports
- * only that record for retry. Transient AWS errors are counted on the
- * request and re-driven by the sweeper with its own backoff.
+ * notification). Each record is handled on its own; an unexpected error
+ * reports that record for retry (the stream sends the batch again from it
+ * on: records after it come again, and a notification among them is sent
+ * again). AWS errors of provisioning are counted on the request, or left to
+ * the sweeper, which re-drives an APPROVED request with its own backoff.
  *
  * No new work starts with less than WORKER_RESERVE_MS left: the records not
  * yet handled go back to the stream rather than dying with the invocation
@@ -93,6 +95,13 @@ async function handleRecords(app: WorkerApp, event: DynamoDBStreamEvent, context
       const result = await provisionRequest(provisioning, id);
       app.logger.info('provisioning step', { requestId: id, outcome: result.outcome });
     } catch (e) {
+      if (e instanceof ProvisioningError) {
+        // IAM would not end an access whose end passed, or whose original was revoked, before it was provisioned.
+        // The request stays APPROVED, and its due entry brings the sweeper to it, which counts the attempt: sent
+        // back, the record would only run again at once and then join the dead letters.
+        app.logger.warn('provisioning step failed; the sweeper takes it up again', { requestId: id, awsCode: e.awsCode, error: errorForLog(e) });
+        continue;
+      }
       app.logger.error('provisioning crashed; the record will be retried', { requestId: id, error: errorForLog(e) });
       app.deps.metrics?.count('WorkerRecordFailed');
       fail(record);

@@ -8,7 +8,9 @@ import { decideRequest } from '../../../src/domain/use-cases/decideRequest';
 import { provisionRequest } from '../../../src/domain/use-cases/provisionRequest';
 import { revokeRequest } from '../../../src/domain/use-cases/endAccess';
 import { handleStream, WORKER_RESERVE_MS, type WorkerApp } from '../../../src/handlers/worker';
+import { ProvisioningError } from '../../../src/domain/errors';
 import { harness, type Harness } from '../../helpers/harness';
+import type { RecordingProvisioner } from '../../helpers/recording-provisioner';
 import { ARN, settingsWith } from '../../helpers/settings';
 import { allRawItems } from '../../helpers/table';
 
@@ -147,6 +149,27 @@ it('sends back a record whose provisioning crashed, logs it with its request, co
   expect(flushed).toBe(1);
   // Every line of the invocation carries Lambda's request id, and the next invocation starts clean.
   expect(correlations).toStrictEqual([{ awsRequestId: 'lambda-req-1' }, undefined]);
+});
+
+it('leaves to the sweeper, without sending it back, a request whose access IAM would not end (its end passed before it was provisioned)', async () => {
+  const request = await createRequest(h.deps, api(ARN.alice), { account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'read' });
+  const [image] = (await allRawItems(h)).filter((i) => i.type?.S === 'request');
+  expect(image!.status!.S).toBe('APPROVED');
+  h.clock.advance(61 * 60_000);
+  (h.deps.provisioner as RecordingProvisioner).failNext.push(new ProvisioningError('Rate exceeded', 'Throttling', true));
+  remainingMs = 120_000;
+  const batch = records([image!]);
+
+  const result = await handleStream(app, { Records: batch }, context);
+
+  // The stream would only run it again at once, and after a few tries put it among the dead letters its
+  // alarm sends people to look for lost Slack jobs and notifications in: its due entry brings the sweeper to it.
+  expect(result.batchItemFailures).toEqual([]);
+  expect(h.logger.lines.filter((l) => l.level !== 'info')).toEqual([
+    { level: 'warn', message: 'provisioning step failed; the sweeper takes it up again', fields: { requestId: request.id, awsCode: 'Throttling', error: 'Rate exceeded' } },
+  ]);
+  expect(h.metrics.counts.get('WorkerRecordFailed')).toBeUndefined();
+  expect(await h.requests.get(request.id)).toMatchObject({ status: 'APPROVED', version: request.version });
 });
 
 it('sends back a Slack job record it cannot read, logs it by job id and counts it', async () => {
