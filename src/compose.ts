@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from './adapters/dynamodb/client';
 import { DynamoGrantStore } from './adapters/dynamodb/grant-store';
 import { DynamoRequestStore } from './adapters/dynamodb/request-store';
-import { AWS_CALL_BOUNDS, DYNAMODB_CALL_BOUNDS } from './adapters/aws/call-bounds';
+import { DYNAMODB_CALL_BOUNDS, SSM_CALL_BOUNDS, SSM_MAX_ATTEMPTS } from './adapters/aws/call-bounds';
 import { createLogger } from './adapters/logger';
 import { createMetrics, type EmfMetrics } from './adapters/metrics';
 import { CompositeNotifier, LogNotifier } from './adapters/notifiers';
@@ -166,7 +166,7 @@ function secretSource(env: RuntimeEnv, logger: Logger): SecretSource {
   // The SSM client loads on the first secret read, not at cold start.
   const ssm = once(() =>
     Promise.all([import('@aws-sdk/client-ssm'), import('./adapters/secrets/ssm-secrets')]).then(
-      ([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, requestHandler: AWS_CALL_BOUNDS }), { onStale: (why) => logger.warn('an earlier secret value is in use: SSM could not be read', { why }) }),
+      ([sdk, m]) => new m.SsmSecretSource(new sdk.SSMClient({ region: env.region, maxAttempts: SSM_MAX_ATTEMPTS, requestHandler: SSM_CALL_BOUNDS }), { onStale: (why) => logger.warn('an earlier secret value is in use: SSM could not be read', { why }) }),
     ),
   );
   return { get: async (name) => (await ssm()).get(name) };

@@ -28,8 +28,9 @@ export async function handler(event: DynamoDBStreamEvent, context: Context): Pro
 
 /**
  * Longer than one unit of work may take: a notification is at most ~20 s
- * (webhooks give up 20 s after their first attempt, in parallel; a Slack
- * notification is two 10 s calls at most), a Slack job ~12 s, plus a few
+ * (webhooks give up 20 s after they start, the read of their secret
+ * included, in parallel; a Slack notification is two 10 s calls at most,
+ * the read of the bot token included), a Slack job ~12 s, plus a few
  * DynamoDB calls. The timeout arithmetic is in serverless.yml.
  */
 export const WORKER_RESERVE_MS = 25_000;

@@ -20,3 +20,15 @@ export const AWS_CALL_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 10_00
  * DynamoDB applies once.
  */
 export const DYNAMODB_CALL_BOUNDS = { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
+
+/**
+ * SSM Parameter Store (secrets): 1 s to connect, 3 s to answer, and the
+ * client makes two attempts, about 9 s in all at worst (the SDK's default,
+ * three attempts under the AWS bounds, was 39 s). A read is part of a Slack
+ * answer, a Slack call or a webhook delivery, whose time the worker's
+ * reserve counts; a read that fails serves the earlier value, if any.
+ */
+export const SSM_CALL_BOUNDS = { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true } as const;
+
+/** The SSM client's attempts, the first included (see SSM_CALL_BOUNDS). */
+export const SSM_MAX_ATTEMPTS = 2;

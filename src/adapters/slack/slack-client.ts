@@ -141,13 +141,17 @@ export class SlackClient implements SlackApi {
   }
 
   private async call(method: string, body: Record<string, unknown>, timeoutMs = this.#timeoutMs): Promise<Record<string, unknown>> {
+    const started = this.#now();
     const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
+    // Reading the token (SSM, on a first call or after five minutes) takes from the call's time, which the worker's reserve counts on.
+    const left = timeoutMs - (this.#now() - started);
+    if (left <= 0) throw new SlackApiError(method, 'no_time_left');
     const res = await this.#fetch(`${this.#baseUrl}/${method}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
       redirect: 'error',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(left),
     });
     if (res.status === 429) {
       await res.body?.cancel().catch(() => undefined);

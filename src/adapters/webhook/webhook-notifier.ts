@@ -101,7 +101,7 @@ export interface WebhookNotifierDeps {
   /** Per attempt (default 5 s). */
   timeoutMs?: number;
   /**
-   * Time for all attempts of one delivery, from the first (default 20 s): a
+   * Time for one delivery, from the read of its secret (default 20 s): a
    * retry that could end later is not started. Three timed-out attempts take
    * 16.5 s; a 429 asking for 10 s gets two. It bounds what one notification
    * costs the worker (see serverless.yml).
@@ -158,6 +158,8 @@ export class WebhookNotifier implements Notifier {
 
   /** Delivers to one webhook with retries; returns the failure, if any. */
   private async deliver(webhook: WebhookSettings, name: string, kind: NotificationKind, body: string): Promise<WebhookFailure | undefined> {
+    // From before the secret is read: a slow SSM (a first read, or its retries) takes from the same 20 s.
+    const deadline = this.deps.clock.now().getTime() + (this.deps.deadlineMs ?? 20_000);
     let secret: string;
     try {
       secret = await this.deps.secrets.get(webhook.secretParameter);
@@ -167,7 +169,6 @@ export class WebhookNotifier implements Notifier {
     const deliveryId = this.newId();
     const maxAttempts = Math.max(1, this.deps.attempts ?? 3);
     const baseDelay = this.deps.baseDelayMs ?? 500;
-    const deadline = this.deps.clock.now().getTime() + (this.deps.deadlineMs ?? 20_000);
     for (let attempt = 1; ; attempt++) {
       const result = await this.attempt(webhook.url, secret, kind, deliveryId, body);
       if (result.ok) return undefined;

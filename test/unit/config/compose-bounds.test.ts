@@ -1,6 +1,6 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AWS_CALL_BOUNDS, DYNAMODB_CALL_BOUNDS } from '../../../src/adapters/aws/call-bounds';
+import { DYNAMODB_CALL_BOUNDS, SSM_CALL_BOUNDS } from '../../../src/adapters/aws/call-bounds';
 import { MemoryLogger } from '../../../src/adapters/logger';
 import { composeApp } from '../../../src/compose';
 import { readEnv } from '../../../src/environment';
@@ -24,7 +24,7 @@ it('gives the DynamoDB client it builds the DynamoDB call bounds', async () => {
   expect(await handlerConfig((app.deps.requests as unknown as { doc: Bounded }).doc)).toMatchObject(DYNAMODB_CALL_BOUNDS);
 });
 
-it('gives the SSM client that reads secrets the AWS call bounds', async () => {
+it('gives the SSM client that reads secrets bounds of its own: 1 s to connect, 3 s to answer, two attempts (a read is part of a Slack answer or a notification)', async () => {
   const ssm = mockClient(SSMClient);
   try {
     let client: Bounded | undefined;
@@ -35,7 +35,9 @@ it('gives the SSM client that reads secrets the AWS call bounds', async () => {
     const app = composeApp({ env: readEnv(deployed), settings: settingsWith((d) => (d.slack = { users: {} })), logger: new MemoryLogger() });
 
     expect(await app.slack!.signingSecret()).toBe('signing-secret');
-    expect(await handlerConfig(client!)).toMatchObject(AWS_CALL_BOUNDS);
+    expect(SSM_CALL_BOUNDS).toEqual({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true });
+    expect(await handlerConfig(client!)).toMatchObject(SSM_CALL_BOUNDS);
+    expect(await (client as unknown as { config: { maxAttempts: () => Promise<number> } }).config.maxAttempts()).toBe(2);
   } finally {
     ssm.restore();
   }

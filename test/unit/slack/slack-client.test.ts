@@ -122,6 +122,28 @@ describe('SlackClient', () => {
       expect(slack.calls).toHaveLength(2);
     });
 
+    it('counts reading the bot token (SSM, on a first call) in the call\'s time: a 429 after a slow read is not waited out, and a read that took it all sends nothing', async () => {
+      /** A bot token whose read takes `ms` of the client's clock. */
+      const readIn = (clock: ReturnType<typeof clocked>, ms: number) => async () => {
+        await clock.sleep(ms);
+        return TOKEN;
+      };
+      const clock = clocked();
+      const limited = fakeSlack(() => ({ status: 429, text: '', headers: { 'retry-after': '2' } }));
+      const afterSlowRead = new SlackClient({ token: readIn(clock, 7_500), fetch: limited.fetch, timeoutMs: 10_000, ...clock });
+
+      await expect(afterSlowRead.postMessage('C0APPROVERS', message)).rejects.toMatchObject({ code: 'ratelimited' });
+      // 7.5 s in: a 2 s wait would leave less than the second a call needs.
+      expect(limited.calls).toHaveLength(1);
+      expect(clock.waits).toEqual([7_500]);
+
+      const late = clocked();
+      const slack = fakeSlack();
+      const readTakingItAll = new SlackClient({ token: readIn(late, 10_000), fetch: slack.fetch, timeoutMs: 10_000, ...late });
+      await expect(readTakingItAll.postMessage('C0APPROVERS', message)).rejects.toMatchObject({ code: 'no_time_left', method: 'chat.postMessage' });
+      expect(slack.calls).toEqual([]);
+    });
+
     it('does not retry a 5xx, after which Slack may have posted, nor a modal, whose trigger expires in 3 s', async () => {
       const failing = fakeSlack(() => ({ status: 503, text: 'unavailable' }));
       const clock = clocked();

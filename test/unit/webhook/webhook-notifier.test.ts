@@ -197,6 +197,28 @@ describe('WebhookNotifier', () => {
     expect(error.failures).toEqual([{ webhook: 'webhooks[0] https://a.example.com', reason: 'HTTP 429, no time left to retry', attempts: 2 }]);
   });
 
+  it('counts reading the secret in those 20 s: after a 14 s read (SSM slow), a refused first attempt is not retried', async () => {
+    let now = NOW.getTime();
+    const { fetch, sent } = scripted(503, 204);
+    const slowSecrets = { get: async (name: string) => ((now += 14_000), SECRETS.get(name)) };
+    const { n, sleeps } = notifier(fetch, { clock: { now: () => new Date(now) }, secrets: slowSecrets });
+
+    const error = (await n.notify(created).catch((e: unknown) => e)) as WebhookDeliveryError;
+
+    // 14 s read, then a retry 500 ms later that may take 5 s: 19.5 s would do, so one more is tried; at 15 s there is not.
+    expect(sent).toHaveLength(2);
+    expect(sleeps).toEqual([500]);
+    expect(error).toBeUndefined();
+
+    now = NOW.getTime();
+    const late = scripted(503, 204);
+    const slower = { get: async (name: string) => ((now += 15_000), SECRETS.get(name)) };
+    const second = notifier(late.fetch, { clock: { now: () => new Date(now) }, secrets: slower });
+    const refused = (await second.n.notify(created).catch((e: unknown) => e)) as WebhookDeliveryError;
+    expect(late.sent).toHaveLength(1);
+    expect(refused.failures).toEqual([{ webhook: 'webhooks[0] https://a.example.com', reason: 'HTTP 503, no time left to retry', attempts: 1 }]);
+  });
+
   it('still makes all three attempts at a receiver that never answers (16.5 s)', async () => {
     let now = NOW.getTime();
     const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
