@@ -65,7 +65,7 @@ export async function provisionRequest(deps: ProvisioningDeps, requestId: string
     // The lease stayed taken (GrantBusy): its holder decides under it. Counting or failing the
     // request from here, outside the lease, could end it FAILED while the holder grants access.
     // Any other error (IAM refusing the removal of an extension revoked or ended before it was
-    // provisioned) is the caller's: the worker sends its record back, the sweeper counts it.
+    // provisioned) is the caller's: the worker leaves it to the sweeper, which counts it.
     if (!(e instanceof GrantBusyError)) throw e;
     deps.logger.warn('another change to the grant is in progress; provisioning will be retried', { requestId, grantKey: target.grantKey, awsCode: e.awsCode });
     return { outcome: 'retry-later', busy: e };
