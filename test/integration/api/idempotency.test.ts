@@ -138,18 +138,27 @@ describe('Idempotency-Key', () => {
     const original = (await post({ account: 'staging', profile: 'ReadOnly', durationMinutes: 60, reason: 'work' })).body.request.id as string;
     await provisionRequest(h.deps, original);
     // The second copy reads the key before the first commits, and the request's extensions after: it sees the first's.
+    // Both orders are held, not left to timing: the first commits only once the second is listing extensions (so it
+    // read the key before the commit), and the second lists only once the first has committed.
     const store = h.deps.requests;
     let committed!: () => void;
     const firstCommitted = new Promise<void>((r) => (committed = r));
+    let secondListing!: () => void;
+    const secondListed = new Promise<void>((r) => (secondListing = r));
     let listings = 0;
     h.deps.requests = Object.assign(Object.create(store) as typeof store, {
       extensionsOf: async (id: string) => {
-        if (++listings === 2) await firstCommitted;
+        if (++listings === 2) {
+          secondListing();
+          await firstCommitted;
+        }
         return store.extensionsOf(id);
       },
       commit: async (write: Parameters<typeof store.commit>[0]) => {
+        const extension = write.request.extendsRequestId === original;
+        if (extension) await secondListed;
         await store.commit(write);
-        if (write.request.extendsRequestId === original) committed();
+        if (extension) committed();
       },
     });
     const extend = () => call(h.api, { method: 'POST', path: `/requests/${original}/extend`, caller: ARN.alice, body: { durationMinutes: 30, reason: 'more' }, headers: { 'Idempotency-Key': 'extend-key-0001' } });
