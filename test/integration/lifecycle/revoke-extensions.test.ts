@@ -392,7 +392,7 @@ describe('revoking a request and its extensions at the same time as they are gra
       await revokeRequest({ ...h.deps, requests: laggingIndex(h.deps.requests, extension.id) }, api(ARN.leadAnna), original.id, 'incident over');
       const throttled = () => new ProvisioningError('Rate exceeded', 'Throttling', true);
 
-      // The worker's run: the error comes out, so its record goes back to the stream.
+      // Provisioning's caller gets the error, not a busy grant (the worker leaves it to the sweeper: worker-time-budget.test.ts).
       iam.failNext.push(throttled());
       await expect(provisionRequest(h.deps, extension.id)).rejects.toMatchObject({ awsCode: 'Throttling' });
       expect(h.logger.lines.map((l) => l.message)).not.toContain('another change to the grant is in progress; provisioning will be retried');

@@ -197,7 +197,7 @@ describe('WebhookNotifier', () => {
     expect(error.failures).toEqual([{ webhook: 'webhooks[0] https://a.example.com', reason: 'HTTP 429, no time left to retry', attempts: 2 }]);
   });
 
-  it('counts reading the secret in those 20 s: after a 14 s read (SSM slow), a refused first attempt is not retried', async () => {
+  it('counts reading the secret in those 20 s: a 503 after a 15 s read (SSM slow) is not tried again, after a 14 s read it is', async () => {
     let now = NOW.getTime();
     const { fetch, sent } = scripted(503, 204);
     const slowSecrets = { get: async (name: string) => ((now += 14_000), SECRETS.get(name)) };
